@@ -1,0 +1,94 @@
+package rings
+
+import "fmt"
+
+// Desc names one packet in a Pool: Addr is the offset of its first byte in
+// the pool's memory and Len its length in bytes. It has the layout of the
+// kernel's struct xdp_desc, so AF_XDP descriptors are Descs.
+type Desc struct {
+	Addr    uint64
+	Len     uint32
+	Options uint32
+}
+
+// Frame sizes and counts.
+const (
+	// DefaultFrameSize is the size of one UMEM frame in bytes (one
+	// Ethernet frame of up to 1514 bytes plus headroom fits).
+	DefaultFrameSize = 2048
+	// DefaultFrames is the number of frames in a core's pool.
+	DefaultFrames = 4096
+	// MaxFrames bounds a pool so that an address fits in 32 bits.
+	MaxFrames = 1 << 20
+)
+
+// Pool is a UMEM: one contiguous memory region cut into equal frames, with a
+// free list of frame addresses. It is owned by one core's loop; not safe for
+// concurrent use. Get and Put never allocate.
+type Pool struct {
+	mem       []byte
+	frameSize uint64
+	free      []uint64 // stack of free frame addresses
+	nframes   int
+}
+
+// NewPool returns a pool of n frames of frameSize bytes each. frameSize must
+// be a power of two between 2048 and 4096 (the AF_XDP aligned-mode limits);
+// the memory is page aligned so the kernel can register it as a UMEM.
+func NewPool(n, frameSize int) (*Pool, error) {
+	if n <= 0 || n > MaxFrames {
+		return nil, fmt.Errorf("rings: pool of %d frames: want 1..%d", n, MaxFrames)
+	}
+	if frameSize != 2048 && frameSize != 4096 {
+		return nil, fmt.Errorf("rings: frame size %d: want 2048 or 4096", frameSize)
+	}
+	mem, err := allocUMEM(n * frameSize)
+	if err != nil {
+		return nil, fmt.Errorf("rings: allocate %d bytes of UMEM: %w", n*frameSize, err)
+	}
+	p := &Pool{mem: mem, frameSize: uint64(frameSize), free: make([]uint64, 0, n), nframes: n}
+	for i := n - 1; i >= 0; i-- {
+		p.free = append(p.free, uint64(i*frameSize))
+	}
+	return p, nil
+}
+
+// Mem returns the whole memory region (for UMEM registration).
+func (p *Pool) Mem() []byte { return p.mem }
+
+// FrameSize returns the size of one frame in bytes.
+func (p *Pool) FrameSize() int { return int(p.frameSize) }
+
+// Frames returns the number of frames in the pool.
+func (p *Pool) Frames() int { return p.nframes }
+
+// Free returns the number of frames on the free list.
+func (p *Pool) Free() int { return len(p.free) }
+
+// Get takes a free frame and returns its address; ok is false when none is left.
+func (p *Pool) Get() (addr uint64, ok bool) {
+	n := len(p.free)
+	if n == 0 {
+		return 0, false
+	}
+	addr = p.free[n-1]
+	p.free = p.free[:n-1]
+	return addr, true
+}
+
+// Put returns a frame to the free list. addr may point anywhere inside the
+// frame (AF_XDP hands back addresses with an offset); it is rounded down.
+func (p *Pool) Put(addr uint64) {
+	p.free = append(p.free, addr&^(p.frameSize-1))
+}
+
+// Frame returns the whole frame that holds addr, from addr to the frame's end.
+func (p *Pool) Frame(addr uint64) []byte {
+	end := (addr &^ (p.frameSize - 1)) + p.frameSize
+	return p.mem[addr:end:end]
+}
+
+// Bytes returns the packet d names.
+func (p *Pool) Bytes(d Desc) []byte {
+	return p.mem[d.Addr : d.Addr+uint64(d.Len) : d.Addr+uint64(d.Len)]
+}

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package rings
+
+func allocUMEM(size int) ([]byte, error) { return make([]byte, size), nil }
