@@ -1,0 +1,11 @@
+// Package testbed builds the two-namespace test bed of DESIGN.md on one
+// machine: namespaces NAME-a and NAME-b joined by a veth pair whose ends are
+// also called NAME-a and NAME-b. pollstack binds AF_XDP sockets to NAME-a,
+// which has no kernel address; the Linux kernel in NAME-b, with 198.18.0.2/24
+// and 2001:2::2/64, is the real peer.
+//
+// It is for tests, benchmarks and tools, never for the packet path. Up and
+// Down shell out to ip(8) and ethtool(8) and need root. Tests use ForTest,
+// which skips (or fails, with POLLSTACK_REQUIRE_PRIVILEGED=1) where the bed
+// cannot be built and tears the bed down when the test ends.
+package testbed

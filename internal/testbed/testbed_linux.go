@@ -1,0 +1,192 @@
+package testbed
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/pollstack/pollstack/internal/netns"
+	"golang.org/x/sys/unix"
+)
+
+func names(name string) (ifA, ifB, nsA, nsB string) {
+	return name + "-a", name + "-b", name + "-a", name + "-b"
+}
+
+// Up builds the bed name with queues rx and tx queues on each veth end. A bed
+// of that name that already exists (whole or in part) is torn down first, so
+// Up always leaves a fresh bed.
+func Up(name string, queues int) (*Bed, error) {
+	if os.Geteuid() != 0 {
+		return nil, ErrNotRoot
+	}
+	if err := ValidName(name); err != nil {
+		return nil, err
+	}
+	if queues < 1 || queues > 64 {
+		return nil, fmt.Errorf("testbed: %d queues: want 1..64", queues)
+	}
+	if err := Down(name); err != nil {
+		return nil, fmt.Errorf("testbed: clear old bed %s: %w", name, err)
+	}
+	b, err := up(name, queues)
+	if err != nil {
+		if derr := Down(name); derr != nil {
+			err = errors.Join(err, derr)
+		}
+		return nil, err
+	}
+	return b, nil
+}
+
+func up(name string, queues int) (*Bed, error) {
+	ifA, ifB, nsA, nsB := names(name)
+	q := fmt.Sprint(queues)
+	for _, ns := range []string{nsA, nsB} {
+		if err := run("ip", "netns", "add", ns); err != nil {
+			return nil, err
+		}
+		// Quiet IPv6: no duplicate address detection, no router
+		// solicitations or advertisements. Interfaces made after this
+		// inherit "default".
+		if err := netns.Do(ns, func() error {
+			for _, conf := range []string{"all", "default"} {
+				for key, val := range map[string]string{
+					"accept_dad":           "0",
+					"dad_transmits":        "0",
+					"router_solicitations": "0",
+					"accept_ra":            "0",
+				} {
+					if err := sysctl("net/ipv6/conf/"+conf+"/"+key, val); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if err := run("ip", "link", "add", ifA, "netns", nsA, "numtxqueues", q, "numrxqueues", q,
+		"type", "veth", "peer", "name", ifB, "netns", nsB, "numtxqueues", q, "numrxqueues", q); err != nil {
+		return nil, err
+	}
+	steps := [][]string{
+		// NAME-a: pollstack's. No kernel address at all, not even a
+		// link-local one, so the kernel there stays silent.
+		{"ip", "-n", nsA, "link", "set", ifA, "addrgenmode", "none"},
+		{"ip", "-n", nsA, "link", "set", "lo", "up"},
+		{"ip", "-n", nsA, "link", "set", ifA, "up"},
+		// NAME-b: the kernel peer.
+		{"ip", "-n", nsB, "addr", "add", fmt.Sprintf("%s/%d", PeerIPv4, PrefixLenIPv4), "dev", ifB},
+		{"ip", "-n", nsB, "addr", "add", fmt.Sprintf("%s/%d", PeerIPv6, PrefixLenIPv6), "dev", ifB, "nodad"},
+		{"ip", "-n", nsB, "link", "set", "lo", "up"},
+		{"ip", "-n", nsB, "link", "set", ifB, "up"},
+		// Otherwise the kernel hands veth segments with partial checksums.
+		{"ip", "netns", "exec", nsB, "ethtool", "-K", ifB, "tx", "off"},
+	}
+	for _, s := range steps {
+		if err := run(s...); err != nil {
+			return nil, err
+		}
+	}
+	b := &Bed{Name: name, Queues: queues, IfaceA: ifA, IfaceB: ifB, NsA: nsA, NsB: nsB}
+	var err error
+	if b.LocalMAC, err = mac(nsA, ifA); err != nil {
+		return nil, err
+	}
+	if b.PeerMAC, err = mac(nsB, ifB); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Down removes the bed name: its veth pair and both namespaces. Removing a
+// bed that does not exist, or exists in part, succeeds.
+func Down(name string) error {
+	if os.Geteuid() != 0 {
+		return ErrNotRoot
+	}
+	if err := ValidName(name); err != nil {
+		return err
+	}
+	ifA, ifB, nsA, nsB := names(name)
+	var errs []error
+	for _, x := range []struct{ ns, iface string }{{nsA, ifA}, {nsB, ifB}} {
+		if _, err := os.Stat(filepath.Join(netns.Dir, x.ns)); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		// Delete the link explicitly: it goes at once, while a deleted
+		// namespace's devices go when the kernel gets round to it.
+		var exists bool
+		netns.Do(x.ns, func() error {
+			_, err := net.InterfaceByName(x.iface)
+			exists = err == nil // gone already: deleting one end deletes both
+			return nil
+		})
+		if exists {
+			if err := run("ip", "-n", x.ns, "link", "del", "dev", x.iface); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := run("ip", "netns", "del", x.ns); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func mac(ns, iface string) (net.HardwareAddr, error) {
+	var hw net.HardwareAddr
+	err := netns.Do(ns, func() error {
+		ifc, err := net.InterfaceByName(iface)
+		if err != nil {
+			return fmt.Errorf("testbed: %s in netns %s: %w", iface, ns, err)
+		}
+		hw = ifc.HardwareAddr
+		return nil
+	})
+	return hw, err
+}
+
+// sysctl writes a /proc/sys value in the calling thread's namespace.
+func sysctl(key, val string) error {
+	if err := os.WriteFile("/proc/sys/"+key, []byte(val), 0); err != nil {
+		return fmt.Errorf("testbed: sysctl %s=%s: %w", strings.ReplaceAll(key, "/", "."), val, err)
+	}
+	return nil
+}
+
+func run(args ...string) error {
+	cmd := exec.Command(args[0], args[1:]...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("testbed: %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(out.Bytes()))
+	}
+	return nil
+}
+
+// unavailable says why this machine cannot build a bed and run AF_XDP on it,
+// or returns "" when it can.
+func unavailable() string {
+	if os.Geteuid() != 0 {
+		return ErrNotRoot.Error()
+	}
+	for _, tool := range []string{"ip", "ethtool"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Sprintf("testbed: %s not found: %v", tool, err)
+		}
+	}
+	fd, err := unix.Socket(unix.AF_XDP, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Sprintf("testbed: AF_XDP unavailable: socket: %v", err)
+	}
+	unix.Close(fd)
+	return ""
+}

@@ -1,0 +1,274 @@
+package testbed
+
+import (
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestValidName(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"pt1a2b", true},
+		{"A-b-9", true},
+		{"abcdefghijkl", true}, // 12: "-a" makes 14 < IFNAMSIZ
+		{"abcdefghijklm", false},
+		{"", false},
+		{"a b", false},
+		{"a/b", false},
+		{"a.b", false},
+		{"ä", false},
+	} {
+		if err := ValidName(tc.name); (err == nil) != tc.ok {
+			t.Errorf("ValidName(%q) = %v, want ok=%v", tc.name, err, tc.ok)
+		}
+	}
+}
+
+func TestUnique(t *testing.T) {
+	seen := map[string]bool{}
+	for i := 0; i < 20; i++ {
+		for _, prefix := range []string{"pt", "averyveryverylongprefix", ""} {
+			n := Unique(prefix)
+			if err := ValidName(n); err != nil {
+				t.Fatalf("Unique(%q) = %q: %v", prefix, n, err)
+			}
+			if !strings.HasPrefix(n, prefix[:min(len(prefix), MaxNameLen-4)]) {
+				t.Errorf("Unique(%q) = %q lost its prefix", prefix, n)
+			}
+			seen[n] = true
+		}
+	}
+	if len(seen) < 50 {
+		t.Errorf("60 Unique names, only %d distinct", len(seen))
+	}
+}
+
+// ipJSON runs ip with -j and decodes its output.
+func ipJSON(t *testing.T, args ...string) []map[string]any {
+	t.Helper()
+	out, err := exec.Command("ip", append([]string{"-j"}, args...)...).Output()
+	if err != nil {
+		t.Fatalf("ip -j %s: %v", strings.Join(args, " "), err)
+	}
+	var v []map[string]any
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatalf("ip -j %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return v
+}
+
+func namespaces(t *testing.T) []string {
+	t.Helper()
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		t.Fatalf("ip netns list: %v", err)
+	}
+	var ns []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			ns = append(ns, f[0])
+		}
+	}
+	return ns
+}
+
+func checkBed(t *testing.T, b *Bed, queues int) {
+	t.Helper()
+	if b.Queues != queues || b.IfaceA != b.Name+"-a" || b.IfaceB != b.Name+"-b" || b.NsA != b.Name+"-a" || b.NsB != b.Name+"-b" {
+		t.Errorf("bed = %+v", b)
+	}
+	ns := namespaces(t)
+	for _, want := range []string{b.NsA, b.NsB} {
+		if !slices.Contains(ns, want) {
+			t.Errorf("namespace %s missing from %v", want, ns)
+		}
+	}
+	for _, end := range []struct {
+		ns, iface string
+		mac       fmt.Stringer
+	}{{b.NsA, b.IfaceA, b.LocalMAC}, {b.NsB, b.IfaceB, b.PeerMAC}} {
+		links := ipJSON(t, "-n", end.ns, "-d", "link", "show", "dev", end.iface)
+		if len(links) != 1 {
+			t.Fatalf("%s in %s: %v", end.iface, end.ns, links)
+		}
+		l := links[0]
+		if l["address"] != end.mac.String() {
+			t.Errorf("%s: MAC %v, bed says %v", end.iface, l["address"], end.mac)
+		}
+		if l["num_tx_queues"] != float64(queues) || l["num_rx_queues"] != float64(queues) {
+			t.Errorf("%s: %v tx / %v rx queues, want %d", end.iface, l["num_tx_queues"], l["num_rx_queues"], queues)
+		}
+		if flags, _ := l["flags"].([]any); !slices.Contains(flags, any("UP")) || !slices.Contains(flags, any("LOWER_UP")) {
+			t.Errorf("%s: flags %v, want UP and LOWER_UP", end.iface, flags)
+		}
+		lo := ipJSON(t, "-n", end.ns, "link", "show", "dev", "lo")
+		if flags, _ := lo[0]["flags"].([]any); !slices.Contains(flags, any("UP")) {
+			t.Errorf("lo in %s: flags %v, want UP", end.ns, flags)
+		}
+	}
+
+	addrs := func(ns, iface string) []string {
+		var got []string
+		for _, a := range ipJSON(t, "-n", ns, "addr", "show", "dev", iface) {
+			infos, _ := a["addr_info"].([]any)
+			for _, i := range infos {
+				m := i.(map[string]any)
+				s := fmt.Sprintf("%v/%v", m["local"], m["prefixlen"])
+				if m["tentative"] == true {
+					s += " tentative"
+				}
+				got = append(got, s)
+			}
+		}
+		return got
+	}
+	if got := addrs(b.NsA, b.IfaceA); len(got) != 0 {
+		t.Errorf("%s has kernel addresses %v, want none", b.IfaceA, got)
+	}
+	gotB := addrs(b.NsB, b.IfaceB)
+	for _, want := range []string{"198.18.0.2/24", "2001:2::2/64"} {
+		if !slices.Contains(gotB, want) {
+			t.Errorf("%s addresses %v, want %s (not tentative)", b.IfaceB, gotB, want)
+		}
+	}
+
+	for _, key := range []string{"accept_dad", "router_solicitations", "accept_ra"} {
+		path := "/proc/sys/net/ipv6/conf/" + b.IfaceB + "/" + key
+		out, err := exec.Command("ip", "netns", "exec", b.NsB, "cat", path).Output()
+		if err != nil || strings.TrimSpace(string(out)) != "0" {
+			t.Errorf("%s in %s = %q (%v), want 0", path, b.NsB, out, err)
+		}
+	}
+
+	out, err := exec.Command("ip", "netns", "exec", b.NsB, "ethtool", "-k", b.IfaceB).Output()
+	if err != nil {
+		t.Fatalf("ethtool -k: %v", err)
+	}
+	if !strings.Contains(string(out), "\ntx-checksumming: off") {
+		t.Errorf("%s: tx checksum offload not off:\n%s", b.IfaceB, out)
+	}
+}
+
+func checkGone(t *testing.T, name string) {
+	t.Helper()
+	ns := namespaces(t)
+	for _, n := range []string{name + "-a", name + "-b"} {
+		if slices.Contains(ns, n) {
+			t.Errorf("namespace %s left behind: %v", n, ns)
+		}
+		if out, err := exec.Command("ip", "link", "show", "dev", n).CombinedOutput(); err == nil {
+			t.Errorf("link %s left behind in this namespace: %s", n, out)
+		}
+	}
+}
+
+func TestUpDown(t *testing.T) {
+	RequirePrivileged(t)
+	name := Unique("tb")
+	t.Cleanup(func() { Down(name) })
+
+	b, err := Up(name, 2)
+	if err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+	t.Log(b)
+	checkBed(t, b, 2)
+
+	// Up on an existing bed rebuilds it.
+	b, err = Up(name, 3)
+	if err != nil {
+		t.Fatalf("Up again: %v", err)
+	}
+	checkBed(t, b, 3)
+
+	// The kernel peer answers: ping NAME-b's own address from inside NAME-b
+	// proves the address is usable at once (nodad).
+	if out, err := exec.Command("ip", "netns", "exec", b.NsB, "ping", "-6", "-c", "1", "-W", "1", PeerIPv6.String()).CombinedOutput(); err != nil {
+		t.Errorf("ping %s in %s: %v\n%s", PeerIPv6, b.NsB, err, out)
+	}
+
+	if err := Down(name); err != nil {
+		t.Fatalf("Down: %v", err)
+	}
+	checkGone(t, name)
+	if err := Down(name); err != nil {
+		t.Errorf("Down on a bed that is gone: %v", err)
+	}
+}
+
+func TestUpRejects(t *testing.T) {
+	RequirePrivileged(t)
+	for _, tc := range []struct {
+		name   string
+		queues int
+	}{{"bad name", 1}, {"waytoolongname", 1}, {Unique("tb"), 0}} {
+		if b, err := Up(tc.name, tc.queues); err == nil {
+			Down(tc.name)
+			t.Errorf("Up(%q, %d) = %v, want an error", tc.name, tc.queues, b)
+		}
+	}
+	if err := Down("bad/name"); err == nil {
+		t.Error("Down accepted a bad name")
+	}
+}
+
+// fakeTB records what ForTest registers and turns Fatal into a panic, so a
+// test can watch ForTest fail without failing itself.
+type fakeTB struct {
+	testing.TB
+	cleanups []func()
+	fatal    string
+}
+
+type fatalPanic struct{}
+
+func (f *fakeTB) Helper()                           {}
+func (f *fakeTB) Logf(string, ...any)               {}
+func (f *fakeTB) Errorf(format string, args ...any) { f.fatal = fmt.Sprintf(format, args...) }
+func (f *fakeTB) Cleanup(fn func())                 { f.cleanups = append(f.cleanups, fn) }
+func (f *fakeTB) Fatalf(format string, args ...any) {
+	f.fatal = fmt.Sprintf(format, args...)
+	panic(fatalPanic{})
+}
+
+func (f *fakeTB) runCleanups() {
+	for i := len(f.cleanups) - 1; i >= 0; i-- {
+		f.cleanups[i]()
+	}
+}
+
+func TestForTestCleansUp(t *testing.T) {
+	RequirePrivileged(t)
+
+	f := &fakeTB{TB: t}
+	b := ForTest(f, 1)
+	if f.fatal != "" || len(f.cleanups) != 1 {
+		t.Fatalf("ForTest: fatal %q, %d cleanups", f.fatal, len(f.cleanups))
+	}
+	f.runCleanups()
+	if f.fatal != "" {
+		t.Errorf("cleanup: %s", f.fatal)
+	}
+	checkGone(t, b.Name)
+
+	// A failing Up still has its cleanup registered.
+	f = &fakeTB{TB: t}
+	func() {
+		defer func() {
+			if v := recover(); v != (fatalPanic{}) {
+				t.Errorf("recovered %v, want ForTest to call Fatalf", v)
+			}
+		}()
+		ForTest(f, 0)
+	}()
+	if f.fatal == "" || len(f.cleanups) != 1 {
+		t.Fatalf("ForTest with 0 queues: fatal %q, %d cleanups", f.fatal, len(f.cleanups))
+	}
+	f.runCleanups()
+}

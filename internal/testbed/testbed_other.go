@@ -1,0 +1,15 @@
+//go:build !linux
+
+package testbed
+
+import "errors"
+
+var errNotLinux = errors.New("testbed: network namespaces and AF_XDP need Linux")
+
+// Up builds a test bed; it needs Linux.
+func Up(name string, queues int) (*Bed, error) { return nil, errNotLinux }
+
+// Down removes a test bed; it needs Linux.
+func Down(name string) error { return errNotLinux }
+
+func unavailable() string { return errNotLinux.Error() }
