@@ -1,0 +1,171 @@
+package cores
+
+import (
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Worker is the work of one core. The Loop calls it from its own locked
+// thread only.
+type Worker interface {
+	// Poll receives one batch, processes it to completion, transmits what it
+	// produced, and returns how many frames it received.
+	Poll(now int64) int
+	// Timers runs what is due at now.
+	Timers(now int64)
+	// Wait sleeps until frames may be ready or timeout passes.
+	Wait(timeout time.Duration)
+}
+
+// IdlePolicy says what a loop does when it finds no work.
+type IdlePolicy struct {
+	// SleepAfter is the number of consecutive empty turns after which the
+	// loop sleeps in Worker.Wait; 0 busy-polls forever (the default).
+	SleepAfter int
+	// SleepFor bounds one sleep, so timers and the mailbox still run;
+	// DefaultSleepFor when zero.
+	SleepFor time.Duration
+}
+
+// DefaultSleepFor is the longest sleep of an idle loop.
+const DefaultSleepFor = time.Millisecond
+
+// MailboxSize is the number of calls a core's mailbox holds.
+const MailboxSize = 1024
+
+// maxCallsPerTurn bounds the mailbox calls run between two batches.
+const maxCallsPerTurn = 64
+
+// ErrStopped is returned for calls posted to a loop that has stopped.
+var ErrStopped = errors.New("cores: loop stopped")
+
+// ErrMailboxFull is returned when a core's mailbox has no room.
+var ErrMailboxFull = errors.New("cores: mailbox full")
+
+var epoch = time.Now()
+
+// Now returns the monotonic time in nanoseconds that loops hand their workers.
+func Now() int64 { return int64(time.Since(epoch)) }
+
+// Loop is one core's run-to-completion loop.
+type Loop struct {
+	cpu    int
+	pin    bool
+	worker Worker
+	idle   IdlePolicy
+	mail   chan func(now int64)
+	stop   atomic.Bool
+	done   chan struct{}
+	start  sync.Once
+	err    error
+}
+
+// NewLoop returns a loop that will run w pinned to cpu (pin false: not pinned,
+// for tests and the embedded demo on machines where pinning is not wanted).
+func NewLoop(cpu int, pin bool, w Worker, idle IdlePolicy) *Loop {
+	if idle.SleepFor <= 0 {
+		idle.SleepFor = DefaultSleepFor
+	}
+	return &Loop{cpu: cpu, pin: pin, worker: w, idle: idle,
+		mail: make(chan func(now int64), MailboxSize), done: make(chan struct{})}
+}
+
+// CPU returns the CPU the loop runs on.
+func (l *Loop) CPU() int { return l.cpu }
+
+// Start runs the loop on a new goroutine and returns once it is pinned, or
+// the pinning error.
+func (l *Loop) Start() error {
+	started := make(chan error, 1)
+	l.start.Do(func() { go l.run(started) })
+	return <-started
+}
+
+// Stop asks the loop to finish its turn and waits until it has.
+func (l *Loop) Stop() {
+	l.stop.Store(true)
+	<-l.done
+}
+
+// Done is closed when the loop has stopped.
+func (l *Loop) Done() <-chan struct{} { return l.done }
+
+// Post queues fn to run on the loop's core between batches, without waiting.
+func (l *Loop) Post(fn func(now int64)) error {
+	if l.stop.Load() {
+		return ErrStopped
+	}
+	select {
+	case l.mail <- fn:
+		return nil
+	default:
+		return ErrMailboxFull
+	}
+}
+
+// Call runs fn on the loop's core and waits for it to finish.
+func (l *Loop) Call(fn func(now int64)) error {
+	ran := make(chan struct{})
+	if err := l.Post(func(now int64) { fn(now); close(ran) }); err != nil {
+		return err
+	}
+	select {
+	case <-ran:
+		return nil
+	case <-l.done:
+		select {
+		case <-ran:
+			return nil
+		default:
+			return ErrStopped
+		}
+	}
+}
+
+func (l *Loop) run(started chan<- error) {
+	runtime.LockOSThread()
+	// The thread is not unlocked: its affinity was changed, so Go must
+	// discard it when the goroutine ends.
+	defer close(l.done)
+	if l.pin {
+		if err := Pin(l.cpu); err != nil {
+			l.err = err
+			l.stop.Store(true)
+			started <- err
+			return
+		}
+	}
+	started <- nil
+	empty := 0
+	for !l.stop.Load() {
+		now := Now()
+		n := l.worker.Poll(now)
+		l.worker.Timers(now)
+		calls := l.drain(now)
+		if n > 0 || calls > 0 {
+			empty = 0
+			continue
+		}
+		empty++
+		if l.idle.SleepAfter > 0 && empty >= l.idle.SleepAfter {
+			l.worker.Wait(l.idle.SleepFor)
+		}
+	}
+	// Run what was posted before the stop.
+	l.drain(Now())
+}
+
+func (l *Loop) drain(now int64) int {
+	for i := 0; i < maxCallsPerTurn; i++ {
+		select {
+		case fn := <-l.mail:
+			fn(now)
+		default:
+			return i
+		}
+	}
+	return maxCallsPerTurn
+}

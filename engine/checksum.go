@@ -1,0 +1,60 @@
+package engine
+
+import "encoding/binary"
+
+// csumAdd adds b to the ones'-complement running sum s (not folded).
+func csumAdd(s uint64, b []byte) uint64 {
+	for len(b) >= 8 {
+		v := binary.BigEndian.Uint64(b)
+		s += v >> 32
+		s += v & 0xffffffff
+		b = b[8:]
+	}
+	if len(b) >= 4 {
+		s += uint64(binary.BigEndian.Uint32(b))
+		b = b[4:]
+	}
+	if len(b) >= 2 {
+		s += uint64(binary.BigEndian.Uint16(b))
+		b = b[2:]
+	}
+	if len(b) == 1 {
+		s += uint64(b[0]) << 8
+	}
+	return s
+}
+
+// csumFold folds a running sum to 16 bits (not complemented).
+func csumFold(s uint64) uint16 {
+	for s>>16 != 0 {
+		s = (s & 0xffff) + (s >> 16)
+	}
+	return uint16(s)
+}
+
+// Checksum returns the Internet checksum (RFC 1071) of b, seeded with the
+// running sum initial (0 for none, or a pseudo-header sum).
+func Checksum(b []byte, initial uint64) uint16 {
+	return ^csumFold(csumAdd(initial, b))
+}
+
+// pseudoSum4 returns the running sum of the IPv4 pseudo-header.
+func pseudoSum4(src, dst []byte, proto uint8, length int) uint64 {
+	s := csumAdd(0, src[:4])
+	s = csumAdd(s, dst[:4])
+	return s + uint64(proto) + uint64(length)
+}
+
+// pseudoSum6 returns the running sum of the IPv6 pseudo-header.
+func pseudoSum6(src, dst []byte, proto uint8, length int) uint64 {
+	s := csumAdd(0, src[:16])
+	s = csumAdd(s, dst[:16])
+	return s + uint64(proto) + uint64(length)
+}
+
+// csumUpdate16 returns checksum c updated for a 16-bit field changed from old
+// to new (RFC 1624, eqn. 3).
+func csumUpdate16(c, old, new uint16) uint16 {
+	s := uint64(^c) + uint64(^old) + uint64(new)
+	return ^csumFold(s)
+}

@@ -1,0 +1,421 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/pollstack/pollstack/rings"
+)
+
+// Frame layout.
+const (
+	ethHeaderLen  = 14
+	ipv4MinHeader = 20
+	ipv6HeaderLen = 40
+	arpLen        = 28
+
+	etherTypeIPv4 = 0x0800
+	etherTypeARP  = 0x0806
+	etherTypeIPv6 = 0x86dd
+
+	protoICMP   = 1
+	protoTCP    = 6
+	protoUDP    = 17
+	protoICMPv6 = 58
+
+	// DefaultTTL is the TTL / hop limit of packets we originate.
+	DefaultTTL = 64
+	// publishInterval is how often a core copies its counters for readers, ns.
+	publishInterval = int64(10e6)
+	// neighScanInterval is how often a core looks for neighbour solicitations due, ns.
+	neighScanInterval = int64(50e6)
+)
+
+// CoreConfig is what one core's stack needs to know.
+type CoreConfig struct {
+	// ID is the core's index in its engine (a label in metrics).
+	ID int
+	// MAC is the interface's hardware address.
+	MAC net.HardwareAddr
+	// Addrs are the interface's addresses with their prefixes; at most 8 of each family.
+	Addrs []netip.Prefix
+}
+
+type addr4 struct {
+	ip     [4]byte
+	prefix netip.Prefix
+}
+
+type addr6 struct {
+	ip     [16]byte
+	prefix netip.Prefix
+	snmMAC [6]byte // solicited-node multicast MAC
+}
+
+// MaxAddrs bounds the addresses of each family on one interface.
+const MaxAddrs = 8
+
+// Core is one core's stack. Owned by its core's loop; not safe for concurrent use.
+type Core struct {
+	id    int
+	link  rings.Link
+	pool  *rings.Pool
+	mac   [6]byte
+	v4    []addr4
+	v6    []addr6
+	neigh *neighTable
+
+	rx    [rings.IdealBatch]rings.Desc
+	tx    [rings.IdealBatch]rings.Desc
+	ntx   int
+	ipID  uint16
+	stats Counters
+	pub   Published
+
+	lastPublish int64
+	nextScan    int64
+}
+
+// NewCore returns the stack for one core, reading and writing through link.
+func NewCore(cfg CoreConfig, link rings.Link) (*Core, error) {
+	if len(cfg.MAC) != 6 {
+		return nil, fmt.Errorf("engine: MAC address %q is not a 6-byte Ethernet address", cfg.MAC)
+	}
+	if link == nil {
+		return nil, errors.New("engine: no link")
+	}
+	c := &Core{id: cfg.ID, link: link, pool: link.Pool(), neigh: newNeighTable()}
+	copy(c.mac[:], cfg.MAC)
+	for _, p := range cfg.Addrs {
+		if !p.IsValid() {
+			return nil, fmt.Errorf("engine: invalid address prefix %v", p)
+		}
+		a := p.Addr()
+		switch {
+		case a.Is4():
+			if len(c.v4) == MaxAddrs {
+				return nil, fmt.Errorf("engine: more than %d IPv4 addresses", MaxAddrs)
+			}
+			c.v4 = append(c.v4, addr4{ip: a.As4(), prefix: p.Masked()})
+		case a.Is6() && !a.Is4In6():
+			if len(c.v6) == MaxAddrs {
+				return nil, fmt.Errorf("engine: more than %d IPv6 addresses", MaxAddrs)
+			}
+			if a.IsMulticast() {
+				return nil, fmt.Errorf("engine: %v is a multicast address", a)
+			}
+			e := addr6{ip: a.As16(), prefix: p.Masked()}
+			e.snmMAC = [6]byte{0x33, 0x33, 0xff, e.ip[13], e.ip[14], e.ip[15]}
+			c.v6 = append(c.v6, e)
+		default:
+			return nil, fmt.Errorf("engine: unsupported address %v", p)
+		}
+	}
+	if len(c.v6) > 0 && len(c.v6) < MaxAddrs {
+		// A link-local address from the MAC (RFC 4291 appendix A), so that
+		// peers may reach us on fe80::/64 too.
+		ll := [16]byte{0: 0xfe, 1: 0x80, 8: c.mac[0] ^ 0x02, 9: c.mac[1], 10: c.mac[2],
+			11: 0xff, 12: 0xfe, 13: c.mac[3], 14: c.mac[4], 15: c.mac[5]}
+		if !c.ours6(ll[:]) {
+			e := addr6{ip: ll, prefix: netip.PrefixFrom(netip.AddrFrom16(ll), 64).Masked()}
+			e.snmMAC = [6]byte{0x33, 0x33, 0xff, ll[13], ll[14], ll[15]}
+			c.v6 = append(c.v6, e)
+		}
+	}
+	return c, nil
+}
+
+// ID returns the core's index.
+func (c *Core) ID() int { return c.id }
+
+// Link returns the core's link.
+func (c *Core) Link() rings.Link { return c.link }
+
+// Counters returns the core's live counters. Owner only.
+func (c *Core) Counters() *Counters { return &c.stats }
+
+// Published returns the snapshot readers on other goroutines may load.
+func (c *Core) Published() *Published { return &c.pub }
+
+// Poll receives one batch, processes it to completion and transmits what it
+// produced. It returns the number of frames received.
+func (c *Core) Poll(now int64) int {
+	n := c.link.Receive(c.rx[:])
+	if n == 0 {
+		c.stats[PollIdle]++
+	} else {
+		c.stats[PollBusy]++
+	}
+	for i := 0; i < n; i++ {
+		c.input(c.rx[i], now)
+	}
+	c.flush()
+	return n
+}
+
+// Timers runs the core's due timers: neighbour solicitations and the
+// publication of counters.
+func (c *Core) Timers(now int64) {
+	if c.neigh.probing > 0 && now >= c.nextScan {
+		c.nextScan = now + neighScanInterval
+		c.neighScan(now)
+		c.flush()
+	}
+	if now-c.lastPublish >= publishInterval {
+		c.Publish(now)
+	}
+}
+
+// Publish copies the counters into the snapshot now.
+func (c *Core) Publish(now int64) {
+	c.lastPublish = now
+	c.stats[NeighEntries] = uint64(c.neigh.n)
+	ls := c.link.Stats()
+	c.stats[LinkRxRingEmpty] = ls.RxRingEmpty
+	c.stats[LinkTxRingFull] = ls.TxRingFull
+	c.stats[LinkFillRingEmpty] = ls.FillRingEmpty
+	c.stats[KernelRxDropped] = ls.KernelRxDropped
+	c.stats[KernelRxInvalid] = ls.KernelRxInvalid
+	c.stats[KernelTxInvalid] = ls.KernelTxInvalid
+	c.pub.store(&c.stats)
+}
+
+// Wait sleeps until frames may be ready or timeout passes.
+func (c *Core) Wait(timeout time.Duration) { c.link.Wait(timeout) }
+
+// Flush transmits frames queued for sending. Poll and Timers do it themselves.
+func (c *Core) Flush() { c.flush() }
+
+// input handles one received frame; the frame is either reused for a reply,
+// queued, or returned to the pool.
+func (c *Core) input(d rings.Desc, now int64) {
+	c.stats[RxPackets]++
+	c.stats[RxBytes] += uint64(d.Len)
+	b := c.pool.Bytes(d)
+	if len(b) < ethHeaderLen {
+		c.drop(d, DropMalformed)
+		return
+	}
+	if !c.acceptMAC(b[0:6]) {
+		c.drop(d, DropNotForUs)
+		return
+	}
+	switch be16(b[12:]) {
+	case etherTypeIPv4:
+		c.inputIPv4(d, b, now)
+	case etherTypeARP:
+		c.inputARP(d, b, now)
+	case etherTypeIPv6:
+		c.inputIPv6(d, b, now)
+	default:
+		c.drop(d, DropUnknownProtocol)
+	}
+}
+
+// acceptMAC reports whether a frame to dst is ours: our address, broadcast,
+// IPv6 all-nodes, or the solicited-node group of one of our IPv6 addresses.
+func (c *Core) acceptMAC(dst []byte) bool {
+	if [6]byte(dst) == c.mac {
+		return true
+	}
+	if dst[0]&1 == 0 {
+		return false
+	}
+	if [6]byte(dst) == [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff} {
+		return true
+	}
+	if dst[0] == 0x33 && dst[1] == 0x33 {
+		if [4]byte(dst[2:]) == [4]byte{0, 0, 0, 1} {
+			return true
+		}
+		for i := range c.v6 {
+			if [6]byte(dst) == c.v6[i].snmMAC {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// drop returns a frame to the pool and counts why.
+func (c *Core) drop(d rings.Desc, why Counter) {
+	c.stats[why]++
+	c.pool.Put(d.Addr)
+}
+
+// send queues a complete frame for transmission.
+func (c *Core) send(d rings.Desc) {
+	if c.ntx == len(c.tx) {
+		c.flush()
+	}
+	c.tx[c.ntx] = d
+	c.ntx++
+}
+
+// flush hands queued frames to the link; what it refuses is dropped.
+func (c *Core) flush() {
+	if c.ntx == 0 {
+		// Let the link reap its completions.
+		c.link.Transmit(c.tx[:0])
+		return
+	}
+	n := c.link.Transmit(c.tx[:c.ntx])
+	for i := 0; i < n; i++ {
+		c.stats[TxPackets]++
+		c.stats[TxBytes] += uint64(c.tx[i].Len)
+	}
+	for i := n; i < c.ntx; i++ {
+		c.drop(c.tx[i], DropRingFull)
+	}
+	c.ntx = 0
+}
+
+// newFrame takes a frame from the pool for a packet we originate.
+func (c *Core) newFrame() (rings.Desc, []byte, bool) {
+	addr, ok := c.pool.Get()
+	if !ok {
+		c.stats[DropRingFull]++
+		return rings.Desc{}, nil, false
+	}
+	return rings.Desc{Addr: addr}, c.pool.Frame(addr), true
+}
+
+// output sends a frame whose Ethernet header is complete but for the
+// destination MAC, to the on-link neighbour nexthop (IPv4 as ::ffff:a.b.c.d).
+func (c *Core) output(d rings.Desc, nexthop *[16]byte, now int64) {
+	e := c.neigh.lookup(nexthop)
+	if e != nil && e.state != neighIncomplete {
+		if e.state == neighReachable && now >= e.expires {
+			e.state = neighStale
+			c.solicitStart(e, now)
+		}
+		copy(c.pool.Bytes(d)[0:6], e.mac[:])
+		c.send(d)
+		return
+	}
+	if e == nil {
+		if e = c.neigh.insert(nexthop); e == nil {
+			c.drop(d, DropUnresolved)
+			return
+		}
+		e.state = neighIncomplete
+		c.solicitStart(e, now)
+	}
+	if int(e.npending) == len(e.pending) {
+		c.drop(d, DropUnresolved)
+		return
+	}
+	e.pending[e.npending] = d
+	e.npending++
+}
+
+// solicitStart sends the first solicitation for e and arms its retry.
+func (c *Core) solicitStart(e *neighEntry, now int64) {
+	if e.probes == 0 {
+		c.neigh.probing++
+	}
+	e.probes = 1
+	e.expires = now + NeighRetrans
+	if c.nextScan > e.expires || c.nextScan <= now {
+		c.nextScan = e.expires
+	}
+	c.solicit(e)
+}
+
+// confirm records that ip is at mac, and sends the frames that waited for it.
+// create says whether to make an entry when there is none.
+func (c *Core) confirm(ip *[16]byte, mac []byte, create bool, now int64) {
+	e := c.neigh.lookup(ip)
+	if e == nil {
+		if !create {
+			return
+		}
+		if e = c.neigh.insert(ip); e == nil {
+			return
+		}
+	}
+	copy(e.mac[:], mac)
+	e.state = neighReachable
+	e.expires = now + NeighReachable
+	if e.probes > 0 {
+		c.neigh.probing--
+		e.probes = 0
+	}
+	for i := 0; i < int(e.npending); i++ {
+		d := e.pending[i]
+		copy(c.pool.Bytes(d)[0:6], mac)
+		c.send(d)
+	}
+	e.npending = 0
+}
+
+// neighScan retries or gives up solicitations that are due.
+func (c *Core) neighScan(now int64) {
+	t := c.neigh
+	for i := 0; i < len(t.slots) && t.probing > 0; i++ {
+		e := &t.slots[i]
+		if e.state == neighFree || e.probes == 0 || e.expires > now {
+			continue
+		}
+		if e.probes >= NeighMaxProbes {
+			for j := 0; j < int(e.npending); j++ {
+				c.drop(e.pending[j], DropUnresolved)
+			}
+			e.npending = 0
+			t.remove(e)
+			i-- // a later entry may have shifted into slot i
+			continue
+		}
+		e.probes++
+		e.expires = now + NeighRetrans
+		c.solicit(e)
+	}
+	c.nextScan = now + neighScanInterval
+}
+
+// solicit sends an ARP request or a neighbour solicitation for e.
+func (c *Core) solicit(e *neighEntry) {
+	if isV4Mapped(&e.ip) {
+		c.sendARPRequest([4]byte(e.ip[12:]))
+	} else {
+		c.sendNS(&e.ip)
+	}
+}
+
+// nexthop4 returns the on-link next hop for dst, or false when no connected
+// prefix holds it.
+func (c *Core) nexthop4(dst [4]byte) ([16]byte, bool) {
+	a := netip.AddrFrom4(dst)
+	for i := range c.v4 {
+		if c.v4[i].prefix.Contains(a) {
+			return v4Mapped(dst), true
+		}
+	}
+	return [16]byte{}, false
+}
+
+// nexthop6 is nexthop4 for IPv6.
+func (c *Core) nexthop6(dst *[16]byte) bool {
+	a := netip.AddrFrom16(*dst)
+	for i := range c.v6 {
+		if c.v6[i].prefix.Contains(a) {
+			return true
+		}
+	}
+	return a.IsLinkLocalUnicast()
+}
+
+func isV4Mapped(ip *[16]byte) bool {
+	return [12]byte(ip[:12]) == [12]byte{10: 0xff, 11: 0xff}
+}
+
+func v4Mapped(ip [4]byte) [16]byte {
+	return [16]byte{10: 0xff, 11: 0xff, 12: ip[0], 13: ip[1], 14: ip[2], 15: ip[3]}
+}
+
+func be16(b []byte) uint16 { return uint16(b[0])<<8 | uint16(b[1]) }
+
+func put16(b []byte, v uint16) { b[0] = byte(v >> 8); b[1] = byte(v) }

@@ -1,0 +1,127 @@
+package engine
+
+import (
+	"encoding/binary"
+
+	"github.com/pollstack/pollstack/rings"
+)
+
+// Neighbour cache parameters (Linux's defaults where it has one).
+const (
+	// NeighSlots is the size of a core's neighbour table (power of two).
+	NeighSlots = 1024
+	// NeighMaxEntries bounds live entries so probing stays short.
+	NeighMaxEntries = NeighSlots * 3 / 4
+	// NeighPending is how many frames may wait for one unresolved neighbour.
+	NeighPending = 16
+	// NeighRetrans is the time between solicitations, ns.
+	NeighRetrans = int64(1e9)
+	// NeighMaxProbes is the number of solicitations before giving up.
+	NeighMaxProbes = 3
+	// NeighReachable is how long a confirmed entry is used without asking again, ns.
+	NeighReachable = int64(30e9)
+)
+
+type neighState uint8
+
+const (
+	neighFree       neighState = iota
+	neighIncomplete            // solicited, no answer yet; frames wait
+	neighReachable             // confirmed, usable until expires
+	neighStale                 // usable, but past its time: solicited again, frames still go
+)
+
+type neighEntry struct {
+	ip       [16]byte // IPv4 as ::ffff:a.b.c.d
+	mac      [6]byte
+	state    neighState
+	probes   uint8
+	npending uint8
+	expires  int64 // reachable: until; incomplete: next solicitation
+	pending  [NeighPending]rings.Desc
+}
+
+// neighTable is an open-addressing hash table with linear probing and
+// backward-shift deletion. Owned by one core; never allocates after creation.
+type neighTable struct {
+	slots   []neighEntry
+	n       int
+	probing int // entries with a solicitation outstanding (timer work exists)
+}
+
+func newNeighTable() *neighTable {
+	return &neighTable{slots: make([]neighEntry, NeighSlots)}
+}
+
+func neighHash(ip *[16]byte) uint64 {
+	a := binary.LittleEndian.Uint64(ip[:8])
+	b := binary.LittleEndian.Uint64(ip[8:])
+	h := (a ^ (b * 0x9e3779b97f4a7c15)) * 0xff51afd7ed558ccd
+	return h ^ (h >> 29)
+}
+
+// lookup returns the entry for ip, or nil.
+func (t *neighTable) lookup(ip *[16]byte) *neighEntry {
+	if i := t.find(ip); i >= 0 {
+		return &t.slots[i]
+	}
+	return nil
+}
+
+// find returns the slot index of ip, or -1.
+func (t *neighTable) find(ip *[16]byte) int {
+	mask := uint64(len(t.slots) - 1)
+	for i := neighHash(ip) & mask; ; i = (i + 1) & mask {
+		e := &t.slots[i]
+		if e.state == neighFree {
+			return -1
+		}
+		if e.ip == *ip {
+			return int(i)
+		}
+	}
+}
+
+// insert returns the entry for ip, creating a free-state entry if needed; nil
+// when the table is full.
+func (t *neighTable) insert(ip *[16]byte) *neighEntry {
+	if e := t.lookup(ip); e != nil {
+		return e
+	}
+	if t.n >= NeighMaxEntries {
+		return nil
+	}
+	mask := uint64(len(t.slots) - 1)
+	for i := neighHash(ip) & mask; ; i = (i + 1) & mask {
+		e := &t.slots[i]
+		if e.state == neighFree {
+			*e = neighEntry{ip: *ip}
+			t.n++
+			return e
+		}
+	}
+}
+
+// remove deletes e, shifting later entries of its probe run back.
+func (t *neighTable) remove(e *neighEntry) {
+	mask := uint64(len(t.slots) - 1)
+	idx := t.find(&e.ip)
+	if idx < 0 {
+		return
+	}
+	i := uint64(idx)
+	if e.probes > 0 {
+		t.probing--
+	}
+	t.slots[i] = neighEntry{}
+	t.n--
+	for j := (i + 1) & mask; t.slots[j].state != neighFree; j = (j + 1) & mask {
+		home := neighHash(&t.slots[j].ip) & mask
+		// Move slot j into the hole at i if its home is not in (i, j].
+		if (j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j)) {
+			t.slots[i] = t.slots[j]
+			t.slots[j] = neighEntry{}
+			i = j
+		}
+	}
+}

@@ -1,0 +1,96 @@
+package engine
+
+import "sync/atomic"
+
+// Counter indexes a Core's counters. Counters are plain integers written only
+// by the owning core; Publish copies them for readers on other goroutines.
+type Counter int
+
+// Counters. The Drop* group are frames dropped, by reason.
+const (
+	RxPackets Counter = iota
+	RxBytes
+	TxPackets
+	TxBytes
+	DropMalformed       // truncated or inconsistent headers
+	DropChecksum        // bad IPv4 header, ICMP or ICMPv6 checksum
+	DropNoRoute         // destination not on a connected prefix
+	DropRingFull        // no frame in the pool or no room on the tx ring
+	DropUnknownProtocol // unknown EtherType or IP next header
+	DropNotForUs        // another host's MAC or IP address, ARP for another host
+	DropFragment        // IP fragments (not reassembled)
+	DropUnresolved      // waited for a neighbour that did not answer, or the wait queue was full
+	ICMPIgnored         // ICMP/ICMPv6 messages that need no answer
+	ARPRequestsIn
+	ARPRepliesIn
+	ARPRequestsOut
+	ARPRepliesOut
+	NDSolicitsIn
+	NDAdvertsIn
+	NDSolicitsOut
+	NDAdvertsOut
+	EchoRequestsIn
+	EchoRepliesOut
+	PollBusy          // loop turns that found work
+	PollIdle          // loop turns that found none
+	NeighEntries      // gauge
+	LinkRxRingEmpty   // link: receive polls that found nothing
+	LinkTxRingFull    // link: frames refused for lack of room on the tx ring
+	LinkFillRingEmpty // link: times the pool had no frame for the fill ring
+	KernelRxDropped   // AF_XDP: frames the kernel dropped (no fill frame, rx ring full)
+	KernelRxInvalid   // AF_XDP: invalid rx descriptors
+	KernelTxInvalid   // AF_XDP: invalid tx descriptors
+	numCounters
+)
+
+var counterNames = [numCounters]string{
+	RxPackets: "rx_packets", RxBytes: "rx_bytes", TxPackets: "tx_packets", TxBytes: "tx_bytes",
+	DropMalformed: "malformed", DropChecksum: "checksum", DropNoRoute: "no_route",
+	DropRingFull: "ring_full", DropUnknownProtocol: "unknown_protocol",
+	DropNotForUs: "not_for_us", DropFragment: "fragment", DropUnresolved: "unresolved",
+	ICMPIgnored:   "icmp_ignored",
+	ARPRequestsIn: "arp_requests_in", ARPRepliesIn: "arp_replies_in",
+	ARPRequestsOut: "arp_requests_out", ARPRepliesOut: "arp_replies_out",
+	NDSolicitsIn: "nd_solicits_in", NDAdvertsIn: "nd_adverts_in",
+	NDSolicitsOut: "nd_solicits_out", NDAdvertsOut: "nd_adverts_out",
+	EchoRequestsIn: "echo_requests_in", EchoRepliesOut: "echo_replies_out",
+	PollBusy: "poll_busy", PollIdle: "poll_idle", NeighEntries: "neighbour_entries",
+	LinkRxRingEmpty: "rx_ring_empty", LinkTxRingFull: "tx_ring_full", LinkFillRingEmpty: "fill_ring_empty",
+	KernelRxDropped: "kernel_rx_dropped", KernelRxInvalid: "kernel_rx_invalid", KernelTxInvalid: "kernel_tx_invalid",
+}
+
+// String returns the counter's metric name.
+func (c Counter) String() string {
+	if c < 0 || c >= numCounters {
+		return "unknown"
+	}
+	return counterNames[c]
+}
+
+// IsDrop reports whether c counts dropped frames.
+func (c Counter) IsDrop() bool { return c >= DropMalformed && c <= DropUnresolved }
+
+// NumCounters is the number of counters.
+const NumCounters = int(numCounters)
+
+// Counters is one core's set of counters.
+type Counters [numCounters]uint64
+
+// Published is a core's counter snapshot, safe to read from any goroutine.
+type Published struct {
+	v [numCounters]atomic.Uint64
+}
+
+// Load returns a copy of the snapshot.
+func (p *Published) Load() (c Counters) {
+	for i := range c {
+		c[i] = p.v[i].Load()
+	}
+	return c
+}
+
+func (p *Published) store(c *Counters) {
+	for i := range c {
+		p.v[i].Store(c[i])
+	}
+}
