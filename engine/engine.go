@@ -24,6 +24,8 @@ type Config struct {
 	Pin bool
 	// Idle is the loops' idle policy.
 	Idle cores.IdlePolicy
+	// Sink makes every core count and drop what it receives (a raw sink).
+	Sink bool
 }
 
 // Engine is a running set of cores over one interface.
@@ -45,7 +47,7 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 	}
 	e := &Engine{}
 	for i, l := range links {
-		c, err := NewCore(CoreConfig{ID: i, MAC: cfg.MAC, Addrs: cfg.Addrs}, l)
+		c, err := NewCore(CoreConfig{ID: i, MAC: cfg.MAC, Addrs: cfg.Addrs, Sink: cfg.Sink}, l)
 		if err != nil {
 			return nil, err
 		}

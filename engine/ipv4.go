@@ -169,6 +169,10 @@ func (c *Core) inputICMP4(d rings.Desc, b []byte, ihl, total int, now int64) {
 		c.drop(d, DropChecksum)
 		return
 	}
+	if m[0] == 0 && m[1] == 0 {
+		c.echoReply(d, netip.AddrFrom4([4]byte(ip[12:16])), m, now)
+		return
+	}
 	if m[0] != 8 || m[1] != 0 {
 		c.drop(d, ICMPIgnored)
 		return

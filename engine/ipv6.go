@@ -132,6 +132,8 @@ func (c *Core) inputICMP6(d rings.Desc, b []byte, off int, now int64) {
 	switch m[0] {
 	case icmp6EchoRequest:
 		c.echo6(d, b, off, now)
+	case icmp6EchoReply:
+		c.echoReply(d, netip.AddrFrom16([16]byte(ip[8:24])), m, now)
 	case icmp6NS:
 		c.stats[NDSolicitsIn]++
 		c.inputNS(d, b, m, now)

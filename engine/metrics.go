@@ -45,6 +45,7 @@ var counterHelp = map[Counter]string{
 	NDAdvertsOut:      "IPv6 neighbour advertisements sent.",
 	EchoRequestsIn:    "ICMP and ICMPv6 echo requests received.",
 	EchoRepliesOut:    "ICMP and ICMPv6 echo replies sent.",
+	EchoRepliesIn:     "ICMP and ICMPv6 echo replies received.",
 	PollBusy:          "Loop turns that received frames.",
 	PollIdle:          "Loop turns that received none.",
 	NeighEntries:      "Entries in the core's neighbour cache.",

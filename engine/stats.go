@@ -31,6 +31,7 @@ const (
 	NDAdvertsOut
 	EchoRequestsIn
 	EchoRepliesOut
+	EchoRepliesIn
 	PollBusy          // loop turns that found work
 	PollIdle          // loop turns that found none
 	NeighEntries      // gauge
@@ -53,7 +54,7 @@ var counterNames = [numCounters]string{
 	ARPRequestsOut: "arp_requests_out", ARPRepliesOut: "arp_replies_out",
 	NDSolicitsIn: "nd_solicits_in", NDAdvertsIn: "nd_adverts_in",
 	NDSolicitsOut: "nd_solicits_out", NDAdvertsOut: "nd_adverts_out",
-	EchoRequestsIn: "echo_requests_in", EchoRepliesOut: "echo_replies_out",
+	EchoRequestsIn: "echo_requests_in", EchoRepliesOut: "echo_replies_out", EchoRepliesIn: "echo_replies_in",
 	PollBusy: "poll_busy", PollIdle: "poll_idle", NeighEntries: "neighbour_entries",
 	LinkRxRingEmpty: "rx_ring_empty", LinkTxRingFull: "tx_ring_full", LinkFillRingEmpty: "fill_ring_empty",
 	KernelRxDropped: "kernel_rx_dropped", KernelRxInvalid: "kernel_rx_invalid", KernelTxInvalid: "kernel_tx_invalid",
@@ -75,6 +76,15 @@ const NumCounters = int(numCounters)
 
 // Counters is one core's set of counters.
 type Counters [numCounters]uint64
+
+// Drops returns the number of frames dropped, all reasons together.
+func (c *Counters) Drops() uint64 {
+	var n uint64
+	for i := DropMalformed; i <= DropUnresolved; i++ {
+		n += c[i]
+	}
+	return n
+}
 
 // Published is a core's counter snapshot, safe to read from any goroutine.
 type Published struct {
