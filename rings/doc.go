@@ -4,6 +4,7 @@
 // an in-memory pair, and a fault-injecting wrapper around either).
 //
 // A Pool and a Link are owned by one core's loop and are not safe for
-// concurrent use; the only structure meant to be shared between two goroutines
-// is SPSC, with exactly one producer and one consumer.
+// concurrent use; the only structures meant to be shared between two goroutines
+// are SPSC, with exactly one producer and one consumer, and the two ends of a
+// MemLink pair, each driven by its own goroutine.
 package rings

@@ -43,8 +43,18 @@ func NewSPSC[T any](size int) (*SPSC[T], error) {
 func (r *SPSC[T]) Cap() int { return len(r.buf) }
 
 // Len returns the number of items queued; exact only when called by one side
-// while the other is idle.
-func (r *SPSC[T]) Len() int { return int(r.tail.Load() - r.head.Load()) }
+// while the other is idle. From a third goroutine it is an estimate in
+// [0, Cap()].
+func (r *SPSC[T]) Len() int {
+	// Load head first: head only grows and never passes tail, so a tail
+	// loaded after it is not smaller (the other order can go negative).
+	h := r.head.Load()
+	n := r.tail.Load() - h
+	if n > uint64(len(r.buf)) {
+		n = uint64(len(r.buf))
+	}
+	return int(n)
+}
 
 // Enqueue copies as many of items as fit and returns how many. Producer only.
 func (r *SPSC[T]) Enqueue(items []T) int {

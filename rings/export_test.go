@@ -1,0 +1,4 @@
+package rings
+
+// UnderRace is underRace for the external test package.
+const UnderRace = underRace
