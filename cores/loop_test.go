@@ -1,0 +1,192 @@
+package cores
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// countingWorker records how the loop drives it.
+type countingWorker struct {
+	work   atomic.Int64 // frames to report on the next polls
+	polls  atomic.Int64
+	timers atomic.Int64
+	waits  atomic.Int64
+}
+
+func (w *countingWorker) Poll(now int64) int {
+	w.polls.Add(1)
+	if w.work.Load() > 0 {
+		w.work.Add(-1)
+		return 1
+	}
+	return 0
+}
+func (w *countingWorker) Timers(now int64)     { w.timers.Add(1) }
+func (w *countingWorker) Wait(d time.Duration) { w.waits.Add(1); time.Sleep(d) }
+
+func TestLoopRunsPollTimersAndMailboxInOrder(t *testing.T) {
+	w := &countingWorker{}
+	l := NewLoop(0, false, w, IdlePolicy{SleepAfter: 1})
+	if err := l.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	for i := 0; i < 100; i++ {
+		i := i
+		if err := l.Post(func(int64) { got = append(got, i) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var last int64
+	if err := l.Call(func(now int64) { last = now }); err != nil {
+		t.Fatal(err)
+	}
+	l.Stop()
+	want := make([]int, 100)
+	for i := range want {
+		want[i] = i
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("mailbox calls ran out of order: %v", got)
+	}
+	if last <= 0 || w.polls.Load() == 0 || w.timers.Load() == 0 {
+		t.Fatalf("now=%d polls=%d timers=%d", last, w.polls.Load(), w.timers.Load())
+	}
+}
+
+func TestIdlePolicySleepsOnlyAfterEmptyTurns(t *testing.T) {
+	w := &countingWorker{}
+	w.work.Store(1 << 40) // never idle
+	l := NewLoop(0, false, w, IdlePolicy{SleepAfter: 3, SleepFor: time.Microsecond})
+	if err := l.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for w.polls.Load() < 1000 {
+		time.Sleep(time.Millisecond)
+	}
+	if n := w.waits.Load(); n != 0 {
+		t.Fatalf("slept %d times while busy", n)
+	}
+	w.work.Store(0)
+	for w.waits.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	l.Stop()
+	if p, s := w.polls.Load(), w.waits.Load(); s > p/3+1 {
+		t.Fatalf("%d sleeps in %d polls with SleepAfter 3", s, p)
+	}
+}
+
+func TestBusyPollNeverSleeps(t *testing.T) {
+	w := &countingWorker{}
+	l := NewLoop(0, false, w, IdlePolicy{})
+	if err := l.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for w.polls.Load() < 10000 {
+		time.Sleep(time.Millisecond)
+	}
+	l.Stop()
+	if n := w.waits.Load(); n != 0 {
+		t.Fatalf("busy-poll loop slept %d times", n)
+	}
+}
+
+func TestCallsOnAStoppedLoopFailInsteadOfHanging(t *testing.T) {
+	l := NewLoop(0, false, &countingWorker{}, IdlePolicy{SleepAfter: 1})
+	if err := l.Start(); err != nil {
+		t.Fatal(err)
+	}
+	l.Stop()
+	if err := l.Post(func(int64) {}); !errors.Is(err, ErrStopped) {
+		t.Fatalf("Post after Stop: %v", err)
+	}
+	if err := l.Call(func(int64) {}); !errors.Is(err, ErrStopped) {
+		t.Fatalf("Call after Stop: %v", err)
+	}
+	select {
+	case <-l.Done():
+	default:
+		t.Fatal("Done not closed after Stop")
+	}
+}
+
+// Goroutines calling into a loop while it stops either run or get ErrStopped.
+func TestConcurrentCallsDuringStop(t *testing.T) {
+	l := NewLoop(0, false, &countingWorker{}, IdlePolicy{SleepAfter: 1})
+	if err := l.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var ran, stopped, full atomic.Int64
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				switch err := l.Call(func(int64) { ran.Add(1) }); {
+				case err == nil:
+				case errors.Is(err, ErrStopped):
+					stopped.Add(1)
+				case errors.Is(err, ErrMailboxFull):
+					full.Add(1)
+				default:
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	time.Sleep(time.Millisecond)
+	l.Stop()
+	wg.Wait()
+	if ran.Load()+stopped.Load()+full.Load() != 1600 {
+		t.Fatalf("ran %d + stopped %d + full %d != 1600", ran.Load(), stopped.Load(), full.Load())
+	}
+}
+
+func TestPinToAMissingCPUFails(t *testing.T) {
+	l := NewLoop(100000, true, &countingWorker{}, IdlePolicy{})
+	if err := l.Start(); err == nil {
+		l.Stop()
+		t.Fatal("pinned to CPU 100000")
+	}
+	<-l.Done()
+}
+
+func TestParseList(t *testing.T) {
+	online := []int{0, 1, 2, 3}
+	for _, tc := range []struct {
+		in      string
+		want    []int
+		wantErr string
+	}{
+		{"0", []int{0}, ""},
+		{"0,1", []int{0, 1}, ""},
+		{"1-3", []int{1, 2, 3}, ""},
+		{" 0 , 2-3 ", []int{0, 2, 3}, ""},
+		{"", nil, "empty"},
+		{"4", nil, "CPU 4 is not present"},
+		{"0,0", nil, "twice"},
+		{"3-1", nil, "not a range"},
+		{"x", nil, "not a CPU number"},
+		{"-1", nil, "not a CPU number"},
+	} {
+		got, err := parseList(tc.in, online)
+		if tc.wantErr != "" {
+			if err == nil || !contains(err.Error(), tc.wantErr) {
+				t.Errorf("%q: error %v, want %q", tc.in, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("%q: %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
