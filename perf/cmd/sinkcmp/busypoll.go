@@ -1,0 +1,56 @@
+package main
+
+import (
+	"unsafe"
+
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// enableBusyPoll turns on preferred busy polling on an AF_XDP socket, as
+// DPDK's net_af_xdp PMD does by default (busy_budget=64): SO_PREFER_BUSY_POLL,
+// SO_BUSY_POLL (µs) and SO_BUSY_POLL_BUDGET (packets per poll). With it, a
+// recvfrom(2) on the socket runs the interface's NAPI poll on the calling
+// CPU instead of leaving it to softirq on whichever CPU scheduled it.
+//
+// This belongs in rings.XDPConfig; it lives here until rings has it.
+func enableBusyPoll(fd, budget int) error {
+	for _, o := range []struct{ opt, val int }{
+		{unix.SO_PREFER_BUSY_POLL, 1},
+		{unix.SO_BUSY_POLL, 20},
+		{unix.SO_BUSY_POLL_BUDGET, budget},
+	} {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, o.opt, o.val); err != nil {
+			return fmt.Errorf("busy poll: setsockopt %#x=%d: %w", o.opt, o.val, err)
+		}
+	}
+	return nil
+}
+
+// busyPollKick is what the PMD does after an empty rx burst: a non-blocking
+// recvfrom(2) that drives NAPI. It does not allocate.
+func busyPollKick(fd int) {
+	unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd), 0, 0, unix.MSG_DONTWAIT, 0, 0)
+}
+
+// setNice sets the scheduling niceness of the calling thread (Linux applies
+// setpriority(PRIO_PROCESS, tid) to one thread).
+func setNice(nice int) error {
+	if err := unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), nice); err != nil {
+		return fmt.Errorf("setpriority %d: %w", nice, err)
+	}
+	return nil
+}
+
+// xdpStats reads the kernel's XDP_STATISTICS of an AF_XDP socket, which the
+// link sums up; the parts say why frames were dropped.
+func xdpStats(fd int) (unix.XDPStatistics, error) {
+	var s unix.XDPStatistics
+	n := uint32(unsafe.Sizeof(s))
+	if _, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_XDP, unix.XDP_STATISTICS,
+		uintptr(unsafe.Pointer(&s)), uintptr(unsafe.Pointer(&n)), 0); e != 0 {
+		return s, e
+	}
+	return s, nil
+}

@@ -1,0 +1,356 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pollstack/pollstack/cores"
+	"github.com/pollstack/pollstack/internal/testbed"
+	"github.com/pollstack/pollstack/perf/pps"
+	"github.com/pollstack/pollstack/rings"
+)
+
+// options are the command's flags.
+type options struct {
+	Duration time.Duration `json:"duration_ns"`
+	Warmup   time.Duration `json:"warmup_ns"`
+	Size     int           `json:"size"`
+	Flows    int           `json:"flows"`
+	Rounds   int           `json:"rounds"`
+	GenCPU   int           `json:"gen_cpu"`
+	RxCPU    int           `json:"rx_cpu"`
+	Batch    int           `json:"batch"`
+	RingSize int           `json:"ring_size"`
+	Frames   int           `json:"frames"`
+	Nice     int           `json:"nice"`      // niceness of the generator and both receivers
+	GenNice  bool          `json:"gen_nice"`  // apply Nice to the generator too
+	BusyPoll int           `json:"busy_poll"` // sink's SO_BUSY_POLL_BUDGET; 0 = no busy polling
+	Testpmd  string        `json:"testpmd"`
+	// TestpmdBusyBudget is the PMD's busy_budget devarg; < 0 leaves the
+	// PMD's default (64).
+	TestpmdBusyBudget int    `json:"testpmd_busy_budget"`
+	JSON              string `json:"-"`
+	Verbose           bool   `json:"-"`
+}
+
+// Receiver names.
+const (
+	receiverSink    = "pollstack"
+	receiverTestpmd = "testpmd"
+)
+
+// window is one measured turn of one receiver.
+type window struct {
+	Round      int     `json:"round"`
+	Receiver   string  `json:"receiver"`
+	Seconds    float64 `json:"seconds"`
+	RxPackets  uint64  `json:"rx_packets"`
+	RxBytes    uint64  `json:"rx_bytes"`
+	RxDropped  uint64  `json:"rx_dropped"` // kernel drops at the receiving socket (no fill frame, rx ring full)
+	RxPPS      float64 `json:"rx_pps"`
+	GenPackets uint64  `json:"gen_packets"`
+	GenPPS     float64 `json:"gen_pps"`
+}
+
+type median struct {
+	RxPPS  float64 `json:"rx_pps"`
+	GenPPS float64 `json:"gen_pps"`
+}
+
+// report is the command's result.
+type report struct {
+	Bed        string            `json:"bed"`
+	Started    time.Time         `json:"started"`
+	Options    options           `json:"options"`
+	XDPMode    string            `json:"xdp_mode"`
+	Batch      int               `json:"batch"`
+	RingSize   int               `json:"ring_size"`
+	Frames     int               `json:"frames"`
+	TestpmdCmd string            `json:"testpmd_cmd"`
+	Windows    []window          `json:"windows"`
+	Median     map[string]median `json:"median"`
+	Ratio      float64           `json:"ratio_sink_over_testpmd"`
+	Generator  pps.Result        `json:"generator"`
+}
+
+// counters reads a receiver's running totals: packets, bytes and kernel drops.
+type counters func() (packets, bytes, dropped uint64, err error)
+
+// compare builds bed name, runs the generator for the whole run and the
+// receivers in turn, and returns the report (partial on error).
+func compare(ctx context.Context, name string, o options, log io.Writer) (*report, error) {
+	if o.Rounds < 1 || o.Duration <= 0 || o.Warmup < 0 {
+		return nil, fmt.Errorf("want rounds ≥ 1, duration > 0, warm-up ≥ 0")
+	}
+	if o.Batch == 0 {
+		o.Batch = rings.IdealBatch
+	}
+	if o.RingSize == 0 {
+		o.RingSize = rings.DefaultXDPRingSize
+	}
+	if o.Frames == 0 {
+		o.Frames = rings.DefaultFrames
+	}
+	bed, err := testbed.Up(name, 1)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(log, "sinkcmp: %v\n", bed)
+	rep := &report{Bed: bed.Name, Started: time.Now(), Options: o, Batch: o.Batch, RingSize: o.RingSize, Frames: o.Frames,
+		Median: map[string]median{}}
+	tcfg := testpmdConfig{Path: o.Testpmd, Netns: bed.NsA, Iface: bed.IfaceA, CPU: o.RxCPU,
+		Prefix: "pollstack-" + bed.Name, BusyBudget: o.TestpmdBusyBudget, Nice: o.Nice}
+	if o.Verbose {
+		tcfg.Log = log
+	}
+	rep.TestpmdCmd = strings.Join(testpmdArgs(tcfg), " ")
+
+	// The generator runs from start to end.
+	genPool, err := rings.NewPool(o.Frames, rings.DefaultFrameSize)
+	if err != nil {
+		return nil, err
+	}
+	genLink, err := rings.OpenXDP(rings.XDPConfig{Iface: bed.IfaceB, Netns: bed.NsB, Pool: genPool, RingSize: o.RingSize})
+	if err != nil {
+		return nil, fmt.Errorf("generator link: %w", err)
+	}
+	var genLive pps.Live
+	gcfg := pps.GenConfig{
+		Size: o.Size, Flows: o.Flows, Batch: o.Batch, Live: &genLive,
+		SrcMAC: bed.PeerMAC, DstMAC: bed.LocalMAC,
+		SrcIP: testbed.PeerIPv4, DstIP: testbed.LocalIPv4, SrcPort: 9, DstPort: 9,
+	}
+	if _, err := pps.NewTemplate(gcfg); err != nil {
+		genLink.Close()
+		return nil, err
+	}
+	genCtx, stopGen := context.WithCancel(context.Background())
+	genDone := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := cores.Pin(o.GenCPU); err != nil {
+			genDone <- err
+			return
+		}
+		if o.GenNice {
+			if err := setNice(o.Nice); err != nil {
+				genDone <- err
+				return
+			}
+		}
+		r, err := pps.Generate(genCtx, genLink, gcfg, nil)
+		rep.Generator = r
+		genDone <- err
+	}()
+	defer func() {
+		stopGen()
+		<-genDone
+		genLink.Close()
+	}()
+
+	var errs []error
+	for round := 1; round <= o.Rounds && ctx.Err() == nil; round++ {
+		for _, recv := range []string{receiverSink, receiverTestpmd} {
+			if ctx.Err() != nil {
+				break
+			}
+			var w window
+			var err error
+			if recv == receiverSink {
+				w, err = measureSink(ctx, bed, o, round, &genLive, rep, log)
+			} else {
+				w, err = measureTestpmd(ctx, tcfg, o, round, &genLive, log)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("round %d %s: %w", round, recv, err))
+				continue
+			}
+			rep.Windows = append(rep.Windows, w)
+		}
+	}
+	if ctx.Err() != nil {
+		errs = append(errs, ctx.Err())
+	}
+	select {
+	case err := <-genDone: // the generator stopped on its own: it failed
+		genDone <- err
+		if err != nil {
+			errs = append(errs, fmt.Errorf("generator: %w", err))
+		}
+	default:
+	}
+	summarize(rep)
+	return rep, errors.Join(errs...)
+}
+
+// summarize fills in the medians and the ratio.
+func summarize(r *report) {
+	for _, recv := range []string{receiverSink, receiverTestpmd} {
+		var rx, gen []float64
+		for _, w := range r.Windows {
+			if w.Receiver == recv {
+				rx = append(rx, w.RxPPS)
+				gen = append(gen, w.GenPPS)
+			}
+		}
+		r.Median[recv] = median{RxPPS: medianOf(rx), GenPPS: medianOf(gen)}
+	}
+	if t := r.Median[receiverTestpmd].RxPPS; t > 0 {
+		r.Ratio = r.Median[receiverSink].RxPPS / t
+	}
+}
+
+func medianOf(x []float64) float64 {
+	if len(x) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), x...)
+	sort.Float64s(s)
+	if n := len(s); n%2 == 1 {
+		return s[n/2]
+	} else {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+}
+
+// measureSink attaches the XDP program to NAME-a, runs pps.Sink on an
+// AF_XDP link there, measures a window and takes it all down again.
+func measureSink(ctx context.Context, bed *testbed.Bed, o options, round int, gen *pps.Live, rep *report, log io.Writer) (window, error) {
+	prog, err := rings.AttachXDP(bed.IfaceA, bed.NsA, 1)
+	if err != nil {
+		return window{}, err
+	}
+	defer prog.Close()
+	rep.XDPMode = prog.Mode.String()
+	pool, err := rings.NewPool(o.Frames, rings.DefaultFrameSize)
+	if err != nil {
+		return window{}, err
+	}
+	link, err := rings.OpenXDP(rings.XDPConfig{Iface: bed.IfaceA, Netns: bed.NsA, Program: prog, Pool: pool, RingSize: o.RingSize})
+	if err != nil {
+		return window{}, err
+	}
+	defer link.Close()
+	scfg := pps.SinkConfig{Batch: o.Batch, Interval: 100 * time.Millisecond}
+	if o.BusyPoll > 0 {
+		if err := enableBusyPoll(link.FD(), o.BusyPoll); err != nil {
+			return window{}, err
+		}
+		fd := link.FD()
+		scfg.OnIdle = func() { busyPollKick(fd) }
+	}
+
+	var live pps.Live
+	scfg.Live = &live
+	var dropped atomic.Uint64 // refreshed by the sink's own goroutine, which owns the link
+	sctx, stopSink := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var sinkErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		runtime.LockOSThread() // never unlocked: the thread's affinity dies with it
+		if sinkErr = cores.Pin(o.RxCPU); sinkErr != nil {
+			return
+		}
+		if sinkErr = setNice(o.Nice); sinkErr != nil {
+			return
+		}
+		var r pps.Result
+		r, sinkErr = pps.SinkWith(sctx, link, scfg,
+			func(pps.Sample) { dropped.Store(link.Stats().KernelRxDropped) })
+		ks, _ := xdpStats(link.FD())
+		fmt.Fprintf(log, "round %d %-9s kernel: rx_dropped %d (no fill frame: %d) rx_ring_full %d\n",
+			round, receiverSink, ks.Rx_dropped, ks.Rx_fill_ring_empty_descs, ks.Rx_ring_full)
+		fmt.Fprintf(log, "round %d %-9s turn: %d packets in %v, %d empty polls (%.0f%% of polls); link %+v\n",
+			round, receiverSink, r.Packets, r.Duration.Round(time.Millisecond), r.Idle,
+			100*float64(r.Idle)/float64(r.Idle+r.Link.RxFrames/uint64(o.Batch)+1), r.Link)
+	}()
+	w, err := measure(ctx, round, receiverSink, o, gen, func() (uint64, uint64, uint64, error) {
+		p, b := live.Load()
+		return p, b, dropped.Load(), nil
+	}, log)
+	stopSink()
+	wg.Wait()
+	return w, errors.Join(err, sinkErr)
+}
+
+// measureTestpmd runs testpmd on NAME-a, measures a window from its
+// telemetry counters and stops it.
+func measureTestpmd(ctx context.Context, c testpmdConfig, o options, round int, gen *pps.Live, log io.Writer) (window, error) {
+	t, err := startTestpmd(ctx, c)
+	if err != nil {
+		return window{}, err
+	}
+	w, err := measure(ctx, round, receiverTestpmd, o, gen, func() (uint64, uint64, uint64, error) {
+		s, err := t.stats()
+		return s.IPackets, s.IBytes, s.IMissed, err
+	}, log)
+	return w, errors.Join(err, t.stop())
+}
+
+// measure waits out the warm-up, then counts the generator's and the
+// receiver's packets over the window, reporting progress once a second.
+func measure(ctx context.Context, round int, recv string, o options, gen *pps.Live, rx counters, log io.Writer) (window, error) {
+	w := window{Round: round, Receiver: recv}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	type snap struct {
+		at                time.Time
+		gen, rx, rxb, drp uint64
+	}
+	read := func() (snap, error) {
+		g, _ := gen.Load()
+		p, b, d, err := rx()
+		return snap{time.Now(), g, p, b, d}, err
+	}
+	prev, err := read()
+	if err != nil {
+		return w, err
+	}
+	begin := prev.at
+	var first snap
+	measuring := o.Warmup == 0
+	if measuring {
+		first = prev
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return w, ctx.Err()
+		case <-tick.C:
+		}
+		now, err := read()
+		if err != nil {
+			return w, err
+		}
+		dt := now.at.Sub(prev.at).Seconds()
+		phase := "warm-up"
+		if measuring {
+			phase = fmt.Sprintf("%2.0fs", now.at.Sub(first.at).Seconds())
+		}
+		fmt.Fprintf(log, "round %d %-9s %-7s gen %7.3f Mpps  rx %7.3f Mpps  dropped %d\n", round, recv, phase,
+			float64(now.gen-prev.gen)/dt/1e6, float64(now.rx-prev.rx)/dt/1e6, now.drp-prev.drp)
+		prev = now
+		if !measuring && now.at.Sub(begin) >= o.Warmup {
+			measuring, first = true, now
+			continue
+		}
+		if measuring && now.at.Sub(first.at) >= o.Duration-50*time.Millisecond {
+			secs := now.at.Sub(first.at).Seconds()
+			w.Seconds = secs
+			w.RxPackets, w.RxBytes, w.RxDropped = now.rx-first.rx, now.rxb-first.rxb, now.drp-first.drp
+			w.GenPackets = now.gen - first.gen
+			w.RxPPS, w.GenPPS = float64(w.RxPackets)/secs, float64(w.GenPackets)/secs
+			return w, nil
+		}
+	}
+}

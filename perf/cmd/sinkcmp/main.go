@@ -1,0 +1,114 @@
+// Command sinkcmp measures, in one run on a fresh test bed, how many packets
+// per second pollstack's raw sink (perf/pps.Sink over an AF_XDP link)
+// receives against dpdk-testpmd --forward-mode=rxonly with the net_af_xdp
+// PMD, both fed by the same in-process AF_XDP generator, and prints both
+// rates and their ratio.
+//
+//	sudo go run ./perf/cmd/sinkcmp [--duration 10s] [--size 64] [--json FILE]
+//
+// The generator sends from NAME-b (TX-only AF_XDP socket, pinned to
+// --gen-cpu) to NAME-a's MAC address. The receivers take turns on NAME-a,
+// pinned to --rx-cpu: pollstack's sink, then testpmd, repeated --rounds
+// times so that drift on a noisy machine shows. Each turn warms up, then
+// counts over --duration; the report gives every window, the medians and
+// the ratio of the medians. Progress goes to stderr once a second. The bed
+// is removed at the end, on error and on SIGINT/SIGTERM.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/pollstack/pollstack/internal/testbed"
+)
+
+func main() {
+	var o options
+	flag.DurationVar(&o.Duration, "duration", 10*time.Second, "measured window per receiver turn")
+	flag.DurationVar(&o.Warmup, "warmup", 2*time.Second, "warm-up before each window")
+	flag.IntVar(&o.Size, "size", 64, "Ethernet frame size in bytes without FCS (64..1514)")
+	flag.IntVar(&o.Flows, "flows", 1, "UDP source ports the generator cycles through")
+	flag.IntVar(&o.Rounds, "rounds", 2, "how many times each receiver takes a turn (sink, testpmd, sink, testpmd, ...)")
+	flag.IntVar(&o.GenCPU, "gen-cpu", 1, "CPU of the generator")
+	flag.IntVar(&o.RxCPU, "rx-cpu", 0, "CPU of the receiver under test")
+	flag.IntVar(&o.Batch, "batch", 0, "frames per Receive/Transmit call (0: rings.IdealBatch)")
+	flag.IntVar(&o.RingSize, "ring", 0, "AF_XDP ring size of pollstack's sockets (0: rings.DefaultXDPRingSize)")
+	flag.IntVar(&o.Frames, "frames", 0, "frames in each pollstack pool (0: rings.DefaultFrames)")
+	flag.IntVar(&o.Nice, "nice", -20, "niceness of both receivers (testpmd through nice(1)), to keep other load on a shared machine from preempting them")
+	flag.BoolVar(&o.GenNice, "gen-nice", false, "give the generator thread the same niceness")
+	flag.IntVar(&o.BusyPoll, "busy-poll", 0, "sink: SO_BUSY_POLL_BUDGET with preferred busy polling and a recvfrom after each empty poll, as testpmd's PMD does (0: off)")
+	flag.IntVar(&o.TestpmdBusyBudget, "testpmd-busy-budget", -1, "testpmd: net_af_xdp busy_budget devarg (0: off; -1: the PMD's default, 64)")
+	flag.StringVar(&o.Testpmd, "testpmd", "/usr/bin/dpdk-testpmd", "dpdk-testpmd binary")
+	flag.StringVar(&o.JSON, "json", "", "also write the report as JSON to this file")
+	flag.BoolVar(&o.Verbose, "v", false, "copy testpmd's output to stderr")
+	flag.Parse()
+	if flag.NArg() != 0 {
+		fmt.Fprintf(os.Stderr, "sinkcmp: unexpected arguments %q\n", flag.Args())
+		os.Exit(2)
+	}
+	os.Exit(run(o))
+}
+
+func run(o options) int {
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "sinkcmp: must run as root (test bed, AF_XDP, testpmd)")
+		return 1
+	}
+	// The loops pin two threads; the spare Ps keep this goroutine and the
+	// runtime's from preempting them.
+	runtime.GOMAXPROCS(max(4, runtime.NumCPU()+2))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	name := testbed.Unique("sinkcmp")
+	defer func() {
+		if err := testbed.Down(name); err != nil {
+			fmt.Fprintf(os.Stderr, "sinkcmp: remove bed %s: %v\n", name, err)
+		}
+	}()
+	rep, err := compare(ctx, name, o, os.Stderr)
+	if rep != nil {
+		printReport(os.Stdout, rep)
+		if o.JSON != "" {
+			if jerr := writeJSON(o.JSON, rep); jerr != nil {
+				err = errors.Join(err, jerr)
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sinkcmp: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func writeJSON(path string, rep *report) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func printReport(w io.Writer, r *report) {
+	fmt.Fprintf(w, "sinkcmp: %d-byte UDP frames, %d flow(s), window %v after %v warm-up, generator on CPU %d, receivers on CPU %d\n",
+		r.Options.Size, r.Options.Flows, r.Options.Duration, r.Options.Warmup, r.Options.GenCPU, r.Options.RxCPU)
+	fmt.Fprintf(w, "pollstack: XDP program in %s mode, sink batch %d, ring %d, %d frames, busy poll budget %d; receivers at nice %d (generator too: %v)\n", r.XDPMode, r.Batch, r.RingSize, r.Frames, r.Options.BusyPoll, r.Options.Nice, r.Options.GenNice)
+	fmt.Fprintf(w, "testpmd: %s\n\n", r.TestpmdCmd)
+	fmt.Fprintf(w, "%-5s %-9s %12s %12s %8s %12s\n", "round", "receiver", "rx Mpps", "gen Mpps", "rx/gen", "dropped")
+	for _, x := range r.Windows {
+		fmt.Fprintf(w, "%-5d %-9s %12.3f %12.3f %7.1f%% %12d\n", x.Round, x.Receiver, x.RxPPS/1e6, x.GenPPS/1e6, 100*x.RxPPS/x.GenPPS, x.RxDropped)
+	}
+	fmt.Fprintf(w, "\nmedian    %-9s %12.3f %12.3f\n", receiverSink, r.Median[receiverSink].RxPPS/1e6, r.Median[receiverSink].GenPPS/1e6)
+	fmt.Fprintf(w, "median    %-9s %12.3f %12.3f\n", receiverTestpmd, r.Median[receiverTestpmd].RxPPS/1e6, r.Median[receiverTestpmd].GenPPS/1e6)
+	fmt.Fprintf(w, "ratio sink/testpmd = %.3f\n", r.Ratio)
+}
