@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// Bad flags and impossible requests give one line on stderr and exit code 2;
+// --help prints the usage and exits 0.
+func TestUsageErrorsAreOneLineExitTwo(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{nil, "Usage"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"serve"}, "--iface is required"},
+		{[]string{"serve", "--iface", "x", "--addr", "198.18.0.1"}, "not an address in CIDR form"},
+		{[]string{"serve", "--iface", "x", "--addr", "ff02::1/64"}, "not a unicast address"},
+		{[]string{"serve", "--iface", "x", "--cores", "4096"}, "CPU 4096 is not present"},
+		{[]string{"serve", "--iface", "x", "--cores", "a"}, "not a CPU number"},
+		{[]string{"serve", "--iface", "x", "--app", "nope"}, "unknown app"},
+		{[]string{"serve", "--iface", "x", "--port", "0"}, "--port 0"},
+		{[]string{"serve", "--iface", "x", "--ring-size", "100"}, "--ring-size 100"},
+		{[]string{"serve", "--iface", "x", "--metrics", "nocolon"}, "want HOST:PORT"},
+		{[]string{"serve", "--bogus"}, "flag provided but not defined"},
+		{[]string{"serve", "extra"}, `unexpected argument "extra"`},
+		{[]string{"bench"}, "want a mode"},
+		{[]string{"bench", "qps"}, `unknown mode "qps"`},
+		{[]string{"bench", "pps"}, "--iface is required"},
+		{[]string{"bench", "pps", "--iface", "x", "--dst-mac", "zz"}, "not an Ethernet address"},
+		{[]string{"bench", "pps", "--iface", "x", "--size", "20"}, "--size 20"},
+		{[]string{"bench", "pps", "--iface", "x", "--src-ip", "198.18.0.2", "--dst-ip", "2001:2::1"}, "one family"},
+		{[]string{"testbed"}, "want 'testbed up' or 'testbed down'"},
+		{[]string{"testbed", "up", "--name", "has space"}, "only letters, digits"},
+		{[]string{"testbed", "up", "--name", "muchtoolongname"}, "want 1 to 12 characters"},
+		{[]string{"testbed", "up", "--queues", "0"}, "--queues 0"},
+		{[]string{"demo", "--window", "0"}, "--window 0"},
+		{[]string{"demo", "--duration", "-1s"}, "--duration must be positive"},
+	}
+	for _, tc := range cases {
+		var stdout, stderr bytes.Buffer
+		code := run(tc.args, &stdout, &stderr)
+		if code != exitUsage {
+			t.Errorf("%q: exit %d, want %d (stderr %q)", tc.args, code, exitUsage, stderr.String())
+			continue
+		}
+		out := stderr.String()
+		if !strings.Contains(out, tc.want) {
+			t.Errorf("%q: stderr %q lacks %q", tc.args, out, tc.want)
+		}
+		if tc.args != nil && strings.Count(out, "\n") != 1 {
+			t.Errorf("%q: want one line, got %q", tc.args, out)
+		}
+	}
+}
+
+func TestHelpForEveryCommand(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"serve", "--help"}, {"bench", "--help"}, {"bench", "pps", "--help"},
+		{"testbed", "--help"}, {"testbed", "up", "--help"}, {"testbed", "down", "--help"}, {"demo", "--help"}} {
+		var stdout, stderr bytes.Buffer
+		if code := run(args, &stdout, &stderr); code != 0 {
+			t.Errorf("%q: exit %d: %s", args, code, stderr.String())
+		}
+		if !strings.Contains(stdout.String(), "Usage") {
+			t.Errorf("%q: no usage on stdout: %q", args, stdout.String())
+		}
+	}
+}
