@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/pollstack/pollstack/cores"
@@ -30,9 +32,10 @@ type options struct {
 	Batch    int           `json:"batch"`
 	RingSize int           `json:"ring_size"`
 	Frames   int           `json:"frames"`
-	Nice     int           `json:"nice"`      // niceness of the generator and both receivers
-	GenNice  bool          `json:"gen_nice"`  // apply Nice to the generator too
-	BusyPoll int           `json:"busy_poll"` // sink's SO_BUSY_POLL_BUDGET; 0 = no busy polling
+	Nice     int           `json:"nice"`         // niceness of the generator and both receivers
+	GenNice  bool          `json:"gen_nice"`     // apply Nice to the generator too
+	IdleSpin time.Duration `json:"idle_spin_ns"` // sink: spin after an empty poll
+	BusyPoll int           `json:"busy_poll"`    // sink's SO_BUSY_POLL_BUDGET; 0 = no busy polling
 	Testpmd  string        `json:"testpmd"`
 	// TestpmdBusyBudget is the PMD's busy_budget devarg; < 0 leaves the
 	// PMD's default (64).
@@ -58,6 +61,9 @@ type window struct {
 	RxPPS      float64 `json:"rx_pps"`
 	GenPackets uint64  `json:"gen_packets"`
 	GenPPS     float64 `json:"gen_pps"`
+	// LoadAvg is /proc/loadavg's 1-minute figure at the window's end: the
+	// machine is shared, and other load moves these numbers.
+	LoadAvg float64 `json:"loadavg"`
 }
 
 type median struct {
@@ -234,9 +240,18 @@ func measureSink(ctx context.Context, bed *testbed.Bed, o options, round int, ge
 	if err != nil {
 		return window{}, err
 	}
-	link, err := rings.OpenXDP(rings.XDPConfig{Iface: bed.IfaceA, Netns: bed.NsA, Program: prog, Pool: pool, RingSize: o.RingSize})
-	if err != nil {
-		return window{}, err
+	// The kernel lets go of the last receiver's socket (testpmd's or
+	// ours) a little after it is closed; until then bind says EBUSY.
+	var link *rings.XDPLink
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		link, err = rings.OpenXDP(rings.XDPConfig{Iface: bed.IfaceA, Netns: bed.NsA, Program: prog, Pool: pool, RingSize: o.RingSize})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
+			return window{}, err
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	defer link.Close()
 	scfg := pps.SinkConfig{Batch: o.Batch, Interval: 100 * time.Millisecond}
@@ -247,6 +262,7 @@ func measureSink(ctx context.Context, bed *testbed.Bed, o options, round int, ge
 		fd := link.FD()
 		scfg.OnIdle = func() { busyPollKick(fd) }
 	}
+	scfg.IdleSpin = o.IdleSpin
 
 	var live pps.Live
 	scfg.Live = &live
@@ -286,9 +302,19 @@ func measureSink(ctx context.Context, bed *testbed.Bed, o options, round int, ge
 // measureTestpmd runs testpmd on NAME-a, measures a window from its
 // telemetry counters and stops it.
 func measureTestpmd(ctx context.Context, c testpmdConfig, o options, round int, gen *pps.Live, log io.Writer) (window, error) {
-	t, err := startTestpmd(ctx, c)
-	if err != nil {
-		return window{}, err
+	// As for our socket, the kernel may still hold the previous receiver's
+	// queue for a moment; testpmd then fails to start. Try again.
+	var t *testpmd
+	var err error
+	for attempt := 1; ; attempt++ {
+		if t, err = startTestpmd(ctx, c); err == nil {
+			break
+		}
+		if attempt == 3 || ctx.Err() != nil {
+			return window{}, err
+		}
+		fmt.Fprintf(log, "round %d %s: start failed, trying again: %v\n", round, receiverTestpmd, firstLine(err))
+		time.Sleep(time.Second)
 	}
 	w, err := measure(ctx, round, receiverTestpmd, o, gen, func() (uint64, uint64, uint64, error) {
 		s, err := t.stats()
@@ -350,7 +376,26 @@ func measure(ctx context.Context, round int, recv string, o options, gen *pps.Li
 			w.RxPackets, w.RxBytes, w.RxDropped = now.rx-first.rx, now.rxb-first.rxb, now.drp-first.drp
 			w.GenPackets = now.gen - first.gen
 			w.RxPPS, w.GenPPS = float64(w.RxPackets)/secs, float64(w.GenPackets)/secs
+			w.LoadAvg = loadAvg()
 			return w, nil
 		}
 	}
+}
+
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
+}
+
+// loadAvg returns the 1-minute load average, or -1.
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	var l float64
+	if _, err := fmt.Sscan(string(b), &l); err != nil {
+		return -1
+	}
+	return l
 }

@@ -37,14 +37,15 @@ func main() {
 	flag.DurationVar(&o.Warmup, "warmup", 2*time.Second, "warm-up before each window")
 	flag.IntVar(&o.Size, "size", 64, "Ethernet frame size in bytes without FCS (64..1514)")
 	flag.IntVar(&o.Flows, "flows", 1, "UDP source ports the generator cycles through")
-	flag.IntVar(&o.Rounds, "rounds", 2, "how many times each receiver takes a turn (sink, testpmd, sink, testpmd, ...)")
+	flag.IntVar(&o.Rounds, "rounds", 3, "how many times each receiver takes a turn (sink, testpmd, sink, testpmd, ...)")
 	flag.IntVar(&o.GenCPU, "gen-cpu", 1, "CPU of the generator")
 	flag.IntVar(&o.RxCPU, "rx-cpu", 0, "CPU of the receiver under test")
 	flag.IntVar(&o.Batch, "batch", 0, "frames per Receive/Transmit call (0: rings.IdealBatch)")
 	flag.IntVar(&o.RingSize, "ring", 0, "AF_XDP ring size of pollstack's sockets (0: rings.DefaultXDPRingSize)")
 	flag.IntVar(&o.Frames, "frames", 0, "frames in each pollstack pool (0: rings.DefaultFrames)")
 	flag.IntVar(&o.Nice, "nice", -20, "niceness of both receivers (testpmd through nice(1)), to keep other load on a shared machine from preempting them")
-	flag.BoolVar(&o.GenNice, "gen-nice", false, "give the generator thread the same niceness")
+	flag.BoolVar(&o.GenNice, "gen-nice", true, "give the generator thread the same niceness")
+	flag.DurationVar(&o.IdleSpin, "idle-spin", 2*time.Microsecond, "sink: spin this long after an empty poll before polling again (0: poll at once)")
 	flag.IntVar(&o.BusyPoll, "busy-poll", 0, "sink: SO_BUSY_POLL_BUDGET with preferred busy polling and a recvfrom after each empty poll, as testpmd's PMD does (0: off)")
 	flag.IntVar(&o.TestpmdBusyBudget, "testpmd-busy-budget", -1, "testpmd: net_af_xdp busy_budget devarg (0: off; -1: the PMD's default, 64)")
 	flag.StringVar(&o.Testpmd, "testpmd", "/usr/bin/dpdk-testpmd", "dpdk-testpmd binary")
@@ -102,11 +103,11 @@ func writeJSON(path string, rep *report) error {
 func printReport(w io.Writer, r *report) {
 	fmt.Fprintf(w, "sinkcmp: %d-byte UDP frames, %d flow(s), window %v after %v warm-up, generator on CPU %d, receivers on CPU %d\n",
 		r.Options.Size, r.Options.Flows, r.Options.Duration, r.Options.Warmup, r.Options.GenCPU, r.Options.RxCPU)
-	fmt.Fprintf(w, "pollstack: XDP program in %s mode, sink batch %d, ring %d, %d frames, busy poll budget %d; receivers at nice %d (generator too: %v)\n", r.XDPMode, r.Batch, r.RingSize, r.Frames, r.Options.BusyPoll, r.Options.Nice, r.Options.GenNice)
+	fmt.Fprintf(w, "pollstack: XDP program in %s mode, sink batch %d, ring %d, %d frames, idle spin %v, busy poll budget %d; receivers at nice %d (generator too: %v)\n", r.XDPMode, r.Batch, r.RingSize, r.Frames, r.Options.IdleSpin, r.Options.BusyPoll, r.Options.Nice, r.Options.GenNice)
 	fmt.Fprintf(w, "testpmd: %s\n\n", r.TestpmdCmd)
-	fmt.Fprintf(w, "%-5s %-9s %12s %12s %8s %12s\n", "round", "receiver", "rx Mpps", "gen Mpps", "rx/gen", "dropped")
+	fmt.Fprintf(w, "%-5s %-9s %12s %12s %8s %12s %8s\n", "round", "receiver", "rx Mpps", "gen Mpps", "rx/gen", "dropped", "loadavg")
 	for _, x := range r.Windows {
-		fmt.Fprintf(w, "%-5d %-9s %12.3f %12.3f %7.1f%% %12d\n", x.Round, x.Receiver, x.RxPPS/1e6, x.GenPPS/1e6, 100*x.RxPPS/x.GenPPS, x.RxDropped)
+		fmt.Fprintf(w, "%-5d %-9s %12.3f %12.3f %7.1f%% %12d %8.2f\n", x.Round, x.Receiver, x.RxPPS/1e6, x.GenPPS/1e6, 100*x.RxPPS/x.GenPPS, x.RxDropped, x.LoadAvg)
 	}
 	fmt.Fprintf(w, "\nmedian    %-9s %12.3f %12.3f\n", receiverSink, r.Median[receiverSink].RxPPS/1e6, r.Median[receiverSink].GenPPS/1e6)
 	fmt.Fprintf(w, "median    %-9s %12.3f %12.3f\n", receiverTestpmd, r.Median[receiverTestpmd].RxPPS/1e6, r.Median[receiverTestpmd].GenPPS/1e6)

@@ -197,7 +197,7 @@ func (t *testpmd) stats() (portStats, error) {
 		return portStats{}, err
 	}
 	buf := make([]byte, 65536)
-	t.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	t.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	n, err := t.conn.Read(buf)
 	if err != nil {
 		return portStats{}, err
