@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,12 +24,34 @@ type fakeLink struct {
 	sent    int
 }
 
+// testPools keeps pools for reuse: tests and fuzz iterations make many
+// cores, and mapping fresh UMEM for each is slow.
+var testPools struct {
+	sync.Mutex
+	free []*rings.Pool
+}
+
 func newFakeLink(t testing.TB) *fakeLink {
 	t.Helper()
-	p, err := rings.NewPool(256, rings.DefaultFrameSize)
-	if err != nil {
-		t.Fatal(err)
+	testPools.Lock()
+	var p *rings.Pool
+	if n := len(testPools.free); n > 0 {
+		p = testPools.free[n-1]
+		testPools.free = testPools.free[:n-1]
 	}
+	testPools.Unlock()
+	if p == nil {
+		var err error
+		if p, err = rings.NewPool(256, rings.DefaultFrameSize); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		p.Reset()
+		testPools.Lock()
+		testPools.free = append(testPools.free, p)
+		testPools.Unlock()
+	})
 	return &fakeLink{pool: p, keepOut: true}
 }
 

@@ -53,6 +53,27 @@ func NewPool(n, frameSize int) (*Pool, error) {
 	return p, nil
 }
 
+// Close releases the pool's memory. Nothing may use the pool or a frame of
+// it afterwards, and no link may still have it registered: close the links
+// first. Close is idempotent.
+func (p *Pool) Close() error {
+	if p.mem == nil {
+		return nil
+	}
+	mem := p.mem
+	p.mem, p.free = nil, nil
+	return freeUMEM(mem)
+}
+
+// Reset puts every frame back on the free list. Only for an owner that knows
+// no frame is held anywhere (tests reusing a pool, a link torn down).
+func (p *Pool) Reset() {
+	p.free = p.free[:0]
+	for i := p.nframes - 1; i >= 0; i-- {
+		p.free = append(p.free, uint64(i)*p.frameSize)
+	}
+}
+
 // Mem returns the whole memory region (for UMEM registration).
 func (p *Pool) Mem() []byte { return p.mem }
 

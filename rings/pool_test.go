@@ -178,3 +178,42 @@ func BenchmarkPoolGetPut(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*IdealBatch), "ns/frame")
 }
+
+func TestPoolCloseReleasesAndIsIdempotent(t *testing.T) {
+	p, err := NewPool(16, DefaultFrameSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, ok := p.Get(); ok {
+		t.Fatal("Get on a closed pool gave a frame")
+	}
+}
+
+func TestPoolResetReturnsEveryFrame(t *testing.T) {
+	p, err := NewPool(8, DefaultFrameSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for i := 0; i < 5; i++ {
+		p.Get()
+	}
+	p.Reset()
+	seen := map[uint64]bool{}
+	for {
+		a, ok := p.Get()
+		if !ok {
+			break
+		}
+		seen[a] = true
+	}
+	if len(seen) != 8 {
+		t.Fatalf("%d distinct frames after Reset, want 8", len(seen))
+	}
+}

@@ -8,3 +8,5 @@ func allocUMEM(size int) ([]byte, error) {
 	return unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE,
 		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_POPULATE)
 }
+
+func freeUMEM(mem []byte) error { return unix.Munmap(mem) }
