@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pollstack/pollstack/rings"
+	"github.com/pollstack/pollstack/tcp"
 )
 
 // Frame layout.
@@ -44,6 +45,8 @@ type CoreConfig struct {
 	Addrs []netip.Prefix
 	// Sink makes the core count every frame it receives and drop it.
 	Sink bool
+	// TCP, when not nil, gives the core a TCP shard with this configuration.
+	TCP *tcp.Config
 }
 
 type addr4 struct {
@@ -81,6 +84,12 @@ type Core struct {
 	lastPublish int64
 	nextScan    int64
 	onEcho      EchoReplyFunc
+
+	tcp      *tcp.Shard
+	tuple    tcp.Tuple  // scratch for the segment being received
+	tcpFrame rings.Desc // the frame the shard is writing a segment into
+	now      int64      // time of the current batch or timer run
+	tcpPub   tcpPublished
 }
 
 // NewCore returns the stack for one core, reading and writing through link.
@@ -118,6 +127,13 @@ func NewCore(cfg CoreConfig, link rings.Link) (*Core, error) {
 			return nil, fmt.Errorf("engine: unsupported address %v", p)
 		}
 	}
+	if cfg.TCP != nil {
+		shard, err := tcp.NewShard(*cfg.TCP, (*tcpSender)(c))
+		if err != nil {
+			return nil, err
+		}
+		c.tcp = shard
+	}
 	if len(c.v6) > 0 && len(c.v6) < MaxAddrs {
 		// A link-local address from the MAC (RFC 4291 appendix A), so that
 		// peers may reach us on fe80::/64 too.
@@ -147,6 +163,7 @@ func (c *Core) Published() *Published { return &c.pub }
 // Poll receives one batch, processes it to completion and transmits what it
 // produced. It returns the number of frames received.
 func (c *Core) Poll(now int64) int {
+	c.now = now
 	n := c.link.Receive(c.rx[:])
 	if n == 0 {
 		c.stats[PollIdle]++
@@ -171,6 +188,11 @@ func (c *Core) Poll(now int64) int {
 // Timers runs the core's due timers: neighbour solicitations and the
 // publication of counters.
 func (c *Core) Timers(now int64) {
+	c.now = now
+	if c.tcp != nil {
+		c.tcp.Tick(now)
+		c.flush()
+	}
 	if c.neigh.probing > 0 && now >= c.nextScan {
 		c.nextScan = now + neighScanInterval
 		c.neighScan(now)
@@ -192,6 +214,9 @@ func (c *Core) Publish(now int64) {
 	c.stats[KernelRxDropped] = ls.KernelRxDropped
 	c.stats[KernelRxInvalid] = ls.KernelRxInvalid
 	c.stats[KernelTxInvalid] = ls.KernelTxInvalid
+	if c.tcp != nil {
+		c.tcpPub.store(c.tcp)
+	}
 	c.pub.store(&c.stats)
 }
 

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/pollstack/pollstack/cores"
 	"github.com/pollstack/pollstack/rings"
+	"github.com/pollstack/pollstack/tcp"
 )
 
 // Config configures an Engine.
@@ -26,6 +28,21 @@ type Config struct {
 	Idle cores.IdlePolicy
 	// Sink makes every core count and drop what it receives (a raw sink).
 	Sink bool
+	// TCP, when not nil, gives every core a TCP shard with this
+	// configuration; a zero ISNKey is replaced by a random one.
+	TCP *tcp.Config
+	// Listen lists the ports every core listens on, with the handler
+	// each core's connections get.
+	Listen []ListenSpec
+}
+
+// ListenSpec is a port the engine listens on.
+type ListenSpec struct {
+	Port    uint16
+	Backlog int
+	// Handler returns the handler for one core's connections; it is called
+	// once per core, and its result is used on that core only.
+	Handler func(core int) tcp.Handler
 }
 
 // Engine is a running set of cores over one interface.
@@ -46,10 +63,23 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 		return nil, fmt.Errorf("engine: %d CPUs for %d links", len(cfg.CPUs), len(links))
 	}
 	e := &Engine{}
+	if cfg.TCP != nil && cfg.TCP.ISNKey == [16]byte{} {
+		t := *cfg.TCP
+		rand.Read(t.ISNKey[:])
+		cfg.TCP = &t
+	}
+	if len(cfg.Listen) > 0 && cfg.TCP == nil {
+		return nil, errors.New("engine: listening needs TCP")
+	}
 	for i, l := range links {
-		c, err := NewCore(CoreConfig{ID: i, MAC: cfg.MAC, Addrs: cfg.Addrs, Sink: cfg.Sink}, l)
+		c, err := NewCore(CoreConfig{ID: i, MAC: cfg.MAC, Addrs: cfg.Addrs, Sink: cfg.Sink, TCP: cfg.TCP}, l)
 		if err != nil {
 			return nil, err
+		}
+		for _, ls := range cfg.Listen {
+			if _, err := c.tcp.Listen(ls.Port, ls.Backlog, ls.Handler(i)); err != nil {
+				return nil, fmt.Errorf("engine: listen on port %d: %w", ls.Port, err)
+			}
 		}
 		e.cores = append(e.cores, c)
 		e.loops = append(e.loops, cores.NewLoop(cfg.CPUs[i], cfg.Pin, c, cfg.Idle))

@@ -152,6 +152,8 @@ func (c *Core) inputIPv4(d rings.Desc, b []byte, now int64) {
 	switch p[9] {
 	case protoICMP:
 		c.inputICMP4(d, b, ihl, total, now)
+	case protoTCP:
+		c.inputTCP4(d, p, ihl, now)
 	default:
 		c.drop(d, DropUnknownProtocol)
 	}

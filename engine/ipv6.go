@@ -98,6 +98,9 @@ func (c *Core) inputIPv6(d rings.Desc, b []byte, now int64) {
 		case protoICMPv6:
 			c.inputICMP6(d, b, off, now)
 			return
+		case protoTCP:
+			c.inputTCP6(d, p, off, now)
+			return
 		default:
 			c.drop(d, DropUnknownProtocol)
 			return

@@ -4,14 +4,18 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pollstack/pollstack/tcp"
 )
 
 // Collector exports an engine's per-core counters to Prometheus at scrape
 // time from the cores' published snapshots; the packet path never touches it.
 type Collector struct {
-	e     *Engine
-	descs [numCounters]*prometheus.Desc
-	drops *prometheus.Desc
+	e      *Engine
+	descs  [numCounters]*prometheus.Desc
+	drops  *prometheus.Desc
+	tcp    [tcp.NumStats]*prometheus.Desc
+	states *prometheus.Desc
 }
 
 // NewCollector returns a collector for e.
@@ -26,8 +30,15 @@ func NewCollector(e *Engine) *Collector {
 		name, help := metricName(i)
 		col.descs[i] = prometheus.NewDesc(name, help, []string{"core"}, nil)
 	}
+	for i := tcp.Stat(0); i < tcp.Stat(tcp.NumStats); i++ {
+		col.tcp[i] = prometheus.NewDesc(tcpMetricName(i), "TCP "+i.String()+" (FreeBSD tcpstat), per core.", []string{"core"}, nil)
+	}
+	col.states = prometheus.NewDesc("pollstack_tcp_connections", "TCP connections by state (LISTEN counts listeners), per core.", []string{"core", "state"}, nil)
 	return col
 }
+
+// tcpMetricName is the Prometheus name of a tcpstat counter.
+func tcpMetricName(s tcp.Stat) string { return "pollstack_tcp_" + s.String() + "_total" }
 
 var counterHelp = map[Counter]string{
 	RxPackets:         "Frames received.",
@@ -46,6 +57,8 @@ var counterHelp = map[Counter]string{
 	EchoRequestsIn:    "ICMP and ICMPv6 echo requests received.",
 	EchoRepliesOut:    "ICMP and ICMPv6 echo replies sent.",
 	EchoRepliesIn:     "ICMP and ICMPv6 echo replies received.",
+	TCPSegmentsIn:     "TCP segments with a good checksum handed to the core's TCP shard.",
+	TCPSegmentsOut:    "TCP segments the core's TCP shard sent.",
 	PollBusy:          "Loop turns that received frames.",
 	PollIdle:          "Loop turns that received none.",
 	NeighEntries:      "Entries in the core's neighbour cache.",
@@ -69,10 +82,14 @@ func metricName(c Counter) (name, help string) {
 // Describe implements prometheus.Collector.
 func (col *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- col.drops
+	ch <- col.states
 	for _, d := range col.descs {
 		if d != nil {
 			ch <- d
 		}
+	}
+	for _, d := range col.tcp {
+		ch <- d
 	}
 }
 
@@ -92,6 +109,16 @@ func (col *Collector) Collect(ch chan<- prometheus.Metric) {
 				kind = prometheus.GaugeValue
 			}
 			ch <- prometheus.MustNewConstMetric(col.descs[i], kind, float64(v[i]), core)
+		}
+		if c.tcp == nil {
+			continue
+		}
+		ts := c.TCPPublished()
+		for i, d := range col.tcp {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(ts.Stats[i]), core)
+		}
+		for st := tcp.State(0); st < tcp.NumStates; st++ {
+			ch <- prometheus.MustNewConstMetric(col.states, prometheus.GaugeValue, float64(ts.States[st]), core, st.String())
 		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/pollstack/pollstack/tcp"
 )
 
 // Every metric is documented in docs/metrics.md.
@@ -25,6 +27,11 @@ func TestEveryMetricIsDocumented(t *testing.T) {
 		}
 		if !strings.Contains(string(doc), name) {
 			t.Errorf("docs/metrics.md does not document %s", name)
+		}
+	}
+	for i := tcp.Stat(0); i < tcp.Stat(tcp.NumStats); i++ {
+		if !strings.Contains(string(doc), "`"+i.String()+"`") {
+			t.Errorf("docs/metrics.md does not document tcpstat %s", i)
 		}
 	}
 }

@@ -1,6 +1,10 @@
 package engine
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/pollstack/pollstack/tcp"
+)
 
 // Counter indexes a Core's counters. Counters are plain integers written only
 // by the owning core; Publish copies them for readers on other goroutines.
@@ -32,6 +36,8 @@ const (
 	EchoRequestsIn
 	EchoRepliesOut
 	EchoRepliesIn
+	TCPSegmentsIn     // TCP segments handed to the shard (checksum good)
+	TCPSegmentsOut    // TCP segments the shard sent
 	PollBusy          // loop turns that found work
 	PollIdle          // loop turns that found none
 	NeighEntries      // gauge
@@ -55,6 +61,7 @@ var counterNames = [numCounters]string{
 	NDSolicitsIn: "nd_solicits_in", NDAdvertsIn: "nd_adverts_in",
 	NDSolicitsOut: "nd_solicits_out", NDAdvertsOut: "nd_adverts_out",
 	EchoRequestsIn: "echo_requests_in", EchoRepliesOut: "echo_replies_out", EchoRepliesIn: "echo_replies_in",
+	TCPSegmentsIn: "tcp_segments_in", TCPSegmentsOut: "tcp_segments_out",
 	PollBusy: "poll_busy", PollIdle: "poll_idle", NeighEntries: "neighbour_entries",
 	LinkRxRingEmpty: "rx_ring_empty", LinkTxRingFull: "tx_ring_full", LinkFillRingEmpty: "fill_ring_empty",
 	KernelRxDropped: "kernel_rx_dropped", KernelRxInvalid: "kernel_rx_invalid", KernelTxInvalid: "kernel_tx_invalid",
@@ -103,4 +110,38 @@ func (p *Published) store(c *Counters) {
 	for i := range c {
 		p.v[i].Store(c[i])
 	}
+}
+
+// tcpPublished is a core's TCP counter and state snapshot.
+type tcpPublished struct {
+	stats  [tcp.NumStats]atomic.Uint64
+	states [tcp.NumStates]atomic.Int64
+}
+
+func (p *tcpPublished) store(s *tcp.Shard) {
+	st := s.Stats()
+	for i := range st {
+		p.stats[i].Store(st[i])
+	}
+	sc := s.StateCounts()
+	for i := range sc {
+		p.states[i].Store(int64(sc[i]))
+	}
+}
+
+// TCPSnapshot is a copy of a core's published TCP counters.
+type TCPSnapshot struct {
+	Stats  tcp.Stats
+	States [tcp.NumStates]int64
+}
+
+// TCPPublished returns the core's published TCP counters.
+func (c *Core) TCPPublished() (s TCPSnapshot) {
+	for i := range s.Stats {
+		s.Stats[i] = c.tcpPub.stats[i].Load()
+	}
+	for i := range s.States {
+		s.States[i] = c.tcpPub.states[i].Load()
+	}
+	return s
 }

@@ -17,7 +17,9 @@ import (
 
 	"github.com/pollstack/pollstack/cores"
 	"github.com/pollstack/pollstack/engine"
+	"github.com/pollstack/pollstack/internal/apps"
 	"github.com/pollstack/pollstack/rings"
+	"github.com/pollstack/pollstack/tcp"
 )
 
 const serveSynopsis = `serve --iface IF [--netns NS] [--addr CIDR ...] [--cores LIST] [--app NAME] [--port P] [--metrics HOST:PORT]
@@ -27,8 +29,12 @@ its own interface queue. With no --app it answers ARP, IPv6 neighbour
 discovery and ICMP/ICMPv6 echo for its addresses. Stops cleanly on SIGINT or
 SIGTERM and detaches its XDP program.
 
-Apps:
-  sink   count every received frame and drop it (raw receive rate)
+Apps (TCP apps listen on --port on every core):
+  echo     send back what arrives; close after the peer half-closes
+  discard  read and drop everything
+  http     a minimal HTTP/1.1 server: keep-alive, Connection: close, a body
+           of ?size=N bytes (default "hello\n")
+  sink     count every received frame and drop it (raw receive rate, no stack)
 
 Flags:`
 
@@ -47,7 +53,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.netns, "netns", "", "named network namespace that holds the interface (/run/netns/NS)")
 	fs.Var(&f.addrs, "addr", "address in CIDR form, repeatable (default 198.18.0.1/24 and 2001:2::1/64)")
 	fs.StringVar(&f.cores, "cores", "0", "CPU list, one loop and one interface queue per CPU, e.g. 0 or 0,1 or 0-3")
-	fs.StringVar(&f.app, "app", "", "application to run: sink (default: none, answer ARP/ND/echo only)")
+	fs.StringVar(&f.app, "app", "", "application to run: echo, discard, http or sink (default: none, answer ARP/ND/echo only)")
 	fs.IntVar(&f.port, "port", 8080, "TCP port the app listens on")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on HOST:PORT at /metrics (default off)")
 	fs.IntVar(&f.sleepAfter, "idle-sleep-after", 0, "sleep in poll(2) after this many empty polls (0: busy-poll)")
@@ -69,9 +75,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		return usagef("serve: --cores: %v", err)
 	}
 	switch f.app {
-	case "", "sink":
+	case "", "sink", "echo", "discard", "http":
 	default:
-		return usagef("serve: --app %q: unknown app (apps: sink)", f.app)
+		return usagef("serve: --app %q: unknown app (apps: echo, discard, http, sink)", f.app)
 	}
 	if f.port < 1 || f.port > 65535 {
 		return usagef("serve: --port %d: want 1..65535", f.port)
@@ -168,8 +174,20 @@ func openXDPEngine(f serveFlags, mac net.HardwareAddr, addrs []netip.Prefix, cpu
 		}
 		links = append(links, l)
 	}
-	e, err := engine.New(engine.Config{MAC: mac, Addrs: addrs, CPUs: cpus, Pin: true,
-		Sink: f.app == "sink", Idle: cores.IdlePolicy{SleepAfter: f.sleepAfter}}, links)
+	ecfg := engine.Config{MAC: mac, Addrs: addrs, CPUs: cpus, Pin: true,
+		Sink: f.app == "sink", Idle: cores.IdlePolicy{SleepAfter: f.sleepAfter}}
+	if f.app != "sink" {
+		t := tcp.DefaultConfig()
+		ecfg.TCP = &t
+	}
+	if f.app != "" && f.app != "sink" {
+		app := f.app
+		ecfg.Listen = []engine.ListenSpec{{Port: uint16(f.port), Handler: func(int) tcp.Handler {
+			h, _ := apps.New(app)
+			return h
+		}}}
+	}
+	e, err := engine.New(ecfg, links)
 	if err != nil {
 		closeAll()
 		return nil, err

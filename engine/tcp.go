@@ -1,0 +1,117 @@
+package engine
+
+import (
+	"github.com/pollstack/pollstack/rings"
+	"github.com/pollstack/pollstack/tcp"
+)
+
+// TCP returns the core's TCP shard (nil when the core has none).
+func (c *Core) TCP() *tcp.Shard { return c.tcp }
+
+// inputTCP4 verifies a TCP segment's checksum and hands it to the shard.
+// p is the IPv4 packet cut to its total length.
+func (c *Core) inputTCP4(d rings.Desc, p []byte, ihl int, now int64) {
+	if c.tcp == nil {
+		c.drop(d, DropUnknownProtocol)
+		return
+	}
+	seg := p[ihl:]
+	if Checksum(seg, pseudoSum4(p[12:16], p[16:20], protoTCP, len(seg))) != 0 {
+		c.tcp.CountBadSum()
+		c.drop(d, DropChecksum)
+		return
+	}
+	t := &c.tuple
+	t.LocalAddr = v4Mapped([4]byte(p[16:20]))
+	t.RemoteAddr = v4Mapped([4]byte(p[12:16]))
+	t.LocalPort = be16(seg[2:])
+	t.RemotePort = be16(seg[0:])
+	c.tcp.Receive(t, seg, now)
+	c.stats[TCPSegmentsIn]++
+	c.pool.Put(d.Addr)
+}
+
+// inputTCP6 is inputTCP4 for IPv6; off is the segment's offset in p.
+func (c *Core) inputTCP6(d rings.Desc, p []byte, off int, now int64) {
+	if c.tcp == nil {
+		c.drop(d, DropUnknownProtocol)
+		return
+	}
+	seg := p[off:]
+	if Checksum(seg, pseudoSum6(p[8:24], p[24:40], protoTCP, len(seg))) != 0 {
+		c.tcp.CountBadSum()
+		c.drop(d, DropChecksum)
+		return
+	}
+	if p[24] == 0xff {
+		c.drop(d, DropNotForUs) // TCP to a multicast group
+		return
+	}
+	t := &c.tuple
+	t.LocalAddr = [16]byte(p[24:40])
+	t.RemoteAddr = [16]byte(p[8:24])
+	t.LocalPort = be16(seg[2:])
+	t.RemotePort = be16(seg[0:])
+	c.tcp.Receive(t, seg, now)
+	c.stats[TCPSegmentsIn]++
+	c.pool.Put(d.Addr)
+}
+
+// tcpSender is how the shard sends: it is the Core itself.
+type tcpSender Core
+
+// Buffer implements tcp.Sender: it takes a frame and returns the room after
+// the Ethernet and IP headers.
+func (s *tcpSender) Buffer(t *tcp.Tuple) []byte {
+	c := (*Core)(s)
+	d, f, ok := c.newFrame()
+	if !ok {
+		return nil
+	}
+	c.tcpFrame = d
+	if t.IsIPv4() {
+		return f[ethHeaderLen+ipv4MinHeader:]
+	}
+	return f[ethHeaderLen+ipv6HeaderLen:]
+}
+
+// Send implements tcp.Sender: it adds the checksum and the IP and Ethernet
+// headers to the segment in the frame Buffer returned, and sends it.
+func (s *tcpSender) Send(t *tcp.Tuple, n int) {
+	c := (*Core)(s)
+	d := c.tcpFrame
+	f := c.pool.Frame(d.Addr)
+	copy(f[6:12], c.mac[:])
+	c.stats[TCPSegmentsOut]++
+	if t.IsIPv4() {
+		h := f[ethHeaderLen:]
+		seg := h[ipv4MinHeader : ipv4MinHeader+n]
+		src, dst := [4]byte(t.LocalAddr[12:]), [4]byte(t.RemoteAddr[12:])
+		put16(seg[16:], 0)
+		put16(seg[16:], Checksum(seg, pseudoSum4(src[:], dst[:], protoTCP, n)))
+		c.ipID++
+		c.writeIPv4Header(h, src, dst, protoTCP, ipv4MinHeader+n)
+		put16(f[12:], etherTypeIPv4)
+		d.Len = uint32(ethHeaderLen + ipv4MinHeader + n)
+		nexthop, ok := c.nexthop4(dst)
+		if !ok {
+			c.drop(d, DropNoRoute)
+			return
+		}
+		c.output(d, &nexthop, c.now)
+		return
+	}
+	h := f[ethHeaderLen:]
+	seg := h[ipv6HeaderLen : ipv6HeaderLen+n]
+	put16(seg[16:], 0)
+	put16(seg[16:], Checksum(seg, pseudoSum6(t.LocalAddr[:], t.RemoteAddr[:], protoTCP, n)))
+	writeIPv6Header(h, &t.LocalAddr, &t.RemoteAddr, protoTCP, n, DefaultTTL)
+	put16(f[12:], etherTypeIPv6)
+	d.Len = uint32(ethHeaderLen + ipv6HeaderLen + n)
+	dst := t.RemoteAddr
+	if !c.nexthop6(&dst) {
+		c.drop(d, DropNoRoute)
+		return
+	}
+	c.output(d, &dst, c.now)
+}

@@ -1,0 +1,384 @@
+package tcp
+
+import (
+	"syscall"
+)
+
+// State is a connection's state (RFC 9293 3.3.2).
+type State uint8
+
+// States.
+const (
+	Closed State = iota
+	Listen
+	SynSent
+	SynReceived
+	Established
+	FinWait1
+	FinWait2
+	CloseWait
+	Closing
+	LastAck
+	TimeWait
+	NumStates
+)
+
+var stateNames = [NumStates]string{"CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED",
+	"FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT"}
+
+func (s State) String() string {
+	if s >= NumStates {
+		return "INVALID"
+	}
+	return stateNames[s]
+}
+
+// synchronized reports whether the state is past the handshake (RFC 9293's
+// synchronized states).
+func (s State) synchronized() bool { return s >= Established }
+
+// Tuple names a connection: IPv4 addresses are IPv4-mapped IPv6 addresses
+// (::ffff:a.b.c.d).
+type Tuple struct {
+	LocalAddr, RemoteAddr [16]byte
+	LocalPort, RemotePort uint16
+}
+
+// IsIPv4 reports whether the tuple's addresses are IPv4.
+func (t *Tuple) IsIPv4() bool {
+	return [12]byte(t.RemoteAddr[:12]) == [12]byte{10: 0xff, 11: 0xff}
+}
+
+// Handler receives a connection's events on its core. The calls happen
+// inside the shard's processing; a handler may call the connection's methods
+// (Read, Write, Close...) from them.
+type Handler interface {
+	// Established is called when the connection reaches ESTABLISHED.
+	Established(c *Conn)
+	// Readable is called when data or the peer's FIN arrived.
+	Readable(c *Conn)
+	// Writable is called when room opened in the send buffer.
+	Writable(c *Conn)
+	// Closed is called once when the connection is gone for the
+	// application: err is nil after an orderly close, else an errno
+	// (ECONNRESET, ECONNREFUSED, ETIMEDOUT...). The connection must not be
+	// used after Closed returns.
+	Closed(c *Conn, err error)
+}
+
+// Conn is a TCP control block. It is owned by its shard's core; not safe for
+// concurrent use.
+type Conn struct {
+	shard   *Shard
+	tuple   Tuple
+	state   State
+	handler Handler
+	lst     *Listener // the listener that made it, until it is established
+	// User is free for the application.
+	User any
+
+	// Send sequence space (RFC 9293 3.3.1).
+	iss       Seq
+	sndUna    Seq
+	sndNxt    Seq
+	sndMax    Seq    // highest sequence number sent (snd_nxt may go back on retransmission)
+	sndWnd    uint32 // the peer's window, scaled
+	sndWl1    Seq
+	sndWl2    Seq
+	maxSndWnd uint32
+
+	// Receive sequence space.
+	irs    Seq
+	rcvNxt Seq
+	rcvAdv Seq // right edge of the window last advertised
+
+	// Options.
+	mss         int   // send MSS: the peer's, capped by ours
+	ourMSS      int   // what we advertised
+	sndScale    uint8 // shift applied to the peer's window field
+	rcvScale    uint8 // shift the peer applies to ours
+	wsOK        bool
+	tsOK        bool
+	sackOK      bool
+	tsRecent    uint32
+	tsRecentAge int64
+	tsOffset    uint32
+	noDelay     bool
+
+	// Round-trip time (RFC 6298), ns.
+	srtt         int64
+	rttvar       int64
+	rto          int64
+	rtSeq        Seq   // sequence number being timed (no timestamps)
+	rtTime       int64 // when it was sent; 0 when not timing
+	rexmits      int   // consecutive retransmissions of the oldest segment
+	persistShift int
+
+	// Congestion control.
+	cwnd       uint32
+	ssthresh   uint32
+	dupAcks    int
+	recover    Seq
+	inRecovery bool
+
+	// Buffers.
+	snd  byteRing // bytes from sndUna on
+	rcv  byteRing // unread in-order bytes, then room for out-of-order data
+	reas reassembly
+
+	// Flags.
+	finQueued   bool // the application shut the send side: FIN follows the data
+	finRcvd     bool // the peer's FIN is in order
+	ackNow      bool
+	delAcked    int  // full segments received since the last ACK
+	closedByApp bool // Close was called: nothing more will be read
+	notified    bool // Closed was delivered
+	keepalive   bool
+	keepProbes  int
+	err         error
+
+	timers [numTimers]int64
+	// Wheel links.
+	tlist    *timerList
+	tnext    *Conn
+	tprev    *Conn
+	deadline int64
+}
+
+// State returns the connection's state.
+func (c *Conn) State() State { return c.state }
+
+// Tuple returns the connection's addresses and ports.
+func (c *Conn) Tuple() Tuple { return c.tuple }
+
+// Err returns the error the connection ended with, if any.
+func (c *Conn) Err() error { return c.err }
+
+// SetHandler sets the connection's event handler.
+func (c *Conn) SetHandler(h Handler) { c.handler = h }
+
+// SetNoDelay turns Nagle's algorithm off (true) or on.
+func (c *Conn) SetNoDelay(on bool) { c.noDelay = on }
+
+// SetKeepalive turns keepalive probes on or off (SO_KEEPALIVE).
+func (c *Conn) SetKeepalive(on bool) {
+	c.keepalive = on
+	if c.state.synchronized() {
+		c.armKeep(c.shard.now)
+	}
+}
+
+// Readable returns the number of bytes ready to read.
+func (c *Conn) Readable() int { return c.rcvReady() }
+
+// EOF reports whether the peer has closed its side and every byte was read.
+func (c *Conn) EOF() bool { return c.finRcvd && c.rcvReady() == 0 }
+
+// Writable returns the room in the send buffer.
+func (c *Conn) Writable() int {
+	if c.finQueued || c.state == Closed || c.state == TimeWait {
+		return 0
+	}
+	return c.snd.free()
+}
+
+// Unsent returns the bytes written but not yet acknowledged.
+func (c *Conn) Unsent() int { return c.snd.n }
+
+// rcvReady is the number of in-order unread bytes.
+func (c *Conn) rcvReady() int { return c.rcv.n }
+
+// Read copies received bytes into p and returns how many.
+func (c *Conn) Read(p []byte) int {
+	if c.rcv.buf == nil {
+		return 0
+	}
+	n := c.rcv.read(p)
+	c.windowOpened()
+	return n
+}
+
+// windowOpened sends a window update when reading moved the window's right
+// edge two segments or half the buffer beyond what was advertised (RFC 9293
+// 3.8.6.2.2, receiver SWS avoidance).
+func (c *Conn) windowOpened() {
+	if !c.state.synchronized() || c.finRcvd {
+		return
+	}
+	edge := c.rcvNxt.Add(c.rcvWindow())
+	if edge.GT(c.rcvAdv) && edge.Sub(c.rcvAdv) >= uint32(min(2*c.ourMSS, c.rcv.cap()/2)) {
+		c.ackNow = true
+		c.shard.stats[StatSndWinUp]++
+		c.output()
+	}
+}
+
+// Write queues p for sending and returns how much of it fit.
+func (c *Conn) Write(p []byte) (int, error) {
+	switch {
+	case c.finQueued || c.state >= FinWait1 && c.state != CloseWait:
+		return 0, syscall.EPIPE
+	case c.state == Closed:
+		if c.err != nil {
+			return 0, c.err
+		}
+		return 0, syscall.EPIPE
+	case c.state < SynSent:
+		return 0, syscall.ENOTCONN
+	}
+	n := c.snd.write(p)
+	if c.state.synchronized() {
+		c.output()
+	}
+	return n, nil
+}
+
+// CloseWrite shuts the send side: a FIN follows the data already written.
+func (c *Conn) CloseWrite() {
+	if c.finQueued {
+		return
+	}
+	switch c.state {
+	case SynSent:
+		c.drop(nil)
+		return
+	case SynReceived, Established:
+		c.finQueued = true
+		c.setState(FinWait1)
+	case CloseWait:
+		c.finQueued = true
+		c.setState(LastAck)
+	default:
+		return
+	}
+	c.output()
+}
+
+// Close closes the connection for the application: the send side is shut
+// with a FIN after the data already written, and nothing more will be read.
+// When unread data is pending it is reset instead (RFC 2525 2.17), as BSD
+// and Linux do. The handler's Closed follows once the connection is gone.
+func (c *Conn) Close() {
+	if c.closedByApp {
+		return
+	}
+	c.closedByApp = true
+	if c.state == Closed {
+		return
+	}
+	if c.rcv.n > 0 && c.state.synchronized() {
+		c.Abort()
+		return
+	}
+	c.CloseWrite()
+	if c.state == FinWait2 {
+		c.armTimer(timer2MSL, c.shard.now+c.shard.cfg.FinWait2Timeout)
+	}
+}
+
+// Abort resets the connection (SO_LINGER with a zero timeout).
+func (c *Conn) Abort() {
+	switch c.state {
+	case Closed, TimeWait:
+		return
+	case SynReceived, Established, FinWait1, FinWait2, CloseWait:
+		c.sendRST(c.sndNxt)
+	}
+	c.shard.stats[StatDrops]++
+	c.closedByApp = true
+	c.finish(syscall.ECONNRESET)
+}
+
+func (c *Conn) setState(s State) {
+	c.shard.stateCount[c.state]--
+	c.state = s
+	c.shard.stateCount[s]++
+}
+
+// drop ends the connection with err, sending a RST when it was synchronized.
+func (c *Conn) drop(err error) {
+	if c.state.synchronized() && c.state != TimeWait {
+		c.sendRST(c.sndNxt)
+		c.shard.stats[StatDrops]++
+	} else {
+		c.shard.stats[StatConnDrops]++
+	}
+	c.finish(err)
+}
+
+// finish moves the connection to CLOSED and tells the application.
+func (c *Conn) finish(err error) {
+	if c.state == Closed {
+		return
+	}
+	if c.err == nil {
+		c.err = err
+	}
+	for i := range c.timers {
+		c.timers[i] = 0
+	}
+	c.shard.wheel.schedule(c, 0)
+	c.setState(Closed)
+	c.shard.stats[StatClosed]++
+	c.shard.unlink(c)
+	if !c.notified {
+		c.notified = true
+		if c.handler != nil {
+			c.handler.Closed(c, err)
+		}
+	}
+	// The application heard Closed and may not use the connection again.
+	c.shard.freeConn(c)
+}
+
+// armTimer sets a timer's deadline (0 cancels it) and reschedules.
+func (c *Conn) armTimer(k timerKind, at int64) {
+	c.timers[k] = at
+	c.reschedule()
+}
+
+func (c *Conn) reschedule() {
+	var d int64
+	for _, t := range c.timers {
+		if t != 0 && (d == 0 || t < d) {
+			d = t
+		}
+	}
+	if d != c.deadline || (d != 0 && c.tlist == nil) {
+		c.shard.wheel.schedule(c, d)
+	}
+}
+
+// armKeep arms keepalive (when enabled) from now.
+func (c *Conn) armKeep(now int64) {
+	if c.keepalive || c.shard.cfg.AlwaysKeepalive {
+		c.timers[timerKeep] = now + c.shard.cfg.KeepIdle
+	} else {
+		c.timers[timerKeep] = 0
+	}
+	c.reschedule()
+}
+
+// rcvWindow is the room in the receive buffer past the unread bytes.
+func (c *Conn) rcvWindow() uint32 {
+	return uint32(c.rcv.free())
+}
+
+// inFlight is the number of bytes sent and not acknowledged.
+func (c *Conn) inFlight() uint32 { return c.sndMax.Sub(c.sndUna) }
+
+// Peek returns the bytes ready to read, in at most two pieces, without
+// consuming them; they stay valid until the next call on the connection.
+func (c *Conn) Peek() (a, b []byte) {
+	if c.rcv.n == 0 {
+		return nil, nil
+	}
+	return c.rcv.peek(0, c.rcv.n)
+}
+
+// Consume drops n bytes from the front of what Peek returned, as Read would.
+func (c *Conn) Consume(n int) {
+	n = min(n, c.rcv.n)
+	c.rcv.discard(n)
+	c.windowOpened()
+}

@@ -1,0 +1,635 @@
+package tcp
+
+import "syscall"
+
+// pawsIdle is how long ts_recent stays valid without a segment (RFC 7323 5.5: 24 days).
+const pawsIdle = int64(24 * 24 * 3600 * 1e9)
+
+// input processes a segment for an existing connection (RFC 9293 3.10.7.3
+// and 3.10.7.4, with RFC 5961 and RFC 7323).
+func (c *Conn) input(seg *Segment) {
+	s := c.shard
+	now := s.now
+	switch c.state {
+	case SynSent:
+		c.synSentInput(seg)
+		return
+	case TimeWait:
+		c.timeWaitInput(seg)
+		return
+	}
+	flags := seg.Flags
+	payload := seg.Payload
+
+	// PAWS (RFC 7323 5.3).
+	if c.tsOK && seg.Opts.HasTS && flags&FlagRST == 0 && c.tsRecent != 0 &&
+		int32(seg.Opts.TSVal-c.tsRecent) < 0 && now-c.tsRecentAge < pawsIdle {
+		s.stats[StatPAWSDrop]++
+		c.ackNow = true
+		c.output()
+		return
+	}
+
+	// 1. Sequence number check.
+	segLen := uint32(len(payload))
+	if flags&FlagSYN != 0 {
+		segLen++
+	}
+	if flags&FlagFIN != 0 {
+		segLen++
+	}
+	wnd := c.rcvWindow()
+	if c.rcvAdv.GT(c.rcvNxt) {
+		wnd = max(wnd, c.rcvAdv.Sub(c.rcvNxt))
+	}
+	if !acceptable(seg.Seq, segLen, c.rcvNxt, wnd) {
+		if flags&FlagRST == 0 {
+			if flags&FlagSYN != 0 && c.state.synchronized() {
+				c.challengeACK()
+				return
+			}
+			if len(payload) > 0 {
+				if seg.Seq.Add(uint32(len(payload))).LEQ(c.rcvNxt) {
+					s.stats[StatRcvDupPack]++
+				} else {
+					s.stats[StatRcvPackAfterWin]++
+				}
+			}
+			c.ackNow = true
+			c.output()
+		}
+		return
+	}
+
+	// 2. RST (RFC 5961 3.2).
+	if flags&FlagRST != 0 {
+		if seg.Seq != c.rcvNxt && !s.cfg.InsecureRST {
+			c.challengeACK()
+			return
+		}
+		c.resetReceived()
+		return
+	}
+
+	// Trim what lies before rcv_nxt and beyond the window.
+	if seg.Seq.LT(c.rcvNxt) {
+		d := c.rcvNxt.Sub(seg.Seq)
+		if flags&FlagSYN != 0 {
+			flags &^= FlagSYN
+			d--
+			seg.Seq++
+		}
+		if d > 0 {
+			if int(d) >= len(payload) {
+				if len(payload) > 0 {
+					s.stats[StatRcvDupPack]++
+				}
+				d = uint32(len(payload))
+				c.ackNow = c.ackNow || len(payload) > 0
+			} else {
+				s.stats[StatRcvPartDupPack]++
+			}
+			payload = payload[d:]
+			seg.Seq = seg.Seq.Add(d)
+		}
+	}
+	if end := c.rcvNxt.Add(wnd); seg.Seq.Add(uint32(len(payload))).GT(end) {
+		keep := int(end.Sub(seg.Seq))
+		if keep < 0 {
+			keep = 0
+		}
+		payload = payload[:keep]
+		flags &^= FlagFIN
+		s.stats[StatRcvPackAfterWin]++
+	}
+
+	// 4. SYN in a synchronized state (RFC 5961 4.2), or a new SYN in SYN_RCVD.
+	if flags&FlagSYN != 0 {
+		if c.state == SynReceived && seg.Seq.Add(0) == c.irs {
+			c.sendSYN() // the peer did not hear our SYN-ACK
+			return
+		}
+		if s.cfg.InsecureSYN {
+			c.drop(syscall.ECONNRESET)
+			return
+		}
+		c.challengeACK()
+		return
+	}
+
+	// 5. ACK.
+	if flags&FlagACK == 0 {
+		return
+	}
+	// Timestamps: remember the peer's clock (RFC 7323 4.3).
+	if c.tsOK && seg.Opts.HasTS && seg.Seq.LEQ(c.rcvAdv) && seg.Seq.Add(segLen).GEQ(c.rcvNxt) {
+		c.tsRecent, c.tsRecentAge = seg.Opts.TSVal, now
+	}
+	c.keepProbes = 0
+	if c.timers[timerKeep] != 0 && c.state.synchronized() {
+		c.armKeep(now)
+	}
+	if c.state == SynReceived {
+		if !(seg.Ack.GT(c.sndUna) && seg.Ack.LEQ(c.sndMax)) {
+			s.reset(&c.tuple, seg.Ack, 0, FlagRST)
+			return
+		}
+		c.sndUna = c.iss + 1
+		c.rttSample(now, seg)
+		c.rexmits = 0
+		c.armTimer(timerRexmt, 0)
+		c.establish(seg)
+		if c.state == Closed {
+			return
+		}
+	}
+	if !c.processACK(seg, uint32(len(payload)), flags) {
+		return
+	}
+
+	// 7. Segment text.
+	if len(payload) > 0 {
+		switch c.state {
+		case Established, FinWait1, FinWait2:
+			if c.closedByApp {
+				// Nobody will read it: reset (FreeBSD tcp_input, RFC 9293 3.10.4).
+				s.stats[StatRcvAfterClose]++
+				c.drop(syscall.ECONNRESET)
+				return
+			}
+			c.receiveData(seg.Seq, payload)
+		}
+	}
+
+	// 8. FIN.
+	if flags&FlagFIN != 0 && seg.Seq.Add(uint32(len(payload))) == c.rcvNxt {
+		c.receiveFIN()
+	}
+	if c.state == Closed {
+		return
+	}
+	c.output()
+	if h := c.handler; h != nil && (len(payload) > 0 || flags&FlagFIN != 0) && c.state != Closed {
+		h.Readable(c)
+	}
+}
+
+// timeWaitInput answers a segment that finds the connection in TIME_WAIT:
+// a RST is ignored (RFC 1337), a retransmitted FIN is acknowledged again and
+// restarts 2MSL, anything else carrying data or a SYN gets an ACK.
+func (c *Conn) timeWaitInput(seg *Segment) {
+	switch {
+	case seg.Flags&FlagRST != 0:
+		return
+	case seg.Flags&FlagFIN != 0 && seg.Seq.Add(uint32(len(seg.Payload))+1) == c.rcvNxt:
+		c.armTimer(timer2MSL, c.shard.now+2*c.shard.cfg.MSL)
+		c.emit(c.sndNxt, 0, FlagACK)
+	case seg.Flags&FlagSYN != 0 || len(seg.Payload) > 0:
+		c.emit(c.sndNxt, 0, FlagACK)
+	}
+}
+
+// reopenable reports whether a SYN may open a new connection on the 4-tuple
+// of this one in TIME_WAIT (RFC 6191): its timestamp is newer than the last
+// one seen, or, without timestamps, its sequence number lies above rcv_nxt.
+func (c *Conn) reopenable(seg *Segment) bool {
+	if seg.Flags&(FlagSYN|FlagACK|FlagRST) != FlagSYN {
+		return false
+	}
+	if c.tsOK && seg.Opts.HasTS {
+		return int32(seg.Opts.TSVal-c.tsRecent) > 0
+	}
+	return !seg.Opts.HasTS && seg.Seq.GT(c.rcvNxt)
+}
+
+// acceptable is RFC 9293's segment acceptability test.
+func acceptable(seq Seq, segLen uint32, rcvNxt Seq, wnd uint32) bool {
+	if segLen == 0 {
+		if wnd == 0 {
+			return seq == rcvNxt
+		}
+		return seq.InWindow(rcvNxt, wnd)
+	}
+	if wnd == 0 {
+		return false
+	}
+	return seq.InWindow(rcvNxt, wnd) || seq.Add(segLen-1).InWindow(rcvNxt, wnd)
+}
+
+// challengeACK sends an ACK for rcv_nxt, rate limited per shard (RFC 5961 7).
+func (c *Conn) challengeACK() {
+	s := c.shard
+	if sec := s.now / 1e9; sec != s.challengeSec {
+		s.challengeSec, s.challengeCount = sec, 0
+	}
+	if s.challengeCount >= challengeACKLimit {
+		return
+	}
+	s.challengeCount++
+	s.stats[StatChallengeAck]++
+	c.ackNow = true
+	c.output()
+	if !c.state.synchronized() {
+		c.emit(c.sndNxt, 0, FlagACK)
+	}
+}
+
+// resetReceived handles an acceptable RST.
+func (c *Conn) resetReceived() {
+	s := c.shard
+	switch c.state {
+	case SynReceived:
+		if c.lst != nil {
+			// From a passive open: forget it, the listener stays.
+			s.stats[StatConnDrops]++
+			c.finish(syscall.ECONNREFUSED)
+			return
+		}
+		s.stats[StatConnDrops]++
+		c.finish(syscall.ECONNREFUSED)
+	case Established, FinWait1, FinWait2, CloseWait:
+		s.stats[StatDrops]++
+		c.finish(syscall.ECONNRESET)
+	default: // CLOSING, LAST_ACK, TIME_WAIT
+		c.finish(nil)
+	}
+}
+
+// establish moves the connection to ESTABLISHED after the handshake.
+func (c *Conn) establish(seg *Segment) {
+	s := c.shard
+	c.sndWnd = uint32(seg.Window) << c.sndScale
+	c.maxSndWnd = max(c.maxSndWnd, c.sndWnd)
+	c.sndWl1, c.sndWl2 = seg.Seq, seg.Ack
+	c.setState(Established)
+	s.stats[StatConnects]++
+	c.armTimer(timerKeep, 0)
+	c.armKeep(s.now)
+	if c.lst != nil {
+		c.lst.pending--
+		s.stats[StatAccepts]++
+		if c.handler == nil {
+			c.handler = c.lst.handler
+		}
+		c.lst = nil
+	}
+	if c.handler != nil {
+		c.handler.Established(c)
+	}
+}
+
+// synSentInput is RFC 9293 3.10.7.3 for SYN_SENT.
+func (c *Conn) synSentInput(seg *Segment) {
+	s := c.shard
+	flags := seg.Flags
+	if flags&FlagACK != 0 && (seg.Ack.LEQ(c.iss) || seg.Ack.GT(c.sndMax)) {
+		if flags&FlagRST == 0 {
+			s.reset(&c.tuple, seg.Ack, 0, FlagRST)
+		}
+		return
+	}
+	if flags&FlagRST != 0 {
+		if flags&FlagACK != 0 {
+			s.stats[StatConnDrops]++
+			c.finish(syscall.ECONNREFUSED)
+		}
+		return
+	}
+	if flags&FlagSYN == 0 {
+		return
+	}
+	c.irs = seg.Seq
+	c.rcvNxt = seg.Seq + 1
+	c.negotiate(&seg.Opts, false)
+	if flags&FlagACK == 0 {
+		// Simultaneous open (RFC 9293 3.5, figure 8).
+		c.setState(SynReceived)
+		c.sendSYN()
+		return
+	}
+	c.sndUna = seg.Ack
+	c.rttSample(s.now, seg)
+	c.rexmits = 0
+	c.armTimer(timerRexmt, 0)
+	c.establish(seg)
+	if c.state == Closed {
+		return
+	}
+	c.ackNow = true
+	payload := seg.Payload
+	if len(payload) > 0 {
+		c.receiveData(seg.Seq+1, payload)
+	}
+	if flags&FlagFIN != 0 && (seg.Seq+1).Add(uint32(len(payload))) == c.rcvNxt {
+		c.receiveFIN()
+	}
+	c.output()
+	if c.handler != nil && c.state != Closed && (len(payload) > 0 || flags&FlagFIN != 0) {
+		c.handler.Readable(c)
+	}
+}
+
+// negotiate records the options of the peer's SYN (RFC 9293 3.7.1, RFC
+// 7323, RFC 2018); passive says we are answering it.
+func (c *Conn) negotiate(o *Options, passive bool) {
+	cfg := &c.shard.cfg
+	peerMSS := cfg.MSSDflt
+	if o.HasMSS && o.MSS > 0 {
+		peerMSS = int(o.MSS)
+	}
+	c.mss = min(peerMSS, c.ourMSS)
+	if c.mss < 64 {
+		c.mss = 64
+	}
+	c.wsOK = cfg.RFC1323 && o.HasWScale
+	if c.wsOK {
+		c.sndScale = min(o.WScale, maxWScale)
+	} else {
+		c.sndScale, c.rcvScale = 0, 0
+	}
+	c.tsOK = cfg.RFC1323 && o.HasTS
+	if c.tsOK {
+		c.tsRecent, c.tsRecentAge = o.TSVal, c.shard.now
+	}
+	c.sackOK = cfg.SACK && o.SACKPermitted
+	c.cwnd = uint32(cfg.InitCwndSegments * c.mss)
+}
+
+// processACK is step 5 for synchronized states. It reports false when the
+// segment must not be processed further.
+func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
+	s := c.shard
+	ack := seg.Ack
+	s.stats[StatRcvAckTotal]++
+	if ack.GT(c.sndMax) {
+		s.stats[StatRcvAckTooMuch]++
+		c.ackNow = true
+		c.output()
+		return false
+	}
+	// RFC 5961 5.2: an ACK far below snd_una is dropped with an ACK.
+	if ack.LT(c.sndUna.Add(-c.maxSndWnd)) && ack.LT(c.sndUna) {
+		c.challengeACK()
+		return false
+	}
+	finSeq := c.sndUna.Add(uint32(c.snd.n)) // where our FIN goes, once queued
+	if ack.LEQ(c.sndUna) {
+		if ack == c.sndUna && dataLen == 0 && flags&FlagFIN == 0 && c.sndMax != c.sndUna &&
+			uint32(seg.Window)<<c.sndScale == c.sndWnd {
+			s.stats[StatRcvDupAck]++
+			c.dupAck()
+		} else if ack == c.sndUna {
+			c.dupAcks = 0
+		}
+	} else {
+		acked := ack.Sub(c.sndUna)
+		c.rttSample(s.now, seg)
+		finAcked := c.finQueued && ack.GT(finSeq)
+		data := acked
+		if finAcked {
+			data--
+		}
+		c.snd.discard(int(data))
+		c.newAck(ack, acked)
+		c.sndUna = ack
+		if c.sndNxt.LT(c.sndUna) {
+			c.sndNxt = c.sndUna
+		}
+		c.rexmits = 0
+		c.persistShift = 0
+		if c.sndUna == c.sndMax {
+			c.armTimer(timerRexmt, 0)
+		} else {
+			c.armTimer(timerRexmt, s.now+c.rto)
+		}
+		if finAcked {
+			switch c.state {
+			case FinWait1:
+				c.setState(FinWait2)
+				if c.closedByApp {
+					c.armTimer(timer2MSL, s.now+s.cfg.FinWait2Timeout)
+				}
+			case Closing:
+				c.enterTimeWait()
+				return false
+			case LastAck:
+				c.finish(nil)
+				return false
+			}
+		} else if data > 0 && c.handler != nil && !c.finQueued {
+			defer c.notifyWritable()
+		}
+	}
+	// Window update (RFC 9293 3.10.7.4, SND.WL1/WL2).
+	if c.sndWl1.LT(seg.Seq) || (c.sndWl1 == seg.Seq && c.sndWl2.LEQ(ack)) {
+		c.sndWnd = uint32(seg.Window) << c.sndScale
+		c.sndWl1, c.sndWl2 = seg.Seq, ack
+		c.maxSndWnd = max(c.maxSndWnd, c.sndWnd)
+		if c.sndWnd > 0 && c.timers[timerPersist] != 0 {
+			c.armTimer(timerPersist, 0)
+		}
+	}
+	return true
+}
+
+func (c *Conn) notifyWritable() {
+	if c.handler != nil && c.state != Closed && c.snd.free() > 0 {
+		c.handler.Writable(c)
+	}
+}
+
+// dupAck handles a duplicate ACK: Limited Transmit, then fast retransmit
+// and NewReno recovery (RFC 5681 3.2, RFC 6582).
+func (c *Conn) dupAck() {
+	c.dupAcks++
+	mss := uint32(c.mss)
+	switch {
+	case c.inRecovery:
+		c.cwnd += mss
+	case c.dupAcks == 3:
+		if c.sndUna.LT(c.recover) {
+			// Still in the window of an earlier recovery (RFC 6582 4.1 step 2).
+			return
+		}
+		flight := c.inFlight()
+		c.ssthresh = max(flight/2, 2*mss)
+		c.recover = c.sndMax
+		c.inRecovery = true
+		c.retransmitFirst()
+		c.cwnd = c.ssthresh + 3*mss
+	}
+	c.output()
+}
+
+// newAck updates congestion control for acked bytes that advance snd_una to ack.
+func (c *Conn) newAck(ack Seq, acked uint32) {
+	mss := uint32(c.mss)
+	if c.inRecovery {
+		if ack.GEQ(c.recover) {
+			// Full acknowledgment: leave recovery (RFC 6582 3.2 step 3).
+			flight := c.sndMax.Sub(ack)
+			c.cwnd = min(c.ssthresh, max(flight, mss)+mss)
+			c.inRecovery = false
+			c.dupAcks = 0
+			return
+		}
+		// Partial acknowledgment: retransmit the next hole, deflate.
+		c.sndUna = ack
+		c.retransmitFirst()
+		if acked >= c.cwnd {
+			c.cwnd = mss
+		} else {
+			c.cwnd -= acked
+		}
+		if acked >= mss {
+			c.cwnd += mss
+		}
+		return
+	}
+	c.dupAcks = 0
+	if c.cwnd < c.ssthresh {
+		// Slow start with appropriate byte counting, L = 2 (RFC 3465).
+		c.cwnd += min(acked, 2*mss)
+	} else {
+		// Congestion avoidance: about one MSS per RTT.
+		inc := mss * mss / max(c.cwnd, 1)
+		c.cwnd += max(inc, 1)
+	}
+	if c.cwnd > MaxBufferSpace {
+		c.cwnd = MaxBufferSpace
+	}
+}
+
+// retransmitFirst resends the first unacknowledged segment.
+func (c *Conn) retransmitFirst() {
+	n := min(c.snd.n, c.segSize())
+	flags := FlagACK
+	if n == 0 {
+		if !c.finQueued {
+			return
+		}
+		flags |= FlagFIN
+	}
+	if c.emit(c.sndUna, n, flags) {
+		c.shard.stats[StatSndRexmitPack]++
+		c.shard.stats[StatSndRexmitByte] += uint64(n)
+		c.rtTime = 0 // Karn
+	}
+}
+
+// rttSample takes an RTT sample from the segment's timestamp echo, or from
+// the timed sequence number (RFC 6298, RFC 7323 4.1).
+func (c *Conn) rttSample(now int64, seg *Segment) {
+	var r int64 = -1
+	if c.tsOK && seg.Opts.HasTS && seg.Opts.TSEcr != 0 {
+		d := int64(c.tsNow() - seg.Opts.TSEcr)
+		if d >= 0 && d < 1<<30 {
+			r = d * tsTick
+			if r == 0 {
+				// Below the timestamp clock's resolution: use the timed
+				// segment if there is one.
+				r = -1
+			}
+		}
+	}
+	if r < 0 && c.rtTime != 0 && seg.Ack.GT(c.rtSeq) {
+		r = now - c.rtTime
+	}
+	if c.rtTime != 0 && seg.Ack.GT(c.rtSeq) {
+		c.rtTime = 0
+	}
+	if r < 0 {
+		return
+	}
+	if c.srtt == 0 {
+		c.srtt = max(r, 1)
+		c.rttvar = r / 2
+	} else {
+		d := c.srtt - r
+		if d < 0 {
+			d = -d
+		}
+		c.rttvar += (d - c.rttvar) / 4
+		c.srtt += (r - c.srtt) / 8
+		if c.srtt <= 0 {
+			c.srtt = 1
+		}
+	}
+	cfg := &c.shard.cfg
+	c.rto = min(max(c.srtt+4*c.rttvar+cfg.RexmitSlop, cfg.RexmitMin), MaxRTO)
+}
+
+// receiveData places in-window data in the receive buffer (in order, or
+// out of order for reassembly) and decides how to acknowledge it.
+func (c *Conn) receiveData(seq Seq, p []byte) {
+	s := c.shard
+	if seq == c.rcvNxt {
+		c.rcv.copyIn(c.rcv.n, p)
+		c.rcv.n += len(p)
+		c.rcvNxt = c.rcvNxt.Add(uint32(len(p)))
+		s.stats[StatRcvPack]++
+		s.stats[StatRcvByte] += uint64(len(p))
+		if c.reas.n > 0 {
+			// Data that waited out of order may now follow.
+			next := c.reas.advance(c.rcvNxt)
+			c.rcv.n += int(next.Sub(c.rcvNxt))
+			c.rcvNxt = next
+			c.ackNow = true // a hole filled: ACK at once (RFC 5681 4.2)
+			return
+		}
+		c.delAcked++
+		if !s.cfg.DelayedAck || c.delAcked >= 2 {
+			c.ackNow = true
+		} else if c.timers[timerDelAck] == 0 {
+			c.armTimer(timerDelAck, s.now+s.cfg.DelAckTime)
+		}
+		return
+	}
+	// Out of order: keep it where it belongs if the queue has room.
+	s.stats[StatRcvOOPack]++
+	off := int(seq.Sub(c.rcvNxt)) + c.rcv.n
+	if off+len(p) <= c.rcv.cap() && c.reas.add(seq, seq.Add(uint32(len(p))), s.cfg.ReassMaxQueueLen) {
+		c.rcv.copyIn(off, p)
+	}
+	c.ackNow = true // a duplicate ACK, with SACK blocks, at once
+}
+
+// receiveFIN processes the peer's FIN once it is in order.
+func (c *Conn) receiveFIN() {
+	c.rcvNxt++
+	c.finRcvd = true
+	c.ackNow = true
+	switch c.state {
+	case SynReceived, Established:
+		c.setState(CloseWait)
+	case FinWait1:
+		if c.sndUna == c.sndMax && c.finQueued {
+			c.enterTimeWait()
+			c.emit(c.sndNxt, 0, FlagACK)
+			return
+		}
+		c.setState(Closing)
+	case FinWait2:
+		c.enterTimeWait()
+		c.emit(c.sndNxt, 0, FlagACK)
+	case TimeWait:
+		c.armTimer(timer2MSL, c.shard.now+2*c.shard.cfg.MSL)
+	}
+}
+
+// enterTimeWait starts 2MSL. The application is done with the connection:
+// it hears Closed now; the shard keeps the control block until 2MSL ends.
+func (c *Conn) enterTimeWait() {
+	s := c.shard
+	c.setState(TimeWait)
+	for i := range c.timers {
+		c.timers[i] = 0
+	}
+	c.armTimer(timer2MSL, s.now+2*s.cfg.MSL)
+	if !c.notified {
+		c.notified = true
+		if c.handler != nil {
+			c.handler.Closed(c, nil)
+		}
+	}
+}

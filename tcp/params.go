@@ -1,0 +1,57 @@
+package tcp
+
+// Defaults and limits. Names follow FreeBSD's net.inet.tcp MIB (tcp(4));
+// units are in the names or comments. Times are nanoseconds unless a name
+// says otherwise.
+const (
+	// DefaultMSSDflt is mssdflt: the MSS assumed when the peer sends none.
+	DefaultMSSDflt = 536
+	// DefaultSendSpace is sendspace: the send buffer in bytes.
+	DefaultSendSpace = 32768
+	// DefaultRecvSpace is recvspace: the receive buffer in bytes.
+	DefaultRecvSpace = 65536
+	// MaxBufferSpace bounds sendspace and recvspace (window scale 14 allows 1 GiB).
+	MaxBufferSpace = 1 << 30
+	// DefaultMSL is msl: the maximum segment lifetime (30 s); TIME_WAIT lasts 2*msl.
+	DefaultMSL = int64(30e9)
+	// DefaultRexmitInitial is rexmit_initial: the RTO before any RTT sample (1 s).
+	DefaultRexmitInitial = int64(1e9)
+	// DefaultRexmitMin is rexmit_min: the RTO's lower bound before slop (30 ms).
+	DefaultRexmitMin = int64(30e6)
+	// DefaultRexmitSlop is rexmit_slop: added to the computed RTO (200 ms).
+	DefaultRexmitSlop = int64(200e6)
+	// MaxRTO is the RTO's upper bound (64 s, FreeBSD's TCPTV_REXMTMAX).
+	MaxRTO = int64(64e9)
+	// MaxRexmits is the number of retransmissions of one segment before the
+	// connection is dropped (FreeBSD's TCP_MAXRXTSHIFT).
+	MaxRexmits = 12
+	// MaxSynRexmits is the same for SYN and SYN-ACK (FreeBSD's TCP_SYNCNT... 6 tries, ~63 s).
+	MaxSynRexmits = 6
+	// DefaultDelAckTime is delacktime: the longest an ACK is delayed (40 ms).
+	DefaultDelAckTime = int64(40e6)
+	// DefaultKeepInit is keepinit: how long a connection may take to establish (75 s).
+	DefaultKeepInit = int64(75e9)
+	// DefaultKeepIdle is keepidle: idle time before keepalive probes (2 h).
+	DefaultKeepIdle = int64(7200e9)
+	// DefaultKeepIntvl is keepintvl: time between unanswered probes (75 s).
+	DefaultKeepIntvl = int64(75e9)
+	// DefaultKeepCnt is keepcnt: unanswered probes before the connection is dropped.
+	DefaultKeepCnt = 8
+	// DefaultFinWait2Timeout is finwait2_timeout (60 s).
+	DefaultFinWait2Timeout = int64(60e9)
+	// DefaultInitCwndSegments is initcwnd_segments (RFC 6928).
+	DefaultInitCwndSegments = 10
+	// DefaultReassMaxQueueLen is reass.maxqueuelen: out-of-order ranges kept per connection.
+	DefaultReassMaxQueueLen = 16
+	// MinPersist and MaxPersist bound the persist timer (FreeBSD TCPTV_PERSMIN/MAX).
+	MinPersist = int64(5e9)
+	MaxPersist = int64(60e9)
+	// maxWScale is the largest window scale (RFC 7323).
+	maxWScale = 14
+	// challengeACKLimit is how many challenge ACKs a shard sends per second (RFC 5961 7).
+	challengeACKLimit = 1000
+	// tsHz is the timestamp clock: 1 ms per tick.
+	tsTick = int64(1e6)
+	// DefaultBacklog is the listen backlog when none is given (Linux's somaxconn).
+	DefaultBacklog = 4096
+)

@@ -1,0 +1,527 @@
+package tcp
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+)
+
+// Config holds a shard's tunables; fields follow FreeBSD's net.inet.tcp
+// names. Times are nanoseconds.
+type Config struct {
+	MSSDflt          int   // mssdflt
+	SendSpace        int   // sendspace, bytes
+	RecvSpace        int   // recvspace, bytes
+	MSL              int64 // msl; TIME_WAIT lasts 2*MSL
+	RexmitInitial    int64 // rexmit_initial
+	RexmitMin        int64 // rexmit_min
+	RexmitSlop       int64 // rexmit_slop
+	DelayedAck       bool  // delayed_ack
+	DelAckTime       int64 // delacktime
+	KeepInit         int64 // keepinit
+	KeepIdle         int64 // keepidle
+	KeepIntvl        int64 // keepintvl
+	KeepCnt          int   // keepcnt
+	AlwaysKeepalive  bool  // always_keepalive
+	FinWait2Timeout  int64 // finwait2_timeout
+	InitCwndSegments int   // initcwnd_segments
+	RFC1323          bool  // rfc1323: window scaling and timestamps
+	SACK             bool  // sack.enable
+	ReassMaxQueueLen int   // reass.maxqueuelen: out-of-order ranges per connection
+	Blackhole        int   // blackhole: 1 no RST for SYNs to closed ports, 2 no RST at all
+	InsecureRST      bool  // insecure_rst: RFC 793 RST rules instead of RFC 5961
+	InsecureSYN      bool  // insecure_syn: RFC 793 SYN rules instead of RFC 5961
+	// MTU is the link MTU; the MSS we advertise is MTU less the IP and
+	// TCP headers.
+	MTU int
+	// ISNKey keys initial sequence numbers (RFC 6528) and timestamp offsets.
+	ISNKey [16]byte
+}
+
+// DefaultConfig returns FreeBSD's defaults for a 1500-byte MTU.
+func DefaultConfig() Config {
+	return Config{
+		MSSDflt: DefaultMSSDflt, SendSpace: DefaultSendSpace, RecvSpace: DefaultRecvSpace,
+		MSL: DefaultMSL, RexmitInitial: DefaultRexmitInitial, RexmitMin: DefaultRexmitMin,
+		RexmitSlop: DefaultRexmitSlop, DelayedAck: true, DelAckTime: DefaultDelAckTime,
+		KeepInit: DefaultKeepInit, KeepIdle: DefaultKeepIdle, KeepIntvl: DefaultKeepIntvl,
+		KeepCnt: DefaultKeepCnt, FinWait2Timeout: DefaultFinWait2Timeout,
+		InitCwndSegments: DefaultInitCwndSegments, RFC1323: true, SACK: true,
+		ReassMaxQueueLen: DefaultReassMaxQueueLen, MTU: 1500,
+	}
+}
+
+// Sender carries a shard's segments to the IP layer (the engine). Buffer
+// returns room for one segment's TCP header and payload towards t's remote
+// end — at least HeaderLen+MaxOptionsLen+MSS bytes — or nil when no frame is
+// free; Send transmits the first n bytes written into it, adding the IP
+// header and the checksum.
+type Sender interface {
+	Buffer(t *Tuple) []byte
+	Send(t *Tuple, n int)
+}
+
+// Listener is a passive open on a port.
+type Listener struct {
+	shard   *Shard
+	port    uint16
+	backlog int
+	pending int // connections from it not yet established
+	handler Handler
+	closed  bool
+}
+
+// Port returns the listener's port.
+func (l *Listener) Port() uint16 { return l.port }
+
+// Close stops accepting connections; established ones are not affected.
+func (l *Listener) Close() {
+	if l.closed {
+		return
+	}
+	l.closed = true
+	delete(l.shard.listeners, l.port)
+}
+
+// Shard is one core's TCP: its connection table, listeners, timers and
+// counters. Owned by its core's loop; not safe for concurrent use.
+type Shard struct {
+	cfg        Config
+	send       Sender
+	conns      map[Tuple]*Conn
+	listeners  map[uint16]*Listener
+	wheel      timerWheel
+	isn        *ISNGenerator
+	stats      Stats
+	stateCount [NumStates]int
+	now        int64
+	outSeg     Segment
+	inSeg      Segment
+	free       []*Conn
+
+	challengeSec   int64
+	challengeCount int
+	nextPort       uint16
+}
+
+// NewShard returns a shard that sends through send.
+func NewShard(cfg Config, send Sender) (*Shard, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Shard{cfg: cfg, send: send, conns: make(map[Tuple]*Conn),
+		listeners: make(map[uint16]*Listener), isn: NewISNGenerator(cfg.ISNKey), nextPort: 49152}, nil
+}
+
+// Validate checks a configuration's limits.
+func (cfg *Config) Validate() error {
+	switch {
+	case cfg.MSSDflt < 64 || cfg.MSSDflt > 65495:
+		return fmt.Errorf("tcp: mssdflt %d: want 64..65495", cfg.MSSDflt)
+	case cfg.SendSpace < 1024 || cfg.SendSpace > MaxBufferSpace:
+		return fmt.Errorf("tcp: sendspace %d: want 1024..%d", cfg.SendSpace, MaxBufferSpace)
+	case cfg.RecvSpace < 1024 || cfg.RecvSpace > MaxBufferSpace:
+		return fmt.Errorf("tcp: recvspace %d: want 1024..%d", cfg.RecvSpace, MaxBufferSpace)
+	case cfg.MSL <= 0:
+		return errors.New("tcp: msl must be positive")
+	case cfg.RexmitInitial <= 0 || cfg.RexmitMin < 0 || cfg.RexmitSlop < 0:
+		return errors.New("tcp: rexmit_initial must be positive, rexmit_min and rexmit_slop not negative")
+	case cfg.DelAckTime <= 0 || cfg.KeepInit <= 0 || cfg.KeepIdle <= 0 || cfg.KeepIntvl <= 0 || cfg.FinWait2Timeout <= 0:
+		return errors.New("tcp: delacktime, keepinit, keepidle, keepintvl and finwait2_timeout must be positive")
+	case cfg.KeepCnt < 1:
+		return errors.New("tcp: keepcnt must be at least 1")
+	case cfg.InitCwndSegments < 1 || cfg.InitCwndSegments > 1000:
+		return fmt.Errorf("tcp: initcwnd_segments %d: want 1..1000", cfg.InitCwndSegments)
+	case cfg.ReassMaxQueueLen < 1 || cfg.ReassMaxQueueLen > DefaultReassMaxQueueLen:
+		return fmt.Errorf("tcp: reass.maxqueuelen %d: want 1..%d", cfg.ReassMaxQueueLen, DefaultReassMaxQueueLen)
+	case cfg.MTU < 576 || cfg.MTU > 9216:
+		return fmt.Errorf("tcp: MTU %d: want 576..9216", cfg.MTU)
+	}
+	return nil
+}
+
+// Config returns the shard's configuration.
+func (s *Shard) Config() Config { return s.cfg }
+
+// Stats returns the shard's live counters. Owner only.
+func (s *Shard) Stats() *Stats { return &s.stats }
+
+// StateCounts returns the number of connections in each state.
+func (s *Shard) StateCounts() [NumStates]int {
+	c := s.stateCount
+	c[Listen] = len(s.listeners)
+	return c
+}
+
+// Conns returns the number of connections in the table.
+func (s *Shard) Conns() int { return len(s.conns) }
+
+// SetNow sets the shard's clock for calls made from outside its input and
+// timers (application calls on the core).
+func (s *Shard) SetNow(now int64) { s.now = now }
+
+// Listen starts a passive open on port with a backlog of connections that
+// may wait in SYN_RCVD; h handles the connections it accepts.
+func (s *Shard) Listen(port uint16, backlog int, h Handler) (*Listener, error) {
+	if port == 0 {
+		return nil, syscall.EINVAL
+	}
+	if _, ok := s.listeners[port]; ok {
+		return nil, syscall.EADDRINUSE
+	}
+	if backlog <= 0 {
+		backlog = DefaultBacklog
+	}
+	l := &Listener{shard: s, port: port, backlog: backlog, handler: h}
+	s.listeners[port] = l
+	return l, nil
+}
+
+// Dial opens a connection actively (SYN_SENT) from t's local to its remote
+// end; a zero local port picks an ephemeral one.
+func (s *Shard) Dial(t Tuple, h Handler, now int64) (*Conn, error) {
+	s.now = now
+	if t.LocalPort == 0 {
+		if !s.pickPort(&t) {
+			return nil, syscall.EADDRNOTAVAIL
+		}
+	} else if _, ok := s.conns[t]; ok {
+		return nil, syscall.EADDRINUSE
+	}
+	c := s.newConn(t)
+	c.handler = h
+	c.rcvScale = s.wscale()
+	c.setState(SynSent)
+	s.conns[t] = c
+	s.stats[StatConnAttempt]++
+	c.armTimer(timerKeep, now+s.cfg.KeepInit)
+	c.sendSYN()
+	return c, nil
+}
+
+// pickPort chooses a free ephemeral port for t (49152..65535, as IANA and
+// FreeBSD).
+func (s *Shard) pickPort(t *Tuple) bool {
+	for i := 0; i < 16384; i++ {
+		p := s.nextPort
+		s.nextPort++
+		if s.nextPort == 0 {
+			s.nextPort = 49152
+		}
+		t.LocalPort = p
+		if _, ok := s.conns[*t]; !ok {
+			if _, ok := s.listeners[p]; !ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// wscale is the window scale that lets recvspace be advertised.
+func (s *Shard) wscale() uint8 {
+	if !s.cfg.RFC1323 {
+		return 0
+	}
+	var sc uint8
+	for sc < maxWScale && s.cfg.RecvSpace>>sc > 0xffff {
+		sc++
+	}
+	return sc
+}
+
+// ourMSS is the MSS we advertise for t.
+func (s *Shard) ourMSS(t *Tuple) int {
+	if t.IsIPv4() {
+		return s.cfg.MTU - 40
+	}
+	return s.cfg.MTU - 60
+}
+
+// newConn takes a control block from the free list (with its buffers) or
+// makes one.
+func (s *Shard) newConn(t Tuple) *Conn {
+	var c *Conn
+	if n := len(s.free); n > 0 {
+		c = s.free[n-1]
+		s.free = s.free[:n-1]
+		snd, rcv := c.snd.buf, c.rcv.buf
+		*c = Conn{}
+		c.snd.buf, c.rcv.buf = snd, rcv
+	} else {
+		c = &Conn{}
+	}
+	if len(c.snd.buf) != s.cfg.SendSpace {
+		c.snd.buf = make([]byte, s.cfg.SendSpace)
+	}
+	if len(c.rcv.buf) != s.cfg.RecvSpace {
+		c.rcv.buf = make([]byte, s.cfg.RecvSpace)
+	}
+	c.shard = s
+	c.tuple = t
+	c.state = Closed
+	s.stateCount[Closed]++
+	c.iss = s.isn.ISN(t.LocalAddr, t.RemoteAddr, t.LocalPort, t.RemotePort, s.now)
+	c.sndUna, c.sndNxt, c.sndMax, c.recover = c.iss, c.iss, c.iss, c.iss
+	c.ourMSS = s.ourMSS(&t)
+	c.mss = min(c.ourMSS, s.cfg.MSSDflt)
+	c.rto = s.cfg.RexmitInitial
+	c.ssthresh = MaxBufferSpace
+	c.cwnd = uint32(s.cfg.InitCwndSegments * c.mss)
+	c.tsOffset = uint32(SipHash24(s.cfg.ISNKey, tsKey(&t)))
+	return c
+}
+
+// tsKey is the input of the per-connection timestamp offset.
+func tsKey(t *Tuple) []byte {
+	var b [36]byte
+	copy(b[0:16], t.LocalAddr[:])
+	copy(b[16:32], t.RemoteAddr[:])
+	b[32], b[33] = byte(t.LocalPort>>8), byte(t.LocalPort)
+	b[34], b[35] = byte(t.RemotePort>>8), byte(t.RemotePort)
+	return b[:]
+}
+
+// unlink removes the connection from the table.
+func (s *Shard) unlink(c *Conn) {
+	if s.conns[c.tuple] == c {
+		delete(s.conns, c.tuple)
+	}
+	if c.lst != nil {
+		c.lst.pending--
+		c.lst = nil
+	}
+}
+
+// freeConn puts a closed connection on the free list.
+func (s *Shard) freeConn(c *Conn) {
+	if c.shard == nil {
+		return
+	}
+	s.stateCount[c.state]--
+	c.shard = nil
+	c.handler = nil
+	c.User = nil
+	s.free = append(s.free, c)
+}
+
+// Receive processes one TCP segment: b is the TCP header and payload, with
+// the checksum already verified; t names the connection from our side
+// (local = the packet's destination).
+func (s *Shard) Receive(t *Tuple, b []byte, now int64) {
+	s.now = now
+	seg := &s.inSeg
+	if err := Parse(b, seg); err != ParseOK {
+		s.stats[StatRcvBadOff]++
+		return
+	}
+	s.stats[StatRcvTotal]++
+	var reopen *Seq
+	if c := s.conns[*t]; c != nil {
+		if c.state != TimeWait || !c.reopenable(seg) {
+			c.input(seg)
+			return
+		}
+		// A new connection on the 4-tuple of one in TIME_WAIT (RFC 6191):
+		// end the old one; the new ISN lies above its snd_nxt.
+		next := c.sndNxt
+		reopen = &next
+		s.stats[StatTWReopened]++
+		c.finish(nil)
+	}
+	if l := s.listeners[t.LocalPort]; l != nil {
+		s.listenInput(l, t, seg, reopen)
+		return
+	}
+	s.closedPort(t, seg)
+}
+
+// CountBadSum counts a segment the IP layer dropped for its checksum.
+func (s *Shard) CountBadSum() { s.stats[StatRcvBadSum]++ }
+
+// closedPort answers a segment for no connection and no listener with a RST
+// (RFC 9293 3.10.7.1), unless blackhole says not to.
+func (s *Shard) closedPort(t *Tuple, seg *Segment) {
+	s.stats[StatNoPort]++
+	if seg.Flags&FlagRST != 0 || s.cfg.Blackhole >= 2 || (s.cfg.Blackhole == 1 && seg.Flags&FlagSYN != 0) {
+		return
+	}
+	s.resetFor(t, seg)
+}
+
+// resetFor sends the RST RFC 9293 prescribes for a segment that belongs to
+// no connection.
+func (s *Shard) resetFor(t *Tuple, seg *Segment) {
+	s.stats[StatRSTSent]++
+	if seg.Flags&FlagACK != 0 {
+		s.reset(t, seg.Ack, 0, FlagRST)
+		return
+	}
+	n := uint32(len(seg.Payload))
+	if seg.Flags&FlagSYN != 0 {
+		n++
+	}
+	if seg.Flags&FlagFIN != 0 {
+		n++
+	}
+	s.reset(t, 0, seg.Seq.Add(n), FlagRST|FlagACK)
+}
+
+// listenInput is RFC 9293 3.10.7.2: a segment for a listening port.
+func (s *Shard) listenInput(l *Listener, t *Tuple, seg *Segment, after *Seq) {
+	switch {
+	case seg.Flags&FlagRST != 0:
+		return
+	case seg.Flags&FlagACK != 0:
+		s.resetFor(t, seg)
+		return
+	case seg.Flags&FlagSYN == 0:
+		return
+	}
+	if l.pending >= l.backlog {
+		s.stats[StatListenDrop]++
+		return
+	}
+	c := s.newConn(*t)
+	if after != nil && c.iss.LEQ(*after) {
+		c.iss = after.Add(1 << 17)
+		c.sndUna, c.sndNxt, c.sndMax, c.recover = c.iss, c.iss, c.iss, c.iss
+	}
+	c.lst = l
+	l.pending++
+	c.irs = seg.Seq
+	c.rcvNxt = seg.Seq + 1
+	c.rcvScale = s.wscale()
+	c.negotiate(&seg.Opts, true)
+	c.setState(SynReceived)
+	s.conns[*t] = c
+	c.armTimer(timerKeep, s.now+s.cfg.KeepInit)
+	c.sendSYN()
+}
+
+// Tick runs the timers due at now.
+func (s *Shard) Tick(now int64) {
+	s.now = now
+	s.wheel.advance(now, fireTimers)
+}
+
+// NextTimer returns the earliest armed deadline, for tests and idle loops;
+// ok is false when none is armed.
+func (s *Shard) NextTimer() (at int64, ok bool) {
+	if s.wheel.count == 0 {
+		return 0, false
+	}
+	at = -1
+	for _, c := range s.conns {
+		if c.deadline != 0 && (at < 0 || c.deadline < at) {
+			at = c.deadline
+		}
+	}
+	return at, at >= 0
+}
+
+// fireTimers runs a connection's expired timers and reschedules it.
+func fireTimers(c *Conn, now int64) {
+	for k := timerKind(0); k < numTimers; k++ {
+		if c.state == Closed || c.shard == nil {
+			return
+		}
+		if t := c.timers[k]; t != 0 && t <= now {
+			c.timers[k] = 0
+			c.fire(k, now)
+		}
+	}
+	if c.shard != nil && c.state != Closed {
+		c.reschedule()
+	}
+}
+
+// fire handles one expired timer.
+func (c *Conn) fire(k timerKind, now int64) {
+	s := c.shard
+	switch k {
+	case timerRexmt:
+		s.stats[StatRexmtTimeo]++
+		c.rexmits++
+		if c.state == SynSent || c.state == SynReceived {
+			if c.rexmits > MaxSynRexmits {
+				c.drop(syscall.ETIMEDOUT)
+				return
+			}
+			c.rto = min(c.rto*2, MaxRTO)
+			c.rtTime = 0
+			c.sendSYN()
+			return
+		}
+		if c.sndWnd == 0 {
+			// A zero window is not a loss: probe it.
+			c.rexmits--
+			c.armPersist()
+			return
+		}
+		if c.rexmits > MaxRexmits {
+			c.drop(syscall.ETIMEDOUT)
+			return
+		}
+		c.rto = min(c.rto*2, MaxRTO)
+		mss := uint32(c.mss)
+		if c.rexmits == 1 {
+			c.ssthresh = max(c.inFlight()/2, 2*mss)
+		}
+		c.cwnd = mss
+		c.inRecovery = false
+		c.dupAcks = 0
+		c.recover = c.sndMax
+		c.rtTime = 0
+		c.sndNxt = c.sndUna
+		c.output()
+		if c.timers[timerRexmt] == 0 && c.sndUna != c.sndMax {
+			c.armTimer(timerRexmt, now+c.rto)
+		}
+	case timerPersist:
+		s.stats[StatPersistTimeo]++
+		s.stats[StatSndProbe]++
+		c.persistShift = min(c.persistShift+1, 12)
+		// Send one byte beyond the window (RFC 9293 3.8.6.1).
+		off := int(c.sndNxt.Sub(c.sndUna))
+		if off < c.snd.n {
+			c.emit(c.sndNxt, 1, FlagACK)
+		} else {
+			c.emit(c.sndNxt-1, 0, FlagACK)
+		}
+		if c.sndWnd == 0 {
+			c.armPersist()
+		}
+	case timerKeep:
+		s.stats[StatKeepTimeo]++
+		if !c.state.synchronized() {
+			s.stats[StatKeepDrops]++
+			c.drop(syscall.ETIMEDOUT)
+			return
+		}
+		if !(c.keepalive || s.cfg.AlwaysKeepalive) || c.state >= FinWait2 && c.state != CloseWait {
+			return
+		}
+		if c.keepProbes >= s.cfg.KeepCnt {
+			s.stats[StatKeepDrops]++
+			c.drop(syscall.ETIMEDOUT)
+			return
+		}
+		c.keepProbes++
+		s.stats[StatKeepProbe]++
+		c.emit(c.sndUna-1, 0, FlagACK)
+		c.timers[timerKeep] = now + s.cfg.KeepIntvl
+	case timerDelAck:
+		s.stats[StatDelAck]++
+		c.ackNow = true
+		c.output()
+	case timer2MSL:
+		if c.state == TimeWait {
+			c.finish(nil)
+			return
+		}
+		if c.state == FinWait2 {
+			c.finish(nil)
+		}
+	}
+}

@@ -1,0 +1,89 @@
+package tcp
+
+// Stat indexes a shard's counters. Names are FreeBSD's struct tcpstat fields
+// without the tcps_ prefix. Counters are plain integers written by the
+// owning core only.
+type Stat int
+
+// Counters.
+const (
+	StatConnAttempt     Stat = iota // connections initiated (SYN sent)
+	StatAccepts                     // connections accepted (passive open completed)
+	StatConnects                    // connections established (either side)
+	StatDrops                       // established connections dropped (RST sent or received, timeouts)
+	StatConnDrops                   // embryonic connections dropped
+	StatClosed                      // connections closed (including drops)
+	StatSndTotal                    // segments sent
+	StatSndPack                     // data segments sent
+	StatSndByte                     // data bytes sent
+	StatSndRexmitPack               // data segments retransmitted
+	StatSndRexmitByte               // data bytes retransmitted
+	StatSndAcks                     // pure ACKs sent
+	StatSndCtrl                     // control segments sent (SYN, FIN, RST)
+	StatSndProbe                    // window probes sent
+	StatSndWinUp                    // window updates sent
+	StatRcvTotal                    // segments received
+	StatRcvPack                     // in-order data segments received
+	StatRcvByte                     // in-order data bytes received
+	StatRcvBadSum                   // segments with a bad checksum
+	StatRcvBadOff                   // segments with a bad data offset or options
+	StatRcvDupPack                  // completely duplicate data segments
+	StatRcvPartDupPack              // partly duplicate data segments
+	StatRcvOOPack                   // out-of-order data segments
+	StatRcvPackAfterWin             // segments (partly) beyond the window
+	StatRcvAfterClose               // segments after the application closed
+	StatRcvAckTotal                 // ACKs received
+	StatRcvDupAck                   // duplicate ACKs
+	StatRcvAckTooMuch               // ACKs for unsent data
+	StatRexmtTimeo                  // retransmission timeouts
+	StatPersistTimeo                // persist timeouts
+	StatKeepTimeo                   // keepalive timeouts (and keepinit)
+	StatKeepProbe                   // keepalive probes sent
+	StatKeepDrops                   // connections dropped by keepalive or keepinit
+	StatDelAck                      // delayed ACKs sent
+	StatPAWSDrop                    // segments dropped by PAWS
+	StatPredAck                     // header prediction: pure ACKs
+	StatPredDat                     // header prediction: in-order data
+	StatSCSendCookie                // SYN cookies sent
+	StatSCRecvCookie                // SYN cookies received and valid
+	StatBadSyn                      // bad SYNs (and SYN cookies that did not validate)
+	StatListenDrop                  // SYNs dropped: listen queue full
+	StatChallengeAck                // challenge ACKs sent (RFC 5961)
+	StatRSTSent                     // RSTs sent for segments without a connection
+	StatNoPort                      // segments for closed ports
+	StatTWReopened                  // TIME_WAIT connections ended by a new SYN (RFC 6191)
+	numStats
+)
+
+var statNames = [numStats]string{
+	StatConnAttempt: "connattempt", StatAccepts: "accepts", StatConnects: "connects",
+	StatDrops: "drops", StatConnDrops: "conndrops", StatClosed: "closed",
+	StatSndTotal: "sndtotal", StatSndPack: "sndpack", StatSndByte: "sndbyte",
+	StatSndRexmitPack: "sndrexmitpack", StatSndRexmitByte: "sndrexmitbyte",
+	StatSndAcks: "sndacks", StatSndCtrl: "sndctrl", StatSndProbe: "sndprobe", StatSndWinUp: "sndwinup",
+	StatRcvTotal: "rcvtotal", StatRcvPack: "rcvpack", StatRcvByte: "rcvbyte",
+	StatRcvBadSum: "rcvbadsum", StatRcvBadOff: "rcvbadoff", StatRcvDupPack: "rcvduppack",
+	StatRcvPartDupPack: "rcvpartduppack", StatRcvOOPack: "rcvoopack",
+	StatRcvPackAfterWin: "rcvpackafterwin", StatRcvAfterClose: "rcvafterclose",
+	StatRcvAckTotal: "rcvacktotal", StatRcvDupAck: "rcvdupack", StatRcvAckTooMuch: "rcvacktoomuch",
+	StatRexmtTimeo: "rexmttimeo", StatPersistTimeo: "persisttimeo", StatKeepTimeo: "keeptimeo",
+	StatKeepProbe: "keepprobe", StatKeepDrops: "keepdrops", StatDelAck: "delack",
+	StatPAWSDrop: "pawsdrop", StatPredAck: "predack", StatPredDat: "preddat",
+	StatSCSendCookie: "sc_sendcookie", StatSCRecvCookie: "sc_recvcookie", StatBadSyn: "badsyn",
+	StatListenDrop: "listendrop", StatChallengeAck: "challengeack", StatRSTSent: "rstsent",
+	StatNoPort: "noport", StatTWReopened: "tw_reopened",
+}
+
+// String returns the tcpstat name.
+func (s Stat) String() string {
+	if s < 0 || s >= numStats {
+		return "unknown"
+	}
+	return statNames[s]
+}
+
+// NumStats is the number of counters.
+const NumStats = int(numStats)
+
+// Stats is a shard's counter set.
+type Stats [numStats]uint64

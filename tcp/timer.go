@@ -1,0 +1,133 @@
+package tcp
+
+// Timer kinds a connection keeps. Each holds an absolute deadline in ns, 0
+// when not armed; the connection sits in the shard's wheel at the earliest.
+type timerKind uint8
+
+const (
+	timerRexmt   timerKind = iota // retransmission (and SYN, SYN-ACK)
+	timerPersist                  // zero-window probes
+	timerKeep                     // keepinit before ESTABLISHED, keepalive after
+	timerDelAck                   // delayed ACK
+	timer2MSL                     // TIME_WAIT and the FIN_WAIT_2 timeout
+	numTimers
+)
+
+const (
+	// wheelTick is the wheel's resolution.
+	wheelTick = int64(1e6)
+	// wheelSlots is the number of slots; the wheel spans wheelSlots ticks.
+	wheelSlots = 4096
+)
+
+// timerList is an intrusive doubly linked list of connections.
+type timerList struct{ head *Conn }
+
+func (l *timerList) push(c *Conn) {
+	c.tprev = nil
+	c.tnext = l.head
+	if l.head != nil {
+		l.head.tprev = c
+	}
+	l.head = c
+	c.tlist = l
+}
+
+func (l *timerList) remove(c *Conn) {
+	if c.tprev != nil {
+		c.tprev.tnext = c.tnext
+	} else {
+		l.head = c.tnext
+	}
+	if c.tnext != nil {
+		c.tnext.tprev = c.tprev
+	}
+	c.tnext, c.tprev, c.tlist = nil, nil, nil
+}
+
+// timerWheel is a hashed timing wheel of 1 ms slots over about 4 s, with a
+// list for deadlines further out that is sorted back into the wheel once a
+// round. Scheduling and cancelling are O(1); owned by one shard.
+type timerWheel struct {
+	slots [wheelSlots]timerList
+	far   timerList
+	cur   int64 // the next tick to process
+	count int   // connections scheduled
+	init  bool
+}
+
+func (w *timerWheel) schedule(c *Conn, deadline int64) {
+	if c.tlist != nil {
+		c.tlist.remove(c)
+		w.count--
+	}
+	c.deadline = deadline
+	if deadline == 0 {
+		return
+	}
+	w.count++
+	t := deadline / wheelTick
+	if t < w.cur {
+		t = w.cur
+	}
+	if t-w.cur >= wheelSlots {
+		w.far.push(c)
+		return
+	}
+	w.slots[t%wheelSlots].push(c)
+}
+
+// advance calls fire for every connection whose deadline is at or before now.
+// fire must reschedule or cancel the connection.
+func (w *timerWheel) advance(now int64, fire func(c *Conn, now int64)) {
+	end := now / wheelTick
+	if !w.init {
+		w.cur, w.init = end, true
+	}
+	if w.count == 0 {
+		w.cur = end + 1
+		return
+	}
+	start := w.cur
+	if end-start >= wheelSlots {
+		start = end - wheelSlots + 1 // every slot once
+		w.refar(now, fire)
+	}
+	for t := start; t <= end; t++ {
+		l := &w.slots[t%wheelSlots]
+		for c := l.head; c != nil; {
+			next := c.tnext
+			if c.deadline <= now {
+				l.remove(c)
+				w.count--
+				c.deadline = 0
+				fire(c, now)
+			}
+			c = next
+		}
+		if t%wheelSlots == wheelSlots-1 {
+			w.cur = t + 1
+			w.refar(now, fire)
+		}
+	}
+	w.cur = end + 1
+}
+
+// refar moves far entries that now fit into the wheel (or fires them).
+func (w *timerWheel) refar(now int64, fire func(c *Conn, now int64)) {
+	for c := w.far.head; c != nil; {
+		next := c.tnext
+		if c.deadline <= now {
+			w.far.remove(c)
+			w.count--
+			c.deadline = 0
+			fire(c, now)
+		} else if c.deadline/wheelTick-w.cur < wheelSlots {
+			d := c.deadline
+			w.far.remove(c)
+			w.count--
+			w.schedule(c, d)
+		}
+		c = next
+	}
+}
