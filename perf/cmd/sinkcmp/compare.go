@@ -286,9 +286,9 @@ func measureSink(ctx context.Context, bed *testbed.Bed, o options, round int, ge
 		ks, _ := xdpStats(link.FD())
 		fmt.Fprintf(log, "round %d %-9s kernel: rx_dropped %d (no fill frame: %d) rx_ring_full %d\n",
 			round, receiverSink, ks.Rx_dropped, ks.Rx_fill_ring_empty_descs, ks.Rx_ring_full)
-		fmt.Fprintf(log, "round %d %-9s turn: %d packets in %v, %d empty polls (%.0f%% of polls); link %+v\n",
+		fmt.Fprintf(log, "round %d %-9s turn: %d packets in %v, %d empty polls (%.2f M/s); link %+v\n",
 			round, receiverSink, r.Packets, r.Duration.Round(time.Millisecond), r.Idle,
-			100*float64(r.Idle)/float64(r.Idle+r.Link.RxFrames/uint64(o.Batch)+1), r.Link)
+			float64(r.Idle)/r.Duration.Seconds()/1e6, r.Link)
 	}()
 	w, err := measure(ctx, round, receiverSink, o, gen, func() (uint64, uint64, uint64, error) {
 		p, b := live.Load()
