@@ -145,3 +145,44 @@ func (e *Engine) Totals() Counters {
 	}
 	return t
 }
+
+// Dial opens a TCP connection from core's shard to remote, from local (a
+// zero port picks an ephemeral one), with h handling it on that core. It
+// runs the open on the core's loop and waits for it to be sent.
+func (e *Engine) Dial(core int, local, remote netip.AddrPort, h tcp.Handler) error {
+	if core < 0 || core >= len(e.cores) {
+		return fmt.Errorf("engine: no core %d", core)
+	}
+	c := e.cores[core]
+	if c.tcp == nil {
+		return errors.New("engine: no TCP")
+	}
+	t := tcp.Tuple{LocalAddr: local.Addr().As16(), RemoteAddr: remote.Addr().As16(),
+		LocalPort: local.Port(), RemotePort: remote.Port()}
+	var err error
+	if cerr := e.loops[core].Call(func(now int64) {
+		c.now = now
+		_, err = c.tcp.Dial(t, h, now)
+		c.flush()
+	}); cerr != nil {
+		return cerr
+	}
+	return err
+}
+
+// Source returns the engine's address of remote's family on the prefix that
+// holds remote (the first of the family when none does).
+func (e *Engine) Source(remote netip.Addr) (netip.Addr, bool) {
+	c := e.cores[0]
+	if remote.Is4() {
+		if len(c.v4) == 0 {
+			return netip.Addr{}, false
+		}
+		return netip.AddrFrom4(c.source4(remote.As4())), true
+	}
+	if len(c.v6) == 0 {
+		return netip.Addr{}, false
+	}
+	r := remote.As16()
+	return netip.AddrFrom16(c.source6(&r)), true
+}

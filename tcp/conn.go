@@ -128,6 +128,7 @@ type Conn struct {
 
 	// Flags.
 	finQueued   bool // the application shut the send side: FIN follows the data
+	finSeq      Seq  // the FIN's sequence number, once queued
 	finRcvd     bool // the peer's FIN is in order
 	ackNow      bool
 	delAcked    int  // full segments received since the last ACK
@@ -144,6 +145,10 @@ type Conn struct {
 	tprev    *Conn
 	deadline int64
 }
+
+// Now returns the shard's current time (the time of the batch or timer run
+// being processed), for handlers that measure.
+func (c *Conn) Now() int64 { return c.shard.now }
 
 // State returns the connection's state.
 func (c *Conn) State() State { return c.state }
@@ -242,17 +247,38 @@ func (c *Conn) CloseWrite() {
 	case SynSent:
 		c.drop(nil)
 		return
-	case SynReceived, Established:
-		c.finQueued = true
+	case SynReceived:
+		// With nothing to send the FIN goes now and FIN_WAIT_1 follows;
+		// otherwise it waits for ESTABLISHED (RFC 9293 3.10.4).
+		c.queueFIN()
+		if c.snd.n > 0 {
+			return
+		}
+		c.setState(FinWait1)
+	case Established:
+		c.queueFIN()
 		c.setState(FinWait1)
 	case CloseWait:
-		c.finQueued = true
+		c.queueFIN()
 		c.setState(LastAck)
 	default:
 		return
 	}
 	c.output()
 }
+
+// queueFIN places the FIN after the data written so far.
+func (c *Conn) queueFIN() {
+	c.finQueued = true
+	start := c.sndUna
+	if !c.state.synchronized() {
+		start = c.iss + 1 // the data starts after the SYN
+	}
+	c.finSeq = start.Add(uint32(c.snd.n))
+}
+
+// finAcked reports whether the peer acknowledged our FIN.
+func (c *Conn) finAcked() bool { return c.finQueued && c.sndUna.GT(c.finSeq) }
 
 // Close closes the connection for the application: the send side is shut
 // with a FIN after the data already written, and nothing more will be read.

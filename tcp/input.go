@@ -30,6 +30,18 @@ func (c *Conn) input(seg *Segment) {
 		return
 	}
 
+	// A SYN we already have (a retransmitted SYN, or the SYN-ACK of a
+	// simultaneous open): strip it, as the trimming below would (FreeBSD
+	// tcp_input), so that the rest of the segment is judged on its own.
+	if flags&FlagSYN != 0 && seg.Seq.Add(1) == c.rcvNxt && c.state != SynSent {
+		if c.state == SynReceived && flags&FlagACK == 0 && c.lst != nil {
+			c.sendSYN() // the peer did not hear our SYN-ACK
+			return
+		}
+		flags &^= FlagSYN
+		seg.Seq++
+	}
+
 	// 1. Sequence number check.
 	segLen := uint32(len(payload))
 	if flags&FlagSYN != 0 {
@@ -57,6 +69,9 @@ func (c *Conn) input(seg *Segment) {
 			}
 			c.ackNow = true
 			c.output()
+			if !c.state.synchronized() {
+				c.emit(c.sndNxt, 0, FlagACK)
+			}
 		}
 		return
 	}
@@ -105,10 +120,6 @@ func (c *Conn) input(seg *Segment) {
 
 	// 4. SYN in a synchronized state (RFC 5961 4.2), or a new SYN in SYN_RCVD.
 	if flags&FlagSYN != 0 {
-		if c.state == SynReceived && seg.Seq.Add(0) == c.irs {
-			c.sendSYN() // the peer did not hear our SYN-ACK
-			return
-		}
 		if s.cfg.InsecureSYN {
 			c.drop(syscall.ECONNRESET)
 			return
@@ -262,6 +273,9 @@ func (c *Conn) establish(seg *Segment) {
 	c.maxSndWnd = max(c.maxSndWnd, c.sndWnd)
 	c.sndWl1, c.sndWl2 = seg.Seq, seg.Ack
 	c.setState(Established)
+	if c.finQueued {
+		c.setState(FinWait1) // closed during the handshake
+	}
 	s.stats[StatConnects]++
 	c.armTimer(timerKeep, 0)
 	c.armKeep(s.now)
@@ -372,10 +386,12 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 		c.challengeACK()
 		return false
 	}
-	finSeq := c.sndUna.Add(uint32(c.snd.n)) // where our FIN goes, once queued
 	if ack.LEQ(c.sndUna) {
+		// A duplicate ACK (RFC 5681 2): no data, no FIN, data outstanding,
+		// and the same window — or SACK blocks, which say the receiver holds
+		// data above a hole whatever it does with its window.
 		if ack == c.sndUna && dataLen == 0 && flags&FlagFIN == 0 && c.sndMax != c.sndUna &&
-			uint32(seg.Window)<<c.sndScale == c.sndWnd {
+			(uint32(seg.Window)<<c.sndScale == c.sndWnd || c.sackOK && seg.Opts.NumSACK > 0) {
 			s.stats[StatRcvDupAck]++
 			c.dupAck()
 		} else if ack == c.sndUna {
@@ -384,10 +400,13 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 	} else {
 		acked := ack.Sub(c.sndUna)
 		c.rttSample(s.now, seg)
-		finAcked := c.finQueued && ack.GT(finSeq)
+		finAcked := c.finQueued && ack.GT(c.finSeq)
 		data := acked
 		if finAcked {
 			data--
+		}
+		if c.sndUna == c.iss {
+			data-- // our SYN (closed in SYN_RCVD, RFC 9293 3.10.4)
 		}
 		c.snd.discard(int(data))
 		c.newAck(ack, acked)
@@ -505,7 +524,7 @@ func (c *Conn) retransmitFirst() {
 	n := min(c.snd.n, c.segSize())
 	flags := FlagACK
 	if n == 0 {
-		if !c.finQueued {
+		if !c.finQueued || c.finAcked() {
 			return
 		}
 		flags |= FlagFIN
@@ -517,26 +536,21 @@ func (c *Conn) retransmitFirst() {
 	}
 }
 
-// rttSample takes an RTT sample from the segment's timestamp echo, or from
-// the timed sequence number (RFC 6298, RFC 7323 4.1).
+// rttSample takes an RTT sample when the ACK covers the segment being timed
+// with the shard's clock, or else from the timestamp echo (RFC 6298, RFC
+// 7323 4.1). The timed segment is preferred: the timestamp clock ticks in
+// milliseconds, coarser than the round trip of a local link.
 func (c *Conn) rttSample(now int64, seg *Segment) {
 	var r int64 = -1
-	if c.tsOK && seg.Opts.HasTS && seg.Opts.TSEcr != 0 {
-		d := int64(c.tsNow() - seg.Opts.TSEcr)
-		if d >= 0 && d < 1<<30 {
-			r = d * tsTick
-			if r == 0 {
-				// Below the timestamp clock's resolution: use the timed
-				// segment if there is one.
-				r = -1
-			}
-		}
-	}
-	if r < 0 && c.rtTime != 0 && seg.Ack.GT(c.rtSeq) {
-		r = now - c.rtTime
-	}
 	if c.rtTime != 0 && seg.Ack.GT(c.rtSeq) {
+		r = now - c.rtTime
 		c.rtTime = 0
+	} else if c.tsOK && seg.Opts.HasTS && seg.Opts.TSEcr != 0 {
+		if d := int32(c.tsNow() - seg.Opts.TSEcr); d >= 0 {
+			// Below one tick the round trip is known only to be under a
+			// millisecond: take half of one (FreeBSD adds a tick).
+			r = max(int64(d)*tsTick, tsTick/2)
+		}
 	}
 	if r < 0 {
 		return

@@ -24,8 +24,7 @@ func (c *Conn) output() {
 		}
 		seg := c.segSize()
 		n := min(avail, usable, seg)
-		finSeq := c.sndUna.Add(uint32(c.snd.n))
-		fin := c.finQueued && off+n == c.snd.n && c.sndNxt.LEQ(finSeq)
+		fin := c.finQueued && off+n == c.snd.n && c.sndNxt.LEQ(c.finSeq)
 		if n > 0 && n < seg && !fin {
 			// Sender silly window avoidance and Nagle (RFC 9293 3.8.6.2.1,
 			// RFC 896): send a short segment only when it is all we have and
@@ -64,7 +63,7 @@ func (c *Conn) output() {
 			adv++
 			s.stats[StatSndCtrl]++
 		}
-		if c.rtTime == 0 && !c.tsOK && seq.GEQ(c.sndMax) {
+		if c.rtTime == 0 && seq.GEQ(c.sndMax) {
 			c.rtSeq, c.rtTime = seq, s.now
 		}
 		c.sndNxt = c.sndNxt.Add(adv)

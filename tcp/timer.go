@@ -51,7 +51,7 @@ func (l *timerList) remove(c *Conn) {
 type timerWheel struct {
 	slots [wheelSlots]timerList
 	far   timerList
-	cur   int64 // the next tick to process
+	cur   int64 // the first tick not yet fully processed
 	count int   // connections scheduled
 	init  bool
 }
@@ -85,7 +85,7 @@ func (w *timerWheel) advance(now int64, fire func(c *Conn, now int64)) {
 		w.cur, w.init = end, true
 	}
 	if w.count == 0 {
-		w.cur = end + 1
+		w.cur = end
 		return
 	}
 	start := w.cur
@@ -106,11 +106,13 @@ func (w *timerWheel) advance(now int64, fire func(c *Conn, now int64)) {
 			c = next
 		}
 		if t%wheelSlots == wheelSlots-1 {
-			w.cur = t + 1
+			w.cur = min(t+1, end)
 			w.refar(now, fire)
 		}
 	}
-	w.cur = end + 1
+	// The current tick is not over: its slot is scanned again next time,
+	// for deadlines later in it.
+	w.cur = end
 }
 
 // refar moves far entries that now fit into the wheel (or fires them).

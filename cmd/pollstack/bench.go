@@ -22,8 +22,9 @@ const benchUsage = `Usage: pollstack bench MODE [flags]
 
 Modes:
   pps    raw UDP frames over AF_XDP as fast as the link takes them (or at --rate)
+  bulk   one TCP connection streaming a file or a pattern to a peer
 
-Run 'pollstack bench pps --help' for its flags.
+Run 'pollstack bench MODE --help' for a mode's flags.
 `
 
 const benchPPSSynopsis = `bench pps --iface IF [--netns NS] [--cores LIST] [--dst-mac MAC] [--size N] [--rate PPS] [--duration D]
@@ -36,7 +37,7 @@ Flags:`
 
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usagef("bench: want a mode: pps (see 'pollstack bench --help')")
+		return usagef("bench: want a mode: pps or bulk (see 'pollstack bench --help')")
 	}
 	switch args[0] {
 	case "-h", "--help", "help":
@@ -44,8 +45,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "pps":
 		return runBenchPPS(args[1:], stdout, stderr)
+	case "bulk":
+		return runBenchBulk(args[1:], stdout, stderr)
 	default:
-		return usagef("bench: unknown mode %q (modes: pps)", args[0])
+		return usagef("bench: unknown mode %q (modes: pps, bulk)", args[0])
 	}
 }
 

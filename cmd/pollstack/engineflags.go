@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/pollstack/pollstack/cores"
+	"github.com/pollstack/pollstack/engine"
+	"github.com/pollstack/pollstack/rings"
+)
+
+// engineFlags are the flags of every command that runs the engine on an
+// interface over AF_XDP.
+type engineFlags struct {
+	cmd                  string
+	iface, netns, cores  string
+	metrics              string
+	addrs                listFlag
+	sleepAfter, ringSize int
+	frames               int
+	statsEvery           time.Duration
+	faults               rings.Faults
+	faultSeed            uint64
+
+	// Set by check.
+	cpus      []int
+	addrList  []netip.Prefix
+	mac       net.HardwareAddr
+	queues    int
+	listener  net.Listener
+	hasFaults bool
+}
+
+func (f *engineFlags) register(fs *flag.FlagSet, cmd string) {
+	f.cmd = cmd
+	fs.StringVar(&f.iface, "iface", "", "interface to run on (required)")
+	fs.StringVar(&f.netns, "netns", "", "named network namespace that holds the interface (/run/netns/NS)")
+	fs.Var(&f.addrs, "addr", "address in CIDR form, repeatable (default 198.18.0.1/24 and 2001:2::1/64)")
+	fs.StringVar(&f.cores, "cores", "0", "CPU list, one loop and one interface queue per CPU, e.g. 0 or 0,1 or 0-3")
+	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on HOST:PORT at /metrics (default off)")
+	fs.IntVar(&f.sleepAfter, "idle-sleep-after", 0, "sleep in poll(2) after this many empty polls (0: busy-poll)")
+	fs.IntVar(&f.ringSize, "ring-size", rings.DefaultXDPRingSize, "descriptors in each AF_XDP ring (power of two)")
+	fs.IntVar(&f.frames, "frames", rings.DefaultFrames, "UMEM frames per core")
+	fs.DurationVar(&f.statsEvery, "stats-interval", 10*time.Second, "print per-core rates this often on stderr (0: never)")
+	fs.Float64Var(&f.faults.Drop, "fault-drop", 0, "drop this fraction of frames in each direction (fault injection, 0..1)")
+	fs.Float64Var(&f.faults.Duplicate, "fault-dup", 0, "duplicate this fraction of frames in each direction")
+	fs.Float64Var(&f.faults.Reorder, "fault-reorder", 0, "hold back this fraction of frames behind the next one, in each direction")
+	fs.Float64Var(&f.faults.Corrupt, "fault-corrupt", 0, "flip one bit in this fraction of frames in each direction")
+	fs.DurationVar(&f.faults.Delay, "fault-delay", 0, "delay every frame by this much in each direction")
+	fs.Uint64Var(&f.faultSeed, "fault-seed", 1, "seed of the fault injection (a run replays with the same seed)")
+}
+
+// check validates the flags, needs root, and looks the interface up; it
+// opens the metrics listener.
+func (f *engineFlags) check() error {
+	if f.iface == "" {
+		return usagef("%s: --iface is required (see 'pollstack %s --help')", f.cmd, f.cmd)
+	}
+	var err error
+	if f.addrList, err = parseAddrs(f.addrs); err != nil {
+		return err
+	}
+	if f.cpus, err = cores.ParseList(f.cores); err != nil {
+		return usagef("%s: --cores: %v", f.cmd, err)
+	}
+	if f.ringSize < 64 || f.ringSize > rings.MaxXDPRingSize || f.ringSize&(f.ringSize-1) != 0 {
+		return usagef("%s: --ring-size %d: want a power of two in 64..%d", f.cmd, f.ringSize, rings.MaxXDPRingSize)
+	}
+	if f.frames < 2*f.ringSize || f.frames > rings.MaxFrames {
+		return usagef("%s: --frames %d: want %d..%d (at least twice --ring-size)", f.cmd, f.frames, 2*f.ringSize, rings.MaxFrames)
+	}
+	if f.sleepAfter < 0 {
+		return usagef("%s: --idle-sleep-after %d: want 0 or more", f.cmd, f.sleepAfter)
+	}
+	for name, p := range map[string]float64{"--fault-drop": f.faults.Drop, "--fault-dup": f.faults.Duplicate,
+		"--fault-reorder": f.faults.Reorder, "--fault-corrupt": f.faults.Corrupt} {
+		if p < 0 || p > 1 {
+			return usagef("%s: %s %v: want a fraction in 0..1", f.cmd, name, p)
+		}
+	}
+	if f.faults.Delay < 0 {
+		return usagef("%s: --fault-delay must not be negative", f.cmd)
+	}
+	f.hasFaults = f.faults != (rings.Faults{})
+	if f.metrics != "" {
+		if _, _, err := net.SplitHostPort(f.metrics); err != nil {
+			return usagef("%s: --metrics %q: want HOST:PORT", f.cmd, f.metrics)
+		}
+	}
+	if err := requireRoot(f.cmd); err != nil {
+		return err
+	}
+	if f.mac, f.queues, err = ifaceInfo(f.iface, f.netns); err != nil {
+		return err
+	}
+	if len(f.cpus) > f.queues {
+		return usagef("%s: --cores lists %d CPUs but %s has %d queue(s); one loop serves one queue", f.cmd, len(f.cpus), f.iface, f.queues)
+	}
+	if f.metrics != "" {
+		if f.listener, err = net.Listen("tcp", f.metrics); err != nil {
+			return usagef("%s: --metrics: %v", f.cmd, err)
+		}
+	}
+	return nil
+}
+
+// open attaches the XDP program, opens one AF_XDP link per CPU (wrapped in
+// the fault injector when asked) and builds the engine; the engine's Stop
+// closes them all.
+func (f *engineFlags) open(cfg engine.Config) (*engine.Engine, error) {
+	prog, err := rings.AttachXDP(f.iface, f.netns, len(f.cpus))
+	if err != nil {
+		return nil, err
+	}
+	var links []rings.Link
+	closeAll := func() {
+		for _, l := range links {
+			l.Close()
+		}
+		prog.Close()
+	}
+	for q := range f.cpus {
+		pool, err := rings.NewPool(f.frames, rings.DefaultFrameSize)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		xl, err := rings.OpenXDP(rings.XDPConfig{Iface: f.iface, Netns: f.netns, Queue: q, Program: prog, Pool: pool, RingSize: f.ringSize})
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		var l rings.Link = xl
+		if f.hasFaults {
+			l = rings.NewFaulty(xl, rings.FaultConfig{Rx: f.faults, Tx: f.faults, Seed: f.faultSeed + uint64(q)})
+		}
+		links = append(links, l)
+	}
+	cfg.MAC, cfg.Addrs, cfg.CPUs, cfg.Pin = f.mac, f.addrList, f.cpus, true
+	cfg.Idle = cores.IdlePolicy{SleepAfter: f.sleepAfter}
+	e, err := engine.New(cfg, links)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	for _, l := range links {
+		e.AddCloser(l)
+	}
+	e.AddCloser(prog)
+	return e, nil
+}
+
+// serveMetrics serves /metrics on the listener check opened, if any; the
+// returned function stops it.
+func (f *engineFlags) serveMetrics(e *engine.Engine, stderr io.Writer) func() {
+	if f.listener == nil {
+		return func() {}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(engine.NewCollector(e), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(f.listener)
+	fmt.Fprintf(stderr, "pollstack: metrics on http://%s/metrics\n", f.listener.Addr())
+	return func() { srv.Close() }
+}
+
+// closeListener releases the metrics listener when the engine could not start.
+func (f *engineFlags) closeListener() {
+	if f.listener != nil {
+		f.listener.Close()
+	}
+}
+
+func parseAddrs(in []string) ([]netip.Prefix, error) {
+	if len(in) == 0 {
+		in = []string{"198.18.0.1/24", "2001:2::1/64"}
+	}
+	var out []netip.Prefix
+	for _, s := range in {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, usagef("--addr %q: not an address in CIDR form (like 198.18.0.1/24 or 2001:2::1/64)", s)
+		}
+		a := p.Addr()
+		if a.IsMulticast() || a.IsUnspecified() || a.Zone() != "" {
+			return nil, usagef("--addr %q: not a unicast address", s)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// printStats prints per-core rates every interval until ctx ends.
+func printStats(ctx context.Context, e *engine.Engine, every time.Duration, w io.Writer) {
+	if every <= 0 {
+		<-ctx.Done()
+		return
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	prev := make([]engine.Counters, len(e.Cores()))
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			secs := now.Sub(last).Seconds()
+			last = now
+			for i, c := range e.Cores() {
+				v := c.Published().Load()
+				p := prev[i]
+				fmt.Fprintf(w, "core %d: rx %.0f pps, tx %.0f pps, dropped %d\n", c.ID(),
+					float64(v[engine.RxPackets]-p[engine.RxPackets])/secs,
+					float64(v[engine.TxPackets]-p[engine.TxPackets])/secs, v.Drops()-p.Drops())
+				prev[i] = v
+			}
+		}
+	}
+}
