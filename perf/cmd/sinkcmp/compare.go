@@ -39,9 +39,11 @@ type options struct {
 	Testpmd  string        `json:"testpmd"`
 	// TestpmdBusyBudget is the PMD's busy_budget devarg; < 0 leaves the
 	// PMD's default (64).
-	TestpmdBusyBudget int    `json:"testpmd_busy_budget"`
-	JSON              string `json:"-"`
-	Verbose           bool   `json:"-"`
+	TestpmdBusyBudget int `json:"testpmd_busy_budget"`
+	// Receivers is the comma-separated list of receivers that take turns.
+	Receivers string `json:"receivers"`
+	JSON      string `json:"-"`
+	Verbose   bool   `json:"-"`
 }
 
 // Receiver names.
@@ -81,10 +83,13 @@ type report struct {
 	RingSize   int               `json:"ring_size"`
 	Frames     int               `json:"frames"`
 	TestpmdCmd string            `json:"testpmd_cmd"`
+	Receivers  []receiver        `json:"receivers"`
 	Windows    []window          `json:"windows"`
 	Median     map[string]median `json:"median"`
-	Ratio      float64           `json:"ratio_sink_over_testpmd"`
-	Generator  pps.Result        `json:"generator"`
+	// Ratio is the median of the first pollstack receiver over that of
+	// the first testpmd receiver.
+	Ratio     float64    `json:"ratio_sink_over_testpmd"`
+	Generator pps.Result `json:"generator"`
 }
 
 // counters reads a receiver's running totals: packets, bytes and kernel drops.
@@ -95,6 +100,13 @@ type counters func() (packets, bytes, dropped uint64, err error)
 func compare(ctx context.Context, name string, o options, log io.Writer) (*report, error) {
 	if o.Rounds < 1 || o.Duration <= 0 || o.Warmup < 0 {
 		return nil, fmt.Errorf("want rounds ≥ 1, duration > 0, warm-up ≥ 0")
+	}
+	if o.Receivers == "" {
+		o.Receivers = receiverSink + "," + receiverTestpmd
+	}
+	recvs, err := parseReceivers(o.Receivers, o)
+	if err != nil {
+		return nil, err
 	}
 	if o.Batch == 0 {
 		o.Batch = rings.IdealBatch
@@ -111,7 +123,7 @@ func compare(ctx context.Context, name string, o options, log io.Writer) (*repor
 	}
 	fmt.Fprintf(log, "sinkcmp: %v\n", bed)
 	rep := &report{Bed: bed.Name, Started: time.Now(), Options: o, Batch: o.Batch, RingSize: o.RingSize, Frames: o.Frames,
-		Median: map[string]median{}}
+		Median: map[string]median{}, Receivers: recvs}
 	tcfg := testpmdConfig{Path: o.Testpmd, Netns: bed.NsA, Iface: bed.IfaceA, CPU: o.RxCPU,
 		Prefix: "pollstack-" + bed.Name, BusyBudget: o.TestpmdBusyBudget, Nice: o.Nice}
 	if o.Verbose {
@@ -164,19 +176,21 @@ func compare(ctx context.Context, name string, o options, log io.Writer) (*repor
 
 	var errs []error
 	for round := 1; round <= o.Rounds && ctx.Err() == nil; round++ {
-		for _, recv := range []string{receiverSink, receiverTestpmd} {
+		for _, recv := range recvs {
 			if ctx.Err() != nil {
 				break
 			}
 			var w window
 			var err error
-			if recv == receiverSink {
-				w, err = measureSink(ctx, bed, o, round, &genLive, rep, log)
+			if recv.Kind == receiverSink {
+				w, err = measureSink(ctx, bed, o, recv, round, &genLive, rep, log)
 			} else {
-				w, err = measureTestpmd(ctx, tcfg, o, round, &genLive, log)
+				c := tcfg
+				c.BusyBudget = recv.BusyBudget
+				w, err = measureTestpmd(ctx, c, o, recv, round, &genLive, log)
 			}
 			if err != nil {
-				errs = append(errs, fmt.Errorf("round %d %s: %w", round, recv, err))
+				errs = append(errs, fmt.Errorf("round %d %s: %w", round, recv.Name, err))
 				continue
 			}
 			rep.Windows = append(rep.Windows, w)
@@ -199,18 +213,24 @@ func compare(ctx context.Context, name string, o options, log io.Writer) (*repor
 
 // summarize fills in the medians and the ratio.
 func summarize(r *report) {
-	for _, recv := range []string{receiverSink, receiverTestpmd} {
+	var first = map[string]string{} // kind -> name of the first receiver of that kind
+	for _, recv := range r.Receivers {
 		var rx, gen []float64
 		for _, w := range r.Windows {
-			if w.Receiver == recv {
+			if w.Receiver == recv.Name {
 				rx = append(rx, w.RxPPS)
 				gen = append(gen, w.GenPPS)
 			}
 		}
-		r.Median[recv] = median{RxPPS: medianOf(rx), GenPPS: medianOf(gen)}
+		r.Median[recv.Name] = median{RxPPS: medianOf(rx), GenPPS: medianOf(gen)}
+		if _, ok := first[recv.Kind]; !ok {
+			first[recv.Kind] = recv.Name
+		}
 	}
-	if t := r.Median[receiverTestpmd].RxPPS; t > 0 {
-		r.Ratio = r.Median[receiverSink].RxPPS / t
+	s, sok := first[receiverSink]
+	t, tok := first[receiverTestpmd]
+	if sok && tok && r.Median[t].RxPPS > 0 {
+		r.Ratio = r.Median[s].RxPPS / r.Median[t].RxPPS
 	}
 }
 
@@ -229,7 +249,7 @@ func medianOf(x []float64) float64 {
 
 // measureSink attaches the XDP program to NAME-a, runs pps.Sink on an
 // AF_XDP link there, measures a window and takes it all down again.
-func measureSink(ctx context.Context, bed *testbed.Bed, o options, round int, gen *pps.Live, rep *report, log io.Writer) (window, error) {
+func measureSink(ctx context.Context, bed *testbed.Bed, o options, recv receiver, round int, gen *pps.Live, rep *report, log io.Writer) (window, error) {
 	prog, err := rings.AttachXDP(bed.IfaceA, bed.NsA, 1)
 	if err != nil {
 		return window{}, err
@@ -255,14 +275,14 @@ func measureSink(ctx context.Context, bed *testbed.Bed, o options, round int, ge
 	}
 	defer link.Close()
 	scfg := pps.SinkConfig{Batch: o.Batch, Interval: 100 * time.Millisecond}
-	if o.BusyPoll > 0 {
-		if err := enableBusyPoll(link.FD(), o.BusyPoll); err != nil {
+	if recv.BusyPoll > 0 {
+		if err := enableBusyPoll(link.FD(), recv.BusyPoll); err != nil {
 			return window{}, err
 		}
 		fd := link.FD()
 		scfg.OnIdle = func() { busyPollKick(fd) }
 	}
-	scfg.IdleSpin = o.IdleSpin
+	scfg.IdleSpin = recv.IdleSpin
 
 	var live pps.Live
 	scfg.Live = &live
@@ -285,12 +305,12 @@ func measureSink(ctx context.Context, bed *testbed.Bed, o options, round int, ge
 			func(pps.Sample) { dropped.Store(link.Stats().KernelRxDropped) })
 		ks, _ := xdpStats(link.FD())
 		fmt.Fprintf(log, "round %d %-9s kernel: rx_dropped %d (no fill frame: %d) rx_ring_full %d\n",
-			round, receiverSink, ks.Rx_dropped, ks.Rx_fill_ring_empty_descs, ks.Rx_ring_full)
+			round, recv.Name, ks.Rx_dropped, ks.Rx_fill_ring_empty_descs, ks.Rx_ring_full)
 		fmt.Fprintf(log, "round %d %-9s turn: %d packets in %v, %d empty polls (%.2f M/s); link %+v\n",
-			round, receiverSink, r.Packets, r.Duration.Round(time.Millisecond), r.Idle,
+			round, recv.Name, r.Packets, r.Duration.Round(time.Millisecond), r.Idle,
 			float64(r.Idle)/r.Duration.Seconds()/1e6, r.Link)
 	}()
-	w, err := measure(ctx, round, receiverSink, o, gen, func() (uint64, uint64, uint64, error) {
+	w, err := measure(ctx, round, recv.Name, o, gen, func() (uint64, uint64, uint64, error) {
 		p, b := live.Load()
 		return p, b, dropped.Load(), nil
 	}, log)
@@ -301,7 +321,7 @@ func measureSink(ctx context.Context, bed *testbed.Bed, o options, round int, ge
 
 // measureTestpmd runs testpmd on NAME-a, measures a window from its
 // telemetry counters and stops it.
-func measureTestpmd(ctx context.Context, c testpmdConfig, o options, round int, gen *pps.Live, log io.Writer) (window, error) {
+func measureTestpmd(ctx context.Context, c testpmdConfig, o options, recv receiver, round int, gen *pps.Live, log io.Writer) (window, error) {
 	// As for our socket, the kernel may still hold the previous receiver's
 	// queue for a moment; testpmd then fails to start. Try again.
 	var t *testpmd
@@ -313,10 +333,10 @@ func measureTestpmd(ctx context.Context, c testpmdConfig, o options, round int, 
 		if attempt == 3 || ctx.Err() != nil {
 			return window{}, err
 		}
-		fmt.Fprintf(log, "round %d %s: start failed, trying again: %v\n", round, receiverTestpmd, firstLine(err))
+		fmt.Fprintf(log, "round %d %s: start failed, trying again: %v\n", round, recv.Name, firstLine(err))
 		time.Sleep(time.Second)
 	}
-	w, err := measure(ctx, round, receiverTestpmd, o, gen, func() (uint64, uint64, uint64, error) {
+	w, err := measure(ctx, round, recv.Name, o, gen, func() (uint64, uint64, uint64, error) {
 		s, err := t.stats()
 		return s.IPackets, s.IBytes, s.IMissed, err
 	}, log)

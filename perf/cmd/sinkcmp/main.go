@@ -48,6 +48,7 @@ func main() {
 	flag.DurationVar(&o.IdleSpin, "idle-spin", 2*time.Microsecond, "sink: spin this long after an empty poll before polling again (0: poll at once)")
 	flag.IntVar(&o.BusyPoll, "busy-poll", 0, "sink: SO_BUSY_POLL_BUDGET with preferred busy polling and a recvfrom after each empty poll, as testpmd's PMD does (0: off)")
 	flag.IntVar(&o.TestpmdBusyBudget, "testpmd-busy-budget", -1, "testpmd: net_af_xdp busy_budget devarg (0: off; -1: the PMD's default, 64)")
+	flag.StringVar(&o.Receivers, "receivers", "pollstack,testpmd", "receivers that take turns, comma-separated: pollstack or testpmd, with overrides after ':' joined by '+' (pollstack:spin=0, pollstack:busy=64, testpmd:busy=0)")
 	flag.StringVar(&o.Testpmd, "testpmd", "/usr/bin/dpdk-testpmd", "dpdk-testpmd binary")
 	flag.StringVar(&o.JSON, "json", "", "also write the report as JSON to this file")
 	flag.BoolVar(&o.Verbose, "v", false, "copy testpmd's output to stderr")
@@ -103,13 +104,24 @@ func writeJSON(path string, rep *report) error {
 func printReport(w io.Writer, r *report) {
 	fmt.Fprintf(w, "sinkcmp: %d-byte UDP frames, %d flow(s), window %v after %v warm-up, generator on CPU %d, receivers on CPU %d\n",
 		r.Options.Size, r.Options.Flows, r.Options.Duration, r.Options.Warmup, r.Options.GenCPU, r.Options.RxCPU)
-	fmt.Fprintf(w, "pollstack: XDP program in %s mode, sink batch %d, ring %d, %d frames, idle spin %v, busy poll budget %d; receivers at nice %d (generator too: %v)\n", r.XDPMode, r.Batch, r.RingSize, r.Frames, r.Options.IdleSpin, r.Options.BusyPoll, r.Options.Nice, r.Options.GenNice)
-	fmt.Fprintf(w, "testpmd: %s\n\n", r.TestpmdCmd)
-	fmt.Fprintf(w, "%-5s %-9s %12s %12s %8s %12s %8s\n", "round", "receiver", "rx Mpps", "gen Mpps", "rx/gen", "dropped", "loadavg")
-	for _, x := range r.Windows {
-		fmt.Fprintf(w, "%-5d %-9s %12.3f %12.3f %7.1f%% %12d %8.2f\n", x.Round, x.Receiver, x.RxPPS/1e6, x.GenPPS/1e6, 100*x.RxPPS/x.GenPPS, x.RxDropped, x.LoadAvg)
+	fmt.Fprintf(w, "pollstack: XDP program in %s mode, sink batch %d, ring %d, %d frames; receivers at nice %d (generator too: %v)\n", r.XDPMode, r.Batch, r.RingSize, r.Frames, r.Options.Nice, r.Options.GenNice)
+	fmt.Fprintf(w, "testpmd: %s\n", r.TestpmdCmd)
+	for _, recv := range r.Receivers {
+		fmt.Fprintf(w, "receiver %v\n", recv)
 	}
-	fmt.Fprintf(w, "\nmedian    %-9s %12.3f %12.3f\n", receiverSink, r.Median[receiverSink].RxPPS/1e6, r.Median[receiverSink].GenPPS/1e6)
-	fmt.Fprintf(w, "median    %-9s %12.3f %12.3f\n", receiverTestpmd, r.Median[receiverTestpmd].RxPPS/1e6, r.Median[receiverTestpmd].GenPPS/1e6)
+	fmt.Fprintln(w)
+	width := 9
+	for _, recv := range r.Receivers {
+		width = max(width, len(recv.Name))
+	}
+	fmt.Fprintf(w, "%-5s %-*s %12s %12s %8s %12s %8s\n", "round", width, "receiver", "rx Mpps", "gen Mpps", "rx/gen", "dropped", "loadavg")
+	for _, x := range r.Windows {
+		fmt.Fprintf(w, "%-5d %-*s %12.3f %12.3f %7.1f%% %12d %8.2f\n", x.Round, width, x.Receiver, x.RxPPS/1e6, x.GenPPS/1e6, 100*x.RxPPS/x.GenPPS, x.RxDropped, x.LoadAvg)
+	}
+	fmt.Fprintln(w)
+	for _, recv := range r.Receivers {
+		m := r.Median[recv.Name]
+		fmt.Fprintf(w, "median %-*s %12.3f %12.3f\n", width-1, recv.Name, m.RxPPS/1e6, m.GenPPS/1e6)
+	}
 	fmt.Fprintf(w, "ratio sink/testpmd = %.3f\n", r.Ratio)
 }

@@ -48,7 +48,10 @@ func TestMedianOf(t *testing.T) {
 }
 
 func TestSummarizeRatio(t *testing.T) {
-	r := &report{Median: map[string]median{}, Windows: []window{
+	r := &report{Median: map[string]median{}, Receivers: []receiver{
+		{Name: "pollstack", Kind: receiverSink}, {Name: "pollstack:spin=0", Kind: receiverSink}, {Name: "testpmd", Kind: receiverTestpmd},
+	}, Windows: []window{
+		{Receiver: "pollstack:spin=0", RxPPS: 9e6, GenPPS: 9e6},
 		{Receiver: receiverSink, RxPPS: 2e6, GenPPS: 2e6},
 		{Receiver: receiverTestpmd, RxPPS: 1e6, GenPPS: 2e6},
 		{Receiver: receiverSink, RxPPS: 4e6, GenPPS: 4e6},
@@ -57,6 +60,33 @@ func TestSummarizeRatio(t *testing.T) {
 	summarize(r)
 	if r.Median[receiverSink].RxPPS != 3e6 || r.Median[receiverTestpmd].RxPPS != 2e6 || r.Ratio != 1.5 {
 		t.Errorf("medians %+v, ratio %v", r.Median, r.Ratio)
+	}
+}
+
+func TestParseReceivers(t *testing.T) {
+	o := options{IdleSpin: 2 * time.Microsecond, BusyPoll: 0, TestpmdBusyBudget: -1}
+	rs, err := parseReceivers("pollstack, pollstack:spin=0+busy=64 ,testpmd,testpmd:busy=0", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []receiver{
+		{Name: "pollstack", Kind: receiverSink, IdleSpin: 2 * time.Microsecond, BusyBudget: -1},
+		{Name: "pollstack:spin=0+busy=64", Kind: receiverSink, BusyPoll: 64, BusyBudget: -1},
+		{Name: "testpmd", Kind: receiverTestpmd, IdleSpin: 2 * time.Microsecond, BusyBudget: -1},
+		{Name: "testpmd:busy=0", Kind: receiverTestpmd, IdleSpin: 2 * time.Microsecond, BusyBudget: 0},
+	}
+	if len(rs) != len(want) {
+		t.Fatalf("got %+v", rs)
+	}
+	for i := range want {
+		if rs[i] != want[i] {
+			t.Errorf("receiver %d: got %+v, want %+v", i, rs[i], want[i])
+		}
+	}
+	for _, bad := range []string{"", "linux", "pollstack:spin", "pollstack:spin=-1us", "testpmd:spin=0", "pollstack,pollstack", "pollstack:busy=x"} {
+		if _, err := parseReceivers(bad, o); err == nil {
+			t.Errorf("parseReceivers(%q) accepted it", bad)
+		}
 	}
 }
 
