@@ -115,11 +115,16 @@ type Conn struct {
 	persistShift int
 
 	// Congestion control.
-	cwnd       uint32
-	ssthresh   uint32
-	dupAcks    int
-	recover    Seq
-	inRecovery bool
+	cwnd        uint32
+	ssthresh    uint32
+	dupAcks     int
+	recover     Seq
+	inRecovery  bool
+	sb          scoreboard // SACKed ranges above snd_una
+	highRxt     Seq        // highest byte retransmitted in this recovery
+	lastAdvance int64      // when snd_una last moved
+	tlpPending  bool       // the rexmt timer is a tail loss probe's
+	tlpDone     bool       // a probe was sent since snd_una last moved
 
 	// Buffers.
 	snd  byteRing // bytes from sndUna on

@@ -386,6 +386,9 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 		c.challengeACK()
 		return false
 	}
+	if c.sackOK && seg.Opts.NumSACK > 0 {
+		c.sackInput(&seg.Opts)
+	}
 	if ack.LEQ(c.sndUna) {
 		// A duplicate ACK (RFC 5681 2): no data, no FIN, data outstanding,
 		// and the same window — or SACK blocks, which say the receiver holds
@@ -409,6 +412,7 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 			data-- // our SYN (closed in SYN_RCVD, RFC 9293 3.10.4)
 		}
 		c.snd.discard(int(data))
+		c.sb.trim(ack)
 		c.newAck(ack, acked)
 		c.sndUna = ack
 		if c.sndNxt.LT(c.sndUna) {
@@ -416,10 +420,12 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 		}
 		c.rexmits = 0
 		c.persistShift = 0
+		c.lastAdvance = s.now
+		c.tlpDone = false
 		if c.sndUna == c.sndMax {
 			c.armTimer(timerRexmt, 0)
 		} else {
-			c.armTimer(timerRexmt, s.now+c.rto)
+			c.armRexmt()
 		}
 		if finAcked {
 			switch c.state {
@@ -462,6 +468,25 @@ func (c *Conn) notifyWritable() {
 func (c *Conn) dupAck() {
 	c.dupAcks++
 	mss := uint32(c.mss)
+	if c.sackOK {
+		switch {
+		case c.inRecovery:
+			c.sackRetransmit()
+			return
+		case c.dupAcks >= 3 || c.sb.bytes >= 3*mss ||
+			// RACK's rule, simplified (RFC 8985 6.2): data sent after the
+			// hole arrived, and more than a round trip and a quarter has
+			// passed since snd_una moved.
+			c.sb.bytes > 0 && c.srtt > 0 && c.shard.now-c.lastAdvance > c.srtt+c.srtt/4:
+			if c.sndUna.LT(c.recover) {
+				break // still in the window of an earlier recovery
+			}
+			c.sackEnterRecovery()
+			return
+		}
+		c.output()
+		return
+	}
 	switch {
 	case c.inRecovery:
 		c.cwnd += mss
@@ -483,6 +508,19 @@ func (c *Conn) dupAck() {
 // newAck updates congestion control for acked bytes that advance snd_una to ack.
 func (c *Conn) newAck(ack Seq, acked uint32) {
 	mss := uint32(c.mss)
+	if c.inRecovery && c.sackOK {
+		if ack.GEQ(c.recover) {
+			// Recovery is over (RFC 6675 5, step 4.4 ends).
+			c.cwnd = c.ssthresh
+			c.inRecovery = false
+			c.dupAcks = 0
+			return
+		}
+		// A partial ACK: keep filling holes once snd_una has moved.
+		c.sndUna = ack
+		c.sackRetransmit()
+		return
+	}
 	if c.inRecovery {
 		if ack.GEQ(c.recover) {
 			// Full acknowledgment: leave recovery (RFC 6582 3.2 step 3).

@@ -22,6 +22,15 @@ func (c *Conn) output() {
 		if wnd > flight {
 			usable = int(wnd - flight)
 		}
+		if c.inRecovery && c.sackOK {
+			// In SACK recovery the congestion window limits the pipe,
+			// the peer's window what lies above snd_una.
+			p := c.pipe()
+			usable = 0
+			if c.cwnd > p && c.sndWnd > flight {
+				usable = int(min(c.cwnd-p, c.sndWnd-flight))
+			}
+		}
 		seg := c.segSize()
 		n := min(avail, usable, seg)
 		fin := c.finQueued && off+n == c.snd.n && c.sndNxt.LEQ(c.finSeq)
@@ -71,7 +80,10 @@ func (c *Conn) output() {
 			c.sndMax = c.sndNxt
 		}
 		if c.timers[timerRexmt] == 0 {
-			c.armTimer(timerRexmt, s.now+c.rto)
+			if c.sndUna == seq {
+				c.lastAdvance = s.now
+			}
+			c.armRexmt()
 		}
 		if fin {
 			break

@@ -441,6 +441,11 @@ func (c *Conn) fire(k timerKind, now int64) {
 	s := c.shard
 	switch k {
 	case timerRexmt:
+		if c.tlpPending {
+			c.tlpPending = false
+			c.tailLossProbe()
+			return
+		}
 		s.stats[StatRexmtTimeo]++
 		c.rexmits++
 		if c.state == SynSent || c.state == SynReceived {
@@ -471,6 +476,8 @@ func (c *Conn) fire(k timerKind, now int64) {
 		c.cwnd = mss
 		c.inRecovery = false
 		c.dupAcks = 0
+		c.sb.reset()
+		c.highRxt = c.sndUna
 		c.recover = c.sndMax
 		c.rtTime = 0
 		c.sndNxt = c.sndUna

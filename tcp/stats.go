@@ -52,6 +52,7 @@ const (
 	StatRSTSent                     // RSTs sent for segments without a connection
 	StatNoPort                      // segments for closed ports
 	StatTWReopened                  // TIME_WAIT connections ended by a new SYN (RFC 6191)
+	StatTLP                         // tail loss probes sent (RFC 8985)
 	numStats
 )
 
@@ -71,7 +72,7 @@ var statNames = [numStats]string{
 	StatPAWSDrop: "pawsdrop", StatPredAck: "predack", StatPredDat: "preddat",
 	StatSCSendCookie: "sc_sendcookie", StatSCRecvCookie: "sc_recvcookie", StatBadSyn: "badsyn",
 	StatListenDrop: "listendrop", StatChallengeAck: "challengeack", StatRSTSent: "rstsent",
-	StatNoPort: "noport", StatTWReopened: "tw_reopened",
+	StatNoPort: "noport", StatTWReopened: "tw_reopened", StatTLP: "tlp",
 }
 
 // String returns the tcpstat name.
