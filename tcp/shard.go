@@ -31,6 +31,7 @@ type Config struct {
 	Blackhole        int   // blackhole: 1 no RST for SYNs to closed ports, 2 no RST at all
 	InsecureRST      bool  // insecure_rst: RFC 793 RST rules instead of RFC 5961
 	InsecureSYN      bool  // insecure_syn: RFC 793 SYN rules instead of RFC 5961
+	SynCookies       bool  // syncookies: answer SYNs with cookies when a listen queue is full
 	// MTU is the link MTU; the MSS we advertise is MTU less the IP and
 	// TCP headers.
 	MTU int
@@ -46,7 +47,7 @@ func DefaultConfig() Config {
 		RexmitSlop: DefaultRexmitSlop, DelayedAck: true, DelAckTime: DefaultDelAckTime,
 		KeepInit: DefaultKeepInit, KeepIdle: DefaultKeepIdle, KeepIntvl: DefaultKeepIntvl,
 		KeepCnt: DefaultKeepCnt, FinWait2Timeout: DefaultFinWait2Timeout,
-		InitCwndSegments: DefaultInitCwndSegments, RFC1323: true, SACK: true,
+		InitCwndSegments: DefaultInitCwndSegments, RFC1323: true, SACK: true, SynCookies: true,
 		ReassMaxQueueLen: DefaultReassMaxQueueLen, MTU: 1500,
 	}
 }
@@ -373,12 +374,18 @@ func (s *Shard) listenInput(l *Listener, t *Tuple, seg *Segment, after *Seq) {
 	case seg.Flags&FlagRST != 0:
 		return
 	case seg.Flags&FlagACK != 0:
-		s.resetFor(t, seg)
+		if !s.cookieACK(l, t, seg) {
+			s.resetFor(t, seg)
+		}
 		return
 	case seg.Flags&FlagSYN == 0:
 		return
 	}
 	if l.pending >= l.backlog {
+		if s.cfg.SynCookies {
+			s.sendCookie(t, seg)
+			return
+		}
 		s.stats[StatListenDrop]++
 		return
 	}
