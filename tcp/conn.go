@@ -120,6 +120,12 @@ type Conn struct {
 	dupAcks     int
 	recover     Seq
 	inRecovery  bool
+	cc          CongestionControl
+	cubicWMax   float64    // CUBIC: window (segments) at the last loss
+	cubicK      float64    // CUBIC: seconds to reach cubicWMax again
+	cubicEpoch  int64      // CUBIC: start of the current epoch, 0 when none
+	cubicWEst   float64    // CUBIC: Reno-friendly estimate (segments)
+	cubicFrac   float64    // CUBIC: growth not yet applied, bytes
 	sb          scoreboard // SACKed ranges above snd_una
 	highRxt     Seq        // highest byte retransmitted in this recovery
 	lastAdvance int64      // when snd_una last moved
@@ -166,6 +172,12 @@ func (c *Conn) Err() error { return c.err }
 
 // SetHandler sets the connection's event handler.
 func (c *Conn) SetHandler(h Handler) { c.handler = h }
+
+// SetCongestionControl chooses the connection's algorithm (TCP_CONGESTION).
+func (c *Conn) SetCongestionControl(cc CongestionControl) { c.cc = cc }
+
+// CongestionControl returns the connection's algorithm.
+func (c *Conn) CongestionControl() CongestionControl { return c.cc }
 
 // SetNoDelay turns Nagle's algorithm off (true) or on.
 func (c *Conn) SetNoDelay(on bool) { c.noDelay = on }

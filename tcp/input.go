@@ -495,8 +495,7 @@ func (c *Conn) dupAck() {
 			// Still in the window of an earlier recovery (RFC 6582 4.1 step 2).
 			return
 		}
-		flight := c.inFlight()
-		c.ssthresh = max(flight/2, 2*mss)
+		c.ssthresh = c.cc.OnCongestion(c)
 		c.recover = c.sndMax
 		c.inRecovery = true
 		c.retransmitFirst()
@@ -544,17 +543,7 @@ func (c *Conn) newAck(ack Seq, acked uint32) {
 		return
 	}
 	c.dupAcks = 0
-	if c.cwnd < c.ssthresh {
-		// Slow start with appropriate byte counting, L = 2 (RFC 3465).
-		c.cwnd += min(acked, 2*mss)
-	} else {
-		// Congestion avoidance: about one MSS per RTT.
-		inc := mss * mss / max(c.cwnd, 1)
-		c.cwnd += max(inc, 1)
-	}
-	if c.cwnd > MaxBufferSpace {
-		c.cwnd = MaxBufferSpace
-	}
+	c.cc.OnAck(c, acked)
 }
 
 // retransmitFirst resends the first unacknowledged segment.

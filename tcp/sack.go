@@ -142,8 +142,7 @@ const minPTO = int64(2e6)
 
 // sackEnterRecovery starts loss recovery (RFC 6675 5, steps 4.1-4.3).
 func (c *Conn) sackEnterRecovery() {
-	mss := uint32(c.mss)
-	c.ssthresh = max(c.inFlight()/2, 2*mss)
+	c.ssthresh = c.cc.OnCongestion(c)
 	c.cwnd = c.ssthresh
 	c.recover = c.sndMax
 	c.highRxt = c.sndUna

@@ -9,29 +9,30 @@ import (
 // Config holds a shard's tunables; fields follow FreeBSD's net.inet.tcp
 // names. Times are nanoseconds.
 type Config struct {
-	MSSDflt          int   // mssdflt
-	SendSpace        int   // sendspace, bytes
-	RecvSpace        int   // recvspace, bytes
-	MSL              int64 // msl; TIME_WAIT lasts 2*MSL
-	RexmitInitial    int64 // rexmit_initial
-	RexmitMin        int64 // rexmit_min
-	RexmitSlop       int64 // rexmit_slop
-	DelayedAck       bool  // delayed_ack
-	DelAckTime       int64 // delacktime
-	KeepInit         int64 // keepinit
-	KeepIdle         int64 // keepidle
-	KeepIntvl        int64 // keepintvl
-	KeepCnt          int   // keepcnt
-	AlwaysKeepalive  bool  // always_keepalive
-	FinWait2Timeout  int64 // finwait2_timeout
-	InitCwndSegments int   // initcwnd_segments
-	RFC1323          bool  // rfc1323: window scaling and timestamps
-	SACK             bool  // sack.enable
-	ReassMaxQueueLen int   // reass.maxqueuelen: out-of-order ranges per connection
-	Blackhole        int   // blackhole: 1 no RST for SYNs to closed ports, 2 no RST at all
-	InsecureRST      bool  // insecure_rst: RFC 793 RST rules instead of RFC 5961
-	InsecureSYN      bool  // insecure_syn: RFC 793 SYN rules instead of RFC 5961
-	SynCookies       bool  // syncookies: answer SYNs with cookies when a listen queue is full
+	MSSDflt          int    // mssdflt
+	SendSpace        int    // sendspace, bytes
+	RecvSpace        int    // recvspace, bytes
+	MSL              int64  // msl; TIME_WAIT lasts 2*MSL
+	RexmitInitial    int64  // rexmit_initial
+	RexmitMin        int64  // rexmit_min
+	RexmitSlop       int64  // rexmit_slop
+	DelayedAck       bool   // delayed_ack
+	DelAckTime       int64  // delacktime
+	KeepInit         int64  // keepinit
+	KeepIdle         int64  // keepidle
+	KeepIntvl        int64  // keepintvl
+	KeepCnt          int    // keepcnt
+	AlwaysKeepalive  bool   // always_keepalive
+	FinWait2Timeout  int64  // finwait2_timeout
+	InitCwndSegments int    // initcwnd_segments
+	RFC1323          bool   // rfc1323: window scaling and timestamps
+	SACK             bool   // sack.enable
+	ReassMaxQueueLen int    // reass.maxqueuelen: out-of-order ranges per connection
+	Blackhole        int    // blackhole: 1 no RST for SYNs to closed ports, 2 no RST at all
+	InsecureRST      bool   // insecure_rst: RFC 793 RST rules instead of RFC 5961
+	InsecureSYN      bool   // insecure_syn: RFC 793 SYN rules instead of RFC 5961
+	SynCookies       bool   // syncookies: answer SYNs with cookies when a listen queue is full
+	CCAlgorithm      string // cc.algorithm: newreno or cubic
 	// MTU is the link MTU; the MSS we advertise is MTU less the IP and
 	// TCP headers.
 	MTU int
@@ -47,7 +48,7 @@ func DefaultConfig() Config {
 		RexmitSlop: DefaultRexmitSlop, DelayedAck: true, DelAckTime: DefaultDelAckTime,
 		KeepInit: DefaultKeepInit, KeepIdle: DefaultKeepIdle, KeepIntvl: DefaultKeepIntvl,
 		KeepCnt: DefaultKeepCnt, FinWait2Timeout: DefaultFinWait2Timeout,
-		InitCwndSegments: DefaultInitCwndSegments, RFC1323: true, SACK: true, SynCookies: true,
+		InitCwndSegments: DefaultInitCwndSegments, RFC1323: true, SACK: true, SynCookies: true, CCAlgorithm: "cubic",
 		ReassMaxQueueLen: DefaultReassMaxQueueLen, MTU: 1500,
 	}
 }
@@ -103,6 +104,7 @@ type Shard struct {
 	challengeSec   int64
 	challengeCount int
 	nextPort       uint16
+	cc             CongestionControl
 }
 
 // NewShard returns a shard that sends through send.
@@ -110,7 +112,11 @@ func NewShard(cfg Config, send Sender) (*Shard, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Shard{cfg: cfg, send: send, conns: make(map[Tuple]*Conn),
+	cc, err := LookupCongestionControl(cfg.CCAlgorithm)
+	if err != nil {
+		return nil, err
+	}
+	return &Shard{cfg: cfg, send: send, conns: make(map[Tuple]*Conn), cc: cc,
 		listeners: make(map[uint16]*Listener), isn: NewISNGenerator(cfg.ISNKey), nextPort: 49152}, nil
 }
 
@@ -268,6 +274,7 @@ func (s *Shard) newConn(t Tuple) *Conn {
 	c.mss = min(c.ourMSS, s.cfg.MSSDflt)
 	c.rto = s.cfg.RexmitInitial
 	c.ssthresh = MaxBufferSpace
+	c.cc = s.cc
 	c.cwnd = uint32(s.cfg.InitCwndSegments * c.mss)
 	c.tsOffset = uint32(SipHash24(s.cfg.ISNKey, tsKey(&t)))
 	return c
@@ -478,7 +485,7 @@ func (c *Conn) fire(k timerKind, now int64) {
 		c.rto = min(c.rto*2, MaxRTO)
 		mss := uint32(c.mss)
 		if c.rexmits == 1 {
-			c.ssthresh = max(c.inFlight()/2, 2*mss)
+			c.ssthresh = c.cc.OnCongestion(c)
 		}
 		c.cwnd = mss
 		c.inRecovery = false

@@ -1,0 +1,126 @@
+package tcp
+
+import (
+	"fmt"
+	"math"
+)
+
+// CongestionControl is a congestion control algorithm (FreeBSD mod_cc,
+// Linux tcp_congestion_ops). Its methods run on the connection's core and
+// keep per-connection state in the Conn; implementations are stateless
+// values, so choosing one allocates nothing.
+type CongestionControl interface {
+	// Name is the algorithm's name for cc.algorithm and TCP_CONGESTION.
+	Name() string
+	// OnAck grows cwnd for acked new bytes outside loss recovery.
+	OnAck(c *Conn, acked uint32)
+	// OnCongestion returns the ssthresh to use when loss is detected
+	// (fast retransmit or RTO), and notes the event.
+	OnCongestion(c *Conn) uint32
+}
+
+// CongestionControls lists the algorithms by name.
+var CongestionControls = map[string]CongestionControl{"newreno": NewReno{}, "cubic": Cubic{}}
+
+// LookupCongestionControl returns the algorithm called name.
+func LookupCongestionControl(name string) (CongestionControl, error) {
+	cc, ok := CongestionControls[name]
+	if !ok {
+		return nil, fmt.Errorf("tcp: unknown congestion control %q (newreno, cubic)", name)
+	}
+	return cc, nil
+}
+
+// slowStart grows cwnd by the acked bytes, at most two segments per ACK
+// (RFC 3465, L = 2); it reports false when cwnd is at or above ssthresh.
+func slowStart(c *Conn, acked uint32) bool {
+	if c.cwnd >= c.ssthresh {
+		return false
+	}
+	c.cwnd = min(c.cwnd+min(acked, 2*uint32(c.mss)), MaxBufferSpace)
+	return true
+}
+
+// NewReno is RFC 5681's congestion avoidance: about one segment per RTT.
+type NewReno struct{}
+
+func (NewReno) Name() string { return "newreno" }
+
+func (NewReno) OnAck(c *Conn, acked uint32) {
+	if slowStart(c, acked) {
+		return
+	}
+	mss := uint32(c.mss)
+	c.cwnd = min(c.cwnd+max(mss*mss/max(c.cwnd, 1), 1), MaxBufferSpace)
+}
+
+func (NewReno) OnCongestion(c *Conn) uint32 {
+	return max(c.inFlight()/2, 2*uint32(c.mss))
+}
+
+// CUBIC constants (RFC 9438 4.1, 4.2).
+const (
+	cubicBeta = 0.7
+	cubicC    = 0.4
+)
+
+// Cubic is RFC 9438: after a loss, cwnd follows a cubic function of the
+// time since it, centred on the window where the loss happened, and never
+// below what Reno would reach (the Reno-friendly region).
+type Cubic struct{}
+
+func (Cubic) Name() string { return "cubic" }
+
+func (Cubic) OnAck(c *Conn, acked uint32) {
+	if slowStart(c, acked) {
+		return
+	}
+	now := c.shard.now
+	mss := float64(c.mss)
+	cwnd := float64(c.cwnd) / mss // segments
+	if c.cubicEpoch == 0 {
+		c.cubicEpoch = now
+		if c.cubicWMax < cwnd {
+			c.cubicK = 0
+			c.cubicWMax = cwnd
+		} else {
+			c.cubicK = math.Cbrt(c.cubicWMax * (1 - cubicBeta) / cubicC)
+		}
+		c.cubicWEst = cwnd
+	}
+	rtt := float64(max(c.srtt, int64(1e5))) / 1e9
+	t := float64(now-c.cubicEpoch)/1e9 + rtt
+	target := cubicC*math.Pow(t-c.cubicK, 3) + c.cubicWMax
+	// Reno-friendly estimate (RFC 9438 4.3).
+	c.cubicWEst += 3 * (1 - cubicBeta) / (1 + cubicBeta) * float64(acked) / mss / cwnd
+	if c.cubicWEst > target {
+		target = c.cubicWEst
+	}
+	if target > cwnd {
+		// Grow by (target - cwnd) / cwnd segments per segment acked.
+		inc := (target - cwnd) / cwnd * float64(acked)
+		inc = min(inc, float64(acked)) // never faster than slow start
+		c.cubicFrac += inc
+	} else {
+		c.cubicFrac += float64(acked) / (100 * cwnd) // a slow probe
+	}
+	if c.cubicFrac >= 1 {
+		whole := uint32(c.cubicFrac)
+		c.cubicFrac -= float64(whole)
+		c.cwnd = min(c.cwnd+whole, MaxBufferSpace)
+	}
+}
+
+func (Cubic) OnCongestion(c *Conn) uint32 {
+	mss := float64(c.mss)
+	cwnd := float64(c.cwnd) / mss
+	// Fast convergence (RFC 9438 4.7).
+	if cwnd < c.cubicWMax {
+		c.cubicWMax = cwnd * (1 + cubicBeta) / 2
+	} else {
+		c.cubicWMax = cwnd
+	}
+	c.cubicEpoch = 0
+	c.cubicFrac = 0
+	return max(uint32(float64(c.cwnd)*cubicBeta), 2*uint32(c.mss))
+}
