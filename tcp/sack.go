@@ -137,8 +137,13 @@ func (c *Conn) pipe() uint32 {
 	return p
 }
 
-// minPTO bounds the probe timeout from below.
-const minPTO = int64(2e6)
+const (
+	// minPTO bounds the probe timeout from below.
+	minPTO = int64(10e6)
+	// wcDelAckT is the longest a receiver is assumed to delay an ACK
+	// (RFC 8985 7.2, WCDelAckT).
+	wcDelAckT = int64(200e6)
+)
 
 // sackEnterRecovery starts loss recovery (RFC 6675 5, steps 4.1-4.3).
 func (c *Conn) sackEnterRecovery() {
@@ -194,7 +199,7 @@ func (c *Conn) armRexmt() {
 	if c.sackOK && c.srtt > 0 && !c.inRecovery && c.rexmits == 0 && !c.tlpDone && c.state.synchronized() {
 		pto := max(2*c.srtt, minPTO)
 		if c.inFlight() <= uint32(c.mss) {
-			pto += c.shard.cfg.DelAckTime // a lone segment may wait for a delayed ACK
+			pto += wcDelAckT // a lone segment may wait for a delayed ACK
 		}
 		if pto < c.rto {
 			c.tlpPending = true
