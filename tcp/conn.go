@@ -147,6 +147,7 @@ type Conn struct {
 	notified    bool // Closed was delivered
 	keepalive   bool
 	keepProbes  int
+	lastRecv    int64 // when the last acceptable segment arrived
 	err         error
 
 	timers [numTimers]int64

@@ -137,6 +137,7 @@ func (c *Conn) input(seg *Segment) {
 		c.tsRecent, c.tsRecentAge = seg.Opts.TSVal, now
 	}
 	c.keepProbes = 0
+	c.lastRecv = now
 	if c.timers[timerKeep] != 0 && c.state.synchronized() {
 		c.armKeep(now)
 	}
@@ -316,7 +317,9 @@ func (c *Conn) synSentInput(seg *Segment) {
 	c.rcvNxt = seg.Seq + 1
 	c.negotiate(&seg.Opts, false)
 	if flags&FlagACK == 0 {
-		// Simultaneous open (RFC 9293 3.5, figure 8).
+		// Simultaneous open (RFC 9293 3.5, figure 8; 3.10.7.3 sets the
+		// send window from the SYN).
+		c.sndWnd, c.sndWl1, c.sndWl2 = uint32(seg.Window), seg.Seq, c.iss
 		c.setState(SynReceived)
 		c.sendSYN()
 		return
@@ -452,6 +455,12 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 		c.maxSndWnd = max(c.maxSndWnd, c.sndWnd)
 		if c.sndWnd > 0 && c.timers[timerPersist] != 0 {
 			c.armTimer(timerPersist, 0)
+			if c.sndUna != c.sndMax {
+				// What was in flight when the window shut may be gone:
+				// send it again now that it is open (RFC 9293 3.8.6.1).
+				c.sndNxt = c.sndUna
+				c.armRexmt()
+			}
 		}
 	}
 	return true

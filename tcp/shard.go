@@ -405,6 +405,7 @@ func (s *Shard) listenInput(l *Listener, t *Tuple, seg *Segment, after *Seq) {
 	l.pending++
 	c.irs = seg.Seq
 	c.rcvNxt = seg.Seq + 1
+	c.sndWnd, c.sndWl1, c.sndWl2 = uint32(seg.Window), seg.Seq, c.iss // a SYN's window is not scaled
 	c.rcvScale = s.wscale()
 	c.negotiate(&seg.Opts, true)
 	c.setState(SynReceived)
@@ -501,6 +502,15 @@ func (c *Conn) fire(k timerKind, now int64) {
 		}
 	case timerPersist:
 		s.stats[StatPersistTimeo]++
+		// A peer that keeps its window shut is kept only while it answers:
+		// silence for keepidle (FreeBSD's maxpersistidle), or for
+		// finwait2_timeout once the application has closed, drops it.
+		idle := now - c.lastRecv
+		if idle >= s.cfg.KeepIdle || c.closedByApp && idle >= s.cfg.FinWait2Timeout {
+			s.stats[StatPersistDrops]++
+			c.drop(syscall.ETIMEDOUT)
+			return
+		}
 		s.stats[StatSndProbe]++
 		c.persistShift = min(c.persistShift+1, 12)
 		// Send one byte beyond the window (RFC 9293 3.8.6.1).

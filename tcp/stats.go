@@ -53,6 +53,7 @@ const (
 	StatNoPort                      // segments for closed ports
 	StatTWReopened                  // TIME_WAIT connections ended by a new SYN (RFC 6191)
 	StatTLP                         // tail loss probes sent (RFC 8985)
+	StatPersistDrops                // connections dropped while persisting (the peer went silent)
 	numStats
 )
 
@@ -72,7 +73,7 @@ var statNames = [numStats]string{
 	StatPAWSDrop: "pawsdrop", StatPredAck: "predack", StatPredDat: "preddat",
 	StatSCSendCookie: "sc_sendcookie", StatSCRecvCookie: "sc_recvcookie", StatBadSyn: "badsyn",
 	StatListenDrop: "listendrop", StatChallengeAck: "challengeack", StatRSTSent: "rstsent",
-	StatNoPort: "noport", StatTWReopened: "tw_reopened", StatTLP: "tlp",
+	StatNoPort: "noport", StatTWReopened: "tw_reopened", StatTLP: "tlp", StatPersistDrops: "persistdrop",
 }
 
 // String returns the tcpstat name.
