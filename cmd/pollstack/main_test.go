@@ -38,6 +38,11 @@ func TestUsageErrorsAreOneLineExitTwo(t *testing.T) {
 		{[]string{"testbed", "up", "--queues", "0"}, "--queues 0"},
 		{[]string{"demo", "--window", "0"}, "--window 0"},
 		{[]string{"demo", "--duration", "-1s"}, "--duration must be positive"},
+		{[]string{"demo", "--mode", "udp"}, `--mode "udp"`},
+		{[]string{"demo", "--conns", "0"}, "--conns 0"},
+		{[]string{"demo", "--mix", "2"}, `--mix "2"`},
+		{[]string{"demo", "--requests", "0"}, "--requests 0"},
+		{[]string{"demo", "--path", "x"}, `path "x"`},
 	}
 	for _, tc := range cases {
 		var stdout, stderr bytes.Buffer

@@ -1,67 +1,203 @@
 // Package demo runs pollstack's embedded default: two stacks in one process
-// joined by the in-memory link, each on its own loop, one answering and the
-// other driving it, so the whole packet path runs without root or a NIC.
+// joined by the in-memory link, each an engine.Core on its own (unpinned)
+// loop, one answering and the other driving it, so the whole packet path runs
+// without root or a NIC.
+//
+// Two modes:
+//   - http (the default): the server core's TCP shard runs the http app on
+//     port 8080; the client core's shard runs an HTTP/1.1 load generator, a
+//     tcp.Handler that lives on the client core (no goroutine per
+//     connection). It keeps Conns connections busy, a mix of short ones
+//     (connect, one GET with Connection: close, the server closes) and
+//     keep-alive ones (Requests GETs each, the last with Connection: close),
+//     and times every request with the client core's clock. The server
+//     closes first and holds the TIME_WAIT, as HTTP servers do: a client
+//     closing first would tie up its ephemeral ports for 2MSL. When the run
+//     ends the client closes the keep-alive connections still open.
+//   - ping: the client keeps Window ICMP echo requests in flight.
+//
+// Run is called from an ordinary goroutine; it reaches the cores only through
+// their loops' mailboxes.
 package demo
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"runtime"
-	"sync/atomic"
+	"strconv"
+	"strings"
 	"time"
 
-	"github.com/pollstack/pollstack/cores"
-	"github.com/pollstack/pollstack/engine"
 	"github.com/pollstack/pollstack/internal/hist"
-	"github.com/pollstack/pollstack/rings"
+)
+
+// Modes.
+const (
+	ModeHTTP = "http"
+	ModePing = "ping"
 )
 
 // Config shapes a demo run. Zero fields take defaults.
 type Config struct {
+	Mode     string        // ModeHTTP (the default) or ModePing
 	Duration time.Duration // measured time (DefaultDuration)
 	Warmup   time.Duration // unmeasured time before it (DefaultWarmup)
-	Window   int           // echo requests in flight (DefaultWindow)
-	Size     int           // echo payload bytes, 16..1400 (DefaultSize)
-	IPv6     bool          // use ICMPv6 instead of ICMP
+	IPv6     bool          // run over IPv6 instead of IPv4
+
+	// HTTP mode.
+	Conns int // concurrent connections, 1..MaxConns (DefaultConns)
+	// Mix is "SHORT:KEEPALIVE", the ratio of short connections (one
+	// request with Connection: close) to keep-alive ones (DefaultMix).
+	Mix string
+	// Requests is the number of requests a keep-alive connection makes;
+	// the last asks the server to close (DefaultRequests).
+	Requests int
+	// Path is the request target (DefaultPath); the http app reads
+	// ?size=N as the body length.
+	Path string
+	// Timeout is how long a connection may wait for its handshake, a
+	// response or its close before it counts as an error (DefaultTimeout).
+	Timeout time.Duration
+
+	// Ping mode.
+	Window int // echo requests in flight (DefaultWindow)
+	Size   int // echo payload bytes, 16..1400 (DefaultSize)
 }
 
-// Defaults.
+// Defaults and limits.
 const (
 	DefaultDuration = 5 * time.Second
 	DefaultWarmup   = 500 * time.Millisecond
+	DefaultConns    = 64
+	MaxConns        = 4096
+	DefaultMix      = "1:1"
+	DefaultRequests = 100
+	DefaultPath     = "/"
+	DefaultTimeout  = 2 * time.Second
 	DefaultWindow   = 32
 	DefaultSize     = 56
-	// lossTimeout is how long a request may go unanswered before it counts as lost.
-	lossTimeout = int64(time.Second)
+	// ServerPort is the port the http app listens on.
+	ServerPort = 8080
 )
 
-// Progress is reported once a second.
+// Progress is reported once a second while measuring.
 type Progress struct {
-	Elapsed       time.Duration
-	RepliesPerSec float64
-	Replies       uint64
+	Elapsed time.Duration
+	// Rate is requests per second (http) or echo replies per second (ping)
+	// over the last second.
+	Rate float64
+	// ConnsPerSec is connections completed per second over the last second (http).
+	ConnsPerSec float64
+	// Errors counts the errors so far, warmup included.
+	Errors uint64
 }
 
-// Result is what a run measured over Duration.
+// Errors counts the ways a request or connection failed.
+type Errors struct {
+	Status    uint64 `json:"status"`    // a response other than 200
+	Malformed uint64 `json:"malformed"` // a response that does not parse, or bytes nobody asked for
+	Reset     uint64 `json:"reset"`     // the connection was reset (ECONNRESET)
+	Refused   uint64 `json:"refused"`   // the connection was refused (ECONNREFUSED)
+	Timeout   uint64 `json:"timeout"`   // no handshake, response or close within Timeout (or ETIMEDOUT)
+	Closed    uint64 `json:"closed"`    // the server closed before the response, or wrongly kept the connection
+	Dial      uint64 `json:"dial"`      // Dial failed (no ephemeral port: EADDRNOTAVAIL)
+	Write     uint64 `json:"write"`     // Write failed
+}
+
+// Total returns the number of errors of every kind.
+func (e *Errors) Total() uint64 {
+	return e.Status + e.Malformed + e.Reset + e.Refused + e.Timeout + e.Closed + e.Dial + e.Write
+}
+
+// Latency holds a run's latency percentiles.
+type Latency struct {
+	P50  time.Duration `json:"p50_ns"`
+	P90  time.Duration `json:"p90_ns"`
+	P99  time.Duration `json:"p99_ns"`
+	P999 time.Duration `json:"p999_ns"`
+	Max  time.Duration `json:"max_ns"`
+}
+
+func latencyOf(h *hist.Histogram) Latency {
+	return Latency{
+		P50:  time.Duration(h.Quantile(0.5)),
+		P90:  time.Duration(h.Quantile(0.9)),
+		P99:  time.Duration(h.Quantile(0.99)),
+		P999: time.Duration(h.Quantile(0.999)),
+		Max:  time.Duration(h.Max()),
+	}
+}
+
+// Sides holds one number for each stack.
+type Sides struct {
+	Server int `json:"server"`
+	Client int `json:"client"`
+}
+
+// TCPAnomalies are TCP counters that stay zero on a healthy run over a
+// lossless link, summed over both shards.
+type TCPAnomalies struct {
+	RexmtTimeouts uint64 `json:"rexmt_timeouts"` // tcpstat rexmttimeo
+	RexmitPackets uint64 `json:"rexmit_packets"` // sndrexmitpack
+	Drops         uint64 `json:"drops"`          // drops + conndrops
+	RSTsSent      uint64 `json:"rsts_sent"`      // rstsent: RSTs for segments without a connection
+	ListenDrops   uint64 `json:"listen_drops"`   // listendrop
+	BadSegments   uint64 `json:"bad_segments"`   // rcvbadsum + rcvbadoff
+}
+
+// Total returns the sum of the anomalies.
+func (a *TCPAnomalies) Total() uint64 {
+	return a.RexmtTimeouts + a.RexmitPackets + a.Drops + a.RSTsSent + a.ListenDrops + a.BadSegments
+}
+
+// Result is what a run measured over Duration. Requests, connections,
+// latency, packets and allocations count the measured window only; Errors
+// count the whole run (warmup and the final drain too).
 type Result struct {
-	Duration        time.Duration `json:"duration_ns"`
-	Sent            uint64        `json:"requests_sent"`
-	Replies         uint64        `json:"replies"`
-	Lost            uint64        `json:"lost"`
-	RepliesPerSec   float64       `json:"replies_per_sec"`
-	PacketsPerSec   float64       `json:"packets_per_sec"`
-	P50             time.Duration `json:"p50_ns"`
-	P90             time.Duration `json:"p90_ns"`
-	P99             time.Duration `json:"p99_ns"`
-	P999            time.Duration `json:"p999_ns"`
-	Max             time.Duration `json:"max_ns"`
-	AllocsPerPacket float64       `json:"allocs_per_packet"`
-	ServerDrops     uint64        `json:"server_drops"`
-	ClientDrops     uint64        `json:"client_drops"`
+	Mode     string        `json:"mode"`
+	IPv6     bool          `json:"ipv6"`
+	Duration time.Duration `json:"duration_ns"`
+
+	// HTTP mode.
+	Conns          int     `json:"conns,omitempty"`     // concurrent connections
+	ShortConns     int     `json:"short_conns"`         // of which short
+	KeepAliveConns int     `json:"keepalive_conns"`     // of which keep-alive
+	Connections    uint64  `json:"connections"`         // connections completed (closed cleanly) in the window
+	ConnsPerSec    float64 `json:"connections_per_sec"` // Connections / Duration
+	Requests       uint64  `json:"requests"`            // 200 responses received whole in the window
+	RequestsPerSec float64 `json:"requests_per_sec"`
+
+	// Ping mode.
+	Sent          uint64  `json:"requests_sent,omitempty"`
+	Replies       uint64  `json:"replies,omitempty"`
+	Lost          uint64  `json:"lost,omitempty"`
+	RepliesPerSec float64 `json:"replies_per_sec,omitempty"`
+
+	// Errors is the total: lost replies in ping mode, the sum of
+	// ErrorKinds in http mode.
+	Errors     uint64 `json:"errors"`
+	ErrorKinds Errors `json:"error_kinds"`
+
+	Latency         Latency `json:"latency"`
+	Packets         uint64  `json:"packets"` // rx + tx on both cores
+	PacketsPerSec   float64 `json:"packets_per_sec"`
+	Mallocs         uint64  `json:"mallocs"`           // whole-process heap allocations in the window
+	AllocsPerPacket float64 `json:"allocs_per_packet"` // Mallocs / Packets
+	ServerDrops     uint64  `json:"server_drops"`
+	ClientDrops     uint64  `json:"client_drops"`
+
+	// TCP state after the run has drained (http mode).
+	TimeWait Sides `json:"time_wait"` // connections in TIME_WAIT on each side
+	// TimeWaitBytes is the heap one TIME_WAIT entry holds, measured (see
+	// TimeWaitBytes the function) with the demo's TCP configuration.
+	TimeWaitBytes float64 `json:"time_wait_bytes_per_entry"`
+	// LeftOpen counts connections in any state other than TIME_WAIT (and
+	// listeners) once the run has drained: zero when every connection
+	// closed cleanly.
+	LeftOpen Sides        `json:"left_open"`
+	TCP      TCPAnomalies `json:"tcp_anomalies"`
 }
 
 var (
@@ -73,93 +209,46 @@ var (
 	client6   = netip.MustParsePrefix("2001:2::2/64")
 )
 
-// pinger is the client core's work: keep Window echo requests in flight and
-// time each reply. Owned by the client loop.
-type pinger struct {
-	core    *engine.Core
-	dst     netip.Addr
-	window  int
-	payload []byte
-	sentAt  [1 << 16]int64 // by sequence number; 0: not in flight
-	seq     uint16
-	flight  int
-	lastAck int64
-	// answered turns true at the first reply: until then one request is in
-	// flight, so the first ones do not overflow the wait for ARP.
-	answered bool
-
-	measuring atomic.Bool
-	sending   atomic.Bool
-	replies   atomic.Uint64 // measured replies, for progress
-	sent      uint64        // measured
-	lost      uint64
-	hist      hist.Histogram
-}
-
-func (p *pinger) onReply(src netip.Addr, id, seq uint16, payload []byte, now int64) {
-	t := p.sentAt[seq]
-	if id != 1 || t == 0 || len(payload) < 8 || int64(binary.LittleEndian.Uint64(payload)) != t {
-		return // not ours, or a duplicate
-	}
-	p.sentAt[seq] = 0
-	p.flight--
-	p.lastAck = now
-	p.answered = true
-	if p.measuring.Load() {
-		p.hist.Record(now - t)
-		p.replies.Add(1)
-	}
-}
-
-func (p *pinger) Poll(now int64) int {
-	n := p.core.Poll(now)
-	if p.flight > 0 && now-p.lastAck > lossTimeout {
-		// Give up on what is in flight; count it lost.
-		for i := range p.sentAt {
-			if p.sentAt[i] != 0 {
-				p.sentAt[i] = 0
-				p.lost++
-			}
-		}
-		p.flight = 0
-	}
-	window := p.window
-	if !p.answered {
-		window = 1
-	}
-	for p.sending.Load() && p.flight < window {
-		p.seq++
-		if p.sentAt[p.seq] != 0 {
-			break // the sequence space wrapped onto a request in flight
-		}
-		binary.LittleEndian.PutUint64(p.payload, uint64(now))
-		if !p.core.SendEcho(p.dst, 1, p.seq, p.payload, now) {
-			break
-		}
-		if p.flight == 0 {
-			p.lastAck = now
-		}
-		p.sentAt[p.seq] = now
-		p.flight++
-		n++
-		if p.measuring.Load() {
-			p.sent++
-		}
-	}
-	p.core.Flush()
-	return n
-}
-
-func (p *pinger) Timers(now int64)           { p.core.Timers(now) }
-func (p *pinger) Wait(timeout time.Duration) { p.core.Wait(timeout) }
-
-// Run runs the demo until the duration passes or ctx ends.
+// Run runs the demo until the duration passes or ctx ends. progress, when
+// not nil, is called once a second from Run's goroutine.
 func Run(ctx context.Context, cfg Config, progress func(Progress)) (Result, error) {
+	if err := cfg.fill(); err != nil {
+		return Result{}, err
+	}
+	if cfg.Mode == ModePing {
+		return runPing(ctx, cfg, progress)
+	}
+	return runHTTP(ctx, cfg, progress)
+}
+
+// CheckConfig reports what Run would refuse in cfg.
+func CheckConfig(cfg Config) error { return cfg.fill() }
+
+// fill applies the defaults and checks the limits.
+func (cfg *Config) fill() error {
+	if cfg.Mode == "" {
+		cfg.Mode = ModeHTTP
+	}
 	if cfg.Duration == 0 {
 		cfg.Duration = DefaultDuration
 	}
 	if cfg.Warmup == 0 {
 		cfg.Warmup = DefaultWarmup
+	}
+	if cfg.Conns == 0 {
+		cfg.Conns = DefaultConns
+	}
+	if cfg.Mix == "" {
+		cfg.Mix = DefaultMix
+	}
+	if cfg.Requests == 0 {
+		cfg.Requests = DefaultRequests
+	}
+	if cfg.Path == "" {
+		cfg.Path = DefaultPath
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.Window == 0 {
 		cfg.Window = DefaultWindow
@@ -168,110 +257,71 @@ func Run(ctx context.Context, cfg Config, progress func(Progress)) (Result, erro
 		cfg.Size = DefaultSize
 	}
 	switch {
-	case cfg.Duration < 0 || cfg.Warmup < 0:
-		return Result{}, errors.New("demo: durations must be positive")
+	case cfg.Mode != ModeHTTP && cfg.Mode != ModePing:
+		return fmt.Errorf("demo: mode %q: want %s or %s", cfg.Mode, ModeHTTP, ModePing)
+	case cfg.Duration < 0 || cfg.Warmup < 0 || cfg.Timeout < 0:
+		return errors.New("demo: durations must be positive")
+	case cfg.Conns < 1 || cfg.Conns > MaxConns:
+		return fmt.Errorf("demo: conns %d: want 1..%d", cfg.Conns, MaxConns)
+	case cfg.Requests < 1:
+		return fmt.Errorf("demo: requests %d: want at least 1", cfg.Requests)
 	case cfg.Window < 1 || cfg.Window > 512:
-		return Result{}, fmt.Errorf("demo: window %d: want 1..512", cfg.Window)
+		return fmt.Errorf("demo: window %d: want 1..512", cfg.Window)
 	case cfg.Size < 16 || cfg.Size > 1400:
-		return Result{}, fmt.Errorf("demo: size %d: want 16..1400", cfg.Size)
+		return fmt.Errorf("demo: size %d: want 16..1400", cfg.Size)
 	}
-	a, b, err := rings.NewMemPair(rings.MemConfig{})
-	if err != nil {
-		return Result{}, err
+	if _, _, err := ParseMix(cfg.Mix); err != nil {
+		return err
 	}
-	defer a.Close()
-	server, err := engine.NewCore(engine.CoreConfig{ID: 0, MAC: serverMAC, Addrs: []netip.Prefix{server4, server6}}, a)
-	if err != nil {
-		return Result{}, err
+	if err := checkPath(cfg.Path); err != nil {
+		return err
 	}
-	client, err := engine.NewCore(engine.CoreConfig{ID: 1, MAC: clientMAC, Addrs: []netip.Prefix{client4, client6}}, b)
-	if err != nil {
-		return Result{}, err
-	}
-	p := &pinger{core: client, dst: server4.Addr(), window: cfg.Window, payload: make([]byte, cfg.Size)}
-	if cfg.IPv6 {
-		p.dst = server6.Addr()
-	}
-	client.OnEchoReply(p.onReply)
-	idle := cores.IdlePolicy{SleepAfter: 1024}
-	sl := cores.NewLoop(0, false, server, idle)
-	cl := cores.NewLoop(1, false, p, idle)
-	if err := sl.Start(); err != nil {
-		return Result{}, err
-	}
-	defer sl.Stop()
-	if err := cl.Start(); err != nil {
-		return Result{}, err
-	}
-	defer cl.Stop()
+	return nil
+}
 
-	p.sending.Store(true)
-	if !sleep(ctx, cfg.Warmup) {
-		return Result{}, ctx.Err()
-	}
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	mallocs := ms.Mallocs
-	s0, c0 := server.Published().Load(), client.Published().Load()
-	p.measuring.Store(true)
-	start := time.Now()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	deadline := time.NewTimer(cfg.Duration)
-	defer deadline.Stop()
-	var last uint64
-	lastAt := start
-loop:
-	for {
-		select {
-		case <-ctx.Done():
-			break loop
-		case <-deadline.C:
-			break loop
-		case now := <-tick.C:
-			r := p.replies.Load()
-			if progress != nil {
-				progress(Progress{Elapsed: now.Sub(start), Replies: r,
-					RepliesPerSec: float64(r-last) / now.Sub(lastAt).Seconds()})
-			}
-			last, lastAt = r, now
+// ParseMix parses "SHORT:KEEPALIVE", two non-negative integers not both zero.
+func ParseMix(s string) (short, keep int, err error) {
+	a, b, ok := strings.Cut(s, ":")
+	if ok {
+		short, err = strconv.Atoi(a)
+		if err == nil {
+			keep, err = strconv.Atoi(b)
 		}
 	}
-	p.measuring.Store(false)
-	elapsed := time.Since(start)
-	runtime.ReadMemStats(&ms)
-	mallocs = ms.Mallocs - mallocs
-	p.sending.Store(false)
-	sl.Stop()
-	cl.Stop()
-	// The loops have stopped: their state is ours to read now.
-	server.Publish(cores.Now())
-	client.Publish(cores.Now())
-	s1, c1 := server.Published().Load(), client.Published().Load()
-	packets := (s1[engine.RxPackets] - s0[engine.RxPackets]) + (s1[engine.TxPackets] - s0[engine.TxPackets]) +
-		(c1[engine.RxPackets] - c0[engine.RxPackets]) + (c1[engine.TxPackets] - c0[engine.TxPackets])
-	r := Result{
-		Duration:      elapsed,
-		Sent:          p.sent,
-		Replies:       p.hist.Count(),
-		Lost:          p.lost,
-		RepliesPerSec: float64(p.hist.Count()) / elapsed.Seconds(),
-		PacketsPerSec: float64(packets) / elapsed.Seconds(),
-		P50:           time.Duration(p.hist.Quantile(0.5)),
-		P90:           time.Duration(p.hist.Quantile(0.9)),
-		P99:           time.Duration(p.hist.Quantile(0.99)),
-		P999:          time.Duration(p.hist.Quantile(0.999)),
-		Max:           time.Duration(p.hist.Max()),
-		ServerDrops:   s1.Drops(),
-		ClientDrops:   c1.Drops(),
+	if !ok || err != nil || short < 0 || keep < 0 || short+keep == 0 || short > 1e6 || keep > 1e6 {
+		return 0, 0, fmt.Errorf("demo: mix %q: want SHORT:KEEPALIVE, e.g. 1:1, 1:0 or 0:1", s)
 	}
-	if packets > 0 {
-		r.AllocsPerPacket = float64(mallocs) / float64(packets)
+	return short, keep, nil
+}
+
+// SplitConns returns how many of n connections are short under mix.
+func SplitConns(n int, mix string) (short, keep int) {
+	s, k, err := ParseMix(mix)
+	if err != nil {
+		return 0, n
 	}
-	if ctx.Err() != nil {
-		return r, ctx.Err()
+	short = (n*s + (s+k)/2) / (s + k)
+	if s > 0 && short == 0 {
+		short = 1
 	}
-	return r, nil
+	if k > 0 && short == n && n > 1 {
+		short = n - 1
+	}
+	return short, n - short
+}
+
+// checkPath accepts an origin-form request target: a '/' followed by
+// visible ASCII.
+func checkPath(p string) error {
+	if len(p) == 0 || p[0] != '/' || len(p) > 1024 {
+		return fmt.Errorf("demo: path %q: want /... (at most 1024 bytes)", p)
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] <= ' ' || p[i] >= 0x7f {
+			return fmt.Errorf("demo: path %q: want visible ASCII only", p)
+		}
+	}
+	return nil
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

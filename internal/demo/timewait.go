@@ -1,0 +1,122 @@
+package demo
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"runtime"
+
+	"github.com/pollstack/pollstack/tcp"
+)
+
+// timeWaitProbeConns is how many connections Run's TIME_WAIT probe drives
+// into TIME_WAIT: enough that the heap's own noise is a rounding error.
+const timeWaitProbeConns = 512
+
+// TimeWaitBytes measures the heap one TIME_WAIT entry holds in a tcp.Shard
+// configured with cfg, as the tcp package keeps TIME_WAIT today. It builds a
+// server shard, drives k connections from a second shard into TIME_WAIT on
+// it (the server closes first, as it does for the demo's short connections),
+// lets go of the second shard and divides the server's heap growth, after a
+// full collection, by k. The heap is the whole process's: call it when
+// nothing else allocates much (Run calls it after its loops have stopped).
+func TimeWaitBytes(cfg tcp.Config, k int) (float64, error) {
+	if k < 1 {
+		return 0, fmt.Errorf("demo: TIME_WAIT probe of %d connections", k)
+	}
+	w := &probeWire{}
+	var srv, cli *tcp.Shard
+	var err error
+	if srv, err = tcp.NewShard(cfg, &probeSender{w: w, peer: &cli}); err != nil {
+		return 0, err
+	}
+	if _, err := srv.Listen(80, k, probeServer{}); err != nil {
+		return 0, err
+	}
+	before := heapAlloc()
+
+	if cli, err = tcp.NewShard(cfg, &probeSender{w: w, peer: &srv}); err != nil {
+		return 0, err
+	}
+	t := tcp.Tuple{LocalAddr: netip.MustParseAddr("::ffff:198.18.0.2").As16(),
+		RemoteAddr: netip.MustParseAddr("::ffff:198.18.0.1").As16(), RemotePort: 80}
+	now := int64(1e9)
+	for i := 0; i < k; i++ {
+		now += 1e3
+		if _, err := cli.Dial(t, probeClient{}, now); err != nil {
+			return 0, err
+		}
+		w.deliver(now)
+	}
+	states := srv.StateCounts()
+	if states[tcp.TimeWait] != k || cli.Conns() != 0 {
+		return 0, fmt.Errorf("demo: TIME_WAIT probe: %d of %d connections in TIME_WAIT, %d left on the client",
+			states[tcp.TimeWait], k, cli.Conns())
+	}
+	cli, w.q = nil, nil
+	after := heapAlloc()
+	runtime.KeepAlive(srv)
+	return float64(int64(after)-int64(before)) / float64(k), nil
+}
+
+func heapAlloc() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// probeWire carries the probe's segments between its two shards, in order,
+// with no delay.
+type probeWire struct {
+	q   []probePacket
+	buf [4096]byte
+}
+
+type probePacket struct {
+	to *tcp.Shard
+	t  tcp.Tuple // as the receiver names the connection
+	b  []byte
+}
+
+// deliver hands the queued segments to their shards until none is left.
+func (w *probeWire) deliver(now int64) {
+	for i := 0; i < len(w.q); i++ {
+		p := w.q[i]
+		p.to.Receive(&p.t, p.b, now)
+	}
+	w.q = w.q[:0]
+}
+
+type probeSender struct {
+	w    *probeWire
+	peer **tcp.Shard
+}
+
+func (s *probeSender) Buffer(*tcp.Tuple) []byte { return s.w.buf[:] }
+
+func (s *probeSender) Send(t *tcp.Tuple, n int) {
+	rt := tcp.Tuple{LocalAddr: t.RemoteAddr, RemoteAddr: t.LocalAddr, LocalPort: t.RemotePort, RemotePort: t.LocalPort}
+	s.w.q = append(s.w.q, probePacket{to: *s.peer, t: rt, b: bytes.Clone(s.w.buf[:n])})
+}
+
+// probeServer closes each connection as soon as it is established.
+type probeServer struct{}
+
+func (probeServer) Established(c *tcp.Conn) { c.Close() }
+func (probeServer) Readable(c *tcp.Conn)    {}
+func (probeServer) Writable(*tcp.Conn)      {}
+func (probeServer) Closed(*tcp.Conn, error) {}
+
+// probeClient closes when the server has.
+type probeClient struct{}
+
+func (probeClient) Established(*tcp.Conn) {}
+func (probeClient) Readable(c *tcp.Conn) {
+	if c.EOF() {
+		c.Close()
+	}
+}
+func (probeClient) Writable(*tcp.Conn)      {}
+func (probeClient) Closed(*tcp.Conn, error) {}
