@@ -203,15 +203,18 @@ func (c *Conn) timeWaitInput(seg *Segment) {
 
 // reopenable reports whether a SYN may open a new connection on the 4-tuple
 // of this one in TIME_WAIT (RFC 6191): its timestamp is newer than the last
-// one seen, or, without timestamps, its sequence number lies above rcv_nxt.
+// one seen, or — without timestamps, or with one from the same clock tick —
+// its sequence number lies above rcv_nxt (as Linux's tcp_timewait_state_process).
 func (c *Conn) reopenable(seg *Segment) bool {
 	if seg.Flags&(FlagSYN|FlagACK|FlagRST) != FlagSYN {
 		return false
 	}
 	if c.tsOK && seg.Opts.HasTS {
-		return int32(seg.Opts.TSVal-c.tsRecent) > 0
+		if d := int32(seg.Opts.TSVal - c.tsRecent); d != 0 {
+			return d > 0
+		}
 	}
-	return !seg.Opts.HasTS && seg.Seq.GT(c.rcvNxt)
+	return seg.Seq.GT(c.rcvNxt)
 }
 
 // acceptable is RFC 9293's segment acceptability test.

@@ -310,7 +310,9 @@ func (s *Shard) freeConn(c *Conn) {
 	c.shard = nil
 	c.handler = nil
 	c.User = nil
-	s.free = append(s.free, c)
+	if len(s.free) < maxFreeConns {
+		s.free = append(s.free, c)
+	}
 }
 
 // Receive processes one TCP segment: b is the TCP header and payload, with
@@ -413,6 +415,10 @@ func (s *Shard) listenInput(l *Listener, t *Tuple, seg *Segment, after *Seq) {
 	c.armTimer(timerKeep, s.now+s.cfg.KeepInit)
 	c.sendSYN()
 }
+
+// maxFreeConns bounds the control blocks (with their buffers) a shard keeps
+// for reuse; past it, closed connections are left to the garbage collector.
+const maxFreeConns = 4096
 
 // Tick runs the timers due at now.
 func (s *Shard) Tick(now int64) {
