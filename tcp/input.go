@@ -678,6 +678,9 @@ func (c *Conn) enterTimeWait() {
 	for i := range c.timers {
 		c.timers[i] = 0
 	}
+	// TIME_WAIT keeps the control block but not its buffers.
+	c.advertise() // settle the window edge the TIME_WAIT ACKs will carry
+	s.releaseBuffers(c)
 	c.armTimer(timer2MSL, s.now+2*s.cfg.MSL)
 	if !c.notified {
 		c.notified = true

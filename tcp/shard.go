@@ -100,6 +100,8 @@ type Shard struct {
 	outSeg     Segment
 	inSeg      Segment
 	free       []*Conn
+	sndBufs    [][]byte // send rings kept for reuse
+	rcvBufs    [][]byte // receive rings kept for reuse
 
 	challengeSec   int64
 	challengeCount int
@@ -252,18 +254,12 @@ func (s *Shard) newConn(t Tuple) *Conn {
 	if n := len(s.free); n > 0 {
 		c = s.free[n-1]
 		s.free = s.free[:n-1]
-		snd, rcv := c.snd.buf, c.rcv.buf
 		*c = Conn{}
-		c.snd.buf, c.rcv.buf = snd, rcv
 	} else {
 		c = &Conn{}
 	}
-	if len(c.snd.buf) != s.cfg.SendSpace {
-		c.snd.buf = make([]byte, s.cfg.SendSpace)
-	}
-	if len(c.rcv.buf) != s.cfg.RecvSpace {
-		c.rcv.buf = make([]byte, s.cfg.RecvSpace)
-	}
+	c.snd.buf = takeBuf(&s.sndBufs, s.cfg.SendSpace)
+	c.rcv.buf = takeBuf(&s.rcvBufs, s.cfg.RecvSpace)
 	c.shard = s
 	c.tuple = t
 	c.state = Closed
@@ -307,11 +303,41 @@ func (s *Shard) freeConn(c *Conn) {
 		return
 	}
 	s.stateCount[c.state]--
+	s.releaseBuffers(c)
 	c.shard = nil
 	c.handler = nil
 	c.User = nil
 	if len(s.free) < maxFreeConns {
 		s.free = append(s.free, c)
+	}
+}
+
+// releaseBuffers gives the connection's send and receive rings back for
+// reuse (when it closes, or enters TIME_WAIT, which needs neither).
+func (s *Shard) releaseBuffers(c *Conn) {
+	putBuf(&s.sndBufs, c.snd.buf, s.cfg.SendSpace)
+	putBuf(&s.rcvBufs, c.rcv.buf, s.cfg.RecvSpace)
+	c.snd, c.rcv = byteRing{}, byteRing{}
+	c.reas.reset()
+	c.sb.reset()
+}
+
+// takeBuf returns a kept buffer of size bytes, or a new one.
+func takeBuf(list *[][]byte, size int) []byte {
+	for n := len(*list); n > 0; n = len(*list) {
+		b := (*list)[n-1]
+		*list = (*list)[:n-1]
+		if len(b) == size {
+			return b
+		}
+	}
+	return make([]byte, size)
+}
+
+// putBuf keeps b for reuse when it has the current size and the list has room.
+func putBuf(list *[][]byte, b []byte, size int) {
+	if b != nil && len(b) == size && len(*list) < maxFreeConns {
+		*list = append(*list, b)
 	}
 }
 

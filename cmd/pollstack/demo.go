@@ -151,7 +151,7 @@ latency max        %s
 errors             %d (status %d, malformed %d, reset %d, refused %d, timeout %d, closed early %d, dial %d, write %d)
 left open          server %d, client %d (connections not closed cleanly after the drain)
 TIME_WAIT          server %d, client %d
-TIME_WAIT bytes    %.0f heap bytes per entry (measured; a full control block with its buffers until compressed TIME_WAIT lands); %s held now
+TIME_WAIT bytes    %.0f heap bytes per entry (measured; a full control block, buffers released, until compressed TIME_WAIT lands); %s held now
 tcp anomalies      %d (rexmt timeouts %d, retransmitted segments %d, drops %d, RSTs for no connection %d, listen drops %d, bad segments %d)
 packets            %d, %.0f/s (both stacks, rx + tx)
 allocs/packet      %.6f (%d mallocs in the whole process over the window)
