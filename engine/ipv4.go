@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"github.com/pollstack/pollstack/rings"
+	"github.com/pollstack/pollstack/tcp"
 )
 
 const (
@@ -175,6 +176,10 @@ func (c *Core) inputICMP4(d rings.Desc, b []byte, ihl, total int, now int64) {
 		c.echoReply(d, netip.AddrFrom4([4]byte(ip[12:16])), m, now)
 		return
 	}
+	if m[0] == 3 { // destination unreachable (RFC 792)
+		c.unreachable4(d, m, now)
+		return
+	}
 	if m[0] != 8 || m[1] != 0 {
 		c.drop(d, ICMPIgnored)
 		return
@@ -217,4 +222,32 @@ func (c *Core) writeIPv4Header(h []byte, src, dst [4]byte, proto uint8, total in
 	copy(h[12:16], src[:])
 	copy(h[16:20], dst[:])
 	put16(h[10:], Checksum(h[:ipv4MinHeader], 0))
+}
+
+// unreachable4 hands a destination unreachable about one of our TCP
+// segments to the shard (RFC 1122 4.2.3.9). m is the ICMP message: type,
+// code, checksum, 4 unused bytes, then the offending IP header and at least
+// 8 bytes of its payload.
+func (c *Core) unreachable4(d rings.Desc, m []byte, now int64) {
+	inner := m[8:]
+	if len(inner) < ipv4MinHeader || inner[0]>>4 != 4 {
+		c.drop(d, DropMalformed)
+		return
+	}
+	ihl := int(inner[0]&0x0f) * 4
+	if ihl < ipv4MinHeader || len(inner) < ihl+8 || inner[9] != protoTCP || c.tcp == nil || !c.ours4(inner[12:16]) {
+		c.drop(d, ICMPIgnored)
+		return
+	}
+	seg := inner[ihl:]
+	t := &c.tuple
+	t.LocalAddr = v4Mapped([4]byte(inner[12:16]))
+	t.RemoteAddr = v4Mapped([4]byte(inner[16:20]))
+	t.LocalPort, t.RemotePort = be16(seg[0:]), be16(seg[2:])
+	// Codes 2, 3 and 4 (protocol, port unreachable, fragmentation needed
+	// with DF) are hard errors; the others are soft.
+	c.now = now
+	c.tcp.Unreachable(t, tcp.Seq(uint32(seg[4])<<24|uint32(seg[5])<<16|uint32(seg[6])<<8|uint32(seg[7])), m[1] >= 2 && m[1] <= 4)
+	c.stats[ICMPUnreachIn]++
+	c.pool.Put(d.Addr)
 }

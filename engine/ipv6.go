@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"github.com/pollstack/pollstack/rings"
+	"github.com/pollstack/pollstack/tcp"
 )
 
 const (
@@ -137,6 +138,8 @@ func (c *Core) inputICMP6(d rings.Desc, b []byte, off int, now int64) {
 		c.echo6(d, b, off, now)
 	case icmp6EchoReply:
 		c.echoReply(d, netip.AddrFrom16([16]byte(ip[8:24])), m, now)
+	case 1: // destination unreachable (RFC 4443 3.1)
+		c.unreachable6(d, m, now)
 	case icmp6NS:
 		c.stats[NDSolicitsIn]++
 		c.inputNS(d, b, m, now)
@@ -328,4 +331,28 @@ func writeIPv6Header(h []byte, src, dst *[16]byte, next uint8, payload int, hops
 	h[7] = hops
 	copy(h[8:24], src[:])
 	copy(h[24:40], dst[:])
+}
+
+// unreachable6 is unreachable4 for ICMPv6: the offending IPv6 header follows
+// the 8-byte ICMPv6 header; codes 1 (administratively prohibited) and 4
+// (port unreachable) are hard errors.
+func (c *Core) unreachable6(d rings.Desc, m []byte, now int64) {
+	inner := m[8:]
+	if len(inner) < ipv6HeaderLen+8 || inner[0]>>4 != 6 {
+		c.drop(d, DropMalformed)
+		return
+	}
+	if inner[6] != protoTCP || c.tcp == nil || !c.ours6(inner[8:24]) {
+		c.drop(d, ICMPIgnored)
+		return
+	}
+	seg := inner[ipv6HeaderLen:]
+	t := &c.tuple
+	t.LocalAddr = [16]byte(inner[8:24])
+	t.RemoteAddr = [16]byte(inner[24:40])
+	t.LocalPort, t.RemotePort = be16(seg[0:]), be16(seg[2:])
+	c.now = now
+	c.tcp.Unreachable(t, tcp.Seq(uint32(seg[4])<<24|uint32(seg[5])<<16|uint32(seg[6])<<8|uint32(seg[7])), m[1] == 1 || m[1] == 4)
+	c.stats[ICMPUnreachIn]++
+	c.pool.Put(d.Addr)
 }

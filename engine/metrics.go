@@ -57,6 +57,7 @@ var counterHelp = map[Counter]string{
 	EchoRequestsIn:    "ICMP and ICMPv6 echo requests received.",
 	EchoRepliesOut:    "ICMP and ICMPv6 echo replies sent.",
 	EchoRepliesIn:     "ICMP and ICMPv6 echo replies received.",
+	ICMPUnreachIn:     "ICMP and ICMPv6 destination unreachable messages about our TCP segments.",
 	TCPSegmentsIn:     "TCP segments with a good checksum handed to the core's TCP shard.",
 	TCPSegmentsOut:    "TCP segments the core's TCP shard sent.",
 	PollBusy:          "Loop turns that received frames.",

@@ -36,6 +36,7 @@ const (
 	EchoRequestsIn
 	EchoRepliesOut
 	EchoRepliesIn
+	ICMPUnreachIn     // destination unreachable messages about our TCP segments
 	TCPSegmentsIn     // TCP segments handed to the shard (checksum good)
 	TCPSegmentsOut    // TCP segments the shard sent
 	PollBusy          // loop turns that found work
@@ -61,7 +62,7 @@ var counterNames = [numCounters]string{
 	NDSolicitsIn: "nd_solicits_in", NDAdvertsIn: "nd_adverts_in",
 	NDSolicitsOut: "nd_solicits_out", NDAdvertsOut: "nd_adverts_out",
 	EchoRequestsIn: "echo_requests_in", EchoRepliesOut: "echo_replies_out", EchoRepliesIn: "echo_replies_in",
-	TCPSegmentsIn: "tcp_segments_in", TCPSegmentsOut: "tcp_segments_out",
+	ICMPUnreachIn: "icmp_unreach_in", TCPSegmentsIn: "tcp_segments_in", TCPSegmentsOut: "tcp_segments_out",
 	PollBusy: "poll_busy", PollIdle: "poll_idle", NeighEntries: "neighbour_entries",
 	LinkRxRingEmpty: "rx_ring_empty", LinkTxRingFull: "tx_ring_full", LinkFillRingEmpty: "fill_ring_empty",
 	KernelRxDropped: "kernel_rx_dropped", KernelRxInvalid: "kernel_rx_invalid", KernelTxInvalid: "kernel_tx_invalid",

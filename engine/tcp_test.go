@@ -1,8 +1,13 @@
 package engine
 
 import (
+	"errors"
 	"net/netip"
+	"syscall"
 	"testing"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
 
 	"github.com/pollstack/pollstack/rings"
 	"github.com/pollstack/pollstack/tcp"
@@ -105,5 +110,68 @@ func BenchmarkTCPDataSegment(b *testing.B) {
 		cb.now = now
 		cli.conn.Write(payload)
 		pump(ca, cb, now, 2)
+	}
+}
+
+// closedRecorder records how a connection ended.
+type closedRecorder struct {
+	sinkHandler
+	err    error
+	closed bool
+}
+
+func (h *closedRecorder) Closed(c *tcp.Conn, err error) { h.closed, h.err = true, err }
+
+// A port unreachable about our SYN aborts the connect with ECONNREFUSED
+// (icmp_may_rst, RFC 1122 4.2.3.9).
+func TestICMPPortUnreachableAbortsSynSent(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		l := newFakeLink(t)
+		cfg := tcp.DefaultConfig()
+		c, err := NewCore(CoreConfig{MAC: ourMAC, Addrs: []netip.Prefix{
+			netip.MustParsePrefix("198.18.0.1/24"), netip.MustParsePrefix("2001:2::1/64")}, TCP: &cfg}, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Learn the peer first so that the SYN goes out at once.
+		if v6 {
+			run(c, l, 0, nsFrame(t, peerIP6, ourIP6))
+		} else {
+			run(c, l, 0, arpFrame(t, layers.ARPRequest, peerMAC, peerIP4, ourIP4))
+		}
+		h := &closedRecorder{}
+		local, remote := ourIP4, peerIP4
+		if v6 {
+			local, remote = ourIP6, peerIP6
+		}
+		tu := tcp.Tuple{LocalAddr: local.As16(), RemoteAddr: remote.As16(), LocalPort: 40001, RemotePort: 9}
+		c.now = 1e9
+		if _, err := c.TCP().Dial(tu, h, 1e9); err != nil {
+			t.Fatal(err)
+		}
+		c.Flush()
+		out := l.take()
+		syn := out[len(out)-1]
+		var ipOff = ethHeaderLen
+		quoted := syn[ipOff:]
+		var icmp []byte
+		if v6 {
+			quoted = quoted[:ipv6HeaderLen+8]
+			icmp = icmp6Frame(t, ourMAC, peerIP6, ourIP6, 64,
+				&layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(layers.ICMPv6TypeDestinationUnreachable, 4)},
+				gopacket.Payload(append([]byte{0, 0, 0, 0}, quoted...)))
+		} else {
+			quoted = quoted[:ipv4MinHeader+8]
+			ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolICMPv4, SrcIP: peerIP4.AsSlice(), DstIP: ourIP4.AsSlice()}
+			icmp = serialize(t, eth(ourMAC, layers.EthernetTypeIPv4), ip,
+				&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(3, 3)}, gopacket.Payload(quoted))
+		}
+		run(c, l, 2e9, icmp)
+		if !h.closed || !errors.Is(h.err, syscall.ECONNREFUSED) {
+			t.Fatalf("v6=%v: after port unreachable: closed=%v err=%v", v6, h.closed, h.err)
+		}
+		if c.stats[ICMPUnreachIn] != 1 || c.TCP().Stats()[tcp.StatICMPUnreach] != 1 {
+			t.Fatalf("v6=%v: icmp_unreach_in %d, tcp icmp_unreach %d", v6, c.stats[ICMPUnreachIn], c.TCP().Stats()[tcp.StatICMPUnreach])
+		}
 	}
 }

@@ -146,6 +146,7 @@ type Conn struct {
 	closedByApp bool // Close was called: nothing more will be read
 	notified    bool // Closed was delivered
 	keepalive   bool
+	softErr     error // the last ICMP soft error, reported on a timeout
 	keepProbes  int
 	lastRecv    int64 // when the last acceptable segment arrived
 	err         error

@@ -33,6 +33,7 @@ type Config struct {
 	InsecureSYN      bool   // insecure_syn: RFC 793 SYN rules instead of RFC 5961
 	SynCookies       bool   // syncookies: answer SYNs with cookies when a listen queue is full
 	CCAlgorithm      string // cc.algorithm: newreno or cubic
+	ICMPMayRST       bool   // icmp_may_rst: hard ICMP unreachables abort connections in SYN_SENT
 	// MTU is the link MTU; the MSS we advertise is MTU less the IP and
 	// TCP headers.
 	MTU int
@@ -48,7 +49,7 @@ func DefaultConfig() Config {
 		RexmitSlop: DefaultRexmitSlop, DelayedAck: true, DelAckTime: DefaultDelAckTime,
 		KeepInit: DefaultKeepInit, KeepIdle: DefaultKeepIdle, KeepIntvl: DefaultKeepIntvl,
 		KeepCnt: DefaultKeepCnt, FinWait2Timeout: DefaultFinWait2Timeout,
-		InitCwndSegments: DefaultInitCwndSegments, RFC1323: true, SACK: true, SynCookies: true, CCAlgorithm: "cubic",
+		InitCwndSegments: DefaultInitCwndSegments, RFC1323: true, SACK: true, SynCookies: true, CCAlgorithm: "cubic", ICMPMayRST: true,
 		ReassMaxQueueLen: DefaultReassMaxQueueLen, MTU: 1500,
 	}
 }
@@ -372,6 +373,34 @@ func (s *Shard) Receive(t *Tuple, b []byte, now int64) {
 	s.closedPort(t, seg)
 }
 
+// Unreachable handles an ICMP destination unreachable about a segment we
+// sent on t with sequence number seq (RFC 1122 4.2.3.9, RFC 5927): a hard
+// error aborts a connection in SYN_SENT when icmp_may_rst allows it and the
+// sequence number is the one in flight; otherwise it is remembered as a soft
+// error (reported if the connection later times out).
+func (s *Shard) Unreachable(t *Tuple, seq Seq, hard bool) {
+	c := s.conns[*t]
+	if c == nil || !seq.InRange(c.sndUna, c.sndMax.Add(1)) {
+		return
+	}
+	s.stats[StatICMPUnreach]++
+	if hard && c.state == SynSent && s.cfg.ICMPMayRST {
+		s.stats[StatConnDrops]++
+		c.finish(syscall.ECONNREFUSED)
+		return
+	}
+	c.softErr = syscall.EHOSTUNREACH
+}
+
+// timeoutErr is the error a connection that timed out reports: the last
+// ICMP soft error if there was one, else ETIMEDOUT.
+func (c *Conn) timeoutErr() error {
+	if c.softErr != nil {
+		return c.softErr
+	}
+	return syscall.ETIMEDOUT
+}
+
 // CountBadSum counts a segment the IP layer dropped for its checksum.
 func (s *Shard) CountBadSum() { s.stats[StatRcvBadSum]++ }
 
@@ -497,7 +526,7 @@ func (c *Conn) fire(k timerKind, now int64) {
 		c.rexmits++
 		if c.state == SynSent || c.state == SynReceived {
 			if c.rexmits > MaxSynRexmits {
-				c.drop(syscall.ETIMEDOUT)
+				c.drop(c.timeoutErr())
 				return
 			}
 			c.rto = min(c.rto*2, MaxRTO)
@@ -512,7 +541,7 @@ func (c *Conn) fire(k timerKind, now int64) {
 			return
 		}
 		if c.rexmits > MaxRexmits {
-			c.drop(syscall.ETIMEDOUT)
+			c.drop(c.timeoutErr())
 			return
 		}
 		c.rto = min(c.rto*2, MaxRTO)

@@ -54,6 +54,7 @@ const (
 	StatTWReopened                  // TIME_WAIT connections ended by a new SYN (RFC 6191)
 	StatTLP                         // tail loss probes sent (RFC 8985)
 	StatPersistDrops                // connections dropped while persisting (the peer went silent)
+	StatICMPUnreach                 // ICMP unreachables matched to a connection
 	numStats
 )
 
@@ -73,7 +74,7 @@ var statNames = [numStats]string{
 	StatPAWSDrop: "pawsdrop", StatPredAck: "predack", StatPredDat: "preddat",
 	StatSCSendCookie: "sc_sendcookie", StatSCRecvCookie: "sc_recvcookie", StatBadSyn: "badsyn",
 	StatListenDrop: "listendrop", StatChallengeAck: "challengeack", StatRSTSent: "rstsent",
-	StatNoPort: "noport", StatTWReopened: "tw_reopened", StatTLP: "tlp", StatPersistDrops: "persistdrop",
+	StatNoPort: "noport", StatTWReopened: "tw_reopened", StatTLP: "tlp", StatPersistDrops: "persistdrop", StatICMPUnreach: "icmp_unreach",
 }
 
 // String returns the tcpstat name.
