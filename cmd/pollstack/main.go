@@ -20,7 +20,8 @@ Usage:
 Commands:
   demo      run two stacks in this process over the in-memory link (no root, no NIC)
   serve     run the engine on an interface over AF_XDP
-  bench     generate traffic over AF_XDP (bench pps)
+  bench     generate traffic over AF_XDP (bench pps, bench bulk)
+  stat      show a running engine's rates, connections and drops
   testbed   build or remove the two-namespace veth test bed (testbed up|down)
 
 Run 'pollstack <command> --help' for a command's flags.
@@ -60,8 +61,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runBench(rest, stdout, stderr)
 	case "testbed":
 		err = runTestbed(rest, stdout, stderr)
+	case "stat":
+		err = runStat(rest, stdout, stderr)
 	default:
-		err = usagef("unknown command %q (commands: demo, serve, bench, testbed)", cmd)
+		err = usagef("unknown command %q (commands: demo, serve, bench, stat, testbed)", cmd)
 	}
 	return report(err, stderr)
 }

@@ -33,6 +33,8 @@ func TestUsageErrorsAreOneLineExitTwo(t *testing.T) {
 		{[]string{"bench", "pps", "--iface", "x", "--size", "20"}, "--size 20"},
 		{[]string{"bench", "pps", "--iface", "x", "--src-ip", "198.18.0.2", "--dst-ip", "2001:2::1"}, "one family"},
 		{[]string{"testbed"}, "want 'testbed up' or 'testbed down'"},
+		{[]string{"stat", "--watch", "-1s"}, "must not be negative"},
+		{[]string{"stat", "--control", "/nonexistent/x.sock", "--bogus"}, "flag provided but not defined"},
 		{[]string{"testbed", "up", "--name", "has space"}, "only letters, digits"},
 		{[]string{"testbed", "up", "--name", "muchtoolongname"}, "want 1 to 12 characters"},
 		{[]string{"testbed", "up", "--queues", "0"}, "--queues 0"},
@@ -63,7 +65,8 @@ func TestUsageErrorsAreOneLineExitTwo(t *testing.T) {
 
 func TestHelpForEveryCommand(t *testing.T) {
 	for _, args := range [][]string{{"--help"}, {"serve", "--help"}, {"bench", "--help"}, {"bench", "pps", "--help"},
-		{"testbed", "--help"}, {"testbed", "up", "--help"}, {"testbed", "down", "--help"}, {"demo", "--help"}} {
+		{"testbed", "--help"}, {"testbed", "up", "--help"}, {"testbed", "down", "--help"}, {"demo", "--help"},
+		{"stat", "--help"}, {"bench", "bulk", "--help"}} {
 		var stdout, stderr bytes.Buffer
 		if code := run(args, &stdout, &stderr); code != 0 {
 			t.Errorf("%q: exit %d: %s", args, code, stderr.String())

@@ -33,6 +33,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", serveSynopsis, stdout)
 	f.register(fs, "serve")
 	app := fs.String("app", "", "application to run: echo, discard, http or sink (default: none, answer ARP/ND/echo only)")
+	control := fs.String("control", "", "control socket for 'pollstack stat' (default /run/pollstack/[NS@]IF.sock; \"none\" for none)")
 	port := fs.Int("port", 8080, "TCP port the app listens on")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -80,6 +81,18 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	stopMetrics := f.serveMetrics(e, stderr)
 	defer stopMetrics()
+	if *control != "none" {
+		path := *control
+		if path == "" {
+			path = controlPath(f.iface, f.netns)
+		}
+		stopControl, err := serveControl(path, e, &f, *app, stderr)
+		if err != nil {
+			e.Stop()
+			return err
+		}
+		defer stopControl()
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -184,7 +185,27 @@ func TestServeAnswersPingOverAFXDP(t *testing.T) {
 		t.Errorf("echo_replies_out = %v, want at least 400", v)
 	}
 
+	// pollstack stat reads the same counters through the control socket.
+	out, err := command(context.Background(), "stat", "--iface", bed.IfaceA, "--netns", bed.NsA, "--json").Output()
+	if err != nil {
+		t.Fatalf("stat --json: %v", err)
+	}
+	var st statReply
+	if err := json.Unmarshal(out, &st); err != nil || len(st.Engine.Cores) != 1 {
+		t.Fatalf("stat --json: %v: %s", err, out)
+	}
+	if n := st.Engine.Cores[0].Counters["echo_replies_out"]; n < 400 {
+		t.Fatalf("stat: echo_replies_out %d, want at least 400", n)
+	}
+	out, err = command(context.Background(), "stat", "--iface", bed.IfaceA, "--netns", bed.NsA).Output()
+	if err != nil || !strings.Contains(string(out), "core 0 (CPU 0): rx") || !strings.Contains(string(out), "drops:") {
+		t.Fatalf("stat: %v\n%s", err, out)
+	}
+
 	s.stop(t)
+	if _, err := os.Stat(controlPath(bed.IfaceA, bed.NsA)); err == nil {
+		t.Fatal("control socket left behind after serve stopped")
+	}
 	link := inNetns(t, bed.NsA, "ip", "-d", "link", "show", bed.IfaceA)
 	if strings.Contains(link, "xdp") {
 		t.Fatalf("XDP program still attached after serve stopped:\n%s", link)
