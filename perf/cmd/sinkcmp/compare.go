@@ -34,6 +34,7 @@ type options struct {
 	Frames   int           `json:"frames"`
 	Nice     int           `json:"nice"`         // niceness of the generator and both receivers
 	GenNice  bool          `json:"gen_nice"`     // apply Nice to the generator too
+	Confine  bool          `json:"confine"`      // put the process's other threads on RxCPU at Nice
 	IdleSpin time.Duration `json:"idle_spin_ns"` // sink: spin after an empty poll
 	BusyPoll int           `json:"busy_poll"`    // sink's SO_BUSY_POLL_BUDGET; 0 = no busy polling
 	Testpmd  string        `json:"testpmd"`
@@ -130,6 +131,12 @@ func compare(ctx context.Context, name string, o options, log io.Writer) (*repor
 		tcfg.Log = log
 	}
 	rep.TestpmdCmd = strings.Join(testpmdArgs(tcfg), " ")
+
+	if o.Confine {
+		if err := confine(o.RxCPU, o.Nice); err != nil {
+			return nil, err
+		}
+	}
 
 	// The generator runs from start to end.
 	genPool, err := rings.NewPool(o.Frames, rings.DefaultFrameSize)

@@ -46,6 +46,7 @@ func main() {
 	flag.IntVar(&o.Nice, "nice", -20, "niceness of both receivers (testpmd through nice(1)), to keep other load on a shared machine from preempting them")
 	flag.BoolVar(&o.GenNice, "gen-nice", true, "give the generator thread the same niceness")
 	flag.DurationVar(&o.IdleSpin, "idle-spin", 2*time.Microsecond, "sink: spin this long after an empty poll before polling again (0: poll at once)")
+	flag.BoolVar(&o.Confine, "confine", true, "put this process's unpinned threads on --rx-cpu at --nice, so that Go's scheduler hands a preempted pinned loop back its P at once")
 	flag.IntVar(&o.BusyPoll, "busy-poll", 0, "sink: SO_BUSY_POLL_BUDGET with preferred busy polling and a recvfrom after each empty poll, as testpmd's PMD does (0: off)")
 	flag.IntVar(&o.TestpmdBusyBudget, "testpmd-busy-budget", -1, "testpmd: net_af_xdp busy_budget devarg (0: off; -1: the PMD's default, 64)")
 	flag.StringVar(&o.Receivers, "receivers", "pollstack,testpmd", "receivers that take turns, comma-separated: pollstack or testpmd, with overrides after ':' joined by '+' (pollstack:spin=0, pollstack:busy=64, testpmd:busy=0)")
@@ -104,7 +105,7 @@ func writeJSON(path string, rep *report) error {
 func printReport(w io.Writer, r *report) {
 	fmt.Fprintf(w, "sinkcmp: %d-byte UDP frames, %d flow(s), window %v after %v warm-up, generator on CPU %d, receivers on CPU %d\n",
 		r.Options.Size, r.Options.Flows, r.Options.Duration, r.Options.Warmup, r.Options.GenCPU, r.Options.RxCPU)
-	fmt.Fprintf(w, "pollstack: XDP program in %s mode, sink batch %d, ring %d, %d frames; receivers at nice %d (generator too: %v)\n", r.XDPMode, r.Batch, r.RingSize, r.Frames, r.Options.Nice, r.Options.GenNice)
+	fmt.Fprintf(w, "pollstack: XDP program in %s mode, sink batch %d, ring %d, %d frames; receivers at nice %d (generator too: %v; other threads confined: %v)\n", r.XDPMode, r.Batch, r.RingSize, r.Frames, r.Options.Nice, r.Options.GenNice, r.Options.Confine)
 	fmt.Fprintf(w, "testpmd: %s\n", r.TestpmdCmd)
 	for _, recv := range r.Receivers {
 		fmt.Fprintf(w, "receiver %v\n", recv)

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"os"
+	"strconv"
 	"unsafe"
 
 	"fmt"
@@ -53,4 +56,35 @@ func xdpStats(fd int) (unix.XDPStatistics, error) {
 		return s, e
 	}
 	return s, nil
+}
+
+// confine puts every thread of this process on cpu at niceness nice;
+// threads made later inherit both. The pinned loops move themselves
+// afterwards. The point is Go's scheduler: sysmon preempts a goroutine that
+// has run 10 ms, and a goroutine locked to its thread then waits until
+// another thread of the process takes its P and hands it back. If that
+// helper thread has to queue behind a nice -20 spinning loop on the other
+// CPU, the receiver stalls for milliseconds and its fill ring runs dry.
+// Kept on the receiver's CPU, which is idle while the receiver is parked,
+// and at the receivers' niceness, the helper runs at once.
+func confine(cpu, nice int) error {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return err
+	}
+	var set unix.CPUSet
+	set.Set(cpu)
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		if err := unix.SchedSetaffinity(tid, &set); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("confine thread %d to CPU %d: %w", tid, cpu, err)
+		}
+		if err := unix.Setpriority(unix.PRIO_PROCESS, tid, nice); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("setpriority thread %d: %w", tid, err)
+		}
+	}
+	return nil
 }
