@@ -115,14 +115,14 @@ func printReport(w io.Writer, r *report) {
 	for _, recv := range r.Receivers {
 		width = max(width, len(recv.Name))
 	}
-	fmt.Fprintf(w, "%-5s %-*s %12s %12s %8s %12s %8s\n", "round", width, "receiver", "rx Mpps", "gen Mpps", "rx/gen", "dropped", "loadavg")
+	fmt.Fprintf(w, "%-6s %-*s %12s %12s %8s %12s %8s\n", "round", width, "receiver", "rx Mpps", "gen Mpps", "rx/gen", "dropped", "loadavg")
 	for _, x := range r.Windows {
-		fmt.Fprintf(w, "%-5d %-*s %12.3f %12.3f %7.1f%% %12d %8.2f\n", x.Round, width, x.Receiver, x.RxPPS/1e6, x.GenPPS/1e6, 100*x.RxPPS/x.GenPPS, x.RxDropped, x.LoadAvg)
+		fmt.Fprintf(w, "%-6d %-*s %12.3f %12.3f %7.1f%% %12d %8.2f\n", x.Round, width, x.Receiver, x.RxPPS/1e6, x.GenPPS/1e6, 100*x.RxPPS/x.GenPPS, x.RxDropped, x.LoadAvg)
 	}
 	fmt.Fprintln(w)
 	for _, recv := range r.Receivers {
 		m := r.Median[recv.Name]
-		fmt.Fprintf(w, "median %-*s %12.3f %12.3f\n", width-1, recv.Name, m.RxPPS/1e6, m.GenPPS/1e6)
+		fmt.Fprintf(w, "%-6s %-*s %12.3f %12.3f\n", "median", width, recv.Name, m.RxPPS/1e6, m.GenPPS/1e6)
 	}
 	fmt.Fprintf(w, "ratio sink/testpmd = %.3f\n", r.Ratio)
 }
