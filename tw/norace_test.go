@@ -1,0 +1,5 @@
+//go:build !race
+
+package tw
+
+const raceEnabled = false
