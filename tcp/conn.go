@@ -146,6 +146,8 @@ type Conn struct {
 	closedByApp bool // Close was called: nothing more will be read
 	notified    bool // Closed was delivered
 	keepalive   bool
+	reuseAddr   bool  // SO_REUSEADDR, kept in TIME_WAIT for bind()
+	reusePort   bool  // SO_REUSEPORT, kept in TIME_WAIT for bind()
 	softErr     error // the last ICMP soft error, reported on a timeout
 	keepProbes  int
 	lastRecv    int64 // when the last acceptable segment arrived
@@ -180,6 +182,13 @@ func (c *Conn) SetCongestionControl(cc CongestionControl) { c.cc = cc }
 
 // CongestionControl returns the connection's algorithm.
 func (c *Conn) CongestionControl() CongestionControl { return c.cc }
+
+// SetReuseAddr records SO_REUSEADDR. The connection's TIME_WAIT entry keeps
+// it, for the bind() rules of the socket layer to come.
+func (c *Conn) SetReuseAddr(on bool) { c.reuseAddr = on }
+
+// SetReusePort records SO_REUSEPORT, kept like SO_REUSEADDR.
+func (c *Conn) SetReusePort(on bool) { c.reusePort = on }
 
 // SetNoDelay turns Nagle's algorithm off (true) or on.
 func (c *Conn) SetNoDelay(on bool) { c.noDelay = on }
@@ -356,6 +365,13 @@ func (c *Conn) finish(err error) {
 	if c.state == Closed {
 		return
 	}
+	c.shard.stats[StatClosed]++
+	c.release(err)
+}
+
+// release moves the connection to CLOSED, tells the application and frees
+// the control block.
+func (c *Conn) release(err error) {
 	if c.err == nil {
 		c.err = err
 	}
@@ -364,7 +380,6 @@ func (c *Conn) finish(err error) {
 	}
 	c.shard.wheel.schedule(c, 0)
 	c.setState(Closed)
-	c.shard.stats[StatClosed]++
 	c.shard.unlink(c)
 	if !c.notified {
 		c.notified = true

@@ -1,5 +1,7 @@
 package tcp
 
+import "github.com/pollstack/pollstack/tw"
+
 // Test-only views of a connection's and a shard's internals. The state,
 // timer and fuzz tests read the stack's fields through these and nowhere
 // else, so a renamed field is fixed here once.
@@ -61,3 +63,33 @@ func rawStateCounts(s *Shard) [NumStates]int { return s.stateCount }
 
 // setSender replaces the shard's Sender.
 func setSender(s *Shard, snd Sender) { s.send = snd }
+
+// twView is what the shard's TIME_WAIT table keeps for a 4-tuple.
+type twView struct {
+	SndNxt, RcvNxt Seq
+	Window         uint16
+	TSOK           bool
+	TSRecent       uint32
+	ExpiresAt      int64 // when its 2MSL ends
+}
+
+// timeWaitOf returns the TIME_WAIT entry the shard keeps for t.
+func timeWaitOf(s *Shard, t Tuple) (twView, bool) {
+	r, ok := s.tw.Lookup((*tw.Tuple)(&t))
+	if !ok {
+		return twView{}, false
+	}
+	st := s.tw.Get(r)
+	return twView{SndNxt: Seq(st.SndNxt), RcvNxt: Seq(st.RcvNxt), Window: st.Window, TSOK: st.TS,
+		TSRecent: st.TSRecent, ExpiresAt: s.tw.Expiry(r)}, true
+}
+
+// stateOf is the state of connection c, which was on t: TIME_WAIT once the
+// shard keeps a TIME_WAIT entry for t (the Conn itself is then closed and
+// freed; it must not have been reused since).
+func stateOf(s *Shard, c *Conn, t Tuple) State {
+	if c.State() == Closed && s.InTimeWait(&t) {
+		return TimeWait
+	}
+	return c.State()
+}

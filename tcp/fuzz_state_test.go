@@ -86,6 +86,8 @@ func FuzzSegmentInEachState(f *testing.F) {
 			if state != SynSent {
 				seqBase = viewOf(p.c).RcvNxt
 			}
+		} else if v, ok := timeWaitOf(p.s, p.tuple); ok {
+			seqBase, ackBase = v.RcvNxt, v.SndNxt
 		}
 		check := func(when string) {
 			t.Helper()
@@ -129,7 +131,7 @@ func FuzzSegmentInEachState(f *testing.F) {
 			check("after Close")
 		}
 		const limit = DefaultKeepIdle + 3600e9
-		for waited := int64(0); p.s.Conns() > 0 && waited < limit; waited += 60e9 {
+		for waited := int64(0); (p.s.Conns() > 0 || p.s.TimeWaitEntries() > 0) && waited < limit; waited += 60e9 {
 			p.advance(60e9)
 			check("winding down")
 		}
@@ -206,8 +208,11 @@ func fuzzSetup(t *testing.T, cfg Config, state State) (*peer, *fuzzApp) {
 		p.advance(rtt)
 		p.fin()
 	}
-	if c.State() != state {
-		t.Fatalf("setup for %v reached %v", state, c.State())
+	if got := stateOf(p.s, c, p.tuple); got != state {
+		t.Fatalf("setup for %v reached %v", state, got)
+	}
+	if state == TimeWait {
+		p.c = nil // the Conn is freed; the shard keeps a TIME_WAIT entry
 	}
 	p.take()
 	return p, app

@@ -1,6 +1,10 @@
 package tcp
 
-import "syscall"
+import (
+	"syscall"
+
+	"github.com/pollstack/pollstack/tw"
+)
 
 // pawsIdle is how long ts_recent stays valid without a segment (RFC 7323 5.5: 24 days).
 const pawsIdle = int64(24 * 24 * 3600 * 1e9)
@@ -10,12 +14,8 @@ const pawsIdle = int64(24 * 24 * 3600 * 1e9)
 func (c *Conn) input(seg *Segment) {
 	s := c.shard
 	now := s.now
-	switch c.state {
-	case SynSent:
+	if c.state == SynSent {
 		c.synSentInput(seg)
-		return
-	case TimeWait:
-		c.timeWaitInput(seg)
 		return
 	}
 	flags := seg.Flags
@@ -184,37 +184,9 @@ func (c *Conn) input(seg *Segment) {
 	if h := c.handler; h != nil && (len(payload) > 0 || flags&FlagFIN != 0) && c.state != Closed {
 		h.Readable(c)
 	}
-}
-
-// timeWaitInput answers a segment that finds the connection in TIME_WAIT:
-// a RST is ignored (RFC 1337), a retransmitted FIN is acknowledged again and
-// restarts 2MSL, anything else carrying data or a SYN gets an ACK.
-func (c *Conn) timeWaitInput(seg *Segment) {
-	switch {
-	case seg.Flags&FlagRST != 0:
-		return
-	case seg.Flags&FlagFIN != 0 && seg.Seq.Add(uint32(len(seg.Payload))+1) == c.rcvNxt:
-		c.armTimer(timer2MSL, c.shard.now+2*c.shard.cfg.MSL)
-		c.emit(c.sndNxt, 0, FlagACK)
-	case seg.Flags&FlagSYN != 0 || len(seg.Payload) > 0:
-		c.emit(c.sndNxt, 0, FlagACK)
+	if c.state == TimeWait {
+		c.enterTimeWait() // after Readable: the application reads the last data first
 	}
-}
-
-// reopenable reports whether a SYN may open a new connection on the 4-tuple
-// of this one in TIME_WAIT (RFC 6191): its timestamp is newer than the last
-// one seen, or — without timestamps, or with one from the same clock tick —
-// its sequence number lies above rcv_nxt (as Linux's tcp_timewait_state_process).
-func (c *Conn) reopenable(seg *Segment) bool {
-	if seg.Flags&(FlagSYN|FlagACK|FlagRST) != FlagSYN {
-		return false
-	}
-	if c.tsOK && seg.Opts.HasTS {
-		if d := int32(seg.Opts.TSVal - c.tsRecent); d != 0 {
-			return d > 0
-		}
-	}
-	return seg.Seq.GT(c.rcvNxt)
 }
 
 // acceptable is RFC 9293's segment acceptability test.
@@ -347,6 +319,9 @@ func (c *Conn) synSentInput(seg *Segment) {
 	if c.handler != nil && c.state != Closed && (len(payload) > 0 || flags&FlagFIN != 0) {
 		c.handler.Readable(c)
 	}
+	if c.state == TimeWait {
+		c.enterTimeWait()
+	}
 }
 
 // negotiate records the options of the peer's SYN (RFC 9293 3.7.1, RFC
@@ -441,6 +416,7 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 					c.armTimer(timer2MSL, s.now+s.cfg.FinWait2Timeout)
 				}
 			case Closing:
+				c.setState(TimeWait)
 				c.enterTimeWait()
 				return false
 			case LastAck:
@@ -657,35 +633,50 @@ func (c *Conn) receiveFIN() {
 		c.setState(CloseWait)
 	case FinWait1:
 		if c.sndUna == c.sndMax && c.finQueued {
-			c.enterTimeWait()
 			c.emit(c.sndNxt, 0, FlagACK)
+			c.setState(TimeWait) // the caller hands it to the TIME_WAIT table
 			return
 		}
 		c.setState(Closing)
 	case FinWait2:
-		c.enterTimeWait()
 		c.emit(c.sndNxt, 0, FlagACK)
-	case TimeWait:
-		c.armTimer(timer2MSL, c.shard.now+2*c.shard.cfg.MSL)
+		c.setState(TimeWait)
 	}
 }
 
-// enterTimeWait starts 2MSL. The application is done with the connection:
-// it hears Closed now; the shard keeps the control block until 2MSL ends.
+// enterTimeWait ends a connection that reached TIME_WAIT (FreeBSD
+// tcp_twstart): the shard's tw table keeps what TIME_WAIT needs — the
+// 4-tuple, snd_nxt, rcv_nxt, the last window field, ts_recent and whether
+// timestamps were on, SO_REUSEADDR and SO_REUSEPORT — for 2MSL, and the
+// connection is freed at once: the application hears Closed(nil) and may
+// not use it again. Its state is CLOSED; the 4-tuple's TIME_WAIT is the
+// shard's (Shard.InTimeWait). With nolocaltimewait and a local peer, or when
+// the table can make no entry, the connection closes without TIME_WAIT.
 func (c *Conn) enterTimeWait() {
 	s := c.shard
-	c.setState(TimeWait)
-	for i := range c.timers {
-		c.timers[i] = 0
+	st := tw.State{SndNxt: uint32(c.sndNxt), RcvNxt: uint32(c.rcvNxt), Window: c.advertise(),
+		TSRecent: c.tsRecent, TS: c.tsOK, ReuseAddr: c.reuseAddr, ReusePort: c.reusePort}
+	if s.cfg.NoLocalTimeWait && s.isLocal(&c.tuple) {
+		s.stats[StatTWNoLocal]++
+		c.finish(nil)
+		return
 	}
-	// TIME_WAIT keeps the control block but not its buffers.
-	c.advertise() // settle the window edge the TIME_WAIT ACKs will carry
-	s.releaseBuffers(c)
-	c.armTimer(timer2MSL, s.now+2*s.cfg.MSL)
-	if !c.notified {
-		c.notified = true
-		if c.handler != nil {
-			c.handler.Closed(c, nil)
-		}
+	recycled, ok := s.tw.Insert((*tw.Tuple)(&c.tuple), &st, s.now)
+	s.stats[StatClosed] += uint64(recycled) // the entries recycled to make room
+	if !ok {
+		c.finish(nil)
+		return
 	}
+	// Closed is counted when the entry ends.
+	c.release(nil)
+}
+
+// isLocal reports whether a connection's peer is this host (nolocaltimewait).
+func (s *Shard) isLocal(t *Tuple) bool {
+	if s.cfg.Local != nil {
+		return s.cfg.Local(t.RemoteAddr)
+	}
+	a := t.RemoteAddr
+	return a == t.LocalAddr || a == [16]byte{15: 1} || // ::1
+		[12]byte(a[:12]) == [12]byte{10: 0xff, 11: 0xff} && a[12] == 127 // 127.0.0.0/8
 }

@@ -219,9 +219,10 @@ func TestHandshakeDataAndOrderlyClose(t *testing.T) {
 	if c.State() != FinWait1 {
 		t.Fatalf("after CloseWrite: %v", c.State())
 	}
-	n.run(1e9, func() bool { return c.State() == TimeWait && srv.closed == 1 })
-	if c.State() != TimeWait || srv.closed != 1 || srv.errs[0] != nil {
-		t.Fatalf("client %v, server closed %d %v", c.State(), srv.closed, srv.errs)
+	ct := c.Tuple()
+	n.run(1e9, func() bool { return stateOf(n.b, c, ct) == TimeWait && srv.closed == 1 })
+	if stateOf(n.b, c, ct) != TimeWait || srv.closed != 1 || srv.errs[0] != nil {
+		t.Fatalf("client %v, server closed %d %v", stateOf(n.b, c, ct), srv.closed, srv.errs)
 	}
 	if cli.closed != 1 || cli.errs[0] != nil {
 		t.Fatalf("client not told of the close: %d %v", cli.closed, cli.errs)
@@ -229,13 +230,13 @@ func TestHandshakeDataAndOrderlyClose(t *testing.T) {
 	if n.a.Conns() != 0 {
 		t.Fatalf("server still holds %d connections", n.a.Conns())
 	}
-	// TIME_WAIT lasts 2*MSL.
+	// TIME_WAIT lasts 2*MSL, as an entry, not a connection.
 	n.run(2*DefaultMSL-1e9, nil)
-	if n.b.Conns() != 1 {
-		t.Fatal("TIME_WAIT ended before 2MSL")
+	if n.b.TimeWaitEntries() != 1 || n.b.Conns() != 0 || n.b.StateCounts()[TimeWait] != 1 {
+		t.Fatalf("before 2MSL: %d TIME_WAIT entries, %d connections", n.b.TimeWaitEntries(), n.b.Conns())
 	}
 	n.run(2e9, nil)
-	if n.b.Conns() != 0 {
+	if n.b.TimeWaitEntries() != 0 || n.b.StateCounts()[TimeWait] != 0 {
 		t.Fatal("TIME_WAIT outlived 2MSL")
 	}
 	st := n.b.Stats()

@@ -1,5 +1,7 @@
 package tcp
 
+import "github.com/pollstack/pollstack/tw"
+
 // Defaults and limits. Names follow FreeBSD's net.inet.tcp MIB (tcp(4));
 // units are in the names or comments. Times are nanoseconds unless a name
 // says otherwise.
@@ -14,6 +16,18 @@ const (
 	MaxBufferSpace = 1 << 30
 	// DefaultMSL is msl: the maximum segment lifetime (30 s); TIME_WAIT lasts 2*msl.
 	DefaultMSL = int64(30e9)
+	// MaxMSL bounds msl (one day; tw.MaxMSL).
+	MaxMSL = tw.MaxMSL
+	// MinMaxTCPTW is the smallest maxtcptw accepted (FreeBSD refuses less).
+	MinMaxTCPTW = 32
+	// DefaultMaxSockets is the maxsockets the automatic maxtcptw assumes
+	// (FreeBSD's kern.ipc.maxsockets): 1,048,576, of which a fifth may be
+	// in TIME_WAIT.
+	DefaultMaxSockets = 1 << 20
+	// PortFirstAuto and PortLastAuto bound the ephemeral ports
+	// (ipport_firstauto, ipport_lastauto: IANA's dynamic range).
+	PortFirstAuto = 49152
+	PortLastAuto  = 65535
 	// DefaultRexmitInitial is rexmit_initial: the RTO before any RTT sample (1 s).
 	DefaultRexmitInitial = int64(1e9)
 	// DefaultRexmitMin is rexmit_min: the RTO's lower bound before slop (30 ms).
@@ -52,6 +66,12 @@ const (
 	challengeACKLimit = 1000
 	// tsHz is the timestamp clock: 1 ms per tick.
 	tsTick = int64(1e6)
+	// twReserve is how many TIME_WAIT entries per address family a shard's
+	// table makes room for with its first (at most its limit): room for the
+	// default limit at once, 1.5 MB of IPv4 entries at most. A table that
+	// grows past it rebuilds its index, stalling the core for about 100 ns
+	// per entry once it outgrows the caches.
+	twReserve = 1 << 16
 	// DefaultBacklog is the listen backlog when none is given (Linux's somaxconn).
 	DefaultBacklog = 4096
 )

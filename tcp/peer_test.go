@@ -301,6 +301,16 @@ func (p *peer) expectNone(why string) {
 // view is the connection's current state.
 func (p *peer) view() connView { return viewOf(p.c) }
 
+// timeWait is the shard's TIME_WAIT entry for the connection.
+func (p *peer) timeWait() twView {
+	p.t.Helper()
+	v, ok := timeWaitOf(p.s, p.tuple)
+	if !ok {
+		p.t.Fatalf("%v has no TIME_WAIT entry", p.tuple)
+	}
+	return v
+}
+
 // statsDelta checks that the shard's counters moved by exactly want since
 // before (counters not named in want are not checked).
 func statsDelta(t testing.TB, s *Shard, before Stats, want map[Stat]uint64) {

@@ -134,8 +134,8 @@ func TestRFC9293_3_6_HalfClose(t *testing.T) {
 		}
 		statsDelta(t, p.s, before, map[Stat]uint64{StatRcvPack: 20, StatRcvByte: 20000, StatSndPack: 0})
 		p.fin()
-		if c.State() != TimeWait || p.h.closed != 1 || p.h.errs[0] != nil {
-			t.Fatalf("FIN after half-close: %v, Closed %d %v", c.State(), p.h.closed, p.h.errs)
+		if stateOf(p.s, c, p.tuple) != TimeWait || p.h.closed != 1 || p.h.errs[0] != nil {
+			t.Fatalf("FIN after half-close: %v, Closed %d %v", stateOf(p.s, c, p.tuple), p.h.closed, p.h.errs)
 		}
 	})
 	t.Run("they close", func(t *testing.T) {
@@ -311,7 +311,7 @@ func timeWaitPeer(t *testing.T, sent int) (*peer, *Conn) {
 	c.Close()
 	p.advance(rtt)
 	p.fin()
-	if c.State() != TimeWait {
+	if stateOf(p.s, c, p.tuple) != TimeWait {
 		t.Fatalf("%v, want TIME_WAIT", c.State())
 	}
 	p.take()
@@ -323,7 +323,7 @@ func timeWaitPeer(t *testing.T, sent int) (*peer, *Conn) {
 // keeps its 2MSL.
 func TestRFC1337_TimeWaitIgnoresRST(t *testing.T) {
 	p, c := timeWaitPeer(t, 0)
-	v := p.view()
+	v := p.timeWait()
 	before := *p.s.Stats()
 	for _, off := range []int32{0, 1, -1} {
 		rst := p.mk(FlagRST, p.nxt+Seq(off), v.SndNxt, nil)
@@ -332,14 +332,15 @@ func TestRFC1337_TimeWaitIgnoresRST(t *testing.T) {
 		p.inject(&rst)
 	}
 	p.expectNone("a RST in TIME_WAIT")
-	if c.State() != TimeWait || p.view().TwoMSLAt != v.TwoMSLAt {
-		t.Fatalf("after RSTs: %v, 2MSL at %d (was %d)", c.State(), p.view().TwoMSLAt, v.TwoMSLAt)
+	if stateOf(p.s, c, p.tuple) != TimeWait || p.timeWait() != v {
+		t.Fatalf("after RSTs: %v, entry %+v (was %+v)", stateOf(p.s, c, p.tuple), p.timeWait(), v)
 	}
-	statsDelta(t, p.s, before, map[Stat]uint64{StatClosed: 0, StatDrops: 0})
-	p.advance(v.TwoMSLAt - p.now)
-	if p.s.Conns() != 0 {
+	statsDelta(t, p.s, before, map[Stat]uint64{StatClosed: 0, StatDrops: 0, StatTWRSTIgnored: 6})
+	p.advance(v.ExpiresAt - p.now)
+	if p.s.TimeWaitEntries() != 0 {
 		t.Fatal("TIME_WAIT outlived 2MSL")
 	}
+	statsDelta(t, p.s, before, map[Stat]uint64{StatClosed: 1, StatTWExpired: 1})
 }
 
 // RFC 9293 3.10.7.4 (eighth, check the FIN bit, TIME-WAIT): "Remain in the
@@ -347,23 +348,28 @@ func TestRFC1337_TimeWaitIgnoresRST(t *testing.T) {
 // acknowledged again.
 func TestRFC9293_3_10_7_4_TimeWaitFINRetransmission(t *testing.T) {
 	p, c := timeWaitPeer(t, 0)
-	v := p.view()
+	v := p.timeWait()
 	p.advance(10e9)
+	before := *p.s.Stats()
 	fin := p.mk(FlagFIN|FlagACK, p.nxt-1, v.SndNxt, nil)
 	p.inject(&fin)
 	a := p.expect("ACK", func(s sentSeg) bool { return true })
 	if a.Flags != FlagACK || a.Seq != v.SndNxt || a.Ack != p.nxt {
 		t.Fatalf("retransmitted FIN answered %v, want <SEQ=%d><ACK=%d><CTL=ACK>", a, v.SndNxt, p.nxt)
 	}
-	if w := p.view(); w.TwoMSLAt != p.now+2*DefaultMSL {
-		t.Fatalf("2MSL at %d, want restarted to %d", w.TwoMSLAt, p.now+2*DefaultMSL)
+	if a.Window != v.Window || !a.Opts.HasTS || a.Opts.TSEcr != v.TSRecent {
+		t.Fatalf("retransmitted FIN answered %v %+v, want the window %d and TSecr %d", a, a.Opts, v.Window, v.TSRecent)
+	}
+	statsDelta(t, p.s, before, map[Stat]uint64{StatTWFINRearmed: 1, StatTWResponds: 1, StatSndAcks: 1, StatSndTotal: 1})
+	if w := p.timeWait(); w.ExpiresAt != p.now+2*DefaultMSL {
+		t.Fatalf("2MSL at %d, want restarted to %d", w.ExpiresAt, p.now+2*DefaultMSL)
 	}
 	p.advance(2*DefaultMSL - 1)
-	if c.State() != TimeWait || p.s.Conns() != 1 {
+	if stateOf(p.s, c, p.tuple) != TimeWait || p.s.TimeWaitEntries() != 1 {
 		t.Fatal("TIME_WAIT ended before the restarted 2MSL")
 	}
 	p.advance(1)
-	if p.s.Conns() != 0 {
+	if p.s.TimeWaitEntries() != 0 {
 		t.Fatal("TIME_WAIT outlived the restarted 2MSL")
 	}
 	stateCountsMatch(t, p.s)
@@ -383,7 +389,7 @@ func TestRFC6191_TimeWaitReopen(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, _ := timeWaitPeer(t, tc.sent)
-			old := p.view()
+			old := p.timeWait()
 			p.advance(1e9)
 			before := *p.s.Stats()
 			// An older timestamp: no reopening.
@@ -392,7 +398,8 @@ func TestRFC6191_TimeWaitReopen(t *testing.T) {
 			syn.Opts.TSVal = old.TSRecent - 1
 			p.inject(&syn)
 			a := p.expect("ACK", func(s sentSeg) bool { return true })
-			if a.Flags != FlagACK || p.s.Stats()[StatTWReopened] != before[StatTWReopened] {
+			if a.Flags != FlagACK || a.Seq != old.SndNxt || a.Ack != old.RcvNxt ||
+				p.s.Stats()[StatTWReopened] != before[StatTWReopened] || p.s.Stats()[StatTWPAWSDropped] != before[StatTWPAWSDropped]+1 {
 				t.Fatalf("SYN with an old TSval: %v, tw_reopened %d", a, p.s.Stats()[StatTWReopened])
 			}
 			// A newer one.
@@ -432,7 +439,7 @@ func TestRFC1122_4_2_2_13_TimeWaitReopenWithoutTimestamps(t *testing.T) {
 	c.Close()
 	p.advance(rtt)
 	p.fin()
-	if c.State() != TimeWait {
+	if stateOf(p.s, c, p.tuple) != TimeWait {
 		t.Fatalf("%v", c.State())
 	}
 	p.take()

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
+
+	"github.com/pollstack/pollstack/tw"
 )
 
 // Config holds a shard's tunables; fields follow FreeBSD's net.inet.tcp
@@ -12,7 +14,7 @@ type Config struct {
 	MSSDflt          int    // mssdflt
 	SendSpace        int    // sendspace, bytes
 	RecvSpace        int    // recvspace, bytes
-	MSL              int64  // msl; TIME_WAIT lasts 2*MSL
+	MSL              int64  // msl; TIME_WAIT lasts 2*MSL (a change applies to entries made after it)
 	RexmitInitial    int64  // rexmit_initial
 	RexmitMin        int64  // rexmit_min
 	RexmitSlop       int64  // rexmit_slop
@@ -34,6 +36,24 @@ type Config struct {
 	SynCookies       bool   // syncookies: answer SYNs with cookies when a listen queue is full
 	CCAlgorithm      string // cc.algorithm: newreno or cubic
 	ICMPMayRST       bool   // icmp_may_rst: hard ICMP unreachables abort connections in SYN_SENT
+	// MaxTCPTW is maxtcptw: the most TIME_WAIT entries, machine-wide;
+	// each of the Cores shards keeps its share (see TimeWaitLimit). 0
+	// sizes it as FreeBSD does: min(max(half the ephemeral port range,
+	// 32), maxsockets/5) = 8191 with DefaultMaxSockets. When a shard's
+	// share is full its oldest entry is recycled.
+	MaxTCPTW int
+	// NoLocalTimeWait is nolocaltimewait: a connection to a local address
+	// (one Local reports, or else a loopback address or the connection's
+	// own local address) closes without a TIME_WAIT entry.
+	NoLocalTimeWait bool
+	// Local reports whether an address is one of this host's, for
+	// nolocaltimewait; nil means only loopback addresses and the
+	// connection's own local address are. It is called on the shard's
+	// core when a connection enters TIME_WAIT.
+	Local func(addr [16]byte) bool
+	// Cores is the number of shards that share the machine-wide limits
+	// (maxtcptw): the engine's cores. 0 means 1.
+	Cores int
 	// MTU is the link MTU; the MSS we advertise is MTU less the IP and
 	// TCP headers.
 	MTU int
@@ -104,6 +124,8 @@ type Shard struct {
 	sndBufs    [][]byte // send rings kept for reuse
 	rcvBufs    [][]byte // receive rings kept for reuse
 
+	tw *tw.Table // TIME_WAIT: compressed entries, not connections
+
 	challengeSec   int64
 	challengeCount int
 	nextPort       uint16
@@ -119,8 +141,32 @@ func NewShard(cfg Config, send Sender) (*Shard, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Shard{cfg: cfg, send: send, conns: make(map[Tuple]*Conn), cc: cc,
-		listeners: make(map[uint16]*Listener), isn: NewISNGenerator(cfg.ISNKey), nextPort: 49152}, nil
+	limit := cfg.TimeWaitLimit()
+	t, err := tw.NewTable(tw.Config{Limit: limit, MSL: cfg.MSL, ACKLimit: challengeACKLimit,
+		Reserve: min(limit, twReserve)})
+	if err != nil {
+		return nil, err
+	}
+	return &Shard{cfg: cfg, send: send, conns: make(map[Tuple]*Conn), cc: cc, tw: t,
+		listeners: make(map[uint16]*Listener), isn: NewISNGenerator(cfg.ISNKey), nextPort: PortFirstAuto}, nil
+}
+
+// MaxTCPTWAuto is the maxtcptw FreeBSD's tcptw_auto_size computes: half the
+// ephemeral port range, at least 32, at most maxsockets/5.
+func MaxTCPTWAuto() int {
+	return min(max((PortLastAuto-PortFirstAuto)/2, MinMaxTCPTW), DefaultMaxSockets/5)
+}
+
+// TimeWaitLimit is the most TIME_WAIT entries one shard keeps: its share
+// of maxtcptw (MaxTCPTW, or MaxTCPTWAuto when 0) among Cores shards,
+// rounded up.
+func (cfg *Config) TimeWaitLimit() int {
+	n := cfg.MaxTCPTW
+	if n == 0 {
+		n = MaxTCPTWAuto()
+	}
+	cores := max(cfg.Cores, 1)
+	return (n + cores - 1) / cores
 }
 
 // Validate checks a configuration's limits.
@@ -132,8 +178,14 @@ func (cfg *Config) Validate() error {
 		return fmt.Errorf("tcp: sendspace %d: want 1024..%d", cfg.SendSpace, MaxBufferSpace)
 	case cfg.RecvSpace < 1024 || cfg.RecvSpace > MaxBufferSpace:
 		return fmt.Errorf("tcp: recvspace %d: want 1024..%d", cfg.RecvSpace, MaxBufferSpace)
-	case cfg.MSL <= 0:
-		return errors.New("tcp: msl must be positive")
+	case cfg.MSL <= 0 || cfg.MSL > MaxMSL:
+		return fmt.Errorf("tcp: msl %d ns: want 1..%d (one day)", cfg.MSL, MaxMSL)
+	case cfg.MaxTCPTW != 0 && cfg.MaxTCPTW < MinMaxTCPTW:
+		return fmt.Errorf("tcp: maxtcptw %d: want 0 (automatic) or at least %d", cfg.MaxTCPTW, MinMaxTCPTW)
+	case cfg.Cores < 0:
+		return fmt.Errorf("tcp: %d cores", cfg.Cores)
+	case cfg.TimeWaitLimit() > tw.MaxLimit:
+		return fmt.Errorf("tcp: maxtcptw %d: at most %d per core", cfg.MaxTCPTW, tw.MaxLimit)
 	case cfg.RexmitInitial <= 0 || cfg.RexmitMin < 0 || cfg.RexmitSlop < 0:
 		return errors.New("tcp: rexmit_initial must be positive, rexmit_min and rexmit_slop not negative")
 	case cfg.DelAckTime <= 0 || cfg.KeepInit <= 0 || cfg.KeepIdle <= 0 || cfg.KeepIntvl <= 0 || cfg.FinWait2Timeout <= 0:
@@ -153,18 +205,43 @@ func (cfg *Config) Validate() error {
 // Config returns the shard's configuration.
 func (s *Shard) Config() Config { return s.cfg }
 
-// Stats returns the shard's live counters. Owner only.
-func (s *Shard) Stats() *Stats { return &s.stats }
+// Stats returns the shard's live counters, the TIME_WAIT table's (tw_*)
+// brought up to date. Owner only.
+func (s *Shard) Stats() *Stats {
+	ts := s.tw.Stats()
+	for i, st := range twStats {
+		s.stats[st] = ts[i]
+	}
+	return &s.stats
+}
 
-// StateCounts returns the number of connections in each state.
+// TWStats returns the TIME_WAIT table's live counters. Owner only.
+func (s *Shard) TWStats() *tw.Stats { return s.tw.Stats() }
+
+// StateCounts returns the number of connections in each state: LISTEN
+// counts listeners, TIME_WAIT the TIME_WAIT entries.
 func (s *Shard) StateCounts() [NumStates]int {
 	c := s.stateCount
 	c[Listen] = len(s.listeners)
+	c[TimeWait] = s.tw.Len()
 	return c
 }
 
-// Conns returns the number of connections in the table.
+// Conns returns the number of connections in the table; TIME_WAIT entries
+// are not connections (see TimeWaitEntries).
 func (s *Shard) Conns() int { return len(s.conns) }
+
+// TimeWaitEntries returns the number of TIME_WAIT entries.
+func (s *Shard) TimeWaitEntries() int { return s.tw.Len() }
+
+// TimeWaitBytes returns the memory the TIME_WAIT table's arrays hold.
+func (s *Shard) TimeWaitBytes() int { return s.tw.Bytes() }
+
+// InTimeWait reports whether the 4-tuple t is in TIME_WAIT here.
+func (s *Shard) InTimeWait(t *Tuple) bool {
+	_, ok := s.tw.Lookup((*tw.Tuple)(t))
+	return ok
+}
 
 // SetNow sets the shard's clock for calls made from outside its input and
 // timers (application calls on the core).
@@ -195,7 +272,7 @@ func (s *Shard) Dial(t Tuple, h Handler, now int64) (*Conn, error) {
 		if !s.pickPort(&t) {
 			return nil, syscall.EADDRNOTAVAIL
 		}
-	} else if _, ok := s.conns[t]; ok {
+	} else if _, ok := s.conns[t]; ok || s.InTimeWait(&t) {
 		return nil, syscall.EADDRINUSE
 	}
 	c := s.newConn(t)
@@ -209,17 +286,16 @@ func (s *Shard) Dial(t Tuple, h Handler, now int64) (*Conn, error) {
 	return c, nil
 }
 
-// pickPort chooses a free ephemeral port for t (49152..65535, as IANA and
-// FreeBSD).
+// pickPort chooses a free ephemeral port for t (PortFirstAuto..PortLastAuto):
+// none whose 4-tuple has a connection or a TIME_WAIT entry.
 func (s *Shard) pickPort(t *Tuple) bool {
-	for i := 0; i < 16384; i++ {
+	for i := 0; i <= PortLastAuto-PortFirstAuto; i++ {
 		p := s.nextPort
-		s.nextPort++
-		if s.nextPort == 0 {
-			s.nextPort = 49152
+		if s.nextPort++; s.nextPort == 0 || s.nextPort > PortLastAuto {
+			s.nextPort = PortFirstAuto
 		}
 		t.LocalPort = p
-		if _, ok := s.conns[*t]; !ok {
+		if _, ok := s.conns[*t]; !ok && !s.InTimeWait(t) {
 			if _, ok := s.listeners[p]; !ok {
 				return true
 			}
@@ -273,18 +349,25 @@ func (s *Shard) newConn(t Tuple) *Conn {
 	c.ssthresh = MaxBufferSpace
 	c.cc = s.cc
 	c.cwnd = uint32(s.cfg.InitCwndSegments * c.mss)
-	c.tsOffset = uint32(SipHash24(s.cfg.ISNKey, tsKey(&t)))
+	c.tsOffset = s.tsOffset(&t)
 	return c
 }
 
-// tsKey is the input of the per-connection timestamp offset.
-func tsKey(t *Tuple) []byte {
+// tsOffset is the per-connection timestamp offset: SipHash-2-4 of the
+// 4-tuple under the ISN key, so that TIME_WAIT, which does not keep it,
+// derives it again.
+func (s *Shard) tsOffset(t *Tuple) uint32 {
 	var b [36]byte
+	putTSKey(&b, t)
+	return uint32(SipHash24(s.cfg.ISNKey, b[:]))
+}
+
+// putTSKey writes the input of the per-connection timestamp offset.
+func putTSKey(b *[36]byte, t *Tuple) {
 	copy(b[0:16], t.LocalAddr[:])
 	copy(b[16:32], t.RemoteAddr[:])
 	b[32], b[33] = byte(t.LocalPort>>8), byte(t.LocalPort)
 	b[34], b[35] = byte(t.RemotePort>>8), byte(t.RemotePort)
-	return b[:]
 }
 
 // unlink removes the connection from the table.
@@ -353,24 +436,57 @@ func (s *Shard) Receive(t *Tuple, b []byte, now int64) {
 		return
 	}
 	s.stats[StatRcvTotal]++
-	var reopen *Seq
 	if c := s.conns[*t]; c != nil {
-		if c.state != TimeWait || !c.reopenable(seg) {
-			c.input(seg)
-			return
-		}
-		// A new connection on the 4-tuple of one in TIME_WAIT (RFC 6191):
-		// end the old one; the new ISN lies above its snd_nxt.
-		next := c.sndNxt
-		reopen = &next
-		s.stats[StatTWReopened]++
-		c.finish(nil)
+		c.input(seg)
+		return
 	}
-	if l := s.listeners[t.LocalPort]; l != nil {
+	l := s.listeners[t.LocalPort]
+	var reopen *Seq
+	if s.tw.Len() > 0 {
+		if r, ok := s.tw.Lookup((*tw.Tuple)(t)); ok {
+			tseg := tw.Segment{Seq: uint32(seg.Seq), Ack: uint32(seg.Ack), Flags: uint8(seg.Flags),
+				Len: len(seg.Payload), HasTS: seg.Opts.HasTS, TSVal: seg.Opts.TSVal}
+			rep := s.tw.Input(r, &tseg, l != nil, now)
+			switch rep.Action {
+			case tw.SendACK:
+				s.timeWaitACK(t, &rep.State)
+				return
+			case tw.Drop:
+				return
+			}
+			// A new connection on the 4-tuple (RFC 6191): the entry is
+			// gone; the new ISN lies above its snd_nxt.
+			s.stats[StatClosed]++
+			next := Seq(rep.SndNxt)
+			reopen = &next
+		}
+	}
+	if l != nil {
 		s.listenInput(l, t, seg, reopen)
 		return
 	}
 	s.closedPort(t, seg)
+}
+
+// timeWaitACK sends the ACK a TIME_WAIT entry answers with (FreeBSD
+// tcp_twrespond): <SEQ=snd_nxt><ACK=rcv_nxt><CTL=ACK>, the last window
+// field and, when the connection used timestamps, our clock (with the
+// connection's offset, derived again from the 4-tuple) and ts_recent.
+func (s *Shard) timeWaitACK(t *Tuple, st *tw.State) {
+	buf := s.send.Buffer(t)
+	if buf == nil {
+		return
+	}
+	seg := &s.outSeg
+	*seg = Segment{SrcPort: t.LocalPort, DstPort: t.RemotePort, Seq: Seq(st.SndNxt), Ack: Seq(st.RcvNxt),
+		Flags: FlagACK, Window: st.Window}
+	if st.TS {
+		seg.Opts.HasTS, seg.Opts.TSVal, seg.Opts.TSEcr = true, s.tsFor(t), st.TSRecent
+	}
+	h := Write(buf, seg)
+	s.send.Send(t, h)
+	s.stats[StatSndTotal]++
+	s.stats[StatSndAcks]++
 }
 
 // Unreachable handles an ICMP destination unreachable about a segment we
@@ -475,25 +591,30 @@ func (s *Shard) listenInput(l *Listener, t *Tuple, seg *Segment, after *Seq) {
 // for reuse; past it, closed connections are left to the garbage collector.
 const maxFreeConns = 4096
 
-// Tick runs the timers due at now.
+// Tick runs the timers due at now and ends the TIME_WAIT entries whose
+// 2MSL is over.
 func (s *Shard) Tick(now int64) {
 	s.now = now
 	s.wheel.advance(now, fireTimers)
+	if n := s.tw.Expire(now); n > 0 {
+		s.stats[StatClosed] += uint64(n)
+	}
 }
 
-// NextTimer returns the earliest armed deadline, for tests and idle loops;
+// NextTimer returns the earliest armed deadline (a connection's timer or
+// the end of the oldest TIME_WAIT entry's 2MSL), for tests and idle loops;
 // ok is false when none is armed.
 func (s *Shard) NextTimer() (at int64, ok bool) {
+	at, ok = s.tw.NextExpiry()
 	if s.wheel.count == 0 {
-		return 0, false
+		return at, ok
 	}
-	at = -1
 	for _, c := range s.conns {
-		if c.deadline != 0 && (at < 0 || c.deadline < at) {
-			at = c.deadline
+		if c.deadline != 0 && (!ok || c.deadline < at) {
+			at, ok = c.deadline, true
 		}
 	}
-	return at, at >= 0
+	return at, ok
 }
 
 // fireTimers runs a connection's expired timers and reschedules it.
@@ -608,10 +729,6 @@ func (c *Conn) fire(k timerKind, now int64) {
 		c.ackNow = true
 		c.output()
 	case timer2MSL:
-		if c.state == TimeWait {
-			c.finish(nil)
-			return
-		}
 		if c.state == FinWait2 {
 			c.finish(nil)
 		}

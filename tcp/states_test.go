@@ -366,7 +366,7 @@ func TestRFC9293_3_6_ActiveClose(t *testing.T) {
 	p.advance(5e9)
 	p.take()
 	p.fin()
-	if c.State() != TimeWait {
+	if stateOf(p.s, c, p.tuple) != TimeWait {
 		t.Fatalf("FIN in FIN_WAIT_2: %v, want TIME_WAIT", c.State())
 	}
 	ack := p.expect("ACK of FIN", func(s sentSeg) bool { return s.Flags == FlagACK })
@@ -380,11 +380,11 @@ func TestRFC9293_3_6_ActiveClose(t *testing.T) {
 	stateCountsMatch(t, p.s)
 	entered := p.now
 	p.advance(2*DefaultMSL - 1)
-	if p.s.Conns() != 1 || c.State() != TimeWait {
+	if p.s.TimeWaitEntries() != 1 || stateOf(p.s, c, p.tuple) != TimeWait {
 		t.Fatalf("TIME_WAIT ended before 2MSL")
 	}
 	p.advance(1)
-	if p.s.Conns() != 0 {
+	if p.s.TimeWaitEntries() != 0 || p.s.Conns() != 0 {
 		t.Fatalf("TIME_WAIT outlived 2MSL (entered at %d, now %d)", entered, p.now)
 	}
 	p.expectNone("TIME_WAIT ends silently")
@@ -518,7 +518,7 @@ func TestRFC9293_3_6_SimultaneousClose(t *testing.T) {
 	stateCountsMatch(t, p.s)
 	p.advance(rtt)
 	p.ack()
-	if c.State() != TimeWait {
+	if stateOf(p.s, c, p.tuple) != TimeWait {
 		t.Fatalf("ACK in CLOSING: %v, want TIME_WAIT", c.State())
 	}
 	if p.h.closed != 1 || p.h.errs[0] != nil {
@@ -526,7 +526,7 @@ func TestRFC9293_3_6_SimultaneousClose(t *testing.T) {
 	}
 	stateCountsMatch(t, p.s)
 	p.advance(2 * DefaultMSL)
-	if p.s.Conns() != 0 {
+	if p.s.TimeWaitEntries() != 0 || p.s.Conns() != 0 {
 		t.Fatal("TIME_WAIT outlived 2MSL")
 	}
 }
@@ -541,16 +541,23 @@ func TestRFC9293_3_6_SimultaneousCloseTwoShards(t *testing.T) {
 	cb, _ := n.b.Dial(tupleAB(80), cli, n.now)
 	n.run(1e9, func() bool { return srv.established == 1 && cb.State() == Established })
 	ca := srv.conns[0]
+	ta, tb := ca.Tuple(), cb.Tuple()
 	ca.Close()
 	cb.Close()
 	var seen [2][]State
+	state := func(i int) State {
+		if i == 0 {
+			return stateOf(n.a, ca, ta)
+		}
+		return stateOf(n.b, cb, tb)
+	}
 	n.run(5e9, func() bool {
-		for i, c := range []*Conn{ca, cb} {
-			if l := len(seen[i]); l == 0 || seen[i][l-1] != c.State() {
-				seen[i] = append(seen[i], c.State())
+		for i := range seen {
+			if l := len(seen[i]); l == 0 || seen[i][l-1] != state(i) {
+				seen[i] = append(seen[i], state(i))
 			}
 		}
-		return ca.State() == TimeWait && cb.State() == TimeWait
+		return state(0) == TimeWait && state(1) == TimeWait
 	})
 	want := []State{FinWait1, Closing, TimeWait}
 	for i := range seen {
@@ -559,8 +566,9 @@ func TestRFC9293_3_6_SimultaneousCloseTwoShards(t *testing.T) {
 		}
 	}
 	n.run(2*DefaultMSL+1e9, nil)
-	if n.a.Conns() != 0 || n.b.Conns() != 0 {
-		t.Fatalf("connections left after 2MSL: %d, %d", n.a.Conns(), n.b.Conns())
+	if n.a.Conns() != 0 || n.b.Conns() != 0 || n.a.TimeWaitEntries() != 0 || n.b.TimeWaitEntries() != 0 {
+		t.Fatalf("connections left after 2MSL: %d, %d; TIME_WAIT entries %d, %d",
+			n.a.Conns(), n.b.Conns(), n.a.TimeWaitEntries(), n.b.TimeWaitEntries())
 	}
 	if srv.closed != 1 || cli.closed != 1 || srv.errs[0] != nil || cli.errs[0] != nil {
 		t.Fatalf("Closed: server %d %v, client %d %v", srv.closed, srv.errs, cli.closed, cli.errs)
@@ -578,7 +586,7 @@ func TestRFC9293_3_10_7_4_FinAckInFinWait1(t *testing.T) {
 	p.advance(rtt)
 	before := *p.s.Stats()
 	p.fin()
-	if c.State() != TimeWait {
+	if stateOf(p.s, c, p.tuple) != TimeWait {
 		t.Fatalf("FIN+ACK in FIN_WAIT_1: %v, want TIME_WAIT", c.State())
 	}
 	ack := p.expect("ACK of FIN", func(s sentSeg) bool { return s.Flags == FlagACK })
@@ -588,11 +596,11 @@ func TestRFC9293_3_10_7_4_FinAckInFinWait1(t *testing.T) {
 	if p.h.closed != 1 || p.h.errs[0] != nil {
 		t.Fatalf("Closed %d times, errs %v", p.h.closed, p.h.errs)
 	}
-	if v := p.view(); v.TwoMSLAt != p.now+2*DefaultMSL {
-		t.Fatalf("2MSL deadline %d, want %d", v.TwoMSLAt, p.now+2*DefaultMSL)
+	if v := p.timeWait(); v.ExpiresAt != p.now+2*DefaultMSL {
+		t.Fatalf("2MSL deadline %d, want %d", v.ExpiresAt, p.now+2*DefaultMSL)
 	}
 	stateCountsMatch(t, p.s)
-	statsDelta(t, p.s, before, map[Stat]uint64{StatClosed: 0, StatSndAcks: 0, StatSndTotal: 1})
+	statsDelta(t, p.s, before, map[Stat]uint64{StatClosed: 0, StatSndAcks: 0, StatSndTotal: 1, StatTWCreated: 1})
 }
 
 // RFC 9293 3.10.4 (CLOSE in SYN-SENT): "Delete the TCB". SYN_SENT -> CLOSED

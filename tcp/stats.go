@@ -1,5 +1,7 @@
 package tcp
 
+import "github.com/pollstack/pollstack/tw"
+
 // Stat indexes a shard's counters. Names are FreeBSD's struct tcpstat fields
 // without the tcps_ prefix. Counters are plain integers written by the
 // owning core only.
@@ -51,10 +53,22 @@ const (
 	StatChallengeAck                // challenge ACKs sent (RFC 5961)
 	StatRSTSent                     // RSTs sent for segments without a connection
 	StatNoPort                      // segments for closed ports
-	StatTWReopened                  // TIME_WAIT connections ended by a new SYN (RFC 6191)
+	StatTWReopened                  // TIME_WAIT entries ended by a new SYN (RFC 6191)
 	StatTLP                         // tail loss probes sent (RFC 8985)
 	StatPersistDrops                // connections dropped while persisting (the peer went silent)
 	StatICMPUnreach                 // ICMP unreachables matched to a connection
+	// The shard's TIME_WAIT table's counters (tw.Stats), copied in by
+	// Shard.Stats; tw_reopened above is the table's too.
+	StatTWCreated     // TIME_WAIT entries made
+	StatTWExpired     // TIME_WAIT entries whose 2MSL ran out
+	StatTWRecycled    // TIME_WAIT entries ended early to make room (maxtcptw)
+	StatTWRSTIgnored  // RSTs ignored in TIME_WAIT (RFC 1337)
+	StatTWPAWSDropped // segments with an old timestamp dropped in TIME_WAIT
+	StatTWFINRearmed  // retransmitted FINs acknowledged in TIME_WAIT, 2MSL restarted
+	StatTWResponds    // ACKs sent from TIME_WAIT
+	StatTWOverflow    // connections closed without TIME_WAIT: no entry could be made
+	StatTWRateLimited // TIME_WAIT ACKs not sent: over the per-second limit
+	StatTWNoLocal     // connections closed without TIME_WAIT: nolocaltimewait
 	numStats
 )
 
@@ -75,6 +89,18 @@ var statNames = [numStats]string{
 	StatSCSendCookie: "sc_sendcookie", StatSCRecvCookie: "sc_recvcookie", StatBadSyn: "badsyn",
 	StatListenDrop: "listendrop", StatChallengeAck: "challengeack", StatRSTSent: "rstsent",
 	StatNoPort: "noport", StatTWReopened: "tw_reopened", StatTLP: "tlp", StatPersistDrops: "persistdrop", StatICMPUnreach: "icmp_unreach",
+	StatTWCreated: "tw_created", StatTWExpired: "tw_expired", StatTWRecycled: "tw_recycled",
+	StatTWRSTIgnored: "tw_rst_ignored", StatTWPAWSDropped: "tw_paws_dropped", StatTWFINRearmed: "tw_fin_rearmed",
+	StatTWResponds: "tw_responds", StatTWOverflow: "tw_overflow", StatTWRateLimited: "tw_ratelimited",
+	StatTWNoLocal: "tw_nolocal",
+}
+
+// twStats maps the tw table's counters to the shard's.
+var twStats = [tw.NumStats]Stat{
+	tw.Created: StatTWCreated, tw.Expired: StatTWExpired, tw.Recycled: StatTWRecycled,
+	tw.Reopened: StatTWReopened, tw.RSTIgnored: StatTWRSTIgnored, tw.PAWSDropped: StatTWPAWSDropped,
+	tw.FINRearmed: StatTWFINRearmed, tw.Responds: StatTWResponds, tw.Overflow: StatTWOverflow,
+	tw.RateLimited: StatTWRateLimited,
 }
 
 // String returns the tcpstat name.

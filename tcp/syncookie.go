@@ -27,7 +27,7 @@ var cookieMSS = [8]uint16{216, 536, 1200, 1360, 1400, 1440, 1452, 1460}
 
 func (s *Shard) cookieHash(t *Tuple, irs Seq, period uint32, low byte) uint32 {
 	var b [36 + 4 + 4 + 1]byte
-	copy(b[:36], tsKey(t))
+	putTSKey((*[36]byte)(b[:36]), t)
 	binary.BigEndian.PutUint32(b[36:], uint32(irs))
 	binary.BigEndian.PutUint32(b[40:], period)
 	b[44] = low
@@ -102,7 +102,7 @@ func (s *Shard) sendCookie(t *Tuple, seg *Segment) {
 
 // tsFor is the timestamp clock of the connection t would be.
 func (s *Shard) tsFor(t *Tuple) uint32 {
-	return uint32(s.now/tsTick) + uint32(SipHash24(s.cfg.ISNKey, tsKey(t)))
+	return uint32(s.now/tsTick) + s.tsOffset(t)
 }
 
 // cookieACK handles an ACK for a listener that has no connection for it:
