@@ -29,7 +29,8 @@ type Config struct {
 	// Sink makes every core count and drop what it receives (a raw sink).
 	Sink bool
 	// TCP, when not nil, gives every core a TCP shard with this
-	// configuration; a zero ISNKey is replaced by a random one.
+	// configuration; a zero ISNKey is replaced by a random one, and zero
+	// Cores by the number of cores (each keeps its share of maxtcptw).
 	TCP *tcp.Config
 	// Listen lists the ports every core listens on, with the handler
 	// each core's connections get.
@@ -63,9 +64,14 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 		return nil, fmt.Errorf("engine: %d CPUs for %d links", len(cfg.CPUs), len(links))
 	}
 	e := &Engine{}
-	if cfg.TCP != nil && cfg.TCP.ISNKey == [16]byte{} {
+	if cfg.TCP != nil && (cfg.TCP.ISNKey == [16]byte{} || cfg.TCP.Cores == 0) {
 		t := *cfg.TCP
-		rand.Read(t.ISNKey[:])
+		if t.ISNKey == [16]byte{} {
+			rand.Read(t.ISNKey[:])
+		}
+		if t.Cores == 0 {
+			t.Cores = len(links) // the cores share maxtcptw
+		}
 		cfg.TCP = &t
 	}
 	if len(cfg.Listen) > 0 && cfg.TCP == nil {
