@@ -190,8 +190,9 @@ type Result struct {
 
 	// TCP state after the run has drained (http mode).
 	TimeWait Sides `json:"time_wait"` // connections in TIME_WAIT on each side
-	// TimeWaitBytes is the heap one TIME_WAIT entry holds, measured (see
-	// TimeWaitBytes the function) with the demo's TCP configuration.
+	// TimeWaitBytes is the heap one TIME_WAIT entry holds in a full
+	// TIME_WAIT table (its index and reserved room included), measured
+	// (see TimeWaitBytes the function) with the demo's TCP configuration.
 	TimeWaitBytes float64 `json:"time_wait_bytes_per_entry"`
 	// LeftOpen counts connections in any state other than TIME_WAIT (and
 	// listeners) once the run has drained: zero when every connection

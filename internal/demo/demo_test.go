@@ -51,10 +51,10 @@ func checkHealthyHTTP(t *testing.T, name string, cfg Config, r Result) {
 	if r.TimeWait.Server == 0 || r.TimeWait.Client > r.KeepAliveConns {
 		t.Errorf("%s: TIME_WAIT %+v with %d keep-alive connections", name, r.TimeWait, r.KeepAliveConns)
 	}
-	// A TIME_WAIT entry keeps its control block and table entry, not
-	// its buffers.
-	if r.TimeWaitBytes < 64 || r.TimeWaitBytes > 4096 {
-		t.Errorf("%s: %v bytes per TIME_WAIT entry: want a control block and a table entry, no buffers", name, r.TimeWaitBytes)
+	// A TIME_WAIT entry is compressed: 24 bytes and its share of the
+	// table's index (docs/timewait.md), no control block.
+	if r.TimeWaitBytes < 24 || r.TimeWaitBytes > 64 {
+		t.Errorf("%s: %v bytes per TIME_WAIT entry: want a compressed entry, at most 64 bytes", name, r.TimeWaitBytes)
 	}
 	if r.ShortConns+r.KeepAliveConns != cfg.Conns && !(cfg.Conns == 0 && r.Conns == DefaultConns) {
 		t.Errorf("%s: %d short + %d keep-alive connections of %d", name, r.ShortConns, r.KeepAliveConns, r.Conns)
@@ -175,21 +175,27 @@ func TestSplitConns(t *testing.T) {
 	}
 }
 
-func TestTimeWaitBytesMeasuresTheControlBlock(t *testing.T) {
+func TestTimeWaitBytesMeasuresTheCompressedEntry(t *testing.T) {
 	cfg := tcp.DefaultConfig()
-	small, err := TimeWaitBytes(cfg, 256)
+	cfg.MaxTCPTW = 2048
+	small, err := TimeWaitBytes(cfg, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.SendSpace, cfg.RecvSpace = 1<<20, 1<<20
-	big, err := TimeWaitBytes(cfg, 256)
+	big, err := TimeWaitBytes(cfg, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A control block of about a kilobyte and a table entry; the buffers
-	// are released on entering TIME_WAIT: the shard keeps a few for reuse,
-	// not one set per entry (that would be 2 MiB each here).
-	if small < 64 || small > 4096 || big > 4096+4*float64(2<<20)/256 {
-		t.Fatalf("%v and %v bytes per TIME_WAIT entry with 96 KiB and 2 MiB of buffers", small, big)
+	// A 24-byte entry and its share of the index and of the table's
+	// reserved room, whatever the buffers: the connection is freed on
+	// entering TIME_WAIT (its control block and buffers go back to the
+	// shard for reuse, not one set per entry: 2 MiB each here).
+	if small < 24 || small > 64 || big < 24 || big > 64 {
+		t.Fatalf("%v and %v bytes per TIME_WAIT entry with 96 KiB and 2 MiB of buffers: want 24..64", small, big)
 	}
+	if _, err := TimeWaitBytes(cfg, 2049); err == nil {
+		t.Fatal("a probe beyond maxtcptw was accepted")
+	}
+	t.Logf("%.1f and %.1f bytes per TIME_WAIT entry", small, big)
 }

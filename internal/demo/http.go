@@ -260,7 +260,7 @@ loop:
 		r.TCP.ListenDrops += st[tcp.StatListenDrop]
 		r.TCP.BadSegments += st[tcp.StatRcvBadSum] + st[tcp.StatRcvBadOff]
 	}
-	if r.TimeWaitBytes, err = TimeWaitBytes(tcfg, timeWaitProbeConns); err != nil {
+	if r.TimeWaitBytes, err = TimeWaitBytes(tcfg, tcfg.TimeWaitLimit()); err != nil {
 		return r, err
 	}
 	if ctx.Err() != nil {
