@@ -123,3 +123,38 @@ func BenchmarkTimeWaitLookupMiss(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTimeWaitLookupCore looks up 4-tuples with entries in a table of
+// a core's default share of maxtcptw (8191 entries: it fits in the caches).
+func BenchmarkTimeWaitLookupCore(b *testing.B) {
+	const n = 8191
+	t := fill(b, n)
+	var tu Tuple
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		benchTuple(int(uint64(i)*2654435761%n), &tu)
+		if _, ok := t.Lookup(&tu); !ok {
+			b.Fatal("entry not found")
+		}
+	}
+}
+
+// BenchmarkTimeWaitChurn is a core's steady state: a full table of 8191
+// entries, each Insert recycling or following an expiry, each Expire popping
+// the head.
+func BenchmarkTimeWaitChurn(b *testing.B) {
+	const n = 8191
+	t := fill(b, n)
+	var tu Tuple
+	st := State{SndNxt: 1, RcvNxt: 2, TS: true}
+	now := int64(1e12)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		benchTuple(n+i%(1<<20), &tu)
+		now += 1000
+		t.Insert(&tu, &st, now)
+		t.Expire(now)
+	}
+}
