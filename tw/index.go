@@ -64,11 +64,6 @@ func (ix *index) dib(v uint32) uint32 { return v >> ix.posBits & maxDIB }
 // pos returns the ring position held in slot i.
 func (ix *index) pos(i int) int { return int(ix.slots[i]&ix.posMask) - 1 }
 
-// setPos points slot i at ring position p.
-func (ix *index) setPos(i, p int) {
-	ix.slots[i] = ix.slots[i]&^ix.posMask | uint32(p+1)
-}
-
 // insert adds ring position p under hash h. It reports false when an
 // element would land farther than maxDIB from home; the index is then
 // inconsistent and must be rebuilt larger.

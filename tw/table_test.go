@@ -331,8 +331,8 @@ func TestLookupAfterChurn(t *testing.T) {
 					if got := tb.Get(r); got != w.st {
 						t.Fatalf("step %d: %v state %+v, want %+v", step, tu, got, w.st)
 					}
-					if got := tb.Expiry(r); got < w.exp {
-						t.Fatalf("step %d: %v expires at %d, before %d", step, tu, got, w.exp)
+					if got := tb.Expiry(r); got != w.exp {
+						t.Fatalf("step %d: %v expires at %d, want %d", step, tu, got, w.exp)
 					}
 				}
 			}
@@ -430,5 +430,36 @@ func TestAllocs(t *testing.T) {
 		tb.Input(r, &fin, true, now)
 	}); a != 0 {
 		t.Errorf("Input (re-arm): %v allocations", a)
+	}
+}
+
+// An element that would land more than maxDIB slots from home makes insert
+// fail; the store then rebuilds its index larger until everything fits.
+func TestIndexOverflowGrows(t *testing.T) {
+	var ix index
+	ix.reset(1000, posBitsFor(1000))
+	h := uint64(0x1234_5678_9abc_def0)
+	for p := 0; p <= maxDIB; p++ {
+		if !ix.insert(h, p) {
+			t.Fatalf("insert %d of one home failed", p)
+		}
+	}
+	if ix.insert(h, maxDIB+1) {
+		t.Fatalf("element %d slots from home accepted", maxDIB+1)
+	}
+
+	const n = 4096
+	tb := newTable(t, Config{Limit: n, Reserve: n})
+	for i := 0; i < n; i++ {
+		mustInsert(t, tb, tuple4(i), tsState, t0)
+	}
+	tb.v4.scale = 8 // a full index: some element lands too far
+	tb.v4.rebuild(tb)
+	if tb.v4.scale <= 8 {
+		t.Fatalf("scale %d after rebuilding a full index", tb.v4.scale)
+	}
+	checkIndex(t, tb, &tb.v4)
+	for i := 0; i < n; i++ {
+		mustLookup(t, tb, tuple4(i))
 	}
 }
