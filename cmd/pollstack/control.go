@@ -200,7 +200,7 @@ func printStat(w io.Writer, prev, cur *statReply) {
 				rate(c.TCP, p.TCP, "connects"), rate(c.TCP, p.TCP, "closed"),
 				rate(c.TCP, p.TCP, "rcvtotal"), rate(c.TCP, p.TCP, "sndtotal"))
 			fmt.Fprintf(w, "  tcp totals: %s\n", nonZero(c.TCP, "connects", "accepts", "closed", "drops", "conndrops",
-				"sndrexmitpack", "rexmttimeo", "tlp", "listendrop", "sc_sendcookie", "challengeack", "tw_reopened", "persistdrop", "keepdrops"))
+				"sndrexmitpack", "rexmttimeo", "tlp", "listendrop", "sc_sendcookie", "challengeack", "tw_reopened", "tw_recycled", "persistdrop", "keepdrops"))
 		}
 		if d := nonZero(c.Drops); d != "none" {
 			fmt.Fprintf(w, "  drops: %s\n", d)

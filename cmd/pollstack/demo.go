@@ -41,9 +41,9 @@ Mode ping: the client keeps --window ICMP echo requests of --size bytes in
 flight and times every reply.
 
 The bytes per TIME_WAIT entry are measured, not assumed: after the run a
-probe drives 512 connections into TIME_WAIT on a fresh shard with the same
-configuration and divides the heap growth by 512. Until compressed TIME_WAIT
-lands a TIME_WAIT entry is a whole control block with its buffers.
+probe fills a fresh shard's compressed TIME_WAIT table (its maxtcptw share)
+with the same configuration and divides the heap growth by the entries; the
+figure includes the table's index and reserved room.
 
 Flags:`
 
@@ -151,7 +151,7 @@ latency max        %s
 errors             %d (status %d, malformed %d, reset %d, refused %d, timeout %d, closed early %d, dial %d, write %d)
 left open          server %d, client %d (connections not closed cleanly after the drain)
 TIME_WAIT          server %d, client %d
-TIME_WAIT bytes    %.0f heap bytes per entry (measured; a full control block, buffers released, until compressed TIME_WAIT lands); %s held now
+TIME_WAIT bytes    %.0f heap bytes per entry (measured: compressed entry, index and reserved room); %s held now
 tcp anomalies      %d (rexmt timeouts %d, retransmitted segments %d, drops %d, RSTs for no connection %d, listen drops %d, bad segments %d)
 packets            %d, %.0f/s (both stacks, rx + tx)
 allocs/packet      %.6f (%d mallocs in the whole process over the window)
