@@ -6,6 +6,7 @@ import (
 	"syscall"
 
 	"github.com/pollstack/pollstack/internal/hist"
+	"github.com/pollstack/pollstack/internal/httpwire"
 	"github.com/pollstack/pollstack/tcp"
 )
 
@@ -459,8 +460,8 @@ func (p *respParser) feed(b []byte) (int, parseResult) {
 func (p *respParser) processLine(line []byte) parseResult {
 	if p.state == psStatus {
 		// HTTP/1.x SP 3DIGIT [SP reason]
-		if len(line) < 12 || string(line[:7]) != "HTTP/1." || !isDigit(line[7]) || line[8] != ' ' ||
-			!isDigit(line[9]) || !isDigit(line[10]) || !isDigit(line[11]) || (len(line) > 12 && line[12] != ' ') {
+		if len(line) < 12 || string(line[:7]) != "HTTP/1." || !httpwire.IsDigit(line[7]) || line[8] != ' ' ||
+			!httpwire.IsDigit(line[9]) || !httpwire.IsDigit(line[10]) || !httpwire.IsDigit(line[11]) || (len(line) > 12 && line[12] != ' ') {
 			return parseBad
 		}
 		for _, c := range line {
@@ -502,56 +503,27 @@ func (p *respParser) processLine(line []byte) parseResult {
 	if colon <= 0 {
 		return parseBad
 	}
-	name, value := line[:colon], trimOWS(line[colon+1:])
+	name, value := line[:colon], httpwire.TrimOWS(line[colon+1:])
 	for _, c := range value {
 		if c < ' ' && c != '\t' || c == 0x7f {
 			return parseBad
 		}
 	}
 	switch {
-	case equalFold(name, "content-length"):
+	case httpwire.EqualFold(name, "content-length"):
 		v, ok := parseDecimal(value)
 		if !ok || (p.clen >= 0 && p.clen != v) {
 			return parseBad
 		}
 		p.clen = v
-	case equalFold(name, "transfer-encoding"):
+	case httpwire.EqualFold(name, "transfer-encoding"):
 		return parseBad // our server never chunks; we do not guess
-	case equalFold(name, "connection"):
-		if equalFold(value, "close") {
+	case httpwire.EqualFold(name, "connection"):
+		if httpwire.EqualFold(value, "close") {
 			p.connClose = true
 		}
 	}
 	return parseMore
-}
-
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }
-
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
-// equalFold compares b with the lower-case ASCII string s, ignoring case.
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // parseDecimal parses a non-empty decimal number of at most 18 digits.
@@ -561,7 +533,7 @@ func parseDecimal(b []byte) (int64, bool) {
 	}
 	var v int64
 	for _, c := range b {
-		if !isDigit(c) {
+		if !httpwire.IsDigit(c) {
 			return 0, false
 		}
 		v = v*10 + int64(c-'0')

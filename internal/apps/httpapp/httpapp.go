@@ -3,6 +3,8 @@ package httpapp
 import (
 	"bytes"
 	"strconv"
+
+	"github.com/pollstack/pollstack/internal/httpwire"
 )
 
 // Config shapes a Responder. Zero fields take defaults.
@@ -302,7 +304,7 @@ func (r *Responder) requestLine(line []byte) {
 			return
 		}
 	}
-	if len(version) != len("HTTP/1.x") || string(version[:7]) != "HTTP/1." || !isDigit(version[7]) {
+	if len(version) != len("HTTP/1.x") || string(version[:7]) != "HTTP/1." || !httpwire.IsDigit(version[7]) {
 		r.fail(status400)
 		return
 	}
@@ -357,7 +359,7 @@ func (r *Responder) header(line []byte) {
 		r.fail(status400)
 		return
 	}
-	name, value := line[:colon], trimOWS(line[colon+1:])
+	name, value := line[:colon], httpwire.TrimOWS(line[colon+1:])
 	for _, c := range value {
 		if !fieldValueByte(c) {
 			r.fail(status400)
@@ -365,21 +367,21 @@ func (r *Responder) header(line []byte) {
 		}
 	}
 	switch {
-	case equalFold(name, "host"):
+	case httpwire.EqualFold(name, "host"):
 		r.hosts++
 		if r.hosts > 1 {
 			r.fail(status400)
 		}
-	case equalFold(name, "content-length"):
+	case httpwire.EqualFold(name, "content-length"):
 		v, ok := parseDecimal(value, 1<<63-1)
 		if !ok || (r.contentLength >= 0 && v != r.contentLength) {
 			r.fail(status400)
 			return
 		}
 		r.contentLength = v
-	case equalFold(name, "transfer-encoding"):
+	case httpwire.EqualFold(name, "transfer-encoding"):
 		r.fail(status400)
-	case equalFold(name, "connection"):
+	case httpwire.EqualFold(name, "connection"):
 		for len(value) > 0 {
 			tok := value
 			if comma := bytes.IndexByte(value, ','); comma >= 0 {
@@ -387,16 +389,16 @@ func (r *Responder) header(line []byte) {
 			} else {
 				value = nil
 			}
-			tok = trimOWS(tok)
+			tok = httpwire.TrimOWS(tok)
 			switch {
-			case equalFold(tok, "close"):
+			case httpwire.EqualFold(tok, "close"):
 				r.connClose = true
-			case equalFold(tok, "keep-alive"):
+			case httpwire.EqualFold(tok, "keep-alive"):
 				r.connKeepAlive = true
 			}
 		}
-	case equalFold(name, "expect"):
-		if equalFold(value, "100-continue") {
+	case httpwire.EqualFold(name, "expect"):
+		if httpwire.EqualFold(value, "100-continue") {
 			r.expect = true
 		}
 	}
@@ -571,36 +573,6 @@ func fieldValueByte(c byte) bool {
 	return c >= ' ' && c != 0x7f || c == '\t'
 }
 
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }
-
-// trimOWS trims spaces and tabs from both ends of b.
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
-// equalFold reports whether b equals the lower-case ASCII string s, ignoring
-// ASCII case.
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // parseDecimal parses a non-empty string of ASCII digits no greater than max.
 func parseDecimal(b []byte, max int64) (int64, bool) {
 	if len(b) == 0 {
@@ -608,7 +580,7 @@ func parseDecimal(b []byte, max int64) (int64, bool) {
 	}
 	var v int64
 	for _, c := range b {
-		if !isDigit(c) {
+		if !httpwire.IsDigit(c) {
 			return 0, false
 		}
 		d := int64(c - '0')
