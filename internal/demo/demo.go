@@ -30,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pollstack/pollstack/cores"
 	"github.com/pollstack/pollstack/internal/hist"
 )
 
@@ -334,4 +335,20 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// startLoops runs the server's and the client's work on two unpinned loops
+// (CPU labels 0 and 1). stop stops both and may be called more than once.
+func startLoops(server, client cores.Worker) (sl, cl *cores.Loop, stop func(), err error) {
+	idle := cores.IdlePolicy{SleepAfter: 1024}
+	sl = cores.NewLoop(0, false, server, idle)
+	cl = cores.NewLoop(1, false, client, idle)
+	if err := sl.Start(); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := cl.Start(); err != nil {
+		sl.Stop()
+		return nil, nil, nil, err
+	}
+	return sl, cl, func() { sl.Stop(); cl.Stop() }, nil
 }

@@ -111,17 +111,11 @@ func runHTTP(ctx context.Context, cfg Config, progress func(Progress)) (Result, 
 	gen := newLoadgen(client.TCP(), tuple, host, cfg.Path, cfg.Conns, short, cfg.Requests, int64(cfg.Timeout))
 	w := &clientWorker{core: client, gen: gen}
 
-	idle := cores.IdlePolicy{SleepAfter: 1024}
-	sl := cores.NewLoop(0, false, server, idle)
-	cl := cores.NewLoop(1, false, w, idle)
-	if err := sl.Start(); err != nil {
+	sl, cl, stopLoops, err := startLoops(server, w)
+	if err != nil {
 		return Result{}, err
 	}
-	defer sl.Stop()
-	if err := cl.Start(); err != nil {
-		return Result{}, err
-	}
-	defer cl.Stop()
+	defer stopLoops()
 
 	r := Result{Mode: ModeHTTP, IPv6: cfg.IPv6, Conns: cfg.Conns, ShortConns: short, KeepAliveConns: keep}
 	if err := cl.Call(func(now int64) { gen.running = true }); err != nil {
@@ -223,8 +217,7 @@ loop:
 	if err != nil {
 		return r, err
 	}
-	sl.Stop()
-	cl.Stop()
+	stopLoops()
 
 	// The loops have stopped: the load generator is ours to read now.
 	elapsed := time.Duration(stopNow - startNow)

@@ -120,17 +120,11 @@ func runPing(ctx context.Context, cfg Config, progress func(Progress)) (Result, 
 		p.dst = server6.Addr()
 	}
 	client.OnEchoReply(p.onReply)
-	idle := cores.IdlePolicy{SleepAfter: 1024}
-	sl := cores.NewLoop(0, false, server, idle)
-	cl := cores.NewLoop(1, false, p, idle)
-	if err := sl.Start(); err != nil {
+	_, _, stopLoops, err := startLoops(server, p)
+	if err != nil {
 		return Result{}, err
 	}
-	defer sl.Stop()
-	if err := cl.Start(); err != nil {
-		return Result{}, err
-	}
-	defer cl.Stop()
+	defer stopLoops()
 
 	p.sending.Store(true)
 	if !sleep(ctx, cfg.Warmup) {
@@ -169,8 +163,7 @@ loop:
 	runtime.ReadMemStats(&ms)
 	mallocs = ms.Mallocs - mallocs
 	p.sending.Store(false)
-	sl.Stop()
-	cl.Stop()
+	stopLoops()
 	// The loops have stopped: their state is ours to read now.
 	server.Publish(cores.Now())
 	client.Publish(cores.Now())
