@@ -455,4 +455,8 @@ func v4Mapped(ip [4]byte) [16]byte {
 
 func be16(b []byte) uint16 { return uint16(b[0])<<8 | uint16(b[1]) }
 
+func be32(b []byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
+
 func put16(b []byte, v uint16) { b[0] = byte(v >> 8); b[1] = byte(v) }

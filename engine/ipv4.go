@@ -239,15 +239,20 @@ func (c *Core) unreachable4(d rings.Desc, m []byte, now int64) {
 		c.drop(d, ICMPIgnored)
 		return
 	}
-	seg := inner[ihl:]
-	t := &c.tuple
-	t.LocalAddr = v4Mapped([4]byte(inner[12:16]))
-	t.RemoteAddr = v4Mapped([4]byte(inner[16:20]))
-	t.LocalPort, t.RemotePort = be16(seg[0:]), be16(seg[2:])
+	c.tuple.LocalAddr = v4Mapped([4]byte(inner[12:16]))
+	c.tuple.RemoteAddr = v4Mapped([4]byte(inner[16:20]))
 	// Codes 2, 3 and 4 (protocol, port unreachable, fragmentation needed
 	// with DF) are hard errors; the others are soft.
+	c.unreachableTCP(d, inner[ihl:], m[1] >= 2 && m[1] <= 4, now)
+}
+
+// unreachableTCP hands an unreachable about the TCP segment whose first 8
+// bytes are seg, sent from c.tuple's addresses, to the shard.
+func (c *Core) unreachableTCP(d rings.Desc, seg []byte, hard bool, now int64) {
+	t := &c.tuple
+	t.LocalPort, t.RemotePort = be16(seg[0:]), be16(seg[2:])
 	c.now = now
-	c.tcp.Unreachable(t, tcp.Seq(uint32(seg[4])<<24|uint32(seg[5])<<16|uint32(seg[6])<<8|uint32(seg[7])), m[1] >= 2 && m[1] <= 4)
+	c.tcp.Unreachable(t, tcp.Seq(be32(seg[4:])), hard)
 	c.stats[ICMPUnreachIn]++
 	c.pool.Put(d.Addr)
 }

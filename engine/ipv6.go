@@ -4,7 +4,6 @@ import (
 	"net/netip"
 
 	"github.com/pollstack/pollstack/rings"
-	"github.com/pollstack/pollstack/tcp"
 )
 
 const (
@@ -346,13 +345,7 @@ func (c *Core) unreachable6(d rings.Desc, m []byte, now int64) {
 		c.drop(d, ICMPIgnored)
 		return
 	}
-	seg := inner[ipv6HeaderLen:]
-	t := &c.tuple
-	t.LocalAddr = [16]byte(inner[8:24])
-	t.RemoteAddr = [16]byte(inner[24:40])
-	t.LocalPort, t.RemotePort = be16(seg[0:]), be16(seg[2:])
-	c.now = now
-	c.tcp.Unreachable(t, tcp.Seq(uint32(seg[4])<<24|uint32(seg[5])<<16|uint32(seg[6])<<8|uint32(seg[7])), m[1] == 1 || m[1] == 4)
-	c.stats[ICMPUnreachIn]++
-	c.pool.Put(d.Addr)
+	c.tuple.LocalAddr = [16]byte(inner[8:24])
+	c.tuple.RemoteAddr = [16]byte(inner[24:40])
+	c.unreachableTCP(d, inner[ipv6HeaderLen:], m[1] == 1 || m[1] == 4, now)
 }
