@@ -6,7 +6,7 @@ import (
 	"syscall"
 
 	"github.com/pollstack/pollstack/internal/hist"
-	"github.com/pollstack/pollstack/internal/httpwire"
+	"github.com/pollstack/pollstack/perf/load"
 	"github.com/pollstack/pollstack/tcp"
 )
 
@@ -87,7 +87,7 @@ type slot struct {
 	written  int    // bytes of req written
 	sentAt   int64
 	deadline int64
-	p        respParser
+	p        load.Parser
 }
 
 func newLoadgen(shard *tcp.Shard, tuple tcp.Tuple, host, path string, conns, short, perConn int, timeout int64) *loadgen {
@@ -212,7 +212,7 @@ func (s *slot) send(c *tcp.Conn) {
 	s.state = slotWaiting
 	s.sentAt = g.now
 	s.deadline = g.now + g.timeout
-	s.p.reset()
+	s.p.Reset()
 	s.write(c)
 }
 
@@ -262,27 +262,27 @@ func (s *slot) Readable(c *tcp.Conn) {
 			c.Abort()
 			return
 		}
-		n, st := s.p.feed(a)
-		if st == parseMore && n == len(a) && len(b) > 0 {
+		n, st := s.p.Feed(a)
+		if st == load.More && n == len(a) && len(b) > 0 {
 			var m int
-			m, st = s.p.feed(b)
+			m, st = s.p.Feed(b)
 			n += m
 		}
 		c.Consume(n)
 		switch st {
-		case parseMore:
+		case load.More:
 			continue
-		case parseBad:
+		case load.Bad:
 			s.fail(errMalformed)
 			c.Abort()
 			return
-		case parseStatus:
+		case load.BadStatus:
 			s.fail(errStatus)
 			c.Abort()
 			return
 		}
 		// A whole response.
-		if s.p.connClose != s.last {
+		if s.p.ConnClose() != s.last {
 			// The server closes a connection we asked to keep, or keeps
 			// one we asked it to close.
 			s.fail(errClosed)
@@ -355,188 +355,4 @@ func (s *slot) Closed(c *tcp.Conn, err error) {
 	s.conn = nil
 	s.state = slotIdle
 	g.idle = append(g.idle, s)
-}
-
-// Response parsing.
-
-// parseStatus is what respParser.feed found.
-type parseResult uint8
-
-const (
-	parseMore   parseResult = iota // the response is not whole yet
-	parseDone                      // a whole 200 response
-	parseBad                       // malformed
-	parseStatus                    // a status other than 200
-)
-
-const (
-	maxRespLine = 1024     // bytes in one status or header line
-	maxRespHead = 16 << 10 // bytes in a response head
-)
-
-// parser states.
-const (
-	psStatus = iota
-	psHeader
-	psBody
-	psDone
-)
-
-// respParser reads one HTTP/1.1 response: the status line, the header
-// fields it needs (Content-Length, Connection, Transfer-Encoding) and a
-// Content-Length body, whose bytes it counts. It never allocates.
-type respParser struct {
-	state     uint8
-	line      [maxRespLine]byte
-	nline     int
-	headBytes int
-	status    int
-	clen      int64 // Content-Length, -1 when absent
-	bodyLeft  int64
-	bodyLen   int64 // body bytes read
-	connClose bool
-}
-
-func (p *respParser) reset() {
-	p.state = psStatus
-	p.nline = 0
-	p.headBytes = 0
-	p.status = 0
-	p.clen = -1
-	p.bodyLeft = 0
-	p.bodyLen = 0
-	p.connClose = false
-}
-
-// feed consumes bytes of the response from b, never past its end, and
-// returns how many and what it found.
-func (p *respParser) feed(b []byte) (int, parseResult) {
-	i := 0
-	for i < len(b) {
-		switch p.state {
-		case psBody:
-			k := int(min(int64(len(b)-i), p.bodyLeft))
-			p.bodyLeft -= int64(k)
-			p.bodyLen += int64(k)
-			i += k
-			if p.bodyLeft == 0 {
-				p.state = psDone
-				return i, parseDone
-			}
-		case psDone:
-			return i, parseDone
-		default:
-			c := b[i]
-			i++
-			p.headBytes++
-			if p.headBytes > maxRespHead {
-				return i, parseBad
-			}
-			if c != '\n' {
-				if p.nline == len(p.line) {
-					return i, parseBad
-				}
-				p.line[p.nline] = c
-				p.nline++
-				continue
-			}
-			line := p.line[:p.nline]
-			p.nline = 0
-			if len(line) > 0 && line[len(line)-1] == '\r' {
-				line = line[:len(line)-1]
-			}
-			if r := p.processLine(line); r != parseMore {
-				return i, r
-			}
-			if p.state == psDone {
-				return i, parseDone
-			}
-		}
-	}
-	return i, parseMore
-}
-
-// processLine handles one line of the head.
-func (p *respParser) processLine(line []byte) parseResult {
-	if p.state == psStatus {
-		// HTTP/1.x SP 3DIGIT [SP reason]
-		if len(line) < 12 || string(line[:7]) != "HTTP/1." || !httpwire.IsDigit(line[7]) || line[8] != ' ' ||
-			!httpwire.IsDigit(line[9]) || !httpwire.IsDigit(line[10]) || !httpwire.IsDigit(line[11]) || (len(line) > 12 && line[12] != ' ') {
-			return parseBad
-		}
-		for _, c := range line {
-			if c < ' ' && c != '\t' || c == 0x7f {
-				return parseBad
-			}
-		}
-		p.status = int(line[9]-'0')*100 + int(line[10]-'0')*10 + int(line[11]-'0')
-		if p.status != 200 {
-			return parseStatus
-		}
-		p.state = psHeader
-		return parseMore
-	}
-	if len(line) == 0 {
-		// End of the head: a 200 to a GET needs a length to be framed
-		// without closing.
-		if p.clen < 0 {
-			return parseBad
-		}
-		if p.clen == 0 {
-			p.state = psDone
-			return parseMore
-		}
-		p.state = psBody
-		p.bodyLeft = p.clen
-		return parseMore
-	}
-	colon := -1
-	for i, c := range line {
-		if c == ':' {
-			colon = i
-			break
-		}
-		if c <= ' ' || c >= 0x7f {
-			return parseBad // not a token (and no obs-fold)
-		}
-	}
-	if colon <= 0 {
-		return parseBad
-	}
-	name, value := line[:colon], httpwire.TrimOWS(line[colon+1:])
-	for _, c := range value {
-		if c < ' ' && c != '\t' || c == 0x7f {
-			return parseBad
-		}
-	}
-	switch {
-	case httpwire.EqualFold(name, "content-length"):
-		v, ok := parseDecimal(value)
-		if !ok || (p.clen >= 0 && p.clen != v) {
-			return parseBad
-		}
-		p.clen = v
-	case httpwire.EqualFold(name, "transfer-encoding"):
-		return parseBad // our server never chunks; we do not guess
-	case httpwire.EqualFold(name, "connection"):
-		if httpwire.EqualFold(value, "close") {
-			p.connClose = true
-		}
-	}
-	return parseMore
-}
-
-// parseDecimal parses a non-empty decimal number of at most 18 digits.
-func parseDecimal(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 18 {
-		return 0, false
-	}
-	var v int64
-	for _, c := range b {
-		if !httpwire.IsDigit(c) {
-			return 0, false
-		}
-		v = v*10 + int64(c-'0')
-	}
-	return v, true
 }

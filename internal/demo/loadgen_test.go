@@ -1,9 +1,7 @@
 package demo
 
 import (
-	"bytes"
 	"net/netip"
-	"strings"
 	"testing"
 
 	"github.com/pollstack/pollstack/internal/apps"
@@ -168,94 +166,5 @@ func TestLoadgenCountsWhatGoesWrong(t *testing.T) {
 		if n.g.requests != 0 && tc.name != "bytes after the response" {
 			t.Errorf("%s: %d requests counted as good", tc.name, n.g.requests)
 		}
-	}
-}
-
-func TestRespParserSplitAnywhere(t *testing.T) {
-	for _, resp := range []string{
-		"HTTP/1.1 200 OK\r\nServer: pollstack\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\nhello\n",
-		"HTTP/1.1 200 OK\r\ncontent-length:  11 \r\nConnection: Close\r\n\r\nhello world",
-		"HTTP/1.0 200\nContent-Length: 0\n\n",
-		"HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n" + strings.Repeat("x", 3000),
-	} {
-		for cut := 0; cut <= len(resp); cut++ {
-			for cut2 := cut; cut2 <= len(resp); cut2 += max(1, len(resp)/7) {
-				var p respParser
-				p.reset()
-				pieces := [][]byte{[]byte(resp[:cut]), []byte(resp[cut:cut2]), []byte(resp[cut2:])}
-				used, last := 0, parseMore
-				for _, b := range pieces {
-					if len(b) == 0 {
-						continue
-					}
-					n, r := p.feed(b)
-					used += n
-					last = r
-					if r != parseMore {
-						break
-					}
-				}
-				if last != parseDone || used != len(resp) || p.bodyLen != p.clen {
-					t.Fatalf("%q cut at %d and %d: %v after %d bytes, body %d of %d", resp, cut, cut2, last, used, p.bodyLen, p.clen)
-				}
-				if want := strings.Contains(resp, "Close"); p.connClose != want {
-					t.Fatalf("%q: connClose %v", resp, p.connClose)
-				}
-			}
-		}
-	}
-}
-
-func TestRespParserStopsAtTheEndOfTheResponse(t *testing.T) {
-	var p respParser
-	p.reset()
-	in := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n")
-	n, r := p.feed(in)
-	if r != parseDone || !bytes.Equal(in[n:], []byte("HTTP/1.1 200 OK\r\n")) {
-		t.Fatalf("%v after %d bytes", r, n)
-	}
-}
-
-func TestRespParserRejects(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want parseResult
-	}{
-		{"HTTP/1.1 404 Not Found\r\n", parseStatus},
-		{"HTTP/1.1 204 No Content\r\n", parseStatus},
-		{"HTTP/2 200 OK\r\n", parseBad},
-		{"HTTP/1.1 20 OK\r\n", parseBad},
-		{"HTTP/1.1 200OK\r\n", parseBad},
-		{"HTTP/1.1 200 O\x01K\r\n", parseBad},
-		{"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", parseBad},
-		{"HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n", parseBad},
-		{"HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\n", parseBad},
-		{"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n", parseBad},
-		{"HTTP/1.1 200 OK\r\nContent-Length : 1\r\n\r\n", parseBad},
-		{"HTTP/1.1 200 OK\r\n folded\r\n\r\n", parseBad},
-		{"HTTP/1.1 200 OK\r\nNoColon\r\n\r\n", parseBad},
-		{"HTTP/1.1 200 OK\r\nX: a\x00b\r\n\r\n", parseBad},
-		{"HTTP/1.1 200 OK\r\n\r\n", parseBad},
-		{"HTTP/1.1 200 OK\r\nX: " + strings.Repeat("a", maxRespLine) + "\r\n", parseBad},
-		{"HTTP/1.1 200 OK\r\n" + strings.Repeat("X-A: b\r\n", maxRespHead/8+1), parseBad},
-	} {
-		var p respParser
-		p.reset()
-		if _, r := p.feed([]byte(tc.in)); r != tc.want {
-			t.Errorf("%q: %v, want %v", tc.in, r, tc.want)
-		}
-	}
-}
-
-func TestRespParserDoesNotAllocate(t *testing.T) {
-	in := []byte("HTTP/1.1 200 OK\r\nServer: pollstack\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\nhello\n")
-	var p respParser
-	if a := testing.AllocsPerRun(100, func() {
-		p.reset()
-		if _, r := p.feed(in); r != parseDone {
-			t.Fatal(r)
-		}
-	}); a != 0 {
-		t.Fatalf("%v allocations per response", a)
 	}
 }
