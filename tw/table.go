@@ -54,6 +54,8 @@ type Table struct {
 	stats     Stats
 	ackSec    int64
 	ackCount  int
+	// Entries made before msl last shrank, oldest first (msl.go).
+	retired []gen
 }
 
 // NewTable returns an empty table. Its hash is keyed with a random seed, so
@@ -75,10 +77,11 @@ type Ref struct {
 	h    uint64
 	slot int32
 	v6   bool
+	gen  uint8 // 0: the live stores; i: retired[i-1]
 }
 
 // Len returns the number of entries.
-func (t *Table) Len() int { return t.v4.live + t.v6.live }
+func (t *Table) Len() int { return t.v4.live + t.v6.live + t.retiredLen() }
 
 // Limit returns the most entries the table keeps.
 func (t *Table) Limit() int { return t.limit }
@@ -97,12 +100,15 @@ func (t *Table) SetLimit(n int) error {
 func (t *Table) MSL() int64 { return t.msl }
 
 // SetMSL changes msl. It applies to entries made (or re-armed) afterwards;
-// the others keep the expiry they were given. The queue stays in creation
-// order, so after msl shrinks a new entry expires no earlier than the
-// entries made before it: no entry ever leaves early.
+// the others keep the expiry they were given. When msl shrinks, the
+// entries already there move to a retired generation (msl.go) so that
+// new entries, which now expire earlier, leave on time.
 func (t *Table) SetMSL(msl int64) error {
 	if msl <= 0 || msl > MaxMSL {
 		return errors.New("tw: msl out of range")
+	}
+	if msl < t.msl {
+		t.retire()
 	}
 	t.msl = msl
 	return nil
@@ -113,7 +119,7 @@ func (t *Table) Stats() *Stats { return &t.stats }
 
 // Bytes returns the memory the table's arrays hold (ring, index and expiry
 // marks of both families), not counting the Table itself (about 5.5 KB).
-func (t *Table) Bytes() int { return t.v4.bytes(24) + t.v6.bytes(36) }
+func (t *Table) Bytes() int { return t.v4.bytes(24) + t.v6.bytes(36) + t.retiredBytes() }
 
 // hash is the index hash of a 4-tuple.
 func (t *Table) hash(tu *Tuple) uint64 {
@@ -139,34 +145,46 @@ func (t *Table) Lookup(tu *Tuple) (Ref, bool) {
 	h := t.hash(tu)
 	if tu.isV4() {
 		i, ok := t.v4.find(h, tu, &t.locals)
+		if !ok && len(t.retired) > 0 {
+			return t.lookupRetired(h, tu)
+		}
 		return Ref{h: h, slot: int32(i)}, ok
 	}
 	i, ok := t.v6.find(h, tu, &t.locals)
+	if !ok && len(t.retired) > 0 {
+		return t.lookupRetired(h, tu)
+	}
 	return Ref{h: h, slot: int32(i), v6: true}, ok
 }
 
 // Get returns the state an entry keeps.
 func (t *Table) Get(r Ref) State {
 	if r.v6 {
-		return t.v6.ring[t.v6.ix.pos(int(r.slot))].state()
+		s := t.st6(r.gen)
+		return s.ring[s.ix.pos(int(r.slot))].state()
 	}
-	return t.v4.ring[t.v4.ix.pos(int(r.slot))].state()
+	s := t.st4(r.gen)
+	return s.ring[s.ix.pos(int(r.slot))].state()
 }
 
 // Tuple returns an entry's 4-tuple.
 func (t *Table) Tuple(r Ref) Tuple {
 	if r.v6 {
-		return t.v6.ring[t.v6.ix.pos(int(r.slot))].tuple(&t.locals)
+		s := t.st6(r.gen)
+		return s.ring[s.ix.pos(int(r.slot))].tuple(&t.locals)
 	}
-	return t.v4.ring[t.v4.ix.pos(int(r.slot))].tuple(&t.locals)
+	s := t.st4(r.gen)
+	return s.ring[s.ix.pos(int(r.slot))].tuple(&t.locals)
 }
 
 // Expiry returns when an entry's 2MSL ends, in nanoseconds.
 func (t *Table) Expiry(r Ref) int64 {
 	if r.v6 {
-		return t.v6.expiry(t.v6.ix.pos(int(r.slot)))
+		s := t.st6(r.gen)
+		return s.expiry(s.ix.pos(int(r.slot)))
 	}
-	return t.v4.expiry(t.v4.ix.pos(int(r.slot)))
+	s := t.st4(r.gen)
+	return s.expiry(s.ix.pos(int(r.slot)))
 }
 
 // expiry is the end of 2MSL for an entry made at now, rounded up to the
@@ -197,6 +215,11 @@ func (t *Table) Insert(tu *Tuple, st *State, now int64) (recycled int, ok bool) 
 	} else if i, found := t.v6.find(h, tu, &t.locals); found {
 		t.v6.remove(t, i)
 	}
+	if len(t.retired) > 0 {
+		if r, found := t.lookupRetired(h, tu); found {
+			t.Remove(r)
+		}
+	}
 	for t.Len() >= t.limit && t.recycle() {
 		recycled++
 	}
@@ -221,6 +244,10 @@ func (t *Table) Insert(tu *Tuple, st *State, now int64) (recycled int, ok bool) 
 
 // recycle ends the oldest entry (tcp_tw_2msl_scan(reuse)).
 func (t *Table) recycle() bool {
+	if t.recycleRetired() {
+		t.stats[Recycled]++
+		return true
+	}
 	t.v4.dropDeadHead()
 	t.v6.dropDeadHead()
 	switch {
@@ -239,14 +266,21 @@ func (t *Table) recycle() bool {
 // counter: the caller counts why.
 func (t *Table) Remove(r Ref) {
 	if r.v6 {
-		t.v6.remove(t, int(r.slot))
+		t.st6(r.gen).remove(t, int(r.slot))
 	} else {
-		t.v4.remove(t, int(r.slot))
+		t.st4(r.gen).remove(t, int(r.slot))
+	}
+	if r.gen != 0 {
+		t.dropEmpty()
 	}
 }
 
 // Rearm restarts an entry's 2MSL at now: it moves to the tail of the queue.
 func (t *Table) Rearm(r Ref, now int64) {
+	if r.gen != 0 {
+		t.rearmRetired(r, now)
+		return
+	}
 	if r.v6 {
 		t.v6.rearm(t, int(r.slot), r.h, t.expiry(now))
 	} else {
@@ -258,6 +292,9 @@ func (t *Table) Rearm(r Ref, now int64) {
 // and returns how many. Its cost is O(1) per entry ended.
 func (t *Table) Expire(now int64) int {
 	n := t.v4.expire(t, now) + t.v6.expire(t, now)
+	if len(t.retired) > 0 {
+		n += t.expireRetired(now)
+	}
 	t.stats[Expired] += uint64(n)
 	return n
 }
@@ -270,6 +307,9 @@ func (t *Table) NextExpiry() (at int64, ok bool) {
 	}
 	if t.v6.n > 0 && (!ok || t.v6.marks.front().exp < at) {
 		at, ok = t.v6.marks.front().exp, true
+	}
+	if len(t.retired) > 0 {
+		at, ok = t.nextRetired(at, ok)
 	}
 	return at, ok
 }
