@@ -90,6 +90,8 @@ type Core struct {
 	tcpFrame rings.Desc // the frame the shard is writing a segment into
 	now      int64      // time of the current batch or timer run
 	tcpPub   tcpPublished
+
+	steer *coreSteer // flow steering between cores; nil with one core
 }
 
 // NewCore returns the stack for one core, reading and writing through link.
@@ -180,6 +182,9 @@ func (c *Core) Poll(now int64) int {
 	}
 	for i := 0; i < n; i++ {
 		c.input(c.rx[i], now)
+	}
+	if c.steer != nil {
+		n += c.steerPoll(now)
 	}
 	c.flush()
 	return n
@@ -363,15 +368,29 @@ func (c *Core) solicitStart(e *neighEntry, now int64) {
 }
 
 // confirm records that ip is at mac, and sends the frames that waited for it.
-// create says whether to make an entry when there is none.
+// create says whether to make an entry when there is none. The other cores
+// learn it too: they make an entry when this core would have, or when this
+// core had one (it asked, so the answer is one to keep); otherwise they
+// only update one they have (an answer to their own solicitation may
+// arrive on this core's queue).
 func (c *Core) confirm(ip *[16]byte, mac []byte, create bool, now int64) {
+	had := c.confirmLocal(ip, mac, create, now)
+	if c.steer != nil {
+		c.shareNeigh(ip, mac, create || had)
+	}
+}
+
+// confirmLocal is confirm for this core's cache only. It reports whether
+// the core had an entry for ip.
+func (c *Core) confirmLocal(ip *[16]byte, mac []byte, create bool, now int64) (had bool) {
 	e := c.neigh.lookup(ip)
+	had = e != nil
 	if e == nil {
 		if !create {
-			return
+			return false
 		}
 		if e = c.neigh.insert(ip); e == nil {
-			return
+			return false
 		}
 	}
 	copy(e.mac[:], mac)
@@ -387,6 +406,7 @@ func (c *Core) confirm(ip *[16]byte, mac []byte, create bool, now int64) {
 		c.send(d)
 	}
 	e.npending = 0
+	return had
 }
 
 // neighScan retries or gives up solicitations that are due.

@@ -35,6 +35,20 @@ type Config struct {
 	// Listen lists the ports every core listens on, with the handler
 	// each core's connections get.
 	Listen []ListenSpec
+	// RSSKey is the Toeplitz key that steers a TCP flow to the core that
+	// owns it (cores.RSSKeyLen bytes); nil means cores.SymmetricRSSKey.
+	// Give it the NIC's key and RSSTable its indirection table so that
+	// the engine's owner is the core whose queue the NIC picks.
+	RSSKey []byte
+	// RSSTable is the indirection table: the flow whose hash is h belongs
+	// to core RSSTable[h mod len(RSSTable)]. Its length is a power of two;
+	// nil means DefaultRSSTableSize entries, entry i naming core i mod
+	// the number of cores.
+	RSSTable []int
+	// HandoffBytes is the size of the ring each core hands other cores'
+	// segments to each other core through (a power of two of at least
+	// cores.MinHandoffBytes); 0 means DefaultHandoffBytes.
+	HandoffBytes int
 }
 
 // ListenSpec is a port the engine listens on.
@@ -53,6 +67,7 @@ type Engine struct {
 	closers []io.Closer // closed after the loops stop, in order
 	stop    sync.Once
 	running bool
+	steer   *steering // nil with one core or without TCP
 }
 
 // New builds an engine with one core per link. It does not start it.
@@ -64,6 +79,13 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 		return nil, fmt.Errorf("engine: %d CPUs for %d links", len(cfg.CPUs), len(links))
 	}
 	e := &Engine{}
+	var st *steering
+	if cfg.TCP != nil && len(links) > 1 {
+		var err error
+		if st, err = newSteering(cfg.RSSKey, cfg.RSSTable, len(links)); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.TCP != nil && (cfg.TCP.ISNKey == [16]byte{} || cfg.TCP.Cores == 0) {
 		t := *cfg.TCP
 		if t.ISNKey == [16]byte{} {
@@ -89,6 +111,16 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 		}
 		e.cores = append(e.cores, c)
 		e.loops = append(e.loops, cores.NewLoop(cfg.CPUs[i], cfg.Pin, c, cfg.Idle))
+	}
+	if st != nil {
+		size := cfg.HandoffBytes
+		if size == 0 {
+			size = DefaultHandoffBytes
+		}
+		if err := wireSteering(e.cores, st, size); err != nil {
+			return nil, err
+		}
+		e.steer = st
 	}
 	return e, nil
 }
@@ -152,28 +184,47 @@ func (e *Engine) Totals() Counters {
 	return t
 }
 
-// Dial opens a TCP connection from core's shard to remote, from local (a
-// zero port picks an ephemeral one), with h handling it on that core. It
-// runs the open on the core's loop and waits for it to be sent.
+// Dial opens a TCP connection from core's shard to remote, from local, with
+// h handling it on that core. A zero local port picks an ephemeral one for
+// which the connection's replies hash to core. An explicit local port whose
+// 4-tuple another core owns is dialled on that core instead, and h runs
+// there. It runs the open on the core's loop and waits for it to be sent.
 func (e *Engine) Dial(core int, local, remote netip.AddrPort, h tcp.Handler) error {
-	if core < 0 || core >= len(e.cores) {
-		return fmt.Errorf("engine: no core %d", core)
+	core, t, err := e.dialTarget(core, local, remote)
+	if err != nil {
+		return err
 	}
-	c := e.cores[core]
-	if c.tcp == nil {
-		return errors.New("engine: no TCP")
-	}
-	t := tcp.Tuple{LocalAddr: local.Addr().As16(), RemoteAddr: remote.Addr().As16(),
-		LocalPort: local.Port(), RemotePort: remote.Port()}
-	var err error
 	if cerr := e.loops[core].Call(func(now int64) {
-		c.now = now
-		_, err = c.tcp.Dial(t, h, now)
-		c.flush()
+		_, err = e.cores[core].dial(t, h, now)
 	}); cerr != nil {
 		return cerr
 	}
 	return err
+}
+
+// dialTarget returns the core that is to dial t: core, unless t has an
+// explicit local port and another core owns it.
+func (e *Engine) dialTarget(core int, local, remote netip.AddrPort) (int, tcp.Tuple, error) {
+	t := tcp.Tuple{LocalAddr: local.Addr().As16(), RemoteAddr: remote.Addr().As16(),
+		LocalPort: local.Port(), RemotePort: remote.Port()}
+	if core < 0 || core >= len(e.cores) {
+		return 0, t, fmt.Errorf("engine: no core %d", core)
+	}
+	if e.cores[core].tcp == nil {
+		return 0, t, errors.New("engine: no TCP")
+	}
+	if e.steer != nil && t.LocalPort != 0 {
+		core = e.steer.owner(&t)
+	}
+	return core, t, nil
+}
+
+// dial opens t on the core's shard. Owner only.
+func (c *Core) dial(t tcp.Tuple, h tcp.Handler, now int64) (*tcp.Conn, error) {
+	c.now = now
+	conn, err := c.tcp.Dial(t, h, now)
+	c.flush()
+	return conn, err
 }
 
 // Source returns the engine's address of remote's family on the prefix that

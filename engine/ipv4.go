@@ -251,6 +251,13 @@ func (c *Core) unreachable4(d rings.Desc, m []byte, now int64) {
 func (c *Core) unreachableTCP(d rings.Desc, seg []byte, hard bool, now int64) {
 	t := &c.tuple
 	t.LocalPort, t.RemotePort = be16(seg[0:]), be16(seg[2:])
+	if c.steer != nil {
+		if o := c.steer.owner(t); o != c.id {
+			c.steerOut(o, steerKindUnreach, t, nil, tcp.Seq(be32(seg[4:])), hard)
+			c.pool.Put(d.Addr)
+			return
+		}
+	}
 	c.now = now
 	c.tcp.Unreachable(t, tcp.Seq(be32(seg[4:])), hard)
 	c.stats[ICMPUnreachIn]++

@@ -69,6 +69,9 @@ var counterHelp = map[Counter]string{
 	KernelRxDropped:   "Frames the kernel dropped before the AF_XDP rx ring.",
 	KernelRxInvalid:   "Invalid descriptors on the AF_XDP rx side.",
 	KernelTxInvalid:   "Invalid descriptors on the AF_XDP tx ring.",
+	SteeredOut:        "TCP segments and ICMP errors about TCP flows handed to the flow's owner core.",
+	SteeredIn:         "TCP segments and ICMP errors about TCP flows taken from other cores' hand-off rings.",
+	HandoffFull:       "Hand-offs to another core dropped because the hand-off ring was full.",
 }
 
 // metricName returns the Prometheus name and help of a non-drop counter.

@@ -48,6 +48,9 @@ const (
 	KernelRxDropped   // AF_XDP: frames the kernel dropped (no fill frame, rx ring full)
 	KernelRxInvalid   // AF_XDP: invalid rx descriptors
 	KernelTxInvalid   // AF_XDP: invalid tx descriptors
+	SteeredOut        // TCP segments and unreachables handed to the flow's owner core
+	SteeredIn         // TCP segments and unreachables taken from other cores' hand-off rings
+	HandoffFull       // hand-offs (segments, unreachables, neighbour updates) dropped: the ring to the other core was full
 	numCounters
 )
 
@@ -66,6 +69,7 @@ var counterNames = [numCounters]string{
 	PollBusy: "poll_busy", PollIdle: "poll_idle", NeighEntries: "neighbour_entries",
 	LinkRxRingEmpty: "rx_ring_empty", LinkTxRingFull: "tx_ring_full", LinkFillRingEmpty: "fill_ring_empty",
 	KernelRxDropped: "kernel_rx_dropped", KernelRxInvalid: "kernel_rx_invalid", KernelTxInvalid: "kernel_tx_invalid",
+	SteeredOut: "steered_out", SteeredIn: "steered_in", HandoffFull: "handoff_full",
 }
 
 // String returns the counter's metric name.

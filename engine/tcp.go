@@ -26,6 +26,10 @@ func (c *Core) inputTCP4(d rings.Desc, p []byte, ihl int, now int64) {
 	t.RemoteAddr = v4Mapped([4]byte(p[12:16]))
 	t.LocalPort = be16(seg[2:])
 	t.RemotePort = be16(seg[0:])
+	if c.steer != nil && c.steerSegment(t, seg) {
+		c.pool.Put(d.Addr)
+		return
+	}
 	c.tcp.Receive(t, seg, now)
 	c.stats[TCPSegmentsIn]++
 	c.pool.Put(d.Addr)
@@ -52,6 +56,10 @@ func (c *Core) inputTCP6(d rings.Desc, p []byte, off int, now int64) {
 	t.RemoteAddr = [16]byte(p[8:24])
 	t.LocalPort = be16(seg[2:])
 	t.RemotePort = be16(seg[0:])
+	if c.steer != nil && c.steerSegment(t, seg) {
+		c.pool.Put(d.Addr)
+		return
+	}
 	c.tcp.Receive(t, seg, now)
 	c.stats[TCPSegmentsIn]++
 	c.pool.Put(d.Addr)

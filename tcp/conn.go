@@ -344,6 +344,7 @@ func (c *Conn) Abort() {
 }
 
 func (c *Conn) setState(s State) {
+	c.assertOwner()
 	c.shard.stateCount[c.state]--
 	c.state = s
 	c.shard.stateCount[s]++

@@ -295,7 +295,7 @@ func (s *Shard) pickPort(t *Tuple) bool {
 			s.nextPort = PortFirstAuto
 		}
 		t.LocalPort = p
-		if _, ok := s.conns[*t]; !ok && !s.InTimeWait(t) {
+		if _, ok := s.conns[*t]; !ok && !s.InTimeWait(t) && s.portAllowed(t) {
 			if _, ok := s.listeners[p]; !ok {
 				return true
 			}
