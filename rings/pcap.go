@@ -1,0 +1,267 @@
+package rings
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+)
+
+// Pcap capture defaults.
+const (
+	// DefaultPcapSlots is the number of frames each captured link buffers
+	// for the writer.
+	DefaultPcapSlots = 4096
+	// DefaultPcapSnapLen is the most bytes of a frame the capture keeps.
+	DefaultPcapSnapLen = 2048
+	// pcapIdle is how long the writer sleeps when it found nothing.
+	pcapIdle = time.Millisecond
+)
+
+// PcapConfig shapes a PcapWriter. Zero fields take defaults.
+type PcapConfig struct {
+	Slots   int // frames buffered per link, a power of two (DefaultPcapSlots)
+	SnapLen int // bytes kept of each frame (DefaultPcapSnapLen)
+	// Clock returns the capture timestamp; time.Now when nil.
+	Clock func() time.Time
+}
+
+// PcapWriter writes the frames of one or more PcapLinks into one pcap
+// stream (Ethernet link type) from a goroutine of its own. The links hand
+// frames over through bounded single-producer rings: a link never blocks,
+// and when its ring is full the frame is left out of the capture and
+// counted in Dropped.
+type PcapWriter struct {
+	cfg   PcapConfig
+	w     *pcapgo.Writer
+	bw    *bufio.Writer
+	links []*PcapLink
+	mu    sync.Mutex // links, while the writer runs
+	stop  chan struct{}
+	done  chan struct{}
+	err   error
+	once  sync.Once
+
+	written atomic.Uint64
+	running atomic.Bool
+}
+
+// NewPcapWriter writes the pcap file header to w and starts the writer.
+func NewPcapWriter(w io.Writer, cfg PcapConfig) (*PcapWriter, error) {
+	p, err := newPcapWriter(w, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// newPcapWriter is NewPcapWriter without the goroutine: a test drains by hand.
+func newPcapWriter(w io.Writer, cfg PcapConfig) (*PcapWriter, error) {
+	if cfg.Slots == 0 {
+		cfg.Slots = DefaultPcapSlots
+	}
+	if cfg.SnapLen == 0 {
+		cfg.SnapLen = DefaultPcapSnapLen
+	}
+	if cfg.Slots < 2 || cfg.Slots&(cfg.Slots-1) != 0 || cfg.SnapLen < 64 || cfg.SnapLen > 65535 {
+		return nil, errors.New("rings: pcap: want slots a power of two ≥ 2 and a snap length of 64..65535")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	p := &PcapWriter{cfg: cfg, bw: bufio.NewWriterSize(w, 1<<20), stop: make(chan struct{}), done: make(chan struct{})}
+	p.w = pcapgo.NewWriter(p.bw)
+	if err := p.w.WriteFileHeader(uint32(cfg.SnapLen), layers.LinkTypeEthernet); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Wrap returns l with every frame it receives and transmits captured.
+func (p *PcapWriter) Wrap(l Link) *PcapLink {
+	n := p.cfg.Slots
+	pl := &PcapLink{Link: l, pw: p, mask: uint64(n - 1), snap: p.cfg.SnapLen,
+		lens: make([]uint32, n), caps: make([]uint32, n), stamps: make([]int64, n), data: make([]byte, n*p.cfg.SnapLen)}
+	p.mu.Lock()
+	p.links = append(p.links, pl)
+	p.mu.Unlock()
+	return pl
+}
+
+// Dropped returns the frames left out of the capture because a link's
+// ring was full.
+func (p *PcapWriter) Dropped() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var n uint64
+	for _, l := range p.links {
+		n += l.dropped.Load()
+	}
+	return n
+}
+
+// Written returns the frames written so far.
+func (p *PcapWriter) Written() uint64 { return p.written.Load() }
+
+// Close stops the writer once it has written what the links handed over,
+// and flushes. Call it after the links' owners stopped. It does not close
+// the underlying writer.
+func (p *PcapWriter) Close() error {
+	p.once.Do(func() {
+		if !p.running.Load() {
+			p.drain()
+			if err := p.bw.Flush(); err != nil && p.err == nil {
+				p.err = err
+			}
+			return
+		}
+		close(p.stop)
+		<-p.done
+	})
+	return p.err
+}
+
+func (p *PcapWriter) run() {
+	defer close(p.done)
+	for {
+		n := p.drain()
+		select {
+		case <-p.stop:
+			p.drain()
+			if err := p.bw.Flush(); err != nil && p.err == nil {
+				p.err = err
+			}
+			return
+		default:
+		}
+		if n == 0 {
+			if err := p.bw.Flush(); err != nil && p.err == nil {
+				p.err = err
+			}
+			time.Sleep(pcapIdle)
+		}
+	}
+}
+
+// drain writes what every link has handed over.
+func (p *PcapWriter) drain() int {
+	p.mu.Lock()
+	links := p.links
+	p.mu.Unlock()
+	n := 0
+	for _, l := range links {
+		n += l.drainTo(p)
+	}
+	return n
+}
+
+// PcapLink is a Link whose frames are copied into a PcapWriter's capture.
+// Like every Link it is owned by one goroutine.
+type PcapLink struct {
+	Link
+	pw   *PcapWriter
+	mask uint64
+	snap int
+
+	_    pad
+	tail atomic.Uint64 // written by the link's owner
+	_    pad
+	head atomic.Uint64 // written by the writer
+	_    pad
+	// owner-local
+	cachedHead uint64
+	ptail      uint64
+	_          pad
+	// slots
+	lens    []uint32 // original frame lengths
+	caps    []uint32 // bytes kept
+	stamps  []int64  // unix ns
+	data    []byte
+	dropped atomic.Uint64
+}
+
+// Receive receives from the wrapped link and captures what arrived.
+func (l *PcapLink) Receive(descs []Desc) int {
+	n := l.Link.Receive(descs)
+	if n > 0 {
+		l.capture(descs[:n])
+	}
+	return n
+}
+
+// Transmit captures the frames the wrapped link accepts.
+func (l *PcapLink) Transmit(descs []Desc) int {
+	if len(descs) == 0 {
+		return l.Link.Transmit(descs)
+	}
+	// Copy first: once the inner link has them the frames are its own.
+	k := l.stage(descs)
+	n := l.Link.Transmit(descs)
+	k = min(k, n) // capture only what went out
+	l.ptail += uint64(k)
+	l.tail.Store(l.ptail)
+	if n > k {
+		l.dropped.Add(uint64(n - k))
+	}
+	return n
+}
+
+func (l *PcapLink) capture(descs []Desc) {
+	k := l.stage(descs)
+	if k < len(descs) {
+		l.dropped.Add(uint64(len(descs) - k))
+	}
+	l.ptail += uint64(k)
+	l.tail.Store(l.ptail)
+}
+
+// stage copies as many of descs as there is room for into the slots after
+// ptail, without publishing them, and returns how many.
+func (l *PcapLink) stage(descs []Desc) int {
+	size := l.mask + 1
+	if l.ptail+uint64(len(descs))-l.cachedHead > size {
+		l.cachedHead = l.head.Load()
+	}
+	room := int(size - (l.ptail - l.cachedHead))
+	k := min(room, len(descs))
+	if k == 0 {
+		return 0
+	}
+	ts := l.pw.cfg.Clock().UnixNano()
+	pool := l.Link.Pool()
+	for i := 0; i < k; i++ {
+		s := (l.ptail + uint64(i)) & l.mask
+		b := pool.Bytes(descs[i])
+		c := copy(l.data[int(s)*l.snap:int(s+1)*l.snap], b)
+		l.lens[s] = uint32(len(b))
+		l.caps[s] = uint32(c)
+		l.stamps[s] = ts
+	}
+	return k
+}
+
+// drainTo writes the frames handed over to p; writer goroutine only.
+func (l *PcapLink) drainTo(p *PcapWriter) int {
+	h := l.head.Load()
+	t := l.tail.Load()
+	for i := h; i < t; i++ {
+		s := i & l.mask
+		ci := gopacket.CaptureInfo{Timestamp: time.Unix(0, l.stamps[s]), CaptureLength: int(l.caps[s]), Length: int(l.lens[s])}
+		off := int(s) * l.snap
+		if err := p.w.WritePacket(ci, l.data[off:off+int(l.caps[s])]); err != nil && p.err == nil {
+			p.err = err
+		}
+		p.written.Add(1)
+	}
+	l.head.Store(t)
+	return int(t - h)
+}
+
+// Dropped returns the frames of this link left out of the capture.
+func (l *PcapLink) Dropped() uint64 { return l.dropped.Load() }
