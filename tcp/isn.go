@@ -20,6 +20,11 @@ import (
 // use; cores that share a key give the same ISN for the same tuple and time.
 type ISNGenerator struct {
 	k0, k1 uint64
+	// isn_reseed_interval: with interval > 0 the key in use is derived
+	// from base and the number of the interval now falls in (epoch).
+	base     [16]byte
+	interval int64
+	epoch    int64
 }
 
 // NewISNGenerator returns a generator keyed with key, which should come from
@@ -37,8 +42,47 @@ func NewISNGenerator(key [16]byte) *ISNGenerator {
 // same tunable: "Reseeding should not be necessary, and will break TIME_WAIT
 // recycling for a few minutes."
 func (g *ISNGenerator) Rekey(key [16]byte) {
+	g.base = key
+	g.setKey(key)
+	if g.interval > 0 {
+		g.reseed(g.epoch)
+	}
+}
+
+func (g *ISNGenerator) setKey(key [16]byte) {
 	g.k0 = binary.LittleEndian.Uint64(key[0:8])
 	g.k1 = binary.LittleEndian.Uint64(key[8:16])
+}
+
+// SetReseedInterval sets isn_reseed_interval in nanoseconds: with a
+// positive interval the key changes whenever now enters a new interval
+// (now/interval), to SipHash-2-4 of the interval's number under the key
+// Rekey gave (the base key), so the generator needs no random source of
+// its own and generators that share a base key and a clock, as the
+// engine's cores do, change keys together. Knowing one interval's key
+// tells nothing of another's without the base key. 0 uses the base key
+// itself, for ever.
+func (g *ISNGenerator) SetReseedInterval(interval int64) {
+	g.interval = max(interval, 0)
+	if g.interval == 0 {
+		g.setKey(g.base)
+		return
+	}
+	g.epoch = 0
+	g.reseed(0)
+}
+
+// reseed switches to interval epoch's key.
+func (g *ISNGenerator) reseed(epoch int64) {
+	g.epoch = epoch
+	var in [16]byte
+	copy(in[:8], "isnseed\x00")
+	binary.BigEndian.PutUint64(in[8:], uint64(epoch))
+	var k [16]byte
+	binary.LittleEndian.PutUint64(k[0:8], SipHash24(g.base, in[:]))
+	in[7] = 1
+	binary.LittleEndian.PutUint64(k[8:16], SipHash24(g.base, in[:]))
+	g.setKey(k)
 }
 
 // isnTick is M's period: RFC 6528 3 (after RFC 793) asks for a timer
@@ -50,6 +94,11 @@ const isnTick = 4000 // ns
 // IPv4 addresses are passed in their IPv4-mapped IPv6 form (::ffff:a.b.c.d),
 // as netip.Addr.As16 gives them. ISN does not allocate.
 func (g *ISNGenerator) ISN(laddr, raddr [16]byte, lport, rport uint16, now int64) Seq {
+	if g.interval > 0 {
+		if e := floorDiv(now, g.interval); e != g.epoch {
+			g.reseed(e)
+		}
+	}
 	var in [36]byte
 	copy(in[0:16], laddr[:])
 	binary.BigEndian.PutUint16(in[16:18], lport)
@@ -119,4 +168,13 @@ func sipRound(v0, v1, v2, v3 uint64) (uint64, uint64, uint64, uint64) {
 	v1 ^= v2
 	v2 = bits.RotateLeft64(v2, 32)
 	return v0, v1, v2, v3
+}
+
+// floorDiv is a/b rounded down (b > 0).
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
+	}
+	return q
 }

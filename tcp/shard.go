@@ -59,6 +59,28 @@ type Config struct {
 	MTU int
 	// ISNKey keys initial sequence numbers (RFC 6528) and timestamp offsets.
 	ISNKey [16]byte
+	// FastFinWait2Recycle is fast_finwait2_recycle: a FIN_WAIT_2
+	// connection the application has closed ends finwait2_timeout after
+	// our FIN was acknowledged. Off (FreeBSD's default), it stays while
+	// the peer was heard from within keepcnt*keepintvl (TP_MAXIDLE).
+	FastFinWait2Recycle bool
+	// ECN is ecn.enable; ECN is not implemented and only 0 is accepted.
+	ECN int
+	// LogInVain is log_in_vain: 1 logs SYNs to closed ports, 2 every
+	// segment to a closed port, through Log (a few lines per second).
+	LogInVain int
+	// TSOffsetPerConn is ts_offset_per_conn: a timestamp offset per
+	// connection (RFC 7323 7.1); off, the offset is 0 for every connection.
+	TSOffsetPerConn bool
+	// ISNReseedInterval is isn_reseed_interval in nanoseconds (the
+	// tunable takes seconds): the ISN key is replaced this often; 0 never.
+	ISNReseedInterval int64
+	// TWReuse is tw_reuse (Linux's tcp_tw_reuse): 1 lets connect() take a
+	// 4-tuple in TIME_WAIT; 0 (the default) does not.
+	TWReuse int
+	// Log receives the lines log_in_vain asks for, on the shard's core;
+	// nil drops them.
+	Log func(line string)
 }
 
 // DefaultConfig returns FreeBSD's defaults for a 1500-byte MTU.
@@ -70,7 +92,7 @@ func DefaultConfig() Config {
 		KeepInit: DefaultKeepInit, KeepIdle: DefaultKeepIdle, KeepIntvl: DefaultKeepIntvl,
 		KeepCnt: DefaultKeepCnt, FinWait2Timeout: DefaultFinWait2Timeout,
 		InitCwndSegments: DefaultInitCwndSegments, RFC1323: true, SACK: true, SynCookies: true, CCAlgorithm: "cubic", ICMPMayRST: true,
-		ReassMaxQueueLen: DefaultReassMaxQueueLen, MTU: 1500,
+		ReassMaxQueueLen: DefaultReassMaxQueueLen, MTU: 1500, TSOffsetPerConn: true,
 	}
 }
 
@@ -130,6 +152,7 @@ type Shard struct {
 	challengeCount int
 	nextPort       uint16
 	cc             CongestionControl
+	vain           vainLimit // log_in_vain's rate limit (sysctl.go)
 }
 
 // NewShard returns a shard that sends through send.
@@ -147,8 +170,10 @@ func NewShard(cfg Config, send Sender) (*Shard, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Shard{cfg: cfg, send: send, conns: make(map[Tuple]*Conn), cc: cc, tw: t,
-		listeners: make(map[uint16]*Listener), isn: NewISNGenerator(cfg.ISNKey), nextPort: PortFirstAuto}, nil
+	isn := NewISNGenerator(cfg.ISNKey)
+	isn.SetReseedInterval(cfg.ISNReseedInterval)
+	return &Shard{cfg: cfg, send: send, conns: make(map[Tuple]*Conn, TCBHashSize), cc: cc, tw: t,
+		listeners: make(map[uint16]*Listener), isn: isn, nextPort: PortFirstAuto}, nil
 }
 
 // MaxTCPTWAuto is the maxtcptw FreeBSD's tcptw_auto_size computes: half the
@@ -198,6 +223,14 @@ func (cfg *Config) Validate() error {
 		return fmt.Errorf("tcp: reass.maxqueuelen %d: want 1..%d", cfg.ReassMaxQueueLen, DefaultReassMaxQueueLen)
 	case cfg.MTU < 576 || cfg.MTU > 9216:
 		return fmt.Errorf("tcp: MTU %d: want 576..9216", cfg.MTU)
+	case cfg.ECN != 0:
+		return fmt.Errorf("tcp: ecn.enable %d: ECN is not implemented (only 0)", cfg.ECN)
+	case cfg.LogInVain < 0 || cfg.LogInVain > 2:
+		return fmt.Errorf("tcp: log_in_vain %d: want 0, 1 or 2", cfg.LogInVain)
+	case cfg.ISNReseedInterval < 0:
+		return fmt.Errorf("tcp: isn_reseed_interval %d ns: want 0 (never) or more", cfg.ISNReseedInterval)
+	case cfg.TWReuse < 0 || cfg.TWReuse > 1:
+		return fmt.Errorf("tcp: tw_reuse %d: want 0 or 1", cfg.TWReuse)
 	}
 	return nil
 }
@@ -355,8 +388,11 @@ func (s *Shard) newConn(t Tuple) *Conn {
 
 // tsOffset is the per-connection timestamp offset: SipHash-2-4 of the
 // 4-tuple under the ISN key, so that TIME_WAIT, which does not keep it,
-// derives it again.
+// derives it again. With ts_offset_per_conn off it is 0.
 func (s *Shard) tsOffset(t *Tuple) uint32 {
+	if !s.cfg.TSOffsetPerConn {
+		return 0
+	}
 	var b [36]byte
 	putTSKey(&b, t)
 	return uint32(SipHash24(s.cfg.ISNKey, b[:]))
@@ -524,6 +560,9 @@ func (s *Shard) CountBadSum() { s.stats[StatRcvBadSum]++ }
 // (RFC 9293 3.10.7.1), unless blackhole says not to.
 func (s *Shard) closedPort(t *Tuple, seg *Segment) {
 	s.stats[StatNoPort]++
+	if s.cfg.LogInVain == 2 || s.cfg.LogInVain == 1 && seg.Flags&FlagSYN != 0 {
+		s.logInVain(t, seg)
+	}
 	if seg.Flags&FlagRST != 0 || s.cfg.Blackhole >= 2 || (s.cfg.Blackhole == 1 && seg.Flags&FlagSYN != 0) {
 		return
 	}
@@ -730,6 +769,11 @@ func (c *Conn) fire(k timerKind, now int64) {
 		c.output()
 	case timer2MSL:
 		if c.state == FinWait2 {
+			if !s.cfg.FastFinWait2Recycle && now-c.lastRecv <= int64(s.cfg.KeepCnt)*s.cfg.KeepIntvl {
+				// FreeBSD tcp_timer_2msl: heard from within TP_MAXIDLE.
+				c.timers[timer2MSL] = now + s.cfg.KeepIntvl
+				return
+			}
 			c.finish(nil)
 		}
 	}

@@ -425,9 +425,12 @@ func TestRFC9293_3_10_7_4_NothingAfterFINAcked(t *testing.T) {
 }
 
 // RFC 9293 3.6 (case 1): FIN_WAIT_2 is left when the application closed and
-// the peer never sends its FIN (FreeBSD tcp_timer_2msl, finwait2_timeout).
+// the peer never sends its FIN (FreeBSD tcp_timer_2msl, finwait2_timeout
+// with fast_finwait2_recycle; without it see TestFastFinWait2Recycle).
 func TestFreeBSD_tcp_timer_2msl_FinWait2Timeout(t *testing.T) {
-	p := newPeer(t, DefaultConfig())
+	cfg := DefaultConfig()
+	cfg.FastFinWait2Recycle = true
+	p := newPeer(t, cfg)
 	c := p.open()
 	c.Close()
 	p.advance(rtt)
