@@ -68,6 +68,8 @@ type Engine struct {
 	stop    sync.Once
 	running bool
 	steer   *steering // nil with one core or without TCP
+
+	sysctl sysctlState // the net.inet.tcp tunables (sysctl.go)
 }
 
 // New builds an engine with one core per link. It does not start it.
