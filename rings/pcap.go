@@ -58,6 +58,8 @@ func NewPcapWriter(w io.Writer, cfg PcapConfig) (*PcapWriter, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.running.Store(true)
+	go p.run()
 	return p, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"sync"
 	"testing"
 	"time"
 
@@ -75,7 +76,7 @@ func TestPcapCapturesBothDirections(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	var buf bytes.Buffer
+	var buf lockedBuffer
 	clock := time.Unix(1700000000, 123456000)
 	pw, err := NewPcapWriter(&buf, PcapConfig{SnapLen: 100, Clock: func() time.Time { return clock }})
 	if err != nil {
@@ -96,12 +97,19 @@ func TestPcapCapturesBothDirections(t *testing.T) {
 		}
 		want = append(want, out, back)
 	}
+	// The writer goroutine drains while the link runs, not only at Close.
+	for i := 0; pw.Written() < uint64(len(want)); i++ {
+		if i == 10000 {
+			t.Fatalf("the writer wrote %d of %d frames in 10 s", pw.Written(), len(want))
+		}
+		time.Sleep(time.Millisecond)
+	}
 	long := string(bytes.Repeat([]byte("L"), 300))
 	sendFrames(t, pa, long)
 	if err := pw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	got := readPcap(t, &buf)
+	got := readPcap(t, &buf.b)
 	if len(got) != len(want)+1 {
 		t.Fatalf("%d frames in the capture, want %d", len(got), len(want)+1)
 	}
@@ -188,4 +196,17 @@ func TestPcapAllocatesNothing(t *testing.T) {
 	}); n != 0 {
 		t.Fatalf("%v allocations per frame", n)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer the writer goroutine may fill while the
+// test reads Written.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pollstack/pollstack/cores"
+	"github.com/pollstack/pollstack/perf/load"
 	"github.com/pollstack/pollstack/perf/pps"
 	"github.com/pollstack/pollstack/rings"
 )
@@ -23,11 +24,13 @@ const benchUsage = `Usage: pollstack bench MODE [flags]
 Modes:
   pps    raw UDP frames over AF_XDP as fast as the link takes them (or at --rate)
   bulk   one TCP connection streaming a file or a pattern to a peer
+  rps    HTTP/1.1 keep-alive requests per second against a server (closed or open loop)
+  cps    HTTP connections per second: connect, one request, close (closed or open loop)
 
 Run 'pollstack bench MODE --help' for a mode's flags.
 `
 
-const benchPPSSynopsis = `bench pps --iface IF [--netns NS] [--cores LIST] [--dst-mac MAC] [--size N] [--rate PPS] [--duration D]
+const benchPPSSynopsis = `bench pps --iface IF [--netns NS] [--cores LIST] [--dst-mac MAC] [--size N] [--rate PPS] [--duration D] [--pcap FILE]
 
 Sends UDP frames on IF over AF_XDP (TX only: the interface keeps receiving
 through the kernel), one pinned generator per CPU in --cores on its own queue,
@@ -37,7 +40,7 @@ Flags:`
 
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usagef("bench: want a mode: pps or bulk (see 'pollstack bench --help')")
+		return usagef("bench: want a mode: pps, bulk, rps or cps (see 'pollstack bench --help')")
 	}
 	switch args[0] {
 	case "-h", "--help", "help":
@@ -47,8 +50,12 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return runBenchPPS(args[1:], stdout, stderr)
 	case "bulk":
 		return runBenchBulk(args[1:], stdout, stderr)
+	case "rps":
+		return runBenchHTTP(load.RPS, args[1:], stdout, stderr)
+	case "cps":
+		return runBenchHTTP(load.CPS, args[1:], stdout, stderr)
 	default:
-		return usagef("bench: unknown mode %q (modes: pps, bulk)", args[0])
+		return usagef("bench: unknown mode %q (modes: pps, bulk, rps, cps)", args[0])
 	}
 }
 
@@ -65,6 +72,7 @@ func runBenchPPS(args []string, stdout, stderr io.Writer) error {
 	flows := fs.Int("flows", 1, "number of flows (source ports) to cycle through")
 	duration := fs.Duration("duration", 10*time.Second, "how long to send")
 	jsonOut := fs.Bool("json", false, "print the result as JSON on stdout")
+	pcapPath := fs.String("pcap", "", "write every frame sent to this pcap file (frames the writer cannot keep up with are left out and counted)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -100,17 +108,31 @@ func runBenchPPS(args []string, stdout, stderr io.Writer) error {
 	if len(cpus) > queues {
 		return usagef("bench pps: --cores lists %d CPUs but %s has %d queue(s)", len(cpus), *iface, queues)
 	}
-	links := make([]*rings.XDPLink, len(cpus))
+	links := make([]rings.Link, len(cpus))
+	var capture *pcapFile
 	defer func() {
 		for _, l := range links {
 			if l != nil {
 				l.Close()
 			}
 		}
+		if capture != nil {
+			capture.Close()
+		}
 	}()
-	for q := range cpus {
-		if links[q], err = rings.OpenXDP(rings.XDPConfig{Iface: *iface, Netns: *ns, Queue: q}); err != nil {
+	if *pcapPath != "" {
+		if capture, err = createPcap(*pcapPath, stderr); err != nil {
 			return err
+		}
+	}
+	for q := range cpus {
+		xl, err := rings.OpenXDP(rings.XDPConfig{Iface: *iface, Netns: *ns, Queue: q})
+		if err != nil {
+			return err
+		}
+		links[q] = xl
+		if capture != nil {
+			links[q] = capture.w.Wrap(xl)
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

@@ -144,6 +144,7 @@ func runBenchBulk(args []string, stdout, stderr io.Writer) error {
 	if err := f.check(); err != nil {
 		return err
 	}
+	f.log = stderr
 	t := tcp.DefaultConfig()
 	e, err := f.open(engine.Config{TCP: &t})
 	if err != nil {

@@ -31,6 +31,13 @@ type engineFlags struct {
 	statsEvery           time.Duration
 	faults               rings.Faults
 	faultSeed            uint64
+	sysctl               sysctlFlags
+	pcap                 string
+
+	// Set by the command before open: wrap wraps each queue's link
+	// (outermost); log receives the capture's summary.
+	wrap func(q int, l rings.Link) rings.Link
+	log  io.Writer
 
 	// Set by check.
 	cpus      []int
@@ -58,6 +65,8 @@ func (f *engineFlags) register(fs *flag.FlagSet, cmd string) {
 	fs.Float64Var(&f.faults.Corrupt, "fault-corrupt", 0, "flip one bit in this fraction of frames in each direction")
 	fs.DurationVar(&f.faults.Delay, "fault-delay", 0, "delay every frame by this much in each direction")
 	fs.Uint64Var(&f.faultSeed, "fault-seed", 1, "seed of the fault injection (a run replays with the same seed)")
+	f.sysctl.register(fs)
+	fs.StringVar(&f.pcap, "pcap", "", "write every frame received and sent to this pcap file (frames the writer cannot keep up with are left out and counted)")
 }
 
 // check validates the flags, needs root, and looks the interface up; it
@@ -97,6 +106,9 @@ func (f *engineFlags) check() error {
 			return usagef("%s: --metrics %q: want HOST:PORT", f.cmd, f.metrics)
 		}
 	}
+	if err := f.sysctl.check(f.cmd); err != nil {
+		return err
+	}
 	if err := requireRoot(f.cmd); err != nil {
 		return err
 	}
@@ -118,16 +130,29 @@ func (f *engineFlags) check() error {
 // the fault injector when asked) and builds the engine; the engine's Stop
 // closes them all.
 func (f *engineFlags) open(cfg engine.Config) (*engine.Engine, error) {
+	if err := f.sysctl.apply(&cfg, f.cmd); err != nil {
+		return nil, err
+	}
 	prog, err := rings.AttachXDP(f.iface, f.netns, len(f.cpus))
 	if err != nil {
 		return nil, err
 	}
 	var links []rings.Link
+	var capture *pcapFile
 	closeAll := func() {
 		for _, l := range links {
 			l.Close()
 		}
 		prog.Close()
+		if capture != nil {
+			capture.Close()
+		}
+	}
+	if f.pcap != "" {
+		if capture, err = createPcap(f.pcap, f.log); err != nil {
+			closeAll()
+			return nil, err
+		}
 	}
 	for q := range f.cpus {
 		pool, err := rings.NewPool(f.frames, rings.DefaultFrameSize)
@@ -144,6 +169,12 @@ func (f *engineFlags) open(cfg engine.Config) (*engine.Engine, error) {
 		if f.hasFaults {
 			l = rings.NewFaulty(xl, rings.FaultConfig{Rx: f.faults, Tx: f.faults, Seed: f.faultSeed + uint64(q)})
 		}
+		if capture != nil {
+			l = capture.w.Wrap(l)
+		}
+		if f.wrap != nil {
+			l = f.wrap(q, l)
+		}
 		links = append(links, l)
 	}
 	cfg.MAC, cfg.Addrs, cfg.CPUs, cfg.Pin = f.mac, f.addrList, f.cpus, true
@@ -157,6 +188,9 @@ func (f *engineFlags) open(cfg engine.Config) (*engine.Engine, error) {
 		e.AddCloser(l)
 	}
 	e.AddCloser(prog)
+	if capture != nil {
+		e.AddCloser(capture) // after the loops: every frame is handed over
+	}
 	return e, nil
 }
 

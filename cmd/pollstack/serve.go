@@ -49,6 +49,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if err := f.check(); err != nil {
 		return err
 	}
+	f.log = stderr
 	cfg := engine.Config{Sink: *app == "sink"}
 	if *app != "sink" {
 		t := tcp.DefaultConfig()
