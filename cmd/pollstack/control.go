@@ -60,6 +60,8 @@ func serveControl(path string, e *engine.Engine, f *engineFlags, app string, std
 		json.NewEncoder(w).Encode(statReply{Iface: f.iface, Netns: f.netns, App: app,
 			Uptime: time.Since(start).Seconds(), Sampled: time.Now(), Engine: e.Snapshot()})
 	})
+	mux.Handle("GET /v1/sysctl", serveSysctl(e))
+	mux.Handle("POST /v1/sysctl", serveSysctl(e))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	fmt.Fprintf(stderr, "pollstack: control socket %s ('pollstack stat' reads it)\n", path)

@@ -31,6 +31,7 @@ type engineFlags struct {
 	statsEvery           time.Duration
 	faults               rings.Faults
 	faultSeed            uint64
+	sysctl               sysctlFlags
 	pcap                 string
 
 	// Set by the command before open: wrap wraps each queue's link
@@ -64,6 +65,7 @@ func (f *engineFlags) register(fs *flag.FlagSet, cmd string) {
 	fs.Float64Var(&f.faults.Corrupt, "fault-corrupt", 0, "flip one bit in this fraction of frames in each direction")
 	fs.DurationVar(&f.faults.Delay, "fault-delay", 0, "delay every frame by this much in each direction")
 	fs.Uint64Var(&f.faultSeed, "fault-seed", 1, "seed of the fault injection (a run replays with the same seed)")
+	f.sysctl.register(fs)
 	fs.StringVar(&f.pcap, "pcap", "", "write every frame received and sent to this pcap file (frames the writer cannot keep up with are left out and counted)")
 }
 
@@ -104,6 +106,9 @@ func (f *engineFlags) check() error {
 			return usagef("%s: --metrics %q: want HOST:PORT", f.cmd, f.metrics)
 		}
 	}
+	if err := f.sysctl.check(f.cmd); err != nil {
+		return err
+	}
 	if err := requireRoot(f.cmd); err != nil {
 		return err
 	}
@@ -125,6 +130,9 @@ func (f *engineFlags) check() error {
 // the fault injector when asked) and builds the engine; the engine's Stop
 // closes them all.
 func (f *engineFlags) open(cfg engine.Config) (*engine.Engine, error) {
+	if err := f.sysctl.apply(&cfg, f.cmd); err != nil {
+		return nil, err
+	}
 	prog, err := rings.AttachXDP(f.iface, f.netns, len(f.cpus))
 	if err != nil {
 		return nil, err

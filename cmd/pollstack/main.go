@@ -22,6 +22,7 @@ Commands:
   serve     run the engine on an interface over AF_XDP
   bench     generate traffic over AF_XDP (bench pps, bulk, rps, cps)
   stat      show a running engine's rates, connections and drops
+  sysctl    read or set a running engine's TCP tunables (net.inet.tcp.*)
   testbed   build or remove the two-namespace veth test bed (testbed up|down)
 
 Run 'pollstack <command> --help' for a command's flags.
@@ -63,8 +64,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runTestbed(rest, stdout, stderr)
 	case "stat":
 		err = runStat(rest, stdout, stderr)
+	case "sysctl":
+		err = runSysctl(rest, stdout, stderr)
 	default:
-		err = usagef("unknown command %q (commands: demo, serve, bench, stat, testbed)", cmd)
+		err = usagef("unknown command %q (commands: demo, serve, bench, stat, sysctl, testbed)", cmd)
 	}
 	return report(err, stderr)
 }
