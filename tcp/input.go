@@ -109,10 +109,8 @@ func (c *Conn) input(seg *Segment) {
 		}
 	}
 	if end := c.rcvNxt.Add(wnd); seg.Seq.Add(uint32(len(payload))).GT(end) {
-		keep := int(end.Sub(seg.Seq))
-		if keep < 0 {
-			keep = 0
-		}
+		keep := int(int32(end.Sub(seg.Seq)))
+		keep = min(max(keep, 0), len(payload))
 		payload = payload[:keep]
 		flags &^= FlagFIN
 		s.stats[StatRcvPackAfterWin]++
@@ -290,6 +288,7 @@ func (c *Conn) synSentInput(seg *Segment) {
 	}
 	c.irs = seg.Seq
 	c.rcvNxt = seg.Seq + 1
+	c.rcvAdv = c.rcvNxt // what our SYN advertised was relative to nothing
 	c.negotiate(&seg.Opts, false)
 	if flags&FlagACK == 0 {
 		// Simultaneous open (RFC 9293 3.5, figure 8; 3.10.7.3 sets the
@@ -333,20 +332,24 @@ func (c *Conn) negotiate(o *Options, passive bool) {
 		peerMSS = int(o.MSS)
 	}
 	c.mss = min(peerMSS, c.ourMSS)
+	if c.maxSeg > 0 {
+		c.mss = min(c.mss, c.maxSeg)
+	}
 	if c.mss < 64 {
 		c.mss = 64
 	}
-	c.wsOK = cfg.RFC1323 && o.HasWScale
+	opts := cfg.RFC1323 && !c.noOpt
+	c.wsOK = opts && o.HasWScale
 	if c.wsOK {
 		c.sndScale = min(o.WScale, maxWScale)
 	} else {
 		c.sndScale, c.rcvScale = 0, 0
 	}
-	c.tsOK = cfg.RFC1323 && o.HasTS
+	c.tsOK = opts && o.HasTS
 	if c.tsOK {
 		c.tsRecent, c.tsRecentAge = o.TSVal, c.shard.now
 	}
-	c.sackOK = cfg.SACK && o.SACKPermitted
+	c.sackOK = cfg.SACK && !c.noOpt && o.SACKPermitted
 	c.cwnd = uint32(cfg.InitCwndSegments * c.mss)
 }
 
