@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pollstack/pollstack/cores"
 	"github.com/pollstack/pollstack/rings"
@@ -70,6 +71,12 @@ type Engine struct {
 	steer   *steering // nil with one core or without TCP
 
 	sysctl sysctlState // the net.inet.tcp tunables (sysctl.go)
+
+	// The socket layer (socket.go).
+	ports    *portTable
+	done     chan struct{} // closed when the engine stops
+	stopped  atomic.Bool
+	nextDial atomic.Uint32
 }
 
 // New builds an engine with one core per link. It does not start it.
@@ -80,7 +87,8 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 	if len(cfg.CPUs) != len(links) {
 		return nil, fmt.Errorf("engine: %d CPUs for %d links", len(cfg.CPUs), len(links))
 	}
-	e := &Engine{}
+	e := &Engine{done: make(chan struct{})}
+	e.ports = newPortTable(e)
 	var st *steering
 	if cfg.TCP != nil && len(links) > 1 {
 		var err error
@@ -157,6 +165,8 @@ func (e *Engine) Start() error {
 func (e *Engine) Stop() error {
 	var errs []error
 	e.stop.Do(func() {
+		e.stopped.Store(true)
+		defer close(e.done)
 		if e.running {
 			for _, l := range e.loops {
 				l.Stop()

@@ -104,6 +104,9 @@ type Conn struct {
 	tsRecentAge int64
 	tsOffset    uint32
 	noDelay     bool
+	noPush      bool // TCP_NOPUSH: hold partial segments until the buffer fills or the FIN
+	noOpt       bool // TCP_NOOPT: no options on our SYN
+	maxSeg      int  // TCP_MAXSEG: the most we send per segment (0: as negotiated)
 
 	// Round-trip time (RFC 6298), ns.
 	srtt         int64
@@ -150,6 +153,10 @@ type Conn struct {
 	reusePort   bool  // SO_REUSEPORT, kept in TIME_WAIT for bind()
 	softErr     error // the last ICMP soft error, reported on a timeout
 	keepProbes  int
+	keepInit    int64 // TCP_KEEPINIT (keepinit by default)
+	keepIdle    int64 // TCP_KEEPIDLE
+	keepIntvl   int64 // TCP_KEEPINTVL
+	keepCnt     int   // TCP_KEEPCNT
 	lastRecv    int64 // when the last acceptable segment arrived
 	err         error
 
@@ -413,7 +420,7 @@ func (c *Conn) reschedule() {
 // armKeep arms keepalive (when enabled) from now.
 func (c *Conn) armKeep(now int64) {
 	if c.keepalive || c.shard.cfg.AlwaysKeepalive {
-		c.timers[timerKeep] = now + c.shard.cfg.KeepIdle
+		c.timers[timerKeep] = now + c.keepIdle
 	} else {
 		c.timers[timerKeep] = 0
 	}

@@ -40,8 +40,8 @@ func (c *Conn) output() {
 			// nothing is in flight (or Nagle is off), or it fills half the
 			// largest window the peer offered.
 			all := n == avail
-			if !(all && (c.noDelay || flight == 0)) && uint32(n) < c.maxSndWnd/2 {
-				n = 0
+			if c.noPush || !(all && (c.noDelay || flight == 0)) && uint32(n) < c.maxSndWnd/2 {
+				n = 0 // TCP_NOPUSH holds every partial segment until the FIN
 			}
 		}
 		if n == 0 && !fin {
@@ -202,7 +202,9 @@ func (c *Conn) sendSYN() {
 	seg := &s.outSeg
 	*seg = Segment{SrcPort: c.tuple.LocalPort, DstPort: c.tuple.RemotePort, Seq: c.iss, Flags: FlagSYN}
 	seg.Opts.HasMSS, seg.Opts.MSS = true, uint16(c.ourMSS)
-	if c.state == SynReceived {
+	if c.noOpt && c.state == SynSent {
+		seg.Opts = Options{} // TCP_NOOPT: the peer assumes mssdflt
+	} else if c.state == SynReceived {
 		seg.Flags |= FlagACK
 		seg.Ack = c.rcvNxt
 		if c.wsOK {

@@ -114,6 +114,7 @@ type Listener struct {
 	pending int // connections from it not yet established
 	handler Handler
 	closed  bool
+	opts    *SockOptions // inherited by the connections it accepts
 }
 
 // Port returns the listener's port.
@@ -301,49 +302,104 @@ func (s *Shard) Listen(port uint16, backlog int, h Handler) (*Listener, error) {
 // end; a zero local port picks an ephemeral one.
 func (s *Shard) Dial(t Tuple, h Handler, now int64) (*Conn, error) {
 	s.now = now
+	return s.dial(t, h, nil)
+}
+
+// dial opens a connection with options o (nil: the defaults). A 4-tuple
+// held by a connection is EADDRINUSE; one in TIME_WAIT is taken over when
+// tw_reuse allows it (see reuseTimeWait), else EADDRINUSE. An ephemeral
+// port is one whose 4-tuple is free; with tw_reuse, when none is, one whose
+// TIME_WAIT entry may be taken over; else EADDRNOTAVAIL.
+func (s *Shard) dial(t Tuple, h Handler, o *SockOptions) (*Conn, error) {
+	var after *Seq
 	if t.LocalPort == 0 {
-		if !s.pickPort(&t) {
+		if !s.pickPort(&t, false) && !(s.twReuse() && s.pickPort(&t, true)) {
+			s.stats[StatPortsExhausted]++
 			return nil, syscall.EADDRNOTAVAIL
 		}
-	} else if _, ok := s.conns[t]; ok || s.InTimeWait(&t) {
+	} else if _, ok := s.conns[t]; ok {
 		return nil, syscall.EADDRINUSE
 	}
+	if s.tw.Len() > 0 {
+		if r, ok := s.tw.Lookup((*tw.Tuple)(&t)); ok {
+			if !s.reusable(r) {
+				return nil, syscall.EADDRINUSE
+			}
+			old := Seq(s.tw.Get(r).SndNxt)
+			after = &old
+			s.tw.Remove(r)
+			s.stats[StatTWReused]++
+		}
+	}
 	c := s.newConn(t)
+	if after != nil {
+		// The new ISN lies above the old connection's snd_nxt, so that no
+		// segment of the old incarnation is acceptable in the new one.
+		c.iss = after.Add(1 << 17)
+		c.sndUna, c.sndNxt, c.sndMax, c.recover = c.iss, c.iss, c.iss, c.iss
+	}
 	c.handler = h
-	c.rcvScale = s.wscale()
+	if o != nil {
+		c.apply(o)
+	}
+	c.rcvScale = s.wscaleFor(c.rcv.cap())
 	c.setState(SynSent)
 	s.conns[t] = c
 	s.stats[StatConnAttempt]++
-	c.armTimer(timerKeep, now+s.cfg.KeepInit)
+	c.armTimer(timerKeep, s.now+c.keepInit)
 	c.sendSYN()
 	return c, nil
 }
 
-// pickPort chooses a free ephemeral port for t (PortFirstAuto..PortLastAuto):
-// none whose 4-tuple has a connection or a TIME_WAIT entry.
-func (s *Shard) pickPort(t *Tuple) bool {
+// reusable reports whether a TIME_WAIT entry may be taken over by an
+// active open (tw_reuse): timestamps were in use, so the peer's PAWS
+// rejects the old incarnation's segments once our timestamp clock has
+// ticked past the last value the old connection sent — one tick after the
+// entry was made (Linux waits a whole second).
+func (s *Shard) reusable(r tw.Ref) bool {
+	if !s.twReuse() || !s.tw.Get(r).TS {
+		return false
+	}
+	made := s.tw.Expiry(r) - 2*s.tw.MSL()
+	return s.now-made >= tsTick
+}
+
+// pickPort chooses an ephemeral port for t (PortFirstAuto..PortLastAuto)
+// that no listener holds and whose 4-tuple has no connection and, unless
+// reuse is set, no TIME_WAIT entry; with reuse, only ports whose TIME_WAIT
+// entry may be taken over qualify.
+func (s *Shard) pickPort(t *Tuple, reuse bool) bool {
 	for i := 0; i <= PortLastAuto-PortFirstAuto; i++ {
 		p := s.nextPort
 		if s.nextPort++; s.nextPort == 0 || s.nextPort > PortLastAuto {
 			s.nextPort = PortFirstAuto
 		}
 		t.LocalPort = p
-		if _, ok := s.conns[*t]; !ok && !s.InTimeWait(t) && s.portAllowed(t) {
-			if _, ok := s.listeners[p]; !ok {
-				return true
-			}
+		if _, ok := s.listeners[p]; ok || !s.portAllowed(t) {
+			continue
+		}
+		if _, ok := s.conns[*t]; ok {
+			continue
+		}
+		r, inTW := s.tw.Lookup((*tw.Tuple)(t))
+		if !reuse && !inTW || reuse && inTW && s.reusable(r) {
+			return true
 		}
 	}
 	return false
 }
 
 // wscale is the window scale that lets recvspace be advertised.
-func (s *Shard) wscale() uint8 {
+func (s *Shard) wscale() uint8 { return s.wscaleFor(s.cfg.RecvSpace) }
+
+// wscaleFor is the window scale that lets a receive buffer of size bytes
+// be advertised.
+func (s *Shard) wscaleFor(size int) uint8 {
 	if !s.cfg.RFC1323 {
 		return 0
 	}
 	var sc uint8
-	for sc < maxWScale && s.cfg.RecvSpace>>sc > 0xffff {
+	for sc < maxWScale && size>>sc > 0xffff {
 		sc++
 	}
 	return sc
@@ -383,6 +439,7 @@ func (s *Shard) newConn(t Tuple) *Conn {
 	c.cc = s.cc
 	c.cwnd = uint32(s.cfg.InitCwndSegments * c.mss)
 	c.tsOffset = s.tsOffset(&t)
+	c.keepInit, c.keepIdle, c.keepIntvl, c.keepCnt = s.cfg.KeepInit, s.cfg.KeepIdle, s.cfg.KeepIntvl, s.cfg.KeepCnt
 	return c
 }
 
@@ -609,6 +666,9 @@ func (s *Shard) listenInput(l *Listener, t *Tuple, seg *Segment, after *Seq) {
 		return
 	}
 	c := s.newConn(*t)
+	if l.opts != nil {
+		c.apply(l.opts)
+	}
 	if after != nil && c.iss.LEQ(*after) {
 		c.iss = after.Add(1 << 17)
 		c.sndUna, c.sndNxt, c.sndMax, c.recover = c.iss, c.iss, c.iss, c.iss
@@ -618,11 +678,11 @@ func (s *Shard) listenInput(l *Listener, t *Tuple, seg *Segment, after *Seq) {
 	c.irs = seg.Seq
 	c.rcvNxt = seg.Seq + 1
 	c.sndWnd, c.sndWl1, c.sndWl2 = uint32(seg.Window), seg.Seq, c.iss // a SYN's window is not scaled
-	c.rcvScale = s.wscale()
+	c.rcvScale = s.wscaleFor(c.rcv.cap())
 	c.negotiate(&seg.Opts, true)
 	c.setState(SynReceived)
 	s.conns[*t] = c
-	c.armTimer(timerKeep, s.now+s.cfg.KeepInit)
+	c.armTimer(timerKeep, s.now+c.keepInit)
 	c.sendSYN()
 }
 
@@ -727,7 +787,7 @@ func (c *Conn) fire(k timerKind, now int64) {
 		// silence for keepidle (FreeBSD's maxpersistidle), or for
 		// finwait2_timeout once the application has closed, drops it.
 		idle := now - c.lastRecv
-		if idle >= s.cfg.KeepIdle || c.closedByApp && idle >= s.cfg.FinWait2Timeout {
+		if idle >= c.keepIdle || c.closedByApp && idle >= s.cfg.FinWait2Timeout {
 			s.stats[StatPersistDrops]++
 			c.drop(syscall.ETIMEDOUT)
 			return
@@ -754,7 +814,7 @@ func (c *Conn) fire(k timerKind, now int64) {
 		if !(c.keepalive || s.cfg.AlwaysKeepalive) || c.state >= FinWait2 && c.state != CloseWait {
 			return
 		}
-		if c.keepProbes >= s.cfg.KeepCnt {
+		if c.keepProbes >= c.keepCnt {
 			s.stats[StatKeepDrops]++
 			c.drop(syscall.ETIMEDOUT)
 			return
@@ -762,7 +822,7 @@ func (c *Conn) fire(k timerKind, now int64) {
 		c.keepProbes++
 		s.stats[StatKeepProbe]++
 		c.emit(c.sndUna-1, 0, FlagACK)
-		c.timers[timerKeep] = now + s.cfg.KeepIntvl
+		c.timers[timerKeep] = now + c.keepIntvl
 	case timerDelAck:
 		s.stats[StatDelAck]++
 		c.ackNow = true

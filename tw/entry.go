@@ -93,6 +93,8 @@ type entryPtr[E any] interface {
 	live() bool
 	kill()
 	localIdx() uint8
+	port() uint16
+	reusePort() bool
 	set(t *Tuple, local uint8, st *State)
 	state() State
 	match(t Tuple, locals *[256][16]byte) bool
@@ -102,6 +104,8 @@ type entryPtr[E any] interface {
 func (e *entry4) live() bool      { return e.flags&flagLive != 0 }
 func (e *entry4) kill()           { e.flags &^= flagLive }
 func (e *entry4) localIdx() uint8 { return e.local }
+func (e *entry4) port() uint16    { return e.lport }
+func (e *entry4) reusePort() bool { return e.flags&flagReusePort != 0 }
 func (e *entry4) state() State    { return stateOf(e.sndNxt, e.rcvNxt, e.tsRecent, e.win, e.flags) }
 
 func (e *entry4) set(t *Tuple, local uint8, st *State) {
@@ -125,6 +129,8 @@ func (e *entry4) tuple(locals *[256][16]byte) Tuple {
 func (e *entry6) live() bool      { return e.flags&flagLive != 0 }
 func (e *entry6) kill()           { e.flags &^= flagLive }
 func (e *entry6) localIdx() uint8 { return e.local }
+func (e *entry6) port() uint16    { return e.lport }
+func (e *entry6) reusePort() bool { return e.flags&flagReusePort != 0 }
 func (e *entry6) state() State    { return stateOf(e.sndNxt, e.rcvNxt, e.tsRecent, e.win, e.flags) }
 
 func (e *entry6) set(t *Tuple, local uint8, st *State) {

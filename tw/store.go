@@ -257,6 +257,7 @@ func (s *store[E, P]) popHead(tb *Table) {
 	t := e.tuple(&tb.locals)
 	s.ix.delete(s.ix.findPos(tb.hash(&t), s.head))
 	tb.release(e.localIdx())
+	tb.ports.del(e.port(), e.reusePort())
 	s.live--
 	s.advance()
 }
@@ -265,6 +266,7 @@ func (s *store[E, P]) popHead(tb *Table) {
 func (s *store[E, P]) remove(tb *Table, i int) {
 	e := P(&s.ring[s.ix.pos(i)])
 	tb.release(e.localIdx())
+	tb.ports.del(e.port(), e.reusePort())
 	e.kill()
 	s.ix.delete(i)
 	s.live--

@@ -52,6 +52,7 @@ type Table struct {
 	nLocals   int   // slots of locals ever used
 	lastLocal uint8 // the slot Insert used last
 	stats     Stats
+	ports     portCounts
 	ackSec    int64
 	ackCount  int
 	// Entries made before msl last shrank, oldest first (msl.go).
@@ -229,6 +230,7 @@ func (t *Table) Insert(tu *Tuple, st *State, now int64) (recycled int, ok bool) 
 		return recycled, false
 	}
 	exp := t.expiry(now)
+	t.ports.add(tu.LocalPort, st.ReusePort)
 	if v4 {
 		var e entry4
 		e.set(tu, local, st)

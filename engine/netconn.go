@@ -1,0 +1,287 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Listen announces on the engine's addresses (net.Listen's contract):
+// network "tcp", "tcp4" or "tcp6"; address "HOST:PORT" with HOST an IP
+// literal or empty (every address; "tcp" and "tcp6" then accept both
+// families). A zero port picks an ephemeral one. The listener accepts on
+// every core.
+func (e *Engine) Listen(network, address string) (net.Listener, error) {
+	la, v6, err := parseAddr("listen", network, address, true)
+	if err != nil {
+		return nil, err
+	}
+	s, err := e.socketFor(v6)
+	if err != nil {
+		return nil, opErr("listen", network, nil, la, err)
+	}
+	if err := s.Bind(la); err != nil {
+		s.Close()
+		return nil, opErr("listen", network, nil, la, err)
+	}
+	if err := s.Listen(0); err != nil {
+		s.Close()
+		return nil, opErr("listen", network, nil, la, err)
+	}
+	return &Listener{s: s, network: network, addr: tcpAddr(s.local)}, nil
+}
+
+// DialContext connects to address over the engine, giving up when ctx is
+// done. Its signature fits net/http.Transport's DialContext.
+func (e *Engine) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	ra, v6, err := parseAddr("dial", network, address, false)
+	if err != nil {
+		return nil, err
+	}
+	s, err := e.socketFor(v6 || ra.Addr().Is6() && !ra.Addr().Is4In6())
+	if err != nil {
+		return nil, opErr("dial", network, nil, ra, err)
+	}
+	s.SetNonblock(true)
+	err = s.Connect(ra)
+	s.SetNonblock(false)
+	if err != nil && err != syscall.EINPROGRESS {
+		s.Close()
+		return nil, opErr("dial", network, nil, ra, err)
+	}
+	for {
+		st := s.st()
+		if st == sockConnected {
+			break
+		}
+		if st == sockDisconnected {
+			err := s.takeErr()
+			if err == nil {
+				err = syscall.ECONNABORTED
+			}
+			s.Close()
+			return nil, opErr("dial", network, tcpAddr(s.local), ra, err)
+		}
+		select {
+		case <-s.connWake:
+		case <-ctx.Done():
+			s.linger = 0
+			s.Close()
+			err := ctx.Err()
+			if errors.Is(err, context.DeadlineExceeded) {
+				err = os.ErrDeadlineExceeded
+			}
+			return nil, opErr("dial", network, tcpAddr(s.local), ra, err)
+		case <-e.done:
+			return nil, opErr("dial", network, nil, ra, ErrEngineStopped)
+		}
+	}
+	return &Conn{s: s, network: network, laddr: tcpAddr(s.local), raddr: tcpAddr(s.remote)}, nil
+}
+
+func (e *Engine) socketFor(v6 bool) (*Socket, error) {
+	d := syscall.AF_INET
+	if v6 {
+		d = syscall.AF_INET6
+	}
+	return e.Socket(d, syscall.SOCK_STREAM, 0)
+}
+
+// parseAddr parses a "HOST:PORT" for network. A listener's HOST may be
+// empty.
+func parseAddr(op, network, address string, listen bool) (netip.AddrPort, bool, error) {
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+	default:
+		return netip.AddrPort{}, false, &net.OpError{Op: op, Net: network, Err: net.UnknownNetworkError(network)}
+	}
+	host, port, err := net.SplitHostPort(address)
+	if err != nil {
+		return netip.AddrPort{}, false, &net.OpError{Op: op, Net: network, Err: err}
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return netip.AddrPort{}, false, &net.OpError{Op: op, Net: network,
+			Err: &net.AddrError{Err: "invalid port", Addr: address}}
+	}
+	var a netip.Addr
+	switch {
+	case host == "" && listen:
+		a = netip.IPv6Unspecified()
+		if network == "tcp4" {
+			a = netip.IPv4Unspecified()
+		}
+	default:
+		a, err = netip.ParseAddr(host)
+		if err != nil {
+			return netip.AddrPort{}, false, &net.OpError{Op: op, Net: network,
+				Err: &net.AddrError{Err: "pollstack takes IP literals only (no name resolution)", Addr: host}}
+		}
+	}
+	a = a.Unmap()
+	if a.Is4() && network == "tcp6" || a.Is6() && network == "tcp4" {
+		return netip.AddrPort{}, false, &net.OpError{Op: op, Net: network,
+			Err: &net.AddrError{Err: "address of the wrong family", Addr: address}}
+	}
+	if !listen && p == 0 {
+		return netip.AddrPort{}, false, &net.OpError{Op: op, Net: network,
+			Err: &net.AddrError{Err: "missing port", Addr: address}}
+	}
+	return netip.AddrPortFrom(a, uint16(p)), a.Is6(), nil
+}
+
+func tcpAddr(a netip.AddrPort) *net.TCPAddr { return net.TCPAddrFromAddrPort(a) }
+
+// opErr wraps err as net does; io.EOF and nil pass through.
+func opErr(op, network string, src *net.TCPAddr, dst netip.AddrPort, err error) error {
+	if err == nil || err == io.EOF {
+		return err
+	}
+	if err == syscall.EBADF {
+		err = net.ErrClosed
+	}
+	oe := &net.OpError{Op: op, Net: network, Err: err}
+	if src != nil {
+		oe.Source = src
+	}
+	if dst.IsValid() {
+		oe.Addr = tcpAddr(dst)
+	}
+	return oe
+}
+
+// Conn is a connection of the engine as a net.Conn.
+type Conn struct {
+	s            *Socket
+	network      string
+	laddr, raddr *net.TCPAddr
+}
+
+var _ net.Conn = (*Conn)(nil)
+
+// Read implements net.Conn.
+func (c *Conn) Read(p []byte) (int, error) {
+	n, err := c.s.Recv(p)
+	if err == io.EOF && n == 0 && len(p) == 0 {
+		err = nil
+	}
+	return n, c.err("read", err)
+}
+
+// Write implements net.Conn.
+func (c *Conn) Write(p []byte) (int, error) {
+	n, err := c.s.Send(p)
+	return n, c.err("write", err)
+}
+
+func (c *Conn) err(op string, err error) error {
+	if err == nil || err == io.EOF {
+		return err
+	}
+	if err == syscall.EBADF {
+		err = net.ErrClosed
+	}
+	return &net.OpError{Op: op, Net: c.network, Source: c.laddr, Addr: c.raddr, Err: err}
+}
+
+// Close implements net.Conn: a FIN after the queued data (or a RST with
+// SetLinger(0)). Waiting Read and Write calls return net.ErrClosed.
+func (c *Conn) Close() error { return c.err("close", c.s.Close()) }
+
+// CloseWrite shuts the send side (a FIN), as *net.TCPConn does.
+func (c *Conn) CloseWrite() error { return c.err("close", c.s.Shutdown(SHUT_WR)) }
+
+// CloseRead shuts the receive side.
+func (c *Conn) CloseRead() error { return c.err("close", c.s.Shutdown(SHUT_RD)) }
+
+// LocalAddr implements net.Conn.
+func (c *Conn) LocalAddr() net.Addr { return c.laddr }
+
+// RemoteAddr implements net.Conn.
+func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
+
+// SetDeadline implements net.Conn.
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.s.SetReadDeadline(t)
+	c.s.SetWriteDeadline(t)
+	return nil
+}
+
+// SetReadDeadline implements net.Conn.
+func (c *Conn) SetReadDeadline(t time.Time) error { c.s.SetReadDeadline(t); return nil }
+
+// SetWriteDeadline implements net.Conn.
+func (c *Conn) SetWriteDeadline(t time.Time) error { c.s.SetWriteDeadline(t); return nil }
+
+// SetNoDelay sets TCP_NODELAY.
+func (c *Conn) SetNoDelay(on bool) error {
+	return c.err("set", c.s.SetSockOpt(IPPROTO_TCP, TCP_NODELAY, intOpt(on)))
+}
+
+// SetLinger sets SO_LINGER as *net.TCPConn does: < 0 off, 0 reset on
+// Close, > 0 seconds Close waits.
+func (c *Conn) SetLinger(sec int) error {
+	v := make([]byte, 8)
+	if sec >= 0 {
+		putNative(v, 1)
+		putNative(v[4:], uint32(sec))
+	}
+	return c.err("set", c.s.SetSockOpt(SOL_SOCKET, SO_LINGER, v))
+}
+
+// Socket returns the connection's socket, for the calls net.Conn lacks
+// (GetSockOpt, TCP_INFO...).
+func (c *Conn) Socket() *Socket { return c.s }
+
+// Listener is a listening socket of the engine as a net.Listener.
+type Listener struct {
+	s       *Socket
+	network string
+	addr    *net.TCPAddr
+}
+
+var _ net.Listener = (*Listener)(nil)
+
+// Accept implements net.Listener; after Close it returns net.ErrClosed.
+func (l *Listener) Accept() (net.Conn, error) {
+	s, _, err := l.s.Accept()
+	if err != nil {
+		if err == syscall.EBADF {
+			err = net.ErrClosed
+		}
+		return nil, &net.OpError{Op: "accept", Net: l.network, Addr: l.addr, Err: err}
+	}
+	return &Conn{s: s, network: l.network, laddr: tcpAddr(s.local), raddr: tcpAddr(s.remote)}, nil
+}
+
+// Close implements net.Listener.
+func (l *Listener) Close() error {
+	if err := l.s.Close(); err != nil {
+		return &net.OpError{Op: "close", Net: l.network, Addr: l.addr, Err: net.ErrClosed}
+	}
+	return nil
+}
+
+// Addr implements net.Listener.
+func (l *Listener) Addr() net.Addr { return l.addr }
+
+// SetDeadline bounds Accept.
+func (l *Listener) SetDeadline(t time.Time) error { l.s.SetReadDeadline(t); return nil }
+
+// Dropped returns how many established connections were reset because
+// their core's accept queue was full.
+func (l *Listener) Dropped() uint64 { return l.s.lset.dropped.Load() }
+
+func intOpt(on bool) []byte {
+	v := make([]byte, 4)
+	if on {
+		putNative(v, 1)
+	}
+	return v
+}

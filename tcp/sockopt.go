@@ -1,0 +1,177 @@
+package tcp
+
+import "syscall"
+
+// SockOptions are the per-connection settings a socket chooses with
+// setsockopt(2) before it connects or listens. Zero values mean the shard's
+// defaults. A listener's options are inherited by the connections it
+// accepts, as tcp(4) says for the keepalive options.
+type SockOptions struct {
+	NoDelay   bool  // TCP_NODELAY
+	NoPush    bool  // TCP_NOPUSH
+	NoOpt     bool  // TCP_NOOPT
+	MaxSeg    int   // TCP_MAXSEG, bytes
+	KeepInit  int64 // TCP_KEEPINIT, ns
+	KeepIdle  int64 // TCP_KEEPIDLE, ns
+	KeepIntvl int64 // TCP_KEEPINTVL, ns
+	KeepCnt   int   // TCP_KEEPCNT
+	Keepalive bool  // SO_KEEPALIVE
+	ReuseAddr bool  // SO_REUSEADDR
+	ReusePort bool  // SO_REUSEPORT
+	SendSpace int   // SO_SNDBUF, bytes
+	RecvSpace int   // SO_RCVBUF, bytes
+	// CC is TCP_CONGESTION; nil keeps cc.algorithm.
+	CC CongestionControl
+}
+
+// MinMaxSeg is the smallest TCP_MAXSEG accepted.
+const MinMaxSeg = 64
+
+// apply sets o on a connection that has not sent its SYN yet.
+func (c *Conn) apply(o *SockOptions) {
+	c.noDelay, c.noPush, c.noOpt = o.NoDelay, o.NoPush, o.NoOpt
+	c.keepalive, c.reuseAddr, c.reusePort = o.Keepalive, o.ReuseAddr, o.ReusePort
+	if o.MaxSeg > 0 {
+		c.maxSeg = o.MaxSeg
+		c.ourMSS = min(c.ourMSS, o.MaxSeg)
+		c.mss = min(c.mss, o.MaxSeg)
+	}
+	if o.KeepInit > 0 {
+		c.keepInit = o.KeepInit
+	}
+	if o.KeepIdle > 0 {
+		c.keepIdle = o.KeepIdle
+	}
+	if o.KeepIntvl > 0 {
+		c.keepIntvl = o.KeepIntvl
+	}
+	if o.KeepCnt > 0 {
+		c.keepCnt = o.KeepCnt
+	}
+	if o.CC != nil {
+		c.cc = o.CC
+	}
+	// The buffers are still empty: a size other than the shard's is a
+	// buffer of its own, left to the garbage collector at the end.
+	if o.SendSpace > 0 && o.SendSpace != c.snd.cap() {
+		c.snd.buf = make([]byte, o.SendSpace)
+	}
+	if o.RecvSpace > 0 && o.RecvSpace != c.rcv.cap() {
+		c.rcv.buf = make([]byte, o.RecvSpace)
+	}
+}
+
+// SetNoPush sets TCP_NOPUSH; clearing it sends what was held back.
+func (c *Conn) SetNoPush(on bool) {
+	c.noPush = on
+	if !on {
+		c.output()
+	}
+}
+
+// SetMaxSeg sets TCP_MAXSEG: the connection sends at most n bytes per
+// segment (it can only lower what was negotiated).
+func (c *Conn) SetMaxSeg(n int) error {
+	if n < MinMaxSeg || n > MaxMSS {
+		return syscall.EINVAL
+	}
+	c.maxSeg = n
+	if c.state.synchronized() {
+		c.mss = min(c.mss, n)
+	} else {
+		c.ourMSS = min(c.ourMSS, n)
+		c.mss = min(c.mss, n)
+	}
+	return nil
+}
+
+// MaxSeg returns the MSS in use (TCP_MAXSEG's read side).
+func (c *Conn) MaxSeg() int { return c.mss }
+
+// SetKeepTimes sets TCP_KEEPIDLE, TCP_KEEPINTVL (ns) and TCP_KEEPCNT; zero
+// leaves a value as it is. The next keepalive is armed from now.
+func (c *Conn) SetKeepTimes(idle, intvl int64, cnt int) {
+	if idle > 0 {
+		c.keepIdle = idle
+	}
+	if intvl > 0 {
+		c.keepIntvl = intvl
+	}
+	if cnt > 0 {
+		c.keepCnt = cnt
+	}
+	if c.state.synchronized() {
+		c.armKeep(c.shard.now)
+	}
+}
+
+// Info is TCP_INFO: a snapshot of the connection's state.
+type Info struct {
+	State       State
+	RTT         int64 // smoothed round-trip time, ns
+	RTTVar      int64 // its variation, ns
+	RTO         int64 // retransmission timeout, ns
+	SndCwnd     uint32
+	SndSsthresh uint32
+	SndWnd      uint32 // the peer's window
+	RcvWnd      uint32 // our free receive space
+	SndMSS      int
+	RcvMSS      int // the MSS we advertised
+	Retransmits int // consecutive retransmissions of the oldest segment
+	InFlight    uint32
+	Unsent      int // bytes written and not yet acknowledged
+	Unread      int // bytes received and not yet read
+	WScale      bool
+	SndScale    uint8
+	RcvScale    uint8
+	Timestamps  bool
+	SACK        bool
+	CC          string
+	KeepIdle    int64
+	KeepIntvl   int64
+	KeepCnt     int
+	KeepInit    int64
+}
+
+// Info returns the connection's TCP_INFO.
+func (c *Conn) Info() Info {
+	i := Info{State: c.state, RTT: c.srtt, RTTVar: c.rttvar, RTO: c.rto,
+		SndCwnd: c.cwnd, SndSsthresh: c.ssthresh, SndWnd: c.sndWnd, RcvWnd: c.rcvWindow(),
+		SndMSS: c.mss, RcvMSS: c.ourMSS, Retransmits: c.rexmits, InFlight: c.inFlight(),
+		Unsent: c.snd.n, Unread: c.rcv.n, WScale: c.wsOK, Timestamps: c.tsOK, SACK: c.sackOK,
+		KeepIdle: c.keepIdle, KeepIntvl: c.keepIntvl, KeepCnt: c.keepCnt, KeepInit: c.keepInit}
+	if c.wsOK {
+		i.SndScale, i.RcvScale = c.sndScale, c.rcvScale
+	}
+	if c.cc != nil {
+		i.CC = c.cc.Name()
+	}
+	return i
+}
+
+// DialWith is Dial with the socket's options applied before the SYN goes.
+func (s *Shard) DialWith(t Tuple, h Handler, o *SockOptions, now int64) (*Conn, error) {
+	s.now = now
+	c, err := s.dial(t, h, o)
+	return c, err
+}
+
+// MaxMSS is the largest TCP_MAXSEG accepted.
+const MaxMSS = 65495
+
+// twReuse reports whether active opens may take over TIME_WAIT entries
+// (tw_reuse).
+func (s *Shard) twReuse() bool { return s.cfg.TWReuse != 0 }
+
+// SetOptions sets the options the listener's connections inherit (nil:
+// the shard's defaults).
+func (l *Listener) SetOptions(o *SockOptions) { l.opts = o }
+
+// SetBacklog changes how many of the listener's connections may wait in
+// SYN_RCVD.
+func (l *Listener) SetBacklog(n int) {
+	if n <= 0 {
+		n = DefaultBacklog
+	}
+	l.backlog = n
+}
