@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -513,4 +515,75 @@ func TestNetConnErrors(t *testing.T) {
 	if _, err := l.Accept(); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Accept after Close: %v", err)
 	}
+}
+
+// 64 goroutines share connections, calling Read, Write, Close and the
+// deadline setters at once: the race detector stays quiet, every call
+// returns, and no goroutine or connection outlives the test.
+func TestNetConnConcurrentCalls(t *testing.T) {
+	p := newSockPair(t, nil)
+	l, err := p.srv.Listen("tcp", ":7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveEcho(t, l)
+	before := runtime.NumGoroutine()
+	const conns, workers = 8, 64
+	cs := make([]net.Conn, conns)
+	for i := range cs {
+		if cs[i], err = p.cli.DialContext(context.Background(), "tcp", "198.18.0.1:7"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			c := cs[w%conns]
+			buf := make([]byte, 512)
+			for i := 0; i < 200; i++ {
+				switch (w + i) % 5 {
+				case 0, 1:
+					c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+					c.Write(buf[:1+i%512])
+				case 2, 3:
+					c.SetReadDeadline(time.Now().Add(time.Millisecond))
+					c.Read(buf)
+				case 4:
+					c.SetDeadline(time.Time{})
+				}
+				if w < conns && i == 150 {
+					c.Close() // the others see net.ErrClosed from here on
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	for _, c := range cs {
+		c.Close()
+	}
+	// The server sees every connection end; both shards drain.
+	deadline := time.Now().Add(10 * time.Second)
+	for p.srv.liveConns()+p.cli.liveConns() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("connections left: server %d, client %d", p.srv.liveConns(), p.cli.liveConns())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	l.Close()
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines, %d before", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (e *Engine) liveConns() int {
+	n := 0
+	for i, c := range e.cores {
+		e.onCore(i, func(*Core) { n += c.tcp.Conns() })
+	}
+	return n
 }
