@@ -829,9 +829,9 @@ func (c *Conn) fire(k timerKind, now int64) {
 		c.output()
 	case timer2MSL:
 		if c.state == FinWait2 {
-			if !s.cfg.FastFinWait2Recycle && now-c.lastRecv <= int64(s.cfg.KeepCnt)*s.cfg.KeepIntvl {
+			if !s.cfg.FastFinWait2Recycle && now-c.lastRecv <= int64(c.keepCnt)*c.keepIntvl {
 				// FreeBSD tcp_timer_2msl: heard from within TP_MAXIDLE.
-				c.timers[timer2MSL] = now + s.cfg.KeepIntvl
+				c.timers[timer2MSL] = now + c.keepIntvl
 				return
 			}
 			c.finish(nil)
