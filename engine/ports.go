@@ -64,10 +64,15 @@ func (p *portTable) bind(s *Socket, a netip.Addr, port uint16, o *tcp.SockOption
 	defer p.mu.Unlock()
 	b := binding{s: s, addr: a, reuseAddr: o.ReuseAddr, reusePort: o.ReusePort}
 	if port == 0 {
-		for i := 0; i <= tcp.PortLastAuto-tcp.PortFirstAuto; i++ {
+		cfg := p.e.tcpConfig()
+		first, last := cfg.PortRange()
+		for i := 0; i <= int(last-first); i++ {
+			if p.next < first || p.next > last {
+				p.next = first
+			}
 			cand := p.next
-			if p.next++; p.next == 0 || p.next > tcp.PortLastAuto {
-				p.next = tcp.PortFirstAuto
+			if p.next++; p.next == 0 || p.next > last {
+				p.next = first
 			}
 			if len(p.binds[cand]) > 0 {
 				continue
@@ -209,4 +214,16 @@ func (e *Engine) dialCore(t *tcp.Tuple) int {
 		return 0
 	}
 	return int(e.nextDial.Add(1) % uint32(len(e.cores)))
+}
+
+// tcpConfig returns a copy of the current TCP configuration, safe from any
+// goroutine (the tunables may change it at run time).
+func (e *Engine) tcpConfig() tcp.Config {
+	e.sysctl.mu.Lock()
+	defer e.sysctl.mu.Unlock()
+	c, err := e.current()
+	if err != nil {
+		return tcp.DefaultConfig()
+	}
+	return *c
 }

@@ -963,7 +963,7 @@ func (s *Socket) GetSockOpt(level, name int, val []byte) (int, error) {
 		}
 		return 0
 	}
-	cfg := s.e.cores[0].tcp.Config()
+	cfg := s.e.tcpConfig()
 	switch level<<16 | name {
 	case SOL_SOCKET<<16 | SO_REUSEADDR:
 		return put(b2i(s.opts.ReuseAddr))

@@ -78,6 +78,10 @@ type Config struct {
 	// TWReuse is tw_reuse (Linux's tcp_tw_reuse): 1 lets connect() take a
 	// 4-tuple in TIME_WAIT; 0 (the default) does not.
 	TWReuse int
+	// PortFirst and PortLast are net.inet.ip.portrange.first and .last:
+	// the ephemeral ports active opens (and bind to port 0) choose from;
+	// 0 means IANA's dynamic range, PortFirstAuto..PortLastAuto.
+	PortFirst, PortLast int
 	// Log receives the lines log_in_vain asks for, on the shard's core;
 	// nil drops them.
 	Log func(line string)
@@ -232,6 +236,11 @@ func (cfg *Config) Validate() error {
 		return fmt.Errorf("tcp: isn_reseed_interval %d ns: want 0 (never) or more", cfg.ISNReseedInterval)
 	case cfg.TWReuse < 0 || cfg.TWReuse > 1:
 		return fmt.Errorf("tcp: tw_reuse %d: want 0 or 1", cfg.TWReuse)
+	case cfg.PortFirst != 0 && (cfg.PortFirst < 1024 || cfg.PortFirst > 65535) ||
+		cfg.PortLast != 0 && (cfg.PortLast < 1024 || cfg.PortLast > 65535):
+		return fmt.Errorf("tcp: portrange %d..%d: want ports 1024..65535 (0: %d..%d)", cfg.PortFirst, cfg.PortLast, PortFirstAuto, PortLastAuto)
+	case cfg.PortFirst > cfg.PortLast && cfg.PortLast != 0:
+		return fmt.Errorf("tcp: portrange.first %d is above portrange.last %d", cfg.PortFirst, cfg.PortLast)
 	}
 	return nil
 }
@@ -364,15 +373,31 @@ func (s *Shard) reusable(r tw.Ref) bool {
 	return s.now-made >= tsTick
 }
 
-// pickPort chooses an ephemeral port for t (PortFirstAuto..PortLastAuto)
-// that no listener holds and whose 4-tuple has no connection and, unless
-// reuse is set, no TIME_WAIT entry; with reuse, only ports whose TIME_WAIT
-// entry may be taken over qualify.
+// PortRange returns the ephemeral port range (portrange.first, .last).
+func (cfg *Config) PortRange() (first, last uint16) {
+	first, last = PortFirstAuto, PortLastAuto
+	if cfg.PortFirst != 0 {
+		first = uint16(cfg.PortFirst)
+	}
+	if cfg.PortLast != 0 {
+		last = uint16(cfg.PortLast)
+	}
+	return first, max(first, last)
+}
+
+// pickPort chooses an ephemeral port for t (the portrange) that no
+// listener holds and whose 4-tuple has no connection and, unless reuse is
+// set, no TIME_WAIT entry; with reuse, only ports whose TIME_WAIT entry may
+// be taken over qualify.
 func (s *Shard) pickPort(t *Tuple, reuse bool) bool {
-	for i := 0; i <= PortLastAuto-PortFirstAuto; i++ {
+	first, last := s.cfg.PortRange()
+	for i := 0; i <= int(last-first); i++ {
+		if s.nextPort < first || s.nextPort > last {
+			s.nextPort = first
+		}
 		p := s.nextPort
-		if s.nextPort++; s.nextPort == 0 || s.nextPort > PortLastAuto {
-			s.nextPort = PortFirstAuto
+		if s.nextPort++; s.nextPort == 0 || s.nextPort > last {
+			s.nextPort = first
 		}
 		t.LocalPort = p
 		if _, ok := s.listeners[p]; ok || !s.portAllowed(t) {

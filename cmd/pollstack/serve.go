@@ -24,6 +24,8 @@ Apps (TCP apps listen on --port on every core):
   discard  read and drop everything
   http     a minimal HTTP/1.1 server: keep-alive, Connection: close, a body
            of ?size=N bytes (default "hello\n")
+  gohttp   the Go standard library's net/http server on a pollstack
+           net.Listener (every core accepts): same answers as http
   sink     count every received frame and drop it (raw receive rate, no stack)
 
 Flags:`
@@ -32,16 +34,16 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	var f engineFlags
 	fs := newFlags("serve", serveSynopsis, stdout)
 	f.register(fs, "serve")
-	app := fs.String("app", "", "application to run: echo, discard, http or sink (default: none, answer ARP/ND/echo only)")
+	app := fs.String("app", "", "application to run: echo, discard, http, gohttp or sink (default: none, answer ARP/ND/echo only)")
 	control := fs.String("control", "", "control socket for 'pollstack stat' (default /run/pollstack/[NS@]IF.sock; \"none\" for none)")
 	port := fs.Int("port", 8080, "TCP port the app listens on")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	switch *app {
-	case "", "sink", "echo", "discard", "http":
+	case "", "sink", "echo", "discard", "http", "gohttp":
 	default:
-		return usagef("serve: --app %q: unknown app (apps: echo, discard, http, sink)", *app)
+		return usagef("serve: --app %q: unknown app (apps: echo, discard, http, gohttp, sink)", *app)
 	}
 	if *port < 1 || *port > 65535 {
 		return usagef("serve: --port %d: want 1..65535", *port)
@@ -55,7 +57,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		t := tcp.DefaultConfig()
 		cfg.TCP = &t
 	}
-	if *app != "" && *app != "sink" {
+	if *app != "" && *app != "sink" && *app != "gohttp" {
 		name := *app
 		cfg.Listen = []engine.ListenSpec{{Port: uint16(*port), Handler: func(int) tcp.Handler {
 			h, _ := apps.New(name)
@@ -74,6 +76,13 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "pollstack: serving on %s (netns %q, MAC %s) with %d core(s) on CPU %s, addresses %v\n",
 		f.iface, f.netns, f.mac, len(f.cpus), f.cores, f.addrList)
+	stopHTTP := func() {}
+	if *app == "gohttp" {
+		if stopHTTP, err = startGoHTTP(e, *port); err != nil {
+			e.Stop()
+			return fmt.Errorf("serve: gohttp: %w", err)
+		}
+	}
 	if *app != "" && *app != "sink" {
 		fmt.Fprintf(stderr, "pollstack: app %s on TCP port %d\n", *app, *port)
 	}
@@ -98,6 +107,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	printStats(ctx, e, f.statsEvery, stderr)
+	stopHTTP()
 	err = e.Stop()
 	t := e.Totals()
 	fmt.Fprintf(stderr, "pollstack: stopped; rx %d frames, tx %d frames, %d dropped; XDP program detached\n",
