@@ -210,6 +210,7 @@ type Gen struct {
 
 	// Open loop.
 	interval   float64 // ns between starts; 0: closed loop
+	schedOn    bool    // the schedule runs: the first connection is up
 	schedStart int64
 	k          uint64 // index of the next start on the schedule
 
@@ -311,12 +312,14 @@ func CheckPath(p string) error {
 	return nil
 }
 
-// Start begins the run at now: slots dial, and the open loop's schedule
-// starts.
+// Start begins the run at now: slots dial. The open loop's schedule starts
+// when the first connection is established (the neighbour is resolved), so
+// that address resolution does not show as a backlog.
 func (g *Gen) Start(now int64) {
 	g.running = true
-	g.schedStart = now
 	g.k = 0
+	g.schedOn = g.started
+	g.schedStart = now
 }
 
 // Measure opens (on) or closes (off) the measured window at now.
@@ -356,10 +359,10 @@ func (g *Gen) Pump(now int64) int {
 	work := 0
 	if g.running {
 		g.shard.SetNow(now)
-		if g.interval > 0 {
+		if g.schedOn {
 			work += g.schedule(now)
 		}
-		if g.mode == RPS || g.interval == 0 {
+		if g.mode == RPS || g.interval == 0 || (!g.started && g.dialing == 0) {
 			for len(g.idle) > 0 && (g.started || g.dialing == 0) {
 				s := g.idle[len(g.idle)-1]
 				g.idle = g.idle[:len(g.idle)-1]
@@ -423,7 +426,7 @@ func (g *Gen) schedule(now int64) int {
 
 // Behind returns the open loop's starts due by now and not yet made.
 func (g *Gen) Behind(now int64) uint64 {
-	if g.interval == 0 || now < g.schedStart {
+	if !g.schedOn || now < g.schedStart {
 		return 0
 	}
 	due := uint64(float64(now-g.schedStart)/g.interval) + 1
@@ -577,6 +580,10 @@ func (s *slot) Established(c *tcp.Conn) {
 	now := c.Now()
 	g.started = true
 	g.dialing--
+	if g.interval > 0 && !g.schedOn && g.running {
+		g.schedOn = true
+		g.schedStart = now
+	}
 	if g.mode == CPS {
 		// Even once the run is over: the server then closes first and
 		// keeps the TIME_WAIT.
