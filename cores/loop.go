@@ -58,7 +58,10 @@ type Loop struct {
 	idle   IdlePolicy
 	mail   chan func(now int64)
 	stop   atomic.Bool
-	done   chan struct{}
+	// sleeping is set while the loop sleeps in Worker.Wait, so that Post
+	// and Wake cut the sleep short (when the worker is a Waker).
+	sleeping atomic.Bool
+	done     chan struct{}
 	start  sync.Once
 	err    error
 }
@@ -100,9 +103,27 @@ func (l *Loop) Post(fn func(now int64)) error {
 	}
 	select {
 	case l.mail <- fn:
+		l.Wake()
 		return nil
 	default:
 		return ErrMailboxFull
+	}
+}
+
+// Waker is implemented by workers whose Wait another goroutine can cut
+// short.
+type Waker interface {
+	Wake()
+}
+
+// Wake makes a sleeping loop look for work at once: for work that arrives
+// other than through its link or mailbox (a hand-off ring). It costs one
+// atomic load when the loop is not sleeping.
+func (l *Loop) Wake() {
+	if l.sleeping.Load() {
+		if w, ok := l.worker.(Waker); ok {
+			w.Wake()
+		}
 	}
 }
 
@@ -151,7 +172,13 @@ func (l *Loop) run(started chan<- error) {
 		}
 		empty++
 		if l.idle.SleepAfter > 0 && empty >= l.idle.SleepAfter {
-			l.worker.Wait(l.idle.SleepFor)
+			// Announce the sleep, then look at the mailbox again: a Post
+			// either lands before this look or sees sleeping and wakes us.
+			l.sleeping.Store(true)
+			if len(l.mail) == 0 {
+				l.worker.Wait(l.idle.SleepFor)
+			}
+			l.sleeping.Store(false)
 		}
 	}
 	// Run what was posted before the stop.

@@ -190,3 +190,54 @@ func TestParseList(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// wakeWorker sleeps in Wait until it is woken: an hour otherwise.
+type wakeWorker struct {
+	countingWorker
+	wake chan struct{}
+}
+
+func (w *wakeWorker) Wait(d time.Duration) {
+	w.waits.Add(1)
+	select {
+	case <-w.wake:
+	case <-time.After(d):
+	}
+}
+
+func (w *wakeWorker) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// A call posted to a sleeping loop wakes it: it runs long before the
+// loop's sleep would have ended.
+func TestPostWakesASleepingLoop(t *testing.T) {
+	w := &wakeWorker{wake: make(chan struct{}, 1)}
+	l := NewLoop(0, false, w, IdlePolicy{SleepAfter: 1, SleepFor: time.Hour})
+	if err := l.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		l.stop.Store(true)
+		w.Wake()
+		<-l.Done()
+	}()
+	for i := 0; i < 100; i++ {
+		for w.waits.Load() <= int64(i) {
+			time.Sleep(100 * time.Microsecond) // until the loop sleeps again
+		}
+		done := make(chan struct{})
+		go func() {
+			l.Call(func(int64) {})
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			t.Fatalf("call %d still waiting for a loop asleep for an hour", i)
+		}
+	}
+}

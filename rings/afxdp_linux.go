@@ -151,7 +151,8 @@ type XDPLink struct {
 	owned      []uint64
 	frameShift uint
 
-	pfd   [1]unix.PollFd
+	pfd   [2]unix.PollFd // the socket, and the eventfd Wake writes
+	wake  int            // eventfd; -1 when none
 	stats LinkStats
 	// kickErrors counts sendto/recvfrom wake-ups that failed with an
 	// errno other than the transient EAGAIN, EBUSY and ENOBUFS.
@@ -196,7 +197,7 @@ func OpenXDP(cfg XDPConfig) (*XDPLink, error) {
 	}
 	raiseMemlock()
 
-	l := &XDPLink{
+	l := &XDPLink{wake: -1,
 		fd: -1, pool: cfg.Pool, prog: cfg.Program, queue: cfg.Queue,
 		owned:      make([]uint64, (cfg.Pool.Frames()+63)/64),
 		frameShift: uint(bits.TrailingZeros64(cfg.Pool.frameSize)),
@@ -277,7 +278,22 @@ func (l *XDPLink) open(cfg XDPConfig) error {
 		l.zc = xo&unix.XDP_OPTIONS_ZEROCOPY != 0
 	}
 	l.pfd[0] = unix.PollFd{Fd: int32(l.fd), Events: unix.POLLIN}
+	l.wake = -1
+	if fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err == nil {
+		l.wake = fd
+		l.pfd[1] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+	} else {
+		l.pfd[1] = unix.PollFd{Fd: -1} // poll(2) ignores it
+	}
 	return nil
+}
+
+// Wake implements Waker: it makes the loop's poll(2) in Wait return.
+func (l *XDPLink) Wake() {
+	if l.wake >= 0 {
+		one := [8]byte{1}
+		unix.Write(l.wake, one[:])
+	}
 }
 
 // Pool returns the frame pool the link's descriptors point into.
@@ -415,8 +431,12 @@ func (l *XDPLink) Wait(timeout time.Duration) {
 	if timeout > 0 {
 		ms = int((timeout + time.Millisecond - 1) / time.Millisecond)
 	}
-	l.pfd[0].Revents = 0
+	l.pfd[0].Revents, l.pfd[1].Revents = 0, 0
 	unix.Poll(l.pfd[:], ms) // EINTR or a timeout both mean: go look
+	if l.pfd[1].Revents&unix.POLLIN != 0 {
+		var b [8]byte
+		unix.Read(l.wake, b[:]) // consume the wake-up
+	}
 }
 
 // Stats returns the link's counters with the kernel's XDP_STATISTICS.
@@ -495,6 +515,10 @@ func (l *XDPLink) release() error {
 	if l.fd >= 0 {
 		errs = append(errs, unix.Close(l.fd))
 		l.fd = -1
+	}
+	if l.wake >= 0 {
+		unix.Close(l.wake)
+		l.wake = -1
 	}
 	return errors.Join(errs...)
 }

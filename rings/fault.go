@@ -231,6 +231,9 @@ func (f *Faulty) Transmit(descs []Desc) int {
 	return n
 }
 
+// Wake implements Waker when the inner link does.
+func (f *Faulty) Wake() { WakeLink(f.inner) }
+
 // Wait lets a held transmit frame go, then waits on the inner link, for no
 // longer than until the next delayed frame is due (on the clock). It returns
 // at once if received frames are ready.

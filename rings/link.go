@@ -38,3 +38,20 @@ type LinkStats struct {
 	KernelRxInvalid         uint64
 	KernelTxInvalid         uint64
 }
+
+// Waker is implemented by links whose Wait another goroutine can cut
+// short: Wake makes the current or the next Wait return at once. The core
+// loop uses it when work arrives from outside the link (its mailbox, a
+// hand-off ring) while it sleeps.
+type Waker interface {
+	Wake()
+}
+
+// WakeLink wakes l's Wait when l can be woken, and reports whether it can.
+func WakeLink(l Link) bool {
+	w, ok := l.(Waker)
+	if ok {
+		w.Wake()
+	}
+	return ok
+}

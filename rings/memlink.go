@@ -223,6 +223,14 @@ func (l *MemLink) Receive(descs []Desc) int {
 	return n
 }
 
+// Wake implements Waker.
+func (l *MemLink) Wake() {
+	select {
+	case l.rx.notify <- struct{}{}:
+	default:
+	}
+}
+
 // Wait blocks until the peer has put frames on the wire, timeout passes or
 // the pair is closed. It returns at once if frames are already waiting. It
 // sleeps on a channel, not by spinning; the peer's Transmit pays for the

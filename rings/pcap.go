@@ -189,6 +189,9 @@ type PcapLink struct {
 }
 
 // Receive receives from the wrapped link and captures what arrived.
+// Wake implements Waker when the inner link does.
+func (l *PcapLink) Wake() { WakeLink(l.Link) }
+
 func (l *PcapLink) Receive(descs []Desc) int {
 	n := l.Link.Receive(descs)
 	if n > 0 {
