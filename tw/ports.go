@@ -1,27 +1,36 @@
 package tw
 
 // portCounts counts a table's entries by local port, so that bind() can
-// ask whether TIME_WAIT holds a port without walking the table. Its arrays
-// (512 KB) are made at the first entry.
+// ask whether TIME_WAIT holds a port without walking the table. The counts
+// live in pages of 256 ports, made when a port of the page first gets an
+// entry: a server's entries (one port) cost one 2 KB page, a client's
+// spread over the whole ephemeral range 64 pages.
 type portCounts struct {
-	all         *[1 << 16]uint32 // entries on each port
-	noReusePort *[1 << 16]uint32 // of them, those whose socket lacked SO_REUSEPORT
+	pages [256]*portPage
+}
+
+type portPage struct {
+	all         [256]uint32 // entries on each port
+	noReusePort [256]uint32 // of them, those whose socket lacked SO_REUSEPORT
 }
 
 func (p *portCounts) add(port uint16, reusePort bool) {
-	if p.all == nil {
-		p.all, p.noReusePort = new([1 << 16]uint32), new([1 << 16]uint32)
+	pg := p.pages[port>>8]
+	if pg == nil {
+		pg = new(portPage)
+		p.pages[port>>8] = pg
 	}
-	p.all[port]++
+	pg.all[port&0xff]++
 	if !reusePort {
-		p.noReusePort[port]++
+		pg.noReusePort[port&0xff]++
 	}
 }
 
 func (p *portCounts) del(port uint16, reusePort bool) {
-	p.all[port]--
+	pg := p.pages[port>>8]
+	pg.all[port&0xff]--
 	if !reusePort {
-		p.noReusePort[port]--
+		pg.noReusePort[port&0xff]--
 	}
 }
 
@@ -30,8 +39,9 @@ func (p *portCounts) del(port uint16, reusePort bool) {
 // with TIME_WAIT entries only when both sides set SO_REUSEPORT, or the new
 // socket sets SO_REUSEADDR).
 func (t *Table) PortUse(port uint16) (entries, noReusePort int) {
-	if t.ports.all == nil {
+	pg := t.ports.pages[port>>8]
+	if pg == nil {
 		return 0, 0
 	}
-	return int(t.ports.all[port]), int(t.ports.noReusePort[port])
+	return int(pg.all[port&0xff]), int(pg.noReusePort[port&0xff])
 }
