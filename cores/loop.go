@@ -147,11 +147,13 @@ func (l *Loop) Call(fn func(now int64)) error {
 }
 
 func (l *Loop) run(started chan<- error) {
-	runtime.LockOSThread()
-	// The thread is not unlocked: its affinity was changed, so Go must
-	// discard it when the goroutine ends.
 	defer close(l.done)
 	if l.pin {
+		// The thread is not unlocked: its affinity is changed, so Go must
+		// discard it when the goroutine ends. An unpinned loop (the
+		// in-memory link, tests) stays an ordinary goroutine: waking a
+		// goroutine locked to a thread costs a thread switch each time.
+		runtime.LockOSThread()
 		if err := Pin(l.cpu); err != nil {
 			l.err = err
 			l.stop.Store(true)

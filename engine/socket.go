@@ -62,15 +62,19 @@ type Socket struct {
 	conn     *tcp.Conn
 	leftover []byte // unread bytes saved when the connection ended
 
-	rdMu       sync.Mutex
-	rd         sqCall
-	rdBuf      []byte
-	rdN        int
-	rdEOF      bool
-	rdErr      error
-	rdWake     chan struct{}
-	rdDeadline atomic.Int64
-	rdTimer    *time.Timer
+	rdMu        sync.Mutex
+	rd          sqCall
+	rdBuf       []byte
+	rdN         int
+	rdEOF       bool
+	rdErr       error
+	rdPark      bool // the entry may park (a blocking read)
+	rdParked    bool // owned by the core: a read waits for data
+	rdCancelled bool
+	rdCancelFn  func(now int64)
+	rdWake      chan struct{}
+	rdDeadline  atomic.Int64
+	rdTimer     *time.Timer
 
 	wrMu       sync.Mutex
 	wr         sqCall
@@ -114,6 +118,7 @@ func (e *Engine) newSocket(v6 bool, core int) *Socket {
 	s := &Socket{e: e, v6: v6, core: core, linger: -1, closedCh: make(chan struct{}),
 		rdWake: make(chan struct{}, 1), wrWake: make(chan struct{}, 1), connWake: make(chan struct{}, 1)}
 	s.rd = sqCall{fn: s.recvOnCore, done: make(chan struct{}, 1)}
+	s.rdCancelFn = s.cancelRecvOnCore
 	s.wr = sqCall{fn: s.sendOnCore, done: make(chan struct{}, 1)}
 	return s
 }
@@ -180,8 +185,14 @@ func (s *Socket) Established(c *tcp.Conn) {
 	poke(s.wrWake)
 }
 
-// Readable implements tcp.Handler.
-func (s *Socket) Readable(c *tcp.Conn) { poke(s.rdWake) }
+// Readable implements tcp.Handler: a parked read is filled at once.
+func (s *Socket) Readable(c *tcp.Conn) {
+	if s.rdParked {
+		s.fillParked()
+		return
+	}
+	poke(s.rdWake)
+}
 
 // Writable implements tcp.Handler.
 func (s *Socket) Writable(c *tcp.Conn) { poke(s.wrWake) }
@@ -199,6 +210,9 @@ func (s *Socket) Closed(c *tcp.Conn, err error) {
 		s.soErr.Store(uintptr(errno))
 	}
 	s.setSt(sockDisconnected)
+	if s.rdParked {
+		s.fillParked()
+	}
 	poke(s.connWake)
 	poke(s.rdWake)
 	poke(s.wrWake)
@@ -539,17 +553,9 @@ func (s *Socket) Recv(p []byte) (int, error) {
 			return 0, nil
 		}
 		if s.st() != sockConnecting {
-			s.rdBuf = p
-			err := s.enter(&s.rd)
-			s.rdBuf = nil
-			if err != nil {
-				return 0, err
-			}
-			if s.rdN > 0 || s.rdErr != nil {
-				return s.rdN, s.rdErr
-			}
-			if s.rdEOF {
-				return 0, io.EOF
+			n, err, done := s.recvEntry(p)
+			if done {
+				return n, err
 			}
 		}
 		if s.nonblock.Load() {
@@ -561,8 +567,114 @@ func (s *Socket) Recv(p []byte) (int, error) {
 	}
 }
 
-// recvOnCore is the receive half of the squeue entry.
+// recvEntry enters the squeue to read into p. A blocking socket's entry
+// parks on the core when there is nothing to read: the core fills p when
+// data, the FIN or an error arrives (one entry and one wake-up per read).
+// done is false when the caller should wait and try again.
+func (s *Socket) recvEntry(p []byte) (n int, err error, done bool) {
+	s.rdBuf, s.rdPark, s.rdCancelled = p, !s.nonblock.Load(), false
+	defer func() { s.rdBuf = nil }()
+	l := s.e.loops[s.core]
+	if err := s.post(s.rd.fn); err != nil {
+		return 0, err, true
+	}
+	for cancelled := false; ; {
+		var tc <-chan time.Time
+		if d := s.rdDeadline.Load(); d != 0 && !cancelled {
+			left := time.Duration(d - time.Now().UnixNano())
+			if left <= 0 {
+				left = 0
+			}
+			if s.rdTimer == nil {
+				s.rdTimer = time.NewTimer(left)
+			} else {
+				s.rdTimer.Reset(left)
+			}
+			tc = s.rdTimer.C
+		}
+		closed := s.closedCh
+		if cancelled {
+			closed = nil
+		}
+		select {
+		case <-s.rd.done:
+			switch {
+			case s.rdN > 0 || s.rdErr != nil:
+				return s.rdN, s.rdErr, true
+			case s.rdEOF:
+				return 0, io.EOF, true
+			case s.rdCancelled:
+				if s.closed.Load() {
+					return 0, syscall.EBADF, true
+				}
+				return 0, os.ErrDeadlineExceeded, true
+			}
+			return 0, nil, false
+		case <-s.rdWake:
+			// A new deadline, or a wake-up left from before: look again.
+		case <-tc:
+			if d := s.rdDeadline.Load(); d != 0 && time.Now().UnixNano() >= d {
+				cancelled = true
+				if err := s.post(s.rdCancelFn); err != nil {
+					return 0, err, true
+				}
+			}
+		case <-closed:
+			cancelled = true
+			if err := s.post(s.rdCancelFn); err != nil {
+				return 0, err, true
+			}
+		case <-l.Done():
+			return 0, ErrEngineStopped, true
+		}
+	}
+}
+
+// post puts fn in the socket's core's mailbox, waiting while it is full.
+func (s *Socket) post(fn func(now int64)) error {
+	l := s.e.loops[s.core]
+	for {
+		err := l.Post(fn)
+		if err == nil {
+			return nil
+		}
+		if err != cores.ErrMailboxFull {
+			return ErrEngineStopped
+		}
+		runtime.Gosched()
+	}
+}
+
+// cancelRecvOnCore ends a parked read with nothing (deadline or Close).
+func (s *Socket) cancelRecvOnCore(now int64) {
+	if s.rdParked {
+		s.rdParked = false
+		s.rdN, s.rdEOF, s.rdErr, s.rdCancelled = 0, false, nil, true
+		s.rd.done <- struct{}{}
+	}
+}
+
+// fillParked completes a parked read on the core.
+func (s *Socket) fillParked() {
+	s.rdParked = false
+	s.readOnCore(s.e.cores[s.core].now)
+	s.rd.done <- struct{}{}
+}
+
+// recvOnCore is the receive half of the squeue entry: it reads, or parks
+// the read when a blocking socket has nothing to read yet.
 func (s *Socket) recvOnCore(now int64) {
+	s.readOnCore(now)
+	if s.rdN == 0 && !s.rdEOF && s.rdErr == nil && s.rdPark {
+		s.rdParked = true // Readable or Closed completes it
+		return
+	}
+	s.rd.done <- struct{}{}
+}
+
+// readOnCore reads into rdBuf what is there: leftover bytes, the
+// connection's, or the end.
+func (s *Socket) readOnCore(now int64) {
 	s.rdN, s.rdEOF, s.rdErr = 0, false, nil
 	switch {
 	case len(s.leftover) > 0:
@@ -579,7 +691,6 @@ func (s *Socket) recvOnCore(now int64) {
 		s.rdEOF = s.rdN == 0 && s.conn.EOF()
 		c.flush()
 	}
-	s.rd.done <- struct{}{}
 }
 
 // wait blocks until wake fires, the deadline passes, the socket closes or
@@ -670,6 +781,16 @@ func (s *Socket) Shutdown(how int) error {
 	}
 	if how != SHUT_WR {
 		s.shutRd.Store(true)
+		// A read parked on the core ends with io.EOF.
+		if err := s.onCore(func(*Core) {
+			if s.rdParked {
+				s.rdParked = false
+				s.rdN, s.rdEOF, s.rdErr = 0, true, nil
+				s.rd.done <- struct{}{}
+			}
+		}); err != nil {
+			return err
+		}
 		poke(s.rdWake)
 	}
 	return nil
