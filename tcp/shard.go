@@ -239,8 +239,8 @@ func (cfg *Config) Validate() error {
 	case cfg.PortFirst != 0 && (cfg.PortFirst < 1024 || cfg.PortFirst > 65535) ||
 		cfg.PortLast != 0 && (cfg.PortLast < 1024 || cfg.PortLast > 65535):
 		return fmt.Errorf("tcp: portrange %d..%d: want ports 1024..65535 (0: %d..%d)", cfg.PortFirst, cfg.PortLast, PortFirstAuto, PortLastAuto)
-	case cfg.PortFirst > cfg.PortLast && cfg.PortLast != 0:
-		return fmt.Errorf("tcp: portrange.first %d is above portrange.last %d", cfg.PortFirst, cfg.PortLast)
+	case cfg.portFirst() > cfg.portLast():
+		return fmt.Errorf("tcp: portrange.first %d is above portrange.last %d", cfg.portFirst(), cfg.portLast())
 	}
 	return nil
 }
@@ -375,14 +375,21 @@ func (s *Shard) reusable(r tw.Ref) bool {
 
 // PortRange returns the ephemeral port range (portrange.first, .last).
 func (cfg *Config) PortRange() (first, last uint16) {
-	first, last = PortFirstAuto, PortLastAuto
+	return uint16(cfg.portFirst()), uint16(max(cfg.portFirst(), cfg.portLast()))
+}
+
+func (cfg *Config) portFirst() int {
 	if cfg.PortFirst != 0 {
-		first = uint16(cfg.PortFirst)
+		return cfg.PortFirst
 	}
+	return PortFirstAuto
+}
+
+func (cfg *Config) portLast() int {
 	if cfg.PortLast != 0 {
-		last = uint16(cfg.PortLast)
+		return cfg.PortLast
 	}
-	return first, max(first, last)
+	return PortLastAuto
 }
 
 // pickPort chooses an ephemeral port for t (the portrange) that no

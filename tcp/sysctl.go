@@ -145,6 +145,14 @@ func init() {
 	flag("icmp_may_rst", "a hard ICMP unreachable aborts a connection in SYN_SENT", func(c *Config) *bool { return &c.ICMPMayRST })
 	num("reass.maxqueuelen", "segments", "out-of-order ranges kept per connection", 1, DefaultReassMaxQueueLen, func(c *Config) *int { return &c.ReassMaxQueueLen })
 	num("tw_reuse", "boolean", "connect() may take a 4-tuple in TIME_WAIT (Linux's tcp_tw_reuse)", 0, 1, func(c *Config) *int { return &c.TWReuse })
+	addSysctl(&Sysctl{Name: "net.inet.ip.portrange.first", Unit: "port", Min: 1024, Max: 65535,
+		Description: "lowest ephemeral port active opens and bind to port 0 choose",
+		get:         func(c *Config) string { f, _ := c.PortRange(); return strconv.Itoa(int(f)) },
+		set:         func(c *Config, v int64) { c.PortFirst = int(v) }})
+	addSysctl(&Sysctl{Name: "net.inet.ip.portrange.last", Unit: "port", Min: 1024, Max: 65535,
+		Description: "highest ephemeral port",
+		get:         func(c *Config) string { _, l := c.PortRange(); return strconv.Itoa(int(l)) },
+		set:         func(c *Config, v int64) { c.PortLast = int(v) }})
 	addSysctl(&Sysctl{Name: "tcbhashsize", Unit: "entries", ReadOnly: true,
 		Description: "connections a shard's table is sized for at start (it grows)",
 		get:         func(*Config) string { return strconv.Itoa(TCBHashSize) }})
@@ -159,7 +167,9 @@ func init() {
 }
 
 func addSysctl(s *Sysctl) {
-	s.Name = SysctlPrefix + s.Name
+	if !strings.HasPrefix(s.Name, "net.") {
+		s.Name = SysctlPrefix + s.Name
+	}
 	sysctls = append(sysctls, s)
 }
 
@@ -171,7 +181,7 @@ func Sysctls() []*Sysctl { return sysctls }
 // the part after net.inet.tcp. (msl).
 func LookupSysctl(name string) (*Sysctl, error) {
 	full := name
-	if !strings.HasPrefix(full, SysctlPrefix) {
+	if !strings.HasPrefix(full, "net.") {
 		full = SysctlPrefix + full
 	}
 	for _, s := range sysctls {

@@ -16,8 +16,13 @@ func TestSysctlNames(t *testing.T) {
 		"keepcnt", "always_keepalive", "rexmit_initial", "rexmit_min", "rexmit_slop", "initcwnd_segments",
 		"syncookies", "blackhole", "insecure_rst", "insecure_syn", "icmp_may_rst", "reass.maxqueuelen", "tw_reuse",
 		"tcbhashsize", "pcbcount"}
-	if len(Sysctls()) != len(want) {
-		t.Errorf("%d tunables registered, want %d", len(Sysctls()), len(want))
+	if len(Sysctls()) != len(want)+2 {
+		t.Errorf("%d tunables registered, want %d", len(Sysctls()), len(want)+2)
+	}
+	for _, n := range []string{"net.inet.ip.portrange.first", "net.inet.ip.portrange.last"} {
+		if _, err := LookupSysctl(n); err != nil {
+			t.Error(err)
+		}
 	}
 	for _, n := range want {
 		s, err := LookupSysctl("net.inet.tcp." + n)
@@ -65,6 +70,9 @@ func TestSysctlTable(t *testing.T) {
 		}
 		for _, v := range []int64{s.Min, s.Max} {
 			cfg := DefaultConfig()
+			if s.Name == "net.inet.ip.portrange.last" {
+				cfg.PortFirst = 1024 // the range may not be upside down
+			}
 			if err := Set(&cfg, s.Name, strconv.FormatInt(v, 10)); err != nil {
 				t.Errorf("%s: %d (a limit) refused: %v", s.Name, v, err)
 				continue
