@@ -62,8 +62,8 @@ type Loop struct {
 	// and Wake cut the sleep short (when the worker is a Waker).
 	sleeping atomic.Bool
 	done     chan struct{}
-	start  sync.Once
-	err    error
+	start    sync.Once
+	err      error
 }
 
 // NewLoop returns a loop that will run w pinned to cpu (pin false: not pinned,
