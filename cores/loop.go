@@ -90,6 +90,7 @@ func (l *Loop) Start() error {
 // Stop asks the loop to finish its turn and waits until it has.
 func (l *Loop) Stop() {
 	l.stop.Store(true)
+	l.Wake() // a sleeping loop looks at the flag now, not when the sleep ends
 	<-l.done
 }
 
@@ -177,7 +178,7 @@ func (l *Loop) run(started chan<- error) {
 			// Announce the sleep, then look at the mailbox again: a Post
 			// either lands before this look or sees sleeping and wakes us.
 			l.sleeping.Store(true)
-			if len(l.mail) == 0 {
+			if len(l.mail) == 0 && !l.stop.Load() {
 				l.worker.Wait(l.idle.SleepFor)
 			}
 			l.sleeping.Store(false)

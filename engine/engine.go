@@ -130,6 +130,9 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 		if err := wireSteering(e.cores, st, size); err != nil {
 			return nil, err
 		}
+		for _, c := range e.cores {
+			c.steer.peers = e.loops
+		}
 		e.steer = st
 	}
 	return e, nil

@@ -83,6 +83,10 @@ type coreSteer struct {
 	nin  []*rings.SPSC[neighUpdate]
 	nbuf [16]neighUpdate
 	one  [1]neighUpdate
+	// peers are the cores' loops, to wake one that sleeps when this core
+	// handed it work; sent[i] says core i got something this turn.
+	peers []*cores.Loop
+	sent  []bool
 }
 
 // neighUpdate is what one core learnt about a neighbour, for the others.
@@ -98,7 +102,8 @@ func wireSteering(cs []*Core, st *steering, ringBytes int) error {
 	n := len(cs)
 	for _, c := range cs {
 		c.steer = &coreSteer{steering: st, out: make([]*cores.Handoff, n), in: make([]*cores.Handoff, n),
-			nout: make([]*rings.SPSC[neighUpdate], n), nin: make([]*rings.SPSC[neighUpdate], n)}
+			nout: make([]*rings.SPSC[neighUpdate], n), nin: make([]*rings.SPSC[neighUpdate], n),
+			sent: make([]bool, n)}
 	}
 	for i := range cs {
 		for j := range cs {
@@ -152,6 +157,7 @@ func (c *Core) steerOut(owner int, kind byte, t *tcp.Tuple, seg []byte, seq tcp.
 	binary.LittleEndian.PutUint16(b[42:], t.RemotePort)
 	copy(b[steerHdr:], seg)
 	r.Commit()
+	c.steer.sent[owner] = true
 	c.stats[SteeredOut]++
 	return true
 }
@@ -161,9 +167,17 @@ func (c *Core) steerOut(owner int, kind byte, t *tcp.Tuple, seg []byte, seq tcp.
 // records it processed.
 func (c *Core) steerPoll(now int64) int {
 	s := c.steer
-	for _, r := range s.out {
+	for i, r := range s.out {
 		if r != nil {
 			r.Publish()
+		}
+		if s.sent[i] {
+			// An owner asleep in its idle policy's poll(2) would see the
+			// records only when the sleep ends.
+			s.sent[i] = false
+			if s.peers != nil {
+				s.peers[i].Wake()
+			}
 		}
 	}
 	n := 0
@@ -223,9 +237,14 @@ func (c *Core) steerIn(b []byte, now int64) {
 func (c *Core) shareNeigh(ip *[16]byte, mac []byte, create bool) {
 	s := c.steer
 	s.one[0] = neighUpdate{ip: *ip, mac: [6]byte(mac), create: create}
-	for _, r := range s.nout {
-		if r != nil && r.Enqueue(s.one[:]) == 0 {
+	for i, r := range s.nout {
+		if r == nil {
+			continue
+		}
+		if r.Enqueue(s.one[:]) == 0 {
 			c.stats[HandoffFull]++
+		} else {
+			s.sent[i] = true
 		}
 	}
 }

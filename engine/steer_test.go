@@ -565,3 +565,55 @@ func BenchmarkSteeredDataSegment(bm *testing.B) {
 		})
 	}
 }
+
+// A segment handed to an owner that sleeps in its idle policy wakes it:
+// with the loops asleep for an hour when idle, connections whose segments
+// all arrive on the wrong core still complete at once.
+func TestSteeredSegmentWakesASleepingOwner(t *testing.T) {
+	b := newSteerBed(t, 0, nil)
+	now := int64(1e9)
+	b.peer.now = now
+	b.resolve(t, now)
+	for i, c := range b.e.cores {
+		b.e.loops[i] = cores.NewLoop(0, false, c, cores.IdlePolicy{SleepAfter: 1, SleepFor: time.Hour})
+	}
+	for _, c := range b.e.cores {
+		c.steer.peers = b.e.loops
+	}
+	if err := b.e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer b.e.Stop()
+	// Only flows core 1 owns: they all arrive on core 0, so nothing but the
+	// hand-off can wake core 1.
+	var clients []*sinkHandler
+	for p := uint16(41000); len(clients) < 8; p++ {
+		tu := tcp.Tuple{LocalAddr: v4Mapped(peerIP4.As4()), RemoteAddr: v4Mapped(ourIP4.As4()), LocalPort: p, RemotePort: 80}
+		if b.e.steer.owner(&tcp.Tuple{LocalAddr: tu.RemoteAddr, RemoteAddr: tu.LocalAddr, LocalPort: 80, RemotePort: p}) != 1 {
+			continue
+		}
+		h := &sinkHandler{}
+		if _, err := b.peer.TCP().Dial(tu, h, now); err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, h)
+	}
+	b.peer.Flush()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b.peer.Poll(now)
+		done := 0
+		for _, h := range clients {
+			if h.conn != nil {
+				done++
+			}
+		}
+		if done == len(clients) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d connections established: a sleeping owner was not woken", done, len(clients))
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
