@@ -92,6 +92,7 @@ type Core struct {
 	tcpPub   tcpPublished
 
 	steer *coreSteer // flow steering between cores; nil with one core
+	ports *portTable // the engine's bound ports, kept out of ephemeral picks
 }
 
 // NewCore returns the stack for one core, reading and writing through link.

@@ -122,6 +122,9 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 		e.cores = append(e.cores, c)
 		e.loops = append(e.loops, cores.NewLoop(cfg.CPUs[i], cfg.Pin, c, cfg.Idle))
 	}
+	for _, c := range e.cores {
+		c.ports = e.ports
+	}
 	if st != nil {
 		size := cfg.HandoffBytes
 		if size == 0 {
@@ -199,12 +202,12 @@ func (e *Engine) Totals() Counters {
 	return t
 }
 
-// Dial opens a TCP connection from core's shard to remote, from local, with
+// DialOn opens a TCP connection from core's shard to remote, from local, with
 // h handling it on that core. A zero local port picks an ephemeral one for
 // which the connection's replies hash to core. An explicit local port whose
 // 4-tuple another core owns is dialled on that core instead, and h runs
 // there. It runs the open on the core's loop and waits for it to be sent.
-func (e *Engine) Dial(core int, local, remote netip.AddrPort, h tcp.Handler) error {
+func (e *Engine) DialOn(core int, local, remote netip.AddrPort, h tcp.Handler) error {
 	core, t, err := e.dialTarget(core, local, remote)
 	if err != nil {
 		return err

@@ -37,6 +37,13 @@ func (e *Engine) Listen(network, address string) (net.Listener, error) {
 	return &Listener{s: s, network: network, addr: tcpAddr(s.local)}, nil
 }
 
+// Dial connects to address over the engine (net.Dial's contract; IP
+// literals only). DialOn opens a connection with an on-core handler
+// instead.
+func (e *Engine) Dial(network, address string) (net.Conn, error) {
+	return e.DialContext(context.Background(), network, address)
+}
+
 // DialContext connects to address over the engine, giving up when ctx is
 // done. Its signature fits net/http.Transport's DialContext.
 func (e *Engine) DialContext(ctx context.Context, network, address string) (net.Conn, error) {

@@ -587,3 +587,34 @@ func (e *Engine) liveConns() int {
 	}
 	return n
 }
+
+// An ephemeral pick never takes a port a socket has bound.
+func TestEphemeralPortsSkipBoundPorts(t *testing.T) {
+	p := newSockPair(t, func(c *tcp.Config) { c.PortFirst, c.PortLast = 50000, 50001 })
+	l, err := p.srv.Listen("tcp", ":7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveEcho(t, l)
+	held := mustSocket(t, p.cli, false)
+	if err := held.Bind(netip.AddrPortFrom(cliAddr4, 50000)); err != nil {
+		t.Fatal(err)
+	}
+	c, err := p.cli.Dial("tcp", "198.18.0.1:7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if port := c.LocalAddr().(*net.TCPAddr).Port; port != 50001 {
+		t.Fatalf("dial took port %d, want 50001 (50000 is bound)", port)
+	}
+	if _, err := p.cli.Dial("tcp", "198.18.0.1:7"); !errors.Is(err, syscall.EADDRNOTAVAIL) {
+		t.Fatalf("dial with the range used up: %v, want EADDRNOTAVAIL", err)
+	}
+	held.Close()
+	c2, err := p.cli.Dial("tcp", "198.18.0.1:7")
+	if err != nil {
+		t.Fatalf("dial after the bound socket closed: %v", err)
+	}
+	c2.Close()
+}

@@ -253,8 +253,11 @@ func (c *Core) shareNeigh(ip *[16]byte, mac []byte, create bool) {
 func (c *Core) owns(t *tcp.Tuple) bool { return c.steer == nil || c.steer.owner(t) == c.id }
 
 // AcceptPort implements tcp.PortFilter: an ephemeral port is good when the
-// replies of the connection hash to this core.
-func (s *tcpSender) AcceptPort(t *tcp.Tuple) bool { return (*Core)(s).owns(t) }
+// replies of the connection hash to this core and no socket has bound it.
+func (s *tcpSender) AcceptPort(t *tcp.Tuple) bool {
+	c := (*Core)(s)
+	return c.owns(t) && (c.ports == nil || !c.ports.Held(t.LocalPort))
+}
 
 // Owns implements tcp.Owner, for the pollstackdebug assertion.
 func (s *tcpSender) Owns(t *tcp.Tuple) bool { return (*Core)(s).owns(t) }

@@ -163,7 +163,7 @@ func runBenchBulk(args []string, stdout, stderr io.Writer) error {
 	if !ok {
 		return usagef("bench bulk: no address of %s's family (see --addr)", remote.Addr())
 	}
-	if err := e.Dial(0, netip.AddrPortFrom(local, 0), remote, b); err != nil {
+	if err := e.DialOn(0, netip.AddrPortFrom(local, 0), remote, b); err != nil {
 		return fmt.Errorf("bench bulk: connect to %s: %w", remote, err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

@@ -182,7 +182,7 @@ func TestMulticoreDialOut(t *testing.T) {
 		for i := 0; i < n; i++ {
 			done.Add(1)
 			h := &dialOutHandler{bad: &bad, done: &done}
-			if err := e.Dial(i%2, netip.AddrPortFrom(testbed.LocalIPv4, 0), remote, h); err != nil {
+			if err := e.DialOn(i%2, netip.AddrPortFrom(testbed.LocalIPv4, 0), remote, h); err != nil {
 				t.Fatalf("dial %d: %v", i, err)
 			}
 			if i%50 == 49 {
