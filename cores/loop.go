@@ -76,6 +76,9 @@ func NewLoop(cpu int, pin bool, w Worker, idle IdlePolicy) *Loop {
 		mail: make(chan func(now int64), MailboxSize), done: make(chan struct{})}
 }
 
+// Pinned reports whether the loop is pinned to its CPU.
+func (l *Loop) Pinned() bool { return l.pin }
+
 // CPU returns the CPU the loop runs on.
 func (l *Loop) CPU() int { return l.cpu }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -96,6 +97,12 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 			return nil, err
 		}
 	}
+	if cfg.TCP != nil && cfg.TCP.Local == nil {
+		// nolocaltimewait asks whether a peer is one of our addresses.
+		t := *cfg.TCP
+		t.Local = localAddrs(cfg.Addrs)
+		cfg.TCP = &t
+	}
 	if cfg.TCP != nil && (cfg.TCP.ISNKey == [16]byte{} || cfg.TCP.Cores == 0) {
 		t := *cfg.TCP
 		if t.ISNKey == [16]byte{} {
@@ -163,7 +170,25 @@ func (e *Engine) Start() error {
 		}
 	}
 	e.running = true
+	// A pinned loop busy-polls on its thread and holds its P for good:
+	// leave at least one P to the application's goroutines (sockets,
+	// metrics, the control socket).
+	if len(e.loops) > 0 && e.loops[0].Pinned() {
+		if need := len(e.loops) + 1; runtime.GOMAXPROCS(0) < need {
+			runtime.GOMAXPROCS(need)
+		}
+	}
 	return nil
+}
+
+// localAddrs returns a function that reports whether an address (IPv4 as
+// IPv4-mapped) is one of addrs, or loopback.
+func localAddrs(addrs []netip.Prefix) func(a [16]byte) bool {
+	set := make(map[[16]byte]bool, len(addrs))
+	for _, p := range addrs {
+		set[p.Addr().As16()] = true // IPv4 as IPv4-mapped
+	}
+	return func(a [16]byte) bool { return set[a] || netip.AddrFrom16(a).Unmap().IsLoopback() }
 }
 
 // Stop stops the loops, publishes their final counters and closes links and

@@ -618,3 +618,24 @@ func TestEphemeralPortsSkipBoundPorts(t *testing.T) {
 	}
 	c2.Close()
 }
+
+// The engine tells nolocaltimewait which addresses are its own.
+func TestLocalAddrsForNoLocalTimeWait(t *testing.T) {
+	local := localAddrs([]netip.Prefix{netip.MustParsePrefix("198.18.0.1/24"), netip.MustParsePrefix("2001:2::1/64")})
+	for a, want := range map[string]bool{"198.18.0.1": true, "2001:2::1": true, "127.0.0.1": true, "::1": true,
+		"198.18.0.2": false, "2001:2::2": false} {
+		if got := local(netip.MustParseAddr(a).As16()); got != want {
+			t.Errorf("%s: local %v, want %v", a, got, want)
+		}
+	}
+	cfg := tcp.DefaultConfig()
+	e, err := New(Config{MAC: ourMAC, CPUs: []int{0}, TCP: &cfg, Addrs: []netip.Prefix{netip.MustParsePrefix("198.18.0.1/24")}},
+		[]rings.Link{newFakeLink(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := e.cores[0].tcp.Config()
+	if sc.Local == nil || !sc.Local(netip.MustParseAddr("198.18.0.1").As16()) || sc.Local(netip.MustParseAddr("198.18.0.2").As16()) {
+		t.Fatal("the engine's shards do not know its addresses")
+	}
+}

@@ -617,3 +617,59 @@ func TestSteeredSegmentWakesASleepingOwner(t *testing.T) {
 		time.Sleep(100 * time.Microsecond)
 	}
 }
+
+// closeOnEstablished closes its connection as soon as it is up.
+type closeOnEstablished struct{ sinkHandler }
+
+func (h *closeOnEstablished) Established(c *tcp.Conn) { h.conn = c; c.Close() }
+
+// closeOnEOF closes its side when the peer's FIN arrives.
+type closeOnEOF struct{ sinkHandler }
+
+func (h *closeOnEOF) Readable(c *tcp.Conn) {
+	c.Consume(c.Readable())
+	if c.EOF() {
+		c.Close()
+	}
+}
+
+// A TIME_WAIT entry on one core blocks a bind of its port made through the
+// engine, whichever core the entry is on; SO_REUSEADDR lets the bind
+// through.
+func TestBindSeesTimeWaitOnEveryCore(t *testing.T) {
+	b := newSteerBed(t, 0, nil)
+	b.wrong = false
+	now := int64(1e9)
+	b.peer.now = now
+	b.resolve(t, now)
+	if _, err := b.peer.TCP().Listen(9, 0, &closeOnEOF{}); err != nil {
+		t.Fatal(err)
+	}
+	// A port whose flow core 1 owns; the engine closes first, so the
+	// TIME_WAIT entry is core 1's.
+	var tu tcp.Tuple
+	for p := uint16(42000); ; p++ {
+		tu = tcp.Tuple{LocalAddr: v4Mapped(ourIP4.As4()), RemoteAddr: v4Mapped(peerIP4.As4()), LocalPort: p, RemotePort: 9}
+		if b.e.steer.owner(&tu) == 1 {
+			break
+		}
+	}
+	c1 := b.e.cores[1]
+	c1.now = now
+	if _, err := c1.TCP().Dial(tu, &closeOnEstablished{}, now); err != nil {
+		t.Fatal(err)
+	}
+	c1.Flush()
+	b.pump(now, 20)
+	if c1.TCP().TimeWaitEntries() != 1 || b.e.cores[0].TCP().TimeWaitEntries() != 0 {
+		t.Fatalf("TIME_WAIT entries: core 0 %d, core 1 %d; want 0, 1",
+			b.e.cores[0].TCP().TimeWaitEntries(), c1.TCP().TimeWaitEntries())
+	}
+	s := b.e.newSocket(false, -1)
+	if _, err := b.e.ports.bind(s, ourIP4, tu.LocalPort, &tcp.SockOptions{}); err != syscall.EADDRINUSE {
+		t.Fatalf("bind over core 1's TIME_WAIT entry: %v, want EADDRINUSE", err)
+	}
+	if _, err := b.e.ports.bind(s, ourIP4, tu.LocalPort, &tcp.SockOptions{ReuseAddr: true}); err != nil {
+		t.Fatalf("bind with SO_REUSEADDR: %v", err)
+	}
+}
