@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pollstack/pollstack/internal/testbed"
+	"github.com/pollstack/pollstack/tcp"
 )
 
 // --sysctl and --config are checked before anything else happens: a bad
@@ -152,7 +153,7 @@ func TestSysctlCommandOnRunningServe(t *testing.T) {
 	}
 	out, _, code = runCmd(t, "sysctl", "--control", ctl, "--json")
 	var all []map[string]any
-	if code != 0 || json.Unmarshal([]byte(out), &all) != nil || len(all) != 35 {
+	if code != 0 || json.Unmarshal([]byte(out), &all) != nil || len(all) != len(tcp.Sysctls()) {
 		t.Fatalf("sysctl --json: exit %d, %d tunables: %.200s", code, len(all), out)
 	}
 
