@@ -4,84 +4,33 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pollstack/pollstack/internal/testbed"
+	"github.com/pollstack/pollstack/perf/harness"
 )
 
-// nginxConf is a one-worker nginx on the bed's kernel side answering
-// "hello\n" on port 80 over IPv4 and IPv6.
-const nginxConf = `worker_processes 1;
-daemon off;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path %[1]s;
-  proxy_temp_path %[1]s;
-  fastcgi_temp_path %[1]s;
-  uwsgi_temp_path %[1]s;
-  scgi_temp_path %[1]s;
-  server {
-    listen %[2]s:80 backlog=4096;
-    listen [%[3]s]:80 backlog=4096;
-    location / { return 200 "hello\n"; }
-  }
-}
-`
-
-// startNginx runs nginx in the bed's kernel namespace until the test ends.
+// startNginx runs nginx (perf/harness.NginxConf: one worker answering
+// "hello\n" on port 80) in the bed's kernel namespace on both of its
+// addresses until the test ends.
 func startNginx(t *testing.T, bed *testbed.Bed) {
 	t.Helper()
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, dir, testbed.PeerIPv4, testbed.PeerIPv6)), 0o644); err != nil {
+	n, err := harness.StartNginx(context.Background(), bed.NsB, t.TempDir(), nil, testbed.PeerIPv4, testbed.PeerIPv6)
+	if err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	cmd := exec.Command("ip", "netns", "exec", bed.NsB, "nginx", "-c", conf)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
-		// ip netns exec became nginx's master: SIGTERM stops it and its worker.
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
+		if err := n.Stop(); err != nil {
+			t.Errorf("nginx: %v", err)
 		}
 	})
-	for i := 0; ; i++ {
-		c := exec.Command("ip", "netns", "exec", bed.NsB, "curl", "-sS", "-m", "1", "http://"+testbed.PeerIPv4.String()+"/")
-		if b, err := c.Output(); err == nil && string(b) == "hello\n" {
-			return
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("nginx exited: %v\n%s", err, out.String())
-		default:
-		}
-		if i == 100 {
-			t.Fatalf("nginx not answering after 10 s:\n%s", out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // benchReport is the part of bench rps/cps --json the tests read.

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/pollstack/pollstack/cores"
 	"github.com/pollstack/pollstack/internal/testbed"
+	"github.com/pollstack/pollstack/perf/harness"
 	"github.com/pollstack/pollstack/perf/pps"
 	"github.com/pollstack/pollstack/rings"
 )
@@ -229,7 +228,7 @@ func summarize(r *report) {
 				gen = append(gen, w.GenPPS)
 			}
 		}
-		r.Median[recv.Name] = median{RxPPS: medianOf(rx), GenPPS: medianOf(gen)}
+		r.Median[recv.Name] = median{RxPPS: harness.Median(rx), GenPPS: harness.Median(gen)}
 		if _, ok := first[recv.Kind]; !ok {
 			first[recv.Kind] = recv.Name
 		}
@@ -238,19 +237,6 @@ func summarize(r *report) {
 	t, tok := first[receiverTestpmd]
 	if sok && tok && r.Median[t].RxPPS > 0 {
 		r.Ratio = r.Median[s].RxPPS / r.Median[t].RxPPS
-	}
-}
-
-func medianOf(x []float64) float64 {
-	if len(x) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), x...)
-	sort.Float64s(s)
-	if n := len(s); n%2 == 1 {
-		return s[n/2]
-	} else {
-		return (s[n/2-1] + s[n/2]) / 2
 	}
 }
 
@@ -403,7 +389,7 @@ func measure(ctx context.Context, round int, recv string, o options, gen *pps.Li
 			w.RxPackets, w.RxBytes, w.RxDropped = now.rx-first.rx, now.rxb-first.rxb, now.drp-first.drp
 			w.GenPackets = now.gen - first.gen
 			w.RxPPS, w.GenPPS = float64(w.RxPackets)/secs, float64(w.GenPackets)/secs
-			w.LoadAvg = loadAvg()
+			w.LoadAvg = harness.LoadAvg()
 			return w, nil
 		}
 	}
@@ -412,17 +398,4 @@ func measure(ctx context.Context, round int, recv string, o options, gen *pps.Li
 func firstLine(err error) string {
 	s, _, _ := strings.Cut(err.Error(), "\n")
 	return s
-}
-
-// loadAvg returns the 1-minute load average, or -1.
-func loadAvg() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return -1
-	}
-	var l float64
-	if _, err := fmt.Sscan(string(b), &l); err != nil {
-		return -1
-	}
-	return l
 }

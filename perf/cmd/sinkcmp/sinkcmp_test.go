@@ -30,23 +30,6 @@ func TestParseEthdevStats(t *testing.T) {
 	}
 }
 
-func TestMedianOf(t *testing.T) {
-	for _, tc := range []struct {
-		in   []float64
-		want float64
-	}{
-		{nil, 0},
-		{[]float64{3}, 3},
-		{[]float64{3, 1}, 2},
-		{[]float64{5, 1, 3}, 3},
-		{[]float64{4, 1, 3, 100}, 3.5},
-	} {
-		if got := medianOf(tc.in); got != tc.want {
-			t.Errorf("medianOf(%v) = %v, want %v", tc.in, got, tc.want)
-		}
-	}
-}
-
 func TestSummarizeRatio(t *testing.T) {
 	r := &report{Median: map[string]median{}, Receivers: []receiver{
 		{Name: "pollstack", Kind: receiverSink}, {Name: "pollstack:spin=0", Kind: receiverSink}, {Name: "testpmd", Kind: receiverTestpmd},

@@ -1,0 +1,79 @@
+// Command scalecmp measures, in one run on a fresh two-queue test bed,
+// connections/s and requests/s of pollstack's 'serve --app http' with one
+// and with two server cores, against the same generator (wrk in the
+// kernel's namespace), and prints the medians and the 2-core/1-core
+// ratios.
+//
+//	sudo go run ./perf/cmd/scalecmp [--rounds 5] [--duration 5s] [--json]
+//
+// Each round starts the 1-core server and then the 2-core one (the next
+// round the other way round, so that drift falls on both). Against each
+// server wrk runs twice from NAME-b: with 'Connection: close' (every
+// request a new connection: connections/s) and with keep-alive
+// (requests/s). For the 1-core server, XPS on the kernel's veth end puts
+// every frame on transmit queue 0, hence on pollstack's queue 0 (a queue
+// without a core would go unserved); for the 2-core server it maps CPU i
+// to queue i mod 2. A wrk run with a socket error or a non-2xx response
+// fails its round. The bed is removed at the end, on error and on
+// SIGINT/SIGTERM.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	o, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		os.Exit(2)
+	}
+	os.Exit(run(o))
+}
+
+func run(o options) int {
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "scalecmp: must run as root: it builds a test bed (network namespaces, a veth pair, XPS settings) and pollstack needs AF_XDP; try: sudo go run ./perf/cmd/scalecmp")
+		return 1
+	}
+	for _, tool := range []string{"ip", "ethtool", "wrk", "curl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			fmt.Fprintf(os.Stderr, "scalecmp: %s not found: %v\n", tool, err)
+			return 1
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := compare(ctx, o, os.Stderr)
+	if rep != nil {
+		if o.JSON {
+			if jerr := writeJSON(os.Stdout, rep); jerr != nil {
+				err = errors.Join(err, jerr)
+			}
+		} else {
+			printReport(os.Stdout, rep)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "scalecmp: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func writeJSON(w io.Writer, rep *report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
