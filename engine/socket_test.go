@@ -639,3 +639,58 @@ func TestLocalAddrsForNoLocalTimeWait(t *testing.T) {
 		t.Fatal("the engine's shards do not know its addresses")
 	}
 }
+
+// Drain closes every connection in order: the peer reads every byte and
+// then EOF (no reset), and pollstack's side ends in TIME_WAIT.
+func TestDrainClosesConnectionsInOrder(t *testing.T) {
+	p := newSockPair(t, nil)
+	l, err := p.srv.Listen("tcp", ":9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			got <- c
+		}
+	}()
+	var cs []net.Conn
+	for i := 0; i < 4; i++ {
+		c, err := p.cli.Dial("tcp", "198.18.0.1:9")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	for i := 0; i < 4; i++ {
+		s := <-got
+		s.Write(make([]byte, 20_000)) // queued when the drain starts (it fits the send buffer)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	drained := make(chan error, 1)
+	go func() {
+		_, err := p.srv.Drain(ctx)
+		drained <- err
+	}()
+	for _, c := range cs {
+		b, err := io.ReadAll(c)
+		if err != nil || len(b) != 20_000 {
+			t.Fatalf("the peer read %d bytes, %v; want 20000 then EOF", len(b), err)
+		}
+		c.Close()
+	}
+	if err := <-drained; err != nil {
+		t.Fatalf("Drain: %v", err)
+	}
+	if n := p.srv.timeWaitEntries(); n != 4 {
+		t.Fatalf("%d TIME_WAIT entries after the drain, want 4", n)
+	}
+	if _, err := p.cli.Dial("tcp", "198.18.0.1:9"); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial after the drain: %v, want ECONNREFUSED (the listener is gone)", err)
+	}
+}

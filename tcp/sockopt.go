@@ -175,3 +175,16 @@ func (l *Listener) SetBacklog(n int) {
 	}
 	l.backlog = n
 }
+
+// CloseAll closes every listener and every connection of the shard as the
+// application would (a FIN after the data already written), for an
+// orderly stop: the connections then finish their close, into TIME_WAIT
+// where they closed first.
+func (s *Shard) CloseAll() {
+	for _, l := range s.listeners {
+		l.Close()
+	}
+	for _, c := range s.conns {
+		c.Close()
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/pollstack/pollstack/engine"
 	"github.com/pollstack/pollstack/internal/apps"
@@ -37,6 +38,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	app := fs.String("app", "", "application to run: echo, discard, http, gohttp or sink (default: none, answer ARP/ND/echo only)")
 	control := fs.String("control", "", "control socket for 'pollstack stat' (default /run/pollstack/[NS@]IF.sock; \"none\" for none)")
 	port := fs.Int("port", 8080, "TCP port the app listens on")
+	drain := fs.Duration("drain", 2*time.Second, "on SIGINT/SIGTERM, close every connection in order and wait this long for the closes to finish (into TIME_WAIT) before stopping; 0 stops at once")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -44,6 +46,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	case "", "sink", "echo", "discard", "http", "gohttp":
 	default:
 		return usagef("serve: --app %q: unknown app (apps: echo, discard, http, gohttp, sink)", *app)
+	}
+	if *drain < 0 {
+		return usagef("serve: --drain %v: want 0 or more", *drain)
 	}
 	if *port < 1 || *port > 65535 {
 		return usagef("serve: --port %d: want 1..65535", *port)
@@ -108,6 +113,13 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	printStats(ctx, e, f.statsEvery, stderr)
 	stopHTTP()
+	if *drain > 0 && cfg.TCP != nil {
+		dctx, cancel := context.WithTimeout(context.Background(), *drain)
+		if n, _ := e.Drain(dctx); n > 0 {
+			fmt.Fprintf(stderr, "pollstack: %d connection(s) still closing after --drain %v\n", n, *drain)
+		}
+		cancel()
+	}
 	err = e.Stop()
 	t := e.Totals()
 	fmt.Fprintf(stderr, "pollstack: stopped; rx %d frames, tx %d frames, %d dropped; XDP program detached\n",
