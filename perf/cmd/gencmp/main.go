@@ -1,0 +1,76 @@
+// Command gencmp measures, in one run, requests/s of pollstack's HTTP load
+// generator ('pollstack bench rps') against wrk, both driving the same
+// kernel nginx on one test bed, each on one generator core, and prints the
+// medians and the ratio pollstack/wrk per generator core.
+//
+//	sudo go run ./perf/cmd/gencmp [--rounds 5] [--duration 5s] [--json]
+//
+// nginx (one worker, perf/harness.NginxConf) runs in the bed's kernel
+// namespace NAME-b, pinned to --nginx-cpu, and listens on 198.18.0.2:80
+// and 198.18.1.2:80. pollstack's generator runs on the bed's NAME-a end
+// (its XDP program owns that veth end, so wrk cannot run there) on
+// --cpu. wrk runs from a third namespace, NAME-c, joined to NAME-b by a
+// second veth pair (NAME-c 198.18.1.1/24 <-> NAME-d 198.18.1.2/24),
+// pinned by taskset to the same --cpu. Rounds alternate which generator
+// goes first. Everything is removed at the end, on error and on SIGINT.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	o, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		os.Exit(2)
+	}
+	os.Exit(run(o))
+}
+
+func run(o options) int {
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "gencmp: must run as root: it builds a test bed and a third namespace (network namespaces, veth pairs), runs nginx in one, and pollstack needs AF_XDP; try: sudo go run ./perf/cmd/gencmp")
+		return 1
+	}
+	for _, tool := range []string{"ip", "ethtool", "wrk", "curl", "nginx", "taskset"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			fmt.Fprintf(os.Stderr, "gencmp: %s not found: %v\n", tool, err)
+			return 1
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := compare(ctx, o, os.Stderr)
+	if rep != nil {
+		if o.JSON {
+			if jerr := writeJSON(os.Stdout, rep); jerr != nil {
+				err = errors.Join(err, jerr)
+			}
+		} else {
+			printReport(os.Stdout, rep)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gencmp: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func writeJSON(w io.Writer, rep *report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
