@@ -69,6 +69,10 @@ type wire struct {
 	lens     []uint32      // length of the frame in each slot
 	data     []byte        // WireSlots × SlotSize bytes
 	notify   chan struct{} // capacity 1; wakes the consumer's Wait
+	// wake is Wake's: unlike notify, Wait does not forget a token left in
+	// it, so that a Wake between the caller's decision to sleep and the
+	// sleep itself is not lost (the token costs at most one early return).
+	wake chan struct{}
 }
 
 func newWire(slots, slotSize int) *wire {
@@ -78,6 +82,7 @@ func newWire(slots, slotSize int) *wire {
 		lens:     make([]uint32, slots),
 		data:     make([]byte, slots*slotSize),
 		notify:   make(chan struct{}, 1),
+		wake:     make(chan struct{}, 1),
 	}
 }
 
@@ -226,7 +231,7 @@ func (l *MemLink) Receive(descs []Desc) int {
 // Wake implements Waker.
 func (l *MemLink) Wake() {
 	select {
-	case l.rx.notify <- struct{}{}:
+	case l.rx.wake <- struct{}{}:
 	default:
 	}
 }
@@ -252,6 +257,7 @@ func (l *MemLink) Wait(timeout time.Duration) {
 		l.timer.Reset(timeout)
 		select {
 		case <-w.notify:
+		case <-w.wake:
 		case <-l.timer.C:
 		case <-l.shared.done:
 		}

@@ -477,3 +477,25 @@ func BenchmarkMemLinkStream(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(total), "ns/frame")
 }
+
+// A Wake that comes before the Wait it is meant for still ends that Wait:
+// the loop decides to sleep, another goroutine wakes it, then it sleeps.
+func TestMemLinkWakeBeforeWaitIsNotLost(t *testing.T) {
+	a, b, err := NewMemPair(MemConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	_ = b
+	a.Wake()
+	done := make(chan struct{})
+	go func() {
+		a.Wait(time.Hour)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("Wait slept through a Wake made just before it")
+	}
+}
