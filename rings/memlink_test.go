@@ -481,7 +481,7 @@ func BenchmarkMemLinkStream(b *testing.B) {
 // A Wake that comes before the Wait it is meant for still ends that Wait:
 // the loop decides to sleep, another goroutine wakes it, then it sleeps.
 func TestMemLinkWakeBeforeWaitIsNotLost(t *testing.T) {
-	a, b, err := NewMemPair(MemConfig{})
+	a, b, err := rings.NewMemPair(rings.MemConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
