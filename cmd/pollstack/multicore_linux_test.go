@@ -6,18 +6,14 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"regexp"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/pollstack/pollstack/cores"
 	"github.com/pollstack/pollstack/engine"
 	"github.com/pollstack/pollstack/internal/netns"
 	"github.com/pollstack/pollstack/internal/testbed"
-	"github.com/pollstack/pollstack/rings"
 	"github.com/pollstack/pollstack/tcp"
 )
 
@@ -32,18 +28,7 @@ func TestMulticoreHTTPWithWrk(t *testing.T) {
 	bed := testbed.ForTest(t, 2)
 	s := startServe(t, bed, "--cores", "0,1", "--app", "http", "--port", "8080")
 	for _, closeHdr := range []bool{false, true} {
-		args := []string{"wrk", "-t2", "-c64", "-d5s", "http://198.18.0.1:8080/"}
-		if closeHdr {
-			args = append(args, "-H", "Connection: close")
-		}
-		out := inNetns(t, bed.NsB, args...)
-		if strings.Contains(out, "Socket errors") || strings.Contains(out, "Non-2xx") {
-			t.Fatalf("wrk (close=%v) saw errors:\n%s", closeHdr, out)
-		}
-		m := regexp.MustCompile(`(\d+) requests in`).FindStringSubmatch(out)
-		if m == nil || m[1] == "0" {
-			t.Fatalf("wrk (close=%v) made no requests:\n%s", closeHdr, out)
-		}
+		out := wrkClean(t, bed.NsB, closeHdr, "-t2", "-c64", "-d5s", "http://198.18.0.1:8080/")
 		t.Logf("wrk -t2 -c64 close=%v: %s", closeHdr, lastLines(out, 2))
 	}
 	// Counters are published every 10 ms; wrk has finished.
@@ -104,42 +89,7 @@ func (h *dialOutHandler) Closed(_ *tcp.Conn, err error) {
 // core per queue.
 func openBedEngine(t *testing.T, bed *testbed.Bed) *engine.Engine {
 	t.Helper()
-	prog, err := rings.AttachXDP(bed.IfaceA, bed.NsA, bed.Queues)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var links []rings.Link
-	var cpus []int
-	for q := 0; q < bed.Queues; q++ {
-		pool, err := rings.NewPool(4096, rings.DefaultFrameSize)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l, err := rings.OpenXDP(rings.XDPConfig{Iface: bed.IfaceA, Netns: bed.NsA, Queue: q, Program: prog, Pool: pool})
-		if err != nil {
-			t.Fatal(err)
-		}
-		links = append(links, l)
-		cpus = append(cpus, q)
-	}
-	cfg := tcp.DefaultConfig()
-	e, err := engine.New(engine.Config{MAC: bed.LocalMAC, CPUs: cpus, Pin: true, TCP: &cfg,
-		Idle: cores.IdlePolicy{SleepAfter: 64},
-		Addrs: []netip.Prefix{netip.PrefixFrom(testbed.LocalIPv4, testbed.PrefixLenIPv4),
-			netip.PrefixFrom(testbed.LocalIPv6, testbed.PrefixLenIPv6)}}, links)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range links {
-		e.AddCloser(l)
-	}
-	e.AddCloser(prog)
-	if err := e.Start(); err != nil {
-		e.Stop()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Stop() })
-	return e
+	return openBedEngineWith(t, bed, nil)
 }
 
 // Active opens from two cores to a kernel server: every connection

@@ -9,8 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"regexp"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -85,18 +83,7 @@ func TestGoHTTPAppAgainstKernelClients(t *testing.T) {
 		d = "3s"
 	}
 	for _, closeHdr := range []bool{false, true} {
-		args := []string{"wrk", "-t1", "-c256", "-d" + d, "http://198.18.0.1:8080/"}
-		if closeHdr {
-			args = append(args, "-H", "Connection: close")
-		}
-		out := inNetns(t, bed.NsB, args...)
-		if strings.Contains(out, "Socket errors") || strings.Contains(out, "Non-2xx") {
-			t.Fatalf("wrk (close=%v) saw errors:\n%s", closeHdr, out)
-		}
-		m := regexp.MustCompile(`(\d+) requests in`).FindStringSubmatch(out)
-		if m == nil || m[1] == "0" {
-			t.Fatalf("wrk (close=%v) made no requests:\n%s", closeHdr, out)
-		}
+		out := wrkClean(t, bed.NsB, closeHdr, "-t1", "-c256", "-d"+d, "http://198.18.0.1:8080/")
 		t.Logf("gohttp, wrk close=%v: %s", closeHdr, lastLines(out, 2))
 	}
 	s.stop(t)

@@ -65,18 +65,7 @@ func TestHTTPAppAgainstKernelClients(t *testing.T) {
 		t.Fatalf("%s of %d sequential curls succeeded", out, n)
 	}
 	for _, closeHdr := range []bool{false, true} {
-		args := []string{"wrk", "-t1", "-c256", "-d3s", "http://198.18.0.1:8080/"}
-		if closeHdr {
-			args = append(args, "-H", "Connection: close")
-		}
-		out := inNetns(t, bed.NsB, args...)
-		if strings.Contains(out, "Socket errors") || strings.Contains(out, "Non-2xx") {
-			t.Fatalf("wrk (close=%v) saw errors:\n%s", closeHdr, out)
-		}
-		m := regexp.MustCompile(`(\d+) requests in`).FindStringSubmatch(out)
-		if m == nil || m[1] == "0" {
-			t.Fatalf("wrk (close=%v) made no requests:\n%s", closeHdr, out)
-		}
+		out := wrkClean(t, bed.NsB, closeHdr, "-t1", "-c256", "-d3s", "http://198.18.0.1:8080/")
 		t.Logf("wrk close=%v: %s", closeHdr, lastLines(out, 2))
 	}
 	stopCapture()
@@ -87,6 +76,25 @@ func TestHTTPAppAgainstKernelClients(t *testing.T) {
 
 // checkCapture runs tshark's expert analysis with checksum validation on
 // and fails on malformed packets or bad checksums.
+// wrkClean runs wrk in ns (with Connection: close when closeHdr) and fails
+// on socket errors, non-2xx answers or no request at all; it returns
+// wrk's output.
+func wrkClean(t *testing.T, ns string, closeHdr bool, args ...string) string {
+	t.Helper()
+	if closeHdr {
+		args = append(args, "-H", "Connection: close")
+	}
+	out := inNetns(t, ns, append([]string{"wrk"}, args...)...)
+	if strings.Contains(out, "Socket errors") || strings.Contains(out, "Non-2xx") {
+		t.Fatalf("wrk %v (close=%v) saw errors:\n%s", args, closeHdr, out)
+	}
+	m := regexp.MustCompile(`(\d+) requests in`).FindStringSubmatch(out)
+	if m == nil || m[1] == "0" {
+		t.Fatalf("wrk %v (close=%v) made no requests:\n%s", args, closeHdr, out)
+	}
+	return out
+}
+
 func checkCapture(t *testing.T, file string) {
 	t.Helper()
 	out, err := exec.Command("tshark", "-r", file, "-q", "-o", "ip.check_checksum:TRUE",
