@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"time"
 
@@ -54,7 +55,7 @@ func (f *engineFlags) register(fs *flag.FlagSet, cmd string) {
 	fs.StringVar(&f.netns, "netns", "", "named network namespace that holds the interface (/run/netns/NS)")
 	fs.Var(&f.addrs, "addr", "address in CIDR form, repeatable (default 198.18.0.1/24 and 2001:2::1/64)")
 	fs.StringVar(&f.cores, "cores", "0", "CPU list, one loop and one interface queue per CPU, e.g. 0 or 0,1 or 0-3")
-	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on HOST:PORT at /metrics (default off)")
+	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on HOST:PORT at /metrics, and the Go profiler at /debug/pprof/ (default off)")
 	fs.IntVar(&f.sleepAfter, "idle-sleep-after", 0, "sleep in poll(2) after this many empty polls (0: busy-poll)")
 	fs.IntVar(&f.ringSize, "ring-size", rings.DefaultXDPRingSize, "descriptors in each AF_XDP ring (power of two)")
 	fs.IntVar(&f.frames, "frames", rings.DefaultFrames, "UMEM frames per core")
@@ -204,6 +205,11 @@ func (f *engineFlags) serveMetrics(e *engine.Engine, stderr io.Writer) func() {
 	reg.MustRegister(engine.NewCollector(e), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// The Go profiler, for performance work on a running engine (the
+	// listener is the operator's, like /metrics).
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(f.listener)
 	fmt.Fprintf(stderr, "pollstack: metrics on http://%s/metrics\n", f.listener.Addr())
