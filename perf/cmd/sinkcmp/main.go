@@ -21,38 +21,37 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"runtime"
 	"syscall"
-	"time"
 
 	"github.com/pollstack/pollstack/internal/testbed"
+	"github.com/pollstack/pollstack/perf/sinkcmp"
 )
 
 func main() {
-	var o options
-	flag.DurationVar(&o.Duration, "duration", 10*time.Second, "measured window per receiver turn")
-	flag.DurationVar(&o.Warmup, "warmup", 2*time.Second, "warm-up before each window")
-	flag.IntVar(&o.Size, "size", 64, "Ethernet frame size in bytes without FCS (64..1514)")
-	flag.IntVar(&o.Flows, "flows", 1, "UDP source ports the generator cycles through")
-	flag.IntVar(&o.Rounds, "rounds", 3, "how many times each receiver takes a turn (sink, testpmd, sink, testpmd, ...)")
-	flag.IntVar(&o.GenCPU, "gen-cpu", 1, "CPU of the generator")
-	flag.IntVar(&o.RxCPU, "rx-cpu", 0, "CPU of the receiver under test")
-	flag.IntVar(&o.Batch, "batch", 0, "frames per Receive/Transmit call (0: rings.IdealBatch)")
-	flag.IntVar(&o.RingSize, "ring", 0, "AF_XDP ring size of pollstack's sockets (0: rings.DefaultXDPRingSize)")
-	flag.IntVar(&o.Frames, "frames", 0, "frames in each pollstack pool (0: rings.DefaultFrames)")
-	flag.IntVar(&o.Nice, "nice", -20, "niceness of both receivers (testpmd through nice(1)), to keep other load on a shared machine from preempting them")
-	flag.BoolVar(&o.GenNice, "gen-nice", true, "give the generator thread the same niceness")
-	flag.DurationVar(&o.IdleSpin, "idle-spin", 2*time.Microsecond, "sink: spin this long after an empty poll before polling again (0: poll at once)")
-	flag.BoolVar(&o.Confine, "confine", true, "put this process's unpinned threads on --rx-cpu at --nice, so that Go's scheduler hands a preempted pinned loop back its P at once")
-	flag.IntVar(&o.BusyPoll, "busy-poll", 0, "sink: SO_BUSY_POLL_BUDGET with preferred busy polling and a recvfrom after each empty poll, as testpmd's PMD does (0: off)")
-	flag.IntVar(&o.TestpmdBusyBudget, "testpmd-busy-budget", -1, "testpmd: net_af_xdp busy_budget devarg (0: off; -1: the PMD's default, 64)")
-	flag.StringVar(&o.Receivers, "receivers", "pollstack,testpmd", "receivers that take turns, comma-separated: pollstack or testpmd, with overrides after ':' joined by '+' (pollstack:spin=0, pollstack:busy=64, testpmd:busy=0)")
-	flag.StringVar(&o.Testpmd, "testpmd", "/usr/bin/dpdk-testpmd", "dpdk-testpmd binary")
-	flag.StringVar(&o.JSON, "json", "", "also write the report as JSON to this file")
-	flag.BoolVar(&o.Verbose, "v", false, "copy testpmd's output to stderr")
+	o := sinkcmp.DefaultOptions()
+	flag.DurationVar(&o.Duration, "duration", o.Duration, "measured window per receiver turn")
+	flag.DurationVar(&o.Warmup, "warmup", o.Warmup, "warm-up before each window")
+	flag.IntVar(&o.Size, "size", o.Size, "Ethernet frame size in bytes without FCS (64..1514)")
+	flag.IntVar(&o.Flows, "flows", o.Flows, "UDP source ports the generator cycles through")
+	flag.IntVar(&o.Rounds, "rounds", o.Rounds, "how many times each receiver takes a turn (sink, testpmd, sink, testpmd, ...)")
+	flag.IntVar(&o.GenCPU, "gen-cpu", o.GenCPU, "CPU of the generator")
+	flag.IntVar(&o.RxCPU, "rx-cpu", o.RxCPU, "CPU of the receiver under test")
+	flag.IntVar(&o.Batch, "batch", o.Batch, "frames per Receive/Transmit call (0: rings.IdealBatch)")
+	flag.IntVar(&o.RingSize, "ring", o.RingSize, "AF_XDP ring size of pollstack's sockets (0: rings.DefaultXDPRingSize)")
+	flag.IntVar(&o.Frames, "frames", o.Frames, "frames in each pollstack pool (0: rings.DefaultFrames)")
+	flag.IntVar(&o.Nice, "nice", o.Nice, "niceness of both receivers (testpmd through nice(1)), to keep other load on a shared machine from preempting them")
+	flag.BoolVar(&o.GenNice, "gen-nice", o.GenNice, "give the generator thread the same niceness")
+	flag.DurationVar(&o.IdleSpin, "idle-spin", o.IdleSpin, "sink: spin this long after an empty poll before polling again (0: poll at once)")
+	flag.BoolVar(&o.Confine, "confine", o.Confine, "put this process's unpinned threads on --rx-cpu at --nice, so that Go's scheduler hands a preempted pinned loop back its P at once")
+	flag.IntVar(&o.BusyPoll, "busy-poll", o.BusyPoll, "sink: SO_BUSY_POLL_BUDGET with preferred busy polling and a recvfrom after each empty poll, as testpmd's PMD does (0: off)")
+	flag.IntVar(&o.TestpmdBusyBudget, "testpmd-busy-budget", o.TestpmdBusyBudget, "testpmd: net_af_xdp busy_budget devarg (0: off; -1: the PMD's default, 64)")
+	flag.StringVar(&o.Receivers, "receivers", o.Receivers, "receivers that take turns, comma-separated: pollstack or testpmd, with overrides after ':' joined by '+' (pollstack:spin=0, pollstack:busy=64, testpmd:busy=0)")
+	flag.StringVar(&o.Testpmd, "testpmd", o.Testpmd, "dpdk-testpmd binary")
+	flag.StringVar(&o.JSON, "json", o.JSON, "also write the report as JSON to this file")
+	flag.BoolVar(&o.Verbose, "v", o.Verbose, "copy testpmd's output to stderr")
 	flag.Parse()
 	if flag.NArg() != 0 {
 		fmt.Fprintf(os.Stderr, "sinkcmp: unexpected arguments %q\n", flag.Args())
@@ -61,7 +60,7 @@ func main() {
 	os.Exit(run(o))
 }
 
-func run(o options) int {
+func run(o sinkcmp.Options) int {
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "sinkcmp: must run as root (test bed, AF_XDP, testpmd)")
 		return 1
@@ -78,9 +77,9 @@ func run(o options) int {
 			fmt.Fprintf(os.Stderr, "sinkcmp: remove bed %s: %v\n", name, err)
 		}
 	}()
-	rep, err := compare(ctx, name, o, os.Stderr)
+	rep, err := sinkcmp.Compare(ctx, name, o, os.Stderr)
 	if rep != nil {
-		printReport(os.Stdout, rep)
+		sinkcmp.PrintReport(os.Stdout, rep)
 		if o.JSON != "" {
 			if jerr := writeJSON(o.JSON, rep); jerr != nil {
 				err = errors.Join(err, jerr)
@@ -94,35 +93,10 @@ func run(o options) int {
 	return 0
 }
 
-func writeJSON(path string, rep *report) error {
+func writeJSON(path string, rep *sinkcmp.Report) error {
 	b, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
-
-func printReport(w io.Writer, r *report) {
-	fmt.Fprintf(w, "sinkcmp: %d-byte UDP frames, %d flow(s), window %v after %v warm-up, generator on CPU %d, receivers on CPU %d\n",
-		r.Options.Size, r.Options.Flows, r.Options.Duration, r.Options.Warmup, r.Options.GenCPU, r.Options.RxCPU)
-	fmt.Fprintf(w, "pollstack: XDP program in %s mode, sink batch %d, ring %d, %d frames; receivers at nice %d (generator too: %v; other threads confined: %v)\n", r.XDPMode, r.Batch, r.RingSize, r.Frames, r.Options.Nice, r.Options.GenNice, r.Options.Confine)
-	fmt.Fprintf(w, "testpmd: %s\n", r.TestpmdCmd)
-	for _, recv := range r.Receivers {
-		fmt.Fprintf(w, "receiver %v\n", recv)
-	}
-	fmt.Fprintln(w)
-	width := 9
-	for _, recv := range r.Receivers {
-		width = max(width, len(recv.Name))
-	}
-	fmt.Fprintf(w, "%-6s %-*s %12s %12s %8s %12s %8s\n", "round", width, "receiver", "rx Mpps", "gen Mpps", "rx/gen", "dropped", "loadavg")
-	for _, x := range r.Windows {
-		fmt.Fprintf(w, "%-6d %-*s %12.3f %12.3f %7.1f%% %12d %8.2f\n", x.Round, width, x.Receiver, x.RxPPS/1e6, x.GenPPS/1e6, 100*x.RxPPS/x.GenPPS, x.RxDropped, x.LoadAvg)
-	}
-	fmt.Fprintln(w)
-	for _, recv := range r.Receivers {
-		m := r.Median[recv.Name]
-		fmt.Fprintf(w, "%-6s %-*s %12.3f %12.3f\n", "median", width, recv.Name, m.RxPPS/1e6, m.GenPPS/1e6)
-	}
-	fmt.Fprintf(w, "ratio sink/testpmd = %.3f\n", r.Ratio)
 }

@@ -1,4 +1,4 @@
-package main
+package sinkcmp
 
 import (
 	"bufio"

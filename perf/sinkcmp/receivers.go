@@ -1,4 +1,4 @@
-package main
+package sinkcmp
 
 import (
 	"fmt"
@@ -12,7 +12,7 @@ import (
 // the global flags joined by '+': "pollstack:spin=0", "testpmd:busy=0",
 // "pollstack:spin=0+busy=64". pollstack takes spin (idle spin, a duration)
 // and busy (busy poll budget); testpmd takes busy (the PMD's busy_budget).
-type receiver struct {
+type Receiver struct {
 	Name string `json:"name"` // as given
 	Kind string `json:"kind"` // receiverSink or receiverTestpmd
 	// pollstack
@@ -24,8 +24,8 @@ type receiver struct {
 
 // parseReceivers parses a comma-separated list of receiver specs, taking
 // unset fields from o.
-func parseReceivers(list string, o options) ([]receiver, error) {
-	var rs []receiver
+func ParseReceivers(list string, o Options) ([]Receiver, error) {
+	var rs []Receiver
 	seen := map[string]bool{}
 	for _, spec := range strings.Split(list, ",") {
 		spec = strings.TrimSpace(spec)
@@ -33,9 +33,9 @@ func parseReceivers(list string, o options) ([]receiver, error) {
 			continue
 		}
 		kind, opts, _ := strings.Cut(spec, ":")
-		r := receiver{Name: spec, Kind: kind, IdleSpin: o.IdleSpin, BusyPoll: o.BusyPoll, BusyBudget: o.TestpmdBusyBudget}
-		if kind != receiverSink && kind != receiverTestpmd {
-			return nil, fmt.Errorf("receiver %q: want %s or %s", spec, receiverSink, receiverTestpmd)
+		r := Receiver{Name: spec, Kind: kind, IdleSpin: o.IdleSpin, BusyPoll: o.BusyPoll, BusyBudget: o.TestpmdBusyBudget}
+		if kind != ReceiverSink && kind != ReceiverTestpmd {
+			return nil, fmt.Errorf("receiver %q: want %s or %s", spec, ReceiverSink, ReceiverTestpmd)
 		}
 		if seen[spec] {
 			return nil, fmt.Errorf("receiver %q named twice", spec)
@@ -51,17 +51,17 @@ func parseReceivers(list string, o options) ([]receiver, error) {
 			}
 			var err error
 			switch {
-			case kind == receiverSink && k == "spin":
+			case kind == ReceiverSink && k == "spin":
 				r.IdleSpin, err = time.ParseDuration(v)
 				if err == nil && r.IdleSpin < 0 {
 					err = fmt.Errorf("negative")
 				}
-			case kind == receiverSink && k == "busy":
+			case kind == ReceiverSink && k == "busy":
 				r.BusyPoll, err = strconv.Atoi(v)
 				if err == nil && r.BusyPoll < 0 {
 					err = fmt.Errorf("negative")
 				}
-			case kind == receiverTestpmd && k == "busy":
+			case kind == ReceiverTestpmd && k == "busy":
 				r.BusyBudget, err = strconv.Atoi(v)
 			default:
 				err = fmt.Errorf("unknown option for %s", kind)
@@ -79,8 +79,8 @@ func parseReceivers(list string, o options) ([]receiver, error) {
 }
 
 // String describes the receiver's settings.
-func (r receiver) String() string {
-	if r.Kind == receiverSink {
+func (r Receiver) String() string {
+	if r.Kind == ReceiverSink {
 		return fmt.Sprintf("%s: idle spin %v, busy poll budget %d", r.Name, r.IdleSpin, r.BusyPoll)
 	}
 	bb := "PMD default"

@@ -1,4 +1,4 @@
-package main
+package sinkcmp
 
 import (
 	"context"
@@ -19,8 +19,8 @@ import (
 	"github.com/pollstack/pollstack/rings"
 )
 
-// options are the command's flags.
-type options struct {
+// Options say how to run a comparison: sinkcmp's flags.
+type Options struct {
 	Duration time.Duration `json:"duration_ns"`
 	Warmup   time.Duration `json:"warmup_ns"`
 	Size     int           `json:"size"`
@@ -43,17 +43,30 @@ type options struct {
 	// Receivers is the comma-separated list of receivers that take turns.
 	Receivers string `json:"receivers"`
 	JSON      string `json:"-"`
-	Verbose   bool   `json:"-"`
+	Verbose   bool   `json:"-"` // copy testpmd's output to the log
+}
+
+// DefaultOptions returns the defaults of sinkcmp's flags: 64-byte frames,
+// one flow, 3 rounds of a 10 s window after 2 s of warm-up, generator on
+// CPU 1, receivers on CPU 0 at nice -20, the sink spinning 2 µs after an
+// empty poll, testpmd at its PMD's defaults.
+func DefaultOptions() Options {
+	return Options{
+		Duration: 10 * time.Second, Warmup: 2 * time.Second, Size: 64, Flows: 1, Rounds: 3,
+		GenCPU: 1, RxCPU: 0, Nice: -20, GenNice: true, Confine: true, IdleSpin: 2 * time.Microsecond,
+		Testpmd: "/usr/bin/dpdk-testpmd", TestpmdBusyBudget: -1,
+		Receivers: ReceiverSink + "," + ReceiverTestpmd,
+	}
 }
 
 // Receiver names.
 const (
-	receiverSink    = "pollstack"
-	receiverTestpmd = "testpmd"
+	ReceiverSink    = "pollstack"
+	ReceiverTestpmd = "testpmd"
 )
 
-// window is one measured turn of one receiver.
-type window struct {
+// Window is one measured turn of one receiver.
+type Window struct {
 	Round      int     `json:"round"`
 	Receiver   string  `json:"receiver"`
 	Seconds    float64 `json:"seconds"`
@@ -68,24 +81,26 @@ type window struct {
 	LoadAvg float64 `json:"loadavg"`
 }
 
-type median struct {
+// Rates are a receiver's median packets/s and the generator's over the
+// same windows.
+type Rates struct {
 	RxPPS  float64 `json:"rx_pps"`
 	GenPPS float64 `json:"gen_pps"`
 }
 
-// report is the command's result.
-type report struct {
-	Bed        string            `json:"bed"`
-	Started    time.Time         `json:"started"`
-	Options    options           `json:"options"`
-	XDPMode    string            `json:"xdp_mode"`
-	Batch      int               `json:"batch"`
-	RingSize   int               `json:"ring_size"`
-	Frames     int               `json:"frames"`
-	TestpmdCmd string            `json:"testpmd_cmd"`
-	Receivers  []receiver        `json:"receivers"`
-	Windows    []window          `json:"windows"`
-	Median     map[string]median `json:"median"`
+// Report is a comparison's result.
+type Report struct {
+	Bed        string           `json:"bed"`
+	Started    time.Time        `json:"started"`
+	Options    Options          `json:"options"`
+	XDPMode    string           `json:"xdp_mode"`
+	Batch      int              `json:"batch"`
+	RingSize   int              `json:"ring_size"`
+	Frames     int              `json:"frames"`
+	TestpmdCmd string           `json:"testpmd_cmd"`
+	Receivers  []Receiver       `json:"receivers"`
+	Windows    []Window         `json:"windows"`
+	Median     map[string]Rates `json:"median"`
 	// Ratio is the median of the first pollstack receiver over that of
 	// the first testpmd receiver.
 	Ratio     float64    `json:"ratio_sink_over_testpmd"`
@@ -95,16 +110,39 @@ type report struct {
 // counters reads a receiver's running totals: packets, bytes and kernel drops.
 type counters func() (packets, bytes, dropped uint64, err error)
 
-// compare builds bed name, runs the generator for the whole run and the
-// receivers in turn, and returns the report (partial on error).
-func compare(ctx context.Context, name string, o options, log io.Writer) (*report, error) {
+// Compare builds bed name (one queue) and runs CompareOn on it. The caller
+// removes the bed (testbed.Down(name)), also when Compare fails.
+func Compare(ctx context.Context, name string, o Options, log io.Writer) (*Report, error) {
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	bed, err := testbed.Up(name, 1)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(log, "sinkcmp: %v\n", bed)
+	return CompareOn(ctx, bed, o, log)
+}
+
+func (o Options) check() error {
 	if o.Rounds < 1 || o.Duration <= 0 || o.Warmup < 0 {
-		return nil, fmt.Errorf("want rounds ≥ 1, duration > 0, warm-up ≥ 0")
+		return fmt.Errorf("want rounds ≥ 1, duration > 0, warm-up ≥ 0")
+	}
+	return nil
+}
+
+// CompareOn runs, on a bed with no XDP program attached, the generator on
+// bed.IfaceB for the whole run and the receivers in turn on bed.IfaceA,
+// and returns the report (partial on error). With o.Confine the process's
+// threads are put back on every CPU at their old niceness when it returns.
+func CompareOn(ctx context.Context, bed *testbed.Bed, o Options, log io.Writer) (_ *Report, err error) {
+	if err := o.check(); err != nil {
+		return nil, err
 	}
 	if o.Receivers == "" {
-		o.Receivers = receiverSink + "," + receiverTestpmd
+		o.Receivers = ReceiverSink + "," + ReceiverTestpmd
 	}
-	recvs, err := parseReceivers(o.Receivers, o)
+	recvs, err := ParseReceivers(o.Receivers, o)
 	if err != nil {
 		return nil, err
 	}
@@ -117,13 +155,8 @@ func compare(ctx context.Context, name string, o options, log io.Writer) (*repor
 	if o.Frames == 0 {
 		o.Frames = rings.DefaultFrames
 	}
-	bed, err := testbed.Up(name, 1)
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(log, "sinkcmp: %v\n", bed)
-	rep := &report{Bed: bed.Name, Started: time.Now(), Options: o, Batch: o.Batch, RingSize: o.RingSize, Frames: o.Frames,
-		Median: map[string]median{}, Receivers: recvs}
+	rep := &Report{Bed: bed.Name, Started: time.Now(), Options: o, Batch: o.Batch, RingSize: o.RingSize, Frames: o.Frames,
+		Median: map[string]Rates{}, Receivers: recvs}
 	tcfg := testpmdConfig{Path: o.Testpmd, Netns: bed.NsA, Iface: bed.IfaceA, CPU: o.RxCPU,
 		Prefix: "pollstack-" + bed.Name, BusyBudget: o.TestpmdBusyBudget, Nice: o.Nice}
 	if o.Verbose {
@@ -132,7 +165,13 @@ func compare(ctx context.Context, name string, o options, log io.Writer) (*repor
 	rep.TestpmdCmd = strings.Join(testpmdArgs(tcfg), " ")
 
 	if o.Confine {
-		if err := confine(o.RxCPU, o.Nice); err != nil {
+		restore, err := confine(o.RxCPU, o.Nice)
+		defer func() {
+			if rerr := restore(); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+		}()
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -186,9 +225,9 @@ func compare(ctx context.Context, name string, o options, log io.Writer) (*repor
 			if ctx.Err() != nil {
 				break
 			}
-			var w window
+			var w Window
 			var err error
-			if recv.Kind == receiverSink {
+			if recv.Kind == ReceiverSink {
 				w, err = measureSink(ctx, bed, o, recv, round, &genLive, rep, log)
 			} else {
 				c := tcfg
@@ -213,12 +252,12 @@ func compare(ctx context.Context, name string, o options, log io.Writer) (*repor
 		}
 	default:
 	}
-	summarize(rep)
+	Summarize(rep)
 	return rep, errors.Join(errs...)
 }
 
 // summarize fills in the medians and the ratio.
-func summarize(r *report) {
+func Summarize(r *Report) {
 	var first = map[string]string{} // kind -> name of the first receiver of that kind
 	for _, recv := range r.Receivers {
 		var rx, gen []float64
@@ -228,13 +267,13 @@ func summarize(r *report) {
 				gen = append(gen, w.GenPPS)
 			}
 		}
-		r.Median[recv.Name] = median{RxPPS: harness.Median(rx), GenPPS: harness.Median(gen)}
+		r.Median[recv.Name] = Rates{RxPPS: harness.Median(rx), GenPPS: harness.Median(gen)}
 		if _, ok := first[recv.Kind]; !ok {
 			first[recv.Kind] = recv.Name
 		}
 	}
-	s, sok := first[receiverSink]
-	t, tok := first[receiverTestpmd]
+	s, sok := first[ReceiverSink]
+	t, tok := first[ReceiverTestpmd]
 	if sok && tok && r.Median[t].RxPPS > 0 {
 		r.Ratio = r.Median[s].RxPPS / r.Median[t].RxPPS
 	}
@@ -242,16 +281,16 @@ func summarize(r *report) {
 
 // measureSink attaches the XDP program to NAME-a, runs pps.Sink on an
 // AF_XDP link there, measures a window and takes it all down again.
-func measureSink(ctx context.Context, bed *testbed.Bed, o options, recv receiver, round int, gen *pps.Live, rep *report, log io.Writer) (window, error) {
+func measureSink(ctx context.Context, bed *testbed.Bed, o Options, recv Receiver, round int, gen *pps.Live, rep *Report, log io.Writer) (Window, error) {
 	prog, err := rings.AttachXDP(bed.IfaceA, bed.NsA, 1)
 	if err != nil {
-		return window{}, err
+		return Window{}, err
 	}
 	defer prog.Close()
 	rep.XDPMode = prog.Mode.String()
 	pool, err := rings.NewPool(o.Frames, rings.DefaultFrameSize)
 	if err != nil {
-		return window{}, err
+		return Window{}, err
 	}
 	// The kernel lets go of the last receiver's socket (testpmd's or
 	// ours) a little after it is closed; until then bind says EBUSY.
@@ -262,7 +301,7 @@ func measureSink(ctx context.Context, bed *testbed.Bed, o options, recv receiver
 			break
 		}
 		if !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
-			return window{}, err
+			return Window{}, err
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -270,7 +309,7 @@ func measureSink(ctx context.Context, bed *testbed.Bed, o options, recv receiver
 	scfg := pps.SinkConfig{Batch: o.Batch, Interval: 100 * time.Millisecond}
 	if recv.BusyPoll > 0 {
 		if err := enableBusyPoll(link.FD(), recv.BusyPoll); err != nil {
-			return window{}, err
+			return Window{}, err
 		}
 		fd := link.FD()
 		scfg.OnIdle = func() { busyPollKick(fd) }
@@ -314,7 +353,7 @@ func measureSink(ctx context.Context, bed *testbed.Bed, o options, recv receiver
 
 // measureTestpmd runs testpmd on NAME-a, measures a window from its
 // telemetry counters and stops it.
-func measureTestpmd(ctx context.Context, c testpmdConfig, o options, recv receiver, round int, gen *pps.Live, log io.Writer) (window, error) {
+func measureTestpmd(ctx context.Context, c testpmdConfig, o Options, recv Receiver, round int, gen *pps.Live, log io.Writer) (Window, error) {
 	// As for our socket, the kernel may still hold the previous receiver's
 	// queue for a moment; testpmd then fails to start. Try again.
 	var t *testpmd
@@ -324,7 +363,7 @@ func measureTestpmd(ctx context.Context, c testpmdConfig, o options, recv receiv
 			break
 		}
 		if attempt == 3 || ctx.Err() != nil {
-			return window{}, err
+			return Window{}, err
 		}
 		fmt.Fprintf(log, "round %d %s: start failed, trying again: %v\n", round, recv.Name, firstLine(err))
 		time.Sleep(time.Second)
@@ -338,8 +377,8 @@ func measureTestpmd(ctx context.Context, c testpmdConfig, o options, recv receiv
 
 // measure waits out the warm-up, then counts the generator's and the
 // receiver's packets over the window, reporting progress once a second.
-func measure(ctx context.Context, round int, recv string, o options, gen *pps.Live, rx counters, log io.Writer) (window, error) {
-	w := window{Round: round, Receiver: recv}
+func measure(ctx context.Context, round int, recv string, o Options, gen *pps.Live, rx counters, log io.Writer) (Window, error) {
+	w := Window{Round: round, Receiver: recv}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	type snap struct {

@@ -1,4 +1,4 @@
-package main
+package sinkcmp
 
 import (
 	"errors"
@@ -67,20 +67,40 @@ func xdpStats(fd int) (unix.XDPStatistics, error) {
 // CPU, the receiver stalls for milliseconds and its fill ring runs dry.
 // Kept on the receiver's CPU, which is idle while the receiver is parked,
 // and at the receivers' niceness, the helper runs at once.
-func confine(cpu, nice int) error {
+//
+// restore puts every thread back on the CPUs and at the niceness the
+// calling thread had before (so that a process which goes on to start
+// other programs does not hand them CPU cpu and nice -20). It is never nil.
+func confine(cpu, nice int) (restore func() error, err error) {
+	var old unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &old); err != nil {
+		return func() error { return nil }, fmt.Errorf("sched_getaffinity: %w", err)
+	}
+	// The raw getpriority(2) answers 20 - nice.
+	prio, err := unix.Getpriority(unix.PRIO_PROCESS, 0)
+	if err != nil {
+		return func() error { return nil }, fmt.Errorf("getpriority: %w", err)
+	}
+	oldNice := 20 - prio
+	var set unix.CPUSet
+	set.Set(cpu)
+	restore = func() error { return eachThread(old, oldNice) }
+	return restore, eachThread(set, nice)
+}
+
+// eachThread puts every thread of the process on set at niceness nice.
+func eachThread(set unix.CPUSet, nice int) error {
 	tasks, err := os.ReadDir("/proc/self/task")
 	if err != nil {
 		return err
 	}
-	var set unix.CPUSet
-	set.Set(cpu)
 	for _, t := range tasks {
 		tid, err := strconv.Atoi(t.Name())
 		if err != nil {
 			continue
 		}
 		if err := unix.SchedSetaffinity(tid, &set); err != nil && !errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("confine thread %d to CPU %d: %w", tid, cpu, err)
+			return fmt.Errorf("set CPUs of thread %d: %w", tid, err)
 		}
 		if err := unix.Setpriority(unix.PRIO_PROCESS, tid, nice); err != nil && !errors.Is(err, unix.ESRCH) {
 			return fmt.Errorf("setpriority thread %d: %w", tid, err)

@@ -1,4 +1,4 @@
-package main
+package sinkcmp
 
 import (
 	"context"
@@ -31,32 +31,32 @@ func TestParseEthdevStats(t *testing.T) {
 }
 
 func TestSummarizeRatio(t *testing.T) {
-	r := &report{Median: map[string]median{}, Receivers: []receiver{
-		{Name: "pollstack", Kind: receiverSink}, {Name: "pollstack:spin=0", Kind: receiverSink}, {Name: "testpmd", Kind: receiverTestpmd},
-	}, Windows: []window{
+	r := &Report{Median: map[string]Rates{}, Receivers: []Receiver{
+		{Name: "pollstack", Kind: ReceiverSink}, {Name: "pollstack:spin=0", Kind: ReceiverSink}, {Name: "testpmd", Kind: ReceiverTestpmd},
+	}, Windows: []Window{
 		{Receiver: "pollstack:spin=0", RxPPS: 9e6, GenPPS: 9e6},
-		{Receiver: receiverSink, RxPPS: 2e6, GenPPS: 2e6},
-		{Receiver: receiverTestpmd, RxPPS: 1e6, GenPPS: 2e6},
-		{Receiver: receiverSink, RxPPS: 4e6, GenPPS: 4e6},
-		{Receiver: receiverTestpmd, RxPPS: 3e6, GenPPS: 4e6},
+		{Receiver: ReceiverSink, RxPPS: 2e6, GenPPS: 2e6},
+		{Receiver: ReceiverTestpmd, RxPPS: 1e6, GenPPS: 2e6},
+		{Receiver: ReceiverSink, RxPPS: 4e6, GenPPS: 4e6},
+		{Receiver: ReceiverTestpmd, RxPPS: 3e6, GenPPS: 4e6},
 	}}
-	summarize(r)
-	if r.Median[receiverSink].RxPPS != 3e6 || r.Median[receiverTestpmd].RxPPS != 2e6 || r.Ratio != 1.5 {
+	Summarize(r)
+	if r.Median[ReceiverSink].RxPPS != 3e6 || r.Median[ReceiverTestpmd].RxPPS != 2e6 || r.Ratio != 1.5 {
 		t.Errorf("medians %+v, ratio %v", r.Median, r.Ratio)
 	}
 }
 
 func TestParseReceivers(t *testing.T) {
-	o := options{IdleSpin: 2 * time.Microsecond, BusyPoll: 0, TestpmdBusyBudget: -1}
-	rs, err := parseReceivers("pollstack, pollstack:spin=0+busy=64 ,testpmd,testpmd:busy=0", o)
+	o := Options{IdleSpin: 2 * time.Microsecond, BusyPoll: 0, TestpmdBusyBudget: -1}
+	rs, err := ParseReceivers("pollstack, pollstack:spin=0+busy=64 ,testpmd,testpmd:busy=0", o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []receiver{
-		{Name: "pollstack", Kind: receiverSink, IdleSpin: 2 * time.Microsecond, BusyBudget: -1},
-		{Name: "pollstack:spin=0+busy=64", Kind: receiverSink, BusyPoll: 64, BusyBudget: -1},
-		{Name: "testpmd", Kind: receiverTestpmd, IdleSpin: 2 * time.Microsecond, BusyBudget: -1},
-		{Name: "testpmd:busy=0", Kind: receiverTestpmd, IdleSpin: 2 * time.Microsecond, BusyBudget: 0},
+	want := []Receiver{
+		{Name: "pollstack", Kind: ReceiverSink, IdleSpin: 2 * time.Microsecond, BusyBudget: -1},
+		{Name: "pollstack:spin=0+busy=64", Kind: ReceiverSink, BusyPoll: 64, BusyBudget: -1},
+		{Name: "testpmd", Kind: ReceiverTestpmd, IdleSpin: 2 * time.Microsecond, BusyBudget: -1},
+		{Name: "testpmd:busy=0", Kind: ReceiverTestpmd, IdleSpin: 2 * time.Microsecond, BusyBudget: 0},
 	}
 	if len(rs) != len(want) {
 		t.Fatalf("got %+v", rs)
@@ -67,7 +67,7 @@ func TestParseReceivers(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "linux", "pollstack:spin", "pollstack:spin=-1us", "testpmd:spin=0", "pollstack,pollstack", "pollstack:busy=x"} {
-		if _, err := parseReceivers(bad, o); err == nil {
+		if _, err := ParseReceivers(bad, o); err == nil {
 			t.Errorf("parseReceivers(%q) accepted it", bad)
 		}
 	}
@@ -120,9 +120,9 @@ func TestCompareOnBed(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	o := options{Duration: time.Second, Warmup: time.Second, Size: 64, Flows: 1, Rounds: 1,
+	o := Options{Duration: time.Second, Warmup: time.Second, Size: 64, Flows: 1, Rounds: 1,
 		GenCPU: 1, RxCPU: 0, Testpmd: tpmd, TestpmdBusyBudget: -1}
-	rep, err := compare(ctx, name, o, log)
+	rep, err := Compare(ctx, name, o, log)
 	if err != nil {
 		t.Fatal(err)
 	}
