@@ -181,9 +181,18 @@ func CompareOn(ctx context.Context, bed *testbed.Bed, o Options, log io.Writer) 
 	if err != nil {
 		return nil, err
 	}
-	genLink, err := rings.OpenXDP(rings.XDPConfig{Iface: bed.IfaceB, Netns: bed.NsB, Pool: genPool, RingSize: o.RingSize})
-	if err != nil {
-		return nil, fmt.Errorf("generator link: %w", err)
+	// On a bed used before (perf/cmd/compare's), the kernel may still hold
+	// the last AF_XDP socket on IfaceB for a moment: bind says EBUSY.
+	var genLink *rings.XDPLink
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		genLink, err = rings.OpenXDP(rings.XDPConfig{Iface: bed.IfaceB, Netns: bed.NsB, Pool: genPool, RingSize: o.RingSize})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
+			return nil, fmt.Errorf("generator link: %w", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	var genLive pps.Live
 	gcfg := pps.GenConfig{

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/pollstack/pollstack/perf/harness"
 )
 
 // testpmd runs dpdk-testpmd in rxonly mode on an interface with the
@@ -243,25 +245,10 @@ func (t *testpmd) stop() error {
 			err = errors.New("testpmd: had to be killed")
 		}
 	}
-	if xerr := detachXDP(t.netns, t.iface); xerr != nil {
+	if _, xerr := harness.DetachXDP(context.Background(), t.netns, t.iface); xerr != nil {
 		err = errors.Join(err, xerr)
 	}
 	os.RemoveAll(filepath.Dir(t.sock))
 	return err
 }
 
-// detachXDP removes whatever XDP program is attached to iface in netns, in
-// any mode, if one is.
-func detachXDP(netns, iface string) error {
-	out, err := exec.Command("ip", "-n", netns, "-d", "link", "show", "dev", iface).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("ip link show %s: %w: %s", iface, err, out)
-	}
-	if !strings.Contains(string(out), "prog/xdp") && !strings.Contains(string(out), " xdp") {
-		return nil
-	}
-	for _, mode := range []string{"xdp", "xdpgeneric", "xdpdrv"} {
-		exec.Command("ip", "-n", netns, "link", "set", "dev", iface, mode, "off").Run()
-	}
-	return nil
-}
