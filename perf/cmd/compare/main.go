@@ -1,0 +1,108 @@
+// Command compare is the scoreboard of issue 7: on one fresh test bed it
+// measures the same generator (pollstack's 'bench cps' and 'bench rps')
+// against pollstack's 'serve --app http', against nginx on the Linux
+// kernel and against gVisor's netstack (perf/gvisor's gvisor-http over
+// AF_XDP), each server on one CPU, and pollstack's raw sink against
+// dpdk-testpmd rxonly (perf/sinkcmp), and prints rates, p99 latencies,
+// ratios and the issue's targets.
+//
+//	sudo go run ./perf/cmd/compare [--rounds 3] [--duration 5s] [--conns 32] [--json FILE]
+//
+// Run it from the repository's top directory (it builds ./cmd/pollstack
+// and, inside the perf/gvisor module, gvisor-http). See --help and
+// docs/benchmarks.md.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"syscall"
+)
+
+func main() {
+	o, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		os.Exit(2)
+	}
+	os.Exit(run(o))
+}
+
+func run(o options) int {
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "compare: must run as root: it builds a test bed (network namespaces, a veth pair), runs servers in it, and pollstack, gVisor and testpmd need AF_XDP; try: sudo go run ./perf/cmd/compare")
+		return 1
+	}
+	tools := []string{"ip", "ethtool", "curl", "nginx", "taskset"}
+	if o.Pollstack == "" || (o.Gvisor && o.GvisorBin == "") {
+		tools = append(tools, "go")
+	}
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			fmt.Fprintf(os.Stderr, "compare: %s not found: %v\n", tool, err)
+			return 1
+		}
+	}
+	// The sink row pins two loops in this process; spare Ps keep the
+	// runtime from preempting them (as sinkcmp does).
+	runtime.GOMAXPROCS(max(4, runtime.NumCPU()+2))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := compare(ctx, o, os.Stderr)
+	if rep != nil {
+		printReport(os.Stdout, rep)
+		if o.JSON != "" {
+			if jerr := writeJSON(o.JSON, rep); jerr != nil {
+				err = errors.Join(err, jerr)
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "compare: %v\n", err)
+		return 1
+	}
+	if len(rep.Failed) > 0 {
+		for _, f := range rep.Failed {
+			fmt.Fprintf(os.Stderr, "compare: no figure for %s\n", f)
+		}
+		return 1
+	}
+	return 0
+}
+
+func writeJSON(path string, rep *report) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// printReport writes the header, every run, the sink's windows and the
+// scoreboard.
+func printReport(w io.Writer, r *report) {
+	o := r.Options
+	fmt.Fprintf(w, "compare: bed %s, %d round(s), servers on CPU %d, generator on CPU %d, %d connections closed loop, %s windows after %s warm-up, load average %.2f at the start\n",
+		r.Bed, o.Rounds, o.ServerCPU, o.GenCPU, o.Conns, secs(o.Duration), secs(o.Warmup), r.LoadAvg)
+	for _, k := range []string{srvPollstack, srvNginx, srvGvisor, "bench cps", "bench rps"} {
+		fmt.Fprintf(w, "%-10s %s\n", k+":", r.Commands[k])
+	}
+	fmt.Fprintln(w)
+	printRuns(w, r.Runs)
+	if r.Sink != nil {
+		fmt.Fprintln(w)
+		printSinkWindows(w, r.Sink)
+	}
+	fmt.Fprintln(w)
+	printTable(w, r.Rows)
+}
