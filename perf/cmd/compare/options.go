@@ -59,7 +59,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o := options{}
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.IntVar(&o.Rounds, "rounds", 3, "rounds; each gives every server one turn (cps, then rps), the order rotating; also the sink's rounds")
+	fs.IntVar(&o.Rounds, "rounds", 3, "rounds; each gives every server one turn (rps, then cps), the order rotating; also the sink's rounds")
 	fs.DurationVar(&o.Duration, "duration", 5*time.Second, "measured window of each bench run, whole seconds")
 	fs.DurationVar(&o.Warmup, "warmup", time.Second, "unmeasured warm-up before each window, whole seconds")
 	fs.IntVar(&o.Conns, "conns", 32, "generator connections (closed loop: each with one request outstanding)")
