@@ -220,6 +220,11 @@ func (c *Core) Publish(now int64) {
 	c.stats[KernelRxDropped] = ls.KernelRxDropped
 	c.stats[KernelRxInvalid] = ls.KernelRxInvalid
 	c.stats[KernelTxInvalid] = ls.KernelTxInvalid
+	c.stats[PoolFree] = uint64(c.pool.Free())
+	if o, ok := c.link.(rings.Occupier); ok {
+		occ := o.Occupancy()
+		c.stats[RxRingUsed], c.stats[TxRingUsed], c.stats[FillRingUsed] = uint64(occ.Rx), uint64(occ.Tx), uint64(occ.Fill)
+	}
 	if c.tcp != nil {
 		c.tcpPub.store(c.tcp)
 	}

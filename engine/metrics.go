@@ -72,12 +72,16 @@ var counterHelp = map[Counter]string{
 	SteeredOut:        "TCP segments and ICMP errors about TCP flows handed to the flow's owner core.",
 	SteeredIn:         "TCP segments and ICMP errors about TCP flows taken from other cores' hand-off rings.",
 	HandoffFull:       "Hand-offs to another core dropped because the hand-off ring was full.",
+	PoolFree:          "Frames free in the core's frame pool (UMEM).",
+	RxRingUsed:        "Descriptors waiting on the core's rx ring.",
+	TxRingUsed:        "Descriptors on the core's tx ring the kernel has not taken yet.",
+	FillRingUsed:      "Frames the core has lent to the kernel on its fill ring.",
 }
 
 // metricName returns the Prometheus name and help of a non-drop counter.
 func metricName(c Counter) (name, help string) {
 	help = counterHelp[c]
-	if c == NeighEntries {
+	if c.IsGauge() {
 		return "pollstack_" + c.String(), help
 	}
 	return "pollstack_" + c.String() + "_total", help
@@ -109,7 +113,7 @@ func (col *Collector) Collect(ch chan<- prometheus.Metric) {
 				continue
 			}
 			kind := prometheus.CounterValue
-			if i == NeighEntries {
+			if i.IsGauge() {
 				kind = prometheus.GaugeValue
 			}
 			ch <- prometheus.MustNewConstMetric(col.descs[i], kind, float64(v[i]), core)

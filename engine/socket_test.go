@@ -551,7 +551,9 @@ func TestNetConnConcurrentCalls(t *testing.T) {
 					c.SetReadDeadline(time.Now().Add(time.Millisecond))
 					c.Read(buf)
 				case 4:
-					c.SetDeadline(time.Time{})
+					// Not the zero time: a reader that lost its deadline to
+					// it could wait for data no worker will send any more.
+					c.SetDeadline(time.Now().Add(2 * time.Millisecond))
 				}
 				if w < conns && i == 150 {
 					c.Close() // the others see net.ErrClosed from here on

@@ -51,6 +51,10 @@ const (
 	SteeredOut        // TCP segments and unreachables handed to the flow's owner core
 	SteeredIn         // TCP segments and unreachables taken from other cores' hand-off rings
 	HandoffFull       // hand-offs (segments, unreachables, neighbour updates) dropped: the ring to the other core was full
+	PoolFree          // gauge: frames free in the core's pool
+	RxRingUsed        // gauge: descriptors waiting on the rx ring
+	TxRingUsed        // gauge: descriptors on the tx ring the kernel has not taken
+	FillRingUsed      // gauge: frames lent to the kernel on the fill ring
 	numCounters
 )
 
@@ -70,6 +74,16 @@ var counterNames = [numCounters]string{
 	LinkRxRingEmpty: "rx_ring_empty", LinkTxRingFull: "tx_ring_full", LinkFillRingEmpty: "fill_ring_empty",
 	KernelRxDropped: "kernel_rx_dropped", KernelRxInvalid: "kernel_rx_invalid", KernelTxInvalid: "kernel_tx_invalid",
 	SteeredOut: "steered_out", SteeredIn: "steered_in", HandoffFull: "handoff_full",
+	PoolFree: "pool_free_frames", RxRingUsed: "rx_ring_used", TxRingUsed: "tx_ring_used", FillRingUsed: "fill_ring_used",
+}
+
+// IsGauge reports whether the counter is a level, not a running total.
+func (c Counter) IsGauge() bool {
+	switch c {
+	case NeighEntries, PoolFree, RxRingUsed, TxRingUsed, FillRingUsed:
+		return true
+	}
+	return false
 }
 
 // String returns the counter's metric name.

@@ -288,6 +288,19 @@ func (l *XDPLink) open(cfg XDPConfig) error {
 	return nil
 }
 
+// Occupancy implements Occupier: what waits on the rx ring, what the
+// kernel has not taken from the tx ring, and the frames on the fill ring.
+func (l *XDPLink) Occupancy() Occupancy {
+	if l.rx.ring == nil {
+		return Occupancy{}
+	}
+	return Occupancy{
+		Rx:   int(atomic.LoadUint32(l.rx.producer) - l.rx.cons),
+		Tx:   int(l.tx.prod - atomic.LoadUint32(l.tx.consumer)),
+		Fill: int(l.fill.prod - atomic.LoadUint32(l.fill.consumer)),
+	}
+}
+
 // Wake implements Waker: it makes the loop's poll(2) in Wait return.
 func (l *XDPLink) Wake() {
 	if l.wake >= 0 {

@@ -39,6 +39,19 @@ type LinkStats struct {
 	KernelTxInvalid         uint64
 }
 
+// Occupancy is how full a link's rings are at one moment, in descriptors.
+type Occupancy struct {
+	Rx   int // received, waiting for Receive
+	Tx   int // queued for sending, not yet taken by the kernel
+	Fill int // frames lent to the kernel for receiving
+}
+
+// Occupier is implemented by links that can tell their rings' occupancy.
+// Owner only, like Receive.
+type Occupier interface {
+	Occupancy() Occupancy
+}
+
 // Waker is implemented by links whose Wait another goroutine can cut
 // short: Wake makes the current or the next Wait return at once. The core
 // loop uses it when work arrives from outside the link (its mailbox, a

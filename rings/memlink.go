@@ -228,6 +228,12 @@ func (l *MemLink) Receive(descs []Desc) int {
 	return n
 }
 
+// Occupancy implements Occupier: the frames waiting on this end's wire,
+// and those this end has put on the peer's and the peer has not taken.
+func (l *MemLink) Occupancy() Occupancy {
+	return Occupancy{Rx: int(l.rx.tail.Load() - l.rx.chead), Tx: int(l.tx.ptail - l.tx.head.Load())}
+}
+
 // Wake implements Waker.
 func (l *MemLink) Wake() {
 	select {

@@ -499,3 +499,37 @@ func TestMemLinkWakeBeforeWaitIsNotLost(t *testing.T) {
 		t.Fatal("Wait slept through a Wake made just before it")
 	}
 }
+
+// Occupancy counts the frames on the wire from each end's side.
+func TestMemLinkOccupancy(t *testing.T) {
+	a, b, err := rings.NewMemPair(rings.MemConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	var ds [3]rings.Desc
+	for i := range ds {
+		addr, ok := a.Pool().Get()
+		if !ok {
+			t.Fatal("pool empty")
+		}
+		ds[i] = rings.Desc{Addr: addr, Len: 60}
+	}
+	if n := a.Transmit(ds[:]); n != 3 {
+		t.Fatalf("transmitted %d", n)
+	}
+	if o := b.Occupancy(); o.Rx != 3 {
+		t.Fatalf("receiver sees %+v, want 3 waiting", o)
+	}
+	if o := a.Occupancy(); o.Tx != 3 {
+		t.Fatalf("sender sees %+v, want 3 queued", o)
+	}
+	var got [4]rings.Desc
+	n := b.Receive(got[:])
+	for _, d := range got[:n] {
+		b.Pool().Put(d.Addr)
+	}
+	if o := b.Occupancy(); n != 3 || o.Rx != 0 {
+		t.Fatalf("after receiving %d: %+v", n, o)
+	}
+}

@@ -209,8 +209,10 @@ func printStat(w io.Writer, prev, cur *statReply) {
 		} else {
 			fmt.Fprintf(w, "  drops: none\n")
 		}
+		fmt.Fprintf(w, "  rings now: rx %d waiting, tx %d queued, fill %d lent, pool %d frames free\n",
+			c.Counters["rx_ring_used"], c.Counters["tx_ring_used"], c.Counters["fill_ring_used"], c.Counters["pool_free_frames"])
 		if r := nonZero(c.Counters, "rx_ring_empty", "tx_ring_full", "fill_ring_empty", "kernel_rx_dropped",
-			"kernel_rx_invalid", "kernel_tx_invalid"); r != "none" {
+			"kernel_rx_invalid", "kernel_tx_invalid", "steered_out", "steered_in", "handoff_full"); r != "none" {
 			fmt.Fprintf(w, "  rings: %s\n", r)
 		}
 	}
