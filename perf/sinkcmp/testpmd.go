@@ -251,4 +251,3 @@ func (t *testpmd) stop() error {
 	os.RemoveAll(filepath.Dir(t.sock))
 	return err
 }
-
