@@ -241,3 +241,14 @@ func TestPostWakesASleepingLoop(t *testing.T) {
 		}
 	}
 }
+
+// MonotonicBase plus Now follows the system's monotonic clock: two
+// readings agree to well within a millisecond of each other.
+func TestMonotonicBaseIsStable(t *testing.T) {
+	a := MonotonicBase()
+	time.Sleep(2 * time.Millisecond)
+	b := MonotonicBase()
+	if d := b - a; d < -int64(time.Millisecond) || d > int64(time.Millisecond) {
+		t.Fatalf("MonotonicBase moved by %d ns between two readings", d)
+	}
+}

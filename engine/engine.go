@@ -103,10 +103,16 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 		t.Local = localAddrs(cfg.Addrs)
 		cfg.TCP = &t
 	}
-	if cfg.TCP != nil && (cfg.TCP.ISNKey == [16]byte{} || cfg.TCP.Cores == 0) {
+	if cfg.TCP != nil && (cfg.TCP.ISNKey == [16]byte{} || cfg.TCP.Cores == 0 || cfg.TCP.TSKey == [16]byte{} || cfg.TCP.TSBase == 0) {
 		t := *cfg.TCP
 		if t.ISNKey == [16]byte{} {
 			rand.Read(t.ISNKey[:])
+		}
+		if t.TSKey == [16]byte{} {
+			t.TSKey = timestampKey()
+		}
+		if t.TSBase == 0 {
+			t.TSBase = cores.MonotonicBase()
 		}
 		if t.Cores == 0 {
 			t.Cores = len(links) // the cores share maxtcptw

@@ -696,3 +696,28 @@ func TestDrainClosesConnectionsInOrder(t *testing.T) {
 		t.Fatalf("dial after the drain: %v, want ECONNREFUSED (the listener is gone)", err)
 	}
 }
+
+// Two engines of one boot give their shards the same timestamp key and a
+// clock base on the system's monotonic clock (their ISN keys differ), so a
+// restarted pollstack's timestamps keep rising on a 4-tuple.
+func TestEnginesShareTheTimestampKeyOfTheBoot(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the boot id is Linux's")
+	}
+	mk := func() tcp.Config {
+		cfg := tcp.DefaultConfig()
+		e, err := New(Config{MAC: ourMAC, CPUs: []int{0}, TCP: &cfg, Addrs: []netip.Prefix{netip.MustParsePrefix("198.18.0.1/24")}},
+			[]rings.Link{newFakeLink(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.cores[0].tcp.Config()
+	}
+	a, b := mk(), mk()
+	if a.TSKey != b.TSKey || a.TSKey == [16]byte{} || a.ISNKey == b.ISNKey {
+		t.Fatalf("timestamp keys %x / %x, ISN keys equal: %v", a.TSKey, b.TSKey, a.ISNKey == b.ISNKey)
+	}
+	if a.TSBase == 0 || b.TSBase-a.TSBase > int64(time.Second) || a.TSBase-b.TSBase > int64(time.Second) {
+		t.Fatalf("timestamp clock bases %d and %d", a.TSBase, b.TSBase)
+	}
+}

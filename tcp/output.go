@@ -190,7 +190,7 @@ func (c *Conn) advertise() uint16 {
 }
 
 // tsNow is our timestamp clock for this connection.
-func (c *Conn) tsNow() uint32 { return uint32(c.shard.now/tsTick) + c.tsOffset }
+func (c *Conn) tsNow() uint32 { return c.shard.tsClock() + c.tsOffset }
 
 // sendSYN sends the SYN (SYN_SENT) or SYN-ACK (SYN_RCVD) with our options.
 func (c *Conn) sendSYN() {

@@ -25,8 +25,8 @@ func (s *Shard) Reconfigure(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if cfg.ISNKey != s.cfg.ISNKey {
-		return errors.New("tcp: the ISN key cannot change while the shard runs")
+	if cfg.ISNKey != s.cfg.ISNKey || cfg.TSKey != s.cfg.TSKey || cfg.TSBase != s.cfg.TSBase {
+		return errors.New("tcp: the ISN and timestamp keys and clock cannot change while the shard runs")
 	}
 	cc, err := LookupCongestionControl(cfg.CCAlgorithm)
 	if err != nil {

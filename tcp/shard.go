@@ -57,8 +57,20 @@ type Config struct {
 	// MTU is the link MTU; the MSS we advertise is MTU less the IP and
 	// TCP headers.
 	MTU int
-	// ISNKey keys initial sequence numbers (RFC 6528) and timestamp offsets.
+	// ISNKey keys initial sequence numbers (RFC 6528), SYN cookies, and
+	// timestamp offsets when TSKey is zero.
 	ISNKey [16]byte
+	// TSKey keys the per-connection timestamp offsets (RFC 7323 5.4); zero
+	// means ISNKey. A key that outlives the process (the engine derives
+	// it from the boot's identity) together with TSBase keeps a 4-tuple's
+	// timestamps rising across restarts, so that a peer still holding the
+	// 4-tuple in TIME_WAIT accepts the new SYN (RFC 6191) instead of
+	// refusing it for a second.
+	TSKey [16]byte
+	// TSBase is added to the shard's clock for the timestamp clock, ns:
+	// the engine makes it the system's monotonic clock, the same in every
+	// process.
+	TSBase int64
 	// FastFinWait2Recycle is fast_finwait2_recycle: a FIN_WAIT_2
 	// connection the application has closed ends finwait2_timeout after
 	// our FIN was acknowledged. Off (FreeBSD's default), it stays while
@@ -484,8 +496,16 @@ func (s *Shard) tsOffset(t *Tuple) uint32 {
 	}
 	var b [36]byte
 	putTSKey(&b, t)
-	return uint32(SipHash24(s.cfg.ISNKey, b[:]))
+	key := s.cfg.TSKey
+	if key == [16]byte{} {
+		key = s.cfg.ISNKey
+	}
+	return uint32(SipHash24(key, b[:]))
 }
+
+// tsClock is the timestamp clock without the per-connection offset: 1 ms
+// ticks of the shard's clock plus TSBase.
+func (s *Shard) tsClock() uint32 { return uint32((s.now + s.cfg.TSBase) / tsTick) }
 
 // putTSKey writes the input of the per-connection timestamp offset.
 func putTSKey(b *[36]byte, t *Tuple) {

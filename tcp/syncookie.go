@@ -102,7 +102,7 @@ func (s *Shard) sendCookie(t *Tuple, seg *Segment) {
 
 // tsFor is the timestamp clock of the connection t would be.
 func (s *Shard) tsFor(t *Tuple) uint32 {
-	return uint32(s.now/tsTick) + s.tsOffset(t)
+	return s.tsClock() + s.tsOffset(t)
 }
 
 // cookieACK handles an ACK for a listener that has no connection for it:
