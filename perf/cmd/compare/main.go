@@ -14,49 +14,30 @@
 package main
 
 import (
-	"context"
+	"github.com/pollstack/pollstack/perf/harness"
+
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"os/signal"
 	"runtime"
-	"syscall"
 )
 
-func main() {
-	o, err := parseFlags(os.Args[1:], os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
-	if err != nil {
-		os.Exit(2)
-	}
-	os.Exit(run(o))
-}
+func main() { harness.Main(parseFlags, run) }
 
 func run(o options) int {
-	if os.Geteuid() != 0 {
-		fmt.Fprintln(os.Stderr, "compare: must run as root: it builds a test bed (network namespaces, a veth pair), runs servers in it, and pollstack, gVisor and testpmd need AF_XDP; try: sudo go run ./perf/cmd/compare")
-		return 1
-	}
 	tools := []string{"ip", "ethtool", "curl", "nginx", "taskset"}
 	if o.Pollstack == "" || (o.Gvisor && o.GvisorBin == "") {
 		tools = append(tools, "go")
 	}
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			fmt.Fprintf(os.Stderr, "compare: %s not found: %v\n", tool, err)
-			return 1
-		}
-	}
 	// The sink row pins two loops in this process; spare Ps keep the
 	// runtime from preempting them (as sinkcmp does).
 	runtime.GOMAXPROCS(max(4, runtime.NumCPU()+2))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop, ok := harness.Prepare("compare", "it builds a test bed (network namespaces, a veth pair), runs servers in it, and pollstack, gVisor and testpmd need AF_XDP", tools...)
+	if !ok {
+		return 1
+	}
 	defer stop()
 	rep, err := compare(ctx, o, os.Stderr)
 	if rep != nil {

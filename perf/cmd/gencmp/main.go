@@ -16,41 +16,21 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
+	"github.com/pollstack/pollstack/perf/harness"
+
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"os/signal"
-	"syscall"
 )
 
-func main() {
-	o, err := parseFlags(os.Args[1:], os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
-	if err != nil {
-		os.Exit(2)
-	}
-	os.Exit(run(o))
-}
+func main() { harness.Main(parseFlags, run) }
 
 func run(o options) int {
-	if os.Geteuid() != 0 {
-		fmt.Fprintln(os.Stderr, "gencmp: must run as root: it builds a test bed and a third namespace (network namespaces, veth pairs), runs nginx in one, and pollstack needs AF_XDP; try: sudo go run ./perf/cmd/gencmp")
+	ctx, stop, ok := harness.Prepare("gencmp", "it builds a test bed and a third namespace (network namespaces, veth pairs), runs nginx in one, and pollstack needs AF_XDP", "ip", "ethtool", "wrk", "curl", "nginx", "taskset")
+	if !ok {
 		return 1
 	}
-	for _, tool := range []string{"ip", "ethtool", "wrk", "curl", "nginx", "taskset"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			fmt.Fprintf(os.Stderr, "gencmp: %s not found: %v\n", tool, err)
-			return 1
-		}
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, err := compare(ctx, o, os.Stderr)
 	if rep != nil {
@@ -69,8 +49,4 @@ func run(o options) int {
 	return 0
 }
 
-func writeJSON(w io.Writer, rep *report) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(rep)
-}
+func writeJSON(w io.Writer, rep *report) error { return harness.WriteJSON(w, rep) }

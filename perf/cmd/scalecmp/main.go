@@ -19,41 +19,21 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
+	"github.com/pollstack/pollstack/perf/harness"
+
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"os/signal"
-	"syscall"
 )
 
-func main() {
-	o, err := parseFlags(os.Args[1:], os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
-	if err != nil {
-		os.Exit(2)
-	}
-	os.Exit(run(o))
-}
+func main() { harness.Main(parseFlags, run) }
 
 func run(o options) int {
-	if os.Geteuid() != 0 {
-		fmt.Fprintln(os.Stderr, "scalecmp: must run as root: it builds a test bed (network namespaces, a veth pair, XPS settings) and pollstack needs AF_XDP; try: sudo go run ./perf/cmd/scalecmp")
+	ctx, stop, ok := harness.Prepare("scalecmp", "it builds a test bed (network namespaces, a veth pair, XPS settings) and pollstack needs AF_XDP", "ip", "ethtool", "wrk", "curl")
+	if !ok {
 		return 1
 	}
-	for _, tool := range []string{"ip", "ethtool", "wrk", "curl"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			fmt.Fprintf(os.Stderr, "scalecmp: %s not found: %v\n", tool, err)
-			return 1
-		}
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, err := compare(ctx, o, os.Stderr)
 	if rep != nil {
@@ -72,8 +52,4 @@ func run(o options) int {
 	return 0
 }
 
-func writeJSON(w io.Writer, rep *report) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(rep)
-}
+func writeJSON(w io.Writer, rep *report) error { return harness.WriteJSON(w, rep) }
