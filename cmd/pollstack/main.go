@@ -105,8 +105,7 @@ func newFlags(name, synopsis string, stdout io.Writer) *flag.FlagSet {
 func parse(fs *flag.FlagSet, args []string) error {
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage()
-		return err
+		return err // the flag set printed the usage
 	}
 	if err != nil {
 		return usagef("%s: %v (see 'pollstack %s --help')", fs.Name(), err, fs.Name())

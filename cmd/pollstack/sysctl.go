@@ -185,8 +185,7 @@ func runSysctl(args []string, stdout, stderr io.Writer) error {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if err == flag.ErrHelp {
-				fs.Usage()
-				return err
+				return err // the flag set printed the usage
 			}
 			return usagef("sysctl: %v (see 'pollstack sysctl --help')", err)
 		}
