@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/pollstack/pollstack/internal/apps/httpapp"
 	"io"
 	"net/netip"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -62,6 +65,7 @@ func runBenchHTTP(mode load.Mode, args []string, stdout, stderr io.Writer) error
 	conns := fs.Int("conns", 64, "connections open at once, over all cores (closed loop: each with one request outstanding; open loop: the most that may be)")
 	rate := fs.Float64("rate", 0, "open loop: start this many requests (rps) or connections (cps) per second over all cores (0: closed loop)")
 	path := fs.String("path", load.DefaultPath, "request target (the http app reads ?size=N)")
+	size := fs.Int64("size", -1, "response body to ask for, bytes: adds size=N to --path's query (pollstack's http apps and perf/gvisor answer with N bytes; a static server such as nginx ignores it); -1: none")
 	timeout := fs.Duration("timeout", load.DefaultTimeout, "a handshake, response or close slower than this counts as a timeout and is reset")
 	jsonOut := fs.Bool("json", false, "print the results as one JSON object on stdout, and no status lines")
 	plot := fs.String("plot", "", "write an SVG plot of rate and latency (p50, p99) per second to this file")
@@ -87,6 +91,16 @@ func runBenchHTTP(mode load.Mode, args []string, stdout, stderr io.Writer) error
 		return usagef("%s: --conns %d: want 1..%d", name, *conns, load.MaxConns)
 	case *rate < 0 || *rate > 1e8:
 		return usagef("%s: --rate %v: want 0 (closed loop) or a rate up to 1e8 per second", name, *rate)
+	}
+	if *size < -1 || *size > httpapp.DefaultMaxSize {
+		return usagef("%s: --size %d: want 0..%d, or -1 for none", name, *size, httpapp.DefaultMaxSize)
+	}
+	if *size >= 0 {
+		sep := "?"
+		if strings.Contains(*path, "?") {
+			sep = "&"
+		}
+		*path += sep + "size=" + strconv.FormatInt(*size, 10)
 	}
 	if err := load.CheckPath(*path); err != nil {
 		return usagef("%s: --path %q: want /... in visible ASCII, at most 1024 bytes", name, *path)
