@@ -52,3 +52,24 @@ func WriteJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
+
+// NewFlagSet returns a tool's flag set: errors, and the usage (usage, then
+// the flags with their defaults), go to stderr.
+func NewFlagSet(tool, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(tool, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// Refuse reports a bad flag: "tool: message" and the usage on the flag
+// set's output; it returns the error (the tool exits 2).
+func Refuse(fs *flag.FlagSet, format string, a ...any) error {
+	err := fmt.Errorf(fs.Name()+": "+format, a...)
+	fmt.Fprintln(fs.Output(), err)
+	fs.Usage()
+	return err
+}

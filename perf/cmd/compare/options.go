@@ -1,8 +1,7 @@
 package main
 
 import (
-	"flag"
-	"fmt"
+	"github.com/pollstack/pollstack/perf/harness"
 	"io"
 	"time"
 )
@@ -57,8 +56,7 @@ Flags:
 // error for bad flags, having printed the reason and the usage to stderr.
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o := options{}
-	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := harness.NewFlagSet("compare", usageText, stderr)
 	fs.IntVar(&o.Rounds, "rounds", 3, "rounds; each gives every server one turn (rps, then cps), the order rotating; also the sink's rounds")
 	fs.DurationVar(&o.Duration, "duration", 5*time.Second, "measured window of each bench run, whole seconds")
 	fs.DurationVar(&o.Warmup, "warmup", time.Second, "unmeasured warm-up before each window, whole seconds")
@@ -72,19 +70,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.GvisorBin, "gvisor-bin", "", "gvisor-http binary (default: go build inside perf/gvisor, a module of its own)")
 	fs.StringVar(&o.JSON, "json", "", "also write the report as JSON to this file")
 	fs.BoolVar(&o.Verbose, "v", false, "copy the servers' and the generator's output to stderr")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usageText)
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	bad := func(format string, a ...any) (options, error) {
-		err := fmt.Errorf("compare: "+format, a...)
-		fmt.Fprintln(stderr, err)
-		fs.Usage()
-		return o, err
-	}
+	bad := func(format string, a ...any) (options, error) { return o, harness.Refuse(fs, format, a...) }
 	switch {
 	case fs.NArg() != 0:
 		return bad("unexpected arguments %q", fs.Args())

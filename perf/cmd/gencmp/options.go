@@ -1,8 +1,7 @@
 package main
 
 import (
-	"flag"
-	"fmt"
+	"github.com/pollstack/pollstack/perf/harness"
 	"io"
 	"time"
 )
@@ -43,8 +42,7 @@ Flags:
 // error for bad flags, having printed the reason and the usage to stderr.
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o := options{}
-	fs := flag.NewFlagSet("gencmp", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := harness.NewFlagSet("gencmp", usageText, stderr)
 	fs.IntVar(&o.Rounds, "rounds", 5, "rounds; each runs both generators once, alternating which goes first")
 	fs.DurationVar(&o.Duration, "duration", 5*time.Second, "measured window of each run, whole seconds (wrk -d, bench --duration)")
 	fs.DurationVar(&o.Warmup, "warmup", time.Second, "unmeasured warm-up before each window, whole seconds (bench --warmup; for wrk a separate run whose result is dropped; 0: none)")
@@ -54,19 +52,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.Pollstack, "pollstack", "", "pollstack binary to run (default: go build ./cmd/pollstack into a temporary directory; run from inside the module)")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON on stdout instead of the table")
 	fs.BoolVar(&o.Verbose, "v", false, "copy wrk's and pollstack's output to stderr")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usageText)
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	bad := func(format string, a ...any) (options, error) {
-		err := fmt.Errorf("gencmp: "+format, a...)
-		fmt.Fprintln(stderr, err)
-		fs.Usage()
-		return o, err
-	}
+	bad := func(format string, a ...any) (options, error) { return o, harness.Refuse(fs, format, a...) }
 	switch {
 	case fs.NArg() != 0:
 		return bad("unexpected arguments %q", fs.Args())

@@ -2,8 +2,8 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
+	"github.com/pollstack/pollstack/perf/harness"
 	"io"
 	"strconv"
 	"strings"
@@ -44,8 +44,7 @@ Flags:
 // error for bad flags, having printed the reason and the usage to stderr.
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o := options{}
-	fs := flag.NewFlagSet("scalecmp", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := harness.NewFlagSet("scalecmp", usageText, stderr)
 	fs.IntVar(&o.Rounds, "rounds", 5, "rounds; each runs the 1-core and the 2-core server once, alternating which goes first")
 	fs.DurationVar(&o.Duration, "duration", 5*time.Second, "length of each wrk run, whole seconds (wrk -d)")
 	fs.IntVar(&o.Conns, "conns", 64, "wrk connections (wrk -c)")
@@ -56,19 +55,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.Pollstack, "pollstack", "", "pollstack binary to run (default: go build ./cmd/pollstack into a temporary directory; run from inside the module)")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON on stdout instead of the table")
 	fs.BoolVar(&o.Verbose, "v", false, "copy wrk's and serve's output to stderr")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usageText)
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	bad := func(format string, a ...any) (options, error) {
-		err := fmt.Errorf("scalecmp: "+format, a...)
-		fmt.Fprintln(stderr, err)
-		fs.Usage()
-		return o, err
-	}
+	bad := func(format string, a ...any) (options, error) { return o, harness.Refuse(fs, format, a...) }
 	var err error
 	if o.CPUs, err = parseCPUs(*cpus); err != nil {
 		return bad("--cpus %q: %v", *cpus, err)
