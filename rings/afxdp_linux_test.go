@@ -15,6 +15,7 @@ import (
 
 	"github.com/pollstack/pollstack/internal/netns"
 	"github.com/pollstack/pollstack/internal/testbed"
+	"github.com/pollstack/pollstack/internal/testbed/bedtest"
 )
 
 // xdpBed is a test bed with the XDP program on NAME-a and a link on queue 0.
@@ -27,7 +28,7 @@ type xdpBed struct {
 
 func newXDPBed(t *testing.T) *xdpBed {
 	t.Helper()
-	bed := testbed.ForTest(t, 1)
+	bed := bedtest.ForTest(t, 1)
 	prog, err := AttachXDP(bed.IfaceA, bed.NsA, bed.Queues)
 	if err != nil {
 		t.Fatalf("AttachXDP: %v", err)
@@ -446,7 +447,7 @@ func TestXDPCloseReturnsFrames(t *testing.T) {
 }
 
 func TestXDPTxOnly(t *testing.T) {
-	bed := testbed.ForTest(t, 2)
+	bed := bedtest.ForTest(t, 2)
 	l, err := OpenXDP(XDPConfig{Iface: bed.IfaceA, Netns: bed.NsA, Queue: 1})
 	if err != nil {
 		t.Fatalf("OpenXDP without a program: %v", err)
@@ -481,7 +482,7 @@ func TestXDPTxOnly(t *testing.T) {
 
 // TestAttachXDPFallsBackToSKB attaches to lo, which has no native XDP.
 func TestAttachXDPFallsBackToSKB(t *testing.T) {
-	bed := testbed.ForTest(t, 1)
+	bed := bedtest.ForTest(t, 1)
 	p, err := AttachXDP("lo", bed.NsA, 1)
 	if err != nil {
 		t.Fatalf("AttachXDP on lo: %v", err)
@@ -520,7 +521,7 @@ func TestOpenXDPRejects(t *testing.T) {
 // many flows from the kernel peer: the program steers each queue's packets
 // to its own socket, and together they see every datagram.
 func TestXDPTwoQueues(t *testing.T) {
-	bed := testbed.ForTest(t, 2)
+	bed := bedtest.ForTest(t, 2)
 	prog, err := AttachXDP(bed.IfaceA, bed.NsA, bed.Queues)
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pollstack/pollstack/internal/testbed"
+	"github.com/pollstack/pollstack/internal/testbed/bedtest"
 	"github.com/pollstack/pollstack/perf/harness"
 )
 
@@ -89,7 +90,7 @@ func benchOnBed(t *testing.T, bed *testbed.Bed, args ...string) benchReport {
 // count, and one writes its plot.
 func TestBenchAgainstNginx(t *testing.T) {
 	needTools(t, "nginx", "curl")
-	bed := testbed.ForTest(t, 1)
+	bed := bedtest.ForTest(t, 1)
 	startNginx(t, bed)
 	plot := filepath.Join(t.TempDir(), "rps.svg")
 	for _, tc := range []struct {
@@ -132,7 +133,7 @@ func TestBenchAgainstNginx(t *testing.T) {
 // frame was left out.
 func TestServePcap(t *testing.T) {
 	needTools(t, "curl", "tshark")
-	bed := testbed.ForTest(t, 1)
+	bed := bedtest.ForTest(t, 1)
 	file := filepath.Join(t.TempDir(), "serve.pcap")
 	s := startServe(t, bed, "--app", "http", "--port", "8080", "--pcap", file)
 	const n = 20

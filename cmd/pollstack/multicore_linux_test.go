@@ -14,6 +14,7 @@ import (
 	"github.com/pollstack/pollstack/engine"
 	"github.com/pollstack/pollstack/internal/netns"
 	"github.com/pollstack/pollstack/internal/testbed"
+	"github.com/pollstack/pollstack/internal/testbed/bedtest"
 	"github.com/pollstack/pollstack/tcp"
 )
 
@@ -25,7 +26,7 @@ import (
 // violation panics serve and fails the test.
 func TestMulticoreHTTPWithWrk(t *testing.T) {
 	needTools(t, "wrk")
-	bed := testbed.ForTest(t, 2)
+	bed := bedtest.ForTest(t, 2)
 	s := startServe(t, bed, "--cores", "0,1", "--app", "http", "--port", "8080")
 	for _, closeHdr := range []bool{false, true} {
 		out := wrkClean(t, bed.NsB, closeHdr, "-t2", "-c64", "-d5s", "http://198.18.0.1:8080/")
@@ -101,7 +102,7 @@ func openBedEngine(t *testing.T, bed *testbed.Bed) *engine.Engine {
 // CPU i to queue i on the kernel's end, a reply sent in the softirq of the
 // CPU whose core sent the segment it answers lands on that core's queue.
 func TestMulticoreDialOut(t *testing.T) {
-	bed := testbed.ForTest(t, 2)
+	bed := bedtest.ForTest(t, 2)
 	var ln net.Listener
 	if err := netns.Do(bed.NsB, func() (err error) {
 		ln, err = net.Listen("tcp", net.JoinHostPort(testbed.PeerIPv4.String(), "9000"))

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pollstack/pollstack/internal/testbed"
+	"github.com/pollstack/pollstack/internal/testbed/bedtest"
 )
 
 // The test binary doubles as the pollstack command when this is set, so the
@@ -142,7 +143,7 @@ func lastLines(s string, n int) string {
 // the kernel, which resolves us through ARP and ND (no static entries); the
 // metrics endpoint lists per-core counters; SIGINT detaches the program.
 func TestServeAnswersPingOverAFXDP(t *testing.T) {
-	bed := testbed.ForTest(t, 1)
+	bed := bedtest.ForTest(t, 1)
 	s := startServe(t, bed)
 
 	pingAll(t, bed.NsB, "-c", "200", "-i", "0.01", "-W", "2", "198.18.0.1")
@@ -239,7 +240,7 @@ func metricValue(metrics, name string) float64 {
 
 // The testbed commands make and remove everything, idempotently.
 func TestTestbedCommandsUpDown(t *testing.T) {
-	testbed.RequirePrivileged(t)
+	bedtest.RequirePrivileged(t)
 	name := testbed.Unique("pc")
 	t.Cleanup(func() { testbed.Down(name) })
 	for i := 0; i < 2; i++ {

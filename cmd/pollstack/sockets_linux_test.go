@@ -16,6 +16,7 @@ import (
 	"github.com/pollstack/pollstack/cores"
 	"github.com/pollstack/pollstack/engine"
 	"github.com/pollstack/pollstack/internal/testbed"
+	"github.com/pollstack/pollstack/internal/testbed/bedtest"
 	"github.com/pollstack/pollstack/rings"
 	"github.com/pollstack/pollstack/tcp"
 )
@@ -70,7 +71,7 @@ func openBedEngineWith(t *testing.T, bed *testbed.Bed, mod func(*tcp.Config)) *e
 // over both families and wrk with 256 connections, without an error.
 func TestGoHTTPAppAgainstKernelClients(t *testing.T) {
 	needTools(t, "curl", "wrk")
-	bed := testbed.ForTest(t, 1)
+	bed := bedtest.ForTest(t, 1)
 	s := startServe(t, bed, "--app", "gohttp", "--port", "8080")
 	if out := inNetns(t, bed.NsB, "curl", "-sS", "-m", "5", "http://198.18.0.1:8080/"); out != "hello\n" {
 		t.Fatalf("curl over IPv4: %q", out)
@@ -93,7 +94,7 @@ func TestGoHTTPAppAgainstKernelClients(t *testing.T) {
 // from a kernel nginx over both families, reusing its connections.
 func TestHTTPTransportOverPollstackToNginx(t *testing.T) {
 	needTools(t, "nginx", "curl")
-	bed := testbed.ForTest(t, 1)
+	bed := bedtest.ForTest(t, 1)
 	startNginx(t, bed)
 	e := openBedEngineWith(t, bed, nil)
 	tr := &http.Transport{DialContext: e.DialContext, MaxIdleConnsPerHost: 4}
@@ -157,7 +158,7 @@ func shortRequest(ctx context.Context, e *engine.Engine, addr string) error {
 // at run time) it keeps going, taking TIME_WAIT entries over.
 func TestShortConnectionsToNginxTWReuse(t *testing.T) {
 	needTools(t, "nginx", "curl")
-	bed := testbed.ForTest(t, 1)
+	bed := bedtest.ForTest(t, 1)
 	startNginx(t, bed)
 	const first, last = 50000, 50199 // 200 ephemeral ports
 	e := openBedEngineWith(t, bed, func(c *tcp.Config) {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pollstack/pollstack/internal/testbed"
+	"github.com/pollstack/pollstack/internal/testbed/bedtest"
 	"github.com/pollstack/pollstack/tcp"
 )
 
@@ -101,9 +101,9 @@ func timeWaitEntries(t *testing.T, ctl string) int64 {
 // made after the change is gone about 10 s later as 'stat --json' shows,
 // while one made before it stays. --sysctl at start applies too.
 func TestSysctlCommandOnRunningServe(t *testing.T) {
-	testbed.RequirePrivileged(t)
+	bedtest.RequirePrivileged(t)
 	needTools(t, "curl")
-	bed := testbed.ForTest(t, 1)
+	bed := bedtest.ForTest(t, 1)
 	ctl := filepath.Join(t.TempDir(), "ctl.sock")
 	s := startServe(t, bed, "--app", "http", "--port", "8080", "--control", ctl, "--sysctl", "net.inet.tcp.keepidle=3600000")
 	defer s.stop(t)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pollstack/pollstack/internal/testbed"
+	"github.com/pollstack/pollstack/internal/testbed/bedtest"
 )
 
 // needTools fails (in CI) or skips the test when a peer tool is missing.
@@ -37,7 +38,7 @@ func needTools(t *testing.T, tools ...string) {
 // A capture of it all shows no malformed packet and no bad checksum.
 func TestHTTPAppAgainstKernelClients(t *testing.T) {
 	needTools(t, "curl", "wrk", "tshark")
-	bed := testbed.ForTest(t, 1)
+	bed := bedtest.ForTest(t, 1)
 	s := startServe(t, bed, "--app", "http", "--port", "8080")
 	dir := t.TempDir()
 	capture := filepath.Join(dir, "http.pcap")
@@ -149,7 +150,7 @@ func fileSum(t *testing.T, name string) [32]byte {
 // duplication injected on pollstack's link, with no stall over 2 s.
 func TestIntegrityBothWays(t *testing.T) {
 	needTools(t, "socat")
-	bed := testbed.ForTest(t, 1)
+	bed := bedtest.ForTest(t, 1)
 	size := 32 << 20
 	if raceEnabled {
 		size = 4 << 20

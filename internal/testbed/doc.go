@@ -5,7 +5,7 @@
 // and 2001:2::2/64, is the real peer.
 //
 // It is for tests, benchmarks and tools, never for the packet path. Up and
-// Down shell out to ip(8) and ethtool(8) and need root. Tests use ForTest,
+// Down shell out to ip(8) and ethtool(8) and need root. Tests use bedtest.ForTest,
 // which skips (or fails, with POLLSTACK_REQUIRE_PRIVILEGED=1) where the bed
 // cannot be built and tears the bed down when the test ends.
 package testbed

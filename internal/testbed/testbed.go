@@ -18,6 +18,12 @@ var (
 	PeerIPv6  = netip.MustParseAddr("2001:2::2")
 )
 
+// RequirePrivilegedEnv names the environment variable that, set to "1", turns
+// the skips of tests that need a bed (bedtest) into failures: on a machine
+// meant to run the privileged tests, a missing capability is a broken
+// machine, not a reason to skip.
+const RequirePrivilegedEnv = "POLLSTACK_REQUIRE_PRIVILEGED"
+
 // Prefix lengths of the bed's subnets.
 const (
 	PrefixLenIPv4 = 24

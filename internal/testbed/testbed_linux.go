@@ -172,9 +172,9 @@ func run(args ...string) error {
 	return nil
 }
 
-// unavailable says why this machine cannot build a bed and run AF_XDP on it,
+// Unavailable says why this machine cannot build a bed and run AF_XDP on it,
 // or returns "" when it can.
-func unavailable() string {
+func Unavailable() string {
 	if os.Geteuid() != 0 {
 		return ErrNotRoot.Error()
 	}

@@ -3,6 +3,7 @@ package testbed
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -169,7 +170,7 @@ func checkGone(t *testing.T, name string) {
 }
 
 func TestUpDown(t *testing.T) {
-	RequirePrivileged(t)
+	requirePrivileged(t)
 	name := Unique("tb")
 	t.Cleanup(func() { Down(name) })
 
@@ -203,7 +204,7 @@ func TestUpDown(t *testing.T) {
 }
 
 func TestUpRejects(t *testing.T) {
-	RequirePrivileged(t)
+	requirePrivileged(t)
 	for _, tc := range []struct {
 		name   string
 		queues int
@@ -218,57 +219,16 @@ func TestUpRejects(t *testing.T) {
 	}
 }
 
-// fakeTB records what ForTest registers and turns Fatal into a panic, so a
-// test can watch ForTest fail without failing itself.
-type fakeTB struct {
-	testing.TB
-	cleanups []func()
-	fatal    string
-}
-
-type fatalPanic struct{}
-
-func (f *fakeTB) Helper()                           {}
-func (f *fakeTB) Logf(string, ...any)               {}
-func (f *fakeTB) Errorf(format string, args ...any) { f.fatal = fmt.Sprintf(format, args...) }
-func (f *fakeTB) Cleanup(fn func())                 { f.cleanups = append(f.cleanups, fn) }
-func (f *fakeTB) Fatalf(format string, args ...any) {
-	f.fatal = fmt.Sprintf(format, args...)
-	panic(fatalPanic{})
-}
-
-func (f *fakeTB) runCleanups() {
-	for i := len(f.cleanups) - 1; i >= 0; i-- {
-		f.cleanups[i]()
+// requirePrivileged is bedtest.RequirePrivileged, which this package's tests
+// cannot import (bedtest imports testbed).
+func requirePrivileged(t *testing.T) {
+	t.Helper()
+	reason := Unavailable()
+	if reason == "" {
+		return
 	}
-}
-
-func TestForTestCleansUp(t *testing.T) {
-	RequirePrivileged(t)
-
-	f := &fakeTB{TB: t}
-	b := ForTest(f, 1)
-	if f.fatal != "" || len(f.cleanups) != 1 {
-		t.Fatalf("ForTest: fatal %q, %d cleanups", f.fatal, len(f.cleanups))
+	if os.Getenv(RequirePrivilegedEnv) == "1" {
+		t.Fatalf("%s (and %s=1)", reason, RequirePrivilegedEnv)
 	}
-	f.runCleanups()
-	if f.fatal != "" {
-		t.Errorf("cleanup: %s", f.fatal)
-	}
-	checkGone(t, b.Name)
-
-	// A failing Up still has its cleanup registered.
-	f = &fakeTB{TB: t}
-	func() {
-		defer func() {
-			if v := recover(); v != (fatalPanic{}) {
-				t.Errorf("recovered %v, want ForTest to call Fatalf", v)
-			}
-		}()
-		ForTest(f, 0)
-	}()
-	if f.fatal == "" || len(f.cleanups) != 1 {
-		t.Fatalf("ForTest with 0 queues: fatal %q, %d cleanups", f.fatal, len(f.cleanups))
-	}
-	f.runCleanups()
+	t.Skip(reason)
 }

@@ -12,4 +12,5 @@ func Up(name string, queues int) (*Bed, error) { return nil, errNotLinux }
 // Down removes a test bed; it needs Linux.
 func Down(name string) error { return errNotLinux }
 
-func unavailable() string { return errNotLinux.Error() }
+// Unavailable says why this machine cannot build a bed: it is not Linux.
+func Unavailable() string { return errNotLinux.Error() }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pollstack/pollstack/internal/testbed"
+	"github.com/pollstack/pollstack/internal/testbed/bedtest"
 	"github.com/pollstack/pollstack/rings"
 )
 
@@ -15,7 +16,7 @@ import (
 // they arrive and parse, checksums included. It needs root (it skips
 // otherwise, or fails with POLLSTACK_REQUIRE_PRIVILEGED=1).
 func TestGenerateOverAFXDP(t *testing.T) {
-	bed := testbed.ForTest(t, 1)
+	bed := bedtest.ForTest(t, 1)
 	prog, err := rings.AttachXDP(bed.IfaceA, bed.NsA, 1)
 	if err != nil {
 		t.Fatal(err)

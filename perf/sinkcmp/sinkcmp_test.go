@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pollstack/pollstack/internal/testbed"
+	"github.com/pollstack/pollstack/internal/testbed/bedtest"
 )
 
 func TestParseEthdevStats(t *testing.T) {
@@ -100,7 +101,7 @@ func TestTestpmdArgs(t *testing.T) {
 // and AF_XDP (skips otherwise, or fails with POLLSTACK_REQUIRE_PRIVILEGED=1)
 // and dpdk-testpmd (skips without it).
 func TestCompareOnBed(t *testing.T) {
-	testbed.RequirePrivileged(t)
+	bedtest.RequirePrivileged(t)
 	const tpmd = "/usr/bin/dpdk-testpmd"
 	if _, err := exec.LookPath(tpmd); err != nil {
 		if os.Getenv(testbed.RequirePrivilegedEnv) == "1" {

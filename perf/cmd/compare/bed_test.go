@@ -8,16 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pollstack/pollstack/internal/testbed"
-	"github.com/pollstack/pollstack/perf/harness"
+	"github.com/pollstack/pollstack/internal/testbed/bedtest"
 )
 
 // One short round against pollstack and nginx (gVisor is perf/gvisor's,
 // a module of its own, and left out here), and a short sink row: every row
 // gets a figure, and every namespace is gone afterwards.
 func TestCompareOnBed(t *testing.T) {
-	testbed.RequirePrivileged(t)
-	harness.NeedTools(t, "curl", "nginx", "taskset", "go", "/usr/bin/dpdk-testpmd")
+	bedtest.RequirePrivileged(t)
+	bedtest.NeedTools(t, "curl", "nginx", "taskset", "go", "/usr/bin/dpdk-testpmd")
 	o, err := parseFlags([]string{"--rounds", "1", "--duration", "1s", "--warmup", "1s", "--sink-duration", "1s", "--gvisor=false"}, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)

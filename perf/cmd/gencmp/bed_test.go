@@ -8,15 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pollstack/pollstack/internal/testbed"
-	"github.com/pollstack/pollstack/perf/harness"
+	"github.com/pollstack/pollstack/internal/testbed/bedtest"
 )
 
 // One short round: both generators load nginx without an error, and every
 // namespace is gone afterwards.
 func TestCompareOnBed(t *testing.T) {
-	testbed.RequirePrivileged(t)
-	harness.NeedTools(t, "wrk", "curl", "nginx", "taskset", "go")
+	bedtest.RequirePrivileged(t)
+	bedtest.NeedTools(t, "wrk", "curl", "nginx", "taskset", "go")
 	o, err := parseFlags([]string{"--rounds", "1", "--duration", "1s", "--warmup", "1s"}, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)

@@ -8,15 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pollstack/pollstack/internal/testbed"
-	"github.com/pollstack/pollstack/perf/harness"
+	"github.com/pollstack/pollstack/internal/testbed/bedtest"
 )
 
 // One short round on a real bed: both servers answer both wrk runs without
 // an error, and the bed is gone afterwards.
 func TestCompareOnBed(t *testing.T) {
-	testbed.RequirePrivileged(t)
-	harness.NeedTools(t, "wrk", "curl", "go")
+	bedtest.RequirePrivileged(t)
+	bedtest.NeedTools(t, "wrk", "curl", "go")
 	o, err := parseFlags([]string{"--rounds", "1", "--duration", "1s"}, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,64 @@
+// Package bedtest holds the test bed's helpers for tests: a bed made for a
+// test and removed when it ends, and the skips (or, with
+// POLLSTACK_REQUIRE_PRIVILEGED=1, failures) where a machine cannot build
+// one or lacks a tool. Only tests import it, so package testing stays out
+// of the programs.
+package bedtest
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+
+	"github.com/pollstack/pollstack/internal/testbed"
+)
+
+// ForTest builds a bed with a unique name and queues queues for t and removes
+// it when t ends, whether t passed or not. Where no bed can be built (not
+// root, no ip or ethtool, no AF_XDP) it skips t, or fails it when
+// POLLSTACK_REQUIRE_PRIVILEGED=1.
+func ForTest(t testing.TB, queues int) *testbed.Bed {
+	t.Helper()
+	RequirePrivileged(t)
+	name := testbed.Unique("pt")
+	// Registered before Up so that a bed built in part is removed too.
+	t.Cleanup(func() {
+		if err := testbed.Down(name); err != nil {
+			t.Errorf("testbed: down %s: %v", name, err)
+		}
+	})
+	b, err := testbed.Up(name, queues)
+	if err != nil {
+		t.Fatalf("testbed: up %s: %v", name, err)
+	}
+	t.Logf("%v", b)
+	return b
+}
+
+// RequirePrivileged skips t (or fails it when POLLSTACK_REQUIRE_PRIVILEGED=1)
+// unless this machine can build a bed and open AF_XDP sockets.
+func RequirePrivileged(t testing.TB) {
+	t.Helper()
+	reason := testbed.Unavailable()
+	if reason == "" {
+		return
+	}
+	if os.Getenv(testbed.RequirePrivilegedEnv) == "1" {
+		t.Fatalf("%s (and %s=1)", reason, testbed.RequirePrivilegedEnv)
+	}
+	t.Skip(reason)
+}
+
+// NeedTools skips t (or fails it when POLLSTACK_REQUIRE_PRIVILEGED=1) unless
+// every tool is in PATH.
+func NeedTools(t testing.TB, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv(testbed.RequirePrivilegedEnv) == "1" {
+				t.Fatalf("%s not installed (and %s=1)", tool, testbed.RequirePrivilegedEnv)
+			}
+			t.Skipf("%s not installed", tool)
+		}
+	}
+}

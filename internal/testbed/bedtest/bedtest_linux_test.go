@@ -1,0 +1,75 @@
+package bedtest
+
+import (
+	"fmt"
+	"os/exec"
+	"testing"
+)
+
+// fakeTB records what ForTest registers and turns Fatal into a panic, so a
+// test can watch ForTest fail without failing itself.
+type fakeTB struct {
+	testing.TB
+	cleanups []func()
+	fatal    string
+}
+
+type fatalPanic struct{}
+
+func (f *fakeTB) Helper()                           {}
+func (f *fakeTB) Logf(string, ...any)               {}
+func (f *fakeTB) Errorf(format string, args ...any) { f.fatal = fmt.Sprintf(format, args...) }
+func (f *fakeTB) Cleanup(fn func())                 { f.cleanups = append(f.cleanups, fn) }
+func (f *fakeTB) Fatalf(format string, args ...any) {
+	f.fatal = fmt.Sprintf(format, args...)
+	panic(fatalPanic{})
+}
+
+func (f *fakeTB) runCleanups() {
+	for i := len(f.cleanups) - 1; i >= 0; i-- {
+		f.cleanups[i]()
+	}
+}
+
+func TestForTestCleansUp(t *testing.T) {
+	RequirePrivileged(t)
+
+	f := &fakeTB{TB: t}
+	b := ForTest(f, 1)
+	if f.fatal != "" || len(f.cleanups) != 1 {
+		t.Fatalf("ForTest: fatal %q, %d cleanups", f.fatal, len(f.cleanups))
+	}
+	f.runCleanups()
+	if f.fatal != "" {
+		t.Errorf("cleanup: %s", f.fatal)
+	}
+	checkGone(t, b.Name)
+
+	// A failing Up still has its cleanup registered.
+	f = &fakeTB{TB: t}
+	func() {
+		defer func() {
+			if v := recover(); v != (fatalPanic{}) {
+				t.Errorf("recovered %v, want ForTest to call Fatalf", v)
+			}
+		}()
+		ForTest(f, 0)
+	}()
+	if f.fatal == "" || len(f.cleanups) != 1 {
+		t.Fatalf("ForTest with 0 queues: fatal %q, %d cleanups", f.fatal, len(f.cleanups))
+	}
+	f.runCleanups()
+}
+
+// checkGone reports a namespace or link of bed name still present.
+func checkGone(t *testing.T, name string) {
+	t.Helper()
+	for _, n := range []string{name + "-a", name + "-b"} {
+		if out, err := exec.Command("ip", "netns", "exec", n, "true").CombinedOutput(); err == nil {
+			t.Errorf("namespace %s left behind: %s", n, out)
+		}
+		if out, err := exec.Command("ip", "link", "show", "dev", n).CombinedOutput(); err == nil {
+			t.Errorf("link %s left behind in this namespace: %s", n, out)
+		}
+	}
+}
