@@ -13,17 +13,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pollstack/pollstack/internal/nsproc"
 	"github.com/pollstack/pollstack/internal/testbed"
 	"github.com/pollstack/pollstack/internal/testbed/bedtest"
-	"github.com/pollstack/pollstack/perf/harness"
 )
 
-// startNginx runs nginx (perf/harness.NginxConf: one worker answering
+// startNginx runs nginx (internal/nsproc.NginxConf: one worker answering
 // "hello\n" on port 80) in the bed's kernel namespace on both of its
 // addresses until the test ends.
 func startNginx(t *testing.T, bed *testbed.Bed) {
 	t.Helper()
-	n, err := harness.StartNginx(context.Background(), bed.NsB, t.TempDir(), nil, testbed.PeerIPv4, testbed.PeerIPv6)
+	n, err := nsproc.StartNginx(context.Background(), bed.NsB, t.TempDir(), nil, testbed.PeerIPv4, testbed.PeerIPv6)
 	if err != nil {
 		t.Fatal(err)
 	}

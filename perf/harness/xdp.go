@@ -3,12 +3,14 @@ package harness
 import (
 	"context"
 	"strings"
+
+	"github.com/pollstack/pollstack/internal/nsproc"
 )
 
 // XDPAttached reports whether an XDP program (any mode) is attached to
 // iface in network namespace ns.
 func XDPAttached(ctx context.Context, ns, iface string) (bool, error) {
-	out, err := Run(ctx, "ip", "-n", ns, "-d", "link", "show", "dev", iface)
+	out, err := nsproc.Run(ctx, "ip", "-n", ns, "-d", "link", "show", "dev", iface)
 	if err != nil {
 		return false, err
 	}
@@ -23,7 +25,7 @@ func DetachXDP(ctx context.Context, ns, iface string) (bool, error) {
 		return false, err
 	}
 	for _, mode := range []string{"xdp", "xdpgeneric", "xdpdrv"} {
-		Run(ctx, "ip", "-n", ns, "link", "set", "dev", iface, mode, "off")
+		nsproc.Run(ctx, "ip", "-n", ns, "link", "set", "dev", iface, mode, "off")
 	}
 	on, err = XDPAttached(ctx, ns, iface)
 	if err == nil && on {

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pollstack/pollstack/internal/nsproc"
 	"github.com/pollstack/pollstack/internal/testbed"
 	"github.com/pollstack/pollstack/perf/harness"
 	"github.com/pollstack/pollstack/perf/sinkcmp"
@@ -146,14 +147,14 @@ func compare(ctx context.Context, o options, log io.Writer) (rep *report, err er
 	// The B end had TX checksum offload turned off by the bed (nginx's
 	// kernel sends to an AF_XDP receiver). The A end's kernel sends only
 	// the readiness probe's packets, to AF_XDP servers: off there too.
-	if _, err := harness.Run(ctx, harness.NetnsArgs(bed.NsA, "ethtool", "-K", bed.IfaceA, "tx", "off")...); err != nil {
+	if _, err := nsproc.Run(ctx, nsproc.NetnsArgs(bed.NsA, "ethtool", "-K", bed.IfaceA, "tx", "off")...); err != nil {
 		return nil, err
 	}
 
 	rep = &report{Bed: bed.Name, Started: time.Now().UTC(), Options: o, LoadAvg: harness.LoadAvg(), Down: dn,
 		Commands: map[string]string{
 			srvPollstack: quote(b.serveArgs()),
-			srvNginx:     quote(harness.NetnsArgs(bed.NsB, append(b.nginxWrap(), "nginx", "-c", filepath.Join(dir, "nginx", "nginx.conf"))...)),
+			srvNginx:     quote(nsproc.NetnsArgs(bed.NsB, append(b.nginxWrap(), "nginx", "-c", filepath.Join(dir, "nginx", "nginx.conf"))...)),
 			srvGvisor:    quote(b.gvisorArgs()),
 			"bench cps":  quote(b.benchArgs(testCPS)),
 			"bench rps":  quote(b.benchArgs(testRPS)),
@@ -263,10 +264,10 @@ func (b *bench) clean(ctx context.Context, srv string) error {
 		}
 	}
 	ns, dev := b.bed.NsB, b.bed.IfaceB
-	if _, err := harness.Run(ctx, "ip", "-n", ns, "addr", "flush", "dev", dev); err != nil {
+	if _, err := nsproc.Run(ctx, "ip", "-n", ns, "addr", "flush", "dev", dev); err != nil {
 		return err
 	}
-	if _, err := harness.Run(ctx, "ip", "-n", ns, "neigh", "flush", "dev", dev); err != nil {
+	if _, err := nsproc.Run(ctx, "ip", "-n", ns, "neigh", "flush", "dev", dev); err != nil {
 		return err
 	}
 	if srv != srvNginx {
@@ -276,7 +277,7 @@ func (b *bench) clean(ctx context.Context, srv string) error {
 		{"ip", "-n", ns, "addr", "add", fmt.Sprintf("%s/%d", testbed.PeerIPv4, testbed.PrefixLenIPv4), "dev", dev},
 		{"ip", "-n", ns, "addr", "add", fmt.Sprintf("%s/%d", testbed.PeerIPv6, testbed.PrefixLenIPv6), "dev", dev, "nodad"},
 	} {
-		if _, err := harness.Run(ctx, a...); err != nil {
+		if _, err := nsproc.Run(ctx, a...); err != nil {
 			return err
 		}
 	}
@@ -292,7 +293,7 @@ func (b *bench) start(ctx context.Context, srv string) (stop func() error, err e
 		if err := os.MkdirAll(ngDir, 0o755); err != nil {
 			return nil, err
 		}
-		ng, err := harness.StartNginx(ctx, b.bed.NsB, ngDir, b.nginxWrap(), testbed.PeerIPv4, testbed.PeerIPv6)
+		ng, err := nsproc.StartNginx(ctx, b.bed.NsB, ngDir, b.nginxWrap(), testbed.PeerIPv4, testbed.PeerIPv6)
 		if err != nil {
 			return nil, err
 		}
@@ -307,7 +308,7 @@ func (b *bench) start(ctx context.Context, srv string) (stop func() error, err e
 		if srv == srvGvisor {
 			args, ready, sig = b.gvisorArgs(), "serving on", syscall.SIGTERM
 		}
-		p, err := harness.Start(args, ready)
+		p, err := nsproc.Start(args, ready)
 		if err != nil {
 			return nil, err
 		}
@@ -325,7 +326,7 @@ func (b *bench) start(ctx context.Context, srv string) (stop func() error, err e
 	return nil, fmt.Errorf("unknown server %q", srv)
 }
 
-func (b *bench) verbose(srv string, p *harness.Proc, err error) error {
+func (b *bench) verbose(srv string, p *nsproc.Proc, err error) error {
 	if b.o.Verbose {
 		fmt.Fprintf(b.log, "--- %s output:\n%s", srv, p.Output())
 	}
@@ -336,22 +337,22 @@ func (b *bench) verbose(srv string, p *harness.Proc, err error) error {
 // the probe, and only for it, the A end gets the address the generator
 // uses (198.18.0.1/24); it is removed again, with what the kernel learnt,
 // before the generator takes the A end over.
-func (b *bench) probe(ctx context.Context, p *harness.Proc) (err error) {
+func (b *bench) probe(ctx context.Context, p *nsproc.Proc) (err error) {
 	ns, dev := b.bed.NsA, b.bed.IfaceA
 	addr := fmt.Sprintf("%s/%d", testbed.LocalIPv4, testbed.PrefixLenIPv4)
-	if _, err := harness.Run(ctx, "ip", "-n", ns, "addr", "add", addr, "dev", dev); err != nil {
+	if _, err := nsproc.Run(ctx, "ip", "-n", ns, "addr", "add", addr, "dev", dev); err != nil {
 		return err
 	}
 	defer func() {
-		_, derr := harness.Run(context.Background(), "ip", "-n", ns, "addr", "del", addr, "dev", dev)
-		_, nerr := harness.Run(context.Background(), "ip", "-n", ns, "neigh", "flush", "dev", dev)
+		_, derr := nsproc.Run(context.Background(), "ip", "-n", ns, "addr", "del", addr, "dev", dev)
+		_, nerr := nsproc.Run(context.Background(), "ip", "-n", ns, "neigh", "flush", "dev", dev)
 		err = errors.Join(err, derr, nerr)
 	}()
 	url := "http://" + server.String() + "/"
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		out, err := harness.Run(ctx, harness.NetnsArgs(ns, "curl", "-sS", "-m", "1", url)...)
-		if err == nil && out == harness.NginxBody {
+		out, err := nsproc.Run(ctx, nsproc.NetnsArgs(ns, "curl", "-sS", "-m", "1", url)...)
+		if err == nil && out == nsproc.NginxBody {
 			return nil
 		}
 		if p.Exited() || ctx.Err() != nil || time.Now().After(deadline) {
@@ -372,7 +373,7 @@ func (b *bench) runBench(ctx context.Context, round int, srv, test string) bench
 	var out string
 	var err error
 	for attempt := 1; attempt <= 3; attempt++ {
-		out, err = harness.Run(ctx, b.benchArgs(test)...)
+		out, err = nsproc.Run(ctx, b.benchArgs(test)...)
 		if err == nil || ctx.Err() != nil || !strings.Contains(out, "busy") {
 			break
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pollstack/pollstack/internal/netns"
+	"github.com/pollstack/pollstack/internal/nsproc"
 	"github.com/pollstack/pollstack/internal/testbed"
 	"github.com/pollstack/pollstack/perf/harness"
 )
@@ -113,7 +114,7 @@ func wrkNetUp(ctx context.Context, bed *testbed.Bed) error {
 		{"ip", "-n", bed.NsB, "link", "set", ifD, "up"},
 	}
 	for _, s := range steps {
-		if _, err := harness.Run(ctx, s...); err != nil {
+		if _, err := nsproc.Run(ctx, s...); err != nil {
 			return err
 		}
 	}
@@ -127,12 +128,12 @@ func wrkNetDown(bedName string) error {
 		return nil
 	}
 	var errs []error
-	if _, err := harness.Run(context.Background(), "ip", "-n", ns, "link", "show", "dev", ifC); err == nil {
-		if _, err := harness.Run(context.Background(), "ip", "-n", ns, "link", "del", "dev", ifC); err != nil {
+	if _, err := nsproc.Run(context.Background(), "ip", "-n", ns, "link", "show", "dev", ifC); err == nil {
+		if _, err := nsproc.Run(context.Background(), "ip", "-n", ns, "link", "del", "dev", ifC); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if _, err := harness.Run(context.Background(), "ip", "netns", "del", ns); err != nil {
+	if _, err := nsproc.Run(context.Background(), "ip", "netns", "del", ns); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -148,7 +149,7 @@ func benchArgs(bin string, bed *testbed.Bed, o options) []string {
 }
 
 func wrkArgs(ns string, o options, d time.Duration) []string {
-	return harness.NetnsArgs(ns, "taskset", "-c", fmt.Sprint(o.CPU), "wrk", "-t1", fmt.Sprintf("-c%d", o.Conns), "-d"+secs(d),
+	return nsproc.NetnsArgs(ns, "taskset", "-c", fmt.Sprint(o.CPU), "wrk", "-t1", fmt.Sprintf("-c%d", o.Conns), "-d"+secs(d),
 		"http://"+netip.AddrPortFrom(nginxIPv4, 80).String()+"/")
 }
 
@@ -227,7 +228,7 @@ func compare(ctx context.Context, o options, log io.Writer) (rep *report, err er
 	if err := os.Mkdir(ngDir, 0o755); err != nil {
 		return nil, err
 	}
-	ng, err := harness.StartNginx(ctx, bed.NsB, ngDir, wrap, testbed.PeerIPv4, nginxIPv4)
+	ng, err := nsproc.StartNginx(ctx, bed.NsB, ngDir, wrap, testbed.PeerIPv4, nginxIPv4)
 	if err != nil {
 		return nil, err
 	}
@@ -237,12 +238,12 @@ func compare(ctx context.Context, o options, log io.Writer) (rep *report, err er
 		}
 	}()
 	// wrk's way to nginx works before the first round.
-	if out, err := harness.Run(ctx, harness.NetnsArgs(wrkNs, "curl", "-sS", "-m", "2", "http://"+nginxIPv4.String()+"/")...); err != nil || out != harness.NginxBody {
+	if out, err := nsproc.Run(ctx, nsproc.NetnsArgs(wrkNs, "curl", "-sS", "-m", "2", "http://"+nginxIPv4.String()+"/")...); err != nil || out != nsproc.NginxBody {
 		return nil, fmt.Errorf("nginx not reachable from %s: %q %v", wrkNs, out, err)
 	}
 
 	rep = &report{Bed: bed.Name, Started: time.Now().UTC(), Options: o, LoadAvg: harness.LoadAvg(),
-		Nginx:     strings.Join(harness.NetnsArgs(bed.NsB, append(wrap, "nginx", "-c", ng.Conf)...), " "),
+		Nginx:     strings.Join(nsproc.NetnsArgs(bed.NsB, append(wrap, "nginx", "-c", ng.Conf)...), " "),
 		Pollstack: strings.Join(benchArgs(bin, bed, o), " "),
 		Wrk:       strings.Join(wrkArgs(wrkNs, o, o.Duration), " ")}
 	var errs []error
@@ -285,7 +286,7 @@ func runPollstack(ctx context.Context, bin string, bed *testbed.Bed, o options, 
 	var out string
 	var err error
 	for attempt := 1; attempt <= 3; attempt++ {
-		out, err = harness.Run(ctx, benchArgs(bin, bed, o)...)
+		out, err = nsproc.Run(ctx, benchArgs(bin, bed, o)...)
 		if err == nil || ctx.Err() != nil || !strings.Contains(out, "busy") {
 			break
 		}
@@ -320,7 +321,7 @@ func runWrk(ctx context.Context, ns string, o options, round int, log io.Writer)
 		if d == 0 {
 			continue
 		}
-		out, err := harness.Run(ctx, wrkArgs(ns, o, d)...)
+		out, err := nsproc.Run(ctx, wrkArgs(ns, o, d)...)
 		if o.Verbose {
 			fmt.Fprint(log, out)
 		}

@@ -5,7 +5,7 @@
 //
 //	sudo go run ./perf/cmd/gencmp [--rounds 5] [--duration 5s] [--json]
 //
-// nginx (one worker, perf/harness.NginxConf) runs in the bed's kernel
+// nginx (one worker, internal/nsproc.NginxConf) runs in the bed's kernel
 // namespace NAME-b, pinned to --nginx-cpu, and listens on 198.18.0.2:80
 // and 198.18.1.2:80. pollstack's generator runs on the bed's NAME-a end
 // (its XDP program owns that veth end, so wrk cannot run there) on

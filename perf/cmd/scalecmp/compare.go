@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pollstack/pollstack/internal/nsproc"
 	"github.com/pollstack/pollstack/internal/testbed"
 	"github.com/pollstack/pollstack/perf/harness"
 )
@@ -132,7 +133,7 @@ func setXPS(ctx context.Context, bed *testbed.Bed, masks []string) error {
 	for q, m := range masks {
 		cmds = append(cmds, fmt.Sprintf("echo %s > /sys/class/net/%s/queues/tx-%d/xps_cpus", m, bed.IfaceB, q))
 	}
-	_, err := harness.Run(ctx, harness.NetnsArgs(bed.NsB, "sh", "-ec", strings.Join(cmds, "; "))...)
+	_, err := nsproc.Run(ctx, nsproc.NetnsArgs(bed.NsB, "sh", "-ec", strings.Join(cmds, "; "))...)
 	return err
 }
 
@@ -193,8 +194,8 @@ func compare(ctx context.Context, o options, log io.Writer) (rep *report, err er
 	fmt.Fprintf(log, "scalecmp: %v\n", bed)
 	rep = &report{Bed: bed.Name, Started: time.Now().UTC(), Options: o, LoadAvg: harness.LoadAvg(),
 		Serve:    quote(serveArgs(bin, bed, o, o.CPUs)),
-		WrkClose: quote(harness.NetnsArgs(bed.NsB, wrkArgs(o, true)...)),
-		WrkKeep:  quote(harness.NetnsArgs(bed.NsB, wrkArgs(o, false)...))}
+		WrkClose: quote(nsproc.NetnsArgs(bed.NsB, wrkArgs(o, true)...)),
+		WrkKeep:  quote(nsproc.NetnsArgs(bed.NsB, wrkArgs(o, false)...))}
 	var errs []error
 	for round := 1; round <= o.Rounds && ctx.Err() == nil; round++ {
 		for _, cores := range order(round) {
@@ -253,8 +254,8 @@ func turn(ctx context.Context, bin string, bed *testbed.Bed, o options, round, c
 		return fail(err)
 	}
 	for _, close := range []bool{true, false} {
-		args := harness.NetnsArgs(bed.NsB, wrkArgs(o, close)...)
-		out, err := harness.Run(ctx, args...)
+		args := nsproc.NetnsArgs(bed.NsB, wrkArgs(o, close)...)
+		out, err := nsproc.Run(ctx, args...)
 		if o.Verbose {
 			fmt.Fprint(log, out)
 		}
@@ -287,11 +288,11 @@ func turn(ctx context.Context, bin string, bed *testbed.Bed, o options, round, c
 // startServe starts serve and waits until its app listens. The kernel may
 // hold the previous server's AF_XDP sockets for a moment after it exited;
 // a start that fails then is tried again.
-func startServe(ctx context.Context, args []string) (*harness.Proc, error) {
+func startServe(ctx context.Context, args []string) (*nsproc.Proc, error) {
 	var err error
 	for attempt := 1; attempt <= 3; attempt++ {
-		var p *harness.Proc
-		if p, err = harness.Start(args, "pollstack: app http on TCP port"); err != nil {
+		var p *nsproc.Proc
+		if p, err = nsproc.Start(args, "pollstack: app http on TCP port"); err != nil {
 			return nil, err
 		}
 		if err = p.Ready(ctx, 20*time.Second); err == nil {
@@ -310,7 +311,7 @@ func startServe(ctx context.Context, args []string) (*harness.Proc, error) {
 func probe(ctx context.Context, bed *testbed.Bed, o options) error {
 	var err error
 	for i := 0; i < 50 && ctx.Err() == nil; i++ {
-		if _, err = harness.Run(ctx, harness.NetnsArgs(bed.NsB, "curl", "-sS", "-o", "/dev/null", "-f", "-m", "1", o.url())...); err == nil {
+		if _, err = nsproc.Run(ctx, nsproc.NetnsArgs(bed.NsB, "curl", "-sS", "-o", "/dev/null", "-f", "-m", "1", o.url())...); err == nil {
 			return nil
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -1,4 +1,10 @@
-package harness
+// Package nsproc runs programs for the test beds and the perf tools:
+// commands run to their end, long-running processes (in a network namespace
+// through ip-netns(8)) watched for a ready line and stopped by their PID,
+// and the one-worker nginx the bed's kernel side serves.
+//
+// It is for tools and tests, never for the packet path.
+package nsproc
 
 import (
 	"bufio"
@@ -8,26 +14,11 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 )
-
-// PollstackPackage is the import path of the command-line program.
-const PollstackPackage = "github.com/pollstack/pollstack/cmd/pollstack"
-
-// BuildPollstack builds the pollstack program into dir with go build (run
-// from inside the module) and returns the binary's path.
-func BuildPollstack(ctx context.Context, dir string) (string, error) {
-	bin := filepath.Join(dir, "pollstack")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, PollstackPackage)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build %s: %w\n%s", PollstackPackage, err, bytes.TrimSpace(out))
-	}
-	return bin, nil
-}
 
 // NetnsArgs returns args run in network namespace ns by ip-netns(8), which
 // execs the program: the process it starts is the program itself.
