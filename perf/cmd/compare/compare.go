@@ -15,8 +15,8 @@ import (
 
 	"github.com/pollstack/pollstack/internal/nsproc"
 	"github.com/pollstack/pollstack/internal/testbed"
-	"github.com/pollstack/pollstack/perf/harness"
-	"github.com/pollstack/pollstack/perf/sinkcmp"
+	"github.com/pollstack/pollstack/perf/internal/harness"
+	"github.com/pollstack/pollstack/perf/internal/sinkcmp"
 )
 
 // report is the command's result.

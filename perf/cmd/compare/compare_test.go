@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pollstack/pollstack/perf/harness"
-	"github.com/pollstack/pollstack/perf/sinkcmp"
+	"github.com/pollstack/pollstack/perf/internal/harness"
+	"github.com/pollstack/pollstack/perf/internal/sinkcmp"
 )
 
 func TestParseFlags(t *testing.T) {

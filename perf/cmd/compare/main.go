@@ -3,7 +3,7 @@
 // against pollstack's 'serve --app http', against nginx on the Linux
 // kernel and against gVisor's netstack (perf/gvisor's gvisor-http over
 // AF_XDP), each server on one CPU, and pollstack's raw sink against
-// dpdk-testpmd rxonly (perf/sinkcmp), and prints rates, p99 latencies,
+// dpdk-testpmd rxonly (perf/internal/sinkcmp), and prints rates, p99 latencies,
 // ratios and the targets.
 //
 //	sudo go run ./perf/cmd/compare [--rounds 3] [--duration 5s] [--conns 32] [--json FILE]
@@ -14,7 +14,7 @@
 package main
 
 import (
-	"github.com/pollstack/pollstack/perf/harness"
+	"github.com/pollstack/pollstack/perf/internal/harness"
 
 	"encoding/json"
 	"errors"

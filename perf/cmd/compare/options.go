@@ -1,7 +1,7 @@
 package main
 
 import (
-	"github.com/pollstack/pollstack/perf/harness"
+	"github.com/pollstack/pollstack/perf/internal/harness"
 	"io"
 	"time"
 )

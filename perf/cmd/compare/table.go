@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pollstack/pollstack/perf/harness"
-	"github.com/pollstack/pollstack/perf/sinkcmp"
+	"github.com/pollstack/pollstack/perf/internal/harness"
+	"github.com/pollstack/pollstack/perf/internal/sinkcmp"
 )
 
 // Servers, in the order of the first round.

@@ -12,7 +12,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/pollstack/pollstack/perf/netconn"
+	"github.com/pollstack/pollstack/perf/internal/netconn"
 )
 
 func main() {

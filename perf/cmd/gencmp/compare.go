@@ -15,7 +15,7 @@ import (
 	"github.com/pollstack/pollstack/internal/netns"
 	"github.com/pollstack/pollstack/internal/nsproc"
 	"github.com/pollstack/pollstack/internal/testbed"
-	"github.com/pollstack/pollstack/perf/harness"
+	"github.com/pollstack/pollstack/perf/internal/harness"
 )
 
 // Generators.

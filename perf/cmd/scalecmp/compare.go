@@ -13,7 +13,7 @@ import (
 
 	"github.com/pollstack/pollstack/internal/nsproc"
 	"github.com/pollstack/pollstack/internal/testbed"
-	"github.com/pollstack/pollstack/perf/harness"
+	"github.com/pollstack/pollstack/perf/internal/harness"
 )
 
 // measurement is one server's turn: wrk with Connection: close, then with

@@ -19,7 +19,7 @@
 package main
 
 import (
-	"github.com/pollstack/pollstack/perf/harness"
+	"github.com/pollstack/pollstack/perf/internal/harness"
 
 	"errors"
 	"fmt"

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pollstack/pollstack/perf/harness"
+	"github.com/pollstack/pollstack/perf/internal/harness"
 )
 
 func TestParseFlags(t *testing.T) {

@@ -27,7 +27,7 @@ import (
 	"syscall"
 
 	"github.com/pollstack/pollstack/internal/testbed"
-	"github.com/pollstack/pollstack/perf/sinkcmp"
+	"github.com/pollstack/pollstack/perf/internal/sinkcmp"
 )
 
 func main() {

@@ -22,7 +22,7 @@ func bench(b *testing.B, mk func() (*Pair, error)) {
 
 // BenchmarkEcho64 is a 64-byte Write+Read echo round trip through
 // pollstack's net.Conn over the in-memory link, and over the kernel's TCP
-// loopback: go test ./perf/netconn -bench Echo64.
+// loopback: go test ./perf/internal/netconn -bench Echo64.
 func BenchmarkEcho64(b *testing.B) {
 	b.Run("pollstack", func(b *testing.B) { bench(b, Pollstack) })
 	b.Run("kernel", func(b *testing.B) { bench(b, Kernel) })

@@ -14,7 +14,7 @@ import (
 
 	"github.com/pollstack/pollstack/cores"
 	"github.com/pollstack/pollstack/internal/testbed"
-	"github.com/pollstack/pollstack/perf/harness"
+	"github.com/pollstack/pollstack/perf/internal/harness"
 	"github.com/pollstack/pollstack/perf/pps"
 	"github.com/pollstack/pollstack/rings"
 )

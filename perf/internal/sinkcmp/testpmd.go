@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pollstack/pollstack/perf/harness"
+	"github.com/pollstack/pollstack/perf/internal/harness"
 )
 
 // testpmd runs dpdk-testpmd in rxonly mode on an interface with the
