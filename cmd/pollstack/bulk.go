@@ -2,19 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/netip"
 	"os"
 	"os/signal"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/pollstack/pollstack/engine"
+	"github.com/pollstack/pollstack/internal/apps/bulk"
 	"github.com/pollstack/pollstack/tcp"
 )
 
@@ -26,83 +23,6 @@ its side with a FIN, waits for the peer to close, and reports the
 throughput, the longest stall in acknowledgements, and retransmissions.
 
 Flags:`
-
-// bulkSender is the on-core handler that streams data into a connection.
-type bulkSender struct {
-	data    []byte // the whole file, or one pattern block
-	total   int64  // bytes to send
-	written int64
-	pattern bool
-
-	start, lastAck, maxStall int64
-	acked                    atomic.Int64
-	stall                    atomic.Int64
-	done                     chan struct{}
-	err                      error
-	end                      int64
-}
-
-func (b *bulkSender) Established(c *tcp.Conn) {
-	b.start, b.lastAck = c.Now(), c.Now()
-	b.pump(c)
-}
-
-func (b *bulkSender) Writable(c *tcp.Conn) { b.pump(c) }
-
-func (b *bulkSender) Readable(c *tcp.Conn) {
-	c.Consume(c.Readable())
-	if c.EOF() {
-		c.Close()
-	}
-}
-
-func (b *bulkSender) Closed(c *tcp.Conn, err error) {
-	b.err = err
-	b.end = c.Now()
-	b.note(c, b.written)
-	close(b.done)
-}
-
-// note records acknowledged progress and the longest gap between advances.
-func (b *bulkSender) note(c *tcp.Conn, acked int64) {
-	now := c.Now()
-	if acked > b.acked.Load() {
-		if gap := now - b.lastAck; gap > b.maxStall {
-			b.maxStall = gap
-			b.stall.Store(gap)
-		}
-		b.lastAck = now
-		b.acked.Store(acked)
-	}
-}
-
-func (b *bulkSender) pump(c *tcp.Conn) {
-	for b.written < b.total {
-		var chunk []byte
-		if b.pattern {
-			off := b.written % int64(len(b.data))
-			chunk = b.data[off:]
-		} else {
-			chunk = b.data[b.written:]
-		}
-		if rest := b.total - b.written; int64(len(chunk)) > rest {
-			chunk = chunk[:rest]
-		}
-		n, err := c.Write(chunk)
-		if err != nil {
-			c.Abort()
-			return
-		}
-		b.written += int64(n)
-		if n < len(chunk) {
-			break
-		}
-	}
-	b.note(c, b.written-int64(c.Unsent()))
-	if b.written == b.total {
-		c.CloseWrite()
-	}
-}
 
 func runBenchBulk(args []string, stdout, stderr io.Writer) error {
 	var f engineFlags
@@ -126,20 +46,15 @@ func runBenchBulk(args []string, stdout, stderr io.Writer) error {
 	if *nbytes <= 0 || *timeout <= 0 {
 		return usagef("bench bulk: --bytes and --timeout must be positive")
 	}
-	b := &bulkSender{done: make(chan struct{})}
+	var b *bulk.Sender
 	if *file != "" {
 		data, err := os.ReadFile(*file)
 		if err != nil {
 			return usagef("bench bulk: --file: %v", err)
 		}
-		b.data, b.total = data, int64(len(data))
+		b = bulk.Data(data)
 	} else {
-		b.data = make([]byte, 1<<16)
-		r := rand.New(rand.NewPCG(1, 2))
-		for i := range b.data {
-			b.data[i] = byte(r.Uint32())
-		}
-		b.total, b.pattern = *nbytes, true
+		b = bulk.Pattern(*nbytes)
 	}
 	if err := f.check(); err != nil {
 		return err
@@ -163,63 +78,27 @@ func runBenchBulk(args []string, stdout, stderr io.Writer) error {
 	if !ok {
 		return usagef("bench bulk: no address of %s's family (see --addr)", remote.Addr())
 	}
-	if err := e.DialOn(0, netip.AddrPortFrom(local, 0), remote, b); err != nil {
-		return fmt.Errorf("bench bulk: connect to %s: %w", remote, err)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	began := time.Now()
-	var last int64
-wait:
-	for {
-		select {
-		case <-b.done:
-			break wait
-		case <-ctx.Done():
-			return fmt.Errorf("bench bulk: %v after %d of %d bytes acknowledged", ctx.Err(), b.acked.Load(), b.total)
-		case now := <-tick.C:
-			a := b.acked.Load()
-			if !*jsonOut {
-				fmt.Fprintf(stderr, "  %5.1fs  %7.1f%%  %8.2f Gbit/s  longest stall %v\n", now.Sub(began).Seconds(),
-					100*float64(a)/float64(b.total), float64(a-last)*8/1e9, time.Duration(b.stall.Load()))
-			}
-			last = a
-		}
+	progress := stderr
+	if *jsonOut {
+		progress = nil
 	}
-	e.Stop()
-	var st tcp.Stats
-	for _, c := range e.Cores() {
-		s := c.TCPPublished()
-		for i := range st {
-			st[i] += s.Stats[i]
-		}
-	}
-	secs := float64(b.end-b.start) / 1e9
-	res := map[string]any{"bytes": b.written, "seconds": secs, "gbit_per_sec": float64(b.written) * 8 / secs / 1e9,
-		"longest_stall_ns": b.maxStall, "retransmitted_segments": st[tcp.StatSndRexmitPack],
-		"rto_timeouts": st[tcp.StatRexmtTimeo], "segments_sent": st[tcp.StatSndTotal]}
-	if b.err != nil {
-		res["error"] = b.err.Error()
+	r, err := bulk.Run(ctx, e, local, remote, b, progress)
+	if err != nil {
+		return fmt.Errorf("bench bulk: %w", err)
 	}
 	if *jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
+		if err := r.WriteJSON(stdout); err != nil {
 			return err
 		}
 	} else {
-		fmt.Fprintf(stdout, "bench bulk: %d bytes in %.3f s, %.2f Gbit/s; longest stall %v; %d segments sent, %d retransmitted, %d RTO timeouts\n",
-			b.written, secs, res["gbit_per_sec"], time.Duration(b.maxStall), st[tcp.StatSndTotal], st[tcp.StatSndRexmitPack], st[tcp.StatRexmtTimeo])
+		fmt.Fprintf(stdout, "bench bulk: %v\n", r)
 	}
-	if b.err != nil {
-		return fmt.Errorf("bench bulk: connection ended with %w", b.err)
-	}
-	if b.written != b.total {
-		return errors.New("bench bulk: connection closed before everything was sent")
+	if err := r.Failure(); err != nil {
+		return fmt.Errorf("bench bulk: %w", err)
 	}
 	return nil
 }
