@@ -84,6 +84,11 @@ type Config struct {
 	// Timeout bounds the handshake, a response and the close; a slot that
 	// takes longer counts a timeout and is reset. DefaultTimeout when 0.
 	Timeout time.Duration
+	// Requests, in RPS mode, is how many requests a connection makes: the
+	// last asks the server to close (Connection: close), and the slot
+	// connects again once it has; its clean closes count as connections.
+	// 0 keeps each connection for the whole run.
+	Requests int
 }
 
 // ErrKind names a way a request or connection failed.
@@ -197,6 +202,7 @@ type Gen struct {
 	reqKeep  []byte
 	reqClose []byte
 	timeout  int64
+	perConn  int // RPS: requests per connection; 0: no limit
 
 	slots []*slot
 	idle  []*slot // slots with no connection, a stack
@@ -240,6 +246,8 @@ type slot struct {
 	deadline int64
 	req      []byte
 	written  int
+	reqs     int  // requests sent on this connection
+	last     bool // the request asks the server to close
 	p        Parser
 }
 
@@ -251,8 +259,8 @@ func New(shard *tcp.Shard, cfg Config) (*Gen, error) {
 	if cfg.Conns < 1 || cfg.Conns > MaxConns {
 		return nil, fmt.Errorf("load: %d connections: want 1..%d", cfg.Conns, MaxConns)
 	}
-	if cfg.Rate < 0 || cfg.Timeout < 0 {
-		return nil, errors.New("load: rate and timeout must not be negative")
+	if cfg.Rate < 0 || cfg.Timeout < 0 || cfg.Requests < 0 {
+		return nil, errors.New("load: rate, timeout and requests must not be negative")
 	}
 	if !cfg.Local.IsValid() || !cfg.Remote.IsValid() || cfg.Remote.Port() == 0 || cfg.Local.Is4() != cfg.Remote.Addr().Is4() {
 		return nil, fmt.Errorf("load: local %v and remote %v: want two addresses of one family and a port", cfg.Local, cfg.Remote)
@@ -282,6 +290,7 @@ func New(shard *tcp.Shard, cfg Config) (*Gen, error) {
 		reqKeep:  []byte("GET " + cfg.Path + " HTTP/1.1\r\nHost: " + cfg.Host + "\r\nUser-Agent: pollstack-bench\r\n\r\n"),
 		reqClose: []byte("GET " + cfg.Path + " HTTP/1.1\r\nHost: " + cfg.Host + "\r\nUser-Agent: pollstack-bench\r\nConnection: close\r\n\r\n"),
 		timeout:  int64(cfg.Timeout),
+		perConn:  cfg.Requests,
 		slots:    make([]*slot, cfg.Conns),
 		idle:     make([]*slot, 0, cfg.Conns),
 		ready:    make([]*slot, 0, cfg.Conns),
@@ -500,6 +509,7 @@ func (s *slot) dial(start, now int64) bool {
 	g := s.g
 	s.state = slotConnecting
 	s.failed = false
+	s.reqs = 0
 	s.start = start
 	s.deadline = now + g.timeout
 	g.dialing++
@@ -526,11 +536,14 @@ func (s *slot) fail(k ErrKind) {
 // send starts a request that began at start.
 func (s *slot) send(c *tcp.Conn, start, now int64) {
 	g := s.g
-	s.req = g.reqKeep
-	if g.mode == CPS {
-		s.req = g.reqClose
-	} else {
+	if g.mode == RPS {
 		s.start = start
+	}
+	s.reqs++
+	s.last = g.mode == CPS || s.reqs == g.perConn
+	s.req = g.reqKeep
+	if s.last {
+		s.req = g.reqClose
 	}
 	s.written = 0
 	s.state = slotWaiting
@@ -634,7 +647,7 @@ func (s *slot) Readable(c *tcp.Conn) {
 			c.Abort()
 			return
 		}
-		if g.mode == CPS && !s.p.ConnClose() {
+		if s.last && !s.p.ConnClose() {
 			s.fail(ErrShortRead) // kept a connection we asked to close
 			c.Abort()
 			return
@@ -690,7 +703,7 @@ func (s *slot) Closed(c *tcp.Conn, err error) {
 			g.count(ErrReset)
 		}
 	case s.state == slotClosing:
-		if g.mode == CPS {
+		if g.mode == CPS || g.perConn > 0 {
 			g.iv.Conns++
 			if g.measure {
 				g.conns++

@@ -177,6 +177,30 @@ func TestClosedLoopCPSCounts(t *testing.T) {
 	}
 }
 
+// Keep-alive connections of a few requests each: the last asks the server
+// to close, the server closes first (it holds the TIME_WAIT) and the slot
+// connects again; the clean closes count as connections.
+func TestRPSRequestsPerConnection(t *testing.T) {
+	n := newVnet(t, nil, Config{Mode: RPS, Conns: 4, Requests: 3})
+	n.start(10 * time.Millisecond)
+	for i := 0; i < 1000; i++ {
+		n.turn()
+	}
+	tot := n.finish()
+	checkNoErrors(t, tot)
+	if tot.Conns < 100 || tot.Requests < 3*(tot.Conns-4) || tot.Requests > 3*(tot.Conns+4) {
+		t.Errorf("%d requests on %d connections of 3 requests", tot.Requests, tot.Conns)
+	}
+	// The client closes only the connections still open when the run
+	// stopped.
+	if tw := n.cli.TCP().TimeWaitEntries(); tw > 4 {
+		t.Errorf("client holds %d TIME_WAIT entries", tw)
+	}
+	if tw := n.srv.TCP().TimeWaitEntries(); tw < int(tot.Conns)-4 {
+		t.Errorf("server holds %d TIME_WAIT entries for %d connections", tw, tot.Conns)
+	}
+}
+
 // Open loop: starts leave on the schedule (every 500 µs, five steps), none
 // late, and each takes one step.
 func TestOpenLoopSchedule(t *testing.T) {
@@ -348,6 +372,7 @@ func TestNewRejects(t *testing.T) {
 		func(c *Config) { c.Conns = 0 },
 		func(c *Config) { c.Conns = MaxConns + 1 },
 		func(c *Config) { c.Rate = -1 },
+		func(c *Config) { c.Requests = -1 },
 		func(c *Config) { c.Path = "x" },
 		func(c *Config) { c.Path = "/a b" },
 		func(c *Config) { c.Remote = netip.AddrPortFrom(srv6.Addr(), 80) },
