@@ -30,7 +30,8 @@ holds a few. Every response is parsed (status line, Content-Length, body
 length); any non-200, malformed response, reset or timeout is an error.
 
 Prints connections/s, requests/s, latency percentiles (the client core's
-clock, request written to response read), errors (the whole run, warmup and
+clock, request written to response read; for a short connection, connect to
+response read, as bench cps), errors (the whole run, warmup and
 drain included), the TIME_WAIT entries each side holds at the end and the heap
 each one takes (measured: see below), TCP anomalies (retransmissions, drops,
 RSTs: zero on a healthy run), and allocations per packet (runtime mallocs of

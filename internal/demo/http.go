@@ -12,6 +12,8 @@ import (
 	"github.com/pollstack/pollstack/engine"
 	"github.com/pollstack/pollstack/internal/apps"
 	"github.com/pollstack/pollstack/internal/apps/httpapp"
+	"github.com/pollstack/pollstack/internal/hist"
+	"github.com/pollstack/pollstack/perf/load"
 	"github.com/pollstack/pollstack/rings"
 	"github.com/pollstack/pollstack/tcp"
 )
@@ -26,24 +28,22 @@ const (
 )
 
 // clientWorker is the client core's work: the stack, then the load
-// generator's dials and deadlines.
+// generators' dials and deadlines.
 type clientWorker struct {
 	core *engine.Core
-	gen  *loadgen
+	gens []*load.Gen // perf/load's: cps for the short connections, rps for the keep-alive ones
 }
 
 func (w *clientWorker) Poll(now int64) int {
-	w.gen.now = now
 	n := w.core.Poll(now)
-	n += w.gen.pump(now)
+	for _, g := range w.gens {
+		n += g.Pump(now)
+	}
 	w.core.Flush()
 	return n
 }
 
-func (w *clientWorker) Timers(now int64) {
-	w.gen.now = now
-	w.core.Timers(now)
-}
+func (w *clientWorker) Timers(now int64) { w.core.Timers(now) }
 
 func (w *clientWorker) Wait(timeout time.Duration) { w.core.Wait(timeout) }
 
@@ -105,11 +105,24 @@ func runHTTP(ctx context.Context, cfg Config, progress func(Progress)) (Result, 
 	if cfg.IPv6 {
 		src, dst = client6.Addr(), server6.Addr()
 	}
-	tuple := tcp.Tuple{LocalAddr: src.As16(), RemoteAddr: dst.As16(), RemotePort: ServerPort}
-	host := netip.AddrPortFrom(dst, ServerPort).String()
 	short, keep := SplitConns(cfg.Conns, cfg.Mix)
-	gen := newLoadgen(client.TCP(), tuple, host, cfg.Path, cfg.Conns, short, cfg.Requests, int64(cfg.Timeout))
-	w := &clientWorker{core: client, gen: gen}
+	w := &clientWorker{core: client}
+	for _, lc := range []load.Config{
+		{Mode: load.CPS, Conns: short},
+		{Mode: load.RPS, Conns: keep, Requests: cfg.Requests},
+	} {
+		if lc.Conns == 0 {
+			continue
+		}
+		lc.Local, lc.Remote = src, netip.AddrPortFrom(dst, ServerPort)
+		lc.Path, lc.Timeout = cfg.Path, cfg.Timeout
+		g, err := load.New(client.TCP(), lc)
+		if err != nil {
+			return Result{}, fmt.Errorf("demo: %w", err)
+		}
+		w.gens = append(w.gens, g)
+	}
+	gens := w.gens
 
 	sl, cl, stopLoops, err := startLoops(server, w)
 	if err != nil {
@@ -118,7 +131,11 @@ func runHTTP(ctx context.Context, cfg Config, progress func(Progress)) (Result, 
 	defer stopLoops()
 
 	r := Result{Mode: ModeHTTP, IPv6: cfg.IPv6, Conns: cfg.Conns, ShortConns: short, KeepAliveConns: keep}
-	if err := cl.Call(func(now int64) { gen.running = true }); err != nil {
+	if err := cl.Call(func(now int64) {
+		for _, g := range gens {
+			g.Start(now)
+		}
+	}); err != nil {
 		return r, err
 	}
 	if !sleep(ctx, cfg.Warmup) {
@@ -136,9 +153,25 @@ func runHTTP(ctx context.Context, cfg Config, progress func(Progress)) (Result, 
 	}
 	var c0 tcpSnapshot
 	var startNow, stopNow int64
+	iv := new(load.Interval)
+	// second takes what the generators did since the last call, on the
+	// client core.
+	second := func() (requests, conns uint64, err error) {
+		err = cl.Call(func(int64) {
+			for _, g := range gens {
+				g.TakeInterval(iv)
+				requests += iv.Requests
+				conns += iv.Conns
+			}
+		})
+		return requests, conns, err
+	}
 	err = cl.Call(func(now int64) {
 		c0.counters = *client.Counters()
-		gen.measuring = true
+		for _, g := range gens {
+			g.TakeInterval(iv)
+			g.Measure(true)
+		}
 		startNow = now
 	})
 	if err != nil {
@@ -149,7 +182,7 @@ func runHTTP(ctx context.Context, cfg Config, progress func(Progress)) (Result, 
 	defer tick.Stop()
 	deadline := time.NewTimer(cfg.Duration)
 	defer deadline.Stop()
-	lastReq, lastConn, lastAt := gen.reqTotal.Load(), gen.connTotal.Load(), start
+	lastAt := start
 loop:
 	for {
 		select {
@@ -158,19 +191,29 @@ loop:
 		case <-deadline.C:
 			break loop
 		case now := <-tick.C:
-			rq, cn := gen.reqTotal.Load(), gen.connTotal.Load()
-			if progress != nil {
-				sec := now.Sub(lastAt).Seconds()
-				progress(Progress{Elapsed: now.Sub(start), Rate: float64(rq-lastReq) / sec,
-					ConnsPerSec: float64(cn-lastConn) / sec, Errors: gen.errTotal.Load()})
+			rq, cn, err := second()
+			if err != nil {
+				return r, err
 			}
-			lastReq, lastConn, lastAt = rq, cn, now
+			if progress != nil {
+				var errs uint64
+				for _, g := range gens {
+					_, e := g.Progress()
+					errs += e
+				}
+				sec := now.Sub(lastAt).Seconds()
+				progress(Progress{Elapsed: now.Sub(start), Rate: float64(rq) / sec,
+					ConnsPerSec: float64(cn) / sec, Errors: errs})
+			}
+			lastAt = now
 		}
 	}
 	var c1 tcpSnapshot
 	err = cl.Call(func(now int64) {
-		gen.measuring = false
-		gen.running = false
+		for _, g := range gens {
+			g.Measure(false)
+			g.Stop(now)
+		}
 		stopNow = now
 		c1.counters = *client.Counters()
 	})
@@ -188,7 +231,12 @@ loop:
 	drainBy := time.Now().Add(cfg.Timeout + time.Second)
 	for {
 		var busy int
-		if err := cl.Call(func(int64) { busy = gen.busy() }); err != nil {
+		err := cl.Call(func(int64) {
+			for _, g := range gens {
+				busy += g.Busy()
+			}
+		})
+		if err != nil {
 			return r, err
 		}
 		if busy == 0 {
@@ -196,7 +244,12 @@ loop:
 		}
 		if time.Now().After(drainBy) {
 			// They are late: count and reset them.
-			cl.Call(func(now int64) { gen.abortAll(now); client.Flush() })
+			cl.Call(func(now int64) {
+				for _, g := range gens {
+					g.AbortAll(now)
+				}
+				client.Flush()
+			})
 			break
 		}
 		time.Sleep(drainPoll)
@@ -219,23 +272,30 @@ loop:
 	}
 	stopLoops()
 
-	// The loops have stopped: the load generator is ours to read now.
+	// The loops have stopped: the generators are ours to read now.
+	var lat hist.Histogram
+	var errs load.Errors
+	for _, g := range gens {
+		t := g.Totals()
+		r.Connections += t.Conns
+		r.Requests += t.Requests
+		errs.Add(&t.Errors)
+		lat.Merge(t.Hist)
+	}
 	elapsed := time.Duration(stopNow - startNow)
 	packets := (s1.counters[engine.RxPackets] - s0.counters[engine.RxPackets]) +
 		(s1.counters[engine.TxPackets] - s0.counters[engine.TxPackets]) +
 		(c1.counters[engine.RxPackets] - c0.counters[engine.RxPackets]) +
 		(c1.counters[engine.TxPackets] - c0.counters[engine.TxPackets])
 	r.Duration = elapsed
-	r.Connections = gen.conns
-	r.Requests = gen.requests
 	if sec := elapsed.Seconds(); sec > 0 {
-		r.ConnsPerSec = float64(gen.conns) / sec
-		r.RequestsPerSec = float64(gen.requests) / sec
+		r.ConnsPerSec = float64(r.Connections) / sec
+		r.RequestsPerSec = float64(r.Requests) / sec
 		r.PacketsPerSec = float64(packets) / sec
 	}
-	r.ErrorKinds = gen.errors()
+	r.ErrorKinds = errorsOf(&errs)
 	r.Errors = r.ErrorKinds.Total()
-	r.Latency = latencyOf(&gen.hist)
+	r.Latency = latencyOf(&lat)
 	r.Packets = packets
 	r.Mallocs = mallocs
 	if packets > 0 {
@@ -260,4 +320,11 @@ loop:
 		return r, ctx.Err()
 	}
 	return r, nil
+}
+
+// errorsOf sorts the generators' errors into the demo's kinds.
+func errorsOf(e *load.Errors) Errors {
+	return Errors{Status: e[load.ErrStatus], Malformed: e[load.ErrMalformed], Reset: e[load.ErrReset],
+		Refused: e[load.ErrRefused], Timeout: e[load.ErrTimeout], Closed: e[load.ErrShortRead],
+		Dial: e[load.ErrDial], Write: e[load.ErrWrite]}
 }
