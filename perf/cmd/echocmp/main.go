@@ -5,56 +5,85 @@
 package main
 
 import (
-	"encoding/json"
-	"flag"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"time"
 
+	"github.com/pollstack/pollstack/perf/internal/harness"
 	"github.com/pollstack/pollstack/perf/internal/netconn"
 )
 
-func main() {
-	size := flag.Int("size", 64, "bytes per round trip")
-	trips := flag.Int("trips", 20000, "round trips per round")
-	rounds := flag.Int("rounds", 5, "rounds; each measures both paths, alternating which goes first")
-	asJSON := flag.Bool("json", false, "print the result as JSON")
-	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: echocmp [--size N] [--trips N] [--rounds N] [--json]\n\n"+
-			"Measures a Write+Read echo round trip through pollstack's net.Conn over the\n"+
-			"in-memory link and over a kernel TCP loopback socket, and prints the medians\n"+
-			"and their ratio.\n\nFlags:\n")
-		flag.PrintDefaults()
+// options are the command's flags.
+type options struct {
+	Size   int  // bytes per round trip
+	Trips  int  // round trips per round
+	Rounds int  // rounds, each measuring both paths
+	JSON   bool // print the result as JSON
+}
+
+const usageText = `usage: echocmp [--size N] [--trips N] [--rounds N] [--json]
+
+Measures a Write+Read echo round trip through pollstack's net.Conn over the
+in-memory link and over a kernel TCP loopback socket, and prints the medians
+and their ratio.
+
+Flags:
+`
+
+// parseFlags parses args. It returns flag.ErrHelp for --help and another
+// error for bad flags, having printed the reason and the usage to stderr.
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := harness.NewFlagSet("echocmp", usageText, stderr)
+	fs.IntVar(&o.Size, "size", 64, "bytes per round trip")
+	fs.IntVar(&o.Trips, "trips", 20000, "round trips per round")
+	fs.IntVar(&o.Rounds, "rounds", 5, "rounds; each measures both paths, alternating which goes first")
+	fs.BoolVar(&o.JSON, "json", false, "print the result as JSON")
+	if err := fs.Parse(args); err != nil {
+		return o, err
 	}
-	flag.Parse()
-	if flag.NArg() > 0 || *size < 1 || *size > 1<<20 || *trips < 1 || *rounds < 1 {
-		flag.Usage()
-		os.Exit(2)
+	bad := func(format string, a ...any) (options, error) { return o, harness.Refuse(fs, format, a...) }
+	switch {
+	case fs.NArg() != 0:
+		return bad("unexpected arguments %q", fs.Args())
+	case o.Size < 1 || o.Size > 1<<20:
+		return bad("--size %d: want 1..%d", o.Size, 1<<20)
+	case o.Trips < 1:
+		return bad("--trips %d: want at least 1", o.Trips)
+	case o.Rounds < 1:
+		return bad("--rounds %d: want at least 1", o.Rounds)
 	}
+	return o, nil
+}
+
+func main() { harness.Main(parseFlags, run) }
+
+func run(o options) int {
 	ps, err := netconn.Pollstack()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "echocmp: pollstack:", err)
-		os.Exit(1)
+		return 1
 	}
 	defer ps.Close()
 	k, err := netconn.Kernel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "echocmp: kernel:", err)
-		os.Exit(1)
+		return 1
 	}
 	defer k.Close()
 	var pt, kt []time.Duration
-	for r := 0; r < *rounds; r++ {
+	for r := 0; r < o.Rounds; r++ {
 		order := []*netconn.Pair{ps, k}
 		if r%2 == 1 {
 			order = []*netconn.Pair{k, ps}
 		}
 		for _, p := range order {
-			d, err := netconn.Measure(p.Conn, *size, *trips)
+			d, err := netconn.Measure(p.Conn, o.Size, o.Trips)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "echocmp:", err)
-				os.Exit(1)
+				return 1
 			}
 			if p == ps {
 				pt = append(pt, d)
@@ -62,7 +91,7 @@ func main() {
 				kt = append(kt, d)
 			}
 		}
-		if !*asJSON {
+		if !o.JSON {
 			fmt.Fprintf(os.Stderr, "round %d: pollstack %v, kernel %v\n", r+1, pt[r], kt[r])
 		}
 	}
@@ -70,11 +99,15 @@ func main() {
 	slices.Sort(kt)
 	pm, km := pt[len(pt)/2], kt[len(kt)/2]
 	ratio := float64(km) / float64(pm)
-	if *asJSON {
-		json.NewEncoder(os.Stdout).Encode(map[string]any{"size": *size, "trips": *trips, "rounds": *rounds,
-			"pollstack_ns": pm.Nanoseconds(), "kernel_ns": km.Nanoseconds(), "speedup": ratio})
-		return
+	if o.JSON {
+		if err := harness.WriteJSON(os.Stdout, map[string]any{"size": o.Size, "trips": o.Trips, "rounds": o.Rounds,
+			"pollstack_ns": pm.Nanoseconds(), "kernel_ns": km.Nanoseconds(), "speedup": ratio}); err != nil {
+			fmt.Fprintln(os.Stderr, "echocmp:", err)
+			return 1
+		}
+		return 0
 	}
 	fmt.Printf("%d-byte echo round trip, median of %d rounds of %d: pollstack net.Conn %v, kernel loopback %v: pollstack %.2fx the kernel's speed\n",
-		*size, *rounds, *trips, pm, km, ratio)
+		o.Size, o.Rounds, o.Trips, pm, km, ratio)
+	return 0
 }

@@ -113,7 +113,7 @@ type counters func() (packets, bytes, dropped uint64, err error)
 // Compare builds bed name (one queue) and runs CompareOn on it. The caller
 // removes the bed (testbed.Down(name)), also when Compare fails.
 func Compare(ctx context.Context, name string, o Options, log io.Writer) (*Report, error) {
-	if err := o.check(); err != nil {
+	if err := o.Check(); err != nil {
 		return nil, err
 	}
 	bed, err := testbed.Up(name, 1)
@@ -124,7 +124,8 @@ func Compare(ctx context.Context, name string, o Options, log io.Writer) (*Repor
 	return CompareOn(ctx, bed, o, log)
 }
 
-func (o Options) check() error {
+// Check reports options Compare refuses.
+func (o Options) Check() error {
 	if o.Rounds < 1 || o.Duration <= 0 || o.Warmup < 0 {
 		return fmt.Errorf("want rounds ≥ 1, duration > 0, warm-up ≥ 0")
 	}
@@ -136,7 +137,7 @@ func (o Options) check() error {
 // and returns the report (partial on error). With o.Confine the process's
 // threads are put back on every CPU at their old niceness when it returns.
 func CompareOn(ctx context.Context, bed *testbed.Bed, o Options, log io.Writer) (_ *Report, err error) {
-	if err := o.check(); err != nil {
+	if err := o.Check(); err != nil {
 		return nil, err
 	}
 	if o.Receivers == "" {
