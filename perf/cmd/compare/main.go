@@ -1,10 +1,10 @@
-// Command compare is the scoreboard of issue 7: on one fresh test bed it
+// Command compare is pollstack's scoreboard: on one fresh test bed it
 // measures the same generator (pollstack's 'bench cps' and 'bench rps')
 // against pollstack's 'serve --app http', against nginx on the Linux
 // kernel and against gVisor's netstack (perf/gvisor's gvisor-http over
 // AF_XDP), each server on one CPU, and pollstack's raw sink against
 // dpdk-testpmd rxonly (perf/internal/sinkcmp), and prints rates, p99 latencies,
-// ratios and the issue's targets.
+// ratios and the targets pollstack is held to.
 //
 //	sudo go run ./perf/cmd/compare [--rounds 3] [--duration 5s] [--conns 32] [--json FILE]
 //

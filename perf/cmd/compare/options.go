@@ -39,7 +39,7 @@ The scoreboard: on one fresh test bed, the same generator (pollstack's own
 The order of the servers rotates from round to round; every row is the
 median of the rounds. Then pollstack's raw sink against dpdk-testpmd rxonly
 (net_af_xdp), as perf/cmd/sinkcmp runs it. It prints rates, p99 latencies,
-ratios and the targets of issue 7 with PASS or MISS, and with --json FILE
+ratios and the scoreboard's targets with PASS or MISS, and with --json FILE
 writes all of it as JSON. Progress goes to stderr.
 
 Must run as root; needs AF_XDP, ip, ethtool, curl, nginx, taskset,

@@ -72,7 +72,7 @@ const (
 	na   = "n/a"
 )
 
-// target is one of issue 7's targets for a row.
+// target is one of the scoreboard's targets for a row.
 type target struct {
 	Text   string  `json:"text"`  // e.g. "≥ 2.0× nginx"
 	Ratio  float64 `json:"ratio"` // pollstack over the other, 0 when either is missing
