@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -135,6 +136,13 @@ func (f *engineFlags) open(cfg engine.Config) (*engine.Engine, error) {
 		return nil, err
 	}
 	prog, err := rings.AttachXDP(f.iface, f.netns, len(f.cpus))
+	if errors.Is(err, rings.ErrXDPInUse) {
+		where := ""
+		if f.netns != "" {
+			where = " (netns " + f.netns + ")"
+		}
+		return nil, fmt.Errorf("%s: interface %s%s already has an XDP program attached (another pollstack serve?)", f.cmd, f.iface, where)
+	}
 	if err != nil {
 		return nil, err
 	}
