@@ -103,7 +103,7 @@ func newFlags(name, synopsis string, stdout io.Writer) *flag.FlagSet {
 // parse parses args; a parse error becomes a usage error, --help prints the
 // usage and returns flag.ErrHelp.
 func parse(fs *flag.FlagSet, args []string) error {
-	err := fs.Parse(args)
+	err := parseQuiet(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return err // the flag set printed the usage
 	}

@@ -183,7 +183,7 @@ func runSysctl(args []string, stdout, stderr io.Writer) error {
 	// Flags and names may come in any order.
 	var words []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := parseQuiet(fs, args); err != nil {
 			if err == flag.ErrHelp {
 				return err // the flag set printed the usage
 			}
