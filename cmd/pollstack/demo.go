@@ -79,6 +79,9 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if _, _, err := demo.ParseMix(*mix); err != nil {
 		return usagef("demo: --mix %q: want SHORT:KEEPALIVE, e.g. 1:1, 1:0 or 0:1", *mix)
 	}
+	if *path == "" {
+		return usagef("demo: --path \"\": want a request target such as / or /?size=N")
+	}
 	if *requests < 1 {
 		return usagef("demo: --requests %d: want at least 1", *requests)
 	}
