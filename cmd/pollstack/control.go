@@ -19,8 +19,9 @@ import (
 	"github.com/pollstack/pollstack/engine"
 )
 
-// controlDir holds the control sockets of running engines.
-const controlDir = "/run/pollstack"
+// controlDir holds the control sockets of running engines (a variable for
+// the tests).
+var controlDir = "/run/pollstack"
 
 // controlPath is the default control socket of an engine on iface in netns.
 func controlPath(iface, netns string) string {
@@ -280,9 +281,11 @@ func probeControl(path string) (probeState, error) {
 		switch {
 		case errors.Is(err, syscall.ENOENT):
 			return probeMissing, err
-		case !errors.Is(err, syscall.ECONNREFUSED), st == nil, st.Mode()&os.ModeSocket == 0:
-			// connect(2) refuses a file that is no socket too: not ours.
+		case !errors.Is(err, syscall.ECONNREFUSED), st == nil:
 			return probeError, err
+		case st.Mode()&os.ModeSocket == 0:
+			// connect(2) refuses a file that is no socket too: not ours.
+			return probeError, errors.New("not a socket")
 		case try > 0 && os.SameFile(first, st):
 			return probeStale, err
 		case try > 2:
@@ -342,26 +345,25 @@ func findControl(cmd, control, iface, netns string, stderr io.Writer) (string, e
 			if os.Remove(p) == nil {
 				stale = append(stale, p)
 			}
-		case probeError:
+		case probeError: // not ours to judge or remove: left alone
 			if firstErr == nil {
 				firstErr = controlErr(cmd, p, err)
 			}
-			live = append(live, p) // not ours to judge: let the user pick
 		case probeLive:
 			live = append(live, p)
 		}
 	}
 	switch len(live) {
 	case 0:
+		if firstErr != nil {
+			return "", firstErr
+		}
 		if len(stale) > 0 {
 			return "", &noEngineError{fmt.Sprintf("%s: no running engine found (removed %d stale control socket(s) in %s: %s)",
 				cmd, len(stale), controlDir, strings.Join(stale, " "))}
 		}
 		return "", &noEngineError{fmt.Sprintf("%s: no running engine found (no control socket in %s)", cmd, controlDir)}
 	case 1:
-		if firstErr != nil {
-			return "", firstErr
-		}
 		for _, p := range stale {
 			fmt.Fprintf(stderr, "pollstack: %s: removed stale control socket %s (nothing listened on it)\n", cmd, p)
 		}
