@@ -102,7 +102,7 @@ const maxSocketPath = 107
 // checkControlFlag checks serve's --control before anything is attached:
 // the directory of an explicit PATH must exist (serve creates only its
 // default directory, /run/pollstack), the path must fit a socket address,
-// and an existing file there must be a socket.
+// an existing file there must be a socket, and no engine may answer on it.
 func checkControlFlag(cmd, path string) error {
 	if path == "" || path == "none" {
 		return nil
@@ -116,6 +116,9 @@ func checkControlFlag(cmd, path string) error {
 	}
 	if st, err := os.Lstat(path); err == nil && st.Mode()&os.ModeSocket == 0 {
 		return usagef("%s: --control %s: exists and is not a socket", cmd, path)
+	}
+	if st, _ := probeControl(path); st == probeLive {
+		return usagef("%s: control socket %s is in use by a running engine (use --control)", cmd, path)
 	}
 	return nil
 }

@@ -20,6 +20,8 @@ func TestBadCommandLinesAreOneLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	long := filepath.Join(dir, strings.Repeat("d", 120)+".sock")
+	busy := filepath.Join(dir, "busy.sock")
+	fakeEngine(t, busy, "pst-busy")
 	rps := []string{"bench", "rps", "--iface", "x", "--connect", "198.18.0.2:80"}
 	cps := []string{"bench", "cps", "--iface", "x", "--connect", "198.18.0.2:80"}
 	bulk := []string{"bench", "bulk", "--iface", "x", "--connect", "198.18.0.2:9000"}
@@ -116,6 +118,7 @@ func TestBadCommandLinesAreOneLine(t *testing.T) {
 		{[]string{"serve", "--iface", "x", "--control", "/nonexistent/dir/x.sock"}, 2, "serve: --control /nonexistent/dir/x.sock: directory /nonexistent/dir does not exist (serve creates only /run/pollstack)"},
 		{[]string{"serve", "--iface", "x", "--control", file}, 2, "exists and is not a socket"},
 		{[]string{"serve", "--iface", "x", "--control", long}, 2, "longer than a Unix socket path may be"},
+		{[]string{"serve", "--iface", "x", "--control", busy}, 2, "serve: control socket " + busy + " is in use by a running engine"},
 		{[]string{"serve", "--iface", "x", "--pcap", "/nonexistent/x.pcap"}, 2, "serve: --pcap /nonexistent/x.pcap: directory /nonexistent does not exist"},
 		{[]string{"serve", "--iface", "x", "--pcap", dir}, 2, "is a directory"},
 		{[]string{"bench", "pps", "--iface", "x", "--pcap", "/nonexistent/x.pcap"}, 2, "bench pps: --pcap /nonexistent/x.pcap: directory"},
