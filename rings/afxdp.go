@@ -1,5 +1,7 @@
 package rings
 
+import "errors"
+
 // DefaultXDPRingSize is the number of descriptors in each of an AF_XDP
 // socket's four rings (fill, completion, rx, tx) unless XDPConfig says
 // otherwise.
@@ -12,6 +14,11 @@ const MaxXDPRingSize = 1 << 16
 // call sends at most the kernel's tx budget (32 frames by default), so a
 // batch may need more than one.
 const xdpMaxKicks = 16
+
+// ErrXDPInUse is what AttachXDP's error wraps when the interface already has
+// an XDP program attached (another pollstack serve, or any other XDP user):
+// the kernel refuses a second one in either mode.
+var ErrXDPInUse = errors.New("interface already has an XDP program attached")
 
 // XDPMode says how an XDP program is attached to an interface.
 type XDPMode int

@@ -59,6 +59,9 @@ func AttachXDP(iface, netns string, queues int) (*XDPProgram, error) {
 		}
 		l, serr := link.AttachXDP(link.XDPOptions{Program: prog.Program, Interface: ifc.Index, Flags: link.XDPGenericMode})
 		if serr != nil {
+			if xdpInUse(nerr, serr) {
+				return fmt.Errorf("attach XDP program to %s: %w (native mode: %v; SKB mode: %v)", iface, ErrXDPInUse, nerr, serr)
+			}
 			return fmt.Errorf("attach XDP program to %s: native mode: %v; SKB mode: %w", iface, nerr, serr)
 		}
 		p.link, p.Mode = l, XDPModeSKB
@@ -69,6 +72,16 @@ func AttachXDP(iface, netns string, queues int) (*XDPProgram, error) {
 		return nil, fmt.Errorf("rings: %w", err)
 	}
 	return p, nil
+}
+
+// xdpInUse reports whether the two refused attaches (native mode, then SKB
+// mode) say the interface already has an XDP program: the kernel answers
+// EBUSY for a mode that holds a link or a program, and EEXIST for the
+// other mode while one is active ("native and generic XDP can't be active
+// at the same time").
+func xdpInUse(native, skb error) bool {
+	busy := func(err error) bool { return errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EEXIST) }
+	return busy(native) && busy(skb)
 }
 
 // Register makes the program redirect queue's packets to the AF_XDP socket fd.

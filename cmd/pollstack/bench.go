@@ -68,9 +68,9 @@ func runBenchPPS(args []string, stdout, stderr io.Writer) error {
 	srcIP := fs.String("src-ip", "198.18.0.2", "source IP address (IPv4 or IPv6)")
 	dstIP := fs.String("dst-ip", "198.18.0.1", "destination IP address (same family as --src-ip)")
 	size := fs.Int("size", pps.DefaultSize, fmt.Sprintf("Ethernet frame size without FCS, %d..%d", pps.MinSize, pps.MaxSize))
-	rate := fs.Float64("rate", 0, "target packets per second per core (0: as fast as possible)")
-	flows := fs.Int("flows", 1, "number of flows (source ports) to cycle through")
-	duration := fs.Duration("duration", 10*time.Second, "how long to send")
+	rate := fs.Float64("rate", 0, "target packets per second per core, up to 1e9 (0: as fast as possible)")
+	flows := fs.Int("flows", 1, "number of flows (source ports) to cycle through, 1..65535")
+	duration := fs.Duration("duration", 10*time.Second, "how long to send (more than 0)")
 	jsonOut := fs.Bool("json", false, "print the result as JSON on stdout")
 	pcapPath := fs.String("pcap", "", "write every frame sent to this pcap file (frames the writer cannot keep up with are left out and counted)")
 	if err := parse(fs, args); err != nil {
@@ -79,20 +79,35 @@ func runBenchPPS(args []string, stdout, stderr io.Writer) error {
 	if *iface == "" {
 		return usagef("bench pps: --iface is required (see 'pollstack bench pps --help')")
 	}
+	if err := checkIfaceName("bench pps", *iface); err != nil {
+		return err
+	}
+	if err := checkNetnsName("bench pps", *ns); err != nil {
+		return err
+	}
 	dst, err := net.ParseMAC(*dstMAC)
 	if err != nil || len(dst) != 6 {
 		return usagef("bench pps: --dst-mac %q: not an Ethernet address", *dstMAC)
 	}
 	sip, err1 := netip.ParseAddr(*srcIP)
 	dip, err2 := netip.ParseAddr(*dstIP)
-	if err1 != nil || err2 != nil || sip.Is4() != dip.Is4() {
+	if err1 != nil || err2 != nil || sip.Is4() != dip.Is4() || sip.Zone() != "" || dip.Zone() != "" {
 		return usagef("bench pps: --src-ip %q and --dst-ip %q: want two addresses of one family", *srcIP, *dstIP)
 	}
 	if *size < pps.MinSize || *size > pps.MaxSize {
 		return usagef("bench pps: --size %d: want %d..%d", *size, pps.MinSize, pps.MaxSize)
 	}
-	if *rate < 0 || *flows < 1 || *flows > 65535 || *duration <= 0 {
-		return usagef("bench pps: --rate, --flows and --duration must be positive (--flows at most 65535)")
+	if err := checkFloat("bench pps", "rate", *rate, 0, 1e9, "0 (as fast as possible) or a rate up to 1e9 per second"); err != nil {
+		return err
+	}
+	if *flows < 1 || *flows > 65535 {
+		return usagef("bench pps: --flows %d: want 1..65535", *flows)
+	}
+	if *duration <= 0 {
+		return usagef("bench pps: --duration %v: want a positive duration", *duration)
+	}
+	if err := checkOutputFile("bench pps", "pcap", *pcapPath); err != nil {
+		return err
 	}
 	cpus, err := cores.ParseList(*cpuList)
 	if err != nil {

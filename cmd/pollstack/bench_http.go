@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/pollstack/pollstack/internal/apps/httpapp"
 	"io"
+	"math"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -76,7 +77,7 @@ func runBenchHTTP(mode load.Mode, args []string, stdout, stderr io.Writer) error
 		return usagef("%s: --connect is required (see 'pollstack %s --help')", name, name)
 	}
 	remote, err := netip.ParseAddrPort(*connect)
-	if err != nil || remote.Port() == 0 || remote.Addr().Zone() != "" {
+	if err != nil || remote.Port() == 0 || remote.Addr().Zone() != "" || !remote.Addr().Unmap().IsGlobalUnicast() && !remote.Addr().Unmap().IsLoopback() {
 		return usagef("%s: --connect %q: want IP:PORT, e.g. 198.18.0.2:80 or [2001:2::2]:80", name, *connect)
 	}
 	remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
@@ -89,8 +90,11 @@ func runBenchHTTP(mode load.Mode, args []string, stdout, stderr io.Writer) error
 		return usagef("%s: --timeout %v: want a positive duration", name, *timeout)
 	case *conns < 1 || *conns > load.MaxConns:
 		return usagef("%s: --conns %d: want 1..%d", name, *conns, load.MaxConns)
-	case *rate < 0 || *rate > 1e8:
+	case math.IsNaN(*rate) || *rate < 0 || *rate > 1e8:
 		return usagef("%s: --rate %v: want 0 (closed loop) or a rate up to 1e8 per second", name, *rate)
+	}
+	if err := checkOutputFile(name, "plot", *plot); err != nil {
+		return err
 	}
 	if *size < -1 || *size > httpapp.DefaultMaxSize {
 		return usagef("%s: --size %d: want 0..%d, or -1 for none", name, *size, httpapp.DefaultMaxSize)

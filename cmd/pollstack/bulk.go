@@ -40,11 +40,14 @@ func runBenchBulk(args []string, stdout, stderr io.Writer) error {
 		return usagef("bench bulk: --connect is required (see 'pollstack bench bulk --help')")
 	}
 	remote, err := netip.ParseAddrPort(*connect)
-	if err != nil || remote.Port() == 0 {
-		return usagef("bench bulk: --connect %q: want IP:PORT", *connect)
+	if err != nil || remote.Port() == 0 || remote.Addr().Zone() != "" || !remote.Addr().Unmap().IsGlobalUnicast() && !remote.Addr().Unmap().IsLoopback() {
+		return usagef("bench bulk: --connect %q: want IP:PORT, e.g. 198.18.0.2:9000 or [2001:2::2]:9000", *connect)
 	}
-	if *nbytes <= 0 || *timeout <= 0 {
-		return usagef("bench bulk: --bytes and --timeout must be positive")
+	if *nbytes <= 0 {
+		return usagef("bench bulk: --bytes %d: want a positive count", *nbytes)
+	}
+	if *timeout <= 0 {
+		return usagef("bench bulk: --timeout %v: want a positive duration", *timeout)
 	}
 	var b *bulk.Sender
 	if *file != "" {

@@ -3,21 +3,25 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pollstack/pollstack/engine"
 )
 
-// controlDir holds the control sockets of running engines.
-const controlDir = "/run/pollstack"
+// controlDir holds the control sockets of running engines (a variable for
+// the tests).
+var controlDir = "/run/pollstack"
 
 // controlPath is the default control socket of an engine on iface in netns.
 func controlPath(iface, netns string) string {
@@ -40,15 +44,22 @@ type statReply struct {
 
 // serveControl serves the engine's control endpoint on a Unix socket and
 // returns a function that stops it and removes the socket.
+// It creates the default directory (/run/pollstack, as a daemon's run
+// directory) but no other: an explicit --control's directory must exist.
 func serveControl(path string, e *engine.Engine, f *engineFlags, app string, stderr io.Writer) (func(), error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
+	if filepath.Dir(path) == controlDir {
+		if err := os.MkdirAll(controlDir, 0o755); err != nil {
+			return nil, fmt.Errorf("%s: control socket: %w", f.cmd, err)
+		}
 	}
-	if c, err := net.Dial("unix", path); err == nil {
-		c.Close()
+	switch st, err := probeControl(path); st {
+	case probeLive:
 		return nil, usagef("%s: control socket %s is in use by a running engine (use --control)", f.cmd, path)
+	case probeStale:
+		os.Remove(path) // left by an engine that died
+	case probeError:
+		return nil, fmt.Errorf("%s: control socket %s: %v", f.cmd, path, errText(err))
 	}
-	os.Remove(path) // a stale socket from an engine that died
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: control socket: %w", f.cmd, err)
@@ -97,6 +108,10 @@ connections by state (TIME_WAIT included), drops by reason, and the TCP
 counters that moved. Reads the control socket serve opens (by default
 /run/pollstack/[NS@]IF.sock; with one engine running, no flag is needed).
 
+A control socket nobody listens on (its serve was killed) is removed, with a
+note on stderr. With no engine running it prints one line and exits 3; a bad
+flag exits 2, any other failure 1.
+
 Flags:`
 
 func runStat(args []string, stdout, stderr io.Writer) error {
@@ -105,32 +120,27 @@ func runStat(args []string, stdout, stderr io.Writer) error {
 	netns := fs.String("netns", "", "network namespace of that interface")
 	control := fs.String("control", "", "control socket to read (overrides --iface/--netns)")
 	jsonOut := fs.Bool("json", false, "print the engine's state as JSON")
-	watch := fs.Duration("watch", 0, "print again every D (rates over D) until interrupted or --count")
+	watch := fs.Duration("watch", 0, "print again every D, at least 100ms (rates over D) until interrupted or --count (0: one report, rates over 500ms)")
 	count := fs.Int("count", 0, "with --watch: stop after N reports (0: never)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *watch < 0 || *count < 0 {
-		return usagef("stat: --watch and --count must not be negative")
+	if err := checkDuration("stat", "watch", *watch, true, 100*time.Millisecond, "0 (one report) or at least 100ms"); err != nil {
+		return err
 	}
-	path := *control
-	if path == "" && *iface != "" {
-		path = controlPath(*iface, *netns)
+	if *count < 0 {
+		return usagef("stat: --count %d: must not be negative", *count)
 	}
-	if path == "" {
-		socks, _ := filepath.Glob(filepath.Join(controlDir, "*.sock"))
-		switch len(socks) {
-		case 0:
-			return usagef("stat: no running engine found (no control socket in %s)", controlDir)
-		case 1:
-			path = socks[0]
-		default:
-			return usagef("stat: %d engines running, pick one with --iface/--netns or --control: %s", len(socks), strings.Join(socks, " "))
-		}
+	if *count > 0 && *watch == 0 {
+		return usagef("stat: --count needs --watch")
+	}
+	path, err := findControl("stat", *control, *iface, *netns, stderr)
+	if err != nil {
+		return err
 	}
 	prev, err := fetchStat(path)
 	if err != nil {
-		return fmt.Errorf("stat: %w", err)
+		return controlErr("stat", path, err)
 	}
 	if *jsonOut && *watch == 0 {
 		enc := json.NewEncoder(stdout)
@@ -145,7 +155,7 @@ func runStat(args []string, stdout, stderr io.Writer) error {
 		time.Sleep(interval)
 		cur, err := fetchStat(path)
 		if err != nil {
-			return fmt.Errorf("stat: %w", err)
+			return controlErr("stat", path, err)
 		}
 		if *jsonOut {
 			json.NewEncoder(stdout).Encode(cur)
@@ -237,4 +247,150 @@ func nonZero(m map[string]uint64, names ...string) string {
 		return "none"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// probeState is what a connection attempt on a control socket finds.
+type probeState int
+
+const (
+	probeMissing probeState = iota // no file at the path
+	probeLive                      // an engine accepted the connection
+	probeStale                     // a socket nobody listens on: its engine died
+	probeError                     // anything else (permission, not a socket...)
+)
+
+// probeControl connects to the control socket at path and says what is
+// there. A Unix socket refuses a connection (ECONNREFUSED) when nothing
+// listens on it; a live engine whose backlog is full answers EAGAIN
+// instead, so it is never taken for stale. A refused socket is tried once
+// more after a pause, and must be the same file both times, so that a
+// serve that has just bound it (and is about to listen) is not taken for
+// a dead one.
+func probeControl(path string) (probeState, error) {
+	var first os.FileInfo
+	for try := 0; ; try++ {
+		st, err := os.Lstat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return probeMissing, err
+		}
+		c, err := net.DialTimeout("unix", path, 2*time.Second)
+		if err == nil {
+			c.Close()
+			return probeLive, nil
+		}
+		switch {
+		case errors.Is(err, syscall.ENOENT):
+			return probeMissing, err
+		case !errors.Is(err, syscall.ECONNREFUSED), st == nil:
+			return probeError, err
+		case st.Mode()&os.ModeSocket == 0:
+			// connect(2) refuses a file that is no socket too: not ours.
+			return probeError, errors.New("not a socket")
+		case try > 0 && os.SameFile(first, st):
+			return probeStale, err
+		case try > 2:
+			return probeError, err // replaced again and again: leave it
+		}
+		first = st
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// errText is err's innermost cause for a one-line message: "connection
+// refused" rather than the whole chain of a dial.
+func errText(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno.Error()
+	}
+	return err.Error()
+}
+
+// findControl finds the control socket of the engine that stat or sysctl
+// talks to: --control, else --iface/--netns's default path, else the one
+// socket in /run/pollstack that an engine answers on. A socket nobody
+// listens on (its serve was killed) is removed on the way, with a note on
+// stderr; no engine is a noEngineError (exit code 3).
+func findControl(cmd, control, iface, netns string, stderr io.Writer) (string, error) {
+	if control == "" && iface != "" {
+		if err := checkIfaceName(cmd, iface); err != nil {
+			return "", err
+		}
+		if err := checkNetnsName(cmd, netns); err != nil {
+			return "", err
+		}
+		control = controlPath(iface, netns)
+	}
+	if control != "" {
+		switch st, err := probeControl(control); st {
+		case probeLive:
+			return control, nil
+		case probeMissing:
+			return "", &noEngineError{fmt.Sprintf("%s: no engine running: no control socket %s", cmd, control)}
+		case probeStale:
+			if err := os.Remove(control); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return "", fmt.Errorf("%s: no engine answers on %s and it cannot be removed: %v", cmd, control, errText(err))
+			}
+			return "", &noEngineError{fmt.Sprintf("%s: no engine running: removed the stale control socket %s (nothing listened on it)", cmd, control)}
+		default:
+			return "", controlErr(cmd, control, err)
+		}
+	}
+	socks, _ := filepath.Glob(filepath.Join(controlDir, "*.sock"))
+	var live, stale []string
+	var firstErr error
+	for _, p := range socks {
+		switch st, err := probeControl(p); st {
+		case probeStale:
+			if os.Remove(p) == nil {
+				stale = append(stale, p)
+			}
+		case probeError: // not ours to judge or remove: left alone
+			if firstErr == nil {
+				firstErr = controlErr(cmd, p, err)
+			}
+		case probeLive:
+			live = append(live, p)
+		}
+	}
+	switch len(live) {
+	case 0:
+		if firstErr != nil {
+			return "", firstErr
+		}
+		if len(stale) > 0 {
+			return "", &noEngineError{fmt.Sprintf("%s: no running engine found (removed %d stale control socket(s) in %s: %s)",
+				cmd, len(stale), controlDir, strings.Join(stale, " "))}
+		}
+		return "", &noEngineError{fmt.Sprintf("%s: no running engine found (no control socket in %s)", cmd, controlDir)}
+	case 1:
+		for _, p := range stale {
+			fmt.Fprintf(stderr, "pollstack: %s: removed stale control socket %s (nothing listened on it)\n", cmd, p)
+		}
+		return live[0], nil
+	}
+	return "", usagef("%s: %d engines running, pick one with --iface/--netns or --control: %s", cmd, len(live), strings.Join(live, " "))
+}
+
+// controlErr turns a failure to talk to the engine at path into one line:
+// an engine gone since (no socket, or nobody listening) is a
+// noEngineError.
+func controlErr(cmd, path string, err error) error {
+	switch {
+	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ECONNREFUSED):
+		return &noEngineError{fmt.Sprintf("%s: no engine answers on %s (%s)", cmd, path, errText(err))}
+	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
+		return fmt.Errorf("%s: control socket %s: permission denied (run as root)", cmd, path)
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s: control socket %s: the engine did not answer in time", cmd, path)
+	}
+	var timeout interface{ Timeout() bool }
+	if errors.As(err, &timeout) && timeout.Timeout() {
+		return fmt.Errorf("%s: control socket %s: the engine did not answer in time", cmd, path)
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return fmt.Errorf("%s: control socket %s: %v", cmd, path, errno)
+	}
+	return fmt.Errorf("%s: control socket %s: %w", cmd, path, err)
 }

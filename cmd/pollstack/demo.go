@@ -51,15 +51,15 @@ Flags:`
 func runDemo(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("demo", demoSynopsis, stdout)
 	mode := fs.String("mode", demo.ModeHTTP, "what to run: http or ping")
-	duration := fs.Duration("duration", demo.DefaultDuration, "measured time")
-	warmup := fs.Duration("warmup", demo.DefaultWarmup, "unmeasured time before the measurement")
+	duration := fs.Duration("duration", demo.DefaultDuration, "measured time (more than 0)")
+	warmup := fs.Duration("warmup", demo.DefaultWarmup, "unmeasured time before the measurement (0: none)")
 	v6 := fs.Bool("ipv6", false, "run over IPv6 instead of IPv4")
 	jsonOut := fs.Bool("json", false, "print the result as JSON on stdout")
 	conns := fs.Int("conns", demo.DefaultConns, fmt.Sprintf("http: concurrent connections, 1..%d", demo.MaxConns))
 	mix := fs.String("mix", demo.DefaultMix, "http: ratio of short to keep-alive connections, SHORT:KEEPALIVE (1:0 all short, 0:1 all keep-alive)")
 	requests := fs.Int("requests", demo.DefaultRequests, "http: requests per keep-alive connection; the last asks the server to close")
 	path := fs.String("path", demo.DefaultPath, "http: request target; /?size=N asks for an N-byte body")
-	timeout := fs.Duration("timeout", demo.DefaultTimeout, "http: a handshake, response or close that takes longer is an error")
+	timeout := fs.Duration("timeout", demo.DefaultTimeout, "http: a handshake, response or close that takes longer is an error (more than 0)")
 	window := fs.Int("window", demo.DefaultWindow, "ping: echo requests in flight, 1..512")
 	size := fs.Int("size", demo.DefaultSize, "ping: echo payload bytes, 16..1400")
 	if err := parse(fs, args); err != nil {
@@ -68,14 +68,20 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if *mode != demo.ModeHTTP && *mode != demo.ModePing {
 		return usagef("demo: --mode %q: want http or ping", *mode)
 	}
-	if *duration <= 0 || *warmup < 0 {
-		return usagef("demo: --duration must be positive and --warmup not negative")
+	if *duration <= 0 {
+		return usagef("demo: --duration must be positive (got %v)", *duration)
+	}
+	if *warmup < 0 {
+		return usagef("demo: --warmup must not be negative (got %v)", *warmup)
 	}
 	if *conns < 1 || *conns > demo.MaxConns {
 		return usagef("demo: --conns %d: want 1..%d", *conns, demo.MaxConns)
 	}
 	if _, _, err := demo.ParseMix(*mix); err != nil {
 		return usagef("demo: --mix %q: want SHORT:KEEPALIVE, e.g. 1:1, 1:0 or 0:1", *mix)
+	}
+	if *path == "" {
+		return usagef("demo: --path \"\": want a request target such as / or /?size=N")
 	}
 	if *requests < 1 {
 		return usagef("demo: --requests %d: want at least 1", *requests)

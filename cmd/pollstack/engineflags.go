@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -59,12 +60,12 @@ func (f *engineFlags) register(fs *flag.FlagSet, cmd string) {
 	fs.IntVar(&f.sleepAfter, "idle-sleep-after", 0, "sleep in poll(2) after this many empty polls (0: busy-poll)")
 	fs.IntVar(&f.ringSize, "ring-size", rings.DefaultXDPRingSize, "descriptors in each AF_XDP ring (power of two)")
 	fs.IntVar(&f.frames, "frames", rings.DefaultFrames, "UMEM frames per core")
-	fs.DurationVar(&f.statsEvery, "stats-interval", 10*time.Second, "print per-core rates this often on stderr (0: never)")
+	fs.DurationVar(&f.statsEvery, "stats-interval", 10*time.Second, "print per-core rates this often on stderr, at least 100ms (0: never)")
 	fs.Float64Var(&f.faults.Drop, "fault-drop", 0, "drop this fraction of frames in each direction (fault injection, 0..1)")
-	fs.Float64Var(&f.faults.Duplicate, "fault-dup", 0, "duplicate this fraction of frames in each direction")
-	fs.Float64Var(&f.faults.Reorder, "fault-reorder", 0, "hold back this fraction of frames behind the next one, in each direction")
-	fs.Float64Var(&f.faults.Corrupt, "fault-corrupt", 0, "flip one bit in this fraction of frames in each direction")
-	fs.DurationVar(&f.faults.Delay, "fault-delay", 0, "delay every frame by this much in each direction")
+	fs.Float64Var(&f.faults.Duplicate, "fault-dup", 0, "duplicate this fraction of frames in each direction (0..1)")
+	fs.Float64Var(&f.faults.Reorder, "fault-reorder", 0, "hold back this fraction of frames behind the next one, in each direction (0..1)")
+	fs.Float64Var(&f.faults.Corrupt, "fault-corrupt", 0, "flip one bit in this fraction of frames in each direction (0..1)")
+	fs.DurationVar(&f.faults.Delay, "fault-delay", 0, "delay every frame by this much in each direction, at most 10s (0: none)")
 	fs.Uint64Var(&f.faultSeed, "fault-seed", 1, "seed of the fault injection (a run replays with the same seed)")
 	f.sysctl.register(fs)
 	fs.StringVar(&f.pcap, "pcap", "", "write every frame received and sent to this pcap file (frames the writer cannot keep up with are left out and counted)")
@@ -76,9 +77,15 @@ func (f *engineFlags) check() error {
 	if f.iface == "" {
 		return usagef("%s: --iface is required (see 'pollstack %s --help')", f.cmd, f.cmd)
 	}
+	if err := checkIfaceName(f.cmd, f.iface); err != nil {
+		return err
+	}
+	if err := checkNetnsName(f.cmd, f.netns); err != nil {
+		return err
+	}
 	var err error
 	if f.addrList, err = parseAddrs(f.addrs); err != nil {
-		return err
+		return usagef("%s: %v", f.cmd, err)
 	}
 	if f.cpus, err = cores.ParseList(f.cores); err != nil {
 		return usagef("%s: --cores: %v", f.cmd, err)
@@ -92,20 +99,29 @@ func (f *engineFlags) check() error {
 	if f.sleepAfter < 0 {
 		return usagef("%s: --idle-sleep-after %d: want 0 or more", f.cmd, f.sleepAfter)
 	}
-	for name, p := range map[string]float64{"--fault-drop": f.faults.Drop, "--fault-dup": f.faults.Duplicate,
-		"--fault-reorder": f.faults.Reorder, "--fault-corrupt": f.faults.Corrupt} {
-		if p < 0 || p > 1 {
-			return usagef("%s: %s %v: want a fraction in 0..1", f.cmd, name, p)
+	if err := checkDuration(f.cmd, "stats-interval", f.statsEvery, true, 100*time.Millisecond, "0 (never) or at least 100ms"); err != nil {
+		return err
+	}
+	for _, p := range []struct {
+		name string
+		v    float64
+	}{{"fault-drop", f.faults.Drop}, {"fault-dup", f.faults.Duplicate},
+		{"fault-reorder", f.faults.Reorder}, {"fault-corrupt", f.faults.Corrupt}} {
+		if err := checkFloat(f.cmd, p.name, p.v, 0, 1, "a fraction in 0..1"); err != nil {
+			return err
 		}
 	}
-	if f.faults.Delay < 0 {
-		return usagef("%s: --fault-delay must not be negative", f.cmd)
+	if f.faults.Delay < 0 || f.faults.Delay > 10*time.Second {
+		return usagef("%s: --fault-delay %v: want 0..10s", f.cmd, f.faults.Delay)
 	}
 	f.hasFaults = f.faults != (rings.Faults{})
 	if f.metrics != "" {
-		if _, _, err := net.SplitHostPort(f.metrics); err != nil {
-			return usagef("%s: --metrics %q: want HOST:PORT", f.cmd, f.metrics)
+		if err := checkHostPort(f.cmd, "metrics", f.metrics); err != nil {
+			return err
 		}
+	}
+	if err := checkOutputFile(f.cmd, "pcap", f.pcap); err != nil {
+		return err
 	}
 	if err := f.sysctl.check(f.cmd); err != nil {
 		return err
@@ -135,6 +151,13 @@ func (f *engineFlags) open(cfg engine.Config) (*engine.Engine, error) {
 		return nil, err
 	}
 	prog, err := rings.AttachXDP(f.iface, f.netns, len(f.cpus))
+	if errors.Is(err, rings.ErrXDPInUse) {
+		where := ""
+		if f.netns != "" {
+			where = " (netns " + f.netns + ")"
+		}
+		return nil, fmt.Errorf("%s: interface %s%s already has an XDP program attached (another pollstack serve?)", f.cmd, f.iface, where)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -26,10 +26,23 @@ Commands:
   testbed   build or remove the two-namespace veth test bed (testbed up|down)
 
 Run 'pollstack <command> --help' for a command's flags.
+
+Exit codes: 0 done; 1 failed (one line on stderr); 2 a bad flag or an
+impossible request, refused before anything is touched (one line on stderr);
+3 stat or sysctl found no running engine (one line on stderr).
 `
 
 // exitUsage is the exit code for bad flags and impossible requests.
 const exitUsage = 2
+
+// exitNoEngine is the exit code of stat and sysctl when no engine answers
+// on a control socket.
+const exitNoEngine = 3
+
+// noEngineError says no running engine was found: one line, exit code 3.
+type noEngineError struct{ msg string }
+
+func (e *noEngineError) Error() string { return e.msg }
 
 // usageError is a bad flag or an impossible request: one line, exit code 2.
 type usageError struct{ msg string }
@@ -80,6 +93,9 @@ func report(err error, stderr io.Writer) int {
 	case errors.As(err, new(*usageError)):
 		fmt.Fprintf(stderr, "pollstack: %v\n", err)
 		return exitUsage
+	case errors.As(err, new(*noEngineError)):
+		fmt.Fprintf(stderr, "pollstack: %v\n", err)
+		return exitNoEngine
 	default:
 		fmt.Fprintf(stderr, "pollstack: %v\n", err)
 		return 1
@@ -103,7 +119,7 @@ func newFlags(name, synopsis string, stdout io.Writer) *flag.FlagSet {
 // parse parses args; a parse error becomes a usage error, --help prints the
 // usage and returns flag.ErrHelp.
 func parse(fs *flag.FlagSet, args []string) error {
-	err := fs.Parse(args)
+	err := parseQuiet(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return err // the flag set printed the usage
 	}

@@ -33,7 +33,7 @@ func TestUsageErrorsAreOneLineExitTwo(t *testing.T) {
 		{[]string{"bench", "pps", "--iface", "x", "--size", "20"}, "--size 20"},
 		{[]string{"bench", "pps", "--iface", "x", "--src-ip", "198.18.0.2", "--dst-ip", "2001:2::1"}, "one family"},
 		{[]string{"testbed"}, "want 'testbed up' or 'testbed down'"},
-		{[]string{"stat", "--watch", "-1s"}, "must not be negative"},
+		{[]string{"stat", "--watch", "-1s"}, "--watch -1s: want 0"},
 		{[]string{"stat", "--control", "/nonexistent/x.sock", "--bogus"}, "flag provided but not defined"},
 		{[]string{"testbed", "up", "--name", "has space"}, "only letters, digits"},
 		{[]string{"testbed", "up", "--name", "muchtoolongname"}, "want 1 to 12 characters"},

@@ -36,8 +36,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", serveSynopsis, stdout)
 	f.register(fs, "serve")
 	app := fs.String("app", "", "application to run: echo, discard, http, gohttp or sink (default: none, answer ARP/ND/echo only)")
-	control := fs.String("control", "", "control socket for 'pollstack stat' (default /run/pollstack/[NS@]IF.sock; \"none\" for none)")
-	port := fs.Int("port", 8080, "TCP port the app listens on")
+	control := fs.String("control", "", "control socket for 'pollstack stat' and 'pollstack sysctl' (default /run/pollstack/[NS@]IF.sock, /run/pollstack made if missing; PATH's directory must exist; \"none\" for none)")
+	port := fs.Int("port", 8080, "TCP port the app listens on, 1..65535")
 	drain := fs.Duration("drain", 2*time.Second, "on SIGINT/SIGTERM, close every connection in order and wait this long for the closes to finish (into TIME_WAIT) before stopping; 0 stops at once")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -52,6 +52,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	if *port < 1 || *port > 65535 {
 		return usagef("serve: --port %d: want 1..65535", *port)
+	}
+	if err := checkControlFlag("serve", *control); err != nil {
+		return err
 	}
 	if err := f.check(); err != nil {
 		return err

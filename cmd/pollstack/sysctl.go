@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -170,7 +169,9 @@ names and units; see docs/tunables.md). With no NAME it lists them all;
 NAME prints one (net.inet.tcp.msl or just msl); NAME=VALUE sets it on every
 core and prints "NAME: OLD -> NEW". Several settings are applied all or
 none: a read-only tunable or a value out of its limits prints one line,
-exits 1 and changes nothing. Finds the engine like 'pollstack stat'.
+exits 1 and changes nothing. Finds the engine like 'pollstack stat' (and
+removes a stale control socket like it); with no engine running it prints
+one line and exits 3; a bad flag exits 2.
 
 Flags:`
 
@@ -183,7 +184,7 @@ func runSysctl(args []string, stdout, stderr io.Writer) error {
 	// Flags and names may come in any order.
 	var words []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := parseQuiet(fs, args); err != nil {
 			if err == flag.ErrHelp {
 				return err // the flag set printed the usage
 			}
@@ -211,7 +212,7 @@ func runSysctl(args []string, stdout, stderr io.Writer) error {
 	if len(sets) > 0 && len(gets) > 0 {
 		return usagef("sysctl: either read (NAME ...) or set (NAME=VALUE ...), not both at once")
 	}
-	path, err := findControl("sysctl", *control, *iface, *netns)
+	path, err := findControl("sysctl", *control, *iface, *netns, stderr)
 	if err != nil {
 		return err
 	}
@@ -251,24 +252,6 @@ func runSysctl(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// findControl finds the control socket as 'pollstack stat' does.
-func findControl(cmd, control, iface, netns string) (string, error) {
-	if control != "" {
-		return control, nil
-	}
-	if iface != "" {
-		return controlPath(iface, netns), nil
-	}
-	socks, _ := filepath.Glob(filepath.Join(controlDir, "*.sock"))
-	switch len(socks) {
-	case 0:
-		return "", usagef("%s: no running engine found (no control socket in %s)", cmd, controlDir)
-	case 1:
-		return socks[0], nil
-	}
-	return "", usagef("%s: %d engines running, pick one with --iface/--netns or --control: %s", cmd, len(socks), strings.Join(socks, " "))
-}
-
 func controlClient(path string) *http.Client {
 	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -291,7 +274,7 @@ func doSysctl(c *http.Client, path, method, u string, body io.Reader) ([]engine.
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("sysctl: %w", err)
+		return nil, controlErr("sysctl", path, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

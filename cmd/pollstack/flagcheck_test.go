@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Every bad command line found by trying to break the CLI: each is refused
+// before anything is attached or opened, with one line on stderr naming the
+// flag (or the problem) and the usage exit code; nothing runs as root here
+// that could touch an interface (the interface "x" does not exist, and the
+// checks come first).
+func TestBadCommandLinesAreOneLine(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	long := filepath.Join(dir, strings.Repeat("d", 120)+".sock")
+	busy := filepath.Join(dir, "busy.sock")
+	fakeEngine(t, busy, "pst-busy")
+	rps := []string{"bench", "rps", "--iface", "x", "--connect", "198.18.0.2:80"}
+	cps := []string{"bench", "cps", "--iface", "x", "--connect", "198.18.0.2:80"}
+	bulk := []string{"bench", "bulk", "--iface", "x", "--connect", "198.18.0.2:9000"}
+	with := func(base []string, more ...string) []string { return append(append([]string(nil), base...), more...) }
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		// Unknown flags: one line and a pointer to the command's help, on every command.
+		{[]string{"serve", "--bogus"}, 2, "serve: flag provided but not defined: -bogus (see 'pollstack serve --help')"},
+		{[]string{"bench", "pps", "--bogus"}, 2, "(see 'pollstack bench pps --help')"},
+		{[]string{"bench", "rps", "--bogus"}, 2, "(see 'pollstack bench rps --help')"},
+		{[]string{"bench", "cps", "--bogus"}, 2, "(see 'pollstack bench cps --help')"},
+		{[]string{"bench", "bulk", "--bogus"}, 2, "(see 'pollstack bench bulk --help')"},
+		{[]string{"demo", "--bogus"}, 2, "(see 'pollstack demo --help')"},
+		{[]string{"stat", "--bogus"}, 2, "(see 'pollstack stat --help')"},
+		{[]string{"sysctl", "--bogus", "msl"}, 2, "(see 'pollstack sysctl --help')"},
+		{[]string{"testbed", "up", "--bogus"}, 2, "(see 'pollstack testbed up --help')"},
+		{[]string{"testbed", "down", "--bogus"}, 2, "(see 'pollstack testbed down --help')"},
+		{[]string{"serve", "--port"}, 2, "flag needs an argument: -port"},
+		{[]string{"serve", "--port", "http"}, 2, `invalid value "http" for flag -port`},
+
+		// Float flags: NaN, infinities and values out of range.
+		{[]string{"serve", "--iface", "x", "--fault-drop", "NaN"}, 2, "serve: --fault-drop NaN: want a fraction in 0..1"},
+		{[]string{"serve", "--iface", "x", "--fault-drop", "Inf"}, 2, "--fault-drop +Inf: want a fraction in 0..1"},
+		{[]string{"serve", "--iface", "x", "--fault-drop", "-Inf"}, 2, "--fault-drop -Inf: want a fraction in 0..1"},
+		{[]string{"serve", "--iface", "x", "--fault-drop", "1.5"}, 2, "--fault-drop 1.5: want a fraction in 0..1"},
+		{[]string{"serve", "--iface", "x", "--fault-dup", "nan"}, 2, "--fault-dup NaN"},
+		{[]string{"serve", "--iface", "x", "--fault-reorder", "+Inf"}, 2, "--fault-reorder +Inf"},
+		{[]string{"serve", "--iface", "x", "--fault-corrupt", "-0.1"}, 2, "--fault-corrupt -0.1"},
+		{with(rps, "--fault-drop", "NaN"), 2, "bench rps: --fault-drop NaN"},
+		{with(bulk, "--fault-dup", "Inf"), 2, "bench bulk: --fault-dup +Inf"},
+		{[]string{"bench", "pps", "--iface", "x", "--rate", "NaN"}, 2, "bench pps: --rate NaN: want 0 (as fast as possible) or a rate up to 1e9"},
+		{[]string{"bench", "pps", "--iface", "x", "--rate", "Inf"}, 2, "bench pps: --rate +Inf"},
+		{[]string{"bench", "pps", "--iface", "x", "--rate", "-1"}, 2, "bench pps: --rate -1"},
+		{with(rps, "--rate", "NaN"), 2, "bench rps: --rate NaN: want 0 (closed loop) or a rate up to 1e8"},
+		{with(rps, "--rate", "Inf"), 2, "bench rps: --rate +Inf"},
+		{with(cps, "--rate", "-5"), 2, "bench cps: --rate -5"},
+		{with(cps, "--rate", "NaN"), 2, "bench cps: --rate NaN"},
+
+		// Durations: negative everywhere; zero where it makes no sense.
+		{[]string{"serve", "--iface", "x", "--stats-interval", "-1s"}, 2, "serve: --stats-interval -1s: want 0 (never) or at least 100ms"},
+		{[]string{"serve", "--iface", "x", "--stats-interval", "1ns"}, 2, "--stats-interval 1ns"},
+		{with(rps, "--stats-interval", "-1s"), 2, "bench rps: --stats-interval -1s"},
+		{[]string{"serve", "--iface", "x", "--fault-delay", "-1ms"}, 2, "serve: --fault-delay -1ms: want 0..10s"},
+		{[]string{"serve", "--iface", "x", "--fault-delay", "1h"}, 2, "--fault-delay 1h0m0s: want 0..10s"},
+		{[]string{"serve", "--iface", "x", "--drain", "-1s"}, 2, "serve: --drain -1s"},
+		{[]string{"bench", "pps", "--iface", "x", "--duration", "0s"}, 2, "bench pps: --duration 0s: want a positive duration"},
+		{[]string{"bench", "pps", "--iface", "x", "--duration", "-1s"}, 2, "bench pps: --duration -1s"},
+		{with(rps, "--duration", "-1s"), 2, "bench rps: --duration -1s"},
+		{with(rps, "--warmup", "-1s"), 2, "bench rps: --warmup -1s"},
+		{with(cps, "--timeout", "0s"), 2, "bench cps: --timeout 0s"},
+		{with(bulk, "--timeout", "-1s"), 2, "bench bulk: --timeout -1s: want a positive duration"},
+		{[]string{"demo", "--warmup", "-1s"}, 2, "demo: --warmup must not be negative (got -1s)"},
+		{[]string{"demo", "--duration", "0s"}, 2, "demo: --duration must be positive (got 0s)"},
+		{[]string{"demo", "--timeout", "-1s"}, 2, "demo: --timeout must be positive"},
+		{[]string{"stat", "--watch", "-1s"}, 2, "stat: --watch -1s: want 0 (one report) or at least 100ms"},
+		{[]string{"stat", "--watch", "1ms"}, 2, "stat: --watch 1ms"},
+
+		// Counts.
+		{[]string{"serve", "--iface", "x", "--idle-sleep-after", "-1"}, 2, "--idle-sleep-after -1"},
+		{[]string{"serve", "--iface", "x", "--frames", "-5"}, 2, "--frames -5"},
+		{[]string{"serve", "--iface", "x", "--ring-size", "-64"}, 2, "--ring-size -64"},
+		{[]string{"bench", "pps", "--iface", "x", "--flows", "0"}, 2, "bench pps: --flows 0: want 1..65535"},
+		{[]string{"bench", "pps", "--iface", "x", "--flows", "70000"}, 2, "bench pps: --flows 70000"},
+		{[]string{"bench", "pps", "--iface", "x", "--size", "-1"}, 2, "bench pps: --size -1"},
+		{with(rps, "--conns", "0"), 2, "bench rps: --conns 0"},
+		{with(rps, "--conns", "-3"), 2, "bench rps: --conns -3"},
+		{with(rps, "--size", "-2"), 2, "bench rps: --size -2"},
+		{with(bulk, "--bytes", "0"), 2, "bench bulk: --bytes 0: want a positive count"},
+		{with(bulk, "--bytes", "-1"), 2, "bench bulk: --bytes -1"},
+		{[]string{"stat", "--count", "-1"}, 2, "stat: --count -1: must not be negative"},
+		{[]string{"stat", "--count", "3"}, 2, "stat: --count needs --watch"},
+		{[]string{"testbed", "up", "--queues", "100"}, 2, "--queues 100"},
+		{[]string{"demo", "--conns", "-1"}, 2, "demo: --conns -1"},
+
+		// Ports, addresses, names, paths.
+		{[]string{"serve", "--iface", "x", "--port", "70000"}, 2, "serve: --port 70000: want 1..65535"},
+		{[]string{"serve", "--iface", "x", "--port", "-1"}, 2, "serve: --port -1"},
+		{[]string{"serve", "--iface", "x", "--metrics", "127.0.0.1:99999"}, 2, `serve: --metrics "127.0.0.1:99999": want HOST:PORT with a port in 0..65535`},
+		{[]string{"serve", "--iface", "x", "--metrics", "127.0.0.1:http"}, 2, `--metrics "127.0.0.1:http"`},
+		{[]string{"serve", "--iface", "x", "--addr", "198.18.0.1/33"}, 2, `serve: --addr "198.18.0.1/33": not an address in CIDR form`},
+		{[]string{"serve", "--iface", "x", "--addr", ""}, 2, `serve: --addr "": not an address in CIDR form`},
+		{[]string{"serve", "--iface", "x", "--addr", "0.0.0.0/0"}, 2, `--addr "0.0.0.0/0": not a unicast address`},
+		{[]string{"serve", "--iface", "x", "--cores", ""}, 2, "serve: --cores: empty CPU list"},
+		{[]string{"serve", "--iface", "x", "--cores", "1-0"}, 2, `is not a range`},
+		{[]string{"serve", "--iface", "x", "--cores", "0,0"}, 2, "names CPU 0 twice"},
+		{[]string{"serve", "--iface", "x", "--cores", "-1"}, 2, "not a CPU number"},
+		{[]string{"serve", "--iface", ""}, 2, "serve: --iface is required"},
+		{[]string{"serve", "--iface", "../../etc"}, 2, `serve: --iface "../../etc": not an interface name`},
+		{[]string{"serve", "--iface", "sixteen-chars-xx"}, 2, "not an interface name"},
+		{[]string{"serve", "--iface", "x", "--netns", "../x"}, 2, `serve: --netns "../x": not a network namespace name`},
+		{[]string{"serve", "--iface", "x", "--control", "/nonexistent/dir/x.sock"}, 2, "serve: --control /nonexistent/dir/x.sock: directory /nonexistent/dir does not exist (serve creates only /run/pollstack)"},
+		{[]string{"serve", "--iface", "x", "--control", file}, 2, "exists and is not a socket"},
+		{[]string{"serve", "--iface", "x", "--control", long}, 2, "longer than a Unix socket path may be"},
+		{[]string{"serve", "--iface", "x", "--control", busy}, 2, "serve: control socket " + busy + " is in use by a running engine"},
+		{[]string{"serve", "--iface", "x", "--pcap", "/nonexistent/x.pcap"}, 2, "serve: --pcap /nonexistent/x.pcap: directory /nonexistent does not exist"},
+		{[]string{"serve", "--iface", "x", "--pcap", dir}, 2, "is a directory"},
+		{[]string{"bench", "pps", "--iface", "x", "--pcap", "/nonexistent/x.pcap"}, 2, "bench pps: --pcap /nonexistent/x.pcap: directory"},
+		{[]string{"bench", "pps", "--iface", "x/y"}, 2, "bench pps: --iface \"x/y\": not an interface name"},
+		{[]string{"bench", "pps", "--iface", "x", "--netns", ".."}, 2, "bench pps: --netns \"..\""},
+		{[]string{"bench", "pps", "--iface", "x", "--src-ip", "fe80::1%eth0", "--dst-ip", "fe80::2"}, 2, "want two addresses of one family"},
+		{[]string{"bench", "pps", "--iface", "x", "--dst-mac", ""}, 2, `--dst-mac "": not an Ethernet address`},
+		{with(rps, "--plot", "/nonexistent/x.svg"), 2, "bench rps: --plot /nonexistent/x.svg: directory /nonexistent does not exist"},
+		{[]string{"bench", "rps", "--iface", "x", "--connect", "0.0.0.0:80"}, 2, `bench rps: --connect "0.0.0.0:80": want IP:PORT`},
+		{[]string{"bench", "cps", "--iface", "x", "--connect", "198.18.0.2:0"}, 2, `bench cps: --connect "198.18.0.2:0"`},
+		{[]string{"bench", "rps", "--iface", "x", "--connect", "198.18.0.2:70000"}, 2, `--connect "198.18.0.2:70000"`},
+		{[]string{"bench", "rps", "--iface", "x", "--connect", ""}, 2, "bench rps: --connect is required"},
+		{[]string{"bench", "bulk", "--iface", "x", "--connect", "224.0.0.1:9000"}, 2, `bench bulk: --connect "224.0.0.1:9000": want IP:PORT`},
+		{[]string{"bench", "bulk", "--iface", "x", "--connect", "[fe80::1%eth0]:9000"}, 2, `bench bulk: --connect "[fe80::1%eth0]:9000"`},
+		{with(bulk, "--file", "/nonexistent/f"), 2, "bench bulk: --file: open /nonexistent/f"},
+		{[]string{"stat", "--iface", "../x"}, 2, `stat: --iface "../x": not an interface name`},
+		{[]string{"stat", "--iface", "x", "--netns", "a/b"}, 2, `stat: --netns "a/b": not a network namespace name`},
+		{[]string{"sysctl", "--iface", "a/b"}, 2, `sysctl: --iface "a/b": not an interface name`},
+		{[]string{"sysctl", "--control", "/nonexistent.sock", "=5"}, 2, `sysctl: "=5": want NAME=VALUE`},
+		{[]string{"testbed", "up", "--name", ""}, 2, "want 1 to 12 characters"},
+		{with(rps, "--path", ""), 2, `bench rps: --path "": want /...`},
+		{[]string{"demo", "--path", ""}, 2, `demo: --path "": want a request target`},
+	}
+	for _, tc := range cases {
+		var stdout, stderr bytes.Buffer
+		code := run(tc.args, &stdout, &stderr)
+		out := stderr.String()
+		if code != tc.code || !strings.Contains(out, tc.want) || strings.Count(out, "\n") != 1 || stdout.Len() != 0 {
+			t.Errorf("%q: exit %d, stderr %q, stdout %d bytes; want exit %d and one line with %q, nothing on stdout",
+				tc.args, code, out, stdout.Len(), tc.code, tc.want)
+		}
+	}
+}
+
+// --help of every command prints its usage once on stdout, explains every
+// flag, and says what zero and negative values mean where they are refused.
+func TestHelpExplainsEveryFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--help"}, []string{"Exit codes", "3 stat or sysctl found no running engine"}},
+		{[]string{"serve", "--help"}, []string{"-stats-interval", "at least 100ms (0: never)", "-fault-drop", "(0..1)", "-fault-delay", "at most 10s",
+			"-control", "PATH's directory must exist", "-port", "1..65535", "-drain", "-metrics", "-pcap", "-cores", "-addr", "-netns", "-iface"}},
+		{[]string{"bench", "pps", "--help"}, []string{"-rate", "up to 1e9", "-flows", "1..65535", "-duration", "(more than 0)", "-pcap"}},
+		{[]string{"bench", "rps", "--help"}, []string{"-rate", "-conns", "-duration", "-warmup", "-timeout", "-plot", "-size", "-fault-drop", "-stats-interval"}},
+		{[]string{"bench", "cps", "--help"}, []string{"-rate", "-conns", "-connect"}},
+		{[]string{"bench", "bulk", "--help"}, []string{"-bytes", "-file", "-timeout", "-connect"}},
+		{[]string{"demo", "--help"}, []string{"-duration", "(more than 0)", "-warmup", "(0: none)", "-timeout"}},
+		{[]string{"stat", "--help"}, []string{"-watch", "at least 100ms", "-count", "exits 3", "nobody listens on", "removed"}},
+		{[]string{"sysctl", "--help"}, []string{"-control", "-iface", "exits 3"}},
+		{[]string{"testbed", "up", "--help"}, []string{"-name", "-queues"}},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(tc.args, &stdout, &stderr); code != 0 || stderr.Len() != 0 {
+			t.Errorf("%q: exit %d, stderr %q", tc.args, code, stderr.String())
+		}
+		out := stdout.String()
+		if strings.Count(out, "Usage") != 1 {
+			t.Errorf("%q: want the usage once, got %q", tc.args, out)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%q: help lacks %q", tc.args, w)
+			}
+		}
+	}
+}
