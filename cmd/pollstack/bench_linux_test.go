@@ -89,7 +89,7 @@ func benchOnBed(t *testing.T, bed *testbed.Bed, args ...string) benchReport {
 // requests flow and nothing fails. One open-loop run keeps its schedule's
 // count, and one writes its plot.
 func TestBenchAgainstNginx(t *testing.T) {
-	needTools(t, "nginx", "curl")
+	bedtest.NeedTools(t, "nginx", "curl")
 	bed := bedtest.ForTest(t, 1)
 	startNginx(t, bed)
 	plot := filepath.Join(t.TempDir(), "rps.svg")
@@ -132,7 +132,7 @@ func TestBenchAgainstNginx(t *testing.T) {
 // capture, tshark finds nothing malformed and no bad checksum, and no
 // frame was left out.
 func TestServePcap(t *testing.T) {
-	needTools(t, "curl", "tshark")
+	bedtest.NeedTools(t, "curl", "tshark")
 	bed := bedtest.ForTest(t, 1)
 	file := filepath.Join(t.TempDir(), "serve.pcap")
 	s := startServe(t, bed, "--app", "http", "--port", "8080", "--pcap", file)

@@ -6,15 +6,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pollstack/pollstack/internal/testbed"
+	"github.com/pollstack/pollstack/internal/testbed/bedtest"
 )
 
 // A second serve on an interface that has one is refused in one line that
 // names the interface; a serve killed with SIGKILL leaves its control
 // socket, which stat removes (exit 3) and a new serve replaces.
 func TestSecondServeAndKilledServe(t *testing.T) {
-	testbed.RequirePrivileged(t)
-	bed := testbed.ForTest(t, 1)
+	bedtest.RequirePrivileged(t)
+	bed := bedtest.ForTest(t, 1)
 	ctl := filepath.Join(t.TempDir(), "ctl.sock")
 	s := startServe(t, bed, "--control", ctl)
 	waitForFile(t, ctl)

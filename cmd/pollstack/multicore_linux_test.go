@@ -25,7 +25,7 @@ import (
 // connection state change also asserts it ran on the flow's owner: a
 // violation panics serve and fails the test.
 func TestMulticoreHTTPWithWrk(t *testing.T) {
-	needTools(t, "wrk")
+	bedtest.NeedTools(t, "wrk")
 	bed := bedtest.ForTest(t, 2)
 	s := startServe(t, bed, "--cores", "0,1", "--app", "http", "--port", "8080")
 	for _, closeHdr := range []bool{false, true} {

@@ -70,7 +70,7 @@ func openBedEngineWith(t *testing.T, bed *testbed.Bed, mod func(*tcp.Config)) *e
 // The standard library's http.Server on a pollstack listener answers curl
 // over both families and wrk with 256 connections, without an error.
 func TestGoHTTPAppAgainstKernelClients(t *testing.T) {
-	needTools(t, "curl", "wrk")
+	bedtest.NeedTools(t, "curl", "wrk")
 	bed := bedtest.ForTest(t, 1)
 	s := startServe(t, bed, "--app", "gohttp", "--port", "8080")
 	if out := inNetns(t, bed.NsB, "curl", "-sS", "-m", "5", "http://198.18.0.1:8080/"); out != "hello\n" {
@@ -93,7 +93,7 @@ func TestGoHTTPAppAgainstKernelClients(t *testing.T) {
 // net/http's client, with pollstack's DialContext as its dialer, fetches
 // from a kernel nginx over both families, reusing its connections.
 func TestHTTPTransportOverPollstackToNginx(t *testing.T) {
-	needTools(t, "nginx", "curl")
+	bedtest.NeedTools(t, "nginx", "curl")
 	bed := bedtest.ForTest(t, 1)
 	startNginx(t, bed)
 	e := openBedEngineWith(t, bed, nil)
@@ -157,7 +157,7 @@ func shortRequest(ctx context.Context, e *engine.Engine, addr string) error {
 // TIME_WAIT, Dial fails with EADDRNOTAVAIL at once; with tw_reuse on (set
 // at run time) it keeps going, taking TIME_WAIT entries over.
 func TestShortConnectionsToNginxTWReuse(t *testing.T) {
-	needTools(t, "nginx", "curl")
+	bedtest.NeedTools(t, "nginx", "curl")
 	bed := bedtest.ForTest(t, 1)
 	startNginx(t, bed)
 	const first, last = 50000, 50199 // 200 ephemeral ports

@@ -102,7 +102,7 @@ func timeWaitEntries(t *testing.T, ctl string) int64 {
 // while one made before it stays. --sysctl at start applies too.
 func TestSysctlCommandOnRunningServe(t *testing.T) {
 	bedtest.RequirePrivileged(t)
-	needTools(t, "curl")
+	bedtest.NeedTools(t, "curl")
 	bed := bedtest.ForTest(t, 1)
 	ctl := filepath.Join(t.TempDir(), "ctl.sock")
 	s := startServe(t, bed, "--app", "http", "--port", "8080", "--control", ctl, "--sysctl", "net.inet.tcp.keepidle=3600000")

@@ -15,29 +15,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pollstack/pollstack/internal/testbed"
 	"github.com/pollstack/pollstack/internal/testbed/bedtest"
 )
-
-// needTools fails (in CI) or skips the test when a peer tool is missing.
-func needTools(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv(testbed.RequirePrivilegedEnv) == "1" {
-				t.Fatalf("%s not installed (and %s=1)", tool, testbed.RequirePrivilegedEnv)
-			}
-			t.Skipf("%s not installed", tool)
-		}
-	}
-}
 
 // Acceptance (TCP 1 and 3): curl over IPv4 and IPv6 gets the body, many
 // sequential curls all succeed, and wrk with 256 connections sees no socket
 // error and no non-2xx answer, with keep-alive and with Connection: close.
 // A capture of it all shows no malformed packet and no bad checksum.
 func TestHTTPAppAgainstKernelClients(t *testing.T) {
-	needTools(t, "curl", "wrk", "tshark")
+	bedtest.NeedTools(t, "curl", "wrk", "tshark")
 	bed := bedtest.ForTest(t, 1)
 	s := startServe(t, bed, "--app", "http", "--port", "8080")
 	dir := t.TempDir()
@@ -149,7 +135,7 @@ func fileSum(t *testing.T, name string) [32]byte {
 // intact to a kernel socat server — also with 1% drop, 1% reorder and 0.1%
 // duplication injected on pollstack's link, with no stall over 2 s.
 func TestIntegrityBothWays(t *testing.T) {
-	needTools(t, "socat")
+	bedtest.NeedTools(t, "socat")
 	bed := bedtest.ForTest(t, 1)
 	size := 32 << 20
 	if raceEnabled {
