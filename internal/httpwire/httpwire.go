@@ -1,6 +1,3 @@
-// Package httpwire holds the byte-level helpers HTTP/1.1 parsing needs on
-// both ends of pollstack's HTTP traffic: the http app's responder and the
-// demo's load generator. They never allocate.
 package httpwire
 
 // IsDigit reports whether c is an ASCII digit.
