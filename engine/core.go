@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/pollstack/pollstack/flow"
 	"github.com/pollstack/pollstack/rings"
 	"github.com/pollstack/pollstack/tcp"
 )
@@ -86,7 +87,7 @@ type Core struct {
 	onEcho      EchoReplyFunc
 
 	tcp      *tcp.Shard
-	tuple    tcp.Tuple  // scratch for the segment being received
+	tuple    flow.Tuple // scratch for the segment being received
 	tcpFrame rings.Desc // the frame the shard is writing a segment into
 	now      int64      // time of the current batch or timer run
 	tcpPub   tcpPublished

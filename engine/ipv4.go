@@ -3,8 +3,8 @@ package engine
 import (
 	"net/netip"
 
+	"github.com/pollstack/pollstack/flow"
 	"github.com/pollstack/pollstack/rings"
-	"github.com/pollstack/pollstack/tcp"
 )
 
 const (
@@ -253,13 +253,13 @@ func (c *Core) unreachableTCP(d rings.Desc, seg []byte, hard bool, now int64) {
 	t.LocalPort, t.RemotePort = be16(seg[0:]), be16(seg[2:])
 	if c.steer != nil {
 		if o := c.steer.owner(t); o != c.id {
-			c.steerOut(o, steerKindUnreach, t, nil, tcp.Seq(be32(seg[4:])), hard)
+			c.steerOut(o, steerKindUnreach, t, nil, flow.Seq(be32(seg[4:])), hard)
 			c.pool.Put(d.Addr)
 			return
 		}
 	}
 	c.now = now
-	c.tcp.Unreachable(t, tcp.Seq(be32(seg[4:])), hard)
+	c.tcp.Unreachable(t, flow.Seq(be32(seg[4:])), hard)
 	c.stats[ICMPUnreachIn]++
 	c.pool.Put(d.Addr)
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pollstack/pollstack/cores"
+	"github.com/pollstack/pollstack/flow"
 	"github.com/pollstack/pollstack/tcp"
 )
 
@@ -402,7 +403,7 @@ func (s *Socket) startConnect(a netip.AddrPort) error {
 		}
 		la = src
 	}
-	t := tcp.Tuple{LocalAddr: la.As16(), RemoteAddr: ra.As16(), LocalPort: s.local.Port(), RemotePort: a.Port()}
+	t := flow.Tuple{LocalAddr: la.As16(), RemoteAddr: ra.As16(), LocalPort: s.local.Port(), RemotePort: a.Port()}
 	if ra.Is4() {
 		t.LocalAddr = v4Mapped(la.Unmap().As4())
 		t.RemoteAddr = v4Mapped(ra.As4())

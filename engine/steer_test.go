@@ -11,6 +11,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"github.com/pollstack/pollstack/cores"
+	"github.com/pollstack/pollstack/flow"
 	"github.com/pollstack/pollstack/rings"
 	"github.com/pollstack/pollstack/tcp"
 )
@@ -121,7 +122,7 @@ func newSteerBed(t testing.TB, handoffBytes int, key []byte) *steerBed {
 
 // flowOf returns the engine's view of the TCP flow f (a frame from the peer
 // carries), and whether f is TCP.
-func flowOf(f []byte) (t tcp.Tuple, ok bool) {
+func flowOf(f []byte) (t flow.Tuple, ok bool) {
 	switch be16(f[12:]) {
 	case etherTypeIPv4:
 		p := f[ethHeaderLen:]
@@ -219,13 +220,13 @@ func TestSteeringServesFlowsOnTheOwner(t *testing.T) {
 		var clients []*sinkHandler
 		var want [2]int
 		for i := range 16 {
-			tu := tcp.Tuple{LocalAddr: peer.As16(), RemoteAddr: ours.As16(), LocalPort: uint16(40000 + i), RemotePort: 80}
+			tu := flow.Tuple{LocalAddr: peer.As16(), RemoteAddr: ours.As16(), LocalPort: uint16(40000 + i), RemotePort: 80}
 			h := &sinkHandler{}
 			if _, err := b.peer.TCP().Dial(tu, h, now); err != nil {
 				t.Fatal(err)
 			}
 			clients = append(clients, h)
-			want[b.e.steer.owner(&tcp.Tuple{LocalAddr: tu.RemoteAddr, RemoteAddr: tu.LocalAddr, LocalPort: 80, RemotePort: tu.LocalPort})]++
+			want[b.e.steer.owner(&flow.Tuple{LocalAddr: tu.RemoteAddr, RemoteAddr: tu.LocalAddr, LocalPort: 80, RemotePort: tu.LocalPort})]++
 		}
 		b.peer.Flush()
 		b.pump(now, 20)
@@ -276,8 +277,8 @@ func TestSteeringRingFullDropsAndCounts(t *testing.T) {
 	const n = 100
 	sent := 0
 	for port := uint16(30000); sent < n; port++ {
-		tu := tcp.Tuple{LocalAddr: peerIP4.As16(), RemoteAddr: ourIP4.As16(), LocalPort: port, RemotePort: 80}
-		if b.e.steer.owner(&tcp.Tuple{LocalAddr: tu.RemoteAddr, RemoteAddr: tu.LocalAddr, LocalPort: 80, RemotePort: port}) != 1 {
+		tu := flow.Tuple{LocalAddr: peerIP4.As16(), RemoteAddr: ourIP4.As16(), LocalPort: port, RemotePort: 80}
+		if b.e.steer.owner(&flow.Tuple{LocalAddr: tu.RemoteAddr, RemoteAddr: tu.LocalAddr, LocalPort: 80, RemotePort: port}) != 1 {
 			continue
 		}
 		if _, err := b.peer.TCP().Dial(tu, &sinkHandler{}, now); err != nil {
@@ -323,7 +324,7 @@ func TestDialPicksPortsOwnedByTheCore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		expect := func(c tcp.Tuple) int { // reply: remote -> local
+		expect := func(c flow.Tuple) int { // reply: remote -> local
 			var h uint32
 			if c.IsIPv4() {
 				h = rss.HashTCP4([4]byte(c.RemoteAddr[12:]), [4]byte(c.LocalAddr[12:]), c.RemotePort, c.LocalPort)
@@ -502,7 +503,7 @@ func TestSteeredDataPathAllocatesNothing(t *testing.T) {
 	now := int64(1e9)
 	b.peer.now = now
 	cli := &sinkHandler{}
-	tu := tcp.Tuple{LocalAddr: peerIP4.As16(), RemoteAddr: ourIP4.As16(), LocalPort: 40000, RemotePort: 80}
+	tu := flow.Tuple{LocalAddr: peerIP4.As16(), RemoteAddr: ourIP4.As16(), LocalPort: 40000, RemotePort: 80}
 	if _, err := b.peer.TCP().Dial(tu, cli, now); err != nil {
 		t.Fatal(err)
 	}
@@ -511,7 +512,7 @@ func TestSteeredDataPathAllocatesNothing(t *testing.T) {
 	if cli.conn == nil {
 		t.Fatal("no connection")
 	}
-	o := b.e.steer.owner(&tcp.Tuple{LocalAddr: tu.RemoteAddr, RemoteAddr: tu.LocalAddr, LocalPort: 80, RemotePort: 40000})
+	o := b.e.steer.owner(&flow.Tuple{LocalAddr: tu.RemoteAddr, RemoteAddr: tu.LocalAddr, LocalPort: 80, RemotePort: 40000})
 	payload := make([]byte, 1400)
 	round := func() {
 		now += 1e5
@@ -548,7 +549,7 @@ func BenchmarkSteeredDataSegment(bm *testing.B) {
 			now := int64(1e9)
 			b.peer.now = now
 			cli := &sinkHandler{}
-			tu := tcp.Tuple{LocalAddr: peerIP4.As16(), RemoteAddr: ourIP4.As16(), LocalPort: 40000, RemotePort: 80}
+			tu := flow.Tuple{LocalAddr: peerIP4.As16(), RemoteAddr: ourIP4.As16(), LocalPort: 40000, RemotePort: 80}
 			b.peer.TCP().Dial(tu, cli, now)
 			b.peer.Flush()
 			b.pump(now, 10)
@@ -588,8 +589,8 @@ func TestSteeredSegmentWakesASleepingOwner(t *testing.T) {
 	// hand-off can wake core 1.
 	var clients []*sinkHandler
 	for p := uint16(41000); len(clients) < 8; p++ {
-		tu := tcp.Tuple{LocalAddr: v4Mapped(peerIP4.As4()), RemoteAddr: v4Mapped(ourIP4.As4()), LocalPort: p, RemotePort: 80}
-		if b.e.steer.owner(&tcp.Tuple{LocalAddr: tu.RemoteAddr, RemoteAddr: tu.LocalAddr, LocalPort: 80, RemotePort: p}) != 1 {
+		tu := flow.Tuple{LocalAddr: v4Mapped(peerIP4.As4()), RemoteAddr: v4Mapped(ourIP4.As4()), LocalPort: p, RemotePort: 80}
+		if b.e.steer.owner(&flow.Tuple{LocalAddr: tu.RemoteAddr, RemoteAddr: tu.LocalAddr, LocalPort: 80, RemotePort: p}) != 1 {
 			continue
 		}
 		h := &sinkHandler{}
@@ -647,9 +648,9 @@ func TestBindSeesTimeWaitOnEveryCore(t *testing.T) {
 	}
 	// A port whose flow core 1 owns; the engine closes first, so the
 	// TIME_WAIT entry is core 1's.
-	var tu tcp.Tuple
+	var tu flow.Tuple
 	for p := uint16(42000); ; p++ {
-		tu = tcp.Tuple{LocalAddr: v4Mapped(ourIP4.As4()), RemoteAddr: v4Mapped(peerIP4.As4()), LocalPort: p, RemotePort: 9}
+		tu = flow.Tuple{LocalAddr: v4Mapped(ourIP4.As4()), RemoteAddr: v4Mapped(peerIP4.As4()), LocalPort: p, RemotePort: 9}
 		if b.e.steer.owner(&tu) == 1 {
 			break
 		}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"github.com/pollstack/pollstack/flow"
 	"github.com/pollstack/pollstack/rings"
 	"github.com/pollstack/pollstack/tcp"
 )
@@ -70,7 +71,7 @@ type tcpSender Core
 
 // Buffer implements tcp.Sender: it takes a frame and returns the room after
 // the Ethernet and IP headers.
-func (s *tcpSender) Buffer(t *tcp.Tuple) []byte {
+func (s *tcpSender) Buffer(t *flow.Tuple) []byte {
 	c := (*Core)(s)
 	d, f, ok := c.newFrame()
 	if !ok {
@@ -85,7 +86,7 @@ func (s *tcpSender) Buffer(t *tcp.Tuple) []byte {
 
 // Send implements tcp.Sender: it adds the checksum and the IP and Ethernet
 // headers to the segment in the frame Buffer returned, and sends it.
-func (s *tcpSender) Send(t *tcp.Tuple, n int) {
+func (s *tcpSender) Send(t *flow.Tuple, n int) {
 	c := (*Core)(s)
 	d := c.tcpFrame
 	f := c.pool.Frame(d.Addr)

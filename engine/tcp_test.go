@@ -9,6 +9,7 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
+	"github.com/pollstack/pollstack/flow"
 	"github.com/pollstack/pollstack/rings"
 	"github.com/pollstack/pollstack/tcp"
 )
@@ -60,7 +61,7 @@ func TestTCPDataPathAllocatesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	cli := &sinkHandler{}
-	tu := tcp.Tuple{LocalAddr: v4Mapped([4]byte{198, 18, 0, 2}), RemoteAddr: v4Mapped([4]byte{198, 18, 0, 1}), RemotePort: 80}
+	tu := flow.Tuple{LocalAddr: v4Mapped([4]byte{198, 18, 0, 2}), RemoteAddr: v4Mapped([4]byte{198, 18, 0, 1}), RemotePort: 80}
 	now := int64(1e9)
 	b.now = now
 	if _, err := b.TCP().Dial(tu, cli, now); err != nil {
@@ -95,7 +96,7 @@ func BenchmarkTCPDataSegment(b *testing.B) {
 	srv := &sinkHandler{}
 	ca.TCP().Listen(80, 0, srv)
 	cli := &sinkHandler{}
-	tu := tcp.Tuple{LocalAddr: v4Mapped([4]byte{198, 18, 0, 2}), RemoteAddr: v4Mapped([4]byte{198, 18, 0, 1}), RemotePort: 80}
+	tu := flow.Tuple{LocalAddr: v4Mapped([4]byte{198, 18, 0, 2}), RemoteAddr: v4Mapped([4]byte{198, 18, 0, 1}), RemotePort: 80}
 	now := int64(1e9)
 	cb.now = now
 	cb.TCP().Dial(tu, cli, now)
@@ -144,7 +145,7 @@ func TestICMPPortUnreachableAbortsSynSent(t *testing.T) {
 		if v6 {
 			local, remote = ourIP6, peerIP6
 		}
-		tu := tcp.Tuple{LocalAddr: local.As16(), RemoteAddr: remote.As16(), LocalPort: 40001, RemotePort: 9}
+		tu := flow.Tuple{LocalAddr: local.As16(), RemoteAddr: remote.As16(), LocalPort: 40001, RemotePort: 9}
 		c.now = 1e9
 		if _, err := c.TCP().Dial(tu, h, 1e9); err != nil {
 			t.Fatal(err)

@@ -2,6 +2,8 @@ package tcp
 
 import (
 	"syscall"
+
+	"github.com/pollstack/pollstack/flow"
 )
 
 // State is a connection's state (RFC 9293 3.3.2).
@@ -37,18 +39,6 @@ func (s State) String() string {
 // synchronized states).
 func (s State) synchronized() bool { return s >= Established }
 
-// Tuple names a connection: IPv4 addresses are IPv4-mapped IPv6 addresses
-// (::ffff:a.b.c.d).
-type Tuple struct {
-	LocalAddr, RemoteAddr [16]byte
-	LocalPort, RemotePort uint16
-}
-
-// IsIPv4 reports whether the tuple's addresses are IPv4.
-func (t *Tuple) IsIPv4() bool {
-	return [12]byte(t.RemoteAddr[:12]) == [12]byte{10: 0xff, 11: 0xff}
-}
-
 // Handler receives a connection's events on its core. The calls happen
 // inside the shard's processing; a handler may call the connection's methods
 // (Read, Write, Close...) from them.
@@ -70,7 +60,7 @@ type Handler interface {
 // concurrent use.
 type Conn struct {
 	shard   *Shard
-	tuple   Tuple
+	tuple   flow.Tuple
 	state   State
 	handler Handler
 	lst     *Listener // the listener that made it, until it is established
@@ -78,19 +68,19 @@ type Conn struct {
 	User any
 
 	// Send sequence space (RFC 9293 3.3.1).
-	iss       Seq
-	sndUna    Seq
-	sndNxt    Seq
-	sndMax    Seq    // highest sequence number sent (snd_nxt may go back on retransmission)
-	sndWnd    uint32 // the peer's window, scaled
-	sndWl1    Seq
-	sndWl2    Seq
+	iss       flow.Seq
+	sndUna    flow.Seq
+	sndNxt    flow.Seq
+	sndMax    flow.Seq // highest sequence number sent (snd_nxt may go back on retransmission)
+	sndWnd    uint32   // the peer's window, scaled
+	sndWl1    flow.Seq
+	sndWl2    flow.Seq
 	maxSndWnd uint32
 
 	// Receive sequence space.
-	irs    Seq
-	rcvNxt Seq
-	rcvAdv Seq // right edge of the window last advertised
+	irs    flow.Seq
+	rcvNxt flow.Seq
+	rcvAdv flow.Seq // right edge of the window last advertised
 
 	// Options.
 	mss         int   // send MSS: the peer's, capped by ours
@@ -112,16 +102,16 @@ type Conn struct {
 	srtt         int64
 	rttvar       int64
 	rto          int64
-	rtSeq        Seq   // sequence number being timed (no timestamps)
-	rtTime       int64 // when it was sent; 0 when not timing
-	rexmits      int   // consecutive retransmissions of the oldest segment
+	rtSeq        flow.Seq // sequence number being timed (no timestamps)
+	rtTime       int64    // when it was sent; 0 when not timing
+	rexmits      int      // consecutive retransmissions of the oldest segment
 	persistShift int
 
 	// Congestion control.
 	cwnd        uint32
 	ssthresh    uint32
 	dupAcks     int
-	recover     Seq
+	recover     flow.Seq
 	inRecovery  bool
 	cc          CongestionControl
 	cubicWMax   float64    // CUBIC: window (segments) at the last loss
@@ -130,7 +120,7 @@ type Conn struct {
 	cubicWEst   float64    // CUBIC: Reno-friendly estimate (segments)
 	cubicFrac   float64    // CUBIC: growth not yet applied, bytes
 	sb          scoreboard // SACKed ranges above snd_una
-	highRxt     Seq        // highest byte retransmitted in this recovery
+	highRxt     flow.Seq   // highest byte retransmitted in this recovery
 	lastAdvance int64      // when snd_una last moved
 	tlpPending  bool       // the rexmt timer is a tail loss probe's
 	tlpDone     bool       // a probe was sent since snd_una last moved
@@ -141,9 +131,9 @@ type Conn struct {
 	reas reassembly
 
 	// Flags.
-	finQueued   bool // the application shut the send side: FIN follows the data
-	finSeq      Seq  // the FIN's sequence number, once queued
-	finRcvd     bool // the peer's FIN is in order
+	finQueued   bool     // the application shut the send side: FIN follows the data
+	finSeq      flow.Seq // the FIN's sequence number, once queued
+	finRcvd     bool     // the peer's FIN is in order
 	ackNow      bool
 	delAcked    int  // full segments received since the last ACK
 	closedByApp bool // Close was called: nothing more will be read
@@ -176,7 +166,7 @@ func (c *Conn) Now() int64 { return c.shard.now }
 func (c *Conn) State() State { return c.state }
 
 // Tuple returns the connection's addresses and ports.
-func (c *Conn) Tuple() Tuple { return c.tuple }
+func (c *Conn) Tuple() flow.Tuple { return c.tuple }
 
 // Err returns the error the connection ended with, if any.
 func (c *Conn) Err() error { return c.err }

@@ -3,6 +3,7 @@ package tcp
 import (
 	"syscall"
 
+	"github.com/pollstack/pollstack/flow"
 	"github.com/pollstack/pollstack/tw"
 )
 
@@ -188,7 +189,7 @@ func (c *Conn) input(seg *Segment) {
 }
 
 // acceptable is RFC 9293's segment acceptability test.
-func acceptable(seq Seq, segLen uint32, rcvNxt Seq, wnd uint32) bool {
+func acceptable(seq flow.Seq, segLen uint32, rcvNxt flow.Seq, wnd uint32) bool {
 	if segLen == 0 {
 		if wnd == 0 {
 			return seq == rcvNxt
@@ -496,7 +497,7 @@ func (c *Conn) dupAck() {
 }
 
 // newAck updates congestion control for acked bytes that advance snd_una to ack.
-func (c *Conn) newAck(ack Seq, acked uint32) {
+func (c *Conn) newAck(ack flow.Seq, acked uint32) {
 	mss := uint32(c.mss)
 	if c.inRecovery && c.sackOK {
 		if ack.GEQ(c.recover) {
@@ -593,7 +594,7 @@ func (c *Conn) rttSample(now int64, seg *Segment) {
 
 // receiveData places in-window data in the receive buffer (in order, or
 // out of order for reassembly) and decides how to acknowledge it.
-func (c *Conn) receiveData(seq Seq, p []byte) {
+func (c *Conn) receiveData(seq flow.Seq, p []byte) {
 	s := c.shard
 	if seq == c.rcvNxt {
 		c.rcv.copyIn(c.rcv.n, p)
@@ -664,7 +665,7 @@ func (c *Conn) enterTimeWait() {
 		c.finish(nil)
 		return
 	}
-	recycled, ok := s.tw.Insert((*tw.Tuple)(&c.tuple), &st, s.now)
+	recycled, ok := s.tw.Insert(&c.tuple, &st, s.now)
 	s.stats[StatClosed] += uint64(recycled) // the entries recycled to make room
 	if !ok {
 		c.finish(nil)
@@ -675,7 +676,7 @@ func (c *Conn) enterTimeWait() {
 }
 
 // isLocal reports whether a connection's peer is this host (nolocaltimewait).
-func (s *Shard) isLocal(t *Tuple) bool {
+func (s *Shard) isLocal(t *flow.Tuple) bool {
 	if s.cfg.Local != nil {
 		return s.cfg.Local(t.RemoteAddr)
 	}

@@ -3,6 +3,8 @@ package tcp
 import (
 	"encoding/binary"
 	"math/bits"
+
+	"github.com/pollstack/pollstack/flow"
 )
 
 // ISNGenerator makes initial sequence numbers as RFC 6528 3 describes:
@@ -93,7 +95,7 @@ const isnTick = 4000 // ns
 // laddr:lport to raddr:rport at time now (nanoseconds since any fixed epoch).
 // IPv4 addresses are passed in their IPv4-mapped IPv6 form (::ffff:a.b.c.d),
 // as netip.Addr.As16 gives them. ISN does not allocate.
-func (g *ISNGenerator) ISN(laddr, raddr [16]byte, lport, rport uint16, now int64) Seq {
+func (g *ISNGenerator) ISN(laddr, raddr [16]byte, lport, rport uint16, now int64) flow.Seq {
 	if g.interval > 0 {
 		if e := floorDiv(now, g.interval); e != g.epoch {
 			g.reseed(e)
@@ -109,7 +111,7 @@ func (g *ISNGenerator) ISN(laddr, raddr [16]byte, lport, rport uint16, now int64
 	if now%isnTick < 0 { // floor, so M ticks evenly across now = 0
 		m--
 	}
-	return Seq(uint32(m) + uint32(f))
+	return flow.Seq(uint32(m) + uint32(f))
 }
 
 // SipHash24 returns SipHash-2-4 (Aumasson and Bernstein, "SipHash: a fast

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strconv"
 	"testing"
+
+	"github.com/pollstack/pollstack/flow"
 )
 
 // The 64 SipHash-2-4 vectors of the reference implementation (the paper's
@@ -102,8 +104,8 @@ func TestISNDependsOnTupleAndKey(t *testing.T) {
 	l6 := netip.MustParseAddr("2001:2::1").As16()
 	r6 := netip.MustParseAddr("2001:2::2").As16()
 	other := netip.MustParseAddr("198.18.0.3").As16()
-	isns := map[Seq]string{}
-	add := func(name string, isn Seq) {
+	isns := map[flow.Seq]string{}
+	add := func(name string, isn flow.Seq) {
 		t.Helper()
 		if prev, ok := isns[isn]; ok {
 			t.Errorf("%s and %s give the same ISN %#x", name, prev, uint32(isn))
@@ -151,7 +153,7 @@ func TestISNDefinition(t *testing.T) {
 	in = append(in, testRemote[:]...)
 	in = append(in, 0xa2, 0xc4)
 	const now = int64(4000*1000 + 3999)
-	want := Seq(uint32(SipHash24(key, in)) + 1000)
+	want := flow.Seq(uint32(SipHash24(key, in)) + 1000)
 	if got := g.ISN(testLocal, testRemote, 80, 0xa2c4, now); got != want {
 		t.Errorf("ISN = %#x, want %#x", uint32(got), uint32(want))
 	}
@@ -173,7 +175,7 @@ func TestISNAllocs(t *testing.T) {
 
 func BenchmarkISN(b *testing.B) {
 	g := NewISNGenerator(testKey(1))
-	var sink Seq
+	var sink flow.Seq
 	now := int64(0)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/pollstack/pollstack/flow"
 )
 
 // A two-host network for tests: shards A and B joined by a wire that
@@ -16,7 +18,7 @@ var (
 
 type packet struct {
 	to    *Shard
-	tuple Tuple // as the receiver sees it
+	tuple flow.Tuple // as the receiver sees it
 	b     []byte
 	at    int64
 }
@@ -41,10 +43,10 @@ type netSender struct {
 	buf  [4096]byte
 }
 
-func (s *netSender) Buffer(t *Tuple) []byte { return s.buf[:] }
+func (s *netSender) Buffer(t *flow.Tuple) []byte { return s.buf[:] }
 
-func (s *netSender) Send(t *Tuple, n int) {
-	rt := Tuple{LocalAddr: t.RemoteAddr, RemoteAddr: t.LocalAddr, LocalPort: t.RemotePort, RemotePort: t.LocalPort}
+func (s *netSender) Send(t *flow.Tuple, n int) {
+	rt := flow.Tuple{LocalAddr: t.RemoteAddr, RemoteAddr: t.LocalAddr, LocalPort: t.RemotePort, RemotePort: t.LocalPort}
 	p := packet{to: *s.peer, tuple: rt, b: bytes.Clone(s.buf[:n]), at: s.n.now + s.n.delay}
 	if s.n.keep {
 		s.n.sent = append(s.n.sent, p)
@@ -181,8 +183,8 @@ func (r *recorder) Closed(c *Conn, err error) {
 	r.errs = append(r.errs, err)
 }
 
-func tupleAB(port uint16) Tuple {
-	return Tuple{LocalAddr: addrB, RemoteAddr: addrA, LocalPort: 0, RemotePort: port}
+func tupleAB(port uint16) flow.Tuple {
+	return flow.Tuple{LocalAddr: addrB, RemoteAddr: addrA, LocalPort: 0, RemotePort: port}
 }
 
 func TestHandshakeDataAndOrderlyClose(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/pollstack/pollstack/flow"
 )
 
 // A scripted peer for one shard. The tests play the remote end by hand: they
@@ -15,7 +17,7 @@ import (
 // sentSeg is a segment the shard sent, parsed.
 type sentSeg struct {
 	at    int64
-	tuple Tuple // as the shard names the connection
+	tuple flow.Tuple // as the shard names the connection
 	Segment
 }
 
@@ -33,7 +35,7 @@ func (s sentSeg) String() string {
 }
 
 // end is the sequence number after the segment (SYN and FIN count one).
-func (s *sentSeg) end() Seq {
+func (s *sentSeg) end() flow.Seq {
 	n := uint32(len(s.Payload))
 	if s.Flags&FlagSYN != 0 {
 		n++
@@ -51,9 +53,9 @@ type capture struct {
 	segs []sentSeg
 }
 
-func (c *capture) Buffer(*Tuple) []byte { return c.buf[:] }
+func (c *capture) Buffer(*flow.Tuple) []byte { return c.buf[:] }
 
-func (c *capture) Send(t *Tuple, n int) {
+func (c *capture) Send(t *flow.Tuple, n int) {
 	s := sentSeg{at: c.p.now, tuple: *t}
 	if e := Parse(bytes.Clone(c.buf[:n]), &s.Segment); e != ParseOK {
 		c.p.t.Errorf("the shard sent a segment Parse rejects (%v): % x", e, c.buf[:n])
@@ -77,18 +79,18 @@ type peer struct {
 	s     *Shard
 	out   *capture
 	now   int64
-	tuple Tuple // the connection as the shard names it: local = the shard
+	tuple flow.Tuple // the connection as the shard names it: local = the shard
 	srv   *recorder
 	c     *Conn
 	h     *recorder // the connection's handler
 	app   Handler   // the handler dial gives the shard; a new recorder when nil
 
 	// The peer's side of the connection.
-	iss, nxt Seq    // its ISN and the next sequence number it sends
-	tsOn     bool   // it sends timestamps
-	tsBase   uint32 // its timestamp clock reads tsBase + now in ms
-	wnd      uint16 // the window it advertises
-	hi       Seq    // the end of the highest segment the shard sent
+	iss, nxt flow.Seq // its ISN and the next sequence number it sends
+	tsOn     bool     // it sends timestamps
+	tsBase   uint32   // its timestamp clock reads tsBase + now in ms
+	wnd      uint16   // the window it advertises
+	hi       flow.Seq // the end of the highest segment the shard sent
 	hiSet    bool
 	echo     uint32 // the shard's latest TSVal
 	buf      [HeaderLen + MaxOptionsLen + 65536]byte
@@ -113,7 +115,7 @@ func newPeer(t testing.TB, cfg Config) *peer {
 	if _, err := p.s.Listen(serverPort, 0, p.srv); err != nil {
 		t.Fatal(err)
 	}
-	p.tuple = Tuple{LocalAddr: addrA, RemoteAddr: addrB, LocalPort: serverPort, RemotePort: peerPort}
+	p.tuple = flow.Tuple{LocalAddr: addrA, RemoteAddr: addrB, LocalPort: serverPort, RemotePort: peerPort}
 	p.nxt = p.iss
 	return p
 }
@@ -123,7 +125,7 @@ func (p *peer) tsVal() uint32 { return p.tsBase + uint32(p.now/1e6) }
 
 // mk returns a segment from the peer with its ports, window and (when the
 // peer uses them) timestamps filled in.
-func (p *peer) mk(flags Flags, seq, ack Seq, payload []byte) Segment {
+func (p *peer) mk(flags Flags, seq, ack flow.Seq, payload []byte) Segment {
 	s := Segment{SrcPort: p.tuple.RemotePort, DstPort: p.tuple.LocalPort, Seq: seq, Ack: ack,
 		Flags: flags, Window: p.wnd, Payload: payload}
 	if p.tsOn {
@@ -203,7 +205,7 @@ func (p *peer) dial() *Conn {
 		p.h = &recorder{}
 		h = p.h
 	}
-	c, err := p.s.Dial(Tuple{LocalAddr: addrA, RemoteAddr: addrB, RemotePort: serverPort}, h, p.now)
+	c, err := p.s.Dial(flow.Tuple{LocalAddr: addrA, RemoteAddr: addrB, RemotePort: serverPort}, h, p.now)
 	if err != nil {
 		p.t.Fatal(err)
 	}

@@ -3,11 +3,13 @@ package tcp
 import (
 	"strings"
 	"testing"
+
+	"github.com/pollstack/pollstack/flow"
 )
 
 // timeWaitFrom makes the shard close first a connection from the peer's
 // port port and end in TIME_WAIT at p.now.
-func timeWaitFrom(t *testing.T, p *peer, port uint16) Tuple {
+func timeWaitFrom(t *testing.T, p *peer, port uint16) flow.Tuple {
 	t.Helper()
 	p.tuple.RemotePort = port
 	p.iss += 1 << 20
@@ -81,7 +83,7 @@ func TestReconfigureMaxTCPTW(t *testing.T) {
 	if p.s.Config().MaxTCPTW != 0 {
 		t.Fatal("a refused Reconfigure changed the configuration")
 	}
-	var tuples []Tuple
+	var tuples []flow.Tuple
 	for i := range 40 {
 		tuples = append(tuples, timeWaitFrom(t, p, uint16(41000+i)))
 		p.advance(1e6)
@@ -227,7 +229,7 @@ func TestISNReseed(t *testing.T) {
 	a, b, never := NewISNGenerator(key), NewISNGenerator(key), NewISNGenerator(key)
 	a.SetReseedInterval(10e9)
 	b.SetReseedInterval(10e9)
-	isn := func(g *ISNGenerator, now int64) Seq { return g.ISN(addrA, addrB, 80, 40000, now) }
+	isn := func(g *ISNGenerator, now int64) flow.Seq { return g.ISN(addrA, addrB, 80, 40000, now) }
 	// Within one interval the ISN moves with M only (250,000 per second).
 	if d := isn(a, 6e9) - isn(a, 5e9); d != 250000 {
 		t.Fatalf("within an interval the ISN moved by %d in 1 s", d)

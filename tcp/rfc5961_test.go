@@ -4,6 +4,8 @@ import (
 	"errors"
 	"syscall"
 	"testing"
+
+	"github.com/pollstack/pollstack/flow"
 )
 
 // RFC 5961 (blind in-window attacks) and RFC 7323 5 (PAWS).
@@ -34,7 +36,7 @@ func TestRFC5961_3_2_RST(t *testing.T) {
 			c := p.open()
 			v := p.view()
 			before := *p.s.Stats()
-			rst := p.mk(tc.flags, p.nxt+Seq(tc.off), v.SndNxt, nil)
+			rst := p.mk(tc.flags, p.nxt+flow.Seq(tc.off), v.SndNxt, nil)
 			p.inject(&rst)
 			segs := p.take()
 			switch {
@@ -88,7 +90,7 @@ func TestRFC5961_4_2_SYNInSynchronizedState(t *testing.T) {
 			if tc.ack {
 				flags |= FlagACK
 			}
-			syn := p.mk(flags, p.nxt+Seq(tc.off), v.SndNxt, nil)
+			syn := p.mk(flags, p.nxt+flow.Seq(tc.off), v.SndNxt, nil)
 			p.synOpts(&syn)
 			p.inject(&syn)
 			segs := p.take()
@@ -128,7 +130,7 @@ func TestRFC5961_5_2_ACKOutOfRange(t *testing.T) {
 			c := p.open()
 			v := p.view()
 			before := *p.s.Stats()
-			d := p.mk(FlagACK, p.nxt, v.SndUna+Seq(tc.off), []byte("forged"))
+			d := p.mk(FlagACK, p.nxt, v.SndUna+flow.Seq(tc.off), []byte("forged"))
 			p.inject(&d)
 			a := p.expect("ACK", func(s sentSeg) bool { return true })
 			if a.Flags != FlagACK || a.Ack != v.RcvNxt || a.Seq != v.SndNxt {
@@ -156,7 +158,7 @@ func TestRFC5961_7_ChallengeACKRateLimit(t *testing.T) {
 	before := *p.s.Stats()
 	v := p.view()
 	for i := 0; i < challengeACKLimit+500; i++ {
-		rst := p.mk(FlagRST, p.nxt+Seq(1+i), v.SndNxt, nil)
+		rst := p.mk(FlagRST, p.nxt+flow.Seq(1+i), v.SndNxt, nil)
 		p.inject(&rst)
 	}
 	if segs := p.take(); len(segs) != challengeACKLimit {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"syscall"
 	"testing"
+
+	"github.com/pollstack/pollstack/flow"
 )
 
 // Segment processing rules: closed ports, LISTEN, half-close, reassembly
@@ -17,7 +19,7 @@ import (
 func TestRFC9293_3_10_7_1_ClosedPortRST(t *testing.T) {
 	type want struct {
 		rst      bool
-		seq, ack Seq
+		seq, ack flow.Seq
 		flags    Flags
 	}
 	segs := []struct {
@@ -271,7 +273,7 @@ func TestRFC2018_4_SACKBlocks(t *testing.T) {
 	if last.Opts.NumSACK != 3 {
 		t.Fatalf("%d SACK blocks, want 3", last.Opts.NumSACK)
 	}
-	seen := map[Seq]bool{}
+	seen := map[flow.Seq]bool{}
 	for _, b := range last.Opts.SACK[:3] {
 		seen[b.Left] = true
 	}
@@ -326,7 +328,7 @@ func TestRFC1337_TimeWaitIgnoresRST(t *testing.T) {
 	v := p.timeWait()
 	before := *p.s.Stats()
 	for _, off := range []int32{0, 1, -1} {
-		rst := p.mk(FlagRST, p.nxt+Seq(off), v.SndNxt, nil)
+		rst := p.mk(FlagRST, p.nxt+flow.Seq(off), v.SndNxt, nil)
 		p.inject(&rst)
 		rst.Flags |= FlagACK
 		p.inject(&rst)

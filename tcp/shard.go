@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"syscall"
 
+	"github.com/pollstack/pollstack/flow"
 	"github.com/pollstack/pollstack/tw"
 )
 
@@ -118,8 +119,8 @@ func DefaultConfig() Config {
 // free; Send transmits the first n bytes written into it, adding the IP
 // header and the checksum.
 type Sender interface {
-	Buffer(t *Tuple) []byte
-	Send(t *Tuple, n int)
+	Buffer(t *flow.Tuple) []byte
+	Send(t *flow.Tuple, n int)
 }
 
 // Listener is a passive open on a port.
@@ -150,7 +151,7 @@ func (l *Listener) Close() {
 type Shard struct {
 	cfg        Config
 	send       Sender
-	conns      map[Tuple]*Conn
+	conns      map[flow.Tuple]*Conn
 	listeners  map[uint16]*Listener
 	wheel      timerWheel
 	isn        *ISNGenerator
@@ -189,7 +190,7 @@ func NewShard(cfg Config, send Sender) (*Shard, error) {
 	}
 	isn := NewISNGenerator(cfg.ISNKey)
 	isn.SetReseedInterval(cfg.ISNReseedInterval)
-	return &Shard{cfg: cfg, send: send, conns: make(map[Tuple]*Conn, TCBHashSize), cc: cc, tw: t,
+	return &Shard{cfg: cfg, send: send, conns: make(map[flow.Tuple]*Conn, TCBHashSize), cc: cc, tw: t,
 		listeners: make(map[uint16]*Listener), isn: isn, nextPort: PortFirstAuto}, nil
 }
 
@@ -293,8 +294,8 @@ func (s *Shard) TimeWaitEntries() int { return s.tw.Len() }
 func (s *Shard) TimeWaitBytes() int { return s.tw.Bytes() }
 
 // InTimeWait reports whether the 4-tuple t is in TIME_WAIT here.
-func (s *Shard) InTimeWait(t *Tuple) bool {
-	_, ok := s.tw.Lookup((*tw.Tuple)(t))
+func (s *Shard) InTimeWait(t *flow.Tuple) bool {
+	_, ok := s.tw.Lookup(t)
 	return ok
 }
 
@@ -321,7 +322,7 @@ func (s *Shard) Listen(port uint16, backlog int, h Handler) (*Listener, error) {
 
 // Dial opens a connection actively (SYN_SENT) from t's local to its remote
 // end; a zero local port picks an ephemeral one.
-func (s *Shard) Dial(t Tuple, h Handler, now int64) (*Conn, error) {
+func (s *Shard) Dial(t flow.Tuple, h Handler, now int64) (*Conn, error) {
 	s.now = now
 	return s.dial(t, h, nil)
 }
@@ -331,8 +332,8 @@ func (s *Shard) Dial(t Tuple, h Handler, now int64) (*Conn, error) {
 // tw_reuse allows it (see reuseTimeWait), else EADDRINUSE. An ephemeral
 // port is one whose 4-tuple is free; with tw_reuse, when none is, one whose
 // TIME_WAIT entry may be taken over; else EADDRNOTAVAIL.
-func (s *Shard) dial(t Tuple, h Handler, o *SockOptions) (*Conn, error) {
-	var after *Seq
+func (s *Shard) dial(t flow.Tuple, h Handler, o *SockOptions) (*Conn, error) {
+	var after *flow.Seq
 	if t.LocalPort == 0 {
 		if !s.pickPort(&t, false) && !(s.twReuse() && s.pickPort(&t, true)) {
 			s.stats[StatPortsExhausted]++
@@ -342,11 +343,11 @@ func (s *Shard) dial(t Tuple, h Handler, o *SockOptions) (*Conn, error) {
 		return nil, syscall.EADDRINUSE
 	}
 	if s.tw.Len() > 0 {
-		if r, ok := s.tw.Lookup((*tw.Tuple)(&t)); ok {
+		if r, ok := s.tw.Lookup(&t); ok {
 			if !s.reusable(r) {
 				return nil, syscall.EADDRINUSE
 			}
-			old := Seq(s.tw.Get(r).SndNxt)
+			old := flow.Seq(s.tw.Get(r).SndNxt)
 			after = &old
 			s.tw.Remove(r)
 			s.stats[StatTWReused]++
@@ -408,7 +409,7 @@ func (cfg *Config) portLast() int {
 // listener holds and whose 4-tuple has no connection and, unless reuse is
 // set, no TIME_WAIT entry; with reuse, only ports whose TIME_WAIT entry may
 // be taken over qualify.
-func (s *Shard) pickPort(t *Tuple, reuse bool) bool {
+func (s *Shard) pickPort(t *flow.Tuple, reuse bool) bool {
 	first, last := s.cfg.PortRange()
 	for i := 0; i <= int(last-first); i++ {
 		if s.nextPort < first || s.nextPort > last {
@@ -425,7 +426,7 @@ func (s *Shard) pickPort(t *Tuple, reuse bool) bool {
 		if _, ok := s.conns[*t]; ok {
 			continue
 		}
-		r, inTW := s.tw.Lookup((*tw.Tuple)(t))
+		r, inTW := s.tw.Lookup(t)
 		if !reuse && !inTW || reuse && inTW && s.reusable(r) {
 			return true
 		}
@@ -450,7 +451,7 @@ func (s *Shard) wscaleFor(size int) uint8 {
 }
 
 // ourMSS is the MSS we advertise for t.
-func (s *Shard) ourMSS(t *Tuple) int {
+func (s *Shard) ourMSS(t *flow.Tuple) int {
 	if t.IsIPv4() {
 		return s.cfg.MTU - 40
 	}
@@ -459,7 +460,7 @@ func (s *Shard) ourMSS(t *Tuple) int {
 
 // newConn takes a control block from the free list (with its buffers) or
 // makes one.
-func (s *Shard) newConn(t Tuple) *Conn {
+func (s *Shard) newConn(t flow.Tuple) *Conn {
 	var c *Conn
 	if n := len(s.free); n > 0 {
 		c = s.free[n-1]
@@ -490,7 +491,7 @@ func (s *Shard) newConn(t Tuple) *Conn {
 // tsOffset is the per-connection timestamp offset: SipHash-2-4 of the
 // 4-tuple under the ISN key, so that TIME_WAIT, which does not keep it,
 // derives it again. With ts_offset_per_conn off it is 0.
-func (s *Shard) tsOffset(t *Tuple) uint32 {
+func (s *Shard) tsOffset(t *flow.Tuple) uint32 {
 	if !s.cfg.TSOffsetPerConn {
 		return 0
 	}
@@ -508,7 +509,7 @@ func (s *Shard) tsOffset(t *Tuple) uint32 {
 func (s *Shard) tsClock() uint32 { return uint32((s.now + s.cfg.TSBase) / tsTick) }
 
 // putTSKey writes the input of the per-connection timestamp offset.
-func putTSKey(b *[36]byte, t *Tuple) {
+func putTSKey(b *[36]byte, t *flow.Tuple) {
 	copy(b[0:16], t.LocalAddr[:])
 	copy(b[16:32], t.RemoteAddr[:])
 	b[32], b[33] = byte(t.LocalPort>>8), byte(t.LocalPort)
@@ -573,7 +574,7 @@ func putBuf(list *[][]byte, b []byte, size int) {
 // Receive processes one TCP segment: b is the TCP header and payload, with
 // the checksum already verified; t names the connection from our side
 // (local = the packet's destination).
-func (s *Shard) Receive(t *Tuple, b []byte, now int64) {
+func (s *Shard) Receive(t *flow.Tuple, b []byte, now int64) {
 	s.now = now
 	seg := &s.inSeg
 	if err := Parse(b, seg); err != ParseOK {
@@ -586,9 +587,9 @@ func (s *Shard) Receive(t *Tuple, b []byte, now int64) {
 		return
 	}
 	l := s.listeners[t.LocalPort]
-	var reopen *Seq
+	var reopen *flow.Seq
 	if s.tw.Len() > 0 {
-		if r, ok := s.tw.Lookup((*tw.Tuple)(t)); ok {
+		if r, ok := s.tw.Lookup(t); ok {
 			tseg := tw.Segment{Seq: uint32(seg.Seq), Ack: uint32(seg.Ack), Flags: uint8(seg.Flags),
 				Len: len(seg.Payload), HasTS: seg.Opts.HasTS, TSVal: seg.Opts.TSVal}
 			rep := s.tw.Input(r, &tseg, l != nil, now)
@@ -602,7 +603,7 @@ func (s *Shard) Receive(t *Tuple, b []byte, now int64) {
 			// A new connection on the 4-tuple (RFC 6191): the entry is
 			// gone; the new ISN lies above its snd_nxt.
 			s.stats[StatClosed]++
-			next := Seq(rep.SndNxt)
+			next := flow.Seq(rep.SndNxt)
 			reopen = &next
 		}
 	}
@@ -617,13 +618,13 @@ func (s *Shard) Receive(t *Tuple, b []byte, now int64) {
 // tcp_twrespond): <SEQ=snd_nxt><ACK=rcv_nxt><CTL=ACK>, the last window
 // field and, when the connection used timestamps, our clock (with the
 // connection's offset, derived again from the 4-tuple) and ts_recent.
-func (s *Shard) timeWaitACK(t *Tuple, st *tw.State) {
+func (s *Shard) timeWaitACK(t *flow.Tuple, st *tw.State) {
 	buf := s.send.Buffer(t)
 	if buf == nil {
 		return
 	}
 	seg := &s.outSeg
-	*seg = Segment{SrcPort: t.LocalPort, DstPort: t.RemotePort, Seq: Seq(st.SndNxt), Ack: Seq(st.RcvNxt),
+	*seg = Segment{SrcPort: t.LocalPort, DstPort: t.RemotePort, Seq: flow.Seq(st.SndNxt), Ack: flow.Seq(st.RcvNxt),
 		Flags: FlagACK, Window: st.Window}
 	if st.TS {
 		seg.Opts.HasTS, seg.Opts.TSVal, seg.Opts.TSEcr = true, s.tsFor(t), st.TSRecent
@@ -639,7 +640,7 @@ func (s *Shard) timeWaitACK(t *Tuple, st *tw.State) {
 // error aborts a connection in SYN_SENT when icmp_may_rst allows it and the
 // sequence number is the one in flight; otherwise it is remembered as a soft
 // error (reported if the connection later times out).
-func (s *Shard) Unreachable(t *Tuple, seq Seq, hard bool) {
+func (s *Shard) Unreachable(t *flow.Tuple, seq flow.Seq, hard bool) {
 	c := s.conns[*t]
 	if c == nil || !seq.InRange(c.sndUna, c.sndMax.Add(1)) {
 		return
@@ -667,7 +668,7 @@ func (s *Shard) CountBadSum() { s.stats[StatRcvBadSum]++ }
 
 // closedPort answers a segment for no connection and no listener with a RST
 // (RFC 9293 3.10.7.1), unless blackhole says not to.
-func (s *Shard) closedPort(t *Tuple, seg *Segment) {
+func (s *Shard) closedPort(t *flow.Tuple, seg *Segment) {
 	s.stats[StatNoPort]++
 	if s.cfg.LogInVain == 2 || s.cfg.LogInVain == 1 && seg.Flags&FlagSYN != 0 {
 		s.logInVain(t, seg)
@@ -680,7 +681,7 @@ func (s *Shard) closedPort(t *Tuple, seg *Segment) {
 
 // resetFor sends the RST RFC 9293 prescribes for a segment that belongs to
 // no connection.
-func (s *Shard) resetFor(t *Tuple, seg *Segment) {
+func (s *Shard) resetFor(t *flow.Tuple, seg *Segment) {
 	s.stats[StatRSTSent]++
 	if seg.Flags&FlagACK != 0 {
 		s.reset(t, seg.Ack, 0, FlagRST)
@@ -697,7 +698,7 @@ func (s *Shard) resetFor(t *Tuple, seg *Segment) {
 }
 
 // listenInput is RFC 9293 3.10.7.2: a segment for a listening port.
-func (s *Shard) listenInput(l *Listener, t *Tuple, seg *Segment, after *Seq) {
+func (s *Shard) listenInput(l *Listener, t *flow.Tuple, seg *Segment, after *flow.Seq) {
 	switch {
 	case seg.Flags&FlagRST != 0:
 		return

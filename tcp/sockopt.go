@@ -1,6 +1,10 @@
 package tcp
 
-import "syscall"
+import (
+	"syscall"
+
+	"github.com/pollstack/pollstack/flow"
+)
 
 // SockOptions are the per-connection settings a socket chooses with
 // setsockopt(2) before it connects or listens. Zero values mean the shard's
@@ -150,7 +154,7 @@ func (c *Conn) Info() Info {
 }
 
 // DialWith is Dial with the socket's options applied before the SYN goes.
-func (s *Shard) DialWith(t Tuple, h Handler, o *SockOptions, now int64) (*Conn, error) {
+func (s *Shard) DialWith(t flow.Tuple, h Handler, o *SockOptions, now int64) (*Conn, error) {
 	s.now = now
 	c, err := s.dial(t, h, o)
 	return c, err

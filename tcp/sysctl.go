@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pollstack/pollstack/flow"
 	"github.com/pollstack/pollstack/tw"
 )
 
@@ -277,7 +278,7 @@ const vainPerSecond = 5
 // logInVain logs a segment to a closed port (log_in_vain), in FreeBSD's
 // words, at most vainPerSecond lines a second; the next line says how many
 // were left out.
-func (s *Shard) logInVain(t *Tuple, seg *Segment) {
+func (s *Shard) logInVain(t *flow.Tuple, seg *Segment) {
 	if s.cfg.Log == nil {
 		return
 	}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"syscall"
 	"testing"
+
+	"github.com/pollstack/pollstack/flow"
 )
 
 // The timers: retransmission (RFC 6298), SYN retransmission, keepinit,
@@ -57,7 +59,7 @@ func TestRFC6298_5_5_RTOBackoff(t *testing.T) {
 				at, d = s.at, min(2*d, MaxRTO)
 			}
 			rst := segs[MaxRexmits]
-			if rst.Flags&FlagRST == 0 || rst.at-at != d || rst.Seq != first.Seq+Seq(len(payload)) {
+			if rst.Flags&FlagRST == 0 || rst.at-at != d || rst.Seq != first.Seq+flow.Seq(len(payload)) {
 				t.Fatalf("after the last retransmission %v, want a RST %.3f s later", rst, float64(d)/1e9)
 			}
 			if p.h.closed != 1 || !errors.Is(p.h.errs[0], syscall.ETIMEDOUT) || p.s.Conns() != 0 {

@@ -1,5 +1,7 @@
 package tw
 
+import "github.com/pollstack/pollstack/flow"
+
 // A change of msl applies to the entries made (or re-armed) after it; the
 // others keep the expiry they were given. The 2MSL queue is a FIFO whose
 // expiries never decrease, so when msl shrinks the entries already there
@@ -65,8 +67,8 @@ func (t *Table) retiredBytes() int {
 }
 
 // lookupRetired finds tu (hash h) in the retired generations.
-func (t *Table) lookupRetired(h uint64, tu *Tuple) (Ref, bool) {
-	v4 := tu.isV4()
+func (t *Table) lookupRetired(h uint64, tu *flow.Tuple) (Ref, bool) {
+	v4 := tu.BothIPv4()
 	for i := range t.retired {
 		g := &t.retired[i]
 		if v4 {

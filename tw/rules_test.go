@@ -2,6 +2,8 @@ package tw
 
 import (
 	"testing"
+
+	"github.com/pollstack/pollstack/flow"
 )
 
 // The TIME_WAIT input rules (Decide, Table.Input), one test per rule, named
@@ -18,7 +20,7 @@ var tsState = State{SndNxt: sndNxt, RcvNxt: rcvNxt, TSRecent: tsRecent, Window: 
 
 // ruleTable returns a table holding one entry for tuple4(1), made at t0
 // with st, and the entry's 4-tuple.
-func ruleTable(t *testing.T, st State, cfg Config) (*Table, Tuple) {
+func ruleTable(t *testing.T, st State, cfg Config) (*Table, flow.Tuple) {
 	t.Helper()
 	tb := newTable(t, cfg)
 	tu := tuple4(1)
@@ -27,7 +29,7 @@ func ruleTable(t *testing.T, st State, cfg Config) (*Table, Tuple) {
 }
 
 // input looks tu up and applies seg at now.
-func input(t *testing.T, tb *Table, tu Tuple, seg Segment, listening bool, now int64) Reply {
+func input(t *testing.T, tb *Table, tu flow.Tuple, seg Segment, listening bool, now int64) Reply {
 	t.Helper()
 	return tb.Input(mustLookup(t, tb, tu), &seg, listening, now)
 }
@@ -41,7 +43,7 @@ func wantReply(t *testing.T, what string, got Reply, action Action, rule Rule) {
 }
 
 // wantStays checks that the entry is still there with its state and expiry.
-func wantStays(t *testing.T, tb *Table, tu Tuple, st State, exp int64) {
+func wantStays(t *testing.T, tb *Table, tu flow.Tuple, st State, exp int64) {
 	t.Helper()
 	r := mustLookup(t, tb, tu)
 	if got := tb.Get(r); got != st {

@@ -1,5 +1,7 @@
 package tw
 
+import "github.com/pollstack/pollstack/flow"
+
 // mark is the expiry of a run of entries: those from logical position at
 // up to the next mark's. Entries made in the same expiry tick share one.
 type mark struct {
@@ -76,7 +78,7 @@ func (s *store[E, P]) logical(p int) uint64 {
 }
 
 // find returns the index slot of t's entry.
-func (s *store[E, P]) find(h uint64, t *Tuple, locals *[256][16]byte) (int, bool) {
+func (s *store[E, P]) find(h uint64, t *flow.Tuple, locals *[256][16]byte) (int, bool) {
 	ix := &s.ix
 	if ix.n == 0 {
 		return 0, false

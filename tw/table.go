@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+
+	"github.com/pollstack/pollstack/flow"
 )
 
 // Config configures a Table.
@@ -123,8 +125,8 @@ func (t *Table) Stats() *Stats { return &t.stats }
 func (t *Table) Bytes() int { return t.v4.bytes(24) + t.v6.bytes(36) + t.retiredBytes() }
 
 // hash is the index hash of a 4-tuple.
-func (t *Table) hash(tu *Tuple) uint64 {
-	if tu.isV4() {
+func (t *Table) hash(tu *flow.Tuple) uint64 {
+	if tu.BothIPv4() {
 		var b [12]byte
 		copy(b[0:4], tu.LocalAddr[12:])
 		copy(b[4:8], tu.RemoteAddr[12:])
@@ -139,12 +141,12 @@ func (t *Table) hash(tu *Tuple) uint64 {
 }
 
 // Lookup finds the entry of 4-tuple tu. It does not allocate.
-func (t *Table) Lookup(tu *Tuple) (Ref, bool) {
+func (t *Table) Lookup(tu *flow.Tuple) (Ref, bool) {
 	if t.Len() == 0 {
 		return Ref{}, false
 	}
 	h := t.hash(tu)
-	if tu.isV4() {
+	if tu.BothIPv4() {
 		i, ok := t.v4.find(h, tu, &t.locals)
 		if !ok && len(t.retired) > 0 {
 			return t.lookupRetired(h, tu)
@@ -169,7 +171,7 @@ func (t *Table) Get(r Ref) State {
 }
 
 // Tuple returns an entry's 4-tuple.
-func (t *Table) Tuple(r Ref) Tuple {
+func (t *Table) Tuple(r Ref) flow.Tuple {
 	if r.v6 {
 		s := t.st6(r.gen)
 		return s.ring[s.ix.pos(int(r.slot))].tuple(&t.locals)
@@ -206,9 +208,9 @@ func (t *Table) expiry(now int64) int64 {
 // false when no entry could be made (more than 256 distinct local
 // addresses hold entries): the caller closes the connection without
 // TIME_WAIT.
-func (t *Table) Insert(tu *Tuple, st *State, now int64) (recycled int, ok bool) {
+func (t *Table) Insert(tu *flow.Tuple, st *State, now int64) (recycled int, ok bool) {
 	h := t.hash(tu)
-	v4 := tu.isV4()
+	v4 := tu.BothIPv4()
 	if v4 {
 		if i, found := t.v4.find(h, tu, &t.locals); found {
 			t.v4.remove(t, i)

@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"unsafe"
+
+	"github.com/pollstack/pollstack/flow"
 )
 
 // The layout the package documents: 24 bytes per IPv4 entry, 36 per IPv6.
@@ -166,7 +168,7 @@ func TestInsertReplaces(t *testing.T) {
 func TestStateRoundTrip(t *testing.T) {
 	tb := newTable(t, Config{})
 	st := State{SndNxt: 0xfffffff0, RcvNxt: 7, TSRecent: 0x80000001, Window: 0xffff, TS: true, ReuseAddr: true, ReusePort: true}
-	for _, tu := range []Tuple{tuple4(3), tuple6(3)} {
+	for _, tu := range []flow.Tuple{tuple4(3), tuple6(3)} {
 		mustInsert(t, tb, tu, st, t0)
 		r := mustLookup(t, tb, tu)
 		if got := tb.Get(r); got != st {
@@ -178,10 +180,10 @@ func TestStateRoundTrip(t *testing.T) {
 	}
 	// A tuple that differs in any field finds nothing.
 	base := tuple4(3)
-	for _, f := range []func(*Tuple){
-		func(t *Tuple) { t.LocalPort++ }, func(t *Tuple) { t.RemotePort++ },
-		func(t *Tuple) { t.LocalAddr[15]++ }, func(t *Tuple) { t.RemoteAddr[15]++ },
-		func(t *Tuple) { t.RemoteAddr[0] = 1 }, // the same low 4 bytes, not IPv4-mapped
+	for _, f := range []func(*flow.Tuple){
+		func(t *flow.Tuple) { t.LocalPort++ }, func(t *flow.Tuple) { t.RemotePort++ },
+		func(t *flow.Tuple) { t.LocalAddr[15]++ }, func(t *flow.Tuple) { t.RemoteAddr[15]++ },
+		func(t *flow.Tuple) { t.RemoteAddr[0] = 1 }, // the same low 4 bytes, not IPv4-mapped
 	} {
 		tu := base
 		f(&tu)
@@ -197,7 +199,7 @@ func TestStateRoundTrip(t *testing.T) {
 // address's entries are gone its index is free again.
 func TestLocalAddressOverflow(t *testing.T) {
 	tb := newTable(t, Config{})
-	local := func(i int) Tuple {
+	local := func(i int) flow.Tuple {
 		tu := tuple4(i)
 		tu.LocalAddr[13], tu.LocalAddr[14], tu.LocalAddr[15] = 18, byte(i>>8), byte(i)
 		return tu
@@ -237,8 +239,8 @@ func TestLookupAfterChurn(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, 99))
 		limit := 3000
 		tb := newTable(t, Config{Limit: limit, MSL: 1e9})
-		ref := map[Tuple]want{}
-		tuple := func(i int) Tuple {
+		ref := map[flow.Tuple]want{}
+		tuple := func(i int) flow.Tuple {
 			if i%5 == 0 {
 				return tuple6(i)
 			}
@@ -269,7 +271,7 @@ func TestLookupAfterChurn(t *testing.T) {
 				}
 				if full {
 					// The oldest went: find it in the reference.
-					var oldest Tuple
+					var oldest flow.Tuple
 					first := true
 					for k, v := range ref {
 						if first || v.exp < ref[oldest].exp {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pollstack/pollstack/cores"
 	"github.com/pollstack/pollstack/engine"
+	"github.com/pollstack/pollstack/flow"
 	"github.com/pollstack/pollstack/internal/apps"
 	"github.com/pollstack/pollstack/internal/apps/httpapp"
 	"github.com/pollstack/pollstack/rings"
@@ -105,7 +106,7 @@ func runHTTP(ctx context.Context, cfg Config, progress func(Progress)) (Result, 
 	if cfg.IPv6 {
 		src, dst = client6.Addr(), server6.Addr()
 	}
-	tuple := tcp.Tuple{LocalAddr: src.As16(), RemoteAddr: dst.As16(), RemotePort: ServerPort}
+	tuple := flow.Tuple{LocalAddr: src.As16(), RemoteAddr: dst.As16(), RemotePort: ServerPort}
 	host := netip.AddrPortFrom(dst, ServerPort).String()
 	short, keep := SplitConns(cfg.Conns, cfg.Mix)
 	gen := newLoadgen(client.TCP(), tuple, host, cfg.Path, cfg.Conns, short, cfg.Requests, int64(cfg.Timeout))

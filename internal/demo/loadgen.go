@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/pollstack/pollstack/flow"
 	"github.com/pollstack/pollstack/internal/hist"
 	"github.com/pollstack/pollstack/perf/load"
 	"github.com/pollstack/pollstack/tcp"
@@ -46,10 +47,10 @@ const scanInterval = int64(10e6)
 // use (Run reaches it through the loop's mailbox).
 type loadgen struct {
 	shard    *tcp.Shard
-	tuple    tcp.Tuple // local and remote address and port; local port 0
-	reqShort []byte    // GET with Connection: close
-	reqKeep  []byte    // GET that keeps the connection
-	perConn  int       // requests per keep-alive connection
+	tuple    flow.Tuple // local and remote address and port; local port 0
+	reqShort []byte     // GET with Connection: close
+	reqKeep  []byte     // GET that keeps the connection
+	perConn  int        // requests per keep-alive connection
 	timeout  int64
 
 	slots []*slot
@@ -90,7 +91,7 @@ type slot struct {
 	p        load.Parser
 }
 
-func newLoadgen(shard *tcp.Shard, tuple tcp.Tuple, host, path string, conns, short, perConn int, timeout int64) *loadgen {
+func newLoadgen(shard *tcp.Shard, tuple flow.Tuple, host, path string, conns, short, perConn int, timeout int64) *loadgen {
 	g := &loadgen{
 		shard:    shard,
 		tuple:    tuple,

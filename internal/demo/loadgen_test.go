@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/pollstack/pollstack/flow"
 	"github.com/pollstack/pollstack/internal/apps"
 	"github.com/pollstack/pollstack/internal/apps/httpapp"
 	"github.com/pollstack/pollstack/tcp"
@@ -34,7 +35,7 @@ func newGenNet(t *testing.T, server tcp.Handler, conns, short, perConn int) *gen
 			t.Fatal(err)
 		}
 	}
-	tu := tcp.Tuple{LocalAddr: client4.Addr().As16(), RemoteAddr: server4.Addr().As16(), RemotePort: ServerPort}
+	tu := flow.Tuple{LocalAddr: client4.Addr().As16(), RemoteAddr: server4.Addr().As16(), RemotePort: ServerPort}
 	n.g = newLoadgen(n.cli, tu, netip.AddrPortFrom(server4.Addr(), ServerPort).String(), "/", conns, short, perConn, 2e9)
 	n.g.running, n.g.measuring = true, true
 	return n

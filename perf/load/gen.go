@@ -32,6 +32,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pollstack/pollstack/flow"
 	"github.com/pollstack/pollstack/internal/hist"
 	"github.com/pollstack/pollstack/tcp"
 )
@@ -193,7 +194,7 @@ func (iv *Interval) Add(o *Interval) {
 type Gen struct {
 	shard    *tcp.Shard
 	mode     Mode
-	tuple    tcp.Tuple // local port 0: the shard picks one
+	tuple    flow.Tuple // local port 0: the shard picks one
 	reqKeep  []byte
 	reqClose []byte
 	timeout  int64
@@ -278,7 +279,7 @@ func New(shard *tcp.Shard, cfg Config) (*Gen, error) {
 	g := &Gen{
 		shard:    shard,
 		mode:     cfg.Mode,
-		tuple:    tcp.Tuple{LocalAddr: local.As16(), RemoteAddr: remote.As16(), RemotePort: cfg.Remote.Port()},
+		tuple:    flow.Tuple{LocalAddr: local.As16(), RemoteAddr: remote.As16(), RemotePort: cfg.Remote.Port()},
 		reqKeep:  []byte("GET " + cfg.Path + " HTTP/1.1\r\nHost: " + cfg.Host + "\r\nUser-Agent: pollstack-bench\r\n\r\n"),
 		reqClose: []byte("GET " + cfg.Path + " HTTP/1.1\r\nHost: " + cfg.Host + "\r\nUser-Agent: pollstack-bench\r\nConnection: close\r\n\r\n"),
 		timeout:  int64(cfg.Timeout),

@@ -1,4 +1,4 @@
-package tcp
+package flow
 
 // Seq is a TCP sequence number. Comparisons are modulo 2^32 (RFC 9293
 // 3.4): a is before b when the signed difference a-b is negative, which is
