@@ -24,7 +24,7 @@ func (c *Conn) input(seg *Segment) {
 
 	// PAWS (RFC 7323 5.3).
 	if c.tsOK && seg.Opts.HasTS && flags&FlagRST == 0 && c.tsRecent != 0 &&
-		int32(seg.Opts.TSVal-c.tsRecent) < 0 && now-c.tsRecentAge < pawsIdle {
+		flow.Seq(seg.Opts.TSVal).LT(flow.Seq(c.tsRecent)) && now-c.tsRecentAge < pawsIdle {
 		s.stats[StatPAWSDrop]++
 		c.ackNow = true
 		c.output()
@@ -110,8 +110,10 @@ func (c *Conn) input(seg *Segment) {
 		}
 	}
 	if end := c.rcvNxt.Add(wnd); seg.Seq.Add(uint32(len(payload))).GT(end) {
-		keep := int(int32(end.Sub(seg.Seq)))
-		keep = min(max(keep, 0), len(payload))
+		keep := 0
+		if end.GT(seg.Seq) {
+			keep = min(int(end.Sub(seg.Seq)), len(payload))
+		}
 		payload = payload[:keep]
 		flags &^= FlagFIN
 		s.stats[StatRcvPackAfterWin]++
@@ -565,10 +567,10 @@ func (c *Conn) rttSample(now int64, seg *Segment) {
 		r = now - c.rtTime
 		c.rtTime = 0
 	} else if c.tsOK && seg.Opts.HasTS && seg.Opts.TSEcr != 0 {
-		if d := int32(c.tsNow() - seg.Opts.TSEcr); d >= 0 {
+		if ts, ecr := flow.Seq(c.tsNow()), flow.Seq(seg.Opts.TSEcr); ts.GEQ(ecr) {
 			// Below one tick the round trip is known only to be under a
 			// millisecond: take half of one (FreeBSD adds a tick).
-			r = max(int64(d)*tsTick, tsTick/2)
+			r = max(int64(ts.Sub(ecr))*tsTick, tsTick/2)
 		}
 	}
 	if r < 0 {

@@ -590,7 +590,7 @@ func (s *Shard) Receive(t *flow.Tuple, b []byte, now int64) {
 	var reopen *flow.Seq
 	if s.tw.Len() > 0 {
 		if r, ok := s.tw.Lookup(t); ok {
-			tseg := tw.Segment{Seq: uint32(seg.Seq), Ack: uint32(seg.Ack), Flags: uint8(seg.Flags),
+			tseg := tw.Segment{Seq: seg.Seq, Ack: seg.Ack, Flags: uint8(seg.Flags),
 				Len: len(seg.Payload), HasTS: seg.Opts.HasTS, TSVal: seg.Opts.TSVal}
 			rep := s.tw.Input(r, &tseg, l != nil, now)
 			switch rep.Action {

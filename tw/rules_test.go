@@ -131,7 +131,7 @@ func TestRule3_SYNReopensWhenRFC6191Allows(t *testing.T) {
 		{"no timestamp in the SYN, sequence number above", tsState, Segment{Seq: rcvNxt + 1<<20, Flags: FlagSYN}, true, true},
 		{"no timestamp in the SYN, sequence number below", tsState, Segment{Seq: rcvNxt - 1, Flags: FlagSYN}, true, false},
 		{"connection without timestamps, sequence number above", noTS, Segment{Seq: rcvNxt + 1, Flags: FlagSYN, HasTS: true, TSVal: 1}, true, true},
-		{"connection without timestamps, sequence number below", noTS, Segment{Seq: wrap(rcvNxt - 1<<20), Flags: FlagSYN, HasTS: true, TSVal: 1 << 31}, true, false},
+		{"connection without timestamps, sequence number below", noTS, Segment{Seq: flow.Seq(wrap(rcvNxt - 1<<20)), Flags: FlagSYN, HasTS: true, TSVal: 1 << 31}, true, false},
 		{"sequence number half the space ahead: not above", noTS, Segment{Seq: rcvNxt + 1<<31, Flags: FlagSYN}, true, false},
 		{"SYN-ACK", tsState, Segment{Seq: rcvNxt + 1, Ack: sndNxt, Flags: FlagSYN | FlagACK, HasTS: true, TSVal: tsRecent + 1}, true, false},
 		{"nobody listens", tsState, Segment{Seq: rcvNxt + 1, Flags: FlagSYN, HasTS: true, TSVal: tsRecent + 1}, false, false},
