@@ -13,6 +13,7 @@ import (
 
 	"github.com/pollstack/pollstack/cores"
 	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
 	"github.com/pollstack/pollstack/tcp"
 )
@@ -244,7 +245,7 @@ func (e *Engine) DialOn(core int, local, remote netip.AddrPort, h tcp.Handler) e
 	if err != nil {
 		return err
 	}
-	if cerr := e.loops[core].Call(func(now int64) {
+	if cerr := e.loops[core].Call(func(now mono.Time) {
 		_, err = e.cores[core].dial(t, h, now)
 	}); cerr != nil {
 		return cerr
@@ -270,7 +271,7 @@ func (e *Engine) dialTarget(core int, local, remote netip.AddrPort) (int, flow.T
 }
 
 // dial opens t on the core's shard. Owner only.
-func (c *Core) dial(t flow.Tuple, h tcp.Handler, now int64) (*tcp.Conn, error) {
+func (c *Core) dial(t flow.Tuple, h tcp.Handler, now mono.Time) (*tcp.Conn, error) {
 	c.now = now
 	conn, err := c.tcp.Dial(t, h, now)
 	c.flush()

@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/tcp"
 )
 
@@ -173,7 +174,7 @@ func (e *Engine) onCore(i int, fn func(c *Core)) error {
 		fn(c)
 		return nil
 	}
-	if err := e.loops[i].Call(func(now int64) {
+	if err := e.loops[i].Call(func(now mono.Time) {
 		c.now = now
 		c.tcp.SetNow(now)
 		fn(c)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/pollstack/pollstack/cores"
 	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
 )
 
@@ -165,7 +166,7 @@ func (c *Core) steerOut(owner int, kind byte, t *flow.Tuple, seg []byte, seq flo
 // steerPoll publishes what this core handed off during the batch, then
 // processes what the other cores handed to it. It returns the number of
 // records it processed.
-func (c *Core) steerPoll(now int64) int {
+func (c *Core) steerPoll(now mono.Time) int {
 	s := c.steer
 	for i, r := range s.out {
 		if r != nil {
@@ -216,7 +217,7 @@ func (c *Core) steerPoll(now int64) int {
 }
 
 // steerIn processes one record another core handed to this one.
-func (c *Core) steerIn(b []byte, now int64) {
+func (c *Core) steerIn(b []byte, now mono.Time) {
 	t := &c.tuple
 	t.LocalAddr = [16]byte(b[8:24])
 	t.RemoteAddr = [16]byte(b[24:40])

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pollstack/pollstack/cores"
 	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
 	"github.com/pollstack/pollstack/tcp"
 )
@@ -159,7 +160,7 @@ func (b *steerBed) route(f []byte) int {
 	return o
 }
 
-func (b *steerBed) pump(now int64, rounds int) {
+func (b *steerBed) pump(now mono.Time, rounds int) {
 	for range rounds {
 		b.peer.Poll(now)
 		b.e.cores[0].Poll(now)
@@ -195,7 +196,7 @@ func (b *steerBed) taken(q int) [][]byte {
 
 // resolve teaches core 0 the peer (and the peer the engine) through an ARP
 // request and an NS that arrive on queue 0 only.
-func (b *steerBed) resolve(t testing.TB, now int64) {
+func (b *steerBed) resolve(t testing.TB, now mono.Time) {
 	b.inject(t, 0, arpFrame(t, layers.ARPRequest, peerMAC, peerIP4, ourIP4))
 	b.inject(t, 0, nsFrame(t, peerIP6, ourIP6))
 	b.pump(now, 3)
@@ -214,7 +215,7 @@ func family(v6 bool) (local, remote netip.Addr) {
 func TestSteeringServesFlowsOnTheOwner(t *testing.T) {
 	for _, v6 := range []bool{false, true} {
 		b := newSteerBed(t, 0, nil)
-		now := int64(1e9)
+		now := mono.Time(1e9)
 		b.peer.now = now
 		ours, peer := family(v6)
 		var clients []*sinkHandler
@@ -271,7 +272,7 @@ func TestSteeringServesFlowsOnTheOwner(t *testing.T) {
 // counted; what fit is processed by the owner.
 func TestSteeringRingFullDropsAndCounts(t *testing.T) {
 	b := newSteerBed(t, cores.MinHandoffBytes, nil)
-	now := int64(1e9)
+	now := mono.Time(1e9)
 	b.peer.now = now
 	b.resolve(t, now)
 	const n = 100
@@ -381,7 +382,7 @@ func TestDialPicksPortsOwnedByTheCore(t *testing.T) {
 func TestNeighbourSharedAcrossCores(t *testing.T) {
 	for _, v6 := range []bool{false, true} {
 		b := newSteerBed(t, 0, nil)
-		now := int64(1e9)
+		now := mono.Time(1e9)
 		if v6 {
 			b.inject(t, 0, nsFrame(t, peerIP6, ourIP6))
 		} else {
@@ -415,7 +416,7 @@ func TestNeighbourSharedAcrossCores(t *testing.T) {
 func TestNeighbourReplyOnAnotherCoreResolves(t *testing.T) {
 	for _, v6 := range []bool{false, true} {
 		b := newSteerBed(t, 0, nil)
-		now := int64(1e9)
+		now := mono.Time(1e9)
 		ours, peer := family(v6)
 		_, tu, _ := b.e.dialTarget(1, netip.AddrPortFrom(ours, 0), netip.AddrPortFrom(peer, 80))
 		if _, err := b.e.cores[1].dial(tu, &sinkHandler{}, now); err != nil {
@@ -467,7 +468,7 @@ func (h *closeRecorder) Closed(_ *tcp.Conn, err error) { h.closed, h.err = true,
 // handed to core 1, where it refuses the connect.
 func TestUnreachableSteeredToTheOwner(t *testing.T) {
 	b := newSteerBed(t, 0, nil)
-	now := int64(1e9)
+	now := mono.Time(1e9)
 	b.resolve(t, now)
 	b.taken(0)
 	b.taken(1)
@@ -500,7 +501,7 @@ func TestUnreachableSteeredToTheOwner(t *testing.T) {
 // allocates nothing.
 func TestSteeredDataPathAllocatesNothing(t *testing.T) {
 	b := newSteerBed(t, 0, nil)
-	now := int64(1e9)
+	now := mono.Time(1e9)
 	b.peer.now = now
 	cli := &sinkHandler{}
 	tu := flow.Tuple{LocalAddr: peerIP4.As16(), RemoteAddr: ourIP4.As16(), LocalPort: 40000, RemotePort: 80}
@@ -546,7 +547,7 @@ func BenchmarkSteeredDataSegment(bm *testing.B) {
 		bm.Run(name, func(bm *testing.B) {
 			b := newSteerBed(bm, 0, nil)
 			b.wrong = wrong
-			now := int64(1e9)
+			now := mono.Time(1e9)
 			b.peer.now = now
 			cli := &sinkHandler{}
 			tu := flow.Tuple{LocalAddr: peerIP4.As16(), RemoteAddr: ourIP4.As16(), LocalPort: 40000, RemotePort: 80}
@@ -572,7 +573,7 @@ func BenchmarkSteeredDataSegment(bm *testing.B) {
 // all arrive on the wrong core still complete at once.
 func TestSteeredSegmentWakesASleepingOwner(t *testing.T) {
 	b := newSteerBed(t, 0, nil)
-	now := int64(1e9)
+	now := mono.Time(1e9)
 	b.peer.now = now
 	b.resolve(t, now)
 	for i, c := range b.e.cores {
@@ -640,7 +641,7 @@ func (h *closeOnEOF) Readable(c *tcp.Conn) {
 func TestBindSeesTimeWaitOnEveryCore(t *testing.T) {
 	b := newSteerBed(t, 0, nil)
 	b.wrong = false
-	now := int64(1e9)
+	now := mono.Time(1e9)
 	b.peer.now = now
 	b.resolve(t, now)
 	if _, err := b.peer.TCP().Listen(9, 0, &closeOnEOF{}); err != nil {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
 	"github.com/pollstack/pollstack/tcp"
 )
@@ -11,7 +12,7 @@ func (c *Core) TCP() *tcp.Shard { return c.tcp }
 
 // inputTCP4 verifies a TCP segment's checksum and hands it to the shard.
 // p is the IPv4 packet cut to its total length.
-func (c *Core) inputTCP4(d rings.Desc, p []byte, ihl int, now int64) {
+func (c *Core) inputTCP4(d rings.Desc, p []byte, ihl int, now mono.Time) {
 	if c.tcp == nil {
 		c.drop(d, DropUnknownProtocol)
 		return
@@ -37,7 +38,7 @@ func (c *Core) inputTCP4(d rings.Desc, p []byte, ihl int, now int64) {
 }
 
 // inputTCP6 is inputTCP4 for IPv6; off is the segment's offset in p.
-func (c *Core) inputTCP6(d rings.Desc, p []byte, off int, now int64) {
+func (c *Core) inputTCP6(d rings.Desc, p []byte, off int, now mono.Time) {
 	if c.tcp == nil {
 		c.drop(d, DropUnknownProtocol)
 		return

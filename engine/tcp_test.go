@@ -10,6 +10,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
 	"github.com/pollstack/pollstack/tcp"
 )
@@ -45,7 +46,7 @@ func twoCores(t testing.TB) (a, b *Core) {
 	return a, b
 }
 
-func pump(a, b *Core, now int64, rounds int) {
+func pump(a, b *Core, now mono.Time, rounds int) {
 	for i := 0; i < rounds; i++ {
 		a.Poll(now)
 		b.Poll(now)
@@ -62,7 +63,7 @@ func TestTCPDataPathAllocatesNothing(t *testing.T) {
 	}
 	cli := &sinkHandler{}
 	tu := flow.Tuple{LocalAddr: v4Mapped([4]byte{198, 18, 0, 2}), RemoteAddr: v4Mapped([4]byte{198, 18, 0, 1}), RemotePort: 80}
-	now := int64(1e9)
+	now := mono.Time(1e9)
 	b.now = now
 	if _, err := b.TCP().Dial(tu, cli, now); err != nil {
 		t.Fatal(err)
@@ -97,7 +98,7 @@ func BenchmarkTCPDataSegment(b *testing.B) {
 	ca.TCP().Listen(80, 0, srv)
 	cli := &sinkHandler{}
 	tu := flow.Tuple{LocalAddr: v4Mapped([4]byte{198, 18, 0, 2}), RemoteAddr: v4Mapped([4]byte{198, 18, 0, 1}), RemotePort: 80}
-	now := int64(1e9)
+	now := mono.Time(1e9)
 	cb.now = now
 	cb.TCP().Dial(tu, cli, now)
 	cb.Flush()

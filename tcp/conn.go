@@ -2,8 +2,10 @@ package tcp
 
 import (
 	"syscall"
+	"time"
 
 	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 )
 
 // State is a connection's state (RFC 9293 3.3.2).
@@ -91,20 +93,20 @@ type Conn struct {
 	tsOK        bool
 	sackOK      bool
 	tsRecent    uint32
-	tsRecentAge int64
+	tsRecentAge mono.Time
 	tsOffset    uint32
 	noDelay     bool
 	noPush      bool // TCP_NOPUSH: hold partial segments until the buffer fills or the FIN
 	noOpt       bool // TCP_NOOPT: no options on our SYN
 	maxSeg      int  // TCP_MAXSEG: the most we send per segment (0: as negotiated)
 
-	// Round-trip time (RFC 6298), ns.
-	srtt         int64
-	rttvar       int64
-	rto          int64
-	rtSeq        flow.Seq // sequence number being timed (no timestamps)
-	rtTime       int64    // when it was sent; 0 when not timing
-	rexmits      int      // consecutive retransmissions of the oldest segment
+	// Round-trip time (RFC 6298).
+	srtt         time.Duration
+	rttvar       time.Duration
+	rto          time.Duration
+	rtSeq        flow.Seq  // sequence number being timed (no timestamps)
+	rtTime       mono.Time // when it was sent; 0 when not timing
+	rexmits      int       // consecutive retransmissions of the oldest segment
 	persistShift int
 
 	// Congestion control.
@@ -116,12 +118,12 @@ type Conn struct {
 	cc          CongestionControl
 	cubicWMax   float64    // CUBIC: window (segments) at the last loss
 	cubicK      float64    // CUBIC: seconds to reach cubicWMax again
-	cubicEpoch  int64      // CUBIC: start of the current epoch, 0 when none
+	cubicEpoch  mono.Time  // CUBIC: start of the current epoch, 0 when none
 	cubicWEst   float64    // CUBIC: Reno-friendly estimate (segments)
 	cubicFrac   float64    // CUBIC: growth not yet applied, bytes
 	sb          scoreboard // SACKed ranges above snd_una
 	highRxt     flow.Seq   // highest byte retransmitted in this recovery
-	lastAdvance int64      // when snd_una last moved
+	lastAdvance mono.Time  // when snd_una last moved
 	tlpPending  bool       // the rexmt timer is a tail loss probe's
 	tlpDone     bool       // a probe was sent since snd_una last moved
 
@@ -143,24 +145,24 @@ type Conn struct {
 	reusePort   bool  // SO_REUSEPORT, kept in TIME_WAIT for bind()
 	softErr     error // the last ICMP soft error, reported on a timeout
 	keepProbes  int
-	keepInit    int64 // TCP_KEEPINIT (keepinit by default)
-	keepIdle    int64 // TCP_KEEPIDLE
-	keepIntvl   int64 // TCP_KEEPINTVL
-	keepCnt     int   // TCP_KEEPCNT
-	lastRecv    int64 // when the last acceptable segment arrived
+	keepInit    time.Duration // TCP_KEEPINIT (keepinit by default)
+	keepIdle    time.Duration // TCP_KEEPIDLE
+	keepIntvl   time.Duration // TCP_KEEPINTVL
+	keepCnt     int           // TCP_KEEPCNT
+	lastRecv    mono.Time     // when the last acceptable segment arrived
 	err         error
 
-	timers [numTimers]int64
+	timers [numTimers]mono.Time
 	// Wheel links.
 	tlist    *timerList
 	tnext    *Conn
 	tprev    *Conn
-	deadline int64
+	deadline mono.Time
 }
 
 // Now returns the shard's current time (the time of the batch or timer run
 // being processed), for handlers that measure.
-func (c *Conn) Now() int64 { return c.shard.now }
+func (c *Conn) Now() mono.Time { return c.shard.now }
 
 // State returns the connection's state.
 func (c *Conn) State() State { return c.state }
@@ -323,7 +325,7 @@ func (c *Conn) Close() {
 	}
 	c.CloseWrite()
 	if c.state == FinWait2 {
-		c.armTimer(timer2MSL, c.shard.now+c.shard.cfg.FinWait2Timeout)
+		c.armTimer(timer2MSL, c.shard.now.Add(c.shard.cfg.FinWait2Timeout))
 	}
 }
 
@@ -390,13 +392,13 @@ func (c *Conn) release(err error) {
 }
 
 // armTimer sets a timer's deadline (0 cancels it) and reschedules.
-func (c *Conn) armTimer(k timerKind, at int64) {
+func (c *Conn) armTimer(k timerKind, at mono.Time) {
 	c.timers[k] = at
 	c.reschedule()
 }
 
 func (c *Conn) reschedule() {
-	var d int64
+	var d mono.Time
 	for _, t := range c.timers {
 		if t != 0 && (d == 0 || t < d) {
 			d = t
@@ -408,9 +410,9 @@ func (c *Conn) reschedule() {
 }
 
 // armKeep arms keepalive (when enabled) from now.
-func (c *Conn) armKeep(now int64) {
+func (c *Conn) armKeep(now mono.Time) {
 	if c.keepalive || c.shard.cfg.AlwaysKeepalive {
-		c.timers[timerKeep] = now + c.keepIdle
+		c.timers[timerKeep] = now.Add(c.keepIdle)
 	} else {
 		c.timers[timerKeep] = 0
 	}

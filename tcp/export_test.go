@@ -1,7 +1,10 @@
 package tcp
 
 import (
+	"time"
+
 	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 )
 
 // Test-only views of a connection's and a shard's internals. The state,
@@ -14,7 +17,7 @@ type connView struct {
 	ISS, SndUna, SndNxt, SndMax flow.Seq
 	SndWnd                      uint32
 	IRS, RcvNxt, RcvAdv         flow.Seq
-	RTO                         int64
+	RTO                         time.Duration
 	SndQueued, SndCap           int      // bytes in the send buffer, its size
 	RcvQueued, RcvCap           int      // in-order unread bytes, the receive buffer's size
 	ReasEnd                     flow.Seq // end of the furthest out-of-order range (RcvNxt when none)
@@ -26,8 +29,8 @@ type connView struct {
 	MSS                         int
 	PersistArmed                bool
 	RexmtArmed                  bool
-	KeepAt                      int64 // keepalive/keepinit deadline, 0 when not armed
-	TwoMSLAt                    int64 // 2MSL / FIN_WAIT_2 deadline, 0 when not armed
+	KeepAt                      mono.Time // keepalive/keepinit deadline, 0 when not armed
+	TwoMSLAt                    mono.Time // 2MSL / FIN_WAIT_2 deadline, 0 when not armed
 }
 
 func viewOf(c *Conn) connView {
@@ -72,7 +75,7 @@ type twView struct {
 	Window         uint16
 	TSOK           bool
 	TSRecent       uint32
-	ExpiresAt      int64 // when its 2MSL ends
+	ExpiresAt      mono.Time // when its 2MSL ends
 }
 
 // timeWaitOf returns the TIME_WAIT entry the shard keeps for t.

@@ -3,6 +3,7 @@ package tcp
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/pollstack/pollstack/flow"
 )
@@ -133,7 +134,7 @@ func FuzzSegmentInEachState(f *testing.F) {
 			check("after Close")
 		}
 		const limit = DefaultKeepIdle + 3600e9
-		for waited := int64(0); (p.s.Conns() > 0 || p.s.TimeWaitEntries() > 0) && waited < limit; waited += 60e9 {
+		for waited := time.Duration(0); (p.s.Conns() > 0 || p.s.TimeWaitEntries() > 0) && waited < limit; waited += 60e9 {
 			p.advance(60e9)
 			check("winding down")
 		}

@@ -132,7 +132,7 @@ func (c *Conn) limitedTransmit() uint32 {
 func (c *Conn) armPersist() {
 	d := c.rto << c.persistShift
 	d = min(max(d, MinPersist), MaxPersist)
-	c.armTimer(timerPersist, c.shard.now+d)
+	c.armTimer(timerPersist, c.shard.now.Add(d))
 }
 
 // emit builds and sends one segment carrying n bytes of the send buffer from
@@ -239,7 +239,7 @@ func (c *Conn) sendSYN() {
 		c.rtSeq, c.rtTime = c.iss, s.now
 	}
 	c.ackNow = false
-	c.armTimer(timerRexmt, s.now+c.rto)
+	c.armTimer(timerRexmt, s.now.Add(c.rto))
 }
 
 // sendRST resets the connection's peer with SEQ=seq.

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 )
 
 // A scripted peer for one shard. The tests play the remote end by hand: they
@@ -16,7 +18,7 @@ import (
 
 // sentSeg is a segment the shard sent, parsed.
 type sentSeg struct {
-	at    int64
+	at    mono.Time
 	tuple flow.Tuple // as the shard names the connection
 	Segment
 }
@@ -78,7 +80,7 @@ type peer struct {
 	t     testing.TB
 	s     *Shard
 	out   *capture
-	now   int64
+	now   mono.Time
 	tuple flow.Tuple // the connection as the shard names it: local = the shard
 	srv   *recorder
 	c     *Conn
@@ -99,7 +101,7 @@ type peer struct {
 const (
 	peerPort   = 40000
 	serverPort = 80
-	rtt        = int64(10e6) // the round trip the peer plays
+	rtt        = 10 * time.Millisecond // the round trip the peer plays
 )
 
 // newPeer returns a shard listening on port 80 (handler p.srv) and a peer at
@@ -242,11 +244,11 @@ func (p *peer) connect() *Conn {
 }
 
 // advance moves the clock by d, firing every timer at its deadline.
-func (p *peer) advance(d int64) {
+func (p *peer) advance(d time.Duration) {
 	if d < 0 {
 		p.t.Fatalf("advance(%d): the clock does not go back", d)
 	}
-	end := p.now + d
+	end := p.now.Add(d)
 	for i := 0; ; i++ {
 		if i > 1e6 {
 			p.t.Fatal("advance: timers keep firing")
@@ -257,7 +259,7 @@ func (p *peer) advance(d int64) {
 		}
 		if at <= p.now {
 			// Due within a tick the wheel already passed: the next tick.
-			at = (p.now/wheelTick + 1) * wheelTick
+			at = p.now.Add(1).Ceil(timerTick)
 			if at > end {
 				break
 			}

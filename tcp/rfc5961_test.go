@@ -4,8 +4,10 @@ import (
 	"errors"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 )
 
 // RFC 5961 (blind in-window attacks) and RFC 7323 5 (PAWS).
@@ -154,7 +156,7 @@ func TestRFC5961_7_ChallengeACKRateLimit(t *testing.T) {
 	p := newPeer(t, DefaultConfig())
 	c := p.open()
 	// Start on a second boundary so the burst stays within one second.
-	p.advance((p.now/1e9+1)*1e9 - p.now)
+	p.advance(mono.Time((p.now.Div(time.Second) + 1) * 1e9).Sub(p.now))
 	before := *p.s.Stats()
 	v := p.view()
 	for i := 0; i < challengeACKLimit+500; i++ {

@@ -1,6 +1,10 @@
 package tcp
 
-import "github.com/pollstack/pollstack/flow"
+import (
+	"time"
+
+	"github.com/pollstack/pollstack/flow"
+)
 
 // Sender-side SACK (RFC 2018, RFC 6675): a scoreboard of what the receiver
 // holds above snd_una, and loss recovery that retransmits the holes below
@@ -141,10 +145,10 @@ func (c *Conn) pipe() uint32 {
 
 const (
 	// minPTO bounds the probe timeout from below.
-	minPTO = int64(10e6)
+	minPTO = 10 * time.Millisecond
 	// wcDelAckT is the longest a receiver is assumed to delay an ACK
 	// (RFC 8985 7.2, WCDelAckT).
-	wcDelAckT = int64(200e6)
+	wcDelAckT = 200 * time.Millisecond
 )
 
 // sackEnterRecovery starts loss recovery (RFC 6675 5, steps 4.1-4.3).
@@ -205,11 +209,11 @@ func (c *Conn) armRexmt() {
 		}
 		if pto < c.rto {
 			c.tlpPending = true
-			c.armTimer(timerRexmt, now+pto)
+			c.armTimer(timerRexmt, now.Add(pto))
 			return
 		}
 	}
-	c.armTimer(timerRexmt, now+c.rto)
+	c.armTimer(timerRexmt, now.Add(c.rto))
 }
 
 // tailLossProbe runs when the probe timeout passes with data outstanding:
@@ -235,6 +239,6 @@ func (c *Conn) tailLossProbe() {
 		}
 	}
 	if c.timers[timerRexmt] == 0 && c.sndUna != c.sndMax {
-		c.armTimer(timerRexmt, s.now+c.rto)
+		c.armTimer(timerRexmt, s.now.Add(c.rto))
 	}
 }

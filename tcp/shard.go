@@ -4,39 +4,42 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
+	"time"
 
 	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/tw"
 )
 
 // Config holds a shard's tunables; fields follow FreeBSD's net.inet.tcp
-// names. Times are nanoseconds.
+// names. Durations are time.Duration; the sysctl layer keeps FreeBSD's
+// units (ms, s) on the outside.
 type Config struct {
-	MSSDflt          int    // mssdflt
-	SendSpace        int    // sendspace, bytes
-	RecvSpace        int    // recvspace, bytes
-	MSL              int64  // msl; TIME_WAIT lasts 2*MSL (a change applies to entries made after it)
-	RexmitInitial    int64  // rexmit_initial
-	RexmitMin        int64  // rexmit_min
-	RexmitSlop       int64  // rexmit_slop
-	DelayedAck       bool   // delayed_ack
-	DelAckTime       int64  // delacktime
-	KeepInit         int64  // keepinit
-	KeepIdle         int64  // keepidle
-	KeepIntvl        int64  // keepintvl
-	KeepCnt          int    // keepcnt
-	AlwaysKeepalive  bool   // always_keepalive
-	FinWait2Timeout  int64  // finwait2_timeout
-	InitCwndSegments int    // initcwnd_segments
-	RFC1323          bool   // rfc1323: window scaling and timestamps
-	SACK             bool   // sack.enable
-	ReassMaxQueueLen int    // reass.maxqueuelen: out-of-order ranges per connection
-	Blackhole        int    // blackhole: 1 no RST for SYNs to closed ports, 2 no RST at all
-	InsecureRST      bool   // insecure_rst: RFC 793 RST rules instead of RFC 5961
-	InsecureSYN      bool   // insecure_syn: RFC 793 SYN rules instead of RFC 5961
-	SynCookies       bool   // syncookies: answer SYNs with cookies when a listen queue is full
-	CCAlgorithm      string // cc.algorithm: newreno or cubic
-	ICMPMayRST       bool   // icmp_may_rst: hard ICMP unreachables abort connections in SYN_SENT
+	MSSDflt          int           // mssdflt
+	SendSpace        int           // sendspace, bytes
+	RecvSpace        int           // recvspace, bytes
+	MSL              time.Duration // msl; TIME_WAIT lasts 2*MSL (a change applies to entries made after it)
+	RexmitInitial    time.Duration // rexmit_initial
+	RexmitMin        time.Duration // rexmit_min
+	RexmitSlop       time.Duration // rexmit_slop
+	DelayedAck       bool          // delayed_ack
+	DelAckTime       time.Duration // delacktime
+	KeepInit         time.Duration // keepinit
+	KeepIdle         time.Duration // keepidle
+	KeepIntvl        time.Duration // keepintvl
+	KeepCnt          int           // keepcnt
+	AlwaysKeepalive  bool          // always_keepalive
+	FinWait2Timeout  time.Duration // finwait2_timeout
+	InitCwndSegments int           // initcwnd_segments
+	RFC1323          bool          // rfc1323: window scaling and timestamps
+	SACK             bool          // sack.enable
+	ReassMaxQueueLen int           // reass.maxqueuelen: out-of-order ranges per connection
+	Blackhole        int           // blackhole: 1 no RST for SYNs to closed ports, 2 no RST at all
+	InsecureRST      bool          // insecure_rst: RFC 793 RST rules instead of RFC 5961
+	InsecureSYN      bool          // insecure_syn: RFC 793 SYN rules instead of RFC 5961
+	SynCookies       bool          // syncookies: answer SYNs with cookies when a listen queue is full
+	CCAlgorithm      string        // cc.algorithm: newreno or cubic
+	ICMPMayRST       bool          // icmp_may_rst: hard ICMP unreachables abort connections in SYN_SENT
 	// MaxTCPTW is maxtcptw: the most TIME_WAIT entries, machine-wide;
 	// each of the Cores shards keeps its share (see TimeWaitLimit). 0
 	// sizes it as FreeBSD does: min(max(half the ephemeral port range,
@@ -68,10 +71,10 @@ type Config struct {
 	// 4-tuple in TIME_WAIT accepts the new SYN (RFC 6191) instead of
 	// refusing it for a second.
 	TSKey [16]byte
-	// TSBase is added to the shard's clock for the timestamp clock, ns:
-	// the engine makes it the system's monotonic clock, the same in every
-	// process.
-	TSBase int64
+	// TSBase is added to the shard's clock for the timestamp clock: the
+	// engine makes it the offset to the system's monotonic clock, the same
+	// in every process.
+	TSBase time.Duration
 	// FastFinWait2Recycle is fast_finwait2_recycle: a FIN_WAIT_2
 	// connection the application has closed ends finwait2_timeout after
 	// our FIN was acknowledged. Off (FreeBSD's default), it stays while
@@ -85,9 +88,9 @@ type Config struct {
 	// TSOffsetPerConn is ts_offset_per_conn: a timestamp offset per
 	// connection (RFC 7323 7.1); off, the offset is 0 for every connection.
 	TSOffsetPerConn bool
-	// ISNReseedInterval is isn_reseed_interval in nanoseconds (the
-	// tunable takes seconds): the ISN key is replaced this often; 0 never.
-	ISNReseedInterval int64
+	// ISNReseedInterval is isn_reseed_interval (the tunable takes
+	// seconds): the ISN key is replaced this often; 0 never.
+	ISNReseedInterval time.Duration
 	// TWReuse is tw_reuse (Linux's tcp_tw_reuse): 1 lets connect() take a
 	// 4-tuple in TIME_WAIT; 0 (the default) does not.
 	TWReuse int
@@ -157,7 +160,7 @@ type Shard struct {
 	isn        *ISNGenerator
 	stats      Stats
 	stateCount [NumStates]int
-	now        int64
+	now        mono.Time
 	outSeg     Segment
 	inSeg      Segment
 	free       []*Conn
@@ -221,18 +224,25 @@ func (cfg *Config) Validate() error {
 		return fmt.Errorf("tcp: sendspace %d: want 1024..%d", cfg.SendSpace, MaxBufferSpace)
 	case cfg.RecvSpace < 1024 || cfg.RecvSpace > MaxBufferSpace:
 		return fmt.Errorf("tcp: recvspace %d: want 1024..%d", cfg.RecvSpace, MaxBufferSpace)
-	case cfg.MSL <= 0 || cfg.MSL > MaxMSL:
-		return fmt.Errorf("tcp: msl %d ns: want 1..%d (one day)", cfg.MSL, MaxMSL)
+	case cfg.MSL < timerTick || cfg.MSL > MaxMSL:
+		return fmt.Errorf("tcp: msl %v: want %v..%v (one day)", cfg.MSL, timerTick, MaxMSL)
 	case cfg.MaxTCPTW != 0 && cfg.MaxTCPTW < MinMaxTCPTW:
 		return fmt.Errorf("tcp: maxtcptw %d: want 0 (automatic) or at least %d", cfg.MaxTCPTW, MinMaxTCPTW)
 	case cfg.Cores < 0:
 		return fmt.Errorf("tcp: %d cores", cfg.Cores)
 	case cfg.TimeWaitLimit() > tw.MaxLimit:
 		return fmt.Errorf("tcp: maxtcptw %d: at most %d per core", cfg.MaxTCPTW, tw.MaxLimit)
-	case cfg.RexmitInitial <= 0 || cfg.RexmitMin < 0 || cfg.RexmitSlop < 0:
-		return errors.New("tcp: rexmit_initial must be positive, rexmit_min and rexmit_slop not negative")
-	case cfg.DelAckTime <= 0 || cfg.KeepInit <= 0 || cfg.KeepIdle <= 0 || cfg.KeepIntvl <= 0 || cfg.FinWait2Timeout <= 0:
-		return errors.New("tcp: delacktime, keepinit, keepidle, keepintvl and finwait2_timeout must be positive")
+	case cfg.RexmitInitial < timerTick:
+		return fmt.Errorf("tcp: rexmit_initial %v: want at least %v (the timers' tick)", cfg.RexmitInitial, timerTick)
+	case cfg.RexmitMin < 0 || cfg.RexmitSlop < 0:
+		return fmt.Errorf("tcp: rexmit_min %v, rexmit_slop %v: want neither negative", cfg.RexmitMin, cfg.RexmitSlop)
+	case cfg.DelAckTime < timerTick:
+		return fmt.Errorf("tcp: delacktime %v: want at least %v (the timers' tick)", cfg.DelAckTime, timerTick)
+	case cfg.KeepInit < timerTick || cfg.KeepIdle < timerTick || cfg.KeepIntvl < timerTick:
+		return fmt.Errorf("tcp: keepinit %v, keepidle %v, keepintvl %v: want each at least %v (the timers' tick)",
+			cfg.KeepInit, cfg.KeepIdle, cfg.KeepIntvl, timerTick)
+	case cfg.FinWait2Timeout < timerTick:
+		return fmt.Errorf("tcp: finwait2_timeout %v: want at least %v (the timers' tick)", cfg.FinWait2Timeout, timerTick)
 	case cfg.KeepCnt < 1:
 		return errors.New("tcp: keepcnt must be at least 1")
 	case cfg.InitCwndSegments < 1 || cfg.InitCwndSegments > 1000:
@@ -246,7 +256,7 @@ func (cfg *Config) Validate() error {
 	case cfg.LogInVain < 0 || cfg.LogInVain > 2:
 		return fmt.Errorf("tcp: log_in_vain %d: want 0, 1 or 2", cfg.LogInVain)
 	case cfg.ISNReseedInterval < 0:
-		return fmt.Errorf("tcp: isn_reseed_interval %d ns: want 0 (never) or more", cfg.ISNReseedInterval)
+		return fmt.Errorf("tcp: isn_reseed_interval %v: want 0 (never) or more", cfg.ISNReseedInterval)
 	case cfg.TWReuse < 0 || cfg.TWReuse > 1:
 		return fmt.Errorf("tcp: tw_reuse %d: want 0 or 1", cfg.TWReuse)
 	case cfg.PortFirst != 0 && (cfg.PortFirst < 1024 || cfg.PortFirst > 65535) ||
@@ -301,7 +311,7 @@ func (s *Shard) InTimeWait(t *flow.Tuple) bool {
 
 // SetNow sets the shard's clock for calls made from outside its input and
 // timers (application calls on the core).
-func (s *Shard) SetNow(now int64) { s.now = now }
+func (s *Shard) SetNow(now mono.Time) { s.now = now }
 
 // Listen starts a passive open on port with a backlog of connections that
 // may wait in SYN_RCVD; h handles the connections it accepts.
@@ -322,7 +332,7 @@ func (s *Shard) Listen(port uint16, backlog int, h Handler) (*Listener, error) {
 
 // Dial opens a connection actively (SYN_SENT) from t's local to its remote
 // end; a zero local port picks an ephemeral one.
-func (s *Shard) Dial(t flow.Tuple, h Handler, now int64) (*Conn, error) {
+func (s *Shard) Dial(t flow.Tuple, h Handler, now mono.Time) (*Conn, error) {
 	s.now = now
 	return s.dial(t, h, nil)
 }
@@ -368,7 +378,7 @@ func (s *Shard) dial(t flow.Tuple, h Handler, o *SockOptions) (*Conn, error) {
 	c.setState(SynSent)
 	s.conns[t] = c
 	s.stats[StatConnAttempt]++
-	c.armTimer(timerKeep, s.now+c.keepInit)
+	c.armTimer(timerKeep, s.now.Add(c.keepInit))
 	c.sendSYN()
 	return c, nil
 }
@@ -382,8 +392,8 @@ func (s *Shard) reusable(r tw.Ref) bool {
 	if !s.twReuse() || !s.tw.Get(r).TS {
 		return false
 	}
-	made := s.tw.Expiry(r) - 2*s.tw.MSL()
-	return s.now-made >= tsTick
+	made := s.tw.Expiry(r).Add(-2 * s.tw.MSL())
+	return s.now.Sub(made) >= tsTick
 }
 
 // PortRange returns the ephemeral port range (portrange.first, .last).
@@ -506,7 +516,7 @@ func (s *Shard) tsOffset(t *flow.Tuple) uint32 {
 
 // tsClock is the timestamp clock without the per-connection offset: 1 ms
 // ticks of the shard's clock plus TSBase.
-func (s *Shard) tsClock() uint32 { return uint32((s.now + s.cfg.TSBase) / tsTick) }
+func (s *Shard) tsClock() uint32 { return uint32(int64(s.now.Add(s.cfg.TSBase)) / int64(tsTick)) }
 
 // putTSKey writes the input of the per-connection timestamp offset.
 func putTSKey(b *[36]byte, t *flow.Tuple) {
@@ -574,7 +584,7 @@ func putBuf(list *[][]byte, b []byte, size int) {
 // Receive processes one TCP segment: b is the TCP header and payload, with
 // the checksum already verified; t names the connection from our side
 // (local = the packet's destination).
-func (s *Shard) Receive(t *flow.Tuple, b []byte, now int64) {
+func (s *Shard) Receive(t *flow.Tuple, b []byte, now mono.Time) {
 	s.now = now
 	seg := &s.inSeg
 	if err := Parse(b, seg); err != ParseOK {
@@ -735,7 +745,7 @@ func (s *Shard) listenInput(l *Listener, t *flow.Tuple, seg *Segment, after *flo
 	c.negotiate(&seg.Opts, true)
 	c.setState(SynReceived)
 	s.conns[*t] = c
-	c.armTimer(timerKeep, s.now+c.keepInit)
+	c.armTimer(timerKeep, s.now.Add(c.keepInit))
 	c.sendSYN()
 }
 
@@ -745,7 +755,7 @@ const maxFreeConns = 4096
 
 // Tick runs the timers due at now and ends the TIME_WAIT entries whose
 // 2MSL is over.
-func (s *Shard) Tick(now int64) {
+func (s *Shard) Tick(now mono.Time) {
 	s.now = now
 	s.wheel.advance(now, fireTimers)
 	if n := s.tw.Expire(now); n > 0 {
@@ -756,7 +766,7 @@ func (s *Shard) Tick(now int64) {
 // NextTimer returns the earliest armed deadline (a connection's timer or
 // the end of the oldest TIME_WAIT entry's 2MSL), for tests and idle loops;
 // ok is false when none is armed.
-func (s *Shard) NextTimer() (at int64, ok bool) {
+func (s *Shard) NextTimer() (at mono.Time, ok bool) {
 	at, ok = s.tw.NextExpiry()
 	if s.wheel.count == 0 {
 		return at, ok
@@ -770,7 +780,7 @@ func (s *Shard) NextTimer() (at int64, ok bool) {
 }
 
 // fireTimers runs a connection's expired timers and reschedules it.
-func fireTimers(c *Conn, now int64) {
+func fireTimers(c *Conn, now mono.Time) {
 	for k := timerKind(0); k < numTimers; k++ {
 		if c.state == Closed || c.shard == nil {
 			return
@@ -786,7 +796,7 @@ func fireTimers(c *Conn, now int64) {
 }
 
 // fire handles one expired timer.
-func (c *Conn) fire(k timerKind, now int64) {
+func (c *Conn) fire(k timerKind, now mono.Time) {
 	s := c.shard
 	switch k {
 	case timerRexmt:
@@ -832,14 +842,14 @@ func (c *Conn) fire(k timerKind, now int64) {
 		c.sndNxt = c.sndUna
 		c.output()
 		if c.timers[timerRexmt] == 0 && c.sndUna != c.sndMax {
-			c.armTimer(timerRexmt, now+c.rto)
+			c.armTimer(timerRexmt, now.Add(c.rto))
 		}
 	case timerPersist:
 		s.stats[StatPersistTimeo]++
 		// A peer that keeps its window shut is kept only while it answers:
 		// silence for keepidle (FreeBSD's maxpersistidle), or for
 		// finwait2_timeout once the application has closed, drops it.
-		idle := now - c.lastRecv
+		idle := now.Sub(c.lastRecv)
 		if idle >= c.keepIdle || c.closedByApp && idle >= s.cfg.FinWait2Timeout {
 			s.stats[StatPersistDrops]++
 			c.drop(syscall.ETIMEDOUT)
@@ -875,16 +885,16 @@ func (c *Conn) fire(k timerKind, now int64) {
 		c.keepProbes++
 		s.stats[StatKeepProbe]++
 		c.emit(c.sndUna-1, 0, FlagACK)
-		c.timers[timerKeep] = now + c.keepIntvl
+		c.timers[timerKeep] = now.Add(c.keepIntvl)
 	case timerDelAck:
 		s.stats[StatDelAck]++
 		c.ackNow = true
 		c.output()
 	case timer2MSL:
 		if c.state == FinWait2 {
-			if !s.cfg.FastFinWait2Recycle && now-c.lastRecv <= int64(c.keepCnt)*c.keepIntvl {
+			if !s.cfg.FastFinWait2Recycle && now.Sub(c.lastRecv) <= time.Duration(c.keepCnt)*c.keepIntvl {
 				// FreeBSD tcp_timer_2msl: heard from within TP_MAXIDLE.
-				c.timers[timer2MSL] = now + c.keepIntvl
+				c.timers[timer2MSL] = now.Add(c.keepIntvl)
 				return
 			}
 			c.finish(nil)

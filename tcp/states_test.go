@@ -601,8 +601,8 @@ func TestRFC9293_3_10_7_4_FinAckInFinWait1(t *testing.T) {
 	if p.h.closed != 1 || p.h.errs[0] != nil {
 		t.Fatalf("Closed %d times, errs %v", p.h.closed, p.h.errs)
 	}
-	if v := p.timeWait(); v.ExpiresAt != p.now+2*DefaultMSL {
-		t.Fatalf("2MSL deadline %d, want %d", v.ExpiresAt, p.now+2*DefaultMSL)
+	if v := p.timeWait(); v.ExpiresAt != p.now.Add(2*DefaultMSL) {
+		t.Fatalf("2MSL deadline %d, want %d", v.ExpiresAt, p.now.Add(2*DefaultMSL))
 	}
 	stateCountsMatch(t, p.s)
 	statsDelta(t, p.s, before, map[Stat]uint64{StatClosed: 0, StatSndAcks: 0, StatSndTotal: 1, StatTWCreated: 1})

@@ -2,6 +2,7 @@ package tcp
 
 import (
 	"encoding/binary"
+	"time"
 
 	"github.com/pollstack/pollstack/flow"
 )
@@ -21,7 +22,7 @@ import (
 const (
 	// cookiePeriod is how long one period lasts; a cookie is good for the
 	// period it was made in and the one after.
-	cookiePeriod = int64(64e9)
+	cookiePeriod = 64 * time.Second
 	cookieNoWS   = 15
 )
 
@@ -40,7 +41,7 @@ func (s *Shard) cookieHash(t *flow.Tuple, irs flow.Seq, period uint32, low byte)
 
 // makeCookie returns the ISN for a SYN-ACK answering seg without state.
 func (s *Shard) makeCookie(t *flow.Tuple, seg *Segment) flow.Seq {
-	period := uint32(s.now/cookiePeriod) & 31
+	period := uint32(s.now.Div(cookiePeriod)) & 31
 	mss := uint16(s.cfg.MSSDflt)
 	if seg.Opts.HasMSS {
 		mss = seg.Opts.MSS
@@ -68,7 +69,7 @@ func (s *Shard) makeCookie(t *flow.Tuple, seg *Segment) flow.Seq {
 func (s *Shard) checkCookie(t *flow.Tuple, irs, cookie flow.Seq) (mss uint16, ws byte, sack, ok bool) {
 	c := uint32(cookie)
 	period := c >> 27
-	now := uint32(s.now/cookiePeriod) & 31
+	now := uint32(s.now.Div(cookiePeriod)) & 31
 	if period != now && period != (now-1)&31 {
 		return 0, 0, false, false
 	}

@@ -66,7 +66,7 @@ func TestForgedCookieIsRefused(t *testing.T) {
 	// A cookie from two periods ago is stale.
 	syn := Segment{SrcPort: 5555, DstPort: 80, Seq: 1000, Flags: FlagSYN}
 	cookie := n.a.makeCookie(&tp, &syn)
-	n.now += 2 * cookiePeriod
+	n.now = n.now.Add(2 * cookiePeriod)
 	seg.Ack = cookie + 1
 	h = Write(buf[:], &seg)
 	n.a.Receive(&tp, buf[:h], n.now)

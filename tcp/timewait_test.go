@@ -76,8 +76,8 @@ func TestTimeWaitACKCarriesTheConnectionsClock(t *testing.T) {
 	if a.Flags != FlagACK || a.Seq != v.SndNxt || a.Ack != v.RcvNxt || a.Window != v.Window || len(a.Payload) != 0 {
 		t.Fatalf("data in TIME_WAIT answered %v, want <SEQ=%d><ACK=%d><CTL=ACK> window %d", a, v.SndNxt, v.RcvNxt, v.Window)
 	}
-	if !a.Opts.HasTS || a.Opts.TSVal != clock+uint32((p.now-at)/tsTick) || a.Opts.TSEcr != v.TSRecent {
-		t.Fatalf("timestamps %d/%d, want %d/%d", a.Opts.TSVal, a.Opts.TSEcr, clock+uint32((p.now-at)/tsTick), v.TSRecent)
+	if !a.Opts.HasTS || a.Opts.TSVal != clock+uint32(p.now.Sub(at)/tsTick) || a.Opts.TSEcr != v.TSRecent {
+		t.Fatalf("timestamps %d/%d, want %d/%d", a.Opts.TSVal, a.Opts.TSEcr, clock+uint32(p.now.Sub(at)/tsTick), v.TSRecent)
 	}
 	statsDelta(t, p.s, before, map[Stat]uint64{StatTWResponds: 1, StatSndAcks: 1, StatSndTotal: 1, StatRcvTotal: 1})
 	dup := p.mk(FlagACK, v.RcvNxt, v.SndNxt, nil)

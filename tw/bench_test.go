@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 )
 
 // benchEntries is the table size the acceptance names.
@@ -33,7 +34,7 @@ func fill(tb testing.TB, n int) *Table {
 	}
 	var tu flow.Tuple
 	st := State{SndNxt: 1000, RcvNxt: 2000, TSRecent: 3000, Window: 512, TS: true}
-	now := int64(1e9)
+	now := mono.Time(1e9)
 	for i := 0; i < n; i++ {
 		benchTuple(i, &tu)
 		st.SndNxt++
@@ -150,7 +151,7 @@ func BenchmarkTimeWaitChurn(b *testing.B) {
 	t := fill(b, n)
 	var tu flow.Tuple
 	st := State{SndNxt: 1, RcvNxt: 2, TS: true}
-	now := int64(1e12)
+	now := mono.Time(1e12)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

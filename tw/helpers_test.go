@@ -4,10 +4,11 @@ import (
 	"testing"
 
 	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 )
 
 // t0 is the tests' start time.
-const t0 = int64(1e9)
+const t0 = mono.Time(1e9)
 
 func tuple4(i int) flow.Tuple {
 	var t flow.Tuple
@@ -37,7 +38,7 @@ func newTable(t testing.TB, cfg Config) *Table {
 	return tb
 }
 
-func mustInsert(t testing.TB, tb *Table, tu flow.Tuple, st State, now int64) {
+func mustInsert(t testing.TB, tb *Table, tu flow.Tuple, st State, now mono.Time) {
 	t.Helper()
 	if _, ok := tb.Insert(&tu, &st, now); !ok {
 		t.Fatalf("Insert %v failed", tu)

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 )
 
 // After msl shrinks, entries made afterwards expire 2*(the new msl) after
@@ -25,7 +26,7 @@ func TestShorterMSLNewEntriesLeaveOnTime(t *testing.T) {
 	mustInsert(t, tb, new6, tsState, t0+1e9)
 	for _, c := range []struct {
 		tu  flow.Tuple
-		exp int64
+		exp mono.Time
 	}{{old4, t0 + 60e9}, {old6, t0 + 60e9}, {new4, t0 + 11e9}, {new6, t0 + 11e9}} {
 		if got := tb.Expiry(mustLookup(t, tb, c.tu)); got != c.exp {
 			t.Errorf("%v expires at %d, want %d", c.tu, got, c.exp)
@@ -109,7 +110,7 @@ func TestRetiredGenerationOperations(t *testing.T) {
 func TestTrimToLowerLimit(t *testing.T) {
 	tb := newTable(t, Config{Limit: 100})
 	for i := range 50 {
-		mustInsert(t, tb, tuple4(i), tsState, t0+int64(i)*1e6)
+		mustInsert(t, tb, tuple4(i), tsState, t0+mono.Time(i)*1e6)
 	}
 	if n := tb.Trim(); n != 0 {
 		t.Fatalf("Trim within the limit ended %d", n)

@@ -1,6 +1,11 @@
 package tw
 
-import "github.com/pollstack/pollstack/flow"
+import (
+	"time"
+
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
+)
 
 // TCP header flags, as on the wire (RFC 9293 3.1).
 const (
@@ -138,7 +143,7 @@ type Reply struct {
 // the table's ACKLimit per second (rule 5's ACK is not limited: the peer
 // needs it to leave LAST_ACK, and an off-path sender cannot guess the
 // FIN's sequence number). It does not allocate.
-func (t *Table) Input(r Ref, seg *Segment, listening bool, now int64) Reply {
+func (t *Table) Input(r Ref, seg *Segment, listening bool, now mono.Time) Reply {
 	rep := Reply{State: t.Get(r)}
 	rep.Rule = Decide(&rep.State, seg, listening)
 	switch rep.Rule {
@@ -163,12 +168,9 @@ func (t *Table) Input(r Ref, seg *Segment, listening bool, now int64) Reply {
 }
 
 // ack decides whether a rate-limited ACK may go now.
-func (t *Table) ack(now int64) Action {
+func (t *Table) ack(now mono.Time) Action {
 	if t.ackLimit > 0 {
-		sec := now / 1e9
-		if now < 0 && now%1e9 != 0 {
-			sec--
-		}
+		sec := now.Div(time.Second)
 		if sec != t.ackSec {
 			t.ackSec, t.ackCount = sec, 0
 		}

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 )
 
 // The TIME_WAIT input rules (Decide, Table.Input), one test per rule, named
@@ -29,7 +30,7 @@ func ruleTable(t *testing.T, st State, cfg Config) (*Table, flow.Tuple) {
 }
 
 // input looks tu up and applies seg at now.
-func input(t *testing.T, tb *Table, tu flow.Tuple, seg Segment, listening bool, now int64) Reply {
+func input(t *testing.T, tb *Table, tu flow.Tuple, seg Segment, listening bool, now mono.Time) Reply {
 	t.Helper()
 	return tb.Input(mustLookup(t, tb, tu), &seg, listening, now)
 }
@@ -43,7 +44,7 @@ func wantReply(t *testing.T, what string, got Reply, action Action, rule Rule) {
 }
 
 // wantStays checks that the entry is still there with its state and expiry.
-func wantStays(t *testing.T, tb *Table, tu flow.Tuple, st State, exp int64) {
+func wantStays(t *testing.T, tb *Table, tu flow.Tuple, st State, exp mono.Time) {
 	t.Helper()
 	r := mustLookup(t, tb, tu)
 	if got := tb.Get(r); got != st {
@@ -59,7 +60,7 @@ func wantStays(t *testing.T, tb *Table, tu flow.Tuple, st State, exp int64) {
 // the entry keeps its state and its 2MSL.
 func TestRule1_RSTIgnoredRFC1337(t *testing.T) {
 	tb, tu := ruleTable(t, tsState, Config{})
-	exp := t0 + 2*DefaultMSL
+	exp := t0.Add(2 * DefaultMSL)
 	before := *tb.Stats()
 	segs := []Segment{
 		{Seq: rcvNxt, Flags: FlagRST},
@@ -69,7 +70,7 @@ func TestRule1_RSTIgnoredRFC1337(t *testing.T) {
 		{Seq: rcvNxt, Flags: FlagRST | FlagSYN, HasTS: true, TSVal: tsRecent + 5},
 	}
 	for i, seg := range segs {
-		wantReply(t, "RST", input(t, tb, tu, seg, true, t0+int64(i)*1e9), Drop, RuleRST)
+		wantReply(t, "RST", input(t, tb, tu, seg, true, t0+mono.Time(i)*1e9), Drop, RuleRST)
 	}
 	wantStays(t, tb, tu, tsState, exp)
 	statsMoved(t, tb, before, map[Stat]uint64{RSTIgnored: uint64(len(segs))})
@@ -95,7 +96,7 @@ func TestRule2_PAWSOldTimestampACKedAndDropped(t *testing.T) {
 			t.Fatalf("the ACK would carry %+v, want %+v", rep.State, tsState)
 		}
 	}
-	wantStays(t, tb, tu, tsState, t0+2*DefaultMSL)
+	wantStays(t, tb, tu, tsState, t0.Add(2*DefaultMSL))
 	statsMoved(t, tb, before, map[Stat]uint64{PAWSDropped: 4, Responds: 4})
 
 	// The same segments on a connection without timestamps are judged by
@@ -152,7 +153,7 @@ func TestRule3_SYNReopensWhenRFC6191Allows(t *testing.T) {
 				return
 			}
 			wantReply(t, "SYN", rep, SendACK, RuleSYN)
-			wantStays(t, tb, tu, tc.st, t0+2*DefaultMSL)
+			wantStays(t, tb, tu, tc.st, t0.Add(2*DefaultMSL))
 			statsMoved(t, tb, before, map[Stat]uint64{Responds: 1})
 		})
 	}
@@ -170,7 +171,7 @@ func TestRule4_NoACKDropped(t *testing.T) {
 	} {
 		wantReply(t, "no ACK", input(t, tb, tu, seg, true, t0+5e9), Drop, RuleNoACK)
 	}
-	wantStays(t, tb, tu, tsState, t0+2*DefaultMSL)
+	wantStays(t, tb, tu, tsState, t0.Add(2*DefaultMSL))
 	statsMoved(t, tb, before, nil)
 }
 
@@ -187,7 +188,7 @@ func TestRule5_FINRetransmissionRearms(t *testing.T) {
 	at := t0 + 10e9
 	fin := Segment{Seq: rcvNxt - 1, Ack: sndNxt, Flags: FlagFIN | FlagACK, HasTS: true, TSVal: tsRecent}
 	wantReply(t, "retransmitted FIN", input(t, tb, tu, fin, true, at), SendACK, RuleFIN)
-	wantStays(t, tb, tu, tsState, at+2*DefaultMSL)
+	wantStays(t, tb, tu, tsState, at.Add(2*DefaultMSL))
 	withData := Segment{Seq: rcvNxt - 101, Ack: sndNxt, Flags: FlagFIN | FlagACK | FlagPSH, Len: 100, HasTS: true, TSVal: tsRecent}
 	wantReply(t, "retransmitted data and FIN", input(t, tb, tu, withData, true, at), SendACK, RuleFIN)
 	statsMoved(t, tb, before, map[Stat]uint64{FINRearmed: 2, Responds: 2})
@@ -197,19 +198,19 @@ func TestRule5_FINRetransmissionRearms(t *testing.T) {
 	checkIndex(t, tb, &tb.v4)
 
 	// The queue now holds the other entry first.
-	if n := tb.Expire(t0 + 5e9 + 2*DefaultMSL - 1); n != 0 {
+	if n := tb.Expire(t0.Add(5e9+2*DefaultMSL) - 1); n != 0 {
 		t.Fatalf("%d expired early", n)
 	}
-	if n := tb.Expire(t0 + 5e9 + 2*DefaultMSL); n != 1 {
+	if n := tb.Expire(t0.Add(5e9 + 2*DefaultMSL)); n != 1 {
 		t.Fatalf("%d expired at the other entry's 2MSL, want 1", n)
 	}
 	if _, ok := tb.Lookup(&other); ok {
 		t.Fatal("the other entry is still there")
 	}
-	if n := tb.Expire(at + 2*DefaultMSL - 1); n != 0 {
+	if n := tb.Expire(at.Add(2*DefaultMSL) - 1); n != 0 {
 		t.Fatal("the re-armed entry expired early")
 	}
-	if n := tb.Expire(at + 2*DefaultMSL); n != 1 || tb.Len() != 0 {
+	if n := tb.Expire(at.Add(2 * DefaultMSL)); n != 1 || tb.Len() != 0 {
 		t.Fatalf("the re-armed entry: %d expired, %d left", n, tb.Len())
 	}
 
@@ -218,7 +219,7 @@ func TestRule5_FINRetransmissionRearms(t *testing.T) {
 	bad := fin
 	bad.Seq++
 	wantReply(t, "FIN at rcv_nxt", input(t, tb, tu, bad, true, at), SendACK, RuleACK)
-	wantStays(t, tb, tu, tsState, t0+2*DefaultMSL)
+	wantStays(t, tb, tu, tsState, t0.Add(2*DefaultMSL))
 }
 
 // Rule 6 (FreeBSD tcp_twcheck, RFC 9293 3.10.7.4): anything with ACK that
@@ -259,7 +260,7 @@ func TestRule6_ACKUnlessPureDuplicateACK(t *testing.T) {
 	before = *tb.Stats()
 	wantReply(t, "the next second", input(t, tb, tu, data, true, now+1e9), SendACK, RuleACK)
 	statsMoved(t, tb, before, map[Stat]uint64{Responds: 1})
-	wantStays(t, tb, tu, tsState, t0+2*DefaultMSL)
+	wantStays(t, tb, tu, tsState, t0.Add(2*DefaultMSL))
 }
 
 // Decide is pure: it neither reads nor writes anything but its arguments.

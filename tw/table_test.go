@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 )
 
 // The layout the package documents: 24 bytes per IPv4 entry, 36 per IPv6.
@@ -43,7 +44,7 @@ func TestExpireFIFOOrder(t *testing.T) {
 	tb := newTable(t, Config{MSL: 10e9})
 	const n = 100
 	for i := 0; i < n; i++ {
-		mustInsert(t, tb, tuple4(i), tsState, t0+int64(i)*1e6+500) // 0.5 µs past each millisecond
+		mustInsert(t, tb, tuple4(i), tsState, t0+mono.Time(i)*1e6+500) // 0.5 µs past each millisecond
 	}
 	tu := tuple4(0)
 	if got, want := tb.Expiry(mustLookup(t, tb, tu)), t0+20e9+1e6; got != want {
@@ -57,7 +58,7 @@ func TestExpireFIFOOrder(t *testing.T) {
 		t.Fatalf("%d entries expired before their 2MSL", k)
 	}
 	for i := 0; i < n; i++ {
-		if k := tb.Expire(t0 + 20e9 + int64(i+1)*1e6); k != 1 {
+		if k := tb.Expire(t0 + 20e9 + mono.Time(i+1)*1e6); k != 1 {
 			t.Fatalf("step %d: %d expired, want 1", i, k)
 		}
 		for j := 0; j < n; j++ {
@@ -76,7 +77,7 @@ func TestExpireFIFOOrder(t *testing.T) {
 	statsMoved(t, tb, before, map[Stat]uint64{Expired: n})
 	// Many at once.
 	for i := 0; i < n; i++ {
-		mustInsert(t, tb, tuple4(i), tsState, t0+40e9+int64(i)*1e3)
+		mustInsert(t, tb, tuple4(i), tsState, t0+40e9+mono.Time(i)*1e3)
 	}
 	if k := tb.Expire(t0 + 100e9); k != n || tb.Len() != 0 {
 		t.Fatalf("%d expired at once, %d left", k, tb.Len())
@@ -102,7 +103,7 @@ func TestSetMSLAppliesToNewEntries(t *testing.T) {
 	if got := tb.Expiry(mustLookup(t, tb, c)); got != t0+4e9 {
 		t.Fatalf("after msl shrank, a new entry expires at %d, want %d", got, t0+4e9)
 	}
-	for _, at := range []int64{t0 + 4e9, t0 + 20e9, t0 + 41e9} {
+	for _, at := range []mono.Time{t0 + 4e9, t0 + 20e9, t0 + 41e9} {
 		if k := tb.Expire(at); k != 1 {
 			t.Fatalf("%d expired at %d, want 1", k, at)
 		}
@@ -119,12 +120,12 @@ func TestRecycleAtLimit(t *testing.T) {
 		if i%2 == 1 {
 			tu = tuple6(i)
 		}
-		mustInsert(t, tb, tu, tsState, t0+int64(i)*1e6)
+		mustInsert(t, tb, tu, tsState, t0+mono.Time(i)*1e6)
 	}
 	before := *tb.Stats()
 	for i := 32; i < 40; i++ {
 		tu := tuple4(i)
-		if recycled, ok := tb.Insert(&tu, &tsState, t0+int64(i)*1e6); recycled != 1 || !ok {
+		if recycled, ok := tb.Insert(&tu, &tsState, t0+mono.Time(i)*1e6); recycled != 1 || !ok {
 			t.Fatalf("insert %d into a full table: recycled %d, ok %v", i, recycled, ok)
 		}
 	}
@@ -205,7 +206,7 @@ func TestLocalAddressOverflow(t *testing.T) {
 		return tu
 	}
 	for i := 0; i < 256; i++ {
-		mustInsert(t, tb, local(i), tsState, t0+int64(i)*1e6)
+		mustInsert(t, tb, local(i), tsState, t0+mono.Time(i)*1e6)
 	}
 	before := *tb.Stats()
 	tu := local(256)
@@ -233,7 +234,7 @@ func TestLocalAddressOverflow(t *testing.T) {
 func TestLookupAfterChurn(t *testing.T) {
 	type want struct {
 		st  State
-		exp int64
+		exp mono.Time
 	}
 	for _, seed := range []uint64{1, 2, 3} {
 		rng := rand.New(rand.NewPCG(seed, 99))
@@ -255,9 +256,9 @@ func TestLookupAfterChurn(t *testing.T) {
 			// Fast enough in the first third that the table fills and
 			// recycles, slower afterwards so that entries live out their 2MSL.
 			if step < steps/3 {
-				now += int64(rng.IntN(200_000))
+				now += mono.Time(rng.IntN(200_000))
 			} else {
-				now += int64(rng.IntN(2_000_000))
+				now += mono.Time(rng.IntN(2_000_000))
 			}
 			tu := tuple(rng.IntN(8000))
 			switch op := rng.IntN(10); {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pollstack/pollstack/engine"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/tcp"
 )
 
@@ -34,12 +35,13 @@ type bulkSender struct {
 	written int64
 	pattern bool
 
-	start, lastAck, maxStall int64
-	acked                    atomic.Int64
-	stall                    atomic.Int64
-	done                     chan struct{}
-	err                      error
-	end                      int64
+	start, lastAck mono.Time
+	maxStall       time.Duration
+	acked          atomic.Int64
+	stall          atomic.Int64 // maxStall, ns
+	done           chan struct{}
+	err            error
+	end            mono.Time
 }
 
 func (b *bulkSender) Established(c *tcp.Conn) {
@@ -67,9 +69,9 @@ func (b *bulkSender) Closed(c *tcp.Conn, err error) {
 func (b *bulkSender) note(c *tcp.Conn, acked int64) {
 	now := c.Now()
 	if acked > b.acked.Load() {
-		if gap := now - b.lastAck; gap > b.maxStall {
+		if gap := now.Sub(b.lastAck); gap > b.maxStall {
 			b.maxStall = gap
-			b.stall.Store(gap)
+			b.stall.Store(int64(gap))
 		}
 		b.lastAck = now
 		b.acked.Store(acked)
@@ -198,7 +200,7 @@ wait:
 			st[i] += s.Stats[i]
 		}
 	}
-	secs := float64(b.end-b.start) / 1e9
+	secs := b.end.Sub(b.start).Seconds()
 	res := map[string]any{"bytes": b.written, "seconds": secs, "gbit_per_sec": float64(b.written) * 8 / secs / 1e9,
 		"longest_stall_ns": b.maxStall, "retransmitted_segments": st[tcp.StatSndRexmitPack],
 		"rto_timeouts": st[tcp.StatRexmtTimeo], "segments_sent": st[tcp.StatSndTotal]}
@@ -213,7 +215,7 @@ wait:
 		}
 	} else {
 		fmt.Fprintf(stdout, "bench bulk: %d bytes in %.3f s, %.2f Gbit/s; longest stall %v; %d segments sent, %d retransmitted, %d RTO timeouts\n",
-			b.written, secs, res["gbit_per_sec"], time.Duration(b.maxStall), st[tcp.StatSndTotal], st[tcp.StatSndRexmitPack], st[tcp.StatRexmtTimeo])
+			b.written, secs, res["gbit_per_sec"], b.maxStall, st[tcp.StatSndTotal], st[tcp.StatSndRexmitPack], st[tcp.StatRexmtTimeo])
 	}
 	if b.err != nil {
 		return fmt.Errorf("bench bulk: connection ended with %w", b.err)

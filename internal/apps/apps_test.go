@@ -6,13 +6,14 @@ import (
 	"testing"
 
 	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/tcp"
 )
 
 // wire joins two shards; segments are delivered in order, at once.
 type wire struct {
 	queue []pkt
-	now   int64
+	now   mono.Time
 }
 
 type pkt struct {

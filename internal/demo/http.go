@@ -13,6 +13,7 @@ import (
 	"github.com/pollstack/pollstack/flow"
 	"github.com/pollstack/pollstack/internal/apps"
 	"github.com/pollstack/pollstack/internal/apps/httpapp"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
 	"github.com/pollstack/pollstack/tcp"
 )
@@ -33,7 +34,7 @@ type clientWorker struct {
 	gen  *loadgen
 }
 
-func (w *clientWorker) Poll(now int64) int {
+func (w *clientWorker) Poll(now mono.Time) int {
 	w.gen.now = now
 	n := w.core.Poll(now)
 	n += w.gen.pump(now)
@@ -41,7 +42,7 @@ func (w *clientWorker) Poll(now int64) int {
 	return n
 }
 
-func (w *clientWorker) Timers(now int64) {
+func (w *clientWorker) Timers(now mono.Time) {
 	w.gen.now = now
 	w.core.Timers(now)
 }
@@ -64,7 +65,7 @@ type tcpSnapshot struct {
 
 func snapshot(l *cores.Loop, c *engine.Core) (tcpSnapshot, error) {
 	var s tcpSnapshot
-	err := l.Call(func(int64) {
+	err := l.Call(func(mono.Time) {
 		s.counters = *c.Counters()
 		s.stats = *c.TCP().Stats()
 		s.states = c.TCP().StateCounts()
@@ -109,7 +110,7 @@ func runHTTP(ctx context.Context, cfg Config, progress func(Progress)) (Result, 
 	tuple := flow.Tuple{LocalAddr: src.As16(), RemoteAddr: dst.As16(), RemotePort: ServerPort}
 	host := netip.AddrPortFrom(dst, ServerPort).String()
 	short, keep := SplitConns(cfg.Conns, cfg.Mix)
-	gen := newLoadgen(client.TCP(), tuple, host, cfg.Path, cfg.Conns, short, cfg.Requests, int64(cfg.Timeout))
+	gen := newLoadgen(client.TCP(), tuple, host, cfg.Path, cfg.Conns, short, cfg.Requests, cfg.Timeout)
 	w := &clientWorker{core: client, gen: gen}
 
 	sl, cl, stopLoops, err := startLoops(server, w)
@@ -119,7 +120,7 @@ func runHTTP(ctx context.Context, cfg Config, progress func(Progress)) (Result, 
 	defer stopLoops()
 
 	r := Result{Mode: ModeHTTP, IPv6: cfg.IPv6, Conns: cfg.Conns, ShortConns: short, KeepAliveConns: keep}
-	if err := cl.Call(func(now int64) { gen.running = true }); err != nil {
+	if err := cl.Call(func(now mono.Time) { gen.running = true }); err != nil {
 		return r, err
 	}
 	if !sleep(ctx, cfg.Warmup) {
@@ -136,8 +137,8 @@ func runHTTP(ctx context.Context, cfg Config, progress func(Progress)) (Result, 
 		return r, err
 	}
 	var c0 tcpSnapshot
-	var startNow, stopNow int64
-	err = cl.Call(func(now int64) {
+	var startNow, stopNow mono.Time
+	err = cl.Call(func(now mono.Time) {
 		c0.counters = *client.Counters()
 		gen.measuring = true
 		startNow = now
@@ -169,7 +170,7 @@ loop:
 		}
 	}
 	var c1 tcpSnapshot
-	err = cl.Call(func(now int64) {
+	err = cl.Call(func(now mono.Time) {
 		gen.measuring = false
 		gen.running = false
 		stopNow = now
@@ -189,7 +190,7 @@ loop:
 	drainBy := time.Now().Add(cfg.Timeout + time.Second)
 	for {
 		var busy int
-		if err := cl.Call(func(int64) { busy = gen.busy() }); err != nil {
+		if err := cl.Call(func(mono.Time) { busy = gen.busy() }); err != nil {
 			return r, err
 		}
 		if busy == 0 {
@@ -197,7 +198,7 @@ loop:
 		}
 		if time.Now().After(drainBy) {
 			// They are late: count and reset them.
-			cl.Call(func(now int64) { gen.abortAll(now); client.Flush() })
+			cl.Call(func(now mono.Time) { gen.abortAll(now); client.Flush() })
 			break
 		}
 		time.Sleep(drainPoll)
@@ -221,7 +222,7 @@ loop:
 	stopLoops()
 
 	// The loops have stopped: the load generator is ours to read now.
-	elapsed := time.Duration(stopNow - startNow)
+	elapsed := stopNow.Sub(startNow)
 	packets := (s1.counters[engine.RxPackets] - s0.counters[engine.RxPackets]) +
 		(s1.counters[engine.TxPackets] - s0.counters[engine.TxPackets]) +
 		(c1.counters[engine.RxPackets] - c0.counters[engine.RxPackets]) +

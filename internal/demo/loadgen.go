@@ -4,9 +4,11 @@ import (
 	"errors"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/pollstack/pollstack/flow"
 	"github.com/pollstack/pollstack/internal/hist"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/perf/load"
 	"github.com/pollstack/pollstack/tcp"
 )
@@ -38,8 +40,8 @@ const (
 )
 
 // scanInterval is how often the load generator looks for connections past
-// their deadline, ns.
-const scanInterval = int64(10e6)
+// their deadline.
+const scanInterval = 10 * time.Millisecond
 
 // loadgen is the client core's HTTP/1.1 load generator: a fixed set of
 // connection slots, each its own tcp.Handler, dialled, fed and timed from
@@ -51,13 +53,13 @@ type loadgen struct {
 	reqShort []byte     // GET with Connection: close
 	reqKeep  []byte     // GET that keeps the connection
 	perConn  int        // requests per keep-alive connection
-	timeout  int64
+	timeout  time.Duration
 
 	slots []*slot
 	idle  []*slot // slots with no connection, a stack
 
-	now       int64 // the time the loop passed to this turn
-	nextScan  int64
+	now       mono.Time // the time the loop passed to this turn
+	nextScan  mono.Time
 	started   bool // a connection was established: ARP/ND is done
 	dialing   int  // connections in SYN_SENT
 	running   bool // dial and send new requests
@@ -86,12 +88,12 @@ type slot struct {
 
 	req      []byte // the request being written
 	written  int    // bytes of req written
-	sentAt   int64
-	deadline int64
+	sentAt   mono.Time
+	deadline mono.Time
 	p        load.Parser
 }
 
-func newLoadgen(shard *tcp.Shard, tuple flow.Tuple, host, path string, conns, short, perConn int, timeout int64) *loadgen {
+func newLoadgen(shard *tcp.Shard, tuple flow.Tuple, host, path string, conns, short, perConn int, timeout time.Duration) *loadgen {
 	g := &loadgen{
 		shard:    shard,
 		tuple:    tuple,
@@ -113,7 +115,7 @@ func newLoadgen(shard *tcp.Shard, tuple flow.Tuple, host, path string, conns, sh
 
 // pump dials idle slots and expires connections past their deadline. It
 // runs on the client loop after each batch and returns the work it did.
-func (g *loadgen) pump(now int64) int {
+func (g *loadgen) pump(now mono.Time) int {
 	g.now = now
 	work := 0
 	for g.running && len(g.idle) > 0 {
@@ -129,18 +131,18 @@ func (g *loadgen) pump(now int64) int {
 		work++
 	}
 	if now >= g.nextScan {
-		g.nextScan = now + scanInterval
+		g.nextScan = now.Add(scanInterval)
 		work += g.expire(now)
 	}
 	return work
 }
 
 // dial opens a connection for s.
-func (g *loadgen) dial(s *slot, now int64) bool {
+func (g *loadgen) dial(s *slot, now mono.Time) bool {
 	s.state = slotConnecting
 	s.failed = false
 	s.reqs = 0
-	s.deadline = now + g.timeout
+	s.deadline = now.Add(g.timeout)
 	g.dialing++
 	c, err := g.shard.Dial(g.tuple, s, now)
 	if err != nil {
@@ -154,7 +156,7 @@ func (g *loadgen) dial(s *slot, now int64) bool {
 }
 
 // expire aborts the connections whose deadline passed.
-func (g *loadgen) expire(now int64) int {
+func (g *loadgen) expire(now mono.Time) int {
 	n := 0
 	for _, s := range g.slots {
 		if s.state != slotIdle && now > s.deadline {
@@ -171,7 +173,7 @@ func (g *loadgen) expire(now int64) int {
 func (g *loadgen) busy() int { return len(g.slots) - len(g.idle) }
 
 // abortAll ends every connection still open, counting each as a timeout.
-func (g *loadgen) abortAll(now int64) {
+func (g *loadgen) abortAll(now mono.Time) {
 	for _, s := range g.slots {
 		if s.state != slotIdle {
 			g.shard.SetNow(now)
@@ -212,7 +214,7 @@ func (s *slot) send(c *tcp.Conn) {
 	s.written = 0
 	s.state = slotWaiting
 	s.sentAt = g.now
-	s.deadline = g.now + g.timeout
+	s.deadline = g.now.Add(g.timeout)
 	s.p.Reset()
 	s.write(c)
 }
@@ -293,7 +295,7 @@ func (s *slot) Readable(c *tcp.Conn) {
 		s.reqs++
 		g.reqTotal.Add(1)
 		if g.measuring {
-			g.hist.Record(g.now - s.sentAt)
+			g.hist.Record(int64(g.now.Sub(s.sentAt)))
 			g.requests++
 		}
 		switch {
@@ -310,7 +312,7 @@ func (s *slot) Readable(c *tcp.Conn) {
 		default:
 			// The run is over: the client closes and holds the TIME_WAIT.
 			s.state = slotClosing
-			s.deadline = g.now + g.timeout
+			s.deadline = g.now.Add(g.timeout)
 			c.Close()
 			return
 		}
@@ -319,7 +321,7 @@ func (s *slot) Readable(c *tcp.Conn) {
 		switch s.state {
 		case slotEOF:
 			s.state = slotClosing
-			s.deadline = g.now + g.timeout
+			s.deadline = g.now.Add(g.timeout)
 			c.Close() // LAST_ACK: the server holds the TIME_WAIT
 		case slotWaiting:
 			s.fail(errClosed)

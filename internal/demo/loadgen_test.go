@@ -3,10 +3,12 @@ package demo
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/pollstack/pollstack/flow"
 	"github.com/pollstack/pollstack/internal/apps"
 	"github.com/pollstack/pollstack/internal/apps/httpapp"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/tcp"
 )
 
@@ -17,8 +19,8 @@ type genNet struct {
 	w        *probeWire
 	srv, cli *tcp.Shard
 	g        *loadgen
-	now      int64
-	step     int64 // virtual time per loop turn
+	now      mono.Time
+	step     time.Duration // virtual time per loop turn
 }
 
 func newGenNet(t *testing.T, server tcp.Handler, conns, short, perConn int) *genNet {
@@ -42,9 +44,9 @@ func newGenNet(t *testing.T, server tcp.Handler, conns, short, perConn int) *gen
 }
 
 // run advances the clock by d in steps, as the client loop would.
-func (n *genNet) run(d int64) {
-	for end := n.now + d; n.now < end; {
-		n.now += n.step
+func (n *genNet) run(d time.Duration) {
+	for end := n.now.Add(d); n.now < end; {
+		n.now = n.now.Add(n.step)
 		n.g.pump(n.now)
 		n.w.deliver(n.now)
 		n.g.now = n.now

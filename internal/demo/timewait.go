@@ -7,6 +7,7 @@ import (
 	"runtime"
 
 	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/tcp"
 )
 
@@ -42,7 +43,7 @@ func TimeWaitBytes(cfg tcp.Config, k int) (float64, error) {
 	}
 	t := flow.Tuple{LocalAddr: netip.MustParseAddr("::ffff:198.18.0.2").As16(),
 		RemoteAddr: netip.MustParseAddr("::ffff:198.18.0.1").As16(), RemotePort: 80}
-	now := int64(1e9)
+	now := mono.Time(1e9)
 	if _, err := cli.Dial(t, probeClient{closeFirst: true}, now); err != nil {
 		return 0, err
 	}
@@ -97,7 +98,7 @@ type probePacket struct {
 }
 
 // deliver hands the queued segments to their shards until none is left.
-func (w *probeWire) deliver(now int64) {
+func (w *probeWire) deliver(now mono.Time) {
 	for i := 0; i < len(w.q); i++ {
 		p := w.q[i]
 		p.to.Receive(&p.t, p.b, now)

@@ -34,6 +34,7 @@ import (
 
 	"github.com/pollstack/pollstack/flow"
 	"github.com/pollstack/pollstack/internal/hist"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/tcp"
 )
 
@@ -66,8 +67,8 @@ const (
 	// MaxConns bounds the slots of one generator.
 	MaxConns = 1 << 16
 	// scanInterval is how often the generator looks for connections past
-	// their deadline, ns.
-	scanInterval = int64(10e6)
+	// their deadline.
+	scanInterval = 10 * time.Millisecond
 )
 
 // Config shapes one core's generator.
@@ -197,7 +198,7 @@ type Gen struct {
 	tuple    flow.Tuple // local port 0: the shard picks one
 	reqKeep  []byte
 	reqClose []byte
-	timeout  int64
+	timeout  time.Duration
 
 	slots []*slot
 	idle  []*slot // slots with no connection, a stack
@@ -207,12 +208,12 @@ type Gen struct {
 	dialing  int  // slots in slotConnecting
 	running  bool // start new requests and connections
 	measure  bool // count what finishes
-	nextScan int64
+	nextScan mono.Time
 
 	// Open loop.
 	interval   float64 // ns between starts; 0: closed loop
 	schedOn    bool    // the schedule runs: the first connection is up
-	schedStart int64
+	schedStart mono.Time
 	k          uint64 // index of the next start on the schedule
 
 	// The measured window.
@@ -236,9 +237,9 @@ type slot struct {
 	g        *Gen
 	conn     *tcp.Conn
 	state    slotState
-	failed   bool  // an error was counted: the connection's end says nothing more
-	start    int64 // when the request (RPS) or connection (CPS) began, or was scheduled to
-	deadline int64
+	failed   bool      // an error was counted: the connection's end says nothing more
+	start    mono.Time // when the request (RPS) or connection (CPS) began, or was scheduled to
+	deadline mono.Time
 	req      []byte
 	written  int
 	p        Parser
@@ -282,7 +283,7 @@ func New(shard *tcp.Shard, cfg Config) (*Gen, error) {
 		tuple:    flow.Tuple{LocalAddr: local.As16(), RemoteAddr: remote.As16(), RemotePort: cfg.Remote.Port()},
 		reqKeep:  []byte("GET " + cfg.Path + " HTTP/1.1\r\nHost: " + cfg.Host + "\r\nUser-Agent: pollstack-bench\r\n\r\n"),
 		reqClose: []byte("GET " + cfg.Path + " HTTP/1.1\r\nHost: " + cfg.Host + "\r\nUser-Agent: pollstack-bench\r\nConnection: close\r\n\r\n"),
-		timeout:  int64(cfg.Timeout),
+		timeout:  cfg.Timeout,
 		slots:    make([]*slot, cfg.Conns),
 		idle:     make([]*slot, 0, cfg.Conns),
 		ready:    make([]*slot, 0, cfg.Conns),
@@ -316,7 +317,7 @@ func CheckPath(p string) error {
 // Start begins the run at now: slots dial. The open loop's schedule starts
 // when the first connection is established (the neighbour is resolved), so
 // that address resolution does not show as a backlog.
-func (g *Gen) Start(now int64) {
+func (g *Gen) Start(now mono.Time) {
 	g.running = true
 	g.k = 0
 	g.schedOn = g.started
@@ -328,7 +329,7 @@ func (g *Gen) Measure(on bool) { g.measure = on }
 
 // Stop ends the run: no new requests or connections. Keep-alive slots
 // close once their response is in; Busy tells when all are gone.
-func (g *Gen) Stop(now int64) {
+func (g *Gen) Stop(now mono.Time) {
 	g.running = false
 	g.shard.SetNow(now)
 	for _, s := range g.slots {
@@ -343,7 +344,7 @@ func (g *Gen) Stop(now int64) {
 func (g *Gen) Busy() int { return len(g.slots) - len(g.idle) }
 
 // AbortAll resets every connection still open, counting each as a timeout.
-func (g *Gen) AbortAll(now int64) {
+func (g *Gen) AbortAll(now mono.Time) {
 	g.shard.SetNow(now)
 	for _, s := range g.slots {
 		if s.state != slotIdle {
@@ -356,7 +357,7 @@ func (g *Gen) AbortAll(now int64) {
 // Pump runs on the core at every turn: it dials idle slots, makes the
 // open loop's starts that are due, and expires slots past their deadline.
 // It returns the work it did.
-func (g *Gen) Pump(now int64) int {
+func (g *Gen) Pump(now mono.Time) int {
 	work := 0
 	if g.running {
 		g.shard.SetNow(now)
@@ -375,19 +376,19 @@ func (g *Gen) Pump(now int64) int {
 		}
 	}
 	if now >= g.nextScan {
-		g.nextScan = now + scanInterval
+		g.nextScan = now.Add(scanInterval)
 		work += g.expire(now)
 	}
 	return work
 }
 
 // due returns the scheduled time of start k.
-func (g *Gen) due(k uint64) int64 {
-	return g.schedStart + int64(float64(k)*g.interval)
+func (g *Gen) due(k uint64) mono.Time {
+	return g.schedStart.Add(time.Duration(float64(k) * g.interval))
 }
 
 // schedule makes the open loop's starts due at now for which a slot is free.
-func (g *Gen) schedule(now int64) int {
+func (g *Gen) schedule(now mono.Time) int {
 	n := 0
 	for {
 		at := g.due(g.k)
@@ -411,7 +412,7 @@ func (g *Gen) schedule(now int64) int {
 		g.k++
 		if g.measure {
 			g.sent++
-			if now-at > int64(LateSlack) {
+			if now.Sub(at) > LateSlack {
 				g.late++
 				g.iv.Late++
 			}
@@ -426,11 +427,11 @@ func (g *Gen) schedule(now int64) int {
 }
 
 // Behind returns the open loop's starts due by now and not yet made.
-func (g *Gen) Behind(now int64) uint64 {
+func (g *Gen) Behind(now mono.Time) uint64 {
 	if !g.schedOn || now < g.schedStart {
 		return 0
 	}
-	due := uint64(float64(now-g.schedStart)/g.interval) + 1
+	due := uint64(float64(now.Sub(g.schedStart))/g.interval) + 1
 	if due <= g.k {
 		return 0
 	}
@@ -438,7 +439,7 @@ func (g *Gen) Behind(now int64) uint64 {
 }
 
 // expire aborts the slots whose deadline passed.
-func (g *Gen) expire(now int64) int {
+func (g *Gen) expire(now mono.Time) int {
 	n := 0
 	g.shard.SetNow(now)
 	for _, s := range g.slots {
@@ -458,13 +459,13 @@ func (g *Gen) count(k ErrKind) {
 }
 
 // done records a whole response that began at start.
-func (g *Gen) done(start, now int64) {
+func (g *Gen) done(start, now mono.Time) {
 	g.reqTotal.Add(1)
 	g.iv.Requests++
-	g.iv.Hist.Record(now - start)
+	g.iv.Hist.Record(int64(now.Sub(start)))
 	if g.measure {
 		g.requests++
-		g.hist.Record(now - start)
+		g.hist.Record(int64(now.Sub(start)))
 	}
 }
 
@@ -497,12 +498,12 @@ func (g *Gen) Totals() Totals {
 }
 
 // dial opens a connection for s; start is when its measurement begins.
-func (s *slot) dial(start, now int64) bool {
+func (s *slot) dial(start, now mono.Time) bool {
 	g := s.g
 	s.state = slotConnecting
 	s.failed = false
 	s.start = start
-	s.deadline = now + g.timeout
+	s.deadline = now.Add(g.timeout)
 	g.dialing++
 	c, err := g.shard.Dial(g.tuple, s, now)
 	if err != nil {
@@ -525,7 +526,7 @@ func (s *slot) fail(k ErrKind) {
 }
 
 // send starts a request that began at start.
-func (s *slot) send(c *tcp.Conn, start, now int64) {
+func (s *slot) send(c *tcp.Conn, start, now mono.Time) {
 	g := s.g
 	s.req = g.reqKeep
 	if g.mode == CPS {
@@ -535,7 +536,7 @@ func (s *slot) send(c *tcp.Conn, start, now int64) {
 	}
 	s.written = 0
 	s.state = slotWaiting
-	s.deadline = now + g.timeout
+	s.deadline = now.Add(g.timeout)
 	s.p.Reset()
 	s.write(c)
 }
@@ -555,14 +556,14 @@ func (s *slot) write(c *tcp.Conn) {
 }
 
 // closeNow closes the connection from the client's side.
-func (s *slot) closeNow(now int64) {
+func (s *slot) closeNow(now mono.Time) {
 	s.state = slotClosing
-	s.deadline = now + s.g.timeout
+	s.deadline = now.Add(s.g.timeout)
 	s.conn.Close()
 }
 
 // idleReady makes an established RPS slot wait for its next request.
-func (s *slot) idleReady(c *tcp.Conn, now int64) {
+func (s *slot) idleReady(c *tcp.Conn, now mono.Time) {
 	g := s.g
 	switch {
 	case !g.running:
@@ -644,7 +645,7 @@ func (s *slot) Readable(c *tcp.Conn) {
 		if s.p.ConnClose() {
 			// The server closes first and holds the TIME_WAIT.
 			s.state = slotEOF
-			s.deadline = now + g.timeout
+			s.deadline = now.Add(g.timeout)
 			continue
 		}
 		s.idleReady(c, now)
