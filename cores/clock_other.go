@@ -2,5 +2,7 @@
 
 package cores
 
+import "time"
+
 // MonotonicBase returns 0 where the system's monotonic clock is not read.
-func MonotonicBase() int64 { return 0 }
+func MonotonicBase() time.Duration { return 0 }

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pollstack/pollstack/mono"
 )
 
 // Worker is the work of one core. The Loop calls it from its own locked
@@ -13,9 +15,9 @@ import (
 type Worker interface {
 	// Poll receives one batch, processes it to completion, transmits what it
 	// produced, and returns how many frames it received.
-	Poll(now int64) int
+	Poll(now mono.Time) int
 	// Timers runs what is due at now.
-	Timers(now int64)
+	Timers(now mono.Time)
 	// Wait sleeps until frames may be ready or timeout passes.
 	Wait(timeout time.Duration)
 }
@@ -47,8 +49,9 @@ var ErrMailboxFull = errors.New("cores: mailbox full")
 
 var epoch = time.Now()
 
-// Now returns the monotonic time in nanoseconds that loops hand their workers.
-func Now() int64 { return int64(time.Since(epoch)) }
+// Now returns the instant on the engine's monotonic clock that loops hand
+// their workers: the time since the process started using the package.
+func Now() mono.Time { return mono.Time(time.Since(epoch)) }
 
 // Loop is one core's run-to-completion loop.
 type Loop struct {
@@ -56,7 +59,7 @@ type Loop struct {
 	pin    bool
 	worker Worker
 	idle   IdlePolicy
-	mail   chan func(now int64)
+	mail   chan func(now mono.Time)
 	stop   atomic.Bool
 	// sleeping is set while the loop sleeps in Worker.Wait, so that Post
 	// and Wake cut the sleep short (when the worker is a Waker).
@@ -73,7 +76,7 @@ func NewLoop(cpu int, pin bool, w Worker, idle IdlePolicy) *Loop {
 		idle.SleepFor = DefaultSleepFor
 	}
 	return &Loop{cpu: cpu, pin: pin, worker: w, idle: idle,
-		mail: make(chan func(now int64), MailboxSize), done: make(chan struct{})}
+		mail: make(chan func(now mono.Time), MailboxSize), done: make(chan struct{})}
 }
 
 // Pinned reports whether the loop is pinned to its CPU.
@@ -101,7 +104,7 @@ func (l *Loop) Stop() {
 func (l *Loop) Done() <-chan struct{} { return l.done }
 
 // Post queues fn to run on the loop's core between batches, without waiting.
-func (l *Loop) Post(fn func(now int64)) error {
+func (l *Loop) Post(fn func(now mono.Time)) error {
 	if l.stop.Load() {
 		return ErrStopped
 	}
@@ -132,9 +135,9 @@ func (l *Loop) Wake() {
 }
 
 // Call runs fn on the loop's core and waits for it to finish.
-func (l *Loop) Call(fn func(now int64)) error {
+func (l *Loop) Call(fn func(now mono.Time)) error {
 	ran := make(chan struct{})
-	if err := l.Post(func(now int64) { fn(now); close(ran) }); err != nil {
+	if err := l.Post(func(now mono.Time) { fn(now); close(ran) }); err != nil {
 		return err
 	}
 	select {
@@ -191,7 +194,7 @@ func (l *Loop) run(started chan<- error) {
 	l.drain(Now())
 }
 
-func (l *Loop) drain(now int64) int {
+func (l *Loop) drain(now mono.Time) int {
 	for i := 0; i < maxCallsPerTurn; i++ {
 		select {
 		case fn := <-l.mail:

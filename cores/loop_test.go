@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pollstack/pollstack/mono"
 )
 
 // countingWorker records how the loop drives it.
@@ -18,7 +20,7 @@ type countingWorker struct {
 	waits  atomic.Int64
 }
 
-func (w *countingWorker) Poll(now int64) int {
+func (w *countingWorker) Poll(now mono.Time) int {
 	w.polls.Add(1)
 	if w.work.Load() > 0 {
 		w.work.Add(-1)
@@ -26,7 +28,7 @@ func (w *countingWorker) Poll(now int64) int {
 	}
 	return 0
 }
-func (w *countingWorker) Timers(now int64)     { w.timers.Add(1) }
+func (w *countingWorker) Timers(now mono.Time) { w.timers.Add(1) }
 func (w *countingWorker) Wait(d time.Duration) { w.waits.Add(1); time.Sleep(d) }
 
 func TestLoopRunsPollTimersAndMailboxInOrder(t *testing.T) {
@@ -38,12 +40,12 @@ func TestLoopRunsPollTimersAndMailboxInOrder(t *testing.T) {
 	var got []int
 	for i := 0; i < 100; i++ {
 		i := i
-		if err := l.Post(func(int64) { got = append(got, i) }); err != nil {
+		if err := l.Post(func(mono.Time) { got = append(got, i) }); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var last int64
-	if err := l.Call(func(now int64) { last = now }); err != nil {
+	var last mono.Time
+	if err := l.Call(func(now mono.Time) { last = now }); err != nil {
 		t.Fatal(err)
 	}
 	l.Stop()
@@ -103,10 +105,10 @@ func TestCallsOnAStoppedLoopFailInsteadOfHanging(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Stop()
-	if err := l.Post(func(int64) {}); !errors.Is(err, ErrStopped) {
+	if err := l.Post(func(mono.Time) {}); !errors.Is(err, ErrStopped) {
 		t.Fatalf("Post after Stop: %v", err)
 	}
-	if err := l.Call(func(int64) {}); !errors.Is(err, ErrStopped) {
+	if err := l.Call(func(mono.Time) {}); !errors.Is(err, ErrStopped) {
 		t.Fatalf("Call after Stop: %v", err)
 	}
 	select {
@@ -129,7 +131,7 @@ func TestConcurrentCallsDuringStop(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 200; i++ {
-				switch err := l.Call(func(int64) { ran.Add(1) }); {
+				switch err := l.Call(func(mono.Time) { ran.Add(1) }); {
 				case err == nil:
 				case errors.Is(err, ErrStopped):
 					stopped.Add(1)
@@ -231,7 +233,7 @@ func TestPostWakesASleepingLoop(t *testing.T) {
 		}
 		done := make(chan struct{})
 		go func() {
-			l.Call(func(int64) {})
+			l.Call(func(mono.Time) {})
 			close(done)
 		}()
 		select {
@@ -247,7 +249,7 @@ func TestPostWakesASleepingLoop(t *testing.T) {
 // the goroutine waited between its two clock reads, so each side takes the
 // highest of a few.
 func TestMonotonicBaseIsStable(t *testing.T) {
-	best := func() int64 {
+	best := func() time.Duration {
 		m := MonotonicBase()
 		for i := 0; i < 8; i++ {
 			m = max(m, MonotonicBase())
@@ -257,7 +259,7 @@ func TestMonotonicBaseIsStable(t *testing.T) {
 	a := best()
 	time.Sleep(2 * time.Millisecond)
 	b := best()
-	if d := b - a; d < -int64(10*time.Millisecond) || d > int64(10*time.Millisecond) {
-		t.Fatalf("MonotonicBase moved by %d ns between two readings", d)
+	if d := b - a; d < -10*time.Millisecond || d > 10*time.Millisecond {
+		t.Fatalf("MonotonicBase moved by %v between two readings", d)
 	}
 }

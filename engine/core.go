@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
 	"github.com/pollstack/pollstack/tcp"
 )
@@ -29,10 +31,10 @@ const (
 
 	// DefaultTTL is the TTL / hop limit of packets we originate.
 	DefaultTTL = 64
-	// publishInterval is how often a core copies its counters for readers, ns.
-	publishInterval = int64(10e6)
-	// neighScanInterval is how often a core looks for neighbour solicitations due, ns.
-	neighScanInterval = int64(50e6)
+	// publishInterval is how often a core copies its counters for readers.
+	publishInterval = 10 * time.Millisecond
+	// neighScanInterval is how often a core looks for neighbour solicitations due.
+	neighScanInterval = 50 * time.Millisecond
 )
 
 // CoreConfig is what one core's stack needs to know.
@@ -81,14 +83,14 @@ type Core struct {
 	stats Counters
 	pub   Published
 
-	lastPublish int64
-	nextScan    int64
+	lastPublish mono.Time
+	nextScan    mono.Time
 	onEcho      EchoReplyFunc
 
 	tcp      *tcp.Shard
-	tuple    tcp.Tuple  // scratch for the segment being received
+	tuple    flow.Tuple // scratch for the segment being received
 	tcpFrame rings.Desc // the frame the shard is writing a segment into
-	now      int64      // time of the current batch or timer run
+	now      mono.Time  // time of the current batch or timer run
 	tcpPub   tcpPublished
 
 	steer *coreSteer // flow steering between cores; nil with one core
@@ -165,7 +167,7 @@ func (c *Core) Published() *Published { return &c.pub }
 
 // Poll receives one batch, processes it to completion and transmits what it
 // produced. It returns the number of frames received.
-func (c *Core) Poll(now int64) int {
+func (c *Core) Poll(now mono.Time) int {
 	c.now = now
 	n := c.link.Receive(c.rx[:])
 	if n == 0 {
@@ -193,24 +195,24 @@ func (c *Core) Poll(now int64) int {
 
 // Timers runs the core's due timers: neighbour solicitations and the
 // publication of counters.
-func (c *Core) Timers(now int64) {
+func (c *Core) Timers(now mono.Time) {
 	c.now = now
 	if c.tcp != nil {
 		c.tcp.Tick(now)
 		c.flush()
 	}
 	if c.neigh.probing > 0 && now >= c.nextScan {
-		c.nextScan = now + neighScanInterval
+		c.nextScan = now.Add(neighScanInterval)
 		c.neighScan(now)
 		c.flush()
 	}
-	if now-c.lastPublish >= publishInterval {
+	if now.Sub(c.lastPublish) >= publishInterval {
 		c.Publish(now)
 	}
 }
 
 // Publish copies the counters into the snapshot now.
-func (c *Core) Publish(now int64) {
+func (c *Core) Publish(now mono.Time) {
 	c.lastPublish = now
 	c.stats[NeighEntries] = uint64(c.neigh.n)
 	ls := c.link.Stats()
@@ -239,7 +241,7 @@ func (c *Core) Flush() { c.flush() }
 
 // input handles one received frame; the frame is either reused for a reply,
 // queued, or returned to the pool.
-func (c *Core) input(d rings.Desc, now int64) {
+func (c *Core) input(d rings.Desc, now mono.Time) {
 	c.stats[RxPackets]++
 	c.stats[RxBytes] += uint64(d.Len)
 	b := c.pool.Bytes(d)
@@ -333,7 +335,7 @@ func (c *Core) newFrame() (rings.Desc, []byte, bool) {
 
 // output sends a frame whose Ethernet header is complete but for the
 // destination MAC, to the on-link neighbour nexthop (IPv4 as ::ffff:a.b.c.d).
-func (c *Core) output(d rings.Desc, nexthop *[16]byte, now int64) {
+func (c *Core) output(d rings.Desc, nexthop *[16]byte, now mono.Time) {
 	e := c.neigh.lookup(nexthop)
 	if e != nil && e.state != neighIncomplete {
 		if e.state == neighReachable && now >= e.expires {
@@ -361,12 +363,12 @@ func (c *Core) output(d rings.Desc, nexthop *[16]byte, now int64) {
 }
 
 // solicitStart sends the first solicitation for e and arms its retry.
-func (c *Core) solicitStart(e *neighEntry, now int64) {
+func (c *Core) solicitStart(e *neighEntry, now mono.Time) {
 	if e.probes == 0 {
 		c.neigh.probing++
 	}
 	e.probes = 1
-	e.expires = now + NeighRetrans
+	e.expires = now.Add(NeighRetrans)
 	if c.nextScan > e.expires || c.nextScan <= now {
 		c.nextScan = e.expires
 	}
@@ -379,7 +381,7 @@ func (c *Core) solicitStart(e *neighEntry, now int64) {
 // core had one (it asked, so the answer is one to keep); otherwise they
 // only update one they have (an answer to their own solicitation may
 // arrive on this core's queue).
-func (c *Core) confirm(ip *[16]byte, mac []byte, create bool, now int64) {
+func (c *Core) confirm(ip *[16]byte, mac []byte, create bool, now mono.Time) {
 	had := c.confirmLocal(ip, mac, create, now)
 	if c.steer != nil {
 		c.shareNeigh(ip, mac, create || had)
@@ -388,7 +390,7 @@ func (c *Core) confirm(ip *[16]byte, mac []byte, create bool, now int64) {
 
 // confirmLocal is confirm for this core's cache only. It reports whether
 // the core had an entry for ip.
-func (c *Core) confirmLocal(ip *[16]byte, mac []byte, create bool, now int64) (had bool) {
+func (c *Core) confirmLocal(ip *[16]byte, mac []byte, create bool, now mono.Time) (had bool) {
 	e := c.neigh.lookup(ip)
 	had = e != nil
 	if e == nil {
@@ -401,7 +403,7 @@ func (c *Core) confirmLocal(ip *[16]byte, mac []byte, create bool, now int64) (h
 	}
 	copy(e.mac[:], mac)
 	e.state = neighReachable
-	e.expires = now + NeighReachable
+	e.expires = now.Add(NeighReachable)
 	if e.probes > 0 {
 		c.neigh.probing--
 		e.probes = 0
@@ -416,7 +418,7 @@ func (c *Core) confirmLocal(ip *[16]byte, mac []byte, create bool, now int64) (h
 }
 
 // neighScan retries or gives up solicitations that are due.
-func (c *Core) neighScan(now int64) {
+func (c *Core) neighScan(now mono.Time) {
 	t := c.neigh
 	for i := 0; i < len(t.slots) && t.probing > 0; i++ {
 		e := &t.slots[i]
@@ -433,10 +435,10 @@ func (c *Core) neighScan(now int64) {
 			continue
 		}
 		e.probes++
-		e.expires = now + NeighRetrans
+		e.expires = now.Add(NeighRetrans)
 		c.solicit(e)
 	}
-	c.nextScan = now + neighScanInterval
+	c.nextScan = now.Add(neighScanInterval)
 }
 
 // solicit sends an ARP request or a neighbour solicitation for e.

@@ -11,6 +11,7 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
 )
 
@@ -173,7 +174,7 @@ func echo6Frame(t testing.TB, src, dst netip.Addr, payload []byte) []byte {
 }
 
 // run feeds frames to c and returns what it transmitted.
-func run(c *Core, l *fakeLink, now int64, frames ...[]byte) [][]byte {
+func run(c *Core, l *fakeLink, now mono.Time, frames ...[]byte) [][]byte {
 	l.in = append(l.in, frames...)
 	for len(l.in) > 0 {
 		c.Poll(now)
@@ -305,11 +306,11 @@ func TestNeighbourPendingQueueFlushedOnReply(t *testing.T) {
 func TestNeighbourRetriesThenGivesUp(t *testing.T) {
 	c, l := newTestCore(t)
 	free := c.pool.Free()
-	now := int64(0)
+	now := mono.Time(0)
 	out := run(c, l, now, echo4Frame(t, peerIP4, ourIP4, []byte("a")), echo4Frame(t, peerIP4, ourIP4, []byte("b")))
 	requests := len(out)
 	for step := 0; step < 10; step++ {
-		now += NeighRetrans / 2
+		now = now.Add(NeighRetrans / 2)
 		requests += len(run(c, l, now))
 	}
 	if requests != NeighMaxProbes {
@@ -331,7 +332,7 @@ func TestNeighbourRetriesThenGivesUp(t *testing.T) {
 func TestNeighbourStaleEntryReconfirmed(t *testing.T) {
 	c, l := newTestCore(t)
 	run(c, l, 0, arpFrame(t, layers.ARPRequest, peerMAC, peerIP4, ourIP4))
-	out := run(c, l, NeighReachable+1, echo4Frame(t, peerIP4, ourIP4, []byte("s")))
+	out := run(c, l, mono.Time(NeighReachable+1), echo4Frame(t, peerIP4, ourIP4, []byte("s")))
 	if len(out) != 2 {
 		t.Fatalf("sent %d frames, want ARP request + echo reply", len(out))
 	}

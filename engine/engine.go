@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 
 	"github.com/pollstack/pollstack/cores"
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
 	"github.com/pollstack/pollstack/tcp"
 )
@@ -243,7 +245,7 @@ func (e *Engine) DialOn(core int, local, remote netip.AddrPort, h tcp.Handler) e
 	if err != nil {
 		return err
 	}
-	if cerr := e.loops[core].Call(func(now int64) {
+	if cerr := e.loops[core].Call(func(now mono.Time) {
 		_, err = e.cores[core].dial(t, h, now)
 	}); cerr != nil {
 		return cerr
@@ -253,8 +255,8 @@ func (e *Engine) DialOn(core int, local, remote netip.AddrPort, h tcp.Handler) e
 
 // dialTarget returns the core that is to dial t: core, unless t has an
 // explicit local port and another core owns it.
-func (e *Engine) dialTarget(core int, local, remote netip.AddrPort) (int, tcp.Tuple, error) {
-	t := tcp.Tuple{LocalAddr: local.Addr().As16(), RemoteAddr: remote.Addr().As16(),
+func (e *Engine) dialTarget(core int, local, remote netip.AddrPort) (int, flow.Tuple, error) {
+	t := flow.Tuple{LocalAddr: local.Addr().As16(), RemoteAddr: remote.Addr().As16(),
 		LocalPort: local.Port(), RemotePort: remote.Port()}
 	if core < 0 || core >= len(e.cores) {
 		return 0, t, fmt.Errorf("engine: no core %d", core)
@@ -269,7 +271,7 @@ func (e *Engine) dialTarget(core int, local, remote netip.AddrPort) (int, tcp.Tu
 }
 
 // dial opens t on the core's shard. Owner only.
-func (c *Core) dial(t tcp.Tuple, h tcp.Handler, now int64) (*tcp.Conn, error) {
+func (c *Core) dial(t flow.Tuple, h tcp.Handler, now mono.Time) (*tcp.Conn, error) {
 	c.now = now
 	conn, err := c.tcp.Dial(t, h, now)
 	c.flush()

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/google/gopacket/layers"
+	"github.com/pollstack/pollstack/mono"
 )
 
 // FuzzInput feeds arbitrary frames to a core that already knows its peer.
@@ -37,7 +38,7 @@ func FuzzInput(f *testing.F) {
 			}
 		}
 		// Time passes: solicitations are retried, then given up.
-		for now := int64(0); now < 5*NeighRetrans; now += NeighRetrans / 2 {
+		for now := mono.Time(0); now < mono.Time(5*NeighRetrans); now = now.Add(NeighRetrans / 2) {
 			run(c, l, now)
 		}
 		if c.neigh.probing != 0 {

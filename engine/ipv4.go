@@ -3,8 +3,9 @@ package engine
 import (
 	"net/netip"
 
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
-	"github.com/pollstack/pollstack/tcp"
 )
 
 const (
@@ -35,7 +36,7 @@ func (c *Core) source4(dst [4]byte) [4]byte {
 // inputARP handles an ARP packet (RFC 826): answer requests for our
 // addresses, learn the sender when the packet concerns us, update what we
 // already know from any packet (the merge flag).
-func (c *Core) inputARP(d rings.Desc, b []byte, now int64) {
+func (c *Core) inputARP(d rings.Desc, b []byte, now mono.Time) {
 	a := b[ethHeaderLen:]
 	if len(a) < arpLen {
 		c.drop(d, DropMalformed)
@@ -120,7 +121,7 @@ func (c *Core) sendARPRequest(ip [4]byte) {
 
 // inputIPv4 validates an IPv4 header (RFC 791, RFC 1122 3.2.1) and
 // dispatches the payload.
-func (c *Core) inputIPv4(d rings.Desc, b []byte, now int64) {
+func (c *Core) inputIPv4(d rings.Desc, b []byte, now mono.Time) {
 	p := b[ethHeaderLen:]
 	if len(p) < ipv4MinHeader || p[0]>>4 != 4 {
 		c.drop(d, DropMalformed)
@@ -161,7 +162,7 @@ func (c *Core) inputIPv4(d rings.Desc, b []byte, now int64) {
 }
 
 // inputICMP4 answers echo requests (RFC 792, RFC 1122 3.2.2.6) in place.
-func (c *Core) inputICMP4(d rings.Desc, b []byte, ihl, total int, now int64) {
+func (c *Core) inputICMP4(d rings.Desc, b []byte, ihl, total int, now mono.Time) {
 	ip := b[ethHeaderLen:]
 	m := ip[ihl:total]
 	if len(m) < 8 {
@@ -228,7 +229,7 @@ func (c *Core) writeIPv4Header(h []byte, src, dst [4]byte, proto uint8, total in
 // segments to the shard (RFC 1122 4.2.3.9). m is the ICMP message: type,
 // code, checksum, 4 unused bytes, then the offending IP header and at least
 // 8 bytes of its payload.
-func (c *Core) unreachable4(d rings.Desc, m []byte, now int64) {
+func (c *Core) unreachable4(d rings.Desc, m []byte, now mono.Time) {
 	inner := m[8:]
 	if len(inner) < ipv4MinHeader || inner[0]>>4 != 4 {
 		c.drop(d, DropMalformed)
@@ -248,18 +249,18 @@ func (c *Core) unreachable4(d rings.Desc, m []byte, now int64) {
 
 // unreachableTCP hands an unreachable about the TCP segment whose first 8
 // bytes are seg, sent from c.tuple's addresses, to the shard.
-func (c *Core) unreachableTCP(d rings.Desc, seg []byte, hard bool, now int64) {
+func (c *Core) unreachableTCP(d rings.Desc, seg []byte, hard bool, now mono.Time) {
 	t := &c.tuple
 	t.LocalPort, t.RemotePort = be16(seg[0:]), be16(seg[2:])
 	if c.steer != nil {
 		if o := c.steer.owner(t); o != c.id {
-			c.steerOut(o, steerKindUnreach, t, nil, tcp.Seq(be32(seg[4:])), hard)
+			c.steerOut(o, steerKindUnreach, t, nil, flow.Seq(be32(seg[4:])), hard)
 			c.pool.Put(d.Addr)
 			return
 		}
 	}
 	c.now = now
-	c.tcp.Unreachable(t, tcp.Seq(be32(seg[4:])), hard)
+	c.tcp.Unreachable(t, flow.Seq(be32(seg[4:])), hard)
 	c.stats[ICMPUnreachIn]++
 	c.pool.Put(d.Addr)
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"net/netip"
 
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
 )
 
@@ -64,7 +65,7 @@ func (c *Core) source6(dst *[16]byte) [16]byte {
 
 // inputIPv6 validates an IPv6 header (RFC 8200), walks the extension headers
 // and dispatches the upper-layer payload.
-func (c *Core) inputIPv6(d rings.Desc, b []byte, now int64) {
+func (c *Core) inputIPv6(d rings.Desc, b []byte, now mono.Time) {
 	p := b[ethHeaderLen:]
 	if len(p) < ipv6HeaderLen || p[0]>>4 != 6 {
 		c.drop(d, DropMalformed)
@@ -120,7 +121,7 @@ func (c *Core) inputIPv6(d rings.Desc, b []byte, now int64) {
 
 // inputICMP6 handles ICMPv6 (RFC 4443) and neighbour discovery (RFC 4861).
 // off is the message's offset from the IPv6 header.
-func (c *Core) inputICMP6(d rings.Desc, b []byte, off int, now int64) {
+func (c *Core) inputICMP6(d rings.Desc, b []byte, off int, now mono.Time) {
 	ip := b[ethHeaderLen:]
 	total := ipv6HeaderLen + int(be16(ip[4:]))
 	m := ip[off:total]
@@ -151,7 +152,7 @@ func (c *Core) inputICMP6(d rings.Desc, b []byte, off int, now int64) {
 }
 
 // echo6 answers an echo request in place.
-func (c *Core) echo6(d rings.Desc, b []byte, off int, now int64) {
+func (c *Core) echo6(d rings.Desc, b []byte, off int, now mono.Time) {
 	ip := b[ethHeaderLen:]
 	total := ipv6HeaderLen + int(be16(ip[4:]))
 	m := ip[off:total]
@@ -210,7 +211,7 @@ func validND(ip, m []byte) bool {
 }
 
 // inputNS answers solicitations for our addresses and learns the sender.
-func (c *Core) inputNS(d rings.Desc, b, m []byte, now int64) {
+func (c *Core) inputNS(d rings.Desc, b, m []byte, now mono.Time) {
 	ip := b[ethHeaderLen:]
 	if !validND(ip, m) {
 		c.drop(d, DropMalformed)
@@ -274,7 +275,7 @@ func (c *Core) inputNS(d rings.Desc, b, m []byte, now int64) {
 }
 
 // inputNA updates the neighbour the advertisement names.
-func (c *Core) inputNA(d rings.Desc, b, m []byte, now int64) {
+func (c *Core) inputNA(d rings.Desc, b, m []byte, now mono.Time) {
 	ip := b[ethHeaderLen:]
 	if !validND(ip, m) || (ip[24] == 0xff && m[4]&0x40 != 0) {
 		c.drop(d, DropMalformed)
@@ -335,7 +336,7 @@ func writeIPv6Header(h []byte, src, dst *[16]byte, next uint8, payload int, hops
 // unreachable6 is unreachable4 for ICMPv6: the offending IPv6 header follows
 // the 8-byte ICMPv6 header; codes 1 (administratively prohibited) and 4
 // (port unreachable) are hard errors.
-func (c *Core) unreachable6(d rings.Desc, m []byte, now int64) {
+func (c *Core) unreachable6(d rings.Desc, m []byte, now mono.Time) {
 	inner := m[8:]
 	if len(inner) < ipv6HeaderLen+8 || inner[0]>>4 != 6 {
 		c.drop(d, DropMalformed)

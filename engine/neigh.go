@@ -2,7 +2,9 @@ package engine
 
 import (
 	"encoding/binary"
+	"time"
 
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
 )
 
@@ -14,12 +16,12 @@ const (
 	NeighMaxEntries = NeighSlots * 3 / 4
 	// NeighPending is how many frames may wait for one unresolved neighbour.
 	NeighPending = 16
-	// NeighRetrans is the time between solicitations, ns.
-	NeighRetrans = int64(1e9)
+	// NeighRetrans is the time between solicitations.
+	NeighRetrans = time.Second
 	// NeighMaxProbes is the number of solicitations before giving up.
 	NeighMaxProbes = 3
-	// NeighReachable is how long a confirmed entry is used without asking again, ns.
-	NeighReachable = int64(30e9)
+	// NeighReachable is how long a confirmed entry is used without asking again.
+	NeighReachable = 30 * time.Second
 )
 
 type neighState uint8
@@ -37,7 +39,7 @@ type neighEntry struct {
 	state    neighState
 	probes   uint8
 	npending uint8
-	expires  int64 // reachable: until; incomplete: next solicitation
+	expires  mono.Time // reachable: until; incomplete: next solicitation
 	pending  [NeighPending]rings.Desc
 }
 

@@ -3,13 +3,14 @@ package engine
 import (
 	"net/netip"
 
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
 )
 
 // EchoReplyFunc is called on the core's loop for every echo reply received:
 // from src, with the request's identifier and sequence number and the
 // reply's payload (valid only during the call).
-type EchoReplyFunc func(src netip.Addr, id, seq uint16, payload []byte, now int64)
+type EchoReplyFunc func(src netip.Addr, id, seq uint16, payload []byte, now mono.Time)
 
 // OnEchoReply sets the function echo replies go to (nil: they are ignored).
 // Owner only.
@@ -18,7 +19,7 @@ func (c *Core) OnEchoReply(fn EchoReplyFunc) { c.onEcho = fn }
 // SendEcho sends an ICMP or ICMPv6 echo request to dst, resolving the next
 // hop as any packet does. It reports false when dst is not on a connected
 // prefix, the payload does not fit a frame, or the pool is empty. Owner only.
-func (c *Core) SendEcho(dst netip.Addr, id, seq uint16, payload []byte, now int64) bool {
+func (c *Core) SendEcho(dst netip.Addr, id, seq uint16, payload []byte, now mono.Time) bool {
 	if dst.Is4() {
 		if len(c.v4) == 0 {
 			return false
@@ -85,7 +86,7 @@ func (c *Core) SendEcho(dst netip.Addr, id, seq uint16, payload []byte, now int6
 
 // echoReply hands a received echo reply (m is the ICMP message) to the
 // OnEchoReply function and frees the frame.
-func (c *Core) echoReply(d rings.Desc, src netip.Addr, m []byte, now int64) {
+func (c *Core) echoReply(d rings.Desc, src netip.Addr, m []byte, now mono.Time) {
 	if len(m) < 8 {
 		c.drop(d, DropMalformed)
 		return

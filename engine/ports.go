@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/tcp"
 )
 
@@ -172,7 +174,7 @@ func (e *Engine) onCore(i int, fn func(c *Core)) error {
 		fn(c)
 		return nil
 	}
-	if err := e.loops[i].Call(func(now int64) {
+	if err := e.loops[i].Call(func(now mono.Time) {
 		c.now = now
 		c.tcp.SetNow(now)
 		fn(c)
@@ -206,7 +208,7 @@ func (e *Engine) isLocal(a netip.Addr) bool {
 // dialCore chooses the core an active open runs on: the owner of its
 // 4-tuple when the local port is chosen already, else the cores in turn
 // (the core then picks a port whose replies hash to it).
-func (e *Engine) dialCore(t *tcp.Tuple) int {
+func (e *Engine) dialCore(t *flow.Tuple) int {
 	if t.LocalPort != 0 {
 		if e.steer != nil {
 			return e.steer.owner(t)

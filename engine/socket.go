@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/pollstack/pollstack/cores"
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/tcp"
 )
 
@@ -71,7 +73,7 @@ type Socket struct {
 	rdPark      bool // the entry may park (a blocking read)
 	rdParked    bool // owned by the core: a read waits for data
 	rdCancelled bool
-	rdCancelFn  func(now int64)
+	rdCancelFn  func(now mono.Time)
 	rdWake      chan struct{}
 	rdDeadline  atomic.Int64
 	rdTimer     *time.Timer
@@ -93,7 +95,7 @@ type Socket struct {
 // sqCall is a reusable squeue entry: fn runs on the core and signals done.
 // Posting it allocates nothing.
 type sqCall struct {
-	fn   func(now int64)
+	fn   func(now mono.Time)
 	done chan struct{}
 }
 
@@ -163,7 +165,7 @@ func (s *Socket) enter(c *sqCall) error {
 // what it sent, and waits. For control calls; it allocates.
 func (s *Socket) onCore(fn func(c *Core)) error {
 	c := s.e.cores[s.core]
-	err := s.e.loops[s.core].Call(func(now int64) {
+	err := s.e.loops[s.core].Call(func(now mono.Time) {
 		c.now = now
 		c.tcp.SetNow(now)
 		fn(c)
@@ -402,7 +404,7 @@ func (s *Socket) startConnect(a netip.AddrPort) error {
 		}
 		la = src
 	}
-	t := tcp.Tuple{LocalAddr: la.As16(), RemoteAddr: ra.As16(), LocalPort: s.local.Port(), RemotePort: a.Port()}
+	t := flow.Tuple{LocalAddr: la.As16(), RemoteAddr: ra.As16(), LocalPort: s.local.Port(), RemotePort: a.Port()}
 	if ra.Is4() {
 		t.LocalAddr = v4Mapped(la.Unmap().As4())
 		t.RemoteAddr = v4Mapped(ra.As4())
@@ -511,7 +513,7 @@ func (s *Socket) wrDeadlinePassed() error {
 }
 
 // sendOnCore is the send half of the squeue entry.
-func (s *Socket) sendOnCore(now int64) {
+func (s *Socket) sendOnCore(now mono.Time) {
 	s.wrN, s.wrErr = 0, nil
 	if s.conn == nil {
 		s.wrErr = s.takeErr()
@@ -631,7 +633,7 @@ func (s *Socket) recvEntry(p []byte) (n int, err error, done bool) {
 }
 
 // post puts fn in the socket's core's mailbox, waiting while it is full.
-func (s *Socket) post(fn func(now int64)) error {
+func (s *Socket) post(fn func(now mono.Time)) error {
 	l := s.e.loops[s.core]
 	for {
 		err := l.Post(fn)
@@ -646,7 +648,7 @@ func (s *Socket) post(fn func(now int64)) error {
 }
 
 // cancelRecvOnCore ends a parked read with nothing (deadline or Close).
-func (s *Socket) cancelRecvOnCore(now int64) {
+func (s *Socket) cancelRecvOnCore(now mono.Time) {
 	if s.rdParked {
 		s.rdParked = false
 		s.rdN, s.rdEOF, s.rdErr, s.rdCancelled = 0, false, nil, true
@@ -663,7 +665,7 @@ func (s *Socket) fillParked() {
 
 // recvOnCore is the receive half of the squeue entry: it reads, or parks
 // the read when a blocking socket has nothing to read yet.
-func (s *Socket) recvOnCore(now int64) {
+func (s *Socket) recvOnCore(now mono.Time) {
 	s.readOnCore(now)
 	if s.rdN == 0 && !s.rdEOF && s.rdErr == nil && s.rdPark {
 		s.rdParked = true // Readable or Closed completes it
@@ -674,7 +676,7 @@ func (s *Socket) recvOnCore(now int64) {
 
 // readOnCore reads into rdBuf what is there: leftover bytes, the
 // connection's, or the end.
-func (s *Socket) readOnCore(now int64) {
+func (s *Socket) readOnCore(now mono.Time) {
 	s.rdN, s.rdEOF, s.rdErr = 0, false, nil
 	switch {
 	case len(s.leftover) > 0:
@@ -821,7 +823,7 @@ func (s *Socket) Close() error {
 	default:
 		return nil
 	}
-	err := s.e.loops[s.core].Post(func(now int64) {
+	err := s.e.loops[s.core].Post(func(now mono.Time) {
 		c := s.e.cores[s.core]
 		c.now = now
 		c.tcp.SetNow(now)
@@ -836,7 +838,7 @@ func (s *Socket) Close() error {
 	})
 	for err == cores.ErrMailboxFull {
 		runtime.Gosched()
-		err = s.e.loops[s.core].Post(func(now int64) {})
+		err = s.e.loops[s.core].Post(func(now mono.Time) {})
 	}
 	if err != nil {
 		return nil // the engine stopped: its connections are gone
@@ -925,11 +927,11 @@ func (s *Socket) SetSockOpt(level, name int, val []byte) error {
 	}
 	v := int(int32(binary.NativeEndian.Uint32(val)))
 	on := v != 0
-	secs := func() (int64, error) {
+	secs := func() (time.Duration, error) {
 		if v <= 0 || v > 1<<20 {
 			return 0, syscall.EINVAL
 		}
-		return int64(v) * int64(time.Second), nil
+		return time.Duration(v) * time.Second, nil
 	}
 	switch level<<16 | name {
 	case SOL_SOCKET<<16 | SO_REUSEADDR:
@@ -1120,11 +1122,11 @@ func (s *Socket) GetSockOpt(level, name int, val []byte) (int, error) {
 	case IPPROTO_TCP<<16 | TCP_NOOPT:
 		return put(b2i(s.opts.NoOpt))
 	case IPPROTO_TCP<<16 | TCP_KEEPINIT:
-		return put(int(orDefault64(s.opts.KeepInit, cfg.KeepInit) / int64(time.Second)))
+		return put(int(orDefaultDuration(s.opts.KeepInit, cfg.KeepInit) / time.Second))
 	case IPPROTO_TCP<<16 | TCP_KEEPIDLE:
-		return put(int(orDefault64(s.opts.KeepIdle, cfg.KeepIdle) / int64(time.Second)))
+		return put(int(orDefaultDuration(s.opts.KeepIdle, cfg.KeepIdle) / time.Second))
 	case IPPROTO_TCP<<16 | TCP_KEEPINTVL:
-		return put(int(orDefault64(s.opts.KeepIntvl, cfg.KeepIntvl) / int64(time.Second)))
+		return put(int(orDefaultDuration(s.opts.KeepIntvl, cfg.KeepIntvl) / time.Second))
 	case IPPROTO_TCP<<16 | TCP_KEEPCNT:
 		return put(orDefault(s.opts.KeepCnt, cfg.KeepCnt))
 	case IPPROTO_TCP<<16 | TCP_MAXSEG:
@@ -1164,7 +1166,7 @@ func orDefault(v, d int) int {
 	return d
 }
 
-func orDefault64(v, d int64) int64 {
+func orDefaultDuration(v, d time.Duration) time.Duration {
 	if v > 0 {
 		return v
 	}
@@ -1221,10 +1223,10 @@ func encodeInfo(b []byte, i *tcp.Info) {
 		b[1] |= 4
 	}
 	b[2], b[3] = i.SndScale, i.RcvScale
-	f := []uint32{uint32(i.RTO / 1e3), uint32(i.RTT / 1e3), uint32(i.RTTVar / 1e3),
+	f := []uint32{uint32(i.RTO / time.Microsecond), uint32(i.RTT / time.Microsecond), uint32(i.RTTVar / time.Microsecond),
 		uint32(i.SndMSS), uint32(i.RcvMSS), i.SndCwnd, i.SndSsthresh, i.SndWnd, i.RcvWnd,
 		uint32(i.Retransmits), i.InFlight, uint32(i.Unsent), uint32(i.Unread),
-		uint32(i.KeepIdle / 1e6), uint32(i.KeepIntvl / 1e6), uint32(i.KeepCnt)}
+		uint32(i.KeepIdle / time.Millisecond), uint32(i.KeepIntvl / time.Millisecond), uint32(i.KeepCnt)}
 	for k, v := range f {
 		binary.NativeEndian.PutUint32(b[4+4*k:], v)
 	}

@@ -717,7 +717,7 @@ func TestEnginesShareTheTimestampKeyOfTheBoot(t *testing.T) {
 	if a.TSKey != b.TSKey || a.TSKey == [16]byte{} || a.ISNKey == b.ISNKey {
 		t.Fatalf("timestamp keys %x / %x, ISN keys equal: %v", a.TSKey, b.TSKey, a.ISNKey == b.ISNKey)
 	}
-	if a.TSBase == 0 || b.TSBase-a.TSBase > int64(time.Second) || a.TSBase-b.TSBase > int64(time.Second) {
+	if a.TSBase == 0 || b.TSBase-a.TSBase > time.Second || a.TSBase-b.TSBase > time.Second {
 		t.Fatalf("timestamp clock bases %d and %d", a.TSBase, b.TSBase)
 	}
 }

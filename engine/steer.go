@@ -5,8 +5,9 @@ import (
 	"fmt"
 
 	"github.com/pollstack/pollstack/cores"
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
-	"github.com/pollstack/pollstack/tcp"
 )
 
 // Flow steering defaults.
@@ -64,7 +65,7 @@ func newSteering(key []byte, table []int, ncores int) (*steering, error) {
 // owner returns the core that owns the connection t (a shard's view: local
 // is ours). The hash is over the 4-tuple as it arrives on the wire: source
 // the remote end, destination ours, as a NIC hashes it.
-func (s *steering) owner(t *tcp.Tuple) int {
+func (s *steering) owner(t *flow.Tuple) int {
 	var h uint32
 	if t.IsIPv4() {
 		h = s.rss.HashTCP4([4]byte(t.RemoteAddr[12:]), [4]byte(t.LocalAddr[12:]), t.RemotePort, t.LocalPort)
@@ -138,7 +139,7 @@ const (
 // steerOut copies what t's owner must process into the hand-off ring to
 // it: a TCP segment (kind steerKindSegment) or an unreachable about one of
 // our segments (seq, hard). It reports whether the ring took it.
-func (c *Core) steerOut(owner int, kind byte, t *tcp.Tuple, seg []byte, seq tcp.Seq, hard bool) bool {
+func (c *Core) steerOut(owner int, kind byte, t *flow.Tuple, seg []byte, seq flow.Seq, hard bool) bool {
 	r := c.steer.out[owner]
 	b := r.Reserve(steerHdr + len(seg))
 	if b == nil {
@@ -165,7 +166,7 @@ func (c *Core) steerOut(owner int, kind byte, t *tcp.Tuple, seg []byte, seq tcp.
 // steerPoll publishes what this core handed off during the batch, then
 // processes what the other cores handed to it. It returns the number of
 // records it processed.
-func (c *Core) steerPoll(now int64) int {
+func (c *Core) steerPoll(now mono.Time) int {
 	s := c.steer
 	for i, r := range s.out {
 		if r != nil {
@@ -216,7 +217,7 @@ func (c *Core) steerPoll(now int64) int {
 }
 
 // steerIn processes one record another core handed to this one.
-func (c *Core) steerIn(b []byte, now int64) {
+func (c *Core) steerIn(b []byte, now mono.Time) {
 	t := &c.tuple
 	t.LocalAddr = [16]byte(b[8:24])
 	t.RemoteAddr = [16]byte(b[24:40])
@@ -228,7 +229,7 @@ func (c *Core) steerIn(b []byte, now int64) {
 		c.tcp.Receive(t, b[steerHdr:], now)
 		c.stats[TCPSegmentsIn]++
 	case steerKindUnreach:
-		c.tcp.Unreachable(t, tcp.Seq(binary.LittleEndian.Uint32(b[4:])), b[1] != 0)
+		c.tcp.Unreachable(t, flow.Seq(binary.LittleEndian.Uint32(b[4:])), b[1] != 0)
 		c.stats[ICMPUnreachIn]++
 	}
 }
@@ -250,22 +251,22 @@ func (c *Core) shareNeigh(ip *[16]byte, mac []byte, create bool) {
 }
 
 // owns reports whether this core owns t (always, without steering).
-func (c *Core) owns(t *tcp.Tuple) bool { return c.steer == nil || c.steer.owner(t) == c.id }
+func (c *Core) owns(t *flow.Tuple) bool { return c.steer == nil || c.steer.owner(t) == c.id }
 
 // AcceptPort implements tcp.PortFilter: an ephemeral port is good when the
 // replies of the connection hash to this core and no socket has bound it.
-func (s *tcpSender) AcceptPort(t *tcp.Tuple) bool {
+func (s *tcpSender) AcceptPort(t *flow.Tuple) bool {
 	c := (*Core)(s)
 	return c.owns(t) && (c.ports == nil || !c.ports.Held(t.LocalPort))
 }
 
 // Owns implements tcp.Owner, for the pollstackdebug assertion.
-func (s *tcpSender) Owns(t *tcp.Tuple) bool { return (*Core)(s).owns(t) }
+func (s *tcpSender) Owns(t *flow.Tuple) bool { return (*Core)(s).owns(t) }
 
 // steerSegment hands a TCP segment for t that this core does not own to its
 // owner, and reports whether it did (or dropped it, the ring being full):
 // then the caller only frees the frame.
-func (c *Core) steerSegment(t *tcp.Tuple, seg []byte) bool {
+func (c *Core) steerSegment(t *flow.Tuple, seg []byte) bool {
 	o := c.steer.owner(t)
 	if o == c.id {
 		return false

@@ -11,6 +11,8 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"github.com/pollstack/pollstack/cores"
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
 	"github.com/pollstack/pollstack/tcp"
 )
@@ -121,7 +123,7 @@ func newSteerBed(t testing.TB, handoffBytes int, key []byte) *steerBed {
 
 // flowOf returns the engine's view of the TCP flow f (a frame from the peer
 // carries), and whether f is TCP.
-func flowOf(f []byte) (t tcp.Tuple, ok bool) {
+func flowOf(f []byte) (t flow.Tuple, ok bool) {
 	switch be16(f[12:]) {
 	case etherTypeIPv4:
 		p := f[ethHeaderLen:]
@@ -158,7 +160,7 @@ func (b *steerBed) route(f []byte) int {
 	return o
 }
 
-func (b *steerBed) pump(now int64, rounds int) {
+func (b *steerBed) pump(now mono.Time, rounds int) {
 	for range rounds {
 		b.peer.Poll(now)
 		b.e.cores[0].Poll(now)
@@ -194,7 +196,7 @@ func (b *steerBed) taken(q int) [][]byte {
 
 // resolve teaches core 0 the peer (and the peer the engine) through an ARP
 // request and an NS that arrive on queue 0 only.
-func (b *steerBed) resolve(t testing.TB, now int64) {
+func (b *steerBed) resolve(t testing.TB, now mono.Time) {
 	b.inject(t, 0, arpFrame(t, layers.ARPRequest, peerMAC, peerIP4, ourIP4))
 	b.inject(t, 0, nsFrame(t, peerIP6, ourIP6))
 	b.pump(now, 3)
@@ -213,19 +215,19 @@ func family(v6 bool) (local, remote netip.Addr) {
 func TestSteeringServesFlowsOnTheOwner(t *testing.T) {
 	for _, v6 := range []bool{false, true} {
 		b := newSteerBed(t, 0, nil)
-		now := int64(1e9)
+		now := mono.Time(1e9)
 		b.peer.now = now
 		ours, peer := family(v6)
 		var clients []*sinkHandler
 		var want [2]int
 		for i := range 16 {
-			tu := tcp.Tuple{LocalAddr: peer.As16(), RemoteAddr: ours.As16(), LocalPort: uint16(40000 + i), RemotePort: 80}
+			tu := flow.Tuple{LocalAddr: peer.As16(), RemoteAddr: ours.As16(), LocalPort: uint16(40000 + i), RemotePort: 80}
 			h := &sinkHandler{}
 			if _, err := b.peer.TCP().Dial(tu, h, now); err != nil {
 				t.Fatal(err)
 			}
 			clients = append(clients, h)
-			want[b.e.steer.owner(&tcp.Tuple{LocalAddr: tu.RemoteAddr, RemoteAddr: tu.LocalAddr, LocalPort: 80, RemotePort: tu.LocalPort})]++
+			want[b.e.steer.owner(&flow.Tuple{LocalAddr: tu.RemoteAddr, RemoteAddr: tu.LocalAddr, LocalPort: 80, RemotePort: tu.LocalPort})]++
 		}
 		b.peer.Flush()
 		b.pump(now, 20)
@@ -270,14 +272,14 @@ func TestSteeringServesFlowsOnTheOwner(t *testing.T) {
 // counted; what fit is processed by the owner.
 func TestSteeringRingFullDropsAndCounts(t *testing.T) {
 	b := newSteerBed(t, cores.MinHandoffBytes, nil)
-	now := int64(1e9)
+	now := mono.Time(1e9)
 	b.peer.now = now
 	b.resolve(t, now)
 	const n = 100
 	sent := 0
 	for port := uint16(30000); sent < n; port++ {
-		tu := tcp.Tuple{LocalAddr: peerIP4.As16(), RemoteAddr: ourIP4.As16(), LocalPort: port, RemotePort: 80}
-		if b.e.steer.owner(&tcp.Tuple{LocalAddr: tu.RemoteAddr, RemoteAddr: tu.LocalAddr, LocalPort: 80, RemotePort: port}) != 1 {
+		tu := flow.Tuple{LocalAddr: peerIP4.As16(), RemoteAddr: ourIP4.As16(), LocalPort: port, RemotePort: 80}
+		if b.e.steer.owner(&flow.Tuple{LocalAddr: tu.RemoteAddr, RemoteAddr: tu.LocalAddr, LocalPort: 80, RemotePort: port}) != 1 {
 			continue
 		}
 		if _, err := b.peer.TCP().Dial(tu, &sinkHandler{}, now); err != nil {
@@ -323,7 +325,7 @@ func TestDialPicksPortsOwnedByTheCore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		expect := func(c tcp.Tuple) int { // reply: remote -> local
+		expect := func(c flow.Tuple) int { // reply: remote -> local
 			var h uint32
 			if c.IsIPv4() {
 				h = rss.HashTCP4([4]byte(c.RemoteAddr[12:]), [4]byte(c.LocalAddr[12:]), c.RemotePort, c.LocalPort)
@@ -380,7 +382,7 @@ func TestDialPicksPortsOwnedByTheCore(t *testing.T) {
 func TestNeighbourSharedAcrossCores(t *testing.T) {
 	for _, v6 := range []bool{false, true} {
 		b := newSteerBed(t, 0, nil)
-		now := int64(1e9)
+		now := mono.Time(1e9)
 		if v6 {
 			b.inject(t, 0, nsFrame(t, peerIP6, ourIP6))
 		} else {
@@ -414,7 +416,7 @@ func TestNeighbourSharedAcrossCores(t *testing.T) {
 func TestNeighbourReplyOnAnotherCoreResolves(t *testing.T) {
 	for _, v6 := range []bool{false, true} {
 		b := newSteerBed(t, 0, nil)
-		now := int64(1e9)
+		now := mono.Time(1e9)
 		ours, peer := family(v6)
 		_, tu, _ := b.e.dialTarget(1, netip.AddrPortFrom(ours, 0), netip.AddrPortFrom(peer, 80))
 		if _, err := b.e.cores[1].dial(tu, &sinkHandler{}, now); err != nil {
@@ -466,7 +468,7 @@ func (h *closeRecorder) Closed(_ *tcp.Conn, err error) { h.closed, h.err = true,
 // handed to core 1, where it refuses the connect.
 func TestUnreachableSteeredToTheOwner(t *testing.T) {
 	b := newSteerBed(t, 0, nil)
-	now := int64(1e9)
+	now := mono.Time(1e9)
 	b.resolve(t, now)
 	b.taken(0)
 	b.taken(1)
@@ -499,10 +501,10 @@ func TestUnreachableSteeredToTheOwner(t *testing.T) {
 // allocates nothing.
 func TestSteeredDataPathAllocatesNothing(t *testing.T) {
 	b := newSteerBed(t, 0, nil)
-	now := int64(1e9)
+	now := mono.Time(1e9)
 	b.peer.now = now
 	cli := &sinkHandler{}
-	tu := tcp.Tuple{LocalAddr: peerIP4.As16(), RemoteAddr: ourIP4.As16(), LocalPort: 40000, RemotePort: 80}
+	tu := flow.Tuple{LocalAddr: peerIP4.As16(), RemoteAddr: ourIP4.As16(), LocalPort: 40000, RemotePort: 80}
 	if _, err := b.peer.TCP().Dial(tu, cli, now); err != nil {
 		t.Fatal(err)
 	}
@@ -511,7 +513,7 @@ func TestSteeredDataPathAllocatesNothing(t *testing.T) {
 	if cli.conn == nil {
 		t.Fatal("no connection")
 	}
-	o := b.e.steer.owner(&tcp.Tuple{LocalAddr: tu.RemoteAddr, RemoteAddr: tu.LocalAddr, LocalPort: 80, RemotePort: 40000})
+	o := b.e.steer.owner(&flow.Tuple{LocalAddr: tu.RemoteAddr, RemoteAddr: tu.LocalAddr, LocalPort: 80, RemotePort: 40000})
 	payload := make([]byte, 1400)
 	round := func() {
 		now += 1e5
@@ -545,10 +547,10 @@ func BenchmarkSteeredDataSegment(bm *testing.B) {
 		bm.Run(name, func(bm *testing.B) {
 			b := newSteerBed(bm, 0, nil)
 			b.wrong = wrong
-			now := int64(1e9)
+			now := mono.Time(1e9)
 			b.peer.now = now
 			cli := &sinkHandler{}
-			tu := tcp.Tuple{LocalAddr: peerIP4.As16(), RemoteAddr: ourIP4.As16(), LocalPort: 40000, RemotePort: 80}
+			tu := flow.Tuple{LocalAddr: peerIP4.As16(), RemoteAddr: ourIP4.As16(), LocalPort: 40000, RemotePort: 80}
 			b.peer.TCP().Dial(tu, cli, now)
 			b.peer.Flush()
 			b.pump(now, 10)
@@ -571,7 +573,7 @@ func BenchmarkSteeredDataSegment(bm *testing.B) {
 // all arrive on the wrong core still complete at once.
 func TestSteeredSegmentWakesASleepingOwner(t *testing.T) {
 	b := newSteerBed(t, 0, nil)
-	now := int64(1e9)
+	now := mono.Time(1e9)
 	b.peer.now = now
 	b.resolve(t, now)
 	for i, c := range b.e.cores {
@@ -588,8 +590,8 @@ func TestSteeredSegmentWakesASleepingOwner(t *testing.T) {
 	// hand-off can wake core 1.
 	var clients []*sinkHandler
 	for p := uint16(41000); len(clients) < 8; p++ {
-		tu := tcp.Tuple{LocalAddr: v4Mapped(peerIP4.As4()), RemoteAddr: v4Mapped(ourIP4.As4()), LocalPort: p, RemotePort: 80}
-		if b.e.steer.owner(&tcp.Tuple{LocalAddr: tu.RemoteAddr, RemoteAddr: tu.LocalAddr, LocalPort: 80, RemotePort: p}) != 1 {
+		tu := flow.Tuple{LocalAddr: v4Mapped(peerIP4.As4()), RemoteAddr: v4Mapped(ourIP4.As4()), LocalPort: p, RemotePort: 80}
+		if b.e.steer.owner(&flow.Tuple{LocalAddr: tu.RemoteAddr, RemoteAddr: tu.LocalAddr, LocalPort: 80, RemotePort: p}) != 1 {
 			continue
 		}
 		h := &sinkHandler{}
@@ -639,7 +641,7 @@ func (h *closeOnEOF) Readable(c *tcp.Conn) {
 func TestBindSeesTimeWaitOnEveryCore(t *testing.T) {
 	b := newSteerBed(t, 0, nil)
 	b.wrong = false
-	now := int64(1e9)
+	now := mono.Time(1e9)
 	b.peer.now = now
 	b.resolve(t, now)
 	if _, err := b.peer.TCP().Listen(9, 0, &closeOnEOF{}); err != nil {
@@ -647,9 +649,9 @@ func TestBindSeesTimeWaitOnEveryCore(t *testing.T) {
 	}
 	// A port whose flow core 1 owns; the engine closes first, so the
 	// TIME_WAIT entry is core 1's.
-	var tu tcp.Tuple
+	var tu flow.Tuple
 	for p := uint16(42000); ; p++ {
-		tu = tcp.Tuple{LocalAddr: v4Mapped(ourIP4.As4()), RemoteAddr: v4Mapped(peerIP4.As4()), LocalPort: p, RemotePort: 9}
+		tu = flow.Tuple{LocalAddr: v4Mapped(ourIP4.As4()), RemoteAddr: v4Mapped(peerIP4.As4()), LocalPort: p, RemotePort: 9}
 		if b.e.steer.owner(&tu) == 1 {
 			break
 		}

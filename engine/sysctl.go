@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/tcp"
 )
 
@@ -52,11 +53,11 @@ func (e *Engine) current() (*tcp.Config, error) {
 // runs (so only the owning core touches its shard), directly before Start.
 // Safe from any goroutine once Start has returned (or before Start, from
 // the goroutine that will call it).
-func (e *Engine) onCores(fn func(c *Core, now int64) error) error {
+func (e *Engine) onCores(fn func(c *Core, now mono.Time) error) error {
 	for i, c := range e.cores {
 		var err error
 		if e.running {
-			if cerr := e.loops[i].Call(func(now int64) { err = fn(c, now) }); cerr != nil {
+			if cerr := e.loops[i].Call(func(now mono.Time) { err = fn(c, now) }); cerr != nil {
 				return fmt.Errorf("engine: core %d: %w", i, cerr)
 			}
 		} else {
@@ -93,7 +94,7 @@ func (e *Engine) Sysctl(name string) (string, error) {
 // pcbcount sums the connections of every core; e.sysctl.mu is held.
 func (e *Engine) pcbcount() (int, error) {
 	total := 0
-	err := e.onCores(func(c *Core, _ int64) error {
+	err := e.onCores(func(c *Core, _ mono.Time) error {
 		total += c.tcp.Conns()
 		return nil
 	})
@@ -149,7 +150,7 @@ func (e *Engine) SetSysctls(settings []SysctlSetting) error {
 			return err
 		}
 	}
-	err = e.onCores(func(c *Core, now int64) error { return c.tcp.Reconfigure(next) })
+	err = e.onCores(func(c *Core, now mono.Time) error { return c.tcp.Reconfigure(next) })
 	// Cores that took the change keep it; the next change is checked
 	// against what core 0 would have.
 	*cur = next

@@ -5,7 +5,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
 	"github.com/pollstack/pollstack/tcp"
 )
@@ -36,10 +38,10 @@ func sysctlEngine(t *testing.T, withTCP bool) *Engine {
 
 // shardMSL reads every core's msl on its own loop (or directly when the
 // engine is not running).
-func shardMSL(t *testing.T, e *Engine) []int64 {
+func shardMSL(t *testing.T, e *Engine) []time.Duration {
 	t.Helper()
-	var out []int64
-	if err := e.onCores(func(c *Core, _ int64) error {
+	var out []time.Duration
+	if err := e.onCores(func(c *Core, _ mono.Time) error {
 		out = append(out, c.tcp.Config().MSL)
 		return nil
 	}); err != nil {

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
 	"github.com/pollstack/pollstack/tcp"
 )
@@ -10,7 +12,7 @@ func (c *Core) TCP() *tcp.Shard { return c.tcp }
 
 // inputTCP4 verifies a TCP segment's checksum and hands it to the shard.
 // p is the IPv4 packet cut to its total length.
-func (c *Core) inputTCP4(d rings.Desc, p []byte, ihl int, now int64) {
+func (c *Core) inputTCP4(d rings.Desc, p []byte, ihl int, now mono.Time) {
 	if c.tcp == nil {
 		c.drop(d, DropUnknownProtocol)
 		return
@@ -36,7 +38,7 @@ func (c *Core) inputTCP4(d rings.Desc, p []byte, ihl int, now int64) {
 }
 
 // inputTCP6 is inputTCP4 for IPv6; off is the segment's offset in p.
-func (c *Core) inputTCP6(d rings.Desc, p []byte, off int, now int64) {
+func (c *Core) inputTCP6(d rings.Desc, p []byte, off int, now mono.Time) {
 	if c.tcp == nil {
 		c.drop(d, DropUnknownProtocol)
 		return
@@ -70,7 +72,7 @@ type tcpSender Core
 
 // Buffer implements tcp.Sender: it takes a frame and returns the room after
 // the Ethernet and IP headers.
-func (s *tcpSender) Buffer(t *tcp.Tuple) []byte {
+func (s *tcpSender) Buffer(t *flow.Tuple) []byte {
 	c := (*Core)(s)
 	d, f, ok := c.newFrame()
 	if !ok {
@@ -85,7 +87,7 @@ func (s *tcpSender) Buffer(t *tcp.Tuple) []byte {
 
 // Send implements tcp.Sender: it adds the checksum and the IP and Ethernet
 // headers to the segment in the frame Buffer returned, and sends it.
-func (s *tcpSender) Send(t *tcp.Tuple, n int) {
+func (s *tcpSender) Send(t *flow.Tuple, n int) {
 	c := (*Core)(s)
 	d := c.tcpFrame
 	f := c.pool.Frame(d.Addr)

@@ -9,6 +9,8 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
 	"github.com/pollstack/pollstack/tcp"
 )
@@ -44,7 +46,7 @@ func twoCores(t testing.TB) (a, b *Core) {
 	return a, b
 }
 
-func pump(a, b *Core, now int64, rounds int) {
+func pump(a, b *Core, now mono.Time, rounds int) {
 	for i := 0; i < rounds; i++ {
 		a.Poll(now)
 		b.Poll(now)
@@ -60,8 +62,8 @@ func TestTCPDataPathAllocatesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	cli := &sinkHandler{}
-	tu := tcp.Tuple{LocalAddr: v4Mapped([4]byte{198, 18, 0, 2}), RemoteAddr: v4Mapped([4]byte{198, 18, 0, 1}), RemotePort: 80}
-	now := int64(1e9)
+	tu := flow.Tuple{LocalAddr: v4Mapped([4]byte{198, 18, 0, 2}), RemoteAddr: v4Mapped([4]byte{198, 18, 0, 1}), RemotePort: 80}
+	now := mono.Time(1e9)
 	b.now = now
 	if _, err := b.TCP().Dial(tu, cli, now); err != nil {
 		t.Fatal(err)
@@ -95,8 +97,8 @@ func BenchmarkTCPDataSegment(b *testing.B) {
 	srv := &sinkHandler{}
 	ca.TCP().Listen(80, 0, srv)
 	cli := &sinkHandler{}
-	tu := tcp.Tuple{LocalAddr: v4Mapped([4]byte{198, 18, 0, 2}), RemoteAddr: v4Mapped([4]byte{198, 18, 0, 1}), RemotePort: 80}
-	now := int64(1e9)
+	tu := flow.Tuple{LocalAddr: v4Mapped([4]byte{198, 18, 0, 2}), RemoteAddr: v4Mapped([4]byte{198, 18, 0, 1}), RemotePort: 80}
+	now := mono.Time(1e9)
 	cb.now = now
 	cb.TCP().Dial(tu, cli, now)
 	cb.Flush()
@@ -144,7 +146,7 @@ func TestICMPPortUnreachableAbortsSynSent(t *testing.T) {
 		if v6 {
 			local, remote = ourIP6, peerIP6
 		}
-		tu := tcp.Tuple{LocalAddr: local.As16(), RemoteAddr: remote.As16(), LocalPort: 40001, RemotePort: 9}
+		tu := flow.Tuple{LocalAddr: local.As16(), RemoteAddr: remote.As16(), LocalPort: 40001, RemotePort: 9}
 		c.now = 1e9
 		if _, err := c.TCP().Dial(tu, h, 1e9); err != nil {
 			t.Fatal(err)

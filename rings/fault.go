@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/bits"
 	"time"
+
+	"github.com/pollstack/pollstack/mono"
 )
 
 // DefaultDelayQueue is the number of frames each direction of a Faulty link
@@ -49,9 +51,9 @@ type FaultConfig struct {
 	// Seed seeds the pseudo-random choices; the same seed, configuration and
 	// calls give the same faults, so a failing run replays exactly.
 	Seed uint64
-	// Clock returns the time in nanoseconds; it drives Delay, so a test can
+	// Clock returns the time; it drives Delay, so a test can
 	// pass a virtual clock. nil means the monotonic clock.
-	Clock func() int64
+	Clock func() mono.Time
 	// DelayQueue is the capacity in frames of each direction's delay queue;
 	// when it is full a frame goes at once (counted in DelayOverflow).
 	// 0 means DefaultDelayQueue.
@@ -88,7 +90,7 @@ type FaultStats struct {
 type Faulty struct {
 	inner   Link
 	pool    *Pool
-	clock   func() int64
+	clock   func() mono.Time
 	rx, tx  faultDir
 	scratch []Desc
 	refused uint64
@@ -98,7 +100,7 @@ type Faulty struct {
 // timedDesc is a delayed frame and the time it is due.
 type timedDesc struct {
 	d   Desc
-	due int64
+	due mono.Time
 }
 
 // faultDir is one direction: the fault stages, then a FIFO of delayed frames,
@@ -116,7 +118,7 @@ type faultDir struct {
 	dq      []timedDesc
 	dqHead  int
 	dqLen   int
-	lastDue int64
+	lastDue mono.Time
 	out     []Desc // cap faultOut; never grows
 	counts  FaultCounts
 }
@@ -132,7 +134,7 @@ func NewFaulty(inner Link, cfg FaultConfig) *Faulty {
 	clock := cfg.Clock
 	if clock == nil {
 		start := time.Now()
-		clock = func() int64 { return int64(time.Since(start)) }
+		clock = func() mono.Time { return mono.Time(time.Since(start)) }
 	}
 	seeds := splitmix{cfg.Seed}
 	f := &Faulty{
@@ -250,7 +252,7 @@ func (f *Faulty) Wait(timeout time.Duration) {
 	}
 	for _, p := range [...]*faultDir{&f.rx, &f.tx} {
 		if p.dqLen > 0 {
-			d := time.Duration(p.dq[p.dqHead].due - now)
+			d := p.dq[p.dqHead].due.Sub(now)
 			if d <= 0 {
 				return
 			}
@@ -297,7 +299,7 @@ func (f *Faulty) Close() error {
 }
 
 // serviceTx moves due transmit frames towards the inner link.
-func (f *Faulty) serviceTx(now int64) {
+func (f *Faulty) serviceTx(now mono.Time) {
 	f.tx.releaseDue(now)
 	if len(f.tx.out) > 0 {
 		f.flushTx()
@@ -325,7 +327,7 @@ func (p *faultDir) pending() int {
 
 // push runs one frame through the fault stages. The out queue must have room
 // for faultMaxFanout frames.
-func (p *faultDir) push(d Desc, now int64) {
+func (p *faultDir) push(d Desc, now mono.Time) {
 	p.counts.Frames++
 	if p.none {
 		p.out = append(p.out, d)
@@ -358,7 +360,7 @@ func (p *faultDir) push(d Desc, now int64) {
 	p.reorder(d, now)
 }
 
-func (p *faultDir) reorder(d Desc, now int64) {
+func (p *faultDir) reorder(d Desc, now mono.Time) {
 	if p.f.Reorder > 0 && p.rng.float() < p.f.Reorder {
 		p.counts.Reordered++
 		if p.holding {
@@ -374,14 +376,14 @@ func (p *faultDir) reorder(d Desc, now int64) {
 	}
 }
 
-func (p *faultDir) delay(d Desc, now int64) {
+func (p *faultDir) delay(d Desc, now mono.Time) {
 	if !p.delays {
 		p.out = append(p.out, d)
 		return
 	}
-	due := now + int64(p.f.Delay)
+	due := now.Add(p.f.Delay)
 	if p.f.DelayJitter > 0 {
-		due += int64(p.rng.next() % (uint64(p.f.DelayJitter) + 1))
+		due = due.Add(time.Duration(p.rng.next() % (uint64(p.f.DelayJitter) + 1)))
 	}
 	if p.dqLen == len(p.dq) {
 		p.counts.DelayOverflow++
@@ -403,7 +405,7 @@ func (p *faultDir) delay(d Desc, now int64) {
 
 // releaseDue moves the delayed frames that are due to the out queue, as many
 // as it has room for.
-func (p *faultDir) releaseDue(now int64) {
+func (p *faultDir) releaseDue(now mono.Time) {
 	for p.dqLen > 0 && len(p.out) < cap(p.out) && p.dq[p.dqHead].due <= now {
 		p.out = append(p.out, p.dq[p.dqHead].d)
 		p.dq[p.dqHead] = timedDesc{}
@@ -417,7 +419,7 @@ func (p *faultDir) releaseDue(now int64) {
 
 // endCall lets go a frame held back since an earlier call, then releases
 // what is due.
-func (p *faultDir) endCall(now int64) {
+func (p *faultDir) endCall(now mono.Time) {
 	if p.holding && p.heldAt != p.tick && len(p.out) < cap(p.out) {
 		p.holding = false
 		p.delay(p.held, now)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
 	"github.com/pollstack/pollstack/rings/ringtest"
 )
@@ -351,7 +352,7 @@ func TestFaultyDelayJitter(t *testing.T) {
 	f := rings.NewFaulty(inner, rings.FaultConfig{Seed: 9, Clock: clk.Now,
 		Rx: rings.Faults{Delay: delay, DelayJitter: jitter}})
 	const step = 50 * time.Microsecond
-	arrived := map[uint64]int64{}
+	arrived := map[uint64]mono.Time{}
 	var order []uint64
 	var seq uint64
 	for i := 0; i < 400; i++ {
@@ -361,7 +362,7 @@ func TestFaultyDelayJitter(t *testing.T) {
 			seq++
 		}
 		for _, s := range recv(f) {
-			lat := time.Duration(clk.Now() - arrived[s])
+			lat := clk.Now().Sub(arrived[s])
 			if lat < delay || lat > delay+jitter {
 				t.Fatalf("frame %d left after %v, want [%v, %v]", s, lat, delay, delay+jitter)
 			}

@@ -1,6 +1,10 @@
 package tcp
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/pollstack/pollstack/flow"
+)
 
 // DESIGN.md: zero allocations per packet in steady state. An established
 // connection takes in-order data segments and pure ACKs through
@@ -12,8 +16,8 @@ type discardSender struct {
 	sent int
 }
 
-func (d *discardSender) Buffer(*Tuple) []byte { return d.buf[:] }
-func (d *discardSender) Send(*Tuple, int)     { d.sent++ }
+func (d *discardSender) Buffer(*flow.Tuple) []byte { return d.buf[:] }
+func (d *discardSender) Send(*flow.Tuple, int)     { d.sent++ }
 
 func TestSteadyStateAllocs(t *testing.T) {
 	const runs = 1000

@@ -1,5 +1,7 @@
 package tcp
 
+import "github.com/pollstack/pollstack/flow"
+
 // byteRing is a circular byte buffer: n bytes starting at head. It is the
 // storage of both the send buffer (bytes from snd_una on) and the receive
 // buffer (unread bytes, then room where out-of-order data waits).
@@ -67,7 +69,7 @@ func (r *byteRing) read(p []byte) int {
 }
 
 // seqRange is [start, end) in sequence space.
-type seqRange struct{ start, end Seq }
+type seqRange struct{ start, end flow.Seq }
 
 // reassembly tracks the out-of-order data held in a receive buffer beyond
 // its in-order bytes: up to a fixed number of disjoint ranges, sorted, the
@@ -82,7 +84,7 @@ type reassembly struct {
 
 // add records [s, e) and merges overlapping or adjacent ranges. It reports
 // false when a new range would exceed limit.
-func (q *reassembly) add(s, e Seq, limit int) bool {
+func (q *reassembly) add(s, e flow.Seq, limit int) bool {
 	// Find the first range that ends at or after s.
 	i := 0
 	for i < q.n && q.ranges[i].end.LT(s) {
@@ -118,7 +120,7 @@ func (q *reassembly) add(s, e Seq, limit int) bool {
 
 // advance removes what lies below next (now in order) and returns the new
 // in-order end: next, or the end of a range that started at or below it.
-func (q *reassembly) advance(next Seq) Seq {
+func (q *reassembly) advance(next flow.Seq) flow.Seq {
 	k := 0
 	for k < q.n && q.ranges[k].start.LEQ(next) {
 		next = next.Max(q.ranges[k].end)

@@ -3,6 +3,7 @@ package tcp
 import (
 	"fmt"
 	"math"
+	"time"
 )
 
 // CongestionControl is a congestion control algorithm (FreeBSD mod_cc,
@@ -88,8 +89,8 @@ func (Cubic) OnAck(c *Conn, acked uint32) {
 		}
 		c.cubicWEst = cwnd
 	}
-	rtt := float64(max(c.srtt, int64(1e5))) / 1e9
-	t := float64(now-c.cubicEpoch)/1e9 + rtt
+	rtt := max(c.srtt, 100*time.Microsecond).Seconds()
+	t := now.Sub(c.cubicEpoch).Seconds() + rtt
 	target := cubicC*math.Pow(t-c.cubicK, 3) + c.cubicWMax
 	// Reno-friendly estimate (RFC 9438 4.3).
 	c.cubicWEst += 3 * (1 - cubicBeta) / (1 + cubicBeta) * float64(acked) / mss / cwnd

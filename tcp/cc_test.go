@@ -1,6 +1,9 @@
 package tcp
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // ccConn is a connection in congestion avoidance with a 10 ms RTT.
 func ccConn(t *testing.T, cc CongestionControl) (*Shard, *Conn) {
@@ -18,7 +21,7 @@ func ccConn(t *testing.T, cc CongestionControl) (*Shard, *Conn) {
 func ackRound(s *Shard, c *Conn) {
 	n := c.cwnd / uint32(c.mss)
 	for i := uint32(0); i < n; i++ {
-		s.now += c.srtt / int64(n)
+		s.now = s.now.Add(c.srtt / time.Duration(n))
 		c.cc.OnAck(c, uint32(c.mss))
 	}
 }

@@ -2,6 +2,10 @@ package tcp
 
 import (
 	"syscall"
+	"time"
+
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 )
 
 // State is a connection's state (RFC 9293 3.3.2).
@@ -37,18 +41,6 @@ func (s State) String() string {
 // synchronized states).
 func (s State) synchronized() bool { return s >= Established }
 
-// Tuple names a connection: IPv4 addresses are IPv4-mapped IPv6 addresses
-// (::ffff:a.b.c.d).
-type Tuple struct {
-	LocalAddr, RemoteAddr [16]byte
-	LocalPort, RemotePort uint16
-}
-
-// IsIPv4 reports whether the tuple's addresses are IPv4.
-func (t *Tuple) IsIPv4() bool {
-	return [12]byte(t.RemoteAddr[:12]) == [12]byte{10: 0xff, 11: 0xff}
-}
-
 // Handler receives a connection's events on its core. The calls happen
 // inside the shard's processing; a handler may call the connection's methods
 // (Read, Write, Close...) from them.
@@ -70,7 +62,7 @@ type Handler interface {
 // concurrent use.
 type Conn struct {
 	shard   *Shard
-	tuple   Tuple
+	tuple   flow.Tuple
 	state   State
 	handler Handler
 	lst     *Listener // the listener that made it, until it is established
@@ -78,19 +70,19 @@ type Conn struct {
 	User any
 
 	// Send sequence space (RFC 9293 3.3.1).
-	iss       Seq
-	sndUna    Seq
-	sndNxt    Seq
-	sndMax    Seq    // highest sequence number sent (snd_nxt may go back on retransmission)
-	sndWnd    uint32 // the peer's window, scaled
-	sndWl1    Seq
-	sndWl2    Seq
+	iss       flow.Seq
+	sndUna    flow.Seq
+	sndNxt    flow.Seq
+	sndMax    flow.Seq // highest sequence number sent (snd_nxt may go back on retransmission)
+	sndWnd    uint32   // the peer's window, scaled
+	sndWl1    flow.Seq
+	sndWl2    flow.Seq
 	maxSndWnd uint32
 
 	// Receive sequence space.
-	irs    Seq
-	rcvNxt Seq
-	rcvAdv Seq // right edge of the window last advertised
+	irs    flow.Seq
+	rcvNxt flow.Seq
+	rcvAdv flow.Seq // right edge of the window last advertised
 
 	// Options.
 	mss         int   // send MSS: the peer's, capped by ours
@@ -101,37 +93,37 @@ type Conn struct {
 	tsOK        bool
 	sackOK      bool
 	tsRecent    uint32
-	tsRecentAge int64
+	tsRecentAge mono.Time
 	tsOffset    uint32
 	noDelay     bool
 	noPush      bool // TCP_NOPUSH: hold partial segments until the buffer fills or the FIN
 	noOpt       bool // TCP_NOOPT: no options on our SYN
 	maxSeg      int  // TCP_MAXSEG: the most we send per segment (0: as negotiated)
 
-	// Round-trip time (RFC 6298), ns.
-	srtt         int64
-	rttvar       int64
-	rto          int64
-	rtSeq        Seq   // sequence number being timed (no timestamps)
-	rtTime       int64 // when it was sent; 0 when not timing
-	rexmits      int   // consecutive retransmissions of the oldest segment
+	// Round-trip time (RFC 6298).
+	srtt         time.Duration
+	rttvar       time.Duration
+	rto          time.Duration
+	rtSeq        flow.Seq  // sequence number being timed (no timestamps)
+	rtTime       mono.Time // when it was sent; 0 when not timing
+	rexmits      int       // consecutive retransmissions of the oldest segment
 	persistShift int
 
 	// Congestion control.
 	cwnd        uint32
 	ssthresh    uint32
 	dupAcks     int
-	recover     Seq
+	recover     flow.Seq
 	inRecovery  bool
 	cc          CongestionControl
 	cubicWMax   float64    // CUBIC: window (segments) at the last loss
 	cubicK      float64    // CUBIC: seconds to reach cubicWMax again
-	cubicEpoch  int64      // CUBIC: start of the current epoch, 0 when none
+	cubicEpoch  mono.Time  // CUBIC: start of the current epoch, 0 when none
 	cubicWEst   float64    // CUBIC: Reno-friendly estimate (segments)
 	cubicFrac   float64    // CUBIC: growth not yet applied, bytes
 	sb          scoreboard // SACKed ranges above snd_una
-	highRxt     Seq        // highest byte retransmitted in this recovery
-	lastAdvance int64      // when snd_una last moved
+	highRxt     flow.Seq   // highest byte retransmitted in this recovery
+	lastAdvance mono.Time  // when snd_una last moved
 	tlpPending  bool       // the rexmt timer is a tail loss probe's
 	tlpDone     bool       // a probe was sent since snd_una last moved
 
@@ -141,9 +133,9 @@ type Conn struct {
 	reas reassembly
 
 	// Flags.
-	finQueued   bool // the application shut the send side: FIN follows the data
-	finSeq      Seq  // the FIN's sequence number, once queued
-	finRcvd     bool // the peer's FIN is in order
+	finQueued   bool     // the application shut the send side: FIN follows the data
+	finSeq      flow.Seq // the FIN's sequence number, once queued
+	finRcvd     bool     // the peer's FIN is in order
 	ackNow      bool
 	delAcked    int  // full segments received since the last ACK
 	closedByApp bool // Close was called: nothing more will be read
@@ -153,30 +145,30 @@ type Conn struct {
 	reusePort   bool  // SO_REUSEPORT, kept in TIME_WAIT for bind()
 	softErr     error // the last ICMP soft error, reported on a timeout
 	keepProbes  int
-	keepInit    int64 // TCP_KEEPINIT (keepinit by default)
-	keepIdle    int64 // TCP_KEEPIDLE
-	keepIntvl   int64 // TCP_KEEPINTVL
-	keepCnt     int   // TCP_KEEPCNT
-	lastRecv    int64 // when the last acceptable segment arrived
+	keepInit    time.Duration // TCP_KEEPINIT (keepinit by default)
+	keepIdle    time.Duration // TCP_KEEPIDLE
+	keepIntvl   time.Duration // TCP_KEEPINTVL
+	keepCnt     int           // TCP_KEEPCNT
+	lastRecv    mono.Time     // when the last acceptable segment arrived
 	err         error
 
-	timers [numTimers]int64
+	timers [numTimers]mono.Time
 	// Wheel links.
 	tlist    *timerList
 	tnext    *Conn
 	tprev    *Conn
-	deadline int64
+	deadline mono.Time
 }
 
 // Now returns the shard's current time (the time of the batch or timer run
 // being processed), for handlers that measure.
-func (c *Conn) Now() int64 { return c.shard.now }
+func (c *Conn) Now() mono.Time { return c.shard.now }
 
 // State returns the connection's state.
 func (c *Conn) State() State { return c.state }
 
 // Tuple returns the connection's addresses and ports.
-func (c *Conn) Tuple() Tuple { return c.tuple }
+func (c *Conn) Tuple() flow.Tuple { return c.tuple }
 
 // Err returns the error the connection ended with, if any.
 func (c *Conn) Err() error { return c.err }
@@ -333,7 +325,7 @@ func (c *Conn) Close() {
 	}
 	c.CloseWrite()
 	if c.state == FinWait2 {
-		c.armTimer(timer2MSL, c.shard.now+c.shard.cfg.FinWait2Timeout)
+		c.armTimer(timer2MSL, c.shard.now.Add(c.shard.cfg.FinWait2Timeout))
 	}
 }
 
@@ -400,13 +392,13 @@ func (c *Conn) release(err error) {
 }
 
 // armTimer sets a timer's deadline (0 cancels it) and reschedules.
-func (c *Conn) armTimer(k timerKind, at int64) {
+func (c *Conn) armTimer(k timerKind, at mono.Time) {
 	c.timers[k] = at
 	c.reschedule()
 }
 
 func (c *Conn) reschedule() {
-	var d int64
+	var d mono.Time
 	for _, t := range c.timers {
 		if t != 0 && (d == 0 || t < d) {
 			d = t
@@ -418,9 +410,9 @@ func (c *Conn) reschedule() {
 }
 
 // armKeep arms keepalive (when enabled) from now.
-func (c *Conn) armKeep(now int64) {
+func (c *Conn) armKeep(now mono.Time) {
 	if c.keepalive || c.shard.cfg.AlwaysKeepalive {
-		c.timers[timerKeep] = now + c.keepIdle
+		c.timers[timerKeep] = now.Add(c.keepIdle)
 	} else {
 		c.timers[timerKeep] = 0
 	}

@@ -1,6 +1,11 @@
 package tcp
 
-import "github.com/pollstack/pollstack/tw"
+import (
+	"time"
+
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
+)
 
 // Test-only views of a connection's and a shard's internals. The state,
 // timer and fuzz tests read the stack's fields through these and nowhere
@@ -9,13 +14,13 @@ import "github.com/pollstack/pollstack/tw"
 // connView is a snapshot of a connection's sequence spaces and buffers.
 type connView struct {
 	State                       State
-	ISS, SndUna, SndNxt, SndMax Seq
+	ISS, SndUna, SndNxt, SndMax flow.Seq
 	SndWnd                      uint32
-	IRS, RcvNxt, RcvAdv         Seq
-	RTO                         int64
-	SndQueued, SndCap           int // bytes in the send buffer, its size
-	RcvQueued, RcvCap           int // in-order unread bytes, the receive buffer's size
-	ReasEnd                     Seq // end of the furthest out-of-order range (RcvNxt when none)
+	IRS, RcvNxt, RcvAdv         flow.Seq
+	RTO                         time.Duration
+	SndQueued, SndCap           int      // bytes in the send buffer, its size
+	RcvQueued, RcvCap           int      // in-order unread bytes, the receive buffer's size
+	ReasEnd                     flow.Seq // end of the furthest out-of-order range (RcvNxt when none)
 	ReasRanges                  int
 	FinQueued, FinRcvd          bool
 	TSOK                        bool
@@ -24,8 +29,8 @@ type connView struct {
 	MSS                         int
 	PersistArmed                bool
 	RexmtArmed                  bool
-	KeepAt                      int64 // keepalive/keepinit deadline, 0 when not armed
-	TwoMSLAt                    int64 // 2MSL / FIN_WAIT_2 deadline, 0 when not armed
+	KeepAt                      mono.Time // keepalive/keepinit deadline, 0 when not armed
+	TwoMSLAt                    mono.Time // 2MSL / FIN_WAIT_2 deadline, 0 when not armed
 }
 
 func viewOf(c *Conn) connView {
@@ -55,7 +60,7 @@ func tableConns(s *Shard) []*Conn {
 }
 
 // tableConn returns the connection the shard holds for t, or nil.
-func tableConn(s *Shard, t Tuple) *Conn { return s.conns[t] }
+func tableConn(s *Shard, t flow.Tuple) *Conn { return s.conns[t] }
 
 // rawStateCounts returns the shard's per-state counters as kept (StateCounts
 // replaces LISTEN with the number of listeners).
@@ -66,28 +71,28 @@ func setSender(s *Shard, snd Sender) { s.send = snd }
 
 // twView is what the shard's TIME_WAIT table keeps for a 4-tuple.
 type twView struct {
-	SndNxt, RcvNxt Seq
+	SndNxt, RcvNxt flow.Seq
 	Window         uint16
 	TSOK           bool
 	TSRecent       uint32
-	ExpiresAt      int64 // when its 2MSL ends
+	ExpiresAt      mono.Time // when its 2MSL ends
 }
 
 // timeWaitOf returns the TIME_WAIT entry the shard keeps for t.
-func timeWaitOf(s *Shard, t Tuple) (twView, bool) {
-	r, ok := s.tw.Lookup((*tw.Tuple)(&t))
+func timeWaitOf(s *Shard, t flow.Tuple) (twView, bool) {
+	r, ok := s.tw.Lookup(&t)
 	if !ok {
 		return twView{}, false
 	}
 	st := s.tw.Get(r)
-	return twView{SndNxt: Seq(st.SndNxt), RcvNxt: Seq(st.RcvNxt), Window: st.Window, TSOK: st.TS,
+	return twView{SndNxt: flow.Seq(st.SndNxt), RcvNxt: flow.Seq(st.RcvNxt), Window: st.Window, TSOK: st.TS,
 		TSRecent: st.TSRecent, ExpiresAt: s.tw.Expiry(r)}, true
 }
 
 // stateOf is the state of connection c, which was on t: TIME_WAIT once the
 // shard keeps a TIME_WAIT entry for t (the Conn itself is then closed and
 // freed; it must not have been reused since).
-func stateOf(s *Shard, c *Conn, t Tuple) State {
+func stateOf(s *Shard, c *Conn, t flow.Tuple) State {
 	if c.State() == Closed && s.InTimeWait(&t) {
 		return TimeWait
 	}

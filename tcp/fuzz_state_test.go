@@ -3,6 +3,9 @@ package tcp
 import (
 	"fmt"
 	"testing"
+	"time"
+
+	"github.com/pollstack/pollstack/flow"
 )
 
 // FuzzSegmentInEachState brings a connection into one of the states of RFC
@@ -80,7 +83,7 @@ func FuzzSegmentInEachState(f *testing.F) {
 		}
 		state := Listen + State(st)%(NumStates-Listen)
 		p, app := fuzzSetup(t, cfg, state)
-		seqBase, ackBase := p.nxt, Seq(0)
+		seqBase, ackBase := p.nxt, flow.Seq(0)
 		if p.c != nil {
 			ackBase = viewOf(p.c).SndUna
 			if state != SynSent {
@@ -95,7 +98,7 @@ func FuzzSegmentInEachState(f *testing.F) {
 		}
 		check("before the segment")
 
-		seg := p.mk(Flags(flags), seqBase+Seq(seqOff), ackBase+Seq(ackOff), payload)
+		seg := p.mk(Flags(flags), seqBase+flow.Seq(seqOff), ackBase+flow.Seq(ackOff), payload)
 		seg.Window = win
 		seg.Opts = Options{}
 		if opts&oMSS != 0 {
@@ -109,7 +112,7 @@ func FuzzSegmentInEachState(f *testing.F) {
 			seg.Opts.HasTS, seg.Opts.TSVal, seg.Opts.TSEcr = true, p.tsVal()+uint32(tsOff), p.echo
 		}
 		if opts&oSACK != 0 && seg.Flags&FlagSYN == 0 {
-			l := ackBase + Seq(sackOff)
+			l := ackBase + flow.Seq(sackOff)
 			seg.Opts.NumSACK = 1
 			seg.Opts.SACK[0] = SACKBlock{Left: l, Right: l.Add(uint32(sackLen))}
 		}
@@ -131,7 +134,7 @@ func FuzzSegmentInEachState(f *testing.F) {
 			check("after Close")
 		}
 		const limit = DefaultKeepIdle + 3600e9
-		for waited := int64(0); (p.s.Conns() > 0 || p.s.TimeWaitEntries() > 0) && waited < limit; waited += 60e9 {
+		for waited := time.Duration(0); (p.s.Conns() > 0 || p.s.TimeWaitEntries() > 0) && waited < limit; waited += 60e9 {
 			p.advance(60e9)
 			check("winding down")
 		}

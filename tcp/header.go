@@ -1,6 +1,10 @@
 package tcp
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/pollstack/pollstack/flow"
+)
 
 // Flags are the eight control bits of the TCP header (RFC 9293 3.1, RFC 3168
 // 6.1 for ECE and CWR). The ninth bit that RFC 3540 called NS (now AE,
@@ -45,7 +49,7 @@ func (f Flags) Has(g Flags) bool { return f&g == g }
 
 // SACKBlock is one block of a SACK option (RFC 2018 3): the receiver holds
 // the bytes from Left up to but not including Right.
-type SACKBlock struct{ Left, Right Seq }
+type SACKBlock struct{ Left, Right flow.Seq }
 
 // Header and option sizes, in bytes.
 const (
@@ -117,7 +121,7 @@ type Options struct {
 // Segment is a TCP segment: the header fields, the options and the payload.
 type Segment struct {
 	SrcPort, DstPort uint16
-	Seq, Ack         Seq
+	Seq, Ack         flow.Seq
 	Flags            Flags
 	// Window is the window field as on the wire, not yet scaled.
 	Window uint16
@@ -192,8 +196,8 @@ func Parse(b []byte, s *Segment) ParseError {
 	}
 	s.SrcPort = binary.BigEndian.Uint16(b[0:2])
 	s.DstPort = binary.BigEndian.Uint16(b[2:4])
-	s.Seq = Seq(binary.BigEndian.Uint32(b[4:8]))
-	s.Ack = Seq(binary.BigEndian.Uint32(b[8:12]))
+	s.Seq = flow.Seq(binary.BigEndian.Uint32(b[4:8]))
+	s.Ack = flow.Seq(binary.BigEndian.Uint32(b[8:12]))
 	s.Flags = Flags(b[13])
 	s.Window = binary.BigEndian.Uint16(b[14:16])
 	s.Urgent = binary.BigEndian.Uint16(b[18:20])
@@ -260,8 +264,8 @@ func parseOptions(o []byte, opts *Options) ParseError {
 			}
 			for i := 0; i < k; i++ {
 				opts.SACK[i] = SACKBlock{
-					Left:  Seq(binary.BigEndian.Uint32(v[8*i:])),
-					Right: Seq(binary.BigEndian.Uint32(v[8*i+4:])),
+					Left:  flow.Seq(binary.BigEndian.Uint32(v[8*i:])),
+					Right: flow.Seq(binary.BigEndian.Uint32(v[8*i+4:])),
 				}
 			}
 			for i := k; i < MaxSACKBlocks; i++ {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+	"github.com/pollstack/pollstack/flow"
 )
 
 func TestFlagsString(t *testing.T) {
@@ -124,7 +125,7 @@ func TestWriteParseRoundTrip(t *testing.T) {
 					for _, p := range payloads {
 						s := Segment{
 							SrcPort: 41668, DstPort: 80,
-							Seq: Seq(0xfffffffe - uint32(n)), Ack: Seq(uint32(n) * 7919),
+							Seq: flow.Seq(0xfffffffe - uint32(n)), Ack: flow.Seq(uint32(n) * 7919),
 							Flags: fl, Window: uint16(65535 - n), Urgent: uint16(n & 0xff),
 							Payload: p,
 						}
@@ -242,7 +243,7 @@ func checkGopacket(t *testing.T, b []byte, e ParseError, s *Segment) {
 			}
 			want.NumSACK, want.SACK = len(d)/8, [MaxSACKBlocks]SACKBlock{}
 			for i := range want.NumSACK {
-				want.SACK[i] = SACKBlock{Seq(binary.BigEndian.Uint32(d[8*i:])), Seq(binary.BigEndian.Uint32(d[8*i+4:]))}
+				want.SACK[i] = SACKBlock{flow.Seq(binary.BigEndian.Uint32(d[8*i:])), flow.Seq(binary.BigEndian.Uint32(d[8*i+4:]))}
 			}
 		}
 		if wantErr != ParseOK {
@@ -257,7 +258,7 @@ func checkGopacket(t *testing.T, b []byte, e ParseError, s *Segment) {
 	}
 	got := Segment{
 		SrcPort: uint16(tcp.SrcPort), DstPort: uint16(tcp.DstPort),
-		Seq: Seq(tcp.Seq), Ack: Seq(tcp.Ack), Window: tcp.Window, Urgent: tcp.Urgent,
+		Seq: flow.Seq(tcp.Seq), Ack: flow.Seq(tcp.Ack), Window: tcp.Window, Urgent: tcp.Urgent,
 		Opts: want, Payload: tcp.Payload,
 	}
 	for i, f := range []bool{tcp.FIN, tcp.SYN, tcp.RST, tcp.PSH, tcp.ACK, tcp.URG, tcp.ECE, tcp.CWR} {

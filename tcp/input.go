@@ -2,12 +2,15 @@ package tcp
 
 import (
 	"syscall"
+	"time"
 
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/tw"
 )
 
 // pawsIdle is how long ts_recent stays valid without a segment (RFC 7323 5.5: 24 days).
-const pawsIdle = int64(24 * 24 * 3600 * 1e9)
+const pawsIdle = 24 * 24 * time.Hour
 
 // input processes a segment for an existing connection (RFC 9293 3.10.7.3
 // and 3.10.7.4, with RFC 5961 and RFC 7323).
@@ -23,7 +26,7 @@ func (c *Conn) input(seg *Segment) {
 
 	// PAWS (RFC 7323 5.3).
 	if c.tsOK && seg.Opts.HasTS && flags&FlagRST == 0 && c.tsRecent != 0 &&
-		int32(seg.Opts.TSVal-c.tsRecent) < 0 && now-c.tsRecentAge < pawsIdle {
+		flow.Seq(seg.Opts.TSVal).LT(flow.Seq(c.tsRecent)) && now.Sub(c.tsRecentAge) < pawsIdle {
 		s.stats[StatPAWSDrop]++
 		c.ackNow = true
 		c.output()
@@ -109,8 +112,10 @@ func (c *Conn) input(seg *Segment) {
 		}
 	}
 	if end := c.rcvNxt.Add(wnd); seg.Seq.Add(uint32(len(payload))).GT(end) {
-		keep := int(int32(end.Sub(seg.Seq)))
-		keep = min(max(keep, 0), len(payload))
+		keep := 0
+		if end.GT(seg.Seq) {
+			keep = min(int(end.Sub(seg.Seq)), len(payload))
+		}
 		payload = payload[:keep]
 		flags &^= FlagFIN
 		s.stats[StatRcvPackAfterWin]++
@@ -188,7 +193,7 @@ func (c *Conn) input(seg *Segment) {
 }
 
 // acceptable is RFC 9293's segment acceptability test.
-func acceptable(seq Seq, segLen uint32, rcvNxt Seq, wnd uint32) bool {
+func acceptable(seq flow.Seq, segLen uint32, rcvNxt flow.Seq, wnd uint32) bool {
 	if segLen == 0 {
 		if wnd == 0 {
 			return seq == rcvNxt
@@ -204,7 +209,7 @@ func acceptable(seq Seq, segLen uint32, rcvNxt Seq, wnd uint32) bool {
 // challengeACK sends an ACK for rcv_nxt, rate limited per shard (RFC 5961 7).
 func (c *Conn) challengeACK() {
 	s := c.shard
-	if sec := s.now / 1e9; sec != s.challengeSec {
+	if sec := s.now.Div(time.Second); sec != s.challengeSec {
 		s.challengeSec, s.challengeCount = sec, 0
 	}
 	if s.challengeCount >= challengeACKLimit {
@@ -416,7 +421,7 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 			case FinWait1:
 				c.setState(FinWait2)
 				if c.closedByApp {
-					c.armTimer(timer2MSL, s.now+s.cfg.FinWait2Timeout)
+					c.armTimer(timer2MSL, s.now.Add(s.cfg.FinWait2Timeout))
 				}
 			case Closing:
 				c.setState(TimeWait)
@@ -468,7 +473,7 @@ func (c *Conn) dupAck() {
 			// RACK's rule, simplified (RFC 8985 6.2): data sent after the
 			// hole arrived, and more than a round trip and a quarter has
 			// passed since snd_una moved.
-			c.sb.bytes > 0 && c.srtt > 0 && c.shard.now-c.lastAdvance > c.srtt+c.srtt/4:
+			c.sb.bytes > 0 && c.srtt > 0 && c.shard.now.Sub(c.lastAdvance) > c.srtt+c.srtt/4:
 			if c.sndUna.LT(c.recover) {
 				break // still in the window of an earlier recovery
 			}
@@ -496,7 +501,7 @@ func (c *Conn) dupAck() {
 }
 
 // newAck updates congestion control for acked bytes that advance snd_una to ack.
-func (c *Conn) newAck(ack Seq, acked uint32) {
+func (c *Conn) newAck(ack flow.Seq, acked uint32) {
 	mss := uint32(c.mss)
 	if c.inRecovery && c.sackOK {
 		if ack.GEQ(c.recover) {
@@ -558,16 +563,16 @@ func (c *Conn) retransmitFirst() {
 // with the shard's clock, or else from the timestamp echo (RFC 6298, RFC
 // 7323 4.1). The timed segment is preferred: the timestamp clock ticks in
 // milliseconds, coarser than the round trip of a local link.
-func (c *Conn) rttSample(now int64, seg *Segment) {
-	var r int64 = -1
+func (c *Conn) rttSample(now mono.Time, seg *Segment) {
+	var r time.Duration = -1
 	if c.rtTime != 0 && seg.Ack.GT(c.rtSeq) {
-		r = now - c.rtTime
+		r = now.Sub(c.rtTime)
 		c.rtTime = 0
 	} else if c.tsOK && seg.Opts.HasTS && seg.Opts.TSEcr != 0 {
-		if d := int32(c.tsNow() - seg.Opts.TSEcr); d >= 0 {
+		if ts, ecr := flow.Seq(c.tsNow()), flow.Seq(seg.Opts.TSEcr); ts.GEQ(ecr) {
 			// Below one tick the round trip is known only to be under a
 			// millisecond: take half of one (FreeBSD adds a tick).
-			r = max(int64(d)*tsTick, tsTick/2)
+			r = max(time.Duration(ts.Sub(ecr))*tsTick, tsTick/2)
 		}
 	}
 	if r < 0 {
@@ -593,7 +598,7 @@ func (c *Conn) rttSample(now int64, seg *Segment) {
 
 // receiveData places in-window data in the receive buffer (in order, or
 // out of order for reassembly) and decides how to acknowledge it.
-func (c *Conn) receiveData(seq Seq, p []byte) {
+func (c *Conn) receiveData(seq flow.Seq, p []byte) {
 	s := c.shard
 	if seq == c.rcvNxt {
 		c.rcv.copyIn(c.rcv.n, p)
@@ -613,7 +618,7 @@ func (c *Conn) receiveData(seq Seq, p []byte) {
 		if !s.cfg.DelayedAck || c.delAcked >= 2 {
 			c.ackNow = true
 		} else if c.timers[timerDelAck] == 0 {
-			c.armTimer(timerDelAck, s.now+s.cfg.DelAckTime)
+			c.armTimer(timerDelAck, s.now.Add(s.cfg.DelAckTime))
 		}
 		return
 	}
@@ -664,7 +669,7 @@ func (c *Conn) enterTimeWait() {
 		c.finish(nil)
 		return
 	}
-	recycled, ok := s.tw.Insert((*tw.Tuple)(&c.tuple), &st, s.now)
+	recycled, ok := s.tw.Insert(&c.tuple, &st, s.now)
 	s.stats[StatClosed] += uint64(recycled) // the entries recycled to make room
 	if !ok {
 		c.finish(nil)
@@ -675,7 +680,7 @@ func (c *Conn) enterTimeWait() {
 }
 
 // isLocal reports whether a connection's peer is this host (nolocaltimewait).
-func (s *Shard) isLocal(t *Tuple) bool {
+func (s *Shard) isLocal(t *flow.Tuple) bool {
 	if s.cfg.Local != nil {
 		return s.cfg.Local(t.RemoteAddr)
 	}

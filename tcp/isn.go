@@ -3,6 +3,10 @@ package tcp
 import (
 	"encoding/binary"
 	"math/bits"
+	"time"
+
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 )
 
 // ISNGenerator makes initial sequence numbers as RFC 6528 3 describes:
@@ -23,7 +27,7 @@ type ISNGenerator struct {
 	// isn_reseed_interval: with interval > 0 the key in use is derived
 	// from base and the number of the interval now falls in (epoch).
 	base     [16]byte
-	interval int64
+	interval time.Duration
 	epoch    int64
 }
 
@@ -54,7 +58,7 @@ func (g *ISNGenerator) setKey(key [16]byte) {
 	g.k1 = binary.LittleEndian.Uint64(key[8:16])
 }
 
-// SetReseedInterval sets isn_reseed_interval in nanoseconds: with a
+// SetReseedInterval sets isn_reseed_interval: with a
 // positive interval the key changes whenever now enters a new interval
 // (now/interval), to SipHash-2-4 of the interval's number under the key
 // Rekey gave (the base key), so the generator needs no random source of
@@ -62,7 +66,7 @@ func (g *ISNGenerator) setKey(key [16]byte) {
 // engine's cores do, change keys together. Knowing one interval's key
 // tells nothing of another's without the base key. 0 uses the base key
 // itself, for ever.
-func (g *ISNGenerator) SetReseedInterval(interval int64) {
+func (g *ISNGenerator) SetReseedInterval(interval time.Duration) {
 	g.interval = max(interval, 0)
 	if g.interval == 0 {
 		g.setKey(g.base)
@@ -87,15 +91,15 @@ func (g *ISNGenerator) reseed(epoch int64) {
 
 // isnTick is M's period: RFC 6528 3 (after RFC 793) asks for a timer
 // incremented every 4 microseconds.
-const isnTick = 4000 // ns
+const isnTick = 4 * time.Microsecond
 
 // ISN returns the initial sequence number for the connection from
-// laddr:lport to raddr:rport at time now (nanoseconds since any fixed epoch).
+// laddr:lport to raddr:rport at time now.
 // IPv4 addresses are passed in their IPv4-mapped IPv6 form (::ffff:a.b.c.d),
 // as netip.Addr.As16 gives them. ISN does not allocate.
-func (g *ISNGenerator) ISN(laddr, raddr [16]byte, lport, rport uint16, now int64) Seq {
+func (g *ISNGenerator) ISN(laddr, raddr [16]byte, lport, rport uint16, now mono.Time) flow.Seq {
 	if g.interval > 0 {
-		if e := floorDiv(now, g.interval); e != g.epoch {
+		if e := now.Div(g.interval); e != g.epoch {
 			g.reseed(e)
 		}
 	}
@@ -105,11 +109,8 @@ func (g *ISNGenerator) ISN(laddr, raddr [16]byte, lport, rport uint16, now int64
 	copy(in[18:34], raddr[:])
 	binary.BigEndian.PutUint16(in[34:36], rport)
 	f := sipHash24(g.k0, g.k1, in[:])
-	m := now / isnTick
-	if now%isnTick < 0 { // floor, so M ticks evenly across now = 0
-		m--
-	}
-	return Seq(uint32(m) + uint32(f))
+	m := now.Div(isnTick) // floor, so M ticks evenly across now = 0
+	return flow.Seq(uint32(m) + uint32(f))
 }
 
 // SipHash24 returns SipHash-2-4 (Aumasson and Bernstein, "SipHash: a fast
@@ -168,13 +169,4 @@ func sipRound(v0, v1, v2, v3 uint64) (uint64, uint64, uint64, uint64) {
 	v1 ^= v2
 	v2 = bits.RotateLeft64(v2, 32)
 	return v0, v1, v2, v3
-}
-
-// floorDiv is a/b rounded down (b > 0).
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b < 0 {
-		q--
-	}
-	return q
 }

@@ -4,6 +4,9 @@ import (
 	"net/netip"
 	"strconv"
 	"testing"
+
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 )
 
 // The 64 SipHash-2-4 vectors of the reference implementation (the paper's
@@ -59,10 +62,10 @@ var (
 // RFC 6528 3: M is a timer that ticks every 4 microseconds.
 func TestISNAdvancesWithTime(t *testing.T) {
 	g := NewISNGenerator(testKey(1))
-	const t0 = int64(1_700_000_000_123_456_789)
+	const t0 = mono.Time(1_700_000_000_123_456_789)
 	base := g.ISN(testLocal, testRemote, 80, 41668, t0)
 	for _, tc := range []struct {
-		dt   int64 // ns
+		dt   mono.Time // ns
 		want uint32
 	}{
 		{0, 0},
@@ -79,7 +82,7 @@ func TestISNAdvancesWithTime(t *testing.T) {
 	}
 	// Within one tick the ISN stays; it never steps back as time goes on.
 	prev := g.ISN(testLocal, testRemote, 80, 41668, -20_000)
-	for now := int64(-20_000); now <= 20_000; now += 250 {
+	for now := mono.Time(-20_000); now <= 20_000; now += 250 {
 		isn := g.ISN(testLocal, testRemote, 80, 41668, now)
 		if d := isn.Sub(prev); d > 1 {
 			t.Fatalf("at %d ns the ISN moved by %d", now, int32(d))
@@ -98,12 +101,12 @@ func TestISNAdvancesWithTime(t *testing.T) {
 // F depends on every part of the four-tuple and on the key.
 func TestISNDependsOnTupleAndKey(t *testing.T) {
 	g := NewISNGenerator(testKey(1))
-	const now = int64(123_456_789_000)
+	const now = mono.Time(123_456_789_000)
 	l6 := netip.MustParseAddr("2001:2::1").As16()
 	r6 := netip.MustParseAddr("2001:2::2").As16()
 	other := netip.MustParseAddr("198.18.0.3").As16()
-	isns := map[Seq]string{}
-	add := func(name string, isn Seq) {
+	isns := map[flow.Seq]string{}
+	add := func(name string, isn flow.Seq) {
 		t.Helper()
 		if prev, ok := isns[isn]; ok {
 			t.Errorf("%s and %s give the same ISN %#x", name, prev, uint32(isn))
@@ -150,8 +153,8 @@ func TestISNDefinition(t *testing.T) {
 	in = append(in, 0x00, 0x50)
 	in = append(in, testRemote[:]...)
 	in = append(in, 0xa2, 0xc4)
-	const now = int64(4000*1000 + 3999)
-	want := Seq(uint32(SipHash24(key, in)) + 1000)
+	const now = mono.Time(4000*1000 + 3999)
+	want := flow.Seq(uint32(SipHash24(key, in)) + 1000)
 	if got := g.ISN(testLocal, testRemote, 80, 0xa2c4, now); got != want {
 		t.Errorf("ISN = %#x, want %#x", uint32(got), uint32(want))
 	}
@@ -173,8 +176,8 @@ func TestISNAllocs(t *testing.T) {
 
 func BenchmarkISN(b *testing.B) {
 	g := NewISNGenerator(testKey(1))
-	var sink Seq
-	now := int64(0)
+	var sink flow.Seq
+	now := mono.Time(0)
 	b.ReportAllocs()
 	for b.Loop() {
 		now += 1000

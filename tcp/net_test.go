@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"testing"
+	"time"
+
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 )
 
 // A two-host network for tests: shards A and B joined by a wire that
@@ -16,17 +20,17 @@ var (
 
 type packet struct {
 	to    *Shard
-	tuple Tuple // as the receiver sees it
+	tuple flow.Tuple // as the receiver sees it
 	b     []byte
-	at    int64
+	at    mono.Time
 }
 
 type testNet struct {
 	t      testing.TB
-	now    int64
+	now    mono.Time
 	a, b   *Shard
 	queue  []packet
-	delay  int64 // one-way delay, ns
+	delay  time.Duration // one-way delay
 	loss   float64
 	rng    *rand.Rand
 	filter func(p *packet) bool // false drops the packet
@@ -41,11 +45,11 @@ type netSender struct {
 	buf  [4096]byte
 }
 
-func (s *netSender) Buffer(t *Tuple) []byte { return s.buf[:] }
+func (s *netSender) Buffer(t *flow.Tuple) []byte { return s.buf[:] }
 
-func (s *netSender) Send(t *Tuple, n int) {
-	rt := Tuple{LocalAddr: t.RemoteAddr, RemoteAddr: t.LocalAddr, LocalPort: t.RemotePort, RemotePort: t.LocalPort}
-	p := packet{to: *s.peer, tuple: rt, b: bytes.Clone(s.buf[:n]), at: s.n.now + s.n.delay}
+func (s *netSender) Send(t *flow.Tuple, n int) {
+	rt := flow.Tuple{LocalAddr: t.RemoteAddr, RemoteAddr: t.LocalAddr, LocalPort: t.RemotePort, RemotePort: t.LocalPort}
+	p := packet{to: *s.peer, tuple: rt, b: bytes.Clone(s.buf[:n]), at: s.n.now.Add(s.n.delay)}
 	if s.n.keep {
 		s.n.sent = append(s.n.sent, p)
 	}
@@ -74,8 +78,8 @@ func newTestNet(t testing.TB, cfgA, cfgB Config) *testNet {
 
 // step delivers the packets due and runs timers, advancing the clock to the
 // next event (at most by max). It reports whether anything was pending.
-func (n *testNet) step(max int64) bool {
-	next := n.now + max
+func (n *testNet) step(max time.Duration) bool {
+	next := n.now.Add(max)
 	for _, p := range n.queue {
 		if p.at < next {
 			next = p.at
@@ -109,13 +113,13 @@ func (n *testNet) step(max int64) bool {
 }
 
 // run steps until cond holds or the virtual time limit passes.
-func (n *testNet) run(limit int64, cond func() bool) bool {
-	end := n.now + limit
+func (n *testNet) run(limit time.Duration, cond func() bool) bool {
+	end := n.now.Add(limit)
 	for n.now < end {
 		if cond != nil && cond() {
 			return true
 		}
-		n.step(end - n.now)
+		n.step(end.Sub(n.now))
 	}
 	return cond != nil && cond()
 }
@@ -181,8 +185,8 @@ func (r *recorder) Closed(c *Conn, err error) {
 	r.errs = append(r.errs, err)
 }
 
-func tupleAB(port uint16) Tuple {
-	return Tuple{LocalAddr: addrB, RemoteAddr: addrA, LocalPort: 0, RemotePort: port}
+func tupleAB(port uint16) flow.Tuple {
+	return flow.Tuple{LocalAddr: addrB, RemoteAddr: addrA, LocalPort: 0, RemotePort: port}
 }
 
 func TestHandshakeDataAndOrderlyClose(t *testing.T) {

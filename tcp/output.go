@@ -1,5 +1,7 @@
 package tcp
 
+import "github.com/pollstack/pollstack/flow"
+
 // output sends what the connection may send now: data the windows allow,
 // a FIN after the data, and an ACK when one is owed. It is tcp_output.
 func (c *Conn) output() {
@@ -130,12 +132,12 @@ func (c *Conn) limitedTransmit() uint32 {
 func (c *Conn) armPersist() {
 	d := c.rto << c.persistShift
 	d = min(max(d, MinPersist), MaxPersist)
-	c.armTimer(timerPersist, c.shard.now+d)
+	c.armTimer(timerPersist, c.shard.now.Add(d))
 }
 
 // emit builds and sends one segment carrying n bytes of the send buffer from
 // seq on, with flags. It reports false when no frame was free.
-func (c *Conn) emit(seq Seq, n int, flags Flags) bool {
+func (c *Conn) emit(seq flow.Seq, n int, flags Flags) bool {
 	s := c.shard
 	buf := s.send.Buffer(&c.tuple)
 	if buf == nil {
@@ -237,16 +239,16 @@ func (c *Conn) sendSYN() {
 		c.rtSeq, c.rtTime = c.iss, s.now
 	}
 	c.ackNow = false
-	c.armTimer(timerRexmt, s.now+c.rto)
+	c.armTimer(timerRexmt, s.now.Add(c.rto))
 }
 
 // sendRST resets the connection's peer with SEQ=seq.
-func (c *Conn) sendRST(seq Seq) {
+func (c *Conn) sendRST(seq flow.Seq) {
 	c.shard.reset(&c.tuple, seq, c.rcvNxt, FlagRST|FlagACK)
 }
 
 // reset sends a RST for tuple t: SEQ=seq, and ACK=ack when flags has ACK.
-func (s *Shard) reset(t *Tuple, seq, ack Seq, flags Flags) {
+func (s *Shard) reset(t *flow.Tuple, seq, ack flow.Seq, flags Flags) {
 	buf := s.send.Buffer(t)
 	if buf == nil {
 		return

@@ -1,10 +1,13 @@
 package tcp
 
-import "github.com/pollstack/pollstack/tw"
+import (
+	"time"
+
+	"github.com/pollstack/pollstack/tw"
+)
 
 // Defaults and limits. Names follow FreeBSD's net.inet.tcp MIB (tcp(4));
-// units are in the names or comments. Times are nanoseconds unless a name
-// says otherwise.
+// units are in the names or comments; times are time.Duration.
 const (
 	// DefaultMSSDflt is mssdflt: the MSS assumed when the peer sends none.
 	DefaultMSSDflt = 536
@@ -15,7 +18,7 @@ const (
 	// MaxBufferSpace bounds sendspace and recvspace (window scale 14 allows 1 GiB).
 	MaxBufferSpace = 1 << 30
 	// DefaultMSL is msl: the maximum segment lifetime (30 s); TIME_WAIT lasts 2*msl.
-	DefaultMSL = int64(30e9)
+	DefaultMSL = 30 * time.Second
 	// MaxMSL bounds msl (one day; tw.MaxMSL).
 	MaxMSL = tw.MaxMSL
 	// MinMaxTCPTW is the smallest maxtcptw accepted (FreeBSD refuses less).
@@ -29,43 +32,43 @@ const (
 	PortFirstAuto = 49152
 	PortLastAuto  = 65535
 	// DefaultRexmitInitial is rexmit_initial: the RTO before any RTT sample (1 s).
-	DefaultRexmitInitial = int64(1e9)
+	DefaultRexmitInitial = time.Second
 	// DefaultRexmitMin is rexmit_min: the RTO's lower bound before slop (30 ms).
-	DefaultRexmitMin = int64(30e6)
+	DefaultRexmitMin = 30 * time.Millisecond
 	// DefaultRexmitSlop is rexmit_slop: added to the computed RTO (200 ms).
-	DefaultRexmitSlop = int64(200e6)
+	DefaultRexmitSlop = 200 * time.Millisecond
 	// MaxRTO is the RTO's upper bound (64 s, FreeBSD's TCPTV_REXMTMAX).
-	MaxRTO = int64(64e9)
+	MaxRTO = 64 * time.Second
 	// MaxRexmits is the number of retransmissions of one segment before the
 	// connection is dropped (FreeBSD's TCP_MAXRXTSHIFT).
 	MaxRexmits = 12
 	// MaxSynRexmits is the same for SYN and SYN-ACK (FreeBSD's TCP_SYNCNT... 6 tries, ~63 s).
 	MaxSynRexmits = 6
 	// DefaultDelAckTime is delacktime: the longest an ACK is delayed (40 ms).
-	DefaultDelAckTime = int64(40e6)
+	DefaultDelAckTime = 40 * time.Millisecond
 	// DefaultKeepInit is keepinit: how long a connection may take to establish (75 s).
-	DefaultKeepInit = int64(75e9)
+	DefaultKeepInit = 75 * time.Second
 	// DefaultKeepIdle is keepidle: idle time before keepalive probes (2 h).
-	DefaultKeepIdle = int64(7200e9)
+	DefaultKeepIdle = 2 * time.Hour
 	// DefaultKeepIntvl is keepintvl: time between unanswered probes (75 s).
-	DefaultKeepIntvl = int64(75e9)
+	DefaultKeepIntvl = 75 * time.Second
 	// DefaultKeepCnt is keepcnt: unanswered probes before the connection is dropped.
 	DefaultKeepCnt = 8
 	// DefaultFinWait2Timeout is finwait2_timeout (60 s).
-	DefaultFinWait2Timeout = int64(60e9)
+	DefaultFinWait2Timeout = 60 * time.Second
 	// DefaultInitCwndSegments is initcwnd_segments (RFC 6928).
 	DefaultInitCwndSegments = 10
 	// DefaultReassMaxQueueLen is reass.maxqueuelen: out-of-order ranges kept per connection.
 	DefaultReassMaxQueueLen = 16
 	// MinPersist and MaxPersist bound the persist timer (FreeBSD TCPTV_PERSMIN/MAX).
-	MinPersist = int64(5e9)
-	MaxPersist = int64(60e9)
+	MinPersist = 5 * time.Second
+	MaxPersist = 60 * time.Second
 	// maxWScale is the largest window scale (RFC 7323).
 	maxWScale = 14
 	// challengeACKLimit is how many challenge ACKs a shard sends per second (RFC 5961 7).
 	challengeACKLimit = 1000
-	// tsHz is the timestamp clock: 1 ms per tick.
-	tsTick = int64(1e6)
+	// tsTick is the timestamp clock's period: 1 ms per tick.
+	tsTick = time.Millisecond
 	// twReserve is how many TIME_WAIT entries per address family a shard's
 	// table makes room for with its first (at most its limit): room for the
 	// default limit at once, 1.5 MB of IPv4 entries at most. A table that

@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 )
 
 // A scripted peer for one shard. The tests play the remote end by hand: they
@@ -14,8 +18,8 @@ import (
 
 // sentSeg is a segment the shard sent, parsed.
 type sentSeg struct {
-	at    int64
-	tuple Tuple // as the shard names the connection
+	at    mono.Time
+	tuple flow.Tuple // as the shard names the connection
 	Segment
 }
 
@@ -33,7 +37,7 @@ func (s sentSeg) String() string {
 }
 
 // end is the sequence number after the segment (SYN and FIN count one).
-func (s *sentSeg) end() Seq {
+func (s *sentSeg) end() flow.Seq {
 	n := uint32(len(s.Payload))
 	if s.Flags&FlagSYN != 0 {
 		n++
@@ -51,9 +55,9 @@ type capture struct {
 	segs []sentSeg
 }
 
-func (c *capture) Buffer(*Tuple) []byte { return c.buf[:] }
+func (c *capture) Buffer(*flow.Tuple) []byte { return c.buf[:] }
 
-func (c *capture) Send(t *Tuple, n int) {
+func (c *capture) Send(t *flow.Tuple, n int) {
 	s := sentSeg{at: c.p.now, tuple: *t}
 	if e := Parse(bytes.Clone(c.buf[:n]), &s.Segment); e != ParseOK {
 		c.p.t.Errorf("the shard sent a segment Parse rejects (%v): % x", e, c.buf[:n])
@@ -76,19 +80,19 @@ type peer struct {
 	t     testing.TB
 	s     *Shard
 	out   *capture
-	now   int64
-	tuple Tuple // the connection as the shard names it: local = the shard
+	now   mono.Time
+	tuple flow.Tuple // the connection as the shard names it: local = the shard
 	srv   *recorder
 	c     *Conn
 	h     *recorder // the connection's handler
 	app   Handler   // the handler dial gives the shard; a new recorder when nil
 
 	// The peer's side of the connection.
-	iss, nxt Seq    // its ISN and the next sequence number it sends
-	tsOn     bool   // it sends timestamps
-	tsBase   uint32 // its timestamp clock reads tsBase + now in ms
-	wnd      uint16 // the window it advertises
-	hi       Seq    // the end of the highest segment the shard sent
+	iss, nxt flow.Seq // its ISN and the next sequence number it sends
+	tsOn     bool     // it sends timestamps
+	tsBase   uint32   // its timestamp clock reads tsBase + now in ms
+	wnd      uint16   // the window it advertises
+	hi       flow.Seq // the end of the highest segment the shard sent
 	hiSet    bool
 	echo     uint32 // the shard's latest TSVal
 	buf      [HeaderLen + MaxOptionsLen + 65536]byte
@@ -97,7 +101,7 @@ type peer struct {
 const (
 	peerPort   = 40000
 	serverPort = 80
-	rtt        = int64(10e6) // the round trip the peer plays
+	rtt        = 10 * time.Millisecond // the round trip the peer plays
 )
 
 // newPeer returns a shard listening on port 80 (handler p.srv) and a peer at
@@ -113,7 +117,7 @@ func newPeer(t testing.TB, cfg Config) *peer {
 	if _, err := p.s.Listen(serverPort, 0, p.srv); err != nil {
 		t.Fatal(err)
 	}
-	p.tuple = Tuple{LocalAddr: addrA, RemoteAddr: addrB, LocalPort: serverPort, RemotePort: peerPort}
+	p.tuple = flow.Tuple{LocalAddr: addrA, RemoteAddr: addrB, LocalPort: serverPort, RemotePort: peerPort}
 	p.nxt = p.iss
 	return p
 }
@@ -123,7 +127,7 @@ func (p *peer) tsVal() uint32 { return p.tsBase + uint32(p.now/1e6) }
 
 // mk returns a segment from the peer with its ports, window and (when the
 // peer uses them) timestamps filled in.
-func (p *peer) mk(flags Flags, seq, ack Seq, payload []byte) Segment {
+func (p *peer) mk(flags Flags, seq, ack flow.Seq, payload []byte) Segment {
 	s := Segment{SrcPort: p.tuple.RemotePort, DstPort: p.tuple.LocalPort, Seq: seq, Ack: ack,
 		Flags: flags, Window: p.wnd, Payload: payload}
 	if p.tsOn {
@@ -203,7 +207,7 @@ func (p *peer) dial() *Conn {
 		p.h = &recorder{}
 		h = p.h
 	}
-	c, err := p.s.Dial(Tuple{LocalAddr: addrA, RemoteAddr: addrB, RemotePort: serverPort}, h, p.now)
+	c, err := p.s.Dial(flow.Tuple{LocalAddr: addrA, RemoteAddr: addrB, RemotePort: serverPort}, h, p.now)
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -240,11 +244,11 @@ func (p *peer) connect() *Conn {
 }
 
 // advance moves the clock by d, firing every timer at its deadline.
-func (p *peer) advance(d int64) {
+func (p *peer) advance(d time.Duration) {
 	if d < 0 {
 		p.t.Fatalf("advance(%d): the clock does not go back", d)
 	}
-	end := p.now + d
+	end := p.now.Add(d)
 	for i := 0; ; i++ {
 		if i > 1e6 {
 			p.t.Fatal("advance: timers keep firing")
@@ -255,7 +259,7 @@ func (p *peer) advance(d int64) {
 		}
 		if at <= p.now {
 			// Due within a tick the wheel already passed: the next tick.
-			at = (p.now/wheelTick + 1) * wheelTick
+			at = p.now.Add(1).Ceil(timerTick)
 			if at > end {
 				break
 			}

@@ -3,11 +3,15 @@ package tcp
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 )
 
 // timeWaitFrom makes the shard close first a connection from the peer's
 // port port and end in TIME_WAIT at p.now.
-func timeWaitFrom(t *testing.T, p *peer, port uint16) Tuple {
+func timeWaitFrom(t *testing.T, p *peer, port uint16) flow.Tuple {
 	t.Helper()
 	p.tuple.RemotePort = port
 	p.iss += 1 << 20
@@ -44,7 +48,7 @@ func TestReconfigureMSLAppliesToNewTimeWait(t *testing.T) {
 	p.advance(1e9)
 	young := timeWaitFrom(t, p, 40002)
 	youngAt := p.now
-	p.advance(youngAt + 10e9 - 1 - p.now)
+	p.advance(youngAt.Add(10e9 - 1).Sub(p.now))
 	if !p.s.InTimeWait(&young) {
 		t.Fatal("the new entry ended before 2*5 s")
 	}
@@ -55,7 +59,7 @@ func TestReconfigureMSLAppliesToNewTimeWait(t *testing.T) {
 	if !p.s.InTimeWait(&old) {
 		t.Fatal("the entry made before the change lost its 2*30 s")
 	}
-	p.advance(oldAt + 60e9 - 1 - p.now)
+	p.advance(oldAt.Add(60e9 - 1).Sub(p.now))
 	if !p.s.InTimeWait(&old) {
 		t.Fatal("the old entry ended before its 2*30 s")
 	}
@@ -81,7 +85,7 @@ func TestReconfigureMaxTCPTW(t *testing.T) {
 	if p.s.Config().MaxTCPTW != 0 {
 		t.Fatal("a refused Reconfigure changed the configuration")
 	}
-	var tuples []Tuple
+	var tuples []flow.Tuple
 	for i := range 40 {
 		tuples = append(tuples, timeWaitFrom(t, p, uint16(41000+i)))
 		p.advance(1e6)
@@ -156,8 +160,8 @@ func TestFastFinWait2Recycle(t *testing.T) {
 		if fast {
 			continue
 		}
-		maxIdle := int64(DefaultKeepCnt) * DefaultKeepIntvl
-		p.advance(heard + maxIdle - p.now)
+		maxIdle := time.Duration(DefaultKeepCnt) * DefaultKeepIntvl
+		p.advance(heard.Add(maxIdle).Sub(p.now))
 		if p.s.Conns() != 1 {
 			t.Fatal("FIN_WAIT_2 ended before keepcnt*keepintvl of silence")
 		}
@@ -227,7 +231,7 @@ func TestISNReseed(t *testing.T) {
 	a, b, never := NewISNGenerator(key), NewISNGenerator(key), NewISNGenerator(key)
 	a.SetReseedInterval(10e9)
 	b.SetReseedInterval(10e9)
-	isn := func(g *ISNGenerator, now int64) Seq { return g.ISN(addrA, addrB, 80, 40000, now) }
+	isn := func(g *ISNGenerator, now mono.Time) flow.Seq { return g.ISN(addrA, addrB, 80, 40000, now) }
 	// Within one interval the ISN moves with M only (250,000 per second).
 	if d := isn(a, 6e9) - isn(a, 5e9); d != 250000 {
 		t.Fatalf("within an interval the ISN moved by %d in 1 s", d)

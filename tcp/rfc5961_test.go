@@ -4,6 +4,10 @@ import (
 	"errors"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 )
 
 // RFC 5961 (blind in-window attacks) and RFC 7323 5 (PAWS).
@@ -34,7 +38,7 @@ func TestRFC5961_3_2_RST(t *testing.T) {
 			c := p.open()
 			v := p.view()
 			before := *p.s.Stats()
-			rst := p.mk(tc.flags, p.nxt+Seq(tc.off), v.SndNxt, nil)
+			rst := p.mk(tc.flags, p.nxt+flow.Seq(tc.off), v.SndNxt, nil)
 			p.inject(&rst)
 			segs := p.take()
 			switch {
@@ -88,7 +92,7 @@ func TestRFC5961_4_2_SYNInSynchronizedState(t *testing.T) {
 			if tc.ack {
 				flags |= FlagACK
 			}
-			syn := p.mk(flags, p.nxt+Seq(tc.off), v.SndNxt, nil)
+			syn := p.mk(flags, p.nxt+flow.Seq(tc.off), v.SndNxt, nil)
 			p.synOpts(&syn)
 			p.inject(&syn)
 			segs := p.take()
@@ -128,7 +132,7 @@ func TestRFC5961_5_2_ACKOutOfRange(t *testing.T) {
 			c := p.open()
 			v := p.view()
 			before := *p.s.Stats()
-			d := p.mk(FlagACK, p.nxt, v.SndUna+Seq(tc.off), []byte("forged"))
+			d := p.mk(FlagACK, p.nxt, v.SndUna+flow.Seq(tc.off), []byte("forged"))
 			p.inject(&d)
 			a := p.expect("ACK", func(s sentSeg) bool { return true })
 			if a.Flags != FlagACK || a.Ack != v.RcvNxt || a.Seq != v.SndNxt {
@@ -152,11 +156,11 @@ func TestRFC5961_7_ChallengeACKRateLimit(t *testing.T) {
 	p := newPeer(t, DefaultConfig())
 	c := p.open()
 	// Start on a second boundary so the burst stays within one second.
-	p.advance((p.now/1e9+1)*1e9 - p.now)
+	p.advance(mono.Time((p.now.Div(time.Second) + 1) * 1e9).Sub(p.now))
 	before := *p.s.Stats()
 	v := p.view()
 	for i := 0; i < challengeACKLimit+500; i++ {
-		rst := p.mk(FlagRST, p.nxt+Seq(1+i), v.SndNxt, nil)
+		rst := p.mk(FlagRST, p.nxt+flow.Seq(1+i), v.SndNxt, nil)
 		p.inject(&rst)
 	}
 	if segs := p.take(); len(segs) != challengeACKLimit {

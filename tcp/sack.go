@@ -1,5 +1,11 @@
 package tcp
 
+import (
+	"time"
+
+	"github.com/pollstack/pollstack/flow"
+)
+
 // Sender-side SACK (RFC 2018, RFC 6675): a scoreboard of what the receiver
 // holds above snd_una, and loss recovery that retransmits the holes below
 // the highest SACKed byte while the pipe — bytes presumed in the network —
@@ -15,7 +21,7 @@ type scoreboard struct {
 func (b *scoreboard) reset() { b.n, b.bytes = 0, 0 }
 
 // highest returns the end of the highest SACKed range (ok false when none).
-func (b *scoreboard) highest() (Seq, bool) {
+func (b *scoreboard) highest() (flow.Seq, bool) {
 	if b.n == 0 {
 		return 0, false
 	}
@@ -23,7 +29,7 @@ func (b *scoreboard) highest() (Seq, bool) {
 }
 
 // add records a SACK block [l, r) clipped to (una, max].
-func (b *scoreboard) add(l, r, una, max Seq) {
+func (b *scoreboard) add(l, r, una, max flow.Seq) {
 	if l.LT(una) {
 		l = una
 	}
@@ -62,7 +68,7 @@ func (b *scoreboard) add(l, r, una, max Seq) {
 }
 
 // trim forgets what lies below una (now cumulatively acknowledged).
-func (b *scoreboard) trim(una Seq) {
+func (b *scoreboard) trim(una flow.Seq) {
 	k := 0
 	for k < b.n && b.ranges[k].end.LEQ(una) {
 		k++
@@ -86,7 +92,7 @@ func (b *scoreboard) count() {
 }
 
 // sackedBelow returns the SACKed bytes below s.
-func (b *scoreboard) sackedBelow(s Seq) uint32 {
+func (b *scoreboard) sackedBelow(s flow.Seq) uint32 {
 	var n uint32
 	for i := 0; i < b.n; i++ {
 		r := b.ranges[i]
@@ -100,7 +106,7 @@ func (b *scoreboard) sackedBelow(s Seq) uint32 {
 
 // nextHole returns the first byte at or above from that is not SACKed and
 // lies below the highest SACKed byte, with the hole's end.
-func (b *scoreboard) nextHole(from Seq) (start, end Seq, ok bool) {
+func (b *scoreboard) nextHole(from flow.Seq) (start, end flow.Seq, ok bool) {
 	for i := 0; i < b.n; i++ {
 		r := b.ranges[i]
 		if from.LT(r.start) {
@@ -139,10 +145,10 @@ func (c *Conn) pipe() uint32 {
 
 const (
 	// minPTO bounds the probe timeout from below.
-	minPTO = int64(10e6)
+	minPTO = 10 * time.Millisecond
 	// wcDelAckT is the longest a receiver is assumed to delay an ACK
 	// (RFC 8985 7.2, WCDelAckT).
-	wcDelAckT = int64(200e6)
+	wcDelAckT = 200 * time.Millisecond
 )
 
 // sackEnterRecovery starts loss recovery (RFC 6675 5, steps 4.1-4.3).
@@ -203,11 +209,11 @@ func (c *Conn) armRexmt() {
 		}
 		if pto < c.rto {
 			c.tlpPending = true
-			c.armTimer(timerRexmt, now+pto)
+			c.armTimer(timerRexmt, now.Add(pto))
 			return
 		}
 	}
-	c.armTimer(timerRexmt, now+c.rto)
+	c.armTimer(timerRexmt, now.Add(c.rto))
 }
 
 // tailLossProbe runs when the probe timeout passes with data outstanding:
@@ -233,6 +239,6 @@ func (c *Conn) tailLossProbe() {
 		}
 	}
 	if c.timers[timerRexmt] == 0 && c.sndUna != c.sndMax {
-		c.armTimer(timerRexmt, s.now+c.rto)
+		c.armTimer(timerRexmt, s.now.Add(c.rto))
 	}
 }

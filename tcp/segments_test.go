@@ -5,6 +5,8 @@ import (
 	"errors"
 	"syscall"
 	"testing"
+
+	"github.com/pollstack/pollstack/flow"
 )
 
 // Segment processing rules: closed ports, LISTEN, half-close, reassembly
@@ -17,7 +19,7 @@ import (
 func TestRFC9293_3_10_7_1_ClosedPortRST(t *testing.T) {
 	type want struct {
 		rst      bool
-		seq, ack Seq
+		seq, ack flow.Seq
 		flags    Flags
 	}
 	segs := []struct {
@@ -271,7 +273,7 @@ func TestRFC2018_4_SACKBlocks(t *testing.T) {
 	if last.Opts.NumSACK != 3 {
 		t.Fatalf("%d SACK blocks, want 3", last.Opts.NumSACK)
 	}
-	seen := map[Seq]bool{}
+	seen := map[flow.Seq]bool{}
 	for _, b := range last.Opts.SACK[:3] {
 		seen[b.Left] = true
 	}
@@ -326,7 +328,7 @@ func TestRFC1337_TimeWaitIgnoresRST(t *testing.T) {
 	v := p.timeWait()
 	before := *p.s.Stats()
 	for _, off := range []int32{0, 1, -1} {
-		rst := p.mk(FlagRST, p.nxt+Seq(off), v.SndNxt, nil)
+		rst := p.mk(FlagRST, p.nxt+flow.Seq(off), v.SndNxt, nil)
 		p.inject(&rst)
 		rst.Flags |= FlagACK
 		p.inject(&rst)
@@ -336,7 +338,7 @@ func TestRFC1337_TimeWaitIgnoresRST(t *testing.T) {
 		t.Fatalf("after RSTs: %v, entry %+v (was %+v)", stateOf(p.s, c, p.tuple), p.timeWait(), v)
 	}
 	statsDelta(t, p.s, before, map[Stat]uint64{StatClosed: 0, StatDrops: 0, StatTWRSTIgnored: 6})
-	p.advance(v.ExpiresAt - p.now)
+	p.advance(v.ExpiresAt.Sub(p.now))
 	if p.s.TimeWaitEntries() != 0 {
 		t.Fatal("TIME_WAIT outlived 2MSL")
 	}
@@ -361,8 +363,8 @@ func TestRFC9293_3_10_7_4_TimeWaitFINRetransmission(t *testing.T) {
 		t.Fatalf("retransmitted FIN answered %v %+v, want the window %d and TSecr %d", a, a.Opts, v.Window, v.TSRecent)
 	}
 	statsDelta(t, p.s, before, map[Stat]uint64{StatTWFINRearmed: 1, StatTWResponds: 1, StatSndAcks: 1, StatSndTotal: 1})
-	if w := p.timeWait(); w.ExpiresAt != p.now+2*DefaultMSL {
-		t.Fatalf("2MSL at %d, want restarted to %d", w.ExpiresAt, p.now+2*DefaultMSL)
+	if w := p.timeWait(); w.ExpiresAt != p.now.Add(2*DefaultMSL) {
+		t.Fatalf("2MSL at %d, want restarted to %d", w.ExpiresAt, p.now.Add(2*DefaultMSL))
 	}
 	p.advance(2*DefaultMSL - 1)
 	if stateOf(p.s, c, p.tuple) != TimeWait || p.s.TimeWaitEntries() != 1 {

@@ -1,25 +1,31 @@
 package tcp
 
-import "syscall"
+import (
+	"syscall"
+	"time"
+
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
+)
 
 // SockOptions are the per-connection settings a socket chooses with
 // setsockopt(2) before it connects or listens. Zero values mean the shard's
 // defaults. A listener's options are inherited by the connections it
 // accepts, as tcp(4) says for the keepalive options.
 type SockOptions struct {
-	NoDelay   bool  // TCP_NODELAY
-	NoPush    bool  // TCP_NOPUSH
-	NoOpt     bool  // TCP_NOOPT
-	MaxSeg    int   // TCP_MAXSEG, bytes
-	KeepInit  int64 // TCP_KEEPINIT, ns
-	KeepIdle  int64 // TCP_KEEPIDLE, ns
-	KeepIntvl int64 // TCP_KEEPINTVL, ns
-	KeepCnt   int   // TCP_KEEPCNT
-	Keepalive bool  // SO_KEEPALIVE
-	ReuseAddr bool  // SO_REUSEADDR
-	ReusePort bool  // SO_REUSEPORT
-	SendSpace int   // SO_SNDBUF, bytes
-	RecvSpace int   // SO_RCVBUF, bytes
+	NoDelay   bool          // TCP_NODELAY
+	NoPush    bool          // TCP_NOPUSH
+	NoOpt     bool          // TCP_NOOPT
+	MaxSeg    int           // TCP_MAXSEG, bytes
+	KeepInit  time.Duration // TCP_KEEPINIT
+	KeepIdle  time.Duration // TCP_KEEPIDLE
+	KeepIntvl time.Duration // TCP_KEEPINTVL
+	KeepCnt   int           // TCP_KEEPCNT
+	Keepalive bool          // SO_KEEPALIVE
+	ReuseAddr bool          // SO_REUSEADDR
+	ReusePort bool          // SO_REUSEPORT
+	SendSpace int           // SO_SNDBUF, bytes
+	RecvSpace int           // SO_RCVBUF, bytes
 	// CC is TCP_CONGESTION; nil keeps cc.algorithm.
 	CC CongestionControl
 }
@@ -88,9 +94,9 @@ func (c *Conn) SetMaxSeg(n int) error {
 // MaxSeg returns the MSS in use (TCP_MAXSEG's read side).
 func (c *Conn) MaxSeg() int { return c.mss }
 
-// SetKeepTimes sets TCP_KEEPIDLE, TCP_KEEPINTVL (ns) and TCP_KEEPCNT; zero
+// SetKeepTimes sets TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT; zero
 // leaves a value as it is. The next keepalive is armed from now.
-func (c *Conn) SetKeepTimes(idle, intvl int64, cnt int) {
+func (c *Conn) SetKeepTimes(idle, intvl time.Duration, cnt int) {
 	if idle > 0 {
 		c.keepIdle = idle
 	}
@@ -108,9 +114,9 @@ func (c *Conn) SetKeepTimes(idle, intvl int64, cnt int) {
 // Info is TCP_INFO: a snapshot of the connection's state.
 type Info struct {
 	State       State
-	RTT         int64 // smoothed round-trip time, ns
-	RTTVar      int64 // its variation, ns
-	RTO         int64 // retransmission timeout, ns
+	RTT         time.Duration // smoothed round-trip time
+	RTTVar      time.Duration // its variation
+	RTO         time.Duration // retransmission timeout
 	SndCwnd     uint32
 	SndSsthresh uint32
 	SndWnd      uint32 // the peer's window
@@ -127,10 +133,10 @@ type Info struct {
 	Timestamps  bool
 	SACK        bool
 	CC          string
-	KeepIdle    int64
-	KeepIntvl   int64
+	KeepIdle    time.Duration
+	KeepIntvl   time.Duration
 	KeepCnt     int
-	KeepInit    int64
+	KeepInit    time.Duration
 }
 
 // Info returns the connection's TCP_INFO.
@@ -150,7 +156,7 @@ func (c *Conn) Info() Info {
 }
 
 // DialWith is Dial with the socket's options applied before the SYN goes.
-func (s *Shard) DialWith(t Tuple, h Handler, o *SockOptions, now int64) (*Conn, error) {
+func (s *Shard) DialWith(t flow.Tuple, h Handler, o *SockOptions, now mono.Time) (*Conn, error) {
 	s.now = now
 	c, err := s.dial(t, h, o)
 	return c, err

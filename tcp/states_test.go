@@ -4,6 +4,8 @@ import (
 	"errors"
 	"syscall"
 	"testing"
+
+	"github.com/pollstack/pollstack/flow"
 )
 
 // The transitions of RFC 9293's state diagram (3.3.2, figure 5), one test
@@ -146,7 +148,7 @@ func TestRFC9293_3_10_7_4_SimultaneousOpenCompletedByACK(t *testing.T) {
 	checkSimultaneousOpen(t, p, c, syn.Seq)
 }
 
-func checkSimultaneousOpen(t *testing.T, p *peer, c *Conn, iss Seq) {
+func checkSimultaneousOpen(t *testing.T, p *peer, c *Conn, iss flow.Seq) {
 	t.Helper()
 	if v := p.view(); v.RcvNxt != p.iss+1 || v.SndUna != iss+1 {
 		t.Fatalf("after simultaneous open: %+v", v)
@@ -170,8 +172,8 @@ func checkSimultaneousOpen(t *testing.T, p *peer, c *Conn, iss Seq) {
 func TestRFC9293_3_5_SimultaneousOpenTwoShards(t *testing.T) {
 	n := newTestNet(t, DefaultConfig(), DefaultConfig())
 	ra, rb := &recorder{}, &recorder{}
-	ta := Tuple{LocalAddr: addrA, RemoteAddr: addrB, LocalPort: 5000, RemotePort: 6000}
-	tb := Tuple{LocalAddr: addrB, RemoteAddr: addrA, LocalPort: 6000, RemotePort: 5000}
+	ta := flow.Tuple{LocalAddr: addrA, RemoteAddr: addrB, LocalPort: 5000, RemotePort: 6000}
+	tb := flow.Tuple{LocalAddr: addrB, RemoteAddr: addrA, LocalPort: 6000, RemotePort: 5000}
 	ca, err := n.a.Dial(ta, ra, n.now)
 	if err != nil {
 		t.Fatal(err)
@@ -599,8 +601,8 @@ func TestRFC9293_3_10_7_4_FinAckInFinWait1(t *testing.T) {
 	if p.h.closed != 1 || p.h.errs[0] != nil {
 		t.Fatalf("Closed %d times, errs %v", p.h.closed, p.h.errs)
 	}
-	if v := p.timeWait(); v.ExpiresAt != p.now+2*DefaultMSL {
-		t.Fatalf("2MSL deadline %d, want %d", v.ExpiresAt, p.now+2*DefaultMSL)
+	if v := p.timeWait(); v.ExpiresAt != p.now.Add(2*DefaultMSL) {
+		t.Fatalf("2MSL deadline %d, want %d", v.ExpiresAt, p.now.Add(2*DefaultMSL))
 	}
 	stateCountsMatch(t, p.s)
 	statsDelta(t, p.s, before, map[Stat]uint64{StatClosed: 0, StatSndAcks: 0, StatSndTotal: 1, StatTWCreated: 1})
@@ -643,7 +645,7 @@ func TestRFC9293_3_10_7_3_SynSentReset(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		flags Flags
-		ack   Seq
+		ack   flow.Seq
 	}{
 		{"RST without ACK", FlagRST, 0},
 		{"RST, ACK = ISS", FlagRST | FlagACK, syn.Seq},

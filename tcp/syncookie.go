@@ -1,6 +1,11 @@
 package tcp
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"time"
+
+	"github.com/pollstack/pollstack/flow"
+)
 
 // SYN cookies: when a listener's queue of embryonic connections is full, the
 // SYN-ACK's sequence number encodes what the connection needs, and no state
@@ -17,7 +22,7 @@ import "encoding/binary"
 const (
 	// cookiePeriod is how long one period lasts; a cookie is good for the
 	// period it was made in and the one after.
-	cookiePeriod = int64(64e9)
+	cookiePeriod = 64 * time.Second
 	cookieNoWS   = 15
 )
 
@@ -25,7 +30,7 @@ const (
 // the peer's is chosen).
 var cookieMSS = [8]uint16{216, 536, 1200, 1360, 1400, 1440, 1452, 1460}
 
-func (s *Shard) cookieHash(t *Tuple, irs Seq, period uint32, low byte) uint32 {
+func (s *Shard) cookieHash(t *flow.Tuple, irs flow.Seq, period uint32, low byte) uint32 {
 	var b [36 + 4 + 4 + 1]byte
 	putTSKey((*[36]byte)(b[:36]), t)
 	binary.BigEndian.PutUint32(b[36:], uint32(irs))
@@ -35,8 +40,8 @@ func (s *Shard) cookieHash(t *Tuple, irs Seq, period uint32, low byte) uint32 {
 }
 
 // makeCookie returns the ISN for a SYN-ACK answering seg without state.
-func (s *Shard) makeCookie(t *Tuple, seg *Segment) Seq {
-	period := uint32(s.now/cookiePeriod) & 31
+func (s *Shard) makeCookie(t *flow.Tuple, seg *Segment) flow.Seq {
+	period := uint32(s.now.Div(cookiePeriod)) & 31
 	mss := uint16(s.cfg.MSSDflt)
 	if seg.Opts.HasMSS {
 		mss = seg.Opts.MSS
@@ -56,15 +61,15 @@ func (s *Shard) makeCookie(t *Tuple, seg *Segment) Seq {
 		low |= 1
 	}
 	h := s.cookieHash(t, seg.Seq, period, low)
-	return Seq(period<<27 | h<<8 | uint32(low))
+	return flow.Seq(period<<27 | h<<8 | uint32(low))
 }
 
 // checkCookie validates the cookie an ACK returns (ack-1) for the peer's
 // ISN irs, and decodes it.
-func (s *Shard) checkCookie(t *Tuple, irs, cookie Seq) (mss uint16, ws byte, sack, ok bool) {
+func (s *Shard) checkCookie(t *flow.Tuple, irs, cookie flow.Seq) (mss uint16, ws byte, sack, ok bool) {
 	c := uint32(cookie)
 	period := c >> 27
-	now := uint32(s.now/cookiePeriod) & 31
+	now := uint32(s.now.Div(cookiePeriod)) & 31
 	if period != now && period != (now-1)&31 {
 		return 0, 0, false, false
 	}
@@ -76,7 +81,7 @@ func (s *Shard) checkCookie(t *Tuple, irs, cookie Seq) (mss uint16, ws byte, sac
 }
 
 // sendCookie answers a SYN with a SYN-ACK carrying a cookie.
-func (s *Shard) sendCookie(t *Tuple, seg *Segment) {
+func (s *Shard) sendCookie(t *flow.Tuple, seg *Segment) {
 	buf := s.send.Buffer(t)
 	if buf == nil {
 		return
@@ -101,14 +106,14 @@ func (s *Shard) sendCookie(t *Tuple, seg *Segment) {
 }
 
 // tsFor is the timestamp clock of the connection t would be.
-func (s *Shard) tsFor(t *Tuple) uint32 {
+func (s *Shard) tsFor(t *flow.Tuple) uint32 {
 	return s.tsClock() + s.tsOffset(t)
 }
 
 // cookieACK handles an ACK for a listener that has no connection for it:
 // when it returns a valid cookie, the connection is made ESTABLISHED and
 // the segment processed on it. It reports whether it did.
-func (s *Shard) cookieACK(l *Listener, t *Tuple, seg *Segment) bool {
+func (s *Shard) cookieACK(l *Listener, t *flow.Tuple, seg *Segment) bool {
 	if !s.cfg.SynCookies || seg.Flags&(FlagSYN|FlagRST|FlagACK) != FlagACK {
 		return false
 	}

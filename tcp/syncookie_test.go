@@ -2,6 +2,8 @@ package tcp
 
 import (
 	"testing"
+
+	"github.com/pollstack/pollstack/flow"
 )
 
 // With the listen queue full, a SYN is answered with a cookie, no state is
@@ -53,7 +55,7 @@ func TestForgedCookieIsRefused(t *testing.T) {
 	n := newTestNet(t, DefaultConfig(), DefaultConfig())
 	n.a.Listen(80, 1, &recorder{})
 	n.now = 100e9
-	tp := Tuple{LocalAddr: addrA, RemoteAddr: addrB, LocalPort: 80, RemotePort: 5555}
+	tp := flow.Tuple{LocalAddr: addrA, RemoteAddr: addrB, LocalPort: 80, RemotePort: 5555}
 	var buf [64]byte
 	seg := Segment{SrcPort: 5555, DstPort: 80, Seq: 1001, Ack: 123456, Flags: FlagACK, Window: 100}
 	h := Write(buf[:], &seg)
@@ -64,7 +66,7 @@ func TestForgedCookieIsRefused(t *testing.T) {
 	// A cookie from two periods ago is stale.
 	syn := Segment{SrcPort: 5555, DstPort: 80, Seq: 1000, Flags: FlagSYN}
 	cookie := n.a.makeCookie(&tp, &syn)
-	n.now += 2 * cookiePeriod
+	n.now = n.now.Add(2 * cookiePeriod)
 	seg.Ack = cookie + 1
 	h = Write(buf[:], &seg)
 	n.a.Receive(&tp, buf[:h], n.now)

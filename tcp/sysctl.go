@@ -6,7 +6,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/pollstack/pollstack/flow"
 	"github.com/pollstack/pollstack/tw"
 )
 
@@ -48,10 +50,10 @@ type Sysctl struct {
 var sysctls []*Sysctl
 
 func init() {
-	ms := func(name, desc string, min int64, max int64, f func(*Config) *int64) {
+	ms := func(name, desc string, min int64, max int64, f func(*Config) *time.Duration) {
 		addSysctl(&Sysctl{Name: name, Unit: "ms", Min: min, Max: max, Description: desc,
-			get: func(c *Config) string { return strconv.FormatInt(*f(c)/1e6, 10) },
-			set: func(c *Config, v int64) { *f(c) = v * 1e6 }})
+			get: func(c *Config) string { return strconv.FormatInt(f(c).Milliseconds(), 10) },
+			set: func(c *Config, v int64) { *f(c) = time.Duration(v) * time.Millisecond }})
 	}
 	num := func(name, unit, desc string, min, max int64, f func(*Config) *int) {
 		addSysctl(&Sysctl{Name: name, Unit: unit, Min: min, Max: max, Description: desc,
@@ -69,7 +71,7 @@ func init() {
 			set: func(c *Config, v int64) { *f(c) = v != 0 }})
 	}
 
-	ms("msl", "maximum segment lifetime; TIME_WAIT lasts 2*msl", 1, MaxMSL/1e6, func(c *Config) *int64 { return &c.MSL })
+	ms("msl", "maximum segment lifetime; TIME_WAIT lasts 2*msl", 1, MaxMSL.Milliseconds(), func(c *Config) *time.Duration { return &c.MSL })
 	addSysctl(&Sysctl{Name: "maxtcptw", Unit: "entries", Min: MinMaxTCPTW, Max: int64(tw.MaxLimit),
 		Description: "most TIME_WAIT entries, split across the cores (0: automatic)",
 		get: func(c *Config) string {
@@ -90,7 +92,7 @@ func init() {
 			return nil
 		}})
 	flag("nolocaltimewait", "no TIME_WAIT entry for connections to a local address", func(c *Config) *bool { return &c.NoLocalTimeWait })
-	ms("finwait2_timeout", "FIN_WAIT_2 lifetime after close with fast_finwait2_recycle", 1, maxMsec, func(c *Config) *int64 { return &c.FinWait2Timeout })
+	ms("finwait2_timeout", "FIN_WAIT_2 lifetime after close with fast_finwait2_recycle", 1, maxMsec, func(c *Config) *time.Duration { return &c.FinWait2Timeout })
 	flag("fast_finwait2_recycle", "end closed FIN_WAIT_2 connections after finwait2_timeout", func(c *Config) *bool { return &c.FastFinWait2Recycle })
 	num("mssdflt", "bytes", "MSS assumed when the peer's SYN carries none", 64, 65495, func(c *Config) *int { return &c.MSSDflt })
 	num("sendspace", "bytes", "send buffer of a connection", 1024, MaxBufferSpace, func(c *Config) *int { return &c.SendSpace })
@@ -111,8 +113,8 @@ func init() {
 	flag("ts_offset_per_conn", "a random timestamp offset per connection (0: offset 0)", func(c *Config) *bool { return &c.TSOffsetPerConn })
 	addSysctl(&Sysctl{Name: "isn_reseed_interval", Unit: "s", Min: 0, Max: maxMsec,
 		Description: "how often the ISN key is replaced (0: never)",
-		get:         func(c *Config) string { return strconv.FormatInt(c.ISNReseedInterval/1e9, 10) },
-		set:         func(c *Config, v int64) { c.ISNReseedInterval = v * 1e9 }})
+		get:         func(c *Config) string { return strconv.FormatInt(int64(c.ISNReseedInterval/time.Second), 10) },
+		set:         func(c *Config, v int64) { c.ISNReseedInterval = time.Duration(v) * time.Second }})
 	addSysctl(&Sysctl{Name: "cc.algorithm", Unit: "name", Description: "congestion control of new connections: newreno or cubic",
 		get: func(c *Config) string { return c.CCAlgorithm },
 		setS: func(c *Config, v string) error {
@@ -128,15 +130,15 @@ func init() {
 			return nil
 		}})
 	flag("delayed_ack", "delay ACKs to piggyback them on data", func(c *Config) *bool { return &c.DelayedAck })
-	ms("delacktime", "longest an ACK is delayed", 1, maxMsec, func(c *Config) *int64 { return &c.DelAckTime })
-	ms("keepinit", "time allowed for a connection to establish", 1, maxMsec, func(c *Config) *int64 { return &c.KeepInit })
-	ms("keepidle", "idle time before keepalive probes", 1, maxMsec, func(c *Config) *int64 { return &c.KeepIdle })
-	ms("keepintvl", "time between unanswered keepalive probes", 1, maxMsec, func(c *Config) *int64 { return &c.KeepIntvl })
+	ms("delacktime", "longest an ACK is delayed", 1, maxMsec, func(c *Config) *time.Duration { return &c.DelAckTime })
+	ms("keepinit", "time allowed for a connection to establish", 1, maxMsec, func(c *Config) *time.Duration { return &c.KeepInit })
+	ms("keepidle", "idle time before keepalive probes", 1, maxMsec, func(c *Config) *time.Duration { return &c.KeepIdle })
+	ms("keepintvl", "time between unanswered keepalive probes", 1, maxMsec, func(c *Config) *time.Duration { return &c.KeepIntvl })
 	num("keepcnt", "probes", "unanswered keepalive probes before the connection is dropped", 1, maxMsec, func(c *Config) *int { return &c.KeepCnt })
 	flag("always_keepalive", "keepalive on every connection", func(c *Config) *bool { return &c.AlwaysKeepalive })
-	ms("rexmit_initial", "retransmission timeout before the first RTT sample", 1, maxMsec, func(c *Config) *int64 { return &c.RexmitInitial })
-	ms("rexmit_min", "lower bound of the computed retransmission timeout", 0, maxMsec, func(c *Config) *int64 { return &c.RexmitMin })
-	ms("rexmit_slop", "added to the computed retransmission timeout", 0, maxMsec, func(c *Config) *int64 { return &c.RexmitSlop })
+	ms("rexmit_initial", "retransmission timeout before the first RTT sample", 1, maxMsec, func(c *Config) *time.Duration { return &c.RexmitInitial })
+	ms("rexmit_min", "lower bound of the computed retransmission timeout", 0, maxMsec, func(c *Config) *time.Duration { return &c.RexmitMin })
+	ms("rexmit_slop", "added to the computed retransmission timeout", 0, maxMsec, func(c *Config) *time.Duration { return &c.RexmitSlop })
 	num("initcwnd_segments", "segments", "initial congestion window (RFC 6928)", 1, 1000, func(c *Config) *int { return &c.InitCwndSegments })
 	flag("syncookies", "answer SYNs with cookies when a listen queue is full", func(c *Config) *bool { return &c.SynCookies })
 	num("blackhole", "mode", "no RST to closed ports: 1 for SYNs, 2 for any segment", 0, 2, func(c *Config) *int { return &c.Blackhole })
@@ -277,12 +279,12 @@ const vainPerSecond = 5
 // logInVain logs a segment to a closed port (log_in_vain), in FreeBSD's
 // words, at most vainPerSecond lines a second; the next line says how many
 // were left out.
-func (s *Shard) logInVain(t *Tuple, seg *Segment) {
+func (s *Shard) logInVain(t *flow.Tuple, seg *Segment) {
 	if s.cfg.Log == nil {
 		return
 	}
 	v := &s.vain
-	if sec := s.now / 1e9; sec != v.sec {
+	if sec := s.now.Div(time.Second); sec != v.sec {
 		v.sec, v.n = sec, 0
 	}
 	if v.n >= vainPerSecond {

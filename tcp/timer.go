@@ -1,7 +1,13 @@
 package tcp
 
-// Timer kinds a connection keeps. Each holds an absolute deadline in ns, 0
-// when not armed; the connection sits in the shard's wheel at the earliest.
+import (
+	"time"
+
+	"github.com/pollstack/pollstack/mono"
+)
+
+// Timer kinds a connection keeps. Each holds an absolute deadline, 0 when
+// not armed; the connection sits in the shard's wheel at the earliest.
 type timerKind uint8
 
 const (
@@ -14,8 +20,9 @@ const (
 )
 
 const (
-	// wheelTick is the wheel's resolution.
-	wheelTick = int64(1e6)
+	// timerTick is the wheel's resolution: no timer is finer, and no
+	// duration a timer measures may be shorter (Config.Validate).
+	timerTick = time.Millisecond
 	// wheelSlots is the number of slots; the wheel spans wheelSlots ticks.
 	wheelSlots = 4096
 )
@@ -56,7 +63,7 @@ type timerWheel struct {
 	init  bool
 }
 
-func (w *timerWheel) schedule(c *Conn, deadline int64) {
+func (w *timerWheel) schedule(c *Conn, deadline mono.Time) {
 	if c.tlist != nil {
 		c.tlist.remove(c)
 		w.count--
@@ -66,7 +73,7 @@ func (w *timerWheel) schedule(c *Conn, deadline int64) {
 		return
 	}
 	w.count++
-	t := deadline / wheelTick
+	t := int64(deadline) / int64(timerTick)
 	if t < w.cur {
 		t = w.cur
 	}
@@ -79,8 +86,8 @@ func (w *timerWheel) schedule(c *Conn, deadline int64) {
 
 // advance calls fire for every connection whose deadline is at or before now.
 // fire must reschedule or cancel the connection.
-func (w *timerWheel) advance(now int64, fire func(c *Conn, now int64)) {
-	end := now / wheelTick
+func (w *timerWheel) advance(now mono.Time, fire func(c *Conn, now mono.Time)) {
+	end := int64(now) / int64(timerTick)
 	if !w.init {
 		w.cur, w.init = end, true
 	}
@@ -116,7 +123,7 @@ func (w *timerWheel) advance(now int64, fire func(c *Conn, now int64)) {
 }
 
 // refar moves far entries that now fit into the wheel (or fires them).
-func (w *timerWheel) refar(now int64, fire func(c *Conn, now int64)) {
+func (w *timerWheel) refar(now mono.Time, fire func(c *Conn, now mono.Time)) {
 	for c := w.far.head; c != nil; {
 		next := c.tnext
 		if c.deadline <= now {
@@ -124,7 +131,7 @@ func (w *timerWheel) refar(now int64, fire func(c *Conn, now int64)) {
 			w.count--
 			c.deadline = 0
 			fire(c, now)
-		} else if c.deadline/wheelTick-w.cur < wheelSlots {
+		} else if int64(c.deadline)/int64(timerTick)-w.cur < wheelSlots {
 			d := c.deadline
 			w.far.remove(c)
 			w.count--

@@ -1,21 +1,26 @@
 package tcp
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/pollstack/pollstack/mono"
+)
 
 // A deadline later in the current tick fires when its time comes, not a
 // wheel round later.
 func TestWheelDeadlineLaterInTheCurrentTick(t *testing.T) {
+	const tick = mono.Time(timerTick)
 	var w timerWheel
-	var fired []int64
-	fire := func(c *Conn, now int64) { fired = append(fired, now) }
-	w.advance(100*wheelTick, fire)
+	var fired []mono.Time
+	fire := func(c *Conn, now mono.Time) { fired = append(fired, now) }
+	w.advance(100*tick, fire)
 	c := &Conn{}
-	w.schedule(c, 100*wheelTick+wheelTick*7/10)
-	w.advance(100*wheelTick+wheelTick/5, fire)
+	w.schedule(c, 100*tick+tick*7/10)
+	w.advance(100*tick+tick/5, fire)
 	if len(fired) != 0 {
 		t.Fatal("fired early")
 	}
-	w.advance(100*wheelTick+wheelTick*8/10, fire)
+	w.advance(100*tick+tick*8/10, fire)
 	if len(fired) != 1 {
 		t.Fatalf("not fired 0.1 ticks after its deadline (fired %v)", fired)
 	}
@@ -23,7 +28,7 @@ func TestWheelDeadlineLaterInTheCurrentTick(t *testing.T) {
 
 func TestWheelFarDeadlinesAndBigJumps(t *testing.T) {
 	var w timerWheel
-	fire := func(c *Conn, now int64) {
+	fire := func(c *Conn, now mono.Time) {
 		if c.deadline != 0 || now < c.timers[0] {
 			t.Fatalf("fired at %d, deadline %d", now, c.timers[0])
 		}
@@ -31,13 +36,13 @@ func TestWheelFarDeadlinesAndBigJumps(t *testing.T) {
 	}
 	w.advance(0, fire)
 	var cs []*Conn
-	for _, d := range []int64{5e6, 4095e6, 4096e6, 4097e6, 10e9, 3600e9} {
+	for _, d := range []mono.Time{5e6, 4095e6, 4096e6, 4097e6, 10e9, 3600e9} {
 		c := &Conn{}
 		c.timers[0] = d
 		w.schedule(c, d)
 		cs = append(cs, c)
 	}
-	for now := int64(0); now <= 3601e9; now += 3e6 + 7 {
+	for now := mono.Time(0); now <= 3601e9; now += 3e6 + 7 {
 		w.advance(now, fire)
 		if now > 20e9 && now < 3590e9 {
 			now += 1e9 // jump ahead

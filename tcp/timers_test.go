@@ -4,6 +4,9 @@ import (
 	"errors"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/pollstack/pollstack/flow"
 )
 
 // The timers: retransmission (RFC 6298), SYN retransmission, keepinit,
@@ -35,7 +38,7 @@ func TestRFC6298_5_5_RTOBackoff(t *testing.T) {
 			p.advance(30 * 60e9)
 			segs := p.take()
 			at, tlp := first.at, 0
-			if len(segs) > 0 && segs[0].at-first.at < rto0 {
+			if len(segs) > 0 && segs[0].at.Sub(first.at) < rto0 {
 				// A probe before the RTO: only with SACK, only one, and it
 				// re-arms the RTO (RFC 8985 7.3).
 				if !sack || segs[0].Seq != first.Seq {
@@ -51,13 +54,13 @@ func TestRFC6298_5_5_RTOBackoff(t *testing.T) {
 				if s.Seq != first.Seq || string(s.Payload) != string(payload) {
 					t.Fatalf("retransmission %d: %v %q, want the first segment again", i+1, s, s.Payload)
 				}
-				if s.at-at != d {
+				if s.at.Sub(at) != d {
 					t.Fatalf("retransmission %d after %.3f s, want %.3f s", i+1, float64(s.at-at)/1e9, float64(d)/1e9)
 				}
 				at, d = s.at, min(2*d, MaxRTO)
 			}
 			rst := segs[MaxRexmits]
-			if rst.Flags&FlagRST == 0 || rst.at-at != d || rst.Seq != first.Seq+Seq(len(payload)) {
+			if rst.Flags&FlagRST == 0 || rst.at.Sub(at) != d || rst.Seq != first.Seq+flow.Seq(len(payload)) {
 				t.Fatalf("after the last retransmission %v, want a RST %.3f s later", rst, float64(d)/1e9)
 			}
 			if p.h.closed != 1 || !errors.Is(p.h.errs[0], syscall.ETIMEDOUT) || p.s.Conns() != 0 {
@@ -122,8 +125,8 @@ func checkSYNBackoff(t *testing.T, p *peer, flags Flags) {
 	first := segs[0]
 	// Retransmissions after 1, 2, 4 ... s; given up when the last one
 	// times out, 2^MaxSynRexmits s after it.
-	giveUp := first.at + (2<<MaxSynRexmits-1)*DefaultRexmitInitial
-	p.advance(giveUp - 1 - p.now)
+	giveUp := first.at.Add((2<<MaxSynRexmits - 1) * DefaultRexmitInitial)
+	p.advance(giveUp.Sub(p.now) - 1)
 	if p.s.Conns() != 1 {
 		t.Fatal("the attempt ended early")
 	}
@@ -136,7 +139,7 @@ func checkSYNBackoff(t *testing.T, p *peer, flags Flags) {
 		if s.Flags != flags || s.Seq != first.Seq || s.Ack != first.Ack || !sameSYNOptions(s.Opts, first.Opts) {
 			t.Fatalf("retransmission %d: %v %+v, want %v %+v", i+1, s, s.Opts, first, first.Opts)
 		}
-		if s.at-at != d {
+		if s.at.Sub(at) != d {
 			t.Fatalf("retransmission %d after %.3f s, want %.3f s", i+1, float64(s.at-at)/1e9, float64(d)/1e9)
 		}
 		at, d = s.at, 2*d
@@ -183,7 +186,7 @@ func TestFreeBSD_keepinit(t *testing.T) {
 			if last.Flags&FlagRST != 0 {
 				t.Fatalf("a RST was sent for an unsynchronized connection: %v", last)
 			}
-			if p.now-start != DefaultKeepInit {
+			if p.now.Sub(start) != DefaultKeepInit {
 				t.Fatalf("dropped after %d ns", p.now-start)
 			}
 			if active && (p.h.closed != 1 || !errors.Is(p.h.errs[0], syscall.ETIMEDOUT)) {
@@ -229,12 +232,12 @@ func TestRFC9293_3_8_6_1_ZeroWindowProbe(t *testing.T) {
 	last := p.now // the persist timer was armed by the Write
 	for k := 0; k < probes; k++ {
 		want := min(max(rto<<k, MinPersist), MaxPersist)
-		p.advance(last + want - p.now)
+		p.advance(last.Add(want).Sub(p.now))
 		probe := p.expect("probe", func(s sentSeg) bool { return true })
 		if probe.Seq != una || len(probe.Payload) != 1 || probe.Payload[0] != payload[0] {
 			t.Fatalf("probe %d: %v, want one byte at %d", k+1, probe, una)
 		}
-		if probe.at-last != want {
+		if probe.at.Sub(last) != want {
 			t.Fatalf("probe %d after %.3f s, want %.3f s", k+1, float64(probe.at-last)/1e9, float64(want)/1e9)
 		}
 		last = probe.at
@@ -326,13 +329,13 @@ func TestRFC1122_4_2_3_6_Keepalive(t *testing.T) {
 			t.Fatalf("sent %d segments, want %d probes and a RST: %v", len(segs), DefaultKeepCnt, segs)
 		}
 		for i, s := range segs[:DefaultKeepCnt] {
-			want := start + DefaultKeepIdle + int64(i)*DefaultKeepIntvl
+			want := start.Add(DefaultKeepIdle + time.Duration(i)*DefaultKeepIntvl)
 			if s.Flags != FlagACK || s.Seq != una-1 || len(s.Payload) != 0 || s.Ack != p.nxt || s.at != want {
 				t.Fatalf("probe %d: %v, want <SEQ=%d><ACK=%d><CTL=ACK> at %.0f s", i+1, s, una-1, p.nxt, float64(want-start)/1e9)
 			}
 		}
 		rst := segs[DefaultKeepCnt]
-		if rst.Flags&FlagRST == 0 || rst.at != start+DefaultKeepIdle+DefaultKeepCnt*DefaultKeepIntvl {
+		if rst.Flags&FlagRST == 0 || rst.at != start.Add(DefaultKeepIdle+DefaultKeepCnt*DefaultKeepIntvl) {
 			t.Fatalf("after the last probe: %v, want a RST keepintvl later", rst)
 		}
 		if p.h.closed != 1 || !errors.Is(p.h.errs[0], syscall.ETIMEDOUT) || p.s.Conns() != 0 {
@@ -352,9 +355,9 @@ func TestRFC1122_4_2_3_6_Keepalive(t *testing.T) {
 		last := p.now
 		const rounds = 5
 		for i := 0; i < rounds; i++ {
-			p.advance(last + DefaultKeepIdle - p.now)
+			p.advance(last.Add(DefaultKeepIdle).Sub(p.now))
 			probe := p.expect("keepalive probe", func(s sentSeg) bool { return true })
-			if probe.Seq != una-1 || probe.at != last+DefaultKeepIdle {
+			if probe.Seq != una-1 || probe.at != last.Add(DefaultKeepIdle) {
 				t.Fatalf("round %d: %v, want a probe keepidle after the last answer", i+1, probe)
 			}
 			p.advance(rtt)

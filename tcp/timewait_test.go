@@ -6,6 +6,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/pollstack/pollstack/flow"
 	"github.com/pollstack/pollstack/tw"
 )
 
@@ -75,8 +76,8 @@ func TestTimeWaitACKCarriesTheConnectionsClock(t *testing.T) {
 	if a.Flags != FlagACK || a.Seq != v.SndNxt || a.Ack != v.RcvNxt || a.Window != v.Window || len(a.Payload) != 0 {
 		t.Fatalf("data in TIME_WAIT answered %v, want <SEQ=%d><ACK=%d><CTL=ACK> window %d", a, v.SndNxt, v.RcvNxt, v.Window)
 	}
-	if !a.Opts.HasTS || a.Opts.TSVal != clock+uint32((p.now-at)/tsTick) || a.Opts.TSEcr != v.TSRecent {
-		t.Fatalf("timestamps %d/%d, want %d/%d", a.Opts.TSVal, a.Opts.TSEcr, clock+uint32((p.now-at)/tsTick), v.TSRecent)
+	if !a.Opts.HasTS || a.Opts.TSVal != clock+uint32(p.now.Sub(at)/tsTick) || a.Opts.TSEcr != v.TSRecent {
+		t.Fatalf("timestamps %d/%d, want %d/%d", a.Opts.TSVal, a.Opts.TSEcr, clock+uint32(p.now.Sub(at)/tsTick), v.TSRecent)
 	}
 	statsDelta(t, p.s, before, map[Stat]uint64{StatTWResponds: 1, StatSndAcks: 1, StatSndTotal: 1, StatRcvTotal: 1})
 	dup := p.mk(FlagACK, v.RcvNxt, v.SndNxt, nil)
@@ -128,7 +129,7 @@ func TestDialAvoidsTimeWait(t *testing.T) {
 		t.Fatalf("Dial onto a TIME_WAIT 4-tuple: %v, want EADDRINUSE", err)
 	}
 	p.s.nextPort = port // the next pick would be the TIME_WAIT port
-	c2, err := p.s.Dial(Tuple{LocalAddr: addrA, RemoteAddr: addrB, RemotePort: serverPort}, &recorder{}, p.now)
+	c2, err := p.s.Dial(flow.Tuple{LocalAddr: addrA, RemoteAddr: addrB, RemotePort: serverPort}, &recorder{}, p.now)
 	if err != nil || c2.Tuple().LocalPort == port {
 		t.Fatalf("Dial picked port %d (TIME_WAIT holds %d): %v", c2.Tuple().LocalPort, port, err)
 	}
@@ -213,9 +214,9 @@ func TestNoLocalTimeWait(t *testing.T) {
 	}
 	// Without a hook, a loopback peer or the connection's own address is local.
 	s := &Shard{}
-	a4 := Tuple{LocalAddr: addrA, RemoteAddr: [16]byte{10: 0xff, 11: 0xff, 12: 127, 15: 9}}
-	self := Tuple{LocalAddr: addrA, RemoteAddr: addrA}
-	other := Tuple{LocalAddr: addrA, RemoteAddr: addrB}
+	a4 := flow.Tuple{LocalAddr: addrA, RemoteAddr: [16]byte{10: 0xff, 11: 0xff, 12: 127, 15: 9}}
+	self := flow.Tuple{LocalAddr: addrA, RemoteAddr: addrA}
+	other := flow.Tuple{LocalAddr: addrA, RemoteAddr: addrB}
 	if !s.isLocal(&a4) || !s.isLocal(&self) || s.isLocal(&other) {
 		t.Fatal("isLocal without a hook")
 	}

@@ -1,6 +1,10 @@
 package tcp
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/pollstack/pollstack/flow"
+)
 
 // A client that restarts (a new shard with a new ISN key) and dials a
 // 4-tuple the server still holds in TIME_WAIT: with the timestamp key and
@@ -60,7 +64,7 @@ func TestRestartedClientReopensTimeWaitByTimestamp(t *testing.T) {
 func lowerOffsetKey(t *testing.T, key [16]byte) [16]byte {
 	tu := tupleAB(80)
 	tu.LocalPort = 40000
-	ct := Tuple{LocalAddr: tu.LocalAddr, RemoteAddr: tu.RemoteAddr, LocalPort: tu.LocalPort, RemotePort: tu.RemotePort}
+	ct := flow.Tuple{LocalAddr: tu.LocalAddr, RemoteAddr: tu.RemoteAddr, LocalPort: tu.LocalPort, RemotePort: tu.RemotePort}
 	off := func(k [16]byte) uint32 {
 		s := &Shard{cfg: DefaultConfig()}
 		s.cfg.TSKey = k

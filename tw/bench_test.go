@@ -4,6 +4,9 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 )
 
 // benchEntries is the table size the acceptance names.
@@ -12,8 +15,8 @@ const benchEntries = 10_000_000
 // benchTuple returns the i-th of the benchmarks' 4-tuples: clients in
 // 198.18.0.0/15 (RFC 2544) on ports 1024..61023, all talking to
 // 198.19.255.254:80.
-func benchTuple(i int, t *Tuple) {
-	*t = Tuple{LocalPort: 80}
+func benchTuple(i int, t *flow.Tuple) {
+	*t = flow.Tuple{LocalPort: 80}
 	copy(t.LocalAddr[:12], v4Prefix[:])
 	t.LocalAddr[12], t.LocalAddr[13], t.LocalAddr[14], t.LocalAddr[15] = 198, 19, 255, 254
 	a := i / 60000
@@ -29,9 +32,9 @@ func fill(tb testing.TB, n int) *Table {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var tu Tuple
+	var tu flow.Tuple
 	st := State{SndNxt: 1000, RcvNxt: 2000, TSRecent: 3000, Window: 512, TS: true}
-	now := int64(1e9)
+	now := mono.Time(1e9)
 	for i := 0; i < n; i++ {
 		benchTuple(i, &tu)
 		st.SndNxt++
@@ -91,7 +94,7 @@ func big(b *testing.B) *Table {
 //	go test ./tw -run '^$' -bench BenchmarkTimeWaitLookup -benchmem
 func BenchmarkTimeWaitLookup(b *testing.B) {
 	t := big(b)
-	var tu Tuple
+	var tu flow.Tuple
 	seg := Segment{Seq: 5000, Flags: FlagSYN, HasTS: true, TSVal: 3001}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -112,7 +115,7 @@ func BenchmarkTimeWaitLookup(b *testing.B) {
 // 10,000,000 (every new connection's SYN does this).
 func BenchmarkTimeWaitLookupMiss(b *testing.B) {
 	t := big(b)
-	var tu Tuple
+	var tu flow.Tuple
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -129,7 +132,7 @@ func BenchmarkTimeWaitLookupMiss(b *testing.B) {
 func BenchmarkTimeWaitLookupCore(b *testing.B) {
 	const n = 8191
 	t := fill(b, n)
-	var tu Tuple
+	var tu flow.Tuple
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -146,9 +149,9 @@ func BenchmarkTimeWaitLookupCore(b *testing.B) {
 func BenchmarkTimeWaitChurn(b *testing.B) {
 	const n = 8191
 	t := fill(b, n)
-	var tu Tuple
+	var tu flow.Tuple
 	st := State{SndNxt: 1, RcvNxt: 2, TS: true}
-	now := int64(1e12)
+	now := mono.Time(1e12)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -17,7 +17,7 @@
 //
 // Input applies the TIME_WAIT rules to a segment (see Decide) and tells the
 // caller what to send. The package is pure: it reads no clock (every call
-// that needs the time takes now, in nanoseconds), does no I/O and starts no
+// that needs the time takes now, a mono.Time), does no I/O and starts no
 // goroutine; the caller (tcp) builds and sends the segments.
 //
 // A Table is owned by its core's loop and is not safe for concurrent use.

@@ -1,19 +1,9 @@
 package tw
 
-// Tuple names a connection from our side, as tcp.Tuple does (the two types
-// convert into each other): IPv4 addresses are IPv4-mapped IPv6 addresses
-// (::ffff:a.b.c.d).
-type Tuple struct {
-	LocalAddr, RemoteAddr [16]byte
-	LocalPort, RemotePort uint16
-}
+import "github.com/pollstack/pollstack/flow"
 
+// v4Prefix is the first 12 bytes of an IPv4-mapped address.
 var v4Prefix = [12]byte{10: 0xff, 11: 0xff}
-
-// isV4 reports whether both of the tuple's addresses are IPv4-mapped.
-func (t *Tuple) isV4() bool {
-	return [12]byte(t.LocalAddr[:12]) == v4Prefix && [12]byte(t.RemoteAddr[:12]) == v4Prefix
-}
 
 // State is what TIME_WAIT keeps of a connection. Sequence numbers and
 // timestamps are the raw 32-bit values.
@@ -95,10 +85,10 @@ type entryPtr[E any] interface {
 	localIdx() uint8
 	port() uint16
 	reusePort() bool
-	set(t *Tuple, local uint8, st *State)
+	set(t *flow.Tuple, local uint8, st *State)
 	state() State
-	match(t Tuple, locals *[256][16]byte) bool
-	tuple(locals *[256][16]byte) Tuple
+	match(t flow.Tuple, locals *[256][16]byte) bool
+	tuple(locals *[256][16]byte) flow.Tuple
 }
 
 func (e *entry4) live() bool      { return e.flags&flagLive != 0 }
@@ -108,19 +98,19 @@ func (e *entry4) port() uint16    { return e.lport }
 func (e *entry4) reusePort() bool { return e.flags&flagReusePort != 0 }
 func (e *entry4) state() State    { return stateOf(e.sndNxt, e.rcvNxt, e.tsRecent, e.win, e.flags) }
 
-func (e *entry4) set(t *Tuple, local uint8, st *State) {
+func (e *entry4) set(t *flow.Tuple, local uint8, st *State) {
 	*e = entry4{raddr: [4]byte(t.RemoteAddr[12:]), sndNxt: st.SndNxt, rcvNxt: st.RcvNxt,
 		tsRecent: st.TSRecent, lport: t.LocalPort, rport: t.RemotePort, win: st.Window,
 		local: local, flags: st.flags()}
 }
 
-func (e *entry4) match(t Tuple, locals *[256][16]byte) bool {
+func (e *entry4) match(t flow.Tuple, locals *[256][16]byte) bool {
 	return e.lport == t.LocalPort && e.rport == t.RemotePort &&
 		e.raddr == [4]byte(t.RemoteAddr[12:]) && locals[e.local] == t.LocalAddr
 }
 
-func (e *entry4) tuple(locals *[256][16]byte) Tuple {
-	t := Tuple{LocalAddr: locals[e.local], LocalPort: e.lport, RemotePort: e.rport}
+func (e *entry4) tuple(locals *[256][16]byte) flow.Tuple {
+	t := flow.Tuple{LocalAddr: locals[e.local], LocalPort: e.lport, RemotePort: e.rport}
 	copy(t.RemoteAddr[:12], v4Prefix[:])
 	copy(t.RemoteAddr[12:], e.raddr[:])
 	return t
@@ -133,17 +123,17 @@ func (e *entry6) port() uint16    { return e.lport }
 func (e *entry6) reusePort() bool { return e.flags&flagReusePort != 0 }
 func (e *entry6) state() State    { return stateOf(e.sndNxt, e.rcvNxt, e.tsRecent, e.win, e.flags) }
 
-func (e *entry6) set(t *Tuple, local uint8, st *State) {
+func (e *entry6) set(t *flow.Tuple, local uint8, st *State) {
 	*e = entry6{raddr: t.RemoteAddr, sndNxt: st.SndNxt, rcvNxt: st.RcvNxt,
 		tsRecent: st.TSRecent, lport: t.LocalPort, rport: t.RemotePort, win: st.Window,
 		local: local, flags: st.flags()}
 }
 
-func (e *entry6) match(t Tuple, locals *[256][16]byte) bool {
+func (e *entry6) match(t flow.Tuple, locals *[256][16]byte) bool {
 	return e.lport == t.LocalPort && e.rport == t.RemotePort &&
 		e.raddr == t.RemoteAddr && locals[e.local] == t.LocalAddr
 }
 
-func (e *entry6) tuple(locals *[256][16]byte) Tuple {
-	return Tuple{LocalAddr: locals[e.local], RemoteAddr: e.raddr, LocalPort: e.lport, RemotePort: e.rport}
+func (e *entry6) tuple(locals *[256][16]byte) flow.Tuple {
+	return flow.Tuple{LocalAddr: locals[e.local], RemoteAddr: e.raddr, LocalPort: e.lport, RemotePort: e.rport}
 }

@@ -2,19 +2,22 @@ package tw
 
 import (
 	"testing"
+
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 )
 
 // t0 is the tests' start time.
-const t0 = int64(1e9)
+const t0 = mono.Time(1e9)
 
-func tuple4(i int) Tuple {
-	var t Tuple
+func tuple4(i int) flow.Tuple {
+	var t flow.Tuple
 	benchTuple(i, &t)
 	return t
 }
 
-func tuple6(i int) Tuple {
-	t := Tuple{LocalPort: 80, RemotePort: uint16(1024 + i%60000)}
+func tuple6(i int) flow.Tuple {
+	t := flow.Tuple{LocalPort: 80, RemotePort: uint16(1024 + i%60000)}
 	t.LocalAddr = [16]byte{0x20, 0x01, 0x00, 0x02, 15: 1}
 	t.RemoteAddr = [16]byte{0x20, 0x01, 0x00, 0x02, 4: 0xbb, 12: byte(i >> 24), 13: byte(i >> 16), 14: byte(i >> 8), 15: byte(i)}
 	return t
@@ -35,14 +38,14 @@ func newTable(t testing.TB, cfg Config) *Table {
 	return tb
 }
 
-func mustInsert(t testing.TB, tb *Table, tu Tuple, st State, now int64) {
+func mustInsert(t testing.TB, tb *Table, tu flow.Tuple, st State, now mono.Time) {
 	t.Helper()
 	if _, ok := tb.Insert(&tu, &st, now); !ok {
 		t.Fatalf("Insert %v failed", tu)
 	}
 }
 
-func mustLookup(t testing.TB, tb *Table, tu Tuple) Ref {
+func mustLookup(t testing.TB, tb *Table, tu flow.Tuple) Ref {
 	t.Helper()
 	r, ok := tb.Lookup(&tu)
 	if !ok {

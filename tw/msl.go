@@ -1,5 +1,10 @@
 package tw
 
+import (
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
+)
+
 // A change of msl applies to the entries made (or re-armed) after it; the
 // others keep the expiry they were given. The 2MSL queue is a FIFO whose
 // expiries never decrease, so when msl shrinks the entries already there
@@ -65,8 +70,8 @@ func (t *Table) retiredBytes() int {
 }
 
 // lookupRetired finds tu (hash h) in the retired generations.
-func (t *Table) lookupRetired(h uint64, tu *Tuple) (Ref, bool) {
-	v4 := tu.isV4()
+func (t *Table) lookupRetired(h uint64, tu *flow.Tuple) (Ref, bool) {
+	v4 := tu.BothIPv4()
 	for i := range t.retired {
 		g := &t.retired[i]
 		if v4 {
@@ -81,7 +86,7 @@ func (t *Table) lookupRetired(h uint64, tu *Tuple) (Ref, bool) {
 }
 
 // rearmRetired restarts a retired entry's 2MSL at now in the live queue.
-func (t *Table) rearmRetired(r Ref, now int64) {
+func (t *Table) rearmRetired(r Ref, now mono.Time) {
 	if r.v6 {
 		e := t.st6(r.gen).take(int(r.slot))
 		t.v6.add(t, &e, r.h, t.expiry(now))
@@ -126,7 +131,7 @@ func (t *Table) recycleRetired() bool {
 }
 
 // expireRetired ends the retired entries due at now.
-func (t *Table) expireRetired(now int64) int {
+func (t *Table) expireRetired(now mono.Time) int {
 	n := 0
 	for i := range t.retired {
 		n += t.retired[i].v4.expire(t, now) + t.retired[i].v6.expire(t, now)
@@ -152,7 +157,7 @@ func (t *Table) dropEmpty() {
 }
 
 // nextRetired folds the retired generations' earliest expiry into at.
-func (t *Table) nextRetired(at int64, ok bool) (int64, bool) {
+func (t *Table) nextRetired(at mono.Time, ok bool) (mono.Time, bool) {
 	for i := range t.retired {
 		g := &t.retired[i]
 		if g.v4.n > 0 && (!ok || g.v4.marks.front().exp < at) {

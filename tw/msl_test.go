@@ -1,6 +1,11 @@
 package tw
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
+)
 
 // After msl shrinks, entries made afterwards expire 2*(the new msl) after
 // they were made, ahead of the older entries, which keep their own expiry;
@@ -20,8 +25,8 @@ func TestShorterMSLNewEntriesLeaveOnTime(t *testing.T) {
 	mustInsert(t, tb, new4, tsState, t0+1e9)
 	mustInsert(t, tb, new6, tsState, t0+1e9)
 	for _, c := range []struct {
-		tu  Tuple
-		exp int64
+		tu  flow.Tuple
+		exp mono.Time
 	}{{old4, t0 + 60e9}, {old6, t0 + 60e9}, {new4, t0 + 11e9}, {new6, t0 + 11e9}} {
 		if got := tb.Expiry(mustLookup(t, tb, c.tu)); got != c.exp {
 			t.Errorf("%v expires at %d, want %d", c.tu, got, c.exp)
@@ -57,7 +62,7 @@ func TestShorterMSLNewEntriesLeaveOnTime(t *testing.T) {
 func TestRetiredGenerationOperations(t *testing.T) {
 	tb := newTable(t, Config{Limit: 4, MSL: 30e9})
 	a, b, c, d, e := tuple4(1), tuple4(2), tuple4(3), tuple4(4), tuple4(5)
-	for _, tu := range []Tuple{a, b, c} {
+	for _, tu := range []flow.Tuple{a, b, c} {
 		mustInsert(t, tb, tu, tsState, t0)
 	}
 	tb.SetMSL(1e9)
@@ -105,7 +110,7 @@ func TestRetiredGenerationOperations(t *testing.T) {
 func TestTrimToLowerLimit(t *testing.T) {
 	tb := newTable(t, Config{Limit: 100})
 	for i := range 50 {
-		mustInsert(t, tb, tuple4(i), tsState, t0+int64(i)*1e6)
+		mustInsert(t, tb, tuple4(i), tsState, t0+mono.Time(i)*1e6)
 	}
 	if n := tb.Trim(); n != 0 {
 		t.Fatalf("Trim within the limit ended %d", n)
@@ -116,7 +121,7 @@ func TestTrimToLowerLimit(t *testing.T) {
 		t.Fatalf("Trim ended %d, %d left; want 18 and 32", n, tb.Len())
 	}
 	statsMoved(t, tb, before, map[Stat]uint64{Recycled: 18})
-	if _, ok := tb.Lookup(&[]Tuple{tuple4(17)}[0]); ok {
+	if _, ok := tb.Lookup(&[]flow.Tuple{tuple4(17)}[0]); ok {
 		t.Fatal("entry 17 (among the oldest) survived")
 	}
 	mustLookup(t, tb, tuple4(18))

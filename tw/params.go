@@ -1,14 +1,16 @@
 package tw
 
-// Defaults and limits. Times are nanoseconds.
+import "time"
+
+// Defaults and limits.
 const (
 	// DefaultMSL is msl, the maximum segment lifetime (30 s, FreeBSD's
 	// default); TIME_WAIT lasts 2*msl.
-	DefaultMSL = int64(30e9)
+	DefaultMSL = 30 * time.Second
 	// MaxMSL bounds msl (one day): an entry lives at most two days, well
 	// within the 24 days for which RFC 7323 5.5 keeps ts_recent valid, so
 	// the table needs no timestamp age.
-	MaxMSL = int64(24 * 3600e9)
+	MaxMSL = 24 * time.Hour
 	// DefaultACKLimit is how many ACKs per second a table sends for rules
 	// 2, 3 and 6 (see Decide), as tcp limits its challenge ACKs (RFC 5961 7).
 	DefaultACKLimit = 1000
@@ -19,5 +21,5 @@ const (
 
 	// expiryTick is the resolution of expiry times. An entry expires at the
 	// first tick at or after now+2*msl: never early, at most 1 ms late.
-	expiryTick = int64(1e6)
+	expiryTick = time.Millisecond
 )

@@ -1,6 +1,10 @@
 package tw
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/pollstack/pollstack/flow"
+)
 
 // PortUse follows entries through insert, replacement, removal, expiry and
 // recycling.
@@ -9,8 +13,8 @@ func TestPortUseFollowsEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tu := func(lport, rport uint16) *Tuple {
-		x := &Tuple{LocalPort: lport, RemotePort: rport}
+	tu := func(lport, rport uint16) *flow.Tuple {
+		x := &flow.Tuple{LocalPort: lport, RemotePort: rport}
 		x.LocalAddr = [16]byte{10: 0xff, 11: 0xff, 12: 198, 13: 18, 15: 1}
 		x.RemoteAddr = [16]byte{10: 0xff, 11: 0xff, 12: 198, 13: 18, 15: 2}
 		return x

@@ -1,5 +1,12 @@
 package tw
 
+import (
+	"time"
+
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
+)
+
 // TCP header flags, as on the wire (RFC 9293 3.1).
 const (
 	FlagFIN = 0x01
@@ -12,7 +19,7 @@ const (
 
 // Segment is what the rules need of a segment that found an entry.
 type Segment struct {
-	Seq, Ack uint32
+	Seq, Ack flow.Seq
 	Flags    uint8 // the header's flag bits (FlagFIN...)
 	Len      int   // payload bytes
 	HasTS    bool  // it carries a timestamp option
@@ -80,7 +87,7 @@ func Decide(st *State, seg *Segment, listening bool) Rule {
 	switch {
 	case f&FlagRST != 0:
 		return RuleRST
-	case st.TS && seg.HasTS && int32(seg.TSVal-st.TSRecent) < 0:
+	case st.TS && seg.HasTS && flow.Seq(seg.TSVal).LT(flow.Seq(st.TSRecent)):
 		return RulePAWS
 	case f&FlagSYN != 0:
 		if f&FlagACK == 0 && listening && reopenable(st, seg) {
@@ -89,10 +96,10 @@ func Decide(st *State, seg *Segment, listening bool) Rule {
 		return RuleSYN
 	case f&FlagACK == 0:
 		return RuleNoACK
-	case f&FlagFIN != 0 && seg.Seq+uint32(seg.Len)+1 == st.RcvNxt:
+	case f&FlagFIN != 0 && seg.Seq.Add(uint32(seg.Len)+1) == flow.Seq(st.RcvNxt):
 		return RuleFIN
 	case f&(FlagFIN|FlagSYN|FlagRST|FlagPSH|FlagACK|FlagURG) == FlagACK && seg.Len == 0 &&
-		seg.Seq == st.RcvNxt && seg.Ack == st.SndNxt:
+		seg.Seq == flow.Seq(st.RcvNxt) && seg.Ack == flow.Seq(st.SndNxt):
 		return RuleDupACK
 	}
 	return RuleACK
@@ -100,12 +107,10 @@ func Decide(st *State, seg *Segment, listening bool) Rule {
 
 // reopenable is rule 3's test (RFC 6191 with RFC 1122 4.2.2.13).
 func reopenable(st *State, seg *Segment) bool {
-	if st.TS && seg.HasTS {
-		if d := int32(seg.TSVal - st.TSRecent); d != 0 {
-			return d > 0
-		}
+	if ts, recent := flow.Seq(seg.TSVal), flow.Seq(st.TSRecent); st.TS && seg.HasTS && ts != recent {
+		return ts.GT(recent)
 	}
-	return int32(seg.Seq-st.RcvNxt) > 0
+	return seg.Seq.GT(flow.Seq(st.RcvNxt))
 }
 
 // Action is what the caller does after Input.
@@ -138,7 +143,7 @@ type Reply struct {
 // the table's ACKLimit per second (rule 5's ACK is not limited: the peer
 // needs it to leave LAST_ACK, and an off-path sender cannot guess the
 // FIN's sequence number). It does not allocate.
-func (t *Table) Input(r Ref, seg *Segment, listening bool, now int64) Reply {
+func (t *Table) Input(r Ref, seg *Segment, listening bool, now mono.Time) Reply {
 	rep := Reply{State: t.Get(r)}
 	rep.Rule = Decide(&rep.State, seg, listening)
 	switch rep.Rule {
@@ -163,12 +168,9 @@ func (t *Table) Input(r Ref, seg *Segment, listening bool, now int64) Reply {
 }
 
 // ack decides whether a rate-limited ACK may go now.
-func (t *Table) ack(now int64) Action {
+func (t *Table) ack(now mono.Time) Action {
 	if t.ackLimit > 0 {
-		sec := now / 1e9
-		if now < 0 && now%1e9 != 0 {
-			sec--
-		}
+		sec := now.Div(time.Second)
 		if sec != t.ackSec {
 			t.ackSec, t.ackCount = sec, 0
 		}

@@ -2,6 +2,9 @@ package tw
 
 import (
 	"testing"
+
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 )
 
 // The TIME_WAIT input rules (Decide, Table.Input), one test per rule, named
@@ -18,7 +21,7 @@ var tsState = State{SndNxt: sndNxt, RcvNxt: rcvNxt, TSRecent: tsRecent, Window: 
 
 // ruleTable returns a table holding one entry for tuple4(1), made at t0
 // with st, and the entry's 4-tuple.
-func ruleTable(t *testing.T, st State, cfg Config) (*Table, Tuple) {
+func ruleTable(t *testing.T, st State, cfg Config) (*Table, flow.Tuple) {
 	t.Helper()
 	tb := newTable(t, cfg)
 	tu := tuple4(1)
@@ -27,7 +30,7 @@ func ruleTable(t *testing.T, st State, cfg Config) (*Table, Tuple) {
 }
 
 // input looks tu up and applies seg at now.
-func input(t *testing.T, tb *Table, tu Tuple, seg Segment, listening bool, now int64) Reply {
+func input(t *testing.T, tb *Table, tu flow.Tuple, seg Segment, listening bool, now mono.Time) Reply {
 	t.Helper()
 	return tb.Input(mustLookup(t, tb, tu), &seg, listening, now)
 }
@@ -41,7 +44,7 @@ func wantReply(t *testing.T, what string, got Reply, action Action, rule Rule) {
 }
 
 // wantStays checks that the entry is still there with its state and expiry.
-func wantStays(t *testing.T, tb *Table, tu Tuple, st State, exp int64) {
+func wantStays(t *testing.T, tb *Table, tu flow.Tuple, st State, exp mono.Time) {
 	t.Helper()
 	r := mustLookup(t, tb, tu)
 	if got := tb.Get(r); got != st {
@@ -57,7 +60,7 @@ func wantStays(t *testing.T, tb *Table, tu Tuple, st State, exp int64) {
 // the entry keeps its state and its 2MSL.
 func TestRule1_RSTIgnoredRFC1337(t *testing.T) {
 	tb, tu := ruleTable(t, tsState, Config{})
-	exp := t0 + 2*DefaultMSL
+	exp := t0.Add(2 * DefaultMSL)
 	before := *tb.Stats()
 	segs := []Segment{
 		{Seq: rcvNxt, Flags: FlagRST},
@@ -67,7 +70,7 @@ func TestRule1_RSTIgnoredRFC1337(t *testing.T) {
 		{Seq: rcvNxt, Flags: FlagRST | FlagSYN, HasTS: true, TSVal: tsRecent + 5},
 	}
 	for i, seg := range segs {
-		wantReply(t, "RST", input(t, tb, tu, seg, true, t0+int64(i)*1e9), Drop, RuleRST)
+		wantReply(t, "RST", input(t, tb, tu, seg, true, t0+mono.Time(i)*1e9), Drop, RuleRST)
 	}
 	wantStays(t, tb, tu, tsState, exp)
 	statsMoved(t, tb, before, map[Stat]uint64{RSTIgnored: uint64(len(segs))})
@@ -93,7 +96,7 @@ func TestRule2_PAWSOldTimestampACKedAndDropped(t *testing.T) {
 			t.Fatalf("the ACK would carry %+v, want %+v", rep.State, tsState)
 		}
 	}
-	wantStays(t, tb, tu, tsState, t0+2*DefaultMSL)
+	wantStays(t, tb, tu, tsState, t0.Add(2*DefaultMSL))
 	statsMoved(t, tb, before, map[Stat]uint64{PAWSDropped: 4, Responds: 4})
 
 	// The same segments on a connection without timestamps are judged by
@@ -129,7 +132,7 @@ func TestRule3_SYNReopensWhenRFC6191Allows(t *testing.T) {
 		{"no timestamp in the SYN, sequence number above", tsState, Segment{Seq: rcvNxt + 1<<20, Flags: FlagSYN}, true, true},
 		{"no timestamp in the SYN, sequence number below", tsState, Segment{Seq: rcvNxt - 1, Flags: FlagSYN}, true, false},
 		{"connection without timestamps, sequence number above", noTS, Segment{Seq: rcvNxt + 1, Flags: FlagSYN, HasTS: true, TSVal: 1}, true, true},
-		{"connection without timestamps, sequence number below", noTS, Segment{Seq: wrap(rcvNxt - 1<<20), Flags: FlagSYN, HasTS: true, TSVal: 1 << 31}, true, false},
+		{"connection without timestamps, sequence number below", noTS, Segment{Seq: flow.Seq(wrap(rcvNxt - 1<<20)), Flags: FlagSYN, HasTS: true, TSVal: 1 << 31}, true, false},
 		{"sequence number half the space ahead: not above", noTS, Segment{Seq: rcvNxt + 1<<31, Flags: FlagSYN}, true, false},
 		{"SYN-ACK", tsState, Segment{Seq: rcvNxt + 1, Ack: sndNxt, Flags: FlagSYN | FlagACK, HasTS: true, TSVal: tsRecent + 1}, true, false},
 		{"nobody listens", tsState, Segment{Seq: rcvNxt + 1, Flags: FlagSYN, HasTS: true, TSVal: tsRecent + 1}, false, false},
@@ -150,7 +153,7 @@ func TestRule3_SYNReopensWhenRFC6191Allows(t *testing.T) {
 				return
 			}
 			wantReply(t, "SYN", rep, SendACK, RuleSYN)
-			wantStays(t, tb, tu, tc.st, t0+2*DefaultMSL)
+			wantStays(t, tb, tu, tc.st, t0.Add(2*DefaultMSL))
 			statsMoved(t, tb, before, map[Stat]uint64{Responds: 1})
 		})
 	}
@@ -168,7 +171,7 @@ func TestRule4_NoACKDropped(t *testing.T) {
 	} {
 		wantReply(t, "no ACK", input(t, tb, tu, seg, true, t0+5e9), Drop, RuleNoACK)
 	}
-	wantStays(t, tb, tu, tsState, t0+2*DefaultMSL)
+	wantStays(t, tb, tu, tsState, t0.Add(2*DefaultMSL))
 	statsMoved(t, tb, before, nil)
 }
 
@@ -185,7 +188,7 @@ func TestRule5_FINRetransmissionRearms(t *testing.T) {
 	at := t0 + 10e9
 	fin := Segment{Seq: rcvNxt - 1, Ack: sndNxt, Flags: FlagFIN | FlagACK, HasTS: true, TSVal: tsRecent}
 	wantReply(t, "retransmitted FIN", input(t, tb, tu, fin, true, at), SendACK, RuleFIN)
-	wantStays(t, tb, tu, tsState, at+2*DefaultMSL)
+	wantStays(t, tb, tu, tsState, at.Add(2*DefaultMSL))
 	withData := Segment{Seq: rcvNxt - 101, Ack: sndNxt, Flags: FlagFIN | FlagACK | FlagPSH, Len: 100, HasTS: true, TSVal: tsRecent}
 	wantReply(t, "retransmitted data and FIN", input(t, tb, tu, withData, true, at), SendACK, RuleFIN)
 	statsMoved(t, tb, before, map[Stat]uint64{FINRearmed: 2, Responds: 2})
@@ -195,19 +198,19 @@ func TestRule5_FINRetransmissionRearms(t *testing.T) {
 	checkIndex(t, tb, &tb.v4)
 
 	// The queue now holds the other entry first.
-	if n := tb.Expire(t0 + 5e9 + 2*DefaultMSL - 1); n != 0 {
+	if n := tb.Expire(t0.Add(5e9+2*DefaultMSL) - 1); n != 0 {
 		t.Fatalf("%d expired early", n)
 	}
-	if n := tb.Expire(t0 + 5e9 + 2*DefaultMSL); n != 1 {
+	if n := tb.Expire(t0.Add(5e9 + 2*DefaultMSL)); n != 1 {
 		t.Fatalf("%d expired at the other entry's 2MSL, want 1", n)
 	}
 	if _, ok := tb.Lookup(&other); ok {
 		t.Fatal("the other entry is still there")
 	}
-	if n := tb.Expire(at + 2*DefaultMSL - 1); n != 0 {
+	if n := tb.Expire(at.Add(2*DefaultMSL) - 1); n != 0 {
 		t.Fatal("the re-armed entry expired early")
 	}
-	if n := tb.Expire(at + 2*DefaultMSL); n != 1 || tb.Len() != 0 {
+	if n := tb.Expire(at.Add(2 * DefaultMSL)); n != 1 || tb.Len() != 0 {
 		t.Fatalf("the re-armed entry: %d expired, %d left", n, tb.Len())
 	}
 
@@ -216,7 +219,7 @@ func TestRule5_FINRetransmissionRearms(t *testing.T) {
 	bad := fin
 	bad.Seq++
 	wantReply(t, "FIN at rcv_nxt", input(t, tb, tu, bad, true, at), SendACK, RuleACK)
-	wantStays(t, tb, tu, tsState, t0+2*DefaultMSL)
+	wantStays(t, tb, tu, tsState, t0.Add(2*DefaultMSL))
 }
 
 // Rule 6 (FreeBSD tcp_twcheck, RFC 9293 3.10.7.4): anything with ACK that
@@ -257,7 +260,7 @@ func TestRule6_ACKUnlessPureDuplicateACK(t *testing.T) {
 	before = *tb.Stats()
 	wantReply(t, "the next second", input(t, tb, tu, data, true, now+1e9), SendACK, RuleACK)
 	statsMoved(t, tb, before, map[Stat]uint64{Responds: 1})
-	wantStays(t, tb, tu, tsState, t0+2*DefaultMSL)
+	wantStays(t, tb, tu, tsState, t0.Add(2*DefaultMSL))
 }
 
 // Decide is pure: it neither reads nor writes anything but its arguments.

@@ -1,10 +1,15 @@
 package tw
 
+import (
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
+)
+
 // mark is the expiry of a run of entries: those from logical position at
 // up to the next mark's. Entries made in the same expiry tick share one.
 type mark struct {
-	at  uint64 // logical position of the run's first entry
-	exp int64  // when the run expires, ns
+	at  uint64    // logical position of the run's first entry
+	exp mono.Time // when the run expires
 }
 
 // marks is a FIFO of marks in a ring buffer.
@@ -76,7 +81,7 @@ func (s *store[E, P]) logical(p int) uint64 {
 }
 
 // find returns the index slot of t's entry.
-func (s *store[E, P]) find(h uint64, t *Tuple, locals *[256][16]byte) (int, bool) {
+func (s *store[E, P]) find(h uint64, t *flow.Tuple, locals *[256][16]byte) (int, bool) {
 	ix := &s.ix
 	if ix.n == 0 {
 		return 0, false
@@ -104,7 +109,7 @@ func (s *store[E, P]) find(h uint64, t *Tuple, locals *[256][16]byte) (int, bool
 }
 
 // add appends an entry at the tail, expiring at exp, and indexes it.
-func (s *store[E, P]) add(tb *Table, e *E, h uint64, exp int64) {
+func (s *store[E, P]) add(tb *Table, e *E, h uint64, exp mono.Time) {
 	s.makeRoom(tb)
 	p := s.head + s.n
 	if p >= len(s.ring) {
@@ -274,7 +279,7 @@ func (s *store[E, P]) remove(tb *Table, i int) {
 }
 
 // rearm moves the entry in index slot i (hash h) to the tail with a new expiry.
-func (s *store[E, P]) rearm(tb *Table, i int, h uint64, exp int64) {
+func (s *store[E, P]) rearm(tb *Table, i int, h uint64, exp mono.Time) {
 	p := s.ix.pos(i)
 	e := s.ring[p]
 	P(&s.ring[p]).kill()
@@ -285,7 +290,7 @@ func (s *store[E, P]) rearm(tb *Table, i int, h uint64, exp int64) {
 }
 
 // expire ends the entries due at now and returns how many.
-func (s *store[E, P]) expire(tb *Table, now int64) int {
+func (s *store[E, P]) expire(tb *Table, now mono.Time) int {
 	k := 0
 	for s.n > 0 && s.marks.front().exp <= now {
 		if P(&s.ring[s.head]).live() {
@@ -299,7 +304,7 @@ func (s *store[E, P]) expire(tb *Table, now int64) int {
 }
 
 // expiry returns when the entry at ring slot p expires.
-func (s *store[E, P]) expiry(p int) int64 {
+func (s *store[E, P]) expiry(p int) mono.Time {
 	l := s.logical(p)
 	lo, hi := 0, s.marks.n-1 // the last mark at or before l
 	for lo < hi {

@@ -4,6 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"time"
+
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 )
 
 // Config configures a Table.
@@ -11,8 +15,8 @@ type Config struct {
 	// Limit is the most entries the table keeps (the core's share of
 	// maxtcptw); when it is full, Insert recycles the oldest entry.
 	Limit int
-	// MSL is msl in nanoseconds; an entry lives 2*MSL.
-	MSL int64
+	// MSL is msl; an entry lives 2*MSL.
+	MSL time.Duration
 	// ACKLimit is how many ACKs per second Input may ask for under rules
 	// 2, 3 and 6; 0 means DefaultACKLimit, a negative value no limit.
 	ACKLimit int
@@ -29,7 +33,7 @@ func (c *Config) Validate() error {
 	case c.Limit < 1 || c.Limit > MaxLimit:
 		return fmt.Errorf("tw: limit %d: want 1..%d", c.Limit, MaxLimit)
 	case c.MSL <= 0 || c.MSL > MaxMSL:
-		return fmt.Errorf("tw: msl %d ns: want 1..%d", c.MSL, MaxMSL)
+		return fmt.Errorf("tw: msl %v: want more than 0, at most %v", c.MSL, MaxMSL)
 	case c.Reserve < 0:
 		return fmt.Errorf("tw: reserve %d: want at least 0", c.Reserve)
 	}
@@ -41,7 +45,7 @@ func (c *Config) Validate() error {
 type Table struct {
 	limit    int
 	reserve  int
-	msl      int64
+	msl      time.Duration
 	ackLimit int
 	seed     maphash.Seed
 	v4       store[entry4, *entry4]
@@ -97,14 +101,14 @@ func (t *Table) SetLimit(n int) error {
 	return nil
 }
 
-// MSL returns msl in nanoseconds.
-func (t *Table) MSL() int64 { return t.msl }
+// MSL returns msl.
+func (t *Table) MSL() time.Duration { return t.msl }
 
 // SetMSL changes msl. It applies to entries made (or re-armed) afterwards;
 // the others keep the expiry they were given. When msl shrinks, the
 // entries already there move to a retired generation (msl.go) so that
 // new entries, which now expire earlier, leave on time.
-func (t *Table) SetMSL(msl int64) error {
+func (t *Table) SetMSL(msl time.Duration) error {
 	if msl <= 0 || msl > MaxMSL {
 		return errors.New("tw: msl out of range")
 	}
@@ -123,8 +127,8 @@ func (t *Table) Stats() *Stats { return &t.stats }
 func (t *Table) Bytes() int { return t.v4.bytes(24) + t.v6.bytes(36) + t.retiredBytes() }
 
 // hash is the index hash of a 4-tuple.
-func (t *Table) hash(tu *Tuple) uint64 {
-	if tu.isV4() {
+func (t *Table) hash(tu *flow.Tuple) uint64 {
+	if tu.BothIPv4() {
 		var b [12]byte
 		copy(b[0:4], tu.LocalAddr[12:])
 		copy(b[4:8], tu.RemoteAddr[12:])
@@ -139,12 +143,12 @@ func (t *Table) hash(tu *Tuple) uint64 {
 }
 
 // Lookup finds the entry of 4-tuple tu. It does not allocate.
-func (t *Table) Lookup(tu *Tuple) (Ref, bool) {
+func (t *Table) Lookup(tu *flow.Tuple) (Ref, bool) {
 	if t.Len() == 0 {
 		return Ref{}, false
 	}
 	h := t.hash(tu)
-	if tu.isV4() {
+	if tu.BothIPv4() {
 		i, ok := t.v4.find(h, tu, &t.locals)
 		if !ok && len(t.retired) > 0 {
 			return t.lookupRetired(h, tu)
@@ -169,7 +173,7 @@ func (t *Table) Get(r Ref) State {
 }
 
 // Tuple returns an entry's 4-tuple.
-func (t *Table) Tuple(r Ref) Tuple {
+func (t *Table) Tuple(r Ref) flow.Tuple {
 	if r.v6 {
 		s := t.st6(r.gen)
 		return s.ring[s.ix.pos(int(r.slot))].tuple(&t.locals)
@@ -178,8 +182,8 @@ func (t *Table) Tuple(r Ref) Tuple {
 	return s.ring[s.ix.pos(int(r.slot))].tuple(&t.locals)
 }
 
-// Expiry returns when an entry's 2MSL ends, in nanoseconds.
-func (t *Table) Expiry(r Ref) int64 {
+// Expiry returns when an entry's 2MSL ends.
+func (t *Table) Expiry(r Ref) mono.Time {
 	if r.v6 {
 		s := t.st6(r.gen)
 		return s.expiry(s.ix.pos(int(r.slot)))
@@ -190,14 +194,8 @@ func (t *Table) Expiry(r Ref) int64 {
 
 // expiry is the end of 2MSL for an entry made at now, rounded up to the
 // expiry tick.
-func (t *Table) expiry(now int64) int64 {
-	e := now + 2*t.msl
-	if r := e % expiryTick; r > 0 {
-		e += expiryTick - r
-	} else if r < 0 {
-		e -= r
-	}
-	return e
+func (t *Table) expiry(now mono.Time) mono.Time {
+	return now.Add(2 * t.msl).Ceil(expiryTick)
 }
 
 // Insert makes an entry for tu (tcp_twstart): it expires 2*msl after now.
@@ -206,9 +204,9 @@ func (t *Table) expiry(now int64) int64 {
 // false when no entry could be made (more than 256 distinct local
 // addresses hold entries): the caller closes the connection without
 // TIME_WAIT.
-func (t *Table) Insert(tu *Tuple, st *State, now int64) (recycled int, ok bool) {
+func (t *Table) Insert(tu *flow.Tuple, st *State, now mono.Time) (recycled int, ok bool) {
 	h := t.hash(tu)
-	v4 := tu.isV4()
+	v4 := tu.BothIPv4()
 	if v4 {
 		if i, found := t.v4.find(h, tu, &t.locals); found {
 			t.v4.remove(t, i)
@@ -278,7 +276,7 @@ func (t *Table) Remove(r Ref) {
 }
 
 // Rearm restarts an entry's 2MSL at now: it moves to the tail of the queue.
-func (t *Table) Rearm(r Ref, now int64) {
+func (t *Table) Rearm(r Ref, now mono.Time) {
 	if r.gen != 0 {
 		t.rearmRetired(r, now)
 		return
@@ -292,7 +290,7 @@ func (t *Table) Rearm(r Ref, now int64) {
 
 // Expire ends the entries whose 2MSL is over at now (tcp_tw_2msl_scan)
 // and returns how many. Its cost is O(1) per entry ended.
-func (t *Table) Expire(now int64) int {
+func (t *Table) Expire(now mono.Time) int {
 	n := t.v4.expire(t, now) + t.v6.expire(t, now)
 	if len(t.retired) > 0 {
 		n += t.expireRetired(now)
@@ -303,7 +301,7 @@ func (t *Table) Expire(now int64) int {
 
 // NextExpiry returns the earliest time Expire has work; ok is false when
 // the table is empty.
-func (t *Table) NextExpiry() (at int64, ok bool) {
+func (t *Table) NextExpiry() (at mono.Time, ok bool) {
 	if t.v4.n > 0 {
 		at, ok = t.v4.marks.front().exp, true
 	}

@@ -4,6 +4,9 @@ import (
 	"math/rand/v2"
 	"testing"
 	"unsafe"
+
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 )
 
 // The layout the package documents: 24 bytes per IPv4 entry, 36 per IPv6.
@@ -41,7 +44,7 @@ func TestExpireFIFOOrder(t *testing.T) {
 	tb := newTable(t, Config{MSL: 10e9})
 	const n = 100
 	for i := 0; i < n; i++ {
-		mustInsert(t, tb, tuple4(i), tsState, t0+int64(i)*1e6+500) // 0.5 µs past each millisecond
+		mustInsert(t, tb, tuple4(i), tsState, t0+mono.Time(i)*1e6+500) // 0.5 µs past each millisecond
 	}
 	tu := tuple4(0)
 	if got, want := tb.Expiry(mustLookup(t, tb, tu)), t0+20e9+1e6; got != want {
@@ -55,7 +58,7 @@ func TestExpireFIFOOrder(t *testing.T) {
 		t.Fatalf("%d entries expired before their 2MSL", k)
 	}
 	for i := 0; i < n; i++ {
-		if k := tb.Expire(t0 + 20e9 + int64(i+1)*1e6); k != 1 {
+		if k := tb.Expire(t0 + 20e9 + mono.Time(i+1)*1e6); k != 1 {
 			t.Fatalf("step %d: %d expired, want 1", i, k)
 		}
 		for j := 0; j < n; j++ {
@@ -74,7 +77,7 @@ func TestExpireFIFOOrder(t *testing.T) {
 	statsMoved(t, tb, before, map[Stat]uint64{Expired: n})
 	// Many at once.
 	for i := 0; i < n; i++ {
-		mustInsert(t, tb, tuple4(i), tsState, t0+40e9+int64(i)*1e3)
+		mustInsert(t, tb, tuple4(i), tsState, t0+40e9+mono.Time(i)*1e3)
 	}
 	if k := tb.Expire(t0 + 100e9); k != n || tb.Len() != 0 {
 		t.Fatalf("%d expired at once, %d left", k, tb.Len())
@@ -100,7 +103,7 @@ func TestSetMSLAppliesToNewEntries(t *testing.T) {
 	if got := tb.Expiry(mustLookup(t, tb, c)); got != t0+4e9 {
 		t.Fatalf("after msl shrank, a new entry expires at %d, want %d", got, t0+4e9)
 	}
-	for _, at := range []int64{t0 + 4e9, t0 + 20e9, t0 + 41e9} {
+	for _, at := range []mono.Time{t0 + 4e9, t0 + 20e9, t0 + 41e9} {
 		if k := tb.Expire(at); k != 1 {
 			t.Fatalf("%d expired at %d, want 1", k, at)
 		}
@@ -117,12 +120,12 @@ func TestRecycleAtLimit(t *testing.T) {
 		if i%2 == 1 {
 			tu = tuple6(i)
 		}
-		mustInsert(t, tb, tu, tsState, t0+int64(i)*1e6)
+		mustInsert(t, tb, tu, tsState, t0+mono.Time(i)*1e6)
 	}
 	before := *tb.Stats()
 	for i := 32; i < 40; i++ {
 		tu := tuple4(i)
-		if recycled, ok := tb.Insert(&tu, &tsState, t0+int64(i)*1e6); recycled != 1 || !ok {
+		if recycled, ok := tb.Insert(&tu, &tsState, t0+mono.Time(i)*1e6); recycled != 1 || !ok {
 			t.Fatalf("insert %d into a full table: recycled %d, ok %v", i, recycled, ok)
 		}
 	}
@@ -166,7 +169,7 @@ func TestInsertReplaces(t *testing.T) {
 func TestStateRoundTrip(t *testing.T) {
 	tb := newTable(t, Config{})
 	st := State{SndNxt: 0xfffffff0, RcvNxt: 7, TSRecent: 0x80000001, Window: 0xffff, TS: true, ReuseAddr: true, ReusePort: true}
-	for _, tu := range []Tuple{tuple4(3), tuple6(3)} {
+	for _, tu := range []flow.Tuple{tuple4(3), tuple6(3)} {
 		mustInsert(t, tb, tu, st, t0)
 		r := mustLookup(t, tb, tu)
 		if got := tb.Get(r); got != st {
@@ -178,10 +181,10 @@ func TestStateRoundTrip(t *testing.T) {
 	}
 	// A tuple that differs in any field finds nothing.
 	base := tuple4(3)
-	for _, f := range []func(*Tuple){
-		func(t *Tuple) { t.LocalPort++ }, func(t *Tuple) { t.RemotePort++ },
-		func(t *Tuple) { t.LocalAddr[15]++ }, func(t *Tuple) { t.RemoteAddr[15]++ },
-		func(t *Tuple) { t.RemoteAddr[0] = 1 }, // the same low 4 bytes, not IPv4-mapped
+	for _, f := range []func(*flow.Tuple){
+		func(t *flow.Tuple) { t.LocalPort++ }, func(t *flow.Tuple) { t.RemotePort++ },
+		func(t *flow.Tuple) { t.LocalAddr[15]++ }, func(t *flow.Tuple) { t.RemoteAddr[15]++ },
+		func(t *flow.Tuple) { t.RemoteAddr[0] = 1 }, // the same low 4 bytes, not IPv4-mapped
 	} {
 		tu := base
 		f(&tu)
@@ -197,13 +200,13 @@ func TestStateRoundTrip(t *testing.T) {
 // address's entries are gone its index is free again.
 func TestLocalAddressOverflow(t *testing.T) {
 	tb := newTable(t, Config{})
-	local := func(i int) Tuple {
+	local := func(i int) flow.Tuple {
 		tu := tuple4(i)
 		tu.LocalAddr[13], tu.LocalAddr[14], tu.LocalAddr[15] = 18, byte(i>>8), byte(i)
 		return tu
 	}
 	for i := 0; i < 256; i++ {
-		mustInsert(t, tb, local(i), tsState, t0+int64(i)*1e6)
+		mustInsert(t, tb, local(i), tsState, t0+mono.Time(i)*1e6)
 	}
 	before := *tb.Stats()
 	tu := local(256)
@@ -231,14 +234,14 @@ func TestLocalAddressOverflow(t *testing.T) {
 func TestLookupAfterChurn(t *testing.T) {
 	type want struct {
 		st  State
-		exp int64
+		exp mono.Time
 	}
 	for _, seed := range []uint64{1, 2, 3} {
 		rng := rand.New(rand.NewPCG(seed, 99))
 		limit := 3000
 		tb := newTable(t, Config{Limit: limit, MSL: 1e9})
-		ref := map[Tuple]want{}
-		tuple := func(i int) Tuple {
+		ref := map[flow.Tuple]want{}
+		tuple := func(i int) flow.Tuple {
 			if i%5 == 0 {
 				return tuple6(i)
 			}
@@ -253,9 +256,9 @@ func TestLookupAfterChurn(t *testing.T) {
 			// Fast enough in the first third that the table fills and
 			// recycles, slower afterwards so that entries live out their 2MSL.
 			if step < steps/3 {
-				now += int64(rng.IntN(200_000))
+				now += mono.Time(rng.IntN(200_000))
 			} else {
-				now += int64(rng.IntN(2_000_000))
+				now += mono.Time(rng.IntN(2_000_000))
 			}
 			tu := tuple(rng.IntN(8000))
 			switch op := rng.IntN(10); {
@@ -269,7 +272,7 @@ func TestLookupAfterChurn(t *testing.T) {
 				}
 				if full {
 					// The oldest went: find it in the reference.
-					var oldest Tuple
+					var oldest flow.Tuple
 					first := true
 					for k, v := range ref {
 						if first || v.exp < ref[oldest].exp {

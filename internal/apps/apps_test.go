@@ -5,18 +5,20 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/tcp"
 )
 
 // wire joins two shards; segments are delivered in order, at once.
 type wire struct {
 	queue []pkt
-	now   int64
+	now   mono.Time
 }
 
 type pkt struct {
 	to *tcp.Shard
-	t  tcp.Tuple
+	t  flow.Tuple
 	b  []byte
 }
 
@@ -26,9 +28,9 @@ type sender struct {
 	buf  [4096]byte
 }
 
-func (s *sender) Buffer(*tcp.Tuple) []byte { return s.buf[:] }
-func (s *sender) Send(t *tcp.Tuple, n int) {
-	rt := tcp.Tuple{LocalAddr: t.RemoteAddr, RemoteAddr: t.LocalAddr, LocalPort: t.RemotePort, RemotePort: t.LocalPort}
+func (s *sender) Buffer(*flow.Tuple) []byte { return s.buf[:] }
+func (s *sender) Send(t *flow.Tuple, n int) {
+	rt := flow.Tuple{LocalAddr: t.RemoteAddr, RemoteAddr: t.LocalAddr, LocalPort: t.RemotePort, RemotePort: t.LocalPort}
 	s.w.queue = append(s.w.queue, pkt{*s.peer, rt, bytes.Clone(s.buf[:n])})
 }
 
@@ -106,7 +108,7 @@ var (
 
 func dial(t *testing.T, b *tcp.Shard, w *wire, c *client) {
 	t.Helper()
-	if _, err := b.Dial(tcp.Tuple{LocalAddr: addrB, RemoteAddr: addrA, RemotePort: 80}, c, w.now); err != nil {
+	if _, err := b.Dial(flow.Tuple{LocalAddr: addrB, RemoteAddr: addrA, RemotePort: 80}, c, w.now); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/pollstack/pollstack/internal/apps"
 	"github.com/pollstack/pollstack/internal/apps/httpapp"
 	"github.com/pollstack/pollstack/internal/hist"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/perf/load"
 	"github.com/pollstack/pollstack/rings"
 	"github.com/pollstack/pollstack/tcp"
@@ -34,7 +35,7 @@ type clientWorker struct {
 	gens []*load.Gen // perf/load's: cps for the short connections, rps for the keep-alive ones
 }
 
-func (w *clientWorker) Poll(now int64) int {
+func (w *clientWorker) Poll(now mono.Time) int {
 	n := w.core.Poll(now)
 	for _, g := range w.gens {
 		n += g.Pump(now)
@@ -43,7 +44,7 @@ func (w *clientWorker) Poll(now int64) int {
 	return n
 }
 
-func (w *clientWorker) Timers(now int64) { w.core.Timers(now) }
+func (w *clientWorker) Timers(now mono.Time) { w.core.Timers(now) }
 
 func (w *clientWorker) Wait(timeout time.Duration) { w.core.Wait(timeout) }
 
@@ -63,7 +64,7 @@ type tcpSnapshot struct {
 
 func snapshot(l *cores.Loop, c *engine.Core) (tcpSnapshot, error) {
 	var s tcpSnapshot
-	err := l.Call(func(int64) {
+	err := l.Call(func(mono.Time) {
 		s.counters = *c.Counters()
 		s.stats = *c.TCP().Stats()
 		s.states = c.TCP().StateCounts()
@@ -131,7 +132,7 @@ func runHTTP(ctx context.Context, cfg Config, progress func(Progress)) (Result, 
 	defer stopLoops()
 
 	r := Result{Mode: ModeHTTP, IPv6: cfg.IPv6, Conns: cfg.Conns, ShortConns: short, KeepAliveConns: keep}
-	if err := cl.Call(func(now int64) {
+	if err := cl.Call(func(now mono.Time) {
 		for _, g := range gens {
 			g.Start(now)
 		}
@@ -152,12 +153,12 @@ func runHTTP(ctx context.Context, cfg Config, progress func(Progress)) (Result, 
 		return r, err
 	}
 	var c0 tcpSnapshot
-	var startNow, stopNow int64
+	var startNow, stopNow mono.Time
 	iv := new(load.Interval)
 	// second takes what the generators did since the last call, on the
 	// client core.
 	second := func() (requests, conns uint64, err error) {
-		err = cl.Call(func(int64) {
+		err = cl.Call(func(mono.Time) {
 			for _, g := range gens {
 				g.TakeInterval(iv)
 				requests += iv.Requests
@@ -166,7 +167,7 @@ func runHTTP(ctx context.Context, cfg Config, progress func(Progress)) (Result, 
 		})
 		return requests, conns, err
 	}
-	err = cl.Call(func(now int64) {
+	err = cl.Call(func(now mono.Time) {
 		c0.counters = *client.Counters()
 		for _, g := range gens {
 			g.TakeInterval(iv)
@@ -209,7 +210,7 @@ loop:
 		}
 	}
 	var c1 tcpSnapshot
-	err = cl.Call(func(now int64) {
+	err = cl.Call(func(now mono.Time) {
 		for _, g := range gens {
 			g.Measure(false)
 			g.Stop(now)
@@ -231,7 +232,7 @@ loop:
 	drainBy := time.Now().Add(cfg.Timeout + time.Second)
 	for {
 		var busy int
-		err := cl.Call(func(int64) {
+		err := cl.Call(func(mono.Time) {
 			for _, g := range gens {
 				busy += g.Busy()
 			}
@@ -244,7 +245,7 @@ loop:
 		}
 		if time.Now().After(drainBy) {
 			// They are late: count and reset them.
-			cl.Call(func(now int64) {
+			cl.Call(func(now mono.Time) {
 				for _, g := range gens {
 					g.AbortAll(now)
 				}

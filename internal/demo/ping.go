@@ -11,12 +11,13 @@ import (
 	"github.com/pollstack/pollstack/cores"
 	"github.com/pollstack/pollstack/engine"
 	"github.com/pollstack/pollstack/internal/hist"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
 )
 
 // lossTimeout is how long an echo request may go unanswered before it
 // counts as lost.
-const lossTimeout = int64(time.Second)
+const lossTimeout = time.Second
 
 // pinger is the client core's work in ping mode: keep Window echo requests
 // in flight and time each reply. Owned by the client loop.
@@ -25,10 +26,10 @@ type pinger struct {
 	dst     netip.Addr
 	window  int
 	payload []byte
-	sentAt  [1 << 16]int64 // by sequence number; 0: not in flight
+	sentAt  [1 << 16]mono.Time // by sequence number; 0: not in flight
 	seq     uint16
 	flight  int
-	lastAck int64
+	lastAck mono.Time
 	// answered turns true at the first reply: until then one request is in
 	// flight, so the first ones do not overflow the wait for ARP.
 	answered bool
@@ -42,9 +43,9 @@ type pinger struct {
 	hist      hist.Histogram
 }
 
-func (p *pinger) onReply(src netip.Addr, id, seq uint16, payload []byte, now int64) {
+func (p *pinger) onReply(src netip.Addr, id, seq uint16, payload []byte, now mono.Time) {
 	t := p.sentAt[seq]
-	if id != 1 || t == 0 || len(payload) < 8 || int64(binary.LittleEndian.Uint64(payload)) != t {
+	if id != 1 || t == 0 || len(payload) < 8 || mono.Time(binary.LittleEndian.Uint64(payload)) != t {
 		return // not ours, or a duplicate
 	}
 	p.sentAt[seq] = 0
@@ -52,14 +53,14 @@ func (p *pinger) onReply(src netip.Addr, id, seq uint16, payload []byte, now int
 	p.lastAck = now
 	p.answered = true
 	if p.measuring.Load() {
-		p.hist.Record(now - t)
+		p.hist.Record(int64(now.Sub(t)))
 		p.replies.Add(1)
 	}
 }
 
-func (p *pinger) Poll(now int64) int {
+func (p *pinger) Poll(now mono.Time) int {
 	n := p.core.Poll(now)
-	if p.flight > 0 && now-p.lastAck > lossTimeout {
+	if p.flight > 0 && now.Sub(p.lastAck) > lossTimeout {
 		// Give up on what is in flight; count it lost.
 		for i := range p.sentAt {
 			if p.sentAt[i] != 0 {
@@ -97,7 +98,7 @@ func (p *pinger) Poll(now int64) int {
 	return n
 }
 
-func (p *pinger) Timers(now int64)           { p.core.Timers(now) }
+func (p *pinger) Timers(now mono.Time)       { p.core.Timers(now) }
 func (p *pinger) Wait(timeout time.Duration) { p.core.Wait(timeout) }
 
 // runPing is the ping mode of Run; cfg is filled.

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"runtime"
 
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/tcp"
 )
 
@@ -39,9 +41,9 @@ func TimeWaitBytes(cfg tcp.Config, k int) (float64, error) {
 	if cli, err = tcp.NewShard(cfg, &probeSender{w: w, peer: &srv}); err != nil {
 		return 0, err
 	}
-	t := tcp.Tuple{LocalAddr: netip.MustParseAddr("::ffff:198.18.0.2").As16(),
+	t := flow.Tuple{LocalAddr: netip.MustParseAddr("::ffff:198.18.0.2").As16(),
 		RemoteAddr: netip.MustParseAddr("::ffff:198.18.0.1").As16(), RemotePort: 80}
-	now := int64(1e9)
+	now := mono.Time(1e9)
 	if _, err := cli.Dial(t, probeClient{closeFirst: true}, now); err != nil {
 		return 0, err
 	}
@@ -91,12 +93,12 @@ type probeWire struct {
 
 type probePacket struct {
 	to *tcp.Shard
-	t  tcp.Tuple // as the receiver names the connection
+	t  flow.Tuple // as the receiver names the connection
 	b  []byte
 }
 
 // deliver hands the queued segments to their shards until none is left.
-func (w *probeWire) deliver(now int64) {
+func (w *probeWire) deliver(now mono.Time) {
 	for i := 0; i < len(w.q); i++ {
 		p := w.q[i]
 		p.to.Receive(&p.t, p.b, now)
@@ -109,10 +111,10 @@ type probeSender struct {
 	peer **tcp.Shard
 }
 
-func (s *probeSender) Buffer(*tcp.Tuple) []byte { return s.w.buf[:] }
+func (s *probeSender) Buffer(*flow.Tuple) []byte { return s.w.buf[:] }
 
-func (s *probeSender) Send(t *tcp.Tuple, n int) {
-	rt := tcp.Tuple{LocalAddr: t.RemoteAddr, RemoteAddr: t.LocalAddr, LocalPort: t.RemotePort, RemotePort: t.LocalPort}
+func (s *probeSender) Send(t *flow.Tuple, n int) {
+	rt := flow.Tuple{LocalAddr: t.RemoteAddr, RemoteAddr: t.LocalAddr, LocalPort: t.RemotePort, RemotePort: t.LocalPort}
 	s.w.q = append(s.w.q, probePacket{to: *s.peer, t: rt, b: bytes.Clone(s.w.buf[:n])})
 }
 

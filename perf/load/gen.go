@@ -32,7 +32,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pollstack/pollstack/flow"
 	"github.com/pollstack/pollstack/internal/hist"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/tcp"
 )
 
@@ -65,8 +67,8 @@ const (
 	// MaxConns bounds the slots of one generator.
 	MaxConns = 1 << 16
 	// scanInterval is how often the generator looks for connections past
-	// their deadline, ns.
-	scanInterval = int64(10e6)
+	// their deadline.
+	scanInterval = 10 * time.Millisecond
 )
 
 // Config shapes one core's generator.
@@ -198,10 +200,10 @@ func (iv *Interval) Add(o *Interval) {
 type Gen struct {
 	shard    *tcp.Shard
 	mode     Mode
-	tuple    tcp.Tuple // local port 0: the shard picks one
+	tuple    flow.Tuple // local port 0: the shard picks one
 	reqKeep  []byte
 	reqClose []byte
-	timeout  int64
+	timeout  time.Duration
 	perConn  int // RPS: requests per connection; 0: no limit
 
 	slots []*slot
@@ -212,12 +214,12 @@ type Gen struct {
 	dialing  int  // slots in slotConnecting
 	running  bool // start new requests and connections
 	measure  bool // count what finishes
-	nextScan int64
+	nextScan mono.Time
 
 	// Open loop.
 	interval   float64 // ns between starts; 0: closed loop
 	schedOn    bool    // the schedule runs: the first connection is up
-	schedStart int64
+	schedStart mono.Time
 	k          uint64 // index of the next start on the schedule
 
 	// The measured window.
@@ -241,9 +243,9 @@ type slot struct {
 	g        *Gen
 	conn     *tcp.Conn
 	state    slotState
-	failed   bool  // an error was counted: the connection's end says nothing more
-	start    int64 // when the request (RPS) or connection (CPS) began, or was scheduled to
-	deadline int64
+	failed   bool      // an error was counted: the connection's end says nothing more
+	start    mono.Time // when the request (RPS) or connection (CPS) began, or was scheduled to
+	deadline mono.Time
 	req      []byte
 	written  int
 	reqs     int  // requests sent on this connection
@@ -286,10 +288,10 @@ func New(shard *tcp.Shard, cfg Config) (*Gen, error) {
 	g := &Gen{
 		shard:    shard,
 		mode:     cfg.Mode,
-		tuple:    tcp.Tuple{LocalAddr: local.As16(), RemoteAddr: remote.As16(), RemotePort: cfg.Remote.Port()},
+		tuple:    flow.Tuple{LocalAddr: local.As16(), RemoteAddr: remote.As16(), RemotePort: cfg.Remote.Port()},
 		reqKeep:  []byte("GET " + cfg.Path + " HTTP/1.1\r\nHost: " + cfg.Host + "\r\nUser-Agent: pollstack-bench\r\n\r\n"),
 		reqClose: []byte("GET " + cfg.Path + " HTTP/1.1\r\nHost: " + cfg.Host + "\r\nUser-Agent: pollstack-bench\r\nConnection: close\r\n\r\n"),
-		timeout:  int64(cfg.Timeout),
+		timeout:  cfg.Timeout,
 		perConn:  cfg.Requests,
 		slots:    make([]*slot, cfg.Conns),
 		idle:     make([]*slot, 0, cfg.Conns),
@@ -324,7 +326,7 @@ func CheckPath(p string) error {
 // Start begins the run at now: slots dial. The open loop's schedule starts
 // when the first connection is established (the neighbour is resolved), so
 // that address resolution does not show as a backlog.
-func (g *Gen) Start(now int64) {
+func (g *Gen) Start(now mono.Time) {
 	g.running = true
 	g.k = 0
 	g.schedOn = g.started
@@ -336,7 +338,7 @@ func (g *Gen) Measure(on bool) { g.measure = on }
 
 // Stop ends the run: no new requests or connections. Keep-alive slots
 // close once their response is in; Busy tells when all are gone.
-func (g *Gen) Stop(now int64) {
+func (g *Gen) Stop(now mono.Time) {
 	g.running = false
 	g.shard.SetNow(now)
 	for _, s := range g.slots {
@@ -351,7 +353,7 @@ func (g *Gen) Stop(now int64) {
 func (g *Gen) Busy() int { return len(g.slots) - len(g.idle) }
 
 // AbortAll resets every connection still open, counting each as a timeout.
-func (g *Gen) AbortAll(now int64) {
+func (g *Gen) AbortAll(now mono.Time) {
 	g.shard.SetNow(now)
 	for _, s := range g.slots {
 		if s.state != slotIdle {
@@ -364,7 +366,7 @@ func (g *Gen) AbortAll(now int64) {
 // Pump runs on the core at every turn: it dials idle slots, makes the
 // open loop's starts that are due, and expires slots past their deadline.
 // It returns the work it did.
-func (g *Gen) Pump(now int64) int {
+func (g *Gen) Pump(now mono.Time) int {
 	work := 0
 	if g.running {
 		g.shard.SetNow(now)
@@ -383,19 +385,19 @@ func (g *Gen) Pump(now int64) int {
 		}
 	}
 	if now >= g.nextScan {
-		g.nextScan = now + scanInterval
+		g.nextScan = now.Add(scanInterval)
 		work += g.expire(now)
 	}
 	return work
 }
 
 // due returns the scheduled time of start k.
-func (g *Gen) due(k uint64) int64 {
-	return g.schedStart + int64(float64(k)*g.interval)
+func (g *Gen) due(k uint64) mono.Time {
+	return g.schedStart.Add(time.Duration(float64(k) * g.interval))
 }
 
 // schedule makes the open loop's starts due at now for which a slot is free.
-func (g *Gen) schedule(now int64) int {
+func (g *Gen) schedule(now mono.Time) int {
 	n := 0
 	for {
 		at := g.due(g.k)
@@ -419,7 +421,7 @@ func (g *Gen) schedule(now int64) int {
 		g.k++
 		if g.measure {
 			g.sent++
-			if now-at > int64(LateSlack) {
+			if now.Sub(at) > LateSlack {
 				g.late++
 				g.iv.Late++
 			}
@@ -434,11 +436,11 @@ func (g *Gen) schedule(now int64) int {
 }
 
 // Behind returns the open loop's starts due by now and not yet made.
-func (g *Gen) Behind(now int64) uint64 {
+func (g *Gen) Behind(now mono.Time) uint64 {
 	if !g.schedOn || now < g.schedStart {
 		return 0
 	}
-	due := uint64(float64(now-g.schedStart)/g.interval) + 1
+	due := uint64(float64(now.Sub(g.schedStart))/g.interval) + 1
 	if due <= g.k {
 		return 0
 	}
@@ -446,7 +448,7 @@ func (g *Gen) Behind(now int64) uint64 {
 }
 
 // expire aborts the slots whose deadline passed.
-func (g *Gen) expire(now int64) int {
+func (g *Gen) expire(now mono.Time) int {
 	n := 0
 	g.shard.SetNow(now)
 	for _, s := range g.slots {
@@ -466,13 +468,13 @@ func (g *Gen) count(k ErrKind) {
 }
 
 // done records a whole response that began at start.
-func (g *Gen) done(start, now int64) {
+func (g *Gen) done(start, now mono.Time) {
 	g.reqTotal.Add(1)
 	g.iv.Requests++
-	g.iv.Hist.Record(now - start)
+	g.iv.Hist.Record(int64(now.Sub(start)))
 	if g.measure {
 		g.requests++
-		g.hist.Record(now - start)
+		g.hist.Record(int64(now.Sub(start)))
 	}
 }
 
@@ -505,13 +507,13 @@ func (g *Gen) Totals() Totals {
 }
 
 // dial opens a connection for s; start is when its measurement begins.
-func (s *slot) dial(start, now int64) bool {
+func (s *slot) dial(start, now mono.Time) bool {
 	g := s.g
 	s.state = slotConnecting
 	s.failed = false
 	s.reqs = 0
 	s.start = start
-	s.deadline = now + g.timeout
+	s.deadline = now.Add(g.timeout)
 	g.dialing++
 	c, err := g.shard.Dial(g.tuple, s, now)
 	if err != nil {
@@ -534,7 +536,7 @@ func (s *slot) fail(k ErrKind) {
 }
 
 // send starts a request that began at start.
-func (s *slot) send(c *tcp.Conn, start, now int64) {
+func (s *slot) send(c *tcp.Conn, start, now mono.Time) {
 	g := s.g
 	if g.mode == RPS {
 		s.start = start
@@ -547,7 +549,7 @@ func (s *slot) send(c *tcp.Conn, start, now int64) {
 	}
 	s.written = 0
 	s.state = slotWaiting
-	s.deadline = now + g.timeout
+	s.deadline = now.Add(g.timeout)
 	s.p.Reset()
 	s.write(c)
 }
@@ -567,14 +569,14 @@ func (s *slot) write(c *tcp.Conn) {
 }
 
 // closeNow closes the connection from the client's side.
-func (s *slot) closeNow(now int64) {
+func (s *slot) closeNow(now mono.Time) {
 	s.state = slotClosing
-	s.deadline = now + s.g.timeout
+	s.deadline = now.Add(s.g.timeout)
 	s.conn.Close()
 }
 
 // idleReady makes an established RPS slot wait for its next request.
-func (s *slot) idleReady(c *tcp.Conn, now int64) {
+func (s *slot) idleReady(c *tcp.Conn, now mono.Time) {
 	g := s.g
 	switch {
 	case !g.running:
@@ -656,7 +658,7 @@ func (s *slot) Readable(c *tcp.Conn) {
 		if s.p.ConnClose() {
 			// The server closes first and holds the TIME_WAIT.
 			s.state = slotEOF
-			s.deadline = now + g.timeout
+			s.deadline = now.Add(g.timeout)
 			continue
 		}
 		s.idleReady(c, now)

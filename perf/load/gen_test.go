@@ -9,6 +9,7 @@ import (
 	"github.com/pollstack/pollstack/engine"
 	"github.com/pollstack/pollstack/internal/apps"
 	"github.com/pollstack/pollstack/internal/apps/httpapp"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
 	"github.com/pollstack/pollstack/tcp"
 )
@@ -32,8 +33,8 @@ type vnet struct {
 	t        testing.TB
 	srv, cli *engine.Core
 	g        *Gen
-	now      int64
-	step     int64
+	now      mono.Time
+	step     time.Duration
 	stall    bool // the server does not run
 }
 
@@ -44,13 +45,13 @@ func newVnet(t testing.TB, server tcp.Handler, cfg Config) *vnet {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { la.Close() })
-	n := &vnet{t: t, now: 1e9, step: int64(100 * time.Microsecond)}
+	n := &vnet{t: t, now: 1e9, step: 100 * time.Microsecond}
 	tc := tcp.DefaultConfig()
 	tc.ISNKey = [16]byte{7}
 	if n.srv, err = engine.NewCore(engine.CoreConfig{ID: 0, MAC: srvMAC, Addrs: []netip.Prefix{srv4, srv6}, TCP: &tc}, la); err != nil {
 		t.Fatal(err)
 	}
-	hook := Hook(lb, func() int64 { return n.now })
+	hook := Hook(lb, func() mono.Time { return n.now })
 	if n.cli, err = engine.NewCore(engine.CoreConfig{ID: 1, MAC: cliMAC, Addrs: []netip.Prefix{cli4, cli6}, TCP: &tc}, hook); err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func newVnet(t testing.TB, server tcp.Handler, cfg Config) *vnet {
 }
 
 func (n *vnet) turn() {
-	n.now += n.step
+	n.now = n.now.Add(n.step)
 	if !n.stall {
 		n.srv.Poll(n.now)
 		n.srv.Timers(n.now)
@@ -84,7 +85,7 @@ func (n *vnet) turn() {
 }
 
 func (n *vnet) run(d time.Duration) {
-	for end := n.now + int64(d); n.now < end; {
+	for end := n.now.Add(d); n.now < end; {
 		n.turn()
 	}
 }
@@ -138,7 +139,7 @@ func TestClosedLoopRPSCounts(t *testing.T) {
 			t.Errorf("ipv6 %v: %d requests in %d steps with 8 connections, want %d", v6, tot.Requests, steps, 8*steps)
 		}
 		h := tot.Hist
-		if h.Count() != tot.Requests || h.Quantile(0.5) != n.step || h.Quantile(0.999) != n.step || h.Max() != n.step {
+		if h.Count() != tot.Requests || h.Quantile(0.5) != int64(n.step) || h.Quantile(0.999) != int64(n.step) || h.Max() != int64(n.step) {
 			t.Errorf("ipv6 %v: latency n=%d p50 %d p99.9 %d max %d, want all %d", v6, h.Count(), h.Quantile(0.5), h.Quantile(0.999), h.Max(), n.step)
 		}
 		if tot.Late != 0 || tot.Sent != 0 {
@@ -165,7 +166,7 @@ func TestClosedLoopCPSCounts(t *testing.T) {
 	if d := int64(tot.Requests) - int64(tot.Conns); d < -4 || d > 4 {
 		t.Errorf("%d requests for %d connections", tot.Requests, tot.Conns)
 	}
-	if h := tot.Hist; h.Quantile(0.5) != 2*n.step || h.Max() != 2*n.step {
+	if h := tot.Hist; h.Quantile(0.5) != int64(2*n.step) || h.Max() != int64(2*n.step) {
 		t.Errorf("connection latency p50 %d max %d, want %d", h.Quantile(0.5), h.Max(), 2*n.step)
 	}
 	// The server closed first: it holds the TIME_WAIT, the client none.
@@ -219,9 +220,9 @@ func TestOpenLoopSchedule(t *testing.T) {
 		if tot.Requests < 199 || tot.Requests > 201 {
 			t.Errorf("%v: %d requests", mode, tot.Requests)
 		}
-		want := n.step
+		want := int64(n.step)
 		if mode == CPS {
-			want = 2 * n.step
+			want = int64(2 * n.step)
 		}
 		if h := tot.Hist; h.Quantile(0.5) != want || h.Max() != want {
 			t.Errorf("%v: latency p50 %d max %d, want %d", mode, h.Quantile(0.5), h.Max(), want)
@@ -260,7 +261,7 @@ func TestOpenLoopCorrectsCoordinatedOmission(t *testing.T) {
 	if mx := h.Max(); mx < int64(9500*time.Microsecond) || mx > int64(11*time.Millisecond) {
 		t.Errorf("max %v, want about the stall's 10 ms", time.Duration(mx))
 	}
-	if p50 := h.Quantile(0.5); p50 < n.step || p50 > n.step*102/100 {
+	if p50 := h.Quantile(0.5); p50 < int64(n.step) || p50 > int64(n.step*102/100) {
 		t.Errorf("p50 %v, want one step", time.Duration(p50))
 	}
 }

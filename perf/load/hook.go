@@ -2,6 +2,7 @@ package load
 
 import (
 	"github.com/pollstack/pollstack/cores"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
 )
 
@@ -13,12 +14,12 @@ import (
 type HookLink struct {
 	rings.Link
 	gen   *Gen
-	clock func() int64
+	clock func() mono.Time
 }
 
 // Hook wraps l. The generator is set with SetGen before the engine starts;
 // clock is the loops' clock (cores.Now when nil) or a test's virtual one.
-func Hook(l rings.Link, clock func() int64) *HookLink {
+func Hook(l rings.Link, clock func() mono.Time) *HookLink {
 	if clock == nil {
 		clock = cores.Now
 	}

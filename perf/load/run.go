@@ -6,6 +6,7 @@ import (
 
 	"github.com/pollstack/pollstack/cores"
 	"github.com/pollstack/pollstack/internal/hist"
+	"github.com/pollstack/pollstack/mono"
 )
 
 // RunConfig shapes Run.
@@ -96,7 +97,7 @@ func Run(ctx context.Context, loops []*cores.Loop, gens []*Gen, cfg RunConfig) (
 	r.Mode = gens[0].mode.String()
 	began := time.Now()
 	for i, g := range gens {
-		if err := loops[i].Call(func(now int64) { g.Start(now) }); err != nil {
+		if err := loops[i].Call(func(now mono.Time) { g.Start(now) }); err != nil {
 			return r, err
 		}
 	}
@@ -107,7 +108,7 @@ func Run(ctx context.Context, loops []*cores.Loop, gens []*Gen, cfg RunConfig) (
 		var sum Interval
 		for i, g := range gens {
 			iv := &ivs[i]
-			if err := loops[i].Call(func(int64) { g.TakeInterval(iv) }); err != nil {
+			if err := loops[i].Call(func(mono.Time) { g.TakeInterval(iv) }); err != nil {
 				return err
 			}
 			sum.Add(iv)
@@ -152,12 +153,12 @@ func Run(ctx context.Context, loops []*cores.Loop, gens []*Gen, cfg RunConfig) (
 	if err != nil {
 		return r, err
 	}
-	starts := make([]int64, len(gens))
-	stops := make([]int64, len(gens))
+	starts := make([]mono.Time, len(gens))
+	stops := make([]mono.Time, len(gens))
 	if ok {
 		sofar.Reset()
 		for i, g := range gens {
-			if err := loops[i].Call(func(now int64) { g.Measure(true); starts[i] = now }); err != nil {
+			if err := loops[i].Call(func(now mono.Time) { g.Measure(true); starts[i] = now }); err != nil {
 				return r, err
 			}
 		}
@@ -166,7 +167,7 @@ func Run(ctx context.Context, loops []*cores.Loop, gens []*Gen, cfg RunConfig) (
 		}
 	}
 	for i, g := range gens {
-		if err := loops[i].Call(func(now int64) {
+		if err := loops[i].Call(func(now mono.Time) {
 			g.Measure(false)
 			r.Behind += g.Behind(now)
 			g.Stop(now)
@@ -183,7 +184,7 @@ func Run(ctx context.Context, loops []*cores.Loop, gens []*Gen, cfg RunConfig) (
 	for {
 		busy := 0
 		for i, g := range gens {
-			if err := loops[i].Call(func(int64) { busy += g.Busy() }); err != nil {
+			if err := loops[i].Call(func(mono.Time) { busy += g.Busy() }); err != nil {
 				return r, err
 			}
 		}
@@ -192,7 +193,7 @@ func Run(ctx context.Context, loops []*cores.Loop, gens []*Gen, cfg RunConfig) (
 		}
 		if time.Now().After(drainBy) {
 			for i, g := range gens {
-				loops[i].Call(func(now int64) { g.AbortAll(now) })
+				loops[i].Call(func(now mono.Time) { g.AbortAll(now) })
 			}
 			break
 		}
@@ -200,7 +201,7 @@ func Run(ctx context.Context, loops []*cores.Loop, gens []*Gen, cfg RunConfig) (
 	}
 	for i, g := range gens {
 		var t Totals
-		if err := loops[i].Call(func(int64) { t = g.Totals(); r.Hist.Merge(t.Hist) }); err != nil {
+		if err := loops[i].Call(func(mono.Time) { t = g.Totals(); r.Hist.Merge(t.Hist) }); err != nil {
 			return r, err
 		}
 		r.Requests += t.Requests
@@ -208,7 +209,7 @@ func Run(ctx context.Context, loops []*cores.Loop, gens []*Gen, cfg RunConfig) (
 		r.Sent += t.Sent
 		r.Late += t.Late
 		r.Errors.Add(&t.Errors)
-		d := time.Duration(stops[i] - starts[i])
+		d := stops[i].Sub(starts[i])
 		rate := 0.0
 		if starts[i] != 0 && d > 0 {
 			if d > r.Duration {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
 )
 
@@ -66,18 +67,18 @@ func RecvAll(l rings.Link) [][]byte {
 	}
 }
 
-// Clock is a virtual clock in nanoseconds that a test advances by hand. Pass
-// its Now method where a func() int64 clock is wanted (rings.FaultConfig.Clock).
+// Clock is a virtual clock that a test advances by hand. Pass
+// its Now method where a func() mono.Time clock is wanted (rings.FaultConfig.Clock).
 // It is safe for concurrent use.
 type Clock struct {
 	ns atomic.Int64
 }
 
-// Now returns the clock's time in nanoseconds.
-func (c *Clock) Now() int64 { return c.ns.Load() }
+// Now returns the clock's time.
+func (c *Clock) Now() mono.Time { return mono.Time(c.ns.Load()) }
 
 // Advance moves the clock forward by d and returns the new time.
-func (c *Clock) Advance(d time.Duration) int64 { return c.ns.Add(int64(d)) }
+func (c *Clock) Advance(d time.Duration) mono.Time { return mono.Time(c.ns.Add(int64(d))) }
 
-// Set sets the clock to ns nanoseconds.
-func (c *Clock) Set(ns int64) { c.ns.Store(ns) }
+// Set sets the clock to t.
+func (c *Clock) Set(t mono.Time) { c.ns.Store(int64(t)) }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pollstack/pollstack/engine"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/tcp"
 )
 
@@ -24,12 +25,13 @@ type Sender struct {
 	written int64
 	pattern bool
 
-	start, lastAck, maxStall int64
-	acked                    atomic.Int64
-	stall                    atomic.Int64
-	done                     chan struct{}
-	err                      error
-	end                      int64
+	start, lastAck mono.Time
+	maxStall       time.Duration
+	acked          atomic.Int64
+	stall          atomic.Int64
+	done           chan struct{}
+	err            error
+	end            mono.Time
 }
 
 // Data returns a Sender of data, once.
@@ -85,9 +87,9 @@ func (s *Sender) Closed(c *tcp.Conn, err error) {
 func (s *Sender) note(c *tcp.Conn, acked int64) {
 	now := c.Now()
 	if acked > s.acked.Load() {
-		if gap := now - s.lastAck; gap > s.maxStall {
+		if gap := now.Sub(s.lastAck); gap > s.maxStall {
 			s.maxStall = gap
-			s.stall.Store(gap)
+			s.stall.Store(int64(gap))
 		}
 		s.lastAck = now
 		s.acked.Store(acked)
@@ -205,7 +207,7 @@ wait:
 			st[i] += p.Stats[i]
 		}
 	}
-	return &Result{Bytes: s.written, Total: s.total, Seconds: float64(s.end-s.start) / 1e9,
-		LongestStall: time.Duration(s.maxStall), SegmentsSent: st[tcp.StatSndTotal],
+	return &Result{Bytes: s.written, Total: s.total, Seconds: s.end.Sub(s.start).Seconds(),
+		LongestStall: s.maxStall, SegmentsSent: st[tcp.StatSndTotal],
 		Retransmits: st[tcp.StatSndRexmitPack], RTOTimeouts: st[tcp.StatRexmtTimeo], Err: s.err}, nil
 }

@@ -1,8 +1,10 @@
-package tcp
+package flow
 
 // Seq is a TCP sequence number. Comparisons are modulo 2^32 (RFC 9293
 // 3.4): a is before b when the signed difference a-b is negative, which is
-// meaningful while the two are less than 2^31 apart.
+// meaningful while the two are less than 2^31 apart. The same arithmetic
+// orders RFC 7323 timestamps (TSval, TSecr), which wrap alike: compare them
+// as Seq(ts).
 type Seq uint32
 
 // LT reports whether s is before t.

@@ -1,0 +1,185 @@
+package tcp
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pollstack/pollstack/tw"
+)
+
+// Config holds a shard's tunables; fields follow FreeBSD's net.inet.tcp
+// names. Durations are time.Duration; the sysctl layer keeps FreeBSD's
+// units (ms, s) on the outside.
+type Config struct {
+	MSSDflt          int           // mssdflt
+	SendSpace        int           // sendspace, bytes
+	RecvSpace        int           // recvspace, bytes
+	MSL              time.Duration // msl; TIME_WAIT lasts 2*MSL (a change applies to entries made after it)
+	RexmitInitial    time.Duration // rexmit_initial
+	RexmitMin        time.Duration // rexmit_min
+	RexmitSlop       time.Duration // rexmit_slop
+	DelayedAck       bool          // delayed_ack
+	DelAckTime       time.Duration // delacktime
+	KeepInit         time.Duration // keepinit
+	KeepIdle         time.Duration // keepidle
+	KeepIntvl        time.Duration // keepintvl
+	KeepCnt          int           // keepcnt
+	AlwaysKeepalive  bool          // always_keepalive
+	FinWait2Timeout  time.Duration // finwait2_timeout
+	InitCwndSegments int           // initcwnd_segments
+	RFC1323          bool          // rfc1323: window scaling and timestamps
+	SACK             bool          // sack.enable
+	ReassMaxQueueLen int           // reass.maxqueuelen: out-of-order ranges per connection
+	Blackhole        int           // blackhole: 1 no RST for SYNs to closed ports, 2 no RST at all
+	InsecureRST      bool          // insecure_rst: RFC 793 RST rules instead of RFC 5961
+	InsecureSYN      bool          // insecure_syn: RFC 793 SYN rules instead of RFC 5961
+	SynCookies       bool          // syncookies: answer SYNs with cookies when a listen queue is full
+	CCAlgorithm      string        // cc.algorithm: newreno or cubic
+	ICMPMayRST       bool          // icmp_may_rst: hard ICMP unreachables abort connections in SYN_SENT
+	// MaxTCPTW is maxtcptw: the most TIME_WAIT entries, machine-wide;
+	// each of the Cores shards keeps its share (see TimeWaitLimit). 0
+	// sizes it as FreeBSD does: min(max(half the ephemeral port range,
+	// 32), maxsockets/5) = 8191 with DefaultMaxSockets. When a shard's
+	// share is full its oldest entry is recycled.
+	MaxTCPTW int
+	// NoLocalTimeWait is nolocaltimewait: a connection to a local address
+	// (one Local reports, or else a loopback address or the connection's
+	// own local address) closes without a TIME_WAIT entry.
+	NoLocalTimeWait bool
+	// Local reports whether an address is one of this host's, for
+	// nolocaltimewait; nil means only loopback addresses and the
+	// connection's own local address are. It is called on the shard's
+	// core when a connection enters TIME_WAIT.
+	Local func(addr [16]byte) bool
+	// Cores is the number of shards that share the machine-wide limits
+	// (maxtcptw): the engine's cores. 0 means 1.
+	Cores int
+	// MTU is the link MTU; the MSS we advertise is MTU less the IP and
+	// TCP headers.
+	MTU int
+	// ISNKey keys initial sequence numbers (RFC 6528), SYN cookies, and
+	// timestamp offsets when TSKey is zero.
+	ISNKey [16]byte
+	// TSKey keys the per-connection timestamp offsets (RFC 7323 5.4); zero
+	// means ISNKey. A key that outlives the process (the engine derives
+	// it from the boot's identity) together with TSBase keeps a 4-tuple's
+	// timestamps rising across restarts, so that a peer still holding the
+	// 4-tuple in TIME_WAIT accepts the new SYN (RFC 6191) instead of
+	// refusing it for a second.
+	TSKey [16]byte
+	// TSBase is added to the shard's clock for the timestamp clock: the
+	// engine makes it the offset to the system's monotonic clock, the same
+	// in every process.
+	TSBase time.Duration
+	// FastFinWait2Recycle is fast_finwait2_recycle: a FIN_WAIT_2
+	// connection the application has closed ends finwait2_timeout after
+	// our FIN was acknowledged. Off (FreeBSD's default), it stays while
+	// the peer was heard from within keepcnt*keepintvl (TP_MAXIDLE).
+	FastFinWait2Recycle bool
+	// ECN is ecn.enable; ECN is not implemented and only 0 is accepted.
+	ECN int
+	// LogInVain is log_in_vain: 1 logs SYNs to closed ports, 2 every
+	// segment to a closed port, through Log (a few lines per second).
+	LogInVain int
+	// TSOffsetPerConn is ts_offset_per_conn: a timestamp offset per
+	// connection (RFC 7323 7.1); off, the offset is 0 for every connection.
+	TSOffsetPerConn bool
+	// ISNReseedInterval is isn_reseed_interval (the tunable takes
+	// seconds): the ISN key is replaced this often; 0 never.
+	ISNReseedInterval time.Duration
+	// TWReuse is tw_reuse (Linux's tcp_tw_reuse): 1 lets connect() take a
+	// 4-tuple in TIME_WAIT; 0 (the default) does not.
+	TWReuse int
+	// PortFirst and PortLast are net.inet.ip.portrange.first and .last:
+	// the ephemeral ports active opens (and bind to port 0) choose from;
+	// 0 means IANA's dynamic range, PortFirstAuto..PortLastAuto.
+	PortFirst, PortLast int
+	// Log receives the lines log_in_vain asks for, on the shard's core;
+	// nil drops them.
+	Log func(line string)
+}
+
+// DefaultConfig returns FreeBSD's defaults for a 1500-byte MTU.
+func DefaultConfig() Config {
+	return Config{
+		MSSDflt: DefaultMSSDflt, SendSpace: DefaultSendSpace, RecvSpace: DefaultRecvSpace,
+		MSL: DefaultMSL, RexmitInitial: DefaultRexmitInitial, RexmitMin: DefaultRexmitMin,
+		RexmitSlop: DefaultRexmitSlop, DelayedAck: true, DelAckTime: DefaultDelAckTime,
+		KeepInit: DefaultKeepInit, KeepIdle: DefaultKeepIdle, KeepIntvl: DefaultKeepIntvl,
+		KeepCnt: DefaultKeepCnt, FinWait2Timeout: DefaultFinWait2Timeout,
+		InitCwndSegments: DefaultInitCwndSegments, RFC1323: true, SACK: true, SynCookies: true, CCAlgorithm: "cubic", ICMPMayRST: true,
+		ReassMaxQueueLen: DefaultReassMaxQueueLen, MTU: 1500, TSOffsetPerConn: true,
+	}
+}
+
+// MaxTCPTWAuto is the maxtcptw FreeBSD's tcptw_auto_size computes: half the
+// ephemeral port range, at least 32, at most maxsockets/5.
+func MaxTCPTWAuto() int {
+	return min(max((PortLastAuto-PortFirstAuto)/2, MinMaxTCPTW), DefaultMaxSockets/5)
+}
+
+// TimeWaitLimit is the most TIME_WAIT entries one shard keeps: its share
+// of maxtcptw (MaxTCPTW, or MaxTCPTWAuto when 0) among Cores shards,
+// rounded up.
+func (cfg *Config) TimeWaitLimit() int {
+	n := cfg.MaxTCPTW
+	if n == 0 {
+		n = MaxTCPTWAuto()
+	}
+	cores := max(cfg.Cores, 1)
+	return (n + cores - 1) / cores
+}
+
+// Validate checks a configuration's limits.
+func (cfg *Config) Validate() error {
+	switch {
+	case cfg.MSSDflt < 64 || cfg.MSSDflt > 65495:
+		return fmt.Errorf("tcp: mssdflt %d: want 64..65495", cfg.MSSDflt)
+	case cfg.SendSpace < 1024 || cfg.SendSpace > MaxBufferSpace:
+		return fmt.Errorf("tcp: sendspace %d: want 1024..%d", cfg.SendSpace, MaxBufferSpace)
+	case cfg.RecvSpace < 1024 || cfg.RecvSpace > MaxBufferSpace:
+		return fmt.Errorf("tcp: recvspace %d: want 1024..%d", cfg.RecvSpace, MaxBufferSpace)
+	case cfg.MSL < timerTick || cfg.MSL > MaxMSL:
+		return fmt.Errorf("tcp: msl %v: want %v..%v (one day)", cfg.MSL, timerTick, MaxMSL)
+	case cfg.MaxTCPTW != 0 && cfg.MaxTCPTW < MinMaxTCPTW:
+		return fmt.Errorf("tcp: maxtcptw %d: want 0 (automatic) or at least %d", cfg.MaxTCPTW, MinMaxTCPTW)
+	case cfg.Cores < 0:
+		return fmt.Errorf("tcp: %d cores", cfg.Cores)
+	case cfg.TimeWaitLimit() > tw.MaxLimit:
+		return fmt.Errorf("tcp: maxtcptw %d: at most %d per core", cfg.MaxTCPTW, tw.MaxLimit)
+	case cfg.RexmitInitial < timerTick:
+		return fmt.Errorf("tcp: rexmit_initial %v: want at least %v (the timers' tick)", cfg.RexmitInitial, timerTick)
+	case cfg.RexmitMin < 0 || cfg.RexmitSlop < 0:
+		return fmt.Errorf("tcp: rexmit_min %v, rexmit_slop %v: want neither negative", cfg.RexmitMin, cfg.RexmitSlop)
+	case cfg.DelAckTime < timerTick:
+		return fmt.Errorf("tcp: delacktime %v: want at least %v (the timers' tick)", cfg.DelAckTime, timerTick)
+	case cfg.KeepInit < timerTick || cfg.KeepIdle < timerTick || cfg.KeepIntvl < timerTick:
+		return fmt.Errorf("tcp: keepinit %v, keepidle %v, keepintvl %v: want each at least %v (the timers' tick)",
+			cfg.KeepInit, cfg.KeepIdle, cfg.KeepIntvl, timerTick)
+	case cfg.FinWait2Timeout < timerTick:
+		return fmt.Errorf("tcp: finwait2_timeout %v: want at least %v (the timers' tick)", cfg.FinWait2Timeout, timerTick)
+	case cfg.KeepCnt < 1:
+		return errors.New("tcp: keepcnt must be at least 1")
+	case cfg.InitCwndSegments < 1 || cfg.InitCwndSegments > 1000:
+		return fmt.Errorf("tcp: initcwnd_segments %d: want 1..1000", cfg.InitCwndSegments)
+	case cfg.ReassMaxQueueLen < 1 || cfg.ReassMaxQueueLen > DefaultReassMaxQueueLen:
+		return fmt.Errorf("tcp: reass.maxqueuelen %d: want 1..%d", cfg.ReassMaxQueueLen, DefaultReassMaxQueueLen)
+	case cfg.MTU < 576 || cfg.MTU > 9216:
+		return fmt.Errorf("tcp: MTU %d: want 576..9216", cfg.MTU)
+	case cfg.ECN != 0:
+		return fmt.Errorf("tcp: ecn.enable %d: ECN is not implemented (only 0)", cfg.ECN)
+	case cfg.LogInVain < 0 || cfg.LogInVain > 2:
+		return fmt.Errorf("tcp: log_in_vain %d: want 0, 1 or 2", cfg.LogInVain)
+	case cfg.ISNReseedInterval < 0:
+		return fmt.Errorf("tcp: isn_reseed_interval %v: want 0 (never) or more", cfg.ISNReseedInterval)
+	case cfg.TWReuse < 0 || cfg.TWReuse > 1:
+		return fmt.Errorf("tcp: tw_reuse %d: want 0 or 1", cfg.TWReuse)
+	case cfg.PortFirst != 0 && (cfg.PortFirst < 1024 || cfg.PortFirst > 65535) ||
+		cfg.PortLast != 0 && (cfg.PortLast < 1024 || cfg.PortLast > 65535):
+		return fmt.Errorf("tcp: portrange %d..%d: want ports 1024..65535 (0: %d..%d)", cfg.PortFirst, cfg.PortLast, PortFirstAuto, PortLastAuto)
+	case cfg.portFirst() > cfg.portLast():
+		return fmt.Errorf("tcp: portrange.first %d is above portrange.last %d", cfg.portFirst(), cfg.portLast())
+	}
+	return nil
+}

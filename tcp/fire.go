@@ -1,0 +1,166 @@
+package tcp
+
+import (
+	"syscall"
+	"time"
+
+	"github.com/pollstack/pollstack/mono"
+)
+
+// timeoutErr is the error a connection that timed out reports: the last
+// ICMP soft error if there was one, else ETIMEDOUT.
+func (c *Conn) timeoutErr() error {
+	if c.softErr != nil {
+		return c.softErr
+	}
+	return syscall.ETIMEDOUT
+}
+
+// Tick runs the timers due at now and ends the TIME_WAIT entries whose
+// 2MSL is over.
+func (s *Shard) Tick(now mono.Time) {
+	s.now = now
+	s.wheel.advance(now, fireTimers)
+	if n := s.tw.Expire(now); n > 0 {
+		s.stats[StatClosed] += uint64(n)
+	}
+}
+
+// NextTimer returns the earliest armed deadline (a connection's timer or
+// the end of the oldest TIME_WAIT entry's 2MSL), for tests and idle loops;
+// ok is false when none is armed.
+func (s *Shard) NextTimer() (at mono.Time, ok bool) {
+	at, ok = s.tw.NextExpiry()
+	if s.wheel.count == 0 {
+		return at, ok
+	}
+	for _, c := range s.conns {
+		if c.deadline != 0 && (!ok || c.deadline < at) {
+			at, ok = c.deadline, true
+		}
+	}
+	return at, ok
+}
+
+// fireTimers runs a connection's expired timers and reschedules it.
+func fireTimers(c *Conn, now mono.Time) {
+	for k := timerKind(0); k < numTimers; k++ {
+		if c.state == Closed || c.shard == nil {
+			return
+		}
+		if t := c.timers[k]; t != 0 && t <= now {
+			c.timers[k] = 0
+			c.fire(k, now)
+		}
+	}
+	if c.shard != nil && c.state != Closed {
+		c.reschedule()
+	}
+}
+
+// fire handles one expired timer.
+func (c *Conn) fire(k timerKind, now mono.Time) {
+	s := c.shard
+	switch k {
+	case timerRexmt:
+		if c.tlpPending {
+			c.tlpPending = false
+			c.tailLossProbe()
+			return
+		}
+		s.stats[StatRexmtTimeo]++
+		c.rexmits++
+		if c.state == SynSent || c.state == SynReceived {
+			if c.rexmits > MaxSynRexmits {
+				c.drop(c.timeoutErr())
+				return
+			}
+			c.rto = min(c.rto*2, MaxRTO)
+			c.rtTime = 0
+			c.sendSYN()
+			return
+		}
+		if c.sndWnd == 0 {
+			// A zero window is not a loss: probe it.
+			c.rexmits--
+			c.armPersist()
+			return
+		}
+		if c.rexmits > MaxRexmits {
+			c.drop(c.timeoutErr())
+			return
+		}
+		c.rto = min(c.rto*2, MaxRTO)
+		mss := uint32(c.mss)
+		if c.rexmits == 1 {
+			c.ssthresh = c.cc.OnCongestion(c)
+		}
+		c.cwnd = mss
+		c.inRecovery = false
+		c.dupAcks = 0
+		c.sb.reset()
+		c.highRxt = c.sndUna
+		c.recover = c.sndMax
+		c.rtTime = 0
+		c.sndNxt = c.sndUna
+		c.output()
+		if c.timers[timerRexmt] == 0 && c.sndUna != c.sndMax {
+			c.armTimer(timerRexmt, now.Add(c.rto))
+		}
+	case timerPersist:
+		s.stats[StatPersistTimeo]++
+		// A peer that keeps its window shut is kept only while it answers:
+		// silence for keepidle (FreeBSD's maxpersistidle), or for
+		// finwait2_timeout once the application has closed, drops it.
+		idle := now.Sub(c.lastRecv)
+		if idle >= c.keepIdle || c.closedByApp && idle >= s.cfg.FinWait2Timeout {
+			s.stats[StatPersistDrops]++
+			c.drop(syscall.ETIMEDOUT)
+			return
+		}
+		s.stats[StatSndProbe]++
+		c.persistShift = min(c.persistShift+1, 12)
+		// Send one byte beyond the window (RFC 9293 3.8.6.1).
+		off := int(c.sndNxt.Sub(c.sndUna))
+		if off < c.snd.n {
+			c.emit(c.sndNxt, 1, FlagACK)
+		} else {
+			c.emit(c.sndNxt-1, 0, FlagACK)
+		}
+		if c.sndWnd == 0 {
+			c.armPersist()
+		}
+	case timerKeep:
+		s.stats[StatKeepTimeo]++
+		if !c.state.synchronized() {
+			s.stats[StatKeepDrops]++
+			c.drop(syscall.ETIMEDOUT)
+			return
+		}
+		if !(c.keepalive || s.cfg.AlwaysKeepalive) || c.state >= FinWait2 && c.state != CloseWait {
+			return
+		}
+		if c.keepProbes >= c.keepCnt {
+			s.stats[StatKeepDrops]++
+			c.drop(syscall.ETIMEDOUT)
+			return
+		}
+		c.keepProbes++
+		s.stats[StatKeepProbe]++
+		c.emit(c.sndUna-1, 0, FlagACK)
+		c.timers[timerKeep] = now.Add(c.keepIntvl)
+	case timerDelAck:
+		s.stats[StatDelAck]++
+		c.ackNow = true
+		c.output()
+	case timer2MSL:
+		if c.state == FinWait2 {
+			if !s.cfg.FastFinWait2Recycle && now.Sub(c.lastRecv) <= time.Duration(c.keepCnt)*c.keepIntvl {
+				// FreeBSD tcp_timer_2msl: heard from within TP_MAXIDLE.
+				c.timers[timer2MSL] = now.Add(c.keepIntvl)
+				return
+			}
+			c.finish(nil)
+		}
+	}
+}
