@@ -39,7 +39,6 @@ func TestLoopRunsPollTimersAndMailboxInOrder(t *testing.T) {
 	}
 	var got []int
 	for i := 0; i < 100; i++ {
-		i := i
 		if err := l.Post(func(mono.Time) { got = append(got, i) }); err != nil {
 			t.Fatal(err)
 		}

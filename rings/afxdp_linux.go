@@ -216,7 +216,7 @@ func OpenXDP(cfg XDPConfig) (*XDPLink, error) {
 		frameShift: uint(bits.TrailingZeros64(cfg.Pool.frameSize)),
 	}
 	if err := doIn(cfg.Netns, func() error { return l.open(cfg) }); err != nil {
-		l.release()
+		_ = l.release() // the open's error is the one to report
 		return nil, fmt.Errorf("rings: AF_XDP on %s queue %d: %w", cfg.Iface, cfg.Queue, err)
 	}
 	if cfg.Program != nil {
@@ -224,7 +224,7 @@ func OpenXDP(cfg XDPConfig) (*XDPLink, error) {
 		// the first ones are dropped for want of a fill frame.
 		l.refill()
 		if err := cfg.Program.Register(cfg.Queue, l.fd); err != nil {
-			l.shutdown()
+			_ = l.shutdown() // the registration's error is the one to report
 			return nil, err
 		}
 	}
@@ -318,7 +318,7 @@ func (l *XDPLink) Occupancy() Occupancy {
 func (l *XDPLink) Wake() {
 	if l.wake >= 0 {
 		one := [8]byte{1}
-		unix.Write(l.wake, one[:])
+		_, _ = unix.Write(l.wake, one[:]) // EAGAIN: the counter is already non-zero, the loop will wake
 	}
 }
 
@@ -458,10 +458,10 @@ func (l *XDPLink) Wait(timeout time.Duration) {
 		ms = int((timeout + time.Millisecond - 1) / time.Millisecond)
 	}
 	l.pfd[0].Revents, l.pfd[1].Revents = 0, 0
-	unix.Poll(l.pfd[:], ms) // EINTR or a timeout both mean: go look
+	_, _ = unix.Poll(l.pfd[:], ms) // EINTR or a timeout both mean: go look
 	if l.pfd[1].Revents&unix.POLLIN != 0 {
 		var b [8]byte
-		unix.Read(l.wake, b[:]) // consume the wake-up
+		_, _ = unix.Read(l.wake, b[:]) // consume the wake-up
 	}
 }
 
@@ -491,7 +491,7 @@ func (l *XDPLink) Close() error {
 		return net.ErrClosed
 	}
 	if l.prog != nil {
-		l.prog.Unregister(l.queue) // the socket leaves the XSKMAP on close anyway
+		_ = l.prog.Unregister(l.queue) // the socket leaves the XSKMAP on close anyway
 	}
 	return l.shutdown()
 }
@@ -662,7 +662,9 @@ func raiseMemlock() {
 	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &rl); err != nil || rl.Cur == unix.RLIM_INFINITY {
 		return
 	}
-	unix.Setrlimit(unix.RLIMIT_MEMLOCK, &unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY})
+	// Best effort: where it is refused, the UMEM registration that needs it
+	// fails with its own error.
+	_ = unix.Setrlimit(unix.RLIMIT_MEMLOCK, &unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY})
 }
 
 // doIn runs fn in the named namespace.

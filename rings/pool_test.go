@@ -112,7 +112,7 @@ func TestPoolFrameBytesBounds(t *testing.T) {
 		t.Fatalf("Bytes: len %d cap %d", len(b), cap(b))
 	}
 	// Appending to a packet must not write into the frame's memory.
-	b = append(b, 0xff)
+	_ = append(b, 0xff)
 	if p.Mem()[base+14+60] == 0xff {
 		t.Fatal("append to Bytes wrote into the pool")
 	}

@@ -1,7 +1,6 @@
 package tcp
 
 import (
-	"fmt"
 	"math"
 	"time"
 )
@@ -18,18 +17,6 @@ type CongestionControl interface {
 	// OnCongestion returns the ssthresh to use when loss is detected
 	// (fast retransmit or RTO), and notes the event.
 	OnCongestion(c *Conn) uint32
-}
-
-// CongestionControls lists the algorithms by name.
-var CongestionControls = map[string]CongestionControl{"newreno": NewReno{}, "cubic": Cubic{}}
-
-// LookupCongestionControl returns the algorithm called name.
-func LookupCongestionControl(name string) (CongestionControl, error) {
-	cc, ok := CongestionControls[name]
-	if !ok {
-		return nil, fmt.Errorf("tcp: unknown congestion control %q (newreno, cubic)", name)
-	}
-	return cc, nil
 }
 
 // slowStart grows cwnd by the acked bytes, at most two segments per ACK

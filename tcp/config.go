@@ -183,3 +183,15 @@ func (cfg *Config) Validate() error {
 	}
 	return nil
 }
+
+// CongestionControls lists the algorithms by name.
+var CongestionControls = map[string]CongestionControl{"newreno": NewReno{}, "cubic": Cubic{}}
+
+// LookupCongestionControl returns the algorithm called name.
+func LookupCongestionControl(name string) (CongestionControl, error) {
+	cc, ok := CongestionControls[name]
+	if !ok {
+		return nil, fmt.Errorf("tcp: unknown congestion control %q (newreno, cubic)", name)
+	}
+	return cc, nil
+}

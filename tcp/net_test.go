@@ -131,7 +131,6 @@ type recorder struct {
 	closed      int
 	errs        []error
 	data        bytes.Buffer
-	states      []State
 	onReadable  func(c *Conn)
 	onWritable  func(c *Conn)
 	closeOnEOF  bool

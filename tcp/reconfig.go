@@ -36,7 +36,7 @@ func (s *Shard) Reconfigure(cfg Config) error {
 		return err
 	}
 	if err := s.tw.SetMSL(cfg.MSL); err != nil {
-		s.tw.SetLimit(s.cfg.TimeWaitLimit())
+		_ = s.tw.SetLimit(s.cfg.TimeWaitLimit()) // the limit in force, valid
 		return err
 	}
 	if n := s.tw.Trim(); n > 0 {

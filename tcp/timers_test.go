@@ -373,7 +373,6 @@ func TestRFC1122_4_2_3_6_Keepalive(t *testing.T) {
 		// Data traffic counts as an answer too.
 		p.advance(DefaultKeepIdle / 2)
 		p.data([]byte("x"))
-		last = p.now
 		p.advance(DefaultKeepIdle - 1)
 		for _, s := range p.take() {
 			if s.Seq == una-1 {

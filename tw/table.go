@@ -2,43 +2,12 @@ package tw
 
 import (
 	"errors"
-	"fmt"
 	"hash/maphash"
 	"time"
 
 	"github.com/pollstack/pollstack/flow"
 	"github.com/pollstack/pollstack/mono"
 )
-
-// Config configures a Table.
-type Config struct {
-	// Limit is the most entries the table keeps (the core's share of
-	// maxtcptw); when it is full, Insert recycles the oldest entry.
-	Limit int
-	// MSL is msl; an entry lives 2*MSL.
-	MSL time.Duration
-	// ACKLimit is how many ACKs per second Input may ask for under rules
-	// 2, 3 and 6; 0 means DefaultACKLimit, a negative value no limit.
-	ACKLimit int
-	// Reserve is how many entries the first Insert of each address family
-	// makes room for at once (at most Limit). Beyond it the ring grows by half and the index is
-	// rebuilt, which stalls the core for about 100 ns per entry once the
-	// table outgrows the CPU caches: reserve what the table will hold.
-	Reserve int
-}
-
-// Validate checks the configuration's limits.
-func (c *Config) Validate() error {
-	switch {
-	case c.Limit < 1 || c.Limit > MaxLimit:
-		return fmt.Errorf("tw: limit %d: want 1..%d", c.Limit, MaxLimit)
-	case c.MSL <= 0 || c.MSL > MaxMSL:
-		return fmt.Errorf("tw: msl %v: want more than 0, at most %v", c.MSL, MaxMSL)
-	case c.Reserve < 0:
-		return fmt.Errorf("tw: reserve %d: want at least 0", c.Reserve)
-	}
-	return nil
-}
 
 // Table is one core's TIME_WAIT entries. Owned by its core's loop; not
 // safe for concurrent use.
@@ -94,8 +63,8 @@ func (t *Table) Limit() int { return t.limit }
 // SetLimit changes the limit. Entries beyond a lowered limit stay until
 // they expire, or until Insert recycles them to make room.
 func (t *Table) SetLimit(n int) error {
-	if n < 1 || n > MaxLimit {
-		return fmt.Errorf("tw: limit %d: want 1..%d", n, MaxLimit)
+	if err := checkLimit(n); err != nil {
+		return err
 	}
 	t.limit = n
 	return nil

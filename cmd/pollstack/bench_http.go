@@ -128,7 +128,7 @@ func runBenchHTTP(mode load.Mode, args []string, stdout, stderr io.Writer) error
 		f.closeListener()
 		return err
 	}
-	defer e.Stop()
+	defer stopEngine(e, stderr)
 	local, ok := e.Source(remote.Addr())
 	if !ok {
 		f.closeListener()
@@ -173,7 +173,7 @@ func runBenchHTTP(mode load.Mode, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	r, runErr := load.Run(ctx, e.Loops(), gens, rcfg)
-	e.Stop()
+	stopEngine(e, stderr)
 	if runErr != nil && ctx.Err() == nil {
 		return fmt.Errorf("%s: %w", name, runErr)
 	}

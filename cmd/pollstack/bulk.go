@@ -70,11 +70,11 @@ func runBenchBulk(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if err := e.Start(); err != nil {
-		e.Stop()
+		stopEngine(e, stderr)
 		f.closeListener()
 		return err
 	}
-	defer e.Stop()
+	defer stopEngine(e, stderr)
 	stopMetrics := f.serveMetrics(e, stderr)
 	defer stopMetrics()
 	local, ok := e.Source(remote.Addr())

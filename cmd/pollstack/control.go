@@ -68,13 +68,18 @@ func serveControl(path string, e *engine.Engine, f *engineFlags, app string, std
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/stat", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(statReply{Iface: f.iface, Netns: f.netns, App: app,
+		// A failed write means the client has gone; nothing to tell it.
+		_ = json.NewEncoder(w).Encode(statReply{Iface: f.iface, Netns: f.netns, App: app,
 			Uptime: time.Since(start).Seconds(), Sampled: time.Now(), Engine: e.Snapshot()})
 	})
 	mux.Handle("GET /v1/sysctl", serveSysctl(e))
 	mux.Handle("POST /v1/sysctl", serveSysctl(e))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintf(stderr, "pollstack: control socket %s: %v\n", path, err)
+		}
+	}()
 	fmt.Fprintf(stderr, "pollstack: control socket %s ('pollstack stat' reads it)\n", path)
 	return func() { srv.Close(); os.Remove(path) }, nil
 }
@@ -158,7 +163,9 @@ func runStat(args []string, stdout, stderr io.Writer) error {
 			return controlErr("stat", path, err)
 		}
 		if *jsonOut {
-			json.NewEncoder(stdout).Encode(cur)
+			if err := json.NewEncoder(stdout).Encode(cur); err != nil {
+				return err
+			}
 		} else {
 			printStat(stdout, prev, cur)
 		}

@@ -234,7 +234,11 @@ func (f *engineFlags) serveMetrics(e *engine.Engine, stderr io.Writer) func() {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(f.listener)
+	go func() {
+		if err := srv.Serve(f.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintf(stderr, "pollstack: metrics on %s: %v\n", f.listener.Addr(), err)
+		}
+	}()
 	fmt.Fprintf(stderr, "pollstack: metrics on http://%s/metrics\n", f.listener.Addr())
 	return func() { srv.Close() }
 }
@@ -291,5 +295,13 @@ func printStats(ctx context.Context, e *engine.Engine, every time.Duration, w io
 				prev[i] = v
 			}
 		}
+	}
+}
+
+// stopEngine stops e and reports on w a link that could not be released;
+// the command's own result stands either way.
+func stopEngine(e *engine.Engine, w io.Writer) {
+	if err := e.Stop(); err != nil {
+		fmt.Fprintf(w, "pollstack: stopping the engine: %v\n", err)
 	}
 }

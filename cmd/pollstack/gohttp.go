@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -23,13 +25,13 @@ func goHTTPHandler() http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil {
-			io.Copy(io.Discard, r.Body)
+			_, _ = io.Copy(io.Discard, r.Body) // a body cut short changes nothing here
 		}
 		q := r.URL.Query().Get("size")
 		if q == "" {
 			w.Header().Set("Content-Type", "text/plain")
 			w.Header().Set("Content-Length", "6")
-			w.Write(hello)
+			_, _ = w.Write(hello) // the client has gone if this fails
 			return
 		}
 		n, err := strconv.Atoi(q)
@@ -60,7 +62,9 @@ func startGoHTTP(e *engine.Engine, port int) (func(), error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		srv.Serve(l)
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintf(os.Stderr, "pollstack: gohttp: %v\n", err)
+		}
 	}()
 	return func() {
 		srv.Close()

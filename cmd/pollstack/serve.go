@@ -78,7 +78,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if err := e.Start(); err != nil {
-		e.Stop()
+		stopEngine(e, stderr)
 		f.closeListener()
 		return err
 	}
@@ -87,7 +87,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	stopHTTP := func() {}
 	if *app == "gohttp" {
 		if stopHTTP, err = startGoHTTP(e, *port); err != nil {
-			e.Stop()
+			stopEngine(e, stderr)
 			return fmt.Errorf("serve: gohttp: %w", err)
 		}
 	}
@@ -106,7 +106,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		}
 		stopControl, err := serveControl(path, e, &f, *app, stderr)
 		if err != nil {
-			e.Stop()
+			stopEngine(e, stderr)
 			return err
 		}
 		defer stopControl()

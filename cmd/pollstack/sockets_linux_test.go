@@ -145,6 +145,7 @@ func shortRequest(ctx context.Context, e *engine.Engine, addr string) error {
 	if err != nil {
 		return err
 	}
+	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil || string(b) != "hello\n" {
 		return fmt.Errorf("body %q, %v", b, err)

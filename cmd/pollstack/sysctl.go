@@ -117,7 +117,7 @@ func serveSysctl(e *engine.Engine) http.HandlerFunc {
 		w.Header().Set("Content-Type", "application/json")
 		fail := func(code int, err error) {
 			w.WriteHeader(code)
-			json.NewEncoder(w).Encode(sysctlError{Error: err.Error()})
+			_ = json.NewEncoder(w).Encode(sysctlError{Error: err.Error()}) // the client has gone if this fails
 		}
 		var names []string
 		if r.Method == http.MethodPost {
@@ -142,7 +142,7 @@ func serveSysctl(e *engine.Engine) http.HandlerFunc {
 			return
 		}
 		if len(names) == 0 {
-			json.NewEncoder(w).Encode(all)
+			_ = json.NewEncoder(w).Encode(all) // the client has gone if this fails
 			return
 		}
 		var out []engine.SysctlValue
@@ -158,7 +158,7 @@ func serveSysctl(e *engine.Engine) http.HandlerFunc {
 				}
 			}
 		}
-		json.NewEncoder(w).Encode(out)
+		_ = json.NewEncoder(w).Encode(out) // the client has gone if this fails
 	}
 }
 

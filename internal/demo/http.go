@@ -245,7 +245,8 @@ loop:
 		}
 		if time.Now().After(drainBy) {
 			// They are late: count and reset them.
-			cl.Call(func(now mono.Time) {
+			// A loop that has stopped has no connection left to reset.
+			_ = cl.Call(func(now mono.Time) {
 				for _, g := range gens {
 					g.AbortAll(now)
 				}

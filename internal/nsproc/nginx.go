@@ -77,7 +77,7 @@ func StartNginx(ctx context.Context, ns, dir string, wrap []string, listen ...ne
 			return n, nil
 		}
 		if p.Exited() || ctx.Err() != nil || time.Now().After(deadline) {
-			n.Stop()
+			_ = n.Stop() // it did not come up; what follows says why
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}

@@ -71,7 +71,7 @@ func Start(args []string, ready string) (*Proc, error) {
 				close(p.ready)
 			}
 		}
-		io.Copy(io.Discard, pr)
+		_, _ = io.Copy(io.Discard, pr) // drain the rest so the process never blocks on its output
 	}()
 	go func() {
 		p.err = p.cmd.Wait()
@@ -126,14 +126,14 @@ func (p *Proc) Stop(sig syscall.Signal, grace time.Duration) error {
 	if p.Exited() {
 		return p.exitErr()
 	}
-	p.cmd.Process.Signal(sig)
+	_ = p.cmd.Process.Signal(sig) // it may have exited meanwhile: the wait below tells
 	t := time.NewTimer(grace)
 	defer t.Stop()
 	select {
 	case <-p.done:
 		return p.exitErr()
 	case <-t.C:
-		p.cmd.Process.Kill()
+		_ = p.cmd.Process.Kill() // as above
 		<-p.done
 		return fmt.Errorf("%s still running %v after %v: killed\n%s", p.Args[0], grace, sig, p.Output())
 	}

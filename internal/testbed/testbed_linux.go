@@ -123,12 +123,14 @@ func Down(name string) error {
 		}
 		// Delete the link explicitly: it goes at once, while a deleted
 		// namespace's devices go when the kernel gets round to it.
-		var exists bool
-		netns.Do(x.ns, func() error {
+		exists := true // when the namespace cannot be entered, try the delete anyway
+		if err := netns.Do(x.ns, func() error {
 			_, err := net.InterfaceByName(x.iface)
 			exists = err == nil // gone already: deleting one end deletes both
 			return nil
-		})
+		}); err != nil {
+			errs = append(errs, err)
+		}
 		if exists {
 			if err := run("ip", "-n", x.ns, "link", "del", "dev", x.iface); err != nil {
 				errs = append(errs, err)

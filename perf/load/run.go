@@ -193,7 +193,8 @@ func Run(ctx context.Context, loops []*cores.Loop, gens []*Gen, cfg RunConfig) (
 		}
 		if time.Now().After(drainBy) {
 			for i, g := range gens {
-				loops[i].Call(func(now mono.Time) { g.AbortAll(now) })
+				// A loop that has stopped has no connection left to reset.
+				_ = loops[i].Call(func(now mono.Time) { g.AbortAll(now) })
 			}
 			break
 		}

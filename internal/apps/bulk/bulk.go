@@ -199,7 +199,9 @@ wait:
 			last = a
 		}
 	}
-	e.Stop()
+	if err := e.Stop(); err != nil {
+		return nil, fmt.Errorf("stop the engine: %w", err)
+	}
 	var st tcp.Stats
 	for _, c := range e.Cores() {
 		p := c.TCPPublished()

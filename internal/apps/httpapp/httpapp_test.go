@@ -85,6 +85,7 @@ func parseAll(t testing.TB, out []byte, heads []bool) []parsed {
 		if err != nil {
 			t.Fatalf("response %d: %v\noutput: %q", i, err, out)
 		}
+		defer resp.Body.Close()
 		body, err := io.ReadAll(resp.Body)
 		if err != nil {
 			t.Fatalf("response %d body: %v\noutput: %q", i, err, out)

@@ -299,7 +299,7 @@ func (b *bench) start(ctx context.Context, srv string) (stop func() error, err e
 		}
 		stop = func() error { return b.verbose(srv, ng.Proc, ng.Stop()) }
 		if err := b.probe(ctx, ng.Proc); err != nil {
-			stop()
+			_ = stop() // the error that stopped it is the one to report
 			return nil, err
 		}
 		return stop, nil
@@ -314,11 +314,11 @@ func (b *bench) start(ctx context.Context, srv string) (stop func() error, err e
 		}
 		stop = func() error { return b.verbose(srv, p, p.Stop(sig, 15*time.Second)) }
 		if err := p.Ready(ctx, 30*time.Second); err != nil {
-			stop()
+			_ = stop() // the error that stopped it is the one to report
 			return nil, err
 		}
 		if err := b.probe(ctx, p); err != nil {
-			stop()
+			_ = stop() // the error that stopped it is the one to report
 			return nil, err
 		}
 		return stop, nil

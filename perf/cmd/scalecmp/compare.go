@@ -248,7 +248,7 @@ func turn(ctx context.Context, bin string, bed *testbed.Bed, o options, round, c
 		}
 		return err
 	}
-	defer stop()
+	defer func() { _ = stop() }() // stop() is called and checked on the way out; this covers the early returns
 	// The kernel's side resolves pollstack's address on the first try.
 	if err := probe(ctx, bed, o); err != nil {
 		return fail(err)
@@ -298,7 +298,7 @@ func startServe(ctx context.Context, args []string) (*nsproc.Proc, error) {
 		if err = p.Ready(ctx, 20*time.Second); err == nil {
 			return p, nil
 		}
-		p.Stop(syscall.SIGKILL, 5*time.Second)
+		_ = p.Stop(syscall.SIGKILL, 5*time.Second) // it never came up; the next try or the error below says why
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}

@@ -25,7 +25,8 @@ func DetachXDP(ctx context.Context, ns, iface string) (bool, error) {
 		return false, err
 	}
 	for _, mode := range []string{"xdp", "xdpgeneric", "xdpdrv"} {
-		nsproc.Run(ctx, "ip", "-n", ns, "link", "set", "dev", iface, mode, "off")
+		// Each mode that holds no program refuses; the check below tells.
+		_, _ = nsproc.Run(ctx, "ip", "-n", ns, "link", "set", "dev", iface, mode, "off")
 	}
 	on, err = XDPAttached(ctx, ns, iface)
 	if err == nil && on {

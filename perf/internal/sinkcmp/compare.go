@@ -225,8 +225,12 @@ func CompareOn(ctx context.Context, bed *testbed.Bed, o Options, log io.Writer) 
 	}()
 	defer func() {
 		stopGen()
-		<-genDone
-		genLink.Close()
+		// Stopped by us it ends with the context's error; one that failed
+		// on its own is already reported below.
+		if gerr := <-genDone; gerr != nil && !errors.Is(gerr, context.Canceled) && err == nil {
+			err = fmt.Errorf("generator: %w", gerr)
+		}
+		_ = genLink.Close() // a TX-only socket: nothing is lost on close
 	}()
 
 	var errs []error

@@ -34,7 +34,8 @@ func enableBusyPoll(fd, budget int) error {
 // busyPollKick is what the PMD does after an empty rx burst: a non-blocking
 // recvfrom(2) that drives NAPI. It does not allocate.
 func busyPollKick(fd int) {
-	unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd), 0, 0, unix.MSG_DONTWAIT, 0, 0)
+	_, _, _ = unix.Syscall6(unix.SYS_RECVFROM, // EAGAIN is the usual answer, and every answer means: go look
+		uintptr(fd), 0, 0, unix.MSG_DONTWAIT, 0, 0)
 }
 
 // setNice sets the scheduling niceness of the calling thread (Linux applies

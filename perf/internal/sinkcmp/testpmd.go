@@ -114,7 +114,7 @@ func startTestpmd(ctx context.Context, c testpmdConfig) (*testpmd, error) {
 		close(t.exited)
 	}()
 	if err := t.waitReady(ctx); err != nil {
-		t.stop()
+		_ = t.stop() // it did not come up; err says why
 		return nil, err
 	}
 	return t, nil
@@ -139,7 +139,7 @@ func (t *testpmd) read(r io.Reader, log io.Writer) {
 			once.Do(func() { close(t.ready) })
 		}
 	}
-	io.Copy(io.Discard, r)
+	_, _ = io.Copy(io.Discard, r) // drain the rest so testpmd never blocks on its output
 }
 
 func (t *testpmd) output() string {
@@ -182,7 +182,9 @@ func dialTelemetry(path string) (*net.UnixConn, error) {
 		return nil, err
 	}
 	buf := make([]byte, 16384)
-	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if err := c.SetReadDeadline(time.Now().Add(2 * time.Second)); err != nil {
+		return nil, err
+	}
 	if _, err := c.Read(buf); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("telemetry greeting: %w", err)
@@ -199,7 +201,9 @@ func (t *testpmd) stats() (portStats, error) {
 		return portStats{}, err
 	}
 	buf := make([]byte, 65536)
-	t.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := t.conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		return portStats{}, err
+	}
 	n, err := t.conn.Read(buf)
 	if err != nil {
 		return portStats{}, err
@@ -230,17 +234,17 @@ func (t *testpmd) stop() error {
 	if t.conn != nil {
 		t.conn.Close()
 	}
-	t.stdin.Write([]byte("\n"))
+	_, _ = t.stdin.Write([]byte("\n")) // asks testpmd to quit; the waits below handle one that does not
 	t.stdin.Close()
 	var err error
 	select {
 	case <-t.exited:
 	case <-time.After(10 * time.Second):
-		t.cmd.Process.Signal(syscall.SIGTERM)
+		_ = t.cmd.Process.Signal(syscall.SIGTERM) // it may have exited meanwhile
 		select {
 		case <-t.exited:
 		case <-time.After(5 * time.Second):
-			syscall.Kill(-t.cmd.Process.Pid, syscall.SIGKILL)
+			_ = syscall.Kill(-t.cmd.Process.Pid, syscall.SIGKILL) // as above
 			<-t.exited
 			err = errors.New("testpmd: had to be killed")
 		}
