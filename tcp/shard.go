@@ -576,7 +576,7 @@ func putBuf(list *[][]byte, b []byte, size int) {
 func (s *Shard) Receive(t *Tuple, b []byte, now int64) {
 	s.now = now
 	seg := &s.inSeg
-	if err := Parse(b, seg); err != ParseOK {
+	if err := Parse(b, seg); err != ParseOK && err != ErrBadOption {
 		s.stats[StatRcvBadOff]++
 		return
 	}

@@ -1,0 +1,94 @@
+package tcp
+
+import (
+	"testing"
+)
+
+// Behaviour that follows Linux and FreeBSD where the RFCs leave room.
+
+// injectRawOpts hands the shard s with opts as its option bytes, written as
+// they are (a multiple of 4 bytes), malformed or not.
+func (p *peer) injectRawOpts(s *Segment, opts []byte) {
+	p.t.Helper()
+	if len(opts)%4 != 0 || len(opts) > MaxOptionsLen {
+		p.t.Fatalf("raw options of %d bytes", len(opts))
+	}
+	bare := *s
+	bare.Opts = Options{}
+	h := Write(p.buf[:], &bare)
+	h += copy(p.buf[h:], opts)
+	p.buf[12] = byte(h/4) << 4
+	n := copy(p.buf[h:], s.Payload)
+	p.s.Receive(&p.tuple, p.buf[:h+n], p.now)
+}
+
+// A SYN whose options are malformed (a length byte of 0 or 1, one that runs
+// past the header, a known option of the wrong length) opens a connection
+// with the options read before the bad one, as Linux (tcp_parse_options)
+// and FreeBSD (tcp_dooptions) do: a bad length byte ends the parsing, a
+// known option of the wrong length is skipped.
+func TestLinuxParity_SYNMalformedOptionLength(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		opts   string
+		mss    int   // the MSS the connection takes
+		wscale uint8 // the peer's shift the connection takes
+	}{
+		{"length 0", "0204 05b4 fe00 0000", 1460, 0},
+		{"length 1", "0204 05b4 fe01 0101", 1460, 0},
+		{"runs past the header", "0204 05b4 0101 fe08", 1460, 0},
+		{"kind in the last byte", "0204 05b4 0101 01fe", 1460, 0},
+		{"length 0 before window scale", "0204 05b4 fe00 0303 0700 0000", 1460, 0},
+		{"MSS of length 3, then window scale", "0203 0501 0303 0700", DefaultMSSDflt, 7},
+		{"window scale of length 4, then MSS", "0304 0700 0204 05b4", 1460, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPeer(t, DefaultConfig())
+			before := *p.s.Stats()
+			syn := p.mk(FlagSYN, p.iss, 0, nil)
+			p.injectRawOpts(&syn, mustHex(t, tc.opts))
+			p.nxt = p.iss + 1
+			p.expect("SYN-ACK", func(s sentSeg) bool { return s.Flags == FlagSYN|FlagACK && s.Ack == p.iss+1 })
+			statsDelta(t, p.s, before, map[Stat]uint64{StatRcvBadOff: 0, StatRcvTotal: 1})
+			p.advance(rtt)
+			p.tsOn = false // the SYN offered no timestamps
+			p.ack()
+			c := tableConn(p.s, p.tuple)
+			if c == nil || c.State() != Established {
+				t.Fatalf("after the handshake: %v", c)
+			}
+			p.c, p.h = c, p.srv
+			v := p.view()
+			if v.MSS != tc.mss || v.SndScale != tc.wscale || v.TSOK {
+				t.Fatalf("MSS %d, peer's shift %d, timestamps %v: want %d, %d, false", v.MSS, v.SndScale, v.TSOK, tc.mss, tc.wscale)
+			}
+		})
+	}
+}
+
+// On an established connection a segment with a malformed option is
+// processed all the same (Linux and FreeBSD stop parsing options there):
+// its data is delivered and acknowledged, and the timestamp before the bad
+// option is taken.
+func TestLinuxParity_DataWithMalformedOption(t *testing.T) {
+	p := newPeer(t, DefaultConfig())
+	p.open()
+	before := *p.s.Stats()
+	p.advance(rtt)
+	seg := p.mk(FlagACK|FlagPSH, p.nxt, p.hi, []byte("hello"))
+	opts := []byte{optNOP, optNOP, optTS, optTSLen, 0, 0, 0, 0, 0, 0, 0, 0, 0xfe, 0, 0, 0}
+	be := func(b []byte, v uint32) { b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v) }
+	be(opts[4:], seg.Opts.TSVal)
+	be(opts[8:], seg.Opts.TSEcr)
+	p.injectRawOpts(&seg, opts)
+	p.nxt = p.nxt.Add(5)
+	if got := p.h.data.String(); got != "hello" {
+		t.Fatalf("read %q, want hello", got)
+	}
+	p.advance(DefaultDelAckTime + wheelTick)
+	p.expect("ACK of the data", func(s sentSeg) bool { return s.Flags&FlagACK != 0 && s.Ack == p.nxt })
+	if v := p.view(); v.TSRecent != seg.Opts.TSVal {
+		t.Fatalf("ts_recent %d, want %d", v.TSRecent, seg.Opts.TSVal)
+	}
+	statsDelta(t, p.s, before, map[Stat]uint64{StatRcvBadOff: 0, StatRcvPack: 1})
+}
