@@ -620,10 +620,38 @@ func (c *Conn) receiveData(seq Seq, p []byte) {
 	// Out of order: keep it where it belongs if the queue has room.
 	s.stats[StatRcvOOPack]++
 	off := int(seq.Sub(c.rcvNxt)) + c.rcv.n
-	if off+len(p) <= c.rcv.cap() && c.reas.add(seq, seq.Add(uint32(len(p))), s.cfg.ReassMaxQueueLen) {
-		c.rcv.copyIn(off, p)
+	if off+len(p) <= c.rcv.cap() {
+		c.copyUnheld(seq, off, p)
+		c.reas.add(seq, seq.Add(uint32(len(p))), s.cfg.ReassMaxQueueLen)
 	}
 	c.ackNow = true // a duplicate ACK, with SACK blocks, at once
+}
+
+// copyUnheld copies into the receive buffer (p goes at offset off, for
+// sequence number seq) only the bytes of p that no out-of-order range holds
+// yet: where copies overlap, the first one received stays, as in Linux and
+// FreeBSD for a segment that starts inside data they hold. Bytes copied
+// outside any range that add then refuses to record are simply not used.
+func (c *Conn) copyUnheld(seq Seq, off int, p []byte) {
+	end := seq.Add(uint32(len(p)))
+	for i := 0; i < c.reas.n && seq.LT(end); i++ {
+		r := c.reas.ranges[i]
+		if r.end.LEQ(seq) {
+			continue
+		}
+		if end.LEQ(r.start) {
+			break
+		}
+		if seq.LT(r.start) {
+			n := int(r.start.Sub(seq))
+			c.rcv.copyIn(off, p[:n])
+		}
+		n := min(int(r.end.Sub(seq)), len(p))
+		seq, off, p = seq.Add(uint32(n)), off+n, p[n:]
+	}
+	if len(p) > 0 {
+		c.rcv.copyIn(off, p)
+	}
 }
 
 // receiveFIN processes the peer's FIN once it is in order.

@@ -1,6 +1,7 @@
 package tcp
 
 import (
+	"bytes"
 	"testing"
 )
 
@@ -91,4 +92,46 @@ func TestLinuxParity_DataWithMalformedOption(t *testing.T) {
 		t.Fatalf("ts_recent %d, want %d", v.TSRecent, seg.Opts.TSVal)
 	}
 	statsDelta(t, p.s, before, map[Stat]uint64{StatRcvBadOff: 0, StatRcvPack: 1})
+}
+
+// Out-of-order copies of the same bytes with different content: the bytes
+// already held stay, a later segment adds only what no range holds yet, and
+// the application reads the first copy when the hole is filled. Linux and
+// FreeBSD keep the held bytes for a segment that starts inside them (the
+// first two cases); for one that starts before held data and covers it,
+// Linux keeps the new copy instead, pollstack still the first.
+func TestReassemblyKeepsFirstCopy(t *testing.T) {
+	rep := func(b byte, n int) string { return string(bytes.Repeat([]byte{b}, n)) }
+	type piece struct {
+		off  uint32
+		data string
+	}
+	for _, tc := range []struct {
+		name string
+		ooo  []piece
+		want string // bytes 10 on, after "0123456789" fills the hole
+	}{
+		{"tail overlap", []piece{{10, rep('A', 10)}, {15, rep('B', 10)}}, rep('A', 10) + rep('B', 5)},
+		{"inside", []piece{{10, rep('A', 10)}, {12, rep('B', 4)}}, rep('A', 10)},
+		{"across two ranges", []piece{{10, rep('A', 4)}, {18, rep('C', 4)}, {12, rep('B', 12)}},
+			rep('A', 4) + rep('B', 4) + rep('C', 4) + rep('B', 2)},
+		{"covering, from the hole's edge", []piece{{14, rep('A', 4)}, {10, rep('B', 12)}},
+			rep('B', 4) + rep('A', 4) + rep('B', 4)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPeer(t, DefaultConfig())
+			p.open()
+			for _, pc := range tc.ooo {
+				s := p.mk(FlagACK, p.nxt.Add(pc.off), p.hi, []byte(pc.data))
+				p.inject(&s)
+			}
+			if p.h.data.Len() != 0 {
+				t.Fatalf("read %q before the hole was filled", p.h.data.String())
+			}
+			p.data([]byte("0123456789"))
+			if got, want := p.h.data.String(), "0123456789"+tc.want; got != want {
+				t.Fatalf("read %q, want %q", got, want)
+			}
+		})
+	}
 }
