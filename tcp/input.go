@@ -54,6 +54,17 @@ func (c *Conn) input(seg *Segment) {
 	if c.rcvAdv.GT(c.rcvNxt) {
 		wnd = max(wnd, c.rcvAdv.Sub(c.rcvNxt))
 	}
+	if flags&FlagRST != 0 {
+		// A RST is judged against the window the peer was given (RFC
+		// 9293 3.10.7.4: RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND; with a
+		// zero window only SEG.SEQ = RCV.NXT): one at or past rcv_adv is
+		// dropped without a challenge ACK. FreeBSD's test leaves the
+		// right edge out too; Linux's takes it in (docs/architecture.md).
+		wnd = 0
+		if c.rcvAdv.GT(c.rcvNxt) {
+			wnd = c.rcvAdv.Sub(c.rcvNxt)
+		}
+	}
 	if !acceptable(seg.Seq, segLen, c.rcvNxt, wnd) {
 		if flags&FlagRST == 0 {
 			if flags&FlagSYN != 0 && c.state.synchronized() {

@@ -135,3 +135,99 @@ func TestReassemblyKeepsFirstCopy(t *testing.T) {
 		})
 	}
 }
+
+// RFC 9293 3.10.7.4 and RFC 5961 3.2: a RST is acceptable only when
+// RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND, RCV.WND being the window the peer
+// was given; one exactly at RCV.NXT+RCV.WND is outside and is dropped
+// without a challenge ACK (FreeBSD; Linux's tcp_sequence takes the right
+// edge in and challenges it). Right after the handshake the window we
+// advertised (65535, unscaled in the SYN-ACK) is one byte short of the free
+// buffer (65536): the edge is the advertised one.
+func TestRFC9293_RSTAtRightEdgeDropped(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		off       int32 // from RCV.NXT+RCV.WND
+		challenge bool
+	}{
+		{"last byte of the window", -1, true},
+		{"right edge", 0, false},
+		{"right edge with ACK", 0, false},
+		{"past the right edge", 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPeer(t, DefaultConfig())
+			c := p.open()
+			v := p.view()
+			if v.RcvAdv == v.RcvNxt {
+				t.Fatal("no window advertised")
+			}
+			before := *p.s.Stats()
+			flags := FlagRST
+			if tc.name == "right edge with ACK" {
+				flags |= FlagACK
+			}
+			rst := p.mk(flags, v.RcvAdv+Seq(tc.off), v.SndNxt, nil)
+			p.inject(&rst)
+			segs := p.take()
+			if c.State() != Established || p.h.closed != 0 {
+				t.Fatalf("after the RST: %v, Closed %d", c.State(), p.h.closed)
+			}
+			if tc.challenge {
+				if len(segs) != 1 || segs[0].Flags != FlagACK || segs[0].Ack != v.RcvNxt {
+					t.Fatalf("sent %v, want one challenge ACK", segs)
+				}
+				statsDelta(t, p.s, before, map[Stat]uint64{StatChallengeAck: 1})
+				return
+			}
+			if len(segs) != 0 {
+				t.Fatalf("an out-of-window RST was answered: %v", segs)
+			}
+			statsDelta(t, p.s, before, map[Stat]uint64{StatChallengeAck: 0, StatDrops: 0})
+		})
+	}
+}
+
+// With a zero receive window only SEG.SEQ = RCV.NXT is acceptable for a
+// RST (RFC 9293 3.10.7.4): it resets; RCV.NXT+1 is dropped silently.
+func TestRFC9293_RSTZeroWindow(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		off   int32
+		reset bool
+	}{
+		{"at RCV.NXT", 0, true},
+		{"RCV.NXT+1", 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPeer(t, DefaultConfig())
+			c := p.open()
+			p.srv.onReadable = func(*Conn) {} // nobody reads: the window closes
+			chunk := bytes.Repeat([]byte{'x'}, 1460)
+			for left := c.rcv.cap(); left > 0; left -= len(chunk) {
+				p.data(chunk[:min(left, len(chunk))])
+				p.advance(rtt)
+				for _, s := range p.take() {
+					p.hi = p.hi.Max(s.end())
+				}
+			}
+			v := p.view()
+			if v.RcvQueued != v.RcvCap || v.RcvAdv != v.RcvNxt {
+				t.Fatalf("%d of %d bytes queued, %d advertised: want a zero window", v.RcvQueued, v.RcvCap, v.RcvAdv-v.RcvNxt)
+			}
+			before := *p.s.Stats()
+			rst := p.mk(FlagRST, v.RcvNxt+Seq(tc.off), v.SndNxt, nil)
+			p.inject(&rst)
+			segs := p.take()
+			if tc.reset {
+				if p.h.closed != 1 || p.s.Conns() != 0 {
+					t.Fatalf("Closed %d, %d connections: want a reset", p.h.closed, p.s.Conns())
+				}
+				return
+			}
+			if c.State() != Established || p.h.closed != 0 || len(segs) != 0 {
+				t.Fatalf("after the RST: %v, Closed %d, sent %v", c.State(), p.h.closed, segs)
+			}
+			statsDelta(t, p.s, before, map[Stat]uint64{StatChallengeAck: 0, StatDrops: 0})
+		})
+	}
+}
