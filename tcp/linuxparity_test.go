@@ -231,3 +231,60 @@ func TestRFC9293_RSTZeroWindow(t *testing.T) {
 		})
 	}
 }
+
+// drop_synfin (FreeBSD's name and default, 1): a segment with both SYN and
+// FIN set opens no connection on a listener (FreeBSD and Linux drop it
+// there) and is counted as badsyn; drop_synfin=0 lets it open one.
+func TestDropSynFin_Listener(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		cfg := DefaultConfig()
+		cfg.DropSynFin = on
+		p := newPeer(t, cfg)
+		before := *p.s.Stats()
+		syn := p.mk(FlagSYN|FlagFIN, p.iss, 0, nil)
+		p.synOpts(&syn)
+		p.inject(&syn)
+		segs := p.take()
+		if on {
+			if len(segs) != 0 || p.s.Conns() != 0 {
+				t.Fatalf("drop_synfin=1: sent %v, %d connections", segs, p.s.Conns())
+			}
+			statsDelta(t, p.s, before, map[Stat]uint64{StatBadSyn: 1, StatRSTSent: 0})
+			continue
+		}
+		if len(segs) != 1 || segs[0].Flags != FlagSYN|FlagACK || p.s.Conns() != 1 {
+			t.Fatalf("drop_synfin=0: sent %v, %d connections", segs, p.s.Conns())
+		}
+		statsDelta(t, p.s, before, map[Stat]uint64{StatBadSyn: 0})
+	}
+}
+
+// A SYN+FIN that finds a TIME_WAIT entry, even one RFC 6191 would let a SYN
+// reopen, is dropped: the entry stays, nothing is sent, no connection opens.
+// A plain SYN then reopens the 4-tuple as before.
+func TestDropSynFin_TimeWait(t *testing.T) {
+	p, _ := timeWaitPeer(t, 0)
+	p.advance(1e9)
+	before := *p.s.Stats()
+	p.iss = p.nxt + 1000
+	syn := p.mk(FlagSYN|FlagFIN, p.iss, 0, nil)
+	p.synOpts(&syn)
+	p.inject(&syn)
+	p.expectNone("a SYN+FIN in TIME_WAIT")
+	if p.s.TimeWaitEntries() != 1 || p.s.Conns() != 0 {
+		t.Fatalf("%d entries, %d connections: want the entry alone", p.s.TimeWaitEntries(), p.s.Conns())
+	}
+	statsDelta(t, p.s, before, map[Stat]uint64{StatBadSyn: 1, StatTWReopened: 0, StatTWResponds: 0})
+	p.syn()
+	p.expect("SYN-ACK", func(s sentSeg) bool { return s.Flags == FlagSYN|FlagACK && s.Ack == p.iss+1 })
+	if p.s.TimeWaitEntries() != 0 {
+		t.Fatal("a plain SYN did not reopen the 4-tuple")
+	}
+}
+
+func TestDropSynFin_Tunable(t *testing.T) {
+	def := DefaultConfig()
+	if v, err := Get(&def, "drop_synfin"); err != nil || v != "1" {
+		t.Fatalf("drop_synfin = %q, %v; want 1", v, err)
+	}
+}

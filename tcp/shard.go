@@ -33,6 +33,7 @@ type Config struct {
 	Blackhole        int    // blackhole: 1 no RST for SYNs to closed ports, 2 no RST at all
 	InsecureRST      bool   // insecure_rst: RFC 793 RST rules instead of RFC 5961
 	InsecureSYN      bool   // insecure_syn: RFC 793 SYN rules instead of RFC 5961
+	DropSynFin       bool   // drop_synfin: drop SYN+FIN segments to listeners and TIME_WAIT entries
 	SynCookies       bool   // syncookies: answer SYNs with cookies when a listen queue is full
 	CCAlgorithm      string // cc.algorithm: newreno or cubic
 	ICMPMayRST       bool   // icmp_may_rst: hard ICMP unreachables abort connections in SYN_SENT
@@ -108,6 +109,7 @@ func DefaultConfig() Config {
 		KeepInit: DefaultKeepInit, KeepIdle: DefaultKeepIdle, KeepIntvl: DefaultKeepIntvl,
 		KeepCnt: DefaultKeepCnt, FinWait2Timeout: DefaultFinWait2Timeout,
 		InitCwndSegments: DefaultInitCwndSegments, RFC1323: true, SACK: true, SynCookies: true, CCAlgorithm: "cubic", ICMPMayRST: true,
+		DropSynFin:       true,
 		ReassMaxQueueLen: DefaultReassMaxQueueLen, MTU: 1500, TSOffsetPerConn: true,
 	}
 }
@@ -589,6 +591,9 @@ func (s *Shard) Receive(t *Tuple, b []byte, now int64) {
 	var reopen *Seq
 	if s.tw.Len() > 0 {
 		if r, ok := s.tw.Lookup((*tw.Tuple)(t)); ok {
+			if s.dropSynFin(seg) {
+				return // the entry stays
+			}
 			tseg := tw.Segment{Seq: uint32(seg.Seq), Ack: uint32(seg.Ack), Flags: uint8(seg.Flags),
 				Len: len(seg.Payload), HasTS: seg.Opts.HasTS, TSVal: seg.Opts.TSVal}
 			rep := s.tw.Input(r, &tseg, l != nil, now)
@@ -696,6 +701,19 @@ func (s *Shard) resetFor(t *Tuple, seg *Segment) {
 	s.reset(t, 0, seg.Seq.Add(n), FlagRST|FlagACK)
 }
 
+// dropSynFin reports whether seg has both SYN and FIN set and drop_synfin
+// says to drop it, and counts it as a bad SYN (FreeBSD's drop_synfin, on by
+// default there; Linux drops such a SYN to a listener unconditionally). A
+// SYN+FIN to a listener opens nothing; one that finds a TIME_WAIT entry
+// neither ends the entry nor draws an ACK.
+func (s *Shard) dropSynFin(seg *Segment) bool {
+	if seg.Flags&(FlagSYN|FlagFIN) != FlagSYN|FlagFIN || !s.cfg.DropSynFin {
+		return false
+	}
+	s.stats[StatBadSyn]++
+	return true
+}
+
 // listenInput is RFC 9293 3.10.7.2: a segment for a listening port.
 func (s *Shard) listenInput(l *Listener, t *Tuple, seg *Segment, after *Seq) {
 	switch {
@@ -707,6 +725,8 @@ func (s *Shard) listenInput(l *Listener, t *Tuple, seg *Segment, after *Seq) {
 		}
 		return
 	case seg.Flags&FlagSYN == 0:
+		return
+	case s.dropSynFin(seg):
 		return
 	}
 	if l.pending >= l.backlog {
