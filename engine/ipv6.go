@@ -88,10 +88,25 @@ func (c *Core) inputIPv6(d rings.Desc, b []byte, now int64) {
 	next, off := p[6], ipv6HeaderLen
 	for i := 0; ; i++ {
 		switch next {
-		case 0, 60: // hop-by-hop, destination options: nothing we act on
-		case 44:
-			c.drop(d, DropFragment)
-			return
+		case 0: // hop-by-hop options: only right after the IPv6 header (RFC 8200 4.1)
+			if off != ipv6HeaderLen {
+				c.drop(d, DropUnknownProtocol) // Linux: parameter problem, unrecognized next header
+				return
+			}
+		case 60: // destination options: nothing we act on
+		case 43: // routing: skipped when no segments are left (RFC 8200 4.4)
+			if off+8 > total || p[off+3] != 0 || dst[0] == 0xff {
+				// We route nothing: one with segments left (RH0 among
+				// them, RFC 5095) is refused, as Linux does (it also sends
+				// a parameter problem), and so is one to a multicast group.
+				c.drop(d, DropMalformed)
+				return
+			}
+		case 44: // fragment: an atomic fragment (offset 0, M 0) is a whole packet (RFC 6946)
+			if off+8 > total || be16(p[off+2:])&0xfff9 != 0 {
+				c.drop(d, DropFragment)
+				return
+			}
 		case 59: // no next header
 			c.drop(d, ICMPIgnored)
 			return
@@ -109,8 +124,12 @@ func (c *Core) inputIPv6(d rings.Desc, b []byte, now int64) {
 			c.drop(d, DropMalformed)
 			return
 		}
+		hlen := (int(p[off+1]) + 1) * 8
+		if next == 44 {
+			hlen = 8 // a fragment header's second byte is reserved, not a length
+		}
 		next = p[off]
-		off += (int(p[off+1]) + 1) * 8
+		off += hlen
 		if off > total {
 			c.drop(d, DropMalformed)
 			return
