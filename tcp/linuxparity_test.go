@@ -259,7 +259,7 @@ func TestDropSynFin_Listener(t *testing.T) {
 	}
 }
 
-// A SYN+FIN that finds a TIME_WAIT entry, even one RFC 6191 would let a SYN
+// A SYN+FIN that finds a TIME_WAIT entry (FreeBSD tcp_twcheck), even one RFC 6191 would let a SYN
 // reopen, is dropped: the entry stays, nothing is sent, no connection opens.
 // A plain SYN then reopens the 4-tuple as before.
 func TestDropSynFin_TimeWait(t *testing.T) {

@@ -705,7 +705,7 @@ func (s *Shard) resetFor(t *Tuple, seg *Segment) {
 // says to drop it, and counts it as a bad SYN (FreeBSD's drop_synfin, on by
 // default there; Linux drops such a SYN to a listener unconditionally). A
 // SYN+FIN to a listener opens nothing; one that finds a TIME_WAIT entry
-// neither ends the entry nor draws an ACK.
+// neither ends the entry nor draws an ACK (FreeBSD's tcp_twcheck).
 func (s *Shard) dropSynFin(seg *Segment) bool {
 	if seg.Flags&(FlagSYN|FlagFIN) != FlagSYN|FlagFIN || !s.cfg.DropSynFin {
 		return false
