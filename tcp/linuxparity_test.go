@@ -98,8 +98,8 @@ func TestLinuxParity_DataWithMalformedOption(t *testing.T) {
 // already held stay, a later segment adds only what no range holds yet, and
 // the application reads the first copy when the hole is filled. Linux and
 // FreeBSD keep the held bytes for a segment that starts inside them (the
-// first two cases); for one that starts before held data and covers it,
-// Linux keeps the new copy instead, pollstack still the first.
+// first two cases); for one that starts before held data, both keep the
+// new copy of what it overlaps instead, pollstack still the first.
 func TestReassemblyKeepsFirstCopy(t *testing.T) {
 	rep := func(b byte, n int) string { return string(bytes.Repeat([]byte{b}, n)) }
 	type piece struct {
