@@ -95,6 +95,9 @@ type Core struct {
 
 	steer *coreSteer // flow steering between cores; nil with one core
 	ports *portTable // the engine's bound ports, kept out of ephemeral picks
+
+	// ICMPv6 errors sent in the second errSec (the engine clock's whole seconds).
+	errSec, errCount int64
 }
 
 // NewCore returns the stack for one core, reading and writing through link.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"net/netip"
+	"time"
 
 	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
@@ -12,6 +13,9 @@ const (
 	icmp6EchoReply   = 129
 	icmp6NS          = 135
 	icmp6NA          = 136
+
+	icmp6ParamProblem = 4
+	minMTU6           = 1280 // the IPv6 minimum link MTU (RFC 8200 5)
 
 	ndOptSourceLL = 1
 	ndOptTargetLL = 2
@@ -86,13 +90,33 @@ func (c *Core) inputIPv6(d rings.Desc, b []byte, now mono.Time) {
 		c.drop(d, DropNotForUs)
 		return
 	}
-	next, off := p[6], ipv6HeaderLen
+	next, off, nhOff := p[6], ipv6HeaderLen, 6
 	for i := 0; ; i++ {
 		switch next {
-		case 0, 60: // hop-by-hop, destination options: nothing we act on
-		case 44:
-			c.drop(d, DropFragment)
-			return
+		case 0: // hop-by-hop options: only right after the IPv6 header (RFC 8200 4.1)
+			if off != ipv6HeaderLen {
+				// As Linux: an unrecognized next header.
+				c.paramProblem6(d, b, 1, nhOff, next, off, DropUnknownProtocol, now)
+				return
+			}
+		case 60: // destination options: nothing we act on
+		case 43: // routing: skipped when no segments are left (RFC 8200 4.4)
+			if off+8 > total || dst[0] == 0xff {
+				c.drop(d, DropMalformed)
+				return
+			}
+			if p[off+3] != 0 {
+				// We route nothing: a routing header with segments left
+				// (RH0 among them, RFC 5095) is refused as one of an
+				// unknown type, pointing at its type (Linux does the same).
+				c.paramProblem6(d, b, 0, off+2, next, off, DropMalformed, now)
+				return
+			}
+		case 44: // fragment: an atomic fragment (offset 0, M 0) is a whole packet (RFC 6946)
+			if off+8 > total || be16(p[off+2:])&0xfff9 != 0 {
+				c.drop(d, DropFragment)
+				return
+			}
 		case 59: // no next header
 			c.drop(d, ICMPIgnored)
 			return
@@ -110,8 +134,12 @@ func (c *Core) inputIPv6(d rings.Desc, b []byte, now mono.Time) {
 			c.drop(d, DropMalformed)
 			return
 		}
-		next = p[off]
-		off += (int(p[off+1]) + 1) * 8
+		hlen := (int(p[off+1]) + 1) * 8
+		if next == 44 {
+			hlen = 8 // a fragment header's second byte is reserved, not a length
+		}
+		next, nhOff = p[off], off
+		off += hlen
 		if off > total {
 			c.drop(d, DropMalformed)
 			return
@@ -349,4 +377,78 @@ func (c *Core) unreachable6(d rings.Desc, m []byte, now mono.Time) {
 	c.tuple.LocalAddr = [16]byte(inner[8:24])
 	c.tuple.RemoteAddr = [16]byte(inner[24:40])
 	c.unreachableTCP(d, inner[ipv6HeaderLen:], m[1] == 1 || m[1] == 4, now)
+}
+
+// icmp6ErrorsPerSec bounds the ICMPv6 errors a core sends each second (RFC
+// 4443 2.4 (f)), as Linux's icmp_msgs_per_sec (1000) does for a host.
+const icmp6ErrorsPerSec = 1000
+
+// paramProblem6 drops the IPv6 packet in d, counted as why, and answers it
+// with an ICMPv6 Parameter Problem (RFC 4443 3.4) of code code pointing at
+// byte ptr of the packet, carrying as much of it as fits in the minimum MTU.
+// next and off are the header the walk stopped at. As RFC 4443 2.4 (e)
+// asks, nothing is sent about a packet to a multicast group, from the
+// unspecified address, or that carries an ICMPv6 error; nor past
+// icmp6ErrorsPerSec, nor when the source is not on a connected prefix.
+func (c *Core) paramProblem6(d rings.Desc, b []byte, code byte, ptr int, next byte, off int, why Counter, now mono.Time) {
+	ip := b[ethHeaderLen:]
+	ip = ip[:ipv6HeaderLen+int(be16(ip[4:]))]
+	peer, local := [16]byte(ip[8:24]), [16]byte(ip[24:40])
+	if local[0] == 0xff || peer == [16]byte{} || carriesICMP6Error(ip, next, off) || !c.nexthop6(&peer) {
+		c.drop(d, why)
+		return
+	}
+	if sec := now.Div(time.Second); sec != c.errSec {
+		c.errSec, c.errCount = sec, 0
+	}
+	if c.errCount >= icmp6ErrorsPerSec {
+		c.drop(d, why)
+		return
+	}
+	f, buf, ok := c.newFrame()
+	if !ok {
+		c.drop(d, why)
+		return
+	}
+	c.errCount++
+	n := min(len(ip), minMTU6-ipv6HeaderLen-8)
+	h := buf[ethHeaderLen:]
+	writeIPv6Header(h, &local, &peer, protoICMPv6, 8+n, DefaultTTL)
+	m := h[ipv6HeaderLen : ipv6HeaderLen+8+n]
+	m[0], m[1] = icmp6ParamProblem, code
+	put16(m[2:], 0)
+	put16(m[4:], uint16(ptr>>16))
+	put16(m[6:], uint16(ptr))
+	copy(m[8:], ip[:n])
+	put16(m[2:], Checksum(m, pseudoSum6(local[:], peer[:], protoICMPv6, len(m))))
+	copy(buf[6:12], c.mac[:])
+	put16(buf[12:], etherTypeIPv6)
+	f.Len = uint32(ethHeaderLen + ipv6HeaderLen + len(m))
+	c.drop(d, why)
+	c.stats[ParamProblemsOut]++
+	c.output(f, &peer, now)
+}
+
+// carriesICMP6Error reports whether the IPv6 packet p carries an ICMPv6
+// error message (types below 128), walking its extension headers from next
+// at off; a chain it cannot walk counts as one.
+func carriesICMP6Error(p []byte, next byte, off int) bool {
+	for i := 0; i <= maxExtHeaders; i++ {
+		switch next {
+		case protoICMPv6:
+			return off >= len(p) || p[off] < 128
+		case 0, 43, 44, 60:
+			if off+8 > len(p) {
+				return true
+			}
+			hlen := (int(p[off+1]) + 1) * 8
+			if next == 44 {
+				hlen = 8
+			}
+			next, off = p[off], off+hlen
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -56,6 +56,7 @@ var counterHelp = map[Counter]string{
 	NDAdvertsOut:      "IPv6 neighbour advertisements sent.",
 	EchoRequestsIn:    "ICMP and ICMPv6 echo requests received.",
 	EchoRepliesOut:    "ICMP and ICMPv6 echo replies sent.",
+	ParamProblemsOut:  "ICMPv6 parameter problems sent.",
 	EchoRepliesIn:     "ICMP and ICMPv6 echo replies received.",
 	ICMPUnreachIn:     "ICMP and ICMPv6 destination unreachable messages about our TCP segments.",
 	TCPSegmentsIn:     "TCP segments with a good checksum handed to the core's TCP shard.",

@@ -36,6 +36,7 @@ const (
 	EchoRequestsIn
 	EchoRepliesOut
 	EchoRepliesIn
+	ParamProblemsOut  // ICMPv6 parameter problems sent
 	ICMPUnreachIn     // destination unreachable messages about our TCP segments
 	TCPSegmentsIn     // TCP segments handed to the shard (checksum good)
 	TCPSegmentsOut    // TCP segments the shard sent
@@ -75,6 +76,7 @@ var counterNames = [numCounters]string{
 	KernelRxDropped: "kernel_rx_dropped", KernelRxInvalid: "kernel_rx_invalid", KernelTxInvalid: "kernel_tx_invalid",
 	SteeredOut: "steered_out", SteeredIn: "steered_in", HandoffFull: "handoff_full",
 	PoolFree: "pool_free_frames", RxRingUsed: "rx_ring_used", TxRingUsed: "tx_ring_used", FillRingUsed: "fill_ring_used",
+	ParamProblemsOut: "icmp6_param_problems_out",
 }
 
 // IsGauge reports whether the counter is a level, not a running total.

@@ -34,6 +34,7 @@ type Config struct {
 	Blackhole        int           // blackhole: 1 no RST for SYNs to closed ports, 2 no RST at all
 	InsecureRST      bool          // insecure_rst: RFC 793 RST rules instead of RFC 5961
 	InsecureSYN      bool          // insecure_syn: RFC 793 SYN rules instead of RFC 5961
+	DropSynFin       bool          // drop_synfin: drop SYN+FIN segments to listeners and TIME_WAIT entries
 	SynCookies       bool          // syncookies: answer SYNs with cookies when a listen queue is full
 	CCAlgorithm      string        // cc.algorithm: newreno or cubic
 	ICMPMayRST       bool          // icmp_may_rst: hard ICMP unreachables abort connections in SYN_SENT
@@ -109,6 +110,7 @@ func DefaultConfig() Config {
 		KeepInit: DefaultKeepInit, KeepIdle: DefaultKeepIdle, KeepIntvl: DefaultKeepIntvl,
 		KeepCnt: DefaultKeepCnt, FinWait2Timeout: DefaultFinWait2Timeout,
 		InitCwndSegments: DefaultInitCwndSegments, RFC1323: true, SACK: true, SynCookies: true, CCAlgorithm: "cubic", ICMPMayRST: true,
+		DropSynFin:       true,
 		ReassMaxQueueLen: DefaultReassMaxQueueLen, MTU: 1500, TSOffsetPerConn: true,
 	}
 }

@@ -14,7 +14,7 @@ import (
 func (s *Shard) Receive(t *flow.Tuple, b []byte, now mono.Time) {
 	s.now = now
 	seg := &s.inSeg
-	if err := Parse(b, seg); err != ParseOK {
+	if err := Parse(b, seg); err != ParseOK && err != ErrBadOption {
 		s.stats[StatRcvBadOff]++
 		return
 	}
@@ -27,6 +27,9 @@ func (s *Shard) Receive(t *flow.Tuple, b []byte, now mono.Time) {
 	var reopen *flow.Seq
 	if s.tw.Len() > 0 {
 		if r, ok := s.tw.Lookup(t); ok {
+			if s.dropSynFin(seg) {
+				return // the entry stays
+			}
 			tseg := tw.Segment{Seq: seg.Seq, Ack: seg.Ack, Flags: uint8(seg.Flags),
 				Len: len(seg.Payload), HasTS: seg.Opts.HasTS, TSVal: seg.Opts.TSVal}
 			rep := s.tw.Input(r, &tseg, l != nil, now)

@@ -148,8 +148,11 @@ const (
 	// under that name).
 	ErrBadOffset
 	// ErrBadOption: an option's length byte is below 2 or runs past the
-	// header, or a known option (MSS, window scale, SACK-permitted,
-	// timestamps, SACK) has the wrong length.
+	// header (parsing stopped there), or a known option (MSS, window
+	// scale, SACK-permitted, timestamps, SACK) has the wrong length (that
+	// option was skipped). The segment is still usable, as in Linux and
+	// FreeBSD (tcp_parse_options, tcp_dooptions), which process it with the
+	// options they could read.
 	ErrBadOption
 	numParseErrors
 )
@@ -179,9 +182,9 @@ func (e ParseError) String() string {
 //
 // On ErrTruncated and ErrBadOffset s is left in an unspecified state. On
 // ErrBadOption the fixed header fields and Payload are valid and s.Opts holds
-// the options that came before the bad one, so a caller that wants Linux's
-// leniency (it ignores malformed options rather than dropping the segment)
-// can go on with them.
+// the options Linux and FreeBSD would take: those before an option whose
+// length byte is below 2 or runs past the header (parsing stops there), less
+// any known option of the wrong length (skipped by its length byte).
 //
 // Unknown options are skipped by their length; NOP is skipped; EOL ends the
 // list. A later occurrence of an option overwrites an earlier one. Parse does
@@ -212,10 +215,11 @@ func Parse(b []byte, s *Segment) ParseError {
 // parseOptions decodes the option bytes o (the header from byte 20 up to the
 // data offset) into opts, which the caller has zeroed.
 func parseOptions(o []byte, opts *Options) ParseError {
+	bad := ParseOK
 	for len(o) > 0 {
 		kind := o[0]
 		if kind == optEOL {
-			return ParseOK
+			return bad
 		}
 		if kind == optNOP {
 			o = o[1:]
@@ -232,13 +236,15 @@ func parseOptions(o []byte, opts *Options) ParseError {
 		switch kind {
 		case optMSS:
 			if n != optMSSLen {
-				return ErrBadOption
+				bad, o = ErrBadOption, o[n:]
+				continue
 			}
 			opts.MSS = binary.BigEndian.Uint16(v)
 			opts.HasMSS = true
 		case optWS:
 			if n != optWSLen {
-				return ErrBadOption
+				bad, o = ErrBadOption, o[n:]
+				continue
 			}
 			opts.WScale, opts.WScaleClamped = v[0], false
 			if opts.WScale > MaxWScale {
@@ -247,12 +253,14 @@ func parseOptions(o []byte, opts *Options) ParseError {
 			opts.HasWScale = true
 		case optSACKOK:
 			if n != optSACKOKLen {
-				return ErrBadOption
+				bad, o = ErrBadOption, o[n:]
+				continue
 			}
 			opts.SACKPermitted = true
 		case optTS:
 			if n != optTSLen {
-				return ErrBadOption
+				bad, o = ErrBadOption, o[n:]
+				continue
 			}
 			opts.TSVal = binary.BigEndian.Uint32(v[0:4])
 			opts.TSEcr = binary.BigEndian.Uint32(v[4:8])
@@ -260,7 +268,8 @@ func parseOptions(o []byte, opts *Options) ParseError {
 		case optSACK:
 			k := (n - 2) / 8
 			if (n-2)%8 != 0 || k < 1 || k > MaxSACKBlocks {
-				return ErrBadOption
+				bad, o = ErrBadOption, o[n:]
+				continue
 			}
 			for i := 0; i < k; i++ {
 				opts.SACK[i] = SACKBlock{
@@ -275,7 +284,7 @@ func parseOptions(o []byte, opts *Options) ParseError {
 		}
 		o = o[n:]
 	}
-	return ParseOK
+	return bad
 }
 
 // optionsLen returns the option bytes Write writes for s (a multiple of 4)

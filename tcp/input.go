@@ -57,6 +57,17 @@ func (c *Conn) input(seg *Segment) {
 	if c.rcvAdv.GT(c.rcvNxt) {
 		wnd = max(wnd, c.rcvAdv.Sub(c.rcvNxt))
 	}
+	if flags&FlagRST != 0 {
+		// A RST is judged against the window the peer was given (RFC
+		// 9293 3.10.7.4: RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND; with a
+		// zero window only SEG.SEQ = RCV.NXT): one at or past rcv_adv is
+		// dropped without a challenge ACK. FreeBSD's test leaves the
+		// right edge out too; Linux's takes it in (docs/architecture.md).
+		wnd = 0
+		if c.rcvAdv.GT(c.rcvNxt) {
+			wnd = c.rcvAdv.Sub(c.rcvNxt)
+		}
+	}
 	if !acceptable(seg.Seq, segLen, c.rcvNxt, wnd) {
 		if flags&FlagRST == 0 {
 			if flags&FlagSYN != 0 && c.state.synchronized() {
@@ -625,10 +636,38 @@ func (c *Conn) receiveData(seq flow.Seq, p []byte) {
 	// Out of order: keep it where it belongs if the queue has room.
 	s.stats[StatRcvOOPack]++
 	off := int(seq.Sub(c.rcvNxt)) + c.rcv.n
-	if off+len(p) <= c.rcv.cap() && c.reas.add(seq, seq.Add(uint32(len(p))), s.cfg.ReassMaxQueueLen) {
-		c.rcv.copyIn(off, p)
+	if off+len(p) <= c.rcv.cap() {
+		c.copyUnheld(seq, off, p)
+		c.reas.add(seq, seq.Add(uint32(len(p))), s.cfg.ReassMaxQueueLen)
 	}
 	c.ackNow = true // a duplicate ACK, with SACK blocks, at once
+}
+
+// copyUnheld copies into the receive buffer (p goes at offset off, for
+// sequence number seq) only the bytes of p that no out-of-order range holds
+// yet: where copies overlap, the first one received stays, as in Linux and
+// FreeBSD for a segment that starts inside data they hold. Bytes copied
+// outside any range that add then refuses to record are simply not used.
+func (c *Conn) copyUnheld(seq flow.Seq, off int, p []byte) {
+	end := seq.Add(uint32(len(p)))
+	for i := 0; i < c.reas.n && seq.LT(end); i++ {
+		r := c.reas.ranges[i]
+		if r.end.LEQ(seq) {
+			continue
+		}
+		if end.LEQ(r.start) {
+			break
+		}
+		if seq.LT(r.start) {
+			n := int(r.start.Sub(seq))
+			c.rcv.copyIn(off, p[:n])
+		}
+		n := min(int(r.end.Sub(seq)), len(p))
+		seq, off, p = seq.Add(uint32(n)), off+n, p[n:]
+	}
+	if len(p) > 0 {
+		c.rcv.copyIn(off, p)
+	}
 }
 
 // receiveFIN processes the peer's FIN once it is in order.

@@ -46,6 +46,19 @@ func (s *Shard) Listen(port uint16, backlog int, h Handler) (*Listener, error) {
 	return l, nil
 }
 
+// dropSynFin reports whether seg has both SYN and FIN set and drop_synfin
+// says to drop it, and counts it as a bad SYN (FreeBSD's drop_synfin, on by
+// default there; Linux drops such a SYN to a listener unconditionally). A
+// SYN+FIN to a listener opens nothing; one that finds a TIME_WAIT entry
+// neither ends the entry nor draws an ACK (FreeBSD's tcp_twcheck).
+func (s *Shard) dropSynFin(seg *Segment) bool {
+	if seg.Flags&(FlagSYN|FlagFIN) != FlagSYN|FlagFIN || !s.cfg.DropSynFin {
+		return false
+	}
+	s.stats[StatBadSyn]++
+	return true
+}
+
 // listenInput is RFC 9293 3.10.7.2: a segment for a listening port.
 func (s *Shard) listenInput(l *Listener, t *flow.Tuple, seg *Segment, after *flow.Seq) {
 	switch {
@@ -57,6 +70,8 @@ func (s *Shard) listenInput(l *Listener, t *flow.Tuple, seg *Segment, after *flo
 		}
 		return
 	case seg.Flags&FlagSYN == 0:
+		return
+	case s.dropSynFin(seg):
 		return
 	}
 	if l.pending >= l.backlog {

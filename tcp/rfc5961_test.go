@@ -28,7 +28,7 @@ func TestRFC5961_3_2_RST(t *testing.T) {
 		{"exact with ACK", 0, FlagRST | FlagACK, true, false},
 		{"in window +1", 1, FlagRST, false, true},
 		{"in window +1000 with ACK", 1000, FlagRST | FlagACK, false, true},
-		{"last byte of the window", 65535, FlagRST, false, true},
+		{"last byte of the window", 65534, FlagRST, false, true}, // the SYN-ACK offered 65535
 		{"just past the window", 65536 * 2, FlagRST, false, false},
 		{"before RCV.NXT", -1, FlagRST, false, false},
 		{"far away", 1 << 30, FlagRST | FlagACK, false, false},

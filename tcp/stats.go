@@ -28,7 +28,7 @@ const (
 	StatRcvPack                     // in-order data segments received
 	StatRcvByte                     // in-order data bytes received
 	StatRcvBadSum                   // segments with a bad checksum
-	StatRcvBadOff                   // segments with a bad data offset or options
+	StatRcvBadOff                   // segments with a bad data offset
 	StatRcvDupPack                  // completely duplicate data segments
 	StatRcvPartDupPack              // partly duplicate data segments
 	StatRcvOOPack                   // out-of-order data segments

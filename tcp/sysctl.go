@@ -144,6 +144,7 @@ func init() {
 	num("blackhole", "mode", "no RST to closed ports: 1 for SYNs, 2 for any segment", 0, 2, func(c *Config) *int { return &c.Blackhole })
 	flag("insecure_rst", "RFC 793 RST rules instead of RFC 5961", func(c *Config) *bool { return &c.InsecureRST })
 	flag("insecure_syn", "RFC 793 SYN rules instead of RFC 5961", func(c *Config) *bool { return &c.InsecureSYN })
+	flag("drop_synfin", "drop SYN+FIN segments to listeners and TIME_WAIT entries", func(c *Config) *bool { return &c.DropSynFin })
 	flag("icmp_may_rst", "a hard ICMP unreachable aborts a connection in SYN_SENT", func(c *Config) *bool { return &c.ICMPMayRST })
 	num("reass.maxqueuelen", "segments", "out-of-order ranges kept per connection", 1, DefaultReassMaxQueueLen, func(c *Config) *int { return &c.ReassMaxQueueLen })
 	num("tw_reuse", "boolean", "connect() may take a 4-tuple in TIME_WAIT (Linux's tcp_tw_reuse)", 0, 1, func(c *Config) *int { return &c.TWReuse })

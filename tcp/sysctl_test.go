@@ -14,7 +14,7 @@ func TestSysctlNames(t *testing.T) {
 		"sendspace", "recvspace", "rfc1323", "sack.enable", "ecn.enable", "log_in_vain", "ts_offset_per_conn",
 		"isn_reseed_interval", "cc.algorithm", "delayed_ack", "delacktime", "keepinit", "keepidle", "keepintvl",
 		"keepcnt", "always_keepalive", "rexmit_initial", "rexmit_min", "rexmit_slop", "initcwnd_segments",
-		"syncookies", "blackhole", "insecure_rst", "insecure_syn", "icmp_may_rst", "reass.maxqueuelen", "tw_reuse",
+		"syncookies", "blackhole", "insecure_rst", "insecure_syn", "drop_synfin", "icmp_may_rst", "reass.maxqueuelen", "tw_reuse",
 		"tcbhashsize", "pcbcount"}
 	if len(Sysctls()) != len(want)+2 {
 		t.Errorf("%d tunables registered, want %d", len(Sysctls()), len(want)+2)
