@@ -122,6 +122,11 @@ func (s *Socket) Accept() (*Socket, netip.AddrPort, error) {
 	if s.st() != sockListening {
 		return nil, netip.AddrPort{}, syscall.EINVAL
 	}
+	// Accept is the listener's reader: concurrent calls take turns, as
+	// they share the deadline's timer (two waiting on one timer's channel:
+	// only one would see it fire).
+	s.rdMu.Lock()
+	defer s.rdMu.Unlock()
 	for {
 		if c := s.lset.take(); c != nil {
 			return c, c.remote, nil
