@@ -168,19 +168,23 @@ func (s *Socket) recvEntry(p []byte) (n int, err error, done bool) {
 		case <-tc:
 			if d := s.rdDeadline.Load(); d != 0 && time.Now().UnixNano() >= d {
 				cancelled = true
-				if err := s.post(s.rdCancelFn); err != nil {
-					return 0, err, true
-				}
+				s.cancelRecv()
 			}
 		case <-closed:
 			cancelled = true
-			if err := s.post(s.rdCancelFn); err != nil {
-				return 0, err, true
-			}
+			s.cancelRecv()
 		case <-l.Done():
 			return 0, ErrEngineStopped, true
 		}
 	}
+}
+
+// cancelRecv posts the cancel of the parked read. When the loop is
+// stopping the post fails, but the loop may still fill the read in its
+// last turn: the reader waits for that or for the loop's end all the same,
+// so that the core never writes into a buffer the caller got back.
+func (s *Socket) cancelRecv() {
+	_ = s.post(s.rdCancelFn)
 }
 
 // cancelRecvOnCore ends a parked read with nothing (deadline or Close).
