@@ -38,57 +38,116 @@ const (
 // squeue (the loop's mailbox): synchronously, the caller waiting for the
 // result (Recv, Send, Shutdown, options), or asynchronously (Close). Only
 // the owning core touches the connection. Safe for concurrent use.
+//
+// The fields are grouped by who may touch them:
+//
+//   - Fixed when the socket is made: e, v6, the squeue entries rd and wr,
+//     rdCancelFn and the channels. core too for an accepted socket; an
+//     active open sets it under mu before the state becomes
+//     sockConnecting, and the calls that read it without mu look at the
+//     state first.
+//   - The owning core only: conn, leftover and rdParked, in the
+//     tcp.Handler callbacks and the functions posted to the squeue.
+//   - The reader, under rdMu (Recv; Accept on a listener): rdBuf, rdPark,
+//     rdTimer. rdN, rdEOF, rdErr and rdCancelled are the read's results:
+//     the core writes them, the reader reads them after rd.done.
+//   - The writer, under wrMu (Send): wrBuf, wrTimer; wrN and wrErr are the
+//     results, handed back the same way through wr.done.
+//   - Any goroutine under mu (the control calls: bind, listen, connect,
+//     shutdown, close, options, the names): local, remote, opts, linger,
+//     bound, lset. lset is set before the state becomes sockListening:
+//     Accept and SetReadDeadline read it without mu once they see that
+//     state.
+//   - Atomics, for any goroutine and the core: state, closed, nonblock,
+//     noDelay, everConn, shutRd, shutWr, soErr and the deadlines. The
+//     wake channels hold one token: a poke never blocks, and a token left
+//     over only makes a waiter look again. Close closes closedCh under mu.
+//
+// The read buffer's hand-off. Recv puts the caller's buffer in rdBuf and
+// posts rd (recvOnCore); from the post until rd.done is signalled the
+// buffer and the result fields are the core's. recvOnCore copies what is
+// there: leftover bytes, the connection's, or the end with the pending
+// error. When there is nothing and the socket blocks (rdPark) it parks
+// the read instead: it sets rdParked and signals nothing. Readable (data)
+// and Closed (the connection ended) then fill the parked read
+// (fillParked), and Shutdown(SHUT_RD) ends it with io.EOF; each clears
+// rdParked and signals rd.done, so an entry is signalled exactly once and
+// the one-slot channel never blocks the core. A fill that found nothing
+// (a Readable with no bytes) hands Recv nothing: it waits on rdWake and
+// enters again.
+//
+// The reader meanwhile waits on rd.done, its deadline, Close (closedCh),
+// rdWake (a deadline moved: the timer is set again) and the loop's end. At
+// the deadline or Close it does not take the buffer back: it posts the
+// cancel (cancelRecvOnCore) and waits for rd.done again. One goroutine's
+// posts keep their order in the mailbox, so the cancel runs after the
+// entry and finds the read either still parked, which it ends with
+// rdCancelled (Recv returns os.ErrDeadlineExceeded, or EBADF after Close),
+// or filled already, and then Recv returns the data: the fill and the
+// cancel race on the core, where only one of them can win. A deadline
+// extended after the cancel was posted does not save the read. When the
+// loop is stopping the cancel cannot be posted; the reader still waits
+// for rd.done or the loop's end, as the loop's last turn may fill the
+// read. So Recv returns only once the core has let go of the buffer.
+//
+// Send hands wrBuf over the same way, but its entry never parks: it
+// queues what fits and signals; a blocking Send then waits on wrWake
+// (Writable) and enters again.
 type Socket struct {
+	// Fixed when the socket is made.
 	e    *Engine
 	v6   bool
 	core int // the owning core once connected or accepted
 
-	mu       sync.Mutex // control calls: bind, listen, connect, options, close
-	state    atomic.Uint32
-	closed   atomic.Bool
-	closedCh chan struct{}
-	local    netip.AddrPort // guarded by mu
-	remote   netip.AddrPort // guarded by mu
-	opts     tcp.SockOptions
-	linger   int32 // SO_LINGER seconds; -1: off
-	bound    bool  // holds a place in the engine's port table
-	nonblock atomic.Bool
-	noDelay  atomic.Bool
-	everConn atomic.Bool
-	shutRd   atomic.Bool
-	shutWr   atomic.Bool
-	soErr    atomic.Uintptr // pending error (a syscall.Errno), 0 when none
-
 	// Owned by the core.
 	conn     *tcp.Conn
 	leftover []byte // unread bytes saved when the connection ended
+	rdParked bool   // a read waits for data in rdBuf
 
+	// The reader's, under rdMu.
 	rdMu        sync.Mutex
 	rd          sqCall
+	rdCancelFn  func(now int64)
 	rdBuf       []byte
-	rdN         int
+	rdPark      bool // the entry may park (a blocking read)
+	rdTimer     *time.Timer
+	rdN         int // results: the core's until rd.done
 	rdEOF       bool
 	rdErr       error
-	rdPark      bool // the entry may park (a blocking read)
-	rdParked    bool // owned by the core: a read waits for data
 	rdCancelled bool
-	rdCancelFn  func(now int64)
-	rdWake      chan struct{}
-	rdDeadline  atomic.Int64
-	rdTimer     *time.Timer
 
-	wrMu       sync.Mutex
-	wr         sqCall
-	wrBuf      []byte
-	wrN        int
-	wrErr      error
-	wrWake     chan struct{}
+	// The writer's, under wrMu.
+	wrMu    sync.Mutex
+	wr      sqCall
+	wrBuf   []byte
+	wrTimer *time.Timer
+	wrN     int // results: the core's until wr.done
+	wrErr   error
+
+	// Any goroutine, under mu.
+	mu     sync.Mutex     // control calls: bind, listen, connect, options, close
+	local  netip.AddrPort // guarded by mu
+	remote netip.AddrPort // guarded by mu
+	opts   tcp.SockOptions
+	linger int32 // SO_LINGER seconds; -1: off
+	bound  bool  // holds a place in the engine's port table
+	lset   *listenSet
+
+	// Any goroutine: atomics and channels.
+	state      atomic.Uint32
+	closed     atomic.Bool
+	nonblock   atomic.Bool
+	noDelay    atomic.Bool
+	everConn   atomic.Bool
+	shutRd     atomic.Bool
+	shutWr     atomic.Bool
+	soErr      atomic.Uintptr // pending error (a syscall.Errno), 0 when none
+	rdDeadline atomic.Int64
 	wrDeadline atomic.Int64
-	wrTimer    *time.Timer
-
-	connWake chan struct{} // the connection was established or ended
-
-	lset *listenSet
+	closedCh   chan struct{}
+	rdWake     chan struct{}
+	wrWake     chan struct{}
+	connWake   chan struct{} // the connection was established or ended
 }
 
 // sqCall is a reusable squeue entry: fn runs on the core and signals done.
