@@ -273,7 +273,8 @@ func (s *Socket) SetNonblock(on bool) { s.nonblock.Store(on) }
 func (s *Socket) SetReadDeadline(t time.Time) {
 	s.rdDeadline.Store(deadlineNanos(t))
 	poke(s.rdWake) // a waiting reader looks at the new deadline
-	if s.lset != nil {
+	// lset is set before the state says listening: Listen may be under way.
+	if s.st() == sockListening {
 		poke(s.lset.wake)
 	}
 }

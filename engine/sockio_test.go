@@ -37,7 +37,6 @@ func TestConcurrentAcceptsBothSeeTheDeadline(t *testing.T) {
 	}
 }
 
-
 // A blocking Recv whose deadline passes while the engine stops does not
 // return until its core lets go of the buffer: the core, still finishing
 // its last turn, may fill the parked read, and must not write into a
@@ -110,4 +109,23 @@ func TestRecvKeepsItsBufferUntilTheCoreLetsGo(t *testing.T) {
 	if after := string(buf); after != r.seen {
 		t.Fatalf("Recv returned (%d, %v) with %q in its buffer; the core then wrote %q into it", r.n, r.err, r.seen, after)
 	}
+}
+
+// SetReadDeadline may run while another goroutine makes the socket listen
+// (quiet under the race detector).
+func TestSetReadDeadlineWhileListening(t *testing.T) {
+	p := newSockPair(t, nil)
+	s := mustSocket(t, p.srv, false)
+	defer s.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 100 {
+			s.SetReadDeadline(time.Now().Add(time.Hour))
+		}
+	}()
+	if err := s.Listen(0); err != nil {
+		t.Fatal(err)
+	}
+	<-done
 }
