@@ -193,19 +193,33 @@ func poke(ch chan struct{}) {
 	}
 }
 
-// enter runs c on the socket's core and waits for it (squeue_synch_enter).
-func (s *Socket) enter(c *sqCall) error {
+// The squeue entry: the calls that enter the socket's core go through post;
+// the synchronous ones then wait in enter.
+
+// post puts fn in the socket's core's mailbox, waiting while it is full
+// (SQUEUE_ENTER_ONE). The error is ErrEngineStopped: the loop is stopping.
+func (s *Socket) post(fn func(now int64)) error {
 	l := s.e.loops[s.core]
 	for {
-		err := l.Post(c.fn)
+		err := l.Post(fn)
 		if err == nil {
-			break
+			return nil
 		}
 		if err != cores.ErrMailboxFull {
 			return ErrEngineStopped
 		}
 		runtime.Gosched() // the core is behind: back off
 	}
+}
+
+// enter runs c on the socket's core and waits for it (squeue_synch_enter).
+// A loop that stops first may have run c or not: its done channel says.
+// Posting a pre-built entry allocates nothing.
+func (s *Socket) enter(c *sqCall) error {
+	if err := s.post(c.fn); err != nil {
+		return err
+	}
+	l := s.e.loops[s.core]
 	select {
 	case <-c.done:
 		return nil
@@ -233,21 +247,6 @@ func (s *Socket) onCore(fn func(c *Core)) error {
 		return ErrEngineStopped
 	}
 	return nil
-}
-
-// post puts fn in the socket's core's mailbox, waiting while it is full.
-func (s *Socket) post(fn func(now int64)) error {
-	l := s.e.loops[s.core]
-	for {
-		err := l.Post(fn)
-		if err == nil {
-			return nil
-		}
-		if err != cores.ErrMailboxFull {
-			return ErrEngineStopped
-		}
-		runtime.Gosched()
-	}
 }
 
 // onConn runs fn on the connection's core when there is a connection.
