@@ -234,19 +234,19 @@ func (s *Socket) enter(c *sqCall) error {
 }
 
 // onCore runs fn on the socket's core with the core's clock set, flushes
-// what it sent, and waits. For control calls; it allocates.
+// what it sent, and waits: enter with an entry made for the call. For
+// control calls; it allocates.
 func (s *Socket) onCore(fn func(c *Core)) error {
 	c := s.e.cores[s.core]
-	err := s.e.loops[s.core].Call(func(now int64) {
+	call := &sqCall{done: make(chan struct{}, 1)}
+	call.fn = func(now int64) {
 		c.now = now
 		c.tcp.SetNow(now)
 		fn(c)
 		c.flush()
-	})
-	if err != nil {
-		return ErrEngineStopped
+		call.done <- struct{}{}
 	}
-	return nil
+	return s.enter(call)
 }
 
 // onConn runs fn on the connection's core when there is a connection.

@@ -4,7 +4,32 @@ import (
 	"context"
 	"net"
 	"testing"
+	"time"
+
+	"github.com/pollstack/pollstack/cores"
 )
+
+// stallCore blocks loop on a call and fills its mailbox; the returned
+// function lets it go.
+func stallCore(t *testing.T, loop *cores.Loop) (release func()) {
+	t.Helper()
+	entered, let := make(chan struct{}), make(chan struct{})
+	if err := loop.Post(func(int64) { close(entered); <-let }); err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	for loop.Post(func(int64) {}) == nil {
+	}
+	released := false
+	release = func() {
+		if !released {
+			released = true
+			close(let)
+		}
+	}
+	t.Cleanup(release)
+	return release
+}
 
 // dialEchoed dials the server's listener and returns the client's
 // connection and the server's end of it.
@@ -24,6 +49,22 @@ func dialEchoed(t *testing.T, p *sockPair) (c, sc net.Conn) {
 	}
 	t.Cleanup(func() { c.Close(); sc.Close() })
 	return c, sc
+}
+
+// A control call on a core whose mailbox is full waits for room, as Send
+// and Recv do; the engine has not stopped.
+func TestControlCallWithAFullMailboxWaits(t *testing.T) {
+	p := newSockPair(t, nil)
+	c, _ := dialEchoed(t, p)
+	s := c.(*TCPConn).Socket()
+	release := stallCore(t, p.cli.loops[s.core])
+	done := make(chan error, 1)
+	go func() { done <- s.SetSockOpt(SOL_SOCKET, SO_KEEPALIVE, intVal(1)) }()
+	time.Sleep(20 * time.Millisecond)
+	release()
+	if err := <-done; err != nil {
+		t.Fatalf("SO_KEEPALIVE with the mailbox full: %v", err)
+	}
 }
 
 // Send and Recv enter the squeue without allocating: a write and the read
