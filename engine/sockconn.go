@@ -5,11 +5,9 @@ package engine
 
 import (
 	"net/netip"
-	"runtime"
 	"syscall"
 	"time"
 
-	"github.com/pollstack/pollstack/cores"
 	"github.com/pollstack/pollstack/tcp"
 )
 
@@ -319,7 +317,8 @@ func (s *Socket) Close() error {
 	default:
 		return nil
 	}
-	err := s.e.loops[s.core].Post(func(now int64) {
+	// Asynchronous entry: the close is posted, not waited for.
+	err := s.post(func(now int64) {
 		c := s.e.cores[s.core]
 		c.now = now
 		c.tcp.SetNow(now)
@@ -332,10 +331,6 @@ func (s *Socket) Close() error {
 		}
 		c.flush()
 	})
-	for err == cores.ErrMailboxFull {
-		runtime.Gosched()
-		err = s.e.loops[s.core].Post(func(now int64) {})
-	}
 	if err != nil {
 		return nil // the engine stopped: its connections are gone
 	}

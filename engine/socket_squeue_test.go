@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -49,6 +50,25 @@ func dialEchoed(t *testing.T, p *sockPair) (c, sc net.Conn) {
 	}
 	t.Cleanup(func() { c.Close(); sc.Close() })
 	return c, sc
+}
+
+// Close on a core whose mailbox is full waits for room and then posts the
+// close itself: the peer sees the FIN.
+func TestCloseWithAFullMailboxCloses(t *testing.T) {
+	p := newSockPair(t, nil)
+	c, sc := dialEchoed(t, p)
+	release := stallCore(t, p.cli.loops[c.(*TCPConn).Socket().core])
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close() }()
+	time.Sleep(20 * time.Millisecond)
+	release()
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	sc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := sc.Read(make([]byte, 8)); err != io.EOF {
+		t.Fatalf("the peer read (%d, %v) after Close, not the FIN", n, err)
+	}
 }
 
 // A control call on a core whose mailbox is full waits for room, as Send
