@@ -57,7 +57,7 @@ const (
 //     shutdown, close, options, the names): local, remote, opts, linger,
 //     bound, lset. lset is set before the state becomes sockListening:
 //     Accept and SetReadDeadline read it without mu once they see that
-//     state.
+//     state. A listener's cores read its opts from a copy in lset.
 //   - Atomics, for any goroutine and the core: state, closed, nonblock,
 //     noDelay, everConn, shutRd, shutWr, soErr and the deadlines. The
 //     wake channels hold one token: a poke never blocks, and a token left

@@ -112,3 +112,33 @@ func TestSendRecvAllocateNothing(t *testing.T) {
 		t.Fatalf("%v allocations per Send and Recv", allocs)
 	}
 }
+
+// Options set on a listener while its cores accept connections reach the
+// connections to come (quiet under the race detector).
+func TestListenerOptionsWhileAccepting(t *testing.T) {
+	p := newSockPair(t, nil)
+	l, err := p.srv.Listen("tcp", ":7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveEcho(t, l)
+	ls := l.(*TCPListener).s
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			if err := ls.SetSockOpt(SOL_SOCKET, SO_KEEPALIVE, intVal(i%2)); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for range 10 {
+		c, err := p.cli.DialContext(context.Background(), "tcp", "198.18.0.1:7")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	<-done
+}

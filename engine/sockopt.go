@@ -21,6 +21,9 @@ func (s *Socket) SetSockOpt(level, name int, val []byte) error {
 	if s.closed.Load() {
 		return syscall.EBADF
 	}
+	if s.st() == sockListening {
+		defer s.lset.setOpts(&s.opts) // for the connections to come
+	}
 	if level == IPPROTO_TCP && name == TCP_CONGESTION {
 		n := string(trimNUL(val))
 		cc, err := tcp.LookupCongestionControl(n)
