@@ -50,7 +50,8 @@ const (
 //     tcp.Handler callbacks and the functions posted to the squeue.
 //   - The reader, under rdMu (Recv; Accept on a listener): rdBuf, rdPark,
 //     rdTimer. rdN, rdEOF, rdErr and rdCancelled are the read's results:
-//     the core writes them, the reader reads them after rd.done.
+//     the core writes them, the reader reads them after rd.done (and
+//     clears rdCancelled before it posts the entry).
 //   - The writer, under wrMu (Send): wrBuf, wrTimer; wrN and wrErr are the
 //     results, handed back the same way through wr.done.
 //   - Any goroutine under mu (the control calls: bind, listen, connect,
