@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 
@@ -141,4 +143,32 @@ func TestListenerOptionsWhileAccepting(t *testing.T) {
 		c.Close()
 	}
 	<-done
+}
+
+// A listener closed while its core's mailbox is full stops listening
+// there all the same: a connection to its port is refused.
+func TestListenerCloseWithAFullMailbox(t *testing.T) {
+	p := newSockPair(t, nil)
+	l, err := p.srv.Listen("tcp", ":7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := stallCore(t, p.srv.loops[0])
+	closed := make(chan error, 1)
+	go func() { closed <- l.Close() }()
+	time.Sleep(20 * time.Millisecond)
+	release()
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := p.cli.DialContext(ctx, "tcp", "198.18.0.1:7")
+	if err == nil {
+		c.Close()
+		t.Fatal("a closed listener took a connection")
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial a closed listener: %v", err)
+	}
 }
