@@ -75,7 +75,7 @@ type Engine struct {
 
 	sysctl sysctlState // the net.inet.tcp tunables (sysctl.go)
 
-	// The socket layer (socket.go).
+	// The socket layer (socket.go, sockconn.go, sockio.go, sockopt.go).
 	ports    *portTable
 	done     chan struct{} // closed when the engine stops
 	stopped  atomic.Bool

@@ -26,6 +26,10 @@ type listenSet struct {
 	dropped atomic.Uint64    // connections reset: their queue was full
 	hands   []*acceptHandler // per core
 	closed  atomic.Bool
+	// opts are the listening socket's options, which the cores copy into
+	// the sockets they make: a copy stored under the socket's mu, as the
+	// cores may not take it.
+	opts atomic.Pointer[tcp.SockOptions]
 }
 
 // acceptHandler is a core's handler for connections a listener makes until
@@ -43,6 +47,7 @@ func (e *Engine) listen(s *Socket, backlog int) (*listenSet, error) {
 	n := len(e.cores)
 	ls := &listenSet{e: e, s: s, port: s.local.Port(), lst: make([]*tcp.Listener, n),
 		queues: make([]chan *Socket, n), wake: make(chan struct{}, 1), hands: make([]*acceptHandler, n)}
+	ls.setOpts(&s.opts)
 	opts := s.opts
 	opts.NoDelay = s.noDelay.Load()
 	for i := range e.cores {
@@ -67,6 +72,13 @@ func (e *Engine) listen(s *Socket, backlog int) (*listenSet, error) {
 		}
 	}
 	return ls, nil
+}
+
+// setOpts publishes the listening socket's options to the cores. Called
+// with the socket's mu held.
+func (ls *listenSet) setOpts(o *tcp.SockOptions) {
+	c := *o
+	ls.opts.Store(&c)
 }
 
 // setBacklog changes the accept queues' size for connections to come.
@@ -149,7 +161,7 @@ func (h *acceptHandler) Established(c *tcp.Conn) {
 	}
 	t := c.Tuple()
 	s := ls.e.newSocket(ls.s.v6, h.core)
-	s.opts = ls.s.opts
+	s.opts = *ls.opts.Load()
 	s.noDelay.Store(ls.s.noDelay.Load())
 	s.local = netip.AddrPortFrom(tupleAddr(t.LocalAddr), t.LocalPort)
 	s.remote = netip.AddrPortFrom(tupleAddr(t.RemoteAddr), t.RemotePort)

@@ -34,7 +34,7 @@ func (e *Engine) Listen(network, address string) (net.Listener, error) {
 		s.Close()
 		return nil, opErr("listen", network, nil, la, err)
 	}
-	return &Listener{s: s, network: network, addr: tcpAddr(s.local)}, nil
+	return &TCPListener{s: s, network: network, addr: tcpAddr(s.local)}, nil
 }
 
 // Dial connects to address over the engine (net.Dial's contract; IP
@@ -89,7 +89,7 @@ func (e *Engine) DialContext(ctx context.Context, network, address string) (net.
 			return nil, opErr("dial", network, nil, ra, ErrEngineStopped)
 		}
 	}
-	return &Conn{s: s, network: network, laddr: tcpAddr(s.local), raddr: tcpAddr(s.remote)}, nil
+	return &TCPConn{s: s, network: network, laddr: tcpAddr(s.local), raddr: tcpAddr(s.remote)}, nil
 }
 
 func (e *Engine) socketFor(v6 bool) (*Socket, error) {
@@ -163,17 +163,18 @@ func opErr(op, network string, src *net.TCPAddr, dst netip.AddrPort, err error) 
 	return oe
 }
 
-// Conn is a connection of the engine as a net.Conn.
-type Conn struct {
+// TCPConn is a connection of the engine as a net.Conn, as *net.TCPConn is
+// the kernel's.
+type TCPConn struct {
 	s            *Socket
 	network      string
 	laddr, raddr *net.TCPAddr
 }
 
-var _ net.Conn = (*Conn)(nil)
+var _ net.Conn = (*TCPConn)(nil)
 
 // Read implements net.Conn.
-func (c *Conn) Read(p []byte) (int, error) {
+func (c *TCPConn) Read(p []byte) (int, error) {
 	n, err := c.s.Recv(p)
 	if err == io.EOF && n == 0 && len(p) == 0 {
 		err = nil
@@ -182,12 +183,12 @@ func (c *Conn) Read(p []byte) (int, error) {
 }
 
 // Write implements net.Conn.
-func (c *Conn) Write(p []byte) (int, error) {
+func (c *TCPConn) Write(p []byte) (int, error) {
 	n, err := c.s.Send(p)
 	return n, c.err("write", err)
 }
 
-func (c *Conn) err(op string, err error) error {
+func (c *TCPConn) err(op string, err error) error {
 	if err == nil || err == io.EOF {
 		return err
 	}
@@ -199,41 +200,41 @@ func (c *Conn) err(op string, err error) error {
 
 // Close implements net.Conn: a FIN after the queued data (or a RST with
 // SetLinger(0)). Waiting Read and Write calls return net.ErrClosed.
-func (c *Conn) Close() error { return c.err("close", c.s.Close()) }
+func (c *TCPConn) Close() error { return c.err("close", c.s.Close()) }
 
 // CloseWrite shuts the send side (a FIN), as *net.TCPConn does.
-func (c *Conn) CloseWrite() error { return c.err("close", c.s.Shutdown(SHUT_WR)) }
+func (c *TCPConn) CloseWrite() error { return c.err("close", c.s.Shutdown(SHUT_WR)) }
 
 // CloseRead shuts the receive side.
-func (c *Conn) CloseRead() error { return c.err("close", c.s.Shutdown(SHUT_RD)) }
+func (c *TCPConn) CloseRead() error { return c.err("close", c.s.Shutdown(SHUT_RD)) }
 
 // LocalAddr implements net.Conn.
-func (c *Conn) LocalAddr() net.Addr { return c.laddr }
+func (c *TCPConn) LocalAddr() net.Addr { return c.laddr }
 
 // RemoteAddr implements net.Conn.
-func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
+func (c *TCPConn) RemoteAddr() net.Addr { return c.raddr }
 
 // SetDeadline implements net.Conn.
-func (c *Conn) SetDeadline(t time.Time) error {
+func (c *TCPConn) SetDeadline(t time.Time) error {
 	c.s.SetReadDeadline(t)
 	c.s.SetWriteDeadline(t)
 	return nil
 }
 
 // SetReadDeadline implements net.Conn.
-func (c *Conn) SetReadDeadline(t time.Time) error { c.s.SetReadDeadline(t); return nil }
+func (c *TCPConn) SetReadDeadline(t time.Time) error { c.s.SetReadDeadline(t); return nil }
 
 // SetWriteDeadline implements net.Conn.
-func (c *Conn) SetWriteDeadline(t time.Time) error { c.s.SetWriteDeadline(t); return nil }
+func (c *TCPConn) SetWriteDeadline(t time.Time) error { c.s.SetWriteDeadline(t); return nil }
 
 // SetNoDelay sets TCP_NODELAY.
-func (c *Conn) SetNoDelay(on bool) error {
+func (c *TCPConn) SetNoDelay(on bool) error {
 	return c.err("set", c.s.SetSockOpt(IPPROTO_TCP, TCP_NODELAY, intOpt(on)))
 }
 
 // SetLinger sets SO_LINGER as *net.TCPConn does: < 0 off, 0 reset on
 // Close, > 0 seconds Close waits.
-func (c *Conn) SetLinger(sec int) error {
+func (c *TCPConn) SetLinger(sec int) error {
 	v := make([]byte, 8)
 	if sec >= 0 {
 		putNative(v, 1)
@@ -244,19 +245,20 @@ func (c *Conn) SetLinger(sec int) error {
 
 // Socket returns the connection's socket, for the calls net.Conn lacks
 // (GetSockOpt, TCP_INFO...).
-func (c *Conn) Socket() *Socket { return c.s }
+func (c *TCPConn) Socket() *Socket { return c.s }
 
-// Listener is a listening socket of the engine as a net.Listener.
-type Listener struct {
+// TCPListener is a listening socket of the engine as a net.Listener, as
+// *net.TCPListener is the kernel's.
+type TCPListener struct {
 	s       *Socket
 	network string
 	addr    *net.TCPAddr
 }
 
-var _ net.Listener = (*Listener)(nil)
+var _ net.Listener = (*TCPListener)(nil)
 
 // Accept implements net.Listener; after Close it returns net.ErrClosed.
-func (l *Listener) Accept() (net.Conn, error) {
+func (l *TCPListener) Accept() (net.Conn, error) {
 	s, _, err := l.s.Accept()
 	if err != nil {
 		if err == syscall.EBADF {
@@ -264,11 +266,11 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		return nil, &net.OpError{Op: "accept", Net: l.network, Addr: l.addr, Err: err}
 	}
-	return &Conn{s: s, network: l.network, laddr: tcpAddr(s.local), raddr: tcpAddr(s.remote)}, nil
+	return &TCPConn{s: s, network: l.network, laddr: tcpAddr(s.local), raddr: tcpAddr(s.remote)}, nil
 }
 
 // Close implements net.Listener.
-func (l *Listener) Close() error {
+func (l *TCPListener) Close() error {
 	if err := l.s.Close(); err != nil {
 		return &net.OpError{Op: "close", Net: l.network, Addr: l.addr, Err: net.ErrClosed}
 	}
@@ -276,14 +278,14 @@ func (l *Listener) Close() error {
 }
 
 // Addr implements net.Listener.
-func (l *Listener) Addr() net.Addr { return l.addr }
+func (l *TCPListener) Addr() net.Addr { return l.addr }
 
 // SetDeadline bounds Accept.
-func (l *Listener) SetDeadline(t time.Time) error { l.s.SetReadDeadline(t); return nil }
+func (l *TCPListener) SetDeadline(t time.Time) error { l.s.SetReadDeadline(t); return nil }
 
 // Dropped returns how many established connections were reset because
 // their core's accept queue was full.
-func (l *Listener) Dropped() uint64 { return l.s.lset.dropped.Load() }
+func (l *TCPListener) Dropped() uint64 { return l.s.lset.dropped.Load() }
 
 func intOpt(on bool) []byte {
 	v := make([]byte, 4)

@@ -2,10 +2,12 @@ package engine
 
 import (
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
 
+	"github.com/pollstack/pollstack/cores"
 	"github.com/pollstack/pollstack/flow"
 	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/tcp"
@@ -166,23 +168,31 @@ func (p *portTable) unbind(s *Socket) {
 	p.binds[port] = bs
 }
 
-// onCore runs fn on core i and waits; before Start (or in tests that drive
-// the cores by hand) it runs fn directly.
+// onCore runs fn on core i and waits, waiting for room while the core's
+// mailbox is full, as a socket's entry does; before Start (or in tests that
+// drive the cores by hand) it runs fn directly.
 func (e *Engine) onCore(i int, fn func(c *Core)) error {
 	c := e.cores[i]
 	if !e.running {
 		fn(c)
 		return nil
 	}
-	if err := e.loops[i].Call(func(now mono.Time) {
+	call := func(now mono.Time) {
 		c.now = now
 		c.tcp.SetNow(now)
 		fn(c)
 		c.flush()
-	}); err != nil {
-		return ErrEngineStopped
 	}
-	return nil
+	for {
+		err := e.loops[i].Call(call)
+		if err == nil {
+			return nil
+		}
+		if err != cores.ErrMailboxFull {
+			return ErrEngineStopped
+		}
+		runtime.Gosched() // the core is behind: back off
+	}
 }
 
 // isLocal reports whether a is one of the engine's addresses.

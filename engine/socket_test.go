@@ -104,7 +104,7 @@ func TestNetConnEchoBothFamilies(t *testing.T) {
 		rand.Read(want)
 		go func() {
 			c.Write(want)
-			c.(*Conn).CloseWrite()
+			c.(*TCPConn).CloseWrite()
 		}()
 		got, err := io.ReadAll(c)
 		if err != nil {
@@ -196,7 +196,7 @@ func TestSocketErrnoTable(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := <-accepted
-		c.(*Conn).SetLinger(0)
+		c.(*TCPConn).SetLinger(0)
 		c.Close()
 		waitState(t, s, sockDisconnected)
 		return s
