@@ -90,7 +90,8 @@ func (ls *listenSet) setBacklog(backlog int) {
 		backlog = DefaultAcceptBacklog
 	}
 	for i := range ls.lst {
-		ls.e.onCore(i, func(c *Core) {
+		// A stopped engine has no listener left to change.
+		_ = ls.e.onCore(i, func(c *Core) {
 			if ls.lst[i] != nil {
 				ls.lst[i].SetBacklog(backlog)
 			}
@@ -123,7 +124,8 @@ func (ls *listenSet) take() *Socket {
 // stop closes the per-core listeners.
 func (ls *listenSet) stop() {
 	for i := range ls.lst {
-		ls.e.onCore(i, func(c *Core) {
+		// A stopped engine has no listener left to close.
+		_ = ls.e.onCore(i, func(c *Core) {
 			if ls.lst[i] != nil {
 				ls.lst[i].Close()
 				ls.lst[i] = nil

@@ -24,7 +24,6 @@ import (
 var (
 	srvAddr4 = netip.MustParseAddr("198.18.0.1")
 	cliAddr4 = netip.MustParseAddr("198.18.0.2")
-	srvAddr6 = netip.MustParseAddr("2001:2::1")
 	noHost4  = netip.MustParseAddr("198.18.0.99") // on the link, never answers ARP
 )
 
