@@ -1,6 +1,3 @@
-// Command pollstack runs the pollstack packet engine: on an interface over
-// AF_XDP (serve), as a traffic generator (bench), on the embedded in-memory
-// link (demo), and it builds the two-namespace test bed (testbed).
 package main
 
 import (
