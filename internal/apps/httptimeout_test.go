@@ -241,4 +241,3 @@ func TestHTTPDefaultTimeouts(t *testing.T) {
 		t.Fatalf("defaults %v, %v; want nginx's 60 s and 75 s", hh.HeaderTimeout, hh.KeepaliveTimeout)
 	}
 }
-
