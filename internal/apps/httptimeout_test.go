@@ -49,11 +49,10 @@ func testHTTP() *HTTP {
 // notes when the server's FIN (or RST) arrived.
 type slowClient struct {
 	client
-	conn   *tcp.Conn
-	w      *wire
-	est    mono.Time // when it was established
-	gone   mono.Time // when the server closed, 0 while open
-	source uint16
+	conn *tcp.Conn
+	w    *wire
+	est  mono.Time // when it was established
+	gone mono.Time // when the server closed, 0 while open
 }
 
 func (c *slowClient) Established(conn *tcp.Conn) { c.est = c.w.now }
