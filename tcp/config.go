@@ -99,6 +99,12 @@ type Config struct {
 	// Log receives the lines log_in_vain asks for, on the shard's core;
 	// nil drops them.
 	Log func(line string)
+	// MaxSockets is kern.ipc.maxsockets: the most connections (every
+	// state but TIME_WAIT, as pcbcount counts them), machine-wide; each of
+	// the Cores shards keeps its share (see SocketLimit). Past it a SYN is
+	// dropped unanswered and an active open fails with ENOBUFS. 0, the
+	// default, sets no limit.
+	MaxSockets int
 }
 
 // DefaultConfig returns FreeBSD's defaults for a 1500-byte MTU.
@@ -133,6 +139,16 @@ func (cfg *Config) TimeWaitLimit() int {
 	return (n + cores - 1) / cores
 }
 
+// SocketLimit is the most connections one shard keeps: its share of
+// kern.ipc.maxsockets among Cores shards, rounded up; 0 is no limit.
+func (cfg *Config) SocketLimit() int {
+	if cfg.MaxSockets <= 0 {
+		return 0
+	}
+	cores := max(cfg.Cores, 1)
+	return (cfg.MaxSockets + cores - 1) / cores
+}
+
 // Validate checks a configuration's limits.
 func (cfg *Config) Validate() error {
 	switch {
@@ -148,6 +164,8 @@ func (cfg *Config) Validate() error {
 		return fmt.Errorf("tcp: maxtcptw %d: want 0 (automatic) or at least %d", cfg.MaxTCPTW, MinMaxTCPTW)
 	case cfg.Cores < 0:
 		return fmt.Errorf("tcp: %d cores", cfg.Cores)
+	case cfg.MaxSockets < 0 || cfg.MaxSockets > maxMsec:
+		return fmt.Errorf("tcp: maxsockets %d: want 0 (no limit) or 1..%d", cfg.MaxSockets, maxMsec)
 	case cfg.TimeWaitLimit() > tw.MaxLimit:
 		return fmt.Errorf("tcp: maxtcptw %d: at most %d per core", cfg.MaxTCPTW, tw.MaxLimit)
 	case cfg.RexmitInitial < timerTick:

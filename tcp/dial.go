@@ -18,8 +18,13 @@ func (s *Shard) Dial(t flow.Tuple, h Handler, now mono.Time) (*Conn, error) {
 // held by a connection is EADDRINUSE; one in TIME_WAIT is taken over when
 // tw_reuse allows it (see reuseTimeWait), else EADDRINUSE. An ephemeral
 // port is one whose 4-tuple is free; with tw_reuse, when none is, one whose
-// TIME_WAIT entry may be taken over; else EADDRNOTAVAIL.
+// TIME_WAIT entry may be taken over; else EADDRNOTAVAIL. A shard that holds
+// its share of kern.ipc.maxsockets refuses it with ENOBUFS.
 func (s *Shard) dial(t flow.Tuple, h Handler, o *SockOptions) (*Conn, error) {
+	if limit := s.cfg.SocketLimit(); limit > 0 && len(s.conns) >= limit {
+		s.stats[StatSocketsExhausted]++
+		return nil, syscall.ENOBUFS // FreeBSD's socket(2) past kern.ipc.maxsockets
+	}
 	var after *flow.Seq
 	if t.LocalPort == 0 {
 		if !s.pickPort(&t, false) && !(s.twReuse() && s.pickPort(&t, true)) {

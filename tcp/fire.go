@@ -162,5 +162,9 @@ func (c *Conn) fire(k timerKind, now mono.Time) {
 			}
 			c.finish(nil)
 		}
+	case timerApp:
+		if h, ok := c.handler.(AppTimerHandler); ok && !c.closedByApp {
+			h.AppTimer(c)
+		}
 	}
 }

@@ -74,6 +74,9 @@ func (s *Shard) listenInput(l *Listener, t *flow.Tuple, seg *Segment, after *flo
 	case s.dropSynFin(seg):
 		return
 	}
+	if s.socketsFull() {
+		return
+	}
 	if l.pending >= l.backlog {
 		if s.cfg.SynCookies {
 			s.sendCookie(t, seg)
@@ -101,4 +104,22 @@ func (s *Shard) listenInput(l *Listener, t *flow.Tuple, seg *Segment, after *flo
 	s.conns[*t] = c
 	c.armTimer(timerKeep, s.now.Add(c.keepInit))
 	c.sendSYN()
+}
+
+// socketsFull reports whether the shard holds its share of
+// kern.ipc.maxsockets, counting the refusal when it does. A SYN that finds
+// it full is dropped without an answer (no SYN-ACK, no cookie, no RST), as
+// Linux drops a SYN whose listener's accept queue is full and FreeBSD
+// drops a handshake whose socket it cannot allocate ("Socket create failed
+// due to limits"), counting listendrop: the client's SYN retransmissions
+// (1 s, 2 s, 4 s...) then retry it until a connection ends, where a RST
+// would fail it at once with ECONNREFUSED, the answer for "nobody listens".
+func (s *Shard) socketsFull() bool {
+	limit := s.cfg.SocketLimit()
+	if limit == 0 || len(s.conns) < limit {
+		return false
+	}
+	s.stats[StatSocketsExhausted]++
+	s.stats[StatListenDrop]++
+	return true
 }

@@ -59,18 +59,19 @@ const (
 	StatICMPUnreach                 // ICMP unreachables matched to a connection
 	// The shard's TIME_WAIT table's counters (tw.Stats), copied in by
 	// Shard.Stats; tw_reopened above is the table's too.
-	StatTWCreated      // TIME_WAIT entries made
-	StatTWExpired      // TIME_WAIT entries whose 2MSL ran out
-	StatTWRecycled     // TIME_WAIT entries ended early to make room (maxtcptw)
-	StatTWRSTIgnored   // RSTs ignored in TIME_WAIT (RFC 1337)
-	StatTWPAWSDropped  // segments with an old timestamp dropped in TIME_WAIT
-	StatTWFINRearmed   // retransmitted FINs acknowledged in TIME_WAIT, 2MSL restarted
-	StatTWResponds     // ACKs sent from TIME_WAIT
-	StatTWOverflow     // connections closed without TIME_WAIT: no entry could be made
-	StatTWRateLimited  // TIME_WAIT ACKs not sent: over the per-second limit
-	StatTWNoLocal      // connections closed without TIME_WAIT: nolocaltimewait
-	StatTWReused       // TIME_WAIT entries taken over by an active open (tw_reuse)
-	StatPortsExhausted // active opens refused: no ephemeral port was free (EADDRNOTAVAIL)
+	StatTWCreated        // TIME_WAIT entries made
+	StatTWExpired        // TIME_WAIT entries whose 2MSL ran out
+	StatTWRecycled       // TIME_WAIT entries ended early to make room (maxtcptw)
+	StatTWRSTIgnored     // RSTs ignored in TIME_WAIT (RFC 1337)
+	StatTWPAWSDropped    // segments with an old timestamp dropped in TIME_WAIT
+	StatTWFINRearmed     // retransmitted FINs acknowledged in TIME_WAIT, 2MSL restarted
+	StatTWResponds       // ACKs sent from TIME_WAIT
+	StatTWOverflow       // connections closed without TIME_WAIT: no entry could be made
+	StatTWRateLimited    // TIME_WAIT ACKs not sent: over the per-second limit
+	StatTWNoLocal        // connections closed without TIME_WAIT: nolocaltimewait
+	StatTWReused         // TIME_WAIT entries taken over by an active open (tw_reuse)
+	StatPortsExhausted   // active opens refused: no ephemeral port was free (EADDRNOTAVAIL)
+	StatSocketsExhausted // SYNs dropped and active opens refused (ENOBUFS): kern.ipc.maxsockets reached
 	numStats
 )
 
@@ -95,6 +96,7 @@ var statNames = [numStats]string{
 	StatTWRSTIgnored: "tw_rst_ignored", StatTWPAWSDropped: "tw_paws_dropped", StatTWFINRearmed: "tw_fin_rearmed",
 	StatTWResponds: "tw_responds", StatTWOverflow: "tw_overflow", StatTWRateLimited: "tw_ratelimited",
 	StatTWNoLocal: "tw_nolocal", StatTWReused: "tw_reused", StatPortsExhausted: "ports_exhausted",
+	StatSocketsExhausted: "sockets_exhausted",
 }
 
 // twStats maps the tw table's counters to the shard's.

@@ -123,6 +123,9 @@ func (s *Shard) cookieACK(l *Listener, t *flow.Tuple, seg *Segment) bool {
 		return false
 	}
 	s.stats[StatSCRecvCookie]++
+	if s.socketsFull() {
+		return true // dropped: the peer retransmits, or its data resets later
+	}
 	c := s.newConn(*t)
 	c.iss = seg.Ack - 1
 	c.sndUna, c.recover, c.highRxt = c.iss, c.iss, c.iss

@@ -30,7 +30,8 @@ type Sysctl struct {
 	// Name is the full name, like net.inet.tcp.msl.
 	Name string
 	// Unit is the unit of its value: ms, s, bytes, segments, entries,
-	// probes, boolean (0 or 1), mode (a number from a list) or name.
+	// sockets, probes, boolean (0 or 1), mode (a number from a list),
+	// port or name.
 	Unit string
 	// Default is the value of DefaultConfig, as Get shows it.
 	Default string
@@ -156,6 +157,10 @@ func init() {
 		Description: "highest ephemeral port",
 		get:         func(c *Config) string { _, l := c.PortRange(); return strconv.Itoa(int(l)) },
 		set:         func(c *Config, v int64) { c.PortLast = int(v) }})
+	addSysctl(&Sysctl{Name: "kern.ipc.maxsockets", Unit: "sockets", Min: 0, Max: maxMsec,
+		Description: "most connections (TIME_WAIT not counted), split across the cores (0: no limit)",
+		get:         func(c *Config) string { return strconv.Itoa(c.MaxSockets) },
+		set:         func(c *Config, v int64) { c.MaxSockets = int(v) }})
 	addSysctl(&Sysctl{Name: "tcbhashsize", Unit: "entries", ReadOnly: true,
 		Description: "connections a shard's table is sized for at start (it grows)",
 		get:         func(*Config) string { return strconv.Itoa(TCBHashSize) }})
@@ -170,10 +175,17 @@ func init() {
 }
 
 func addSysctl(s *Sysctl) {
-	if !strings.HasPrefix(s.Name, "net.") {
-		s.Name = SysctlPrefix + s.Name
-	}
+	s.Name = fullSysctlName(s.Name)
 	sysctls = append(sysctls, s)
+}
+
+// fullSysctlName puts net.inet.tcp. before a name that is not already a
+// full MIB name (net.* or kern.*).
+func fullSysctlName(name string) string {
+	if strings.HasPrefix(name, "net.") || strings.HasPrefix(name, "kern.") {
+		return name
+	}
+	return SysctlPrefix + name
 }
 
 // Sysctls returns every tunable, in a fixed order. The result is shared:
@@ -183,10 +195,7 @@ func Sysctls() []*Sysctl { return sysctls }
 // LookupSysctl finds a tunable by its full name (net.inet.tcp.msl) or by
 // the part after net.inet.tcp. (msl).
 func LookupSysctl(name string) (*Sysctl, error) {
-	full := name
-	if !strings.HasPrefix(full, "net.") {
-		full = SysctlPrefix + full
-	}
+	full := fullSysctlName(name)
 	for _, s := range sysctls {
 		if s.Name == full {
 			return s, nil

@@ -16,6 +16,7 @@ const (
 	timerKeep                     // keepinit before ESTABLISHED, keepalive after
 	timerDelAck                   // delayed ACK
 	timer2MSL                     // TIME_WAIT and the FIN_WAIT_2 timeout
+	timerApp                      // the application's (Conn.SetAppTimer); fires last
 	numTimers
 )
 

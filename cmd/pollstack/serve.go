@@ -24,7 +24,9 @@ Apps (TCP apps listen on --port on every core):
   echo     send back what arrives; close after the peer half-closes
   discard  read and drop everything
   http     a minimal HTTP/1.1 server: keep-alive, Connection: close, a body
-           of ?size=N bytes (default "hello\n")
+           of ?size=N bytes (default "hello\n"); closes a connection whose
+           request head is not in within --http-header-timeout, or that
+           waits idle longer than --http-keepalive-timeout between requests
   gohttp   the Go standard library's net/http server on a pollstack
            net.Listener (every core accepts): same answers as http
   sink     count every received frame and drop it (raw receive rate, no stack)
@@ -38,6 +40,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	app := fs.String("app", "", "application to run: echo, discard, http, gohttp or sink (default: none, answer ARP/ND/echo only)")
 	control := fs.String("control", "", "control socket for 'pollstack stat' and 'pollstack sysctl' (default /run/pollstack/[NS@]IF.sock, /run/pollstack made if missing; PATH's directory must exist; \"none\" for none)")
 	port := fs.Int("port", 8080, "TCP port the app listens on, 1..65535")
+	headerTimeout := fs.Duration("http-header-timeout", apps.DefaultHTTPHeaderTimeout, "--app http: the longest a request head may take to arrive whole, counted from the connection's establishment for the first request and from the head's first byte for the next (nginx's client_header_timeout); also the longest wait between two reads of a request body. A connection past it is closed without an answer; 0 for none")
+	keepaliveTimeout := fs.Duration("http-keepalive-timeout", apps.DefaultHTTPKeepaliveTimeout, "--app http: the longest a connection waits idle for its next request once the last response is written (nginx's keepalive_timeout); 0 for none")
 	drain := fs.Duration("drain", 2*time.Second, "on SIGINT/SIGTERM, close every connection in order and wait this long for the closes to finish (into TIME_WAIT) before stopping; 0 stops at once")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -49,6 +53,12 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	if *drain < 0 {
 		return usagef("serve: --drain %v: want 0 or more", *drain)
+	}
+	if err := checkDuration("serve", "http-header-timeout", *headerTimeout, true, time.Millisecond, "0 (none) or at least 1ms"); err != nil {
+		return err
+	}
+	if err := checkDuration("serve", "http-keepalive-timeout", *keepaliveTimeout, true, time.Millisecond, "0 (none) or at least 1ms"); err != nil {
+		return err
 	}
 	if *port < 1 || *port > 65535 {
 		return usagef("serve: --port %d: want 1..65535", *port)
@@ -69,6 +79,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		name := *app
 		cfg.Listen = []engine.ListenSpec{{Port: uint16(*port), Handler: func(int) tcp.Handler {
 			h, _ := apps.New(name)
+			if hh, ok := h.(*apps.HTTP); ok {
+				hh.HeaderTimeout, hh.KeepaliveTimeout = *headerTimeout, *keepaliveTimeout
+			}
 			return h
 		}}}
 	}

@@ -2,6 +2,7 @@ package apps
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/pollstack/pollstack/internal/apps/httpapp"
 	"github.com/pollstack/pollstack/tcp"
@@ -71,48 +72,160 @@ func (Discard) Readable(c *tcp.Conn) {
 func (Discard) Writable(c *tcp.Conn)    {}
 func (Discard) Closed(*tcp.Conn, error) {}
 
+// Defaults of the HTTP app's timeouts: nginx's.
+const (
+	// DefaultHTTPHeaderTimeout is how long a request head may take to
+	// arrive whole (nginx's client_header_timeout).
+	DefaultHTTPHeaderTimeout = 60 * time.Second
+	// DefaultHTTPKeepaliveTimeout is how long a connection may wait idle
+	// for its next request (nginx's keepalive_timeout).
+	DefaultHTTPKeepaliveTimeout = 75 * time.Second
+)
+
 // HTTP answers HTTP/1.1 requests with httpapp's responder, one per
 // connection, recycled through a free list.
+//
+// Its timeouts use the connection's application timer (tcp.Conn.SetAppTimer),
+// so they cost no goroutine, no clock read and no allocation per request:
+//   - HeaderTimeout bounds a request head, from the connection's
+//     establishment for the first request and from the head's first byte
+//     for the next ones; bytes arriving slowly do not extend it (slowloris).
+//     While a request body is read, it is instead the longest wait between
+//     two reads that make progress (nginx's client_body_timeout, which has
+//     the same default);
+//   - KeepaliveTimeout bounds the wait between requests, from the moment
+//     the last response was written whole into the send buffer;
+//   - while responses are waiting for room in the send buffer neither runs
+//     (TCP's persist and retransmission limits bound a peer that stops
+//     reading).
+//
+// A connection that times out is closed as nginx closes it: no response, a
+// FIN (a RST when unread bytes are left, as Close does). Zero disables a
+// timeout.
 type HTTP struct {
-	cfg     httpapp.Config
-	free    []*httpapp.Responder
+	cfg httpapp.Config
+	// HeaderTimeout and KeepaliveTimeout are the timeouts above; NewHTTP
+	// sets the defaults. Set them before the app serves a connection.
+	HeaderTimeout, KeepaliveTimeout time.Duration
+	// HeaderTimeouts and KeepaliveTimeouts count the connections each
+	// closed (on this core; read them on it).
+	HeaderTimeouts, KeepaliveTimeouts uint64
+
+	free    []*httpConn
 	scratch []byte
 }
 
-// NewHTTP returns the HTTP app for one core.
+// httpConn is the app's state of one connection (tcp.Conn.User).
+type httpConn struct {
+	r     *httpapp.Responder
+	phase uint8
+	reqs  uint64 // r.Requests() when the phase's deadline was set
+}
+
+// A connection's phase, which says which timeout runs.
+const (
+	phaseHead  = iota // waiting for or reading a head: HeaderTimeout from its start
+	phaseBody         // reading a body: HeaderTimeout from the last read
+	phaseIdle         // between requests: KeepaliveTimeout
+	phaseWrite        // responses pending: none
+)
+
+// NewHTTP returns the HTTP app for one core, with the default timeouts.
 func NewHTTP(cfg httpapp.Config) *HTTP {
-	return &HTTP{cfg: cfg, scratch: make([]byte, 64<<10)}
+	return &HTTP{cfg: cfg, scratch: make([]byte, 64<<10),
+		HeaderTimeout: DefaultHTTPHeaderTimeout, KeepaliveTimeout: DefaultHTTPKeepaliveTimeout}
 }
 
 func (h *HTTP) Established(c *tcp.Conn) {
-	var r *httpapp.Responder
+	var hc *httpConn
 	if n := len(h.free); n > 0 {
-		r = h.free[n-1]
+		hc = h.free[n-1]
 		h.free = h.free[:n-1]
-		r.Reset()
+		hc.r.Reset()
 	} else {
-		r = httpapp.New(h.cfg)
+		hc = &httpConn{r: httpapp.New(h.cfg)}
 	}
-	c.User = r
+	hc.phase, hc.reqs = phaseHead, 0
+	c.User = hc
+	h.setTimer(c, h.HeaderTimeout)
 }
 
 func (h *HTTP) Readable(c *tcp.Conn) { h.pump(c) }
 func (h *HTTP) Writable(c *tcp.Conn) { h.pump(c) }
 
 func (h *HTTP) Closed(c *tcp.Conn, err error) {
-	if r, ok := c.User.(*httpapp.Responder); ok {
-		h.free = append(h.free, r)
+	if hc, ok := c.User.(*httpConn); ok {
+		h.free = append(h.free, hc)
 		c.User = nil
 	}
 }
 
-// pump feeds received bytes to the responder and writes its output while
-// the send buffer has room.
-func (h *HTTP) pump(c *tcp.Conn) {
-	r, ok := c.User.(*httpapp.Responder)
+// AppTimer closes a connection whose request head (or body) or keep-alive
+// wait took too long.
+func (h *HTTP) AppTimer(c *tcp.Conn) {
+	hc, ok := c.User.(*httpConn)
 	if !ok {
 		return
 	}
+	switch hc.phase {
+	case phaseHead, phaseBody:
+		h.HeaderTimeouts++
+	case phaseIdle:
+		h.KeepaliveTimeouts++
+	default:
+		return
+	}
+	c.Close()
+}
+
+// setTimer arms the connection's timer d from now; d == 0 disarms it.
+func (h *HTTP) setTimer(c *tcp.Conn, d time.Duration) {
+	if d <= 0 {
+		c.SetAppTimer(0)
+		return
+	}
+	c.SetAppTimer(c.Now().Add(d))
+}
+
+// arm sets the timeout of the connection's phase after a pump; fed says
+// whether bytes were consumed.
+func (h *HTTP) arm(c *tcp.Conn, hc *httpConn, fed bool) {
+	r := hc.r
+	switch {
+	case r.Pending() > 0:
+		if hc.phase != phaseWrite {
+			hc.phase = phaseWrite
+			c.SetAppTimer(0)
+		}
+	case r.InBody():
+		if fed || hc.phase != phaseBody {
+			hc.phase = phaseBody
+			h.setTimer(c, h.HeaderTimeout)
+		}
+	case r.InHead():
+		if hc.phase != phaseHead || hc.reqs != r.Requests() {
+			hc.phase, hc.reqs = phaseHead, r.Requests()
+			h.setTimer(c, h.HeaderTimeout)
+		}
+	case r.Requests() == 0:
+		// Nothing of the first request yet: its head deadline runs from
+		// the establishment.
+	case hc.phase != phaseIdle || hc.reqs != r.Requests():
+		hc.phase, hc.reqs = phaseIdle, r.Requests()
+		h.setTimer(c, h.KeepaliveTimeout)
+	}
+}
+
+// pump feeds received bytes to the responder and writes its output while
+// the send buffer has room, then sets the timeout of where the connection
+// stands.
+func (h *HTTP) pump(c *tcp.Conn) {
+	hc, ok := c.User.(*httpConn)
+	if !ok {
+		return
+	}
+	r := hc.r
+	fed := false
 	for {
 		progress := false
 		if a, b := c.Peek(); len(a) > 0 {
@@ -122,7 +235,7 @@ func (h *HTTP) pump(c *tcp.Conn) {
 			}
 			if n > 0 {
 				c.Consume(n)
-				progress = true
+				progress, fed = true, true
 			}
 		}
 		for r.Pending() > 0 {
@@ -146,5 +259,7 @@ func (h *HTTP) pump(c *tcp.Conn) {
 	}
 	if r.Pending() == 0 && (r.Done() || c.EOF()) {
 		c.Close()
+		return
 	}
+	h.arm(c, hc, fed)
 }

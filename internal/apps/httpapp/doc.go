@@ -13,6 +13,11 @@
 // keeps its buffers, so a per-core free list of Responders serves any number
 // of connections without allocating.
 //
+// It keeps no time. InHead and InBody say where a connection stands (a
+// request head or body partly fed), so that its caller can time it out (the
+// http app of internal/apps does, with nginx's client_header_timeout and
+// keepalive_timeout).
+//
 // # What it answers
 //
 // GET and HEAD on any path are answered 200 with a text/plain body: the

@@ -197,6 +197,17 @@ func (r *Responder) Pending() int64 { return r.pending }
 // closes it has been read out completely, and no more input will be processed.
 func (r *Responder) Done() bool { return r.done }
 
+// InHead reports whether part of a request head has been fed and not yet
+// its end: a request line or header lines (or empty lines before a request
+// line) the caller may time out, as nginx's client_header_timeout does.
+func (r *Responder) InHead() bool {
+	return r.state == stHeaders || r.state == stRequestLine && r.headBytes > 0
+}
+
+// InBody reports whether the body of a request is being read (and
+// discarded).
+func (r *Responder) InBody() bool { return r.state == stBody }
+
 // Requests returns the number of requests answered on this connection,
 // error responses included.
 func (r *Responder) Requests() uint64 { return r.requests }
