@@ -171,7 +171,7 @@ func runHTTP(ctx context.Context, cfg Config, progress func(Progress)) (Result, 
 		c0.counters = *client.Counters()
 		for _, g := range gens {
 			g.TakeInterval(iv)
-			g.Measure(true)
+			g.Measure(true, now)
 		}
 		startNow = now
 	})
@@ -212,7 +212,7 @@ loop:
 	var c1 tcpSnapshot
 	err = cl.Call(func(now mono.Time) {
 		for _, g := range gens {
-			g.Measure(false)
+			g.Measure(false, now)
 			g.Stop(now)
 		}
 		stopNow = now

@@ -187,11 +187,14 @@ type Gen struct {
 	idle  []*slot // slots with no connection, a stack
 	ready []*slot // RPS open loop: slots with no request outstanding, a stack
 
-	started  bool // a connection was established: ARP/ND is done
-	dialing  int  // slots in slotConnecting
-	running  bool // start new requests and connections
-	measure  bool // count what finishes
-	nextScan mono.Time
+	started bool // a connection was established: ARP/ND is done
+	dialing int  // slots in slotConnecting
+	running bool // start new requests and connections
+	measure bool // count what finishes
+	// measureFrom is when the window opened: the open loop counts the
+	// starts scheduled from then on, however late they are made.
+	measureFrom mono.Time
+	nextScan    mono.Time
 
 	// Open loop.
 	interval   float64 // ns between starts; 0: closed loop
@@ -310,8 +313,16 @@ func (g *Gen) Start(now mono.Time) {
 	g.schedStart = now
 }
 
-// Measure opens (on) or closes (off) the measured window at now.
-func (g *Gen) Measure(on bool) { g.measure = on }
+// Measure opens (on) or closes (off) the measured window at now. The open
+// loop counts as the window's starts those scheduled at or after the
+// opening: with Behind at the closing they add up to the schedule's
+// points in the window, however late the core made them.
+func (g *Gen) Measure(on bool, now mono.Time) {
+	g.measure = on
+	if on {
+		g.measureFrom = now
+	}
+}
 
 // Stop ends the run: no new requests or connections. Keep-alive slots
 // close once their response is in; Busy tells when all are gone.
@@ -396,11 +407,13 @@ func (g *Gen) schedule(now mono.Time) int {
 			g.idle = g.idle[:len(g.idle)-1]
 		}
 		g.k++
-		if g.measure {
+		if g.measure && now.Sub(at) > LateSlack {
+			g.iv.Late++
+		}
+		if g.measure && !at.Before(g.measureFrom) {
 			g.sent++
 			if now.Sub(at) > LateSlack {
 				g.late++
-				g.iv.Late++
 			}
 		}
 		n++

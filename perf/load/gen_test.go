@@ -94,13 +94,13 @@ func (n *vnet) run(d time.Duration) {
 func (n *vnet) start(warmup time.Duration) {
 	n.g.Start(n.now)
 	n.run(warmup)
-	n.g.Measure(true)
+	n.g.Measure(true, n.now)
 }
 
 // finish closes the window and drains.
 func (n *vnet) finish() Totals {
 	n.t.Helper()
-	n.g.Measure(false)
+	n.g.Measure(false, n.now)
 	n.g.Stop(n.now)
 	for i := 0; i < 1000 && n.g.Busy() > 0; i++ {
 		n.turn()
@@ -387,5 +387,35 @@ func TestNewRejects(t *testing.T) {
 	}
 	if _, err := New(nil, ok); err != nil {
 		t.Error(err)
+	}
+}
+
+// The window's starts are the schedule's points in it, however late they
+// are made: a backlog left from before the window does not count in it, and
+// at the close Sent plus Behind is the rate times the window, give or take
+// one, so a slow machine changes lateness but not the count.
+func TestOpenLoopWindowCountsScheduledStarts(t *testing.T) {
+	n := newVnet(t, nil, Config{Mode: RPS, Conns: 2, Rate: 2000})
+	n.g.Start(n.now)
+	n.run(10 * time.Millisecond)
+	n.stall = true
+	n.run(10 * time.Millisecond) // a backlog builds before the window opens
+	n.g.Measure(true, n.now)
+	from := n.now
+	n.stall = false
+	n.run(50 * time.Millisecond)
+	n.stall = true
+	n.run(10 * time.Millisecond) // and another before it closes
+	behind := n.g.Behind(n.now)
+	window := n.now.Sub(from)
+	n.stall = false // the drain needs answers
+	tot := n.finish()
+	checkNoErrors(t, tot)
+	want := window.Seconds() * 2000
+	if got := float64(tot.Sent + behind); got < want-1 || got > want+1 {
+		t.Errorf("%d made + %d behind in a %v window at 2000/s, want %.0f", tot.Sent, behind, window, want)
+	}
+	if behind < 15 {
+		t.Errorf("%d behind: the stall did not hold the schedule back", behind)
 	}
 }

@@ -76,8 +76,10 @@ type Report struct {
 	Errors         Errors    `json:"errors"` // whole run, warm-up and drain included
 	ErrorTotal     uint64    `json:"errors_total"`
 	Latency        Latency   `json:"latency"`
-	// Open loop: starts made in the window, those more than LateSlack
-	// behind schedule, and those due but not made when the window closed.
+	// Open loop: starts scheduled in the window and made (however late),
+	// those of them more than LateSlack behind schedule, and those due but
+	// not made when the window closed. Sent+Behind is the schedule's
+	// points in the window: the rate times Duration, give or take one.
 	Sent    uint64   `json:"sent,omitempty"`
 	Late    uint64   `json:"late,omitempty"`
 	Behind  uint64   `json:"behind_at_end,omitempty"`
@@ -158,7 +160,7 @@ func Run(ctx context.Context, loops []*cores.Loop, gens []*Gen, cfg RunConfig) (
 	if ok {
 		sofar.Reset()
 		for i, g := range gens {
-			if err := loops[i].Call(func(now mono.Time) { g.Measure(true); starts[i] = now }); err != nil {
+			if err := loops[i].Call(func(now mono.Time) { g.Measure(true, now); starts[i] = now }); err != nil {
 				return r, err
 			}
 		}
@@ -168,7 +170,7 @@ func Run(ctx context.Context, loops []*cores.Loop, gens []*Gen, cfg RunConfig) (
 	}
 	for i, g := range gens {
 		if err := loops[i].Call(func(now mono.Time) {
-			g.Measure(false)
+			g.Measure(false, now)
 			r.Behind += g.Behind(now)
 			g.Stop(now)
 			stops[i] = now
