@@ -261,7 +261,7 @@ func (cfg *Config) fill() error {
 	if _, _, err := ParseMix(cfg.Mix); err != nil {
 		return err
 	}
-	if err := checkPath(cfg.Path); err != nil {
+	if err := load.CheckPathAs("demo", cfg.Path); err != nil {
 		return err
 	}
 	return nil
@@ -296,20 +296,6 @@ func SplitConns(n int, mix string) (short, keep int) {
 		short = n - 1
 	}
 	return short, n - short
-}
-
-// checkPath accepts an origin-form request target: a '/' followed by
-// visible ASCII.
-func checkPath(p string) error {
-	if len(p) == 0 || p[0] != '/' || len(p) > 1024 {
-		return fmt.Errorf("demo: path %q: want /... (at most 1024 bytes)", p)
-	}
-	for i := 0; i < len(p); i++ {
-		if p[i] <= ' ' || p[i] >= 0x7f {
-			return fmt.Errorf("demo: path %q: want visible ASCII only", p)
-		}
-	}
-	return nil
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
