@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/pollstack/pollstack/cores"
 	"github.com/pollstack/pollstack/perf/internal/harness"
 	"io"
 	"strconv"
@@ -90,10 +91,4 @@ func parseCPUs(s string) ([]int, error) {
 }
 
 // cpuList formats cpus as serve's --cores wants them.
-func cpuList(cpus []int) string {
-	s := make([]string, len(cpus))
-	for i, c := range cpus {
-		s[i] = strconv.Itoa(c)
-	}
-	return strings.Join(s, ",")
-}
+var cpuList = cores.FormatList
