@@ -37,7 +37,7 @@ func parseList(s string, online []int) ([]int, error) {
 		}
 		for cpu := a; cpu <= b; cpu++ {
 			if !slices.Contains(online, cpu) {
-				return nil, fmt.Errorf("CPU %d is not present or not allowed (usable: %s)", cpu, formatList(online))
+				return nil, fmt.Errorf("CPU %d is not present or not allowed (usable: %s)", cpu, FormatList(online))
 			}
 			if slices.Contains(cpus, cpu) {
 				return nil, fmt.Errorf("CPU list %q names CPU %d twice", s, cpu)
@@ -48,7 +48,8 @@ func parseList(s string, online []int) ([]int, error) {
 	return cpus, nil
 }
 
-func formatList(cpus []int) string {
+// FormatList writes cpus as a CPU list ParseList reads: "0,1,3".
+func FormatList(cpus []int) string {
 	parts := make([]string, len(cpus))
 	for i, c := range cpus {
 		parts[i] = strconv.Itoa(c)

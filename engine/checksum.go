@@ -38,18 +38,23 @@ func Checksum(b []byte, initial uint64) uint16 {
 	return ^csumFold(csumAdd(initial, b))
 }
 
+// PseudoSum returns the running sum of a pseudo-header, to seed Checksum
+// with: the source and destination addresses (4 bytes each for IPv4, 16
+// for IPv6), the protocol and the upper-layer length.
+func PseudoSum(src, dst []byte, proto uint8, length int) uint64 {
+	s := csumAdd(0, src)
+	s = csumAdd(s, dst)
+	return s + uint64(proto) + uint64(length)
+}
+
 // pseudoSum4 returns the running sum of the IPv4 pseudo-header.
 func pseudoSum4(src, dst []byte, proto uint8, length int) uint64 {
-	s := csumAdd(0, src[:4])
-	s = csumAdd(s, dst[:4])
-	return s + uint64(proto) + uint64(length)
+	return PseudoSum(src[:4], dst[:4], proto, length)
 }
 
 // pseudoSum6 returns the running sum of the IPv6 pseudo-header.
 func pseudoSum6(src, dst []byte, proto uint8, length int) uint64 {
-	s := csumAdd(0, src[:16])
-	s = csumAdd(s, dst[:16])
-	return s + uint64(proto) + uint64(length)
+	return PseudoSum(src[:16], dst[:16], proto, length)
 }
 
 // csumUpdate16 returns checksum c updated for a 16-bit field changed from old

@@ -13,49 +13,51 @@ func (c *Core) TCP() *tcp.Shard { return c.tcp }
 // inputTCP4 verifies a TCP segment's checksum and hands it to the shard.
 // p is the IPv4 packet cut to its total length.
 func (c *Core) inputTCP4(d rings.Desc, p []byte, ihl int, now mono.Time) {
-	if c.tcp == nil {
-		c.drop(d, DropUnknownProtocol)
-		return
-	}
 	seg := p[ihl:]
-	if Checksum(seg, pseudoSum4(p[12:16], p[16:20], protoTCP, len(seg))) != 0 {
-		c.tcp.CountBadSum()
-		c.drop(d, DropChecksum)
+	if !c.acceptTCP(d, seg, pseudoSum4(p[12:16], p[16:20], protoTCP, len(seg))) {
 		return
 	}
-	t := &c.tuple
-	t.LocalAddr = v4Mapped([4]byte(p[16:20]))
-	t.RemoteAddr = v4Mapped([4]byte(p[12:16]))
-	t.LocalPort = be16(seg[2:])
-	t.RemotePort = be16(seg[0:])
-	if c.steer != nil && c.steerSegment(t, seg) {
-		c.pool.Put(d.Addr)
-		return
-	}
-	c.tcp.Receive(t, seg, now)
-	c.stats[TCPSegmentsIn]++
-	c.pool.Put(d.Addr)
+	c.tuple.LocalAddr = v4Mapped([4]byte(p[16:20]))
+	c.tuple.RemoteAddr = v4Mapped([4]byte(p[12:16]))
+	c.receiveTCP(d, seg, now)
 }
 
 // inputTCP6 is inputTCP4 for IPv6; off is the segment's offset in p.
 func (c *Core) inputTCP6(d rings.Desc, p []byte, off int, now mono.Time) {
-	if c.tcp == nil {
-		c.drop(d, DropUnknownProtocol)
-		return
-	}
 	seg := p[off:]
-	if Checksum(seg, pseudoSum6(p[8:24], p[24:40], protoTCP, len(seg))) != 0 {
-		c.tcp.CountBadSum()
-		c.drop(d, DropChecksum)
+	if !c.acceptTCP(d, seg, pseudoSum6(p[8:24], p[24:40], protoTCP, len(seg))) {
 		return
 	}
 	if p[24] == 0xff {
 		c.drop(d, DropNotForUs) // TCP to a multicast group
 		return
 	}
+	c.tuple.LocalAddr = [16]byte(p[24:40])
+	c.tuple.RemoteAddr = [16]byte(p[8:24])
+	c.receiveTCP(d, seg, now)
+}
+
+// acceptTCP is what both families check first: a shard to take the
+// segment and its checksum (pseudo: the pseudo-header's running sum). It
+// drops the frame and returns false when one fails.
+func (c *Core) acceptTCP(d rings.Desc, seg []byte, pseudo uint64) bool {
+	if c.tcp == nil {
+		c.drop(d, DropUnknownProtocol)
+		return false
+	}
+	if Checksum(seg, pseudo) != 0 {
+		c.tcp.CountBadSum()
+		c.drop(d, DropChecksum)
+		return false
+	}
+	return true
+}
+
+// receiveTCP hands seg, whose addresses are in c.tuple, to the core that
+// owns its connection (this one's shard or another core's through steering)
+// and frees the frame.
+func (c *Core) receiveTCP(d rings.Desc, seg []byte, now mono.Time) {
 	t := &c.tuple
-	t.LocalAddr = [16]byte(p[24:40])
-	t.RemoteAddr = [16]byte(p[8:24])
 	t.LocalPort = be16(seg[2:])
 	t.RemotePort = be16(seg[0:])
 	if c.steer != nil && c.steerSegment(t, seg) {

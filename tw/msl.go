@@ -113,21 +113,29 @@ func (s *store[E, P]) take(i int) E {
 func (t *Table) recycleRetired() bool {
 	for len(t.retired) > 0 {
 		g := &t.retired[0]
-		g.v4.dropDeadHead()
-		g.v6.dropDeadHead()
-		switch {
-		case g.v4.n > 0 && (g.v6.n == 0 || g.v4.marks.front().exp <= g.v6.marks.front().exp):
-			g.v4.popHead(t)
-		case g.v6.n > 0:
-			g.v6.popHead(t)
-		default:
-			t.retired = t.retired[1:]
-			continue
+		if popOlder(t, &g.v4, &g.v6) {
+			t.dropEmpty()
+			return true
 		}
-		t.dropEmpty()
-		return true
+		t.retired = t.retired[1:]
 	}
 	return false
+}
+
+// popOlder ends the older of v4's and v6's oldest entries; false when both
+// are empty.
+func popOlder(t *Table, v4 *store[entry4, *entry4], v6 *store[entry6, *entry6]) bool {
+	v4.dropDeadHead()
+	v6.dropDeadHead()
+	switch {
+	case v4.n > 0 && (v6.n == 0 || v4.marks.front().exp <= v6.marks.front().exp):
+		v4.popHead(t)
+	case v6.n > 0:
+		v6.popHead(t)
+	default:
+		return false
+	}
+	return true
 }
 
 // expireRetired ends the retired entries due at now.

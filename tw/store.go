@@ -280,12 +280,7 @@ func (s *store[E, P]) remove(tb *Table, i int) {
 
 // rearm moves the entry in index slot i (hash h) to the tail with a new expiry.
 func (s *store[E, P]) rearm(tb *Table, i int, h uint64, exp mono.Time) {
-	p := s.ix.pos(i)
-	e := s.ring[p]
-	P(&s.ring[p]).kill()
-	s.ix.delete(i)
-	s.live--
-	s.dropDeadHead()
+	e := s.take(i)
 	s.add(tb, &e, h, exp)
 }
 

@@ -213,18 +213,7 @@ func (t *Table) Insert(tu *flow.Tuple, st *State, now mono.Time) (recycled int, 
 
 // recycle ends the oldest entry (tcp_tw_2msl_scan(reuse)).
 func (t *Table) recycle() bool {
-	if t.recycleRetired() {
-		t.stats[Recycled]++
-		return true
-	}
-	t.v4.dropDeadHead()
-	t.v6.dropDeadHead()
-	switch {
-	case t.v4.n > 0 && (t.v6.n == 0 || t.v4.marks.front().exp <= t.v6.marks.front().exp):
-		t.v4.popHead(t)
-	case t.v6.n > 0:
-		t.v6.popHead(t)
-	default:
+	if !t.recycleRetired() && !popOlder(t, &t.v4, &t.v6) {
 		return false
 	}
 	t.stats[Recycled]++

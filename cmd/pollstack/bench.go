@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -191,9 +190,7 @@ func runBenchPPS(args []string, stdout, stderr io.Writer) error {
 		total.BitsPerSec += results[i].BitsPerSec
 	}
 	if *jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"mode": "pps", "size": *size, "cores": cpus, "per_core": results, "pps": total.PPS,
+		return writeJSON(stdout, map[string]any{"mode": "pps", "size": *size, "cores": cpus, "per_core": results, "pps": total.PPS,
 			"bits_per_sec": total.BitsPerSec, "packets": total.Packets, "bytes": total.Bytes})
 	}
 	fmt.Fprintf(stdout, "bench pps: %d packets, %d bytes, %.0f pps, %.1f Mbit/s over %d core(s), %d-byte frames\n",

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"github.com/pollstack/pollstack/internal/apps/httpapp"
 	"io"
@@ -191,9 +190,7 @@ func runBenchHTTP(mode load.Mode, args []string, stdout, stderr io.Writer) error
 			CPUs       []int   `json:"cpus"`
 			Interrupt  bool    `json:"interrupted,omitempty"`
 		}{&r, remote.String(), *conns, *rate, f.cpus, ctx.Err() != nil}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
+		if err := writeJSON(stdout, out); err != nil {
 			return err
 		}
 	} else {

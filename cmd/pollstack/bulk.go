@@ -64,14 +64,8 @@ func runBenchBulk(args []string, stdout, stderr io.Writer) error {
 	}
 	f.log = stderr
 	t := tcp.DefaultConfig()
-	e, err := f.open(engine.Config{TCP: &t})
+	e, err := f.start(engine.Config{TCP: &t}, stderr)
 	if err != nil {
-		f.closeListener()
-		return err
-	}
-	if err := e.Start(); err != nil {
-		stopEngine(e, stderr)
-		f.closeListener()
 		return err
 	}
 	defer stopEngine(e, stderr)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -121,9 +122,8 @@ Flags:`
 
 func runStat(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("stat", statSynopsis, stdout)
-	iface := fs.String("iface", "", "interface of the engine to read")
-	netns := fs.String("netns", "", "network namespace of that interface")
-	control := fs.String("control", "", "control socket to read (overrides --iface/--netns)")
+	var target controlTarget
+	target.register(fs, "interface of the engine to read", "control socket to read (overrides --iface/--netns)")
 	jsonOut := fs.Bool("json", false, "print the engine's state as JSON")
 	watch := fs.Duration("watch", 0, "print again every D, at least 100ms (rates over D) until interrupted or --count (0: one report, rates over 500ms)")
 	count := fs.Int("count", 0, "with --watch: stop after N reports (0: never)")
@@ -139,7 +139,7 @@ func runStat(args []string, stdout, stderr io.Writer) error {
 	if *count > 0 && *watch == 0 {
 		return usagef("stat: --count needs --watch")
 	}
-	path, err := findControl("stat", *control, *iface, *netns, stderr)
+	path, err := target.find("stat", stderr)
 	if err != nil {
 		return err
 	}
@@ -148,9 +148,7 @@ func runStat(args []string, stdout, stderr io.Writer) error {
 		return controlErr("stat", path, err)
 	}
 	if *jsonOut && *watch == 0 {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(prev)
+		return writeJSON(stdout, prev)
 	}
 	interval := *watch
 	if interval == 0 {
@@ -313,12 +311,25 @@ func errText(err error) string {
 	return err.Error()
 }
 
-// findControl finds the control socket of the engine that stat or sysctl
+// controlTarget is how stat and sysctl name the engine they talk to:
+// --iface and --netns, or --control.
+type controlTarget struct{ iface, netns, control string }
+
+// register adds the flags, with the command's own help for --iface and
+// --control.
+func (t *controlTarget) register(fs *flag.FlagSet, ifaceHelp, controlHelp string) {
+	fs.StringVar(&t.iface, "iface", "", ifaceHelp)
+	fs.StringVar(&t.netns, "netns", "", "network namespace of that interface")
+	fs.StringVar(&t.control, "control", "", controlHelp)
+}
+
+// find finds the control socket of the engine that stat or sysctl (cmd)
 // talks to: --control, else --iface/--netns's default path, else the one
 // socket in /run/pollstack that an engine answers on. A socket nobody
 // listens on (its serve was killed) is removed on the way, with a note on
 // stderr; no engine is a noEngineError (exit code 3).
-func findControl(cmd, control, iface, netns string, stderr io.Writer) (string, error) {
+func (t *controlTarget) find(cmd string, stderr io.Writer) (string, error) {
+	control, iface, netns := t.control, t.iface, t.netns
 	if control == "" && iface != "" {
 		if err := checkIfaceName(cmd, iface); err != nil {
 			return "", err

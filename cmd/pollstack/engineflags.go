@@ -243,6 +243,22 @@ func (f *engineFlags) serveMetrics(e *engine.Engine, stderr io.Writer) func() {
 	return func() { srv.Close() }
 }
 
+// start opens the engine (see open) and starts it. When either fails it
+// releases what it made, the engine and the metrics listener.
+func (f *engineFlags) start(cfg engine.Config, stderr io.Writer) (*engine.Engine, error) {
+	e, err := f.open(cfg)
+	if err != nil {
+		f.closeListener()
+		return nil, err
+	}
+	if err := e.Start(); err != nil {
+		stopEngine(e, stderr)
+		f.closeListener()
+		return nil, err
+	}
+	return e, nil
+}
+
 // closeListener releases the metrics listener when the engine could not start.
 func (f *engineFlags) closeListener() {
 	if f.listener != nil {

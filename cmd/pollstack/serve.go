@@ -85,14 +85,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 			return h
 		}}}
 	}
-	e, err := f.open(cfg)
+	e, err := f.start(cfg, stderr)
 	if err != nil {
-		f.closeListener()
-		return err
-	}
-	if err := e.Start(); err != nil {
-		stopEngine(e, stderr)
-		f.closeListener()
 		return err
 	}
 	fmt.Fprintf(stderr, "pollstack: serving on %s (netns %q, MAC %s) with %d core(s) on CPU %s, addresses %v\n",

@@ -177,9 +177,8 @@ Flags:`
 
 func runSysctl(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("sysctl", sysctlSynopsis, stdout)
-	iface := fs.String("iface", "", "interface of the engine")
-	netns := fs.String("netns", "", "network namespace of that interface")
-	control := fs.String("control", "", "control socket of the engine (overrides --iface/--netns)")
+	var target controlTarget
+	target.register(fs, "interface of the engine", "control socket of the engine (overrides --iface/--netns)")
 	jsonOut := fs.Bool("json", false, "print name, value, unit, read_only and description as JSON")
 	// Flags and names may come in any order.
 	var words []string
@@ -212,7 +211,7 @@ func runSysctl(args []string, stdout, stderr io.Writer) error {
 	if len(sets) > 0 && len(gets) > 0 {
 		return usagef("sysctl: either read (NAME ...) or set (NAME=VALUE ...), not both at once")
 	}
-	path, err := findControl("sysctl", *control, *iface, *netns, stderr)
+	path, err := target.find("sysctl", stderr)
 	if err != nil {
 		return err
 	}
@@ -238,9 +237,7 @@ func runSysctl(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(vals)
+		return writeJSON(stdout, vals)
 	}
 	for i, v := range vals {
 		if old != nil && i < len(old) {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/pollstack/pollstack/cores"
-	"github.com/pollstack/pollstack/internal/hist"
+	"github.com/pollstack/pollstack/perf/load"
 )
 
 // Modes.
@@ -93,23 +93,7 @@ func (e *Errors) Total() uint64 {
 }
 
 // Latency holds a run's latency percentiles.
-type Latency struct {
-	P50  time.Duration `json:"p50_ns"`
-	P90  time.Duration `json:"p90_ns"`
-	P99  time.Duration `json:"p99_ns"`
-	P999 time.Duration `json:"p999_ns"`
-	Max  time.Duration `json:"max_ns"`
-}
-
-func latencyOf(h *hist.Histogram) Latency {
-	return Latency{
-		P50:  time.Duration(h.Quantile(0.5)),
-		P90:  time.Duration(h.Quantile(0.9)),
-		P99:  time.Duration(h.Quantile(0.99)),
-		P999: time.Duration(h.Quantile(0.999)),
-		Max:  time.Duration(h.Max()),
-	}
-}
+type Latency = load.Percentiles
 
 // Sides holds one number for each stack.
 type Sides struct {
@@ -255,7 +239,7 @@ func (cfg *Config) fill() error {
 	if _, _, err := ParseMix(cfg.Mix); err != nil {
 		return err
 	}
-	if err := checkPath(cfg.Path); err != nil {
+	if err := load.CheckPathAs("demo", cfg.Path); err != nil {
 		return err
 	}
 	return nil
@@ -292,20 +276,6 @@ func SplitConns(n int, mix string) (short, keep int) {
 	return short, n - short
 }
 
-// checkPath accepts an origin-form request target: a '/' followed by
-// visible ASCII.
-func checkPath(p string) error {
-	if len(p) == 0 || p[0] != '/' || len(p) > 1024 {
-		return fmt.Errorf("demo: path %q: want /... (at most 1024 bytes)", p)
-	}
-	for i := 0; i < len(p); i++ {
-		if p[i] <= ' ' || p[i] >= 0x7f {
-			return fmt.Errorf("demo: path %q: want visible ASCII only", p)
-		}
-	}
-	return nil
-}
-
 func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -314,6 +284,32 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	case <-t.C:
 		return true
+	}
+}
+
+// measure runs a measured window of d, cut short when ctx ends: once a
+// second it calls second with the time since the window opened and the
+// length in seconds of the second just past; an error from second ends the
+// window and is returned. It returns the instant the window opened.
+func measure(ctx context.Context, d time.Duration, second func(elapsed time.Duration, sec float64) error) (time.Time, error) {
+	start := time.Now()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	lastAt := start
+	for {
+		select {
+		case <-ctx.Done():
+			return start, nil
+		case <-deadline.C:
+			return start, nil
+		case now := <-tick.C:
+			if err := second(now.Sub(start), now.Sub(lastAt).Seconds()); err != nil {
+				return start, err
+			}
+			lastAt = now
+		}
 	}
 }
 

@@ -178,36 +178,24 @@ func runHTTP(ctx context.Context, cfg Config, progress func(Progress)) (Result, 
 	if err != nil {
 		return r, err
 	}
-	start := time.Now()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	deadline := time.NewTimer(cfg.Duration)
-	defer deadline.Stop()
-	lastAt := start
-loop:
-	for {
-		select {
-		case <-ctx.Done():
-			break loop
-		case <-deadline.C:
-			break loop
-		case now := <-tick.C:
-			rq, cn, err := second()
-			if err != nil {
-				return r, err
-			}
-			if progress != nil {
-				var errs uint64
-				for _, g := range gens {
-					_, e := g.Progress()
-					errs += e
-				}
-				sec := now.Sub(lastAt).Seconds()
-				progress(Progress{Elapsed: now.Sub(start), Rate: float64(rq) / sec,
-					ConnsPerSec: float64(cn) / sec, Errors: errs})
-			}
-			lastAt = now
+	_, err = measure(ctx, cfg.Duration, func(elapsed time.Duration, sec float64) error {
+		rq, cn, err := second()
+		if err != nil {
+			return err
 		}
+		if progress != nil {
+			var errs uint64
+			for _, g := range gens {
+				_, e := g.Progress()
+				errs += e
+			}
+			progress(Progress{Elapsed: elapsed, Rate: float64(rq) / sec,
+				ConnsPerSec: float64(cn) / sec, Errors: errs})
+		}
+		return nil
+	})
+	if err != nil {
+		return r, err
 	}
 	var c1 tcpSnapshot
 	err = cl.Call(func(now mono.Time) {
@@ -297,7 +285,7 @@ loop:
 	}
 	r.ErrorKinds = errorsOf(&errs)
 	r.Errors = r.ErrorKinds.Total()
-	r.Latency = latencyOf(&lat)
+	r.Latency = load.PercentilesOf(&lat)
 	r.Packets = packets
 	r.Mallocs = mallocs
 	if packets > 0 {

@@ -12,6 +12,7 @@ import (
 	"github.com/pollstack/pollstack/engine"
 	"github.com/pollstack/pollstack/internal/hist"
 	"github.com/pollstack/pollstack/mono"
+	"github.com/pollstack/pollstack/perf/load"
 	"github.com/pollstack/pollstack/rings"
 )
 
@@ -136,29 +137,16 @@ func runPing(ctx context.Context, cfg Config, progress func(Progress)) (Result, 
 	mallocs := ms.Mallocs
 	s0, c0 := server.Published().Load(), client.Published().Load()
 	p.measuring.Store(true)
-	start := time.Now()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	deadline := time.NewTimer(cfg.Duration)
-	defer deadline.Stop()
 	var last uint64
-	lastAt := start
-loop:
-	for {
-		select {
-		case <-ctx.Done():
-			break loop
-		case <-deadline.C:
-			break loop
-		case now := <-tick.C:
-			r := p.replies.Load()
-			if progress != nil {
-				progress(Progress{Elapsed: now.Sub(start), Errors: p.lostAll.Load(),
-					Rate: float64(r-last) / now.Sub(lastAt).Seconds()})
-			}
-			last, lastAt = r, now
+	// The error is second's, and this one never fails.
+	start, _ := measure(ctx, cfg.Duration, func(elapsed time.Duration, sec float64) error {
+		r := p.replies.Load()
+		if progress != nil {
+			progress(Progress{Elapsed: elapsed, Errors: p.lostAll.Load(), Rate: float64(r-last) / sec})
 		}
-	}
+		last = r
+		return nil
+	})
 	p.measuring.Store(false)
 	elapsed := time.Since(start)
 	runtime.ReadMemStats(&ms)
@@ -180,7 +168,7 @@ loop:
 		Lost:          p.lost,
 		Errors:        p.lost,
 		RepliesPerSec: float64(p.hist.Count()) / elapsed.Seconds(),
-		Latency:       latencyOf(&p.hist),
+		Latency:       load.PercentilesOf(&p.hist),
 		Packets:       packets,
 		PacketsPerSec: float64(packets) / elapsed.Seconds(),
 		ServerDrops:   s1.Drops(),

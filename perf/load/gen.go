@@ -291,13 +291,17 @@ func New(shard *tcp.Shard, cfg Config) (*Gen, error) {
 
 // CheckPath accepts an origin-form request target: '/' and then visible
 // ASCII, at most 1024 bytes.
-func CheckPath(p string) error {
+func CheckPath(p string) error { return CheckPathAs("load", p) }
+
+// CheckPathAs is CheckPath for a caller whose errors start with its own
+// name, who.
+func CheckPathAs(who, p string) error {
 	if len(p) == 0 || p[0] != '/' || len(p) > 1024 {
-		return fmt.Errorf("load: path %q: want /... (at most 1024 bytes)", p)
+		return fmt.Errorf("%s: path %q: want /... (at most 1024 bytes)", who, p)
 	}
 	for i := 0; i < len(p); i++ {
 		if p[i] <= ' ' || p[i] >= 0x7f {
-			return fmt.Errorf("load: path %q: want visible ASCII only", p)
+			return fmt.Errorf("%s: path %q: want visible ASCII only", who, p)
 		}
 	}
 	return nil

@@ -40,23 +40,32 @@ type Second struct {
 
 // Latency holds a histogram's summary.
 type Latency struct {
+	Percentiles
+	Mean time.Duration `json:"mean_ns"`
+}
+
+// Percentiles are a histogram's percentiles and its largest value.
+type Percentiles struct {
 	P50  time.Duration `json:"p50_ns"`
 	P90  time.Duration `json:"p90_ns"`
 	P99  time.Duration `json:"p99_ns"`
 	P999 time.Duration `json:"p999_ns"`
 	Max  time.Duration `json:"max_ns"`
-	Mean time.Duration `json:"mean_ns"`
 }
 
 // LatencyOf summarises h.
 func LatencyOf(h *hist.Histogram) Latency {
-	return Latency{
+	return Latency{Percentiles: PercentilesOf(h), Mean: time.Duration(h.Mean())}
+}
+
+// PercentilesOf returns h's percentiles.
+func PercentilesOf(h *hist.Histogram) Percentiles {
+	return Percentiles{
 		P50:  time.Duration(h.Quantile(0.5)),
 		P90:  time.Duration(h.Quantile(0.9)),
 		P99:  time.Duration(h.Quantile(0.99)),
 		P999: time.Duration(h.Quantile(0.999)),
 		Max:  time.Duration(h.Max()),
-		Mean: time.Duration(h.Mean()),
 	}
 }
 

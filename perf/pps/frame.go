@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+
+	"github.com/pollstack/pollstack/engine"
 )
 
 // Template is one UDP frame ready to be copied into pool frames. Write
@@ -15,7 +17,7 @@ type Template struct {
 	flows   int
 	portOff int    // offset of the UDP source port in the frame
 	csumOff int    // offset of the UDP checksum
-	sumBase uint32 // one's complement sum of the UDP pseudo header, header and payload, source port zeroed
+	sumBase uint64 // one's complement sum (folded) of the UDP pseudo header, header and payload, source port zeroed
 }
 
 // NewTemplate builds the frame that cfg describes (see GenConfig for the
@@ -38,7 +40,6 @@ func NewTemplate(cfg GenConfig) (*Template, error) {
 	udp := b[udpOff:]
 	ulen := cfg.Size - udpOff
 	src, dst := cfg.SrcIP.AsSlice(), cfg.DstIP.AsSlice()
-	var pseudo uint32
 	if v6 {
 		binary.BigEndian.PutUint16(b[12:14], 0x86dd)
 		ip[0] = 0x60
@@ -47,9 +48,6 @@ func NewTemplate(cfg GenConfig) (*Template, error) {
 		ip[7] = DefaultTTL
 		copy(ip[8:24], src)
 		copy(ip[24:40], dst)
-		pseudo = sum(src, 0)
-		pseudo = sum(dst, pseudo)
-		pseudo += uint32(ulen) + 17
 	} else {
 		binary.BigEndian.PutUint16(b[12:14], 0x0800)
 		ip[0] = 0x45
@@ -59,10 +57,7 @@ func NewTemplate(cfg GenConfig) (*Template, error) {
 		ip[9] = 17
 		copy(ip[12:16], src)
 		copy(ip[16:20], dst)
-		binary.BigEndian.PutUint16(ip[10:12], checksum(ip[:ipv4Len]))
-		pseudo = sum(src, 0)
-		pseudo = sum(dst, pseudo)
-		pseudo += uint32(ulen) + 17
+		binary.BigEndian.PutUint16(ip[10:12], engine.Checksum(ip[:ipv4Len], 0))
 	}
 	binary.BigEndian.PutUint16(udp[2:4], cfg.DstPort)
 	binary.BigEndian.PutUint16(udp[4:6], uint16(ulen))
@@ -76,7 +71,7 @@ func NewTemplate(cfg GenConfig) (*Template, error) {
 		flows:   cfg.Flows,
 		portOff: udpOff,
 		csumOff: udpOff + 6,
-		sumBase: sum(udp[:ulen], pseudo), // source port and checksum still zero
+		sumBase: uint64(^engine.Checksum(udp[:ulen], engine.PseudoSum(src, dst, 17, ulen))), // source port and checksum still zero
 	}
 	t.Write(b, 0)
 	return t, nil
@@ -107,37 +102,13 @@ func (t *Template) stamp(dst []byte, flow int) {
 		flow = 0
 	}
 	port := t.srcPort + uint16(flow)
-	c := ^fold(t.sumBase + uint32(port))
+	c := engine.Checksum(nil, t.sumBase+uint64(port))
 	if c == 0 {
 		c = 0xffff // 0 means "no checksum" in UDP over IPv4 and is invalid over IPv6
 	}
 	binary.BigEndian.PutUint16(dst[t.portOff:], port)
 	binary.BigEndian.PutUint16(dst[t.csumOff:], c)
 }
-
-// sum adds b to the one's complement running sum s, 16 bits at a time
-// (a trailing odd byte is padded with zero), without folding.
-func sum(b []byte, s uint32) uint32 {
-	for len(b) >= 2 {
-		s += uint32(binary.BigEndian.Uint16(b))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		s += uint32(b[0]) << 8
-	}
-	return s
-}
-
-// fold folds the carries of a running sum into 16 bits.
-func fold(s uint32) uint16 {
-	for s > 0xffff {
-		s = s>>16 + s&0xffff
-	}
-	return uint16(s)
-}
-
-// checksum returns the Internet checksum (RFC 1071) of b.
-func checksum(b []byte) uint16 { return ^fold(sum(b, 0)) }
 
 // withDefaults fills the zero fields of cfg and checks the rest.
 func (cfg GenConfig) withDefaults() (GenConfig, error) {

@@ -379,3 +379,25 @@ func BenchmarkGeneratorTurn(b *testing.B) {
 	}
 	b.ReportMetric(float64(sent)/time.Since(start).Seconds(), "pps")
 }
+
+// sum, fold and checksum are the test's own Internet checksum (RFC 1071),
+// 16 bits at a time, to check the engine's against.
+func sum(b []byte, s uint32) uint32 {
+	for len(b) >= 2 {
+		s += uint32(binary.BigEndian.Uint16(b))
+		b = b[2:]
+	}
+	if len(b) == 1 {
+		s += uint32(b[0]) << 8
+	}
+	return s
+}
+
+func fold(s uint32) uint16 {
+	for s > 0xffff {
+		s = s>>16 + s&0xffff
+	}
+	return uint16(s)
+}
+
+func checksum(b []byte) uint16 { return ^fold(sum(b, 0)) }

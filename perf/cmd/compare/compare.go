@@ -109,12 +109,9 @@ func compare(ctx context.Context, o options, log io.Writer) (rep *report, err er
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	b := &bench{o: o, dir: dir, pollstack: o.Pollstack, gvisor: o.GvisorBin, log: log}
-	if b.pollstack == "" {
-		fmt.Fprintf(log, "compare: go build %s\n", harness.PollstackPackage)
-		if b.pollstack, err = harness.BuildPollstack(ctx, dir); err != nil {
-			return nil, err
-		}
+	b := &bench{o: o, dir: dir, gvisor: o.GvisorBin, log: log}
+	if b.pollstack, err = harness.Pollstack(ctx, "compare", o.Pollstack, dir, log); err != nil {
+		return nil, err
 	}
 	dn := down{}
 	switch {
@@ -132,18 +129,12 @@ func compare(ctx context.Context, o options, log io.Writer) (rep *report, err er
 		return nil, ctx.Err()
 	}
 
-	name := testbed.Unique("compare")
-	defer func() {
-		if derr := testbed.Down(name); derr != nil {
-			err = errors.Join(err, fmt.Errorf("remove bed %s: %w", name, derr))
-		}
-	}()
-	bed, err := testbed.Up(name, 1)
+	bed, down, err := harness.UpBed("compare", 1, log)
+	defer down(&err)
 	if err != nil {
 		return nil, err
 	}
 	b.bed = bed
-	fmt.Fprintf(log, "compare: %v\n", bed)
 	// The B end had TX checksum offload turned off by the bed (nginx's
 	// kernel sends to an AF_XDP receiver). The A end's kernel sends only
 	// the readiness probe's packets, to AF_XDP servers: off there too.
@@ -153,11 +144,11 @@ func compare(ctx context.Context, o options, log io.Writer) (rep *report, err er
 
 	rep = &report{Bed: bed.Name, Started: time.Now().UTC(), Options: o, LoadAvg: harness.LoadAvg(), Down: dn,
 		Commands: map[string]string{
-			srvPollstack: quote(b.serveArgs()),
-			srvNginx:     quote(nsproc.NetnsArgs(bed.NsB, append(b.nginxWrap(), "nginx", "-c", filepath.Join(dir, "nginx", "nginx.conf"))...)),
-			srvGvisor:    quote(b.gvisorArgs()),
-			"bench cps":  quote(b.benchArgs(testCPS)),
-			"bench rps":  quote(b.benchArgs(testRPS)),
+			srvPollstack: harness.Quote(b.serveArgs()),
+			srvNginx:     harness.Quote(nsproc.NetnsArgs(bed.NsB, append(b.nginxWrap(), "nginx", "-c", filepath.Join(dir, "nginx", "nginx.conf"))...)),
+			srvGvisor:    harness.Quote(b.gvisorArgs()),
+			"bench cps":  harness.Quote(b.benchArgs(testCPS)),
+			"bench rps":  harness.Quote(b.benchArgs(testRPS)),
 		}}
 	if b.gvisor == "" {
 		rep.Commands[srvGvisor] = "(not built)"
@@ -417,15 +408,4 @@ func (b *bench) sink(ctx context.Context) (*sinkcmp.Report, string) {
 		return rep, err.Error()
 	}
 	return rep, ""
-}
-
-func quote(args []string) string {
-	q := make([]string, len(args))
-	for i, a := range args {
-		if strings.ContainsAny(a, " '\"") {
-			a = "'" + a + "'"
-		}
-		q[i] = a
-	}
-	return strings.Join(q, " ")
 }

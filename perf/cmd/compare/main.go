@@ -3,8 +3,6 @@ package main
 import (
 	"github.com/pollstack/pollstack/perf/internal/harness"
 
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -27,17 +25,8 @@ func run(o options) int {
 	}
 	defer stop()
 	rep, err := compare(ctx, o, os.Stderr)
-	if rep != nil {
-		printReport(os.Stdout, rep)
-		if o.JSON != "" {
-			if jerr := writeJSON(o.JSON, rep); jerr != nil {
-				err = errors.Join(err, jerr)
-			}
-		}
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "compare: %v\n", err)
-		return 1
+	if status := harness.Finish("compare", rep, err, harness.TableAndJSON(o.JSON, printReport)); status != 0 {
+		return status
 	}
 	if len(rep.Failed) > 0 {
 		for _, f := range rep.Failed {
@@ -46,14 +35,6 @@ func run(o options) int {
 		return 1
 	}
 	return 0
-}
-
-func writeJSON(path string, rep *report) error {
-	b, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 // printReport writes the header, every run, the sink's windows and the

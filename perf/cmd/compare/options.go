@@ -73,26 +73,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	bad := func(format string, a ...any) (options, error) { return o, harness.Refuse(fs, format, a...) }
-	switch {
-	case fs.NArg() != 0:
-		return bad("unexpected arguments %q", fs.Args())
-	case o.Rounds < 1:
-		return bad("--rounds %d: want at least 1", o.Rounds)
-	case o.Duration < time.Second || o.Duration%time.Second != 0:
-		return bad("--duration %v: want whole seconds, at least 1s", o.Duration)
-	case o.Warmup < 0 || o.Warmup%time.Second != 0:
-		return bad("--warmup %v: want whole seconds, or 0", o.Warmup)
-	case o.Conns < 1 || o.Conns > 10000:
-		return bad("--conns %d: want 1..10000", o.Conns)
-	case o.ServerCPU < 0 || o.ServerCPU > 4095:
-		return bad("--server-cpu %d: want a CPU number", o.ServerCPU)
-	case o.GenCPU < 0 || o.GenCPU > 4095:
-		return bad("--gen-cpu %d: want a CPU number", o.GenCPU)
-	case o.GenCPU == o.ServerCPU:
-		return bad("--gen-cpu and --server-cpu are both %d: the generator and the server want a CPU each", o.GenCPU)
-	case o.Sink && o.SinkDuration < time.Second:
-		return bad("--sink-duration %v: want at least 1s", o.SinkDuration)
-	}
-	return o, nil
+	return o, harness.Check(fs, harness.NoArgs(fs.Args()), harness.Rounds(o.Rounds),
+		harness.Duration(o.Duration), harness.Warmup(o.Warmup), harness.Conns(o.Conns),
+		harness.CPU("server-cpu", o.ServerCPU), harness.CPU("gen-cpu", o.GenCPU),
+		harness.Want(o.GenCPU != o.ServerCPU, "--gen-cpu and --server-cpu are both %d: the generator and the server want a CPU each", o.GenCPU),
+		harness.Want(!o.Sink || o.SinkDuration >= time.Second, "--sink-duration %v: want at least 1s", o.SinkDuration))
 }

@@ -40,18 +40,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	bad := func(format string, a ...any) (options, error) { return o, harness.Refuse(fs, format, a...) }
-	switch {
-	case fs.NArg() != 0:
-		return bad("unexpected arguments %q", fs.Args())
-	case o.Size < 1 || o.Size > 1<<20:
-		return bad("--size %d: want 1..%d", o.Size, 1<<20)
-	case o.Trips < 1:
-		return bad("--trips %d: want at least 1", o.Trips)
-	case o.Rounds < 1:
-		return bad("--rounds %d: want at least 1", o.Rounds)
-	}
-	return o, nil
+	return o, harness.Check(fs, harness.NoArgs(fs.Args()),
+		harness.Want(o.Size >= 1 && o.Size <= 1<<20, "--size %d: want 1..%d", o.Size, 1<<20),
+		harness.Want(o.Trips >= 1, "--trips %d: want at least 1", o.Trips), harness.Rounds(o.Rounds))
 }
 
 func main() { harness.Main(parseFlags, run) }

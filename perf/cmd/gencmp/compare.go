@@ -192,28 +192,21 @@ func compare(ctx context.Context, o options, log io.Writer) (rep *report, err er
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	bin := o.Pollstack
-	if bin == "" {
-		fmt.Fprintf(log, "gencmp: go build %s\n", harness.PollstackPackage)
-		if bin, err = harness.BuildPollstack(ctx, dir); err != nil {
-			return nil, err
-		}
-	}
-	name := testbed.Unique("gencmp")
-	defer func() {
-		// The third namespace first: its link's other end is in NAME-b.
-		if derr := wrkNetDown(name); derr != nil {
-			err = errors.Join(err, fmt.Errorf("remove namespace %s-c: %w", name, derr))
-		}
-		if derr := testbed.Down(name); derr != nil {
-			err = errors.Join(err, fmt.Errorf("remove bed %s: %w", name, derr))
-		}
-	}()
-	bed, err := testbed.Up(name, 1)
+	bin, err := harness.Pollstack(ctx, "gencmp", o.Pollstack, dir, log)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(log, "gencmp: %v\n", bed)
+	bed, down, err := harness.UpBed("gencmp", 1, log)
+	defer down(&err)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		// Before the bed: the third namespace's link's other end is in NAME-b.
+		if derr := wrkNetDown(bed.Name); derr != nil {
+			err = errors.Join(err, fmt.Errorf("remove namespace %s-c: %w", bed.Name, derr))
+		}
+	}()
 	if err := wrkNetUp(ctx, bed); err != nil {
 		return nil, err
 	}

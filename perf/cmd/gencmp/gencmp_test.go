@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pollstack/pollstack/perf/internal/harness"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -103,7 +105,7 @@ func TestSummarizeAndPrint(t *testing.T) {
 		}
 	}
 	var j bytes.Buffer
-	if err := writeJSON(&j, r); err != nil || !strings.Contains(j.String(), `"ratio_pollstack_over_wrk": 1.5`) {
+	if err := harness.WriteJSON(&j, r); err != nil || !strings.Contains(j.String(), `"ratio_pollstack_over_wrk": 1.5`) {
 		t.Errorf("json: %v\n%s", err, j.String())
 	}
 }

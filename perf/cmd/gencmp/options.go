@@ -55,22 +55,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	bad := func(format string, a ...any) (options, error) { return o, harness.Refuse(fs, format, a...) }
-	switch {
-	case fs.NArg() != 0:
-		return bad("unexpected arguments %q", fs.Args())
-	case o.Rounds < 1:
-		return bad("--rounds %d: want at least 1", o.Rounds)
-	case o.Duration < time.Second || o.Duration%time.Second != 0:
-		return bad("--duration %v: want whole seconds, at least 1s", o.Duration)
-	case o.Warmup < 0 || o.Warmup%time.Second != 0:
-		return bad("--warmup %v: want whole seconds, or 0", o.Warmup)
-	case o.Conns < 1 || o.Conns > 10000:
-		return bad("--conns %d: want 1..10000", o.Conns)
-	case o.CPU < 0 || o.CPU > 4095:
-		return bad("--cpu %d: want a CPU number", o.CPU)
-	case o.NginxCPU < -1 || o.NginxCPU > 4095:
-		return bad("--nginx-cpu %d: want a CPU number or -1", o.NginxCPU)
-	}
-	return o, nil
+	return o, harness.Check(fs, harness.NoArgs(fs.Args()), harness.Rounds(o.Rounds),
+		harness.Duration(o.Duration), harness.Warmup(o.Warmup), harness.Conns(o.Conns), harness.CPU("cpu", o.CPU),
+		harness.Want(o.NginxCPU >= -1 && o.NginxCPU <= 4095, "--nginx-cpu %d: want a CPU number or -1", o.NginxCPU))
 }

@@ -155,17 +155,6 @@ func wrkArgs(o options, close bool) []string {
 	return append(a, o.url())
 }
 
-func quote(args []string) string {
-	q := make([]string, len(args))
-	for i, a := range args {
-		if strings.ContainsAny(a, " '\"") {
-			a = "'" + a + "'"
-		}
-		q[i] = a
-	}
-	return strings.Join(q, " ")
-}
-
 // compare builds the bed (and pollstack, unless given), runs the rounds
 // and returns the report, partial on error. The bed is always removed.
 func compare(ctx context.Context, o options, log io.Writer) (rep *report, err error) {
@@ -176,26 +165,19 @@ func compare(ctx context.Context, o options, log io.Writer) (rep *report, err er
 			return nil, err
 		}
 		defer os.RemoveAll(dir)
-		fmt.Fprintf(log, "scalecmp: go build %s\n", harness.PollstackPackage)
-		if bin, err = harness.BuildPollstack(ctx, dir); err != nil {
+		if bin, err = harness.Pollstack(ctx, "scalecmp", bin, dir, log); err != nil {
 			return nil, err
 		}
 	}
-	name := testbed.Unique("scalecmp")
-	defer func() {
-		if derr := testbed.Down(name); derr != nil {
-			err = errors.Join(err, fmt.Errorf("remove bed %s: %w", name, derr))
-		}
-	}()
-	bed, err := testbed.Up(name, 2)
+	bed, down, err := harness.UpBed("scalecmp", 2, log)
+	defer down(&err)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(log, "scalecmp: %v\n", bed)
 	rep = &report{Bed: bed.Name, Started: time.Now().UTC(), Options: o, LoadAvg: harness.LoadAvg(),
-		Serve:    quote(serveArgs(bin, bed, o, o.CPUs)),
-		WrkClose: quote(nsproc.NetnsArgs(bed.NsB, wrkArgs(o, true)...)),
-		WrkKeep:  quote(nsproc.NetnsArgs(bed.NsB, wrkArgs(o, false)...))}
+		Serve:    harness.Quote(serveArgs(bin, bed, o, o.CPUs)),
+		WrkClose: harness.Quote(nsproc.NetnsArgs(bed.NsB, wrkArgs(o, true)...)),
+		WrkKeep:  harness.Quote(nsproc.NetnsArgs(bed.NsB, wrkArgs(o, false)...))}
 	var errs []error
 	for round := 1; round <= o.Rounds && ctx.Err() == nil; round++ {
 		for _, cores := range order(round) {

@@ -3,9 +3,6 @@ package main
 import (
 	"github.com/pollstack/pollstack/perf/internal/harness"
 
-	"errors"
-	"fmt"
-	"io"
 	"os"
 )
 
@@ -18,20 +15,5 @@ func run(o options) int {
 	}
 	defer stop()
 	rep, err := compare(ctx, o, os.Stderr)
-	if rep != nil {
-		if o.JSON {
-			if jerr := writeJSON(os.Stdout, rep); jerr != nil {
-				err = errors.Join(err, jerr)
-			}
-		} else {
-			printReport(os.Stdout, rep)
-		}
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "scalecmp: %v\n", err)
-		return 1
-	}
-	return 0
+	return harness.Finish("scalecmp", rep, err, harness.TableOrJSON(o.JSON, printReport))
 }
-
-func writeJSON(w io.Writer, rep *report) error { return harness.WriteJSON(w, rep) }

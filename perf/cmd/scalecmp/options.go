@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/pollstack/pollstack/cores"
 	"github.com/pollstack/pollstack/perf/internal/harness"
 	"io"
 	"strconv"
@@ -58,28 +59,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	bad := func(format string, a ...any) (options, error) { return o, harness.Refuse(fs, format, a...) }
 	var err error
 	if o.CPUs, err = parseCPUs(*cpus); err != nil {
-		return bad("--cpus %q: %v", *cpus, err)
+		err = fmt.Errorf("--cpus %q: %v", *cpus, err)
 	}
-	switch {
-	case fs.NArg() != 0:
-		return bad("unexpected arguments %q", fs.Args())
-	case o.Rounds < 1:
-		return bad("--rounds %d: want at least 1", o.Rounds)
-	case o.Duration < time.Second || o.Duration%time.Second != 0:
-		return bad("--duration %v: want whole seconds, at least 1s", o.Duration)
-	case o.Threads < 1:
-		return bad("--threads %d: want at least 1", o.Threads)
-	case o.Conns < o.Threads:
-		return bad("--conns %d: want at least one per wrk thread (%d)", o.Conns, o.Threads)
-	case o.Port < 1 || o.Port > 65535:
-		return bad("--port %d: want 1..65535", o.Port)
-	case o.SleepAt < 0:
-		return bad("--idle-sleep-after %d: must not be negative", o.SleepAt)
-	}
-	return o, nil
+	return o, harness.Check(fs, err, harness.NoArgs(fs.Args()), harness.Rounds(o.Rounds), harness.Duration(o.Duration),
+		harness.Want(o.Threads >= 1, "--threads %d: want at least 1", o.Threads),
+		harness.Want(o.Conns >= o.Threads, "--conns %d: want at least one per wrk thread (%d)", o.Conns, o.Threads),
+		harness.Want(o.Port >= 1 && o.Port <= 65535, "--port %d: want 1..65535", o.Port),
+		harness.Want(o.SleepAt >= 0, "--idle-sleep-after %d: must not be negative", o.SleepAt))
 }
 
 // parseCPUs reads two distinct CPU numbers "A,B".
@@ -103,10 +91,4 @@ func parseCPUs(s string) ([]int, error) {
 }
 
 // cpuList formats cpus as serve's --cores wants them.
-func cpuList(cpus []int) string {
-	s := make([]string, len(cpus))
-	for i, c := range cpus {
-		s[i] = strconv.Itoa(c)
-	}
-	return strings.Join(s, ",")
-}
+var cpuList = cores.FormatList

@@ -124,7 +124,7 @@ func TestPrintReport(t *testing.T) {
 		}
 	}
 	var j bytes.Buffer
-	if err := writeJSON(&j, r); err != nil || !strings.Contains(j.String(), `"ratio_cps": 1.2727`) {
+	if err := harness.WriteJSON(&j, r); err != nil || !strings.Contains(j.String(), `"ratio_cps": 1.2727`) {
 		t.Errorf("json: %v\n%s", err, j.String())
 	}
 }

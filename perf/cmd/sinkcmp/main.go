@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -31,25 +29,5 @@ func run(o sinkcmp.Options) int {
 		}
 	}()
 	rep, err := sinkcmp.Compare(ctx, name, o, os.Stderr)
-	if rep != nil {
-		sinkcmp.PrintReport(os.Stdout, rep)
-		if o.JSON != "" {
-			if jerr := writeJSON(o.JSON, rep); jerr != nil {
-				err = errors.Join(err, jerr)
-			}
-		}
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "sinkcmp: %v\n", err)
-		return 1
-	}
-	return 0
-}
-
-func writeJSON(path string, rep *sinkcmp.Report) error {
-	b, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
+	return harness.Finish("sinkcmp", rep, err, harness.TableAndJSON(o.JSON, sinkcmp.PrintReport))
 }

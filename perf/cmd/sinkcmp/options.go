@@ -49,11 +49,8 @@ func parseFlags(args []string, stderr io.Writer) (sinkcmp.Options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	if fs.NArg() != 0 {
-		return o, harness.Refuse(fs, "unexpected arguments %q", fs.Args())
-	}
-	if err := o.Check(); err != nil {
-		return o, harness.Refuse(fs, "%v", err)
+	if err := harness.Check(fs, harness.NoArgs(fs.Args()), o.Check()); err != nil {
+		return o, err
 	}
 	if _, err := sinkcmp.ParseReceivers(o.Receivers, o); err != nil {
 		return o, harness.Refuse(fs, "--receivers: %v", err)

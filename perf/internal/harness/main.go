@@ -65,6 +65,17 @@ func NewFlagSet(tool, usage string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// Check refuses the first of errs that is not nil (see Refuse) and
+// returns nil when all are.
+func Check(fs *flag.FlagSet, errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return Refuse(fs, "%v", err)
+		}
+	}
+	return nil
+}
+
 // Refuse reports a bad flag: "tool: message" and the usage on the flag
 // set's output; it returns the error (the tool exits 2).
 func Refuse(fs *flag.FlagSet, format string, a ...any) error {

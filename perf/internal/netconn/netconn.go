@@ -85,14 +85,7 @@ func Pollstack() (*Pair, error) {
 	p.close = append(p.close, func() { l.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := cli.DialContext(ctx, "tcp", "198.18.0.1:7")
-	if err != nil {
-		p.Close()
-		return nil, err
-	}
-	p.Conn = c
-	p.close = append(p.close, func() { c.Close() })
-	return p, nil
+	return p.attach(cli.DialContext(ctx, "tcp", "198.18.0.1:7"))
 }
 
 // Kernel returns a connection to an echo server over the kernel's TCP
@@ -104,7 +97,12 @@ func Kernel() (*Pair, error) {
 	}
 	go serveEcho(l)
 	p := &Pair{close: []func(){func() { l.Close() }}}
-	c, err := net.Dial("tcp", l.Addr().String())
+	return p.attach(net.Dial("tcp", l.Addr().String()))
+}
+
+// attach makes c, dialled with err, the pair's connection; on an error it
+// closes what the pair holds.
+func (p *Pair) attach(c net.Conn, err error) (*Pair, error) {
 	if err != nil {
 		p.Close()
 		return nil, err
