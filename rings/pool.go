@@ -85,9 +85,11 @@ func (p *Pool) Close() error {
 	return freeUMEM(mem)
 }
 
-// Reset puts every frame back on the free list. Only for an owner that knows
-// no frame is held anywhere (tests reusing a pool, a link torn down).
+// Reset puts every frame back on the free list and zeroes the counters. Only
+// for an owner that knows no frame is held anywhere (tests reusing a pool, a
+// link torn down).
 func (p *Pool) Reset() {
+	p.stats = PoolStats{}
 	p.free = p.free[:0]
 	for i := p.nframes - 1; i >= 0; i-- {
 		p.free = append(p.free, uint64(i)*p.frameSize)
