@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/pollstack/pollstack/mono"
-	"github.com/pollstack/pollstack/rings"
 	"github.com/pollstack/pollstack/tcp"
 )
 
@@ -41,7 +40,9 @@ type neighEntry struct {
 	probes   uint8
 	npending uint8
 	expires  mono.Time // reachable: until; incomplete: next solicitation
-	pending  [NeighPending]rings.Desc
+	// The frames waiting for it, first and last, in the core's pendQueue;
+	// valid while npending > 0.
+	head, tail int32
 }
 
 // neighTable is an open-addressing hash table with linear probing and
