@@ -54,8 +54,8 @@ func framesFor(need int) int {
 func CheckPoolFrames(frames, ringSize int) error {
 	lo := MinPoolFrames(ringSize)
 	if frames < lo || frames > MaxFrames {
-		return fmt.Errorf("%d frames per core: want %d..%d with rings of %d (a full fill ring and a batch each way, beside the reserve of 1/%d and the pending budget of 1/%d; by default %d)",
-			frames, lo, MaxFrames, ringSize, ReserveDiv, PendingDiv, PoolFrames(ringSize))
+		return fmt.Errorf("want %d..%d frames per core with rings of %d (a full fill ring and a batch each way beside the reserve of 1/%d and the pending budget of 1/%d; by default %d)",
+			lo, MaxFrames, ringSize, ReserveDiv, PendingDiv, PoolFrames(ringSize))
 	}
 	return nil
 }
