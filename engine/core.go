@@ -414,7 +414,10 @@ func (c *Core) confirmLocal(ip *[16]byte, mac []byte, create bool, now mono.Time
 		if !create {
 			return false
 		}
-		if e = c.neigh.insert(ip); e == nil {
+		if e = c.neigh.insert(ip); e == nil && c.evictIncomplete(ip) {
+			e = c.neigh.insert(ip)
+		}
+		if e == nil {
 			return false
 		}
 	}

@@ -123,3 +123,26 @@ func (c *Core) releasePending(e *neighEntry, mac []byte) {
 	}
 	e.npending = 0
 }
+
+// neighEvictScan bounds the slots evictIncomplete looks at.
+const neighEvictScan = 64
+
+// evictIncomplete makes room in a full neighbour table for ip, a neighbour
+// that has just told us its address: it removes an unresolved entry near
+// ip's home slot, dropping what waited for it (unresolved). Without it a
+// flood of unresolvable sources keeps the table full of entries that will
+// never resolve, and a real client that announces itself (ARP request, NS)
+// cannot be learned until they time out. It reports whether it made room.
+func (c *Core) evictIncomplete(ip *[16]byte) bool {
+	t := c.neigh
+	mask := uint64(len(t.slots) - 1)
+	i := t.hash(ip) & mask
+	for k := 0; k < neighEvictScan; k, i = k+1, (i+1)&mask {
+		if e := &t.slots[i]; e.state == neighIncomplete {
+			c.releasePending(e, nil)
+			t.remove(e)
+			return true
+		}
+	}
+	return false
+}

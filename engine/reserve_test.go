@@ -299,3 +299,40 @@ func TestPendingPathAllocatesNothing(t *testing.T) {
 		t.Fatal("the budget was never exceeded")
 	}
 }
+
+// With the neighbour table full of sources that never answer, a peer that
+// announces itself (an ARP request for us, an NS) takes the place of one of
+// them and is answered.
+func TestFullNeighbourTableMakesRoomForAnnouncedPeer(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		c, l := newTestCore(t)
+		var flood [][]byte
+		for i := 0; i < NeighMaxEntries+10; i++ {
+			src := netip.AddrFrom4([4]byte{198, 18, 0, byte(3 + i%250)})
+			if i >= 250 || v6 {
+				src = netip.AddrFrom16([16]byte{0x20, 0x01, 0, 2, 8: 0xf1, 14: byte(i >> 8), 15: byte(i)})
+			}
+			if src.Is6() {
+				flood = append(flood, echo6Frame(t, src, ourIP6, []byte("f")))
+			} else {
+				flood = append(flood, echo4Frame(t, src, ourIP4, []byte("f")))
+			}
+		}
+		run(c, l, 0, flood...)
+		if c.neigh.n != NeighMaxEntries {
+			t.Fatalf("v6=%v: %d entries, want the table full (%d)", v6, c.neigh.n, NeighMaxEntries)
+		}
+		announce, echo := arpFrame(t, layers.ARPRequest, peerMAC, peerIP4, ourIP4), echo4Frame(t, peerIP4, ourIP4, []byte("p"))
+		if v6 {
+			announce, echo = nsFrame(t, peerIP6, ourIP6), echo6Frame(t, peerIP6, ourIP6, []byte("p"))
+		}
+		run(c, l, 1, announce)
+		if out := run(c, l, 2, echo); len(out) != 1 {
+			t.Fatalf("v6=%v: sent %d frames for the peer's echo, want its reply", v6, len(out))
+		}
+		checkPending(t, c)
+		if c.neigh.n != NeighMaxEntries || c.pool.Free()+c.pend.n != c.pool.Frames() {
+			t.Fatalf("v6=%v: %d entries, %d free + %d waiting of %d", v6, c.neigh.n, c.pool.Free(), c.pend.n, c.pool.Frames())
+		}
+	}
+}
