@@ -369,7 +369,10 @@ func (c *Core) output(d rings.Desc, nexthop *[16]byte, now mono.Time) {
 		return
 	}
 	if e == nil {
-		if e = c.neigh.insert(nexthop); e == nil {
+		if e = c.neigh.insert(nexthop); e == nil && c.evictIncomplete(nexthop) {
+			e = c.neigh.insert(nexthop)
+		}
+		if e == nil {
 			c.drop(d, DropUnresolved)
 			return
 		}

@@ -127,12 +127,15 @@ func (c *Core) releasePending(e *neighEntry, mac []byte) {
 // neighEvictScan bounds the slots evictIncomplete looks at.
 const neighEvictScan = 64
 
-// evictIncomplete makes room in a full neighbour table for ip, a neighbour
-// that has just told us its address: it removes an unresolved entry near
-// ip's home slot, dropping what waited for it (unresolved). Without it a
-// flood of unresolvable sources keeps the table full of entries that will
-// never resolve, and a real client that announces itself (ARP request, NS)
-// cannot be learned until they time out. It reports whether it made room.
+// evictIncomplete makes room in a full neighbour table for ip: it removes
+// an unresolved entry near ip's home slot (where the keyed hash puts it,
+// which the sender cannot aim at), dropping what waited for it
+// (unresolved). Resolved entries are never removed for room. Without it a
+// flood of unresolvable on-link sources keeps the table full of entries that
+// will never resolve, and a real client, whether it announces itself (ARP
+// request, NS) or we must ask for it (a SYN-ACK to a peer that has our
+// address cached), is not learned until they time out (3 s, over and over).
+// It reports whether it made room.
 func (c *Core) evictIncomplete(ip *[16]byte) bool {
 	t := c.neigh
 	mask := uint64(len(t.slots) - 1)

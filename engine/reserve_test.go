@@ -302,7 +302,7 @@ func TestPendingPathAllocatesNothing(t *testing.T) {
 
 // With the neighbour table full of sources that never answer, a peer that
 // announces itself (an ARP request for us, an NS) takes the place of one of
-// them and is answered.
+// them and is answered, and so does a new neighbour we must ask for.
 func TestFullNeighbourTableMakesRoomForAnnouncedPeer(t *testing.T) {
 	for _, v6 := range []bool{false, true} {
 		c, l := newTestCore(t)
@@ -329,6 +329,14 @@ func TestFullNeighbourTableMakesRoomForAnnouncedPeer(t *testing.T) {
 		run(c, l, 1, announce)
 		if out := run(c, l, 2, echo); len(out) != 1 {
 			t.Fatalf("v6=%v: sent %d frames for the peer's echo, want its reply", v6, len(out))
+		}
+		// A new neighbour we must ask for gets an entry too, and is asked.
+		fresh := netip.AddrFrom4([4]byte{198, 18, 0, 253})
+		if out := run(c, l, 3, echo4Frame(t, fresh, ourIP4, []byte("n"))); len(out) != 1 || decode(t, out[0]).Layer(layers.LayerTypeARP) == nil {
+			t.Fatalf("v6=%v: sent %d frames for a new neighbour, want an ARP request", v6, len(out))
+		}
+		if key := v4Mapped(fresh.As4()); c.neigh.lookup(&key) == nil {
+			t.Fatalf("v6=%v: no entry for a new neighbour", v6)
 		}
 		checkPending(t, c)
 		if c.neigh.n != NeighMaxEntries || c.pool.Free()+c.pend.n != c.pool.Frames() {
