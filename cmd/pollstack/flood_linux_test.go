@@ -16,9 +16,7 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
-	"golang.org/x/sys/unix"
 
-	"github.com/pollstack/pollstack/internal/netns"
 	"github.com/pollstack/pollstack/internal/testbed"
 	"github.com/pollstack/pollstack/internal/testbed/bedtest"
 )
@@ -61,32 +59,16 @@ func floodFrames(t *testing.T, dst net.HardwareAddr, port uint16, n6 int) [][]by
 	return frames
 }
 
-// flood writes frames on iface in namespace ns through a packet socket, at
-// about rate a second, until ctx ends; it returns how many it sent.
-func flood(ctx context.Context, t *testing.T, ns, iface string, frames [][]byte, rate int) int {
-	var fd int
-	err := netns.Do(ns, func() error {
-		ifi, err := net.InterfaceByName(iface)
-		if err != nil {
-			return err
-		}
-		if fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0); err != nil {
-			return err
-		}
-		return unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: ifi.Index})
-	})
-	if err != nil {
-		t.Errorf("packet socket in %s: %v", ns, err)
-		return 0
-	}
-	defer unix.Close(fd)
+// flood writes frames with w at about rate a second until ctx ends; it
+// returns how many it sent.
+func flood(ctx context.Context, w *bedtest.PacketWriter, frames [][]byte, rate int) int {
 	const tick = 5 * time.Millisecond
 	per := max(1, rate*int(tick)/int(time.Second))
 	sent, i := 0, 0
 	next := time.Now()
 	for ctx.Err() == nil {
 		for k := 0; k < per; k++ {
-			if _, err := unix.Write(fd, frames[i]); err == nil {
+			if w.Write(frames[i]) == nil {
 				sent++
 			}
 			i = (i + 1) % len(frames)
@@ -123,7 +105,8 @@ func synFlood(t *testing.T, bed *testbed.Bed, frames [][]byte, pool string) {
 	var sent int
 	const rate = 50000
 	wg.Add(2)
-	go func() { defer wg.Done(); sent = flood(ctx, t, bed.NsB, bed.IfaceB, frames, rate) }()
+	w := bedtest.NewPacketWriter(t, bed.NsB, bed.IfaceB)
+	go func() { defer wg.Done(); sent = flood(ctx, w, frames, rate) }()
 	minFree := math.Inf(1)
 	go func() {
 		defer wg.Done()
