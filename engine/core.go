@@ -75,6 +75,7 @@ type Core struct {
 	v4    []addr4
 	v6    []addr6
 	neigh *neighTable
+	pend  pendQueue // frames waiting for a neighbour's address, at most the budget
 
 	rx    [rings.IdealBatch]rings.Desc
 	tx    [rings.IdealBatch]rings.Desc
@@ -109,6 +110,10 @@ func NewCore(cfg CoreConfig, link rings.Link) (*Core, error) {
 		return nil, errors.New("engine: no link")
 	}
 	c := &Core{id: cfg.ID, sink: cfg.Sink, link: link, pool: link.Pool(), neigh: newNeighTable()}
+	// The pool's reserve (receive refills and control segments only) and the
+	// budget of frames waiting for neighbours: docs/tunables.md.
+	c.pool.SetReserve(rings.ReserveFrames(c.pool.Frames()))
+	c.pend = newPendQueue(rings.PendingFrames(c.pool.Frames()))
 	copy(c.mac[:], cfg.MAC)
 	for _, p := range cfg.Addrs {
 		if !p.IsValid() {
@@ -226,6 +231,8 @@ func (c *Core) Publish(now mono.Time) {
 	c.stats[KernelRxInvalid] = ls.KernelRxInvalid
 	c.stats[KernelTxInvalid] = ls.KernelTxInvalid
 	c.stats[PoolFree] = uint64(c.pool.Free())
+	ps := c.pool.Stats()
+	c.stats[PoolReserveUsed], c.stats[PoolReserveDenied], c.stats[PoolEmpty] = ps.ReserveUsed, ps.ReserveDenied, ps.Empty
 	if o, ok := c.link.(rings.Occupier); ok {
 		occ := o.Occupancy()
 		c.stats[RxRingUsed], c.stats[TxRingUsed], c.stats[FillRingUsed] = uint64(occ.Rx), uint64(occ.Tx), uint64(occ.Fill)
@@ -326,9 +333,21 @@ func (c *Core) flush() {
 	c.ntx = 0
 }
 
-// newFrame takes a frame from the pool for a packet we originate.
+// newFrame takes a frame from the pool for a packet we originate; it
+// leaves the pool's reserve alone.
 func (c *Core) newFrame() (rings.Desc, []byte, bool) {
 	addr, ok := c.pool.Get()
+	if !ok {
+		c.stats[DropRingFull]++
+		return rings.Desc{}, nil, false
+	}
+	return rings.Desc{Addr: addr}, c.pool.Frame(addr), true
+}
+
+// newControlFrame is newFrame for a TCP segment that carries no data
+// (SYN-ACK, ACK, FIN, RST): it may take the pool's reserve.
+func (c *Core) newControlFrame() (rings.Desc, []byte, bool) {
+	addr, ok := c.pool.GetReserved()
 	if !ok {
 		c.stats[DropRingFull]++
 		return rings.Desc{}, nil, false
@@ -350,19 +369,17 @@ func (c *Core) output(d rings.Desc, nexthop *[16]byte, now mono.Time) {
 		return
 	}
 	if e == nil {
-		if e = c.neigh.insert(nexthop); e == nil {
+		if e = c.neigh.insert(nexthop); e == nil && c.evictIncomplete(nexthop) {
+			e = c.neigh.insert(nexthop)
+		}
+		if e == nil {
 			c.drop(d, DropUnresolved)
 			return
 		}
 		e.state = neighIncomplete
 		c.solicitStart(e, now)
 	}
-	if int(e.npending) == len(e.pending) {
-		c.drop(d, DropUnresolved)
-		return
-	}
-	e.pending[e.npending] = d
-	e.npending++
+	c.queuePending(e, d)
 }
 
 // solicitStart sends the first solicitation for e and arms its retry.
@@ -400,7 +417,10 @@ func (c *Core) confirmLocal(ip *[16]byte, mac []byte, create bool, now mono.Time
 		if !create {
 			return false
 		}
-		if e = c.neigh.insert(ip); e == nil {
+		if e = c.neigh.insert(ip); e == nil && c.evictIncomplete(ip) {
+			e = c.neigh.insert(ip)
+		}
+		if e == nil {
 			return false
 		}
 	}
@@ -411,12 +431,7 @@ func (c *Core) confirmLocal(ip *[16]byte, mac []byte, create bool, now mono.Time
 		c.neigh.probing--
 		e.probes = 0
 	}
-	for i := 0; i < int(e.npending); i++ {
-		d := e.pending[i]
-		copy(c.pool.Bytes(d)[0:6], mac)
-		c.send(d)
-	}
-	e.npending = 0
+	c.releasePending(e, mac)
 	return had
 }
 
@@ -429,10 +444,7 @@ func (c *Core) neighScan(now mono.Time) {
 			continue
 		}
 		if e.probes >= NeighMaxProbes {
-			for j := 0; j < int(e.npending); j++ {
-				c.drop(e.pending[j], DropUnresolved)
-			}
-			e.npending = 0
+			c.releasePending(e, nil)
 			t.remove(e)
 			i-- // a later entry may have shifted into slot i
 			continue

@@ -61,7 +61,7 @@ func (l *fakeLink) Pool() *rings.Pool { return l.pool }
 func (l *fakeLink) Receive(descs []rings.Desc) int {
 	n := 0
 	for n < len(descs) && len(l.in) > 0 {
-		addr, ok := l.pool.Get()
+		addr, ok := l.pool.GetReserved() // a receive refill: the reserve is for it too
 		if !ok {
 			break
 		}

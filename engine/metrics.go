@@ -77,6 +77,9 @@ var counterHelp = map[Counter]string{
 	RxRingUsed:        "Descriptors waiting on the core's rx ring.",
 	TxRingUsed:        "Descriptors on the core's tx ring the kernel has not taken yet.",
 	FillRingUsed:      "Frames the core has lent to the kernel on its fill ring.",
+	PoolReserveUsed:   "Frames receive refills and TCP control segments took from the pool's reserve.",
+	PoolReserveDenied: "Frames refused to data and other packets because only the pool's reserve was left.",
+	PoolEmpty:         "Frames refused because the pool was empty, reserve and all.",
 }
 
 // metricName returns the Prometheus name and help of a non-drop counter.

@@ -1,11 +1,11 @@
 package engine
 
 import (
-	"encoding/binary"
+	"crypto/rand"
 	"time"
 
 	"github.com/pollstack/pollstack/mono"
-	"github.com/pollstack/pollstack/rings"
+	"github.com/pollstack/pollstack/tcp"
 )
 
 // Neighbour cache parameters (Linux's defaults where it has one).
@@ -40,27 +40,34 @@ type neighEntry struct {
 	probes   uint8
 	npending uint8
 	expires  mono.Time // reachable: until; incomplete: next solicitation
-	pending  [NeighPending]rings.Desc
+	// The frames waiting for it, first and last, in the core's pendQueue;
+	// valid while npending > 0.
+	head, tail int32
 }
 
 // neighTable is an open-addressing hash table with linear probing and
 // backward-shift deletion. Owned by one core; never allocates after creation.
+//
+// Its keys are addresses a peer chooses (any source on a connected prefix,
+// 2^64 of them in an IPv6 /64), so it is keyed: SipHash-2-4 under a random
+// key made when the table is, which no one outside knows. An unkeyed hash
+// lets an attacker pick addresses that share one home slot and turn every
+// lookup into a walk along all of them (hash flooding).
 type neighTable struct {
 	slots   []neighEntry
 	n       int
-	probing int // entries with a solicitation outstanding (timer work exists)
+	probing int      // entries with a solicitation outstanding (timer work exists)
+	key     [16]byte // the hash's secret
 }
 
 func newNeighTable() *neighTable {
-	return &neighTable{slots: make([]neighEntry, NeighSlots)}
+	t := &neighTable{slots: make([]neighEntry, NeighSlots)}
+	_, _ = rand.Read(t.key[:]) // never fails (crypto/rand's contract since Go 1.24)
+	return t
 }
 
-func neighHash(ip *[16]byte) uint64 {
-	a := binary.LittleEndian.Uint64(ip[:8])
-	b := binary.LittleEndian.Uint64(ip[8:])
-	h := (a ^ (b * 0x9e3779b97f4a7c15)) * 0xff51afd7ed558ccd
-	return h ^ (h >> 29)
-}
+// hash returns ip's hash under the table's secret.
+func (t *neighTable) hash(ip *[16]byte) uint64 { return tcp.SipHash24(t.key, ip[:]) }
 
 // lookup returns the entry for ip, or nil.
 func (t *neighTable) lookup(ip *[16]byte) *neighEntry {
@@ -73,7 +80,7 @@ func (t *neighTable) lookup(ip *[16]byte) *neighEntry {
 // find returns the slot index of ip, or -1.
 func (t *neighTable) find(ip *[16]byte) int {
 	mask := uint64(len(t.slots) - 1)
-	for i := neighHash(ip) & mask; ; i = (i + 1) & mask {
+	for i := t.hash(ip) & mask; ; i = (i + 1) & mask {
 		e := &t.slots[i]
 		if e.state == neighFree {
 			return -1
@@ -94,7 +101,7 @@ func (t *neighTable) insert(ip *[16]byte) *neighEntry {
 		return nil
 	}
 	mask := uint64(len(t.slots) - 1)
-	for i := neighHash(ip) & mask; ; i = (i + 1) & mask {
+	for i := t.hash(ip) & mask; ; i = (i + 1) & mask {
 		e := &t.slots[i]
 		if e.state == neighFree {
 			*e = neighEntry{ip: *ip}
@@ -118,7 +125,7 @@ func (t *neighTable) remove(e *neighEntry) {
 	t.slots[i] = neighEntry{}
 	t.n--
 	for j := (i + 1) & mask; t.slots[j].state != neighFree; j = (j + 1) & mask {
-		home := neighHash(&t.slots[j].ip) & mask
+		home := t.hash(&t.slots[j].ip) & mask
 		// Move slot j into the hole at i if its home is not in (i, j].
 		if (j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j)) {
 			t.slots[i] = t.slots[j]

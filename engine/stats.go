@@ -24,6 +24,7 @@ const (
 	DropNotForUs        // another host's MAC or IP address, ARP for another host
 	DropFragment        // IP fragments (not reassembled)
 	DropUnresolved      // waited for a neighbour that did not answer, or the wait queue was full
+	DropNeighBudget     // waited for a neighbour, dropped oldest first: the core's budget of waiting frames was full
 	ICMPIgnored         // ICMP/ICMPv6 messages that need no answer
 	ARPRequestsIn
 	ARPRepliesIn
@@ -56,6 +57,9 @@ const (
 	RxRingUsed        // gauge: descriptors waiting on the rx ring
 	TxRingUsed        // gauge: descriptors on the tx ring the kernel has not taken
 	FillRingUsed      // gauge: frames lent to the kernel on the fill ring
+	PoolReserveUsed   // frames receive refills and control segments took from the pool's reserve
+	PoolReserveDenied // frames refused to data and other packets: only the reserve was left
+	PoolEmpty         // frames refused with the pool empty, reserve and all
 	numCounters
 )
 
@@ -63,7 +67,7 @@ var counterNames = [numCounters]string{
 	RxPackets: "rx_packets", RxBytes: "rx_bytes", TxPackets: "tx_packets", TxBytes: "tx_bytes",
 	DropMalformed: "malformed", DropChecksum: "checksum", DropNoRoute: "no_route",
 	DropRingFull: "ring_full", DropUnknownProtocol: "unknown_protocol",
-	DropNotForUs: "not_for_us", DropFragment: "fragment", DropUnresolved: "unresolved",
+	DropNotForUs: "not_for_us", DropFragment: "fragment", DropUnresolved: "unresolved", DropNeighBudget: "neigh_budget",
 	ICMPIgnored:   "icmp_ignored",
 	ARPRequestsIn: "arp_requests_in", ARPRepliesIn: "arp_replies_in",
 	ARPRequestsOut: "arp_requests_out", ARPRepliesOut: "arp_replies_out",
@@ -76,6 +80,7 @@ var counterNames = [numCounters]string{
 	KernelRxDropped: "kernel_rx_dropped", KernelRxInvalid: "kernel_rx_invalid", KernelTxInvalid: "kernel_tx_invalid",
 	SteeredOut: "steered_out", SteeredIn: "steered_in", HandoffFull: "handoff_full",
 	PoolFree: "pool_free_frames", RxRingUsed: "rx_ring_used", TxRingUsed: "tx_ring_used", FillRingUsed: "fill_ring_used",
+	PoolReserveUsed: "pool_reserve_used", PoolReserveDenied: "pool_reserve_denied", PoolEmpty: "pool_empty",
 	ParamProblemsOut: "icmp6_param_problems_out",
 }
 
@@ -97,7 +102,7 @@ func (c Counter) String() string {
 }
 
 // IsDrop reports whether c counts dropped frames.
-func (c Counter) IsDrop() bool { return c >= DropMalformed && c <= DropUnresolved }
+func (c Counter) IsDrop() bool { return c >= DropMalformed && c <= DropNeighBudget }
 
 // NumCounters is the number of counters.
 const NumCounters = int(numCounters)
@@ -108,7 +113,7 @@ type Counters [numCounters]uint64
 // Drops returns the number of frames dropped, all reasons together.
 func (c *Counters) Drops() uint64 {
 	var n uint64
-	for i := DropMalformed; i <= DropUnresolved; i++ {
+	for i := DropMalformed; i <= DropNeighBudget; i++ {
 		n += c[i]
 	}
 	return n

@@ -77,6 +77,20 @@ type tcpSender Core
 func (s *tcpSender) Buffer(t *flow.Tuple) []byte {
 	c := (*Core)(s)
 	d, f, ok := c.newFrame()
+	return s.room(t, d, f, ok)
+}
+
+// ControlBuffer implements tcp.Sender: Buffer for a segment without data,
+// which may take a frame from the pool's reserve.
+func (s *tcpSender) ControlBuffer(t *flow.Tuple) []byte {
+	c := (*Core)(s)
+	d, f, ok := c.newControlFrame()
+	return s.room(t, d, f, ok)
+}
+
+// room keeps frame d for Send and returns the room after its headers.
+func (s *tcpSender) room(t *flow.Tuple, d rings.Desc, f []byte, ok bool) []byte {
+	c := (*Core)(s)
 	if !ok {
 		return nil
 	}

@@ -52,7 +52,7 @@ type XDPConfig struct {
 	// Program, when not nil, is the XDP program attached to Iface whose
 	// XSKMAP the socket registers in for Queue. Nil makes a TX-only link.
 	Program *XDPProgram
-	// Pool holds the frames; nil means NewPool(DefaultFrames,
+	// Pool holds the frames; nil means NewPool(PoolFrames(RingSize),
 	// DefaultFrameSize). Closing the link does not release it.
 	Pool *Pool
 	// RingSize is the number of descriptors in each ring, a power of

@@ -202,7 +202,7 @@ func OpenXDP(cfg XDPConfig) (*XDPLink, error) {
 		}
 	}
 	if cfg.Pool == nil {
-		pool, err := NewPool(DefaultFrames, DefaultFrameSize)
+		pool, err := NewPool(PoolFrames(cfg.RingSize), DefaultFrameSize)
 		if err != nil {
 			return nil, err
 		}
@@ -355,21 +355,27 @@ func (l *XDPLink) Receive(descs []Desc) int {
 	return int(n)
 }
 
-// refill moves free frames from the pool to the fill ring.
+// refill moves free frames from the pool to the fill ring: every frame but
+// the pool's reserve, as far as the ring has room, and frames of the reserve
+// only to keep a batch lent to the kernel, so that receiving never stops and
+// the rest of the reserve stays for control segments.
 func (l *XDPLink) refill() {
 	f := &l.fill
-	want := uint32(min(l.pool.Free(), len(f.ring)))
-	room := f.room(want)
+	size := uint32(len(f.ring))
+	room := f.room(size)
 	if room == 0 {
 		return
 	}
-	n := room
-	if n > want {
-		n = want
+	free := uint32(l.pool.Free())
+	n := min(room, free-min(free, uint32(l.pool.Reserve())))
+	if lent := size - room; lent+n < IdealBatch {
+		n = min(room, free, IdealBatch-lent)
+	}
+	if n < room {
 		l.stats.FillRingEmpty++ // the pool ran dry before the ring was full
 	}
 	for i := uint32(0); i < n; i++ {
-		addr, _ := l.pool.Get()
+		addr, _ := l.pool.GetReserved()
 		l.own(addr)
 		f.ring[(f.prod+i)&f.mask] = addr
 	}

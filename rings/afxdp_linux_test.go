@@ -453,10 +453,10 @@ func TestXDPTxOnly(t *testing.T) {
 		t.Fatalf("OpenXDP without a program: %v", err)
 	}
 	defer l.Close()
-	if l.Pool().Frames() != DefaultFrames || l.Pool().FrameSize() != DefaultFrameSize {
+	if l.Pool().Frames() != PoolFrames(DefaultXDPRingSize) || l.Pool().FrameSize() != DefaultFrameSize {
 		t.Errorf("default pool: %d frames of %d bytes", l.Pool().Frames(), l.Pool().FrameSize())
 	}
-	if n := l.Receive(make([]Desc, 4)); n != 0 || l.Pool().Free() != DefaultFrames {
+	if n := l.Receive(make([]Desc, 4)); n != 0 || l.Pool().Free() != PoolFrames(DefaultXDPRingSize) {
 		t.Errorf("TX-only Receive: %d frames, pool %d free", n, l.Pool().Free())
 	}
 	peer := netip.AddrPortFrom(testbed.PeerIPv4, 9996)

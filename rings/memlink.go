@@ -208,7 +208,7 @@ func (l *MemLink) Receive(descs []Desc) int {
 	}
 	n := 0
 	for n < len(descs) && uint64(n) < avail {
-		addr, ok := l.pool.Get()
+		addr, ok := l.pool.GetReserved() // a receive refill: the reserve is for it too
 		if !ok {
 			l.stats.FillRingEmpty++
 			break

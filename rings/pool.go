@@ -25,11 +25,31 @@ const (
 // Pool is a UMEM: one contiguous memory region cut into equal frames, with a
 // free list of frame addresses. It is owned by one core's loop; not safe for
 // concurrent use. Get and Put never allocate.
+//
+// A pool may keep a reserve (SetReserve): frames that Get does not hand
+// out and only GetReserved may take. An engine keeps it for what must never
+// wait for the frames a flood holds: receive refills and TCP control
+// segments. The reserve is a level, not a set of frames: Get refuses once
+// no more than the reserve is free.
 type Pool struct {
 	mem       []byte
 	frameSize uint64
 	free      []uint64 // stack of free frame addresses
 	nframes   int
+	reserve   int
+	stats     PoolStats
+}
+
+// PoolStats counts what a pool's reserve did. Owner only, like the pool.
+type PoolStats struct {
+	// ReserveUsed counts frames GetReserved took when no more than the
+	// reserve was free: frames Get would have refused.
+	ReserveUsed uint64
+	// ReserveDenied counts Get calls refused while frames were free: only
+	// the reserve was left.
+	ReserveDenied uint64
+	// Empty counts Get and GetReserved calls refused with no frame free.
+	Empty uint64
 }
 
 // NewPool returns a pool of n frames of frameSize bytes each. frameSize must
@@ -65,9 +85,11 @@ func (p *Pool) Close() error {
 	return freeUMEM(mem)
 }
 
-// Reset puts every frame back on the free list. Only for an owner that knows
-// no frame is held anywhere (tests reusing a pool, a link torn down).
+// Reset puts every frame back on the free list and zeroes the counters. Only
+// for an owner that knows no frame is held anywhere (tests reusing a pool, a
+// link torn down).
 func (p *Pool) Reset() {
+	p.stats = PoolStats{}
 	p.free = p.free[:0]
 	for i := p.nframes - 1; i >= 0; i-- {
 		p.free = append(p.free, uint64(i)*p.frameSize)
@@ -86,11 +108,44 @@ func (p *Pool) Frames() int { return p.nframes }
 // Free returns the number of frames on the free list.
 func (p *Pool) Free() int { return len(p.free) }
 
-// Get takes a free frame and returns its address; ok is false when none is left.
+// SetReserve keeps n frames (0..Frames()-1) that only GetReserved may take.
+func (p *Pool) SetReserve(n int) {
+	p.reserve = max(0, min(n, p.nframes-1))
+}
+
+// Reserve returns the number of frames Get leaves to GetReserved.
+func (p *Pool) Reserve() int { return p.reserve }
+
+// Stats returns the pool's reserve counters.
+func (p *Pool) Stats() PoolStats { return p.stats }
+
+// Get takes a free frame and returns its address; ok is false when no more
+// than the reserve is left.
 func (p *Pool) Get() (addr uint64, ok bool) {
 	n := len(p.free)
-	if n == 0 {
+	if n <= p.reserve {
+		if n == 0 {
+			p.stats.Empty++
+		} else {
+			p.stats.ReserveDenied++
+		}
 		return 0, false
+	}
+	addr = p.free[n-1]
+	p.free = p.free[:n-1]
+	return addr, true
+}
+
+// GetReserved is Get for receive refills and control segments: it may take
+// the reserve's frames too; ok is false only when the pool is empty.
+func (p *Pool) GetReserved() (addr uint64, ok bool) {
+	n := len(p.free)
+	if n == 0 {
+		p.stats.Empty++
+		return 0, false
+	}
+	if n <= p.reserve {
+		p.stats.ReserveUsed++
 	}
 	addr = p.free[n-1]
 	p.free = p.free[:n-1]

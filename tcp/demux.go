@@ -59,7 +59,7 @@ func (s *Shard) Receive(t *flow.Tuple, b []byte, now mono.Time) {
 // field and, when the connection used timestamps, our clock (with the
 // connection's offset, derived again from the 4-tuple) and ts_recent.
 func (s *Shard) timeWaitACK(t *flow.Tuple, st *tw.State) {
-	buf := s.send.Buffer(t)
+	buf := s.controlBuffer(t)
 	if buf == nil {
 		return
 	}

@@ -139,7 +139,12 @@ func (c *Conn) armPersist() {
 // seq on, with flags. It reports false when no frame was free.
 func (c *Conn) emit(seq flow.Seq, n int, flags Flags) bool {
 	s := c.shard
-	buf := s.send.Buffer(&c.tuple)
+	var buf []byte
+	if n == 0 {
+		buf = s.controlBuffer(&c.tuple)
+	} else {
+		buf = s.send.Buffer(&c.tuple)
+	}
 	if buf == nil {
 		return false
 	}
@@ -197,7 +202,7 @@ func (c *Conn) tsNow() uint32 { return c.shard.tsClock() + c.tsOffset }
 // sendSYN sends the SYN (SYN_SENT) or SYN-ACK (SYN_RCVD) with our options.
 func (c *Conn) sendSYN() {
 	s := c.shard
-	buf := s.send.Buffer(&c.tuple)
+	buf := s.controlBuffer(&c.tuple)
 	if buf == nil {
 		return
 	}
@@ -249,7 +254,7 @@ func (c *Conn) sendRST(seq flow.Seq) {
 
 // reset sends a RST for tuple t: SEQ=seq, and ACK=ack when flags has ACK.
 func (s *Shard) reset(t *flow.Tuple, seq, ack flow.Seq, flags Flags) {
-	buf := s.send.Buffer(t)
+	buf := s.controlBuffer(t)
 	if buf == nil {
 		return
 	}

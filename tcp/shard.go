@@ -16,11 +16,29 @@ type Sender interface {
 	Send(t *flow.Tuple, n int)
 }
 
+// ControlSender is a Sender that keeps frames for segments that carry no
+// data (SYN, SYN-ACK, pure ACK, FIN, RST): the shard asks ControlBuffer for
+// those, and the engine may give them a frame from a reserve that data and
+// floods cannot use up.
+type ControlSender interface {
+	Sender
+	ControlBuffer(t *flow.Tuple) []byte
+}
+
+// controlBuffer is Buffer for a segment without data.
+func (s *Shard) controlBuffer(t *flow.Tuple) []byte {
+	if s.ctl != nil {
+		return s.ctl.ControlBuffer(t)
+	}
+	return s.send.Buffer(t)
+}
+
 // Shard is one core's TCP: its connection table, listeners, timers and
 // counters. Owned by its core's loop; not safe for concurrent use.
 type Shard struct {
 	cfg        Config
 	send       Sender
+	ctl        ControlSender // send, when it keeps frames for control segments
 	conns      map[flow.Tuple]*Conn
 	listeners  map[uint16]*Listener
 	wheel      timerWheel
@@ -60,8 +78,15 @@ func NewShard(cfg Config, send Sender) (*Shard, error) {
 	}
 	isn := NewISNGenerator(cfg.ISNKey)
 	isn.SetReseedInterval(cfg.ISNReseedInterval)
-	return &Shard{cfg: cfg, send: send, conns: make(map[flow.Tuple]*Conn, TCBHashSize), cc: cc, tw: t,
-		listeners: make(map[uint16]*Listener), isn: isn, nextPort: PortFirstAuto}, nil
+	// conns is keyed by 4-tuples an attacker chooses, SYN_RCVD connections
+	// (the listeners' SYN queues, which are only counts) included. It is a
+	// Go map: the runtime gives every map its own random hash seed, so
+	// colliding keys cannot be worked out ahead (hash flooding). The
+	// TIME_WAIT index is keyed with maphash and a seed of its own (tw.Table).
+	sh := &Shard{cfg: cfg, send: send, conns: make(map[flow.Tuple]*Conn, TCBHashSize), cc: cc, tw: t,
+		listeners: make(map[uint16]*Listener), isn: isn, nextPort: PortFirstAuto}
+	sh.ctl, _ = send.(ControlSender)
+	return sh, nil
 }
 
 // Config returns the shard's configuration.

@@ -82,7 +82,7 @@ func (s *Shard) checkCookie(t *flow.Tuple, irs, cookie flow.Seq) (mss uint16, ws
 
 // sendCookie answers a SYN with a SYN-ACK carrying a cookie.
 func (s *Shard) sendCookie(t *flow.Tuple, seg *Segment) {
-	buf := s.send.Buffer(t)
+	buf := s.controlBuffer(t)
 	if buf == nil {
 		return
 	}

@@ -59,7 +59,7 @@ func (f *engineFlags) register(fs *flag.FlagSet, cmd string) {
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on HOST:PORT at /metrics, and the Go profiler at /debug/pprof/ (default off)")
 	fs.IntVar(&f.sleepAfter, "idle-sleep-after", 0, "sleep in poll(2) after this many empty polls (0: busy-poll)")
 	fs.IntVar(&f.ringSize, "ring-size", rings.DefaultXDPRingSize, "descriptors in each AF_XDP ring (power of two)")
-	fs.IntVar(&f.frames, "frames", rings.DefaultFrames, "UMEM frames per core")
+	fs.IntVar(&f.frames, "frames", 0, "UMEM frames per core (0: from --ring-size, docs/tunables.md)")
 	fs.DurationVar(&f.statsEvery, "stats-interval", 10*time.Second, "print per-core rates this often on stderr, at least 100ms (0: never)")
 	fs.Float64Var(&f.faults.Drop, "fault-drop", 0, "drop this fraction of frames in each direction (fault injection, 0..1)")
 	fs.Float64Var(&f.faults.Duplicate, "fault-dup", 0, "duplicate this fraction of frames in each direction (0..1)")
@@ -93,8 +93,11 @@ func (f *engineFlags) check() error {
 	if f.ringSize < 64 || f.ringSize > rings.MaxXDPRingSize || f.ringSize&(f.ringSize-1) != 0 {
 		return usagef("%s: --ring-size %d: want a power of two in 64..%d", f.cmd, f.ringSize, rings.MaxXDPRingSize)
 	}
-	if f.frames < 2*f.ringSize || f.frames > rings.MaxFrames {
-		return usagef("%s: --frames %d: want %d..%d (at least twice --ring-size)", f.cmd, f.frames, 2*f.ringSize, rings.MaxFrames)
+	if f.frames == 0 {
+		f.frames = rings.PoolFrames(f.ringSize)
+	}
+	if err := rings.CheckPoolFrames(f.frames, f.ringSize); err != nil {
+		return usagef("%s: --frames %d: %v", f.cmd, f.frames, err)
 	}
 	if f.sleepAfter < 0 {
 		return usagef("%s: --idle-sleep-after %d: want 0 or more", f.cmd, f.sleepAfter)

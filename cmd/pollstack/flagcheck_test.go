@@ -85,6 +85,8 @@ func TestBadCommandLinesAreOneLine(t *testing.T) {
 		// Counts.
 		{[]string{"serve", "--iface", "x", "--idle-sleep-after", "-1"}, 2, "--idle-sleep-after -1"},
 		{[]string{"serve", "--iface", "x", "--frames", "-5"}, 2, "--frames -5"},
+		{[]string{"serve", "--iface", "x", "--frames", "2000"}, 2, "serve: --frames 2000: want 2677..1048576 frames per core with rings of 2048"},
+		{[]string{"serve", "--iface", "x", "--ring-size", "64", "--frames", "234"}, 2, "serve: --frames 234: want 235..1048576 frames per core with rings of 64"},
 		{[]string{"serve", "--iface", "x", "--ring-size", "-64"}, 2, "--ring-size -64"},
 		{[]string{"bench", "pps", "--iface", "x", "--flows", "0"}, 2, "bench pps: --flows 0: want 1..65535"},
 		{[]string{"bench", "pps", "--iface", "x", "--flows", "70000"}, 2, "bench pps: --flows 70000"},

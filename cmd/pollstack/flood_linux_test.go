@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+
+	"github.com/pollstack/pollstack/internal/testbed"
+	"github.com/pollstack/pollstack/internal/testbed/bedtest"
+)
+
+// floodFrames returns SYNs to port from fake on-link sources that will never
+// answer ARP or ND: 198.18.0.3-254 (four source ports each) and n6 addresses
+// in 2001:2::/64, each with a MAC of its own.
+func floodFrames(t *testing.T, dst net.HardwareAddr, port uint16, n6 int) [][]byte {
+	t.Helper()
+	var frames [][]byte
+	add := func(i int, src netip.Addr, sport uint16) {
+		mac := net.HardwareAddr{0x02, 0xf1, byte(i >> 16), byte(i >> 8), byte(i), byte(sport)}
+		seg := &layers.TCP{SrcPort: layers.TCPPort(sport), DstPort: layers.TCPPort(port), Seq: uint32(i) * 7919, SYN: true, Window: 64240}
+		var ip gopacket.NetworkLayer
+		typ := layers.EthernetTypeIPv4
+		if src.Is4() {
+			ip = &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src.AsSlice(), DstIP: testbed.LocalIPv4.AsSlice()}
+		} else {
+			typ = layers.EthernetTypeIPv6
+			ip = &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP, SrcIP: src.AsSlice(), DstIP: testbed.LocalIPv6.AsSlice()}
+		}
+		if err := seg.SetNetworkLayerForChecksum(ip); err != nil {
+			t.Fatal(err)
+		}
+		buf := gopacket.NewSerializeBuffer()
+		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+			&layers.Ethernet{SrcMAC: mac, DstMAC: dst, EthernetType: typ}, ip.(gopacket.SerializableLayer), seg); err != nil {
+			t.Fatal(err)
+		}
+		frames = append(frames, append([]byte(nil), buf.Bytes()...))
+	}
+	for p := 0; p < 4; p++ {
+		for i := 3; i <= 254; i++ {
+			add(i, netip.AddrFrom4([4]byte{198, 18, 0, byte(i)}), uint16(30000+p))
+		}
+	}
+	for i := 0; i < n6; i++ {
+		add(1000+i, netip.AddrFrom16([16]byte{0x20, 0x01, 0, 2, 8: 0xf1, 12: byte(i >> 24), 13: byte(i >> 16), 14: byte(i >> 8), 15: byte(i)}), 31000)
+	}
+	return frames
+}
+
+// flood writes frames with w at about rate a second until ctx ends; it
+// returns how many it sent.
+func flood(ctx context.Context, w *bedtest.PacketWriter, frames [][]byte, rate int) int {
+	const tick = 5 * time.Millisecond
+	per := max(1, rate*int(tick)/int(time.Second))
+	sent, i := 0, 0
+	next := time.Now()
+	for ctx.Err() == nil {
+		for k := 0; k < per; k++ {
+			if w.Write(frames[i]) == nil {
+				sent++
+			}
+			i = (i + 1) % len(frames)
+		}
+		next = next.Add(tick)
+		time.Sleep(time.Until(next))
+	}
+	return sent
+}
+
+// Under a SYN flood from fake on-link sources (every SYN-ACK waits for a
+// neighbour that never answers), curl from the kernel peer keeps getting
+// 200 quickly and the core's pool never runs dry: the frames waiting for
+// neighbours stay within their budget and the reserve serves the peer's
+// SYN-ACKs and the fill ring. Run with the default pool and with --frames
+// 4096, the pool that ran dry before the budget and the reserve.
+func TestSYNFloodFromOnLinkSourcesLeavesFramesForCurl(t *testing.T) {
+	bedtest.NeedTools(t, "curl")
+	bed := bedtest.ForTest(t, 1)
+	frames := floodFrames(t, bed.LocalMAC, 8080, 10000)
+	for _, pool := range []string{"0", "4096"} {
+		t.Run("frames="+pool, func(t *testing.T) { synFlood(t, bed, frames, pool) })
+	}
+}
+
+func synFlood(t *testing.T, bed *testbed.Bed, frames [][]byte, pool string) {
+	s := startServe(t, bed, "--app", "http", "--port", "8080", "--frames", pool)
+	defer s.stop(t)
+	if out := inNetns(t, bed.NsB, "curl", "-sS", "-m", "5", "http://198.18.0.1:8080/"); out != "hello\n" {
+		t.Fatalf("curl before the flood: %q", out)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var sent int
+	const rate = 50000
+	wg.Add(2)
+	w := bedtest.NewPacketWriter(t, bed.NsB, bed.IfaceB)
+	go func() { defer wg.Done(); sent = flood(ctx, w, frames, rate) }()
+	minFree := math.Inf(1)
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			resp, err := http.Get("http://" + s.metrics + "/metrics")
+			if err != nil {
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if v := metricValue(string(body), `pollstack_pool_free_frames{core="0"}`); v >= 0 {
+				minFree = min(minFree, v)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	time.Sleep(500 * time.Millisecond) // the flood's neighbours fill the table
+	script := `end=$((SECONDS+5)); while [ $SECONDS -lt $end ]; do curl -s -o /dev/null -m 3 -w '%{http_code} %{time_total}\n' http://198.18.0.1:8080/; curl -s -o /dev/null -m 3 -g -w '%{http_code} %{time_total}\n' 'http://[2001:2::1]:8080/'; done; true`
+	out := inNetns(t, bed.NsB, "bash", "-c", script)
+	cancel()
+	wg.Wait()
+
+	m := scrape(t, s.metrics)
+	var n, bad int
+	var worst, total float64
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		n++
+		secs, _ := strconv.ParseFloat(f[1], 64)
+		worst, total = max(worst, secs), total+secs
+		if f[0] != "200" || secs > 1 {
+			bad++
+		}
+	}
+	report := fmt.Sprintf("flood: %d SYNs from 252 IPv4 and 10000 IPv6 fake on-link sources at ~%d/s; curls: %d, %d not 200 within 1 s, mean %.1f ms, worst %.1f ms; pool_free_frames min %.0f (--frames %s); neigh_budget drops %.0f, unresolved %.0f, reserve used %.0f, denied %.0f, empty %.0f, syn cookies sent %.0f",
+		sent, rate, n, bad, 1000*total/float64(max(n, 1)), 1000*worst, minFree, pool,
+		metricValue(m, `pollstack_drops_total{core="0",reason="neigh_budget"}`),
+		metricValue(m, `pollstack_drops_total{core="0",reason="unresolved"}`),
+		metricValue(m, `pollstack_pool_reserve_used_total{core="0"}`),
+		metricValue(m, `pollstack_pool_reserve_denied_total{core="0"}`),
+		metricValue(m, `pollstack_pool_empty_total{core="0"}`),
+		metricValue(m, `pollstack_tcp_sc_sendcookie_total{core="0"}`))
+	t.Logf("kernel_rx_dropped %.0f, fill_ring_empty %.0f, tx_ring_full %.0f, ring_full %.0f, rx %.0f",
+		metricValue(m, `pollstack_kernel_rx_dropped_total{core="0"}`), metricValue(m, `pollstack_fill_ring_empty_total{core="0"}`),
+		metricValue(m, `pollstack_tx_ring_full_total{core="0"}`), metricValue(m, `pollstack_drops_total{core="0",reason="ring_full"}`),
+		metricValue(m, `pollstack_rx_packets_total{core="0"}`))
+	t.Log(report)
+	if n < 10 || bad > 0 || minFree <= 0 || metricValue(m, `pollstack_drops_total{core="0",reason="neigh_budget"}`) <= 0 {
+		t.Fatalf("%s\n%s", report, out)
+	}
+}
