@@ -31,8 +31,7 @@ type Shard struct {
 	outSeg     Segment
 	inSeg      Segment
 	free       []*Conn
-	sndBufs    [][]byte // send rings kept for reuse
-	rcvBufs    [][]byte // receive rings kept for reuse
+	pool       chunkPool // the chunks of the connections' buffers
 
 	tw *tw.Table // TIME_WAIT: compressed entries, not connections
 
@@ -60,8 +59,10 @@ func NewShard(cfg Config, send Sender) (*Shard, error) {
 	}
 	isn := NewISNGenerator(cfg.ISNKey)
 	isn.SetReseedInterval(cfg.ISNReseedInterval)
-	return &Shard{cfg: cfg, send: send, conns: make(map[flow.Tuple]*Conn, TCBHashSize), cc: cc, tw: t,
-		listeners: make(map[uint16]*Listener), isn: isn, nextPort: PortFirstAuto}, nil
+	s := &Shard{cfg: cfg, send: send, conns: make(map[flow.Tuple]*Conn, TCBHashSize), cc: cc, tw: t,
+		listeners: make(map[uint16]*Listener), isn: isn, nextPort: PortFirstAuto}
+	s.pool.limit = cfg.BufferMemory >> chunkShift
+	return s, nil
 }
 
 // Config returns the shard's configuration.
@@ -133,19 +134,21 @@ func (s *Shard) ourMSS(t *flow.Tuple) int {
 	return s.cfg.MTU - 60
 }
 
-// newConn takes a control block from the free list (with its buffers) or
-// makes one.
+// newConn takes a control block from the free list or makes one; its
+// buffers hold no memory until data comes.
 func (s *Shard) newConn(t flow.Tuple) *Conn {
 	var c *Conn
 	if n := len(s.free); n > 0 {
 		c = s.free[n-1]
 		s.free = s.free[:n-1]
+		snd, rcv := c.snd.slots, c.rcv.slots // the slot tables stay with the block
 		*c = Conn{}
+		c.snd.slots, c.rcv.slots = snd, rcv
 	} else {
 		c = &Conn{}
 	}
-	c.snd.buf = takeBuf(&s.sndBufs, s.cfg.SendSpace)
-	c.rcv.buf = takeBuf(&s.rcvBufs, s.cfg.RecvSpace)
+	c.snd.init(&s.pool, s.cfg.SendSpace)
+	c.rcv.init(&s.pool, s.cfg.RecvSpace)
 	c.shard = s
 	c.tuple = t
 	c.state = Closed
@@ -217,35 +220,17 @@ func (s *Shard) freeConn(c *Conn) {
 	}
 }
 
-// releaseBuffers gives the connection's send and receive rings back for
-// reuse (when it closes, or enters TIME_WAIT, which needs neither).
+// releaseBuffers gives the chunks of the connection's send and receive
+// rings back to the pool (when it closes, or enters TIME_WAIT, which needs
+// neither).
 func (s *Shard) releaseBuffers(c *Conn) {
-	putBuf(&s.sndBufs, c.snd.buf, s.cfg.SendSpace)
-	putBuf(&s.rcvBufs, c.rcv.buf, s.cfg.RecvSpace)
-	c.snd, c.rcv = byteRing{}, byteRing{}
+	c.snd.drop()
+	c.rcv.drop()
 	c.reas.reset()
 	c.sb.reset()
 }
 
-// takeBuf returns a kept buffer of size bytes, or a new one.
-func takeBuf(list *[][]byte, size int) []byte {
-	for n := len(*list); n > 0; n = len(*list) {
-		b := (*list)[n-1]
-		*list = (*list)[:n-1]
-		if len(b) == size {
-			return b
-		}
-	}
-	return make([]byte, size)
-}
-
-// putBuf keeps b for reuse when it has the current size and the list has room.
-func putBuf(list *[][]byte, b []byte, size int) {
-	if b != nil && len(b) == size && len(*list) < maxFreeConns {
-		*list = append(*list, b)
-	}
-}
-
-// maxFreeConns bounds the control blocks (with their buffers) a shard keeps
-// for reuse; past it, closed connections are left to the garbage collector.
+// maxFreeConns bounds the control blocks (with their slot tables) a shard
+// keeps for reuse; past it, closed connections are left to the garbage
+// collector.
 const maxFreeConns = 4096
