@@ -100,6 +100,10 @@ func (s *Shard) TimeWaitEntries() int { return s.tw.Len() }
 // TimeWaitBytes returns the memory the TIME_WAIT table's arrays hold.
 func (s *Shard) TimeWaitBytes() int { return s.tw.Bytes() }
 
+// BufferBytes returns the memory the connections' send and receive
+// buffers hold (chunks in use; the pool's free chunks are not counted).
+func (s *Shard) BufferBytes() int { return s.pool.inUse * chunkSize }
+
 // InTimeWait reports whether the 4-tuple t is in TIME_WAIT here.
 func (s *Shard) InTimeWait(t *flow.Tuple) bool {
 	_, ok := s.tw.Lookup(t)
