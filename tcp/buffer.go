@@ -23,6 +23,10 @@ const (
 	// chunkFloor is how many free chunks a pool keeps however long they go
 	// unused (1 MiB).
 	chunkFloor = 256
+	// maxFreeTables bounds the free slot tables a pool keeps of each
+	// length, and maxFreeRangeSets its free range sets.
+	maxFreeTables    = 4096
+	maxFreeRangeSets = 1024
 	// chunkTrimInterval is how often a pool drops the free chunks beyond
 	// its floor that no connection took during the whole interval, so the
 	// Go runtime can give their memory back to the system.
@@ -48,6 +52,50 @@ type chunkPool struct {
 	limit   int // chunks; 0: no limit
 	low     int // the fewest free chunks since the last trim
 	trimmed mono.Time
+
+	tables    map[int][][]*chunk // free slot tables by length
+	rangeSets []*rangeSet        // free reassembly and scoreboard storage
+}
+
+// getTable takes a slot table of k slots, all nil.
+func (p *chunkPool) getTable(k int) []*chunk {
+	if l := p.tables[k]; len(l) > 0 {
+		t := l[len(l)-1]
+		l[len(l)-1] = nil
+		p.tables[k] = l[:len(l)-1]
+		return t
+	}
+	return make([]*chunk, k)
+}
+
+// putTable gives back an all-nil slot table.
+func (p *chunkPool) putTable(t []*chunk) {
+	if p.tables == nil {
+		p.tables = make(map[int][][]*chunk)
+	}
+	if l := p.tables[len(t)]; len(l) < maxFreeTables {
+		p.tables[len(t)] = append(l, t)
+	}
+}
+
+// rangeSet is the storage of a reassembly queue or a SACK scoreboard,
+// taken while it holds a range.
+type rangeSet = [DefaultReassMaxQueueLen]seqRange
+
+func (p *chunkPool) getRanges() *rangeSet {
+	if n := len(p.rangeSets); n > 0 {
+		r := p.rangeSets[n-1]
+		p.rangeSets[n-1] = nil
+		p.rangeSets = p.rangeSets[:n-1]
+		return r
+	}
+	return new(rangeSet)
+}
+
+func (p *chunkPool) putRanges(r *rangeSet) {
+	if r != nil && len(p.rangeSets) < maxFreeRangeSets {
+		p.rangeSets = append(p.rangeSets, r)
+	}
 }
 
 // get takes a chunk, from the free list or new.
@@ -100,7 +148,8 @@ func (p *chunkPool) trim(now mono.Time) {
 // receive buffer (unread bytes, then room where out-of-order data waits).
 //
 // The bytes live in chunks: slots is a ring of chunk pointers, nil where no
-// byte is held. Offsets count from head; the byte at offset off is at
+// byte is held, itself taken from the pool while the ring holds a byte (an
+// empty ring holds no memory at all). Offsets count from head; the byte at offset off is at
 // position head+off of the virtual ring of len(slots)*chunkSize bytes, one
 // chunk more than size so that the live bytes never share a chunk with
 // their own wrap-around.
@@ -113,24 +162,30 @@ type byteRing struct {
 	end   int // offset past the last byte held (n ≤ end ≤ size)
 }
 
-// init sets the ring up empty for size bytes from pool, keeping its slot
-// table when it fits.
+// init sets the ring up empty for size bytes from pool.
 func (r *byteRing) init(pool *chunkPool, size int) {
-	r.release()
-	k := (size+chunkMask)>>chunkShift + 1
-	if len(r.slots) != k {
-		r.slots = make([]*chunk, k)
+	if r.pool != nil {
+		r.release()
 	}
 	r.pool, r.size = pool, size
 }
 
-// release gives every chunk back and empties the ring.
+// release gives every chunk and the slot table back and empties the ring.
 func (r *byteRing) release() {
 	for i, c := range r.slots {
 		if c != nil {
 			r.pool.put(c)
 			r.slots[i] = nil
 		}
+	}
+	r.emptied()
+}
+
+// emptied gives back the slot table of a ring that holds no chunk.
+func (r *byteRing) emptied() {
+	if r.slots != nil {
+		r.pool.putTable(r.slots)
+		r.slots = nil
 	}
 	r.head, r.n, r.end = 0, 0, 0
 }
@@ -139,7 +194,7 @@ func (r *byteRing) cap() int  { return r.size }
 func (r *byteRing) free() int { return r.size - r.n }
 
 // drop releases the ring and leaves it with no room (a connection in
-// TIME_WAIT or closed); its slot table stays for the control block's reuse.
+// TIME_WAIT or closed).
 func (r *byteRing) drop() {
 	if r.pool != nil {
 		r.release()
@@ -180,6 +235,9 @@ func (r *byteRing) write(p []byte) int {
 func (r *byteRing) copyIn(off int, p []byte) {
 	if len(p) == 0 {
 		return
+	}
+	if r.slots == nil {
+		r.slots = r.pool.getTable((r.size+chunkMask)>>chunkShift + 1)
 	}
 	r.end = max(r.end, off+len(p))
 	for i := r.pos(off); len(p) > 0; i = 0 {
@@ -243,7 +301,7 @@ func (r *byteRing) discard(n int) {
 	}
 	if r.end == 0 {
 		r.putSlot(s)
-		r.head = 0
+		r.emptied()
 		return
 	}
 	r.head = r.pos(n)
@@ -276,7 +334,7 @@ func (r *byteRing) trimTo(keep int) {
 	r.end = keep
 	if keep == 0 {
 		r.putSlot(r.head >> chunkShift)
-		r.head = 0
+		r.emptied()
 	}
 }
 
@@ -295,7 +353,8 @@ type seqRange struct{ start, end flow.Seq }
 // its in-order bytes: up to a fixed number of disjoint ranges, sorted, the
 // most recently changed one first in SACK order.
 type reassembly struct {
-	ranges [DefaultReassMaxQueueLen]seqRange
+	ranges *rangeSet // from pool while n > 0
+	pool   *chunkPool
 	n      int
 	// recent is the index of the range the last segment went into, for the
 	// first SACK block (RFC 2018 4).
@@ -314,6 +373,9 @@ func (q *reassembly) add(s, e flow.Seq, limit int) bool {
 		// A new, disjoint range at i.
 		if q.n >= limit || q.n == len(q.ranges) {
 			return false
+		}
+		if q.ranges == nil {
+			q.ranges = q.pool.getRanges()
 		}
 		copy(q.ranges[i+1:q.n+1], q.ranges[i:q.n])
 		q.ranges[i] = seqRange{s, e}
@@ -350,11 +412,21 @@ func (q *reassembly) advance(next flow.Seq) flow.Seq {
 		copy(q.ranges[:], q.ranges[k:q.n])
 		q.n -= k
 		q.recent = 0
+		if q.n == 0 {
+			q.reset()
+		}
 	}
 	return next
 }
 
-func (q *reassembly) reset() { q.n, q.recent = 0, 0 }
+// reset empties the queue and gives its storage back.
+func (q *reassembly) reset() {
+	if q.ranges != nil {
+		q.pool.putRanges(q.ranges)
+		q.ranges = nil
+	}
+	q.n, q.recent = 0, 0
+}
 
 // sackBlocks writes up to len(out) blocks, the most recent range first, then
 // the others in order (RFC 2018 4), and returns how many.

@@ -59,8 +59,8 @@ func (m *ringModel) check(what string) {
 	if most := (r.head&chunkMask + r.end + chunkMask) >> chunkShift; r.chunks() > most {
 		m.t.Fatalf("%s: %d chunks for %d bytes from %d", what, r.chunks(), r.end, r.head&chunkMask)
 	}
-	if r.end == 0 && (r.chunks() != 0 || r.head != 0) {
-		m.t.Fatalf("%s: empty ring holds %d chunks, head %d", what, r.chunks(), r.head)
+	if r.end == 0 && (r.chunks() != 0 || r.head != 0 || r.slots != nil) {
+		m.t.Fatalf("%s: empty ring holds %d chunks, head %d, slot table %v", what, r.chunks(), r.head, r.slots != nil)
 	}
 }
 
@@ -161,6 +161,24 @@ func TestByteRingChunks(t *testing.T) {
 	}
 }
 
+// heldMemory is what a connection holds beyond its control block: chunks,
+// slot tables and range sets.
+func heldMemory(c *Conn) (chunks, tables, rangeSets int) {
+	for _, r := range []*byteRing{&c.snd, &c.rcv} {
+		chunks += r.chunks()
+		if r.slots != nil {
+			tables++
+		}
+	}
+	if c.reas.ranges != nil {
+		rangeSets++
+	}
+	if c.sb.ranges != nil {
+		rangeSets++
+	}
+	return
+}
+
 // An idle connection holds no chunk: what it received was read, what it
 // sent was acknowledged.
 func TestIdleConnHoldsNoChunk(t *testing.T) {
@@ -194,8 +212,8 @@ func TestIdleConnHoldsNoChunk(t *testing.T) {
 	if c.Unsent() != 0 {
 		t.Fatalf("%d bytes unacknowledged", c.Unsent())
 	}
-	if c.snd.chunks()+c.rcv.chunks() != 0 || p.s.pool.inUse != 0 {
-		t.Fatalf("idle again, the connection holds %d+%d chunks (pool: %d in use)", c.snd.chunks(), c.rcv.chunks(), p.s.pool.inUse)
+	if k, tb, rs := heldMemory(c); k+tb+rs != 0 || p.s.pool.inUse != 0 {
+		t.Fatalf("idle again, the connection holds %d chunks, %d slot tables, %d range sets (pool: %d in use)", k, tb, rs, p.s.pool.inUse)
 	}
 }
 
@@ -256,8 +274,8 @@ func TestOutOfOrderAcrossChunks(t *testing.T) {
 	if st := p.s.Stats(); st[StatRcvOOPack] < 100 {
 		t.Fatalf("only %d segments out of order", st[StatRcvOOPack])
 	}
-	if c.rcv.n == 0 && c.reas.n == 0 && c.rcv.chunks() != 0 {
-		t.Fatalf("all read, %d chunks held", c.rcv.chunks())
+	if k, tb, rs := heldMemory(c); k+tb+rs != 0 {
+		t.Fatalf("all read, the connection holds %d chunks, %d slot tables, %d range sets", k, tb, rs)
 	}
 }
 
@@ -386,5 +404,34 @@ func TestBufferMemoryPressure(t *testing.T) {
 	c.Consume(c.Readable())
 	if p.s.pool.pressure() || c.rcvWindow() != full || c2.rcvWindow() != full {
 		t.Fatalf("read: pressure %v, windows %d and %d", p.s.pool.pressure(), c.rcvWindow(), c2.rcvWindow())
+	}
+}
+
+// The SACK scoreboard holds its storage while it holds a range and gives
+// it back once everything is acknowledged.
+func TestScoreboardStorageReturned(t *testing.T) {
+	p := newPeer(t, DefaultConfig())
+	c := p.open()
+	if _, err := c.Write(make([]byte, 4*1460)); err != nil {
+		t.Fatal(err)
+	}
+	p.take()
+	una := c.sndUna
+	s := p.mk(FlagACK, p.nxt, una, nil)
+	s.Opts.NumSACK = 1
+	s.Opts.SACK[0] = SACKBlock{Left: una.Add(1460), Right: una.Add(2 * 1460)}
+	p.inject(&s)
+	if c.sb.n != 1 || c.sb.ranges == nil {
+		t.Fatalf("scoreboard: %d ranges", c.sb.n)
+	}
+	for range 3 { // the last partial segment follows the first ACK (Nagle)
+		p.hi = c.sndMax
+		p.ack()
+	}
+	if c.Unsent() != 0 {
+		t.Fatalf("%d unacknowledged: una %d max %d", c.Unsent(), c.sndUna, c.sndMax)
+	}
+	if k, tb, rs := heldMemory(c); k+tb+rs != 0 || len(p.s.pool.rangeSets) != 1 {
+		t.Fatalf("all acknowledged: %d chunks, %d slot tables, %d range sets held; %d range sets free", k, tb, rs, len(p.s.pool.rangeSets))
 	}
 }

@@ -145,14 +145,13 @@ func (s *Shard) newConn(t flow.Tuple) *Conn {
 	if n := len(s.free); n > 0 {
 		c = s.free[n-1]
 		s.free = s.free[:n-1]
-		snd, rcv := c.snd.slots, c.rcv.slots // the slot tables stay with the block
 		*c = Conn{}
-		c.snd.slots, c.rcv.slots = snd, rcv
 	} else {
 		c = &Conn{}
 	}
 	c.snd.init(&s.pool, s.cfg.SendSpace)
 	c.rcv.init(&s.pool, s.cfg.RecvSpace)
+	c.reas.pool, c.sb.pool = &s.pool, &s.pool
 	c.shard = s
 	c.tuple = t
 	c.state = Closed
@@ -234,7 +233,6 @@ func (s *Shard) releaseBuffers(c *Conn) {
 	c.sb.reset()
 }
 
-// maxFreeConns bounds the control blocks (with their slot tables) a shard
-// keeps for reuse; past it, closed connections are left to the garbage
-// collector.
+// maxFreeConns bounds the control blocks a shard keeps for reuse; past it,
+// closed connections are left to the garbage collector.
 const maxFreeConns = 4096
