@@ -435,3 +435,37 @@ func TestScoreboardStorageReturned(t *testing.T) {
 		t.Fatalf("all acknowledged: %d chunks, %d slot tables, %d range sets held; %d range sets free", k, tb, rs, len(p.s.pool.rangeSets))
 	}
 }
+
+// Out-of-order data and the hole that fills it take chunks, a slot table
+// and a range set from the pool and give them back: nothing allocates once
+// the pool is warm.
+func TestOutOfOrderAllocatesNothing(t *testing.T) {
+	p := newPeer(t, DefaultConfig())
+	c := p.open()
+	var scratch [4096]byte
+	p.h.onReadable = func(c *Conn) {
+		for c.Read(scratch[:]) > 0 {
+		}
+	}
+	setSender(p.s, &discardSender{})
+	data := make([]byte, 3000)
+	round := func() {
+		p.now += 1e6
+		s := p.mk(FlagACK, p.nxt.Add(1000), c.sndNxt, data[1000:])
+		p.inject(&s)
+		s = p.mk(FlagACK, p.nxt, c.sndNxt, data[:1000])
+		p.inject(&s)
+		p.nxt = p.nxt.Add(uint32(len(data)))
+		p.s.Tick(p.now)
+	}
+	round()
+	if allocs := testing.AllocsPerRun(1000, round); allocs != 0 {
+		t.Errorf("%.1f allocations per out-of-order segment and its hole", allocs)
+	}
+	if c.rcvNxt != p.nxt || p.s.Stats()[StatRcvOOPack] < 1000 {
+		t.Fatalf("rcv_nxt %d, want %d", c.rcvNxt, p.nxt)
+	}
+	if k, tb, rs := heldMemory(c); k+tb+rs != 0 {
+		t.Fatalf("all read, the connection holds %d chunks, %d slot tables, %d range sets", k, tb, rs)
+	}
+}
