@@ -105,6 +105,11 @@ type Config struct {
 	// dropped unanswered and an active open fails with ENOBUFS. 0, the
 	// default, sets no limit.
 	MaxSockets int
+	// BufferMemory is the memory pressure point of a shard's send and
+	// receive buffers, in bytes, as Linux's tcp_mem: while the shard's
+	// connections hold that much, receive windows open no further than
+	// already advertised (see chunkPool). 0 sets no limit.
+	BufferMemory int
 }
 
 // DefaultConfig returns FreeBSD's defaults for a 1500-byte MTU.
@@ -118,6 +123,7 @@ func DefaultConfig() Config {
 		InitCwndSegments: DefaultInitCwndSegments, RFC1323: true, SACK: true, SynCookies: true, CCAlgorithm: "cubic", ICMPMayRST: true,
 		DropSynFin:       true,
 		ReassMaxQueueLen: DefaultReassMaxQueueLen, MTU: 1500, TSOffsetPerConn: true,
+		BufferMemory: DefaultBufferMemory,
 	}
 }
 
@@ -156,6 +162,8 @@ func (cfg *Config) Validate() error {
 		return fmt.Errorf("tcp: mssdflt %d: want 64..65495", cfg.MSSDflt)
 	case cfg.SendSpace < 1024 || cfg.SendSpace > MaxBufferSpace:
 		return fmt.Errorf("tcp: sendspace %d: want 1024..%d", cfg.SendSpace, MaxBufferSpace)
+	case cfg.BufferMemory < 0:
+		return fmt.Errorf("tcp: buffer memory %d: want 0 or more", cfg.BufferMemory)
 	case cfg.RecvSpace < 1024 || cfg.RecvSpace > MaxBufferSpace:
 		return fmt.Errorf("tcp: recvspace %d: want 1024..%d", cfg.RecvSpace, MaxBufferSpace)
 	case cfg.MSL < timerTick || cfg.MSL > MaxMSL:

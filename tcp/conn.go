@@ -222,7 +222,7 @@ func (c *Conn) rcvReady() int { return c.rcv.n }
 
 // Read copies received bytes into p and returns how many.
 func (c *Conn) Read(p []byte) int {
-	if c.rcv.buf == nil {
+	if c.rcv.cap() == 0 {
 		return 0
 	}
 	n := c.rcv.read(p)
@@ -419,16 +419,27 @@ func (c *Conn) armKeep(now mono.Time) {
 	c.reschedule()
 }
 
-// rcvWindow is the room in the receive buffer past the unread bytes.
+// rcvWindow is the room in the receive buffer past the unread bytes. Under
+// memory pressure it opens no further than advertised, or than two segments
+// in all for a connection holding less (see chunkPool).
 func (c *Conn) rcvWindow() uint32 {
-	return uint32(c.rcv.free())
+	w := c.rcv.free()
+	if c.rcv.pool != nil && c.rcv.pool.pressure() {
+		promised := 0
+		if c.rcvAdv.GT(c.rcvNxt) {
+			promised = int(c.rcvAdv.Sub(c.rcvNxt))
+		}
+		w = min(w, max(promised, 2*c.ourMSS-c.rcv.n))
+	}
+	return uint32(w)
 }
 
 // inFlight is the number of bytes sent and not acknowledged.
 func (c *Conn) inFlight() uint32 { return c.sndMax.Sub(c.sndUna) }
 
-// Peek returns the bytes ready to read, in at most two pieces, without
-// consuming them; they stay valid until the next call on the connection.
+// Peek returns the bytes ready to read, or a first part of them, in at most
+// two pieces, without consuming them; they stay valid until the next call
+// on the connection. Consume, then Peek again for the rest.
 func (c *Conn) Peek() (a, b []byte) {
 	if c.rcv.n == 0 {
 		return nil, nil

@@ -37,7 +37,7 @@ func viewOf(c *Conn) connView {
 	v := connView{
 		State: c.state, ISS: c.iss, SndUna: c.sndUna, SndNxt: c.sndNxt, SndMax: c.sndMax,
 		SndWnd: c.sndWnd, IRS: c.irs, RcvNxt: c.rcvNxt, RcvAdv: c.rcvAdv, RTO: c.rto,
-		SndQueued: c.snd.n, SndCap: len(c.snd.buf), RcvQueued: c.rcv.n, RcvCap: len(c.rcv.buf),
+		SndQueued: c.snd.n, SndCap: c.snd.cap(), RcvQueued: c.rcv.n, RcvCap: c.rcv.cap(),
 		ReasEnd: c.rcvNxt, ReasRanges: c.reas.n,
 		FinQueued: c.finQueued, FinRcvd: c.finRcvd, TSOK: c.tsOK, TSRecent: c.tsRecent,
 		RcvScale: c.rcvScale, SndScale: c.sndScale, MSS: c.mss,

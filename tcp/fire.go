@@ -21,6 +21,7 @@ func (c *Conn) timeoutErr() error {
 func (s *Shard) Tick(now mono.Time) {
 	s.now = now
 	s.wheel.advance(now, fireTimers)
+	s.pool.trim(now)
 	if n := s.tw.Expire(now); n > 0 {
 		s.stats[StatClosed] += uint64(n)
 	}

@@ -638,7 +638,9 @@ func (c *Conn) receiveData(seq flow.Seq, p []byte) {
 	off := int(seq.Sub(c.rcvNxt)) + c.rcv.n
 	if off+len(p) <= c.rcv.cap() {
 		c.copyUnheld(seq, off, p)
-		c.reas.add(seq, seq.Add(uint32(len(p))), s.cfg.ReassMaxQueueLen)
+		if !c.reas.add(seq, seq.Add(uint32(len(p))), s.cfg.ReassMaxQueueLen) {
+			c.rcv.trimTo(c.reasEnd()) // the chunks past every range held nothing of use
+		}
 	}
 	c.ackNow = true // a duplicate ACK, with SACK blocks, at once
 }

@@ -17,6 +17,8 @@ const (
 	DefaultRecvSpace = 65536
 	// MaxBufferSpace bounds sendspace and recvspace (window scale 14 allows 1 GiB).
 	MaxBufferSpace = 1 << 30
+	// DefaultBufferMemory is a shard's buffer memory pressure point.
+	DefaultBufferMemory = 256 << 20
 	// DefaultMSL is msl: the maximum segment lifetime (30 s); TIME_WAIT lasts 2*msl.
 	DefaultMSL = 30 * time.Second
 	// MaxMSL bounds msl (one day; tw.MaxMSL).

@@ -47,5 +47,6 @@ func (s *Shard) Reconfigure(cfg Config) error {
 	}
 	s.cc = cc
 	s.cfg = cfg
+	s.pool.limit = cfg.BufferMemory >> chunkShift
 	return nil
 }

@@ -13,12 +13,20 @@ import (
 
 // scoreboard is the set of SACKed ranges above snd_una.
 type scoreboard struct {
-	ranges [DefaultReassMaxQueueLen]seqRange
+	ranges *rangeSet // from pool while n > 0
+	pool   *chunkPool
 	n      int
 	bytes  uint32 // bytes SACKed
 }
 
-func (b *scoreboard) reset() { b.n, b.bytes = 0, 0 }
+// reset empties the scoreboard and gives its storage back.
+func (b *scoreboard) reset() {
+	if b.ranges != nil {
+		b.pool.putRanges(b.ranges)
+		b.ranges = nil
+	}
+	b.n, b.bytes = 0, 0
+}
 
 // highest returns the end of the highest SACKed range (ok false when none).
 func (b *scoreboard) highest() (flow.Seq, bool) {
@@ -46,6 +54,9 @@ func (b *scoreboard) add(l, r, una, max flow.Seq) {
 	if i == b.n || r.LT(b.ranges[i].start) {
 		if b.n == len(b.ranges) {
 			return // full: the oldest information stays, this block is lost
+		}
+		if b.ranges == nil {
+			b.ranges = b.pool.getRanges()
 		}
 		copy(b.ranges[i+1:b.n+1], b.ranges[i:b.n])
 		b.ranges[i] = seqRange{l, r}
@@ -76,6 +87,9 @@ func (b *scoreboard) trim(una flow.Seq) {
 	if k > 0 {
 		copy(b.ranges[:], b.ranges[k:b.n])
 		b.n -= k
+		if b.n == 0 {
+			b.reset()
+		}
 	}
 	if b.n > 0 && b.ranges[0].start.LT(una) {
 		b.ranges[0].start = una

@@ -49,8 +49,7 @@ type Shard struct {
 	outSeg     Segment
 	inSeg      Segment
 	free       []*Conn
-	sndBufs    [][]byte // send rings kept for reuse
-	rcvBufs    [][]byte // receive rings kept for reuse
+	pool       chunkPool // the chunks of the connections' buffers
 
 	tw *tw.Table // TIME_WAIT: compressed entries, not connections
 
@@ -86,6 +85,7 @@ func NewShard(cfg Config, send Sender) (*Shard, error) {
 	sh := &Shard{cfg: cfg, send: send, conns: make(map[flow.Tuple]*Conn, TCBHashSize), cc: cc, tw: t,
 		listeners: make(map[uint16]*Listener), isn: isn, nextPort: PortFirstAuto}
 	sh.ctl, _ = send.(ControlSender)
+	sh.pool.limit = cfg.BufferMemory >> chunkShift
 	return sh, nil
 }
 
@@ -124,6 +124,10 @@ func (s *Shard) TimeWaitEntries() int { return s.tw.Len() }
 // TimeWaitBytes returns the memory the TIME_WAIT table's arrays hold.
 func (s *Shard) TimeWaitBytes() int { return s.tw.Bytes() }
 
+// BufferBytes returns the memory the connections' send and receive
+// buffers hold (chunks in use; the pool's free chunks are not counted).
+func (s *Shard) BufferBytes() int { return s.pool.inUse * chunkSize }
+
 // InTimeWait reports whether the 4-tuple t is in TIME_WAIT here.
 func (s *Shard) InTimeWait(t *flow.Tuple) bool {
 	_, ok := s.tw.Lookup(t)
@@ -158,8 +162,8 @@ func (s *Shard) ourMSS(t *flow.Tuple) int {
 	return s.cfg.MTU - 60
 }
 
-// newConn takes a control block from the free list (with its buffers) or
-// makes one.
+// newConn takes a control block from the free list or makes one; its
+// buffers hold no memory until data comes.
 func (s *Shard) newConn(t flow.Tuple) *Conn {
 	var c *Conn
 	if n := len(s.free); n > 0 {
@@ -169,8 +173,9 @@ func (s *Shard) newConn(t flow.Tuple) *Conn {
 	} else {
 		c = &Conn{}
 	}
-	c.snd.buf = takeBuf(&s.sndBufs, s.cfg.SendSpace)
-	c.rcv.buf = takeBuf(&s.rcvBufs, s.cfg.RecvSpace)
+	c.snd.init(&s.pool, s.cfg.SendSpace)
+	c.rcv.init(&s.pool, s.cfg.RecvSpace)
+	c.reas.pool, c.sb.pool = &s.pool, &s.pool
 	c.shard = s
 	c.tuple = t
 	c.state = Closed
@@ -242,35 +247,16 @@ func (s *Shard) freeConn(c *Conn) {
 	}
 }
 
-// releaseBuffers gives the connection's send and receive rings back for
-// reuse (when it closes, or enters TIME_WAIT, which needs neither).
+// releaseBuffers gives the chunks of the connection's send and receive
+// rings back to the pool (when it closes, or enters TIME_WAIT, which needs
+// neither).
 func (s *Shard) releaseBuffers(c *Conn) {
-	putBuf(&s.sndBufs, c.snd.buf, s.cfg.SendSpace)
-	putBuf(&s.rcvBufs, c.rcv.buf, s.cfg.RecvSpace)
-	c.snd, c.rcv = byteRing{}, byteRing{}
+	c.snd.drop()
+	c.rcv.drop()
 	c.reas.reset()
 	c.sb.reset()
 }
 
-// takeBuf returns a kept buffer of size bytes, or a new one.
-func takeBuf(list *[][]byte, size int) []byte {
-	for n := len(*list); n > 0; n = len(*list) {
-		b := (*list)[n-1]
-		*list = (*list)[:n-1]
-		if len(b) == size {
-			return b
-		}
-	}
-	return make([]byte, size)
-}
-
-// putBuf keeps b for reuse when it has the current size and the list has room.
-func putBuf(list *[][]byte, b []byte, size int) {
-	if b != nil && len(b) == size && len(*list) < maxFreeConns {
-		*list = append(*list, b)
-	}
-}
-
-// maxFreeConns bounds the control blocks (with their buffers) a shard keeps
-// for reuse; past it, closed connections are left to the garbage collector.
+// maxFreeConns bounds the control blocks a shard keeps for reuse; past it,
+// closed connections are left to the garbage collector.
 const maxFreeConns = 4096

@@ -57,13 +57,13 @@ func (c *Conn) apply(o *SockOptions) {
 	if o.CC != nil {
 		c.cc = o.CC
 	}
-	// The buffers are still empty: a size other than the shard's is a
-	// buffer of its own, left to the garbage collector at the end.
+	// The buffers are still empty: a size other than the shard's is a slot
+	// table of its own.
 	if o.SendSpace > 0 && o.SendSpace != c.snd.cap() {
-		c.snd.buf = make([]byte, o.SendSpace)
+		c.snd.init(c.snd.pool, o.SendSpace)
 	}
 	if o.RecvSpace > 0 && o.RecvSpace != c.rcv.cap() {
-		c.rcv.buf = make([]byte, o.RecvSpace)
+		c.rcv.init(c.rcv.pool, o.RecvSpace)
 	}
 }
 
