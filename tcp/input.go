@@ -378,6 +378,7 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 	if c.sackOK && seg.Opts.NumSACK > 0 {
 		c.sackInput(&seg.Opts)
 	}
+
 	if ack.LEQ(c.sndUna) {
 		// A duplicate ACK (RFC 5681 2): no data, no FIN, data outstanding,
 		// and the same window — or SACK blocks, which say the receiver holds
@@ -402,6 +403,14 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 		}
 		c.snd.discard(int(data))
 		c.sb.trim(ack)
+		// The window is relative to snd_una, and this segment's may not be
+		// taken (below, only when it is newer than the last one taken):
+		// until it is, the right edge stays where the last window put it.
+		// Else what newAck and the handlers send goes past what the
+		// receiver offered; it drops it, and once its window is shut it
+		// drops our ACKs too (their sequence number lies beyond it), and
+		// both ends wait for good.
+		c.sndWnd -= min(c.sndWnd, acked)
 		c.newAck(ack, acked)
 		c.sndUna = ack
 		if c.sndNxt.LT(c.sndUna) {
