@@ -565,6 +565,8 @@ func (c *Conn) retransmitFirst() {
 		c.shard.stats[StatSndRexmitPack]++
 		c.shard.stats[StatSndRexmitByte] += uint64(n)
 		c.rtTime = 0 // Karn
+	} else {
+		c.noFrame() // the RTO sends it
 	}
 }
 
