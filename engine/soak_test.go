@@ -28,29 +28,50 @@ import (
 // ends' control blocks, when no byte moves for soakStall of real time.
 //
 // By default a few small runs; POLLSTACK_SOAK=1 runs the full soak (50 runs
-// of 64 MiB, minutes).
+// of 64 MiB). The runs wait mostly on retransmission timers, not on the
+// CPU, so soakParallel of them go at once, each with its own two engines.
 
-const soakStall = 10 * time.Second
+const (
+	soakStall    = 10 * time.Second
+	soakParallel = 8
+)
 
 func TestSoakLossyEchoIsByteExact(t *testing.T) {
-	runs, size := 5, 2<<20
+	runs, size := 5, 4<<20
 	if os.Getenv("POLLSTACK_SOAK") == "1" {
 		runs, size = 50, 64<<20
 	} else if testing.Short() {
 		runs, size = 2, 1<<20
 	}
 	start := time.Now()
-	for r := 0; r < runs; r++ {
-		seed := uint64(r + 1)
-		t0 := time.Now()
-		st := soakRun(t, seed, size)
-		if t.Failed() {
-			return
-		}
-		t.Logf("seed %d: %d bytes echoed in %v; client %s; server %s", seed, size,
-			time.Since(t0).Round(time.Millisecond), st.cli, st.srv)
+	type result struct {
+		st   soakStats
+		took time.Duration
+		err  error
 	}
-	t.Logf("%d runs of %d bytes in %v", runs, size, time.Since(start).Round(time.Millisecond))
+	results := make([]result, runs)
+	sem := make(chan struct{}, soakParallel)
+	var wg sync.WaitGroup
+	for r := range results {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			t0 := time.Now()
+			st, err := soakRun(uint64(r+1), size)
+			results[r] = result{st, time.Since(t0), err}
+		}()
+	}
+	wg.Wait()
+	for r, res := range results {
+		if res.err != nil {
+			t.Errorf("seed %d: %v", r+1, res.err)
+			continue
+		}
+		t.Logf("seed %d: %d bytes echoed in %v; client %s; server %s", r+1, size,
+			res.took.Round(time.Millisecond), res.st.cli, res.st.srv)
+	}
+	t.Logf("%d runs of %d bytes (%d at a time) in %v", runs, size, soakParallel, time.Since(start).Round(time.Millisecond))
 }
 
 // soakStats is what a run reports of each end's shard.
@@ -152,38 +173,40 @@ type soakEcho struct {
 
 func (e *soakEcho) Established(c *tcp.Conn) { e.conn = c }
 
-func soakEngine(t *testing.T, link rings.Link, mac net.HardwareAddr, addr string, listen []ListenSpec) *Engine {
-	t.Helper()
+func soakEngine(link rings.Link, mac net.HardwareAddr, addr string, listen []ListenSpec) (*Engine, error) {
 	cfg := tcp.DefaultConfig()
 	e, err := New(Config{MAC: mac, Addrs: []netip.Prefix{netip.MustParsePrefix(addr)}, CPUs: []int{0},
 		Idle: cores.IdlePolicy{SleepAfter: 64}, TCP: &cfg, Listen: listen}, []rings.Link{link})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return e, e.Start()
 }
 
 // soakRun runs one echo of size bytes with faults seeded by seed.
-func soakRun(t *testing.T, seed uint64, size int) soakStats {
+func soakRun(seed uint64, size int) (soakStats, error) {
 	la, lb, err := rings.NewMemPair(rings.MemConfig{Frames: 4096})
 	if err != nil {
-		t.Fatal(err)
+		return soakStats{}, err
 	}
 	loss := rings.Faults{Drop: 0.05}
 	fa := rings.NewFaulty(la, rings.FaultConfig{Tx: loss, Seed: seed})
 	fb := rings.NewFaulty(lb, rings.FaultConfig{Tx: loss, Seed: seed ^ 0x9e3779b97f4a7c15})
 	echo := &soakEcho{}
-	srv := soakEngine(t, fa, ourMAC, "198.18.0.1/24", []ListenSpec{{Port: 7, Handler: func(int) tcp.Handler { return echo }}})
-	defer srv.Stop()
-	cliEng := soakEngine(t, fb, peerMAC, "198.18.0.2/24", nil)
-	defer cliEng.Stop()
 	defer la.Close()
+	srv, err := soakEngine(fa, ourMAC, "198.18.0.1/24", []ListenSpec{{Port: 7, Handler: func(int) tcp.Handler { return echo }}})
+	if err != nil {
+		return soakStats{}, err
+	}
+	defer srv.Stop()
+	cliEng, err := soakEngine(fb, peerMAC, "198.18.0.2/24", nil)
+	if err != nil {
+		return soakStats{}, err
+	}
+	defer cliEng.Stop()
 	cli := newSoakClient(seed, size)
 	if err := cliEng.DialOn(0, netip.MustParseAddrPort("198.18.0.2:0"), netip.MustParseAddrPort("198.18.0.1:7"), cli); err != nil {
-		t.Fatal(err)
+		return soakStats{}, err
 	}
 	last, lastAt := int64(-1), time.Now()
 	tick := time.NewTicker(250 * time.Millisecond)
@@ -192,17 +215,17 @@ func soakRun(t *testing.T, seed uint64, size int) soakStats {
 		select {
 		case err := <-cli.done:
 			if err != nil {
-				t.Errorf("seed %d: the connection ended with %v after %d of %d bytes echoed\n%s",
-					seed, err, cli.echoed.Load(), size, soakState(srv, cliEng, echo, cli))
+				return soakStats{}, fmt.Errorf("the connection ended with %v after %d of %d bytes echoed\n%s",
+					err, cli.echoed.Load(), size, soakState(srv, cliEng, echo, cli))
 			} else if b := cli.bad.Load(); b != 0 {
-				t.Errorf("seed %d: echoed byte %d differs from what was sent", seed, b-1)
+				return soakStats{}, fmt.Errorf("echoed byte %d differs from what was sent", b-1)
 			} else if n := cli.echoed.Load(); n != int64(size) {
-				t.Errorf("seed %d: %d of %d bytes echoed before the close", seed, n, size)
+				return soakStats{}, fmt.Errorf("%d of %d bytes echoed before the close", n, size)
 			}
 			var s soakStats
 			srv.loops[0].Call(func(mono.Time) { s.srv = shardSummary(srv.cores[0].tcp) })
 			cliEng.loops[0].Call(func(mono.Time) { s.cli = shardSummary(cliEng.cores[0].tcp) })
-			return s
+			return s, nil
 		case <-tick.C:
 			p := cli.echoed.Load() + cli.sentAck.Load()
 			if p != last {
@@ -210,9 +233,8 @@ func soakRun(t *testing.T, seed uint64, size int) soakStats {
 				continue
 			}
 			if time.Since(lastAt) >= soakStall {
-				t.Errorf("seed %d: no progress for %v: %d bytes acknowledged, %d of %d echoed\n%s", seed, soakStall,
+				return soakStats{}, fmt.Errorf("no progress for %v: %d bytes acknowledged, %d of %d echoed\n%s", soakStall,
 					cli.sentAck.Load(), cli.echoed.Load(), size, soakState(srv, cliEng, echo, cli))
-				return soakStats{}
 			}
 		}
 	}
