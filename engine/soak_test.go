@@ -44,33 +44,24 @@ func TestSoakLossyEchoIsByteExact(t *testing.T) {
 		runs, size = 2, 1<<20
 	}
 	start := time.Now()
-	type result struct {
-		st   soakStats
-		took time.Duration
-		err  error
-	}
-	results := make([]result, runs)
 	sem := make(chan struct{}, soakParallel)
 	var wg sync.WaitGroup
-	for r := range results {
+	for r := 0; r < runs; r++ {
 		wg.Add(1)
 		sem <- struct{}{}
-		go func() {
+		go func(seed uint64) {
 			defer func() { <-sem; wg.Done() }()
 			t0 := time.Now()
-			st, err := soakRun(uint64(r+1), size)
-			results[r] = result{st, time.Since(t0), err}
-		}()
+			st, err := soakRun(seed, size)
+			if err != nil {
+				t.Errorf("seed %d: %v", seed, err)
+				return
+			}
+			t.Logf("seed %d: %d bytes echoed in %v; client %s; server %s", seed, size,
+				time.Since(t0).Round(time.Millisecond), st.cli, st.srv)
+		}(uint64(r + 1))
 	}
 	wg.Wait()
-	for r, res := range results {
-		if res.err != nil {
-			t.Errorf("seed %d: %v", r+1, res.err)
-			continue
-		}
-		t.Logf("seed %d: %d bytes echoed in %v; client %s; server %s", r+1, size,
-			res.took.Round(time.Millisecond), res.st.cli, res.st.srv)
-	}
 	t.Logf("%d runs of %d bytes (%d at a time) in %v", runs, size, soakParallel, time.Since(start).Round(time.Millisecond))
 }
 
