@@ -93,7 +93,17 @@ func (c *Conn) output() {
 		}
 	}
 	if c.ackNow {
-		if c.emit(c.sndNxt, 0, FlagACK) {
+		// A pure ACK carries snd_max, as BSD's do: after a retransmission
+		// timeout pulled snd_nxt back, snd_nxt may lie below what the peer
+		// has received, and the peer drops a segment that old without
+		// reading its ACK; if the peer's own ACKs are as old to us, neither
+		// side ever hears the other's ACKs. While probing a shut window it
+		// carries snd_nxt, the window's edge.
+		seq := c.sndMax
+		if c.timers[timerPersist] != 0 {
+			seq = c.sndNxt
+		}
+		if c.emit(seq, 0, FlagACK) {
 			c.shard.stats[StatSndAcks]++
 		} else {
 			c.noFrame() // still owed
