@@ -378,7 +378,6 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 	if c.sackOK && seg.Opts.NumSACK > 0 {
 		c.sackInput(&seg.Opts)
 	}
-
 	if ack.LEQ(c.sndUna) {
 		// A duplicate ACK (RFC 5681 2): no data, no FIN, data outstanding,
 		// and the same window — or SACK blocks, which say the receiver holds

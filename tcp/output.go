@@ -156,8 +156,8 @@ func (c *Conn) armPersist() {
 // retransmission timer for a SYN, data or a FIN (with nothing in flight,
 // its expiry only sends again: see fire), the delayed-ACK timer, due at
 // the next tick, for an ACK owed (ack_now stays set). Persist probes and
-// keepalives are sent again by their own timers, RSTs from the shard's
-// queue (reset).
+// keepalives are sent again by their own timers, a closed connection's RST
+// from the shard's queue (sendRST).
 func (c *Conn) noFrame() {
 	s := c.shard
 	s.stats[StatSndNoFrame]++
