@@ -36,11 +36,15 @@ func (c *Conn) output() {
 		seg := c.segSize()
 		n := min(avail, usable, seg)
 		fin := c.finQueued && off+n == c.snd.n && c.sndNxt.LEQ(c.finSeq)
-		if n > 0 && n < seg && !fin {
+		if n > 0 && n < seg && !fin && c.sndNxt.GEQ(c.sndMax) {
 			// Sender silly window avoidance and Nagle (RFC 9293 3.8.6.2.1,
 			// RFC 896): send a short segment only when it is all we have and
 			// nothing is in flight (or Nagle is off), or it fills half the
-			// largest window the peer offered.
+			// largest window the peer offered. Not for a retransmission
+			// (below snd_max), as in BSD's tcp_output: what was sent once
+			// goes again whatever its size, else a receiver whose window
+			// is down to less than a segment never gets it, and the RTO
+			// fires again and again with nothing sent.
 			all := n == avail
 			if c.noPush || !(all && (c.noDelay || flight == 0)) && uint32(n) < c.maxSndWnd/2 {
 				n = 0 // TCP_NOPUSH holds every partial segment until the FIN
