@@ -192,13 +192,13 @@ func (c *Conn) input(seg *Segment) {
 	}
 }
 
-// acceptable is RFC 9293's segment acceptability test.
+// acceptable is RFC 9293's segment acceptability test, but for a segment
+// without data at the window's right edge, which BSD and Linux accept: a
+// sender that filled our window and lost it sends its ACKs from snd_max,
+// the edge; dropping them, we would not hear its ACKs until it retransmits.
 func acceptable(seq flow.Seq, segLen uint32, rcvNxt flow.Seq, wnd uint32) bool {
 	if segLen == 0 {
-		if wnd == 0 {
-			return seq == rcvNxt
-		}
-		return seq.InWindow(rcvNxt, wnd)
+		return seq.InWindow(rcvNxt, wnd+1)
 	}
 	if wnd == 0 {
 		return false
