@@ -150,6 +150,14 @@ func (c *Conn) fire(k timerKind, now mono.Time) {
 			return
 		}
 		c.persistShift = min(c.persistShift+1, 12)
+		if c.sndWnd > 0 {
+			// A window under a segment held the data back: send what it
+			// takes (the override of silly window avoidance).
+			c.forceData = true
+			c.output()
+			c.forceData = false
+			return
+		}
 		// Send one byte beyond the window (RFC 9293 3.8.6.1). A probe that
 		// finds no frame is sent when the timer, re-armed below, expires.
 		off := int(c.sndNxt.Sub(c.sndUna))

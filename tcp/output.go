@@ -36,7 +36,7 @@ func (c *Conn) output() {
 		seg := c.segSize()
 		n := min(avail, usable, seg)
 		fin := c.finQueued && off+n == c.snd.n && c.sndNxt.LEQ(c.finSeq)
-		if n > 0 && n < seg && !fin && c.sndNxt.GEQ(c.sndMax) {
+		if n > 0 && n < seg && !fin && c.sndNxt.GEQ(c.sndMax) && !c.forceData {
 			// Sender silly window avoidance and Nagle (RFC 9293 3.8.6.2.1,
 			// RFC 896): send a short segment only when it is all we have and
 			// nothing is in flight (or Nagle is off), or it fills half the
@@ -113,8 +113,12 @@ func (c *Conn) output() {
 			c.noFrame() // still owed
 		}
 	}
-	// A zero window with data waiting and nothing in flight: probe it.
-	if c.sndWnd == 0 && c.snd.n > int(c.sndNxt.Sub(c.sndUna)) && c.sndMax == c.sndUna &&
+	// Data waiting, nothing in flight, and a window too small to send it
+	// (shut, or under a segment and held back by silly window avoidance):
+	// persist, so that a lost window update does not leave it waiting for
+	// good (RFC 9293 3.8.6.2.1's override timeout, BSD's tcp_setpersist).
+	if off := int(c.sndNxt.Sub(c.sndUna)); c.snd.n > off && c.sndMax == c.sndUna &&
+		int(c.sndWnd) < min(c.snd.n-off, c.segSize()) &&
 		c.timers[timerPersist] == 0 && c.timers[timerRexmt] == 0 {
 		c.armPersist()
 	}
