@@ -210,3 +210,46 @@ func TestNoFrameSYNACKsOfAFloodAllGo(t *testing.T) {
 		t.Fatalf("%d of %d SYN-ACKs sent, %d connections", len(got), n, p.s.Conns())
 	}
 }
+
+func TestNoFrameKeepaliveIsSentAtTheNextInterval(t *testing.T) {
+	p := newPeer(t, DefaultConfig())
+	c := p.open()
+	c.SetKeepalive(true)
+	pool := starve(p)
+	cfg := DefaultConfig()
+	p.advance(cfg.KeepIdle)
+	p.expectNone("no frame")
+	if n := p.s.Stats()[StatKeepProbe]; n != 0 {
+		t.Fatalf("keepprobe %d for a probe that did not go", n)
+	}
+	pool.empty = false
+	p.advance(cfg.KeepIntvl)
+	p.expect("keepalive", func(s sentSeg) bool { return s.Seq == p.view().SndUna-1 && len(s.Payload) == 0 })
+	if n := p.s.Stats()[StatKeepProbe]; n != 1 {
+		t.Fatalf("keepprobe %d, want 1", n)
+	}
+}
+
+func TestNoFramePersistProbeIsSentByTheTimer(t *testing.T) {
+	p := newPeer(t, DefaultConfig())
+	c := p.open()
+	s := p.mk(FlagACK, p.nxt, p.hi, nil)
+	s.Window = 0
+	p.inject(&s)
+	c.Write([]byte("waiting"))
+	p.expectNone("a shut window")
+	pool := starve(p)
+	p.advance(MinPersist)
+	p.expectNone("no frame")
+	if n := p.s.Stats()[StatSndProbe]; n != 0 || !p.view().PersistArmed {
+		t.Fatalf("sndprobe %d, persist armed %v", n, p.view().PersistArmed)
+	}
+	pool.empty = false
+	for i := 0; i < 1000 && len(p.out.segs) == 0; i++ {
+		p.advance(10e6)
+	}
+	p.expect("probe", func(s sentSeg) bool { return len(s.Payload) <= 1 })
+	if n := p.s.Stats()[StatSndProbe]; n != 1 {
+		t.Fatalf("sndprobe %d, want 1", n)
+	}
+}
