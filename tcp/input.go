@@ -248,7 +248,10 @@ func (c *Conn) resetReceived() {
 // establish moves the connection to ESTABLISHED after the handshake.
 func (c *Conn) establish(seg *Segment) {
 	s := c.shard
-	c.sndWnd = uint32(seg.Window) << c.sndScale
+	c.sndWnd = uint32(seg.Window)
+	if seg.Flags&FlagSYN == 0 {
+		c.sndWnd <<= c.sndScale // a SYN-ACK's window is never scaled (RFC 7323 2.2)
+	}
 	c.maxSndWnd = max(c.maxSndWnd, c.sndWnd)
 	c.sndWl1, c.sndWl2 = seg.Seq, seg.Ack
 	c.setState(Established)
