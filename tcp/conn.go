@@ -137,6 +137,7 @@ type Conn struct {
 	finSeq      flow.Seq // the FIN's sequence number, once queued
 	finRcvd     bool     // the peer's FIN is in order
 	ackNow      bool
+	forceData   bool // the persist timer overrides silly window avoidance
 	delAcked    int  // full segments received since the last ACK
 	closedByApp bool // Close was called: nothing more will be read
 	notified    bool // Closed was delivered

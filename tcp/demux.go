@@ -13,6 +13,9 @@ import (
 // (local = the packet's destination).
 func (s *Shard) Receive(t *flow.Tuple, b []byte, now mono.Time) {
 	s.now = now
+	if s.nRST > 0 {
+		s.flushRSTs()
+	}
 	seg := &s.inSeg
 	if err := Parse(b, seg); err != ParseOK && err != ErrBadOption {
 		s.stats[StatRcvBadOff]++
@@ -61,6 +64,7 @@ func (s *Shard) Receive(t *flow.Tuple, b []byte, now mono.Time) {
 func (s *Shard) timeWaitACK(t *flow.Tuple, st *tw.State) {
 	buf := s.controlBuffer(t)
 	if buf == nil {
+		s.stats[StatNoFrameDrop]++ // the peer sends its segment again
 		return
 	}
 	seg := &s.outSeg
@@ -113,9 +117,10 @@ func (s *Shard) closedPort(t *flow.Tuple, seg *Segment) {
 // resetFor sends the RST RFC 9293 prescribes for a segment that belongs to
 // no connection.
 func (s *Shard) resetFor(t *flow.Tuple, seg *Segment) {
-	s.stats[StatRSTSent]++
 	if seg.Flags&FlagACK != 0 {
-		s.reset(t, seg.Ack, 0, FlagRST)
+		if s.reset(t, seg.Ack, 0, FlagRST) {
+			s.stats[StatRSTSent]++
+		}
 		return
 	}
 	n := uint32(len(seg.Payload))
@@ -125,5 +130,7 @@ func (s *Shard) resetFor(t *flow.Tuple, seg *Segment) {
 	if seg.Flags&FlagFIN != 0 {
 		n++
 	}
-	s.reset(t, 0, seg.Seq.Add(n), FlagRST|FlagACK)
+	if s.reset(t, 0, seg.Seq.Add(n), FlagRST|FlagACK) {
+		s.stats[StatRSTSent]++
+	}
 }

@@ -20,6 +20,9 @@ func (c *Conn) timeoutErr() error {
 // 2MSL is over.
 func (s *Shard) Tick(now mono.Time) {
 	s.now = now
+	if s.nRST > 0 {
+		s.flushRSTs()
+	}
 	s.wheel.advance(now, fireTimers)
 	s.pool.trim(now)
 	if n := s.tw.Expire(now); n > 0 {
@@ -69,6 +72,17 @@ func (c *Conn) fire(k timerKind, now mono.Time) {
 			c.tailLossProbe()
 			return
 		}
+		if c.sndUna == c.sndMax && (c.state.synchronized() || c.sndMax == c.iss) {
+			// Nothing in flight: a send that found no frame (noFrame, or
+			// sendSYN before its first SYN went) armed the timer. Send
+			// what waits; it is no loss.
+			if c.state.synchronized() {
+				c.output()
+			} else {
+				c.sendSYN()
+			}
+			return
+		}
 		s.stats[StatRexmtTimeo]++
 		c.rexmits++
 		if c.state == SynSent || c.state == SynReceived {
@@ -76,9 +90,16 @@ func (c *Conn) fire(k timerKind, now mono.Time) {
 				c.drop(c.timeoutErr())
 				return
 			}
+			rto, nf := c.rto, s.stats[StatSndNoFrame]
 			c.rto = min(c.rto*2, MaxRTO)
 			c.rtTime = 0
 			c.sendSYN()
+			if s.stats[StatSndNoFrame] != nf {
+				// No frame: as for data below, no backoff and no count.
+				c.rexmits--
+				c.rto = rto
+				c.armTimer(timerRexmt, now.Add(rto))
+			}
 			return
 		}
 		if c.sndWnd == 0 {
@@ -91,6 +112,7 @@ func (c *Conn) fire(k timerKind, now mono.Time) {
 			c.drop(c.timeoutErr())
 			return
 		}
+		rto := c.rto
 		c.rto = min(c.rto*2, MaxRTO)
 		mss := uint32(c.mss)
 		if c.rexmits == 1 {
@@ -104,7 +126,16 @@ func (c *Conn) fire(k timerKind, now mono.Time) {
 		c.recover = c.sndMax
 		c.rtTime = 0
 		c.sndNxt = c.sndUna
+		sent, nf := s.stats[StatSndTotal], s.stats[StatSndNoFrame]
 		c.output()
+		if s.stats[StatSndTotal] == sent && s.stats[StatSndNoFrame] != nf {
+			// The retransmission found no frame: nothing went, so the
+			// timeout does not count towards giving up and the timer is
+			// not backed off; it tries again at the same RTO.
+			c.rexmits--
+			c.rto = rto
+			c.armTimer(timerRexmt, now.Add(c.rto))
+		}
 		if c.timers[timerRexmt] == 0 && c.sndUna != c.sndMax {
 			c.armTimer(timerRexmt, now.Add(c.rto))
 		}
@@ -119,14 +150,28 @@ func (c *Conn) fire(k timerKind, now mono.Time) {
 			c.drop(syscall.ETIMEDOUT)
 			return
 		}
-		s.stats[StatSndProbe]++
 		c.persistShift = min(c.persistShift+1, 12)
-		// Send one byte beyond the window (RFC 9293 3.8.6.1).
+		if c.sndWnd > 0 {
+			// A window under a segment held the data back: send what it
+			// takes (the override of silly window avoidance).
+			c.forceData = true
+			c.output()
+			c.forceData = false
+			return
+		}
+		// Send one byte beyond the window (RFC 9293 3.8.6.1). A probe that
+		// finds no frame is sent when the timer, re-armed below, expires.
 		off := int(c.sndNxt.Sub(c.sndUna))
+		var sent bool
 		if off < c.snd.n {
-			c.emit(c.sndNxt, 1, FlagACK)
+			sent = c.emit(c.sndNxt, 1, FlagACK)
 		} else {
-			c.emit(c.sndNxt-1, 0, FlagACK)
+			sent = c.emit(c.sndNxt-1, 0, FlagACK)
+		}
+		if sent {
+			s.stats[StatSndProbe]++
+		} else {
+			s.stats[StatSndNoFrame]++
 		}
 		if c.sndWnd == 0 {
 			c.armPersist()
@@ -146,14 +191,19 @@ func (c *Conn) fire(k timerKind, now mono.Time) {
 			c.drop(syscall.ETIMEDOUT)
 			return
 		}
+		c.timers[timerKeep] = now.Add(c.keepIntvl)
+		if !c.emit(c.sndUna-1, 0, FlagACK) {
+			s.stats[StatSndNoFrame]++ // the next interval tries again; not counted as a probe
+			return
+		}
 		c.keepProbes++
 		s.stats[StatKeepProbe]++
-		c.emit(c.sndUna-1, 0, FlagACK)
-		c.timers[timerKeep] = now.Add(c.keepIntvl)
 	case timerDelAck:
-		s.stats[StatDelAck]++
 		c.ackNow = true
 		c.output()
+		if !c.ackNow {
+			s.stats[StatDelAck]++ // else noFrame armed it again
+		}
 	case timer2MSL:
 		if c.state == FinWait2 {
 			if !s.cfg.FastFinWait2Recycle && now.Sub(c.lastRecv) <= time.Duration(c.keepCnt)*c.keepIntvl {

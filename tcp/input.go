@@ -203,13 +203,13 @@ func (c *Conn) input(seg *Segment) {
 	}
 }
 
-// acceptable is RFC 9293's segment acceptability test.
+// acceptable is RFC 9293's segment acceptability test, but for a segment
+// without data at the window's right edge, which BSD and Linux accept: a
+// sender that filled our window and lost it sends its ACKs from snd_max,
+// the edge; dropping them, we would not hear its ACKs until it retransmits.
 func acceptable(seq flow.Seq, segLen uint32, rcvNxt flow.Seq, wnd uint32) bool {
 	if segLen == 0 {
-		if wnd == 0 {
-			return seq == rcvNxt
-		}
-		return seq.InWindow(rcvNxt, wnd)
+		return seq.InWindow(rcvNxt, wnd+1)
 	}
 	if wnd == 0 {
 		return false
@@ -259,7 +259,10 @@ func (c *Conn) resetReceived() {
 // establish moves the connection to ESTABLISHED after the handshake.
 func (c *Conn) establish(seg *Segment) {
 	s := c.shard
-	c.sndWnd = uint32(seg.Window) << c.sndScale
+	c.sndWnd = uint32(seg.Window)
+	if seg.Flags&FlagSYN == 0 {
+		c.sndWnd <<= c.sndScale // a SYN-ACK's window is never scaled (RFC 7323 2.2)
+	}
 	c.maxSndWnd = max(c.maxSndWnd, c.sndWnd)
 	c.sndWl1, c.sndWl2 = seg.Seq, seg.Ack
 	c.setState(Established)
@@ -413,6 +416,14 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 		}
 		c.snd.discard(int(data))
 		c.sb.trim(ack)
+		// The window is relative to snd_una, and this segment's may not be
+		// taken (below, only when it is newer than the last one taken):
+		// until it is, the right edge stays where the last window put it.
+		// Else what newAck and the handlers send goes past what the
+		// receiver offered; it drops it, and once its window is shut it
+		// drops our ACKs too (their sequence number lies beyond it), and
+		// both ends wait for good.
+		c.sndWnd -= min(c.sndWnd, acked)
 		c.newAck(ack, acked)
 		c.sndUna = ack
 		if c.sndNxt.LT(c.sndUna) {
@@ -567,6 +578,8 @@ func (c *Conn) retransmitFirst() {
 		c.shard.stats[StatSndRexmitPack]++
 		c.shard.stats[StatSndRexmitByte] += uint64(n)
 		c.rtTime = 0 // Karn
+	} else {
+		c.noFrame() // the RTO sends it
 	}
 }
 

@@ -6,8 +6,8 @@ import "github.com/pollstack/pollstack/flow"
 // a FIN after the data, and an ACK when one is owed. It is tcp_output.
 func (c *Conn) output() {
 	if !c.state.synchronized() || c.state == TimeWait {
-		if c.ackNow && c.state == TimeWait {
-			c.emit(c.sndNxt, 0, FlagACK)
+		if c.ackNow && c.state == TimeWait && !c.emit(c.sndNxt, 0, FlagACK) {
+			c.noFrame()
 		}
 		return
 	}
@@ -36,11 +36,15 @@ func (c *Conn) output() {
 		seg := c.segSize()
 		n := min(avail, usable, seg)
 		fin := c.finQueued && off+n == c.snd.n && c.sndNxt.LEQ(c.finSeq)
-		if n > 0 && n < seg && !fin {
+		if n > 0 && n < seg && !fin && c.sndNxt.GEQ(c.sndMax) && !c.forceData {
 			// Sender silly window avoidance and Nagle (RFC 9293 3.8.6.2.1,
 			// RFC 896): send a short segment only when it is all we have and
 			// nothing is in flight (or Nagle is off), or it fills half the
-			// largest window the peer offered.
+			// largest window the peer offered. Not for a retransmission
+			// (below snd_max), as in BSD's tcp_output: what was sent once
+			// goes again whatever its size, else a receiver whose window
+			// is down to less than a segment never gets it, and the RTO
+			// fires again and again with nothing sent.
 			all := n == avail
 			if c.noPush || !(all && (c.noDelay || flight == 0)) && uint32(n) < c.maxSndWnd/2 {
 				n = 0 // TCP_NOPUSH holds every partial segment until the FIN
@@ -58,6 +62,7 @@ func (c *Conn) output() {
 		}
 		seq := c.sndNxt
 		if !c.emit(seq, n, flags) {
+			c.noFrame() // snd_nxt stays: the timer sends it again
 			return
 		}
 		if n > 0 {
@@ -92,11 +97,28 @@ func (c *Conn) output() {
 		}
 	}
 	if c.ackNow {
-		c.emit(c.sndNxt, 0, FlagACK)
-		c.shard.stats[StatSndAcks]++
+		// A pure ACK carries snd_max, as BSD's do: after a retransmission
+		// timeout pulled snd_nxt back, snd_nxt may lie below what the peer
+		// has received, and the peer drops a segment that old without
+		// reading its ACK; if the peer's own ACKs are as old to us, neither
+		// side ever hears the other's ACKs. While probing a shut window it
+		// carries snd_nxt, the window's edge.
+		seq := c.sndMax
+		if c.timers[timerPersist] != 0 {
+			seq = c.sndNxt
+		}
+		if c.emit(seq, 0, FlagACK) {
+			c.shard.stats[StatSndAcks]++
+		} else {
+			c.noFrame() // still owed
+		}
 	}
-	// A zero window with data waiting and nothing in flight: probe it.
-	if c.sndWnd == 0 && c.snd.n > int(c.sndNxt.Sub(c.sndUna)) && c.sndMax == c.sndUna &&
+	// Data waiting, nothing in flight, and a window too small to send it
+	// (shut, or under a segment and held back by silly window avoidance):
+	// persist, so that a lost window update does not leave it waiting for
+	// good (RFC 9293 3.8.6.2.1's override timeout, BSD's tcp_setpersist).
+	if off := int(c.sndNxt.Sub(c.sndUna)); c.snd.n > off && c.sndMax == c.sndUna &&
+		int(c.sndWnd) < min(c.snd.n-off, c.segSize()) &&
 		c.timers[timerPersist] == 0 && c.timers[timerRexmt] == 0 {
 		c.armPersist()
 	}
@@ -133,6 +155,27 @@ func (c *Conn) armPersist() {
 	d := c.rto << c.persistShift
 	d = min(max(d, MinPersist), MaxPersist)
 	c.armTimer(timerPersist, c.shard.now.Add(d))
+}
+
+// noFrame is what a connection does when a segment could not be sent for
+// want of a frame (the Sender's Buffer returned nil): the send is delayed,
+// never lost. Nothing that describes what was sent moves (snd_nxt, snd_max,
+// the send counters); the timer that sends it again is armed — the
+// retransmission timer for a SYN, data or a FIN (with nothing in flight,
+// its expiry only sends again: see fire), the delayed-ACK timer, due at
+// the next tick, for an ACK owed (ack_now stays set). Persist probes and
+// keepalives are sent again by their own timers, a closed connection's RST
+// from the shard's queue (sendRST).
+func (c *Conn) noFrame() {
+	s := c.shard
+	s.stats[StatSndNoFrame]++
+	if at := s.now.Add(timerTick); c.ackNow && (c.timers[timerDelAck] == 0 || c.timers[timerDelAck] > at) {
+		c.armTimer(timerDelAck, at)
+	}
+	if c.timers[timerRexmt] == 0 && (c.sndNxt != c.sndMax || c.snd.n > int(c.sndNxt.Sub(c.sndUna)) ||
+		c.finQueued && !c.finAcked() || !c.state.synchronized()) {
+		c.armTimer(timerRexmt, s.now.Add(c.rto))
+	}
 }
 
 // emit builds and sends one segment carrying n bytes of the send buffer from
@@ -200,10 +243,15 @@ func (c *Conn) advertise() uint16 {
 func (c *Conn) tsNow() uint32 { return c.shard.tsClock() + c.tsOffset }
 
 // sendSYN sends the SYN (SYN_SENT) or SYN-ACK (SYN_RCVD) with our options.
+// The retransmission timer is armed first: a SYN that found no frame is
+// sent when it expires, as a lost one would be (snd_nxt stays at the ISS
+// until one has gone).
 func (c *Conn) sendSYN() {
 	s := c.shard
+	c.armTimer(timerRexmt, s.now.Add(c.rto))
 	buf := s.controlBuffer(&c.tuple)
 	if buf == nil {
+		s.stats[StatSndNoFrame]++
 		return
 	}
 	seg := &s.outSeg
@@ -244,19 +292,36 @@ func (c *Conn) sendSYN() {
 		c.rtSeq, c.rtTime = c.iss, s.now
 	}
 	c.ackNow = false
-	c.armTimer(timerRexmt, s.now.Add(c.rto))
 }
 
-// sendRST resets the connection's peer with SEQ=seq.
+// sendRST resets the connection's peer with SEQ=seq. The connection is
+// going away (Abort, a drop, a timeout): a peer that is only waiting —
+// for data, or for our FIN — would not hear of it until its own timers
+// gave up. So a RST that finds no frame waits in the shard's small queue
+// and goes at the next Tick or Receive (queueRST).
 func (c *Conn) sendRST(seq flow.Seq) {
-	c.shard.reset(&c.tuple, seq, c.rcvNxt, FlagRST|FlagACK)
+	if !c.shard.sendReset(&c.tuple, seq, c.rcvNxt, FlagRST|FlagACK) {
+		c.shard.queueRST(&c.tuple, seq, c.rcvNxt, FlagRST|FlagACK)
+	}
 }
 
-// reset sends a RST for tuple t: SEQ=seq, and ACK=ack when flags has ACK.
-func (s *Shard) reset(t *flow.Tuple, seq, ack flow.Seq, flags Flags) {
+// reset sends a RST answering a stray segment (no connection, a bad ACK in
+// SYN_SENT or SYN_RCVD): SEQ=seq, and ACK=ack when flags has ACK. When no
+// frame is free it is dropped and counted (noframedrop): the peer sends its
+// segment again and gets its RST then. It reports whether the RST went.
+func (s *Shard) reset(t *flow.Tuple, seq, ack flow.Seq, flags Flags) bool {
+	if !s.sendReset(t, seq, ack, flags) {
+		s.stats[StatNoFrameDrop]++
+		return false
+	}
+	return true
+}
+
+// sendReset sends a RST for tuple t; it reports false when no frame was free.
+func (s *Shard) sendReset(t *flow.Tuple, seq, ack flow.Seq, flags Flags) bool {
 	buf := s.controlBuffer(t)
 	if buf == nil {
-		return
+		return false
 	}
 	seg := &s.outSeg
 	*seg = Segment{SrcPort: t.LocalPort, DstPort: t.RemotePort, Seq: seq, Flags: flags}
@@ -267,4 +332,40 @@ func (s *Shard) reset(t *flow.Tuple, seq, ack flow.Seq, flags Flags) {
 	s.send.Send(t, h)
 	s.stats[StatSndTotal]++
 	s.stats[StatSndCtrl]++
+	return true
+}
+
+// rstQueueLen bounds the RSTs of closed connections a shard keeps for want
+// of a frame. Past it they are dropped (noframedrop): the peer's next
+// segment then finds no connection and is answered with a RST.
+const rstQueueLen = 64
+
+// pendingRST is a RST waiting for a frame.
+type pendingRST struct {
+	t        flow.Tuple
+	seq, ack flow.Seq
+	flags    Flags
+}
+
+// queueRST keeps a RST that found no frame, for flushRSTs.
+func (s *Shard) queueRST(t *flow.Tuple, seq, ack flow.Seq, flags Flags) {
+	if s.nRST == rstQueueLen {
+		s.stats[StatNoFrameDrop]++
+		return
+	}
+	s.stats[StatSndNoFrame]++
+	s.rsts[s.nRST] = pendingRST{t: *t, seq: seq, ack: ack, flags: flags}
+	s.nRST++
+}
+
+// flushRSTs sends the queued RSTs while frames last, oldest first.
+func (s *Shard) flushRSTs() {
+	i := 0
+	for ; i < s.nRST; i++ {
+		r := &s.rsts[i]
+		if !s.sendReset(&r.t, r.seq, r.ack, r.flags) {
+			break
+		}
+	}
+	s.nRST = copy(s.rsts[:], s.rsts[i:s.nRST])
 }

@@ -198,6 +198,7 @@ func (c *Conn) sackRetransmit() {
 		}
 		n = min(n, c.snd.n-off)
 		if !c.emit(start, n, FlagACK) {
+			c.noFrame() // the hole stays a hole: sent again from the next ACK or the RTO
 			return
 		}
 		s.stats[StatSndRexmitPack]++
@@ -250,6 +251,8 @@ func (c *Conn) tailLossProbe() {
 			s.stats[StatSndRexmitByte] += uint64(n)
 			s.stats[StatTLP]++
 			c.rtTime = 0
+		} else if n > 0 {
+			s.stats[StatSndNoFrame]++ // the RTO armed below comes next
 		}
 	}
 	if c.timers[timerRexmt] == 0 && c.sndUna != c.sndMax {

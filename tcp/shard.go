@@ -58,6 +58,10 @@ type Shard struct {
 	nextPort       uint16
 	cc             CongestionControl
 	vain           vainLimit // log_in_vain's rate limit (sysctl.go)
+
+	// RSTs of closed connections that found no frame (queueRST).
+	rsts [rstQueueLen]pendingRST
+	nRST int
 }
 
 // NewShard returns a shard that sends through send.

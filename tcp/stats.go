@@ -72,6 +72,8 @@ const (
 	StatTWReused         // TIME_WAIT entries taken over by an active open (tw_reuse)
 	StatPortsExhausted   // active opens refused: no ephemeral port was free (EADDRNOTAVAIL)
 	StatSocketsExhausted // SYNs dropped and active opens refused (ENOBUFS): kern.ipc.maxsockets reached
+	StatSndNoFrame       // segments that found no frame, sent later (a timer, the RST queue, the next event)
+	StatNoFrameDrop      // segments dropped for want of a frame: answers to stray segments the peer sends again
 	numStats
 )
 
@@ -96,7 +98,7 @@ var statNames = [numStats]string{
 	StatTWRSTIgnored: "tw_rst_ignored", StatTWPAWSDropped: "tw_paws_dropped", StatTWFINRearmed: "tw_fin_rearmed",
 	StatTWResponds: "tw_responds", StatTWOverflow: "tw_overflow", StatTWRateLimited: "tw_ratelimited",
 	StatTWNoLocal: "tw_nolocal", StatTWReused: "tw_reused", StatPortsExhausted: "ports_exhausted",
-	StatSocketsExhausted: "sockets_exhausted",
+	StatSocketsExhausted: "sockets_exhausted", StatSndNoFrame: "sndnoframe", StatNoFrameDrop: "noframedrop",
 }
 
 // twStats maps the tw table's counters to the shard's.

@@ -84,6 +84,7 @@ func (s *Shard) checkCookie(t *flow.Tuple, irs, cookie flow.Seq) (mss uint16, ws
 func (s *Shard) sendCookie(t *flow.Tuple, seg *Segment) {
 	buf := s.controlBuffer(t)
 	if buf == nil {
+		s.stats[StatNoFrameDrop]++ // the peer sends its SYN again
 		return
 	}
 	iss := s.makeCookie(t, seg)
