@@ -68,7 +68,11 @@ func (c *Conn) input(seg *Segment) {
 			wnd = c.rcvAdv.Sub(c.rcvNxt)
 		}
 	}
-	if !acceptable(seg.Seq, segLen, c.rcvNxt, wnd) {
+	ok := acceptable(seg.Seq, segLen, c.rcvNxt, wnd)
+	if flags&FlagRST != 0 {
+		ok = rstAcceptable(seg.Seq, c.rcvNxt, wnd)
+	}
+	if !ok {
 		if flags&FlagRST == 0 {
 			if flags&FlagSYN != 0 && c.state.synchronized() {
 				c.challengeACK()
@@ -215,6 +219,16 @@ func acceptable(seq flow.Seq, segLen uint32, rcvNxt flow.Seq, wnd uint32) bool {
 		return false
 	}
 	return seq.InWindow(rcvNxt, wnd) || seq.Add(segLen-1).InWindow(rcvNxt, wnd)
+}
+
+// rstAcceptable is the window test for a RST (RFC 9293 3.10.7.4): RCV.NXT
+// =< SEG.SEQ < RCV.NXT+RCV.WND, or SEG.SEQ = RCV.NXT with a zero window.
+// Unlike other segments without data, one exactly at the right edge is out.
+func rstAcceptable(seq, rcvNxt flow.Seq, wnd uint32) bool {
+	if wnd == 0 {
+		return seq == rcvNxt
+	}
+	return seq.InWindow(rcvNxt, wnd)
 }
 
 // challengeACK sends an ACK for rcv_nxt, rate limited per shard (RFC 5961 7).
