@@ -80,6 +80,10 @@ type Options struct {
 	// Seed seeds random2's generator. Each core's balancer should have
 	// its own; 0 is a valid seed.
 	Seed uint64
+	// TableSize is maghash's lookup table size: a prime, at least
+	// MinTableSize and at most MaxTableSize, and best 100 times the
+	// number of backends or more. 0 means DefaultTableSize.
+	TableSize int
 }
 
 // New returns a balancer of the given algorithm over s.
@@ -91,6 +95,8 @@ func New(a Algorithm, s *Set, o Options) (Balancer, error) {
 		return NewLeastConn(s), nil
 	case Random2:
 		return NewRandom2(s, o.Seed), nil
+	case MagHash:
+		return NewMagHash(s, o.TableSize)
 	}
 	return nil, fmt.Errorf("balance: %w %v (valid: %s)", ErrUnknownAlgorithm, a, validAlgorithms)
 }

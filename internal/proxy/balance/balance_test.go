@@ -24,7 +24,7 @@ func newSet(t testing.TB, weights ...int) *Set {
 func every(t testing.TB, s *Set) []Balancer {
 	t.Helper()
 	var bs []Balancer
-	for _, a := range []Algorithm{RoundRobin, LeastConn, Random2} {
+	for _, a := range []Algorithm{RoundRobin, LeastConn, Random2, MagHash} {
 		b, err := New(a, s, Options{Seed: 1})
 		if err != nil {
 			t.Fatal(err)

@@ -1,7 +1,7 @@
 // Package balance chooses a backend for each new client connection of the
 // proxy. It owns the backend set's bookkeeping (names, weights, whether each
 // backend is up, active-connection counts) and the balancing algorithms:
-// roundrobin, leastconn and random2.
+// roundrobin, leastconn, random2 and maghash.
 //
 // It owns no health checking: whether a backend is up is decided elsewhere
 // and handed in with Set.SetUp. It reads no clock, starts no goroutine and
