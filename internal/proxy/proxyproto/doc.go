@@ -18,9 +18,11 @@
 //
 // # What it accepts
 //
-// Feed tells the versions apart by the first bytes and refuses, as soon as
-// the bytes seen prove it, anything else. It is strict where the
-// specification is:
+// Feed tells the versions apart by the first bytes and refuses anything else
+// as soon as a byte differs from both signatures. A v1 line is checked once
+// its CRLF has come (as the specification asks), a v2 header's fixed part
+// once its 16 bytes have and the rest once all of it has. It is strict where
+// the specification is:
 //   - v1: "PROXY " then "TCP4" or "TCP6" with exactly one space between
 //     fields, dotted-quad IPv4 addresses without leading zeros for TCP4,
 //     IPv6 text addresses (groups of 1-4 hex digits, one "::", a trailing
