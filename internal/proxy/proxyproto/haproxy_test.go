@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pollstack/pollstack/internal/testbed/bedtest"
 )
 
 // freePort returns a loopback TCP port that was free a moment ago.
@@ -31,12 +33,10 @@ func freePort(t *testing.T) int {
 // headers HAProxy writes with send-proxy and send-proxy-v2 (also with its
 // CRC32C and unique-ID TLVs) parse here.
 func TestHAProxy(t *testing.T) {
+	bedtest.NeedTools(t, "haproxy") // CI installs it and requires it
 	bin, err := exec.LookPath("haproxy")
 	if err != nil {
-		t.Skip("haproxy not installed")
-	}
-	if testing.Short() {
-		t.Skip("starts haproxy")
+		t.Fatal(err)
 	}
 	backend, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
