@@ -21,6 +21,10 @@ type Config struct {
 	// Drain is how long a stopping proxy waits for its connections to
 	// close; 0 stops at once.
 	Drain time.Duration
+	// Sysctl are the engine's tunables as NAME=VALUE (docs/tunables.md),
+	// in the file's order; checked for form here, against the tunables by
+	// the command, which applies its --sysctl flags after them.
+	Sysctl []string
 
 	Listeners []Listener
 	Backends  []BackendGroup

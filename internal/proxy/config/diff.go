@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Op is what a Change did.
@@ -43,7 +44,8 @@ type Change struct {
 	Field    string
 	Old, New string
 	// Restart: a reload cannot apply it (the engine's interface,
-	// namespace, addresses, cores and metrics address are set at start).
+	// namespace, addresses, cores, metrics address and tunables are set at
+	// start).
 	Restart bool
 }
 
@@ -152,7 +154,7 @@ func globalFields(c *Config) []field {
 	}
 	return []field{
 		{"iface", c.Iface}, {"netns", c.Netns}, {"addr", addrs}, {"cores", c.Cores},
-		{"metrics", c.Metrics}, {"drain", dur(c.Drain)},
+		{"metrics", c.Metrics}, {"drain", dur(c.Drain)}, {"sysctl", strings.Join(c.Sysctl, " ")},
 	}
 }
 

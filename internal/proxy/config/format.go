@@ -35,6 +35,9 @@ func (c *Config) Format() string {
 		line(true, "metrics %s", c.Metrics)
 	}
 	line(true, "drain %s", dur(c.Drain))
+	for _, s := range c.Sysctl {
+		line(true, "sysctl %s", s)
+	}
 	for _, l := range c.Listeners {
 		b.WriteByte('\n')
 		line(false, "frontend %s", l.Name)

@@ -255,6 +255,7 @@ func init() {
 			return err
 		})},
 		"addr":            {secGlobal, (*parser).addr},
+		"sysctl":          {secGlobal, (*parser).sysctl},
 		"mode":            {secDefaults | secProxies, (*parser).mode},
 		"balance":         {secDefaults | secGroups, (*parser).balance},
 		"maxconn":         {secDefaults | secListeners, intDirective(func(s *settings) *opt[int] { return &s.maxconn }, 0, MaxMaxConn)},
@@ -351,6 +352,17 @@ func (p *parser) addr(l []token) error {
 		return p.errAt(l[1], "addr %s given twice", a)
 	}
 	p.cfg.Addrs = append(p.cfg.Addrs, a)
+	return nil
+}
+
+func (p *parser) sysctl(l []token) error {
+	if err := p.args(l, 1, 1, "NAME=VALUE"); err != nil {
+		return err
+	}
+	if err := checkSysctl(l[1].s); err != nil {
+		return p.errAt(l[1], "sysctl %v", err)
+	}
+	p.cfg.Sysctl = append(p.cfg.Sysctl, l[1].s)
 	return nil
 }
 

@@ -19,6 +19,7 @@ func exampleConfig() *Config {
 		Cores:   "0,1",
 		Metrics: "127.0.0.1:9100",
 		Drain:   5 * time.Second,
+		Sysctl:  []string{"net.inet.tcp.msl=5000"},
 		Listeners: []Listener{{
 			Name: "web", Binds: []Bind{{Port: 80}}, Mode: "tcp", MaxConn: 10000, Backend: "web",
 			AcceptProxy: true, AcceptProxyTimeout: 3 * time.Second,
@@ -251,6 +252,7 @@ func TestParseBad(t *testing.T) {
 		{"global\n cores 0,0\n", `t.conf:2:8: cores CPU list "0,0": CPU 0 twice`},
 		{"global\n metrics 9100\n", `t.conf:2:10: metrics "9100": want HOST:PORT`},
 		{"global\n addr 198.18.0.1\n", `t.conf:2:7: addr "198.18.0.1": want an address in CIDR form, as 198.18.0.1/24`},
+		{"global\n sysctl msl\n", `t.conf:2:9: sysctl "msl": want NAME=VALUE, as net.inet.tcp.msl=5000`},
 		{"global\n drain -1s\n", "t.conf:2:8: drain -1s: want 0 (off) or more"},
 		{"global x\n", "t.conf:1:8: global takes no name"},
 		{"listen a\n\tbind\t:80 \x01\n", "t.conf:2:11: control character U+0001"},

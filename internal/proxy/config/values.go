@@ -205,6 +205,16 @@ func checkHostPort(s string) error {
 	return nil
 }
 
+// checkSysctl checks a tunable's form, NAME=VALUE with a dotted name
+// (net.inet.tcp.msl=5000); the engine's registry checks the rest.
+func checkSysctl(s string) error {
+	name, v, ok := strings.Cut(s, "=")
+	if !ok || name == "" || v == "" || strings.Trim(name, "abcdefghijklmnopqrstuvwxyz0123456789_.") != "" {
+		return fmt.Errorf("%q: want NAME=VALUE, as net.inet.tcp.msl=5000", s)
+	}
+	return nil
+}
+
 func parsePrefix(s string) (netip.Prefix, error) {
 	p, err := netip.ParsePrefix(s)
 	if err != nil || p.Addr().Zone() != "" {
