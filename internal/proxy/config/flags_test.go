@@ -106,6 +106,8 @@ func TestFromFlagsBad(t *testing.T) {
 		{func(f *Flags) { f.Cores = "a" }, `--cores: CPU list "a": "a" is not a CPU number (0..4095)`},
 		{func(f *Flags) { f.Addrs = []string{"x"} }, `--addr "x": want an address in CIDR form, as 198.18.0.1/24`},
 		{func(f *Flags) { f.Metrics = "x" }, `--metrics "x": want HOST:PORT`},
+		{func(f *Flags) { f.Metrics = "a b:1" }, `--metrics "a b:1": want HOST:PORT`},
+		{func(f *Flags) { f.Iface = "a b" }, `--iface "a b": not an interface name (1..15 characters, no '/', ':' or spaces)`},
 		{func(f *Flags) { f.Netns = "a/b" }, `--netns "a/b": not a network namespace name (a name in /run/netns: no '/' or '@')`},
 	} {
 		f := ok

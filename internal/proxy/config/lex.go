@@ -68,6 +68,9 @@ func lexLine(name string, n int, b []byte) ([]token, error) {
 	if len(b) > 0 && b[len(b)-1] == '\r' {
 		b = b[:len(b)-1]
 	}
+	if len(b) > maxLine {
+		return nil, &Error{name, n, 1, fmt.Sprintf("line longer than %d bytes", maxLine)}
+	}
 	var toks []token
 	col, start, startCol := 0, -1, 0
 	for i := 0; i < len(b); {

@@ -295,15 +295,21 @@ func notYet(msg string) func(p *parser, l []token) error {
 	return func(p *parser, l []token) error { return p.errAt(l[0], "%s", msg) }
 }
 
+// A value the flags give must also be one word of the file (Format writes
+// it there): no white space, no '#' first.
+func notAWord(s string) bool {
+	return strings.ContainsAny(s, " \t\r\n") || strings.HasPrefix(s, "#")
+}
+
 func checkIface(s string) error {
-	if len(s) > 15 || s == "." || s == ".." || strings.ContainsAny(s, "/:") {
-		return fmt.Errorf("%q: not an interface name (1..15 characters, no '/' or ':')", s)
+	if len(s) > 15 || s == "." || s == ".." || strings.ContainsAny(s, "/:") || notAWord(s) {
+		return fmt.Errorf("%q: not an interface name (1..15 characters, no '/', ':' or spaces)", s)
 	}
 	return nil
 }
 
 func checkNetns(s string) error {
-	if len(s) > 255 || s == "." || s == ".." || strings.ContainsAny(s, "/@") {
+	if len(s) > 255 || s == "." || s == ".." || strings.ContainsAny(s, "/@") || notAWord(s) {
 		return fmt.Errorf("%q: not a network namespace name (a name in /run/netns: no '/' or '@')", s)
 	}
 	return nil

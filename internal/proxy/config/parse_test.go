@@ -247,7 +247,7 @@ func TestParseBad(t *testing.T) {
 		{"listen a\n use_backend api if host_api\n", "t.conf:2:2: use_backend (choosing a backend by Host or path) is not supported yet; default_backend only"},
 		{"listen a\n default-server weight 2\n default-server maxconn 3\n", "t.conf:3:2: default-server given twice in this section (write one line)"},
 		{"global\n iface a\n iface b\n", "t.conf:3:2: iface given twice (first at line 2)"},
-		{"global\n iface eth0:1\n", `t.conf:2:8: iface "eth0:1": not an interface name (1..15 characters, no '/' or ':')`},
+		{"global\n iface eth0:1\n", `t.conf:2:8: iface "eth0:1": not an interface name (1..15 characters, no '/', ':' or spaces)`},
 		{"global\n cores 1-0\n", `t.conf:2:8: cores CPU list "1-0": "1-0" is not a range`},
 		{"global\n cores 0,0\n", `t.conf:2:8: cores CPU list "0,0": CPU 0 twice`},
 		{"global\n metrics 9100\n", `t.conf:2:10: metrics "9100": want HOST:PORT`},
@@ -259,6 +259,7 @@ func TestParseBad(t *testing.T) {
 		{"listen a\n bind :8\xff0\n", "t.conf:2:9: not UTF-8"},
 		{"listen é\n", `t.conf:1:8: listen name "é": a name holds letters, digits, '-', '_', '.' and ':' only`},
 		{"listen a\n" + strings.Repeat("x", 5000) + "\n", "t.conf:2:1: line longer than 4096 bytes"},
+		{"listen a\n" + strings.Repeat("x", 4097), "t.conf:2:1: line longer than 4096 bytes"},
 	} {
 		_, err := Parse("t.conf", strings.NewReader(tc.text))
 		if err == nil || err.Error() != tc.want {

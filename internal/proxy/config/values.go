@@ -196,7 +196,7 @@ func checkCores(s string) error {
 // checkHostPort checks the metrics address: HOST:PORT, port 0..65535.
 func checkHostPort(s string) error {
 	_, port, err := net.SplitHostPort(s)
-	if err != nil {
+	if err != nil || notAWord(s) {
 		return fmt.Errorf("%q: want HOST:PORT", s)
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
