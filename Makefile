@@ -53,6 +53,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzFeed$$' -fuzztime $$((10000 * $(FUZZ_SCALE)))x ./internal/apps/httpapp
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $$((20000 * $(FUZZ_SCALE)))x ./internal/proxy/proxyproto
 	$(GO) test -run '^$$' -fuzz '^FuzzSeq$$' -fuzztime $$((20000 * $(FUZZ_SCALE)))x ./flow
+	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $$((5000 * $(FUZZ_SCALE)))x ./internal/proxy/config
 
 demo:
 	$(GO) run ./cmd/pollstack demo
