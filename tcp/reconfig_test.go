@@ -250,3 +250,25 @@ func TestISNReseed(t *testing.T) {
 		t.Fatal("interval 0 does not use the base key")
 	}
 }
+
+// buffer_memory set at run time reaches the shard's chunk pool: the next
+// pressure test uses the new point.
+func TestReconfigureBufferMemoryReachesThePool(t *testing.T) {
+	p := newPeer(t, DefaultConfig())
+	if got, want := p.s.pool.limit, DefaultBufferMemory>>chunkShift; got != want {
+		t.Fatalf("pool limit %d chunks at start, want %d", got, want)
+	}
+	cfg := p.s.Config()
+	if err := Set(&cfg, "net.inet.tcp.buffer_memory", "1048576"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.s.Reconfigure(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.s.pool.limit, (1<<20)>>chunkShift; got != want {
+		t.Fatalf("pool limit %d chunks after buffer_memory=1048576, want %d", got, want)
+	}
+	if err := Set(&cfg, "net.inet.tcp.buffer_memory", "-1"); err == nil {
+		t.Fatal("buffer_memory=-1 accepted")
+	}
+}
