@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -107,10 +108,8 @@ func synFlood(t *testing.T, bed *testbed.Bed, frames [][]byte, pool string) {
 	// its receive ring overflows (the kernel drops the curl's SYN with the
 	// flood's), which says nothing about frames. CI runs it at full size
 	// without the race detector too.
-	rate := 50000
-	if raceEnabled {
-		rate = 1000
-	}
+	rate, secs := floodSize(t)
+	rssBefore := rssKiB(t, s.cmd.Process.Pid)
 	wg.Add(2)
 	w := bedtest.NewPacketWriter(t, bed.NsB, bed.IfaceB)
 	go func() { defer wg.Done(); sent = flood(ctx, w, frames, rate) }()
@@ -131,7 +130,7 @@ func synFlood(t *testing.T, bed *testbed.Bed, frames [][]byte, pool string) {
 		}
 	}()
 	time.Sleep(500 * time.Millisecond) // the flood's neighbours fill the table
-	script := `end=$((SECONDS+5)); while [ $SECONDS -lt $end ]; do curl -s -o /dev/null -m 3 -w '%{http_code} %{time_total}\n' http://198.18.0.1:8080/; curl -s -o /dev/null -m 3 -g -w '%{http_code} %{time_total}\n' 'http://[2001:2::1]:8080/'; done; true`
+	script := `end=$((SECONDS+` + strconv.Itoa(secs) + `)); while [ $SECONDS -lt $end ]; do curl -s -o /dev/null -m 3 -w '%{http_code} %{time_total}\n' http://198.18.0.1:8080/; curl -s -o /dev/null -m 3 -g -w '%{http_code} %{time_total}\n' 'http://[2001:2::1]:8080/'; done; true`
 	out := inNetns(t, bed.NsB, "bash", "-c", script)
 	cancel()
 	wg.Wait()
@@ -164,7 +163,51 @@ func synFlood(t *testing.T, bed *testbed.Bed, frames [][]byte, pool string) {
 		metricValue(m, `pollstack_tx_ring_full_total{core="0"}`), metricValue(m, `pollstack_drops_total{core="0",reason="ring_full"}`),
 		metricValue(m, `pollstack_rx_packets_total{core="0"}`))
 	t.Log(report)
+	time.Sleep(time.Second) // the last pending frames give up on their neighbours
+	rssAfter := rssKiB(t, s.cmd.Process.Pid)
+	t.Logf("serve's resident memory: %d KiB before the flood, %d KiB after it (%+.1f%%)",
+		rssBefore, rssAfter, 100*float64(rssAfter-rssBefore)/float64(rssBefore))
 	if n < 10 || bad > 0 || minFree <= 0 || metricValue(m, `pollstack_drops_total{core="0",reason="neigh_budget"}`) <= 0 {
 		t.Fatalf("%s\n%s", report, out)
 	}
+}
+
+// floodSize is the flood's rate a second and length in seconds: 50,000/s
+// for 5 s (1,000/s under the race detector), or what POLLSTACK_FLOOD says
+// ("RATE,SECONDS", e.g. 150000,20 for the long run).
+func floodSize(t *testing.T) (rate, secs int) {
+	rate, secs = 50000, 5
+	if raceEnabled {
+		rate = 1000
+	}
+	if v := os.Getenv("POLLSTACK_FLOOD"); v != "" {
+		r, s, ok := strings.Cut(v, ",")
+		var err1, err2 error
+		rate, err1 = strconv.Atoi(r)
+		secs, err2 = strconv.Atoi(s)
+		if !ok || err1 != nil || err2 != nil || rate < 1 || secs < 1 {
+			t.Fatalf("POLLSTACK_FLOOD=%q: want RATE,SECONDS", v)
+		}
+	}
+	return rate, secs
+}
+
+// rssKiB reads a process's resident set from /proc.
+func rssKiB(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			if err != nil {
+				t.Fatalf("VmRSS %q: %v", v, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no VmRSS in /proc/%d/status", pid)
+	return 0
 }
