@@ -4,6 +4,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/pollstack/pollstack/internal/proxy/config"
 	"github.com/pollstack/pollstack/mono"
 )
 
@@ -374,4 +375,10 @@ func (c *Checker) set(i int, up bool, now mono.Time) {
 	if c.notify != nil {
 		c.notify(i, up, now)
 	}
+}
+
+// FromConfig returns the Config of a backend group's health-check setting.
+// A group whose check Type is "" has no checks and needs no Checker.
+func FromConfig(h config.Health) Config {
+	return Config{Inter: h.Inter, Timeout: h.Timeout, Rise: h.Rise, Fall: h.Fall}
 }
