@@ -22,9 +22,9 @@
 // without health checks ("health-check off") has no Checker: its servers
 // stay up.
 //
-// Due, Result, Skip and Passive do not allocate. NextAt and a Due with
-// nothing to do cost a comparison; a Due that starts or ends a check scans
-// the group's servers once.
+// Due, Result, Skip and Passive do not allocate. A Due with nothing to do
+// costs a comparison; a Due that starts or ends a check, and the first
+// NextAt after a Result or Skip, scan the group's servers once.
 //
 // # Semantics
 //
@@ -54,8 +54,9 @@
 // for 10 servers at inter 2s) and a core given its own seed probes at
 // instants other cores do not. A check answered late or started late does
 // not move the phase: the next check is at the first slot after the start.
-// A check still in flight is never started again: a Timeout longer than
-// Inter delays the server's next check to its first slot after the end.
+// A check still in flight is never started again: with a Timeout longer
+// than Inter, a server that does not answer is checked again when its
+// check times out, so every Timeout rather than every Inter.
 //
 // Passive counting is on unless Config.NoPassive: the loop reports each
 // real connect to a server, and Fall consecutive failed ones (refused,

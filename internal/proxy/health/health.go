@@ -49,8 +49,8 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Failure says how a check or a real connection failed. The checker treats
-// every kind alike; the kinds are counted apart.
+// Failure says how a check failed. The checker treats every kind alike;
+// timeouts are also counted apart (Stats.Timeouts).
 type Failure uint8
 
 // Kinds of failure.
