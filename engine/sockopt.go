@@ -11,10 +11,12 @@ import (
 	"github.com/pollstack/pollstack/tcp"
 )
 
-// SetSockOpt sets an option (setsockopt(2)). Integer options take 4 bytes
-// in host order, SO_LINGER 8 ({onoff, seconds}), TCP_CONGESTION a name. A
-// wrong level or an unknown option is ENOPROTOOPT, a wrong length or value
-// EINVAL, an unknown congestion control ENOENT.
+// SetSockOpt sets an option (setsockopt(2)). Levels and names are Linux's
+// (syscall.SOL_SOCKET, syscall.TCP_KEEPIDLE...; see sockconst.go). Integer
+// options take 4 bytes in host order, SO_LINGER 8 ({onoff, seconds}),
+// TCP_CONGESTION a name. A wrong level, an option pollstack does not
+// implement or a read-only one is ENOPROTOOPT, as on Linux; a wrong length
+// or value EINVAL, an unknown congestion control ENOENT.
 func (s *Socket) SetSockOpt(level, name int, val []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -50,7 +52,7 @@ func (s *Socket) SetSockOpt(level, name int, val []byte) error {
 	if level != SOL_SOCKET && level != IPPROTO_TCP {
 		return syscall.ENOPROTOOPT
 	}
-	if !knownOpt(level, name) || level == IPPROTO_TCP && name == TCP_INFO || level == SOL_SOCKET && name == SO_ERROR {
+	if !knownOpt(level, name) || readOnlyOpt(level, name) {
 		return syscall.ENOPROTOOPT // unknown, or read-only
 	}
 	if len(val) != 4 {
@@ -87,15 +89,13 @@ func (s *Socket) SetSockOpt(level, name int, val []byte) error {
 			s.opts.RecvSpace = v
 		}
 		return nil
-	case SOL_SOCKET<<16 | SO_ERROR:
-		return syscall.ENOPROTOOPT // read-only
 	case IPPROTO_TCP<<16 | TCP_NODELAY:
 		// As illumos does, without entering the squeue: the core reads it
 		// at the next send.
 		s.noDelay.Store(on)
 		s.opts.NoDelay = on
 		return nil
-	case IPPROTO_TCP<<16 | TCP_NOPUSH:
+	case IPPROTO_TCP<<16 | TCP_CORK, IPPROTO_TCP<<16 | TCP_NOPUSH:
 		s.opts.NoPush = on
 		return s.onConn(func(c *tcp.Conn) { c.SetNoPush(on) })
 	case IPPROTO_TCP<<16 | TCP_NOOPT:
@@ -141,25 +141,38 @@ func (s *Socket) SetSockOpt(level, name int, val []byte) error {
 		}
 		s.opts.KeepCnt = v
 		return s.onConn(func(c *tcp.Conn) { c.SetKeepTimes(0, 0, v) })
-	case IPPROTO_TCP<<16 | TCP_INFO:
-		return syscall.ENOPROTOOPT // read-only
 	}
 	return syscall.ENOPROTOOPT
 }
 
+// knownOpt reports whether pollstack implements the option; anything else
+// is ENOPROTOOPT.
 func knownOpt(level, name int) bool {
 	switch level {
 	case SOL_SOCKET:
 		switch name {
-		case SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, SO_REUSEPORT, SO_SNDBUF, SO_RCVBUF, SO_ERROR:
+		case SO_REUSEADDR, SO_TYPE, SO_ERROR, SO_SNDBUF, SO_RCVBUF, SO_KEEPALIVE, SO_LINGER,
+			SO_REUSEPORT, SO_ACCEPTCONN, SO_PROTOCOL, SO_DOMAIN:
 			return true
 		}
 	case IPPROTO_TCP:
 		switch name {
-		case TCP_NODELAY, TCP_MAXSEG, TCP_NOPUSH, TCP_NOOPT, TCP_INFO, TCP_CONGESTION,
-			TCP_KEEPINIT, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT:
+		case TCP_NODELAY, TCP_MAXSEG, TCP_CORK, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT,
+			TCP_INFO, TCP_CONGESTION, TCP_NOPUSH, TCP_NOOPT, TCP_KEEPINIT:
 			return true
 		}
+	}
+	return false
+}
+
+// readOnlyOpt reports whether the option may only be read: setting it is
+// ENOPROTOOPT, as on Linux.
+func readOnlyOpt(level, name int) bool {
+	switch level {
+	case SOL_SOCKET:
+		return name == SO_TYPE || name == SO_ERROR || name == SO_ACCEPTCONN || name == SO_PROTOCOL || name == SO_DOMAIN
+	case IPPROTO_TCP:
+		return name == TCP_INFO
 	}
 	return false
 }
@@ -175,8 +188,9 @@ func trimNUL(b []byte) []byte {
 
 // GetSockOpt reads an option into val and returns its length
 // (getsockopt(2)); val must have room for it (4 bytes for integers, 8 for
-// SO_LINGER, TCPInfoLen for TCP_INFO, TCPCANameMax for TCP_CONGESTION),
-// else EINVAL. SO_ERROR clears the pending error.
+// SO_LINGER, TCPCANameMax for TCP_CONGESTION), else EINVAL. TCP_INFO is
+// Linux's struct tcp_info, cut to len(val) as Linux cuts it. SO_ERROR
+// clears the pending error.
 func (s *Socket) GetSockOpt(level, name int, val []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -211,6 +225,17 @@ func (s *Socket) GetSockOpt(level, name int, val []byte) (int, error) {
 		return put(orDefault(s.opts.SendSpace, cfg.SendSpace))
 	case SOL_SOCKET<<16 | SO_RCVBUF:
 		return put(orDefault(s.opts.RecvSpace, cfg.RecvSpace))
+	case SOL_SOCKET<<16 | SO_TYPE:
+		return put(syscall.SOCK_STREAM)
+	case SOL_SOCKET<<16 | SO_PROTOCOL:
+		return put(IPPROTO_TCP)
+	case SOL_SOCKET<<16 | SO_DOMAIN:
+		if s.v6 {
+			return put(syscall.AF_INET6)
+		}
+		return put(syscall.AF_INET)
+	case SOL_SOCKET<<16 | SO_ACCEPTCONN:
+		return put(b2i(s.st() == sockListening))
 	case SOL_SOCKET<<16 | SO_ERROR:
 		var e int
 		if err := s.takeErr(); err != nil {
@@ -230,7 +255,7 @@ func (s *Socket) GetSockOpt(level, name int, val []byte) (int, error) {
 		return 8, nil
 	case IPPROTO_TCP<<16 | TCP_NODELAY:
 		return put(b2i(s.noDelay.Load()))
-	case IPPROTO_TCP<<16 | TCP_NOPUSH:
+	case IPPROTO_TCP<<16 | TCP_CORK, IPPROTO_TCP<<16 | TCP_NOPUSH:
 		return put(b2i(s.opts.NoPush))
 	case IPPROTO_TCP<<16 | TCP_NOOPT:
 		return put(b2i(s.opts.NoOpt))
@@ -259,15 +284,13 @@ func (s *Socket) GetSockOpt(level, name int, val []byte) (int, error) {
 		clear(val[:TCPCANameMax])
 		return copy(val, name), nil
 	case IPPROTO_TCP<<16 | TCP_INFO:
-		if len(val) < TCPInfoLen {
-			return 0, syscall.EINVAL
-		}
 		info, err := s.info()
 		if err != nil {
 			return 0, err
 		}
-		encodeInfo(val, &info)
-		return TCPInfoLen, nil
+		var b [TCPInfoLen]byte
+		encodeInfo(b[:], &info)
+		return copy(val, b[:]), nil
 	}
 	return 0, syscall.ENOPROTOOPT
 }
@@ -316,32 +339,93 @@ func (s *Socket) TCPInfo() (tcp.Info, error) {
 	return s.info()
 }
 
-// encodeInfo lays TCP_INFO out as TCPInfoLen bytes in host order: state
-// (u8), options (u8: 1 timestamps, 2 SACK, 4 window scale), snd_wscale
-// (u8), rcv_wscale (u8), then u32 fields rto, rtt, rttvar (µs), snd_mss,
-// rcv_mss, snd_cwnd, snd_ssthresh, snd_wnd, rcv_wnd, retransmits,
-// in-flight bytes, unsent bytes, unread bytes, keepidle, keepintvl (ms),
-// keepcnt, then the congestion control's name (16 bytes, NUL padded), then
-// zeros.
+// Linux's tcp_info: the byte offsets of the fields pollstack fills (the
+// kernel's include/uapi/linux/tcp.h, golang.org/x/sys/unix.TCPInfo), its
+// tcpi_options bits and its state numbers.
+const (
+	tiState        = 0
+	tiRetransmits  = 2
+	tiOptions      = 5
+	tiWscale       = 6 // snd_wscale in the low nibble, rcv_wscale in the high
+	tiRTO          = 8
+	tiSndMSS       = 16
+	tiRcvMSS       = 20
+	tiUnacked      = 24
+	tiRTT          = 68
+	tiRTTVar       = 72
+	tiSndSsthresh  = 76
+	tiSndCwnd      = 80
+	tiAdvMSS       = 84
+	tiNotsentBytes = 144
+	tiSndWnd       = 228
+	tiRcvWnd       = 232
+
+	tcpiOptTimestamps = 1
+	tcpiOptSACK       = 2
+	tcpiOptWscale     = 4
+
+	linuxInfiniteSsthresh = 0x7fffffff // TCP_INFINITE_SSTHRESH
+)
+
+// linuxState is Linux's number for a TCP state (TCP_ESTABLISHED = 1 ...).
+var linuxState = [...]uint8{
+	tcp.Closed:      7,
+	tcp.Listen:      10,
+	tcp.SynSent:     2,
+	tcp.SynReceived: 3,
+	tcp.Established: 1,
+	tcp.FinWait1:    4,
+	tcp.FinWait2:    5,
+	tcp.CloseWait:   8,
+	tcp.Closing:     11,
+	tcp.LastAck:     9,
+	tcp.TimeWait:    6,
+}
+
+// encodeInfo lays TCP_INFO out as Linux's struct tcp_info, TCPInfoLen
+// bytes in host order. It fills the fields pollstack keeps, in Linux's
+// units: tcpi_state (Linux's numbering), retransmits, options,
+// snd_wscale/rcv_wscale, rto, rtt, rttvar (µs), snd_mss, rcv_mss and
+// advmss (both the MSS we advertised), unacked, snd_cwnd and snd_ssthresh
+// (segments; TCP_INFINITE_SSTHRESH before the first loss), notsent_bytes,
+// snd_wnd and rcv_wnd (bytes). Every other field is zero. Socket.TCPInfo
+// returns more (the keepalive times, the congestion control's name).
 func encodeInfo(b []byte, i *tcp.Info) {
 	clear(b[:TCPInfoLen])
-	b[0] = byte(i.State)
+	if int(i.State) < len(linuxState) {
+		b[tiState] = linuxState[i.State]
+	}
+	b[tiRetransmits] = uint8(min(i.Retransmits, 255))
 	if i.Timestamps {
-		b[1] |= 1
+		b[tiOptions] |= tcpiOptTimestamps
 	}
 	if i.SACK {
-		b[1] |= 2
+		b[tiOptions] |= tcpiOptSACK
 	}
 	if i.WScale {
-		b[1] |= 4
+		b[tiOptions] |= tcpiOptWscale
+		b[tiWscale] = i.SndScale&0xf | i.RcvScale<<4
 	}
-	b[2], b[3] = i.SndScale, i.RcvScale
-	f := []uint32{uint32(i.RTO / time.Microsecond), uint32(i.RTT / time.Microsecond), uint32(i.RTTVar / time.Microsecond),
-		uint32(i.SndMSS), uint32(i.RcvMSS), i.SndCwnd, i.SndSsthresh, i.SndWnd, i.RcvWnd,
-		uint32(i.Retransmits), i.InFlight, uint32(i.Unsent), uint32(i.Unread),
-		uint32(i.KeepIdle / time.Millisecond), uint32(i.KeepIntvl / time.Millisecond), uint32(i.KeepCnt)}
-	for k, v := range f {
-		binary.NativeEndian.PutUint32(b[4+4*k:], v)
+	put := func(off int, v uint32) { binary.NativeEndian.PutUint32(b[off:], v) }
+	us := func(d time.Duration) uint32 { return uint32(d / time.Microsecond) }
+	put(tiRTO, us(i.RTO))
+	put(tiRTT, us(i.RTT))
+	put(tiRTTVar, us(i.RTTVar))
+	put(tiSndMSS, uint32(i.SndMSS))
+	put(tiRcvMSS, uint32(i.RcvMSS))
+	put(tiAdvMSS, uint32(i.RcvMSS))
+	if mss := uint32(i.SndMSS); mss > 0 {
+		put(tiUnacked, (i.InFlight+mss-1)/mss)
+		put(tiSndCwnd, i.SndCwnd/mss)
+		if i.SndSsthresh >= tcp.MaxBufferSpace || i.SndSsthresh/mss >= linuxInfiniteSsthresh {
+			put(tiSndSsthresh, linuxInfiniteSsthresh)
+		} else {
+			put(tiSndSsthresh, i.SndSsthresh/mss)
+		}
 	}
-	copy(b[4+4*len(f):4+4*len(f)+TCPCANameMax], i.CC)
+	if i.Unsent > int(i.InFlight) {
+		put(tiNotsentBytes, uint32(i.Unsent)-i.InFlight)
+	}
+	put(tiSndWnd, i.SndWnd)
+	put(tiRcvWnd, i.RcvWnd)
 }

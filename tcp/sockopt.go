@@ -137,6 +137,12 @@ type Info struct {
 	KeepIntvl   time.Duration
 	KeepCnt     int
 	KeepInit    time.Duration
+	Keepalive   bool // SO_KEEPALIVE
+	NoDelay     bool // TCP_NODELAY as the connection holds it
+	NoPush      bool // TCP_NOPUSH
+	NoOpt       bool // TCP_NOOPT
+	ReuseAddr   bool // SO_REUSEADDR
+	ReusePort   bool // SO_REUSEPORT
 }
 
 // Info returns the connection's TCP_INFO.
@@ -145,7 +151,9 @@ func (c *Conn) Info() Info {
 		SndCwnd: c.cwnd, SndSsthresh: c.ssthresh, SndWnd: c.sndWnd, RcvWnd: c.rcvWindow(),
 		SndMSS: c.mss, RcvMSS: c.ourMSS, Retransmits: c.rexmits, InFlight: c.inFlight(),
 		Unsent: c.snd.n, Unread: c.rcv.n, WScale: c.wsOK, Timestamps: c.tsOK, SACK: c.sackOK,
-		KeepIdle: c.keepIdle, KeepIntvl: c.keepIntvl, KeepCnt: c.keepCnt, KeepInit: c.keepInit}
+		KeepIdle: c.keepIdle, KeepIntvl: c.keepIntvl, KeepCnt: c.keepCnt, KeepInit: c.keepInit,
+		Keepalive: c.keepalive, NoDelay: c.noDelay, NoPush: c.noPush, NoOpt: c.noOpt,
+		ReuseAddr: c.reuseAddr, ReusePort: c.reusePort}
 	if c.wsOK {
 		i.SndScale, i.RcvScale = c.sndScale, c.rcvScale
 	}
