@@ -122,3 +122,15 @@ func checkControlFlag(cmd, path string) error {
 	}
 	return nil
 }
+
+// flagGiven reports whether the command line set the flag name, so that a
+// default can follow another flag without overriding an explicit value.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			given = true
+		}
+	})
+	return given
+}

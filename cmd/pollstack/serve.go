@@ -14,6 +14,7 @@ import (
 )
 
 const serveSynopsis = `serve --iface IF [--netns NS] [--addr CIDR ...] [--cores LIST] [--app NAME] [--port P] [--metrics HOST:PORT]
+      [--tls-cert FILE --tls-key FILE]
 
 Runs the engine on IF over AF_XDP, one pinned loop per CPU in --cores, each on
 its own interface queue. With no --app it answers ARP, IPv6 neighbour
@@ -28,7 +29,10 @@ Apps (TCP apps listen on --port on every core):
            request head is not in within --http-header-timeout, or that
            waits idle longer than --http-keepalive-timeout between requests
   gohttp   the Go standard library's net/http server on a pollstack
-           net.Listener (every core accepts): same answers as http
+           net.Listener (every core accepts): same answers as http; with
+           --tls-cert and --tls-key, HTTPS through crypto/tls on port 8443
+           (unless --port says otherwise), HTTP/2 and HTTP/1.1 offered by
+           ALPN
   sink     count every received frame and drop it (raw receive rate, no stack)
 
 Flags:`
@@ -39,7 +43,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	f.register(fs, "serve")
 	app := fs.String("app", "", "application to run: echo, discard, http, gohttp or sink (default: none, answer ARP/ND/echo only)")
 	control := fs.String("control", "", "control socket for 'pollstack stat' and 'pollstack sysctl' (default /run/pollstack/[NS@]IF.sock, /run/pollstack made if missing; PATH's directory must exist; \"none\" for none)")
-	port := fs.Int("port", 8080, "TCP port the app listens on, 1..65535")
+	port := fs.Int("port", 8080, "TCP port the app listens on, 1..65535; 8443 by default with --tls-cert and --tls-key")
+	tlsCert := fs.String("tls-cert", "", "--app gohttp: serve HTTPS (HTTP/2 and HTTP/1.1 by ALPN) with the PEM certificate (chain) in `FILE`; needs --tls-key")
+	tlsKey := fs.String("tls-key", "", "--app gohttp: the PEM private key in `FILE` of --tls-cert's certificate; needs --tls-cert")
 	headerTimeout := fs.Duration("http-header-timeout", apps.DefaultHTTPHeaderTimeout, "--app http: the longest a request head may take to arrive whole, counted from the connection's establishment for the first request and from the head's first byte for the next (nginx's client_header_timeout); also the longest wait between two reads of a request body. A connection past it is closed without an answer; 0 for none")
 	keepaliveTimeout := fs.Duration("http-keepalive-timeout", apps.DefaultHTTPKeepaliveTimeout, "--app http: the longest a connection waits idle for its next request once the last response is written (nginx's keepalive_timeout); 0 for none")
 	drain := fs.Duration("drain", 2*time.Second, "on SIGINT/SIGTERM, close every connection in order and wait this long for the closes to finish (into TIME_WAIT) before stopping; 0 stops at once")
@@ -62,6 +68,13 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	if *port < 1 || *port > 65535 {
 		return usagef("serve: --port %d: want 1..65535", *port)
+	}
+	cert, err := loadTLSFlags("serve", *app, *tlsCert, *tlsKey)
+	if err != nil {
+		return err
+	}
+	if cert != nil && !flagGiven(fs, "port") {
+		*port = defaultTLSPort
 	}
 	if err := checkControlFlag("serve", *control); err != nil {
 		return err
@@ -93,13 +106,17 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		f.iface, f.netns, f.mac, len(f.cpus), f.cores, f.addrList)
 	stopHTTP := func() {}
 	if *app == "gohttp" {
-		if stopHTTP, err = startGoHTTP(e, *port); err != nil {
+		if stopHTTP, err = startGoHTTP(e, *port, cert); err != nil {
 			stopEngine(e, stderr)
 			return fmt.Errorf("serve: gohttp: %w", err)
 		}
 	}
 	if *app != "" && *app != "sink" {
-		fmt.Fprintf(stderr, "pollstack: app %s on TCP port %d\n", *app, *port)
+		tlsNote := ""
+		if cert != nil {
+			tlsNote = " (HTTPS: h2 and http/1.1 by ALPN)"
+		}
+		fmt.Fprintf(stderr, "pollstack: app %s on TCP port %d%s\n", *app, *port, tlsNote)
 	}
 	if f.hasFaults {
 		fmt.Fprintf(stderr, "pollstack: injecting faults in both directions: %+v, seed %d\n", f.faults, f.faultSeed)
