@@ -20,14 +20,18 @@ const skbTstampOff = 152
 
 // tc direct-action verdicts.
 const (
-	tcActOK   = 0
-	tcActShot = 2
+	tcActOK     = 0
+	tcActShot   = 2
+	tcActStolen = 4
 )
 
 // impairProg builds a tc (SchedCLS, direct-action) program that drops a
 // frame with probability loss and otherwise, when delay > 0, sets its
-// departure time to now + delay.
-func impairProg(loss float64, delayNS int64) asm.Instructions {
+// departure time to now + delay. It drops with drop: on egress
+// TC_ACT_STOLEN, which the sender takes for a frame sent, as on a real path
+// (TC_ACT_SHOT there, like an iptables DROP in OUTPUT, fails the send with
+// ENOBUFS, and ping and TCP send again at once); on ingress TC_ACT_SHOT.
+func impairProg(loss float64, delayNS int64, drop int32) asm.Instructions {
 	insns := asm.Instructions{asm.Mov.Reg(asm.R6, asm.R1)}
 	if loss > 0 {
 		// A frame is dropped when a random u32 is below loss * 2^32
@@ -50,7 +54,7 @@ func impairProg(loss float64, delayNS int64) asm.Instructions {
 	return append(insns,
 		asm.Mov.Imm(asm.R0, tcActOK),
 		asm.Return(),
-		asm.Mov.Imm(asm.R0, tcActShot).WithSymbol("drop"),
+		asm.Mov.Imm(asm.R0, drop).WithSymbol("drop"),
 		asm.Return(),
 	)
 }
@@ -123,11 +127,11 @@ func impair(nsB, ifB string, im Impairment) error {
 	if err := run("tc", "-n", nsB, "qdisc", "add", "dev", ifB, "clsact"); err != nil {
 		return err
 	}
-	if err := attach(nsB, ifB, "egress", impairProg(im.Loss, im.Delay.Nanoseconds())); err != nil {
+	if err := attach(nsB, ifB, "egress", impairProg(im.Loss, im.Delay.Nanoseconds(), tcActStolen)); err != nil {
 		return err
 	}
 	if im.Loss > 0 {
-		return attach(nsB, ifB, "ingress", impairProg(im.Loss, 0))
+		return attach(nsB, ifB, "ingress", impairProg(im.Loss, 0, tcActShot))
 	}
 	return nil
 }
