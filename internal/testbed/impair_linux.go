@@ -91,8 +91,8 @@ func Impair(name string, im Impairment) error {
 // clearImpairment removes the clsact qdisc (and its BPF filters) and the root qdisc
 // from ifB; the veth goes back to no queue. Absent ones are no error.
 func clearImpairment(nsB, ifB string) {
-	run("tc", "-n", nsB, "qdisc", "del", "dev", ifB, "clsact")
-	run("tc", "-n", nsB, "qdisc", "del", "dev", ifB, "root")
+	_ = run("tc", "-n", nsB, "qdisc", "del", "dev", ifB, "clsact")
+	_ = run("tc", "-n", nsB, "qdisc", "del", "dev", ifB, "root") // fails on noqueue: nothing to remove
 }
 
 func impair(nsB, ifB string, im Impairment) error {
@@ -159,11 +159,10 @@ func attach(nsB, ifB, hook string, insns asm.Instructions) error {
 	if err := unix.Mount("bpf", dir, "bpf", 0, "mode=0700"); err != nil {
 		return fmt.Errorf("testbed: mount a bpf file system on %s: %w", dir, err)
 	}
-	defer unix.Unmount(dir, unix.MNT_DETACH)
+	defer func() { _ = unix.Unmount(dir, unix.MNT_DETACH) }() // the pin goes with it
 	pin := filepath.Join(dir, "prog")
 	if err := prog.Pin(pin); err != nil {
 		return fmt.Errorf("testbed: pin the %s program: %w", hook, err)
 	}
-	defer prog.Unpin()
 	return run("tc", "-n", nsB, "filter", "add", "dev", ifB, hook, "bpf", "direct-action", "object-pinned", pin)
 }
