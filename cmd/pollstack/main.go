@@ -21,7 +21,7 @@ Commands:
   bench     generate traffic over AF_XDP (bench pps, bulk, rps, cps)
   stat      show a running engine's rates, connections and drops
   sysctl    read or set a running engine's TCP tunables (net.inet.tcp.*)
-  testbed   build or remove the two-namespace veth test bed (testbed up|down)
+  testbed   build or remove the two-namespace veth test bed (testbed up|down|impair)
 
 Run 'pollstack <command> --help' for a command's flags.
 

@@ -32,7 +32,16 @@ func TestUsageErrorsAreOneLineExitTwo(t *testing.T) {
 		{[]string{"bench", "pps", "--iface", "x", "--dst-mac", "zz"}, "not an Ethernet address"},
 		{[]string{"bench", "pps", "--iface", "x", "--size", "20"}, "--size 20"},
 		{[]string{"bench", "pps", "--iface", "x", "--src-ip", "198.18.0.2", "--dst-ip", "2001:2::1"}, "one family"},
-		{[]string{"testbed"}, "want 'testbed up' or 'testbed down'"},
+		{[]string{"testbed"}, "want 'testbed up', 'testbed down' or 'testbed impair'"},
+		{[]string{"testbed", "impair", "--loss", "1.5"}, "--loss 1.5: want a probability in 0..1"},
+		{[]string{"testbed", "impair", "--loss", "NaN"}, "--loss NaN"},
+		{[]string{"testbed", "up", "--loss", "-0.1"}, "--loss -0.1"},
+		{[]string{"testbed", "impair", "--delay", "-1ms"}, "--delay -1ms: want 0..5s"},
+		{[]string{"testbed", "up", "--delay", "6s"}, "--delay 6s: want 0..5s"},
+		{[]string{"testbed", "impair", "--rate", "10furlongs"}, `--rate "10furlongs"`},
+		{[]string{"testbed", "impair", "--rate", "-1mbit"}, `--rate "-1mbit"`},
+		{[]string{"testbed", "impair", "--rate", "10bit"}, "at least 1000 bytes/s"},
+		{[]string{"testbed", "down", "--loss", "0.1"}, "flag provided but not defined"},
 		{[]string{"stat", "--watch", "-1s"}, "--watch -1s: want 0"},
 		{[]string{"stat", "--control", "/nonexistent/x.sock", "--bogus"}, "flag provided but not defined"},
 		{[]string{"testbed", "up", "--name", "has space"}, "only letters, digits"},
@@ -65,7 +74,7 @@ func TestUsageErrorsAreOneLineExitTwo(t *testing.T) {
 
 func TestHelpForEveryCommand(t *testing.T) {
 	for _, args := range [][]string{{"--help"}, {"serve", "--help"}, {"bench", "--help"}, {"bench", "pps", "--help"},
-		{"testbed", "--help"}, {"testbed", "up", "--help"}, {"testbed", "down", "--help"}, {"demo", "--help"},
+		{"testbed", "--help"}, {"testbed", "up", "--help"}, {"testbed", "down", "--help"}, {"testbed", "impair", "--help"}, {"demo", "--help"},
 		{"stat", "--help"}, {"bench", "bulk", "--help"}} {
 		var stdout, stderr bytes.Buffer
 		if code := run(args, &stdout, &stderr); code != 0 {

@@ -2,26 +2,37 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/pollstack/pollstack/internal/testbed"
 )
 
 func runTestbed(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "up" && args[0] != "down") {
+	if len(args) == 0 || (args[0] != "up" && args[0] != "down" && args[0] != "impair") {
 		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
 			fmt.Fprint(stdout, testbedUsage)
 			return nil
 		}
-		return usagef("testbed: want 'testbed up' or 'testbed down' (see 'pollstack testbed --help')")
+		return usagef("testbed: want 'testbed up', 'testbed down' or 'testbed impair' (see 'pollstack testbed --help')")
 	}
 	verb := args[0]
-	fs := newFlags("testbed "+verb, "testbed "+verb+" [--name NAME]"+map[string]string{"up": " [--queues N]", "down": ""}[verb], stdout)
+	synopsis := map[string]string{
+		"up":     " [--queues N] [--loss P] [--delay D] [--rate R]",
+		"down":   "",
+		"impair": " [--loss P] [--delay D] [--rate R]",
+	}[verb]
+	fs := newFlags("testbed "+verb, "testbed "+verb+" [--name NAME]"+synopsis, stdout)
 	name := fs.String("name", "pst", "bed name: namespaces and veth ends NAME-a and NAME-b (letters, digits, '-'; at most 12)")
 	var queues *int
 	if verb == "up" {
 		queues = fs.Int("queues", 1, "rx and tx queues on each veth end (1..64)")
+	}
+	var imf *impairFlags
+	if verb != "down" {
+		imf = addImpairFlags(fs)
 	}
 	if err := parse(fs, args[1:]); err != nil {
 		return err
@@ -32,12 +43,26 @@ func runTestbed(args []string, stdout, stderr io.Writer) error {
 	if queues != nil && (*queues < 1 || *queues > 64) {
 		return usagef("testbed up: --queues %d: want 1..64", *queues)
 	}
+	var im testbed.Impairment
+	if imf != nil {
+		var err error
+		if im, err = imf.impairment("testbed " + verb); err != nil {
+			return err
+		}
+	}
 	err := func() error {
-		if verb == "down" {
+		switch verb {
+		case "down":
 			if err := testbed.Down(*name); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "testbed %s: removed (netns %s-a, %s-b and the veth pair)\n", *name, *name, *name)
+			return nil
+		case "impair":
+			if err := testbed.Impair(*name, im); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "testbed %s: %v\n", *name, im)
 			return nil
 		}
 		bed, err := testbed.Up(*name, *queues)
@@ -45,6 +70,13 @@ func runTestbed(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintln(stdout, bed)
+		if im.Zero() {
+			return nil
+		}
+		if err := testbed.Impair(*name, im); err != nil {
+			return errors.Join(err, testbed.Down(*name))
+		}
+		fmt.Fprintf(stdout, "testbed %s: %v\n", *name, im)
 		return nil
 	}()
 	if errors.Is(err, testbed.ErrNotRoot) {
@@ -53,12 +85,65 @@ func runTestbed(args []string, stdout, stderr io.Writer) error {
 	return err
 }
 
+// impairFlags are the flags of an impaired bed (testbed up and impair).
+type impairFlags struct {
+	loss  *float64
+	delay *time.Duration
+	rate  *string
+}
+
+func addImpairFlags(fs *flag.FlagSet) *impairFlags {
+	return &impairFlags{
+		loss:  fs.Float64("loss", 0, "probability 0..1 that a frame is dropped, in both directions"),
+		delay: fs.Duration("delay", 0, "delay added to the kernel's frames (kernel -> pollstack; once per round trip), 0..5s; needs the fq qdisc"),
+		rate:  fs.String("rate", "0", "cap on the kernel's sending (kernel -> pollstack): 100mbit, 1gbit (bits/s), 500kbps (bytes/s, tc's spelling) or bytes/s; 0: none"),
+	}
+}
+
+func (f *impairFlags) impairment(cmd string) (testbed.Impairment, error) {
+	var im testbed.Impairment
+	if err := checkFloat(cmd, "loss", *f.loss, 0, 1, "a probability in 0..1"); err != nil {
+		return im, err
+	}
+	if err := checkDuration(cmd, "delay", *f.delay, true, 0, "0.."+testbed.MaxDelay.String()); err != nil {
+		return im, err
+	}
+	if *f.delay > testbed.MaxDelay {
+		return im, usagef("%s: --delay %v: want 0..%v", cmd, *f.delay, testbed.MaxDelay)
+	}
+	rate, err := testbed.ParseRate(*f.rate)
+	if err != nil {
+		return im, usagef("%s: --rate %q: want 0, or a number with bit, kbit, mbit, gbit (bits/s) or bps, kbps, mbps, gbps (bytes/s), or bytes/s", cmd, *f.rate)
+	}
+	im = testbed.Impairment{Loss: *f.loss, Delay: *f.delay, Rate: rate}
+	if err := im.Validate(); err != nil {
+		return im, &usageError{cmd + ": " + err.Error()}
+	}
+	return im, nil
+}
+
 const testbedUsage = `Usage:
-  pollstack testbed up [--name NAME] [--queues N]
+  pollstack testbed up [--name NAME] [--queues N] [--loss P] [--delay D] [--rate R]
+  pollstack testbed impair [--name NAME] [--loss P] [--delay D] [--rate R]
   pollstack testbed down [--name NAME]
 
 up makes two network namespaces NAME-a and NAME-b joined by a veth pair whose
 ends are NAME-a (in NAME-a, no kernel address: pollstack owns it) and NAME-b
 (in NAME-b, with 198.18.0.2/24 and 2001:2::2/64, TX checksum offload off).
 down removes all of it. Both are idempotent. NAME defaults to pst.
+
+impair replaces the impairment of a running bed (a flag left out is 0;
+--loss 0 --delay 0 --rate 0 clears it); up's impairment flags do the same on
+the new bed. All of it is the kernel's own parts on NAME-b, the kernel's end,
+so whichever stack is on NAME-a faces the same path:
+  --loss P   drop each frame with probability P (0..1), both directions:
+             tc BPF programs on NAME-b's clsact ingress and egress
+  --delay D  hold each frame the kernel sends for D (0..5s): the egress
+             program sets its departure time and the fq qdisc keeps it; the
+             round trip grows by D once, frames from NAME-a are not delayed.
+             Needs fq (CONFIG_NET_SCH_FQ); where the kernel lacks it impair
+             says so and leaves the path clean
+  --rate R   cap what the kernel sends at R: a token bucket (tbf) at NAME-b's
+             root, or with --delay fq's per-flow maxrate. R is 100mbit, 1gbit
+             (bits/s), 500kbps (bytes/s, as tc spells it) or bytes/s
 `

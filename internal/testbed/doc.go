@@ -2,7 +2,9 @@
 // machine: namespaces NAME-a and NAME-b joined by a veth pair whose ends are
 // also called NAME-a and NAME-b. pollstack binds AF_XDP sockets to NAME-a,
 // which has no kernel address; the Linux kernel in NAME-b, with 198.18.0.2/24
-// and 2001:2::2/64, is the real peer.
+// and 2001:2::2/64, is the real peer. Impair loses, delays and paces frames
+// on that path with the kernel's own parts on NAME-b (tc BPF programs, the
+// tbf and fq qdiscs), whichever stack is on NAME-a.
 //
 // It is for tests, benchmarks and tools, never for the packet path. Up and
 // Down shell out to ip(8) and ethtool(8) and need root. Tests use bedtest.ForTest,

@@ -5,8 +5,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
+	"strconv"
+	"strings"
+	"time"
 )
 
 // Addresses of the bed. The kernel in NAME-b owns the Peer addresses; the
@@ -79,4 +83,88 @@ func Unique(prefix string) string {
 	var b [2]byte
 	rand.Read(b[:]) // never fails on Linux
 	return prefix + hex.EncodeToString(b[:])
+}
+
+// Impairment is what Impair puts on a bed's path, on the kernel's veth end
+// NAME-b, with the kernel's own parts (tc BPF and qdiscs; no netem). The
+// zero Impairment is a clean path.
+type Impairment struct {
+	// Loss is the probability, 0..1, that a frame is dropped, each frame
+	// drawn on its own, in both directions: a tc BPF program on NAME-b's
+	// clsact ingress (pollstack -> kernel) and another on its egress
+	// (kernel -> pollstack) drop with bpf_get_prandom_u32.
+	Loss float64
+	// Delay is added to every frame the kernel sends (kernel -> pollstack)
+	// and so once to the round trip: the egress BPF program sets the
+	// frame's departure time (skb->tstamp) to now+Delay and the fq qdisc
+	// holds it until then. Frames from pollstack are not delayed. It needs
+	// the fq qdisc in the kernel (CONFIG_NET_SCH_FQ).
+	Delay time.Duration
+	// Rate caps the kernel's sending (kernel -> pollstack) at Rate bytes/s
+	// with a token bucket (tbf) as NAME-b's root qdisc; 0 is no cap. With
+	// Delay, fq's maxrate paces each flow at Rate instead.
+	Rate uint64
+}
+
+// MaxDelay is the longest Delay: fq drops frames whose departure time is
+// more than its horizon (10 s) ahead.
+const MaxDelay = 5 * time.Second
+
+// Zero reports whether im leaves the path clean.
+func (im Impairment) Zero() bool { return im == Impairment{} }
+
+// Validate says what is wrong with im, if anything.
+func (im Impairment) Validate() error {
+	if math.IsNaN(im.Loss) || im.Loss < 0 || im.Loss > 1 {
+		return fmt.Errorf("testbed: loss %v: want a probability in 0..1", im.Loss)
+	}
+	if im.Delay < 0 || im.Delay > MaxDelay {
+		return fmt.Errorf("testbed: delay %v: want 0..%v", im.Delay, MaxDelay)
+	}
+	if im.Rate != 0 && im.Rate < minRate {
+		return fmt.Errorf("testbed: rate %d bytes/s: want 0 (no cap) or at least %d bytes/s (8kbit)", im.Rate, minRate)
+	}
+	return nil
+}
+
+// String describes im as the flags that make it.
+func (im Impairment) String() string {
+	if im.Zero() {
+		return "clean path"
+	}
+	return fmt.Sprintf("loss %g both ways, delay %v and rate %s kernel -> pollstack", im.Loss, im.Delay, FormatRate(im.Rate))
+}
+
+const minRate = 1000 // bytes/s
+
+// ParseRate reads a rate: a number with a unit, bit, kbit, mbit, gbit (bits
+// per second, powers of 1000) or bps, kbps, mbps, gbps (bytes per second, as
+// tc(8) spells them), or a bare number of bytes per second. It returns bytes
+// per second; "0" is no cap.
+func ParseRate(s string) (uint64, error) {
+	num := strings.TrimRight(strings.ToLower(s), "abcdefghijklmnopqrstuvwxyz")
+	unit := strings.ToLower(s[len(num):])
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || num == "" || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+		return 0, fmt.Errorf("testbed: rate %q: want a number and a unit (100mbit, 1gbit, 500kbps) or bytes/s", s)
+	}
+	mult := map[string]float64{"": 1, "bps": 1, "kbps": 1e3, "mbps": 1e6, "gbps": 1e9,
+		"bit": 1.0 / 8, "kbit": 1e3 / 8, "mbit": 1e6 / 8, "gbit": 1e9 / 8}
+	m, ok := mult[unit]
+	if !ok {
+		return 0, fmt.Errorf("testbed: rate %q: unknown unit %q (bit, kbit, mbit, gbit; bps, kbps, mbps, gbps: bytes/s)", s, unit)
+	}
+	b := v * m
+	if b > 1e12 {
+		return 0, fmt.Errorf("testbed: rate %q: more than 8000gbit", s)
+	}
+	return uint64(math.Round(b)), nil
+}
+
+// FormatRate writes bytes per second in bits, as tc(8) reads them.
+func FormatRate(r uint64) string {
+	if r == 0 {
+		return "uncapped"
+	}
+	return fmt.Sprintf("%dbit", r*8)
 }

@@ -14,3 +14,6 @@ func Down(name string) error { return errNotLinux }
 
 // Unavailable says why this machine cannot build a bed: it is not Linux.
 func Unavailable() string { return errNotLinux.Error() }
+
+// Impair changes a bed's impairment; it needs Linux.
+func Impair(name string, im Impairment) error { return errNotLinux }

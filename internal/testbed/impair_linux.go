@@ -1,0 +1,168 @@
+package testbed
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/pollstack/pollstack/internal/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Offset of tstamp in struct __sk_buff (linux/bpf.h): the earliest
+// departure time, CLOCK_MONOTONIC nanoseconds, that fq honours.
+const skbTstampOff = 152
+
+// tc direct-action verdicts.
+const (
+	tcActOK     = 0
+	tcActShot   = 2
+	tcActStolen = 4
+)
+
+// impairProg builds a tc (SchedCLS, direct-action) program that drops a
+// frame with probability loss and otherwise, when delay > 0, sets its
+// departure time to now + delay. It drops with drop: on egress
+// TC_ACT_STOLEN, which the sender takes for a frame sent, as on a real path
+// (TC_ACT_SHOT there, like an iptables DROP in OUTPUT, fails the send with
+// ENOBUFS, and ping and TCP send again at once); on ingress TC_ACT_SHOT.
+func impairProg(loss float64, delayNS int64, drop int32) asm.Instructions {
+	insns := asm.Instructions{asm.Mov.Reg(asm.R6, asm.R1)}
+	if loss > 0 {
+		// A frame is dropped when a random u32 is below loss * 2^32
+		// (2^32 itself, loss 1, drops every frame).
+		thr := int64(math.Round(loss * (1 << 32)))
+		insns = append(insns,
+			asm.FnGetPrandomU32.Call(),
+			asm.LoadImm(asm.R1, thr, asm.DWord),
+			asm.JLT.Reg(asm.R0, asm.R1, "drop"),
+		)
+	}
+	if delayNS > 0 {
+		insns = append(insns,
+			asm.FnKtimeGetNs.Call(), // CLOCK_MONOTONIC, fq's clock
+			asm.LoadImm(asm.R1, delayNS, asm.DWord),
+			asm.Add.Reg(asm.R0, asm.R1),
+			asm.StoreMem(asm.R6, skbTstampOff, asm.R0, asm.DWord),
+		)
+	}
+	return append(insns,
+		asm.Mov.Imm(asm.R0, tcActOK),
+		asm.Return(),
+		asm.Mov.Imm(asm.R0, drop).WithSymbol("drop"),
+		asm.Return(),
+	)
+}
+
+// Impair sets the impairment of the bed name to im, replacing what was
+// there; the zero Impairment clears it. Everything lives on the kernel's
+// veth end NAME-b, in netns NAME-b (see Impairment for what goes where), and
+// goes with the bed. On error the path is left clean.
+func Impair(name string, im Impairment) error {
+	if os.Geteuid() != 0 {
+		return ErrNotRoot
+	}
+	if err := ValidName(name); err != nil {
+		return err
+	}
+	if err := im.Validate(); err != nil {
+		return err
+	}
+	_, ifB, _, nsB := names(name)
+	if err := netns.Do(nsB, func() error {
+		_, err := net.InterfaceByName(ifB)
+		return err
+	}); err != nil {
+		return fmt.Errorf("testbed: no bed %s (%s in netns %s): %w", name, ifB, nsB, err)
+	}
+	clearImpairment(nsB, ifB)
+	if err := impair(nsB, ifB, im); err != nil {
+		clearImpairment(nsB, ifB)
+		return err
+	}
+	return nil
+}
+
+// clearImpairment removes the clsact qdisc (and its BPF filters) and the root qdisc
+// from ifB; the veth goes back to no queue. Absent ones are no error.
+func clearImpairment(nsB, ifB string) {
+	_ = run("tc", "-n", nsB, "qdisc", "del", "dev", ifB, "clsact")
+	_ = run("tc", "-n", nsB, "qdisc", "del", "dev", ifB, "root") // fails on noqueue: nothing to remove
+}
+
+func impair(nsB, ifB string, im Impairment) error {
+	switch {
+	case im.Delay > 0:
+		// fq holds each frame until its skb->tstamp; maxrate paces each
+		// flow. Room for a long delay at a high rate: flows may queue far
+		// more than fq's default 100 frames.
+		args := []string{"tc", "-n", nsB, "qdisc", "replace", "dev", ifB, "root", "fq", "limit", "100000", "flow_limit", "100000"}
+		if im.Rate > 0 {
+			args = append(args, "maxrate", FormatRate(im.Rate))
+		}
+		if err := run(args...); err != nil {
+			if strings.Contains(err.Error(), "unknown") {
+				return fmt.Errorf("testbed: delay needs the fq qdisc, which this kernel lacks (CONFIG_NET_SCH_FQ): %w", err)
+			}
+			return err
+		}
+	case im.Rate > 0:
+		// The bucket holds 5 ms at the rate (at least 4 KiB, above one
+		// frame); the queue 100 ms (at least 64 KiB).
+		burst := max(im.Rate/200, 4096)
+		limit := max(im.Rate/10, 65536, 3*burst)
+		if err := run("tc", "-n", nsB, "qdisc", "replace", "dev", ifB, "root", "tbf",
+			"rate", FormatRate(im.Rate), "burst", fmt.Sprint(burst), "limit", fmt.Sprint(limit)); err != nil {
+			return err
+		}
+	}
+	if im.Loss == 0 && im.Delay == 0 {
+		return nil
+	}
+	if err := run("tc", "-n", nsB, "qdisc", "add", "dev", ifB, "clsact"); err != nil {
+		return err
+	}
+	if err := attach(nsB, ifB, "egress", impairProg(im.Loss, im.Delay.Nanoseconds(), tcActStolen)); err != nil {
+		return err
+	}
+	if im.Loss > 0 {
+		return attach(nsB, ifB, "ingress", impairProg(im.Loss, 0, tcActShot))
+	}
+	return nil
+}
+
+// attach loads insns and makes it ifB's direct-action filter on hook
+// (ingress or egress of clsact). tc(8) takes the program from a pin in a
+// bpf file system mounted for the moment; once the filter holds it the pin
+// goes, and the program lives as long as the filter (or the veth).
+func attach(nsB, ifB, hook string, insns asm.Instructions) error {
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name:         "bed_" + hook,
+		Type:         ebpf.SchedCLS,
+		Instructions: insns,
+		License:      "GPL",
+	})
+	if err != nil {
+		return fmt.Errorf("testbed: load the %s program: %w", hook, err)
+	}
+	defer prog.Close()
+	dir, err := os.MkdirTemp("", "pollstack-bed-bpf")
+	if err != nil {
+		return fmt.Errorf("testbed: %w", err)
+	}
+	defer os.Remove(dir)
+	if err := unix.Mount("bpf", dir, "bpf", 0, "mode=0700"); err != nil {
+		return fmt.Errorf("testbed: mount a bpf file system on %s: %w", dir, err)
+	}
+	defer func() { _ = unix.Unmount(dir, unix.MNT_DETACH) }() // the pin goes with it
+	pin := filepath.Join(dir, "prog")
+	if err := prog.Pin(pin); err != nil {
+		return fmt.Errorf("testbed: pin the %s program: %w", hook, err)
+	}
+	return run("tc", "-n", nsB, "filter", "add", "dev", ifB, hook, "bpf", "direct-action", "object-pinned", pin)
+}

@@ -1,0 +1,141 @@
+package testbed
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseRate(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want uint64
+		ok   bool
+	}{
+		{"0", 0, true},
+		{"100mbit", 12_500_000, true},
+		{"1gbit", 125_000_000, true},
+		{"1GBit", 125_000_000, true},
+		{"8kbit", 1000, true},
+		{"500kbps", 500_000, true},
+		{"2.5mbps", 2_500_000, true},
+		{"125000", 125_000, true},
+		{"", 0, false},
+		{"mbit", 0, false},
+		{"-1mbit", 0, false},
+		{"NaN", 0, false},
+		{"inf", 0, false},
+		{"10furlongs", 0, false},
+		{"9000gbit", 0, false},
+	} {
+		got, err := ParseRate(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ParseRate(%q) = %d, %v; want %d, ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+	if got := FormatRate(12_500_000); got != "100000000bit" {
+		t.Errorf("FormatRate(12500000) = %q", got)
+	}
+}
+
+func TestImpairmentValidate(t *testing.T) {
+	for _, tc := range []struct {
+		im Impairment
+		ok bool
+	}{
+		{Impairment{}, true},
+		{Impairment{Loss: 1, Delay: MaxDelay, Rate: minRate}, true},
+		{Impairment{Loss: -0.1}, false},
+		{Impairment{Loss: 1.1}, false},
+		{Impairment{Delay: -time.Millisecond}, false},
+		{Impairment{Delay: MaxDelay + 1}, false},
+		{Impairment{Rate: minRate - 1}, false},
+	} {
+		if err := tc.im.Validate(); (err == nil) != tc.ok {
+			t.Errorf("%+v.Validate() = %v, want ok=%v", tc.im, err, tc.ok)
+		}
+	}
+}
+
+// tcShow runs tc show in the bed's kernel namespace.
+func tcShow(t *testing.T, b *Bed, what ...string) string {
+	t.Helper()
+	args := append([]string{"-n", b.NsB}, what...)
+	out, err := exec.Command("tc", append(args, "dev", b.IfaceB)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tc %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// Impair puts BPF filters on both hooks and a token bucket at the root of
+// the kernel's veth end, replaces them on a change, and a zero Impairment
+// leaves the veth as Up made it.
+func TestImpairInstallsAndClears(t *testing.T) {
+	requirePrivileged(t)
+	if _, err := exec.LookPath("tc"); err != nil {
+		t.Skip("tc not installed")
+	}
+	name := Unique("ti")
+	t.Cleanup(func() { Down(name) })
+	b, err := Up(name, 1)
+	if err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+	clean := tcShow(t, b, "qdisc", "show")
+
+	if err := Impair(name, Impairment{Loss: 0.2, Rate: 1_250_000}); err != nil {
+		t.Fatalf("Impair: %v", err)
+	}
+	if q := tcShow(t, b, "qdisc", "show"); !strings.Contains(q, "qdisc tbf") || !strings.Contains(q, "rate 10Mbit") || !strings.Contains(q, "qdisc clsact") {
+		t.Errorf("qdiscs after loss 0.2 rate 10mbit:\n%s", q)
+	}
+	for _, hook := range []string{"ingress", "egress"} {
+		if f := tcShow(t, b, "filter", "show", hook); !strings.Contains(f, "bed_"+hook) || !strings.Contains(f, "direct-action") {
+			t.Errorf("%s filters:\n%s", hook, f)
+		}
+	}
+
+	// A change replaces: loss only on its own leaves no bucket.
+	if err := Impair(name, Impairment{Loss: 0.5}); err != nil {
+		t.Fatalf("Impair loss only: %v", err)
+	}
+	if q := tcShow(t, b, "qdisc", "show"); strings.Contains(q, "tbf") {
+		t.Errorf("tbf left after a change to loss only:\n%s", q)
+	}
+
+	// Delay needs fq: either it is there and holds the root, or Impair
+	// says the kernel lacks it and leaves the path clean.
+	err = Impair(name, Impairment{Delay: 20 * time.Millisecond})
+	q := tcShow(t, b, "qdisc", "show")
+	switch {
+	case err == nil:
+		if !strings.Contains(q, "qdisc fq") || !strings.Contains(tcShow(t, b, "filter", "show", "egress"), "bed_egress") {
+			t.Errorf("delay 20ms: qdiscs\n%s", q)
+		}
+	case strings.Contains(err.Error(), "CONFIG_NET_SCH_FQ"):
+		t.Logf("delay: %v", err)
+		if q != clean {
+			t.Errorf("failed delay left\n%s\nwant\n%s", q, clean)
+		}
+	default:
+		t.Errorf("Impair delay: %v", err)
+	}
+
+	if err := Impair(name, Impairment{}); err != nil {
+		t.Fatalf("Impair clear: %v", err)
+	}
+	if q := tcShow(t, b, "qdisc", "show"); q != clean {
+		t.Errorf("after clear:\n%s\nwant as Up made it:\n%s", q, clean)
+	}
+	for _, hook := range []string{"ingress", "egress"} {
+		if f := tcShow(t, b, "filter", "show", hook); strings.TrimSpace(f) != "" {
+			t.Errorf("%s filters after clear:\n%s", hook, f)
+		}
+	}
+
+	if err := Impair(Unique("ti"), Impairment{Loss: 0.1}); err == nil {
+		t.Error("Impair on a bed that does not exist succeeded")
+	}
+}
