@@ -383,7 +383,7 @@ func TestTCPInfoLinuxLayout(t *testing.T) {
 func TestTCPInfoLayoutIsTheKernels(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Skip(err)
+		t.Fatal(err) // every Linux machine has loopback
 	}
 	defer l.Close()
 	c, err := net.Dial("tcp", l.Addr().String())
