@@ -26,6 +26,9 @@ func (e *Engine) Listen(network, address string) (net.Listener, error) {
 	if err != nil {
 		return nil, opErr("listen", network, nil, la, err)
 	}
+	// As package net's connections do, the accepted ones start with
+	// Nagle's algorithm off (TCP_NODELAY); SetNoDelay(false) turns it on.
+	s.noDelay.Store(true)
 	if err := s.Bind(la); err != nil {
 		s.Close()
 		return nil, opErr("listen", network, nil, la, err)
@@ -55,6 +58,7 @@ func (e *Engine) DialContext(ctx context.Context, network, address string) (net.
 	if err != nil {
 		return nil, opErr("dial", network, nil, ra, err)
 	}
+	s.noDelay.Store(true) // as package net's connections: Nagle off
 	s.SetNonblock(true)
 	err = s.Connect(ra)
 	s.SetNonblock(false)
