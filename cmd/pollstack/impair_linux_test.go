@@ -181,7 +181,7 @@ func TestImpairRatePacesTheKernel(t *testing.T) {
 	impairBed(t, bed, true, "--loss", "0", "--delay", "0", "--rate", "0")
 	took = echoTransfer(t, bed.NsB, n)
 	t.Logf("%d bytes cleared: %v", n, took)
-	if took > floor/4 {
+	if took > floor/2 { // half the paced time: the limiter is gone, even on a busy machine under -race
 		t.Errorf("cleared: %d bytes took %v, want well under %v", n, took, floor)
 	}
 	s.stop(t)
