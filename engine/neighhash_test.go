@@ -90,8 +90,8 @@ func TestNeighbourHashResistsChosenCollisions(t *testing.T) {
 	if mean, missMean := float64(total)/700, float64(missTotal)/700; mean > 4 || missMean > 15 || worst > 100 {
 		t.Fatalf("probes: %.1f a hit (worst %d), %.1f a miss", mean, worst, missMean)
 	}
-	// Two tables have different keys: what collides in one says nothing of the other.
-	if other := newNeighTable(); other.key == tb.key {
-		t.Fatal("two tables with one key")
+	// Two tables have different seeds: what collides in one says nothing of the other.
+	if other := newNeighTable(); other.seed == tb.seed {
+		t.Fatal("two tables with one seed")
 	}
 }
