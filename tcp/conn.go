@@ -141,6 +141,7 @@ type Conn struct {
 	delAcked    int  // full segments received since the last ACK
 	closedByApp bool // Close was called: nothing more will be read
 	notified    bool // Closed was delivered
+	lingering   bool // ended in order with unread bytes: kept for the application (release)
 	keepalive   bool
 	reuseAddr   bool  // SO_REUSEADDR, kept in TIME_WAIT for bind()
 	reusePort   bool  // SO_REUSEPORT, kept in TIME_WAIT for bind()
@@ -227,6 +228,10 @@ func (c *Conn) Read(p []byte) int {
 		return 0
 	}
 	n := c.rcv.read(p)
+	if c.lingering {
+		c.lingerDrained()
+		return n
+	}
 	c.windowOpened()
 	return n
 }
@@ -318,6 +323,10 @@ func (c *Conn) Close() {
 	}
 	c.closedByApp = true
 	if c.state == Closed {
+		if c.lingering {
+			c.rcv.discard(c.rcv.n)
+			c.lingerDrained()
+		}
 		return
 	}
 	if c.rcv.n > 0 && c.state.synchronized() {
@@ -334,6 +343,11 @@ func (c *Conn) Close() {
 func (c *Conn) Abort() {
 	switch c.state {
 	case Closed, TimeWait:
+		if c.lingering {
+			c.closedByApp = true
+			c.rcv.discard(c.rcv.n)
+			c.lingerDrained()
+		}
 		return
 	case SynReceived, Established, FinWait1, FinWait2, CloseWait:
 		c.sendRST(c.sndNxt)
@@ -382,14 +396,29 @@ func (c *Conn) release(err error) {
 	c.shard.wheel.schedule(c, 0)
 	c.setState(Closed)
 	c.shard.unlink(c)
+	if err == nil && c.rcv.n > 0 && !c.closedByApp && c.handler != nil && !c.notified {
+		// An orderly end (TIME_WAIT, or our FIN acknowledged in LAST_ACK)
+		// with bytes the application has not read: as a socket outlives
+		// its connection in BSD and Linux, the receive buffer stays, and
+		// Peek, Read and Consume go on until it is drained (or Close or
+		// Abort drops it); Closed comes then. The 4-tuple is free already.
+		c.lingering = true
+		c.shard.stats[StatLingerUnread]++
+		return
+	}
+	c.notify(err)
+	// The application heard Closed and may not use the connection again.
+	c.shard.freeConn(c)
+}
+
+// notify delivers the handler's Closed, once.
+func (c *Conn) notify(err error) {
 	if !c.notified {
 		c.notified = true
 		if c.handler != nil {
 			c.handler.Closed(c, err)
 		}
 	}
-	// The application heard Closed and may not use the connection again.
-	c.shard.freeConn(c)
 }
 
 // armTimer sets a timer's deadline (0 cancels it) and reschedules.
@@ -452,5 +481,20 @@ func (c *Conn) Peek() (a, b []byte) {
 func (c *Conn) Consume(n int) {
 	n = min(n, c.rcv.n)
 	c.rcv.discard(n)
+	if c.lingering {
+		c.lingerDrained()
+		return
+	}
 	c.windowOpened()
+}
+
+// lingerDrained ends a lingering connection (see release) once the
+// application has read its last byte.
+func (c *Conn) lingerDrained() {
+	if c.rcv.n > 0 {
+		return
+	}
+	c.lingering = false
+	c.notify(nil)
+	c.shard.freeConn(c)
 }

@@ -28,7 +28,17 @@ func (s *Shard) Tick(now mono.Time) {
 	if n := s.tw.Expire(now); n > 0 {
 		s.stats[StatClosed] += uint64(n)
 	}
+	if s.ticker != nil {
+		s.ticker(now)
+	}
 }
+
+// SetTicker gives the shard a function that every Tick calls after the
+// shard's own timers, with Tick's now: the place for an application's
+// periodic work that belongs to no connection (a proxy's health checks,
+// say), run on the shard's core. Tick runs at every turn of the core's
+// loop, so fn should cost a comparison when nothing is due. nil removes it.
+func (s *Shard) SetTicker(fn func(now mono.Time)) { s.ticker = fn }
 
 // NextTimer returns the earliest armed deadline (a connection's timer or
 // the end of the oldest TIME_WAIT entry's 2MSL), for tests and idle loops;

@@ -62,6 +62,8 @@ type Shard struct {
 	// RSTs of closed connections that found no frame (queueRST).
 	rsts [rstQueueLen]pendingRST
 	nRST int
+
+	ticker func(now mono.Time) // the application's periodic work (SetTicker)
 }
 
 // NewShard returns a shard that sends through send.

@@ -74,6 +74,7 @@ const (
 	StatSocketsExhausted // SYNs dropped and active opens refused (ENOBUFS): kern.ipc.maxsockets reached
 	StatSndNoFrame       // segments that found no frame, sent later (a timer, the RST queue, the next event)
 	StatNoFrameDrop      // segments dropped for want of a frame: answers to stray segments the peer sends again
+	StatLingerUnread     // connections that ended in order with bytes unread, kept for the application to read
 	numStats
 )
 
@@ -99,6 +100,7 @@ var statNames = [numStats]string{
 	StatTWResponds: "tw_responds", StatTWOverflow: "tw_overflow", StatTWRateLimited: "tw_ratelimited",
 	StatTWNoLocal: "tw_nolocal", StatTWReused: "tw_reused", StatPortsExhausted: "ports_exhausted",
 	StatSocketsExhausted: "sockets_exhausted", StatSndNoFrame: "sndnoframe", StatNoFrameDrop: "noframedrop",
+	StatLingerUnread: "linger_unread",
 }
 
 // twStats maps the tw table's counters to the shard's.
