@@ -1,0 +1,183 @@
+package l4
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/internal/proxy/config"
+	"github.com/pollstack/pollstack/mono"
+	"github.com/pollstack/pollstack/tcp"
+)
+
+// Options are what New needs besides the configuration.
+type Options struct {
+	// Core is the core's index (it seeds the health checks' spread);
+	// Cores is how many cores share the limits.
+	Core, Cores int
+	// Source returns the engine's address to dial a backend from (the
+	// engine's Source); nil dials from the first of Addrs of the family.
+	Source func(remote netip.Addr) (netip.Addr, bool)
+	// Addrs are the engine's addresses, which a listener's binds name.
+	Addrs []netip.Addr
+	// Now is the core's clock at New (the health checks start from it).
+	Now mono.Time
+	// Backlog is the listeners' SYN backlog (0: the shard's default).
+	Backlog int
+}
+
+// App is one core's proxy. It is owned by the core's loop.
+type App struct {
+	sh     *tcp.Shard
+	core   int
+	lsts   []*listener
+	groups []*group
+	tcpLs  []*tcp.Listener
+
+	free     []*pair
+	parsers  []*parserBox
+	probes   []*probe
+	hdr      []byte // scratch for PROXY protocol headers
+	draining bool
+	now      mono.Time
+
+	pub       *Published
+	lastPub   mono.Time
+	pairsLive int
+}
+
+// A listener is one configured listener on this core.
+type listener struct {
+	cfg     config.Listener
+	grp     *group
+	maxconn int // this core's share; 0: no limit
+	active  int
+	stats   [numListenerCounters]uint64
+}
+
+// New builds core's proxy on shard sh: it listens on every listener's port
+// and, for groups with health checks, starts checking their servers.
+func New(sh *tcp.Shard, cfg *config.Config, o Options) (*App, error) {
+	if o.Cores < 1 {
+		o.Cores = 1
+	}
+	a := &App{sh: sh, core: o.Core, hdr: make([]byte, 0, 256), now: o.Now}
+	byName := map[string]*group{}
+	for i := range cfg.Backends {
+		g, err := newGroup(a, &cfg.Backends[i], o, uint64(i))
+		if err != nil {
+			return nil, err
+		}
+		byName[g.cfg.Name] = g
+		a.groups = append(a.groups, g)
+	}
+	ports := map[uint16]bool{}
+	for i := range cfg.Listeners {
+		lc := cfg.Listeners[i]
+		g := byName[lc.Backend]
+		if g == nil {
+			return nil, fmt.Errorf("listener %s: no backend group %q", lc.Name, lc.Backend)
+		}
+		l := &listener{cfg: lc, grp: g, maxconn: share(lc.MaxConn, o.Cores)}
+		a.lsts = append(a.lsts, l)
+		for _, b := range lc.Binds {
+			if b.Addr.IsValid() && !hasAddr(o.Addrs, b.Addr) {
+				return nil, fmt.Errorf("listener %s: bind %v: not one of the engine's addresses %v", lc.Name, b, o.Addrs)
+			}
+			if ports[b.Port] {
+				continue
+			}
+			ports[b.Port] = true
+			tl, err := sh.Listen(b.Port, o.Backlog, (*clientLeg)(a))
+			if err != nil {
+				return nil, fmt.Errorf("listener %s: port %d: %w", lc.Name, b.Port, err)
+			}
+			a.tcpLs = append(a.tcpLs, tl)
+		}
+	}
+	a.pub = newPublished(a)
+	sh.SetTicker(a.tick)
+	return a, nil
+}
+
+func hasAddr(as []netip.Addr, x netip.Addr) bool {
+	for _, a := range as {
+		if a.Unmap() == x.Unmap() {
+			return true
+		}
+	}
+	return false
+}
+
+// share is a core's part of a limit n split among cores (rounded up); 0
+// stays 0 (no limit).
+func share(n, cores int) int {
+	if n <= 0 {
+		return 0
+	}
+	return (n + cores - 1) / cores
+}
+
+// listenerFor returns the listener that takes a connection to the local
+// address and port of t, or nil.
+func (a *App) listenerFor(t *flow.Tuple) *listener {
+	local := netip.AddrFrom16(t.LocalAddr).Unmap()
+	for _, l := range a.lsts {
+		for _, b := range l.cfg.Binds {
+			if b.Port == t.LocalPort && (!b.Addr.IsValid() || b.Addr.Unmap() == local) {
+				return l
+			}
+		}
+	}
+	return nil
+}
+
+// tick is the shard's ticker: health checks, and the publication of the
+// counters.
+func (a *App) tick(now mono.Time) {
+	a.now = now
+	for _, g := range a.groups {
+		if g.chk != nil {
+			g.runChecks(now)
+		}
+	}
+	if now.Sub(a.lastPub) >= publishEvery {
+		a.lastPub = now
+		a.pub.store(a)
+	}
+}
+
+// publishEvery is how often a core copies its counters for readers.
+const publishEvery = 50 * time.Millisecond
+
+// Drain stops accepting: the listeners close (new SYNs are answered with
+// RST), connections already proxied run to their end. Core only.
+func (a *App) Drain() {
+	if a.draining {
+		return
+	}
+	a.draining = true
+	for _, l := range a.tcpLs {
+		l.Close()
+	}
+	a.pub.store(a)
+}
+
+// Active returns the proxied connections open on this core (a pair counts
+// until both of its legs are gone). Core only.
+func (a *App) Active() int { return a.pairsLive }
+
+// Published returns the counters readers on other goroutines may load.
+func (a *App) Published() *Published { return a.pub }
+
+// keyOf is the balancing key of a client address (maghash): the same for
+// an address on every core and in every run.
+func keyOf(addr [16]byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, b := range addr {
+		h ^= uint64(b)
+		h *= 1099511628211
+	}
+	return h
+}

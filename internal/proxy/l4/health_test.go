@@ -1,0 +1,192 @@
+package l4
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/pollstack/pollstack/tcp"
+)
+
+// A server that stops listening is taken out of rotation by the checks
+// (no client is sent there after), and is back once it listens again.
+func TestHealthChecksTakeServersOutAndBack(t *testing.T) {
+	n := newTestNet(t)
+	cl := n.host(addrClient, tcp.DefaultConfig())
+	b1, b2 := n.host(addrBack, tcp.DefaultConfig()), n.host(addrBack2, tcp.DefaultConfig())
+	e1, e2 := &echo{}, &echo{}
+	l1, err := b1.Listen(7, 0, e1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b2.Listen(7, 0, e2); err != nil {
+		t.Fatal(err)
+	}
+	cfg := proxyCfg(netip.AddrPortFrom(addrBack, 7), netip.AddrPortFrom(addrBack2, 7))
+	cfg.Backends[0].Health.Type = "tcp"
+	cfg.Backends[0].Health.Inter = 500 * time.Millisecond
+	cfg.Backends[0].Health.Rise, cfg.Backends[0].Health.Fall = 2, 3
+	app, _ := n.proxy(cfg)
+	n.run(2*time.Second, nil)
+	app.pub.store(app)
+	s0 := &app.pub.Groups[0].Servers[0]
+	if !s0.Up.Load() || s0.Counters[SrvChecks].Load() < 3 {
+		t.Fatalf("server 1: up %v after %d checks; want up, checked", s0.Up.Load(), s0.Counters[SrvChecks].Load())
+	}
+	l1.Close()
+	n.run(2*time.Second, nil) // fall 3 at inter 500ms
+	if tw := n.hosts[addrProxy.As16()].TimeWaitEntries(); tw != 0 {
+		t.Fatalf("checks left %d TIME_WAIT entries on the proxy", tw)
+	}
+	app.pub.store(app)
+	if s0.Up.Load() {
+		t.Fatalf("server 1 still up 2 s after it stopped listening: %d checks, %d failed", s0.Counters[SrvChecks].Load(), s0.Counters[SrvCheckFailures].Load())
+	}
+	before := e1.conns
+	for i := 0; i < 10; i++ {
+		s := &stream{out: []byte("x")}
+		n.dial(cl, s)
+		n.run(time.Second, func() bool { return s.done })
+		if s.err != nil || s.got.String() != "x" {
+			t.Fatalf("stream %d while server 1 is down: err %v, got %q", i, s.err, s.got.String())
+		}
+	}
+	app.pub.store(app)
+	if e1.conns != before || s0.Counters[SrvConnectRefused].Load() != 0 {
+		t.Fatalf("down server got %d connections, %d refused", e1.conns-before, s0.Counters[SrvConnectRefused].Load())
+	}
+	if _, err := b1.Listen(7, 0, e1); err != nil {
+		t.Fatal(err)
+	}
+	n.run(2*time.Second, nil) // rise 2
+	app.pub.store(app)
+	if !s0.Up.Load() || s0.Counters[SrvWentUp].Load() != 1 || s0.Counters[SrvWentDown].Load() != 1 {
+		t.Fatalf("server 1: up %v, went down %d, up %d; want up again after one of each",
+			s0.Up.Load(), s0.Counters[SrvWentDown].Load(), s0.Counters[SrvWentUp].Load())
+	}
+}
+
+// Steady-state forwarding allocates nothing: bytes through an established
+// pair, both ways.
+func TestForwardingAllocatesNothing(t *testing.T) {
+	n := newTestNet(t)
+	cl := n.host(addrClient, tcp.DefaultConfig())
+	bk := n.host(addrBack, tcp.DefaultConfig())
+	if _, err := bk.Listen(7, 0, &echo{}); err != nil {
+		t.Fatal(err)
+	}
+	n.proxy(proxyCfg(netip.AddrPortFrom(addrBack, 7)))
+	s := &stream{noShut: true}
+	n.dial(cl, s)
+	n.run(time.Second, func() bool { return s.conn != nil })
+	msg := make([]byte, 1000)
+	round := func() {
+		s.got.Reset()
+		if w, err := s.conn.Write(msg); err != nil || w != len(msg) {
+			t.Fatalf("Write = %d, %v", w, err)
+		}
+		n.run(time.Second, func() bool { return s.got.Len() == len(msg) })
+	}
+	for i := 0; i < 50; i++ {
+		round() // warm the pools and the wire's spare buffers
+	}
+	if a := testing.AllocsPerRun(200, round); a != 0 {
+		t.Fatalf("%.1f allocations per request-response through the proxy, want 0", a)
+	}
+	if s.got.Len() != len(msg) {
+		t.Fatalf("echoed %d bytes, want %d", s.got.Len(), len(msg))
+	}
+}
+
+// A listener at its maxconn resets the next client; a server at its
+// maxconn makes the next client wait in the queue until a slot frees, or
+// until the queue timeout.
+func TestMaxConnAndQueue(t *testing.T) {
+	n := newTestNet(t)
+	cl := n.host(addrClient, tcp.DefaultConfig())
+	bk := n.host(addrBack, tcp.DefaultConfig())
+	if _, err := bk.Listen(7, 0, &echo{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := proxyCfg(netip.AddrPortFrom(addrBack, 7))
+	cfg.Listeners[0].MaxConn = 3
+	cfg.Backends[0].Servers[0].MaxConn = 1
+	cfg.Backends[0].Queue = 2
+	cfg.Backends[0].QueueTimeout = 2 * time.Second
+	app, _ := n.proxy(cfg)
+	var ss []*stream
+	for i := 0; i < 4; i++ {
+		s := &stream{out: []byte("q"), noShut: true}
+		ss = append(ss, s)
+		n.dial(cl, s)
+		n.run(100*time.Millisecond, nil)
+	}
+	// 0 is connected, 1 and 2 wait in the queue, 3 found the listener full.
+	app.pub.store(app)
+	if ss[0].got.String() != "q" || ss[1].got.Len() != 0 || ss[2].got.Len() != 0 || ss[1].done || ss[2].done {
+		t.Fatalf("got %q, %q, %q; want the first echoed, the next two waiting", ss[0].got.String(), ss[1].got.String(), ss[2].got.String())
+	}
+	if !ss[3].done {
+		t.Fatal("fourth not reset by the listener's maxconn")
+	}
+	lst, grp := &app.pub.Listeners[0].Counters, &app.pub.Groups[0].Counters
+	if lst[LstRefusedMaxConn].Load() != 1 || grp[GrpQueued].Load() != 2 || app.pub.Groups[0].Queue.Load() != 2 {
+		t.Fatalf("refused_maxconn %d, queued %d, queue %d; want 1, 2, 2",
+			lst[LstRefusedMaxConn].Load(), grp[GrpQueued].Load(), app.pub.Groups[0].Queue.Load())
+	}
+	// The first ends: the first queued gets its slot; the second times out.
+	ss[0].conn.CloseWrite()
+	n.run(time.Second, func() bool { return ss[1].got.String() == "q" })
+	if ss[1].got.String() != "q" {
+		t.Fatalf("queued client got %q after a slot freed", ss[1].got.String())
+	}
+	n.run(3*time.Second, func() bool { return ss[2].done })
+	app.pub.store(app)
+	if !ss[2].done || grp[GrpQueueTimeouts].Load() != 1 {
+		t.Fatalf("done %v, queue_timeouts %d: want reset after the queue timeout", ss[2].done, grp[GrpQueueTimeouts].Load())
+	}
+}
+
+// With no server in rotation the client is reset at once.
+func TestNoServerResets(t *testing.T) {
+	n := newTestNet(t)
+	cl := n.host(addrClient, tcp.DefaultConfig())
+	cfg := proxyCfg(netip.AddrPortFrom(addrBack, 7))
+	cfg.Backends[0].Servers[0].Weight = 0 // drained
+	app, _ := n.proxy(cfg)
+	s := &stream{out: []byte("q"), noShut: true}
+	n.dial(cl, s)
+	n.run(time.Second, func() bool { return s.done })
+	app.pub.store(app)
+	if !s.done || app.pub.Groups[0].Counters[GrpNoServer].Load() != 1 {
+		t.Fatalf("done %v, no_server %d", s.done, app.pub.Groups[0].Counters[GrpNoServer].Load())
+	}
+}
+
+// An idle proxied connection is reset after the client timeout.
+func TestIdleTimeout(t *testing.T) {
+	n := newTestNet(t)
+	cl := n.host(addrClient, tcp.DefaultConfig())
+	bk := n.host(addrBack, tcp.DefaultConfig())
+	if _, err := bk.Listen(7, 0, &echo{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := proxyCfg(netip.AddrPortFrom(addrBack, 7))
+	cfg.Listeners[0].ClientTimeout = 5 * time.Second
+	app, _ := n.proxy(cfg)
+	s := &stream{out: []byte("a"), noShut: true}
+	n.dial(cl, s)
+	// Activity every 3 s keeps it open.
+	for i := 0; i < 4; i++ {
+		n.run(3*time.Second, nil)
+		if s.done {
+			t.Fatalf("closed after %d active intervals", i)
+		}
+		s.conn.Write([]byte("b"))
+	}
+	n.run(7*time.Second, func() bool { return s.done })
+	app.pub.store(app)
+	if !s.done || app.pub.Listeners[0].Counters[LstIdleTimeouts].Load() != 1 {
+		t.Fatalf("done %v, idle_timeouts %d: want closed by the client timeout", s.done, app.pub.Listeners[0].Counters[LstIdleTimeouts].Load())
+	}
+}

@@ -1,0 +1,511 @@
+package l4
+
+import (
+	"syscall"
+
+	"github.com/pollstack/pollstack/internal/proxy/config"
+	"github.com/pollstack/pollstack/internal/proxy/proxyproto"
+	"github.com/pollstack/pollstack/mono"
+	"github.com/pollstack/pollstack/tcp"
+)
+
+// A pair is one proxied connection: its client leg and, once dialled, its
+// backend leg, both on this core. It is each leg's tcp.Conn.User.
+type pair struct {
+	lst      *listener
+	grp      *group
+	cli, srv *tcp.Conn
+	server   int // the server srv goes to, -1 before the first dial
+	failed   int // the server whose connect failed, -1: none
+	phase    uint8
+	tries    uint8
+	queued   bool
+	live     bool
+	timedOut bool // srv is being aborted by a timeout (its Closed says so)
+	cliFin   bool // the client's FIN was passed to the server
+	srvFin   bool // the server's FIN was passed to the client
+	last     mono.Time
+	parser   *parserBox
+	orig     proxyproto.Header // the client's addresses, for --send-proxy
+	hasOrig  bool
+}
+
+// A pair's phase.
+const (
+	phaseHeader     = iota + 1 // reading the client's PROXY protocol header
+	phaseQueued                // waiting in the group's queue
+	phaseConnecting            // the backend leg's SYN is out
+	phaseForward               // both legs established: bytes move
+)
+
+type parserBox struct{ p proxyproto.Parser }
+
+// clientLeg and serverLeg are the App as the two legs' handlers.
+type (
+	clientLeg App
+	serverLeg App
+)
+
+func (a *App) newPair(l *listener, c *tcp.Conn) *pair {
+	var p *pair
+	if n := len(a.free); n > 0 {
+		p = a.free[n-1]
+		a.free = a.free[:n-1]
+		*p = pair{}
+	} else {
+		p = &pair{}
+	}
+	p.lst, p.grp, p.cli, p.server, p.failed, p.live = l, l.grp, c, -1, -1, true
+	p.last = c.Now()
+	a.pairsLive++
+	return p
+}
+
+// release returns p to the free list once both legs are gone.
+func (a *App) release(p *pair) {
+	if !p.live || p.cli != nil || p.srv != nil {
+		return
+	}
+	p.live = false
+	if p.parser != nil {
+		a.parsers = append(a.parsers, p.parser)
+		p.parser = nil
+	}
+	a.pairsLive--
+	a.free = append(a.free, p)
+}
+
+func (h *clientLeg) Established(c *tcp.Conn) {
+	a := (*App)(h)
+	t := c.Tuple()
+	l := a.listenerFor(&t)
+	if l == nil || a.draining {
+		c.Abort()
+		return
+	}
+	if l.maxconn > 0 && l.active >= l.maxconn {
+		l.stats[LstRefusedMaxConn]++
+		c.Abort()
+		return
+	}
+	l.active++
+	l.stats[LstAccepted]++
+	c.SetNoDelay(true)
+	p := a.newPair(l, c)
+	c.User = p
+	if l.cfg.AcceptProxy {
+		p.phase = phaseHeader
+		if n := len(a.parsers); n > 0 {
+			p.parser = a.parsers[n-1]
+			a.parsers = a.parsers[:n-1]
+			p.parser.p.Reset()
+		} else {
+			p.parser = &parserBox{}
+		}
+		if d := l.cfg.AcceptProxyTimeout; d > 0 {
+			c.SetAppTimer(c.Now().Add(d))
+		}
+		return
+	}
+	a.connect(p)
+}
+
+func (h *clientLeg) Readable(c *tcp.Conn) {
+	a := (*App)(h)
+	p, ok := c.User.(*pair)
+	if !ok {
+		return
+	}
+	switch p.phase {
+	case phaseHeader:
+		a.readHeader(p)
+	case phaseForward:
+		p.last = c.Now()
+		a.pump(p, true)
+	}
+}
+
+func (h *clientLeg) Writable(c *tcp.Conn) {
+	if p, ok := c.User.(*pair); ok && p.phase == phaseForward {
+		(*App)(h).pump(p, false)
+	}
+}
+
+func (h *clientLeg) Closed(c *tcp.Conn, err error) {
+	a := (*App)(h)
+	p, ok := c.User.(*pair)
+	if !ok {
+		return
+	}
+	p.cli = nil
+	p.lst.active--
+	p.grp.unqueue(p)
+	if srv := p.srv; srv != nil {
+		switch {
+		case err != nil || p.phase != phaseForward:
+			p.lst.stats[LstClientResets]++
+			srv.Abort()
+		case !p.cliFin:
+			// An orderly end whose last bytes were read after it
+			// (tcp's linger_unread): the FIN follows them.
+			p.cliFin = true
+			srv.CloseWrite()
+		}
+	}
+	a.release(p)
+}
+
+// AppTimer is the client leg's timer: the PROXY header's or the queue's
+// timeout, or the idle (client) timeout while forwarding.
+func (h *clientLeg) AppTimer(c *tcp.Conn) {
+	a := (*App)(h)
+	p, ok := c.User.(*pair)
+	if !ok {
+		return
+	}
+	switch p.phase {
+	case phaseHeader:
+		p.lst.stats[LstProxyTimeouts]++
+		c.Abort()
+	case phaseQueued:
+		p.grp.stats[GrpQueueTimeouts]++
+		c.Abort()
+	case phaseForward:
+		a.idleCheck(p, c.Now())
+	}
+}
+
+// readHeader feeds the client's first bytes to its PROXY protocol parser.
+func (a *App) readHeader(p *pair) {
+	c := p.cli
+	for p.phase == phaseHeader {
+		b, _ := c.Peek()
+		if len(b) == 0 {
+			if c.EOF() {
+				p.lst.stats[LstProxyErrors]++
+				c.Abort()
+			}
+			return
+		}
+		n, done, err := p.parser.p.Feed(b)
+		if err != nil {
+			p.lst.stats[LstProxyErrors]++
+			c.Abort()
+			return
+		}
+		c.Consume(n)
+		if done {
+			h := p.parser.p.Header()
+			if h.HasAddr() {
+				p.orig = proxyproto.Header{Command: proxyproto.Proxy, Src: h.Src, Dst: h.Dst}
+				p.hasOrig = true
+			}
+			c.SetAppTimer(0)
+			a.connect(p)
+			return
+		}
+	}
+}
+
+// connect opens p's backend leg, or queues or refuses p.
+func (a *App) connect(p *pair) {
+	g := p.grp
+	c := p.cli
+	now := c.Now()
+	i, ok := g.pick(keyOf(c.Tuple().RemoteAddr), p.failed)
+	if !ok {
+		if g.anyInRotation() && g.enqueue(p) {
+			p.phase = phaseQueued
+			g.stats[GrpQueued]++
+			if d := g.cfg.QueueTimeout; d > 0 {
+				c.SetAppTimer(now.Add(d))
+			}
+			return
+		}
+		g.stats[GrpNoServer]++
+		c.Abort()
+		return
+	}
+	srv, err := g.dial(i, (*serverLeg)(a), now)
+	if err != nil {
+		c.Abort()
+		return
+	}
+	p.tries++
+	p.server, p.srv, p.phase = i, srv, phaseConnecting
+	srv.User = p
+	srv.SetNoDelay(true)
+	s := g.servers[i]
+	s.active++
+	s.stats[SrvConnections]++
+	g.set.Acquire(i)
+	if d := g.cfg.ConnectTimeout; d > 0 {
+		srv.SetAppTimer(now.Add(d))
+	}
+	if v := s.cfg.SendProxy; v != config.ProxyNone {
+		a.sendProxy(p, v)
+	}
+}
+
+// sendProxy writes the PROXY protocol header at the start of the backend
+// leg's send buffer: the client's addresses, or those its own PROXY header
+// gave.
+func (a *App) sendProxy(p *pair, v config.ProxyVersion) {
+	h := p.orig
+	if !p.hasOrig {
+		t := p.cli.Tuple()
+		h = proxyproto.Header{Command: proxyproto.Proxy}
+		h.Src, h.Dst = proxyproto.FromTuple(&t)
+	}
+	var err error
+	if v == config.ProxyV1 {
+		a.hdr = proxyproto.AppendV1(a.hdr[:0], &h)
+	} else if a.hdr, err = proxyproto.AppendV2(a.hdr[:0], &h); err != nil {
+		a.hdr = a.hdr[:0]
+	}
+	// A new connection's empty send buffer takes a header whole.
+	if n, err := p.srv.Write(a.hdr); err != nil || n != len(a.hdr) {
+		p.srv.Abort()
+	}
+}
+
+func (h *serverLeg) Established(c *tcp.Conn) {
+	a := (*App)(h)
+	p, ok := c.User.(*pair)
+	if !ok {
+		return
+	}
+	if g := p.grp; g.chk != nil {
+		g.chk.Passive(p.server, true, c.Now())
+	}
+	p.phase = phaseForward
+	c.SetAppTimer(0)
+	p.last = c.Now()
+	a.armIdle(p)
+	a.pump(p, true)
+	if p.phase == phaseForward && p.srv != nil {
+		a.pump(p, false)
+	}
+}
+
+func (h *serverLeg) Readable(c *tcp.Conn) {
+	if p, ok := c.User.(*pair); ok && p.phase == phaseForward {
+		p.last = c.Now()
+		(*App)(h).pump(p, false)
+	}
+}
+
+func (h *serverLeg) Writable(c *tcp.Conn) {
+	if p, ok := c.User.(*pair); ok && p.phase == phaseForward {
+		(*App)(h).pump(p, true)
+	}
+}
+
+func (h *serverLeg) Closed(c *tcp.Conn, err error) {
+	a := (*App)(h)
+	p, ok := c.User.(*pair)
+	if !ok {
+		return
+	}
+	g := p.grp
+	s := g.servers[p.server]
+	p.srv = nil
+	s.active--
+	g.set.Release(p.server)
+	if p.phase == phaseConnecting {
+		a.connectFailed(p, s, err, c.Now())
+	} else if cli := p.cli; cli != nil {
+		switch {
+		case err != nil:
+			s.stats[SrvResets]++
+			cli.Abort()
+		case !p.srvFin:
+			p.srvFin = true
+			cli.CloseWrite()
+		}
+	}
+	if g.n > 0 {
+		g.serveQueue()
+	}
+	a.release(p)
+}
+
+// connectFailed handles a backend leg that ended before it was
+// established: counted by kind, told to the health checker, retried once
+// on another server, else the client is reset.
+func (a *App) connectFailed(p *pair, s *server, err error, now mono.Time) {
+	g := p.grp
+	why := failureOf(err, p.timedOut)
+	p.timedOut = false
+	switch why {
+	case failRefused:
+		s.stats[SrvConnectRefused]++
+	case failTimeout:
+		s.stats[SrvConnectTimeout]++
+	default:
+		s.stats[SrvConnectReset]++
+	}
+	if g.chk != nil {
+		g.chk.Passive(p.server, false, now)
+	}
+	if p.cli == nil {
+		return
+	}
+	if p.tries < 2 {
+		s.stats[SrvRetries]++
+		p.failed = p.server
+		a.connect(p)
+		return
+	}
+	p.cli.Abort()
+}
+
+type failure uint8
+
+const (
+	failRefused failure = iota
+	failTimeout
+	failReset
+)
+
+func failureOf(err error, timedOut bool) failure {
+	switch {
+	case timedOut || err == syscall.ETIMEDOUT:
+		return failTimeout
+	case err == syscall.ECONNREFUSED:
+		return failRefused
+	}
+	return failReset
+}
+
+// AppTimer is the backend leg's timer: the connect timeout, or the idle
+// (server) timeout while forwarding.
+func (h *serverLeg) AppTimer(c *tcp.Conn) {
+	a := (*App)(h)
+	p, ok := c.User.(*pair)
+	if !ok {
+		return
+	}
+	switch p.phase {
+	case phaseConnecting:
+		p.timedOut = true
+		c.Abort()
+	case phaseForward:
+		a.idleCheck(p, c.Now())
+	}
+}
+
+// pump moves bytes one way, client to server (up) or back, as far as the
+// receiving leg's send buffer takes them, and passes the FIN on after the
+// last byte.
+func (a *App) pump(p *pair, up bool) {
+	from, to := p.cli, p.srv
+	if !up {
+		from, to = p.srv, p.cli
+	}
+	if from == nil || to == nil {
+		return
+	}
+	s := p.grp.servers[p.server]
+	moved := 0
+	for {
+		x, y := from.Peek()
+		if len(x) == 0 {
+			break
+		}
+		n, err := to.Write(x)
+		if err != nil {
+			a.reset(p)
+			return
+		}
+		if n == len(x) && len(y) > 0 {
+			m, _ := to.Write(y)
+			n += m
+		}
+		if n == 0 {
+			break
+		}
+		moved += n
+		// A lingering leg (ended in order, bytes unread) is gone once
+		// its last byte is consumed; its Closed passes the FIN on.
+		last := from.State() == tcp.Closed && n == from.Readable()
+		from.Consume(n)
+		if last {
+			break
+		}
+	}
+	if up {
+		s.stats[SrvBytesOut] += uint64(moved)
+	} else {
+		s.stats[SrvBytesIn] += uint64(moved)
+	}
+	if p.cli == nil || p.srv == nil || !from.EOF() {
+		return
+	}
+	if up && !p.cliFin {
+		p.cliFin = true
+		to.CloseWrite()
+		a.armIdle(p)
+	} else if !up && !p.srvFin {
+		p.srvFin = true
+		to.CloseWrite()
+		a.armIdle(p)
+	}
+}
+
+// reset resets both legs.
+func (a *App) reset(p *pair) {
+	cli, srv := p.cli, p.srv
+	if srv != nil {
+		srv.Abort()
+	}
+	if cli != nil && p.cli != nil {
+		cli.Abort()
+	}
+}
+
+// idleTimeout is the timeout that applies to p now: the smaller of the
+// client's and the server's, or their half-closed variants once that side
+// has sent its FIN; 0 for none.
+func (p *pair) idleTimeout() int64 {
+	lc, gc := &p.lst.cfg, &p.grp.cfg
+	ct, st := lc.ClientTimeout, gc.ServerTimeout
+	if p.cliFin && lc.ClientFinTimeout > 0 {
+		ct = lc.ClientFinTimeout
+	}
+	if p.srvFin && gc.ServerFinTimeout > 0 {
+		st = gc.ServerFinTimeout
+	}
+	d := ct
+	if d == 0 || st > 0 && st < d {
+		d = st
+	}
+	return int64(d)
+}
+
+// armIdle arms the client leg's timer for p's idle timeout from its last
+// activity. The timer is not moved on every byte: when it fires early it
+// is set again from the last activity (idleCheck).
+func (a *App) armIdle(p *pair) {
+	d := p.idleTimeout()
+	if d == 0 || p.cli == nil {
+		return
+	}
+	p.cli.SetAppTimer(p.last.Add(timeDuration(d)))
+}
+
+// idleCheck closes p when it has been idle its timeout, else re-arms.
+func (a *App) idleCheck(p *pair, now mono.Time) {
+	d := p.idleTimeout()
+	if d == 0 {
+		return
+	}
+	if due := p.last.Add(timeDuration(d)); now < due {
+		if p.cli != nil {
+			p.cli.SetAppTimer(due)
+		}
+		return
+	}
+	p.lst.stats[LstIdleTimeouts]++
+	a.reset(p)
+}

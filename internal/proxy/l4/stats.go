@@ -1,0 +1,143 @@
+package l4
+
+import (
+	"sync/atomic"
+)
+
+// Counters of a listener on one core.
+const (
+	LstAccepted       = iota // client connections accepted
+	LstRefusedMaxConn        // client connections reset: the listener was at its maxconn
+	LstProxyErrors           // client connections reset: malformed PROXY protocol header (or none before EOF)
+	LstProxyTimeouts         // client connections reset: no whole PROXY protocol header in time
+	LstIdleTimeouts          // proxied connections reset: idle past the client or server timeout
+	LstClientResets          // proxied connections whose client leg reset or timed out first
+	numListenerCounters
+)
+
+// ListenerCounterNames are the listener counters' metric names.
+var ListenerCounterNames = [numListenerCounters]string{
+	LstAccepted: "accepted", LstRefusedMaxConn: "refused_maxconn", LstProxyErrors: "proxy_header_errors",
+	LstProxyTimeouts: "proxy_header_timeouts", LstIdleTimeouts: "idle_timeouts", LstClientResets: "client_resets",
+}
+
+// Counters of a server on one core.
+const (
+	SrvConnections    = iota // backend connections opened (SYN sent)
+	SrvConnectRefused        // connects refused (RST to the SYN)
+	SrvConnectTimeout        // connects unanswered within the connect timeout (or TCP's own limit)
+	SrvConnectReset          // connects that failed otherwise (reset, unreachable)
+	SrvConnectNoPort         // dials refused: no source port (or socket) free on this core
+	SrvConnectOther          // dials refused for another reason
+	SrvRetries               // failed connects retried on another server
+	SrvResets                // established backend connections that were reset or timed out
+	SrvBytesOut              // bytes forwarded client to server (PROXY headers not counted)
+	SrvBytesIn               // bytes forwarded server to client
+	SrvChecks                // health checks started
+	SrvCheckFailures         // health checks failed
+	SrvWentDown              // transitions up to down
+	SrvWentUp                // transitions down to up
+	numServerCounters
+)
+
+// ServerCounterNames are the server counters' metric names.
+var ServerCounterNames = [numServerCounters]string{
+	SrvConnections: "connections", SrvConnectRefused: "connect_refused", SrvConnectTimeout: "connect_timeout",
+	SrvConnectReset: "connect_reset", SrvConnectNoPort: "connect_noport", SrvConnectOther: "connect_other",
+	SrvRetries: "retries", SrvResets: "resets", SrvBytesOut: "bytes_out", SrvBytesIn: "bytes_in",
+	SrvChecks: "checks", SrvCheckFailures: "check_failures", SrvWentDown: "went_down", SrvWentUp: "went_up",
+}
+
+// Counters of a backend group on one core.
+const (
+	GrpQueued        = iota // client connections that waited in the queue
+	GrpQueueTimeouts        // client connections reset after waiting the queue timeout
+	GrpNoServer             // client connections reset: no server in rotation, or all full and the queue too
+	numGroupCounters
+)
+
+// GroupCounterNames are the group counters' metric names.
+var GroupCounterNames = [numGroupCounters]string{
+	GrpQueued: "queued", GrpQueueTimeouts: "queue_timeouts", GrpNoServer: "no_server",
+}
+
+// Published is one core's proxy counters as readers on other goroutines
+// see them: copied by the core every 50 ms (and on Drain), read with
+// atomic loads. The gauges (active connections, queue length, whether a
+// server is up) are as of the copy.
+type Published struct {
+	Listeners []PubListener
+	Groups    []PubGroup
+	Pairs     atomic.Int64 // proxied connections open
+	Draining  atomic.Bool
+}
+
+// PubListener is a listener's published counters.
+type PubListener struct {
+	Name     string
+	Counters [numListenerCounters]atomic.Uint64
+	Active   atomic.Int64
+}
+
+// PubGroup is a backend group's published counters.
+type PubGroup struct {
+	Name     string
+	Counters [numGroupCounters]atomic.Uint64
+	Queue    atomic.Int64
+	Servers  []PubServer
+}
+
+// PubServer is a server's published counters.
+type PubServer struct {
+	Name     string
+	Addr     string
+	Counters [numServerCounters]atomic.Uint64
+	Active   atomic.Int64
+	Up       atomic.Bool
+}
+
+func newPublished(a *App) *Published {
+	p := &Published{Listeners: make([]PubListener, len(a.lsts)), Groups: make([]PubGroup, len(a.groups))}
+	for i, l := range a.lsts {
+		p.Listeners[i].Name = l.cfg.Name
+	}
+	for i, g := range a.groups {
+		pg := &p.Groups[i]
+		pg.Name = g.cfg.Name
+		pg.Servers = make([]PubServer, len(g.servers))
+		for j, s := range g.servers {
+			pg.Servers[j].Name = s.cfg.Name
+			pg.Servers[j].Addr = s.cfg.Addr.String()
+		}
+	}
+	p.store(a)
+	return p
+}
+
+// store copies a's counters. Core only.
+func (p *Published) store(a *App) {
+	p.Pairs.Store(int64(a.pairsLive))
+	p.Draining.Store(a.draining)
+	for i, l := range a.lsts {
+		pl := &p.Listeners[i]
+		for k, v := range l.stats {
+			pl.Counters[k].Store(v)
+		}
+		pl.Active.Store(int64(l.active))
+	}
+	for i, g := range a.groups {
+		pg := &p.Groups[i]
+		for k, v := range g.stats {
+			pg.Counters[k].Store(v)
+		}
+		pg.Queue.Store(int64(g.n))
+		for j, s := range g.servers {
+			ps := &pg.Servers[j]
+			for k, v := range s.stats {
+				ps.Counters[k].Store(v)
+			}
+			ps.Active.Store(int64(s.active))
+			ps.Up.Store(g.set.Up(j))
+		}
+	}
+}
