@@ -40,6 +40,8 @@ type engineFlags struct {
 	// (outermost); log receives the capture's summary.
 	wrap func(q int, l rings.Link) rings.Link
 	log  io.Writer
+	// collectors are served on --metrics beside the engine's.
+	collectors []prometheus.Collector
 
 	// Set by check.
 	cpus      []int
@@ -67,7 +69,11 @@ func (f *engineFlags) register(fs *flag.FlagSet, cmd string) {
 	fs.Float64Var(&f.faults.Corrupt, "fault-corrupt", 0, "flip one bit in this fraction of frames in each direction (0..1)")
 	fs.DurationVar(&f.faults.Delay, "fault-delay", 0, "delay every frame by this much in each direction, at most 10s (0: none)")
 	fs.Uint64Var(&f.faultSeed, "fault-seed", 1, "seed of the fault injection (a run replays with the same seed)")
-	f.sysctl.register(fs)
+	if cmd == "proxy" {
+		f.sysctl.registerSets(fs) // the proxy's --config is its own file, whose sysctl lines are the tunables
+	} else {
+		f.sysctl.register(fs)
+	}
 	fs.StringVar(&f.pcap, "pcap", "", "write every frame received and sent to this pcap file (frames the writer cannot keep up with are left out and counted)")
 }
 
@@ -229,6 +235,9 @@ func (f *engineFlags) serveMetrics(e *engine.Engine, stderr io.Writer) func() {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(engine.NewCollector(e), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, c := range f.collectors {
+		reg.MustRegister(c)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	// The Go profiler, for performance work on a running engine (the

@@ -18,6 +18,7 @@ Usage:
 Commands:
   demo      run two stacks in this process over the in-memory link (no root, no NIC)
   serve     run the engine on an interface over AF_XDP
+  proxy     a TCP (L4) proxy frontend on an interface over AF_XDP
   bench     generate traffic over AF_XDP (bench pps, bulk, rps, cps)
   stat      show a running engine's rates, connections and drops
   sysctl    read or set a running engine's TCP tunables (net.inet.tcp.*)
@@ -76,6 +77,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runDemo(rest, stdout, stderr)
 	case "serve":
 		err = runServe(rest, stdout, stderr)
+	case "proxy":
+		err = runProxy(rest, stdout, stderr)
 	case "bench":
 		err = runBench(rest, stdout, stderr)
 	case "testbed":
@@ -85,7 +88,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "sysctl":
 		err = runSysctl(rest, stdout, stderr)
 	default:
-		err = usagef("unknown command %q (commands: demo, serve, bench, stat, sysctl, testbed)", cmd)
+		err = usagef("unknown command %q (commands: demo, serve, proxy, bench, stat, sysctl, testbed)", cmd)
 	}
 	return report(err, stderr)
 }

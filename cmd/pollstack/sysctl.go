@@ -28,8 +28,13 @@ type sysctlFlags struct {
 }
 
 func (s *sysctlFlags) register(fs *flag.FlagSet) {
-	fs.Var(&s.sets, "sysctl", "set a TCP tunable before start, NAME=VALUE (net.inet.tcp.*, see 'pollstack sysctl'; repeatable)")
+	s.registerSets(fs)
 	fs.StringVar(&s.file, "config", "", "read NAME=VALUE lines (# comments) from FILE before start; --sysctl applies after them")
+}
+
+// registerSets registers --sysctl alone.
+func (s *sysctlFlags) registerSets(fs *flag.FlagSet) {
+	fs.Var(&s.sets, "sysctl", "set a TCP tunable before start, NAME=VALUE (net.inet.tcp.*, see 'pollstack sysctl'; repeatable)")
 }
 
 // check reads --config and checks every setting against the defaults.

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/pollstack/pollstack/cores"
+	"github.com/pollstack/pollstack/engine"
+	"github.com/pollstack/pollstack/internal/proxy/config"
+	"github.com/pollstack/pollstack/internal/proxy/l4"
+	"github.com/pollstack/pollstack/mono"
+	"github.com/pollstack/pollstack/tcp"
+)
+
+const proxySynopsis = `proxy --iface IF [--netns NS] [--addr CIDR ...] [--cores LIST] --listen PORT
+      --backend IP:PORT[,weight=W] ... [--mode tcp]
+      [--balance roundrobin|leastconn|random2|maghash] [--health-check DURATION]
+      [--send-proxy v1|v2] [--accept-proxy] [--maxconn N] [--metrics HOST:PORT]
+   or: proxy --config FILE [--iface IF] [--netns NS] [--addr CIDR ...] [--cores LIST] [--metrics HOST:PORT]
+
+A TCP (layer 4) proxy frontend on IF over AF_XDP. Each core accepts the
+client connections it owns and opens each one's backend connection itself,
+from a source port whose replies hash back to it, so both legs of a proxied
+connection live on one core and bytes move between them there, with no lock
+and no hand-off. docs/proxy.md describes the configuration file, every
+option, the counters, and a HAProxy to pollstack translation.
+
+With --config FILE the file says what to proxy (several listeners and backend
+groups, timeouts, queues, health checks); the proxy flags (--listen, --backend,
+--mode, --balance, --health-check, --send-proxy, --accept-proxy, --maxconn)
+are then refused, and the engine flags override the file's global section.
+A bad file or flag is one line naming the problem (FILE:LINE:COL for the
+file), exit code 2, and nothing is started.
+
+SIGINT or SIGTERM drains: the listeners close (new connections are refused),
+proxied connections run to their end for up to --drain, then the engine stops.
+
+Flags:`
+
+func runProxy(args []string, stdout, stderr io.Writer) error {
+	var f engineFlags
+	fs := newFlags("proxy", proxySynopsis, stdout)
+	f.register(fs, "proxy")
+	listen := fs.Int("listen", 0, "TCP port to accept client connections on, on every address of the engine, 1..65535")
+	var backends listFlag
+	fs.Var(&backends, "backend", "a backend server, IP:PORT[,weight=W] (weight 0..256, default 1, 0 drains it; [IPv6]:PORT); repeatable")
+	mode := fs.String("mode", "", "proxy mode: tcp (the default; forward the bytes of each connection)")
+	bal := fs.String("balance", "", "how a server is chosen for a new connection: roundrobin (smooth weighted, the default), leastconn, random2 (power of two choices) or maghash (Maglev hashing of the client address)")
+	healthCheck := fs.Duration("health-check", 0, "check every server with a TCP connect this often (rise 2, fall 3, timeout the interval; HAProxy's defaults); 0: no checks, servers are taken as up")
+	sendProxy := fs.String("send-proxy", "", "begin each backend connection with a PROXY protocol header carrying the client's addresses: v1 (text) or v2 (binary)")
+	acceptProxy := fs.Bool("accept-proxy", false, "each client connection begins with a PROXY protocol header (v1 or v2, from a balancer in front); malformed or missing within 3s: the connection is reset")
+	maxconn := fs.Int("maxconn", 0, "the most client connections open at once (split evenly among the cores); 0: no limit")
+	cfgFile := fs.String("config", "", "read the proxy's configuration from FILE (docs/proxy.md); excludes the proxy flags")
+	control := fs.String("control", "", "control socket for 'pollstack stat' and 'pollstack sysctl' (default /run/pollstack/[NS@]IF.sock, /run/pollstack made if missing; PATH's directory must exist; \"none\" for none)")
+	drain := fs.Duration("drain", config.DefaultDrain, "on SIGINT/SIGTERM, how long proxied connections may run on after the listeners close; 0 stops at once")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *drain < 0 {
+		return usagef("proxy: --drain %v: want 0 or more", *drain)
+	}
+	if err := checkControlFlag("proxy", *control); err != nil {
+		return err
+	}
+	if *healthCheck < 0 {
+		return usagef("proxy: --health-check %v: want 0 (no checks) or an interval", *healthCheck)
+	}
+	if *maxconn < 0 {
+		return usagef("proxy: --maxconn %d: want 0 (no limit) or more", *maxconn)
+	}
+	flags := config.Flags{Listen: *listen, Backends: backends, Mode: *mode, Balance: *bal,
+		HealthCheck: *healthCheck, SendProxy: *sendProxy, AcceptProxy: *acceptProxy, MaxConn: *maxconn,
+		Config: *cfgFile, Iface: f.iface, Netns: f.netns, Addrs: f.addrs}
+	if flagGiven(fs, "cores") {
+		flags.Cores = f.cores
+	}
+	if flagGiven(fs, "metrics") {
+		flags.Metrics = f.metrics
+	}
+	if *cfgFile == "" && *listen == 0 && len(backends) == 0 && f.iface == "" {
+		return usagef("proxy: --iface, --listen and --backend are required, or --config FILE (see 'pollstack proxy --help')")
+	}
+	cfg, err := config.FromFlags(flags)
+	if err != nil {
+		return usagef("proxy: %v", err)
+	}
+	// The configuration's global section is the engine's.
+	f.iface, f.netns, f.metrics = cfg.Iface, cfg.Netns, cfg.Metrics
+	if cfg.Cores != "" {
+		f.cores = cfg.Cores
+	}
+	f.addrs = nil
+	for _, p := range cfg.Addrs {
+		f.addrs = append(f.addrs, p.String())
+	}
+	f.sysctl.sets = append(append(listFlag{}, cfg.Sysctl...), f.sysctl.sets...)
+	if err := f.check(); err != nil {
+		return err
+	}
+	f.log = stderr
+	t := tcp.DefaultConfig()
+	// Backend legs reuse TIME_WAIT 4-tuples for new connects (docs/proxy.md,
+	// "TIME_WAIT"); --sysctl net.inet.tcp.tw_reuse=0 turns it off.
+	t.TWReuse = 1
+	ecfg := engine.Config{TCP: &t}
+	e, err := f.open(ecfg)
+	if err != nil {
+		f.closeListener()
+		return err
+	}
+	var addrs []netip.Addr
+	for _, p := range f.addrList {
+		addrs = append(addrs, p.Addr())
+	}
+	apps := make([]*l4.App, len(e.Cores()))
+	now := cores.Now()
+	for i, c := range e.Cores() {
+		a, err := l4.New(c.TCP(), cfg, l4.Options{Core: i, Cores: len(e.Cores()), Source: e.Source, Addrs: addrs, Now: now})
+		if err != nil {
+			stopEngine(e, stderr)
+			f.closeListener()
+			return usagef("proxy: %v", err)
+		}
+		apps[i] = a
+	}
+	f.collectors = append(f.collectors, newProxyCollector(apps))
+	if err := e.Start(); err != nil {
+		stopEngine(e, stderr)
+		f.closeListener()
+		return err
+	}
+	fmt.Fprintf(stderr, "pollstack: proxy on %s (netns %q, MAC %s) with %d core(s) on CPU %s, addresses %v\n",
+		f.iface, f.netns, f.mac, len(f.cpus), f.cores, f.addrList)
+	for _, l := range cfg.Listeners {
+		g := cfg.Group(l.Backend)
+		fmt.Fprintf(stderr, "pollstack: listener %s on %v -> backend %s (%s, %d server(s))\n", l.Name, l.Binds, g.Name, g.Balance, len(g.Servers))
+	}
+	if f.hasFaults {
+		fmt.Fprintf(stderr, "pollstack: injecting faults in both directions: %+v, seed %d\n", f.faults, f.faultSeed)
+	}
+	stopMetrics := f.serveMetrics(e, stderr)
+	defer stopMetrics()
+	if *control != "none" {
+		path := *control
+		if path == "" {
+			path = controlPath(f.iface, f.netns)
+		}
+		stopControl, err := serveControl(path, e, &f, "proxy", stderr)
+		if err != nil {
+			drainProxy(e, apps, 0, stderr)
+			stopEngine(e, stderr)
+			return err
+		}
+		defer stopControl()
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			fmt.Fprintln(stderr, "pollstack: SIGHUP: reloading the configuration is not supported yet; the running one stays")
+		}
+	}()
+	printStats(ctx, e, f.statsEvery, stderr)
+	drainProxy(e, apps, *drain, stderr)
+	err = e.Stop()
+	printProxyTotals(apps, stderr)
+	return err
+}
+
+// drainProxy closes every core's listeners and waits up to d for the
+// proxied connections to end; what is left is closed by the engine's drain.
+func drainProxy(e *engine.Engine, apps []*l4.App, d time.Duration, stderr io.Writer) {
+	for i, a := range apps {
+		a := a
+		if err := e.Loops()[i].Call(func(mono.Time) { a.Drain() }); err != nil {
+			fmt.Fprintf(stderr, "pollstack: draining core %d: %v\n", i, err)
+		}
+	}
+	if d <= 0 {
+		return
+	}
+	deadline := time.Now().Add(d)
+	open := func() int64 {
+		var n int64
+		for _, a := range apps {
+			n += a.Published().Pairs.Load()
+		}
+		return n
+	}
+	fmt.Fprintf(stderr, "pollstack: draining: listeners closed, %d proxied connection(s) open, waiting up to %v\n", open(), d)
+	for open() > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := open(); n > 0 {
+		fmt.Fprintf(stderr, "pollstack: %d proxied connection(s) still open after --drain %v; closing them\n", n, d)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		e.Drain(ctx)
+		cancel()
+	}
+}
+
+// printProxyTotals prints each server's totals over the cores.
+func printProxyTotals(apps []*l4.App, w io.Writer) {
+	if len(apps) == 0 {
+		return
+	}
+	var acc, refused uint64
+	for _, a := range apps {
+		for i := range a.Published().Listeners {
+			c := &a.Published().Listeners[i].Counters
+			acc += c[l4.LstAccepted].Load()
+			refused += c[l4.LstRefusedMaxConn].Load()
+		}
+	}
+	fmt.Fprintf(w, "pollstack: proxy stopped; %d client connection(s) accepted, %d refused at maxconn\n", acc, refused)
+	first := apps[0].Published()
+	for gi := range first.Groups {
+		for si := range first.Groups[gi].Servers {
+			var sum [len(l4.ServerCounterNames)]uint64
+			for _, a := range apps {
+				c := &a.Published().Groups[gi].Servers[si].Counters
+				for k := range sum {
+					sum[k] += c[k].Load()
+				}
+			}
+			s := &first.Groups[gi].Servers[si]
+			fmt.Fprintf(w, "pollstack:   %s/%s %s: %d connections, %d B out, %d B in, connect errors %d refused %d timeout %d reset %d noport, %d retries, %d resets\n",
+				first.Groups[gi].Name, s.Name, s.Addr, sum[l4.SrvConnections], sum[l4.SrvBytesOut], sum[l4.SrvBytesIn],
+				sum[l4.SrvConnectRefused], sum[l4.SrvConnectTimeout], sum[l4.SrvConnectReset], sum[l4.SrvConnectNoPort],
+				sum[l4.SrvRetries], sum[l4.SrvResets])
+		}
+	}
+}

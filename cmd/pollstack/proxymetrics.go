@@ -1,0 +1,94 @@
+package main
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pollstack/pollstack/internal/proxy/l4"
+)
+
+// proxyCollector exports every core's proxy counters (l4.Published) to
+// Prometheus: per core and listener, per core and backend group, and per
+// core and server.
+type proxyCollector struct {
+	apps   []*l4.App
+	lst    [len(l4.ListenerCounterNames)]*prometheus.Desc
+	grp    [len(l4.GroupCounterNames)]*prometheus.Desc
+	srv    [len(l4.ServerCounterNames)]*prometheus.Desc
+	lstAct *prometheus.Desc
+	queue  *prometheus.Desc
+	srvAct *prometheus.Desc
+	srvUp  *prometheus.Desc
+	pairs  *prometheus.Desc
+}
+
+func newProxyCollector(apps []*l4.App) *proxyCollector {
+	c := &proxyCollector{apps: apps}
+	for i, n := range l4.ListenerCounterNames {
+		c.lst[i] = prometheus.NewDesc("pollstack_proxy_listener_"+n+"_total", "proxy listener counter "+n+" (docs/proxy.md)", []string{"core", "listener"}, nil)
+	}
+	for i, n := range l4.GroupCounterNames {
+		c.grp[i] = prometheus.NewDesc("pollstack_proxy_backend_"+n+"_total", "proxy backend group counter "+n+" (docs/proxy.md)", []string{"core", "backend"}, nil)
+	}
+	for i, n := range l4.ServerCounterNames {
+		c.srv[i] = prometheus.NewDesc("pollstack_proxy_server_"+n+"_total", "proxy server counter "+n+" (docs/proxy.md)", []string{"core", "backend", "server"}, nil)
+	}
+	c.lstAct = prometheus.NewDesc("pollstack_proxy_listener_active", "client connections open on the listener", []string{"core", "listener"}, nil)
+	c.queue = prometheus.NewDesc("pollstack_proxy_backend_queue", "client connections waiting for a server", []string{"core", "backend"}, nil)
+	c.srvAct = prometheus.NewDesc("pollstack_proxy_server_active", "backend connections open to the server", []string{"core", "backend", "server"}, nil)
+	c.srvUp = prometheus.NewDesc("pollstack_proxy_server_up", "1 when the server is up (in rotation unless drained), 0 when the health checks took it down", []string{"core", "backend", "server"}, nil)
+	c.pairs = prometheus.NewDesc("pollstack_proxy_connections", "proxied connections open (until both legs are gone)", []string{"core"}, nil)
+	return c
+}
+
+func (c *proxyCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.lst {
+		ch <- d
+	}
+	for _, d := range c.grp {
+		ch <- d
+	}
+	for _, d := range c.srv {
+		ch <- d
+	}
+	ch <- c.lstAct
+	ch <- c.queue
+	ch <- c.srvAct
+	ch <- c.srvUp
+	ch <- c.pairs
+}
+
+func (c *proxyCollector) Collect(ch chan<- prometheus.Metric) {
+	for core, a := range c.apps {
+		p := a.Published()
+		cs := strconv.Itoa(core)
+		ch <- prometheus.MustNewConstMetric(c.pairs, prometheus.GaugeValue, float64(p.Pairs.Load()), cs)
+		for i := range p.Listeners {
+			l := &p.Listeners[i]
+			for k, d := range c.lst {
+				ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(l.Counters[k].Load()), cs, l.Name)
+			}
+			ch <- prometheus.MustNewConstMetric(c.lstAct, prometheus.GaugeValue, float64(l.Active.Load()), cs, l.Name)
+		}
+		for i := range p.Groups {
+			g := &p.Groups[i]
+			for k, d := range c.grp {
+				ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(g.Counters[k].Load()), cs, g.Name)
+			}
+			ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, float64(g.Queue.Load()), cs, g.Name)
+			for j := range g.Servers {
+				s := &g.Servers[j]
+				for k, d := range c.srv {
+					ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(s.Counters[k].Load()), cs, g.Name, s.Name)
+				}
+				up := 0.0
+				if s.Up.Load() {
+					up = 1
+				}
+				ch <- prometheus.MustNewConstMetric(c.srvAct, prometheus.GaugeValue, float64(s.Active.Load()), cs, g.Name, s.Name)
+				ch <- prometheus.MustNewConstMetric(c.srvUp, prometheus.GaugeValue, up, cs, g.Name, s.Name)
+			}
+		}
+	}
+}
