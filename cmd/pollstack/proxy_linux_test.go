@@ -1,0 +1,401 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pollstack/pollstack/internal/netns"
+	"github.com/pollstack/pollstack/internal/testbed"
+	"github.com/pollstack/pollstack/internal/testbed/bedtest"
+)
+
+// proxyRun is a running 'pollstack proxy'.
+type proxyRun struct {
+	cmd     *exec.Cmd
+	metrics string
+	out     strings.Builder
+	mu      sync.Mutex
+	done    chan struct{}
+}
+
+func (p *proxyRun) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// startProxy runs the proxy on the bed's pollstack end and waits until its
+// metrics answer.
+func startProxy(t *testing.T, bed *testbed.Bed, extra ...string) *proxyRun {
+	t.Helper()
+	args := append([]string{"proxy", "--iface", bed.IfaceA, "--netns", bed.NsA, "--metrics", "127.0.0.1:0",
+		"--idle-sleep-after", "64", "--stats-interval", "0", "--control", "none"}, extra...)
+	p := &proxyRun{cmd: command(context.Background(), args...), done: make(chan struct{})}
+	pipe, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			p.cmd.Process.Kill()
+			p.cmd.Wait()
+		}
+	})
+	found := make(chan string, 1)
+	re := regexp.MustCompile(`metrics on http://([^/]+)/metrics`)
+	go func() {
+		defer close(p.done)
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.out.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	select {
+	case p.metrics = <-found:
+	case <-p.done:
+		t.Fatalf("proxy exited: %v\n%s", p.cmd.Wait(), p.output())
+	case <-time.After(20 * time.Second):
+		t.Fatalf("proxy not up after 20s:\n%s", p.output())
+	}
+	return p
+}
+
+// stop sends SIGTERM and waits for the proxy to exit; it returns the
+// output.
+func (p *proxyRun) stop(t *testing.T) string {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("proxy did not stop:\n%s", p.output())
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Errorf("proxy exited with %v:\n%s", err, p.output())
+	}
+	return p.output()
+}
+
+// socatEcho runs a kernel socat echo server on the bed's peer at port.
+func socatEcho(t *testing.T, bed *testbed.Bed, port int) {
+	t.Helper()
+	// -t: after the client's FIN, socat waits this long for cat's last
+	// output before it closes (0.5s by default, too short for megabytes).
+	cmd := exec.Command("ip", "netns", "exec", bed.NsB, "socat", "-t", "60",
+		fmt.Sprintf("TCP-LISTEN:%d,bind=%s,fork,reuseaddr,backlog=1024", port, testbed.PeerIPv4), "EXEC:cat")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitListening(t, bed.NsB, port)
+}
+
+// waitListening waits until a TCP socket listens on port in ns.
+func waitListening(t *testing.T, ns string, port int) {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		out, _ := exec.Command("ip", "netns", "exec", ns, "ss", "-Htln", fmt.Sprintf("sport = :%d", port)).Output()
+		if strings.Contains(string(out), "LISTEN") {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("nothing listens on port %d in %s", port, ns)
+}
+
+// peerListen listens on the bed's peer (a kernel socket in its namespace).
+func peerListen(t *testing.T, bed *testbed.Bed, port int) net.Listener {
+	t.Helper()
+	var ln net.Listener
+	err := netns.Do(bed.NsB, func() (err error) {
+		ln, err = net.Listen("tcp4", net.JoinHostPort(testbed.PeerIPv4.String(), strconv.Itoa(port)))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+// peerDial connects from the bed's peer to the proxy.
+func peerDial(addr string) (*net.TCPConn, error) {
+	var c net.Conn
+	err := netns.Do(testbedNs, func() (err error) {
+		c, err = net.DialTimeout("tcp4", addr, 5*time.Second)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c.(*net.TCPConn), nil
+}
+
+var testbedNs string
+
+// proxyStream sends size random bytes through the proxy to an echo
+// backend, half-closes, and checks the echo's SHA-256.
+func proxyStream(addr string, seed uint64, size int) error {
+	c, err := peerDial(addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(120 * time.Second))
+	rng := rand.New(rand.NewPCG(seed, 7))
+	want := sha256.New()
+	errc := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 32<<10)
+		left := size
+		for left > 0 {
+			n := min(left, len(buf))
+			for i := 0; i < n; i += 8 {
+				v := rng.Uint64()
+				for j := 0; j < 8 && i+j < n; j++ {
+					buf[i+j] = byte(v >> (8 * j))
+				}
+			}
+			want.Write(buf[:n])
+			if _, err := c.Write(buf[:n]); err != nil {
+				errc <- err
+				return
+			}
+			left -= n
+		}
+		errc <- c.CloseWrite()
+	}()
+	got := sha256.New()
+	n, err := io.Copy(got, c)
+	if err != nil {
+		return fmt.Errorf("reading the echo after %d bytes: %w", n, err)
+	}
+	if err := <-errc; err != nil {
+		return fmt.Errorf("writing: %w", err)
+	}
+	if n != int64(size) || string(got.Sum(nil)) != string(want.Sum(nil)) {
+		return fmt.Errorf("echo of %d bytes: got %d bytes, SHA-256 equal %v", size, n, string(got.Sum(nil)) == string(want.Sum(nil)))
+	}
+	return nil
+}
+
+// proxyScale is how many streams and how large (POLLSTACK_PROXY=N,MAXBYTES
+// for the acceptance run's 1000 streams of up to 8 MiB).
+func proxyScale(t *testing.T) (streams, maxBytes int) {
+	streams, maxBytes = 200, 1<<20
+	if v := os.Getenv("POLLSTACK_PROXY"); v != "" {
+		a, b, ok := strings.Cut(v, ",")
+		var err1, err2 error
+		streams, err1 = strconv.Atoi(a)
+		maxBytes, err2 = strconv.Atoi(b)
+		if !ok || err1 != nil || err2 != nil || streams < 1 || maxBytes < 1 {
+			t.Fatalf("POLLSTACK_PROXY=%q: want STREAMS,MAXBYTES", v)
+		}
+	}
+	return streams, maxBytes
+}
+
+// Concurrent streams of random sizes through the proxy to two kernel socat
+// echo backends come back byte for byte (SHA-256), on a clean link and with
+// 1% of frames dropped and 1% reordered on the proxy's link.
+func TestProxyByteExactToSocatBackends(t *testing.T) {
+	bedtest.NeedTools(t, "socat", "ss")
+	bed := bedtest.ForTest(t, 1)
+	testbedNs = bed.NsB
+	socatEcho(t, bed, 9000)
+	socatEcho(t, bed, 9001)
+	streams, maxBytes := proxyScale(t)
+	for _, faults := range [][]string{nil, {"--fault-drop", "0.01", "--fault-reorder", "0.01"}} {
+		name := "clean"
+		if faults != nil {
+			name = "faults"
+		}
+		t.Run(name, func(t *testing.T) {
+			args := append([]string{"--listen", "8080", "--backend", testbed.PeerIPv4.String() + ":9000",
+				"--backend", testbed.PeerIPv4.String() + ":9001"}, faults...)
+			p := startProxy(t, bed, args...)
+			addr := net.JoinHostPort(testbed.LocalIPv4.String(), "8080")
+			var wg sync.WaitGroup
+			errs := make(chan error, streams)
+			sem := make(chan struct{}, 200)
+			total := 0
+			for i := 0; i < streams; i++ {
+				size := int(rand.New(rand.NewPCG(uint64(i), 1)).IntN(maxBytes + 1))
+				total += size
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					sem <- struct{}{}
+					defer func() { <-sem }()
+					if err := proxyStream(addr, uint64(i), size); err != nil {
+						errs <- fmt.Errorf("stream %d: %w", i, err)
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			bad := 0
+			for err := range errs {
+				if bad++; bad <= 5 {
+					t.Error(err)
+				}
+			}
+			out := p.stop(t)
+			if bad > 0 {
+				t.Fatalf("%d of %d streams wrong; proxy:\n%s", bad, streams, lastLines(out, 10))
+			}
+			t.Logf("%d streams, %d bytes each way, all equal", streams, total)
+			if !strings.Contains(out, fmt.Sprintf("%d client connection(s) accepted", streams)) {
+				t.Errorf("proxy's totals do not count %d connections:\n%s", streams, lastLines(out, 5))
+			}
+		})
+	}
+}
+
+// Half-close, resets and drain, against kernel sockets on the peer:
+//   - a client that shuts its write side gets the backend's whole answer,
+//     sent only after the backend saw the FIN;
+//   - a backend's RST reaches the client as a RST;
+//   - SIGTERM lets a stream in flight run to its end.
+func TestProxyHalfCloseResetAndDrain(t *testing.T) {
+	bed := bedtest.ForTest(t, 1)
+	testbedNs = bed.NsB
+	answer := make([]byte, 4<<20)
+	for i := range answer {
+		answer[i] = byte(i * 7)
+	}
+	// Port 9100 answers after EOF; 9101 resets; 9102 streams slowly.
+	lnAnswer, lnReset, lnSlow := peerListen(t, bed, 9100), peerListen(t, bed, 9101), peerListen(t, bed, 9102)
+	go serveAll(lnAnswer, func(c net.Conn) {
+		io.Copy(io.Discard, c)
+		c.Write(answer)
+	})
+	go serveAll(lnReset, func(c net.Conn) {
+		c.Read(make([]byte, 1))
+		c.(*net.TCPConn).SetLinger(0)
+	})
+	go serveAll(lnSlow, func(c net.Conn) {
+		io.ReadFull(c, make([]byte, 2)) // read the request: closing with it unread would reset
+		for i := 0; i < 10; i++ {
+			c.Write(answer[:64<<10])
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	cfg := fmt.Sprintf(`global
+    iface %s
+    netns %s
+frontend answer
+    bind :8100
+    default_backend answer
+frontend reset
+    bind :8101
+    default_backend reset
+frontend slow
+    bind :8102
+    default_backend slow
+backend answer
+    server a %s:9100
+backend reset
+    server r %s:9101
+backend slow
+    server s %s:9102
+`, bed.IfaceA, bed.NsA, testbed.PeerIPv4, testbed.PeerIPv4, testbed.PeerIPv4)
+	file := t.TempDir() + "/proxy.cfg"
+	if err := os.WriteFile(file, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, bed, "--config", file, "--drain", "5s")
+	host := testbed.LocalIPv4.String()
+
+	t.Run("half-close", func(t *testing.T) {
+		c, err := peerDial(net.JoinHostPort(host, "8100"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		if _, err := c.Write([]byte("request")); err != nil {
+			t.Fatal(err)
+		}
+		c.CloseWrite()
+		got, err := io.ReadAll(c)
+		if err != nil || string(got) != string(answer) {
+			t.Fatalf("after half-closing: read %d of %d answer bytes (equal %v), err %v", len(got), len(answer), string(got) == string(answer), err)
+		}
+	})
+	t.Run("reset", func(t *testing.T) {
+		c, err := peerDial(net.JoinHostPort(host, "8101"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c.Write([]byte("x"))
+		_, err = c.Read(make([]byte, 10))
+		if !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("client read %v after the backend reset, want ECONNRESET", err)
+		}
+	})
+	t.Run("drain", func(t *testing.T) {
+		c, err := peerDial(net.JoinHostPort(host, "8102"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		c.Write([]byte("go"))
+		first := make([]byte, 1)
+		if _, err := io.ReadFull(c, first); err != nil {
+			t.Fatal(err)
+		}
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		rest, err := io.ReadAll(c)
+		if err != nil || 1+len(rest) != 10*(64<<10) {
+			t.Fatalf("after SIGTERM: stream got %d of %d bytes, err %v\n%s", 1+len(rest), 10*(64<<10), err, p.output())
+		}
+		if _, err := peerDial(net.JoinHostPort(host, "8100")); err == nil {
+			t.Error("a new connection was accepted while draining")
+		}
+		out := p.stop(t)
+		if !strings.Contains(out, "draining: listeners closed") {
+			t.Errorf("no drain in the proxy's output:\n%s", out)
+		}
+	})
+}
+
+// serveAll runs fn on every connection ln accepts, closing it after.
+func serveAll(ln net.Listener, fn func(net.Conn)) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			fn(c)
+		}()
+	}
+}
