@@ -38,6 +38,10 @@ are then refused, and the engine flags override the file's global section.
 A bad file or flag is one line naming the problem (FILE:LINE:COL for the
 file), exit code 2, and nothing is started.
 
+SIGHUP reads --config again and applies it to new connections: servers and
+weights added, removed or changed, listeners and ports added or removed;
+connections already open keep the servers they began with. A file with an
+error, or a change of the global section (a restart's), changes nothing.
 SIGINT or SIGTERM drains: the listeners close (new connections are refused),
 proxied connections run to their end for up to --drain, then the engine stops.
 
@@ -165,9 +169,12 @@ func runProxy(args []string, stdout, stderr io.Writer) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	opts := func(i int) l4.Options {
+		return l4.Options{Core: i, Cores: len(e.Cores()), Source: e.Source, Addrs: addrs, Now: cores.Now()}
+	}
 	go func() {
 		for range hup {
-			fmt.Fprintln(stderr, "pollstack: SIGHUP: reloading the configuration is not supported yet; the running one stays")
+			cfg = reloadProxy(e, apps, cfg, flags, opts, stderr)
 		}
 	}()
 	printStats(ctx, e, f.statsEvery, stderr)
@@ -175,6 +182,54 @@ func runProxy(args []string, stdout, stderr io.Writer) error {
 	err = e.Stop()
 	printProxyTotals(apps, stderr)
 	return err
+}
+
+// reloadProxy reads the configuration again (SIGHUP) and applies it to
+// every core's new connections; it returns the configuration now in force.
+// A file with an error, or a change only a restart can make, changes
+// nothing, and says so.
+func reloadProxy(e *engine.Engine, apps []*l4.App, cur *config.Config, flags config.Flags, opts func(int) l4.Options, stderr io.Writer) *config.Config {
+	if flags.Config == "" {
+		fmt.Fprintln(stderr, "pollstack: SIGHUP: nothing to reload (no --config); the running configuration stays")
+		return cur
+	}
+	next, err := config.FromFlags(flags)
+	if err != nil {
+		fmt.Fprintf(stderr, "pollstack: SIGHUP: %v; the running configuration stays\n", err)
+		return cur
+	}
+	changes := config.Diff(cur, next)
+	for _, c := range changes {
+		if c.Restart {
+			fmt.Fprintf(stderr, "pollstack: SIGHUP: %v needs a restart; the running configuration stays\n", c)
+			return cur
+		}
+	}
+	if len(changes) == 0 {
+		fmt.Fprintln(stderr, "pollstack: SIGHUP: configuration unchanged")
+		return cur
+	}
+	for i, a := range apps {
+		a := a
+		var rerr error
+		if err := e.Loops()[i].Call(func(mono.Time) { rerr = a.Reload(next, opts(i)) }); err != nil {
+			rerr = err
+		}
+		if rerr != nil {
+			// The cores before i run the new configuration: put them back.
+			for j := 0; j < i; j++ {
+				b := apps[j]
+				e.Loops()[j].Call(func(mono.Time) { b.Reload(cur, opts(j)) })
+			}
+			fmt.Fprintf(stderr, "pollstack: SIGHUP: core %d: %v; the running configuration stays\n", i, rerr)
+			return cur
+		}
+	}
+	for _, c := range changes {
+		fmt.Fprintf(stderr, "pollstack: SIGHUP: %v\n", c)
+	}
+	fmt.Fprintf(stderr, "pollstack: SIGHUP: reloaded %s (%d change(s)); connections already open keep their servers\n", flags.Config, len(changes))
+	return next
 }
 
 // drainProxy closes every core's listeners and waits up to d for the

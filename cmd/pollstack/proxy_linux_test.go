@@ -304,6 +304,9 @@ func TestProxyHalfCloseResetAndDrain(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	})
+	lnOne, lnTwo := peerListen(t, bed, 9103), peerListen(t, bed, 9104)
+	go serveAll(lnOne, func(c net.Conn) { c.Write([]byte("one")) })
+	go serveAll(lnTwo, func(c net.Conn) { c.Write([]byte("two")) })
 	cfg := fmt.Sprintf(`global
     iface %s
     netns %s
@@ -322,7 +325,12 @@ backend reset
     server r %s:9101
 backend slow
     server s %s:9102
-`, bed.IfaceA, bed.NsA, testbed.PeerIPv4, testbed.PeerIPv4, testbed.PeerIPv4)
+frontend which
+    bind :8103
+    default_backend which
+backend which
+    server w %s:9103
+`, bed.IfaceA, bed.NsA, testbed.PeerIPv4, testbed.PeerIPv4, testbed.PeerIPv4, testbed.PeerIPv4)
 	file := t.TempDir() + "/proxy.cfg"
 	if err := os.WriteFile(file, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -357,6 +365,75 @@ backend slow
 		_, err = c.Read(make([]byte, 10))
 		if !errors.Is(err, syscall.ECONNRESET) {
 			t.Fatalf("client read %v after the backend reset, want ECONNRESET", err)
+		}
+	})
+	which := func() string {
+		c, err := peerDial(net.JoinHostPort(host, "8103"))
+		if err != nil {
+			return err.Error()
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		b, err := io.ReadAll(c)
+		if err != nil {
+			return err.Error()
+		}
+		return string(b)
+	}
+	t.Run("reload", func(t *testing.T) {
+		if got := which(); got != "one" {
+			t.Fatalf("before the reload: %q, want one", got)
+		}
+		// A slow stream open across the reload, whose server the new file drops.
+		c, err := peerDial(net.JoinHostPort(host, "8102"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		c.Write([]byte("go"))
+		first := make([]byte, 1)
+		if _, err := io.ReadFull(c, first); err != nil {
+			t.Fatal(err)
+		}
+		next := strings.Replace(strings.Replace(cfg, "9103", "9104", 1), "server s "+testbed.PeerIPv4.String()+":9102", "server s2 "+testbed.PeerIPv4.String()+":9103", 1)
+		if err := os.WriteFile(file, []byte(next), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p.cmd.Process.Signal(syscall.SIGHUP)
+		deadline := time.Now().Add(5 * time.Second)
+		for !strings.Contains(p.output(), "SIGHUP: reloaded") && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !strings.Contains(p.output(), "SIGHUP: reloaded") {
+			t.Fatalf("no reload:\n%s", p.output())
+		}
+		if got := which(); got != "two" {
+			t.Fatalf("after the reload: %q, want two", got)
+		}
+		rest, err := io.ReadAll(c)
+		if err != nil || 1+len(rest) != 10*(64<<10) {
+			t.Fatalf("stream open across the reload got %d of %d bytes, err %v", 1+len(rest), 10*(64<<10), err)
+		}
+		// A file with an error changes nothing.
+		if err := os.WriteFile(file, []byte("frontend x\n    bind :1\n    default_backend nowhere\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p.cmd.Process.Signal(syscall.SIGHUP)
+		for !strings.Contains(p.output(), "the running configuration stays") && time.Now().Before(deadline.Add(5*time.Second)) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !strings.Contains(p.output(), "the running configuration stays") || which() != "two" {
+			t.Fatalf("a bad file was not refused:\n%s", lastLines(p.output(), 5))
+		}
+		// Back to the first file, for the drain below.
+		os.WriteFile(file, []byte(cfg), 0o644)
+		p.cmd.Process.Signal(syscall.SIGHUP)
+		for strings.Count(p.output(), "SIGHUP: reloaded") < 2 && time.Now().Before(deadline.Add(10*time.Second)) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if got := which(); got != "one" {
+			t.Fatalf("after reloading the first file: %q, want one", got)
 		}
 	})
 	t.Run("drain", func(t *testing.T) {

@@ -3,6 +3,7 @@ package l4
 import (
 	"fmt"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/pollstack/pollstack/flow"
@@ -33,7 +34,7 @@ type App struct {
 	core   int
 	lsts   []*listener
 	groups []*group
-	tcpLs  []*tcp.Listener
+	ports  map[uint16]*tcp.Listener
 
 	free     []*pair
 	parsers  []*parserBox
@@ -42,7 +43,7 @@ type App struct {
 	draining bool
 	now      mono.Time
 
-	pub       *Published
+	pub       atomic.Pointer[Published]
 	lastPub   mono.Time
 	pairsLive int
 }
@@ -54,6 +55,17 @@ type listener struct {
 	maxconn int // this core's share; 0: no limit
 	active  int
 	stats   [numListenerCounters]uint64
+	// successor is the listener of the same name a reload made: the
+	// connections this one accepted count against it.
+	successor *listener
+}
+
+// current is the listener that counts l's connections now.
+func (l *listener) current() *listener {
+	for l.successor != nil {
+		l = l.successor
+	}
+	return l
 }
 
 // New builds core's proxy on shard sh: it listens on every listener's port
@@ -62,43 +74,102 @@ func New(sh *tcp.Shard, cfg *config.Config, o Options) (*App, error) {
 	if o.Cores < 1 {
 		o.Cores = 1
 	}
-	a := &App{sh: sh, core: o.Core, hdr: make([]byte, 0, 256), now: o.Now}
+	a := &App{sh: sh, core: o.Core, hdr: make([]byte, 0, 256), now: o.Now, ports: map[uint16]*tcp.Listener{}}
+	if err := a.configure(cfg, o); err != nil {
+		for _, l := range a.ports {
+			l.Close()
+		}
+		return nil, err
+	}
+	sh.SetTicker(a.tick)
+	return a, nil
+}
+
+// configure makes cfg the App's configuration: new backend groups, the
+// listeners (those of the same name kept, with their counters and open
+// connections), and the listening ports opened or closed to match.
+// Connections already proxied keep the groups and servers they began
+// with. On an error nothing changes but ports newly opened, which are
+// closed again.
+func (a *App) configure(cfg *config.Config, o Options) error {
+	old := map[string]*listener{}
+	for _, l := range a.lsts {
+		old[l.cfg.Name] = l
+	}
+	oldSrv := map[string]*server{}
+	for _, g := range a.groups {
+		for _, s := range g.servers {
+			oldSrv[g.cfg.Name+"/"+s.cfg.Name+"@"+s.cfg.Addr.String()] = s
+		}
+	}
 	byName := map[string]*group{}
+	var groups []*group
 	for i := range cfg.Backends {
 		g, err := newGroup(a, &cfg.Backends[i], o, uint64(i))
 		if err != nil {
-			return nil, err
+			return err
+		}
+		for _, s := range g.servers {
+			// A server kept by a reload keeps its counters.
+			if os := oldSrv[g.cfg.Name+"/"+s.cfg.Name+"@"+s.cfg.Addr.String()]; os != nil {
+				s.stats = os.stats
+			}
 		}
 		byName[g.cfg.Name] = g
-		a.groups = append(a.groups, g)
+		groups = append(groups, g)
 	}
-	ports := map[uint16]bool{}
+	var lsts []*listener
+	want := map[uint16]bool{}
 	for i := range cfg.Listeners {
 		lc := cfg.Listeners[i]
 		g := byName[lc.Backend]
 		if g == nil {
-			return nil, fmt.Errorf("listener %s: no backend group %q", lc.Name, lc.Backend)
+			return fmt.Errorf("listener %s: no backend group %q", lc.Name, lc.Backend)
 		}
-		l := &listener{cfg: lc, grp: g, maxconn: share(lc.MaxConn, o.Cores)}
-		a.lsts = append(a.lsts, l)
 		for _, b := range lc.Binds {
 			if b.Addr.IsValid() && !hasAddr(o.Addrs, b.Addr) {
-				return nil, fmt.Errorf("listener %s: bind %v: not one of the engine's addresses %v", lc.Name, b, o.Addrs)
+				return fmt.Errorf("listener %s: bind %v: not one of the engine's addresses %v", lc.Name, b, o.Addrs)
 			}
-			if ports[b.Port] {
-				continue
+			want[b.Port] = true
+		}
+		l := &listener{}
+		if ol := old[lc.Name]; ol != nil {
+			l = &listener{active: ol.active, stats: ol.stats}
+			ol.successor = l
+		}
+		l.cfg, l.grp, l.maxconn = lc, g, share(lc.MaxConn, o.Cores)
+		lsts = append(lsts, l)
+	}
+	var opened []uint16
+	for port := range want {
+		if a.ports[port] != nil || a.draining {
+			continue
+		}
+		tl, err := a.sh.Listen(port, o.Backlog, (*clientLeg)(a))
+		if err != nil {
+			for _, p := range opened {
+				a.ports[p].Close()
+				delete(a.ports, p)
 			}
-			ports[b.Port] = true
-			tl, err := sh.Listen(b.Port, o.Backlog, (*clientLeg)(a))
-			if err != nil {
-				return nil, fmt.Errorf("listener %s: port %d: %w", lc.Name, b.Port, err)
-			}
-			a.tcpLs = append(a.tcpLs, tl)
+			return fmt.Errorf("port %d: %w", port, err)
+		}
+		a.ports[port] = tl
+		opened = append(opened, port)
+	}
+	for port, tl := range a.ports {
+		if !want[port] {
+			tl.Close()
+			delete(a.ports, port)
 		}
 	}
-	a.pub = newPublished(a)
-	sh.SetTicker(a.tick)
-	return a, nil
+	a.lsts, a.groups = lsts, groups
+	a.pub.Store(newPublished(a))
+	return nil
+}
+
+// Reload applies cfg to new connections (see configure). Core only.
+func (a *App) Reload(cfg *config.Config, o Options) error {
+	return a.configure(cfg, o)
 }
 
 func hasAddr(as []netip.Addr, x netip.Addr) bool {
@@ -144,7 +215,7 @@ func (a *App) tick(now mono.Time) {
 	}
 	if now.Sub(a.lastPub) >= publishEvery {
 		a.lastPub = now
-		a.pub.store(a)
+		a.pub.Load().store(a)
 	}
 }
 
@@ -158,10 +229,11 @@ func (a *App) Drain() {
 		return
 	}
 	a.draining = true
-	for _, l := range a.tcpLs {
+	for port, l := range a.ports {
 		l.Close()
+		delete(a.ports, port)
 	}
-	a.pub.store(a)
+	a.pub.Load().store(a)
 }
 
 // Active returns the proxied connections open on this core (a pair counts
@@ -169,7 +241,7 @@ func (a *App) Drain() {
 func (a *App) Active() int { return a.pairsLive }
 
 // Published returns the counters readers on other goroutines may load.
-func (a *App) Published() *Published { return a.pub }
+func (a *App) Published() *Published { return a.pub.Load() }
 
 // keyOf is the balancing key of a client address (maghash): the same for
 // an address on every core and in every run.

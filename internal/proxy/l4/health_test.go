@@ -28,8 +28,8 @@ func TestHealthChecksTakeServersOutAndBack(t *testing.T) {
 	cfg.Backends[0].Health.Rise, cfg.Backends[0].Health.Fall = 2, 3
 	app, _ := n.proxy(cfg)
 	n.run(2*time.Second, nil)
-	app.pub.store(app)
-	s0 := &app.pub.Groups[0].Servers[0]
+	app.pub.Load().store(app)
+	s0 := &app.Published().Groups[0].Servers[0]
 	if !s0.Up.Load() || s0.Counters[SrvChecks].Load() < 3 {
 		t.Fatalf("server 1: up %v after %d checks; want up, checked", s0.Up.Load(), s0.Counters[SrvChecks].Load())
 	}
@@ -38,7 +38,7 @@ func TestHealthChecksTakeServersOutAndBack(t *testing.T) {
 	if tw := n.hosts[addrProxy.As16()].TimeWaitEntries(); tw != 0 {
 		t.Fatalf("checks left %d TIME_WAIT entries on the proxy", tw)
 	}
-	app.pub.store(app)
+	app.pub.Load().store(app)
 	if s0.Up.Load() {
 		t.Fatalf("server 1 still up 2 s after it stopped listening: %d checks, %d failed", s0.Counters[SrvChecks].Load(), s0.Counters[SrvCheckFailures].Load())
 	}
@@ -51,7 +51,7 @@ func TestHealthChecksTakeServersOutAndBack(t *testing.T) {
 			t.Fatalf("stream %d while server 1 is down: err %v, got %q", i, s.err, s.got.String())
 		}
 	}
-	app.pub.store(app)
+	app.pub.Load().store(app)
 	if e1.conns != before || s0.Counters[SrvConnectRefused].Load() != 0 {
 		t.Fatalf("down server got %d connections, %d refused", e1.conns-before, s0.Counters[SrvConnectRefused].Load())
 	}
@@ -59,7 +59,7 @@ func TestHealthChecksTakeServersOutAndBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.run(2*time.Second, nil) // rise 2
-	app.pub.store(app)
+	app.pub.Load().store(app)
 	if !s0.Up.Load() || s0.Counters[SrvWentUp].Load() != 1 || s0.Counters[SrvWentDown].Load() != 1 {
 		t.Fatalf("server 1: up %v, went down %d, up %d; want up again after one of each",
 			s0.Up.Load(), s0.Counters[SrvWentDown].Load(), s0.Counters[SrvWentUp].Load())
@@ -122,17 +122,17 @@ func TestMaxConnAndQueue(t *testing.T) {
 		n.run(100*time.Millisecond, nil)
 	}
 	// 0 is connected, 1 and 2 wait in the queue, 3 found the listener full.
-	app.pub.store(app)
+	app.pub.Load().store(app)
 	if ss[0].got.String() != "q" || ss[1].got.Len() != 0 || ss[2].got.Len() != 0 || ss[1].done || ss[2].done {
 		t.Fatalf("got %q, %q, %q; want the first echoed, the next two waiting", ss[0].got.String(), ss[1].got.String(), ss[2].got.String())
 	}
 	if !ss[3].done {
 		t.Fatal("fourth not reset by the listener's maxconn")
 	}
-	lst, grp := &app.pub.Listeners[0].Counters, &app.pub.Groups[0].Counters
-	if lst[LstRefusedMaxConn].Load() != 1 || grp[GrpQueued].Load() != 2 || app.pub.Groups[0].Queue.Load() != 2 {
+	lst, grp := &app.Published().Listeners[0].Counters, &app.Published().Groups[0].Counters
+	if lst[LstRefusedMaxConn].Load() != 1 || grp[GrpQueued].Load() != 2 || app.Published().Groups[0].Queue.Load() != 2 {
 		t.Fatalf("refused_maxconn %d, queued %d, queue %d; want 1, 2, 2",
-			lst[LstRefusedMaxConn].Load(), grp[GrpQueued].Load(), app.pub.Groups[0].Queue.Load())
+			lst[LstRefusedMaxConn].Load(), grp[GrpQueued].Load(), app.Published().Groups[0].Queue.Load())
 	}
 	// The first ends: the first queued gets its slot; the second times out.
 	ss[0].conn.CloseWrite()
@@ -141,7 +141,7 @@ func TestMaxConnAndQueue(t *testing.T) {
 		t.Fatalf("queued client got %q after a slot freed", ss[1].got.String())
 	}
 	n.run(3*time.Second, func() bool { return ss[2].done })
-	app.pub.store(app)
+	app.pub.Load().store(app)
 	if !ss[2].done || grp[GrpQueueTimeouts].Load() != 1 {
 		t.Fatalf("done %v, queue_timeouts %d: want reset after the queue timeout", ss[2].done, grp[GrpQueueTimeouts].Load())
 	}
@@ -157,9 +157,9 @@ func TestNoServerResets(t *testing.T) {
 	s := &stream{out: []byte("q"), noShut: true}
 	n.dial(cl, s)
 	n.run(time.Second, func() bool { return s.done })
-	app.pub.store(app)
-	if !s.done || app.pub.Groups[0].Counters[GrpNoServer].Load() != 1 {
-		t.Fatalf("done %v, no_server %d", s.done, app.pub.Groups[0].Counters[GrpNoServer].Load())
+	app.pub.Load().store(app)
+	if !s.done || app.Published().Groups[0].Counters[GrpNoServer].Load() != 1 {
+		t.Fatalf("done %v, no_server %d", s.done, app.Published().Groups[0].Counters[GrpNoServer].Load())
 	}
 }
 
@@ -185,8 +185,8 @@ func TestIdleTimeout(t *testing.T) {
 		s.conn.Write([]byte("b"))
 	}
 	n.run(7*time.Second, func() bool { return s.done })
-	app.pub.store(app)
-	if !s.done || app.pub.Listeners[0].Counters[LstIdleTimeouts].Load() != 1 {
-		t.Fatalf("done %v, idle_timeouts %d: want closed by the client timeout", s.done, app.pub.Listeners[0].Counters[LstIdleTimeouts].Load())
+	app.pub.Load().store(app)
+	if !s.done || app.Published().Listeners[0].Counters[LstIdleTimeouts].Load() != 1 {
+		t.Fatalf("done %v, idle_timeouts %d: want closed by the client timeout", s.done, app.Published().Listeners[0].Counters[LstIdleTimeouts].Load())
 	}
 }

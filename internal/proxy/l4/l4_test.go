@@ -159,7 +159,7 @@ func TestBackendResetResetsClient(t *testing.T) {
 		t.Fatalf("client's error %v, want ECONNRESET", s.err)
 	}
 	pub := app.Published()
-	app.pub.store(app)
+	app.pub.Load().store(app)
 	if got := pub.Groups[0].Servers[0].Counters[SrvResets].Load(); got != 1 {
 		t.Fatalf("resets counted %d, want 1", got)
 	}
@@ -241,8 +241,8 @@ func TestRefusedConnectRetriedElsewhere(t *testing.T) {
 			t.Fatalf("stream %d: done %v err %v got %q", i, s.done, s.err, s.got.String())
 		}
 	}
-	app.pub.store(app)
-	srv := &app.pub.Groups[0].Servers[0].Counters
+	app.pub.Load().store(app)
+	srv := &app.Published().Groups[0].Servers[0].Counters
 	if srv[SrvConnectRefused].Load() == 0 || srv[SrvRetries].Load() != srv[SrvConnectRefused].Load() {
 		t.Fatalf("refused %d, retries %d: want equal and above 0", srv[SrvConnectRefused].Load(), srv[SrvRetries].Load())
 	}
@@ -262,8 +262,8 @@ func TestAllRefusedResetsClient(t *testing.T) {
 	if !errors.Is(s.err, syscall.ECONNRESET) {
 		t.Fatalf("client's error %v, want ECONNRESET", s.err)
 	}
-	app.pub.store(app)
-	if got := app.pub.Groups[0].Servers[0].Counters[SrvConnectRefused].Load(); got != 2 {
+	app.pub.Load().store(app)
+	if got := app.Published().Groups[0].Servers[0].Counters[SrvConnectRefused].Load(); got != 2 {
 		t.Fatalf("refused %d, want 2 (the connect and its retry)", got)
 	}
 }
@@ -385,8 +385,8 @@ func TestAcceptProxyRefusesBadHeaders(t *testing.T) {
 			if !errors.Is(s.err, syscall.ECONNRESET) || e.conns != 0 {
 				t.Fatalf("client's error %v, backend connections %d; want ECONNRESET, 0", s.err, e.conns)
 			}
-			app.pub.store(app)
-			if got := app.pub.Listeners[0].Counters[tc.stat].Load(); got != 1 {
+			app.pub.Load().store(app)
+			if got := app.Published().Listeners[0].Counters[tc.stat].Load(); got != 1 {
 				t.Fatalf("%s = %d, want 1", ListenerCounterNames[tc.stat], got)
 			}
 		})

@@ -248,3 +248,10 @@ func (e *echo) pump(c *tcp.Conn) {
 		c.Close()
 	}
 }
+
+func newRand() *rand.Rand { return rand.New(rand.NewPCG(11, 12)) }
+
+// tupleTo is a client's tuple to the proxy's port.
+func tupleTo(port uint16) flow.Tuple {
+	return flow.Tuple{LocalAddr: addrClient.As16(), RemoteAddr: addrProxy.As16(), RemotePort: port}
+}

@@ -138,12 +138,12 @@ func (h *clientLeg) Closed(c *tcp.Conn, err error) {
 		return
 	}
 	p.cli = nil
-	p.lst.active--
+	p.lst.current().active--
 	p.grp.unqueue(p)
 	if srv := p.srv; srv != nil {
 		switch {
 		case err != nil || p.phase != phaseForward:
-			p.lst.stats[LstClientResets]++
+			p.lst.current().stats[LstClientResets]++
 			srv.Abort()
 		case !p.cliFin:
 			// An orderly end whose last bytes were read after it
@@ -165,7 +165,7 @@ func (h *clientLeg) AppTimer(c *tcp.Conn) {
 	}
 	switch p.phase {
 	case phaseHeader:
-		p.lst.stats[LstProxyTimeouts]++
+		p.lst.current().stats[LstProxyTimeouts]++
 		c.Abort()
 	case phaseQueued:
 		p.grp.stats[GrpQueueTimeouts]++
@@ -182,14 +182,14 @@ func (a *App) readHeader(p *pair) {
 		b, _ := c.Peek()
 		if len(b) == 0 {
 			if c.EOF() {
-				p.lst.stats[LstProxyErrors]++
+				p.lst.current().stats[LstProxyErrors]++
 				c.Abort()
 			}
 			return
 		}
 		n, done, err := p.parser.p.Feed(b)
 		if err != nil {
-			p.lst.stats[LstProxyErrors]++
+			p.lst.current().stats[LstProxyErrors]++
 			c.Abort()
 			return
 		}
@@ -506,6 +506,6 @@ func (a *App) idleCheck(p *pair, now mono.Time) {
 		}
 		return
 	}
-	p.lst.stats[LstIdleTimeouts]++
+	p.lst.current().stats[LstIdleTimeouts]++
 	a.reset(p)
 }
