@@ -210,7 +210,6 @@ func reloadProxy(e *engine.Engine, apps []*l4.App, cur *config.Config, flags con
 		return cur
 	}
 	for i, a := range apps {
-		a := a
 		var rerr error
 		if err := e.Loops()[i].Call(func(mono.Time) { rerr = a.Reload(next, opts(i)) }); err != nil {
 			rerr = err
@@ -219,7 +218,10 @@ func reloadProxy(e *engine.Engine, apps []*l4.App, cur *config.Config, flags con
 			// The cores before i run the new configuration: put them back.
 			for j := 0; j < i; j++ {
 				b := apps[j]
-				e.Loops()[j].Call(func(mono.Time) { b.Reload(cur, opts(j)) })
+				var berr error
+				if err := e.Loops()[j].Call(func(mono.Time) { berr = b.Reload(cur, opts(j)) }); err != nil || berr != nil {
+					fmt.Fprintf(stderr, "pollstack: SIGHUP: core %d could not go back to the running configuration: %v %v\n", j, err, berr)
+				}
 			}
 			fmt.Fprintf(stderr, "pollstack: SIGHUP: core %d: %v; the running configuration stays\n", i, rerr)
 			return cur
@@ -236,7 +238,6 @@ func reloadProxy(e *engine.Engine, apps []*l4.App, cur *config.Config, flags con
 // proxied connections to end; what is left is closed by the engine's drain.
 func drainProxy(e *engine.Engine, apps []*l4.App, d time.Duration, stderr io.Writer) {
 	for i, a := range apps {
-		a := a
 		if err := e.Loops()[i].Call(func(mono.Time) { a.Drain() }); err != nil {
 			fmt.Fprintf(stderr, "pollstack: draining core %d: %v\n", i, err)
 		}
@@ -259,7 +260,9 @@ func drainProxy(e *engine.Engine, apps []*l4.App, d time.Duration, stderr io.Wri
 	if n := open(); n > 0 {
 		fmt.Fprintf(stderr, "pollstack: %d proxied connection(s) still open after --drain %v; closing them\n", n, d)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		e.Drain(ctx)
+		if left, err := e.Drain(ctx); err != nil || left > 0 {
+			fmt.Fprintf(stderr, "pollstack: %d connection(s) still closing at stop (%v)\n", left, err)
+		}
 		cancel()
 	}
 }

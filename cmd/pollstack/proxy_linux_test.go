@@ -243,7 +243,7 @@ func TestProxyByteExactToSocatBackends(t *testing.T) {
 			sem := make(chan struct{}, 200)
 			total := 0
 			for i := 0; i < streams; i++ {
-				size := int(rand.New(rand.NewPCG(uint64(i), 1)).IntN(maxBytes + 1))
+				size := rand.New(rand.NewPCG(uint64(i), 1)).IntN(maxBytes + 1)
 				total += size
 				wg.Add(1)
 				go func() {
