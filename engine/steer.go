@@ -26,6 +26,22 @@ const (
 	maxSteerInPerRing = 256
 )
 
+// DefaultRSSTable is the indirection table the engine uses for ncores
+// cores when Config.RSSTable is nil: DefaultRSSTableSize entries, entry i
+// naming core i mod ncores (nil for no cores). A NIC (or the test bed's
+// RSS, testbed.SetRSS) given it and the engine's key puts every flow on its
+// owner's queue.
+func DefaultRSSTable(ncores int) []int {
+	if ncores < 1 {
+		return nil
+	}
+	table := make([]int, DefaultRSSTableSize)
+	for i := range table {
+		table[i] = i % ncores
+	}
+	return table
+}
+
 // steering maps a flow to the core that owns it: the core its RSS hash,
 // through the indirection table, names. Read-only after New; shared by
 // every core.
@@ -44,10 +60,7 @@ func newSteering(key []byte, table []int, ncores int) (*steering, error) {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	if table == nil {
-		table = make([]int, DefaultRSSTableSize)
-		for i := range table {
-			table[i] = i % ncores
-		}
+		table = DefaultRSSTable(ncores)
 	}
 	if len(table) == 0 || len(table)&(len(table)-1) != 0 {
 		return nil, fmt.Errorf("engine: RSS indirection table of %d entries: want a power of two", len(table))

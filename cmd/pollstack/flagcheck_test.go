@@ -172,7 +172,7 @@ func TestHelpExplainsEveryFlag(t *testing.T) {
 		{[]string{"demo", "--help"}, []string{"-duration", "(more than 0)", "-warmup", "(0: none)", "-timeout"}},
 		{[]string{"stat", "--help"}, []string{"-watch", "at least 100ms", "-count", "exits 3", "nobody listens on", "removed"}},
 		{[]string{"sysctl", "--help"}, []string{"-control", "-iface", "exits 3"}},
-		{[]string{"testbed", "up", "--help"}, []string{"-name", "-queues"}},
+		{[]string{"testbed", "up", "--help"}, []string{"-name", "-queues", "-rss", "owner core"}},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(tc.args, &stdout, &stderr); code != 0 || stderr.Len() != 0 {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/pollstack/pollstack/cores"
+	"github.com/pollstack/pollstack/engine"
 	"github.com/pollstack/pollstack/internal/testbed"
 )
 
@@ -20,15 +22,17 @@ func runTestbed(args []string, stdout, stderr io.Writer) error {
 	}
 	verb := args[0]
 	synopsis := map[string]string{
-		"up":     " [--queues N] [--loss P] [--delay D] [--rate R]",
+		"up":     " [--queues N] [--rss] [--loss P] [--delay D] [--rate R]",
 		"down":   "",
 		"impair": " [--loss P] [--delay D] [--rate R]",
 	}[verb]
 	fs := newFlags("testbed "+verb, "testbed "+verb+" [--name NAME]"+synopsis, stdout)
 	name := fs.String("name", "pst", "bed name: namespaces and veth ends NAME-a and NAME-b (letters, digits, '-'; at most 12)")
 	var queues *int
+	var rss *bool
 	if verb == "up" {
 		queues = fs.Int("queues", 1, "rx and tx queues on each veth end (1..64)")
+		rss = fs.Bool("rss", false, "steer the kernel's TCP and UDP frames as an RSS NIC with the engine's key and default table for N cores would: each flow arrives on pollstack's rx queue of its owner core, so serve/bench/proxy with --cores listing N CPUs steer nothing in software (needs --queues N, N >= 2)")
 	}
 	var imf *impairFlags
 	if verb != "down" {
@@ -42,6 +46,16 @@ func runTestbed(args []string, stdout, stderr io.Writer) error {
 	}
 	if queues != nil && (*queues < 1 || *queues > 64) {
 		return usagef("testbed up: --queues %d: want 1..64", *queues)
+	}
+	var steer *testbed.RSS
+	if rss != nil && *rss {
+		if *queues < 2 {
+			return usagef("testbed up: --rss needs --queues 2 or more (with %d queue there is nothing to steer)", *queues)
+		}
+		var err error
+		if steer, err = testbed.NewRSS(cores.SymmetricRSSKey[:], engine.DefaultRSSTable(*queues), *queues); err != nil {
+			return err
+		}
 	}
 	var im testbed.Impairment
 	if imf != nil {
@@ -70,6 +84,13 @@ func runTestbed(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintln(stdout, bed)
+		if steer != nil {
+			if err := testbed.SetRSS(*name, cores.SymmetricRSSKey[:], engine.DefaultRSSTable(*queues), *queues); err != nil {
+				return errors.Join(err, testbed.Down(*name))
+			}
+			fmt.Fprintf(stdout, "testbed %s: RSS on %s's egress: %v; each flow the kernel sends arrives on %s's rx queue of its owner core in an engine with --cores listing %d CPUs\n",
+				*name, bed.IfaceB, steer, bed.IfaceA, *queues)
+		}
 		if im.Zero() {
 			return nil
 		}
@@ -123,7 +144,7 @@ func (f *impairFlags) impairment(cmd string) (testbed.Impairment, error) {
 }
 
 const testbedUsage = `Usage:
-  pollstack testbed up [--name NAME] [--queues N] [--loss P] [--delay D] [--rate R]
+  pollstack testbed up [--name NAME] [--queues N] [--rss] [--loss P] [--delay D] [--rate R]
   pollstack testbed impair [--name NAME] [--loss P] [--delay D] [--rate R]
   pollstack testbed down [--name NAME]
 
@@ -131,6 +152,16 @@ up makes two network namespaces NAME-a and NAME-b joined by a veth pair whose
 ends are NAME-a (in NAME-a, no kernel address: pollstack owns it) and NAME-b
 (in NAME-b, with 198.18.0.2/24 and 2001:2::2/64, TX checksum offload off).
 down removes all of it. Both are idempotent. NAME defaults to pst.
+
+up --rss (with --queues N, N >= 2) makes the kernel's end act as an RSS NIC
+for what it sends: a tc BPF program on NAME-b's clsact egress hashes each
+TCP and UDP frame's 4-tuple (IPv4, and IPv6 without extension headers) with
+Toeplitz and cores.SymmetricRSSKey, looks the hash up in the engine's default
+indirection table for N cores (128 entries, entry i -> queue i mod N) and has
+the kernel send the frame on that queue, so it arrives on NAME-a's rx queue
+of the flow's owner core: serve, bench and proxy with --cores listing N CPUs
+then hand nothing from core to core. It clears XPS on NAME-b (XPS would pick
+first); other frames go where the kernel puts them. impair leaves it alone.
 
 impair replaces the impairment of a running bed (a flag left out is 0;
 --loss 0 --delay 0 --rate 0 clears it); up's impairment flags do the same on

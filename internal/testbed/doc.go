@@ -4,7 +4,9 @@
 // which has no kernel address; the Linux kernel in NAME-b, with 198.18.0.2/24
 // and 2001:2::2/64, is the real peer. Impair loses, delays and paces frames
 // on that path with the kernel's own parts on NAME-b (tc BPF programs, the
-// tbf and fq qdiscs), whichever stack is on NAME-a.
+// tbf and fq qdiscs), whichever stack is on NAME-a. SetRSS makes NAME-b
+// steer what the kernel sends as an RSS NIC would: each TCP or UDP flow
+// arrives on pollstack's receive queue of the engine's owner core.
 //
 // It is for tests, benchmarks and tools, never for the packet path. Up and
 // Down shell out to ip(8) and ethtool(8) and need root. Tests use bedtest.ForTest,

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -62,7 +63,9 @@ func impairProg(loss float64, delayNS int64, drop int32) asm.Instructions {
 // Impair sets the impairment of the bed name to im, replacing what was
 // there; the zero Impairment clears it. Everything lives on the kernel's
 // veth end NAME-b, in netns NAME-b (see Impairment for what goes where), and
-// goes with the bed. On error the path is left clean.
+// goes with the bed. Its BPF filters have preference 20 on the clsact hooks,
+// after RSS's (SetRSS), which it leaves alone. On error the path is left
+// clean.
 func Impair(name string, im Impairment) error {
 	if os.Geteuid() != 0 {
 		return ErrNotRoot
@@ -73,13 +76,10 @@ func Impair(name string, im Impairment) error {
 	if err := im.Validate(); err != nil {
 		return err
 	}
-	_, ifB, _, nsB := names(name)
-	if err := netns.Do(nsB, func() error {
-		_, err := net.InterfaceByName(ifB)
+	if err := bedExists(name); err != nil {
 		return err
-	}); err != nil {
-		return fmt.Errorf("testbed: no bed %s (%s in netns %s): %w", name, ifB, nsB, err)
 	}
+	_, ifB, _, nsB := names(name)
 	clearImpairment(nsB, ifB)
 	if err := impair(nsB, ifB, im); err != nil {
 		clearImpairment(nsB, ifB)
@@ -88,11 +88,51 @@ func Impair(name string, im Impairment) error {
 	return nil
 }
 
-// clearImpairment removes the clsact qdisc (and its BPF filters) and the root qdisc
-// from ifB; the veth goes back to no queue. Absent ones are no error.
+// bedExists says whether the bed name's kernel end is there.
+func bedExists(name string) error {
+	_, ifB, _, nsB := names(name)
+	if err := netns.Do(nsB, func() error {
+		_, err := net.InterfaceByName(ifB)
+		return err
+	}); err != nil {
+		return fmt.Errorf("testbed: no bed %s (%s in netns %s): %w", name, ifB, nsB, err)
+	}
+	return nil
+}
+
+// clearImpairment removes the impairment's BPF filters and the root qdisc
+// from ifB, and the clsact qdisc when no other filter (RSS) is left on it;
+// the veth goes back to no queue. Absent ones are no error.
 func clearImpairment(nsB, ifB string) {
-	_ = run("tc", "-n", nsB, "qdisc", "del", "dev", ifB, "clsact")
+	for _, hook := range []string{"ingress", "egress"} {
+		_ = run("tc", "-n", nsB, "filter", "del", "dev", ifB, hook, "pref", strconv.Itoa(impairPref))
+	}
 	_ = run("tc", "-n", nsB, "qdisc", "del", "dev", ifB, "root") // fails on noqueue: nothing to remove
+	dropEmptyClsact(nsB, ifB)
+}
+
+// ensureClsact gives ifB a clsact qdisc unless it has one.
+func ensureClsact(nsB, ifB string) error {
+	out, err := runOutput("tc", "-n", nsB, "qdisc", "show", "dev", ifB)
+	if err != nil {
+		return err
+	}
+	if strings.Contains(out, "qdisc clsact") {
+		return nil
+	}
+	return run("tc", "-n", nsB, "qdisc", "add", "dev", ifB, "clsact")
+}
+
+// dropEmptyClsact removes ifB's clsact qdisc when neither hook has a filter
+// left, so that a bed without RSS and impairment is as Up made it.
+func dropEmptyClsact(nsB, ifB string) {
+	for _, hook := range []string{"ingress", "egress"} {
+		out, err := runOutput("tc", "-n", nsB, "filter", "show", "dev", ifB, hook)
+		if err != nil || strings.TrimSpace(out) != "" {
+			return // no clsact, or a filter still on it
+		}
+	}
+	_ = run("tc", "-n", nsB, "qdisc", "del", "dev", ifB, "clsact")
 }
 
 func impair(nsB, ifB string, im Impairment) error {
@@ -124,25 +164,26 @@ func impair(nsB, ifB string, im Impairment) error {
 	if im.Loss == 0 && im.Delay == 0 {
 		return nil
 	}
-	if err := run("tc", "-n", nsB, "qdisc", "add", "dev", ifB, "clsact"); err != nil {
+	if err := ensureClsact(nsB, ifB); err != nil {
 		return err
 	}
-	if err := attach(nsB, ifB, "egress", impairProg(im.Loss, im.Delay.Nanoseconds(), tcActStolen)); err != nil {
+	if err := attach(nsB, ifB, "egress", impairPref, "bed_egress", impairProg(im.Loss, im.Delay.Nanoseconds(), tcActStolen)); err != nil {
 		return err
 	}
 	if im.Loss > 0 {
-		return attach(nsB, ifB, "ingress", impairProg(im.Loss, 0, tcActShot))
+		return attach(nsB, ifB, "ingress", impairPref, "bed_ingress", impairProg(im.Loss, 0, tcActShot))
 	}
 	return nil
 }
 
-// attach loads insns and makes it ifB's direct-action filter on hook
-// (ingress or egress of clsact). tc(8) takes the program from a pin in a
-// bpf file system mounted for the moment; once the filter holds it the pin
-// goes, and the program lives as long as the filter (or the veth).
-func attach(nsB, ifB, hook string, insns asm.Instructions) error {
+// attach loads insns as the program name and makes it ifB's direct-action
+// filter of preference pref on hook (ingress or egress of clsact). tc(8)
+// takes the program from a pin in a bpf file system mounted for the
+// moment; once the filter holds it the pin goes, and the program lives as
+// long as the filter (or the veth).
+func attach(nsB, ifB, hook string, pref int, name string, insns asm.Instructions) error {
 	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name:         "bed_" + hook,
+		Name:         name,
 		Type:         ebpf.SchedCLS,
 		Instructions: insns,
 		License:      "GPL",
@@ -164,5 +205,5 @@ func attach(nsB, ifB, hook string, insns asm.Instructions) error {
 	if err := prog.Pin(pin); err != nil {
 		return fmt.Errorf("testbed: pin the %s program: %w", hook, err)
 	}
-	return run("tc", "-n", nsB, "filter", "add", "dev", ifB, hook, "bpf", "direct-action", "object-pinned", pin)
+	return run("tc", "-n", nsB, "filter", "add", "dev", ifB, hook, "pref", strconv.Itoa(pref), "bpf", "direct-action", "object-pinned", pin)
 }

@@ -165,13 +165,20 @@ func sysctl(key, val string) error {
 }
 
 func run(args ...string) error {
+	_, err := runOutput(args...)
+	return err
+}
+
+// runOutput runs a command and returns its standard output; on failure the
+// error has its standard error too.
+func runOutput(args ...string) (string, error) {
 	cmd := exec.Command(args[0], args[1:]...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("testbed: %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(out.Bytes()))
+		return "", fmt.Errorf("testbed: %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(append(out.Bytes(), errOut.Bytes()...)))
 	}
-	return nil
+	return out.String(), nil
 }
 
 // Unavailable says why this machine cannot build a bed and run AF_XDP on it,

@@ -17,3 +17,9 @@ func Unavailable() string { return errNotLinux.Error() }
 
 // Impair changes a bed's impairment; it needs Linux.
 func Impair(name string, im Impairment) error { return errNotLinux }
+
+// SetRSS gives a bed receive-side scaling; it needs Linux.
+func SetRSS(name string, key []byte, table []int, queues int) error { return errNotLinux }
+
+// ClearRSS removes a bed's receive-side scaling; it needs Linux.
+func ClearRSS(name string) error { return errNotLinux }
