@@ -73,6 +73,8 @@ var counterHelp = map[Counter]string{
 	SteeredOut:        "TCP segments and ICMP errors about TCP flows handed to the flow's owner core.",
 	SteeredIn:         "TCP segments and ICMP errors about TCP flows taken from other cores' hand-off rings.",
 	HandoffFull:       "Hand-offs to another core dropped because the hand-off ring was full.",
+	DialledIn:         "TCP segments received for connections the engine dialled (local port in the ephemeral range), on engines of more than one core.",
+	DialledSteered:    "Of dialled_segments_in, those received on a core other than the owner's and handed to it.",
 	PoolFree:          "Frames free in the core's frame pool (UMEM).",
 	RxRingUsed:        "Descriptors waiting on the core's rx ring.",
 	TxRingUsed:        "Descriptors on the core's tx ring the kernel has not taken yet.",

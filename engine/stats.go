@@ -53,6 +53,8 @@ const (
 	SteeredOut        // TCP segments and unreachables handed to the flow's owner core
 	SteeredIn         // TCP segments and unreachables taken from other cores' hand-off rings
 	HandoffFull       // hand-offs (segments, unreachables, neighbour updates) dropped: the ring to the other core was full
+	DialledIn         // TCP segments received for flows whose local port is in the ephemeral range (connections the engine dialled), on engines of more than one core
+	DialledSteered    // of DialledIn, those that arrived on another core than their owner and were handed to it
 	PoolFree          // gauge: frames free in the core's pool
 	RxRingUsed        // gauge: descriptors waiting on the rx ring
 	TxRingUsed        // gauge: descriptors on the tx ring the kernel has not taken
@@ -79,6 +81,7 @@ var counterNames = [numCounters]string{
 	LinkRxRingEmpty: "rx_ring_empty", LinkTxRingFull: "tx_ring_full", LinkFillRingEmpty: "fill_ring_empty",
 	KernelRxDropped: "kernel_rx_dropped", KernelRxInvalid: "kernel_rx_invalid", KernelTxInvalid: "kernel_tx_invalid",
 	SteeredOut: "steered_out", SteeredIn: "steered_in", HandoffFull: "handoff_full",
+	DialledIn: "dialled_segments_in", DialledSteered: "dialled_segments_steered",
 	PoolFree: "pool_free_frames", RxRingUsed: "rx_ring_used", TxRingUsed: "tx_ring_used", FillRingUsed: "fill_ring_used",
 	PoolReserveUsed: "pool_reserve_used", PoolReserveDenied: "pool_reserve_denied", PoolEmpty: "pool_empty",
 	ParamProblemsOut: "icmp6_param_problems_out",

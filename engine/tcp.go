@@ -60,9 +60,22 @@ func (c *Core) receiveTCP(d rings.Desc, seg []byte, now mono.Time) {
 	t := &c.tuple
 	t.LocalPort = be16(seg[2:])
 	t.RemotePort = be16(seg[0:])
-	if c.steer != nil && c.steerSegment(t, seg) {
-		c.pool.Put(d.Addr)
-		return
+	if c.steer != nil {
+		// Connections the engine dialled (a proxy's backend legs) are
+		// counted apart: their replies should hash home, as the port
+		// pick chose.
+		first, last := c.tcp.PortRange()
+		dialled := t.LocalPort >= first && t.LocalPort <= last
+		if dialled {
+			c.stats[DialledIn]++
+		}
+		if c.steerSegment(t, seg) {
+			if dialled {
+				c.stats[DialledSteered]++
+			}
+			c.pool.Put(d.Addr)
+			return
+		}
 	}
 	c.tcp.Receive(t, seg, now)
 	c.stats[TCPSegmentsIn]++

@@ -42,6 +42,10 @@ func (s *Shard) reusable(r tw.Ref) bool {
 	return s.now.Sub(made) >= tsTick
 }
 
+// PortRange returns the shard's ephemeral port range (portrange.first,
+// .last), from which its active opens take their local ports.
+func (s *Shard) PortRange() (first, last uint16) { return s.cfg.PortRange() }
+
 // PortRange returns the ephemeral port range (portrange.first, .last).
 func (cfg *Config) PortRange() (first, last uint16) {
 	return uint16(cfg.portFirst()), uint16(max(cfg.portFirst(), cfg.portLast()))

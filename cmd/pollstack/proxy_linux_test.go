@@ -15,10 +15,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pollstack/pollstack/cores"
+	"github.com/pollstack/pollstack/engine"
 	"github.com/pollstack/pollstack/internal/netns"
 	"github.com/pollstack/pollstack/internal/testbed"
 	"github.com/pollstack/pollstack/internal/testbed/bedtest"
@@ -476,3 +479,129 @@ func serveAll(ln net.Listener, fn func(net.Conn)) {
 		}()
 	}
 }
+
+// metricSum sums a metric's samples over every label set.
+func metricSum(metrics, name string) float64 {
+	sum, found := 0.0, false
+	for _, line := range strings.Split(metrics, "\n") {
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok || (rest[0] != ' ' && rest[0] != '{') {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(rest[strings.LastIndexByte(rest, ' ')+1:], &v); err == nil {
+			sum, found = sum+v, true
+		}
+	}
+	if !found {
+		return -1
+	}
+	return sum
+}
+
+// proxySameCoreCount is how many proxied connections the same-core test
+// makes (POLLSTACK_PROXY_CONNS, 100000 for the acceptance run).
+func proxySameCoreCount(t *testing.T) int {
+	n := 5000
+	if v := os.Getenv("POLLSTACK_PROXY_CONNS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			t.Fatalf("POLLSTACK_PROXY_CONNS=%q: want a count", v)
+		}
+	}
+	return n
+}
+
+// On two cores behind an RSS bed, each backend leg is dialled on its client
+// leg's core with a source port whose replies hash home: fewer than 1% of
+// the backend legs' segments need a hand-off between cores, and every
+// proxied connection (one request each) succeeds.
+func TestProxyBackendLegsStayOnTheirCore(t *testing.T) {
+	bed := bedtest.ForTest(t, 2)
+	if err := testbed.SetRSS(bed.Name, cores.SymmetricRSSKey[:], engine.DefaultRSSTable(2), 2); err != nil {
+		t.Fatal(err)
+	}
+	testbedNs = bed.NsB
+	ln := peerListen(t, bed, 9000)
+	go serveAll(ln, func(c net.Conn) {
+		b := make([]byte, 64)
+		n, _ := c.Read(b)
+		c.Write(b[:n])
+	})
+	p := startProxy(t, bed, "--cores", "0,1", "--listen", "8080", "--backend", testbed.PeerIPv4.String()+":9000")
+	addr := net.JoinHostPort(testbed.LocalIPv4.String(), "8080")
+	total := proxySameCoreCount(t)
+	var failed, done atomicCounter
+	var wg sync.WaitGroup
+	work := make(chan int)
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 16)
+			for i := range work {
+				err := func() error {
+					c, err := peerDial(addr)
+					if err != nil {
+						return err
+					}
+					defer c.Close()
+					c.SetDeadline(time.Now().Add(10 * time.Second))
+					msg := []byte(strconv.Itoa(i))
+					if _, err := c.Write(msg); err != nil {
+						return err
+					}
+					if _, err := io.ReadFull(c, buf[:len(msg)]); err != nil {
+						return err
+					}
+					if string(buf[:len(msg)]) != string(msg) {
+						return fmt.Errorf("echo %q, want %q", buf[:len(msg)], msg)
+					}
+					return nil
+				}()
+				if err != nil {
+					if failed.add() <= 3 {
+						t.Errorf("connection %d: %v", i, err)
+					}
+				}
+				if n := done.add(); n%20000 == 0 {
+					t.Logf("%d of %d connections", n, total)
+				}
+			}
+		}()
+	}
+	for i := 0; i < total; i++ {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	time.Sleep(100 * time.Millisecond) // the counters' next publication
+	m := scrape(t, p.metrics)
+	in, steered := metricSum(m, "pollstack_dialled_segments_in_total"), metricSum(m, "pollstack_dialled_segments_steered_total")
+	conns := metricSum(m, "pollstack_proxy_server_connections_total")
+	errs := 0.0
+	for _, k := range []string{"connect_refused", "connect_timeout", "connect_reset", "connect_noport", "connect_other", "resets"} {
+		errs += metricSum(m, "pollstack_proxy_server_"+k+"_total")
+	}
+	perCore := []float64{}
+	for core := 0; core < 2; core++ {
+		perCore = append(perCore, metricValue(m, fmt.Sprintf(`pollstack_proxy_server_connections_total{backend="proxy",core="%d",server="%s:9000"}`, core, testbed.PeerIPv4)))
+	}
+	t.Logf("%d proxied connections (%d failed): backend connections per core %v; backend-leg segments %v, handed off %v (%.3f%%); backend errors %v",
+		total, failed.load(), perCore, in, steered, 100*steered/max(in, 1), errs)
+	if failed.load() != 0 || errs != 0 || conns != float64(total) {
+		t.Fatalf("%d connections failed, %v backend errors, %v backend connections for %d clients\n%s", failed.load(), errs, conns, total, lastLines(p.output(), 10))
+	}
+	if perCore[0] < float64(total)/10 || perCore[1] < float64(total)/10 {
+		t.Fatalf("backend connections per core %v: both cores should proxy", perCore)
+	}
+	if in < float64(2*total) || steered > in/100 {
+		t.Fatalf("backend-leg segments %v, handed off %v: want at least 2 per connection, under 1%% handed off", in, steered)
+	}
+	p.stop(t)
+}
+
+type atomicCounter struct{ n atomic.Int64 }
+
+func (c *atomicCounter) add() int64  { return c.n.Add(1) }
+func (c *atomicCounter) load() int64 { return c.n.Load() }
