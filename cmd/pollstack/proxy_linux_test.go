@@ -23,6 +23,7 @@ import (
 	"github.com/pollstack/pollstack/cores"
 	"github.com/pollstack/pollstack/engine"
 	"github.com/pollstack/pollstack/internal/netns"
+	"github.com/pollstack/pollstack/internal/nsproc"
 	"github.com/pollstack/pollstack/internal/testbed"
 	"github.com/pollstack/pollstack/internal/testbed/bedtest"
 )
@@ -605,3 +606,119 @@ type atomicCounter struct{ n atomic.Int64 }
 
 func (c *atomicCounter) add() int64  { return c.n.Add(1) }
 func (c *atomicCounter) load() int64 { return c.n.Load() }
+
+// PROXY protocol against real peers: with send-proxy v1 and v2, a kernel
+// nginx with `listen ... proxy_protocol` logs the real client's address,
+// not the proxy's; with accept-proxy, Debian's haproxy in front
+// (send-proxy-v2) gets its clients through pollstack to nginx, which logs
+// the client haproxy saw.
+func TestProxyProtocolInterop(t *testing.T) {
+	bedtest.NeedTools(t, "nginx", "haproxy", "curl")
+	bed := bedtest.ForTest(t, 1)
+	const client = "198.18.0.3" // a second address of the peer: the "real" client
+	if _, err := nsproc.Run(context.Background(), "ip", "-n", bed.NsB, "addr", "add", client+"/24", "dev", bed.IfaceB); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	conf := fmt.Sprintf(`worker_processes 1;
+daemon off;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log;
+events { worker_connections 64; }
+http {
+  log_format pp '$proxy_protocol_addr $remote_addr';
+  access_log %[1]s/access.log pp;
+  client_body_temp_path %[1]s;
+  proxy_temp_path %[1]s;
+  fastcgi_temp_path %[1]s;
+  uwsgi_temp_path %[1]s;
+  scgi_temp_path %[1]s;
+  server {
+    listen %[2]s:9200 proxy_protocol;
+    location / { return 200 "ok\n"; }
+  }
+}
+`, dir, testbed.PeerIPv4)
+	if err := os.WriteFile(dir+"/nginx.conf", []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ng, err := nsproc.Start(nsproc.NetnsArgs(bed.NsB, "nginx", "-c", dir+"/nginx.conf"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ng.Stop(syscall.SIGTERM, 10*time.Second) })
+	waitListening(t, bed.NsB, 9200)
+	hcfg := fmt.Sprintf(`global
+	maxconn 100
+defaults
+	mode tcp
+	timeout connect 2s
+	timeout client 5s
+	timeout server 5s
+frontend in
+	bind %s:9300
+	default_backend pollstack
+backend pollstack
+	server p %s:8202 send-proxy-v2
+`, testbed.PeerIPv4, testbed.LocalIPv4)
+	if err := os.WriteFile(dir+"/haproxy.cfg", []byte(hcfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hp, err := nsproc.Start(nsproc.NetnsArgs(bed.NsB, "haproxy", "-db", "-f", dir+"/haproxy.cfg"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hp.Stop(syscall.SIGTERM, 10*time.Second) })
+	waitListening(t, bed.NsB, 9300)
+
+	backend := testbed.PeerIPv4.String() + ":9200"
+	pcfg := fmt.Sprintf(`global
+    iface %s
+    netns %s
+frontend v1
+    bind :8200
+    default_backend v1
+frontend v2
+    bind :8201
+    default_backend v2
+frontend behind-haproxy
+    bind :8202
+    accept-proxy
+    default_backend v1
+backend v1
+    server n %s send-proxy v1
+backend v2
+    server n %s send-proxy v2
+`, bed.IfaceA, bed.NsA, backend, backend)
+	file := dir + "/proxy.cfg"
+	if err := os.WriteFile(file, []byte(pcfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, bed, "--config", file)
+	get := func(url string) {
+		t.Helper()
+		out, err := nsproc.Run(context.Background(), nsproc.NetnsArgs(bed.NsB, "curl", "-sS", "-m", "5", "--interface", client, url)...)
+		if err != nil || out != "ok\n" {
+			t.Fatalf("curl %s: %q, %v\n%s", url, out, err, lastLines(p.output(), 5))
+		}
+	}
+	get("http://" + testbed.LocalIPv4.String() + ":8200/")
+	get("http://" + testbed.LocalIPv4.String() + ":8201/")
+	get("http://" + testbed.PeerIPv4.String() + ":9300/") // haproxy -> pollstack -> nginx
+	var b []byte
+	for i := 0; i < 50 && strings.Count(string(b), "\n") < 3; i++ {
+		time.Sleep(20 * time.Millisecond) // nginx logs after it answers
+		b, _ = os.ReadFile(dir + "/access.log")
+	}
+	got := strings.Split(strings.TrimSpace(string(b)), "\n")
+	want := client + " " + testbed.LocalIPv4.String() // the real client, then the proxy's address
+	if len(got) != 3 {
+		t.Fatalf("nginx logged %d requests, want 3:\n%s", len(got), b)
+	}
+	for i, line := range got {
+		if line != want {
+			t.Errorf("request %d: nginx logged %q, want %q (PROXY source, then TCP source)", i, line, want)
+		}
+	}
+	p.stop(t)
+}
