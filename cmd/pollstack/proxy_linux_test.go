@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
@@ -719,6 +720,106 @@ backend v2
 		if line != want {
 			t.Errorf("request %d: nginx logged %q, want %q (PROXY source, then TCP source)", i, line, want)
 		}
+	}
+	p.stop(t)
+}
+
+// peerHTTP serves name over HTTP on the bed's peer at port until stopped.
+func peerHTTP(t *testing.T, bed *testbed.Bed, port int, name string, hits *atomicCounter) *http.Server {
+	t.Helper()
+	ln := peerListen(t, bed, port)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.add()
+		w.Write([]byte(name))
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
+// A server stopped in the middle of a run of one-request connections is
+// out of rotation within 2 s, and no request fails after that (only those
+// in flight on it when it stopped are reset; refused connects are retried
+// on another server); started again, it is back in rotation.
+func TestProxyHealthTakesStoppedServerOut(t *testing.T) {
+	bed := bedtest.ForTest(t, 1)
+	testbedNs = bed.NsB
+	var hits [3]atomicCounter
+	servers := make([]*http.Server, 3)
+	for i := range servers {
+		servers[i] = peerHTTP(t, bed, 9001+i, fmt.Sprintf("s%d", i+1), &hits[i])
+	}
+	args := []string{"--listen", "8080", "--health-check", "500ms"}
+	for i := range servers {
+		args = append(args, "--backend", fmt.Sprintf("%s:%d", testbed.PeerIPv4, 9001+i))
+	}
+	p := startProxy(t, bed, args...)
+	url := "http://" + net.JoinHostPort(testbed.LocalIPv4.String(), "8080") + "/"
+	tr := &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+		return peerDial(addr)
+	}}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	var failed, failedLate atomicCounter
+	var outAt atomic.Int64 // when server 2 left rotation (UnixNano), 0 before
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				resp, err := hc.Get(url)
+				if err == nil {
+					_, err = io.ReadAll(resp.Body)
+					resp.Body.Close()
+				}
+				if err != nil && ctx.Err() == nil {
+					failed.add()
+					if at := outAt.Load(); at != 0 && time.Now().UnixNano() > at {
+						if failedLate.add() <= 3 {
+							t.Errorf("request after server 2 left rotation: %v", err)
+						}
+					}
+				}
+			}
+		}()
+	}
+	up := func() float64 {
+		return metricValue(scrape(t, p.metrics), fmt.Sprintf(`pollstack_proxy_server_up{backend="proxy",core="0",server="%s:9002"}`, testbed.PeerIPv4))
+	}
+	time.Sleep(time.Second)
+	if up() != 1 || hits[1].load() == 0 {
+		t.Fatalf("before the stop: server 2 up %v with %d requests", up(), hits[1].load())
+	}
+	servers[1].Close()
+	stopped := time.Now()
+	for up() != 0 && time.Since(stopped) < 5*time.Second {
+		time.Sleep(20 * time.Millisecond)
+	}
+	took := time.Since(stopped)
+	outAt.Store(time.Now().UnixNano())
+	if up() != 0 || took > 2*time.Second {
+		t.Fatalf("server 2 still up %v after it stopped", took)
+	}
+	before := hits[1].load()
+	time.Sleep(time.Second)
+	servers[1] = peerHTTP(t, bed, 9002, "s2", &hits[1])
+	restarted := time.Now()
+	for up() != 1 && time.Since(restarted) < 5*time.Second {
+		time.Sleep(20 * time.Millisecond)
+	}
+	back := time.Since(restarted)
+	time.Sleep(500 * time.Millisecond)
+	cancel()
+	wg.Wait()
+	t.Logf("server 2 out of rotation %v after it stopped, back %v after it restarted; requests %d/%d/%d, %d failed (reset in flight on the stopped server), %d after it left rotation",
+		took.Round(time.Millisecond), back.Round(time.Millisecond), hits[0].load(), hits[1].load(), hits[2].load(), failed.load(), failedLate.load())
+	if up() != 1 || hits[1].load() == before {
+		t.Fatalf("server 2 not back in rotation %v after it restarted (requests %d, %d before)", back, hits[1].load(), before)
+	}
+	if failedLate.load() != 0 {
+		t.Fatalf("%d requests failed after server 2 left rotation", failedLate.load())
 	}
 	p.stop(t)
 }
