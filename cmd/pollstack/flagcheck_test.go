@@ -43,6 +43,16 @@ func TestBadCommandLinesAreOneLine(t *testing.T) {
 		{[]string{"testbed", "up", "--bogus"}, 2, "(see 'pollstack testbed up --help')"},
 		{[]string{"testbed", "down", "--bogus"}, 2, "(see 'pollstack testbed down --help')"},
 		{[]string{"serve", "--port"}, 2, "flag needs an argument: -port"},
+		{[]string{"proxy", "--bogus"}, 2, "(see 'pollstack proxy --help')"},
+		{[]string{"proxy"}, 2, "proxy: --iface, --listen and --backend are required, or --config FILE"},
+		{[]string{"proxy", "--iface", "x", "--listen", "80"}, 2, "proxy: --backend IP:PORT[,weight=W] is required"},
+		{[]string{"proxy", "--iface", "x", "--listen", "80", "--backend", "198.18.0.2"}, 2, `proxy: --backend "198.18.0.2": want IP:PORT`},
+		{[]string{"proxy", "--iface", "x", "--listen", "80", "--backend", "198.18.0.2:80,weight=300"}, 2, "weight"},
+		{[]string{"proxy", "--iface", "x", "--listen", "80", "--backend", "198.18.0.2:80", "--mode", "http"}, 2, "mode http is not supported yet"},
+		{[]string{"proxy", "--iface", "x", "--listen", "80", "--backend", "198.18.0.2:80", "--balance", "hash"}, 2, "hash"},
+		{[]string{"proxy", "--iface", "x", "--listen", "80", "--backend", "198.18.0.2:80", "--drain", "-1s"}, 2, "proxy: --drain -1s: want 0 or more"},
+		{[]string{"proxy", "--iface", "x", "--listen", "80", "--backend", "198.18.0.2:80", "--maxconn", "-1"}, 2, "proxy: --maxconn -1"},
+		{[]string{"proxy", "--config", file, "--listen", "80"}, 2, "give one or the other"},
 		{[]string{"serve", "--port", "http"}, 2, `invalid value "http" for flag -port`},
 
 		// Float flags: NaN, infinities and values out of range.

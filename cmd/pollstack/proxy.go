@@ -94,6 +94,11 @@ func runProxy(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usagef("proxy: %v", err)
 	}
+	for _, l := range cfg.Listeners {
+		if l.Mode != config.ModeTCP {
+			return usagef("proxy: listener %s: mode %s is not supported yet (mode tcp only)", l.Name, l.Mode)
+		}
+	}
 	// The configuration's global section is the engine's.
 	f.iface, f.netns, f.metrics = cfg.Iface, cfg.Netns, cfg.Metrics
 	if cfg.Cores != "" {

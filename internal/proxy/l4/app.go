@@ -102,6 +102,11 @@ func (a *App) configure(cfg *config.Config, o Options) error {
 			oldSrv[g.cfg.Name+"/"+s.cfg.Name+"@"+s.cfg.Addr.String()] = s
 		}
 	}
+	for _, l := range cfg.Listeners {
+		if l.Mode != config.ModeTCP {
+			return fmt.Errorf("listener %s: mode %s: not supported yet (mode tcp only)", l.Name, l.Mode)
+		}
+	}
 	byName := map[string]*group{}
 	var groups []*group
 	for i := range cfg.Backends {
