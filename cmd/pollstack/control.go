@@ -41,6 +41,8 @@ type statReply struct {
 	Uptime  float64         `json:"uptime_seconds"`
 	Sampled time.Time       `json:"sampled"`
 	Engine  engine.Snapshot `json:"engine"`
+	// Proxy is a proxy's counters, per core and server (pollstack proxy).
+	Proxy []proxyStat `json:"proxy,omitempty"`
 }
 
 // serveControl serves the engine's control endpoint on a Unix socket and
@@ -70,8 +72,12 @@ func serveControl(path string, e *engine.Engine, f *engineFlags, app string, std
 	mux.HandleFunc("GET /v1/stat", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		// A failed write means the client has gone; nothing to tell it.
-		_ = json.NewEncoder(w).Encode(statReply{Iface: f.iface, Netns: f.netns, App: app,
-			Uptime: time.Since(start).Seconds(), Sampled: time.Now(), Engine: e.Snapshot()})
+		reply := statReply{Iface: f.iface, Netns: f.netns, App: app,
+			Uptime: time.Since(start).Seconds(), Sampled: time.Now(), Engine: e.Snapshot()}
+		if f.proxyStat != nil {
+			reply.Proxy = f.proxyStat()
+		}
+		_ = json.NewEncoder(w).Encode(reply)
 	})
 	mux.Handle("GET /v1/sysctl", serveSysctl(e))
 	mux.Handle("POST /v1/sysctl", serveSysctl(e))
@@ -231,6 +237,7 @@ func printStat(w io.Writer, prev, cur *statReply) {
 			fmt.Fprintf(w, "  rings: %s\n", r)
 		}
 	}
+	printProxyStat(w, prev.Proxy, cur.Proxy, secs)
 }
 
 // nonZero formats the named counters of m that are not zero (all of them,

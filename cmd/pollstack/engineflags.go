@@ -42,6 +42,9 @@ type engineFlags struct {
 	log  io.Writer
 	// collectors are served on --metrics beside the engine's.
 	collectors []prometheus.Collector
+	// proxyStat, when set, adds a proxy's counters to the control
+	// socket's stat.
+	proxyStat func() []proxyStat
 
 	// Set by check.
 	cpus      []int

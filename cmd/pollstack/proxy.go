@@ -139,6 +139,7 @@ func runProxy(args []string, stdout, stderr io.Writer) error {
 		apps[i] = a
 	}
 	f.collectors = append(f.collectors, newProxyCollector(apps))
+	f.proxyStat = func() []proxyStat { return proxyStats(apps) }
 	if err := e.Start(); err != nil {
 		stopEngine(e, stderr)
 		f.closeListener()

@@ -749,7 +749,8 @@ func TestProxyHealthTakesStoppedServerOut(t *testing.T) {
 	for i := range servers {
 		servers[i] = peerHTTP(t, bed, 9001+i, fmt.Sprintf("s%d", i+1), &hits[i])
 	}
-	args := []string{"--listen", "8080", "--health-check", "500ms"}
+	ctl := t.TempDir() + "/proxy.sock"
+	args := []string{"--listen", "8080", "--health-check", "500ms", "--control", ctl}
 	for i := range servers {
 		args = append(args, "--backend", fmt.Sprintf("%s:%d", testbed.PeerIPv4, 9001+i))
 	}
@@ -803,6 +804,13 @@ func TestProxyHealthTakesStoppedServerOut(t *testing.T) {
 		t.Fatalf("server 2 still up %v after it stopped", took)
 	}
 	before := hits[1].load()
+	// pollstack stat shows it down, per core and server.
+	out, err := command(context.Background(), "stat", "--control", ctl).CombinedOutput()
+	down := fmt.Sprintf("server proxy/%s:9002 (%s:9002), core 0: DOWN", testbed.PeerIPv4, testbed.PeerIPv4)
+	if err != nil || !strings.Contains(string(out), down) || !strings.Contains(string(out), "listener proxy, core 0:") {
+		t.Errorf("stat (%v) does not show %q:\n%s", err, down, out)
+	}
+	t.Logf("pollstack stat, proxy part:\n%s", string(out[strings.Index(string(out), "proxy:"):]))
 	time.Sleep(time.Second)
 	servers[1] = peerHTTP(t, bed, 9002, "s2", &hits[1])
 	restarted := time.Now()

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"io"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -90,5 +92,89 @@ func (c *proxyCollector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(c.srvUp, prometheus.GaugeValue, up, cs, g.Name, s.Name)
 			}
 		}
+	}
+}
+
+// proxyStat is one core's view of one listener or one server, as the
+// control socket's stat reports it.
+type proxyStat struct {
+	Core     int               `json:"core"`
+	Kind     string            `json:"kind"` // "listener" or "server"
+	Name     string            `json:"name"` // listener, or GROUP/SERVER
+	Addr     string            `json:"addr,omitempty"`
+	Up       bool              `json:"up,omitempty"`
+	Active   int64             `json:"active"`
+	Queue    int64             `json:"queue,omitempty"`
+	Counters map[string]uint64 `json:"counters"`
+}
+
+// proxyStats reads every core's published counters.
+func proxyStats(apps []*l4.App) []proxyStat {
+	var out []proxyStat
+	for core, a := range apps {
+		p := a.Published()
+		for i := range p.Listeners {
+			l := &p.Listeners[i]
+			m := map[string]uint64{}
+			for k, n := range l4.ListenerCounterNames {
+				m[n] = l.Counters[k].Load()
+			}
+			out = append(out, proxyStat{Core: core, Kind: "listener", Name: l.Name, Active: l.Active.Load(), Counters: m})
+		}
+		for i := range p.Groups {
+			g := &p.Groups[i]
+			for j := range g.Servers {
+				s := &g.Servers[j]
+				m := map[string]uint64{}
+				for k, n := range l4.ServerCounterNames {
+					m[n] = s.Counters[k].Load()
+				}
+				for k, n := range l4.GroupCounterNames {
+					m["backend_"+n] = g.Counters[k].Load()
+				}
+				out = append(out, proxyStat{Core: core, Kind: "server", Name: g.Name + "/" + s.Name, Addr: s.Addr,
+					Up: s.Up.Load(), Active: s.Active.Load(), Queue: g.Queue.Load(), Counters: m})
+			}
+		}
+	}
+	return out
+}
+
+// printProxyStat prints the proxy's part of stat: each listener and server
+// per core, with rates over the interval.
+func printProxyStat(w io.Writer, prev, cur []proxyStat, secs float64) {
+	if len(cur) == 0 {
+		return
+	}
+	old := map[string]map[string]uint64{}
+	for _, p := range prev {
+		old[fmt.Sprintf("%s/%d/%s", p.Kind, p.Core, p.Name)] = p.Counters
+	}
+	rate := func(p proxyStat, k string) float64 {
+		o := old[fmt.Sprintf("%s/%d/%s", p.Kind, p.Core, p.Name)]
+		return float64(p.Counters[k]-o[k]) / secs
+	}
+	fmt.Fprintln(w, "proxy:")
+	for _, p := range cur {
+		if p.Kind != "listener" {
+			continue
+		}
+		fmt.Fprintf(w, "  listener %s, core %d: %d open, %.0f accepted/s; %s\n", p.Name, p.Core, p.Active,
+			rate(p, "accepted"), nonZero(p.Counters, "accepted", "refused_maxconn", "proxy_header_errors",
+				"proxy_header_timeouts", "idle_timeouts", "client_resets"))
+	}
+	for _, p := range cur {
+		if p.Kind != "server" {
+			continue
+		}
+		state := "up"
+		if !p.Up {
+			state = "DOWN"
+		}
+		fmt.Fprintf(w, "  server %s (%s), core %d: %s, %d open, %.0f connections/s, out %.1f Mbit/s, in %.1f Mbit/s; %s\n",
+			p.Name, p.Addr, p.Core, state, p.Active, rate(p, "connections"), rate(p, "bytes_out")*8/1e6, rate(p, "bytes_in")*8/1e6,
+			nonZero(p.Counters, "connections", "connect_refused", "connect_timeout", "connect_reset", "connect_noport",
+				"connect_other", "retries", "resets", "check_failures", "went_down", "went_up", "backend_queued",
+				"backend_queue_timeouts", "backend_no_server"))
 	}
 }
