@@ -162,14 +162,14 @@ func peerDial(addr string) (*net.TCPConn, error) {
 var testbedNs string
 
 // proxyStream sends size random bytes through the proxy to an echo
-// backend, half-closes, and checks the echo's SHA-256.
-func proxyStream(addr string, seed uint64, size int) error {
+// backend, half-closes, and checks the echo's SHA-256 by the deadline.
+func proxyStream(addr string, seed uint64, size int, deadline time.Time) error {
 	c, err := peerDial(addr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(120 * time.Second))
+	c.SetDeadline(deadline)
 	rng := rand.New(rand.NewPCG(seed, 7))
 	want := sha256.New()
 	errc := make(chan error, 1)
@@ -208,10 +208,12 @@ func proxyStream(addr string, seed uint64, size int) error {
 }
 
 // proxyScale is how many streams and how large (POLLSTACK_PROXY=N,MAXBYTES
-// for the acceptance run's 1000 streams of up to 8 MiB).
-func proxyScale(t *testing.T) (streams, maxBytes int) {
-	streams, maxBytes = 200, 1<<20
+// for the acceptance run's 1000 streams of up to 8 MiB, all at once, given
+// 30 minutes: 8 GB through socat's and cat's processes on two CPUs).
+func proxyScale(t *testing.T) (streams, maxBytes int, limit time.Duration) {
+	streams, maxBytes, limit = 200, 1<<20, 2*time.Minute
 	if v := os.Getenv("POLLSTACK_PROXY"); v != "" {
+		limit = 30 * time.Minute
 		a, b, ok := strings.Cut(v, ",")
 		var err1, err2 error
 		streams, err1 = strconv.Atoi(a)
@@ -220,7 +222,7 @@ func proxyScale(t *testing.T) (streams, maxBytes int) {
 			t.Fatalf("POLLSTACK_PROXY=%q: want STREAMS,MAXBYTES", v)
 		}
 	}
-	return streams, maxBytes
+	return streams, maxBytes, limit
 }
 
 // Concurrent streams of random sizes through the proxy to two kernel socat
@@ -232,7 +234,7 @@ func TestProxyByteExactToSocatBackends(t *testing.T) {
 	testbedNs = bed.NsB
 	socatEcho(t, bed, 9000)
 	socatEcho(t, bed, 9001)
-	streams, maxBytes := proxyScale(t)
+	streams, maxBytes, limit := proxyScale(t)
 	for _, faults := range [][]string{nil, {"--fault-drop", "0.01", "--fault-reorder", "0.01"}} {
 		name := "clean"
 		if faults != nil {
@@ -245,7 +247,9 @@ func TestProxyByteExactToSocatBackends(t *testing.T) {
 			addr := net.JoinHostPort(testbed.LocalIPv4.String(), "8080")
 			var wg sync.WaitGroup
 			errs := make(chan error, streams)
-			sem := make(chan struct{}, 200)
+			sem := make(chan struct{}, 1000)
+			deadline := time.Now().Add(limit)
+			start := time.Now()
 			total := 0
 			for i := 0; i < streams; i++ {
 				size := rand.New(rand.NewPCG(uint64(i), 1)).IntN(maxBytes + 1)
@@ -255,7 +259,7 @@ func TestProxyByteExactToSocatBackends(t *testing.T) {
 					defer wg.Done()
 					sem <- struct{}{}
 					defer func() { <-sem }()
-					if err := proxyStream(addr, uint64(i), size); err != nil {
+					if err := proxyStream(addr, uint64(i), size, deadline); err != nil {
 						errs <- fmt.Errorf("stream %d: %w", i, err)
 					}
 				}()
@@ -272,7 +276,7 @@ func TestProxyByteExactToSocatBackends(t *testing.T) {
 			if bad > 0 {
 				t.Fatalf("%d of %d streams wrong; proxy:\n%s", bad, streams, lastLines(out, 10))
 			}
-			t.Logf("%d streams, %d bytes each way, all equal", streams, total)
+			t.Logf("%d streams, %d bytes each way in %v, all equal", streams, total, time.Since(start).Round(time.Millisecond))
 			if !strings.Contains(out, fmt.Sprintf("%d client connection(s) accepted", streams)) {
 				t.Errorf("proxy's totals do not count %d connections:\n%s", streams, lastLines(out, 5))
 			}
@@ -828,6 +832,86 @@ func TestProxyHealthTakesStoppedServerOut(t *testing.T) {
 	}
 	if failedLate.load() != 0 {
 		t.Fatalf("%d requests failed after server 2 left rotation", failedLate.load())
+	}
+	p.stop(t)
+}
+
+// Ten times more clients at once than --maxconn: the ones past it are
+// refused with a RST at once, every admitted one is served whole, and the
+// proxy's memory stays bounded.
+func TestProxyOverloadRefusesCleanly(t *testing.T) {
+	bed := bedtest.ForTest(t, 1)
+	testbedNs = bed.NsB
+	ln := peerListen(t, bed, 9000)
+	go serveAll(ln, func(c net.Conn) {
+		b := make([]byte, 64<<10)
+		n, err := io.ReadFull(c, b)
+		if err != nil {
+			return
+		}
+		time.Sleep(300 * time.Millisecond) // a slow backend: the connections pile up
+		c.Write(b[:n])
+	})
+	const maxconn, clients = 100, 1000
+	p := startProxy(t, bed, "--listen", "8080", "--backend", testbed.PeerIPv4.String()+":9000", "--maxconn", strconv.Itoa(maxconn))
+	before := rssKiB(t, p.cmd.Process.Pid)
+	addr := net.JoinHostPort(testbed.LocalIPv4.String(), "8080")
+	var served, refused, other atomicCounter
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			err := func() error {
+				c, err := peerDial(addr)
+				if err != nil {
+					return err
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(30 * time.Second))
+				msg := make([]byte, 64<<10)
+				for j := range msg {
+					msg[j] = byte(i + j)
+				}
+				if _, err := c.Write(msg); err != nil {
+					return err
+				}
+				got := make([]byte, len(msg))
+				if _, err := io.ReadFull(c, got); err != nil {
+					return err
+				}
+				if string(got) != string(msg) {
+					return errors.New("echo differs")
+				}
+				return nil
+			}()
+			switch {
+			case err == nil:
+				served.add()
+			case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
+				refused.add()
+			default:
+				if other.add() <= 3 {
+					t.Errorf("client %d: %v", i, err)
+				}
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	after := rssKiB(t, p.cmd.Process.Pid)
+	time.Sleep(100 * time.Millisecond)
+	m := scrape(t, p.metrics)
+	refusedMax := metricSum(m, "pollstack_proxy_listener_refused_maxconn_total")
+	t.Logf("%d clients against maxconn %d: %d served, %d refused (refused_maxconn %v), %d other errors; proxy RSS %d -> %d KiB",
+		clients, maxconn, served.load(), refused.load(), refusedMax, other.load(), before, after)
+	if other.load() != 0 || served.load() < maxconn || served.load()+refused.load() != clients || refusedMax != float64(refused.load()) {
+		t.Fatalf("want every client served or refused by maxconn, at least %d served", maxconn)
+	}
+	if after-before > 64<<10 {
+		t.Fatalf("proxy RSS grew %d KiB under the overload", after-before)
 	}
 	p.stop(t)
 }
