@@ -117,6 +117,10 @@ func runProxy(args []string, stdout, stderr io.Writer) error {
 	// Backend legs reuse TIME_WAIT 4-tuples for new connects (docs/proxy.md,
 	// "TIME_WAIT"); --sysctl net.inet.tcp.tw_reuse=0 turns it off.
 	t.TWReuse = 1
+	// FreeBSD's ephemeral range, 10000..65535, over IANA's 49152..65535:
+	// the source ports toward each server, split among the cores (about
+	// 27,700 each on two); --sysctl net.inet.ip.portrange.first sets another.
+	t.PortFirst = proxyPortFirst
 	ecfg := engine.Config{TCP: &t}
 	e, err := f.open(ecfg)
 	if err != nil {
@@ -189,6 +193,9 @@ func runProxy(args []string, stdout, stderr io.Writer) error {
 	printProxyTotals(apps, stderr)
 	return err
 }
+
+// proxyPortFirst is the proxy's net.inet.ip.portrange.first.
+const proxyPortFirst = 10000
 
 // reloadProxy reads the configuration again (SIGHUP) and applies it to
 // every core's new connections; it returns the configuration now in force.

@@ -10,9 +10,9 @@
 // backend leg is dialled from that core's shard with an ephemeral source
 // port the shard picks so that the backend's replies hash (RSS) to the same
 // core, as every active open of the engine does. The shard's port range is
-// the per-core pool of source ports for each backend address: about 28,000
+// the per-core pool of source ports for each backend address: about 27,700
 // concurrent connections per core to one backend with two cores and the
-// default range; past it the dial fails with EADDRNOTAVAIL, counted as
+// range the proxy command sets (10000..65535); past it the dial fails with EADDRNOTAVAIL, counted as
 // connect_noport, and the client connection is reset.
 //
 // # Forwarding
