@@ -915,3 +915,110 @@ func TestProxyOverloadRefusesCleanly(t *testing.T) {
 	}
 	p.stop(t)
 }
+
+// proxyHoldCount is how many proxied connections the hold test keeps open
+// at once (POLLSTACK_PROXY_HOLD; 55000 for the acceptance run: about
+// 27,500 per core to one server on two cores).
+func proxyHoldCount(t *testing.T) int {
+	n := 2000
+	if v := os.Getenv("POLLSTACK_PROXY_HOLD"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			t.Fatalf("POLLSTACK_PROXY_HOLD=%q: want a count", v)
+		}
+	}
+	return n
+}
+
+// Many proxied connections held open at once to one server, on two cores:
+// each core's source ports toward the server carry its share (the refusal
+// past them is internal/proxy/l4's TestSourcePortsRunOutCleanly).
+func TestProxyHoldsConnectionsToOneServer(t *testing.T) {
+	bed := bedtest.ForTest(t, 2)
+	if err := testbed.SetRSS(bed.Name, cores.SymmetricRSSKey[:], engine.DefaultRSSTable(2), 2); err != nil {
+		t.Fatal(err)
+	}
+	testbedNs = bed.NsB
+	hold := proxyHoldCount(t)
+	// Two descriptors a connection here (the client's and the server's).
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("descriptor limit %d (hard %d)", lim.Cur, lim.Max)
+	if need := uint64(2*hold + 1000); lim.Cur < need {
+		old := lim
+		lim.Cur, lim.Max = need, max(lim.Max, need)
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			t.Fatalf("raising the descriptor limit to %d: %v (this test holds both ends of every connection in one process; hard limit %d allows POLLSTACK_PROXY_HOLD up to about %d)",
+				need, err, old.Max, (old.Max-1000)/2)
+		}
+		t.Cleanup(func() { syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old) })
+	}
+	// Clients come from several addresses of the peer: one address has
+	// about 28,000 ports toward the proxy's port.
+	var srcs []string
+	for i := 0; i < (hold+19999)/20000; i++ {
+		a := fmt.Sprintf("198.18.0.%d", 10+i)
+		if _, err := nsproc.Run(context.Background(), "ip", "-n", bed.NsB, "addr", "add", a+"/24", "dev", bed.IfaceB); err != nil {
+			t.Fatal(err)
+		}
+		srcs = append(srcs, a)
+	}
+	ln := peerListen(t, bed, 9000)
+	var backConns sync.Map
+	go serveAll(ln, func(c net.Conn) {
+		backConns.Store(c, true)
+		io.Copy(c, c)
+		backConns.Delete(c)
+	})
+	p := startProxy(t, bed, "--cores", "0,1", "--listen", "8080", "--backend", testbed.PeerIPv4.String()+":9000")
+	addr := net.JoinHostPort(testbed.LocalIPv4.String(), "8080")
+	conns := make([]net.Conn, 0, hold)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	start := time.Now()
+	for i := 0; i < hold; i++ {
+		var c net.Conn
+		err := netns.Do(bed.NsB, func() (err error) {
+			d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(srcs[i%len(srcs)])}}
+			c, err = d.Dial("tcp4", addr)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		conns = append(conns, c)
+		if _, err := c.Write([]byte{'x'}); err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		if i%10000 == 9999 {
+			t.Logf("%d connections open", i+1)
+		}
+	}
+	// Every one answers.
+	b := make([]byte, 1)
+	for i, c := range conns {
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		if _, err := io.ReadFull(c, b); err != nil {
+			t.Fatalf("connection %d of %d: %v", i, hold, err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	m := scrape(t, p.metrics)
+	var perCore []float64
+	for core := 0; core < 2; core++ {
+		perCore = append(perCore, metricValue(m, fmt.Sprintf(`pollstack_proxy_server_active{backend="proxy",core="%d",server="%s:9000"}`, core, testbed.PeerIPv4)))
+	}
+	n := 0
+	backConns.Range(func(any, any) bool { n++; return true })
+	t.Logf("%d connections held through the proxy in %v: backend connections per core %v, the server holds %d",
+		hold, time.Since(start).Round(time.Millisecond), perCore, n)
+	if perCore[0]+perCore[1] != float64(hold) || n != hold {
+		t.Fatalf("want %d backend connections, %v per core, the server holds %d", hold, perCore, n)
+	}
+	p.stop(t)
+}
