@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pollstack/pollstack/internal/proxy/config"
 	"github.com/pollstack/pollstack/tcp"
 )
 
@@ -188,5 +189,33 @@ func TestIdleTimeout(t *testing.T) {
 	app.pub.Load().store(app)
 	if !s.done || app.Published().Listeners[0].Counters[LstIdleTimeouts].Load() != 1 {
 		t.Fatalf("done %v, idle_timeouts %d: want closed by the client timeout", s.done, app.Published().Listeners[0].Counters[LstIdleTimeouts].Load())
+	}
+}
+
+// A client that resets while its backend connect is under way does not
+// count against the server (no passive failure, no connect error).
+func TestClientGoneDuringConnectIsNoServerFault(t *testing.T) {
+	n := newTestNet(t)
+	cl := n.host(addrClient, tcp.DefaultConfig())
+	bk := n.host(addrBack, tcp.DefaultConfig())
+	if _, err := bk.Listen(7, 0, &echo{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := proxyCfg(netip.AddrPortFrom(addrBack, 7))
+	cfg.Backends[0].Health = config.Health{Type: "tcp", Inter: time.Hour, Rise: 2, Fall: 1}
+	app, _ := n.proxy(cfg)
+	n.delay = 50 * time.Millisecond // a slow path: the SYN to the server is in flight a while
+	for i := 0; i < 3; i++ {
+		s := &stream{noShut: true}
+		n.dial(cl, s)
+		n.run(110*time.Millisecond, func() bool { return s.conn != nil }) // the client is in, the backend SYN out
+		s.conn.Abort()
+		n.run(time.Second, nil)
+	}
+	app.pub.Load().store(app)
+	srv := &app.Published().Groups[0].Servers[0]
+	if !srv.Up.Load() || srv.Counters[SrvConnectReset].Load() != 0 || srv.Counters[SrvWentDown].Load() != 0 {
+		t.Fatalf("up %v, connect_reset %d, went_down %d: the clients' resets were counted against the server",
+			srv.Up.Load(), srv.Counters[SrvConnectReset].Load(), srv.Counters[SrvWentDown].Load())
 	}
 }

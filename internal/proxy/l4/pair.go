@@ -127,6 +127,7 @@ func (h *clientLeg) Readable(c *tcp.Conn) {
 
 func (h *clientLeg) Writable(c *tcp.Conn) {
 	if p, ok := c.User.(*pair); ok && p.phase == phaseForward {
+		p.last = c.Now() // the client reads: not idle
 		(*App)(h).pump(p, false)
 	}
 }
@@ -297,6 +298,7 @@ func (h *serverLeg) Readable(c *tcp.Conn) {
 
 func (h *serverLeg) Writable(c *tcp.Conn) {
 	if p, ok := c.User.(*pair); ok && p.phase == phaseForward {
+		p.last = c.Now() // the server reads: not idle
 		(*App)(h).pump(p, true)
 	}
 }
@@ -335,6 +337,9 @@ func (h *serverLeg) Closed(c *tcp.Conn, err error) {
 // on another server, else the client is reset.
 func (a *App) connectFailed(p *pair, s *server, err error, now mono.Time) {
 	g := p.grp
+	if p.cli == nil {
+		return // the client went away and took the connect with it: no fault of the server's
+	}
 	why := failureOf(err, p.timedOut)
 	p.timedOut = false
 	switch why {
@@ -347,9 +352,6 @@ func (a *App) connectFailed(p *pair, s *server, err error, now mono.Time) {
 	}
 	if g.chk != nil {
 		g.chk.Passive(p.server, false, now)
-	}
-	if p.cli == nil {
-		return
 	}
 	if p.tries < 2 {
 		s.stats[SrvRetries]++
