@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -247,6 +248,85 @@ func (c *TCPConn) SetLinger(sec int) error {
 	return c.err("set", c.s.SetSockOpt(SOL_SOCKET, SO_LINGER, v))
 }
 
+// SetKeepAlive sets SO_KEEPALIVE, as *net.TCPConn's does.
+func (c *TCPConn) SetKeepAlive(on bool) error {
+	return c.err("set", c.s.SetSockOpt(SOL_SOCKET, SO_KEEPALIVE, intOpt(on)))
+}
+
+// SetKeepAlivePeriod sets the idle time before the first probe and the
+// time between probes to d, rounded up to a whole second, as
+// *net.TCPConn's does on Linux (TCP_KEEPIDLE and TCP_KEEPINTVL); it does
+// not turn keep-alive on.
+func (c *TCPConn) SetKeepAlivePeriod(d time.Duration) error {
+	secs := keepSeconds(d)
+	if err := c.s.SetSockOpt(IPPROTO_TCP, TCP_KEEPIDLE, intVal(secs)); err != nil {
+		return c.err("set", err)
+	}
+	return c.err("set", c.s.SetSockOpt(IPPROTO_TCP, TCP_KEEPINTVL, intVal(secs)))
+}
+
+// SetKeepAliveConfig applies cfg as *net.TCPConn's does: with Enable
+// false keep-alive is turned off and the rest ignored; otherwise it is
+// turned on, and Idle, Interval and Count are set where positive, set to
+// package net's defaults (15s, 15s, 9) where zero, and left as they are
+// where negative.
+func (c *TCPConn) SetKeepAliveConfig(cfg net.KeepAliveConfig) error {
+	if !cfg.Enable {
+		return c.SetKeepAlive(false)
+	}
+	set := func(name int, v int) error { return c.s.SetSockOpt(IPPROTO_TCP, name, intVal(v)) }
+	if cfg.Idle >= 0 {
+		if cfg.Idle == 0 {
+			cfg.Idle = defaultKeepAlive
+		}
+		if err := set(TCP_KEEPIDLE, keepSeconds(cfg.Idle)); err != nil {
+			return c.err("set", err)
+		}
+	}
+	if cfg.Interval >= 0 {
+		if cfg.Interval == 0 {
+			cfg.Interval = defaultKeepAlive
+		}
+		if err := set(TCP_KEEPINTVL, keepSeconds(cfg.Interval)); err != nil {
+			return c.err("set", err)
+		}
+	}
+	if cfg.Count >= 0 {
+		if cfg.Count == 0 {
+			cfg.Count = defaultKeepAliveCount
+		}
+		if err := set(TCP_KEEPCNT, cfg.Count); err != nil {
+			return c.err("set", err)
+		}
+	}
+	return c.SetKeepAlive(true)
+}
+
+// Package net's keep-alive defaults (net.KeepAliveConfig's zero values).
+const (
+	defaultKeepAlive      = 15 * time.Second
+	defaultKeepAliveCount = 9
+)
+
+// keepSeconds is d in whole seconds, rounded up, at least 1.
+func keepSeconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
+}
+
+// SetReadBuffer sets SO_RCVBUF, the receive buffer's size in bytes. The
+// buffers are made with the connection, so on a TCPConn (connected) it
+// returns EINVAL; set the size on a Socket before connect or listen
+// (docs/sockets.md).
+func (c *TCPConn) SetReadBuffer(bytes int) error {
+	return c.err("set", c.s.SetSockOpt(SOL_SOCKET, SO_RCVBUF, intVal(bytes)))
+}
+
+// SetWriteBuffer sets SO_SNDBUF, the send buffer's size in bytes; like
+// SetReadBuffer, only before the connection exists.
+func (c *TCPConn) SetWriteBuffer(bytes int) error {
+	return c.err("set", c.s.SetSockOpt(SOL_SOCKET, SO_SNDBUF, intVal(bytes)))
+}
+
 // Socket returns the connection's socket, for the calls net.Conn lacks
 // (GetSockOpt, TCP_INFO...).
 func (c *TCPConn) Socket() *Socket { return c.s }
@@ -290,6 +370,17 @@ func (l *TCPListener) SetDeadline(t time.Time) error { l.s.SetReadDeadline(t); r
 // Dropped returns how many established connections were reset because
 // their core's accept queue was full.
 func (l *TCPListener) Dropped() uint64 { return l.s.lset.dropped.Load() }
+
+// intVal is v as an int option value; a value out of an int32's range is
+// passed as -1, which the option refuses.
+func intVal(v int) []byte {
+	b := make([]byte, 4)
+	if v < math.MinInt32 || v > math.MaxInt32 {
+		v = -1
+	}
+	putNative(b, uint32(int32(v)))
+	return b
+}
 
 func intOpt(on bool) []byte {
 	v := make([]byte, 4)

@@ -129,12 +129,6 @@ func mustSocket(t *testing.T, e *Engine, v6 bool) *Socket {
 	return s
 }
 
-func intVal(v int) []byte {
-	b := make([]byte, 4)
-	binary.NativeEndian.PutUint32(b, uint32(int32(v)))
-	return b
-}
-
 // The errno of every socket call in every state tcp(4) and tcp_socket.c
 // name, one row each.
 func TestSocketErrnoTable(t *testing.T) {
