@@ -197,6 +197,17 @@ func (b *bench) setup(ctx context.Context) error {
 			return err
 		}
 	}
+	for _, end := range [][2]string{{b.bed.NsA, b.bed.IfaceA}, {b.bed.NsB, b.bed.IfaceB}} {
+		onOff := map[bool]string{true: "on", false: "off"}[b.o.GRO]
+		if _, err := nsproc.Run(ctx, nsproc.NetnsArgs(end[0], "ethtool", "-K", end[1], "gro", onOff)...); err != nil {
+			return err
+		}
+	}
+	if !b.o.Offload {
+		if _, err := nsproc.Run(ctx, nsproc.NetnsArgs(b.bed.NsA, "ethtool", "-K", b.bed.IfaceA, "tso", "off", "gso", "off")...); err != nil {
+			return err
+		}
+	}
 	files := map[string]string{
 		filepath.Join(b.dir, "backends", "nginx.conf"): backendConf(filepath.Join(b.dir, "backends"), b.o.GenCPU),
 		confPath(b.dir, pxPollstack):                   pollstackConf(),

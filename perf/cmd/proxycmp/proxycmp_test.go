@@ -28,7 +28,7 @@ func TestParseFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := options{Rounds: 3, Duration: 10 * time.Second, Warmup: time.Second, Connections: 32,
-		Proxies: []string{"pollstack", "haproxy", "nginx"}, ProxyCPU: 0, GenCPU: 1, SleepAt: 64}
+		Proxies: []string{"pollstack", "haproxy", "nginx"}, ProxyCPU: 0, GenCPU: 1, SleepAt: 64, GRO: true, Offload: true}
 	if !reflect.DeepEqual(o, want) {
 		t.Errorf("defaults %+v, want %+v", o, want)
 	}
@@ -43,7 +43,7 @@ func TestParseFlags(t *testing.T) {
 		t.Errorf("--help: %v", err)
 	}
 	for _, f := range []string{"-rounds", "-duration", "-warmup", "-connections", "-proxies", "-proxy-cpu", "-gen-cpu",
-		"-idle-sleep-after", "-pollstack", "-keep-bed", "-json", "-v", "root", "libnginx-mod-stream", "exit status"} {
+		"-idle-sleep-after", "-gro", "-offload", "-pollstack", "-keep-bed", "-json", "-v", "root", "libnginx-mod-stream", "exit status"} {
 		if !strings.Contains(strings.ToLower(help.String()), f) {
 			t.Errorf("--help does not mention %s", f)
 		}
