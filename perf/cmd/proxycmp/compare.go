@@ -561,6 +561,7 @@ func (b *bench) bulk(ctx context.Context, p *proc) (*bulkRun, string) {
 	r.Gbps = float64(r.Bytes) * 8 / r.Window.Seconds / 1e9
 	if r.Bytes > 0 {
 		r.ProxySPerGB = r.Window.ProxySeconds / (float64(r.Bytes) / 1e9)
+		r.CoreSPerGB = r.Window.Seconds * r.Window.ProxyCPU.Busy / 100 / (float64(r.Bytes) / 1e9)
 	}
 	r.Total, err = st.finish(ctx, s, 10*time.Second)
 	if err != nil {

@@ -255,7 +255,7 @@ func testReport() *report {
 			ProxyUsPerConn: 1e6 * ps / (rate * 10), CoreUsPerConn: 1e6 * 10 * pb / 100 / (rate * 10)}
 	}
 	k := func(gbps, pb, gb, ps float64) *bulkRun {
-		return &bulkRun{Gbps: gbps, Bytes: uint64(gbps * 10 / 8 * 1e9), Window: w(pb, gb, ps), ProxySPerGB: ps / (gbps * 10 / 8)}
+		return &bulkRun{Gbps: gbps, Bytes: uint64(gbps * 10 / 8 * 1e9), Window: w(pb, gb, ps), ProxySPerGB: ps / (gbps * 10 / 8), CoreSPerGB: 10 * pb / 100 / (gbps * 10 / 8)}
 	}
 	yes := true
 	return &report{Bed: "proxycmp0000", Kernel: "6.18", Options: o, LoadAvg: 0.25,
@@ -306,10 +306,10 @@ func TestPrintReport(t *testing.T) {
 		"2     nginx             1     0.00",
 		"FAILED: wrk: Socket errors: connect 0, read 3",
 		"counters: (not read)",
-		"2     pollstack      5.00     99% (30/40/20)     80% ( 0/ 0/ 0)    99%     1.584 proxy  FAILED: stop: killed\n",
+		"2     pollstack      5.00     99% (30/40/20)     80% ( 0/ 0/ 0)    99%     1.584     1.584 proxy  FAILED: stop: killed\n",
 		"XDP program detached on exit: yes",
 		"counters: proxy_listener_accepted 120001, tcp_drops 3\n",
-		"haproxy    2 10500 [10000..11000]",
+		"haproxy    2 10500 [10000..11000]     7.50 [7.00..8.00]      66.8 [63.6..70.0]      94.5 [90.0..99.0]            99%       99% both\n",
 		"pollstack / haproxy  conn/s 1.14",
 		"pollstack connections/s: saturated generator -- the generator and backends' CPU was the limit",
 		"a busy-polling core counts 100%",

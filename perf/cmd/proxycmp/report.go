@@ -64,7 +64,8 @@ type bulkRun struct {
 	Bytes       uint64  `json:"bytes"`       // reaching the sink in the window
 	Total       uint64  `json:"bytes_total"` // the whole stream, sent and received
 	Window      window  `json:"window"`
-	ProxySPerGB float64 `json:"proxy_cpu_s_per_gb"` // the proxy's CPU seconds per 10^9 bytes
+	ProxySPerGB float64 `json:"proxy_cpu_s_per_gb"`  // the proxy's CPU seconds per 10^9 bytes
+	CoreSPerGB  float64 `json:"proxy_core_s_per_gb"` // the proxy CPU's busy seconds (anything on it) per 10^9 bytes
 }
 
 // turn is one proxy's turn in a round.
@@ -129,6 +130,7 @@ type summary struct {
 	CPSSaturated   string `json:"cps_saturated"` // the most frequent verdict
 	Gbps           stat   `json:"gbit_per_s"`
 	ProxySPerGB    stat   `json:"proxy_cpu_s_per_gb"`
+	CoreSPerGB     stat   `json:"proxy_core_s_per_gb"`
 	BulkProxyBusy  stat   `json:"bulk_proxy_cpu_busy_pct"`
 	BulkGenBusy    stat   `json:"bulk_gen_cpu_busy_pct"`
 	BulkSaturated  string `json:"bulk_saturated"`
@@ -140,8 +142,10 @@ type ratio struct {
 	CPS            float64 `json:"conn_per_s"`
 	P99            float64 `json:"p99"`
 	ProxyUsPerConn float64 `json:"proxy_cpu_us_per_conn"`
+	CoreUsPerConn  float64 `json:"proxy_core_us_per_conn"`
 	Gbps           float64 `json:"gbit_per_s"`
 	ProxySPerGB    float64 `json:"proxy_cpu_s_per_gb"`
+	CoreSPerGB     float64 `json:"proxy_core_s_per_gb"`
 }
 
 // report is the command's result.
@@ -164,7 +168,7 @@ func summarize(r *report) {
 	r.Summary, r.Ratios = nil, nil
 	for _, px := range r.Options.Proxies {
 		s := summary{Proxy: px}
-		var cps, p99, us, core, cpb, cgb, gbps, spg, bpb, bgb []float64
+		var cps, p99, us, core, cpb, cgb, gbps, spg, cspg, bpb, bgb []float64
 		var csat, bsat []string
 		for _, t := range r.Turns {
 			if t.Proxy != px {
@@ -178,14 +182,14 @@ func summarize(r *report) {
 			}
 			if t.bulkOK() {
 				k := t.Bulk
-				gbps, spg = append(gbps, k.Gbps), append(spg, k.ProxySPerGB)
+				gbps, spg, cspg = append(gbps, k.Gbps), append(spg, k.ProxySPerGB), append(cspg, k.CoreSPerGB)
 				bpb, bgb = append(bpb, k.Window.ProxyCPU.Busy), append(bgb, k.Window.GenCPU.Busy)
 				bsat = append(bsat, k.Window.Saturated)
 			}
 		}
 		s.CPS, s.P99, s.ProxyUsPerConn, s.CoreUsPerConn = statOf(cps), statOf(p99), statOf(us), statOf(core)
 		s.CPSProxyBusy, s.CPSGenBusy, s.CPSSaturated = statOf(cpb), statOf(cgb), mostFrequent(csat)
-		s.Gbps, s.ProxySPerGB = statOf(gbps), statOf(spg)
+		s.Gbps, s.ProxySPerGB, s.CoreSPerGB = statOf(gbps), statOf(spg), statOf(cspg)
 		s.BulkProxyBusy, s.BulkGenBusy, s.BulkSaturated = statOf(bpb), statOf(bgb), mostFrequent(bsat)
 		r.Summary = append(r.Summary, s)
 	}
@@ -206,8 +210,10 @@ func summarize(r *report) {
 			CPS:            harness.Ratio(ps.CPS.Median, o.CPS.Median),
 			P99:            harness.Ratio(ps.P99.Median, o.P99.Median),
 			ProxyUsPerConn: harness.Ratio(ps.ProxyUsPerConn.Median, o.ProxyUsPerConn.Median),
+			CoreUsPerConn:  harness.Ratio(ps.CoreUsPerConn.Median, o.CoreUsPerConn.Median),
 			Gbps:           harness.Ratio(ps.Gbps.Median, o.Gbps.Median),
-			ProxySPerGB:    harness.Ratio(ps.ProxySPerGB.Median, o.ProxySPerGB.Median)})
+			ProxySPerGB:    harness.Ratio(ps.ProxySPerGB.Median, o.ProxySPerGB.Median),
+			CoreSPerGB:     harness.Ratio(ps.CoreSPerGB.Median, o.CoreSPerGB.Median)})
 	}
 }
 
@@ -261,14 +267,14 @@ func printReport(w io.Writer, r *report) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "\nbulk: one connection, client -> proxy -> sink\n")
-	fmt.Fprintf(w, "%-5s %-9s %9s %18s %18s %6s %9s %s\n", "round", "proxy", "Gbit/s",
-		cpuHead(o.ProxyCPU), cpuHead(o.GenCPU), "proxy", "CPU-s/GB", "saturated")
+	fmt.Fprintf(w, "%-5s %-9s %9s %18s %18s %6s %9s %9s %s\n", "round", "proxy", "Gbit/s",
+		cpuHead(o.ProxyCPU), cpuHead(o.GenCPU), "proxy", "s/GB", "CPU s/GB", "saturated")
 	for _, t := range r.Turns {
 		fmt.Fprintf(w, "%-5d %-9s ", t.Round, t.Proxy)
 		if k := t.Bulk; k != nil {
-			fmt.Fprintf(w, "%9.2f %18s %18s %5.0f%% %9.3f %s", k.Gbps, cpuCell(k.Window.ProxyCPU), cpuCell(k.Window.GenCPU), k.Window.ProxyPct, k.ProxySPerGB, k.Window.Saturated)
+			fmt.Fprintf(w, "%9.2f %18s %18s %5.0f%% %9.3f %9.3f %s", k.Gbps, cpuCell(k.Window.ProxyCPU), cpuCell(k.Window.GenCPU), k.Window.ProxyPct, k.ProxySPerGB, k.CoreSPerGB, k.Window.Saturated)
 		} else {
-			fmt.Fprintf(w, "%9s %18s %18s %6s %9s %s", "-", "-", "-", "-", "-", "-")
+			fmt.Fprintf(w, "%9s %18s %18s %6s %9s %9s %s", "-", "-", "-", "-", "-", "-", "-")
 		}
 		if e := strings.Join(nonEmpty(t.Error, t.BulkError), "; "); e != "" {
 			fmt.Fprintf(w, "  FAILED: %s", firstLine(e))
@@ -293,16 +299,24 @@ func printReport(w io.Writer, r *report) {
 		fmt.Fprintf(w, "  counters: %s\n", strings.Join(parts, ", "))
 	}
 
-	fmt.Fprintf(w, "\nmedian [min..max] over the turns without error\n")
-	fmt.Fprintf(w, "%-9s %2s %-26s %-22s %-22s %-10s %2s %-22s %-22s %s\n", "proxy", "n", "conn/s", "p99 ms", "proxy µs/conn", "saturated", "n", "bulk Gbit/s", "proxy CPU-s/GB", "saturated")
+	fmt.Fprintf(w, "\nmedian [min..max] over the turns without error; proxy = its processes' CPU time, CPU = CPU%d's busy time, per connection or per 10^9 bytes\n", o.ProxyCPU)
+	fmt.Fprintf(w, "%-9s %2s %-24s %-22s %-22s %-22s %-9s %-9s %s\n", "cps", "n", "conn/s", "p99 ms", "proxy µs/conn", "CPU µs/conn",
+		fmt.Sprintf("CPU%d busy", o.ProxyCPU), fmt.Sprintf("CPU%d busy", o.GenCPU), "saturated")
 	for _, s := range r.Summary {
-		fmt.Fprintf(w, "%-9s %2d %-26s %-22s %-22s %-10s %2d %-22s %-22s %s\n", s.Proxy,
-			s.CPS.N, statCell(s.CPS, 1, "%.0f"), statCell(s.P99, 1e3, "%.2f"), statCell(s.ProxyUsPerConn, 1, "%.1f"), s.CPSSaturated,
-			s.Gbps.N, statCell(s.Gbps, 1, "%.2f"), statCell(s.ProxySPerGB, 1, "%.3f"), s.BulkSaturated)
+		fmt.Fprintf(w, "%-9s %2d %-24s %-22s %-22s %-22s %8.0f%% %8.0f%% %s\n", s.Proxy, s.CPS.N,
+			statCell(s.CPS, 1, "%.0f"), statCell(s.P99, 1e3, "%.2f"), statCell(s.ProxyUsPerConn, 1, "%.1f"), statCell(s.CoreUsPerConn, 1, "%.1f"),
+			s.CPSProxyBusy.Median, s.CPSGenBusy.Median, s.CPSSaturated)
+	}
+	fmt.Fprintf(w, "%-9s %2s %-24s %-22s %-22s %-22s %-9s %-9s %s\n", "bulk", "n", "Gbit/s", "", "proxy CPU-s/GB", "CPU s/GB",
+		fmt.Sprintf("CPU%d busy", o.ProxyCPU), fmt.Sprintf("CPU%d busy", o.GenCPU), "saturated")
+	for _, s := range r.Summary {
+		fmt.Fprintf(w, "%-9s %2d %-24s %-22s %-22s %-22s %8.0f%% %8.0f%% %s\n", s.Proxy, s.Gbps.N,
+			statCell(s.Gbps, 1, "%.2f"), "", statCell(s.ProxySPerGB, 1, "%.3f"), statCell(s.CoreSPerGB, 1, "%.3f"),
+			s.BulkProxyBusy.Median, s.BulkGenBusy.Median, s.BulkSaturated)
 	}
 	for _, q := range r.Ratios {
-		fmt.Fprintf(w, "pollstack / %-8s conn/s %.2f, p99 %.2f, proxy µs/conn %.2f, bulk Gbit/s %.2f, proxy CPU-s/GB %.2f\n",
-			q.Other, q.CPS, q.P99, q.ProxyUsPerConn, q.Gbps, q.ProxySPerGB)
+		fmt.Fprintf(w, "pollstack / %-8s conn/s %.2f, p99 %.2f, proxy µs/conn %.2f, CPU µs/conn %.2f; Gbit/s %.2f, proxy CPU-s/GB %.2f, CPU s/GB %.2f\n",
+			q.Other, q.CPS, q.P99, q.ProxyUsPerConn, q.CoreUsPerConn, q.Gbps, q.ProxySPerGB, q.CoreSPerGB)
 	}
 	printNotes(w, r)
 }
@@ -335,6 +349,7 @@ func printNotes(w io.Writer, r *report) {
 		fmt.Fprintln(w, "The generator side saturated first in some windows: the rates there are what the generator could drive, a lower bound of the proxy's.")
 	}
 	fmt.Fprintf(w, "pollstack busy-polls: its CPU time counts every poll, also those that find nothing (a busy-polling core counts 100%%); with --idle-sleep-after %d its core sleeps in poll(2) after that many empty polls, so idle time is not counted, but under load it rarely sleeps and its CPU time is an upper bound of the work. \"polls that found work\" above says how much of it was spinning.\n", r.Options.SleepAt)
+	fmt.Fprintf(w, "proxy µs/conn and CPU-s/GB count its processes' utime+stime, which includes the kernel work in their syscalls (on veth also the receiving namespace's input of what they send) but not the softirq work on their CPU outside them (TCP timers, ksoftirqd); CPU µs/conn and CPU s/GB count everything that ran on CPU%d, which is the proxy's work and what it set off, plus any other tenant of the machine.\n", r.Options.ProxyCPU)
 	fmt.Fprintf(w, "abnormal: sessions each proxy saw end abnormally (pollstack: client_resets and its failure counters; HAProxy: tcplog lines with dontlog-normal; nginx: error.log lines of level error and above); wrk's stop cuts up to --connections per wrk run (%d a turn).\n", expectedAbnormalOf(r.Options))
 }
 
