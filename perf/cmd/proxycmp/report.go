@@ -411,7 +411,7 @@ func isTCPAnomaly(k string) bool {
 	if !strings.HasPrefix(k, "pollstack_tcp_") {
 		return false
 	}
-	for _, w := range []string{"drop", "rst", "reset", "rexmt", "retrans", "timeout", "badsum", "persist", "keepdrops", "conndrops", "refused"} {
+	for _, w := range []string{"drop", "rst", "reset", "rexmt", "retrans", "timeout", "badsum", "persist", "keepdrops", "conndrops", "refused", "noport", "challengeack", "listendrop", "noframe"} {
 		if strings.Contains(k, w) {
 			return true
 		}
