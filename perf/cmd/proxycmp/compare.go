@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -83,13 +84,13 @@ func compare(ctx context.Context, o options, log io.Writer) (rep *report, err er
 		return nil, err
 	}
 	b := &bench{o: o, dir: dir, log: log, sinks: map[string]*sink{}}
-	if has(o.Proxies, pxNginx) {
+	if slices.Contains(o.Proxies, pxNginx) {
 		if _, err := os.Stat(streamModule); err != nil {
 			os.RemoveAll(dir)
 			return nil, fmt.Errorf("nginx's stream module: %w (Debian: apt-get install libnginx-mod-stream)", err)
 		}
 	}
-	if has(o.Proxies, pxPollstack) {
+	if slices.Contains(o.Proxies, pxPollstack) {
 		if b.pollstack, err = harness.Pollstack(ctx, "proxycmp", o.Pollstack, dir, log); err != nil {
 			os.RemoveAll(dir)
 			return nil, err
@@ -173,15 +174,6 @@ func order(r int, list []string) []string {
 		out = append(out, list[(r-1+i)%n])
 	}
 	return out
-}
-
-func has(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // setup writes the configurations and sets the kernels' TCP up for many

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"slices"
 
 	"github.com/pollstack/pollstack/perf/internal/harness"
 )
@@ -10,10 +11,10 @@ func main() { harness.Main(parseFlags, run) }
 
 func run(o options) int {
 	tools := []string{"ip", "ethtool", "wrk", "curl", "taskset", "nginx", "sysctl"}
-	if has(o.Proxies, pxHAProxy) {
+	if slices.Contains(o.Proxies, pxHAProxy) {
 		tools = append(tools, "haproxy")
 	}
-	if has(o.Proxies, pxPollstack) && o.Pollstack == "" {
+	if slices.Contains(o.Proxies, pxPollstack) && o.Pollstack == "" {
 		tools = append(tools, "go")
 	}
 	ctx, stop, ok := harness.Prepare("proxycmp", "it builds a test bed (network namespaces, a veth pair), runs proxies and servers in it, and pollstack needs AF_XDP", tools...)
