@@ -15,7 +15,9 @@ import (
 
 // One short round on a real bed: each of the three proxies moves both
 // workloads' traffic without an error, pollstack's XDP program is gone
-// after its turn, the report is whole, and so is the bed afterwards.
+// after its turn, the report is whole, and so is the bed afterwards. The
+// windows are 2 s: in a 1 s one a proxy starved by other work on the
+// machine once completed no request at all.
 func TestCompareOnBed(t *testing.T) {
 	bedtest.RequirePrivileged(t)
 	bedtest.NeedTools(t, "wrk", "curl", "nginx", "haproxy", "taskset", "sysctl", "go")
@@ -25,7 +27,7 @@ func TestCompareOnBed(t *testing.T) {
 		}
 		t.Skipf("nginx's stream module: %v (libnginx-mod-stream)", err)
 	}
-	o, err := parseFlags([]string{"--rounds", "1", "--duration", "1s", "--warmup", "1s", "--connections", "8"}, &bytes.Buffer{})
+	o, err := parseFlags([]string{"--rounds", "1", "--duration", "2s", "--warmup", "1s", "--connections", "8"}, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +53,7 @@ func TestCompareOnBed(t *testing.T) {
 			continue
 		}
 		if c := tn.CPS; c.Wrk.Requests == 0 || c.Wrk.SockErrs != 0 || c.Wrk.Non2xx != 0 || c.Rate <= 0 || c.P99 <= 0 ||
-			c.Window.Seconds < 0.9 || c.Window.ProxySeconds <= 0 || c.ProxyUsPerConn <= 0 || c.Window.Saturated == "" {
+			c.Window.Seconds < 1.9 || c.Window.ProxySeconds <= 0 || c.ProxyUsPerConn <= 0 || c.Window.Saturated == "" {
 			t.Errorf("%s cps: %+v", tn.Proxy, c)
 		}
 		if k := tn.Bulk; k.Bytes == 0 || k.Total < k.Bytes || k.Gbps <= 0 || k.Window.ProxySeconds <= 0 || k.ProxySPerGB <= 0 {
