@@ -1,0 +1,137 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pollstack/pollstack/perf/internal/harness"
+)
+
+// The proxies, in the order of the first round.
+const (
+	pxPollstack = "pollstack"
+	pxHAProxy   = "haproxy"
+	pxNginx     = "nginx"
+)
+
+var allProxies = []string{pxPollstack, pxHAProxy, pxNginx}
+
+// maxConnections bounds --connections: HAProxy takes two descriptors per
+// proxied connection and this machine's hard limit may be as low as 20000,
+// so its maxconn is 9000 (and nginx's worker_connections the same).
+const maxConnections = 4000
+
+// options are the command's flags.
+type options struct {
+	Rounds      int           `json:"rounds"`
+	Duration    time.Duration `json:"duration_ns"`
+	Warmup      time.Duration `json:"warmup_ns"`
+	Connections int           `json:"connections"`
+	Proxies     []string      `json:"proxies"`
+	ProxyCPU    int           `json:"proxy_cpu"`
+	GenCPU      int           `json:"gen_cpu"`
+	SleepAt     int           `json:"idle_sleep_after"` // pollstack proxy --idle-sleep-after
+	GRO         bool          `json:"gro"`              // GRO on both veth ends
+	Offload     bool          `json:"offload"`          // TSO/GSO left on on NAME-a for the kernel proxies
+	Pollstack   string        `json:"pollstack"`        // binary; "" builds one
+	KeepBed     bool          `json:"keep_bed"`
+	JSON        bool          `json:"-"`
+	Verbose     bool          `json:"-"`
+}
+
+const usageText = `usage: sudo proxycmp [flags]
+
+Three TCP (layer 4) proxies side by side in one run, on one fresh test bed,
+each pinned to the same CPU (--proxy-cpu), with the same generator and the
+same backends on the other CPU (--gen-cpu):
+
+  pollstack  pollstack proxy (its own TCP stack over AF_XDP) on the bed's
+             NAME-a veth end
+  haproxy    Debian's HAProxy 2.6, mode tcp, nbthread 1, cpu-map and taskset,
+             on the Linux kernel in NAME-a (the same veth end)
+  nginx      Debian's nginx stream module (libnginx-mod-stream), one worker,
+             worker_cpu_affinity and taskset, on the kernel in NAME-a
+
+The generator and the backends are in NAME-b on the kernel. Each round
+gives every proxy one turn, the order rotating (A B C, B C A, C A B, ...);
+in a turn the proxy is started, then measured on two workloads:
+
+  cps   connections/s: wrk -t1 --latency -H 'Connection: close' through the
+        proxy to nginx HTTP backends (one request per connection), and the
+        p99 latency wrk reports
+  bulk  Gbit/s through one TCP connection: a client in this process writes
+        256 KiB at a time through the proxy to a sink that discards
+
+For each window it reads every CPU's utilisation from /proc/stat and the
+proxy's CPU time (utime+stime of its processes, /proc/PID/stat) and says
+which side saturated; CPU time per connection (and per GB) shows the
+proxies' costs where the generator side is the limit. The report gives every
+turn, and per proxy the median, min and max over the rounds and the ratios
+of pollstack's medians to the others'. See doc.go for the method.
+
+Must run as root from inside the module (it builds ./cmd/pollstack unless
+--pollstack is given); needs AF_XDP, ip, ethtool, wrk, curl, taskset, nginx
+(the backends), haproxy and /usr/lib/nginx/modules/ngx_stream_module.so
+(Debian: libnginx-mod-stream) for the proxies measured. Progress goes to
+stderr. Everything it started is stopped by PID and the bed removed at the
+end, on error and on SIGINT (but see --keep-bed). Exit status: 0 every turn
+moved traffic without an error, 1 a turn failed or the run could not start,
+2 bad flags.
+
+Flags:
+`
+
+// parseFlags parses args. It returns flag.ErrHelp for --help and another
+// error for bad flags, having printed the reason and the usage to stderr.
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	o := options{}
+	fs := harness.NewFlagSet("proxycmp", usageText, stderr)
+	fs.IntVar(&o.Rounds, "rounds", 3, "rounds; each gives every proxy one turn (cps, then bulk), the order rotating")
+	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured window of each workload in a turn, whole seconds (wrk -d; the bulk stream's measured part)")
+	fs.DurationVar(&o.Warmup, "warmup", time.Second, "before each window, whole seconds or 0: a wrk run of this length whose result is dropped; the bulk stream's first part, not counted")
+	fs.IntVar(&o.Connections, "connections", 32, fmt.Sprintf("wrk connections for cps (wrk -c), 1..%d", maxConnections))
+	proxies := fs.String("proxies", strings.Join(allProxies, ","), "the proxies to measure, comma-separated, in the first round's order: pollstack, haproxy, nginx")
+	fs.IntVar(&o.ProxyCPU, "proxy-cpu", 0, "CPU of the proxy under test (all its threads)")
+	fs.IntVar(&o.GenCPU, "gen-cpu", 1, "CPU of the generator (wrk), the nginx backends, the bulk client and sink, and this program")
+	fs.IntVar(&o.SleepAt, "idle-sleep-after", 64, "pollstack proxy --idle-sleep-after: its core sleeps in poll(2) after this many empty polls, so idle time is not busy time (0: busy-poll always)")
+	fs.BoolVar(&o.GRO, "gro", true, "turn GRO on on both veth ends (ethtool -K IF gro on), as on a NIC: the kernel's receive then coalesces the frames of a bulk stream (veth has it off by default)")
+	fs.BoolVar(&o.Offload, "offload", true, "leave TSO and GSO on on NAME-a (veth's default), so the kernel proxies hand the veth 64 KiB segments that reach NAME-b unsplit; false turns them off (ethtool -K NAME-a tso off gso off) and the kernel proxies send MTU-sized frames, as pollstack does over AF_XDP")
+	fs.StringVar(&o.Pollstack, "pollstack", "", "pollstack binary to run (default: go build ./cmd/pollstack into a temporary directory; run from inside the module)")
+	fs.BoolVar(&o.KeepBed, "keep-bed", false, "leave the bed's namespaces and the configuration files in place at the end (the processes are stopped all the same); it prints how to remove them")
+	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON on stdout instead of the table")
+	fs.BoolVar(&o.Verbose, "v", false, "copy wrk's and the proxies' output to stderr")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	var perr error
+	o.Proxies, perr = parseProxies(*proxies)
+	ncpu := runtime.NumCPU()
+	return o, harness.Check(fs, harness.NoArgs(fs.Args()), perr, harness.Rounds(o.Rounds),
+		harness.Duration(o.Duration), harness.Warmup(o.Warmup),
+		harness.Want(o.Connections >= 1 && o.Connections <= maxConnections, "--connections %d: want 1..%d", o.Connections, maxConnections),
+		harness.CPU("proxy-cpu", o.ProxyCPU), harness.CPU("gen-cpu", o.GenCPU),
+		harness.Want(o.ProxyCPU < ncpu, "--proxy-cpu %d: this machine has CPUs 0..%d", o.ProxyCPU, ncpu-1),
+		harness.Want(o.GenCPU < ncpu, "--gen-cpu %d: this machine has CPUs 0..%d", o.GenCPU, ncpu-1),
+		harness.Want(o.GenCPU != o.ProxyCPU, "--gen-cpu and --proxy-cpu are both %d: the proxy and the generator want a CPU each", o.GenCPU),
+		harness.Want(o.SleepAt >= 0, "--idle-sleep-after %d: must not be negative", o.SleepAt))
+}
+
+// parseProxies reads --proxies: known names, each once, at least one.
+func parseProxies(s string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if !slices.Contains(allProxies, p) {
+			return nil, fmt.Errorf("--proxies %q: unknown proxy %q (want pollstack, haproxy, nginx)", s, p)
+		}
+		if slices.Contains(out, p) {
+			return nil, fmt.Errorf("--proxies %q: %s twice", s, p)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
