@@ -174,7 +174,7 @@ func printProxyStat(w io.Writer, prev, cur []proxyStat, secs float64) {
 		fmt.Fprintf(w, "  server %s (%s), core %d: %s, %d open, %.0f connections/s, out %.1f Mbit/s, in %.1f Mbit/s; %s\n",
 			p.Name, p.Addr, p.Core, state, p.Active, rate(p, "connections"), rate(p, "bytes_out")*8/1e6, rate(p, "bytes_in")*8/1e6,
 			nonZero(p.Counters, "connections", "connect_refused", "connect_timeout", "connect_reset", "connect_noport",
-				"connect_other", "retries", "resets", "check_failures", "went_down", "went_up", "backend_queued",
+				"connect_other", "retries", "resets", "write_errors", "check_failures", "went_down", "went_up", "backend_queued",
 				"backend_queue_timeouts", "backend_no_server"))
 	}
 }

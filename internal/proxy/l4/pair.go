@@ -22,6 +22,7 @@ type pair struct {
 	queued   bool
 	live     bool
 	timedOut bool // srv is being aborted by a timeout (its Closed says so)
+	aborting bool // the proxy is resetting both legs itself (reset)
 	cliFin   bool // the client's FIN was passed to the server
 	srvFin   bool // the server's FIN was passed to the client
 	last     mono.Time
@@ -319,7 +320,9 @@ func (h *serverLeg) Closed(c *tcp.Conn, err error) {
 	} else if cli := p.cli; cli != nil {
 		switch {
 		case err != nil:
-			s.stats[SrvResets]++
+			if !p.aborting {
+				s.stats[SrvResets]++
+			}
 			cli.Abort()
 		case !p.srvFin:
 			p.srvFin = true
@@ -417,6 +420,7 @@ func (a *App) pump(p *pair, up bool) {
 		}
 		n, err := to.Write(x)
 		if err != nil {
+			s.stats[SrvWriteErrors]++
 			a.reset(p)
 			return
 		}
@@ -455,8 +459,10 @@ func (a *App) pump(p *pair, up bool) {
 	}
 }
 
-// reset resets both legs.
+// reset resets both legs (neither leg's Closed counts it as the peer's
+// reset).
 func (a *App) reset(p *pair) {
+	p.aborting = true
 	cli, srv := p.cli, p.srv
 	if srv != nil {
 		srv.Abort()

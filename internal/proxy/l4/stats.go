@@ -30,7 +30,8 @@ const (
 	SrvConnectNoPort         // dials refused: no source port (or socket) free on this core
 	SrvConnectOther          // dials refused for another reason
 	SrvRetries               // failed connects retried on another server
-	SrvResets                // established backend connections that were reset or timed out
+	SrvResets                // established backend connections that the server reset, or that timed out
+	SrvWriteErrors           // pairs the proxy reset because a write to one leg failed
 	SrvBytesOut              // bytes forwarded client to server (PROXY headers not counted)
 	SrvBytesIn               // bytes forwarded server to client
 	SrvChecks                // health checks started
@@ -44,7 +45,7 @@ const (
 var ServerCounterNames = [numServerCounters]string{
 	SrvConnections: "connections", SrvConnectRefused: "connect_refused", SrvConnectTimeout: "connect_timeout",
 	SrvConnectReset: "connect_reset", SrvConnectNoPort: "connect_noport", SrvConnectOther: "connect_other",
-	SrvRetries: "retries", SrvResets: "resets", SrvBytesOut: "bytes_out", SrvBytesIn: "bytes_in",
+	SrvRetries: "retries", SrvResets: "resets", SrvWriteErrors: "write_errors", SrvBytesOut: "bytes_out", SrvBytesIn: "bytes_in",
 	SrvChecks: "checks", SrvCheckFailures: "check_failures", SrvWentDown: "went_down", SrvWentUp: "went_up",
 }
 
