@@ -191,11 +191,17 @@ func (c *Core) Poll(now mono.Time) int {
 		c.stats[RxPackets] += uint64(n)
 		return n
 	}
+	if c.tcp != nil {
+		c.tcp.BeginBatch()
+	}
 	for i := 0; i < n; i++ {
 		c.input(c.rx[i], now)
 	}
 	if c.steer != nil {
 		n += c.steerPoll(now)
+	}
+	if c.tcp != nil {
+		c.tcp.EndBatch(now) // the ACKs the batch owes, one per connection (tcp/batch.go)
 	}
 	c.flush()
 	return n

@@ -139,6 +139,8 @@ type Conn struct {
 	ackNow      bool
 	forceData   bool // the persist timer overrides silly window avoidance
 	delAcked    int  // full segments received since the last ACK
+	ackBatch    bool // an ACK owed by the every-second-segment rule, sent at the end of the receive batch (Shard.EndBatch)
+	inAckList   bool // on the shard's list of batch ACKs
 	closedByApp bool // Close was called: nothing more will be read
 	notified    bool // Closed was delivered
 	lingering   bool // ended in order with unread bytes: kept for the application (release)
@@ -245,6 +247,12 @@ func (c *Conn) windowOpened() {
 	}
 	edge := c.rcvNxt.Add(c.rcvWindow())
 	if edge.GT(c.rcvAdv) && edge.Sub(c.rcvAdv) >= uint32(min(2*c.ourMSS, c.rcv.cap()/2)) {
+		if c.shard.batching {
+			// Read within a receive batch (an app that consumes as data
+			// arrives): the batch's ACK at its end carries the window.
+			c.deferAck()
+			return
+		}
 		c.ackNow = true
 		c.shard.stats[StatSndWinUp]++
 		c.output()

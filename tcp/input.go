@@ -653,9 +653,14 @@ func (c *Conn) receiveData(seq flow.Seq, p []byte) {
 			return
 		}
 		c.delAcked++
-		if !s.cfg.DelayedAck || c.delAcked >= 2 {
+		switch {
+		case !s.cfg.DelayedAck:
 			c.ackNow = true
-		} else if c.timers[timerDelAck] == 0 {
+		case c.delAcked >= 2 && s.batching:
+			c.deferAck()
+		case c.delAcked >= 2:
+			c.ackNow = true
+		case c.timers[timerDelAck] == 0:
 			c.armTimer(timerDelAck, s.now.Add(s.cfg.DelAckTime))
 		}
 		return

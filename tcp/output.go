@@ -213,7 +213,7 @@ func (c *Conn) emit(seq flow.Seq, n int, flags Flags) bool {
 	s.send.Send(&c.tuple, h+n)
 	s.stats[StatSndTotal]++
 	if flags&FlagACK != 0 {
-		c.ackNow = false
+		c.ackNow, c.ackBatch = false, false
 		c.delAcked = 0
 		if c.timers[timerDelAck] != 0 {
 			c.armTimer(timerDelAck, 0)

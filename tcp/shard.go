@@ -64,6 +64,11 @@ type Shard struct {
 	nRST int
 
 	ticker func(now mono.Time) // the application's periodic work (SetTicker)
+
+	// A receive batch (BeginBatch..EndBatch): the connections owing an
+	// ACK by the every-second-segment rule, acknowledged once at its end.
+	batching bool
+	ackList  []*Conn
 }
 
 // NewShard returns a shard that sends through send.
