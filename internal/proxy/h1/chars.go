@@ -1,6 +1,9 @@
 package h1
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // Byte classes, one table lookup each.
 const (
@@ -151,4 +154,53 @@ func parseDecimal(b []byte) (int64, bool) {
 		v = v*10 + d
 	}
 	return v, true
+}
+
+// Word-at-a-time checks (SWAR): lo8 and hi8 broadcast a byte's low and high
+// bits; less(w, n) reports whether a byte of w is below n (n <= 128), and
+// zero(w) whether one is 0, both exact for the word as a whole.
+const (
+	lo8 = 0x0101010101010101
+	hi8 = 0x8080808080808080
+)
+
+func less(w, n uint64) bool { return (w-lo8*n)&^w&hi8 != 0 }
+
+func zero(w uint64) bool { return (w-lo8)&^w&hi8 != 0 }
+
+// validValue reports whether every byte of v may be in a field value: VCHAR,
+// obs-text, SP, HTAB (RFC 9110 5.5). Eight bytes at a time while none is a
+// control or DEL; a word with one (a tab, most likely) is looked at byte by
+// byte.
+func validValue(v []byte) bool {
+	i := 0
+	for ; i+8 <= len(v); i += 8 {
+		w := binary.LittleEndian.Uint64(v[i:])
+		if less(w, 0x20) || zero(w^lo8*0x7f) {
+			break
+		}
+	}
+	for _, c := range v[i:] {
+		if class[c]&cValue == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// validTarget reports whether every byte of t is VCHAR (0x21..0x7e).
+func validTarget(t []byte) bool {
+	i := 0
+	for ; i+8 <= len(t); i += 8 {
+		w := binary.LittleEndian.Uint64(t[i:])
+		if w&hi8 != 0 || less(w, 0x21) || zero(w^lo8*0x7f) {
+			return false
+		}
+	}
+	for _, c := range t[i:] {
+		if class[c]&cTarget == 0 {
+			return false
+		}
+	}
+	return true
 }

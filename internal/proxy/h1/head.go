@@ -386,10 +386,8 @@ func (p *parser) fieldLine(l []byte, off int) Reason {
 	for ve > vs && isOWS(l[ve-1]) {
 		ve--
 	}
-	for _, c := range l[vs:ve] {
-		if class[c]&cValue == 0 {
-			return BadFieldValue
-		}
+	if !validValue(l[vs:ve]) {
+		return BadFieldValue
 	}
 	f := field{
 		line:    uint32(off),

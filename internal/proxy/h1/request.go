@@ -185,10 +185,8 @@ func (p *parser) requestLine(l []byte) Reason {
 	p.mspan = span{0, uint32(sp1)}
 	ts := uint32(sp1 + 1)
 	p.tspan = span{ts, ts + uint32(sp2)}
-	for _, c := range target {
-		if class[c]&cTarget == 0 {
-			return BadTarget
-		}
+	if !validTarget(target) {
+		return BadTarget
 	}
 	return p.targetForm(target, ts)
 }
