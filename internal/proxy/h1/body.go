@@ -46,8 +46,8 @@ type Step struct {
 	// framing (chunk-size lines, the CRLF after chunk data, the last
 	// chunk, trailers, the final CRLF).
 	Data bool
-	// Emit is the canonical framing for the framing elements this step
-	// completed, for a proxy that re-frames (written in place of in[:N]):
+	// Emit is the canonical framing for the framing element this step
+	// completed, if any, for a proxy that re-frames (written in place of in[:N]):
 	// "\r\n" after a chunk's data, "%x\r\n" for a size line, "0\r\n" for
 	// the last chunk, "\r\n" for the end. At most MaxEmit bytes, valid
 	// until the next Next.
@@ -106,9 +106,9 @@ func (b *Body) Remaining() int64 { return b.left }
 func (b *Body) Framing() Framing { return b.framing }
 
 // Next reads the first bytes of in, which follow what earlier calls took,
-// and returns what they are, stopping where their kind changes (or, for
-// framing, once a chunk-size line is complete, so that the caller emits the
-// size before the data). It takes nothing past the body's end: a Step with
+// and returns what they are, stopping where their kind changes and, in
+// framing, after each element that emits something (so that a refusal
+// never comes in a step that emitted). It takes nothing past the body's end: a Step with
 // N == 0 and Done is the end. A refusal (why != OK: the body is malformed,
 // the connection must close) repeats on every later call.
 //
@@ -183,9 +183,9 @@ func (b *Body) framingStep(in []byte) (Step, Reason) {
 			if c != '\n' {
 				return b.refuse(BadChunkEnd)
 			}
-			emit = append(emit, '\r', '\n')
 			b.state, b.size, b.line, b.ext = csSize, 0, 0, false
-			continue
+			emit = append(emit, '\r', '\n')
+			return Step{N: i + 1, Emit: emit}, OK
 		case csTrailer, csTName, csTValue, csTLF, csEndLF:
 			if why := b.trailerByte(c); why != OK {
 				return b.refuse(why)
@@ -216,7 +216,7 @@ func (b *Body) framingStep(in []byte) (Step, Reason) {
 		}
 		return Step{N: i + 1, Emit: emit}, OK
 	}
-	return Step{N: i, Emit: emit}, OK
+	return Step{N: i}, OK
 }
 
 // sizeByte reads one byte of a chunk-size line (7.1, 7.1.1):

@@ -64,7 +64,9 @@ type ResponseEdit struct {
 	// body, to an HTTP/1.1 client whose connection it keeps):
 	// Content-Length is dropped and "Transfer-Encoding: chunked" written
 	// after the Transfer-Encoding fields received (so "gzip" becomes
-	// "gzip, chunked"). Ignored unless the framing is UntilClose or Length.
+	// "gzip, chunked"). Ignored unless Response.CanChunk: chunked may not
+	// be applied twice (RFC 9112 6.1), so a body already chunked and then
+	// coded ("chunked, gzip") goes until close.
 	Chunked bool
 }
 
@@ -270,7 +272,8 @@ func outputBound(q *parser) int {
 }
 
 // AppendHead appends the response head as it goes to the client: the status
-// line (the version as AppendHead of a request writes it), the field lines
+// line with our version, HTTP/1.1 (RFC 9110 2.5; the Connection field the
+// edit writes says whether the connection persists), the field lines
 // byte for byte and in order but for the hop-by-hop ones, a Content-Length
 // repeated (written once) or overridden by Transfer-Encoding (dropped), and
 // what e changes; then the empty line. It allocates nothing when dst has
@@ -278,8 +281,8 @@ func outputBound(q *parser) int {
 func (p *ResponseParser) AppendHead(dst []byte, e *ResponseEdit) []byte {
 	q := &p.p
 	b := q.data
-	chunk := e.Chunked && (q.framing == UntilClose || q.framing == Length)
-	dst = appendVersion(dst, q.minor)
+	chunk := e.Chunked && p.resp.CanChunk()
+	dst = append(dst, "HTTP/1.1"...)
 	end := len(b)
 	if len(q.fields) > 0 {
 		end = int(q.fields[0].line)

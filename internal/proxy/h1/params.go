@@ -56,8 +56,7 @@ func (l Limits) resolved() Limits {
 	return l
 }
 
-// MaxEmit is the most canonical framing one body Step emits (the CRLF ending
-// a chunk's data, then a chunk-size line of 16 hex digits and its CRLF): the
-// room a caller re-framing a chunked body keeps in the receiving send buffer
-// before each Step.
-const MaxEmit = 2 + 16 + 2
+// MaxEmit is the most canonical framing one body Step emits (a chunk-size
+// line of 16 hex digits and its CRLF): the room a caller re-framing a
+// chunked body keeps in the receiving send buffer before each Step.
+const MaxEmit = 16 + 2

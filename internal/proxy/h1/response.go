@@ -16,6 +16,15 @@ type Response struct {
 	// TEOverridesCL).
 	KeepAlive bool
 	HeadLen   int
+
+	chunked bool // Transfer-Encoding has chunked
+}
+
+// CanChunk reports whether the proxy may frame the body as chunked itself
+// (ResponseEdit.Chunked): its framing is UntilClose or Length, and chunked
+// was not applied already.
+func (r *Response) CanChunk() bool {
+	return (r.Framing == UntilClose || r.Framing == Length) && !r.chunked
 }
 
 // Interim reports whether r is a 1xx other than a switch: the proxy passes
@@ -105,6 +114,7 @@ func (p *ResponseParser) build() {
 		Flags:         q.flags,
 		KeepAlive:     keep,
 		HeadLen:       q.pos,
+		chunked:       q.teChunks > 0,
 	}
 	if q.framing != Length {
 		p.resp.ContentLength = 0

@@ -56,7 +56,7 @@ var respCases = []respCase{
 	{name: "RFC 9110 15.2.2 101 to no upgrade", ctx: get, in: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", why: UnexpectedSwitch},
 	{name: "9.3 HTTP/1.0 closes", ctx: get, in: "HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", framing: Length, cl: 1},
 	{name: "9.3 HTTP/1.0 keep-alive", ctx: get, in: "HTTP/1.0 200 OK\r\nContent-Length: 1\r\nConnection: keep-alive\r\n\r\n", framing: Length, cl: 1, keep: true, flags: ConnKeepAlive,
-		out: "HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n"},
+		out: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n"},
 	{name: "9.3 close", ctx: get, in: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nConnection: close\r\n\r\n", framing: Length, cl: 1, flags: ConnClose},
 	{name: "4 no reason phrase", ctx: get, in: "HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n", framing: Length, keep: true},
 	{name: "4 no space before an empty reason", ctx: get, in: "HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", framing: Length, keep: true,
@@ -169,6 +169,18 @@ func TestResponseReframe(t *testing.T) {
 	}
 	out := p.AppendHead(nil, &ResponseEdit{Chunked: true, Connection: ConnFieldClose})
 	want := "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+	if string(out) != want {
+		t.Errorf("%q\nwant\n%q", out, want)
+	}
+
+	// Chunked is not applied twice: "chunked, gzip" goes until close.
+	p.Reset()
+	in = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"
+	if _, done, why := p.Feed([]byte(in)); !done || why != OK || p.Response().Framing != UntilClose || p.Response().CanChunk() {
+		t.Fatalf("%v %v %+v", done, why, p.Response())
+	}
+	out = p.AppendHead(nil, &ResponseEdit{Chunked: true, Connection: ConnFieldClose})
+	want = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\nConnection: close\r\n\r\n"
 	if string(out) != want {
 		t.Errorf("%q\nwant\n%q", out, want)
 	}
