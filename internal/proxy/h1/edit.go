@@ -50,6 +50,11 @@ type RequestEdit struct {
 	Tunnel bool
 	// DropExpect drops Expect: the proxy answers 100-continue itself.
 	DropExpect bool
+	// DropUnderscores drops fields whose names have '_', as nginx does by
+	// default (underscores_in_headers off): a server that maps names to
+	// CGI-style variables reads "Content_Length" as Content-Length, which
+	// the proxy did not frame the request by.
+	DropUnderscores bool
 }
 
 // ResponseEdit says how ResponseParser.AppendHead rewrites a response head
@@ -116,7 +121,7 @@ func (p *RequestParser) AppendHead(dst []byte, e *RequestEdit) []byte {
 	xff, fwd := false, false // written
 	for i := range q.fields {
 		f := &q.fields[i]
-		if hopByHop(f, e.Tunnel) {
+		if hopByHop(f, e.Tunnel) || e.DropUnderscores && f.flags&fUnderscore != 0 {
 			continue
 		}
 		switch f.kind {

@@ -43,6 +43,10 @@ var editCases = []editCase{
 	{name: "Expect kept", in: "PUT / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n",
 		out: "PUT / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n"},
 
+	{name: "underscores dropped", in: "POST / HTTP/1.1\r\nHost: h\r\nContent_Length: 5\r\nX_A: 1\r\nX-B: 2\r\n\r\n",
+		e: RequestEdit{DropUnderscores: true}, out: "POST / HTTP/1.1\r\nHost: h\r\nX-B: 2\r\n\r\n"},
+	{name: "underscores kept", in: "POST / HTTP/1.1\r\nHost: h\r\nX_A: 1\r\n\r\n",
+		out: "POST / HTTP/1.1\r\nHost: h\r\nX_A: 1\r\n\r\n"},
 	{name: "X-Forwarded-For added", in: "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\n\r\n",
 		e:   RequestEdit{Client: v4, Forwarding: XForwardedFor},
 		out: "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nX-Forwarded-For: 198.18.0.2\r\n\r\n"},

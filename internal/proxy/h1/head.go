@@ -46,6 +46,7 @@ const (
 	fNamed       = 1 << iota // named by a Connection option: hop-by-hop
 	fDropCL                  // a response Content-Length the edit leaves out (repeated, or with Transfer-Encoding)
 	fCanonicalCL             // a response Content-Length the edit writes as one decimal value
+	fUnderscore              // the name has '_'
 )
 
 // kindOf returns the kind of the field named name.
@@ -395,6 +396,9 @@ func (p *parser) fieldLine(l []byte, off int) Reason {
 		nameEnd: uint32(off + i),
 		val:     span{uint32(off + vs), uint32(off + ve)},
 		kind:    kindOf(l[:i]),
+	}
+	if bytes.IndexByte(l[:i], '_') >= 0 {
+		f.flags |= fUnderscore
 	}
 	if cap(p.fields) == 0 {
 		p.fields = make([]field, 0, p.lim.MaxHeaders)
