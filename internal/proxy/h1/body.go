@@ -18,8 +18,8 @@ package h1
 //     each Step's Emit, never the framing bytes received. The peer then
 //     sees chunk-size lines of the parser's own making ("%x\r\n", no
 //     extensions), and whatever it reads is what this parser read. Trailer
-//     fields are dropped (RFC 9110 6.5.1 allows it; nginx does the same),
-//     and the head's Trailer field with them (RequestEdit drops it).
+//     fields are dropped (RFC 9110 6.5.1 allows it), and the head's
+//     Trailer field with them (AppendHead drops it).
 //   - as received: write every Step's bytes, framing too. Chunk extensions
 //     and trailers pass; but the bytes of a framing line go out before the
 //     line is known good, so a refusal comes after some of it was sent (the
