@@ -6,6 +6,9 @@ import (
 	"testing"
 )
 
+// wsKey is a WebSocket handshake's fields (RFC 6455 4.1).
+const wsKey = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+
 var (
 	v4 = netip.MustParseAddr("198.18.0.2")
 	v6 = netip.MustParseAddr("2001:2::2")
@@ -31,9 +34,9 @@ var editCases = []editCase{
 		out: "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n"},
 	{name: "chunked requests keep Transfer-Encoding", in: "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
 		out: "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"},
-	{name: "RFC 9110 7.8 tunnel keeps Upgrade", in: "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\n\r\n",
+	{name: "RFC 9110 7.8 tunnel keeps Upgrade", in: "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" + wsKey + "\r\n",
 		e:   RequestEdit{Tunnel: true, Connection: ConnFieldClose},
-		out: "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\nConnection: upgrade\r\n\r\n"},
+		out: "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n" + wsKey + "Connection: upgrade\r\n\r\n"},
 	{name: "Connection: close written", in: "GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n",
 		e: RequestEdit{Connection: ConnFieldClose}, out: "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"},
 	{name: "Connection: keep-alive written", in: "GET / HTTP/1.0\r\n\r\n",
