@@ -107,9 +107,12 @@ func appendVersion(dst []byte, minor uint8) []byte {
 // line, the field lines byte for byte and in order but for the hop-by-hop
 // ones and those e replaces, every line ended with CRLF, then the fields e
 // adds and the empty line. It allocates nothing when dst has OutputBound()
-// bytes of room. Call it once Feed has reported done.
+// bytes of room. Before Feed has reported done it appends nothing.
 func (p *RequestParser) AppendHead(dst []byte, e *RequestEdit) []byte {
 	q := &p.p
+	if q.state != stDone {
+		return dst
+	}
 	b := q.data
 	r := &p.req
 	dst = append(dst, r.MethodName...)
@@ -285,6 +288,9 @@ func outputBound(q *parser) int {
 // OutputBound() bytes of room.
 func (p *ResponseParser) AppendHead(dst []byte, e *ResponseEdit) []byte {
 	q := &p.p
+	if q.state != stDone {
+		return dst
+	}
 	b := q.data
 	chunk := e.Chunked && p.resp.CanChunk()
 	dst = append(dst, "HTTP/1.1"...)

@@ -88,9 +88,11 @@ func checkRequest(t *testing.T, p *RequestParser, data []byte, whole reqResult) 
 		case s != 400 && s != 414 && s != 431 && s != 501 && s != 505:
 			t.Fatalf("refusal %v asks for %d", whole.why, s)
 		}
-		return
 	}
 	if !whole.done {
+		if out := p.AppendHead(nil, &testEdit); len(out) != 0 {
+			t.Fatalf("head not done, edited as %q", out)
+		}
 		return
 	}
 	r := p.Request()

@@ -580,8 +580,8 @@ func (p *parser) markNamed(b []byte) {
 			if !ok {
 				break
 			}
-			if len(e) == 0 || equalFold(e, "close") || equalFold(e, "keep-alive") {
-				continue
+			if len(e) == 0 || equalFold(e, "close") || equalFold(e, "keep-alive") || equalFold(e, "upgrade") {
+				continue // not counted in connOpts; Upgrade is hop-by-hop anyway
 			}
 			for j := range p.fields {
 				f := &p.fields[j]

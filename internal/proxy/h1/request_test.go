@@ -276,6 +276,9 @@ func TestRequest(t *testing.T) {
 				if n, done, why2 := p.Feed([]byte("GET / HTTP/1.1\r\n")); why2 != why || done || n != 0 {
 					t.Errorf("next Feed: %d %v %v", n, done, why2)
 				}
+				if out := p.AppendHead(nil, &testEdit); len(out) != 0 || p.Fields() != 0 {
+					t.Errorf("refused head edited as %q, %d fields", out, p.Fields())
+				}
 				return
 			}
 			if !done {
