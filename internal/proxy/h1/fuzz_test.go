@@ -19,11 +19,16 @@ import (
 var fuzzLimits = []Limits{{}, {MaxLine: 64, MaxHead: 200, MaxHeaders: 3, MaxChunkLine: 40}}
 
 // splits returns the split positions to try for an input of n bytes: every
-// one for a small input, a spread for a large one.
+// one for a small input, a spread for a large one (a thinner one under the
+// race detector).
 func splits(n int) []int {
+	most := 512
+	if raceEnabled {
+		most = 64
+	}
 	step := 1
-	if n > 1024 {
-		step = n/512 + 1
+	if n > 2*most {
+		step = n/most + 1
 	}
 	var s []int
 	for i := 0; i <= n; i += step {
@@ -32,7 +37,12 @@ func splits(n int) []int {
 	return s
 }
 
+// everyByte returns the cuts that feed n bytes one at a time (none, so the
+// input goes whole, for a long input under the race detector).
 func everyByte(n int) []int {
+	if raceEnabled && n > 1024 {
+		return nil
+	}
 	cuts := make([]int, n)
 	for i := range cuts {
 		cuts[i] = i

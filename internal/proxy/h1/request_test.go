@@ -308,11 +308,7 @@ func TestRequestSplit(t *testing.T) {
 			p.Limits = tc.lim
 			in := []byte(tc.in)
 			whole := feedReq(&p, in)
-			step := 1
-			if len(in) > 4096 {
-				step = 61
-			}
-			for i := 0; i <= len(in); i += step {
+			for _, i := range splits(len(in)) {
 				if r := feedReq(&p, in, i); r != whole {
 					t.Fatalf("split at %d:\n%+v\nwhole:\n%+v", i, r, whole)
 				}
@@ -321,14 +317,8 @@ func TestRequestSplit(t *testing.T) {
 					t.Fatalf("split at %d and %d:\n%+v\nwhole:\n%+v", i, j, r, whole)
 				}
 			}
-			if len(in) < 4096 {
-				cuts := make([]int, len(in))
-				for i := range cuts {
-					cuts[i] = i
-				}
-				if r := feedReq(&p, in, cuts...); r != whole {
-					t.Fatalf("byte at a time:\n%+v\nwhole:\n%+v", r, whole)
-				}
+			if r := feedReq(&p, in, everyByte(len(in))...); r != whole {
+				t.Fatalf("byte at a time:\n%+v\nwhole:\n%+v", r, whole)
 			}
 		})
 	}

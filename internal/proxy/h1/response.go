@@ -28,8 +28,8 @@ func (r *Response) CanChunk() bool {
 }
 
 // Interim reports whether r is a 1xx other than a switch: the proxy passes
-// it on (to an HTTP/1.1 client; RFC 9110 15.2) and reads the next head for
-// the same request.
+// it on (to an HTTP/1.1 client; RFC 9110 15.2), then reads the next head
+// for the same request (Reset, SetRequest again).
 func (r *Response) Interim() bool { return r.Status < 200 && r.Framing != Tunnel }
 
 // ResponseParser reads response heads from the bytes a server connection
