@@ -281,11 +281,12 @@ func outputBound(q *parser) int {
 
 // AppendHead appends the response head as it goes to the client: the status
 // line with our version, HTTP/1.1 (RFC 9110 2.5; the Connection field the
-// edit writes says whether the connection persists), the field lines
-// byte for byte and in order but for the hop-by-hop ones, a Content-Length
-// repeated (written once) or overridden by Transfer-Encoding (dropped), and
-// what e changes; then the empty line. It allocates nothing when dst has
-// OutputBound() bytes of room.
+// edit writes says whether the connection persists), and the code and
+// reason as they came; the field lines byte for byte and in order but for
+// the hop-by-hop ones, a Content-Length repeated (written once) or
+// overridden by Transfer-Encoding (dropped), and what e changes; then the
+// empty line. It allocates nothing when dst has OutputBound() bytes of
+// room.
 func (p *ResponseParser) AppendHead(dst []byte, e *ResponseEdit) []byte {
 	q := &p.p
 	if q.state != stDone {
@@ -293,17 +294,12 @@ func (p *ResponseParser) AppendHead(dst []byte, e *ResponseEdit) []byte {
 	}
 	b := q.data
 	chunk := e.Chunked && p.resp.CanChunk()
-	dst = append(dst, "HTTP/1.1"...)
-	end := len(b)
-	if len(q.fields) > 0 {
-		end = int(q.fields[0].line)
-	}
-	// The rest of the status line, without its line end.
-	l := b[8:end]
-	for len(l) > 0 && (l[len(l)-1] == '\n' || l[len(l)-1] == '\r') {
-		l = l[:len(l)-1]
-	}
-	dst = append(dst, l...)
+	// The status line: the code, SP (which some servers leave out before
+	// an empty reason) and the reason (4).
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = append(dst, b[9:12]...)
+	dst = append(dst, ' ')
+	dst = append(dst, p.resp.Reason...)
 	dst = append(dst, '\r', '\n')
 	for i := range q.fields {
 		f := &q.fields[i]

@@ -60,7 +60,7 @@ var respCases = []respCase{
 	{name: "9.3 close", ctx: get, in: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nConnection: close\r\n\r\n", framing: Length, cl: 1, flags: ConnClose},
 	{name: "4 no reason phrase", ctx: get, in: "HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n", framing: Length, keep: true},
 	{name: "4 no space before an empty reason", ctx: get, in: "HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", framing: Length, keep: true,
-		out: "HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n"},
+		out: "HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n"},
 	{name: "4 reason with obs-text and tabs", ctx: get, in: "HTTP/1.1 200 \xe7a va\tbien\r\nContent-Length: 0\r\n\r\n", framing: Length, keep: true},
 	{name: "2.2 bare LF", ctx: get, in: "HTTP/1.1 200 OK\nContent-Length: 0\n\n", framing: Length, keep: true,
 		out: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"},
