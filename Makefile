@@ -52,6 +52,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSegmentInEachState$$' -fuzztime $$((5000 * $(FUZZ_SCALE)))x ./tcp
 	$(GO) test -run '^$$' -fuzz '^FuzzFeed$$' -fuzztime $$((10000 * $(FUZZ_SCALE)))x ./internal/apps/httpapp
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $$((20000 * $(FUZZ_SCALE)))x ./internal/proxy/proxyproto
+	$(GO) test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime $$((5000 * $(FUZZ_SCALE)))x ./internal/proxy/h1
+	$(GO) test -run '^$$' -fuzz '^FuzzResponse$$' -fuzztime $$((5000 * $(FUZZ_SCALE)))x ./internal/proxy/h1
+	$(GO) test -run '^$$' -fuzz '^FuzzChunked$$' -fuzztime $$((10000 * $(FUZZ_SCALE)))x ./internal/proxy/h1
 	$(GO) test -run '^$$' -fuzz '^FuzzSeq$$' -fuzztime $$((20000 * $(FUZZ_SCALE)))x ./flow
 	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $$((5000 * $(FUZZ_SCALE)))x ./internal/proxy/config
 
