@@ -34,3 +34,13 @@ func (c *Conn) DebugString() string {
 	}
 	return b.String()
 }
+
+// DebugConns returns the DebugString of every connection of the shard, for
+// tests and diagnostics (it allocates).
+func (s *Shard) DebugConns() []string {
+	var out []string
+	for t, c := range s.conns {
+		out = append(out, fmt.Sprintf("%v: %s", t, c.DebugString()))
+	}
+	return out
+}

@@ -219,3 +219,27 @@ func TestClientGoneDuringConnectIsNoServerFault(t *testing.T) {
 			srv.Up.Load(), srv.Counters[SrvConnectReset].Load(), srv.Counters[SrvWentDown].Load())
 	}
 }
+
+// A pair where nothing moves is idle even while segments come and go: a
+// backend that stops reading leaves the client's window probes as the only
+// traffic, and the pair is reset after the client timeout.
+func TestIdleMeansNoBytesMoved(t *testing.T) {
+	n := newTestNet(t)
+	cl := n.host(addrClient, tcp.DefaultConfig())
+	bk := n.host(addrBack, tcp.DefaultConfig())
+	var backConn *tcp.Conn
+	if _, err := bk.Listen(7, 0, &stallHandler{conn: &backConn}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := proxyCfg(netip.AddrPortFrom(addrBack, 7))
+	cfg.Listeners[0].ClientTimeout = 5 * time.Second
+	app, _ := n.proxy(cfg)
+	s := &stream{out: make([]byte, 4<<20), noShut: true}
+	n.dial(cl, s)
+	n.run(30*time.Second, func() bool { return s.done })
+	app.pub.Load().store(app)
+	if !s.done || app.Published().Listeners[0].Counters[LstIdleTimeouts].Load() != 1 {
+		t.Fatalf("done %v after 30 s of a stalled backend, idle_timeouts %d: want the pair reset after 5 s without progress",
+			s.done, app.Published().Listeners[0].Counters[LstIdleTimeouts].Load())
+	}
+}

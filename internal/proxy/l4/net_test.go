@@ -24,6 +24,8 @@ type testNet struct {
 	due   []packet
 	delay time.Duration
 	loss  float64
+	burst int // with loss: each loss starts a run of this many drops
+	left  int
 	rng   *rand.Rand
 }
 
@@ -41,7 +43,12 @@ type hostSender struct {
 
 func (s *hostSender) Buffer(*flow.Tuple) []byte { return s.buf[:] }
 func (s *hostSender) Send(t *flow.Tuple, n int) {
+	if s.n.left > 0 {
+		s.n.left--
+		return
+	}
 	if s.n.loss > 0 && s.n.rng.Float64() < s.n.loss {
+		s.n.left = s.n.burst
 		return
 	}
 	to := s.n.hosts[t.RemoteAddr]

@@ -121,14 +121,12 @@ func (h *clientLeg) Readable(c *tcp.Conn) {
 	case phaseHeader:
 		a.readHeader(p)
 	case phaseForward:
-		p.last = c.Now()
 		a.pump(p, true)
 	}
 }
 
 func (h *clientLeg) Writable(c *tcp.Conn) {
 	if p, ok := c.User.(*pair); ok && p.phase == phaseForward {
-		p.last = c.Now() // the client reads: not idle
 		(*App)(h).pump(p, false)
 	}
 }
@@ -292,14 +290,12 @@ func (h *serverLeg) Established(c *tcp.Conn) {
 
 func (h *serverLeg) Readable(c *tcp.Conn) {
 	if p, ok := c.User.(*pair); ok && p.phase == phaseForward {
-		p.last = c.Now()
 		(*App)(h).pump(p, false)
 	}
 }
 
 func (h *serverLeg) Writable(c *tcp.Conn) {
 	if p, ok := c.User.(*pair); ok && p.phase == phaseForward {
-		p.last = c.Now() // the server reads: not idle
 		(*App)(h).pump(p, true)
 	}
 }
@@ -440,10 +436,15 @@ func (a *App) pump(p *pair, up bool) {
 			break
 		}
 	}
-	if up {
-		s.stats[SrvBytesOut] += uint64(moved)
-	} else {
-		s.stats[SrvBytesIn] += uint64(moved)
+	if moved > 0 {
+		// Idle means no byte forwarded either way: segments that move
+		// nothing (window probes, ACKs of a stalled peer) do not count.
+		p.last = to.Now()
+		if up {
+			s.stats[SrvBytesOut] += uint64(moved)
+		} else {
+			s.stats[SrvBytesIn] += uint64(moved)
+		}
 	}
 	if p.cli == nil || p.srv == nil || !from.EOF() {
 		return
