@@ -2,6 +2,8 @@ package tcp
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -40,7 +42,9 @@ func (c *Conn) DebugString() string {
 func (s *Shard) DebugConns() []string {
 	var out []string
 	for t, c := range s.conns {
-		out = append(out, fmt.Sprintf("%v: %s", t, c.DebugString()))
+		out = append(out, fmt.Sprintf("%v:%d <-> %v:%d %s", netip.AddrFrom16(t.LocalAddr).Unmap(), t.LocalPort,
+			netip.AddrFrom16(t.RemoteAddr).Unmap(), t.RemotePort, c.DebugString()))
 	}
+	slices.Sort(out)
 	return out
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pollstack/pollstack/cores"
 	"github.com/pollstack/pollstack/engine"
+	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
 )
 
@@ -248,6 +249,26 @@ func (f *engineFlags) serveMetrics(e *engine.Engine, stderr io.Writer) func() {
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	// Every TCP connection's control block, core by core (for a person
+	// looking at a stall: states, sequence spaces, windows, timers).
+	mux.HandleFunc("/debug/pollstack/conns", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		for i, c := range e.Cores() {
+			var lines []string
+			if err := e.Loops()[i].Call(func(mono.Time) {
+				if c.TCP() != nil {
+					lines = c.TCP().DebugConns()
+				}
+			}); err != nil {
+				fmt.Fprintf(w, "core %d: %v\n", i, err)
+				continue
+			}
+			fmt.Fprintf(w, "core %d: %d connection(s)\n", i, len(lines))
+			for _, l := range lines {
+				fmt.Fprintf(w, "  %s\n", l)
+			}
+		}
+	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(f.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
