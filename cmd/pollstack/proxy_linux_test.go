@@ -147,10 +147,13 @@ func peerListen(t *testing.T, bed *testbed.Bed, port int) net.Listener {
 }
 
 // peerDial connects from the bed's peer to the proxy.
-func peerDial(addr string) (*net.TCPConn, error) {
+func peerDial(addr string) (*net.TCPConn, error) { return peerDialTimeout(addr, 5*time.Second) }
+
+// peerDialTimeout is peerDial with its own limit.
+func peerDialTimeout(addr string, d time.Duration) (*net.TCPConn, error) {
 	var c net.Conn
 	err := netns.Do(testbedNs, func() (err error) {
-		c, err = net.DialTimeout("tcp4", addr, 5*time.Second)
+		c, err = net.DialTimeout("tcp4", addr, d)
 		return err
 	})
 	if err != nil {
@@ -164,9 +167,9 @@ var testbedNs string
 // proxyStream sends size random bytes through the proxy to an echo
 // backend, half-closes, and checks the echo's SHA-256 by the deadline.
 func proxyStream(addr string, seed uint64, size int, deadline time.Time) error {
-	c, err := peerDial(addr)
+	c, err := peerDialTimeout(addr, min(time.Until(deadline), 2*time.Minute))
 	if err != nil {
-		return err
+		return fmt.Errorf("dial: %w", err)
 	}
 	defer c.Close()
 	c.SetDeadline(deadline)
@@ -267,10 +270,26 @@ func TestProxyByteExactToSocatBackends(t *testing.T) {
 			wg.Wait()
 			close(errs)
 			bad := 0
+			kinds := map[string]int{}
 			for err := range errs {
+				kind := "other"
+				switch {
+				case strings.Contains(err.Error(), ": dial: "):
+					kind = "dial"
+				case errors.Is(err, syscall.ECONNRESET):
+					kind = "reset"
+				case errors.Is(err, os.ErrDeadlineExceeded):
+					kind = "deadline"
+				case strings.Contains(err.Error(), "SHA-256"):
+					kind = "short or different"
+				}
+				kinds[kind]++
 				if bad++; bad <= 5 {
 					t.Error(err)
 				}
+			}
+			if bad > 0 {
+				t.Errorf("failures by kind: %v", kinds)
 			}
 			out := p.stop(t)
 			if bad > 0 {
