@@ -215,6 +215,14 @@ func proxyStream(addr string, seed uint64, size int, deadline time.Time) error {
 // 30 minutes: 8 GB through socat's and cat's processes on two CPUs).
 func proxyScale(t *testing.T) (streams, maxBytes int, limit time.Duration) {
 	streams, maxBytes, limit = 200, 1<<20, 2*time.Minute
+	if raceEnabled {
+		// The race detector makes the proxy (this binary) several times
+		// slower, and 200 bulk streams at once overload it: in one CI run
+		// a backend connect and its retry both ran past the 5 s connect
+		// timeout and the client was reset (backend connects time out
+		// when the core is overloaded). CI runs the full 200 without it.
+		streams, maxBytes = 60, 512<<10
+	}
 	if v := os.Getenv("POLLSTACK_PROXY"); v != "" {
 		limit = 30 * time.Minute
 		a, b, ok := strings.Cut(v, ",")
