@@ -532,17 +532,29 @@ func metricSum(metrics, name string) float64 {
 	return sum
 }
 
-// proxySameCoreCount is how many proxied connections the same-core test
-// makes (POLLSTACK_PROXY_CONNS, 100000 for the acceptance run).
-func proxySameCoreCount(t *testing.T) int {
-	n := 5000
-	if v := os.Getenv("POLLSTACK_PROXY_CONNS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 1 {
-			t.Fatalf("POLLSTACK_PROXY_CONNS=%q: want a count", v)
-		}
+// envCount is the count in the environment variable name (a full-size
+// run's), or def.
+func envCount(t *testing.T, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a count", name, v)
 	}
 	return n
+}
+
+// rssBed is a two-queue bed whose kernel side steers each flow to the
+// engine's owner core (testbed up --rss).
+func rssBed(t *testing.T) *testbed.Bed {
+	t.Helper()
+	bed := bedtest.ForTest(t, 2)
+	if err := testbed.SetRSS(bed.Name, cores.SymmetricRSSKey[:], engine.DefaultRSSTable(2), 2); err != nil {
+		t.Fatal(err)
+	}
+	return bed
 }
 
 // On two cores behind an RSS bed, each backend leg is dialled on its client
@@ -550,10 +562,7 @@ func proxySameCoreCount(t *testing.T) int {
 // the backend legs' segments need a hand-off between cores, and every
 // proxied connection (one request each) succeeds.
 func TestProxyBackendLegsStayOnTheirCore(t *testing.T) {
-	bed := bedtest.ForTest(t, 2)
-	if err := testbed.SetRSS(bed.Name, cores.SymmetricRSSKey[:], engine.DefaultRSSTable(2), 2); err != nil {
-		t.Fatal(err)
-	}
+	bed := rssBed(t)
 	testbedNs = bed.NsB
 	ln := peerListen(t, bed, 9000)
 	go serveAll(ln, func(c net.Conn) {
@@ -563,7 +572,7 @@ func TestProxyBackendLegsStayOnTheirCore(t *testing.T) {
 	})
 	p := startProxy(t, bed, "--cores", "0,1", "--listen", "8080", "--backend", testbed.PeerIPv4.String()+":9000")
 	addr := net.JoinHostPort(testbed.LocalIPv4.String(), "8080")
-	total := proxySameCoreCount(t)
+	total := envCount(t, "POLLSTACK_PROXY_CONNS", 5000) // 100000 for the acceptance run
 	var failed, done atomicCounter
 	var wg sync.WaitGroup
 	work := make(chan int)
@@ -943,30 +952,13 @@ func TestProxyOverloadRefusesCleanly(t *testing.T) {
 	p.stop(t)
 }
 
-// proxyHoldCount is how many proxied connections the hold test keeps open
-// at once (POLLSTACK_PROXY_HOLD; 55000 for the acceptance run: about
-// 27,500 per core to one server on two cores).
-func proxyHoldCount(t *testing.T) int {
-	n := 2000
-	if v := os.Getenv("POLLSTACK_PROXY_HOLD"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 1 {
-			t.Fatalf("POLLSTACK_PROXY_HOLD=%q: want a count", v)
-		}
-	}
-	return n
-}
-
 // Many proxied connections held open at once to one server, on two cores:
 // each core's source ports toward the server carry its share (the refusal
 // past them is internal/proxy/l4's TestSourcePortsRunOutCleanly).
 func TestProxyHoldsConnectionsToOneServer(t *testing.T) {
-	bed := bedtest.ForTest(t, 2)
-	if err := testbed.SetRSS(bed.Name, cores.SymmetricRSSKey[:], engine.DefaultRSSTable(2), 2); err != nil {
-		t.Fatal(err)
-	}
+	bed := rssBed(t)
 	testbedNs = bed.NsB
-	hold := proxyHoldCount(t)
+	hold := envCount(t, "POLLSTACK_PROXY_HOLD", 2000) // 55000 (27,500 a core) for the acceptance run
 	// Two descriptors a connection here (the client's and the server's).
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {

@@ -145,11 +145,10 @@ func (h *clientLeg) Closed(c *tcp.Conn, err error) {
 		case err != nil || p.phase != phaseForward:
 			p.lst.current().stats[LstClientResets]++
 			srv.Abort()
-		case !p.cliFin:
+		default:
 			// An orderly end whose last bytes were read after it
 			// (tcp's linger_unread): the FIN follows them.
-			p.cliFin = true
-			srv.CloseWrite()
+			passFIN(p, true, srv)
 		}
 	}
 	a.release(p)
@@ -320,9 +319,8 @@ func (h *serverLeg) Closed(c *tcp.Conn, err error) {
 				s.stats[SrvResets]++
 			}
 			cli.Abort()
-		case !p.srvFin:
-			p.srvFin = true
-			cli.CloseWrite()
+		default:
+			passFIN(p, false, cli)
 		}
 	}
 	if g.n > 0 {
@@ -449,15 +447,24 @@ func (a *App) pump(p *pair, up bool) {
 	if p.cli == nil || p.srv == nil || !from.EOF() {
 		return
 	}
-	if up && !p.cliFin {
-		p.cliFin = true
-		to.CloseWrite()
-		a.armIdle(p)
-	} else if !up && !p.srvFin {
-		p.srvFin = true
-		to.CloseWrite()
+	if passFIN(p, up, to) {
 		a.armIdle(p)
 	}
+}
+
+// passFIN shuts to's send side after its data, once per direction (up:
+// the client's FIN to the server), and reports whether it did now.
+func passFIN(p *pair, up bool, to *tcp.Conn) bool {
+	done := &p.srvFin
+	if up {
+		done = &p.cliFin
+	}
+	if *done {
+		return false
+	}
+	*done = true
+	to.CloseWrite()
+	return true
 }
 
 // reset resets both legs (neither leg's Closed counts it as the peer's
