@@ -13,7 +13,7 @@ import (
 	"github.com/pollstack/pollstack/cores"
 	"github.com/pollstack/pollstack/engine"
 	"github.com/pollstack/pollstack/internal/proxy/config"
-	"github.com/pollstack/pollstack/internal/proxy/l4"
+	"github.com/pollstack/pollstack/internal/proxy/fwd"
 	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/tcp"
 )
@@ -131,10 +131,10 @@ func runProxy(args []string, stdout, stderr io.Writer) error {
 	for _, p := range f.addrList {
 		addrs = append(addrs, p.Addr())
 	}
-	apps := make([]*l4.App, len(e.Cores()))
+	apps := make([]*fwd.App, len(e.Cores()))
 	now := cores.Now()
 	for i, c := range e.Cores() {
-		a, err := l4.New(c.TCP(), cfg, l4.Options{Core: i, Cores: len(e.Cores()), Source: e.Source, Addrs: addrs, Now: now})
+		a, err := fwd.New(c.TCP(), cfg, fwd.Options{Core: i, Cores: len(e.Cores()), Source: e.Source, Addrs: addrs, Now: now})
 		if err != nil {
 			stopEngine(e, stderr)
 			f.closeListener()
@@ -179,8 +179,8 @@ func runProxy(args []string, stdout, stderr io.Writer) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	opts := func(i int) l4.Options {
-		return l4.Options{Core: i, Cores: len(e.Cores()), Source: e.Source, Addrs: addrs, Now: cores.Now()}
+	opts := func(i int) fwd.Options {
+		return fwd.Options{Core: i, Cores: len(e.Cores()), Source: e.Source, Addrs: addrs, Now: cores.Now()}
 	}
 	go func() {
 		for range hup {
@@ -201,7 +201,7 @@ const proxyPortFirst = 10000
 // every core's new connections; it returns the configuration now in force.
 // A file with an error, or a change only a restart can make, changes
 // nothing, and says so.
-func reloadProxy(e *engine.Engine, apps []*l4.App, cur *config.Config, flags config.Flags, opts func(int) l4.Options, stderr io.Writer) *config.Config {
+func reloadProxy(e *engine.Engine, apps []*fwd.App, cur *config.Config, flags config.Flags, opts func(int) fwd.Options, stderr io.Writer) *config.Config {
 	if flags.Config == "" {
 		fmt.Fprintln(stderr, "pollstack: SIGHUP: nothing to reload (no --config); the running configuration stays")
 		return cur
@@ -249,7 +249,7 @@ func reloadProxy(e *engine.Engine, apps []*l4.App, cur *config.Config, flags con
 
 // drainProxy closes every core's listeners and waits up to d for the
 // proxied connections to end; what is left is closed by the engine's drain.
-func drainProxy(e *engine.Engine, apps []*l4.App, d time.Duration, stderr io.Writer) {
+func drainProxy(e *engine.Engine, apps []*fwd.App, d time.Duration, stderr io.Writer) {
 	for i, a := range apps {
 		if err := e.Loops()[i].Call(func(mono.Time) { a.Drain() }); err != nil {
 			fmt.Fprintf(stderr, "pollstack: draining core %d: %v\n", i, err)
@@ -281,7 +281,7 @@ func drainProxy(e *engine.Engine, apps []*l4.App, d time.Duration, stderr io.Wri
 }
 
 // printProxyTotals prints each server's totals over the cores.
-func printProxyTotals(apps []*l4.App, w io.Writer) {
+func printProxyTotals(apps []*fwd.App, w io.Writer) {
 	if len(apps) == 0 {
 		return
 	}
@@ -289,15 +289,15 @@ func printProxyTotals(apps []*l4.App, w io.Writer) {
 	for _, a := range apps {
 		for i := range a.Published().Listeners {
 			c := &a.Published().Listeners[i].Counters
-			acc += c[l4.LstAccepted].Load()
-			refused += c[l4.LstRefusedMaxConn].Load()
+			acc += c[fwd.LstAccepted].Load()
+			refused += c[fwd.LstRefusedMaxConn].Load()
 		}
 	}
 	fmt.Fprintf(w, "pollstack: proxy stopped; %d client connection(s) accepted, %d refused at maxconn\n", acc, refused)
 	first := apps[0].Published()
 	for gi := range first.Groups {
 		for si := range first.Groups[gi].Servers {
-			var sum [len(l4.ServerCounterNames)]uint64
+			var sum [len(fwd.ServerCounterNames)]uint64
 			for _, a := range apps {
 				c := &a.Published().Groups[gi].Servers[si].Counters
 				for k := range sum {
@@ -306,9 +306,9 @@ func printProxyTotals(apps []*l4.App, w io.Writer) {
 			}
 			s := &first.Groups[gi].Servers[si]
 			fmt.Fprintf(w, "pollstack:   %s/%s %s: %d connections, %d B out, %d B in, connect errors %d refused %d timeout %d reset %d noport, %d retries, %d resets\n",
-				first.Groups[gi].Name, s.Name, s.Addr, sum[l4.SrvConnections], sum[l4.SrvBytesOut], sum[l4.SrvBytesIn],
-				sum[l4.SrvConnectRefused], sum[l4.SrvConnectTimeout], sum[l4.SrvConnectReset], sum[l4.SrvConnectNoPort],
-				sum[l4.SrvRetries], sum[l4.SrvResets])
+				first.Groups[gi].Name, s.Name, s.Addr, sum[fwd.SrvConnections], sum[fwd.SrvBytesOut], sum[fwd.SrvBytesIn],
+				sum[fwd.SrvConnectRefused], sum[fwd.SrvConnectTimeout], sum[fwd.SrvConnectReset], sum[fwd.SrvConnectNoPort],
+				sum[fwd.SrvRetries], sum[fwd.SrvResets])
 		}
 	}
 }

@@ -7,17 +7,17 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/pollstack/pollstack/internal/proxy/l4"
+	"github.com/pollstack/pollstack/internal/proxy/fwd"
 )
 
-// proxyCollector exports every core's proxy counters (l4.Published) to
+// proxyCollector exports every core's proxy counters (fwd.Published) to
 // Prometheus: per core and listener, per core and backend group, and per
 // core and server.
 type proxyCollector struct {
-	apps   []*l4.App
-	lst    [len(l4.ListenerCounterNames)]*prometheus.Desc
-	grp    [len(l4.GroupCounterNames)]*prometheus.Desc
-	srv    [len(l4.ServerCounterNames)]*prometheus.Desc
+	apps   []*fwd.App
+	lst    [len(fwd.ListenerCounterNames)]*prometheus.Desc
+	grp    [len(fwd.GroupCounterNames)]*prometheus.Desc
+	srv    [len(fwd.ServerCounterNames)]*prometheus.Desc
 	lstAct *prometheus.Desc
 	queue  *prometheus.Desc
 	srvAct *prometheus.Desc
@@ -25,15 +25,15 @@ type proxyCollector struct {
 	pairs  *prometheus.Desc
 }
 
-func newProxyCollector(apps []*l4.App) *proxyCollector {
+func newProxyCollector(apps []*fwd.App) *proxyCollector {
 	c := &proxyCollector{apps: apps}
-	for i, n := range l4.ListenerCounterNames {
+	for i, n := range fwd.ListenerCounterNames {
 		c.lst[i] = prometheus.NewDesc("pollstack_proxy_listener_"+n+"_total", "proxy listener counter "+n+" (docs/proxy.md)", []string{"core", "listener"}, nil)
 	}
-	for i, n := range l4.GroupCounterNames {
+	for i, n := range fwd.GroupCounterNames {
 		c.grp[i] = prometheus.NewDesc("pollstack_proxy_backend_"+n+"_total", "proxy backend group counter "+n+" (docs/proxy.md)", []string{"core", "backend"}, nil)
 	}
-	for i, n := range l4.ServerCounterNames {
+	for i, n := range fwd.ServerCounterNames {
 		c.srv[i] = prometheus.NewDesc("pollstack_proxy_server_"+n+"_total", "proxy server counter "+n+" (docs/proxy.md)", []string{"core", "backend", "server"}, nil)
 	}
 	c.lstAct = prometheus.NewDesc("pollstack_proxy_listener_active", "client connections open on the listener", []string{"core", "listener"}, nil)
@@ -109,14 +109,14 @@ type proxyStat struct {
 }
 
 // proxyStats reads every core's published counters.
-func proxyStats(apps []*l4.App) []proxyStat {
+func proxyStats(apps []*fwd.App) []proxyStat {
 	var out []proxyStat
 	for core, a := range apps {
 		p := a.Published()
 		for i := range p.Listeners {
 			l := &p.Listeners[i]
 			m := map[string]uint64{}
-			for k, n := range l4.ListenerCounterNames {
+			for k, n := range fwd.ListenerCounterNames {
 				m[n] = l.Counters[k].Load()
 			}
 			out = append(out, proxyStat{Core: core, Kind: "listener", Name: l.Name, Active: l.Active.Load(), Counters: m})
@@ -126,10 +126,10 @@ func proxyStats(apps []*l4.App) []proxyStat {
 			for j := range g.Servers {
 				s := &g.Servers[j]
 				m := map[string]uint64{}
-				for k, n := range l4.ServerCounterNames {
+				for k, n := range fwd.ServerCounterNames {
 					m[n] = s.Counters[k].Load()
 				}
-				for k, n := range l4.GroupCounterNames {
+				for k, n := range fwd.GroupCounterNames {
 					m["backend_"+n] = g.Counters[k].Load()
 				}
 				out = append(out, proxyStat{Core: core, Kind: "server", Name: g.Name + "/" + s.Name, Addr: s.Addr,

@@ -52,7 +52,7 @@ func proxyCounters(m map[string]float64) map[string]float64 {
 }
 
 // pollstackFailures are pollstack proxy's counters of connections that
-// failed on its side (internal/proxy/l4's counters): any of them is an
+// failed on its side (internal/proxy/fwd's counters): any of them is an
 // error of the turn. Client resets are not among them: wrk ends each run
 // with its connections mid-request.
 var pollstackFailures = []string{

@@ -1,4 +1,4 @@
-// Package l4 is the proxy's TCP (layer 4) forwarding: an application on each
+// Package fwd is the proxy's forwarding: an application on each
 // core's TCP shard (the tcp.Handler path) that accepts client connections on
 // the configured listeners, opens each one's backend connection on the same
 // core, and moves bytes between the two legs there, run to completion, with
@@ -45,4 +45,4 @@
 // starts, on the core's shard; afterwards only the core's loop may call an
 // App's methods, except Snapshot-reading through Published, which any
 // goroutine may call.
-package l4
+package fwd

@@ -1,4 +1,4 @@
-package l4
+package fwd
 
 import (
 	"syscall"
