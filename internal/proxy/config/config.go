@@ -97,7 +97,29 @@ type Listener struct {
 	// ClientTimeout closes a client connection idle that long (0: never);
 	// ClientFinTimeout one the client has half-closed.
 	ClientTimeout, ClientFinTimeout time.Duration
+
+	// HTTP (mode http) only.
+	//
+	// HTTPRequestTimeout bounds the arrival of a request's whole head,
+	// from its first byte (or from the connection's start for the first
+	// request): a client that sends a head slowly is answered 408 and
+	// closed. KeepAliveTimeout closes a client connection idle that long
+	// between requests.
+	HTTPRequestTimeout, KeepAliveTimeout time.Duration
+	// ForwardFor is the forwarding field written into requests:
+	// ForwardXFF (X-Forwarded-For and X-Forwarded-Proto), ForwardRFC7239
+	// (Forwarded) or ForwardNone; ForwardReplace drops what the client
+	// sent instead of appending to it.
+	ForwardFor     string
+	ForwardReplace bool
 }
+
+// Forwarding fields (Listener.ForwardFor).
+const (
+	ForwardXFF     = "x-forwarded-for"
+	ForwardRFC7239 = "forwarded"
+	ForwardNone    = "none"
+)
 
 // BackendGroup is a set of servers and how to choose among them.
 type BackendGroup struct {
@@ -117,6 +139,12 @@ type BackendGroup struct {
 	// a server connection idle that long (0: never), ServerFinTimeout one
 	// the server has half-closed.
 	ConnectTimeout, ServerTimeout, ServerFinTimeout time.Duration
+
+	// HTTP (mode http) only: each core keeps at most PoolMaxIdle idle
+	// keep-alive connections per server for later requests, each for at
+	// most PoolIdleTimeout.
+	PoolMaxIdle     int
+	PoolIdleTimeout time.Duration
 }
 
 // Server is one backend server.
@@ -159,6 +187,10 @@ const (
 	DefaultRise               = 2
 	DefaultFall               = 3
 	DefaultWeight             = 1
+	DefaultHTTPRequestTimeout = 10 * time.Second
+	DefaultKeepAliveTimeout   = 60 * time.Second
+	DefaultPoolMaxIdle        = 256
+	DefaultPoolIdleTimeout    = 30 * time.Second
 )
 
 // Limits of the values.
@@ -167,6 +199,7 @@ const (
 	MaxMaxConn  = 10_000_000
 	MaxQueue    = 1_000_000
 	MaxRiseFall = 100
+	MaxPoolIdle = 100_000
 )
 
 // Group returns the backend group named name, or nil.

@@ -170,10 +170,16 @@ func listenerFields(l Listener) []field {
 	if l.AcceptProxy {
 		ap = "timeout " + dur(l.AcceptProxyTimeout)
 	}
+	ff := l.ForwardFor
+	if l.ForwardReplace {
+		ff += " replace"
+	}
 	return []field{
 		{"bind", binds}, {"mode", l.Mode}, {"maxconn", strconv.Itoa(l.MaxConn)},
 		{"backend", l.Backend}, {"accept-proxy", ap},
 		{"timeout client", dur(l.ClientTimeout)}, {"timeout client-fin", dur(l.ClientFinTimeout)},
+		{"timeout http-request", dur(l.HTTPRequestTimeout)}, {"timeout http-keep-alive", dur(l.KeepAliveTimeout)},
+		{"forward-for", ff},
 	}
 }
 
@@ -187,6 +193,7 @@ func groupFields(g BackendGroup) []field {
 		{"send-proxy", dstr(g.SendProxy)}, {"queue", strconv.Itoa(g.Queue)},
 		{"timeout queue", dur(g.QueueTimeout)}, {"timeout connect", dur(g.ConnectTimeout)},
 		{"timeout server", dur(g.ServerTimeout)}, {"timeout server-fin", dur(g.ServerFinTimeout)},
+		{"pool-max-idle", strconv.Itoa(g.PoolMaxIdle)}, {"timeout pool-idle", dur(g.PoolIdleTimeout)},
 	}
 }
 

@@ -152,6 +152,10 @@ func (f Flags) proxy() (*Config, error) {
 			return nil, fmt.Errorf("--mode %v", err)
 		}
 		g.Mode = l.Mode
+		if l.Mode == ModeHTTP {
+			l.HTTPRequestTimeout, l.KeepAliveTimeout, l.ForwardFor = DefaultHTTPRequestTimeout, DefaultKeepAliveTimeout, ForwardXFF
+			g.PoolMaxIdle, g.PoolIdleTimeout = DefaultPoolMaxIdle, DefaultPoolIdleTimeout
+		}
 	}
 	if f.Balance != "" {
 		if g.Balance, err = parseBalance(f.Balance); err != nil {

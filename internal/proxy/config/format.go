@@ -51,6 +51,15 @@ func (c *Config) Format() string {
 		if l.AcceptProxy {
 			line(true, "accept-proxy timeout %s", dur(l.AcceptProxyTimeout))
 		}
+		if l.Mode == ModeHTTP {
+			line(true, "timeout http-request %s", dur(l.HTTPRequestTimeout))
+			line(true, "timeout http-keep-alive %s", dur(l.KeepAliveTimeout))
+			if l.ForwardReplace {
+				line(true, "forward-for %s replace", l.ForwardFor)
+			} else {
+				line(true, "forward-for %s", l.ForwardFor)
+			}
+		}
 		line(true, "default_backend %s", l.Backend)
 	}
 	for _, g := range c.Backends {
@@ -64,6 +73,10 @@ func (c *Config) Format() string {
 		line(true, "timeout queue %s", dur(g.QueueTimeout))
 		line(true, "queue %d", g.Queue)
 		line(true, "send-proxy %s", g.SendProxy)
+		if g.Mode == ModeHTTP {
+			line(true, "pool-max-idle %d", g.PoolMaxIdle)
+			line(true, "timeout pool-idle %s", dur(g.PoolIdleTimeout))
+		}
 		if h := g.Health; h.Type == "" {
 			line(true, "health-check off")
 		} else {

@@ -96,6 +96,9 @@ type settings struct {
 	maxconn, queue                         opt[int]
 	tConnect, tClient, tServer, tClientFin opt[time.Duration]
 	tServerFin, tQueue, tCheck             opt[time.Duration]
+	tHTTPRequest, tKeepAlive, tPoolIdle    opt[time.Duration]
+	poolMaxIdle                            opt[int]
+	forwardFor                             opt[forwardFor]
 	health                                 opt[Health]
 	sendProxy                              opt[ProxyVersion]
 	acceptProxy                            opt[time.Duration] // set: accept; v: its timeout (0: default)
@@ -268,6 +271,8 @@ func init() {
 		"server":          {secGroups, (*parser).server},
 		"bind":            {secListeners, (*parser).bind},
 		"default_backend": {secFrontend, (*parser).defaultBackend},
+		"pool-max-idle":   {secDefaults | secGroups, intDirective(func(s *settings) *opt[int] { return &s.poolMaxIdle }, 0, MaxPoolIdle)},
+		"forward-for":     {secDefaults | secListeners, (*parser).forwardFor},
 		"use_backend":     {secListeners, notYet("use_backend (choosing a backend by Host or path) is not supported yet; default_backend only")},
 	}
 }
@@ -413,13 +418,43 @@ var timeouts = map[string]struct {
 	zeroOK bool
 	get    func(*settings) *opt[time.Duration]
 }{
-	"connect":    {secDefaults | secGroups, false, func(s *settings) *opt[time.Duration] { return &s.tConnect }},
-	"server":     {secDefaults | secGroups, true, func(s *settings) *opt[time.Duration] { return &s.tServer }},
-	"server-fin": {secDefaults | secGroups, true, func(s *settings) *opt[time.Duration] { return &s.tServerFin }},
-	"queue":      {secDefaults | secGroups, false, func(s *settings) *opt[time.Duration] { return &s.tQueue }},
-	"check":      {secDefaults | secGroups, false, func(s *settings) *opt[time.Duration] { return &s.tCheck }},
-	"client":     {secDefaults | secListeners, true, func(s *settings) *opt[time.Duration] { return &s.tClient }},
-	"client-fin": {secDefaults | secListeners, true, func(s *settings) *opt[time.Duration] { return &s.tClientFin }},
+	"connect":         {secDefaults | secGroups, false, func(s *settings) *opt[time.Duration] { return &s.tConnect }},
+	"server":          {secDefaults | secGroups, true, func(s *settings) *opt[time.Duration] { return &s.tServer }},
+	"server-fin":      {secDefaults | secGroups, true, func(s *settings) *opt[time.Duration] { return &s.tServerFin }},
+	"queue":           {secDefaults | secGroups, false, func(s *settings) *opt[time.Duration] { return &s.tQueue }},
+	"check":           {secDefaults | secGroups, false, func(s *settings) *opt[time.Duration] { return &s.tCheck }},
+	"client":          {secDefaults | secListeners, true, func(s *settings) *opt[time.Duration] { return &s.tClient }},
+	"client-fin":      {secDefaults | secListeners, true, func(s *settings) *opt[time.Duration] { return &s.tClientFin }},
+	"http-request":    {secDefaults | secListeners, true, func(s *settings) *opt[time.Duration] { return &s.tHTTPRequest }},
+	"http-keep-alive": {secDefaults | secListeners, true, func(s *settings) *opt[time.Duration] { return &s.tKeepAlive }},
+	"pool-idle":       {secDefaults | secGroups, false, func(s *settings) *opt[time.Duration] { return &s.tPoolIdle }},
+}
+
+// forwardFor is the forward-for directive's value.
+type forwardFor struct {
+	kind    string
+	replace bool
+}
+
+// forwardFor reads forward-for x-forwarded-for|forwarded|none [replace].
+func (p *parser) forwardFor(l []token) error {
+	if err := p.args(l, 1, 2, "x-forwarded-for|forwarded|none [replace]"); err != nil {
+		return err
+	}
+	var f forwardFor
+	switch l[1].s {
+	case ForwardXFF, ForwardRFC7239, ForwardNone:
+		f.kind = l[1].s
+	default:
+		return p.errAt(l[1], "forward-for %q: want x-forwarded-for, forwarded or none", l[1].s)
+	}
+	if len(l) == 3 {
+		if l[2].s != "replace" || f.kind == ForwardNone {
+			return p.errAt(l[2], "forward-for %s: unexpected %q (want forward-for x-forwarded-for|forwarded [replace])", f.kind, l[2].s)
+		}
+		f.replace = true
+	}
+	return setOpt(p, &p.sec.s.forwardFor, l[0], f)
 }
 
 func (p *parser) timeout(l []token) error {
@@ -751,6 +786,14 @@ func (p *parser) finish() error {
 			ClientTimeout: val(set.tClient, DefaultClientTimeout),
 		}
 		l.ClientFinTimeout = val(set.tClientFin, l.ClientTimeout)
+		if l.Mode == ModeHTTP {
+			l.HTTPRequestTimeout = val(set.tHTTPRequest, DefaultHTTPRequestTimeout)
+			l.KeepAliveTimeout = val(set.tKeepAlive, DefaultKeepAliveTimeout)
+			ff := val(set.forwardFor, forwardFor{kind: ForwardXFF})
+			l.ForwardFor, l.ForwardReplace = ff.kind, ff.replace
+		} else if err := httpOnly(p, s, set.tHTTPRequest.at, set.tHTTPRequest.sec, set.tKeepAlive.at, set.tKeepAlive.sec, set.forwardFor.at, set.forwardFor.sec); err != nil {
+			return err
+		}
 		if l.AcceptProxy {
 			l.AcceptProxyTimeout = set.acceptProxy.v
 			if l.AcceptProxyTimeout == 0 {
@@ -796,6 +839,19 @@ func (p *parser) finish() error {
 	return nil
 }
 
+// httpOnly refuses HTTP settings given in a mode tcp section itself (at
+// and sec in pairs; a defaults section may hold them for the http sections
+// after it).
+func httpOnly(p *parser, s *section, x ...any) error {
+	for i := 0; i+1 < len(x); i += 2 {
+		at, sec := x[i].(token), x[i+1].(int)
+		if at.s != "" && sec == s.id {
+			return p.errAt(at, "%s applies to mode http only (%s %s is mode tcp)", at.s, sectionName(s.kind), s.name)
+		}
+	}
+	return nil
+}
+
 func val[T any](o opt[T], d T) T {
 	if o.set {
 		return o.v
@@ -819,6 +875,12 @@ func (p *parser) group(s *section) (BackendGroup, error) {
 		ServerTimeout:  val(set.tServer, DefaultServerTimeout),
 	}
 	g.QueueTimeout = val(set.tQueue, g.ConnectTimeout)
+	if g.Mode == ModeHTTP {
+		g.PoolMaxIdle = val(set.poolMaxIdle, DefaultPoolMaxIdle)
+		g.PoolIdleTimeout = val(set.tPoolIdle, DefaultPoolIdleTimeout)
+	} else if err := httpOnly(p, s, set.poolMaxIdle.at, set.poolMaxIdle.sec, set.tPoolIdle.at, set.tPoolIdle.sec); err != nil {
+		return g, err
+	}
 	g.ServerFinTimeout = val(set.tServerFin, g.ServerTimeout)
 	if g.Health.Type != "" && g.Health.Timeout == 0 {
 		g.Health.Timeout = val(set.tCheck, g.Health.Inter)

@@ -105,6 +105,27 @@ func TestParseDefaults(t *testing.T) {
 	}
 }
 
+// A mode http section gets the HTTP defaults, and what the file sets of
+// them survives Format and Parse again.
+func TestParseHTTP(t *testing.T) {
+	c := parseString(t, "listen web\n mode http\n bind :80\n server a 198.18.0.2:80\n")
+	l, g := c.Listeners[0], c.Backends[0]
+	if l.HTTPRequestTimeout != DefaultHTTPRequestTimeout || l.KeepAliveTimeout != DefaultKeepAliveTimeout ||
+		l.ForwardFor != ForwardXFF || l.ForwardReplace || g.PoolMaxIdle != DefaultPoolMaxIdle || g.PoolIdleTimeout != DefaultPoolIdleTimeout {
+		t.Fatalf("defaults: %+v %+v", l, g)
+	}
+	c = parseString(t, "defaults\n mode http\n timeout http-request 3s\nlisten web\n bind :80\n timeout http-keep-alive 0\n forward-for forwarded replace\n pool-max-idle 7\n timeout pool-idle 2s\n server a 198.18.0.2:80\n")
+	l, g = c.Listeners[0], c.Backends[0]
+	if l.HTTPRequestTimeout != 3*time.Second || l.KeepAliveTimeout != 0 || l.ForwardFor != ForwardRFC7239 || !l.ForwardReplace ||
+		g.PoolMaxIdle != 7 || g.PoolIdleTimeout != 2*time.Second {
+		t.Fatalf("set: %+v %+v", l, g)
+	}
+	again := parseString(t, c.Format())
+	if !reflect.DeepEqual(c, again) {
+		t.Fatalf("Format and Parse again:\n got %+v\nwant %+v", again, c)
+	}
+}
+
 func TestParseGood(t *testing.T) {
 	for _, tc := range []struct {
 		name, text string
@@ -226,7 +247,12 @@ func TestParseBad(t *testing.T) {
 		{"listen a\n timeout client -1s\n", "t.conf:2:17: timeout client -1s: want 0 (off) or more"},
 		{"listen a\n timeout client soon\n", `t.conf:2:17: timeout client "soon": want a duration such as 5s or 100ms`},
 		{"listen a\n timeout clinet 5s\n", "t.conf:2:10: unknown timeout clinet (did you mean client?)"},
-		{"listen a\n timeout http-request 5s\n", "t.conf:2:10: unknown timeout http-request (timeouts: check, client, client-fin, connect, queue, server, server-fin)"},
+		{"listen a\n timeout http-reqest 5s\n", "t.conf:2:10: unknown timeout http-reqest (did you mean http-request?)"},
+		{"listen a\n timeout bogus 5s\n", "t.conf:2:10: unknown timeout bogus (timeouts: check, client, client-fin, connect, http-keep-alive, http-request, pool-idle, queue, server, server-fin)"},
+		{"listen a\n bind :80\n timeout http-request 5s\n server s 198.18.0.2:80\n", "t.conf:3:10: timeout http-request applies to mode http only (listen a is mode tcp)"},
+		{"listen a\n bind :80\n pool-max-idle 5\n server s 198.18.0.2:80\n", "t.conf:3:2: pool-max-idle applies to mode http only (listen a is mode tcp)"},
+		{"listen a\n mode http\n forward-for xff\n", `t.conf:3:14: forward-for "xff": want x-forwarded-for, forwarded or none`},
+		{"listen a\n mode http\n forward-for none replace\n", `t.conf:3:19: forward-for none: unexpected "replace" (want forward-for x-forwarded-for|forwarded [replace])`},
 		{"listen a\n timeout connect\n", "t.conf:2:2: timeout connect wants a duration"},
 		{"frontend f\n timeout server 5s\n", "t.conf:2:10: timeout server is not allowed in a frontend section (it belongs in defaults, backend or listen sections)"},
 		{"backend b\n timeout client 5s\n", "t.conf:2:10: timeout client is not allowed in a backend section (it belongs in defaults, frontend or listen sections)"},
