@@ -8,6 +8,7 @@ import (
 
 	"github.com/pollstack/pollstack/flow"
 	"github.com/pollstack/pollstack/internal/proxy/config"
+	"github.com/pollstack/pollstack/internal/proxy/h1"
 	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/tcp"
 )
@@ -36,12 +37,17 @@ type App struct {
 	groups []*group
 	ports  map[uint16]*tcp.Listener
 
-	free     []*pair
-	parsers  []*parserBox
-	probes   []*probe
-	hdr      []byte // scratch for PROXY protocol headers
-	draining bool
-	now      mono.Time
+	free    []*pair
+	parsers []*parserBox
+	probes  []*probe
+	hdr     []byte // scratch for PROXY protocol headers
+	out     []byte // scratch for HTTP heads
+
+	reqParsers  []*h1.RequestParser
+	respParsers []*h1.ResponseParser
+	freeBC      []*bconn
+	draining    bool
+	now         mono.Time
 
 	pub       atomic.Pointer[Published]
 	lastPub   mono.Time
@@ -74,7 +80,7 @@ func New(sh *tcp.Shard, cfg *config.Config, o Options) (*App, error) {
 	if o.Cores < 1 {
 		o.Cores = 1
 	}
-	a := &App{sh: sh, core: o.Core, hdr: make([]byte, 0, 256), now: o.Now, ports: map[uint16]*tcp.Listener{}}
+	a := &App{sh: sh, core: o.Core, hdr: make([]byte, 0, 256), out: make([]byte, 0, 2*h1.MaxHeadLimit), now: o.Now, ports: map[uint16]*tcp.Listener{}}
 	if err := a.configure(cfg, o); err != nil {
 		for _, l := range a.ports {
 			l.Close()
@@ -100,11 +106,6 @@ func (a *App) configure(cfg *config.Config, o Options) error {
 	for _, g := range a.groups {
 		for _, s := range g.servers {
 			oldSrv[g.cfg.Name+"/"+s.cfg.Name+"@"+s.cfg.Addr.String()] = s
-		}
-	}
-	for _, l := range cfg.Listeners {
-		if l.Mode != config.ModeTCP {
-			return fmt.Errorf("listener %s: mode %s: not supported yet (mode tcp only)", l.Name, l.Mode)
 		}
 	}
 	byName := map[string]*group{}
@@ -167,6 +168,10 @@ func (a *App) configure(cfg *config.Config, o Options) error {
 			delete(a.ports, port)
 		}
 	}
+	for _, g := range a.groups {
+		g.retired = true
+	}
+	closePools(a.groups)
 	a.lsts, a.groups = lsts, groups
 	a.pub.Store(newPublished(a))
 	return nil
@@ -234,6 +239,7 @@ func (a *App) Drain() {
 		return
 	}
 	a.draining = true
+	closePools(a.groups)
 	for port, l := range a.ports {
 		l.Close()
 		delete(a.ports, port)

@@ -27,6 +27,9 @@ type group struct {
 	queue    []*pair
 	qhead, n int
 	stats    [numGroupCounters]uint64
+	// retired: a reload replaced the group; its backend connections are
+	// closed when their exchanges end, not pooled.
+	retired bool
 }
 
 // A server is one backend server as one core sees it.
@@ -37,6 +40,9 @@ type server struct {
 	maxconn int      // this core's share; 0: no limit
 	active  int
 	stats   [numServerCounters]uint64
+	// pool holds HTTP mode's idle keep-alive connections to the server,
+	// most recently used last.
+	pool []*bconn
 }
 
 func newGroup(a *App, cfg *config.BackendGroup, o Options, seed uint64) (*group, error) {

@@ -174,6 +174,9 @@ type stream struct {
 	err      error
 	conn     *tcp.Conn
 	readStop bool
+	// closeOnEOF: close when the peer has closed, as an HTTP client does
+	// (without it, only a stream that shut its side closes).
+	closeOnEOF bool
 }
 
 func (s *stream) Established(c *tcp.Conn) { s.conn = c; s.Writable(c) }
@@ -189,7 +192,7 @@ func (s *stream) Readable(c *tcp.Conn) {
 		s.got.Write(a)
 		c.Consume(len(a))
 	}
-	if c.EOF() && s.shut {
+	if c.EOF() && (s.shut || s.closeOnEOF) {
 		c.Close()
 	}
 }

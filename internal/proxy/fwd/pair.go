@@ -4,6 +4,7 @@ import (
 	"syscall"
 
 	"github.com/pollstack/pollstack/internal/proxy/config"
+	"github.com/pollstack/pollstack/internal/proxy/h1"
 	"github.com/pollstack/pollstack/internal/proxy/proxyproto"
 	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/tcp"
@@ -29,6 +30,33 @@ type pair struct {
 	parser   *parserBox
 	orig     proxyproto.Header // the client's addresses, for --send-proxy
 	hasOrig  bool
+
+	// HTTP mode (http.go).
+	http      bool
+	hs        uint8 // the exchange's state
+	rp        *h1.RequestParser
+	sp        *h1.ResponseParser
+	headBytes int // bytes of the head in progress consumed so far
+	held      int // the request head's last bytes, left in the client's buffer until sent for good
+	bc        *bconn
+	reqBody   h1.Body
+	respBody  h1.Body
+	up, down  pend // bytes for the server and the client that their send buffers could not take
+	start     mono.Time
+	method    h1.Method
+	minor     uint8 // the client's HTTP/1.minor
+	upgrade   bool  // the request asks to switch protocols
+	reqKeep   bool  // the client means to send another request
+	retriable bool  // the request may be sent again (idempotent, no body)
+	fresh     bool  // the next try takes a new connection, not a pooled one
+	reqDone   bool  // the request's body has gone to the server
+	respHead  bool  // the final response head has gone to the client
+	respDone  bool  // and its body
+	sentAny   bool  // bytes of a response went to the client
+	cliKeep   bool  // the client connection persists after this response
+	srvKeep   bool  // the server connection may
+	chunkOut  bool  // the proxy chunks an until-close body itself
+	dechunk   bool  // a chunked body goes to an HTTP/1.0 client as payload only
 }
 
 // A pair's phase.
@@ -37,6 +65,7 @@ const (
 	phaseQueued                // waiting in the group's queue
 	phaseConnecting            // the backend leg's SYN is out
 	phaseForward               // both legs established: bytes move
+	phaseHTTP                  // HTTP mode: the exchange's state is in hs
 )
 
 type parserBox struct{ p proxyproto.Parser }
@@ -52,7 +81,9 @@ func (a *App) newPair(l *listener, c *tcp.Conn) *pair {
 	if n := len(a.free); n > 0 {
 		p = a.free[n-1]
 		a.free = a.free[:n-1]
+		up, down := p.up.b[:0], p.down.b[:0]
 		*p = pair{}
+		p.up.b, p.down.b = up, down
 	} else {
 		p = &pair{}
 	}
@@ -68,6 +99,7 @@ func (a *App) release(p *pair) {
 		return
 	}
 	p.live = false
+	a.dropParsers(p)
 	if p.parser != nil {
 		a.parsers = append(a.parsers, p.parser)
 		p.parser = nil
@@ -93,6 +125,7 @@ func (h *clientLeg) Established(c *tcp.Conn) {
 	l.stats[LstAccepted]++
 	c.SetNoDelay(true)
 	p := a.newPair(l, c)
+	p.http = l.cfg.Mode == config.ModeHTTP
 	c.User = p
 	if l.cfg.AcceptProxy {
 		p.phase = phaseHeader
@@ -106,6 +139,10 @@ func (h *clientLeg) Established(c *tcp.Conn) {
 		if d := l.cfg.AcceptProxyTimeout; d > 0 {
 			c.SetAppTimer(c.Now().Add(d))
 		}
+		return
+	}
+	if p.http {
+		a.httpStart(p)
 		return
 	}
 	a.connect(p)
@@ -122,12 +159,21 @@ func (h *clientLeg) Readable(c *tcp.Conn) {
 		a.readHeader(p)
 	case phaseForward:
 		a.pump(p, true)
+	case phaseHTTP:
+		a.httpClientReadable(p)
 	}
 }
 
 func (h *clientLeg) Writable(c *tcp.Conn) {
-	if p, ok := c.User.(*pair); ok && p.phase == phaseForward {
+	p, ok := c.User.(*pair)
+	if !ok {
+		return
+	}
+	switch p.phase {
+	case phaseForward:
 		(*App)(h).pump(p, false)
+	case phaseHTTP:
+		(*App)(h).httpClientWritable(p)
 	}
 }
 
@@ -140,6 +186,9 @@ func (h *clientLeg) Closed(c *tcp.Conn, err error) {
 	p.cli = nil
 	p.lst.current().active--
 	p.grp.unqueue(p)
+	if p.phase == phaseHTTP {
+		a.httpClientClosed(p, err)
+	}
 	if srv := p.srv; srv != nil {
 		switch {
 		case err != nil || p.phase != phaseForward:
@@ -171,6 +220,8 @@ func (h *clientLeg) AppTimer(c *tcp.Conn) {
 		c.Abort()
 	case phaseForward:
 		a.idleCheck(p, c.Now())
+	case phaseHTTP:
+		a.httpClientTimer(p)
 	}
 }
 
@@ -200,7 +251,11 @@ func (a *App) readHeader(p *pair) {
 				p.hasOrig = true
 			}
 			c.SetAppTimer(0)
-			a.connect(p)
+			if p.http {
+				a.httpStart(p)
+			} else {
+				a.connect(p)
+			}
 			return
 		}
 	}
@@ -208,6 +263,10 @@ func (a *App) readHeader(p *pair) {
 
 // connect opens p's backend leg, or queues or refuses p.
 func (a *App) connect(p *pair) {
+	if p.http {
+		a.httpConnect(p)
+		return
+	}
 	g := p.grp
 	c := p.cli
 	now := c.Now()

@@ -6,12 +6,19 @@ import (
 
 // Counters of a listener on one core.
 const (
-	LstAccepted       = iota // client connections accepted
-	LstRefusedMaxConn        // client connections reset: the listener was at its maxconn
-	LstProxyErrors           // client connections reset: malformed PROXY protocol header (or none before EOF)
-	LstProxyTimeouts         // client connections reset: no whole PROXY protocol header in time
-	LstIdleTimeouts          // proxied connections reset: idle past the client or server timeout
-	LstClientResets          // proxied connections whose client leg reset or timed out first
+	LstAccepted              = iota // client connections accepted
+	LstRefusedMaxConn               // client connections reset: the listener was at its maxconn
+	LstProxyErrors                  // client connections reset: malformed PROXY protocol header (or none before EOF)
+	LstProxyTimeouts                // client connections reset: no whole PROXY protocol header in time
+	LstIdleTimeouts                 // proxied connections reset: idle past the client or server timeout
+	LstClientResets                 // proxied connections whose client leg reset or timed out first
+	LstHTTPRequests                 // HTTP: request heads received whole
+	LstHTTPRefused                  // HTTP: requests refused as malformed, over a limit, or not whole in time (answered 4xx/5xx, closed)
+	LstHTTPRequestTimeouts          // HTTP: of those, heads not whole within timeout http-request (408)
+	LstHTTPKeepAliveTimeouts        // HTTP: client connections closed idle between requests (timeout http-keep-alive)
+	LstHTTP502                      // HTTP: requests answered 502 by the proxy (server refused, reset, closed or sent garbage)
+	LstHTTP503                      // HTTP: requests answered 503 (no server, queue full or queue timeout, no source port)
+	LstHTTP504                      // HTTP: requests answered 504 (connect or server timeout before the response)
 	numListenerCounters
 )
 
@@ -19,6 +26,8 @@ const (
 var ListenerCounterNames = [numListenerCounters]string{
 	LstAccepted: "accepted", LstRefusedMaxConn: "refused_maxconn", LstProxyErrors: "proxy_header_errors",
 	LstProxyTimeouts: "proxy_header_timeouts", LstIdleTimeouts: "idle_timeouts", LstClientResets: "client_resets",
+	LstHTTPRequests: "http_requests", LstHTTPRefused: "http_refused", LstHTTPRequestTimeouts: "http_request_timeouts",
+	LstHTTPKeepAliveTimeouts: "http_keepalive_timeouts", LstHTTP502: "http_502", LstHTTP503: "http_503", LstHTTP504: "http_504",
 }
 
 // Counters of a server on one core.
@@ -38,6 +47,16 @@ const (
 	SrvCheckFailures         // health checks failed
 	SrvWentDown              // transitions up to down
 	SrvWentUp                // transitions down to up
+	SrvHTTPRequests          // HTTP: requests sent (a retry counts again)
+	SrvHTTP1xx               // HTTP: final responses by status class (1xx: 101 switches)
+	SrvHTTP2xx
+	SrvHTTP3xx
+	SrvHTTP4xx
+	SrvHTTP5xx
+	SrvBadResponses // HTTP: responses refused as malformed (502 or reset)
+	SrvPoolReused   // HTTP: requests sent on an idle connection from the pool
+	SrvPoolClosed   // HTTP: idle pooled connections the server closed
+	SrvPoolExpired  // HTTP: idle pooled connections closed after timeout pool-idle
 	numServerCounters
 )
 
@@ -47,6 +66,9 @@ var ServerCounterNames = [numServerCounters]string{
 	SrvConnectReset: "connect_reset", SrvConnectNoPort: "connect_noport", SrvConnectOther: "connect_other",
 	SrvRetries: "retries", SrvResets: "resets", SrvWriteErrors: "write_errors", SrvBytesOut: "bytes_out", SrvBytesIn: "bytes_in",
 	SrvChecks: "checks", SrvCheckFailures: "check_failures", SrvWentDown: "went_down", SrvWentUp: "went_up",
+	SrvHTTPRequests: "http_requests", SrvHTTP1xx: "http_responses_1xx", SrvHTTP2xx: "http_responses_2xx",
+	SrvHTTP3xx: "http_responses_3xx", SrvHTTP4xx: "http_responses_4xx", SrvHTTP5xx: "http_responses_5xx",
+	SrvBadResponses: "http_bad_responses", SrvPoolReused: "pool_reused", SrvPoolClosed: "pool_closed", SrvPoolExpired: "pool_expired",
 }
 
 // Counters of a backend group on one core.
@@ -95,6 +117,7 @@ type PubServer struct {
 	Counters [numServerCounters]atomic.Uint64
 	Active   atomic.Int64
 	Up       atomic.Bool
+	PoolIdle atomic.Int64 // HTTP: idle connections in the pool
 }
 
 func newPublished(a *App) *Published {
@@ -138,6 +161,7 @@ func (p *Published) store(a *App) {
 				ps.Counters[k].Store(v)
 			}
 			ps.Active.Store(int64(s.active))
+			ps.PoolIdle.Store(int64(len(s.pool)))
 			ps.Up.Store(g.set.Up(j))
 		}
 	}
