@@ -48,7 +48,7 @@ func TestBadCommandLinesAreOneLine(t *testing.T) {
 		{[]string{"proxy", "--iface", "x", "--listen", "80"}, 2, "proxy: --backend IP:PORT[,weight=W] is required"},
 		{[]string{"proxy", "--iface", "x", "--listen", "80", "--backend", "198.18.0.2"}, 2, `proxy: --backend "198.18.0.2": want IP:PORT`},
 		{[]string{"proxy", "--iface", "x", "--listen", "80", "--backend", "198.18.0.2:80,weight=300"}, 2, "weight"},
-		{[]string{"proxy", "--iface", "x", "--listen", "80", "--backend", "198.18.0.2:80", "--mode", "http"}, 2, "mode http is not supported yet"},
+		{[]string{"proxy", "--iface", "x", "--listen", "80", "--backend", "198.18.0.2:80", "--mode", "udp"}, 2, `--mode "udp": want tcp or http`},
 		{[]string{"proxy", "--iface", "x", "--listen", "80", "--backend", "198.18.0.2:80", "--balance", "hash"}, 2, "hash"},
 		{[]string{"proxy", "--iface", "x", "--listen", "80", "--backend", "198.18.0.2:80", "--drain", "-1s"}, 2, "proxy: --drain -1s: want 0 or more"},
 		{[]string{"proxy", "--iface", "x", "--listen", "80", "--backend", "198.18.0.2:80", "--maxconn", "-1"}, 2, "proxy: --maxconn -1"},

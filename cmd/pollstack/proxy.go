@@ -19,17 +19,19 @@ import (
 )
 
 const proxySynopsis = `proxy --iface IF [--netns NS] [--addr CIDR ...] [--cores LIST] --listen PORT
-      --backend IP:PORT[,weight=W] ... [--mode tcp]
+      --backend IP:PORT[,weight=W] ... [--mode tcp|http]
       [--balance roundrobin|leastconn|random2|maghash] [--health-check DURATION]
       [--send-proxy v1|v2] [--accept-proxy] [--maxconn N] [--metrics HOST:PORT]
    or: proxy --config FILE [--iface IF] [--netns NS] [--addr CIDR ...] [--cores LIST] [--metrics HOST:PORT]
 
-A TCP (layer 4) proxy frontend on IF over AF_XDP. Each core accepts the
-client connections it owns and opens each one's backend connection itself,
-from a source port whose replies hash back to it, so both legs of a proxied
-connection live on one core and bytes move between them there, with no lock
-and no hand-off. docs/proxy.md describes the configuration file, every
-option, the counters, and a HAProxy to pollstack translation.
+A proxy frontend on IF over AF_XDP, TCP (layer 4) or HTTP/1.1. Each core
+accepts the client connections it owns and opens each one's backend
+connection itself, from a source port whose replies hash back to it, so both
+legs of a proxied connection live on one core and bytes move between them
+there, with no lock and no hand-off. In HTTP mode each core keeps a pool of
+idle keep-alive connections per server, reused by its next requests.
+docs/proxy.md describes the configuration file, every option, the counters,
+and a HAProxy to pollstack translation.
 
 With --config FILE the file says what to proxy (several listeners and backend
 groups, timeouts, queues, health checks); the proxy flags (--listen, --backend,
@@ -54,7 +56,7 @@ func runProxy(args []string, stdout, stderr io.Writer) error {
 	listen := fs.Int("listen", 0, "TCP port to accept client connections on, on every address of the engine, 1..65535")
 	var backends listFlag
 	fs.Var(&backends, "backend", "a backend server, IP:PORT[,weight=W] (weight 0..256, default 1, 0 drains it; [IPv6]:PORT); repeatable")
-	mode := fs.String("mode", "", "proxy mode: tcp (the default; forward the bytes of each connection)")
+	mode := fs.String("mode", "", "proxy mode: tcp (the default; forward the bytes of each connection) or http (an HTTP/1.1 reverse proxy: requests checked and forwarded one at a time, X-Forwarded-For added, backend connections pooled per core)")
 	bal := fs.String("balance", "", "how a server is chosen for a new connection: roundrobin (smooth weighted, the default), leastconn, random2 (power of two choices) or maghash (Maglev hashing of the client address)")
 	healthCheck := fs.Duration("health-check", 0, "check every server with a TCP connect this often (rise 2, fall 3, timeout the interval; HAProxy's defaults); 0: no checks, servers are taken as up")
 	sendProxy := fs.String("send-proxy", "", "begin each backend connection with a PROXY protocol header carrying the client's addresses: v1 (text) or v2 (binary)")
@@ -93,11 +95,6 @@ func runProxy(args []string, stdout, stderr io.Writer) error {
 	cfg, err := config.FromFlags(flags)
 	if err != nil {
 		return usagef("proxy: %v", err)
-	}
-	for _, l := range cfg.Listeners {
-		if l.Mode != config.ModeTCP {
-			return usagef("proxy: listener %s: mode %s is not supported yet (mode tcp only)", l.Name, l.Mode)
-		}
 	}
 	// The configuration's global section is the engine's.
 	f.iface, f.netns, f.metrics = cfg.Iface, cfg.Netns, cfg.Metrics
@@ -305,8 +302,13 @@ func printProxyTotals(apps []*fwd.App, w io.Writer) {
 				}
 			}
 			s := &first.Groups[gi].Servers[si]
-			fmt.Fprintf(w, "pollstack:   %s/%s %s: %d connections, %d B out, %d B in, connect errors %d refused %d timeout %d reset %d noport, %d retries, %d resets\n",
-				first.Groups[gi].Name, s.Name, s.Addr, sum[fwd.SrvConnections], sum[fwd.SrvBytesOut], sum[fwd.SrvBytesIn],
+			http := ""
+			if r := sum[fwd.SrvHTTPRequests]; r > 0 {
+				http = fmt.Sprintf(", %d requests (%d on pooled connections; responses 1xx %d, 2xx %d, 3xx %d, 4xx %d, 5xx %d)",
+					r, sum[fwd.SrvPoolReused], sum[fwd.SrvHTTP1xx], sum[fwd.SrvHTTP2xx], sum[fwd.SrvHTTP3xx], sum[fwd.SrvHTTP4xx], sum[fwd.SrvHTTP5xx])
+			}
+			fmt.Fprintf(w, "pollstack:   %s/%s %s: %d connections%s, %d B out, %d B in, connect errors: %d refused, %d timed out, %d reset, %d no port; %d retries, %d resets\n",
+				first.Groups[gi].Name, s.Name, s.Addr, sum[fwd.SrvConnections], http, sum[fwd.SrvBytesOut], sum[fwd.SrvBytesIn],
 				sum[fwd.SrvConnectRefused], sum[fwd.SrvConnectTimeout], sum[fwd.SrvConnectReset], sum[fwd.SrvConnectNoPort],
 				sum[fwd.SrvRetries], sum[fwd.SrvResets])
 		}

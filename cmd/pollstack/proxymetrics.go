@@ -22,6 +22,7 @@ type proxyCollector struct {
 	queue  *prometheus.Desc
 	srvAct *prometheus.Desc
 	srvUp  *prometheus.Desc
+	pool   *prometheus.Desc
 	pairs  *prometheus.Desc
 }
 
@@ -40,6 +41,7 @@ func newProxyCollector(apps []*fwd.App) *proxyCollector {
 	c.queue = prometheus.NewDesc("pollstack_proxy_backend_queue", "client connections waiting for a server", []string{"core", "backend"}, nil)
 	c.srvAct = prometheus.NewDesc("pollstack_proxy_server_active", "backend connections open to the server", []string{"core", "backend", "server"}, nil)
 	c.srvUp = prometheus.NewDesc("pollstack_proxy_server_up", "1 when the server is up (in rotation unless drained), 0 when the health checks took it down", []string{"core", "backend", "server"}, nil)
+	c.pool = prometheus.NewDesc("pollstack_proxy_server_pool_idle", "HTTP mode: idle keep-alive connections to the server in the core's pool", []string{"core", "backend", "server"}, nil)
 	c.pairs = prometheus.NewDesc("pollstack_proxy_connections", "proxied connections open (until both legs are gone)", []string{"core"}, nil)
 	return c
 }
@@ -58,6 +60,7 @@ func (c *proxyCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.queue
 	ch <- c.srvAct
 	ch <- c.srvUp
+	ch <- c.pool
 	ch <- c.pairs
 }
 
@@ -90,6 +93,7 @@ func (c *proxyCollector) Collect(ch chan<- prometheus.Metric) {
 				}
 				ch <- prometheus.MustNewConstMetric(c.srvAct, prometheus.GaugeValue, float64(s.Active.Load()), cs, g.Name, s.Name)
 				ch <- prometheus.MustNewConstMetric(c.srvUp, prometheus.GaugeValue, up, cs, g.Name, s.Name)
+				ch <- prometheus.MustNewConstMetric(c.pool, prometheus.GaugeValue, float64(s.PoolIdle.Load()), cs, g.Name, s.Name)
 			}
 		}
 	}
@@ -105,6 +109,7 @@ type proxyStat struct {
 	Up       bool              `json:"up,omitempty"`
 	Active   int64             `json:"active"`
 	Queue    int64             `json:"queue,omitempty"`
+	PoolIdle int64             `json:"pool_idle,omitempty"`
 	Counters map[string]uint64 `json:"counters"`
 }
 
@@ -133,7 +138,7 @@ func proxyStats(apps []*fwd.App) []proxyStat {
 					m["backend_"+n] = g.Counters[k].Load()
 				}
 				out = append(out, proxyStat{Core: core, Kind: "server", Name: g.Name + "/" + s.Name, Addr: s.Addr,
-					Up: s.Up.Load(), Active: s.Active.Load(), Queue: g.Queue.Load(), Counters: m})
+					Up: s.Up.Load(), Active: s.Active.Load(), Queue: g.Queue.Load(), PoolIdle: s.PoolIdle.Load(), Counters: m})
 			}
 		}
 	}
@@ -159,9 +164,14 @@ func printProxyStat(w io.Writer, prev, cur []proxyStat, secs float64) {
 		if p.Kind != "listener" {
 			continue
 		}
-		fmt.Fprintf(w, "  listener %s, core %d: %d open, %.0f accepted/s; %s\n", p.Name, p.Core, p.Active,
-			rate(p, "accepted"), nonZero(p.Counters, "accepted", "refused_maxconn", "proxy_header_errors",
-				"proxy_header_timeouts", "idle_timeouts", "client_resets"))
+		http := ""
+		if p.Counters["http_requests"] > 0 {
+			http = fmt.Sprintf(", %.0f requests/s", rate(p, "http_requests"))
+		}
+		fmt.Fprintf(w, "  listener %s, core %d: %d open, %.0f accepted/s%s; %s\n", p.Name, p.Core, p.Active,
+			rate(p, "accepted"), http, nonZero(p.Counters, "accepted", "refused_maxconn", "proxy_header_errors",
+				"proxy_header_timeouts", "idle_timeouts", "client_resets", "http_requests", "http_refused",
+				"http_request_timeouts", "http_keepalive_timeouts", "http_502", "http_503", "http_504"))
 	}
 	for _, p := range cur {
 		if p.Kind != "server" {
@@ -171,10 +181,16 @@ func printProxyStat(w io.Writer, prev, cur []proxyStat, secs float64) {
 		if !p.Up {
 			state = "DOWN"
 		}
-		fmt.Fprintf(w, "  server %s (%s), core %d: %s, %d open, %.0f connections/s, out %.1f Mbit/s, in %.1f Mbit/s; %s\n",
-			p.Name, p.Addr, p.Core, state, p.Active, rate(p, "connections"), rate(p, "bytes_out")*8/1e6, rate(p, "bytes_in")*8/1e6,
+		http := ""
+		if p.Counters["http_requests"] > 0 {
+			http = fmt.Sprintf(", %.0f requests/s, %d idle pooled", rate(p, "http_requests"), p.PoolIdle)
+		}
+		fmt.Fprintf(w, "  server %s (%s), core %d: %s, %d open, %.0f connections/s%s, out %.1f Mbit/s, in %.1f Mbit/s; %s\n",
+			p.Name, p.Addr, p.Core, state, p.Active, rate(p, "connections"), http, rate(p, "bytes_out")*8/1e6, rate(p, "bytes_in")*8/1e6,
 			nonZero(p.Counters, "connections", "connect_refused", "connect_timeout", "connect_reset", "connect_noport",
 				"connect_other", "retries", "resets", "write_errors", "check_failures", "went_down", "went_up", "backend_queued",
-				"backend_queue_timeouts", "backend_no_server"))
+				"backend_queue_timeouts", "backend_no_server", "http_requests", "http_responses_1xx", "http_responses_2xx",
+				"http_responses_3xx", "http_responses_4xx", "http_responses_5xx", "http_bad_responses", "pool_reused",
+				"pool_closed", "pool_expired"))
 	}
 }

@@ -693,7 +693,18 @@ func (a *App) finish(p *pair) {
 	if c == nil {
 		return
 	}
-	if !p.cliKeep || !p.reqDone || c.EOF() || a.draining {
+	if !p.reqDone {
+		// The response ended before the request's body: the rest of it
+		// is read and dropped while the client reads the response, then
+		// the connection closes (a close with unread bytes would reset
+		// it and could destroy the response at the client).
+		p.hs = hsClosing
+		discard(c)
+		c.CloseWrite()
+		a.armClient(p, lingerTime)
+		return
+	}
+	if !p.cliKeep || c.EOF() || a.draining {
 		p.hs = hsDone
 		a.armClient(p, p.lst.cfg.ClientTimeout)
 		c.Close()

@@ -132,6 +132,14 @@ func (h *httpBackend) serve(c *tcp.Conn, bc *backendConn) bool {
 		c.Abort()
 		return false
 	}
+	if req.URL.Path == "/early" {
+		// Answer at once, without reading the body, and close.
+		h.requests++
+		bc.out = append(bc.out, "HTTP/1.1 413 Too Large\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbig\n"...)
+		bc.in = bc.in[:0]
+		bc.closing = true
+		return false
+	}
 	var reqBody []byte
 	if len(req.TransferEncoding) > 0 {
 		if !bytes.Contains(rest, []byte("0\r\n\r\n")) {
@@ -461,6 +469,26 @@ func TestHTTPRefusedNeverForwarded(t *testing.T) {
 				t.Fatalf("the backend saw %d requests on %d connections", b.back[0].requests, b.back[0].conns)
 			}
 		})
+	}
+}
+
+// A response that ends before the request's body (a server refusing an
+// upload early) reaches the client whole: the rest of the body is read and
+// dropped, and the connection closes in order, not with a reset.
+func TestHTTPResponseBeforeRequestBody(t *testing.T) {
+	b := newHTTPBed(t, 1, nil)
+	s := &stream{out: []byte(fmt.Sprintf("POST /early HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n%s", 1<<20, body(1<<20, 1)))}
+	b.n.dial(b.cl, s)
+	b.n.run(30*time.Second, func() bool { return s.done })
+	if !s.done || s.err != nil {
+		t.Fatalf("done %v err %v", s.done, s.err)
+	}
+	rs := responses(t, s.got.Bytes(), "POST")
+	if rs[0].StatusCode != 413 || string(rs[0].Body) != "big\n" {
+		t.Fatalf("status %d body %q", rs[0].StatusCode, rs[0].Body)
+	}
+	if s.sent != len(s.out) {
+		t.Fatalf("the client sent %d of %d bytes: the proxy stopped reading", s.sent, len(s.out))
 	}
 }
 
