@@ -263,6 +263,7 @@ func TestProxyHTTPAgainstKernelPeers(t *testing.T) {
 	if err != nil || resp.StatusCode != 101 || resp.Header.Get("Sec-WebSocket-Accept") != wsAccept(key) {
 		t.Fatalf("websocket upgrade: %v %v", resp, err)
 	}
+	resp.Body.Close() // a 101 has no body: the connection is the tunnel now
 	for _, msg := range []string{"hello", strings.Repeat("x", 70000)} {
 		c.Write(wsFrame(1, []byte(msg), []byte{1, 2, 3, 4}))
 		op, got, err := wsRead(br)
