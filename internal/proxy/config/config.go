@@ -170,8 +170,8 @@ type Health struct {
 	// Rise consecutive good checks bring a down server up; Fall bad ones
 	// take an up server down.
 	Rise, Fall int
-	// Method, Path and Expect are an http check's request and status. The
-	// format reserves them; the parser refuses http checks for now.
+	// Method, Path and Expect are an http check's request and the status
+	// that passes it.
 	Method, Path string
 	Expect       int
 }

@@ -186,7 +186,7 @@ func listenerFields(l Listener) []field {
 func groupFields(g BackendGroup) []field {
 	h := "off"
 	if g.Health.Type != "" {
-		h = fmt.Sprintf("%s inter %s rise %d fall %d timeout %s", g.Health.Type, dur(g.Health.Inter), g.Health.Rise, g.Health.Fall, dur(g.Health.Timeout))
+		h = fmt.Sprintf("%s inter %s rise %d fall %d timeout %s", g.Health.describe(), dur(g.Health.Inter), g.Health.Rise, g.Health.Fall, dur(g.Health.Timeout))
 	}
 	return []field{
 		{"mode", g.Mode}, {"balance", g.Balance}, {"health-check", h},

@@ -80,7 +80,7 @@ func (c *Config) Format() string {
 		if h := g.Health; h.Type == "" {
 			line(true, "health-check off")
 		} else {
-			line(true, "health-check %s inter %s rise %d fall %d timeout %s", h.Type, dur(h.Inter), h.Rise, h.Fall, dur(h.Timeout))
+			line(true, "health-check %s inter %s rise %d fall %d timeout %s", h.describe(), dur(h.Inter), h.Rise, h.Fall, dur(h.Timeout))
 		}
 		for _, s := range g.Servers {
 			check := ""
@@ -104,4 +104,13 @@ func dur(d time.Duration) string {
 		s = s[:len(s)-2]
 	}
 	return s
+}
+
+// describe is the check's kind as the file writes it: tcp, or http with
+// its request and expected status.
+func (h Health) describe() string {
+	if h.Type == "http" {
+		return fmt.Sprintf("http %s %s expect %d", h.Method, h.Path, h.Expect)
+	}
+	return h.Type
 }

@@ -280,7 +280,7 @@ func init() {
 // haproxyHints answer HAProxy directives that pollstack writes otherwise
 // or does not have yet.
 var haproxyHints = map[string]string{
-	"option":          "HAProxy's options are not supported (for option httpchk, write health-check http GET /path expect 200, once http checks are supported)",
+	"option":          "HAProxy's options are not supported (for option httpchk, write health-check http GET /path expect 200)",
 	"log":             "logging is not configurable yet",
 	"acl":             "ACLs are not supported yet",
 	"http-request":    "HTTP rules are not supported yet",
@@ -601,7 +601,11 @@ func (p *parser) healthCheck(l []token) error {
 		}
 	}
 	if h.Type == "http" {
-		return p.errAt(httpAt, "health-check http: not supported yet (tcp checks only for now)")
+		for _, c := range []byte(h.Path) {
+			if c < 0x21 || c > 0x7e {
+				return p.errAt(httpAt, "health-check http: path %q: want printable ASCII without spaces (percent-encode the rest)", h.Path)
+			}
+		}
 	}
 	return setOpt(p, &p.sec.s.health, l[0], h)
 }

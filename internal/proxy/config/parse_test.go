@@ -114,10 +114,11 @@ func TestParseHTTP(t *testing.T) {
 		l.ForwardFor != ForwardXFF || l.ForwardReplace || g.PoolMaxIdle != DefaultPoolMaxIdle || g.PoolIdleTimeout != DefaultPoolIdleTimeout {
 		t.Fatalf("defaults: %+v %+v", l, g)
 	}
-	c = parseString(t, "defaults\n mode http\n timeout http-request 3s\nlisten web\n bind :80\n timeout http-keep-alive 0\n forward-for forwarded replace\n pool-max-idle 7\n timeout pool-idle 2s\n server a 198.18.0.2:80\n")
+	c = parseString(t, "defaults\n mode http\n timeout http-request 3s\nlisten web\n bind :80\n timeout http-keep-alive 0\n forward-for forwarded replace\n pool-max-idle 7\n timeout pool-idle 2s\n health-check http HEAD /healthz expect 204 inter 1s\n server a 198.18.0.2:80\n")
 	l, g = c.Listeners[0], c.Backends[0]
 	if l.HTTPRequestTimeout != 3*time.Second || l.KeepAliveTimeout != 0 || l.ForwardFor != ForwardRFC7239 || !l.ForwardReplace ||
-		g.PoolMaxIdle != 7 || g.PoolIdleTimeout != 2*time.Second {
+		g.PoolMaxIdle != 7 || g.PoolIdleTimeout != 2*time.Second ||
+		g.Health != (Health{Type: "http", Method: "HEAD", Path: "/healthz", Expect: 204, Inter: time.Second, Timeout: time.Second, Rise: DefaultRise, Fall: DefaultFall}) {
 		t.Fatalf("set: %+v %+v", l, g)
 	}
 	again := parseString(t, c.Format())
@@ -193,7 +194,7 @@ func TestParseBad(t *testing.T) {
 		{"listen web\n  servr a 1.2.3.4:80\n", "t.conf:2:3: unknown directive servr (did you mean server?)"},
 		{"listen web\n  frobnicate\n", "t.conf:2:3: unknown directive frobnicate"},
 		{"listn web\n", "t.conf:1:1: unknown directive listn (did you mean listen?)"},
-		{"listen web\n option httpchk\n", "t.conf:2:2: unknown directive option: HAProxy's options are not supported (for option httpchk, write health-check http GET /path expect 200, once http checks are supported)"},
+		{"listen web\n option httpchk\n", "t.conf:2:2: unknown directive option: HAProxy's options are not supported (for option httpchk, write health-check http GET /path expect 200)"},
 		{"listen web\n bind :0\n", `t.conf:2:7: bind ":0": port 0: want 1..65535`},
 		{"listen web\n bind :65536\n", `t.conf:2:7: bind ":65536": port 65536: want 1..65535`},
 		{"listen web\n bind 80\n", `t.conf:2:7: bind "80": want [ADDR]:PORT, as :80, 198.18.0.1:80 or [2001:2::1]:80`},
@@ -266,7 +267,7 @@ func TestParseBad(t *testing.T) {
 		{"listen a\n health-check fall\n", "t.conf:2:15: health-check fall wants a value"},
 		{"listen a\n health-check intr 2s\n", `t.conf:2:15: health-check: unexpected "intr" (want inter, rise, fall or timeout) (did you mean inter?)`},
 		{"listen a\n health-check rise 2 rise 3\n", "t.conf:2:22: health-check: rise given twice"},
-		{"listen a\n health-check http GET /health expect 200\n", "t.conf:2:15: health-check http: not supported yet (tcp checks only for now)"},
+		{"listen a\n health-check http GET /h\xc3\xa9 expect 200\n", "t.conf:2:15: health-check http: path \"/h\u00e9\": want printable ASCII without spaces (percent-encode the rest)"},
 		{"listen a\n health-check http GET health\n", "t.conf:2:24: health-check http wants [GET|HEAD|OPTIONS] /PATH"},
 		{"listen a\n health-check off now\n", `t.conf:2:19: health-check off: unexpected "now"`},
 		{"listen a\n queue 10\n bind :80\n" + srv, "t.conf:2:2: queue 10 in listen a, but no server has a maxconn: nothing would ever wait"},

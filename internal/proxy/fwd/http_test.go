@@ -669,3 +669,56 @@ func TestHTTPKeepAliveAllocatesNothing(t *testing.T) {
 		t.Fatalf("pool reused %d times in 250 requests", r)
 	}
 }
+
+// statusBackend answers every request head with status code and no body,
+// and records the request lines it got.
+type statusBackend struct {
+	code  int
+	lines []string
+}
+
+func (b *statusBackend) Established(*tcp.Conn)   {}
+func (b *statusBackend) Writable(*tcp.Conn)      {}
+func (b *statusBackend) Closed(*tcp.Conn, error) {}
+func (b *statusBackend) Readable(c *tcp.Conn) {
+	x, _ := c.Peek()
+	if i := bytes.Index(x, []byte("\r\n\r\n")); i >= 0 {
+		b.lines = append(b.lines, string(x[:bytes.IndexByte(x, '\r')]))
+		c.Consume(i + 4)
+		c.Write(fmt.Appendf(nil, "HTTP/1.1 %d X\r\nContent-Length: 0\r\n\r\n", b.code))
+	}
+}
+
+// An HTTP health check passes on the expected status only: a server that
+// answers 500 goes down, and comes back when it answers 200 again; the
+// checks leave no TIME_WAIT on the proxy.
+func TestHTTPHealthCheck(t *testing.T) {
+	n := newTestNet(t)
+	bk := n.host(addrBack, tcp.DefaultConfig())
+	sb := &statusBackend{code: 200}
+	if _, err := bk.Listen(8080, 0, sb); err != nil {
+		t.Fatal(err)
+	}
+	cfg := httpCfg(netip.AddrPortFrom(addrBack, 8080))
+	cfg.Backends[0].Health = config.Health{Type: "http", Method: "GET", Path: "/healthz", Expect: 200,
+		Inter: 500 * time.Millisecond, Timeout: 500 * time.Millisecond, Rise: 2, Fall: 2}
+	app, _ := n.proxy(cfg)
+	up := func() bool { app.pub.Load().store(app); return app.Published().Groups[0].Servers[0].Up.Load() }
+	n.run(2*time.Second, nil)
+	if !up() || len(sb.lines) < 3 || sb.lines[0] != "GET /healthz HTTP/1.1" {
+		t.Fatalf("up %v after checks %q", up(), sb.lines)
+	}
+	sb.code = 500
+	n.run(2*time.Second, nil)
+	if up() {
+		t.Fatal("still up 2 s after the server began answering 500")
+	}
+	sb.code = 200
+	n.run(2*time.Second, nil)
+	if !up() {
+		t.Fatal("not up 2 s after the server answered 200 again")
+	}
+	if tw := n.hosts[addrProxy.As16()].TimeWaitEntries(); tw != 0 {
+		t.Fatalf("checks left %d TIME_WAIT entries", tw)
+	}
+}

@@ -58,6 +58,7 @@ const (
 	Refused Failure = iota // the server answered the SYN with a RST
 	Reset                  // the connection was reset once established
 	Timeout                // no answer in time
+	Status                 // an HTTP check was answered with another status, or not with HTTP
 )
 
 // Probe names one check Due started: the server, and which of its checks,
