@@ -112,6 +112,17 @@ type Listener struct {
 	// sent instead of appending to it.
 	ForwardFor     string
 	ForwardReplace bool
+	// Routes choose a request's backend group by Host and path prefix
+	// (HTTP only); a request no route matches goes to Backend.
+	Routes []Route
+}
+
+// Route sends requests whose Host is Host (any, if empty) and whose path
+// begins with PathPrefix (any, if empty) to the group Backend. Of the
+// routes that match, the longest PathPrefix wins, then one with a Host,
+// then the first in the file.
+type Route struct {
+	Backend, Host, PathPrefix string
 }
 
 // Forwarding fields (Listener.ForwardFor).

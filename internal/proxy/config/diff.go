@@ -170,6 +170,13 @@ func listenerFields(l Listener) []field {
 	if l.AcceptProxy {
 		ap = "timeout " + dur(l.AcceptProxyTimeout)
 	}
+	routes := ""
+	for i, r := range l.Routes {
+		if i > 0 {
+			routes += "; "
+		}
+		routes += r.describe()
+	}
 	ff := l.ForwardFor
 	if l.ForwardReplace {
 		ff += " replace"
@@ -179,7 +186,7 @@ func listenerFields(l Listener) []field {
 		{"backend", l.Backend}, {"accept-proxy", ap},
 		{"timeout client", dur(l.ClientTimeout)}, {"timeout client-fin", dur(l.ClientFinTimeout)},
 		{"timeout http-request", dur(l.HTTPRequestTimeout)}, {"timeout http-keep-alive", dur(l.KeepAliveTimeout)},
-		{"forward-for", ff},
+		{"forward-for", ff}, {"use_backend", routes},
 	}
 }
 

@@ -60,6 +60,9 @@ func (c *Config) Format() string {
 				line(true, "forward-for %s", l.ForwardFor)
 			}
 		}
+		for _, r := range l.Routes {
+			line(true, "use_backend %s", r.describe())
+		}
 		line(true, "default_backend %s", l.Backend)
 	}
 	for _, g := range c.Backends {
@@ -113,4 +116,16 @@ func (h Health) describe() string {
 		return fmt.Sprintf("http %s %s expect %d", h.Method, h.Path, h.Expect)
 	}
 	return h.Type
+}
+
+// describe is a route as a use_backend line's arguments.
+func (r Route) describe() string {
+	s := r.Backend
+	if r.Host != "" {
+		s += " host " + r.Host
+	}
+	if r.PathPrefix != "" {
+		s += " path " + r.PathPrefix
+	}
+	return s
 }

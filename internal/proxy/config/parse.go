@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"slices"
 	"sort"
@@ -116,6 +117,13 @@ type section struct {
 	bindsV   []Bind
 	servers  []serverLine
 	backend  opt[string]
+	routes   []routeLine
+}
+
+// routeLine is a use_backend line.
+type routeLine struct {
+	r      Route
+	at, to token
 }
 
 type serverLine struct {
@@ -273,7 +281,7 @@ func init() {
 		"default_backend": {secFrontend, (*parser).defaultBackend},
 		"pool-max-idle":   {secDefaults | secGroups, intDirective(func(s *settings) *opt[int] { return &s.poolMaxIdle }, 0, MaxPoolIdle)},
 		"forward-for":     {secDefaults | secListeners, (*parser).forwardFor},
-		"use_backend":     {secListeners, notYet("use_backend (choosing a backend by Host or path) is not supported yet; default_backend only")},
+		"use_backend":     {secListeners, (*parser).useBackend},
 	}
 }
 
@@ -759,6 +767,60 @@ func (p *parser) defaultBackend(l []token) error {
 	return setOpt(p, &p.sec.backend, l[1], l[1].s)
 }
 
+// useBackend reads use_backend NAME [host HOST] [path PREFIX].
+func (p *parser) useBackend(l []token) error {
+	const want = "use_backend NAME [host HOST] [path /PREFIX] (one of host and path at least)"
+	for _, t := range l[1:] {
+		if t.s == "if" || t.s == "unless" {
+			return p.errAt(t, "use_backend: HAProxy's ACL conditions are not supported; write %s", want)
+		}
+	}
+	if len(l) < 4 || len(l)%2 != 0 {
+		return p.errAt(l[0], "want %s", want)
+	}
+	rl := routeLine{r: Route{Backend: l[1].s}, at: l[0], to: l[1]}
+	for i := 2; i < len(l); i += 2 {
+		k, v := l[i], l[i+1]
+		switch k.s {
+		case "host":
+			if rl.r.Host != "" {
+				return p.errAt(k, "use_backend: host given twice")
+			}
+			h := strings.ToLower(v.s)
+			if _, err := netip.ParseAddr(strings.Trim(h, "[]")); err != nil && !validHostname(h) {
+				return p.errAt(v, "use_backend host %q: want a host name or an IP address, without a port", v.s)
+			}
+			rl.r.Host = h
+		case "path":
+			if rl.r.PathPrefix != "" {
+				return p.errAt(k, "use_backend: path given twice")
+			}
+			if !strings.HasPrefix(v.s, "/") || strings.ContainsFunc(v.s, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
+				return p.errAt(v, "use_backend path %q: want a prefix beginning with / in printable ASCII", v.s)
+			}
+			rl.r.PathPrefix = v.s
+		default:
+			return p.errAt(k, "use_backend: unexpected %q (want %s)", k.s, want)
+		}
+	}
+	p.sec.routes = append(p.sec.routes, rl)
+	return nil
+}
+
+// validHostname reports whether h is a DNS name of letters, digits, '-'
+// and '.' (as Host carries one).
+func validHostname(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, c := range h {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 // finish checks what needs the whole file and builds the Config.
 func (p *parser) finish() error {
 	groups := map[string]*section{}
@@ -825,6 +887,28 @@ func (p *parser) finish() error {
 				}
 				return p.errAt(refAt, "%s", msg)
 			}
+		}
+		for _, rl := range s.routes {
+			if l.Mode != ModeHTTP {
+				return p.errAt(rl.at, "use_backend chooses by Host and path: mode http only (%s %s is mode %s)", sectionName(s.kind), s.name, l.Mode)
+			}
+			rs := groups[rl.r.Backend]
+			if rs == nil {
+				names := make([]string, 0, len(groups))
+				for n := range groups {
+					names = append(names, n)
+				}
+				sort.Strings(names)
+				msg := fmt.Sprintf("use_backend %s: no backend or listen section of that name", rl.r.Backend)
+				if h := suggest(rl.r.Backend, names); h != "" {
+					msg += fmt.Sprintf(" (did you mean %s?)", h)
+				}
+				return p.errAt(rl.to, "%s", msg)
+			}
+			if m := val(rs.s.mode, ModeTCP); m != ModeHTTP {
+				return p.errAt(rl.to, "use_backend %s: backend %s is mode %s (routes go to mode http backends)", rl.r.Backend, rs.name, m)
+			}
+			l.Routes = append(l.Routes, rl.r)
 		}
 		if gm := val(gs.s.mode, ModeTCP); gm != l.Mode {
 			at := refAt

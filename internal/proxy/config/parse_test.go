@@ -125,6 +125,15 @@ func TestParseHTTP(t *testing.T) {
 	if !reflect.DeepEqual(c, again) {
 		t.Fatalf("Format and Parse again:\n got %+v\nwant %+v", again, c)
 	}
+	c = parseString(t, "defaults\n mode http\nfrontend f\n bind :80\n use_backend api path /api/\n use_backend img host Img.Example\n default_backend web\nbackend web\n server a 198.18.0.2:80\nbackend api\n server a 198.18.0.2:81\nbackend img\n server a 198.18.0.2:82\n")
+	want := []Route{{Backend: "api", PathPrefix: "/api/"}, {Backend: "img", Host: "img.example"}}
+	if !reflect.DeepEqual(c.Listeners[0].Routes, want) {
+		t.Fatalf("routes %+v, want %+v", c.Listeners[0].Routes, want)
+	}
+	again = parseString(t, c.Format())
+	if !reflect.DeepEqual(c, again) {
+		t.Fatalf("Format and Parse again:\n got %+v\nwant %+v", again, c)
+	}
 }
 
 func TestParseGood(t *testing.T) {
@@ -271,7 +280,12 @@ func TestParseBad(t *testing.T) {
 		{"listen a\n health-check http GET health\n", "t.conf:2:24: health-check http wants [GET|HEAD|OPTIONS] /PATH"},
 		{"listen a\n health-check off now\n", `t.conf:2:19: health-check off: unexpected "now"`},
 		{"listen a\n queue 10\n bind :80\n" + srv, "t.conf:2:2: queue 10 in listen a, but no server has a maxconn: nothing would ever wait"},
-		{"listen a\n use_backend api if host_api\n", "t.conf:2:2: use_backend (choosing a backend by Host or path) is not supported yet; default_backend only"},
+		{"listen a\n use_backend api if host_api\n", "t.conf:2:18: use_backend: HAProxy's ACL conditions are not supported; write use_backend NAME [host HOST] [path /PREFIX] (one of host and path at least)"},
+		{"listen a\n use_backend api\n", "t.conf:2:2: want use_backend NAME [host HOST] [path /PREFIX] (one of host and path at least)"},
+		{"listen a\n use_backend api path x\n", `t.conf:2:23: use_backend path "x": want a prefix beginning with / in printable ASCII`},
+		{"listen a\n use_backend api host a:80\n", `t.conf:2:23: use_backend host "a:80": want a host name or an IP address, without a port`},
+		{"listen a\n bind :80\n use_backend b path /x\n server s 198.18.0.2:1\nbackend b\n server s 198.18.0.2:1\n", "t.conf:3:2: use_backend chooses by Host and path: mode http only (listen a is mode tcp)"},
+		{"defaults\n mode http\nlisten a\n bind :80\n use_backend bx path /x\n server s 198.18.0.2:1\nbackend b\n server s 198.18.0.2:1\n", "t.conf:5:14: use_backend bx: no backend or listen section of that name (did you mean b?)"},
 		{"listen a\n default-server weight 2\n default-server maxconn 3\n", "t.conf:3:2: default-server given twice in this section (write one line)"},
 		{"global\n iface a\n iface b\n", "t.conf:3:2: iface given twice (first at line 2)"},
 		{"global\n iface eth0:1\n", `t.conf:2:8: iface "eth0:1": not an interface name (1..15 characters, no '/', ':' or spaces)`},

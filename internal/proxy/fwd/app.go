@@ -58,6 +58,7 @@ type App struct {
 type listener struct {
 	cfg     config.Listener
 	grp     *group
+	routes  []route // HTTP: groups by Host and path prefix
 	maxconn int // this core's share; 0: no limit
 	active  int
 	stats   [numListenerCounters]uint64
@@ -144,6 +145,13 @@ func (a *App) configure(cfg *config.Config, o Options) error {
 			ol.successor = l
 		}
 		l.cfg, l.grp, l.maxconn = lc, g, share(lc.MaxConn, o.Cores)
+		for _, r := range lc.Routes {
+			rg := byName[r.Backend]
+			if rg == nil {
+				return fmt.Errorf("listener %s: use_backend: no backend group %q", lc.Name, r.Backend)
+			}
+			l.routes = append(l.routes, route{host: []byte(r.Host), path: []byte(r.PathPrefix), grp: rg})
+		}
 		lsts = append(lsts, l)
 	}
 	var opened []uint16

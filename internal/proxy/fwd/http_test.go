@@ -722,3 +722,58 @@ func TestHTTPHealthCheck(t *testing.T) {
 		t.Fatalf("checks left %d TIME_WAIT entries", tw)
 	}
 }
+
+// Requests go to the group their Host and path choose: the longest path
+// prefix wins, then a route with a host; the rest go to the default group.
+func TestHTTPRoutesByHostAndPath(t *testing.T) {
+	n := newTestNet(t)
+	cl := n.host(addrClient, tcp.DefaultConfig())
+	bk := n.host(addrBack, tcp.DefaultConfig())
+	sbs := map[string]*statusBackend{}
+	cfg := httpCfg(netip.AddrPortFrom(addrBack, 8000))
+	cfg.Backends[0].Name = "web"
+	for i, name := range []string{"web", "api", "apiv2", "img", "imgapi"} {
+		sb := &statusBackend{code: 200 + i}
+		sbs[name] = sb
+		if _, err := bk.Listen(uint16(8000+i), 0, sb); err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 {
+			g := cfg.Backends[0]
+			g.Name, g.Servers = name, []config.Server{{Name: "s", Addr: netip.AddrPortFrom(addrBack, uint16(8000+i)), Weight: 1}}
+			cfg.Backends = append(cfg.Backends, g)
+		}
+	}
+	cfg.Listeners[0].Backend = "web"
+	cfg.Listeners[0].Routes = []config.Route{
+		{Backend: "api", PathPrefix: "/api/"},
+		{Backend: "apiv2", PathPrefix: "/api/v2/"},
+		{Backend: "img", Host: "img.example"},
+		{Backend: "imgapi", Host: "img.example", PathPrefix: "/api/"},
+	}
+	n.proxy(cfg)
+	for _, tc := range []struct {
+		host, target string
+		status       int
+	}{
+		{"a.example", "/", 200},
+		{"a.example", "/api", 200},
+		{"a.example", "/api/x?y=/api/v2/", 201},
+		{"a.example", "/api/v2/users", 202},
+		{"IMG.example:8080", "/logo.png", 203},
+		{"img.example", "/api/v2/x", 202}, // the longer prefix beats the host
+		{"img.example", "/api/x", 204},    // equal prefixes: the one with a host
+		{"a.example", "http://img.example/api/x", 204},
+	} {
+		host := tc.host
+		if strings.HasPrefix(tc.target, "http://") {
+			host = "img.example"
+		}
+		s := &stream{out: []byte("GET " + tc.target + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n"), noShut: true, closeOnEOF: true}
+		n.dial(cl, s)
+		n.run(5*time.Second, func() bool { return s.done })
+		if rs := responses(t, s.got.Bytes(), "GET"); rs[0].StatusCode != tc.status {
+			t.Errorf("Host %s, %s: status %d, want %d", host, tc.target, rs[0].StatusCode, tc.status)
+		}
+	}
+}
