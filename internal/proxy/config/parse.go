@@ -304,10 +304,6 @@ var haproxyHints = map[string]string{
 	"hard-stop-after": "the stop's wait is global drain DURATION",
 }
 
-func notYet(msg string) func(p *parser, l []token) error {
-	return func(p *parser, l []token) error { return p.errAt(l[0], "%s", msg) }
-}
-
 // A value the flags give must also be one word of the file (Format writes
 // it there): no white space, no '#' first.
 func notAWord(s string) bool {

@@ -59,7 +59,7 @@ type listener struct {
 	cfg     config.Listener
 	grp     *group
 	routes  []route // HTTP: groups by Host and path prefix
-	maxconn int // this core's share; 0: no limit
+	maxconn int     // this core's share; 0: no limit
 	active  int
 	stats   [numListenerCounters]uint64
 	// successor is the listener of the same name a reload made: the
