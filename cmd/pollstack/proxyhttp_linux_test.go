@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -297,3 +299,101 @@ func TestProxyHTTPAgainstKernelPeers(t *testing.T) {
 }
 
 func sumSlice(s [32]byte) []byte { return s[:] }
+
+// A backend stopped during a keep-alive run of GETs and POSTs: the
+// requests that fail are at most those in flight on it when it stopped (a
+// GET is sent again elsewhere, a POST is answered 502), every failure the
+// clients see is one the proxy counts, and once the health checks take the
+// server down no request fails.
+func TestProxyHTTPBackendStopped(t *testing.T) {
+	bed := bedtest.ForTest(t, 1)
+	testbedNs = bed.NsB
+	var inflight [2]atomic.Int64
+	srvs := make([]*http.Server, 2)
+	for i := range srvs {
+		ln := peerListen(t, bed, 9201+i)
+		srvs[i] = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			inflight[i].Add(1)
+			defer inflight[i].Add(-1)
+			time.Sleep(2 * time.Millisecond)
+			io.WriteString(w, "ok\n")
+		})}
+		go srvs[i].Serve(ln)
+		t.Cleanup(func() { srvs[i].Close() })
+	}
+	p := startProxy(t, bed, "--mode", "http", "--listen", "8080", "--health-check", "300ms",
+		"--backend", fmt.Sprintf("%s:9201", testbed.PeerIPv4), "--backend", fmt.Sprintf("%s:9202", testbed.PeerIPv4))
+	url := "http://" + net.JoinHostPort(testbed.LocalIPv4.String(), "8080") + "/"
+	var (
+		mu       sync.Mutex
+		failures []time.Time
+		ok       atomic.Int64
+	)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cl := peerClient(true)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				// Half the clients POST: a POST is never sent twice.
+				var resp *http.Response
+				var err error
+				if i%2 == 0 {
+					resp, err = cl.Get(url)
+				} else {
+					resp, err = cl.Post(url, "text/plain", strings.NewReader("x"))
+				}
+				if err == nil {
+					b, rerr := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode == 200 && rerr == nil && string(b) == "ok\n" {
+						ok.Add(1)
+						continue
+					}
+				}
+				mu.Lock()
+				failures = append(failures, time.Now())
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(time.Second)
+	stopped := time.Now()
+	atStop := inflight[1].Load()
+	srvs[1].Close()
+	time.Sleep(3 * time.Second)
+	close(stop)
+	wg.Wait()
+	m := scrape(t, p.metrics)
+	down := metricValue(m, fmt.Sprintf(`pollstack_proxy_server_went_down_total{backend="proxy",core="0",server="%s:9202"}`, testbed.PeerIPv4))
+	counted := metricSum(m, "pollstack_proxy_listener_http_502_total") + metricSum(m, "pollstack_proxy_listener_http_503_total") +
+		metricSum(m, "pollstack_proxy_listener_http_504_total") + metricSum(m, "pollstack_proxy_server_resets_total")
+	retries := metricSum(m, "pollstack_proxy_server_retries_total")
+	t.Logf("%d requests ok, %d failed; %d in flight on the stopped server when it stopped; proxy counted %.0f errors, %.0f retries; server went down %.0f time(s)",
+		ok.Load(), len(failures), atStop, counted, retries, down)
+	if down < 1 {
+		t.Fatalf("the stopped server was never taken down")
+	}
+	if int64(len(failures)) > atStop {
+		t.Errorf("%d requests failed, more than the %d in flight on the stopped server", len(failures), atStop)
+	}
+	if float64(len(failures)) != counted {
+		t.Errorf("clients saw %d failures, the proxy counted %.0f", len(failures), counted)
+	}
+	for _, f := range failures {
+		if f.Sub(stopped) > 2*time.Second {
+			t.Errorf("a request failed %v after the server stopped (the checks take it down within about 1 s)", f.Sub(stopped))
+		}
+	}
+	if ok.Load() < 1000 {
+		t.Errorf("only %d requests succeeded", ok.Load())
+	}
+	p.stop(t)
+}

@@ -302,6 +302,10 @@ func equalFoldLower(b, lower []byte) bool {
 	return true
 }
 
+// httpTries is how many connects a request may try (HAProxy's retries 3
+// with redispatch): a failed connect is tried again on another server.
+const httpTries = 3
+
 // idempotent reports whether a request of method m may be sent twice
 // (RFC 9110 9.2.2).
 func idempotent(m h1.Method) bool {
@@ -441,9 +445,9 @@ func (a *App) sendRequest(p *pair) {
 	p.hs, p.start, p.last = hsExchange, now, now
 	p.reqBody.Reset(req.Framing, req.ContentLength, h1.Limits{})
 	p.reqDone = p.reqBody.Done()
-	p.respHead, p.respDone, p.sentAny = false, false, false
+	p.respHead, p.respDone, p.sentAny, p.headBytes = false, false, false, 0
 	p.chunkOut, p.dechunk, p.cliKeep, p.srvKeep = false, false, false, false
-	if !p.retriable || p.tries >= 2 {
+	if !p.retriable || p.fresh {
 		// Not to be sent again: the head's bytes and parser can go.
 		a.releaseHead(p)
 	}
@@ -556,7 +560,14 @@ func (a *App) readResponse(p *pair) {
 		c := bc.c
 		x, y := c.Peek()
 		if len(x) == 0 {
-			return // an EOF here comes to Closed
+			if c.EOF() {
+				// The server closed without (the rest of) an answer.
+				if p.sp != nil && p.headBytes > 0 {
+					bc.g.servers[bc.srv].stats[SrvBadResponses]++
+				}
+				a.serverFailed(p, false)
+			}
+			return
 		}
 		n, done, why := p.sp.FeedPair(x, y)
 		if why != h1.OK {
@@ -565,6 +576,7 @@ func (a *App) readResponse(p *pair) {
 			return
 		}
 		if !done {
+			p.headBytes += n
 			c.Consume(n)
 			continue
 		}
@@ -954,7 +966,7 @@ func (a *App) serverFailed(p *pair, timedOut bool) {
 	reused := false
 	if bc := a.unassign(p); bc != nil {
 		reused = bc.reused
-		if !timedOut && !p.respHead && !p.sentAny && p.rp != nil && reused && p.tries < 2 {
+		if !timedOut && p.headBytes == 0 && !p.sentAny && p.rp != nil && reused && !p.fresh {
 			bc.g.servers[bc.srv].stats[SrvRetries]++
 		}
 		bc.c.Abort() // its Closed may release bc
@@ -962,7 +974,7 @@ func (a *App) serverFailed(p *pair, timedOut bool) {
 	if p.cli == nil {
 		return
 	}
-	if !timedOut && !p.respHead && !p.sentAny && p.rp != nil && reused && p.tries < 2 {
+	if !timedOut && p.headBytes == 0 && !p.sentAny && p.rp != nil && reused && !p.fresh {
 		p.fresh = true
 		a.dropRespParser(p)
 		a.httpConnect(p)
@@ -1172,7 +1184,7 @@ func (h *httpServer) Closed(c *tcp.Conn, err error) {
 			g.chk.Passive(bc.srv, false, now)
 		}
 		if p.cli != nil {
-			if p.tries < 2 {
+			if p.tries < httpTries {
 				s.stats[SrvRetries]++
 				p.failed = bc.srv
 				a.httpConnect(p)

@@ -232,6 +232,9 @@ func (h *httpBackend) serve(c *tcp.Conn, bc *backendConn) bool {
 	case "/drop":
 		c.Abort()
 		return false
+	case "/fin":
+		bc.closing = true
+		return false
 	default:
 		bc.out = fmt.Appendf(bc.out, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n%s\r\n", conn)
 	}
@@ -513,6 +516,13 @@ func TestHTTPErrorsOfTheProxy(t *testing.T) {
 	t.Run("reset", func(t *testing.T) {
 		b := newHTTPBed(t, 1, nil)
 		s := b.do("GET /drop HTTP/1.1\r\nHost: a\r\n\r\n", false, 10*time.Second)
+		if rs := responses(t, s.got.Bytes(), "GET"); rs[0].StatusCode != 502 {
+			t.Fatalf("status %d, want 502", rs[0].StatusCode)
+		}
+	})
+	t.Run("closed without an answer", func(t *testing.T) {
+		b := newHTTPBed(t, 1, nil)
+		s := b.do("GET /fin HTTP/1.1\r\nHost: a\r\n\r\n", false, 10*time.Second)
 		if rs := responses(t, s.got.Bytes(), "GET"); rs[0].StatusCode != 502 {
 			t.Fatalf("status %d, want 502", rs[0].StatusCode)
 		}
