@@ -397,3 +397,39 @@ func TestProxyHTTPBackendStopped(t *testing.T) {
 	}
 	p.stop(t)
 }
+
+// On two cores behind an RSS bed, a keep-alive run through the HTTP proxy
+// reuses pooled backend connections for at least 99% of requests on each
+// core, and the pooled connections are the core's own: fewer than 1% of
+// their segments need a hand-off between cores.
+func TestProxyHTTPPoolsPerCore(t *testing.T) {
+	bedtest.NeedTools(t, "wrk")
+	bed := rssBed(t)
+	testbedNs = bed.NsB
+	peerHTTPBackend(t, bed, 9101)
+	p := startProxy(t, bed, "--cores", "0,1", "--mode", "http", "--listen", "8080", "--backend", fmt.Sprintf("%s:9101", testbed.PeerIPv4))
+	wrkClean(t, bed.NsB, false, "-t2", "-c32", "-d3s", "http://"+net.JoinHostPort(testbed.LocalIPv4.String(), "8080")+"/")
+	time.Sleep(100 * time.Millisecond) // the counters' next publication
+	m := scrape(t, p.metrics)
+	in, steered := metricSum(m, "pollstack_dialled_segments_in_total"), metricSum(m, "pollstack_dialled_segments_steered_total")
+	for core := 0; core < 2; core++ {
+		lbl := fmt.Sprintf(`{backend="proxy",core="%d",server="%s:9101"}`, core, testbed.PeerIPv4)
+		reqs := metricValue(m, "pollstack_proxy_server_http_requests_total"+lbl)
+		reused := metricValue(m, "pollstack_proxy_server_pool_reused_total"+lbl)
+		conns := metricValue(m, "pollstack_proxy_server_connections_total"+lbl)
+		t.Logf("core %d: %.0f requests, %.0f on pooled connections (%.2f%%), %.0f backend connections opened", core, reqs, reused, 100*reused/max(reqs, 1), conns)
+		if reqs < 1000 || reused < 0.99*reqs {
+			t.Errorf("core %d: %.0f of %.0f requests on pooled connections, want at least 99%%", core, reused, reqs)
+		}
+	}
+	t.Logf("backend-leg segments %.0f, handed off between cores %.0f (%.3f%%)", in, steered, 100*steered/max(in, 1))
+	if in < 1000 || steered > in/100 {
+		t.Errorf("backend-leg segments %.0f, handed off %.0f: want under 1%% handed off", in, steered)
+	}
+	for _, bad := range []string{"http_502", "http_503", "http_504", "http_refused"} {
+		if v := metricSum(m, "pollstack_proxy_listener_"+bad+"_total"); v != 0 {
+			t.Errorf("%s = %v", bad, v)
+		}
+	}
+	p.stop(t)
+}
