@@ -285,6 +285,11 @@ func TestProxyHTTPAgainstKernelPeers(t *testing.T) {
 	if reqs < 1000 || reused < 0.99*reqs {
 		t.Errorf("pool reuse %.0f of %.0f requests, want at least 99%%", reused, reqs)
 	}
+	// Every request has its response timed but those wrk left in flight
+	// when it stopped (at most one per connection).
+	if n := metricSum(m, "pollstack_proxy_server_response_seconds_count"); n < reqs-16 {
+		t.Errorf("the response time histogram counted %v responses for %v requests", n, reqs)
+	}
 	wrkClean(t, bed.NsB, true, "-t1", "-c16", "-d2s", base+"/")
 	m = scrape(t, p.metrics)
 	for _, bad := range []string{"http_502", "http_503", "http_504", "http_refused", "client_resets"} {

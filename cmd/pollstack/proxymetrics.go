@@ -23,6 +23,7 @@ type proxyCollector struct {
 	srvAct *prometheus.Desc
 	srvUp  *prometheus.Desc
 	pool   *prometheus.Desc
+	rt     *prometheus.Desc
 	pairs  *prometheus.Desc
 }
 
@@ -42,6 +43,7 @@ func newProxyCollector(apps []*fwd.App) *proxyCollector {
 	c.srvAct = prometheus.NewDesc("pollstack_proxy_server_active", "backend connections open to the server", []string{"core", "backend", "server"}, nil)
 	c.srvUp = prometheus.NewDesc("pollstack_proxy_server_up", "1 when the server is up (in rotation unless drained), 0 when the health checks took it down", []string{"core", "backend", "server"}, nil)
 	c.pool = prometheus.NewDesc("pollstack_proxy_server_pool_idle", "HTTP mode: idle keep-alive connections to the server in the core's pool", []string{"core", "backend", "server"}, nil)
+	c.rt = prometheus.NewDesc("pollstack_proxy_server_response_seconds", "HTTP mode: time from a request head sent to the server to its response head received", []string{"core", "backend", "server"}, nil)
 	c.pairs = prometheus.NewDesc("pollstack_proxy_connections", "proxied connections open (until both legs are gone)", []string{"core"}, nil)
 	return c
 }
@@ -61,6 +63,7 @@ func (c *proxyCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.srvAct
 	ch <- c.srvUp
 	ch <- c.pool
+	ch <- c.rt
 	ch <- c.pairs
 }
 
@@ -94,6 +97,16 @@ func (c *proxyCollector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(c.srvAct, prometheus.GaugeValue, float64(s.Active.Load()), cs, g.Name, s.Name)
 				ch <- prometheus.MustNewConstMetric(c.srvUp, prometheus.GaugeValue, up, cs, g.Name, s.Name)
 				ch <- prometheus.MustNewConstMetric(c.pool, prometheus.GaugeValue, float64(s.PoolIdle.Load()), cs, g.Name, s.Name)
+				if n := s.RT[0].Load(); n > 0 || s.Counters[fwd.SrvHTTPRequests].Load() > 0 {
+					buckets := make(map[float64]uint64, len(fwd.ResponseTimeBuckets))
+					var cum uint64
+					for k, ub := range fwd.ResponseTimeBuckets {
+						cum += s.RT[k].Load()
+						buckets[ub] = cum
+					}
+					cum += s.RT[len(fwd.ResponseTimeBuckets)].Load()
+					ch <- prometheus.MustNewConstHistogram(c.rt, cum, float64(s.RTSum.Load())/1e9, buckets, cs, g.Name, s.Name)
+				}
 			}
 		}
 	}

@@ -119,7 +119,7 @@ func (a *App) configure(cfg *config.Config, o Options) error {
 		for _, s := range g.servers {
 			// A server kept by a reload keeps its counters.
 			if os := oldSrv[g.cfg.Name+"/"+s.cfg.Name+"@"+s.cfg.Addr.String()]; os != nil {
-				s.stats = os.stats
+				s.stats, s.rt = os.stats, os.rt
 			}
 		}
 		byName[g.cfg.Name] = g

@@ -40,6 +40,7 @@ type server struct {
 	maxconn int      // this core's share; 0: no limit
 	active  int
 	stats   [numServerCounters]uint64
+	rt      responseTimes
 	// pool holds HTTP mode's idle keep-alive connections to the server,
 	// most recently used last.
 	pool []*bconn

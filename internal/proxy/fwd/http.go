@@ -498,6 +498,7 @@ func (a *App) sendResponseHead(p *pair, resp *h1.Response, n int) {
 	}
 	p.sentAny = true
 	p.respHead = true
+	s.rt.record(int64(bc.c.Now().Sub(p.start)))
 	if k := resp.Status / 100; k >= 1 && k <= 5 {
 		s.stats[SrvHTTP1xx+k-1]++
 	}

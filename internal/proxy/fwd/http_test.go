@@ -357,6 +357,15 @@ func TestHTTPPipelinedKeepAlive(t *testing.T) {
 	if srv[SrvHTTPRequests] != 50 || srv[SrvPoolReused] != 49 || srv[SrvHTTP2xx] != 50 {
 		t.Fatalf("counters: requests %d reused %d 2xx %d", srv[SrvHTTPRequests], srv[SrvPoolReused], srv[SrvHTTP2xx])
 	}
+	rt := &b.app.groups[0].servers[0].rt
+	var n uint64
+	for _, c := range rt.n {
+		n += c
+	}
+	// Each answer takes a round trip on the wire: 2 x 100 us one way.
+	if n != 50 || rt.sum < 50*200e3 || rt.n[0] != 0 {
+		t.Fatalf("response times: %d recorded, sum %d ns, buckets %v", n, rt.sum, rt.n)
+	}
 	if h := b.back[0].heads[0]; !strings.Contains(h, "X-Forwarded-For: 198.18.0.3\r\n") || !strings.Contains(h, "X-Forwarded-Proto: http\r\n") {
 		t.Fatalf("forwarded head lacks the forwarding fields:\n%s", h)
 	}

@@ -71,6 +71,35 @@ var ServerCounterNames = [numServerCounters]string{
 	SrvBadResponses: "http_bad_responses", SrvPoolReused: "pool_reused", SrvPoolClosed: "pool_closed", SrvPoolExpired: "pool_expired",
 }
 
+// ResponseTimeBuckets are the upper bounds, in seconds, of the response
+// time histogram's buckets (HTTP: from the request head sent to the
+// response head received, per server).
+var ResponseTimeBuckets = [...]float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+// rtBounds are ResponseTimeBuckets in nanoseconds.
+var rtBounds = func() (b [len(ResponseTimeBuckets)]int64) {
+	for i, s := range ResponseTimeBuckets {
+		b[i] = int64(s * 1e9)
+	}
+	return
+}()
+
+// responseTimes is a server's response time histogram on one core:
+// counts per bucket (the last for beyond them all) and the sum.
+type responseTimes struct {
+	n   [len(ResponseTimeBuckets) + 1]uint64
+	sum int64 // nanoseconds
+}
+
+func (r *responseTimes) record(ns int64) {
+	i := 0
+	for i < len(rtBounds) && ns > rtBounds[i] {
+		i++
+	}
+	r.n[i]++
+	r.sum += ns
+}
+
 // Counters of a backend group on one core.
 const (
 	GrpQueued        = iota // client connections that waited in the queue
@@ -118,6 +147,11 @@ type PubServer struct {
 	Active   atomic.Int64
 	Up       atomic.Bool
 	PoolIdle atomic.Int64 // HTTP: idle connections in the pool
+	// RT is the response time histogram (HTTP): counts per bucket of
+	// ResponseTimeBuckets, not cumulative, the last for beyond them; RTSum
+	// their sum in nanoseconds.
+	RT    [len(ResponseTimeBuckets) + 1]atomic.Uint64
+	RTSum atomic.Int64
 }
 
 func newPublished(a *App) *Published {
@@ -162,6 +196,10 @@ func (p *Published) store(a *App) {
 			}
 			ps.Active.Store(int64(s.active))
 			ps.PoolIdle.Store(int64(len(s.pool)))
+			for k, v := range s.rt.n {
+				ps.RT[k].Store(v)
+			}
+			ps.RTSum.Store(s.rt.sum)
 			ps.Up.Store(g.set.Up(j))
 		}
 	}
