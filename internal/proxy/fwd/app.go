@@ -46,6 +46,7 @@ type App struct {
 	reqParsers  []*h1.RequestParser
 	respParsers []*h1.ResponseParser
 	freeBC      []*bconn
+	idle        []*pair // HTTP client connections idle between requests
 	draining    bool
 	now         mono.Time
 
@@ -248,6 +249,7 @@ func (a *App) Drain() {
 	}
 	a.draining = true
 	closePools(a.groups)
+	a.closeIdle()
 	for port, l := range a.ports {
 		l.Close()
 		delete(a.ports, port)

@@ -135,6 +135,7 @@ func (a *App) readRequest(p *pair) {
 		x, y := c.Peek()
 		if len(x) == 0 {
 			if c.EOF() {
+				a.delIdle(p)
 				if p.hs == hsHead && p.rp != nil && p.headBytes > 0 {
 					// A head cut short by the client's FIN.
 					p.lst.current().stats[LstHTTPRefused]++
@@ -147,6 +148,7 @@ func (a *App) readRequest(p *pair) {
 			return
 		}
 		if p.hs == hsIdle {
+			a.delIdle(p)
 			p.hs = hsHead
 			a.armClient(p, p.lst.cfg.HTTPRequestTimeout)
 		}
@@ -672,9 +674,43 @@ func (a *App) finish(p *pair) {
 		return
 	}
 	p.hs = hsIdle
+	a.addIdle(p)
 	a.armClient(p, p.lst.cfg.KeepAliveTimeout)
 	if c.Readable() > 0 {
 		a.readRequest(p)
+	}
+}
+
+// addIdle and delIdle keep the list of client connections idle between
+// requests, which a drain closes.
+func (a *App) addIdle(p *pair) {
+	if p.idleAt == 0 {
+		a.idle = append(a.idle, p)
+		p.idleAt = len(a.idle)
+	}
+}
+
+func (a *App) delIdle(p *pair) {
+	i := p.idleAt - 1
+	if i < 0 {
+		return
+	}
+	last := len(a.idle) - 1
+	a.idle[i] = a.idle[last]
+	a.idle[i].idleAt = i + 1
+	a.idle[last] = nil
+	a.idle = a.idle[:last]
+	p.idleAt = 0
+}
+
+// closeIdle closes the client connections idle between requests (a drain:
+// a keep-alive client would otherwise hold its connection to the end).
+func (a *App) closeIdle() {
+	for len(a.idle) > 0 {
+		p := a.idle[len(a.idle)-1]
+		a.delIdle(p)
+		p.hs = hsDone
+		p.cli.Close()
 	}
 }
 
@@ -860,6 +896,7 @@ func (a *App) httpClientWritable(p *pair) {
 
 func (a *App) httpClientClosed(p *pair, err error) {
 	p.grp.unqueue(p)
+	a.delIdle(p)
 	if bc := a.unassign(p); bc != nil {
 		// The client went within an exchange: the backend connection
 		// is in an unknown state.
@@ -878,6 +915,7 @@ func (a *App) httpClientTimer(p *pair) {
 	switch p.hs {
 	case hsIdle:
 		p.lst.current().stats[LstHTTPKeepAliveTimeouts]++
+		a.delIdle(p)
 		p.hs = hsDone
 		c.Close()
 	case hsHead:

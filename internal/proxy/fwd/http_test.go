@@ -796,3 +796,26 @@ func TestHTTPRoutesByHostAndPath(t *testing.T) {
 		}
 	}
 }
+
+// A drain closes keep-alive clients idle between requests at once, and a
+// client whose request is in progress after its answer.
+func TestHTTPDrainClosesIdleClients(t *testing.T) {
+	b := newHTTPBed(t, 1, nil)
+	idle := &stream{out: []byte("GET /len/1 HTTP/1.1\r\nHost: a\r\n\r\n"), noShut: true, closeOnEOF: true}
+	b.n.dial(b.cl, idle)
+	busy := &stream{out: []byte("GET /len/2 HTTP/1.1\r\nHost: a\r\n\r\n"), noShut: true, closeOnEOF: true}
+	b.n.run(time.Second, func() bool { return idle.got.Len() > 0 })
+	b.n.dial(b.cl, busy)
+	b.n.run(time.Millisecond, nil) // busy's request is on its way
+	b.app.Drain()
+	b.n.run(5*time.Second, func() bool { return idle.done && busy.done })
+	if !idle.done || idle.err != nil {
+		t.Fatalf("idle client: done %v err %v", idle.done, idle.err)
+	}
+	if rs := responses(t, busy.got.Bytes(), "GET"); !busy.done || rs[0].StatusCode != 200 {
+		t.Fatalf("busy client: done %v status %d", busy.done, rs[0].StatusCode)
+	}
+	if b.app.Active() != 0 {
+		t.Fatalf("%d pairs left after the drain", b.app.Active())
+	}
+}

@@ -34,6 +34,7 @@ type pair struct {
 	// HTTP mode (http.go).
 	http      bool
 	hs        uint8 // the exchange's state
+	idleAt    int   // 1 + its index in App.idle while idle between requests; 0 otherwise
 	rp        *h1.RequestParser
 	sp        *h1.ResponseParser
 	headBytes int // bytes of the head in progress consumed so far
