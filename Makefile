@@ -57,6 +57,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzChunked$$' -fuzztime $$((10000 * $(FUZZ_SCALE)))x ./internal/proxy/h1
 	$(GO) test -run '^$$' -fuzz '^FuzzSeq$$' -fuzztime $$((20000 * $(FUZZ_SCALE)))x ./flow
 	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $$((5000 * $(FUZZ_SCALE)))x ./internal/proxy/config
+	$(GO) test -run '^$$' -fuzz '^FuzzHTTPExchange$$' -fuzztime $$((3000 * $(FUZZ_SCALE)))x ./internal/proxy/fwd
 
 demo:
 	$(GO) run ./cmd/pollstack demo
