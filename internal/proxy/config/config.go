@@ -112,6 +112,10 @@ type Listener struct {
 	// sent instead of appending to it.
 	ForwardFor     string
 	ForwardReplace bool
+	// ForwardHost adds X-Forwarded-Host, the request's authority, to
+	// X-Forwarded-For and X-Forwarded-Proto (Forwarded always carries
+	// host=).
+	ForwardHost bool
 	// Routes choose a request's backend group by Host and path prefix
 	// (HTTP only); a request no route matches goes to Backend.
 	Routes []Route

@@ -177,10 +177,7 @@ func listenerFields(l Listener) []field {
 		}
 		routes += r.describe()
 	}
-	ff := l.ForwardFor
-	if l.ForwardReplace {
-		ff += " replace"
-	}
+	ff := l.forwardWords()
 	return []field{
 		{"bind", binds}, {"mode", l.Mode}, {"maxconn", strconv.Itoa(l.MaxConn)},
 		{"backend", l.Backend}, {"accept-proxy", ap},

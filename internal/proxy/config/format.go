@@ -54,11 +54,7 @@ func (c *Config) Format() string {
 		if l.Mode == ModeHTTP {
 			line(true, "timeout http-request %s", dur(l.HTTPRequestTimeout))
 			line(true, "timeout http-keep-alive %s", dur(l.KeepAliveTimeout))
-			if l.ForwardReplace {
-				line(true, "forward-for %s replace", l.ForwardFor)
-			} else {
-				line(true, "forward-for %s", l.ForwardFor)
-			}
+			line(true, "forward-for %s", l.forwardWords())
 		}
 		for _, r := range l.Routes {
 			line(true, "use_backend %s", r.describe())
@@ -126,6 +122,18 @@ func (r Route) describe() string {
 	}
 	if r.PathPrefix != "" {
 		s += " path " + r.PathPrefix
+	}
+	return s
+}
+
+// forwardWords is the forward-for directive's arguments for l.
+func (l Listener) forwardWords() string {
+	s := l.ForwardFor
+	if l.ForwardHost {
+		s += " host"
+	}
+	if l.ForwardReplace {
+		s += " replace"
 	}
 	return s
 }

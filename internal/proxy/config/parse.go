@@ -436,13 +436,15 @@ var timeouts = map[string]struct {
 
 // forwardFor is the forward-for directive's value.
 type forwardFor struct {
-	kind    string
-	replace bool
+	kind          string
+	replace, host bool
 }
 
-// forwardFor reads forward-for x-forwarded-for|forwarded|none [replace].
+// forwardFor reads forward-for x-forwarded-for|forwarded|none [host]
+// [replace].
 func (p *parser) forwardFor(l []token) error {
-	if err := p.args(l, 1, 2, "x-forwarded-for|forwarded|none [replace]"); err != nil {
+	const want = "forward-for x-forwarded-for [host] [replace], or forwarded [replace]"
+	if err := p.args(l, 1, 3, "x-forwarded-for|forwarded|none [host] [replace]"); err != nil {
 		return err
 	}
 	var f forwardFor
@@ -452,11 +454,17 @@ func (p *parser) forwardFor(l []token) error {
 	default:
 		return p.errAt(l[1], "forward-for %q: want x-forwarded-for, forwarded or none", l[1].s)
 	}
-	if len(l) == 3 {
-		if l[2].s != "replace" || f.kind == ForwardNone {
-			return p.errAt(l[2], "forward-for %s: unexpected %q (want forward-for x-forwarded-for|forwarded [replace])", f.kind, l[2].s)
+	for _, t := range l[2:] {
+		switch {
+		case f.kind == ForwardNone:
+			return p.errAt(t, "forward-for none: unexpected %q (want %s)", t.s, want)
+		case t.s == "replace" && !f.replace:
+			f.replace = true
+		case t.s == "host" && !f.host && f.kind == ForwardXFF:
+			f.host = true
+		default:
+			return p.errAt(t, "forward-for %s: unexpected %q (want %s)", f.kind, t.s, want)
 		}
-		f.replace = true
 	}
 	return setOpt(p, &p.sec.s.forwardFor, l[0], f)
 }
@@ -852,7 +860,7 @@ func (p *parser) finish() error {
 			l.HTTPRequestTimeout = val(set.tHTTPRequest, DefaultHTTPRequestTimeout)
 			l.KeepAliveTimeout = val(set.tKeepAlive, DefaultKeepAliveTimeout)
 			ff := val(set.forwardFor, forwardFor{kind: ForwardXFF})
-			l.ForwardFor, l.ForwardReplace = ff.kind, ff.replace
+			l.ForwardFor, l.ForwardReplace, l.ForwardHost = ff.kind, ff.replace, ff.host
 		} else if err := httpOnly(p, s, set.tHTTPRequest.at, set.tHTTPRequest.sec, set.tKeepAlive.at, set.tKeepAlive.sec, set.forwardFor.at, set.forwardFor.sec); err != nil {
 			return err
 		}

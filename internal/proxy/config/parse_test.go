@@ -116,7 +116,7 @@ func TestParseHTTP(t *testing.T) {
 	}
 	c = parseString(t, "defaults\n mode http\n timeout http-request 3s\nlisten web\n bind :80\n timeout http-keep-alive 0\n forward-for forwarded replace\n pool-max-idle 7\n timeout pool-idle 2s\n health-check http HEAD /healthz expect 204 inter 1s\n server a 198.18.0.2:80\n")
 	l, g = c.Listeners[0], c.Backends[0]
-	if l.HTTPRequestTimeout != 3*time.Second || l.KeepAliveTimeout != 0 || l.ForwardFor != ForwardRFC7239 || !l.ForwardReplace ||
+	if l.HTTPRequestTimeout != 3*time.Second || l.KeepAliveTimeout != 0 || l.ForwardFor != ForwardRFC7239 || !l.ForwardReplace || l.ForwardHost ||
 		g.PoolMaxIdle != 7 || g.PoolIdleTimeout != 2*time.Second ||
 		g.Health != (Health{Type: "http", Method: "HEAD", Path: "/healthz", Expect: 204, Inter: time.Second, Timeout: time.Second, Rise: DefaultRise, Fall: DefaultFall}) {
 		t.Fatalf("set: %+v %+v", l, g)
@@ -261,8 +261,9 @@ func TestParseBad(t *testing.T) {
 		{"listen a\n timeout bogus 5s\n", "t.conf:2:10: unknown timeout bogus (timeouts: check, client, client-fin, connect, http-keep-alive, http-request, pool-idle, queue, server, server-fin)"},
 		{"listen a\n bind :80\n timeout http-request 5s\n server s 198.18.0.2:80\n", "t.conf:3:10: timeout http-request applies to mode http only (listen a is mode tcp)"},
 		{"listen a\n bind :80\n pool-max-idle 5\n server s 198.18.0.2:80\n", "t.conf:3:2: pool-max-idle applies to mode http only (listen a is mode tcp)"},
+		{"listen a\n mode http\n forward-for forwarded host\n", `t.conf:3:24: forward-for forwarded: unexpected "host" (want forward-for x-forwarded-for [host] [replace], or forwarded [replace])`},
 		{"listen a\n mode http\n forward-for xff\n", `t.conf:3:14: forward-for "xff": want x-forwarded-for, forwarded or none`},
-		{"listen a\n mode http\n forward-for none replace\n", `t.conf:3:19: forward-for none: unexpected "replace" (want forward-for x-forwarded-for|forwarded [replace])`},
+		{"listen a\n mode http\n forward-for none replace\n", `t.conf:3:19: forward-for none: unexpected "replace" (want forward-for x-forwarded-for [host] [replace], or forwarded [replace])`},
 		{"listen a\n timeout connect\n", "t.conf:2:2: timeout connect wants a duration"},
 		{"frontend f\n timeout server 5s\n", "t.conf:2:10: timeout server is not allowed in a frontend section (it belongs in defaults, backend or listen sections)"},
 		{"backend b\n timeout client 5s\n", "t.conf:2:10: timeout client is not allowed in a backend section (it belongs in defaults, frontend or listen sections)"},

@@ -288,6 +288,9 @@ func (a *App) sendRequest(p *pair) {
 	case config.ForwardRFC7239:
 		e.Forwarding = h1.Forwarded
 	}
+	if lc.ForwardHost && lc.ForwardFor == config.ForwardXFF {
+		e.Forwarding |= h1.XForwardedHost
+	}
 	if req.Minor == 0 {
 		// An HTTP/1.0 request keeps the server connection only if it
 		// says so.

@@ -366,8 +366,41 @@ func TestHTTPPipelinedKeepAlive(t *testing.T) {
 	if n != 50 || rt.sum < 50*200e3 || rt.n[0] != 0 {
 		t.Fatalf("response times: %d recorded, sum %d ns, buckets %v", n, rt.sum, rt.n)
 	}
-	if h := b.back[0].heads[0]; !strings.Contains(h, "X-Forwarded-For: 198.18.0.3\r\n") || !strings.Contains(h, "X-Forwarded-Proto: http\r\n") {
-		t.Fatalf("forwarded head lacks the forwarding fields:\n%s", h)
+	if h := b.back[0].heads[0]; !strings.Contains(h, "X-Forwarded-For: 198.18.0.3\r\n") || !strings.Contains(h, "X-Forwarded-Proto: http\r\n") ||
+		strings.Contains(h, "X-Forwarded-Host") {
+		t.Fatalf("forwarded head lacks the forwarding fields (or has X-Forwarded-Host unasked):\n%s", h)
+	}
+}
+
+// The forwarding fields as configured: X-Forwarded-Host on request, the
+// client's X-Forwarded-For replaced, Forwarded, or none.
+func TestHTTPForwardingFields(t *testing.T) {
+	for _, tc := range []struct {
+		kind          string
+		host, replace bool
+		want, not     []string
+	}{
+		{config.ForwardXFF, true, false, []string{"X-Forwarded-For: 192.0.2.9, 198.18.0.3\r\n", "X-Forwarded-Host: a.example\r\n", "X-Forwarded-Proto: http\r\n"}, nil},
+		{config.ForwardXFF, false, true, []string{"X-Forwarded-For: 198.18.0.3\r\n"}, []string{"192.0.2.9", "X-Forwarded-Host"}},
+		{config.ForwardRFC7239, false, false, []string{"X-Forwarded-For: 192.0.2.9\r\n", "Forwarded: for=198.18.0.3;proto=http;host=a.example\r\n"}, nil},
+		{config.ForwardNone, false, false, []string{"X-Forwarded-For: 192.0.2.9\r\n"}, []string{"198.18.0.3", "Forwarded:"}},
+	} {
+		b := newHTTPBed(t, 1, func(c *config.Config) {
+			c.Listeners[0].ForwardFor, c.Listeners[0].ForwardHost, c.Listeners[0].ForwardReplace = tc.kind, tc.host, tc.replace
+		})
+		s := b.do("GET /len/1 HTTP/1.1\r\nHost: a.example\r\nX-Forwarded-For: 192.0.2.9\r\nConnection: close\r\n\r\n", false, 5*time.Second)
+		responses(t, s.got.Bytes(), "GET")
+		h := b.back[0].heads[0]
+		for _, w := range tc.want {
+			if !strings.Contains(h, w) {
+				t.Errorf("%+v: head lacks %q:\n%s", tc, w, h)
+			}
+		}
+		for _, w := range tc.not {
+			if strings.Contains(h, w) {
+				t.Errorf("%+v: head has %q:\n%s", tc, w, h)
+			}
+		}
 	}
 }
 
