@@ -659,21 +659,14 @@ func (a *App) finish(p *pair) {
 	if c == nil {
 		return
 	}
-	if !p.reqDone {
-		// The response ended before the request's body: the rest of it
-		// is read and dropped while the client reads the response, then
-		// the connection closes (a close with unread bytes would reset
-		// it and could destroy the response at the client).
-		p.hs = hsClosing
-		discard(c)
-		c.CloseWrite()
-		a.armClient(p, lingerTime)
-		return
-	}
-	if !p.cliKeep || c.EOF() || a.draining {
-		p.hs = hsDone
-		a.armClient(p, p.lst.cfg.ClientTimeout)
-		c.Close()
+	if !p.reqDone || !p.cliKeep || c.EOF() || a.draining {
+		// The connection closes after this response. What the client
+		// sent after its request (the rest of a body the server did not
+		// wait for, pipelined requests) is read and dropped while the
+		// client reads the response, and the close is a FIN after it: a
+		// close with unread bytes would be a reset, which could destroy
+		// the response at the client.
+		a.lingerClose(p)
 		return
 	}
 	p.hs = hsIdle
@@ -715,6 +708,23 @@ func (a *App) closeIdle() {
 		p.hs = hsDone
 		p.cli.Close()
 	}
+}
+
+// lingerClose ends the client connection in order after what was
+// written to it: its further bytes are dropped until it closes, or reset
+// after lingerTime.
+func (a *App) lingerClose(p *pair) {
+	c := p.cli
+	p.hs = hsClosing
+	discard(c)
+	if p.down.empty() {
+		if c.EOF() {
+			c.Close()
+			return
+		}
+		c.CloseWrite()
+	}
+	a.armClient(p, lingerTime)
 }
 
 // toTunnel makes p an L4 pair after a 101 or a 2xx to CONNECT: its
@@ -772,18 +782,13 @@ func (a *App) answer(p *pair, status int) {
 	case 504:
 		p.lst.current().stats[LstHTTP504]++
 	}
-	p.hs = hsClosing
-	discard(c)
 	p.down.b, p.down.off = p.down.b[:0], 0
 	if !put(c, &p.down, errorResponse(status)) {
 		c.Abort()
 		return
 	}
-	if p.down.empty() {
-		c.CloseWrite()
-	}
 	// The client gets lingerTime to read the answer and close.
-	a.armClient(p, lingerTime)
+	a.lingerClose(p)
 }
 
 // lingerTime is how long a client answered with an error may take to read

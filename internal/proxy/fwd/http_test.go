@@ -404,6 +404,26 @@ func TestHTTPForwardingFields(t *testing.T) {
 	}
 }
 
+// A request that closes the connection, with another pipelined behind
+// it: the first is answered whole and the connection ends in order (a FIN,
+// not a reset that could destroy the answer); the second is dropped.
+func TestHTTPCloseWithPipelinedRequest(t *testing.T) {
+	b := newHTTPBed(t, 1, nil)
+	s := &stream{out: []byte("GET /len/5000 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /len/6 HTTP/1.1\r\nHost: a\r\n\r\n"), noShut: true, closeOnEOF: true}
+	b.n.dial(b.cl, s)
+	b.n.run(5*time.Second, func() bool { return s.done })
+	if !s.done || s.err != nil {
+		t.Fatalf("done %v err %v", s.done, s.err)
+	}
+	rs := responses(t, s.got.Bytes(), "GET")
+	if rs[0].StatusCode != 200 || !bytes.Equal(rs[0].Body, body(5000, 5000)) || !rs[0].Close {
+		t.Fatalf("status %d, %d bytes, close %v", rs[0].StatusCode, len(rs[0].Body), rs[0].Close)
+	}
+	if b.back[0].requests != 1 {
+		t.Fatalf("the backend got %d requests, want 1", b.back[0].requests)
+	}
+}
+
 // Many clients one after another share the pooled connections.
 func TestHTTPPoolAcrossClients(t *testing.T) {
 	b := newHTTPBed(t, 2, nil)
