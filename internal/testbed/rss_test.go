@@ -38,7 +38,7 @@ func rssFrame(src, dst netip.AddrPort, proto byte) []byte {
 	l4 := make([]byte, 8)
 	binary.BigEndian.PutUint16(l4[0:], src.Port())
 	binary.BigEndian.PutUint16(l4[2:], dst.Port())
-	return append(f, fwd...)
+	return append(f, l4...)
 }
 
 // randomTuple returns a random 4-tuple, IPv4 or IPv6.

@@ -186,6 +186,11 @@ func (a *App) beginRequest(p *pair) {
 		a.answer(p, 417)
 		return
 	}
+	if why := earlyBodyRefusal(p, req); why != h1.OK {
+		p.lst.current().stats[LstHTTPRefused]++
+		a.answer(p, why.Status())
+		return
+	}
 	p.grp = p.lst.route(req)
 	p.method, p.minor, p.reqKeep = req.Method, req.Minor, req.KeepAlive
 	p.upgrade = req.Flags&h1.Upgrade != 0
