@@ -49,6 +49,9 @@ type CoreConfig struct {
 	Sink bool
 	// TCP, when not nil, gives the core a TCP shard with this configuration.
 	TCP *tcp.Config
+	// Routes are the static routes and gateways beside the connected
+	// prefixes of Addrs (NewRouteTable).
+	Routes []Route
 }
 
 type addr4 struct {
@@ -67,15 +70,16 @@ const MaxAddrs = 8
 
 // Core is one core's stack. Owned by its core's loop; not safe for concurrent use.
 type Core struct {
-	id    int
-	sink  bool
-	link  rings.Link
-	pool  *rings.Pool
-	mac   [6]byte
-	v4    []addr4
-	v6    []addr6
-	neigh *neighTable
-	pend  pendQueue // frames waiting for a neighbour's address, at most the budget
+	id     int
+	sink   bool
+	link   rings.Link
+	pool   *rings.Pool
+	mac    [6]byte
+	v4     []addr4
+	v6     []addr6
+	routes *RouteTable // immutable: read without a lock
+	neigh  *neighTable
+	pend   pendQueue // frames waiting for a neighbour's address, at most the budget
 
 	rx    [rings.IdealBatch]rings.Desc
 	tx    [rings.IdealBatch]rings.Desc
@@ -139,6 +143,10 @@ func NewCore(cfg CoreConfig, link rings.Link) (*Core, error) {
 		default:
 			return nil, fmt.Errorf("engine: unsupported address %v", p)
 		}
+	}
+	var err error
+	if c.routes, err = NewRouteTable(cfg.Addrs, cfg.Routes); err != nil {
+		return nil, err
 	}
 	if cfg.TCP != nil {
 		shard, err := tcp.NewShard(*cfg.TCP, (*tcpSender)(c))
@@ -471,28 +479,24 @@ func (c *Core) solicit(e *neighEntry) {
 	}
 }
 
-// nexthop4 returns the on-link next hop for dst, or false when no connected
-// prefix holds it.
-func (c *Core) nexthop4(dst [4]byte) ([16]byte, bool) {
+// onLink4 reports whether dst is on one of our connected IPv4 prefixes.
+func (c *Core) onLink4(dst [4]byte) bool {
 	a := netip.AddrFrom4(dst)
 	for i := range c.v4 {
 		if c.v4[i].prefix.Contains(a) {
-			return v4Mapped(dst), true
-		}
-	}
-	return [16]byte{}, false
-}
-
-// nexthop6 is nexthop4 for IPv6.
-func (c *Core) nexthop6(dst *[16]byte) bool {
-	a := netip.AddrFrom16(*dst)
-	for i := range c.v6 {
-		if c.v6[i].prefix.Contains(a) {
 			return true
 		}
 	}
-	return a.IsLinkLocalUnicast()
+	return false
 }
+
+// route4 returns the neighbour a packet to dst goes to (IPv4-mapped): dst
+// itself on a connected prefix, else the router of the longest route that
+// holds it; false when none does (no_route).
+func (c *Core) route4(dst [4]byte) ([16]byte, bool) { return c.routes.nexthop4(dst) }
+
+// route6 is route4 for IPv6.
+func (c *Core) route6(dst *[16]byte) ([16]byte, bool) { return c.routes.nexthop6(dst) }
 
 func isV4Mapped(ip *[16]byte) bool {
 	return [12]byte(ip[:12]) == [12]byte{10: 0xff, 11: 0xff}

@@ -22,8 +22,12 @@ import (
 type Config struct {
 	// MAC is the interface's hardware address.
 	MAC net.HardwareAddr
-	// Addrs are the interface's addresses in CIDR form.
+	// Addrs are the interface's addresses in CIDR form; their prefixes
+	// are the connected routes.
 	Addrs []netip.Prefix
+	// Routes are the static routes and default gateways (a route of
+	// 0.0.0.0/0 or ::/0); see NewRouteTable for what is refused.
+	Routes []Route
 	// CPUs lists one CPU per link; the loop for links[i] runs on CPUs[i].
 	CPUs []int
 	// Pin pins each loop's thread to its CPU.
@@ -72,6 +76,7 @@ type Engine struct {
 	stop    sync.Once
 	running bool
 	steer   *steering // nil with one core or without TCP
+	routes  *RouteTable
 
 	sysctl sysctlState // the net.inet.tcp tunables (sysctl.go)
 
@@ -125,7 +130,7 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 		return nil, errors.New("engine: listening needs TCP")
 	}
 	for i, l := range links {
-		c, err := NewCore(CoreConfig{ID: i, MAC: cfg.MAC, Addrs: cfg.Addrs, Sink: cfg.Sink, TCP: cfg.TCP}, l)
+		c, err := NewCore(CoreConfig{ID: i, MAC: cfg.MAC, Addrs: cfg.Addrs, Sink: cfg.Sink, TCP: cfg.TCP, Routes: cfg.Routes}, l)
 		if err != nil {
 			return nil, err
 		}
@@ -140,6 +145,7 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 	for _, c := range e.cores {
 		c.ports = e.ports
 	}
+	e.routes = e.cores[0].routes
 	if st != nil {
 		size := cfg.HandoffBytes
 		if size == 0 {
@@ -278,10 +284,16 @@ func (c *Core) dial(t flow.Tuple, h tcp.Handler, now mono.Time) (*tcp.Conn, erro
 	return conn, err
 }
 
-// Source returns the engine's address of remote's family on the prefix that
-// holds remote (the first of the family when none does).
+// Source returns the engine's address to send to remote from: of remote's
+// family, on the prefix that holds its next hop (remote itself or its
+// router; the first of the family when none does). It reports false when
+// the engine has no address of that family or no route to remote.
 func (e *Engine) Source(remote netip.Addr) (netip.Addr, bool) {
 	c := e.cores[0]
+	remote = remote.Unmap()
+	if _, ok := e.routes.Lookup(remote); !ok {
+		return netip.Addr{}, false
+	}
 	if remote.Is4() {
 		if len(c.v4) == 0 {
 			return netip.Addr{}, false
@@ -294,3 +306,6 @@ func (e *Engine) Source(remote netip.Addr) (netip.Addr, bool) {
 	r := remote.As16()
 	return netip.AddrFrom16(c.source6(&r)), true
 }
+
+// Routes returns the engine's routing table, which never changes.
+func (e *Engine) Routes() *RouteTable { return e.routes }

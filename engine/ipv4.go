@@ -23,10 +23,16 @@ func (c *Core) ours4(ip []byte) bool {
 	return false
 }
 
-// source4 returns our address on the prefix that holds dst (the first one when none does).
+// source4 returns the address we send to dst from: ours on the prefix that
+// holds its next hop (dst itself, or the router a route sends it to), the
+// first one when none does.
 func (c *Core) source4(dst [4]byte) [4]byte {
+	a := netip.AddrFrom4(dst)
+	if nh, ok := c.route4(dst); ok {
+		a = netip.AddrFrom4([4]byte(nh[12:]))
+	}
 	for i := range c.v4 {
-		if c.v4[i].prefix.Contains(netip.AddrFrom4(dst)) {
+		if c.v4[i].prefix.Contains(a) {
 			return c.v4[i].ip
 		}
 	}
@@ -64,8 +70,7 @@ func (c *Core) inputARP(d rings.Desc, b []byte, now mono.Time) {
 	forUs := c.ours4(tpa)
 	sender := v4Mapped([4]byte(spa))
 	if [4]byte(spa) != [4]byte{} && !c.ours4(spa) {
-		_, onLink := c.nexthop4([4]byte(spa))
-		c.confirm(&sender, sha, forUs && onLink, now)
+		c.confirm(&sender, sha, forUs && c.onLink4([4]byte(spa)), now)
 	}
 	if !forUs {
 		c.drop(d, DropNotForUs)
@@ -188,7 +193,7 @@ func (c *Core) inputICMP4(d rings.Desc, b []byte, ihl, total int, now mono.Time)
 	c.stats[EchoRequestsIn]++
 	peer := [4]byte(ip[12:16])
 	local := [4]byte(ip[16:20])
-	nexthop, ok := c.nexthop4(peer)
+	nexthop, ok := c.route4(peer)
 	if !ok {
 		c.drop(d, DropNoRoute)
 		return

@@ -55,13 +55,23 @@ func (c *Core) ourGroup6(ip []byte) bool {
 	return false
 }
 
-// source6 returns our address on the prefix that holds dst (the link-local
-// one for link-local destinations, else the first).
+// source6 returns the address we send to dst from: ours on the prefix that
+// holds dst, else (a routed destination) ours on the prefix of its next
+// hop, else the first. A destination beyond the link never gets a
+// link-local source (RFC 6724 rule 2), even through a link-local router.
 func (c *Core) source6(dst *[16]byte) [16]byte {
 	a := netip.AddrFrom16(*dst)
 	for i := range c.v6 {
 		if c.v6[i].prefix.Contains(a) {
 			return c.v6[i].ip
+		}
+	}
+	if nh, ok := c.route6(dst); ok && !a.IsLinkLocalUnicast() {
+		via := netip.AddrFrom16(nh)
+		for i := range c.v6 {
+			if p := c.v6[i].prefix; p.Contains(via) && !p.Addr().IsLinkLocalUnicast() {
+				return c.v6[i].ip
+			}
 		}
 	}
 	return c.v6[0].ip
@@ -191,7 +201,8 @@ func (c *Core) echo6(d rings.Desc, b []byte, off int, now mono.Time) {
 	c.stats[EchoRequestsIn]++
 	peer := [16]byte(ip[8:24])
 	local := [16]byte(ip[24:40])
-	if !c.nexthop6(&peer) {
+	nexthop, ok := c.route6(&peer)
+	if !ok {
 		c.drop(d, DropNoRoute)
 		return
 	}
@@ -213,7 +224,7 @@ func (c *Core) echo6(d rings.Desc, b []byte, off int, now mono.Time) {
 	put16(f[12:], etherTypeIPv6)
 	d.Len = uint32(len(f))
 	c.stats[EchoRepliesOut]++
-	c.output(d, &peer, now)
+	c.output(d, &nexthop, now)
 }
 
 // ndOptions walks the options of an NS or NA and returns the link-layer
@@ -389,12 +400,13 @@ const icmp6ErrorsPerSec = 1000
 // next and off are the header the walk stopped at. As RFC 4443 2.4 (e)
 // asks, nothing is sent about a packet to a multicast group, from the
 // unspecified address, or that carries an ICMPv6 error; nor past
-// icmp6ErrorsPerSec, nor when the source is not on a connected prefix.
+// icmp6ErrorsPerSec, nor when no route leads back to the source.
 func (c *Core) paramProblem6(d rings.Desc, b []byte, code byte, ptr int, next byte, off int, why Counter, now mono.Time) {
 	ip := b[ethHeaderLen:]
 	ip = ip[:ipv6HeaderLen+int(be16(ip[4:]))]
 	peer, local := [16]byte(ip[8:24]), [16]byte(ip[24:40])
-	if local[0] == 0xff || peer == [16]byte{} || carriesICMP6Error(ip, next, off) || !c.nexthop6(&peer) {
+	nexthop, routed := c.route6(&peer)
+	if local[0] == 0xff || peer == [16]byte{} || carriesICMP6Error(ip, next, off) || !routed {
 		c.drop(d, why)
 		return
 	}
@@ -426,7 +438,7 @@ func (c *Core) paramProblem6(d rings.Desc, b []byte, code byte, ptr int, next by
 	f.Len = uint32(ethHeaderLen + ipv6HeaderLen + len(m))
 	c.drop(d, why)
 	c.stats[ParamProblemsOut]++
-	c.output(f, &peer, now)
+	c.output(f, &nexthop, now)
 }
 
 // carriesICMP6Error reports whether the IPv6 packet p carries an ICMPv6

@@ -17,14 +17,14 @@ type EchoReplyFunc func(src netip.Addr, id, seq uint16, payload []byte, now mono
 func (c *Core) OnEchoReply(fn EchoReplyFunc) { c.onEcho = fn }
 
 // SendEcho sends an ICMP or ICMPv6 echo request to dst, resolving the next
-// hop as any packet does. It reports false when dst is not on a connected
-// prefix, the payload does not fit a frame, or the pool is empty. Owner only.
+// hop as any packet does. It reports false when no route holds dst (no
+// connected prefix, static route or gateway), the payload does not fit a frame, or the pool is empty. Owner only.
 func (c *Core) SendEcho(dst netip.Addr, id, seq uint16, payload []byte, now mono.Time) bool {
 	if dst.Is4() {
 		if len(c.v4) == 0 {
 			return false
 		}
-		nexthop, ok := c.nexthop4(dst.As4())
+		nexthop, ok := c.route4(dst.As4())
 		if !ok {
 			c.stats[DropNoRoute]++
 			return false
@@ -56,7 +56,8 @@ func (c *Core) SendEcho(dst netip.Addr, id, seq uint16, payload []byte, now mono
 		return false
 	}
 	peer := dst.As16()
-	if !c.nexthop6(&peer) {
+	nexthop, ok := c.route6(&peer)
+	if !ok {
 		c.stats[DropNoRoute]++
 		return false
 	}
@@ -80,7 +81,7 @@ func (c *Core) SendEcho(dst netip.Addr, id, seq uint16, payload []byte, now mono
 	copy(m[8:], payload)
 	put16(m[2:], Checksum(m, pseudoSum6(src[:], peer[:], protoICMPv6, n)))
 	d.Len = uint32(ethHeaderLen + ipv6HeaderLen + n)
-	c.output(d, &peer, now)
+	c.output(d, &nexthop, now)
 	return true
 }
 

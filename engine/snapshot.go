@@ -17,12 +17,15 @@ type CoreSnapshot struct {
 // Snapshot is an engine's published state: one entry per core.
 type Snapshot struct {
 	Cores []CoreSnapshot `json:"cores"`
+	// Routes is the routing table: connected prefixes, static routes
+	// and gateways.
+	Routes []RouteInfo `json:"routes"`
 }
 
 // Snapshot returns what the cores published last (at most 10 ms old). Safe
 // from any goroutine; it allocates, so it is for control paths only.
 func (e *Engine) Snapshot() Snapshot {
-	var s Snapshot
+	s := Snapshot{Routes: e.routes.Entries()}
 	for i, c := range e.cores {
 		v := c.pub.Load()
 		cs := CoreSnapshot{Core: c.id, CPU: e.loops[i].CPU(), Counters: map[string]uint64{}, Drops: map[string]uint64{}}

@@ -186,6 +186,9 @@ func (s *Socket) startConnect(a netip.AddrPort) error {
 	case ra.IsUnspecified():
 		return syscall.EADDRNOTAVAIL
 	}
+	if _, ok := s.e.routes.Lookup(ra); !ok {
+		return syscall.ENETUNREACH // as connect(2) without a route
+	}
 	la := s.local.Addr()
 	if !la.IsValid() || la.IsUnspecified() {
 		src, ok := s.e.Source(ra)

@@ -18,7 +18,7 @@ const (
 	TxBytes
 	DropMalformed       // truncated or inconsistent headers
 	DropChecksum        // bad IPv4 header, ICMP or ICMPv6 checksum
-	DropNoRoute         // destination not on a connected prefix
+	DropNoRoute         // no route to the destination: no connected prefix, static route or gateway holds it
 	DropRingFull        // no frame in the pool or no room on the tx ring
 	DropUnknownProtocol // unknown EtherType or IP next header
 	DropNotForUs        // another host's MAC or IP address, ARP for another host

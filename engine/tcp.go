@@ -132,7 +132,7 @@ func (s *tcpSender) Send(t *flow.Tuple, n int) {
 		c.writeIPv4Header(h, src, dst, protoTCP, ipv4MinHeader+n)
 		put16(f[12:], etherTypeIPv4)
 		d.Len = uint32(ethHeaderLen + ipv4MinHeader + n)
-		nexthop, ok := c.nexthop4(dst)
+		nexthop, ok := c.route4(dst)
 		if !ok {
 			c.drop(d, DropNoRoute)
 			return
@@ -147,10 +147,10 @@ func (s *tcpSender) Send(t *flow.Tuple, n int) {
 	writeIPv6Header(h, &t.LocalAddr, &t.RemoteAddr, protoTCP, n, DefaultTTL)
 	put16(f[12:], etherTypeIPv6)
 	d.Len = uint32(ethHeaderLen + ipv6HeaderLen + n)
-	dst := t.RemoteAddr
-	if !c.nexthop6(&dst) {
+	nexthop, ok := c.route6(&t.RemoteAddr)
+	if !ok {
 		c.drop(d, DropNoRoute)
 		return
 	}
-	c.output(d, &dst, c.now)
+	c.output(d, &nexthop, c.now)
 }
