@@ -19,6 +19,18 @@ type Route struct {
 // String writes r as the --route flag takes it, PREFIX=NEXTHOP.
 func (r Route) String() string { return r.Prefix.String() + "=" + r.NextHop.String() }
 
+// RouteError says why a table refuses Route.
+type RouteError struct {
+	Route  Route
+	Reason string
+}
+
+func (e *RouteError) Error() string { return "route " + e.Route.String() + ": " + e.Reason }
+
+func routeErr(r Route, format string, args ...any) error {
+	return &RouteError{Route: r, Reason: fmt.Sprintf(format, args...)}
+}
+
 // MaxRoutes bounds the static routes (gateways included) of each family.
 const MaxRoutes = 256
 
@@ -205,23 +217,23 @@ func NewRouteTable(addrs []netip.Prefix, routes []Route) (*RouteTable, error) {
 		p, nh := r.Prefix, r.NextHop
 		switch {
 		case !p.IsValid() || p.Addr().Is4In6() || p.Addr().Zone() != "":
-			return nil, fmt.Errorf("route %v: not an IPv4 or IPv6 prefix", r)
+			return nil, routeErr(r, "not an IPv4 or IPv6 prefix")
 		case p != p.Masked():
-			return nil, fmt.Errorf("route %v: host bits set in %v (the prefix is %v)", r, p, p.Masked())
+			return nil, routeErr(r, "host bits set in %v (the prefix is %v)", p, p.Masked())
 		case !nh.IsValid() || nh.Is4In6():
-			return nil, fmt.Errorf("route %v: next hop is not an IPv4 or IPv6 address", r)
+			return nil, routeErr(r, "next hop is not an IPv4 or IPv6 address")
 		case nh.Is4() != p.Addr().Is4():
-			return nil, fmt.Errorf("route %v: the next hop is not of the prefix's family", r)
+			return nil, routeErr(r, "the next hop is not of the prefix's family")
 		case nh.Zone() != "":
-			return nil, fmt.Errorf("route %v: no zone in a next hop (pollstack has one interface)", r)
+			return nil, routeErr(r, "no zone in a next hop (pollstack has one interface)")
 		case nh.IsUnspecified() || nh.IsMulticast() || nh.IsLoopback() || nh == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
-			return nil, fmt.Errorf("route %v: the next hop must be a unicast address", r)
+			return nil, routeErr(r, "the next hop must be a unicast address")
 		case own[nh]:
-			return nil, fmt.Errorf("route %v: the next hop is one of pollstack's own addresses", r)
+			return nil, routeErr(r, "the next hop is one of pollstack's own addresses")
 		case !onLink(nh):
-			return nil, fmt.Errorf("route %v: next hop %v is not on a connected prefix (see --addr)", r, nh)
+			return nil, routeErr(r, "next hop %v is not on a connected prefix", nh)
 		case seen[p]:
-			return nil, fmt.Errorf("route %v: %v already has a route (a connected prefix or another route)", r, p)
+			return nil, routeErr(r, "%v already has a route (a connected prefix or another route)", p)
 		}
 		seen[p] = true
 		kind := "static"

@@ -131,7 +131,7 @@ func runBenchHTTP(mode load.Mode, args []string, stdout, stderr io.Writer) error
 	local, ok := e.Source(remote.Addr())
 	if !ok {
 		f.closeListener()
-		return usagef("%s: no address of %s's family (see --addr)", name, remote.Addr())
+		return usagef("%s: no route to %s (no --addr of its family, or no connected prefix, --route or --gateway holds it)", name, remote.Addr())
 	}
 	gens := make([]*load.Gen, len(f.cpus))
 	for i, c := range e.Cores() {

@@ -73,7 +73,7 @@ func runBenchBulk(args []string, stdout, stderr io.Writer) error {
 	defer stopMetrics()
 	local, ok := e.Source(remote.Addr())
 	if !ok {
-		return usagef("bench bulk: no address of %s's family (see --addr)", remote.Addr())
+		return usagef("bench bulk: no route to %s (no --addr of its family, or no connected prefix, --route or --gateway holds it)", remote.Addr())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

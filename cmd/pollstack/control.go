@@ -10,8 +10,10 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -115,9 +117,10 @@ func fetchStat(path string) (*statReply, error) {
 
 const statSynopsis = `stat [--iface IF [--netns NS] | --control PATH] [--json] [--watch D] [--count N]
 
-Shows a running engine's state: per core, the packet and byte rates, TCP
-connections by state (TIME_WAIT included), drops by reason, and the TCP
-counters that moved. Reads the control socket serve opens (by default
+Shows a running engine's state: its routing table (connected prefixes,
+--route and --gateway), then per core the packet and byte rates, TCP
+connections by state (TIME_WAIT included), drops by reason (no_route: no
+route to the destination), and the TCP counters that moved. Reads the control socket serve opens (by default
 /run/pollstack/[NS@]IF.sock; with one engine running, no flag is needed).
 
 A control socket nobody listens on (its serve was killed) is removed, with a
@@ -195,6 +198,7 @@ func printStat(w io.Writer, prev, cur *statReply) {
 		app = "none"
 	}
 	fmt.Fprintf(w, "pollstack on %s, app %s, up %.1f s, %d core(s)\n", where, app, cur.Uptime, len(cur.Engine.Cores))
+	printRoutes(w, cur.Engine.Routes)
 	for i, c := range cur.Engine.Cores {
 		var p engine.CoreSnapshot
 		if i < len(prev.Engine.Cores) {
@@ -238,6 +242,31 @@ func printStat(w io.Writer, prev, cur *statReply) {
 		}
 	}
 	printProxyStat(w, prev.Proxy, cur.Proxy, secs)
+}
+
+// printRoutes prints the routing table, one route a line, longest prefixes
+// of each family first, as the lookup ranks them.
+func printRoutes(w io.Writer, routes []engine.RouteInfo) {
+	rs := slices.Clone(routes)
+	sort.SliceStable(rs, func(i, j int) bool {
+		pi, _ := netip.ParsePrefix(rs[i].Prefix)
+		pj, _ := netip.ParsePrefix(rs[j].Prefix)
+		if pi.Addr().Is4() != pj.Addr().Is4() {
+			return pi.Addr().Is4()
+		}
+		return pi.Bits() > pj.Bits()
+	})
+	fmt.Fprintf(w, "routes (longest prefix first):\n")
+	for _, r := range rs {
+		if r.Via == "" {
+			fmt.Fprintf(w, "  %-22s %s\n", r.Prefix, r.Kind)
+		} else {
+			fmt.Fprintf(w, "  %-22s via %s (%s)\n", r.Prefix, r.Via, r.Kind)
+		}
+	}
+	if len(rs) == 0 {
+		fmt.Fprintf(w, "  none\n")
+	}
 }
 
 // nonZero formats the named counters of m that are not zero (all of them,

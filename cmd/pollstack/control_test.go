@@ -178,3 +178,25 @@ func TestStatSysctlStaleSocket(t *testing.T) {
 		t.Errorf("stat with two engines: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// stat prints the routing table one route a line, IPv4 first, each family
+// longest prefix first, with the router of each route.
+func TestStatPrintsRoutes(t *testing.T) {
+	var b strings.Builder
+	printRoutes(&b, []engine.RouteInfo{
+		{Prefix: "198.18.0.0/24", Kind: "connected"}, {Prefix: "2001:2::/64", Kind: "connected"},
+		{Prefix: "fe80::/64", Kind: "connected"}, {Prefix: "0.0.0.0/0", Via: "198.18.0.2", Kind: "gateway"},
+		{Prefix: "2001:2:0:1::/64", Via: "fe80::1", Kind: "static"}, {Prefix: "198.19.0.0/25", Via: "198.18.0.3", Kind: "static"},
+	})
+	want := `routes (longest prefix first):
+  198.19.0.0/25          via 198.18.0.3 (static)
+  198.18.0.0/24          connected
+  0.0.0.0/0              via 198.18.0.2 (gateway)
+  2001:2::/64            connected
+  fe80::/64              connected
+  2001:2:0:1::/64        via fe80::1 (static)
+`
+	if b.String() != want {
+		t.Errorf("routes:\n%s\nwant:\n%s", b.String(), want)
+	}
+}

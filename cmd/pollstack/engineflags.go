@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,7 @@ type engineFlags struct {
 	iface, netns, cores  string
 	metrics              string
 	addrs                listFlag
+	routes, gateways     listFlag
 	sleepAfter, ringSize int
 	frames               int
 	statsEvery           time.Duration
@@ -50,6 +52,7 @@ type engineFlags struct {
 	// Set by check.
 	cpus      []int
 	addrList  []netip.Prefix
+	routeList []engine.Route
 	mac       net.HardwareAddr
 	queues    int
 	listener  net.Listener
@@ -60,7 +63,9 @@ func (f *engineFlags) register(fs *flag.FlagSet, cmd string) {
 	f.cmd = cmd
 	fs.StringVar(&f.iface, "iface", "", "interface to run on (required)")
 	fs.StringVar(&f.netns, "netns", "", "named network namespace that holds the interface (/run/netns/NS)")
-	fs.Var(&f.addrs, "addr", "address in CIDR form, repeatable (default 198.18.0.1/24 and 2001:2::1/64)")
+	fs.Var(&f.addrs, "addr", "address in CIDR form, repeatable (default 198.18.0.1/24 and 2001:2::1/64); each one's prefix is a connected route")
+	fs.Var(&f.routes, "route", "static route PREFIX=NEXTHOP, repeatable: send to PREFIX through the router NEXTHOP, an address on a connected prefix (or IPv6 link-local), e.g. 198.19.0.0/24=198.18.0.2 or 2001:2:0:1::/64=fe80::1; the longest prefix wins")
+	fs.Var(&f.gateways, "gateway", "default gateway IP (the route of 0.0.0.0/0 or ::/0), repeatable: at most one IPv4 and one IPv6; without one, only connected prefixes and --route destinations are reached (others: no_route)")
 	fs.StringVar(&f.cores, "cores", "0", "CPU list, one loop and one interface queue per CPU, e.g. 0 or 0,1 or 0-3")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on HOST:PORT at /metrics, and the Go profiler at /debug/pprof/ (default off)")
 	fs.IntVar(&f.sleepAfter, "idle-sleep-after", 0, "sleep in poll(2) after this many empty polls (0: busy-poll)")
@@ -96,6 +101,9 @@ func (f *engineFlags) check() error {
 	var err error
 	if f.addrList, err = parseAddrs(f.addrs); err != nil {
 		return usagef("%s: %v", f.cmd, err)
+	}
+	if f.routeList, err = parseRoutes(f.cmd, f.addrList, f.routes, f.gateways); err != nil {
+		return err
 	}
 	if f.cpus, err = cores.ParseList(f.cores); err != nil {
 		return usagef("%s: --cores: %v", f.cmd, err)
@@ -214,7 +222,7 @@ func (f *engineFlags) open(cfg engine.Config) (*engine.Engine, error) {
 		}
 		links = append(links, l)
 	}
-	cfg.MAC, cfg.Addrs, cfg.CPUs, cfg.Pin = f.mac, f.addrList, f.cpus, true
+	cfg.MAC, cfg.Addrs, cfg.Routes, cfg.CPUs, cfg.Pin = f.mac, f.addrList, f.routeList, f.cpus, true
 	cfg.Idle = cores.IdlePolicy{SleepAfter: f.sleepAfter}
 	e, err := engine.New(cfg, links)
 	if err != nil {
@@ -319,6 +327,57 @@ func parseAddrs(in []string) ([]netip.Prefix, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// parseRoutes reads --route and --gateway into routes and checks them
+// against the addresses: a bad one is a usage error naming its flag.
+func parseRoutes(cmd string, addrs []netip.Prefix, routeFlags, gatewayFlags []string) ([]engine.Route, error) {
+	var routes []engine.Route
+	var flags []string // the flag each route came from, for messages
+	for _, s := range routeFlags {
+		ps, hs, ok := strings.Cut(s, "=")
+		p, err1 := netip.ParsePrefix(ps)
+		nh, err2 := netip.ParseAddr(hs)
+		if !ok || err1 != nil || err2 != nil {
+			return nil, usagef("%s: --route %q: want PREFIX=NEXTHOP (like 198.19.0.0/24=198.18.0.2 or 2001:2:0:1::/64=2001:2::2)", cmd, s)
+		}
+		routes = append(routes, engine.Route{Prefix: p, NextHop: nh})
+		flags = append(flags, fmt.Sprintf("--route %s", s))
+	}
+	var gw4, gw6 string
+	for _, s := range gatewayFlags {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Is4In6() {
+			return nil, usagef("%s: --gateway %q: not an IPv4 or IPv6 address", cmd, s)
+		}
+		def, prev := netip.MustParsePrefix("0.0.0.0/0"), &gw4
+		if a.Is6() {
+			def, prev = netip.MustParsePrefix("::/0"), &gw6
+		}
+		if *prev != "" {
+			return nil, usagef("%s: --gateway %s and --gateway %s: one default gateway per family", cmd, *prev, s)
+		}
+		*prev = s
+		routes = append(routes, engine.Route{Prefix: def, NextHop: a})
+		flags = append(flags, "--gateway "+s)
+	}
+	if _, err := engine.NewRouteTable(addrs, routes); err != nil {
+		var re *engine.RouteError
+		if !errors.As(err, &re) {
+			return nil, usagef("%s: %v", cmd, err)
+		}
+		for i, r := range routes {
+			if r == re.Route {
+				hint := ""
+				if strings.HasSuffix(re.Reason, "is not on a connected prefix") {
+					hint = " (the prefixes of --addr)"
+				}
+				return nil, usagef("%s: %s: %s%s", cmd, flags[i], re.Reason, hint)
+			}
+		}
+		return nil, usagef("%s: %v", cmd, err)
+	}
+	return routes, nil
 }
 
 // printStats prints per-core rates every interval until ctx ends.
