@@ -22,15 +22,16 @@ func runTestbed(args []string, stdout, stderr io.Writer) error {
 	}
 	verb := args[0]
 	synopsis := map[string]string{
-		"up":     " [--queues N] [--rss] [--loss P] [--delay D] [--rate R]",
+		"up":     " [--queues N] [--rss] [--routed] [--loss P] [--delay D] [--rate R]",
 		"down":   "",
 		"impair": " [--loss P] [--delay D] [--rate R]",
 	}[verb]
 	fs := newFlags("testbed "+verb, "testbed "+verb+" [--name NAME]"+synopsis, stdout)
 	name := fs.String("name", "pst", "bed name: namespaces and veth ends NAME-a and NAME-b (letters, digits, '-'; at most 12)")
 	var queues *int
-	var rss *bool
+	var rss, routed *bool
 	if verb == "up" {
+		routed = fs.Bool("routed", false, "add a third namespace NAME-c (198.19.0.2/24, 2001:2:0:1::2/64) behind NAME-b, which forwards between its two links: pollstack reaches it only through the gateway 198.18.0.2 / 2001:2::2 (serve --gateway)")
 		queues = fs.Int("queues", 1, "rx and tx queues on each veth end (1..64)")
 		rss = fs.Bool("rss", false, "steer the kernel's TCP and UDP frames as an RSS NIC with the engine's key and default table for N cores would: each flow arrives on pollstack's rx queue of its owner core, so serve/bench/proxy with --cores listing N CPUs steer nothing in software (needs --queues N, N >= 2)")
 	}
@@ -70,7 +71,7 @@ func runTestbed(args []string, stdout, stderr io.Writer) error {
 			if err := testbed.Down(*name); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "testbed %s: removed (netns %s-a, %s-b and the veth pair)\n", *name, *name, *name)
+			fmt.Fprintf(stdout, "testbed %s: removed (netns %s-a, %s-b, %s-c if routed, and the veth pairs)\n", *name, *name, *name, *name)
 			return nil
 		case "impair":
 			if err := testbed.Impair(*name, im); err != nil {
@@ -79,7 +80,11 @@ func runTestbed(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "testbed %s: %v\n", *name, im)
 			return nil
 		}
-		bed, err := testbed.Up(*name, *queues)
+		up := testbed.Up
+		if *routed {
+			up = testbed.UpRouted
+		}
+		bed, err := up(*name, *queues)
 		if err != nil {
 			return err
 		}
@@ -144,7 +149,7 @@ func (f *impairFlags) impairment(cmd string) (testbed.Impairment, error) {
 }
 
 const testbedUsage = `Usage:
-  pollstack testbed up [--name NAME] [--queues N] [--rss] [--loss P] [--delay D] [--rate R]
+  pollstack testbed up [--name NAME] [--queues N] [--rss] [--routed] [--loss P] [--delay D] [--rate R]
   pollstack testbed impair [--name NAME] [--loss P] [--delay D] [--rate R]
   pollstack testbed down [--name NAME]
 
@@ -152,6 +157,15 @@ up makes two network namespaces NAME-a and NAME-b joined by a veth pair whose
 ends are NAME-a (in NAME-a, no kernel address: pollstack owns it) and NAME-b
 (in NAME-b, with 198.18.0.2/24 and 2001:2::2/64, TX checksum offload off).
 down removes all of it. Both are idempotent. NAME defaults to pst.
+
+up --routed adds a third namespace NAME-c behind a router: the kernel in
+NAME-b forwards (net.ipv4.ip_forward, net.ipv6.conf.all.forwarding) between
+NAME-b and a second veth pair, NAME-r (in NAME-b, 198.19.0.1/24 and
+2001:2:0:1::1/64) and NAME-c (in NAME-c, 198.19.0.2/24 and 2001:2:0:1::2/64,
+default routes through NAME-r, TX checksum offload off on both ends). pollstack
+reaches NAME-c only through the gateway: serve --gateway 198.18.0.2
+--gateway 2001:2::2; without one, NAME-c's packets are answered by nothing
+(no_route).
 
 up --rss (with --queues N, N >= 2) makes the kernel's end act as an RSS NIC
 for what it sends: a tc BPF program on NAME-b's clsact egress hashes each

@@ -8,8 +8,14 @@
 // steer what the kernel sends as an RSS NIC would: each TCP or UDP flow
 // arrives on pollstack's receive queue of the engine's owner core.
 //
-// It is for tests, benchmarks and tools, never for the packet path. Up and
-// Down shell out to ip(8) and ethtool(8) and need root. Tests use bedtest.ForTest,
-// which skips (or fails, with POLLSTACK_REQUIRE_PRIVILEGED=1) where the bed
-// cannot be built and tears the bed down when the test ends.
+// UpRouted adds a third namespace NAME-c (198.19.0.2/24, 2001:2:0:1::2/64)
+// behind a router: the kernel in NAME-b forwards between pollstack's link
+// and a second veth pair (NAME-r in NAME-b, NAME-c in NAME-c), so NAME-c is
+// reached from pollstack only through the gateway 198.18.0.2 / 2001:2::2.
+//
+// It is for tests, benchmarks and tools, never for the packet path. Up,
+// UpRouted and Down shell out to ip(8) and ethtool(8) and need root. Tests
+// use bedtest.ForTest (or ForTestRouted), which skips (or fails, with
+// POLLSTACK_REQUIRE_PRIVILEGED=1) where the bed cannot be built and tears
+// the bed down when the test ends.
 package testbed

@@ -22,6 +22,20 @@ var (
 	PeerIPv6  = netip.MustParseAddr("2001:2::2")
 )
 
+// Addresses of a routed bed (UpRouted): a third namespace NAME-c holds the
+// Far addresses on the Far prefixes, and the kernel in NAME-b routes
+// between its two links (forwarding on), with PeerIPv4 and PeerIPv6 toward
+// pollstack and the FarRouter addresses toward NAME-c, its default
+// gateways. pollstack reaches NAME-c only through that router.
+var (
+	FarPrefixIPv4 = netip.MustParsePrefix("198.19.0.0/24")
+	FarPrefixIPv6 = netip.MustParsePrefix("2001:2:0:1::/64")
+	FarRouterIPv4 = netip.MustParseAddr("198.19.0.1")
+	FarRouterIPv6 = netip.MustParseAddr("2001:2:0:1::1")
+	FarIPv4       = netip.MustParseAddr("198.19.0.2")
+	FarIPv6       = netip.MustParseAddr("2001:2:0:1::2")
+)
+
 // RequirePrivilegedEnv names the environment variable that, set to "1", turns
 // the skips of tests that need a bed (bedtest) into failures: on a machine
 // meant to run the privileged tests, a missing capability is a broken
@@ -48,13 +62,27 @@ type Bed struct {
 
 	LocalMAC net.HardwareAddr // IfaceA's MAC address
 	PeerMAC  net.HardwareAddr // IfaceB's MAC address
+
+	// A routed bed's (UpRouted) third namespace and its link to NAME-b:
+	// NsC holds IfaceC (NAME-c), whose peer IfaceR (NAME-r) is in NsB.
+	// Empty in a bed of two namespaces.
+	NsC, IfaceC, IfaceR string
 }
+
+// Routed reports whether b has the third namespace behind NAME-b's router.
+func (b *Bed) Routed() bool { return b.NsC != "" }
 
 // String summarises what Up made.
 func (b *Bed) String() string {
-	return fmt.Sprintf("testbed %s: netns %s {%s %s, %d queues, no address} <-veth-> netns %s {%s %s, %d queues, %s/%d %s/%d, tx checksum offload off}",
+	s := fmt.Sprintf("testbed %s: netns %s {%s %s, %d queues, no address} <-veth-> netns %s {%s %s, %d queues, %s/%d %s/%d, tx checksum offload off}",
 		b.Name, b.NsA, b.IfaceA, b.LocalMAC, b.Queues,
 		b.NsB, b.IfaceB, b.PeerMAC, b.Queues, PeerIPv4, PrefixLenIPv4, PeerIPv6, PrefixLenIPv6)
+	if b.Routed() {
+		s += fmt.Sprintf("; netns %s forwards {%s %s/%d %s/%d} <-veth-> netns %s {%s %s/%d %s/%d, default via %s and %s}",
+			b.NsB, b.IfaceR, FarRouterIPv4, FarPrefixIPv4.Bits(), FarRouterIPv6, FarPrefixIPv6.Bits(),
+			b.NsC, b.IfaceC, FarIPv4, FarPrefixIPv4.Bits(), FarIPv6, FarPrefixIPv6.Bits(), FarRouterIPv4, FarRouterIPv6)
+	}
+	return s
 }
 
 // ErrNotRoot is returned by Up and Down when the process is not root.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,10 +19,26 @@ func names(name string) (ifA, ifB, nsA, nsB string) {
 	return name + "-a", name + "-b", name + "-a", name + "-b"
 }
 
+// routedNames are the names of a routed bed's third namespace, its veth end
+// there, and the router's end in NAME-b.
+func routedNames(name string) (nsC, ifC, ifR string) {
+	return name + "-c", name + "-c", name + "-r"
+}
+
 // Up builds the bed name with queues rx and tx queues on each veth end. A bed
 // of that name that already exists (whole or in part) is torn down first, so
 // Up always leaves a fresh bed.
-func Up(name string, queues int) (*Bed, error) {
+func Up(name string, queues int) (*Bed, error) { return upBed(name, queues, false) }
+
+// UpRouted is Up with a third namespace NAME-c behind a router: the kernel
+// in NAME-b forwards (net.ipv4.ip_forward and net.ipv6.conf.all.forwarding
+// on) between pollstack's link and a second veth pair, NAME-r in NAME-b
+// (FarRouterIPv4/6) and NAME-c in NAME-c (FarIPv4/6, default routes through
+// NAME-b). pollstack reaches NAME-c only through a gateway: PeerIPv4 and
+// PeerIPv6. TX checksum offload is off on both new ends, as on NAME-b.
+func UpRouted(name string, queues int) (*Bed, error) { return upBed(name, queues, true) }
+
+func upBed(name string, queues int, routed bool) (*Bed, error) {
 	if os.Geteuid() != 0 {
 		return nil, ErrNotRoot
 	}
@@ -35,6 +52,9 @@ func Up(name string, queues int) (*Bed, error) {
 		return nil, fmt.Errorf("testbed: clear old bed %s: %w", name, err)
 	}
 	b, err := up(name, queues)
+	if err == nil && routed {
+		err = upRouted(b)
+	}
 	if err != nil {
 		if derr := Down(name); derr != nil {
 			err = errors.Join(err, derr)
@@ -48,27 +68,7 @@ func up(name string, queues int) (*Bed, error) {
 	ifA, ifB, nsA, nsB := names(name)
 	q := fmt.Sprint(queues)
 	for _, ns := range []string{nsA, nsB} {
-		if err := run("ip", "netns", "add", ns); err != nil {
-			return nil, err
-		}
-		// Quiet IPv6: no duplicate address detection, no router
-		// solicitations or advertisements. Interfaces made after this
-		// inherit "default".
-		if err := netns.Do(ns, func() error {
-			for _, conf := range []string{"all", "default"} {
-				for key, val := range map[string]string{
-					"accept_dad":           "0",
-					"dad_transmits":        "0",
-					"router_solicitations": "0",
-					"accept_ra":            "0",
-				} {
-					if err := sysctl("net/ipv6/conf/"+conf+"/"+key, val); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		}); err != nil {
+		if err := addQuietNetns(ns); err != nil {
 			return nil, err
 		}
 	}
@@ -106,8 +106,74 @@ func up(name string, queues int) (*Bed, error) {
 	return b, nil
 }
 
-// Down removes the bed name: its veth pair and both namespaces. Removing a
-// bed that does not exist, or exists in part, succeeds.
+// addQuietNetns makes the namespace ns with a quiet IPv6: no duplicate
+// address detection, no router solicitations or advertisements.
+// Interfaces made after this inherit "default".
+func addQuietNetns(ns string) error {
+	if err := run("ip", "netns", "add", ns); err != nil {
+		return err
+	}
+	return netns.Do(ns, func() error {
+		for _, conf := range []string{"all", "default"} {
+			for key, val := range map[string]string{
+				"accept_dad":           "0",
+				"dad_transmits":        "0",
+				"router_solicitations": "0",
+				"accept_ra":            "0",
+			} {
+				if err := sysctl("net/ipv6/conf/"+conf+"/"+key, val); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// upRouted adds a routed bed's third namespace and router to b.
+func upRouted(b *Bed) error {
+	nsC, ifC, ifR := routedNames(b.Name)
+	if err := addQuietNetns(nsC); err != nil {
+		return err
+	}
+	if err := run("ip", "link", "add", ifR, "netns", b.NsB, "type", "veth", "peer", "name", ifC, "netns", nsC); err != nil {
+		return err
+	}
+	b.NsC, b.IfaceC, b.IfaceR = nsC, ifC, ifR
+	if err := netns.Do(b.NsB, func() error {
+		if err := sysctl("net/ipv4/ip_forward", "1"); err != nil {
+			return err
+		}
+		return sysctl("net/ipv6/conf/all/forwarding", "1")
+	}); err != nil {
+		return err
+	}
+	cidr := func(a netip.Addr, p netip.Prefix) string { return fmt.Sprintf("%s/%d", a, p.Bits()) }
+	for _, s := range [][]string{
+		{"ip", "-n", b.NsB, "addr", "add", cidr(FarRouterIPv4, FarPrefixIPv4), "dev", ifR},
+		{"ip", "-n", b.NsB, "addr", "add", cidr(FarRouterIPv6, FarPrefixIPv6), "dev", ifR, "nodad"},
+		{"ip", "-n", b.NsB, "link", "set", ifR, "up"},
+		{"ip", "-n", nsC, "addr", "add", cidr(FarIPv4, FarPrefixIPv4), "dev", ifC},
+		{"ip", "-n", nsC, "addr", "add", cidr(FarIPv6, FarPrefixIPv6), "dev", ifC, "nodad"},
+		{"ip", "-n", nsC, "link", "set", "lo", "up"},
+		{"ip", "-n", nsC, "link", "set", ifC, "up"},
+		{"ip", "-n", nsC, "route", "add", "default", "via", FarRouterIPv4.String()},
+		{"ip", "-n", nsC, "-6", "route", "add", "default", "via", FarRouterIPv6.String()},
+		// Partial checksums stay off the wire in both directions: what
+		// NAME-c sends is forwarded toward pollstack as it came.
+		{"ip", "netns", "exec", nsC, "ethtool", "-K", ifC, "tx", "off"},
+		{"ip", "netns", "exec", b.NsB, "ethtool", "-K", ifR, "tx", "off"},
+	} {
+		if err := run(s...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Down removes the bed name: its veth pairs and namespaces (a routed bed's
+// third one too). Removing a bed that does not exist, or exists in part,
+// succeeds.
 func Down(name string) error {
 	if os.Geteuid() != 0 {
 		return ErrNotRoot
@@ -116,8 +182,9 @@ func Down(name string) error {
 		return err
 	}
 	ifA, ifB, nsA, nsB := names(name)
+	nsC, ifC, _ := routedNames(name)
 	var errs []error
-	for _, x := range []struct{ ns, iface string }{{nsA, ifA}, {nsB, ifB}} {
+	for _, x := range []struct{ ns, iface string }{{nsA, ifA}, {nsB, ifB}, {nsC, ifC}} {
 		if _, err := os.Stat(filepath.Join(netns.Dir, x.ns)); errors.Is(err, os.ErrNotExist) {
 			continue
 		}

@@ -159,7 +159,7 @@ func checkBed(t *testing.T, b *Bed, queues int) {
 func checkGone(t *testing.T, name string) {
 	t.Helper()
 	ns := namespaces(t)
-	for _, n := range []string{name + "-a", name + "-b"} {
+	for _, n := range []string{name + "-a", name + "-b", name + "-c", name + "-r"} {
 		if slices.Contains(ns, n) {
 			t.Errorf("namespace %s left behind: %v", n, ns)
 		}
@@ -201,6 +201,66 @@ func TestUpDown(t *testing.T) {
 	if err := Down(name); err != nil {
 		t.Errorf("Down on a bed that is gone: %v", err)
 	}
+}
+
+// A routed bed: NAME-b forwards, NAME-c's kernel reaches pollstack's side
+// only through it (its default routes), TX checksum offload is off on the
+// new ends, and Down removes the third namespace too. Up on a routed bed's
+// name rebuilds it without the third namespace.
+func TestUpRoutedDown(t *testing.T) {
+	requirePrivileged(t)
+	name := Unique("tr")
+	t.Cleanup(func() { Down(name) })
+
+	b, err := UpRouted(name, 1)
+	if err != nil {
+		t.Fatalf("UpRouted: %v", err)
+	}
+	t.Log(b)
+	checkBed(t, b, 1)
+	if !b.Routed() || b.NsC != name+"-c" || b.IfaceC != name+"-c" || b.IfaceR != name+"-r" {
+		t.Fatalf("bed = %+v", b)
+	}
+	inNs := func(ns string, args ...string) string {
+		t.Helper()
+		out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s in %s: %v\n%s", strings.Join(args, " "), ns, err, out)
+		}
+		return string(out)
+	}
+	for _, key := range []string{"net/ipv4/ip_forward", "net/ipv6/conf/all/forwarding"} {
+		if v := strings.TrimSpace(inNs(b.NsB, "cat", "/proc/sys/"+key)); v != "1" {
+			t.Errorf("%s in %s = %s, want 1", key, b.NsB, v)
+		}
+	}
+	for _, tc := range []struct{ family, via string }{{"-4", FarRouterIPv4.String()}, {"-6", FarRouterIPv6.String()}} {
+		if r := inNs(b.NsC, "ip", tc.family, "route", "show", "default"); !strings.Contains(r, "via "+tc.via) {
+			t.Errorf("%s default route in %s: %q, want via %s", tc.family, b.NsC, r, tc.via)
+		}
+	}
+	for _, end := range []struct{ ns, iface string }{{b.NsC, b.IfaceC}, {b.NsB, b.IfaceR}} {
+		if k := inNs(end.ns, "ethtool", "-k", end.iface); !strings.Contains(k, "\ntx-checksumming: off") {
+			t.Errorf("%s: tx checksum offload not off", end.iface)
+		}
+	}
+	// NAME-c reaches the router's address on pollstack's link, in both families.
+	inNs(b.NsC, "ping", "-c", "1", "-W", "2", PeerIPv4.String())
+	inNs(b.NsC, "ping", "-6", "-c", "1", "-W", "2", PeerIPv6.String())
+
+	if b, err = Up(name, 1); err != nil || b.Routed() {
+		t.Fatalf("Up on a routed bed: %v, %+v", err, b)
+	}
+	if slices.Contains(namespaces(t), name+"-c") {
+		t.Errorf("Up on a routed bed's name left %s-c", name)
+	}
+	if _, err := UpRouted(name, 1); err != nil {
+		t.Fatalf("UpRouted again: %v", err)
+	}
+	if err := Down(name); err != nil {
+		t.Fatalf("Down: %v", err)
+	}
+	checkGone(t, name)
 }
 
 func TestUpRejects(t *testing.T) {

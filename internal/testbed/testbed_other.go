@@ -9,6 +9,9 @@ var errNotLinux = errors.New("testbed: network namespaces and AF_XDP need Linux"
 // Up builds a test bed; it needs Linux.
 func Up(name string, queues int) (*Bed, error) { return nil, errNotLinux }
 
+// UpRouted builds a routed test bed; it needs Linux.
+func UpRouted(name string, queues int) (*Bed, error) { return nil, errNotLinux }
+
 // Down removes a test bed; it needs Linux.
 func Down(name string) error { return errNotLinux }
 

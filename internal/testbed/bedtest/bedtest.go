@@ -14,6 +14,20 @@ import (
 // POLLSTACK_REQUIRE_PRIVILEGED=1.
 func ForTest(t testing.TB, queues int) *testbed.Bed {
 	t.Helper()
+	return forTest(t, queues, testbed.Up)
+}
+
+// ForTestRouted is ForTest for a routed bed (testbed.UpRouted): a third
+// namespace, reached from pollstack only through the kernel router in
+// NAME-b. It needs ip_forward in a namespace, which every Linux that can
+// build a bed has.
+func ForTestRouted(t testing.TB, queues int) *testbed.Bed {
+	t.Helper()
+	return forTest(t, queues, testbed.UpRouted)
+}
+
+func forTest(t testing.TB, queues int, up func(string, int) (*testbed.Bed, error)) *testbed.Bed {
+	t.Helper()
 	RequirePrivileged(t)
 	name := testbed.Unique("pt")
 	// Registered before Up so that a bed built in part is removed too.
@@ -22,7 +36,7 @@ func ForTest(t testing.TB, queues int) *testbed.Bed {
 			t.Errorf("testbed: down %s: %v", name, err)
 		}
 	})
-	b, err := testbed.Up(name, queues)
+	b, err := up(name, queues)
 	if err != nil {
 		t.Fatalf("testbed: up %s: %v", name, err)
 	}

@@ -45,6 +45,18 @@ func TestForTestCleansUp(t *testing.T) {
 	}
 	checkGone(t, b.Name)
 
+	// A routed bed's third namespace goes too.
+	f = &fakeTB{TB: t}
+	b = ForTestRouted(f, 1)
+	if f.fatal != "" || len(f.cleanups) != 1 || !b.Routed() {
+		t.Fatalf("ForTestRouted: fatal %q, %d cleanups, routed %v", f.fatal, len(f.cleanups), b.Routed())
+	}
+	f.runCleanups()
+	if f.fatal != "" {
+		t.Errorf("cleanup: %s", f.fatal)
+	}
+	checkGone(t, b.Name)
+
 	// A failing Up still has its cleanup registered.
 	f = &fakeTB{TB: t}
 	func() {
@@ -64,7 +76,7 @@ func TestForTestCleansUp(t *testing.T) {
 // checkGone reports a namespace or link of bed name still present.
 func checkGone(t *testing.T, name string) {
 	t.Helper()
-	for _, n := range []string{name + "-a", name + "-b"} {
+	for _, n := range []string{name + "-a", name + "-b", name + "-c"} {
 		if out, err := exec.Command("ip", "netns", "exec", n, "true").CombinedOutput(); err == nil {
 			t.Errorf("namespace %s left behind: %s", n, out)
 		}
