@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/pollstack/pollstack/flow"
@@ -52,6 +53,9 @@ type CoreConfig struct {
 	// Routes are the static routes and gateways beside the connected
 	// prefixes of Addrs (NewRouteTable).
 	Routes []Route
+	// AcceptRA makes the core learn IPv6 default routers from router
+	// advertisements (ra.go); core 0 also solicits them at start.
+	AcceptRA bool
 }
 
 type addr4 struct {
@@ -103,6 +107,15 @@ type Core struct {
 
 	// ICMPv6 errors sent in the second errSec (the engine clock's whole seconds).
 	errSec, errCount int64
+
+	// Default routers learned from router advertisements (ra.go).
+	acceptRA       bool
+	routers        [MaxRouters]defRouter
+	nrouters       int
+	routersChanged bool
+	routersPub     atomic.Pointer[[]LearnedRouter]
+	rsSent         int
+	nextRS         mono.Time
 }
 
 // NewCore returns the stack for one core, reading and writing through link.
@@ -113,7 +126,7 @@ func NewCore(cfg CoreConfig, link rings.Link) (*Core, error) {
 	if link == nil {
 		return nil, errors.New("engine: no link")
 	}
-	c := &Core{id: cfg.ID, sink: cfg.Sink, link: link, pool: link.Pool(), neigh: newNeighTable()}
+	c := &Core{id: cfg.ID, sink: cfg.Sink, link: link, pool: link.Pool(), neigh: newNeighTable(), acceptRA: cfg.AcceptRA}
 	// The pool's reserve (receive refills and control segments only) and the
 	// budget of frames waiting for neighbours: docs/tunables.md.
 	c.pool.SetReserve(rings.ReserveFrames(c.pool.Frames()))
@@ -228,6 +241,10 @@ func (c *Core) Timers(now mono.Time) {
 		c.neighScan(now)
 		c.flush()
 	}
+	if c.acceptRA && c.id == 0 && len(c.v6) > 0 {
+		c.solicitRouters(now)
+		c.flush()
+	}
 	if now.Sub(c.lastPublish) >= publishInterval {
 		c.Publish(now)
 	}
@@ -254,6 +271,7 @@ func (c *Core) Publish(now mono.Time) {
 	if c.tcp != nil {
 		c.tcpPub.store(c.tcp)
 	}
+	c.publishRouters()
 	c.pub.store(&c.stats)
 }
 
@@ -495,8 +513,17 @@ func (c *Core) onLink4(dst [4]byte) bool {
 // holds it; false when none does (no_route).
 func (c *Core) route4(dst [4]byte) ([16]byte, bool) { return c.routes.nexthop4(dst) }
 
-// route6 is route4 for IPv6.
-func (c *Core) route6(dst *[16]byte) ([16]byte, bool) { return c.routes.nexthop6(dst) }
+// route6 is route4 for IPv6; where the table has no route, a default
+// router learned from router advertisements (ra.go) is one.
+func (c *Core) route6(dst *[16]byte) ([16]byte, bool) {
+	if nh, ok := c.routes.nexthop6(dst); ok {
+		return nh, true
+	}
+	if c.nrouters == 0 {
+		return [16]byte{}, false
+	}
+	return c.learnedRouter()
+}
 
 func isV4Mapped(ip *[16]byte) bool {
 	return [12]byte(ip[:12]) == [12]byte{10: 0xff, 11: 0xff}

@@ -28,6 +28,9 @@ type Config struct {
 	// Routes are the static routes and default gateways (a route of
 	// 0.0.0.0/0 or ::/0); see NewRouteTable for what is refused.
 	Routes []Route
+	// AcceptRA makes the engine learn IPv6 default routers from router
+	// advertisements, for destinations no route holds (ra.go).
+	AcceptRA bool
 	// CPUs lists one CPU per link; the loop for links[i] runs on CPUs[i].
 	CPUs []int
 	// Pin pins each loop's thread to its CPU.
@@ -77,6 +80,9 @@ type Engine struct {
 	running bool
 	steer   *steering // nil with one core or without TCP
 	routes  *RouteTable
+	// acceptRA: an IPv6 destination the table lacks may still have a
+	// learned router, so it is not refused as unreachable.
+	acceptRA bool
 
 	sysctl sysctlState // the net.inet.tcp tunables (sysctl.go)
 
@@ -130,7 +136,7 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 		return nil, errors.New("engine: listening needs TCP")
 	}
 	for i, l := range links {
-		c, err := NewCore(CoreConfig{ID: i, MAC: cfg.MAC, Addrs: cfg.Addrs, Sink: cfg.Sink, TCP: cfg.TCP, Routes: cfg.Routes}, l)
+		c, err := NewCore(CoreConfig{ID: i, MAC: cfg.MAC, Addrs: cfg.Addrs, Sink: cfg.Sink, TCP: cfg.TCP, Routes: cfg.Routes, AcceptRA: cfg.AcceptRA}, l)
 		if err != nil {
 			return nil, err
 		}
@@ -145,7 +151,7 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 	for _, c := range e.cores {
 		c.ports = e.ports
 	}
-	e.routes = e.cores[0].routes
+	e.routes, e.acceptRA = e.cores[0].routes, cfg.AcceptRA
 	if st != nil {
 		size := cfg.HandoffBytes
 		if size == 0 {
@@ -291,7 +297,7 @@ func (c *Core) dial(t flow.Tuple, h tcp.Handler, now mono.Time) (*tcp.Conn, erro
 func (e *Engine) Source(remote netip.Addr) (netip.Addr, bool) {
 	c := e.cores[0]
 	remote = remote.Unmap()
-	if _, ok := e.routes.Lookup(remote); !ok {
+	if !e.routable(remote) {
 		return netip.Addr{}, false
 	}
 	if remote.Is4() {
@@ -305,6 +311,16 @@ func (e *Engine) Source(remote netip.Addr) (netip.Addr, bool) {
 	}
 	r := remote.As16()
 	return netip.AddrFrom16(c.source6(&r)), true
+}
+
+// routable reports whether a packet to a may find a route: the table holds
+// it, or it is IPv6 and routers are learned from advertisements (whether
+// one is known now is each core's own knowledge).
+func (e *Engine) routable(a netip.Addr) bool {
+	if _, ok := e.routes.Lookup(a); ok {
+		return true
+	}
+	return e.acceptRA && a.Is6() && !a.Is4In6()
 }
 
 // Routes returns the engine's routing table, which never changes.

@@ -184,6 +184,9 @@ func (c *Core) inputICMP6(d rings.Desc, b []byte, off int, now mono.Time) {
 	case icmp6NA:
 		c.stats[NDAdvertsIn]++
 		c.inputNA(d, b, m, now)
+	case icmp6RA:
+		c.stats[RouterAdvertsIn]++
+		c.inputRA(d, b, m, now)
 	default:
 		c.drop(d, ICMPIgnored)
 	}

@@ -39,7 +39,10 @@ const MaxRoutes = 256
 type RouteInfo struct {
 	Prefix string `json:"prefix"`
 	Via    string `json:"via,omitempty"`
-	Kind   string `json:"kind"` // "connected", "static" or "gateway"
+	Kind   string `json:"kind"` // "connected", "static", "gateway" or "router advertisement"
+	// Expires is the lifetime left to a router learned from an
+	// advertisement, in seconds.
+	Expires float64 `json:"expires_in_seconds,omitempty"`
 }
 
 // RouteTable is an engine's routing table: its connected prefixes, static

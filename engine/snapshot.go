@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"github.com/pollstack/pollstack/cores"
 	"github.com/pollstack/pollstack/tcp"
 )
 
@@ -26,6 +27,17 @@ type Snapshot struct {
 // from any goroutine; it allocates, so it is for control paths only.
 func (e *Engine) Snapshot() Snapshot {
 	s := Snapshot{Routes: e.routes.Entries()}
+	if e.acceptRA {
+		// Every core learns every router (steer.go): core 0's list is the
+		// engine's.
+		now := cores.Now()
+		for _, r := range e.cores[0].LearnedRouters() {
+			if left := r.Expires.Sub(now); left > 0 {
+				s.Routes = append(s.Routes, RouteInfo{Prefix: "::/0", Via: r.Addr.String(), Kind: "router advertisement",
+					Expires: left.Seconds()})
+			}
+		}
+	}
 	for i, c := range e.cores {
 		v := c.pub.Load()
 		cs := CoreSnapshot{Core: c.id, CPU: e.loops[i].CPU(), Counters: map[string]uint64{}, Drops: map[string]uint64{}}

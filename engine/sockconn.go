@@ -186,7 +186,7 @@ func (s *Socket) startConnect(a netip.AddrPort) error {
 	case ra.IsUnspecified():
 		return syscall.EADDRNOTAVAIL
 	}
-	if _, ok := s.e.routes.Lookup(ra); !ok {
+	if !s.e.routable(ra) {
 		return syscall.ENETUNREACH // as connect(2) without a route
 	}
 	la := s.local.Addr()

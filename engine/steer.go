@@ -108,6 +108,10 @@ type neighUpdate struct {
 	ip     [16]byte
 	mac    [6]byte
 	create bool // make an entry when there is none (else only update one)
+	// router: ip is a default router for lifetime seconds (0: no longer
+	// one), learned from a router advertisement; mac and create are unused.
+	router   bool
+	lifetime uint16
 }
 
 // wireSteering gives every core its ends of a hand-off ring and a
@@ -218,7 +222,11 @@ func (c *Core) steerPoll(now mono.Time) int {
 			k := r.Dequeue(s.nbuf[:])
 			for i := 0; i < k; i++ {
 				u := &s.nbuf[i]
-				c.confirmLocal(&u.ip, u.mac[:], u.create, now)
+				if u.router {
+					c.setRouter(&u.ip, u.lifetime, now)
+				} else {
+					c.confirmLocal(&u.ip, u.mac[:], u.create, now)
+				}
 			}
 			n += k
 			if k < len(s.nbuf) {
@@ -249,8 +257,19 @@ func (c *Core) steerIn(b []byte, now mono.Time) {
 
 // shareNeigh tells the other cores that ip is at mac.
 func (c *Core) shareNeigh(ip *[16]byte, mac []byte, create bool) {
+	c.share(neighUpdate{ip: *ip, mac: [6]byte(mac), create: create})
+}
+
+// shareRouter tells the other cores that ip is a default router for
+// lifetime seconds.
+func (c *Core) shareRouter(ip *[16]byte, lifetime uint16) {
+	c.share(neighUpdate{ip: *ip, router: true, lifetime: lifetime})
+}
+
+// share puts u on the neighbour-update ring to every other core.
+func (c *Core) share(u neighUpdate) {
 	s := c.steer
-	s.one[0] = neighUpdate{ip: *ip, mac: [6]byte(mac), create: create}
+	s.one[0] = u
 	for i, r := range s.nout {
 		if r == nil {
 			continue

@@ -118,7 +118,7 @@ func fetchStat(path string) (*statReply, error) {
 const statSynopsis = `stat [--iface IF [--netns NS] | --control PATH] [--json] [--watch D] [--count N]
 
 Shows a running engine's state: its routing table (connected prefixes,
---route and --gateway), then per core the packet and byte rates, TCP
+--route, --gateway, routers learned with --accept-ra), then per core the packet and byte rates, TCP
 connections by state (TIME_WAIT included), drops by reason (no_route: no
 route to the destination), and the TCP counters that moved. Reads the control socket serve opens (by default
 /run/pollstack/[NS@]IF.sock; with one engine running, no flag is needed).
@@ -258,9 +258,12 @@ func printRoutes(w io.Writer, routes []engine.RouteInfo) {
 	})
 	fmt.Fprintf(w, "routes (longest prefix first):\n")
 	for _, r := range rs {
-		if r.Via == "" {
+		switch {
+		case r.Via == "":
 			fmt.Fprintf(w, "  %-22s %s\n", r.Prefix, r.Kind)
-		} else {
+		case r.Expires > 0:
+			fmt.Fprintf(w, "  %-22s via %s (%s, %.0f s left)\n", r.Prefix, r.Via, r.Kind, r.Expires)
+		default:
 			fmt.Fprintf(w, "  %-22s via %s (%s)\n", r.Prefix, r.Via, r.Kind)
 		}
 	}

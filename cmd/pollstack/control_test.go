@@ -187,6 +187,7 @@ func TestStatPrintsRoutes(t *testing.T) {
 		{Prefix: "198.18.0.0/24", Kind: "connected"}, {Prefix: "2001:2::/64", Kind: "connected"},
 		{Prefix: "fe80::/64", Kind: "connected"}, {Prefix: "0.0.0.0/0", Via: "198.18.0.2", Kind: "gateway"},
 		{Prefix: "2001:2:0:1::/64", Via: "fe80::1", Kind: "static"}, {Prefix: "198.19.0.0/25", Via: "198.18.0.3", Kind: "static"},
+		{Prefix: "::/0", Via: "fe80::2", Kind: "router advertisement", Expires: 1799.6},
 	})
 	want := `routes (longest prefix first):
   198.19.0.0/25          via 198.18.0.3 (static)
@@ -195,6 +196,7 @@ func TestStatPrintsRoutes(t *testing.T) {
   2001:2::/64            connected
   fe80::/64              connected
   2001:2:0:1::/64        via fe80::1 (static)
+  ::/0                   via fe80::2 (router advertisement, 1800 s left)
 `
 	if b.String() != want {
 		t.Errorf("routes:\n%s\nwant:\n%s", b.String(), want)

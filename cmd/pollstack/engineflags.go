@@ -31,6 +31,7 @@ type engineFlags struct {
 	metrics              string
 	addrs                listFlag
 	routes, gateways     listFlag
+	acceptRA             bool
 	sleepAfter, ringSize int
 	frames               int
 	statsEvery           time.Duration
@@ -65,6 +66,7 @@ func (f *engineFlags) register(fs *flag.FlagSet, cmd string) {
 	fs.StringVar(&f.netns, "netns", "", "named network namespace that holds the interface (/run/netns/NS)")
 	fs.Var(&f.addrs, "addr", "address in CIDR form, repeatable (default 198.18.0.1/24 and 2001:2::1/64); each one's prefix is a connected route")
 	fs.Var(&f.routes, "route", "static route PREFIX=NEXTHOP, repeatable: send to PREFIX through the router NEXTHOP, an address on a connected prefix (or IPv6 link-local), e.g. 198.19.0.0/24=198.18.0.2 or 2001:2:0:1::/64=fe80::1; the longest prefix wins")
+	fs.BoolVar(&f.acceptRA, "accept-ra", false, "learn IPv6 default routers from router advertisements (solicited at start) for IPv6 destinations no connected prefix, --route or IPv6 --gateway holds; prefixes, MTU and addresses in them are not taken")
 	fs.Var(&f.gateways, "gateway", "default gateway IP (the route of 0.0.0.0/0 or ::/0), repeatable: at most one IPv4 and one IPv6; without one, only connected prefixes and --route destinations are reached (others: no_route)")
 	fs.StringVar(&f.cores, "cores", "0", "CPU list, one loop and one interface queue per CPU, e.g. 0 or 0,1 or 0-3")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on HOST:PORT at /metrics, and the Go profiler at /debug/pprof/ (default off)")
@@ -222,7 +224,7 @@ func (f *engineFlags) open(cfg engine.Config) (*engine.Engine, error) {
 		}
 		links = append(links, l)
 	}
-	cfg.MAC, cfg.Addrs, cfg.Routes, cfg.CPUs, cfg.Pin = f.mac, f.addrList, f.routeList, f.cpus, true
+	cfg.MAC, cfg.Addrs, cfg.Routes, cfg.AcceptRA, cfg.CPUs, cfg.Pin = f.mac, f.addrList, f.routeList, f.acceptRA, f.cpus, true
 	cfg.Idle = cores.IdlePolicy{SleepAfter: f.sleepAfter}
 	e, err := engine.New(cfg, links)
 	if err != nil {

@@ -191,7 +191,7 @@ func TestHelpExplainsEveryFlag(t *testing.T) {
 		{[]string{"--help"}, []string{"Exit codes", "3 stat or sysctl found no running engine"}},
 		{[]string{"serve", "--help"}, []string{"-stats-interval", "at least 100ms (0: never)", "-fault-drop", "(0..1)", "-fault-delay", "at most 10s",
 			"-control", "PATH's directory must exist", "-port", "1..65535", "-drain", "-metrics", "-pcap", "-cores", "-addr", "-netns", "-iface",
-			"-route", "PREFIX=NEXTHOP", "-gateway", "one IPv4 and one IPv6"}},
+			"-route", "PREFIX=NEXTHOP", "-gateway", "one IPv4 and one IPv6", "-accept-ra", "router advertisements"}},
 		{[]string{"bench", "pps", "--help"}, []string{"-rate", "up to 1e9", "-flows", "1..65535", "-duration", "(more than 0)", "-pcap"}},
 		{[]string{"bench", "rps", "--help"}, []string{"-route", "-gateway", "-rate", "-conns", "-duration", "-warmup", "-timeout", "-plot", "-size", "-fault-drop", "-stats-interval"}},
 		{[]string{"bench", "cps", "--help"}, []string{"-rate", "-conns", "-connect"}},

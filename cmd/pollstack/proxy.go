@@ -23,7 +23,7 @@ const proxySynopsis = `proxy --iface IF [--netns NS] [--addr CIDR ...] [--cores 
       [--balance roundrobin|leastconn|random2|maghash] [--health-check DURATION]
       [--send-proxy v1|v2] [--accept-proxy] [--maxconn N] [--metrics HOST:PORT]
    or: proxy --config FILE [--iface IF] [--netns NS] [--addr CIDR ...] [--cores LIST] [--metrics HOST:PORT]
-   either with [--route PREFIX=NEXTHOP ...] [--gateway IP ...] (routes to clients and backends beyond a router)
+   either with [--route PREFIX=NEXTHOP ...] [--gateway IP ...] [--accept-ra] (routes to clients and backends beyond a router)
 
 A proxy frontend on IF over AF_XDP, TCP (layer 4) or HTTP/1.1. Each core
 accepts the client connections it owns and opens each one's backend

@@ -3,11 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"net"
 	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
 
 	"github.com/pollstack/pollstack/internal/nsproc"
 	"github.com/pollstack/pollstack/internal/testbed"
@@ -120,4 +125,80 @@ func TestGatewayReachesTheNamespaceBeyondTheRouter(t *testing.T) {
 	if err := cmd.Run(); err == nil || !strings.Contains(stderr.String(), "no route to 198.19.0.2") {
 		t.Errorf("bench rps without a gateway: %v, %s", err, stderr.String())
 	}
+}
+
+// linkLocal returns the kernel's link-local address on iface in ns.
+func linkLocal(t *testing.T, ns, iface string) net.IP {
+	t.Helper()
+	out := inNetns(t, ns, "ip", "-j", "-6", "addr", "show", "dev", iface, "scope", "link")
+	var v []struct {
+		AddrInfo []struct {
+			Local string `json:"local"`
+		} `json:"addr_info"`
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("link-local address of %s in %s: %v: %s", iface, ns, err, out)
+	}
+	for _, l := range v {
+		for _, a := range l.AddrInfo { // ip -j can list empty entries
+			if ip := net.ParseIP(a.Local); ip != nil {
+				return ip
+			}
+		}
+	}
+	t.Fatalf("no link-local address on %s in %s: %s", iface, ns, out)
+	return nil
+}
+
+// serve --accept-ra solicits routers at start and learns the router of a
+// router advertisement (sent from the kernel router's end, from its
+// link-local address: no radvd needed): with no IPv6 gateway flag, curl over
+// IPv6 from beyond the router goes unanswered until the advertisement and
+// is answered through the router after it, and stat shows the learned
+// default route.
+func TestAcceptRALearnsTheRouter(t *testing.T) {
+	bedtest.NeedTools(t, "curl")
+	bed := bedtest.ForTestRouted(t, 1)
+	s := startServe(t, bed, "--app", "http", "--port", "8080", "--accept-ra")
+	router := linkLocal(t, bed.NsB, bed.IfaceB)
+	// No router advertised yet: no route back.
+	if outs, errs := curlFar(bed, "1", "http://[2001:2::1]:8080/"); errs[0] == nil {
+		t.Fatalf("curl over IPv6 before any router advertisement: answered %q", outs[0])
+	}
+
+	ip := &layers.IPv6{Version: 6, NextHeader: layers.IPProtocolICMPv6, HopLimit: 255, SrcIP: router, DstIP: net.ParseIP("ff02::1")}
+	icmp := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(layers.ICMPv6TypeRouterAdvertisement, 0)}
+	if err := icmp.SetNetworkLayerForChecksum(ip); err != nil {
+		t.Fatal(err)
+	}
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+		&layers.Ethernet{SrcMAC: bed.PeerMAC, DstMAC: net.HardwareAddr{0x33, 0x33, 0, 0, 0, 1}, EthernetType: layers.EthernetTypeIPv6},
+		ip, icmp, &layers.ICMPv6RouterAdvertisement{HopLimit: 64, RouterLifetime: 1800,
+			Options: layers.ICMPv6Options{{Type: layers.ICMPv6OptSourceAddress, Data: bed.PeerMAC}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bedtest.NewPacketWriter(t, bed.NsB, bed.IfaceB).Write(buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+
+	outs, errs := curlFar(bed, "5", "http://[2001:2::1]:8080/")
+	if errs[0] != nil || outs[0] != "hello\n" {
+		t.Fatalf("curl over IPv6 from beyond the advertised router: %v, %q", errs[0], outs[0])
+	}
+	metrics := scrape(t, s.metrics)
+	for _, m := range []string{"pollstack_nd_router_solicits_out_total", "pollstack_nd_router_adverts_accepted_total"} {
+		if v := metricValue(metrics, m+`{core="0"}`); v < 1 {
+			t.Errorf("%s = %v, want at least 1", m, v)
+		}
+	}
+	out, err := command(context.Background(), "stat", "--iface", bed.IfaceA, "--netns", bed.NsA).Output()
+	if err != nil {
+		t.Fatalf("stat: %v\n%s", err, out)
+	}
+	if want := "via " + router.String() + " (router advertisement, "; !strings.Contains(string(out), want) {
+		t.Errorf("stat lacks %q:\n%s", want, out)
+	}
+	t.Logf("curl from %s through the router %s: %q; stat:\n%s", bed.NsC, router, outs[0], out)
+	s.stop(t)
 }

@@ -14,7 +14,7 @@ import (
 )
 
 const serveSynopsis = `serve --iface IF [--netns NS] [--addr CIDR ...] [--cores LIST] [--app NAME] [--port P] [--metrics HOST:PORT]
-      [--route PREFIX=NEXTHOP ...] [--gateway IP ...] [--tls-cert FILE --tls-key FILE]
+      [--route PREFIX=NEXTHOP ...] [--gateway IP ...] [--accept-ra] [--tls-cert FILE --tls-key FILE]
 
 Runs the engine on IF over AF_XDP, one pinned loop per CPU in --cores, each on
 its own interface queue. With no --app it answers ARP, IPv6 neighbour
