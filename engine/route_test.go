@@ -414,3 +414,21 @@ func TestTCPThroughTheGateway(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkRouteLookup looks up a routed IPv4 and IPv6 destination in a
+// table of connected prefixes, two static routes and two gateways.
+func BenchmarkRouteLookup(b *testing.B) {
+	tab, err := NewRouteTable(testAddrs, mustRoutes(b,
+		"198.19.0.0/16=198.18.0.3", "0.0.0.0/0=198.18.0.2", "2001:2:0:1::/64=fe80::1", "::/0=2001:2::2"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	d4, d6 := [4]byte{198, 19, 5, 1}, netip.MustParseAddr("2001:2:0:1::2").As16()
+	var sink byte
+	for b.Loop() {
+		nh4, _ := tab.nexthop4(d4)
+		nh6, _ := tab.nexthop6(&d6)
+		sink ^= nh4[15] ^ nh6[15]
+	}
+	_ = sink
+}
