@@ -185,7 +185,7 @@ func (c *Core) inputICMP6(d rings.Desc, b []byte, off int, now mono.Time) {
 		c.stats[NDAdvertsIn]++
 		c.inputNA(d, b, m, now)
 	case icmp6RA:
-		c.stats[RouterAdvertsIn]++
+		c.stats[RouterAdvIn]++
 		c.inputRA(d, b, m, now)
 	default:
 		c.drop(d, ICMPIgnored)

@@ -107,7 +107,7 @@ func (c *Core) inputRA(d rings.Desc, b, m []byte, now mono.Time) {
 		c.drop(d, DropMalformed)
 		return
 	}
-	c.stats[RouterAdvertsAccepted]++
+	c.stats[RouterAdvTaken]++
 	if sll != nil {
 		c.confirm(&src, sll, true, now)
 	}
@@ -161,7 +161,7 @@ func (c *Core) sendRS() {
 	copy(s[10:16], c.mac[:])
 	put16(s[2:], Checksum(s, pseudoSum6(src[:], allRouters[:], protoICMPv6, n)))
 	d.Len = uint32(ethHeaderLen + ipv6HeaderLen + n)
-	c.stats[RouterSolicitsOut]++
+	c.stats[RouterSolOut]++
 	c.send(d)
 }
 

@@ -50,13 +50,13 @@ func TestRouterAdvertisementMakesADefaultRouter(t *testing.T) {
 
 	// Invalid: hop limit not 255, a global source. Nothing learned.
 	run(c, l, now, raFrame(t, gwLL6, 1800, gwMAC, 64), raFrame(t, peerIP6, 1800, gwMAC, 255))
-	if c.nrouters != 0 || c.stats[DropMalformed] != 2 || c.stats[RouterAdvertsIn] != 2 {
-		t.Fatalf("invalid advertisements: %d routers, malformed %d, in %d", c.nrouters, c.stats[DropMalformed], c.stats[RouterAdvertsIn])
+	if c.nrouters != 0 || c.stats[DropMalformed] != 2 || c.stats[RouterAdvIn] != 2 {
+		t.Fatalf("invalid advertisements: %d routers, malformed %d, in %d", c.nrouters, c.stats[DropMalformed], c.stats[RouterAdvIn])
 	}
 
 	run(c, l, now, raFrame(t, gwLL6, 1800, gwMAC, 255))
-	if c.stats[RouterAdvertsAccepted] != 1 {
-		t.Fatalf("accepted %d advertisements", c.stats[RouterAdvertsAccepted])
+	if c.stats[RouterAdvTaken] != 1 {
+		t.Fatalf("accepted %d advertisements", c.stats[RouterAdvTaken])
 	}
 	out := ping(now)
 	if len(out) != 1 {
@@ -97,8 +97,8 @@ func TestRouterAdvertisementMakesADefaultRouter(t *testing.T) {
 	// Without AcceptRA an advertisement is ignored.
 	c, l = newRACore(t, false)
 	run(c, l, now, raFrame(t, gwLL6, 1800, gwMAC, 255))
-	if c.nrouters != 0 || c.stats[ICMPIgnored] != 1 || c.stats[RouterSolicitsOut] != 0 {
-		t.Fatalf("AcceptRA off: %d routers, icmp_ignored %d, solicitations %d", c.nrouters, c.stats[ICMPIgnored], c.stats[RouterSolicitsOut])
+	if c.nrouters != 0 || c.stats[ICMPIgnored] != 1 || c.stats[RouterSolOut] != 0 {
+		t.Fatalf("AcceptRA off: %d routers, icmp_ignored %d, solicitations %d", c.nrouters, c.stats[ICMPIgnored], c.stats[RouterSolOut])
 	}
 }
 
@@ -129,15 +129,15 @@ func TestRouterSolicitationsAtStart(t *testing.T) {
 		t.Fatalf("4 s later: sent %d, want the second solicitation", len(out))
 	}
 	run(c, l, mono.Time(5*time.Second), raFrame(t, gwLL6, 1800, gwMAC, 255))
-	if out := run(c, l, mono.Time(8*time.Second)); len(out) != 0 || c.stats[RouterSolicitsOut] != 2 {
-		t.Fatalf("with a router known: sent %d, %d solicitations", len(out), c.stats[RouterSolicitsOut])
+	if out := run(c, l, mono.Time(8*time.Second)); len(out) != 0 || c.stats[RouterSolOut] != 2 {
+		t.Fatalf("with a router known: sent %d, %d solicitations", len(out), c.stats[RouterSolOut])
 	}
 
 	c, l = newRACore(t, true)
 	for i := range 5 {
 		run(c, l, mono.Time(time.Duration(i)*RouterSolicitationInterval))
 	}
-	if n := c.stats[RouterSolicitsOut]; n != RouterSolicitations {
+	if n := c.stats[RouterSolOut]; n != RouterSolicitations {
 		t.Fatalf("no router ever answers: %d solicitations, want %d", n, RouterSolicitations)
 	}
 }

@@ -37,34 +37,34 @@ const (
 	EchoRequestsIn
 	EchoRepliesOut
 	EchoRepliesIn
-	ParamProblemsOut      // ICMPv6 parameter problems sent
-	ICMPUnreachIn         // destination unreachable messages about our TCP segments
-	TCPSegmentsIn         // TCP segments handed to the shard (checksum good)
-	TCPSegmentsOut        // TCP segments the shard sent
-	PollBusy              // loop turns that found work
-	PollIdle              // loop turns that found none
-	NeighEntries          // gauge
-	LinkRxRingEmpty       // link: receive polls that found nothing
-	LinkTxRingFull        // link: frames refused for lack of room on the tx ring
-	LinkFillRingEmpty     // link: times the pool had no frame for the fill ring
-	KernelRxDropped       // AF_XDP: frames the kernel dropped (no fill frame, rx ring full)
-	KernelRxInvalid       // AF_XDP: invalid rx descriptors
-	KernelTxInvalid       // AF_XDP: invalid tx descriptors
-	SteeredOut            // TCP segments and unreachables handed to the flow's owner core
-	SteeredIn             // TCP segments and unreachables taken from other cores' hand-off rings
-	HandoffFull           // hand-offs (segments, unreachables, neighbour updates) dropped: the ring to the other core was full
-	DialledIn             // TCP segments received for flows whose local port is in the ephemeral range (connections the engine dialled), on engines of more than one core
-	DialledSteered        // of DialledIn, those that arrived on another core than their owner and were handed to it
-	PoolFree              // gauge: frames free in the core's pool
-	RxRingUsed            // gauge: descriptors waiting on the rx ring
-	TxRingUsed            // gauge: descriptors on the tx ring the kernel has not taken
-	FillRingUsed          // gauge: frames lent to the kernel on the fill ring
-	PoolReserveUsed       // frames receive refills and control segments took from the pool's reserve
-	PoolReserveDenied     // frames refused to data and other packets: only the reserve was left
-	PoolEmpty             // frames refused with the pool empty, reserve and all
-	RouterAdvertsIn       // IPv6 router advertisements received
-	RouterAdvertsAccepted // of those, the ones taken in (--accept-ra, valid)
-	RouterSolicitsOut     // IPv6 router solicitations sent (--accept-ra)
+	ParamProblemsOut  // ICMPv6 parameter problems sent
+	ICMPUnreachIn     // destination unreachable messages about our TCP segments
+	TCPSegmentsIn     // TCP segments handed to the shard (checksum good)
+	TCPSegmentsOut    // TCP segments the shard sent
+	PollBusy          // loop turns that found work
+	PollIdle          // loop turns that found none
+	NeighEntries      // gauge
+	LinkRxRingEmpty   // link: receive polls that found nothing
+	LinkTxRingFull    // link: frames refused for lack of room on the tx ring
+	LinkFillRingEmpty // link: times the pool had no frame for the fill ring
+	KernelRxDropped   // AF_XDP: frames the kernel dropped (no fill frame, rx ring full)
+	KernelRxInvalid   // AF_XDP: invalid rx descriptors
+	KernelTxInvalid   // AF_XDP: invalid tx descriptors
+	SteeredOut        // TCP segments and unreachables handed to the flow's owner core
+	SteeredIn         // TCP segments and unreachables taken from other cores' hand-off rings
+	HandoffFull       // hand-offs (segments, unreachables, neighbour updates) dropped: the ring to the other core was full
+	DialledIn         // TCP segments received for flows whose local port is in the ephemeral range (connections the engine dialled), on engines of more than one core
+	DialledSteered    // of DialledIn, those that arrived on another core than their owner and were handed to it
+	PoolFree          // gauge: frames free in the core's pool
+	RxRingUsed        // gauge: descriptors waiting on the rx ring
+	TxRingUsed        // gauge: descriptors on the tx ring the kernel has not taken
+	FillRingUsed      // gauge: frames lent to the kernel on the fill ring
+	PoolReserveUsed   // frames receive refills and control segments took from the pool's reserve
+	PoolReserveDenied // frames refused to data and other packets: only the reserve was left
+	PoolEmpty         // frames refused with the pool empty, reserve and all
+	RouterAdvIn       // IPv6 router advertisements received
+	RouterAdvTaken    // of those, the ones taken in (--accept-ra, valid)
+	RouterSolOut      // IPv6 router solicitations sent (--accept-ra)
 	numCounters
 )
 
@@ -88,8 +88,7 @@ var counterNames = [numCounters]string{
 	PoolFree: "pool_free_frames", RxRingUsed: "rx_ring_used", TxRingUsed: "tx_ring_used", FillRingUsed: "fill_ring_used",
 	PoolReserveUsed: "pool_reserve_used", PoolReserveDenied: "pool_reserve_denied", PoolEmpty: "pool_empty",
 	ParamProblemsOut: "icmp6_param_problems_out",
-	RouterAdvertsIn:  "nd_router_adverts_in", RouterAdvertsAccepted: "nd_router_adverts_accepted",
-	RouterSolicitsOut: "nd_router_solicits_out",
+	RouterAdvIn:      "nd_router_adverts_in", RouterAdvTaken: "nd_router_adverts_accepted", RouterSolOut: "nd_router_solicits_out",
 }
 
 // IsGauge reports whether the counter is a level, not a running total.

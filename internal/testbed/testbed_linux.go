@@ -184,7 +184,10 @@ func Down(name string) error {
 	ifA, ifB, nsA, nsB := names(name)
 	nsC, ifC, _ := routedNames(name)
 	var errs []error
-	for _, x := range []struct{ ns, iface string }{{nsA, ifA}, {nsB, ifB}, {nsC, ifC}} {
+	// NAME-c first: deleting its link deletes NAME-r in NAME-b at once,
+	// where deleting NAME-b's namespace would leave it to the kernel's
+	// namespace cleanup, racing the delete of NAME-c.
+	for _, x := range []struct{ ns, iface string }{{nsC, ifC}, {nsA, ifA}, {nsB, ifB}} {
 		if _, err := os.Stat(filepath.Join(netns.Dir, x.ns)); errors.Is(err, os.ErrNotExist) {
 			continue
 		}
