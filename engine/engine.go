@@ -293,13 +293,11 @@ func (c *Core) dial(t flow.Tuple, h tcp.Handler, now mono.Time) (*tcp.Conn, erro
 // Source returns the engine's address to send to remote from: of remote's
 // family, on the prefix that holds its next hop (remote itself or its
 // router; the first of the family when none does). It reports false when
-// the engine has no address of that family or no route to remote.
+// the engine has no address of that family; whether a route leads to
+// remote is Routable's question.
 func (e *Engine) Source(remote netip.Addr) (netip.Addr, bool) {
 	c := e.cores[0]
 	remote = remote.Unmap()
-	if !e.routable(remote) {
-		return netip.Addr{}, false
-	}
 	if remote.Is4() {
 		if len(c.v4) == 0 {
 			return netip.Addr{}, false
@@ -313,14 +311,16 @@ func (e *Engine) Source(remote netip.Addr) (netip.Addr, bool) {
 	return netip.AddrFrom16(c.source6(&r)), true
 }
 
-// routable reports whether a packet to a may find a route: the table holds
+// Routable reports whether a packet to a may find a route: the table holds
 // it, or it is IPv6 and routers are learned from advertisements (whether
-// one is known now is each core's own knowledge).
-func (e *Engine) routable(a netip.Addr) bool {
+// one is known now is each core's own knowledge). A socket's connect to an
+// address that is not fails with ENETUNREACH.
+func (e *Engine) Routable(a netip.Addr) bool {
+	a = a.Unmap()
 	if _, ok := e.routes.Lookup(a); ok {
 		return true
 	}
-	return e.acceptRA && a.Is6() && !a.Is4In6()
+	return e.acceptRA && a.Is6()
 }
 
 // Routes returns the engine's routing table, which never changes.

@@ -372,8 +372,8 @@ func TestTCPThroughTheGateway(t *testing.T) {
 						t.Errorf("connect from %v without a route back: getpeername %v, want ENOTCONN", tc.local, err)
 					}
 					s.Close()
-					if _, ok := srv.Source(tc.local); ok {
-						t.Errorf("Source(%v) without a route: ok", tc.local)
+					if srv.Routable(tc.local) {
+						t.Errorf("Routable(%v) without a route", tc.local)
 					}
 					if _, err := srv.Dial("tcp", netip.AddrPortFrom(tc.local, 9).String()); !errors.Is(err, syscall.ENETUNREACH) {
 						t.Errorf("dial %v without a route: %v, want ENETUNREACH", tc.local, err)
@@ -399,8 +399,8 @@ func TestTCPThroughTheGateway(t *testing.T) {
 					t.Fatalf("echo %q, want %q", got, msg)
 				}
 				s.Close()
-				if src, ok := srv.Source(tc.local); !ok || src != tc.srvA {
-					t.Errorf("Source(%v) = %v, %v; want %v", tc.local, src, ok, tc.srvA)
+				if src, ok := srv.Source(tc.local); !ok || src != tc.srvA || !srv.Routable(tc.local) {
+					t.Errorf("Source(%v) = %v, %v; want %v, and routable", tc.local, src, ok, tc.srvA)
 				}
 			}
 			if routed {

@@ -186,7 +186,7 @@ func (s *Socket) startConnect(a netip.AddrPort) error {
 	case ra.IsUnspecified():
 		return syscall.EADDRNOTAVAIL
 	}
-	if !s.e.routable(ra) {
+	if !s.e.Routable(ra) {
 		return syscall.ENETUNREACH // as connect(2) without a route
 	}
 	la := s.local.Addr()

@@ -129,7 +129,7 @@ func runBenchHTTP(mode load.Mode, args []string, stdout, stderr io.Writer) error
 	}
 	defer stopEngine(e, stderr)
 	local, ok := e.Source(remote.Addr())
-	if !ok {
+	if !ok || !e.Routable(remote.Addr()) {
 		f.closeListener()
 		return usagef("%s: no route to %s (no --addr of its family, or no connected prefix, --route or --gateway holds it)", name, remote.Addr())
 	}

@@ -72,7 +72,7 @@ func runBenchBulk(args []string, stdout, stderr io.Writer) error {
 	stopMetrics := f.serveMetrics(e, stderr)
 	defer stopMetrics()
 	local, ok := e.Source(remote.Addr())
-	if !ok {
+	if !ok || !e.Routable(remote.Addr()) {
 		return usagef("bench bulk: no route to %s (no --addr of its family, or no connected prefix, --route or --gateway holds it)", remote.Addr())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
