@@ -44,7 +44,7 @@ func FromFlags(f Flags) (*Config, error) {
 	var c *Config
 	if f.Config != "" {
 		if given := f.proxyFlags(); len(given) > 0 {
-			return nil, fmt.Errorf("--config %s and %s: the file says what to proxy; give one or the other (the engine's flags --iface, --netns, --addr, --cores and --metrics may go with --config)", f.Config, strings.Join(given, ", "))
+			return nil, fmt.Errorf("--config %s and %s: the file says what to proxy; give one or the other (the engine's flags --iface, --netns, --addr, --route, --gateway, --cores and --metrics may go with --config)", f.Config, strings.Join(given, ", "))
 		}
 		var err error
 		if c, err = Load(f.Config); err != nil {

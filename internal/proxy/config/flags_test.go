@@ -90,7 +90,7 @@ func TestFromFlagsBad(t *testing.T) {
 	}{
 		{func(f *Flags) { f.Iface = "" }, "--iface is required"},
 		{func(f *Flags) { f.Iface = ""; f.Listen = 0; f.Backends = nil; f.Config = "x.conf" }, "open x.conf: no such file or directory"},
-		{func(f *Flags) { f.Config = "p.conf" }, "--config p.conf and --listen, --backend: the file says what to proxy; give one or the other (the engine's flags --iface, --netns, --addr, --cores and --metrics may go with --config)"},
+		{func(f *Flags) { f.Config = "p.conf" }, "--config p.conf and --listen, --backend: the file says what to proxy; give one or the other (the engine's flags --iface, --netns, --addr, --route, --gateway, --cores and --metrics may go with --config)"},
 		{func(f *Flags) { f.Listen = 0 }, "--listen PORT is required (or --config FILE)"},
 		{func(f *Flags) { f.Listen = 70000 }, "--listen 70000: want a port in 1..65535"},
 		{func(f *Flags) { f.Backends = nil }, "--backend IP:PORT[,weight=W] is required, once per server"},
