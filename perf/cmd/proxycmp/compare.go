@@ -40,36 +40,54 @@ type proc struct {
 func (b *bench) pollstackArgs() []string {
 	return []string{"taskset", "-c", fmt.Sprint(b.o.ProxyCPU), b.pollstack, "proxy",
 		"--iface", b.bed.IfaceA, "--netns", b.bed.NsA, "--cores", fmt.Sprint(b.o.ProxyCPU),
-		"--config", confPath(b.dir, pxPollstack), "--idle-sleep-after", fmt.Sprint(b.o.SleepAt),
+		"--config", b.confPath(pxPollstack), "--idle-sleep-after", fmt.Sprint(b.o.SleepAt),
 		"--metrics", "127.0.0.1:0", "--stats-interval", "0", "--control", "none"}
 }
 
 func (b *bench) haproxyArgs() []string {
-	return nsproc.NetnsArgs(b.bed.NsA, "taskset", "-c", fmt.Sprint(b.o.ProxyCPU), "haproxy", "-db", "-f", confPath(b.dir, pxHAProxy))
+	return nsproc.NetnsArgs(b.bed.NsA, "taskset", "-c", fmt.Sprint(b.o.ProxyCPU), "haproxy", "-db", "-f", b.confPath(pxHAProxy))
 }
 
 func (b *bench) nginxArgs() []string {
-	return nsproc.NetnsArgs(b.bed.NsA, "taskset", "-c", fmt.Sprint(b.o.ProxyCPU), "nginx", "-c", confPath(b.dir, pxNginx))
+	return nsproc.NetnsArgs(b.bed.NsA, "taskset", "-c", fmt.Sprint(b.o.ProxyCPU), "nginx", "-c", b.confPath(pxNginx))
 }
 
 func (b *bench) backendArgs() []string {
 	return nsproc.NetnsArgs(b.bed.NsB, "taskset", "-c", fmt.Sprint(b.o.GenCPU), "nginx", "-c", filepath.Join(b.dir, "backends", "nginx.conf"))
 }
 
-func (b *bench) wrkArgs(url string, d time.Duration) []string {
-	return nsproc.NetnsArgs(b.bed.NsB, "taskset", "-c", fmt.Sprint(b.o.GenCPU), "wrk", "-t1",
-		fmt.Sprintf("-c%d", b.o.Connections), fmt.Sprintf("-d%ds", int(d/time.Second)), "--latency",
-		"-H", "Connection: close", url)
+// wrkArgs is a wrk run to url for d, with Connection: close on every
+// request when closing (a new connection per request) and keep-alive
+// otherwise.
+func (b *bench) wrkArgs(url string, d time.Duration, closing bool) []string {
+	args := nsproc.NetnsArgs(b.bed.NsB, "taskset", "-c", fmt.Sprint(b.o.GenCPU), "wrk", "-t1",
+		fmt.Sprintf("-c%d", b.o.Connections), fmt.Sprintf("-d%ds", int(d/time.Second)), "--latency")
+	if closing {
+		args = append(args, "-H", "Connection: close")
+	}
+	return append(args, url)
 }
 
 // commands returns the command lines the report shows.
 func (b *bench) commands() map[string]string {
+	if b.o.Mode == modeHTTP {
+		return map[string]string{
+			pxPollstack: harness.Quote(b.pollstackArgs()),
+			pxHAProxy:   harness.Quote(b.haproxyArgs()),
+			pxNginx:     harness.Quote(b.nginxArgs()),
+			"backends":  harness.Quote(b.backendArgs()),
+			"keepalive": harness.Quote(b.wrkArgs("http://198.18.0.1:PORT/", b.o.Duration, false)),
+			"close":     harness.Quote(b.wrkArgs("http://198.18.0.1:PORT/", b.o.Duration, true)),
+			"open": fmt.Sprintf("%.0f GET requests/s on a fixed schedule over %d keep-alive connections from %s (this program, pinned to CPU %d) to 198.18.0.1:PORT for %s after %s; latency from each request's scheduled time to its response's end",
+				b.o.Rate, b.o.Connections, b.bed.NsB, b.o.GenCPU, secs(b.o.Duration), secs(b.o.Warmup)),
+		}
+	}
 	return map[string]string{
 		pxPollstack: harness.Quote(b.pollstackArgs()),
 		pxHAProxy:   harness.Quote(b.haproxyArgs()),
 		pxNginx:     harness.Quote(b.nginxArgs()),
 		"backends":  harness.Quote(b.backendArgs()),
-		"cps":       harness.Quote(b.wrkArgs("http://198.18.0.1:PORT/", b.o.Duration)),
+		"cps":       harness.Quote(b.wrkArgs("http://198.18.0.1:PORT/", b.o.Duration, true)),
 		"bulk": fmt.Sprintf("one TCP connection from %s (this program, pinned to CPU %d) to 198.18.0.1:PORT, %d KiB writes for %s after %s, to a sink in this program on %s:PORT that discards",
 			b.bed.NsB, b.o.GenCPU, bulkBuf>>10, secs(b.o.Duration), secs(b.o.Warmup), backendAddr),
 	}
@@ -84,7 +102,7 @@ func compare(ctx context.Context, o options, log io.Writer) (rep *report, err er
 		return nil, err
 	}
 	b := &bench{o: o, dir: dir, log: log, sinks: map[string]*sink{}}
-	if slices.Contains(o.Proxies, pxNginx) {
+	if slices.Contains(o.Proxies, pxNginx) && o.Mode == modeTCP {
 		if _, err := os.Stat(streamModule); err != nil {
 			os.RemoveAll(dir)
 			return nil, fmt.Errorf("nginx's stream module: %w (Debian: apt-get install libnginx-mod-stream)", err)
@@ -129,6 +147,9 @@ func compare(ctx context.Context, o options, log io.Writer) (rep *report, err er
 		}
 	}()
 	for _, px := range o.Proxies {
+		if o.Mode != modeTCP {
+			break // no bulk workload
+		}
 		s, err := startSink(bed.NsB, portsOf(px).sinkAddr())
 		if err != nil {
 			return nil, err
@@ -142,8 +163,8 @@ func compare(ctx context.Context, o options, log io.Writer) (rep *report, err er
 		summarize(rep)
 		rep.Finished = time.Now().UTC()
 	}()
-	fmt.Fprintf(log, "proxycmp: %d round(s) of %s, proxies on CPU %d, generator and backends on CPU %d, load average %.2f\n",
-		o.Rounds, strings.Join(o.Proxies, ", "), o.ProxyCPU, o.GenCPU, rep.LoadAvg)
+	fmt.Fprintf(log, "proxycmp: --mode %s, %d round(s) of %s, proxies on CPU %d, generator and backends on CPU %d, load average %.2f\n",
+		o.Mode, o.Rounds, strings.Join(o.Proxies, ", "), o.ProxyCPU, o.GenCPU, rep.LoadAvg)
 	var errs []error
 	for round := 1; round <= o.Rounds && ctx.Err() == nil; round++ {
 		for _, px := range order(round, o.Proxies) {
@@ -202,9 +223,14 @@ func (b *bench) setup(ctx context.Context) error {
 	}
 	files := map[string]string{
 		filepath.Join(b.dir, "backends", "nginx.conf"): backendConf(filepath.Join(b.dir, "backends"), b.o.GenCPU),
-		confPath(b.dir, pxPollstack):                   pollstackConf(),
-		confPath(b.dir, pxHAProxy):                     haproxyConf(b.o.ProxyCPU),
-		confPath(b.dir, pxNginx):                       nginxStreamConf(filepath.Dir(confPath(b.dir, pxNginx)), b.o.ProxyCPU),
+		b.confPath(pxPollstack):                        pollstackConf(),
+		b.confPath(pxHAProxy):                          haproxyConf(b.o.ProxyCPU),
+		b.confPath(pxNginx):                            nginxStreamConf(filepath.Dir(b.confPath(pxNginx)), b.o.ProxyCPU),
+	}
+	if b.o.Mode == modeHTTP {
+		files[b.confPath(pxPollstack)] = pollstackHTTPConf()
+		files[b.confPath(pxHAProxy)] = haproxyHTTPConf(b.o.ProxyCPU)
+		files[b.confPath(pxNginx)] = nginxHTTPConf(filepath.Dir(b.confPath(pxNginx)), b.o.ProxyCPU)
 	}
 	for path, text := range files {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -362,16 +388,22 @@ func (b *bench) turn(ctx context.Context, round int, px string) (t turn) {
 		}
 	}()
 
-	t.CPS, t.CPSError = b.cps(ctx, p)
-	if ctx.Err() != nil {
-		return t
+	if b.o.Mode == modeHTTP {
+		if !b.httpWorkloads(ctx, round, p, &t) {
+			return t
+		}
+	} else {
+		t.CPS, t.CPSError = b.cps(ctx, p)
+		if ctx.Err() != nil {
+			return t
+		}
+		b.progress(round, px, "cps", t.CPS, nil, t.CPSError)
+		t.Bulk, t.BulkError = b.bulk(ctx, p)
+		if ctx.Err() != nil {
+			return t
+		}
+		b.progress(round, px, "bulk", nil, t.Bulk, t.BulkError)
 	}
-	b.progress(round, px, "cps", t.CPS, nil, t.CPSError)
-	t.Bulk, t.BulkError = b.bulk(ctx, p)
-	if ctx.Err() != nil {
-		return t
-	}
-	b.progress(round, px, "bulk", nil, t.Bulk, t.BulkError)
 
 	if px == pxPollstack {
 		m, err := scrape(ctx, p.metrics)
@@ -391,7 +423,7 @@ func (b *bench) turn(ctx context.Context, round int, px string) (t turn) {
 	}
 	t.Abnormal, t.AbnormalBy = b.abnormal(px, t.Counters, out)
 	if px == pxPollstack {
-		if e := pollstackErrors(t.Counters); e != "" {
+		if e := pollstackErrors(t.Counters, b.o.Mode); e != "" {
 			t.Error = joinErr(t.Error, "pollstack proxy counted errors: "+e)
 		}
 		on, err := harness.XDPAttached(context.Background(), b.bed.NsA, b.bed.IfaceA)
@@ -418,8 +450,11 @@ func (b *bench) turn(ctx context.Context, round int, px string) (t turn) {
 // clients that went away): the warm-up run's and the measured run's.
 func (b *bench) expectedAbnormal() uint64 {
 	runs := uint64(1)
+	if b.o.Mode == modeHTTP {
+		runs = 2 // keepalive and close; the open loop waits for its answers
+	}
 	if b.o.Warmup > 0 {
-		runs++
+		runs *= 2
 	}
 	return runs * uint64(b.o.Connections)
 }
@@ -474,9 +509,30 @@ func (b *bench) window(a, z sample) window {
 // cps runs wrk with Connection: close through the proxy (after a warm-up
 // run whose result is dropped) and reads the CPUs around the measured run.
 func (b *bench) cps(ctx context.Context, p *proc) (*cpsRun, string) {
+	w, p99, win, err := b.wrk(ctx, p, true)
+	if w == nil {
+		return nil, err.Error()
+	}
+	r := &cpsRun{Rate: w.Rate, P99: p99, Wrk: *w, Window: win}
+	if w.Requests > 0 {
+		r.ProxyUsPerConn = 1e6 * r.Window.ProxySeconds / float64(w.Requests)
+		r.CoreUsPerConn = 1e6 * r.Window.Seconds * r.Window.ProxyCPU.Busy / 100 / float64(w.Requests)
+	}
+	if err != nil {
+		return r, err.Error()
+	}
+	return r, ""
+}
+
+// wrk runs wrk through the proxy, with Connection: close when closing,
+// after a warm-up run whose result is dropped, and reads the CPUs around
+// the measured run. It returns wrk's report (nil if there is none), its
+// p99 in µs, the window, and what failed: a wrk error, no p99 line, or a
+// socket error or non-2xx answer in the report.
+func (b *bench) wrk(ctx context.Context, p *proc, closing bool) (*harness.Wrk, float64, window, error) {
 	url := portsOf(p.name).cpsURL()
 	if b.o.Warmup > 0 {
-		out, err := nsproc.Run(ctx, b.wrkArgs(url, b.o.Warmup)...)
+		out, err := nsproc.Run(ctx, b.wrkArgs(url, b.o.Warmup, closing)...)
 		if err == nil {
 			var w harness.Wrk
 			if w, err = harness.ParseWrk(out); err == nil {
@@ -484,40 +540,34 @@ func (b *bench) cps(ctx context.Context, p *proc) (*cpsRun, string) {
 			}
 		}
 		if err != nil {
-			return nil, "warm-up: " + err.Error()
+			return nil, 0, window{}, fmt.Errorf("warm-up: %w", err)
 		}
 	}
 	a, err := b.sample(ctx, p)
 	if err != nil {
-		return nil, err.Error()
+		return nil, 0, window{}, err
 	}
-	out, err := nsproc.Run(ctx, b.wrkArgs(url, b.o.Duration)...)
+	out, err := nsproc.Run(ctx, b.wrkArgs(url, b.o.Duration, closing)...)
 	z, serr := b.sample(ctx, p)
 	if b.o.Verbose {
 		fmt.Fprint(b.log, out)
 	}
 	if err != nil {
-		return nil, err.Error()
+		return nil, 0, window{}, err
 	}
 	if serr != nil {
-		return nil, serr.Error()
+		return nil, 0, window{}, serr
 	}
 	w, err := harness.ParseWrk(out)
 	if err != nil {
-		return nil, err.Error()
+		return nil, 0, window{}, err
 	}
-	r := &cpsRun{Rate: w.Rate, Wrk: w, Window: b.window(a, z)}
-	if r.P99, err = wrkP99(out); err != nil {
-		return r, err.Error()
+	win := b.window(a, z)
+	p99, err := wrkP99(out)
+	if err != nil {
+		return &w, p99, win, err
 	}
-	if w.Requests > 0 {
-		r.ProxyUsPerConn = 1e6 * r.Window.ProxySeconds / float64(w.Requests)
-		r.CoreUsPerConn = 1e6 * r.Window.Seconds * r.Window.ProxyCPU.Busy / 100 / float64(w.Requests)
-	}
-	if err := w.Check(); err != nil {
-		return r, err.Error()
-	}
-	return r, ""
+	return &w, p99, win, w.Check()
 }
 
 // bulk streams through the proxy for the warm-up and the window and reads

@@ -69,10 +69,29 @@ var pollstackFailures = []string{
 	"pollstack_proxy_backend_queue_timeouts_total",
 }
 
-// pollstackErrors lists the failure counters that are not zero, or "".
-func pollstackErrors(c map[string]float64) string {
+// pollstackHTTPFailures are the HTTP mode's failures beside those: the
+// proxy's own 502, 503 and 504 answers, requests it refused, and
+// malformed responses.
+var pollstackHTTPFailures = []string{
+	"pollstack_proxy_listener_http_refused_total",
+	"pollstack_proxy_listener_http_502_total",
+	"pollstack_proxy_listener_http_503_total",
+	"pollstack_proxy_listener_http_504_total",
+	"pollstack_proxy_server_http_bad_responses_total",
+}
+
+// failuresOf returns the failure counters of mode.
+func failuresOf(mode string) []string {
+	if mode == modeHTTP {
+		return append(append([]string(nil), pollstackFailures...), pollstackHTTPFailures...)
+	}
+	return pollstackFailures
+}
+
+// pollstackErrors lists mode's failure counters that are not zero, or "".
+func pollstackErrors(c map[string]float64, mode string) string {
 	var parts []string
-	for _, k := range pollstackFailures {
+	for _, k := range failuresOf(mode) {
 		if v := c[k]; v != 0 {
 			parts = append(parts, fmt.Sprintf("%s %.0f", strings.TrimSuffix(strings.TrimPrefix(k, "pollstack_proxy_"), "_total"), v))
 		}
@@ -96,14 +115,14 @@ func (b *bench) abnormal(px string, counters map[string]float64, output string) 
 	switch px {
 	case pxPollstack:
 		n := counters["pollstack_proxy_listener_client_resets_total"]
-		for _, k := range pollstackFailures {
+		for _, k := range failuresOf(b.o.Mode) {
 			n += counters[k]
 		}
 		return uint64(n), "pollstack_proxy_* counters: client_resets and the failure counters"
 	case pxHAProxy:
 		return uint64(len(haproxyLog.FindAllStringIndex(output, -1))), "HAProxy's tcplog lines (option dontlog-normal)"
 	default:
-		log := filepath.Join(filepath.Dir(confPath(b.dir, pxNginx)), "error.log")
+		log := filepath.Join(filepath.Dir(b.confPath(pxNginx)), "error.log")
 		text, _ := os.ReadFile(log) // no log: no error
 		n := uint64(len(nginxErrors.FindAllIndex(text, -1)))
 		// The log lives across turns: count only what this turn added.

@@ -25,12 +25,23 @@ var allProxies = []string{pxPollstack, pxHAProxy, pxNginx}
 // so its maxconn is 9000 (and nginx's worker_connections the same).
 const maxConnections = 4000
 
+// The modes: the proxies in TCP (layer 4) or HTTP mode.
+const (
+	modeTCP  = "tcp"
+	modeHTTP = "http"
+)
+
+// maxRate bounds --rate, the open loop's requests/s.
+const maxRate = 1000000
+
 // options are the command's flags.
 type options struct {
+	Mode        string        `json:"mode"`
 	Rounds      int           `json:"rounds"`
 	Duration    time.Duration `json:"duration_ns"`
 	Warmup      time.Duration `json:"warmup_ns"`
 	Connections int           `json:"connections"`
+	Rate        float64       `json:"open_rate"` // --mode http: the open loop's requests/s
 	Proxies     []string      `json:"proxies"`
 	ProxyCPU    int           `json:"proxy_cpu"`
 	GenCPU      int           `json:"gen_cpu"`
@@ -43,11 +54,12 @@ type options struct {
 	Verbose     bool          `json:"-"`
 }
 
-const usageText = `usage: sudo proxycmp [flags]
+const usageText = `usage: sudo proxycmp [--mode tcp|http] [flags]
 
-Three TCP (layer 4) proxies side by side in one run, on one fresh test bed,
-each pinned to the same CPU (--proxy-cpu), with the same generator and the
-same backends on the other CPU (--gen-cpu):
+Three proxies side by side in one run, on one fresh test bed, each pinned
+to the same CPU (--proxy-cpu), with the same generator and the same
+backends on the other CPU (--gen-cpu). --mode tcp (the default) measures
+them as TCP (layer 4) proxies:
 
   pollstack  pollstack proxy (its own TCP stack over AF_XDP) on the bed's
              NAME-a veth end
@@ -56,9 +68,16 @@ same backends on the other CPU (--gen-cpu):
   nginx      Debian's nginx stream module (libnginx-mod-stream), one worker,
              worker_cpu_affinity and taskset, on the kernel in NAME-a
 
-The generator and the backends are in NAME-b on the kernel. Each round
-gives every proxy one turn, the order rotating (A B C, B C A, C A B, ...);
-in a turn the proxy is started, then measured on two workloads:
+--mode http measures them as HTTP/1.1 reverse proxies: pollstack proxy in
+mode http (per-core pools of backend keep-alive connections), HAProxy in
+mode http with http-reuse always, nbthread 1, and nginx's http module with
+proxy_pass to an upstream with keepalive, one worker. All three add
+X-Forwarded-For and X-Forwarded-Proto and keep idle backend connections.
+
+The generator and the backends (nginx, one worker, "hello\n") are in
+NAME-b on the kernel. Each round gives every proxy one turn, the order
+rotating (A B C, B C A, C A B, ...); in a turn the proxy is started, then
+measured on the mode's workloads. --mode tcp:
 
   cps   connections/s: wrk -t1 --latency -H 'Connection: close' through the
         proxy to nginx HTTP backends (one request per connection), and the
@@ -66,17 +85,32 @@ in a turn the proxy is started, then measured on two workloads:
   bulk  Gbit/s through one TCP connection: a client in this process writes
         256 KiB at a time through the proxy to a sink that discards
 
+--mode http:
+
+  keepalive  requests/s: wrk -t1 --latency on --connections keep-alive
+             connections, closed loop, and wrk's p99
+  close      requests/s: the same with -H 'Connection: close' (a new client
+             connection per request; the proxy's backend connections stay
+             pooled)
+  open       latency at a fixed rate: --rate requests/s on a fixed schedule
+             (open loop) over --connections keep-alive connections, from a
+             generator in this process; latency runs from each request's
+             scheduled time to its response's end, so waiting for a free
+             connection counts; p50, p99, p99.9
+
 For each window it reads every CPU's utilisation from /proc/stat and the
 proxy's CPU time (utime+stime of its processes, /proc/PID/stat) and says
 which side saturated; CPU time per connection (and per GB) shows the
 proxies' costs where the generator side is the limit. The report gives every
 turn, and per proxy the median, min and max over the rounds and the ratios
-of pollstack's medians to the others'. See doc.go for the method.
+of pollstack's medians to the others' (in HTTP mode also to the better of
+the two, against the targets). See doc.go for the method.
 
 Must run as root from inside the module (it builds ./cmd/pollstack unless
 --pollstack is given); needs AF_XDP, ip, ethtool, wrk, curl, taskset, nginx
-(the backends), haproxy and /usr/lib/nginx/modules/ngx_stream_module.so
-(Debian: libnginx-mod-stream) for the proxies measured. Progress goes to
+(the backends), haproxy and, in TCP mode,
+/usr/lib/nginx/modules/ngx_stream_module.so (Debian: libnginx-mod-stream)
+for the proxies measured. Progress goes to
 stderr. Everything it started is stopped by PID and the bed removed at the
 end, on error and on SIGINT (but see --keep-bed). Exit status: 0 every turn
 moved traffic without an error, 1 a turn failed or the run could not start,
@@ -90,13 +124,15 @@ Flags:
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o := options{}
 	fs := harness.NewFlagSet("proxycmp", usageText, stderr)
-	fs.IntVar(&o.Rounds, "rounds", 3, "rounds; each gives every proxy one turn (cps, then bulk), the order rotating")
-	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured window of each workload in a turn, whole seconds (wrk -d; the bulk stream's measured part)")
-	fs.DurationVar(&o.Warmup, "warmup", time.Second, "before each window, whole seconds or 0: a wrk run of this length whose result is dropped; the bulk stream's first part, not counted")
-	fs.IntVar(&o.Connections, "connections", 32, fmt.Sprintf("wrk connections for cps (wrk -c), 1..%d", maxConnections))
+	fs.StringVar(&o.Mode, "mode", modeTCP, "tcp: the proxies as TCP (layer 4) proxies, workloads cps and bulk; http: as HTTP/1.1 reverse proxies, workloads keepalive, close and open")
+	fs.IntVar(&o.Rounds, "rounds", 3, "rounds; each gives every proxy one turn (cps, then bulk; or keepalive, close, open), the order rotating")
+	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured window of each workload in a turn, whole seconds (wrk -d; the bulk stream's and the open loop's measured part)")
+	fs.DurationVar(&o.Warmup, "warmup", time.Second, "before each window, whole seconds or 0: a wrk run of this length whose result is dropped; the bulk stream's and the open loop's first part, not counted")
+	fs.IntVar(&o.Connections, "connections", 32, fmt.Sprintf("wrk connections (wrk -c) for cps, keepalive and close, and the open loop's keep-alive connections, 1..%d", maxConnections))
+	fs.Float64Var(&o.Rate, "rate", 5000, fmt.Sprintf("--mode http: the open loop's fixed rate, requests/s over all its connections, 1..%d", maxRate))
 	proxies := fs.String("proxies", strings.Join(allProxies, ","), "the proxies to measure, comma-separated, in the first round's order: pollstack, haproxy, nginx")
 	fs.IntVar(&o.ProxyCPU, "proxy-cpu", 0, "CPU of the proxy under test (all its threads)")
-	fs.IntVar(&o.GenCPU, "gen-cpu", 1, "CPU of the generator (wrk), the nginx backends, the bulk client and sink, and this program")
+	fs.IntVar(&o.GenCPU, "gen-cpu", 1, "CPU of the generator (wrk, the open loop), the nginx backends, the bulk client and sink, and this program")
 	fs.IntVar(&o.SleepAt, "idle-sleep-after", 64, "pollstack proxy --idle-sleep-after: its core sleeps in poll(2) after this many empty polls, so idle time is not busy time (0: busy-poll always)")
 	fs.BoolVar(&o.GRO, "gro", true, "turn GRO on on both veth ends (ethtool -K IF gro on), as on a NIC: the kernel's receive then coalesces the frames of a bulk stream (veth has it off by default)")
 	fs.BoolVar(&o.Offload, "offload", true, "leave TSO and GSO on on NAME-a (veth's default), so the kernel proxies hand the veth 64 KiB segments that reach NAME-b unsplit; false turns them off (ethtool -K NAME-a tso off gso off) and the kernel proxies send MTU-sized frames, as pollstack does over AF_XDP")
@@ -110,7 +146,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var perr error
 	o.Proxies, perr = parseProxies(*proxies)
 	ncpu := runtime.NumCPU()
-	return o, harness.Check(fs, harness.NoArgs(fs.Args()), perr, harness.Rounds(o.Rounds),
+	return o, harness.Check(fs, harness.NoArgs(fs.Args()), perr,
+		harness.Want(o.Mode == modeTCP || o.Mode == modeHTTP, "--mode %q: want tcp or http", o.Mode),
+		harness.Want(o.Rate >= 1 && o.Rate <= maxRate, "--rate %v: want 1..%d requests/s", o.Rate, maxRate),
+		harness.Rounds(o.Rounds),
 		harness.Duration(o.Duration), harness.Warmup(o.Warmup),
 		harness.Want(o.Connections >= 1 && o.Connections <= maxConnections, "--connections %d: want 1..%d", o.Connections, maxConnections),
 		harness.CPU("proxy-cpu", o.ProxyCPU), harness.CPU("gen-cpu", o.GenCPU),

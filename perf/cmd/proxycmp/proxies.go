@@ -38,6 +38,7 @@ func (p ports) cpsURL() string {
 	return fmt.Sprintf("http://%s/", netip.AddrPortFrom(proxyAddr, uint16(p.CPS)))
 }
 
+func (p ports) cpsAddr() netip.AddrPort  { return netip.AddrPortFrom(proxyAddr, uint16(p.CPS)) }
 func (p ports) bulkAddr() netip.AddrPort { return netip.AddrPortFrom(proxyAddr, uint16(p.Bulk)) }
 func (p ports) sinkAddr() netip.AddrPort { return netip.AddrPortFrom(backendAddr, uint16(p.Sink)) }
 func (p ports) httpAddr(i int) netip.AddrPort {
@@ -189,13 +190,15 @@ stream {
 
 // confPath is where a proxy's configuration is written in the run's
 // directory.
-func confPath(dir, proxy string) string {
+func (b *bench) confPath(proxy string) string {
 	switch proxy {
 	case pxPollstack:
-		return filepath.Join(dir, "pollstack-proxy.conf")
+		return filepath.Join(b.dir, "pollstack-proxy.conf")
 	case pxHAProxy:
-		return filepath.Join(dir, "haproxy.cfg")
-	default:
-		return filepath.Join(dir, "nginx-stream", "nginx.conf")
+		return filepath.Join(b.dir, "haproxy.cfg")
 	}
+	if b.o.Mode == modeHTTP {
+		return filepath.Join(b.dir, "nginx-http", "nginx.conf")
+	}
+	return filepath.Join(b.dir, "nginx-stream", "nginx.conf")
 }

@@ -27,7 +27,7 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := options{Rounds: 3, Duration: 10 * time.Second, Warmup: time.Second, Connections: 32,
+	want := options{Mode: "tcp", Rate: 5000, Rounds: 3, Duration: 10 * time.Second, Warmup: time.Second, Connections: 32,
 		Proxies: []string{"pollstack", "haproxy", "nginx"}, ProxyCPU: 0, GenCPU: 1, SleepAt: 64, GRO: true, Offload: true}
 	if !reflect.DeepEqual(o, want) {
 		t.Errorf("defaults %+v, want %+v", o, want)
@@ -149,7 +149,7 @@ bad line
 	if len(c) != 4 || c["pollstack_poll_busy_total"] != 9 || c["pollstack_tcp_connections"] != 0 {
 		t.Errorf("counters %v", c)
 	}
-	if got := pollstackErrors(c); got != "server_connect_timeout 3" {
+	if got := pollstackErrors(c, modeTCP); got != "server_connect_timeout 3" {
 		t.Errorf("errors %q", got)
 	}
 }

@@ -76,6 +76,12 @@ type turn struct {
 	CPSError    string             `json:"cps_error,omitempty"`
 	Bulk        *bulkRun           `json:"bulk,omitempty"`
 	BulkError   string             `json:"bulk_error,omitempty"`
+	KeepAlive   *reqRun            `json:"keepalive,omitempty"` // --mode http
+	KAError     string             `json:"keepalive_error,omitempty"`
+	Close       *reqRun            `json:"close,omitempty"`
+	CloseError  string             `json:"close_error,omitempty"`
+	Open        *openRun           `json:"open,omitempty"`
+	OpenError   string             `json:"open_error,omitempty"`
 	Abnormal    uint64             `json:"abnormal"`    // sessions the proxy saw end abnormally
 	AbnormalBy  string             `json:"abnormal_by"` // where that count comes from
 	Counters    map[string]float64 `json:"pollstack_counters,omitempty"`
@@ -87,6 +93,11 @@ type turn struct {
 
 func (t turn) cpsOK() bool  { return t.CPS != nil && t.CPSError == "" && t.Error == "" }
 func (t turn) bulkOK() bool { return t.Bulk != nil && t.BulkError == "" && t.Error == "" }
+func (t turn) kaOK() bool   { return t.KeepAlive != nil && t.KAError == "" && t.Error == "" }
+func (t turn) closeOK() bool {
+	return t.Close != nil && t.CloseError == "" && t.Error == ""
+}
+func (t turn) openOK() bool { return t.Open != nil && t.OpenError == "" && t.Error == "" }
 
 // errors returns the turn's errors.
 func (t turn) errors() []string {
@@ -99,6 +110,15 @@ func (t turn) errors() []string {
 	}
 	if t.BulkError != "" {
 		e = append(e, "bulk: "+t.BulkError)
+	}
+	if t.KAError != "" {
+		e = append(e, "keepalive: "+t.KAError)
+	}
+	if t.CloseError != "" {
+		e = append(e, "close: "+t.CloseError)
+	}
+	if t.OpenError != "" {
+		e = append(e, "open: "+t.OpenError)
 	}
 	return e
 }
@@ -160,12 +180,20 @@ type report struct {
 	Turns    []turn            `json:"turns"`
 	Summary  []summary         `json:"summary"`
 	Ratios   []ratio           `json:"ratios,omitempty"` // pollstack / each other proxy
+	// --mode http
+	HTTP       []httpSummary `json:"http_summary,omitempty"`
+	HTTPRatios []httpRatio   `json:"http_ratios,omitempty"` // pollstack / each other proxy, and the better of them
+	Targets    []target      `json:"targets,omitempty"`
 }
 
 // summarize fills in the per-proxy figures (of turns without error) and
 // pollstack's ratios.
 func summarize(r *report) {
 	r.Summary, r.Ratios = nil, nil
+	if r.Options.Mode == modeHTTP {
+		summarizeHTTP(r)
+		return
+	}
 	for _, px := range r.Options.Proxies {
 		s := summary{Proxy: px}
 		var cps, p99, us, core, cpb, cgb, gbps, spg, cspg, bpb, bgb []float64
@@ -240,6 +268,10 @@ func mostFrequent(x []string) string {
 
 // printReport writes the table.
 func printReport(w io.Writer, r *report) {
+	if r.Options.Mode == modeHTTP {
+		printHTTPReport(w, r)
+		return
+	}
 	o := r.Options
 	fmt.Fprintf(w, "proxycmp: bed %s, kernel %s, %d round(s), proxies on CPU %d, generator and backends on CPU %d, %s windows after %s warm-up, %d wrk connections, load average %.2f at the start\n",
 		r.Bed, r.Kernel, o.Rounds, o.ProxyCPU, o.GenCPU, secs(o.Duration), secs(o.Warmup), o.Connections, r.LoadAvg)
