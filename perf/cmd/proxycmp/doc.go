@@ -1,9 +1,11 @@
-// Command proxycmp measures three TCP (layer 4) proxies side by side in
-// one run on one fresh test bed: pollstack proxy over AF_XDP, and HAProxy
-// 2.6 and nginx's stream module on the Linux kernel, each pinned to the same
-// CPU, with the same generator and the same backends pinned to the other.
+// Command proxycmp measures three proxies side by side in one run on one
+// fresh test bed: pollstack proxy over AF_XDP, and HAProxy 2.6 and nginx on
+// the Linux kernel, each pinned to the same CPU, with the same generator
+// and the same backends pinned to the other. --mode tcp (the default)
+// measures them as TCP (layer 4) proxies, --mode http as HTTP/1.1 reverse
+// proxies (see "HTTP mode" below).
 //
-//	sudo go run ./perf/cmd/proxycmp [--rounds 3] [--duration 10s] [--connections 32] [--json]
+//	sudo go run ./perf/cmd/proxycmp [--mode tcp|http] [--rounds 3] [--duration 10s] [--connections 32] [--rate 5000] [--json]
 //
 // # The bed
 //
@@ -128,6 +130,75 @@
 // of level error and above. wrk ends every run with its connections
 // mid-request, which each proxy sees as clients going away: up to
 // --connections per wrk run is expected.
+//
+// # HTTP mode
+//
+// With --mode http the bed, the pinning, the rotation, the CPU accounting
+// and the backends are the same; the proxies and the workloads differ.
+// Each proxy listens on its cps port and balances round robin over its two
+// cps backends, adds X-Forwarded-For and X-Forwarded-Proto, keeps idle
+// backend connections for any client's next request, and limits neither
+// leg's requests per connection:
+//
+//   - pollstack: the same command line, the file in mode http (frontend
+//     web, backend web with pool-max-idle 256, the same timeouts, timeout
+//     http-request 10s, http-keep-alive 60s). Its pool is per core; with
+//     one core, one pool.
+//   - haproxy: mode http, nbthread 1, cpu-map, option http-keep-alive,
+//     option forwardfor and a set-header for X-Forwarded-Proto, http-reuse
+//     always in the backend, the same timeouts; httplog with
+//     dontlog-normal, so each request that ends abnormally is one line.
+//   - nginx: the http module (no stream module needed), one worker,
+//     worker_cpu_affinity, proxy_pass to an upstream of the two backends
+//     with keepalive 256 and keepalive_requests 1000000,
+//     proxy_http_version 1.1 and the Connection field cleared (what
+//     upstream keepalive needs), keepalive_requests 1000000 on the client
+//     side, access_log off; default buffers and timeouts otherwise.
+//
+// A turn runs three workloads, each after a --warmup of its own whose
+// result is dropped, each window read as above:
+//
+//   - keepalive: wrk -t1 -cN -dD --latency, closed loop on N keep-alive
+//     connections: requests/s and wrk's p99 (from the request's write to
+//     the response's end).
+//   - close: the same with -H 'Connection: close': every request a new
+//     client connection, which the proxy closes after the response (so the
+//     proxy takes the client leg's TIME_WAIT); the backend connections stay
+//     pooled.
+//   - open: --rate requests/s on a fixed schedule (request i at start +
+//     i/rate) over N keep-alive connections, from a generator in this
+//     program (net.Conn sockets opened in NAME-b, so on the generator's CPU
+//     with the rest of this program). A scheduler goroutine queues each
+//     request at its time; the first free connection sends it, writes the
+//     request, reads the response (net/http's parser) and checks it is 200
+//     with the backends' body on a connection that stays open. Latency runs
+//     from the scheduled time to the response's end, so time spent waiting
+//     for a free connection counts (coordinated omission corrected, as wrk2
+//     does); a request that starts more than 1 ms after its time is "late".
+//     Only requests scheduled in the window count, and each of them must be
+//     answered: a failed request, or more than 65,536 requests waiting for
+//     a connection, fails the run. Reported: p50, p90, p99, p99.9, max.
+//     Debian's wrk has no rate option (wrk2's -R), and h2load reports no
+//     percentiles, hence the generator of its own; it runs the same for
+//     all three proxies.
+//
+// CPU per request: the proxy's processes' CPU time in the window over the
+// requests wrk completed in it (or the open loop's requests scheduled in
+// it), and CPU P's whole busy time over the same. The summary gives the
+// medians over the rounds, pollstack's ratios to each proxy and to the
+// better of the two figure by figure (the higher rate, the lower p99 and
+// CPU time), and judges the targets: keep-alive and close requests/s at
+// least 2x the better peer's; where pollstack's windows saturated the
+// generator's CPU (verdict generator or both) its rate is a lower bound,
+// and the target becomes CPU time per request at most 0.5x the better
+// peer's, on both measures (its processes' time, its CPU's busy time); and
+// the open loop's p99 lower than the better peer's.
+//
+// pollstack's failure counters in HTTP mode also include its own 502, 503
+// and 504 answers, refused requests and malformed responses; the report
+// gives its backend connection reuse (pool_reused over the requests sent
+// to the backends). wrk's stops may cut up to N connections per wrk run,
+// four runs a turn with a warm-up; the open loop ends with every answer in.
 //
 // # Caveats
 //
