@@ -496,6 +496,7 @@ func (b *bench) window(a, z sample) window {
 	w.ProxySeconds = float64(z.ticks-a.ticks) / clockTicks
 	w.ProxyPct = 100 * w.ProxySeconds / w.Seconds
 	w.Saturated = saturated(w.ProxyCPU.Busy, w.GenCPU.Busy)
+	w.OthersPct = max(0, w.ProxyCPU.Busy-w.ProxyPct)
 	if a.metrics != nil {
 		busy := z.metrics["pollstack_poll_busy_total"] - a.metrics["pollstack_poll_busy_total"]
 		idle := z.metrics["pollstack_poll_idle_total"] - a.metrics["pollstack_poll_idle_total"]

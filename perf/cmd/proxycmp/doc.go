@@ -182,6 +182,13 @@
 //     percentiles, hence the generator of its own; it runs the same for
 //     all three proxies.
 //
+// Each window also gives "other": the proxy CPU's busy share less the
+// proxy's processes' share, which on a quiet machine is a few percent
+// (softirq work outside their system calls); at 15% or more the report
+// says that CPU was shared with other tenants, so that a "saturated" proxy
+// CPU there is not the proxy's limit and CPU time per request is the
+// figure to compare.
+//
 // CPU per request: the proxy's processes' CPU time in the window over the
 // requests wrk completed in it (or the open loop's requests scheduled in
 // it), and CPU P's whole busy time over the same. The summary gives the

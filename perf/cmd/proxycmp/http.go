@@ -134,8 +134,8 @@ func (b *bench) httpProgress(round int, px, what string, c *reqRun, o *openRun, 
 		line += fmt.Sprintf(" %9.0f req/s  p99 %8.2f ms  proxy %6.1f µs/req  p50 %.2f ms p99.9 %.2f ms late %d", o.Achieved, o.P99/1e3, o.ProxyUsPerReq, o.P50/1e3, o.P999/1e3, o.Late)
 	}
 	if c != nil || o != nil {
-		line += fmt.Sprintf("  CPU%d %3.0f%% (proxy %3.0f%%) CPU%d %3.0f%%  saturated: %s",
-			w.ProxyCPU.CPU, w.ProxyCPU.Busy, w.ProxyPct, w.GenCPU.CPU, w.GenCPU.Busy, w.Saturated)
+		line += fmt.Sprintf("  CPU%d %3.0f%% (proxy %3.0f%%, other %3.0f%%) CPU%d %3.0f%%  saturated: %s",
+			w.ProxyCPU.CPU, w.ProxyCPU.Busy, w.ProxyPct, w.OthersPct, w.GenCPU.CPU, w.GenCPU.Busy, w.Saturated)
 	}
 	if errText != "" {
 		line += "  FAILED: " + firstLine(errText)

@@ -143,7 +143,7 @@ func testHTTPReport() *report {
 	o.Proxies = []string{"pollstack", "haproxy", "nginx"}
 	w := func(pb, gb, ps float64) window {
 		return window{Seconds: 10, ProxyCPU: cpuUse{CPU: 0, Busy: pb, User: 30, System: 40, SoftIRQ: 20},
-			GenCPU: cpuUse{CPU: 1, Busy: gb}, ProxySeconds: ps, ProxyPct: ps * 10, Saturated: saturated(pb, gb)}
+			GenCPU: cpuUse{CPU: 1, Busy: gb}, ProxySeconds: ps, ProxyPct: ps * 10, Saturated: saturated(pb, gb), OthersPct: max(0, pb-ps*10)}
 	}
 	rq := func(rate, p99, pb, gb, ps float64) *reqRun {
 		return &reqRun{Rate: rate, P99: p99, Window: w(pb, gb, ps), Wrk: harness.Wrk{Requests: uint64(rate * 10)},
@@ -215,7 +215,8 @@ func TestPrintHTTPReport(t *testing.T) {
 	for _, want := range []string{
 		"proxycmp --mode http: bed proxycmp0000, kernel 6.18, 3 round(s), proxies on CPU 0, generator and backends on CPU 1, 10s windows after 1s warm-up, 32 connections, open loop at 4000 requests/s",
 		"keepalive: wrk -c32",
-		"1     pollstack keepalive     40000     2.00     90% (30/40/20)     99% ( 0/ 0/ 0)    40%     10.0     22.5 generator        0",
+		"1     pollstack keepalive     40000     2.00     90% (30/40/20)     99% ( 0/ 0/ 0)    40%    50%     10.0     22.5 generator        0",
+		"In 3 of 10 windows 15% or more of CPU0's time was not the proxy's",
 		"1     haproxy   open           4000     0.90",
 		"2     nginx     keepalive         1",
 		"FAILED: wrk: Socket errors",

@@ -46,7 +46,15 @@ type window struct {
 	ProxyPct     float64 `json:"proxy_process_pct"`       // the same, in percent of the window
 	Saturated    string  `json:"saturated"`               // generator, proxy, both, neither
 	PollWorkPct  float64 `json:"poll_work_pct,omitempty"` // pollstack: polls that found work
+	// OthersPct is the proxy CPU's busy share that was not the proxy's
+	// processes' time: softirq work outside their system calls, and other
+	// tenants of the machine.
+	OthersPct float64 `json:"others_pct"`
 }
+
+// sharedPct is the OthersPct from which a window's proxy CPU counts as
+// shared with other work: on a quiet machine it is a few percent.
+const sharedPct = 15
 
 // cpsRun is one wrk run with Connection: close through a proxy.
 type cpsRun struct {

@@ -203,9 +203,9 @@ func printHTTPReport(w io.Writer, r *report) {
 		fmt.Fprintf(w, "%-10s %s\n", k+":", r.Commands[k])
 	}
 	fmt.Fprintf(w, "\nrequests/s: keepalive and close closed loop (wrk), open at a fixed rate; p99 from wrk, or from the open loop's scheduled times; CPU%d = proxy's CPU, CPU%d = generator's;\n", o.ProxyCPU, o.GenCPU)
-	fmt.Fprintf(w, "busy = all but idle and iowait (u/s/si = user, system, irq+softirq); proxy = its processes' utime+stime\n")
-	fmt.Fprintf(w, "%-5s %-9s %-9s %9s %8s %18s %18s %6s %8s %8s %-9s %8s\n", "round", "proxy", "workload", "req/s", "p99 ms",
-		cpuHead(o.ProxyCPU), cpuHead(o.GenCPU), "proxy", "µs/req", "CPU µs/r", "saturated", "abnormal")
+	fmt.Fprintf(w, "busy = all but idle and iowait (u/s/si = user, system, irq+softirq); proxy = its processes' utime+stime; other = CPU%d's busy share that was not the proxy's\n", o.ProxyCPU)
+	fmt.Fprintf(w, "%-5s %-9s %-9s %9s %8s %18s %18s %6s %6s %8s %8s %-9s %8s\n", "round", "proxy", "workload", "req/s", "p99 ms",
+		cpuHead(o.ProxyCPU), cpuHead(o.GenCPU), "proxy", "other", "µs/req", "CPU µs/r", "saturated", "abnormal")
 	for _, t := range r.Turns {
 		rows := []struct {
 			name string
@@ -228,10 +228,10 @@ func printHTTPReport(w io.Writer, r *report) {
 		for i, row := range rows {
 			fmt.Fprintf(w, "%-5d %-9s %-9s ", t.Round, t.Proxy, row.name)
 			if row.win != nil {
-				fmt.Fprintf(w, "%9.0f %8.2f %18s %18s %5.0f%% %8.1f %8.1f %-9s", row.rate, row.p99/1e3, cpuCell(row.win.ProxyCPU), cpuCell(row.win.GenCPU),
-					row.win.ProxyPct, row.us, row.cu, row.win.Saturated)
+				fmt.Fprintf(w, "%9.0f %8.2f %18s %18s %5.0f%% %5.0f%% %8.1f %8.1f %-9s", row.rate, row.p99/1e3, cpuCell(row.win.ProxyCPU), cpuCell(row.win.GenCPU),
+					row.win.ProxyPct, row.win.OthersPct, row.us, row.cu, row.win.Saturated)
 			} else {
-				fmt.Fprintf(w, "%9s %8s %18s %18s %6s %8s %8s %-9s", "-", "-", "-", "-", "-", "-", "-", "-")
+				fmt.Fprintf(w, "%9s %8s %18s %18s %6s %6s %8s %8s %-9s", "-", "-", "-", "-", "-", "-", "-", "-", "-")
 			}
 			if i == 0 {
 				fmt.Fprintf(w, " %8d", t.Abnormal)
@@ -350,6 +350,21 @@ func printHTTPNotes(w io.Writer, r *report) {
 			}
 		}
 	}
+	shared, all := 0, 0
+	for _, t := range r.Turns {
+		for _, win := range []*window{winOf(t.KeepAlive), winOf(t.Close), winOfOpen(t.Open)} {
+			if win != nil {
+				all++
+				if win.OthersPct >= sharedPct {
+					shared++
+				}
+			}
+		}
+	}
+	if shared > 0 {
+		fmt.Fprintf(w, "In %d of %d windows %d%% or more of CPU%d's time was not the proxy's (\"other\": other tenants of the machine, or softirq work outside the proxy's system calls): there a \"saturated\" CPU%d was shared, the rates and latencies show the share of the CPU the proxy got, and CPU time per request is the figure to compare.\n",
+			shared, all, sharedPct, r.Options.ProxyCPU, r.Options.ProxyCPU)
+	}
 	fmt.Fprintf(w, "pollstack busy-polls: its CPU time counts every poll, also those that find nothing; with --idle-sleep-after %d its core sleeps in poll(2) after that many empty polls, so idle time is not counted, but under load it rarely sleeps and its CPU time is an upper bound of the work. \"polls that found work\" says how much of it was spinning.\n", r.Options.SleepAt)
 	fmt.Fprintf(w, "proxy µs/req counts its processes' utime+stime, which includes the kernel work in their syscalls (on veth also the receiving namespace's input of what they send) but not softirq work on their CPU outside them; CPU µs/req counts everything that ran on CPU%d.\n", r.Options.ProxyCPU)
 	fmt.Fprintf(w, "abnormal: sessions each proxy saw end abnormally (pollstack: client_resets and its failure counters; HAProxy: httplog lines with dontlog-normal; nginx: error.log lines of level error and above); wrk's stop cuts up to --connections per wrk run (%d a turn).\n", expectedAbnormalOf(r.Options))
@@ -367,4 +382,18 @@ func pollWorkOpen(c *openRun) float64 {
 		return math.NaN()
 	}
 	return c.Window.PollWorkPct
+}
+
+func winOf(c *reqRun) *window {
+	if c == nil {
+		return nil
+	}
+	return &c.Window
+}
+
+func winOfOpen(c *openRun) *window {
+	if c == nil {
+		return nil
+	}
+	return &c.Window
 }
