@@ -104,3 +104,74 @@ func TestBatchACKRidesOnData(t *testing.T) {
 		t.Fatalf("%d pure ACKs sent, want 0: the echoed data carried the ACK", got)
 	}
 }
+
+// Data written within a receive batch leaves at its end, in full
+// segments: an answer written in three pieces from Readable is one segment
+// (carrying the ACK the batch owed), where outside a batch each piece is
+// one.
+func TestBatchDefersWrites(t *testing.T) {
+	for _, batch := range []bool{false, true} {
+		n := newTestNet(t, DefaultConfig(), DefaultConfig())
+		n.keep = true
+		srv := &recorder{}
+		srv.onReadable = func(c *Conn) {
+			x, _ := c.Peek()
+			c.Consume(len(x))
+			c.SetNoDelay(true)
+			for _, piece := range []string{"HTTP/1.1 200 OK\r\n", "Content-Length: 2\r\n\r\n", "ok"} {
+				c.Write([]byte(piece))
+			}
+		}
+		if _, err := n.a.Listen(80, 0, srv); err != nil {
+			t.Fatal(err)
+		}
+		cli := &recorder{}
+		cc, err := n.b.Dial(tupleAB(80), cli, n.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.run(time.Second, func() bool { return srv.established == 1 })
+		var held []packet
+		n.filter = func(p *packet) bool {
+			if p.to == n.a {
+				held = append(held, *p)
+				return false
+			}
+			return true
+		}
+		cc.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
+		n.filter = nil
+		sentBefore := len(n.sent)
+		if batch {
+			n.a.BeginBatch()
+		}
+		for _, p := range held {
+			n.a.Receive(&p.tuple, p.b, n.now)
+		}
+		if batch {
+			if got := len(n.sent) - sentBefore; got != 0 {
+				t.Fatalf("batch: %d segments sent before its end, want 0", got)
+			}
+			n.a.EndBatch(n.now)
+		}
+		var data []int
+		for _, p := range n.sent[sentBefore:] {
+			if p.to == n.b {
+				if l := len(p.b) - int(p.b[12]>>4)*4; l > 0 {
+					data = append(data, l)
+				}
+			}
+		}
+		want := 3
+		if batch {
+			want = 1
+		}
+		if len(data) != want {
+			t.Fatalf("batch %v: answer in segments of %v bytes, want %d segment(s)", batch, data, want)
+		}
+		n.run(time.Second, func() bool { return cli.data.Len() == 40 })
+		if cli.data.String() != "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" {
+			t.Fatalf("client got %q", cli.data.String())
+		}
+	}
+}

@@ -140,6 +140,7 @@ type Conn struct {
 	forceData   bool // the persist timer overrides silly window avoidance
 	delAcked    int  // full segments received since the last ACK
 	ackBatch    bool // an ACK owed by the every-second-segment rule, sent at the end of the receive batch (Shard.EndBatch)
+	outBatch    bool // data written within the receive batch, sent at its end (Shard.EndBatch)
 	inAckList   bool // on the shard's list of batch ACKs
 	closedByApp bool // Close was called: nothing more will be read
 	notified    bool // Closed was delivered
@@ -274,7 +275,14 @@ func (c *Conn) Write(p []byte) (int, error) {
 	}
 	n := c.snd.write(p)
 	if c.state.synchronized() {
-		c.output()
+		if c.shard.batching {
+			// Written within a receive batch (an app answering what
+			// arrived): the batch's end sends it, with what else the
+			// batch writes, in full segments (tcp/batch.go).
+			c.deferOutput()
+		} else {
+			c.output()
+		}
 	}
 	return n, nil
 }

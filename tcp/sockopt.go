@@ -70,8 +70,12 @@ func (c *Conn) apply(o *SockOptions) {
 // SetNoPush sets TCP_NOPUSH; clearing it sends what was held back.
 func (c *Conn) SetNoPush(on bool) {
 	c.noPush = on
-	if !on {
-		c.output()
+	if !on && c.state.synchronized() {
+		if c.shard.batching {
+			c.deferOutput()
+		} else {
+			c.output()
+		}
 	}
 }
 

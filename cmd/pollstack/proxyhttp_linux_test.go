@@ -376,6 +376,11 @@ func TestProxyHTTPBackendStopped(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	close(stop)
 	wg.Wait()
+	select {
+	case <-p.done:
+		t.Fatalf("the proxy exited:\n%s", lastLines(p.output(), 40))
+	default:
+	}
 	m := scrape(t, p.metrics)
 	down := metricValue(m, fmt.Sprintf(`pollstack_proxy_server_went_down_total{backend="proxy",core="0",server="%s:9202"}`, testbed.PeerIPv4))
 	counted := metricSum(m, "pollstack_proxy_listener_http_502_total") + metricSum(m, "pollstack_proxy_listener_http_503_total") +
