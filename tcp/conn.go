@@ -124,8 +124,11 @@ type Conn struct {
 	sb          scoreboard // SACKed ranges above snd_una
 	highRxt     flow.Seq   // highest byte retransmitted in this recovery
 	lastAdvance mono.Time  // when snd_una last moved
-	tlpPending  bool       // the rexmt timer is a tail loss probe's
-	tlpDone     bool       // a probe was sent since snd_una last moved
+	rexmtMode   uint8      // what the rexmt timer runs: the RTO, a tail loss probe, RACK's reordering timer
+	tlpDone     bool       // a probe was sent since snd_una last moved (the freebsd stack)
+	rackOK      bool       // RACK-TLP and PRR recover this connection's losses (the rack stack, with SACK)
+	txm         txMap      // with RACK: every segment sent above snd_una
+	rack        rackState
 
 	// Buffers.
 	snd  byteRing // bytes from sndUna on
@@ -139,6 +142,9 @@ type Conn struct {
 	ackNow      bool
 	forceData   bool // the persist timer overrides silly window avoidance
 	delAcked    int  // full segments received since the last ACK
+	dsackOn     bool // a D-SACK block (RFC 2883) goes first in the next ACK
+	dsackL      flow.Seq
+	dsackR      flow.Seq
 	ackBatch    bool // an ACK owed by the every-second-segment rule, sent at the end of the receive batch (Shard.EndBatch)
 	inAckList   bool // on the shard's list of batch ACKs
 	closedByApp bool // Close was called: nothing more will be read

@@ -77,9 +77,17 @@ func (c *Conn) fire(k timerKind, now mono.Time) {
 	s := c.shard
 	switch k {
 	case timerRexmt:
-		if c.tlpPending {
-			c.tlpPending = false
-			c.tailLossProbe()
+		switch c.rexmtMode {
+		case rexmtTLP:
+			c.rexmtMode = rexmtRTO
+			if c.rackOK {
+				c.rackProbe()
+			} else {
+				c.tailLossProbe()
+			}
+			return
+		case rexmtReorder:
+			c.rackTimeout()
 			return
 		}
 		if c.sndUna == c.sndMax && (c.state.synchronized() || c.sndMax == c.iss) {
@@ -132,6 +140,9 @@ func (c *Conn) fire(k timerKind, now mono.Time) {
 		c.inRecovery = false
 		c.dupAcks = 0
 		c.sb.reset()
+		if c.rackOK {
+			c.rackRTO()
+		}
 		c.highRxt = c.sndUna
 		c.recover = c.sndMax
 		c.rtTime = 0
