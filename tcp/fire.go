@@ -132,11 +132,13 @@ func (c *Conn) fire(k timerKind, now mono.Time) {
 		}
 		rto := c.rto
 		c.rto = min(c.rto*2, MaxRTO)
-		mss := uint32(c.mss)
 		if c.rexmits == 1 {
 			c.ssthresh = c.cc.OnCongestion(c)
 		}
-		c.cwnd = mss
+		// One segment (RFC 5681 3.1, the loss window): its payload, not
+		// the MSS, which would let a second segment of the bytes the
+		// options take follow it.
+		c.cwnd = uint32(c.segSize())
 		c.inRecovery = false
 		c.dupAcks = 0
 		c.sb.reset()
