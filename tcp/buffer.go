@@ -56,6 +56,27 @@ type chunkPool struct {
 	tables    map[int][][]*chunk // free slot tables by length
 	rangeSets []*rangeSet        // free reassembly and scoreboard storage
 	segRings  map[int][][]txSeg  // free transmit maps by length
+	racks     []*rackBlock       // free loss-recovery blocks
+}
+
+// getRack takes a cleared loss-recovery block whose map's storage comes
+// from this pool.
+func (p *chunkPool) getRack() *rackBlock {
+	if n := len(p.racks); n > 0 {
+		b := p.racks[n-1]
+		p.racks[n-1] = nil
+		p.racks = p.racks[:n-1]
+		return b
+	}
+	return &rackBlock{txm: txMap{pool: p}}
+}
+
+// putRack gives back a block whose map is empty.
+func (p *chunkPool) putRack(b *rackBlock) {
+	*b = rackBlock{txm: txMap{pool: p}}
+	if len(p.racks) < maxFreeRangeSets {
+		p.racks = append(p.racks, b)
+	}
 }
 
 // getSegs takes a transmit map's storage of k records.

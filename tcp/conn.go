@@ -83,6 +83,7 @@ type Conn struct {
 	irs    flow.Seq
 	rcvNxt flow.Seq
 	rcvAdv flow.Seq // right edge of the window last advertised
+	dsackL flow.Seq // a D-SACK block [dsackL, dsackL+dsackLen) (RFC 2883) goes first in the next ACK
 
 	// Options.
 	mss         int   // send MSS: the peer's, capped by ours
@@ -127,8 +128,10 @@ type Conn struct {
 	rexmtMode   uint8      // what the rexmt timer runs: the RTO, a tail loss probe, RACK's reordering timer
 	tlpDone     bool       // a probe was sent since snd_una last moved (the freebsd stack)
 	rackOK      bool       // RACK-TLP and PRR recover this connection's losses (the rack stack, with SACK)
-	txm         txMap      // with RACK: every segment sent above snd_una
-	rack        rackState
+	dsackLen    uint16     // 0: no D-SACK block pending
+	rk          *rackBlock // with RACK, while data is in flight (pool)
+	reo         rackReo    // what RACK learned of the path
+	tlp         tlpState   // with RACK, the tail loss probe's episode
 
 	// Buffers.
 	snd  byteRing // bytes from sndUna on
@@ -142,9 +145,6 @@ type Conn struct {
 	ackNow      bool
 	forceData   bool // the persist timer overrides silly window avoidance
 	delAcked    int  // full segments received since the last ACK
-	dsackOn     bool // a D-SACK block (RFC 2883) goes first in the next ACK
-	dsackL      flow.Seq
-	dsackR      flow.Seq
 	ackBatch    bool // an ACK owed by the every-second-segment rule, sent at the end of the receive batch (Shard.EndBatch)
 	inAckList   bool // on the shard's list of batch ACKs
 	closedByApp bool // Close was called: nothing more will be read

@@ -411,7 +411,7 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 		c.challengeACK()
 		return false
 	}
-	oldUna, sackedBefore, firstSACK := c.sndUna, c.txm.sacked, 0
+	oldUna, sackedBefore, firstSACK := c.sndUna, c.rackSACKed(), 0
 	if c.sackOK && seg.Opts.NumSACK > 0 {
 		firstSACK = c.sackInput(&seg.Opts, ack)
 	}
@@ -509,7 +509,7 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 		if firstSACK < seg.Opts.NumSACK {
 			c.txSACKBlocks(&seg.Opts, firstSACK)
 		}
-		delivered := int64(c.sndUna.Sub(oldUna)) + int64(c.txm.sacked) - int64(sackedBefore)
+		delivered := int64(c.sndUna.Sub(oldUna)) + int64(c.rackSACKed()) - int64(sackedBefore)
 		c.rackOnAck(uint32(max(delivered, 0)), dupNoSACK)
 	}
 	return true
@@ -726,7 +726,7 @@ const maxDSACKBack = 1 << 20
 // (RFC 2883), when the peer takes SACK.
 func (c *Conn) setDSACK(l, r flow.Seq) {
 	if c.sackOK && c.shard.cfg.DSACK {
-		c.dsackOn, c.dsackL, c.dsackR = true, l, r
+		c.dsackL, c.dsackLen = l, uint16(min(r.Sub(l), 0xffff))
 	}
 }
 

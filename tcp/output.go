@@ -135,9 +135,9 @@ func (c *Conn) segSize() int {
 	if c.tsOK {
 		n -= 12
 	}
-	if c.sackOK && (c.reas.n > 0 || c.dsackOn) {
+	if c.sackOK && (c.reas.n > 0 || c.dsackLen > 0) {
 		b := c.reas.n
-		if c.dsackOn {
+		if c.dsackLen > 0 {
 			b++
 		}
 		n -= 4 + 8*min(b, c.sackBlockRoom())
@@ -215,10 +215,10 @@ func (c *Conn) emit(seq flow.Seq, n int, flags Flags) bool {
 		seg.Opts.TSVal = c.tsNow()
 		seg.Opts.TSEcr = c.tsRecent
 	}
-	if c.sackOK && (c.reas.n > 0 || c.dsackOn) && flags&FlagACK != 0 {
+	if c.sackOK && (c.reas.n > 0 || c.dsackLen > 0) && flags&FlagACK != 0 {
 		k := 0
-		if c.dsackOn {
-			seg.Opts.SACK[0] = SACKBlock{Left: c.dsackL, Right: c.dsackR}
+		if c.dsackLen > 0 {
+			seg.Opts.SACK[0] = SACKBlock{Left: c.dsackL, Right: c.dsackL.Add(uint32(c.dsackLen))}
 			k = 1
 			s.stats[StatDSACKSent]++
 		}
@@ -230,22 +230,23 @@ func (c *Conn) emit(seq flow.Seq, n int, flags Flags) bool {
 		c.snd.copyOut(off, buf[h:h+n])
 	}
 	if c.rackOK && (n > 0 || flags&FlagFIN != 0) && c.state.synchronized() {
-		if c.inRecovery {
-			c.rack.prrOut += uint32(n)
-			if seq.LT(c.sndMax) {
-				c.rack.rexmitBytes += uint32(n)
-			}
-		}
 		l := n
 		if flags&FlagFIN != 0 {
 			l++ // the FIN has its record too, so that its loss is seen
 		}
 		c.txSent(seq, l)
+		if c.inRecovery {
+			k := &c.rk.rack
+			k.prrOut += uint32(n)
+			if seq.LT(c.sndMax) {
+				k.rexmitBytes += uint32(n)
+			}
+		}
 	}
 	s.send.Send(&c.tuple, h+n)
 	s.stats[StatSndTotal]++
 	if flags&FlagACK != 0 {
-		c.dsackOn = false
+		c.dsackLen = 0
 		c.ackNow, c.ackBatch = false, false
 		c.delAcked = 0
 		if c.timers[timerDelAck] != 0 {

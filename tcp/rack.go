@@ -1,6 +1,7 @@
 package tcp
 
 import (
+	"math"
 	"time"
 
 	"github.com/pollstack/pollstack/flow"
@@ -138,23 +139,44 @@ func (m *txMap) unmark(r *txSeg) {
 	r.flags &^= txSACKed | txLost
 }
 
-// rackState is RACK's per-connection state (RFC 8985 5.2) and TLP's (7).
+// rackBlock is the loss-recovery state of a connection with data in
+// flight: the transmit map and the rest of RACK's, TLP's and PRR's state
+// that matters only then. It comes from the shard's pool with the first
+// segment sent and goes back when everything sent is acknowledged, so an
+// idle connection does not carry it.
+type rackBlock struct {
+	txm  txMap
+	rack rackState
+}
+
+// tlpState is a tail loss probe's episode (RFC 8985 7), kept until an ACK
+// says what became of the probe, which may come after everything sent was
+// acknowledged.
+type tlpState struct {
+	active  bool     // a probe is out (TLP.end_seq is set)
+	retrans bool     // TLP.is_retrans
+	dsacked bool     // a D-SACK reported the probe's bytes twice
+	end     flow.Seq // TLP.end_seq
+}
+
+// rackReo is the part of RACK's state a connection keeps while idle: what
+// it learned of the path's round trip and reordering.
+type rackReo struct {
+	minRTT  uint32 // RACK.min_RTT in ns (at most about 4.3 s)
+	seen    bool   // RACK.reordering_seen
+	mult    uint8  // RACK.reo_wnd_mult
+	persist uint8  // RACK.reo_wnd_persist
+}
+
+// rackState is RACK's state (RFC 8985 5.2) and TLP's (7) while data is in
+// flight, and PRR's in recovery.
 type rackState struct {
 	xmit       mono.Time     // RACK.xmit_ts; 0 before the first delivery
 	endSeq     flow.Seq      // RACK.end_seq
 	rtt        time.Duration // RACK.rtt
 	fack       flow.Seq      // RACK.fack: the highest end delivered
-	minRTT     time.Duration // RACK.min_RTT
-	reoSeen    bool          // RACK.reordering_seen
-	reoMult    uint8         // RACK.reo_wnd_mult
-	reoPersist uint8         // RACK.reo_wnd_persist
 	dsackRound bool          // a D-SACK grew the window this round
 	dsackEnd   flow.Seq      // RACK.dsack_round: snd_max when it did
-
-	tlpActive  bool     // a probe is out (TLP.end_seq is set)
-	tlpRetrans bool     // TLP.is_retrans
-	tlpEnd     flow.Seq // TLP.end_seq
-	tlpDSACKed bool     // a D-SACK reported the probe's bytes twice
 
 	prrDelivered uint32 // PRR: bytes delivered in this recovery
 	prrOut       uint32 // PRR: bytes sent in this recovery
@@ -163,6 +185,35 @@ type rackState struct {
 	rexLo, rexHi flow.Seq
 	rexSeen      bool // rexLo..rexHi holds what was sent again lately
 }
+
+// rackBlock returns the connection's block, taking one from the pool when
+// it has none.
+func (c *Conn) rackBlock() *rackBlock {
+	if c.rk == nil {
+		c.rk = c.shard.pool.getRack()
+	}
+	return c.rk
+}
+
+// releaseRack gives the block (and its map's storage) back to the pool.
+func (c *Conn) releaseRack() {
+	if c.rk != nil {
+		c.rk.txm.reset()
+		c.shard.pool.putRack(c.rk)
+		c.rk = nil
+	}
+}
+
+// rackSACKed is the bytes of the segments in flight that were SACKed.
+func (c *Conn) rackSACKed() uint32 {
+	if c.rk == nil {
+		return 0
+	}
+	return c.rk.txm.sacked
+}
+
+// tlpOut reports whether a tail loss probe's episode is open.
+func (c *Conn) tlpOut() bool { return c.tlp.active }
 
 // rackSentAfter reports whether a segment sent at t1 ending at s1 was sent
 // after one sent at t2 ending at s2 (RFC 8985 6.2: later, or at the same
@@ -174,7 +225,8 @@ func rackSentAfter(t1 mono.Time, s1 flow.Seq, t2 mono.Time, s2 flow.Seq) bool {
 // txSent records that [seq, seq+n) was sent now (new data is appended, a
 // retransmission marks what it covers). Called for every data segment.
 func (c *Conn) txSent(seq flow.Seq, n int) {
-	m := &c.txm
+	b := c.rackBlock()
+	m := &b.txm
 	now := c.shard.now
 	end := seq.Add(uint32(n))
 	var tail flow.Seq
@@ -197,7 +249,7 @@ func (c *Conn) txSent(seq flow.Seq, n int) {
 		r.flags |= txRetrans
 		r.xmit = now
 	}
-	c.rack.rexmitted(seq, end.Min(tail))
+	b.rack.rexmitted(seq, end.Min(tail))
 	if end.GT(tail) {
 		m.push(tail, end, now)
 	}
@@ -216,7 +268,10 @@ func (r *rackState) rexmitted(s, e flow.Seq) {
 // txAcked drops the records below ack, taking a RACK sample from those the
 // receiver had not SACKed (RFC 8985 6.2 for a cumulative ACK).
 func (c *Conn) txAcked(ack flow.Seq) {
-	m := &c.txm
+	if c.rk == nil {
+		return
+	}
+	m := &c.rk.txm
 	for m.n > 0 {
 		r := m.at(0)
 		if r.start.GEQ(ack) {
@@ -242,14 +297,17 @@ func (c *Conn) txAcked(ack flow.Seq) {
 		m.n--
 	}
 	if m.n == 0 {
-		m.reset()
+		c.releaseRack()
 	}
 }
 
 // txSACKed marks the records a SACK block covers whole, taking a RACK
 // sample from each newly SACKed one.
 func (c *Conn) txSACKed(l, r flow.Seq) {
-	m := &c.txm
+	if c.rk == nil {
+		return
+	}
+	m := &c.rk.txm
 	for i := m.find(l); i < m.n; i++ {
 		s := m.at(i)
 		if s.end.GT(r) {
@@ -271,23 +329,20 @@ func (c *Conn) txSACKed(l, r flow.Seq) {
 
 // rackUpdate is RFC 8985 6.2 steps 2 and 3 for a segment just delivered.
 func (c *Conn) rackUpdate(r *txSeg) {
-	k := &c.rack
+	k, o := &c.rk.rack, &c.reo
 	now := c.shard.now
 	rtt := now.Sub(r.xmit)
-	if r.flags&txRetrans != 0 && k.minRTT > 0 && rtt < k.minRTT {
+	if r.flags&txRetrans != 0 && o.minRTT > 0 && rtt < time.Duration(o.minRTT) {
 		// The ACK is likely for the first transmission, not this one.
 		return
 	}
-	if k.minRTT == 0 || rtt < k.minRTT {
-		k.minRTT = max(rtt, 1)
+	if o.minRTT == 0 || rtt < time.Duration(o.minRTT) {
+		o.minRTT = uint32(min(max(rtt, 1), math.MaxUint32))
 	}
 	if k.xmit == 0 {
 		k.fack = r.end
 	} else if r.end.LT(k.fack) && r.flags&txRetrans == 0 {
-		if !k.reoSeen {
-			c.shard.stats[StatRackReorder]++
-		}
-		k.reoSeen = true
+		c.reorderingSeen()
 	}
 	k.fack = k.fack.Max(r.end)
 	if k.xmit == 0 || rackSentAfter(r.xmit, r.end, k.xmit, k.endSeq) {
@@ -297,11 +352,11 @@ func (c *Conn) rackUpdate(r *txSeg) {
 
 // rackReoWnd is RFC 8985 6.2 step 4: the reordering window.
 func (c *Conn) rackReoWnd() time.Duration {
-	k := &c.rack
-	if !k.reoSeen && (c.inRecovery || c.txm.nSACK >= dupThresh) {
+	o := &c.reo
+	if !o.seen && (c.inRecovery || c.rk != nil && c.rk.txm.nSACK >= dupThresh) {
 		return 0
 	}
-	w := k.minRTT >> uint(c.shard.cfg.RackReorderThresh) * time.Duration(max(k.reoMult, 1))
+	w := time.Duration(o.minRTT) >> uint(c.shard.cfg.RackReorderThresh) * time.Duration(max(o.mult, 1))
 	if c.srtt > 0 {
 		w = min(w, c.srtt)
 	}
@@ -313,29 +368,37 @@ func (c *Conn) rackReoWnd() time.Duration {
 // step 4); one for bytes sent again lately was a spurious retransmission.
 func (c *Conn) rackDSACK(l, r flow.Seq) {
 	s := c.shard
-	k := &c.rack
 	s.stats[StatDSACKCount]++
 	s.stats[StatDSACKBytes] += uint64(r.Sub(l))
+	if t := &c.tlp; t.active && t.retrans && r == t.end {
+		s.stats[StatDSACKTLPBytes] += uint64(r.Sub(l))
+		t.dsacked = true // the probe and what it probed both arrived
+	}
+	if c.rk == nil {
+		return // nothing in flight: nothing sent again lately either
+	}
+	k := &c.rk.rack
 	if k.rexSeen && l.GEQ(k.rexLo) && r.LEQ(k.rexHi) {
 		// The original was late, not lost: that is reordering.
 		s.stats[StatSndRexmitBad]++
-		if !k.reoSeen {
-			s.stats[StatRackReorder]++
-		}
-		k.reoSeen = true
-	}
-	if k.tlpActive && k.tlpRetrans && r == k.tlpEnd {
-		s.stats[StatDSACKTLPBytes] += uint64(r.Sub(l))
-		k.tlpDSACKed = true // the probe and what it probed both arrived
+		c.reorderingSeen()
 	}
 	if k.dsackRound && c.sndUna.GEQ(k.dsackEnd) {
 		k.dsackRound = false
 	}
 	if !k.dsackRound {
 		k.dsackRound, k.dsackEnd = true, c.sndMax
-		k.reoMult = min(max(k.reoMult, 1)+1, maxReoWndMult)
-		k.reoPersist = reoWndPersist
+		c.reo.mult = min(max(c.reo.mult, 1)+1, maxReoWndMult)
+		c.reo.persist = reoWndPersist
 	}
+}
+
+// reorderingSeen notes that the path reorders (RACK.reordering_seen).
+func (c *Conn) reorderingSeen() {
+	if !c.reo.seen {
+		c.shard.stats[StatRackReorder]++
+	}
+	c.reo.seen = true
 }
 
 // rackDetectLoss is RFC 8985 6.2 step 5: it marks lost every segment sent
@@ -343,8 +406,10 @@ func (c *Conn) rackDSACK(l, r flow.Seq) {
 // window after it was sent, and returns when the next one would be (0 when
 // none waits).
 func (c *Conn) rackDetectLoss() time.Duration {
-	k := &c.rack
-	m := &c.txm
+	if c.rk == nil {
+		return 0
+	}
+	k, m := &c.rk.rack, &c.rk.txm
 	if k.xmit == 0 || m.nSACK == 0 && !c.inRecovery {
 		// Without SACKed data outside recovery everything sent before
 		// RACK's segment was acknowledged with it.
@@ -378,10 +443,14 @@ func (c *Conn) rackDetectLoss() time.Duration {
 // bytes, plus what recovery sent again.
 func (c *Conn) rackPipe() uint32 {
 	f := c.inFlight()
-	if !c.shard.cfg.RFC6675Pipe {
-		return f - min(f, c.txm.sacked) + c.rack.rexmitBytes
+	if c.rk == nil {
+		return f
 	}
-	return f - min(f, c.txm.sacked+c.txm.lost)
+	m := &c.rk.txm
+	if !c.shard.cfg.RFC6675Pipe {
+		return f - min(f, m.sacked) + c.rk.rack.rexmitBytes
+	}
+	return f - min(f, m.sacked+m.lost)
 }
 
 // rackOnAck runs after an ACK's cumulative and selective parts were taken
@@ -391,12 +460,19 @@ func (c *Conn) rackPipe() uint32 {
 // was a duplicate ACK carrying no SACK information.
 func (c *Conn) rackOnAck(delivered uint32, dupNoSACK bool) {
 	s := c.shard
-	k := &c.rack
-	if k.tlpActive && c.sndUna.GEQ(k.tlpEnd) {
+	if c.tlp.active && c.sndUna.GEQ(c.tlp.end) {
 		c.tlpAck(dupNoSACK)
 	}
+	if c.rk == nil {
+		// Everything sent is acknowledged.
+		if c.rexmtMode == rexmtReorder {
+			c.rexmtMode = rexmtRTO
+		}
+		return
+	}
+	k := &c.rk.rack
 	wait := c.rackDetectLoss()
-	if c.txm.lost > 0 && !c.inRecovery {
+	if c.rk.txm.lost > 0 && !c.inRecovery {
 		c.rackEnterRecovery()
 	}
 	if c.inRecovery {
@@ -421,12 +497,12 @@ func (c *Conn) rackOnAck(delivered uint32, dupNoSACK bool) {
 // congestion control hears of. An ACK that reaches exactly the probe's end
 // leaves the question to the next one.
 func (c *Conn) tlpAck(dup bool) {
-	k := &c.rack
+	t := &c.tlp
 	switch {
-	case !k.tlpRetrans || k.tlpDSACKed || dup && c.sndUna == k.tlpEnd:
-		k.tlpActive, k.tlpDSACKed = false, false
-	case c.sndUna.GT(k.tlpEnd):
-		k.tlpActive = false
+	case !t.retrans || t.dsacked || dup && c.sndUna == t.end:
+		*t = tlpState{}
+	case c.sndUna.GT(t.end):
+		*t = tlpState{}
 		c.shard.stats[StatTLPRecovered]++
 		if !c.inRecovery && c.sndUna.GEQ(c.recover) {
 			c.ssthresh = c.cc.OnCongestion(c)
@@ -440,28 +516,28 @@ func (c *Conn) tlpAck(dup bool) {
 // a new congestion event unless it lies in the window of the last one.
 func (c *Conn) rackEnterRecovery() {
 	s := c.shard
-	k := &c.rack
+	k := &c.rk.rack
 	if c.sndUna.GEQ(c.recover) {
 		c.ssthresh = c.cc.OnCongestion(c)
 		s.stats[StatSACKRecoveryEpisode]++
 	}
 	c.recover = c.sndMax
 	c.inRecovery = true
-	k.tlpActive = false
+	c.tlp = tlpState{}
 	k.prrDelivered, k.prrOut, k.rexmitBytes = 0, 0, 0
 	k.recoverFS = max(c.inFlight(), 1) // RecoverFS: the flight when it began
 }
 
 // rackExitRecovery ends recovery once snd_una reached recover.
 func (c *Conn) rackExitRecovery() {
-	k := &c.rack
+	o := &c.reo
 	c.cwnd = c.ssthresh
 	c.inRecovery = false
 	c.dupAcks = 0
-	if k.reoPersist > 0 {
-		k.reoPersist--
-		if k.reoPersist == 0 {
-			k.reoMult = 1
+	if o.persist > 0 {
+		o.persist--
+		if o.persist == 0 {
+			o.mult = 1
 		}
 	}
 }
@@ -471,7 +547,7 @@ func (c *Conn) rackExitRecovery() {
 // RFC 6675.
 func (c *Conn) prrUpdate(delivered uint32) {
 	s := c.shard
-	k := &c.rack
+	k := &c.rk.rack
 	if !s.cfg.DoPRR {
 		c.cwnd = c.ssthresh
 		return
@@ -505,7 +581,7 @@ func (c *Conn) prrUpdate(delivered uint32) {
 // pipe is under cwnd.
 func (c *Conn) rackRetransmit() {
 	s := c.shard
-	m := &c.txm
+	m := &c.rk.txm
 	for i := 0; i < m.n && m.lost > 0; i++ {
 		r := m.at(i)
 		if r.flags&txLost == 0 {
@@ -567,8 +643,11 @@ func (c *Conn) resend(start flow.Seq, n int, fin bool) bool {
 func (c *Conn) rackTimeout() {
 	c.shard.stats[StatRackReoTimeo]++
 	c.rexmtMode = rexmtRTO
+	if c.rk == nil {
+		return
+	}
 	wait := c.rackDetectLoss()
-	if c.txm.lost > 0 && !c.inRecovery {
+	if c.rk.txm.lost > 0 && !c.inRecovery {
 		c.rackEnterRecovery()
 	}
 	if c.inRecovery {
@@ -591,10 +670,9 @@ func (c *Conn) rackTimeout() {
 // again; then the RTO.
 func (c *Conn) rackProbe() {
 	s := c.shard
-	k := &c.rack
 	seg := c.segSize()
 	off := int(c.sndMax.Sub(c.sndUna))
-	sent := false
+	sent, retrans := false, false
 	if avail := c.snd.n - off; avail > 0 && c.sndNxt == c.sndMax && c.sndWnd > c.inFlight() {
 		n := min(avail, seg, int(c.sndWnd-c.inFlight()))
 		flags := FlagACK
@@ -610,22 +688,20 @@ func (c *Conn) rackProbe() {
 			c.sndMax = c.sndMax.Add(uint32(n))
 			c.sndNxt = c.sndMax
 			sent = true
-			k.tlpRetrans = false
 		} else {
 			s.stats[StatSndNoFrame]++
 		}
-	} else if c.txm.n > 0 {
+	} else if c.rk != nil && c.rk.txm.n > 0 {
 		// The last segment again: the last record's last segment-size
 		// piece.
-		r := c.txm.at(c.txm.n - 1)
+		r := c.rk.txm.at(c.rk.txm.n - 1)
 		start := r.start
 		if l := r.end.Sub(start); l > uint32(seg)+1 {
 			start = r.end.Add(-uint32(seg))
 		}
 		if n, fin := c.resendPiece(start, r.end); n > 0 || fin {
 			if c.resend(start, n, fin) {
-				sent = true
-				k.tlpRetrans = true
+				sent, retrans = true, true
 			} else {
 				s.stats[StatSndNoFrame]++
 			}
@@ -633,7 +709,7 @@ func (c *Conn) rackProbe() {
 	}
 	if sent {
 		s.stats[StatTLP]++
-		k.tlpActive, k.tlpEnd, k.tlpDSACKed = true, c.sndMax, false
+		c.tlp = tlpState{active: true, retrans: retrans, end: c.sndMax}
 	}
 	c.rexmtMode = rexmtRTO
 	if c.sndUna != c.sndMax {
@@ -645,12 +721,15 @@ func (c *Conn) rackProbe() {
 // SACKed is forgotten with the scoreboard, the probe's episode ends, and
 // go-back-N resends from snd_una.
 func (c *Conn) rackRTO() {
-	m := &c.txm
+	c.tlp = tlpState{}
+	if c.rk == nil {
+		return
+	}
+	m := &c.rk.txm
 	for i := 0; i < m.n; i++ {
 		m.unmark(m.at(i))
 	}
-	c.rack.tlpActive = false
-	c.rack.rexmitBytes = 0
+	c.rk.rack.rexmitBytes = 0
 }
 
 // ptoFor returns the probe timeout (RFC 8985 7.2): two smoothed round trips

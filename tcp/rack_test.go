@@ -440,3 +440,22 @@ func TestRFC2883_DSACKOff(t *testing.T) {
 		t.Fatalf("D-SACK sent with sack.dsack off: %v", a)
 	}
 }
+
+// Memory follows data: the transmit map and RACK's in-flight state are
+// taken from the pool with the first segment sent and given back once
+// everything is acknowledged, so an idle connection holds neither.
+func TestRACKStateFollowsData(t *testing.T) {
+	p, c, size := rackPeer(t, DefaultConfig())
+	if c.rk != nil {
+		t.Fatal("a new connection holds a loss-recovery block")
+	}
+	flight(t, p, c, size, 3)
+	if c.rk == nil || c.rk.txm.n != 3 {
+		t.Fatalf("three segments in flight: block %v", c.rk)
+	}
+	p.advance(rtt)
+	p.ack()
+	if c.rk != nil {
+		t.Fatal("everything acknowledged, the block is still held")
+	}
+}

@@ -261,7 +261,7 @@ func (c *Conn) armRexmt() {
 	c.rexmtMode = rexmtRTO
 	probe := !c.tlpDone
 	if c.rackOK {
-		probe = !c.rack.tlpActive
+		probe = !c.tlpOut()
 	}
 	if c.sackOK && c.srtt > 0 && !c.inRecovery && c.rexmits == 0 && probe && c.state.synchronized() {
 		if pto := c.ptoFor(); pto < c.rto || c.rackOK {
@@ -282,7 +282,7 @@ func (c *Conn) armRexmt() {
 // receiver's ACK delay) gives way to a probe timer that now comes first.
 // The reordering timer stays.
 func (c *Conn) rearmPTO() {
-	if c.rexmtMode == rexmtReorder || c.inRecovery || c.rexmits != 0 || c.rack.tlpActive || c.srtt == 0 {
+	if c.rexmtMode == rexmtReorder || c.inRecovery || c.rexmits != 0 || c.tlpOut() || c.srtt == 0 {
 		return
 	}
 	at := c.shard.now.Add(min(c.ptoFor(), c.rto))

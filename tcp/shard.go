@@ -186,7 +186,7 @@ func (s *Shard) newConn(t flow.Tuple) *Conn {
 	}
 	c.snd.init(&s.pool, s.cfg.SendSpace)
 	c.rcv.init(&s.pool, s.cfg.RecvSpace)
-	c.reas.pool, c.sb.pool, c.txm.pool = &s.pool, &s.pool, &s.pool
+	c.reas.pool, c.sb.pool = &s.pool, &s.pool
 	c.shard = s
 	c.tuple = t
 	c.state = Closed
@@ -266,7 +266,7 @@ func (s *Shard) releaseBuffers(c *Conn) {
 	c.rcv.drop()
 	c.reas.reset()
 	c.sb.reset()
-	c.txm.reset()
+	c.releaseRack()
 }
 
 // maxFreeConns bounds the control blocks a shard keeps for reuse; past it,
