@@ -134,6 +134,10 @@ type Config struct {
 	// DSACK is sack.dsack: duplicate segments are reported in D-SACK
 	// blocks (RFC 2883).
 	DSACK bool
+	// FRTO is frto: with the rack stack, a retransmission timeout is
+	// followed by F-RTO (RFC 5682), which finds a spurious one and takes
+	// its reduction back.
+	FRTO bool
 }
 
 // The stacks functions_default names.
@@ -155,7 +159,7 @@ func DefaultConfig() Config {
 		ReassMaxQueueLen: DefaultReassMaxQueueLen, MTU: 1500, TSOffsetPerConn: true,
 		BufferMemory:     DefaultBufferMemory,
 		FunctionsDefault: StackRACK, RFC6675Pipe: true, DoPRR: true, RackReorderThresh: 2,
-		RackTLPMinTO: 10 * time.Millisecond, DSACK: true,
+		RackTLPMinTO: 10 * time.Millisecond, DSACK: true, FRTO: true,
 	}
 }
 

@@ -132,6 +132,17 @@ func (c *Conn) fire(k timerKind, now mono.Time) {
 		}
 		rto := c.rto
 		c.rto = min(c.rto*2, MaxRTO)
+		if c.rackOK {
+			c.frto = frtoNone
+			if c.rexmits == 1 && !c.inRecovery && c.sndUna.GEQ(c.recover) {
+				// The first timeout of an episode: it may prove spurious
+				// (F-RTO, RFC 5682), and its reduction be taken back.
+				c.startUndo()
+				if s.cfg.FRTO {
+					c.frto = frtoFirstAck
+				}
+			}
+		}
 		if c.rexmits == 1 {
 			c.ssthresh = c.cc.OnCongestion(c)
 		}

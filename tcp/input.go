@@ -510,7 +510,7 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 			c.txSACKBlocks(&seg.Opts, firstSACK)
 		}
 		delivered := int64(c.sndUna.Sub(oldUna)) + int64(c.rackSACKed()) - int64(sackedBefore)
-		c.rackOnAck(uint32(max(delivered, 0)), dupNoSACK)
+		c.rackOnAck(uint32(max(delivered, 0)), c.sndUna != oldUna, dupNoSACK)
 	}
 	return true
 }

@@ -235,6 +235,9 @@ func (c *Conn) emit(seq flow.Seq, n int, flags Flags) bool {
 			l++ // the FIN has its record too, so that its loss is seen
 		}
 		c.txSent(seq, l)
+		if u := &c.undo; u.on && seq.LT(c.sndMax) && u.retrans < 0xffff {
+			u.retrans++
+		}
 		if c.inRecovery {
 			k := &c.rk.rack
 			k.prrOut += uint32(n)

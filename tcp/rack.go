@@ -370,6 +370,7 @@ func (c *Conn) rackDSACK(l, r flow.Seq) {
 	s := c.shard
 	s.stats[StatDSACKCount]++
 	s.stats[StatDSACKBytes] += uint64(r.Sub(l))
+	c.undoDSACK(l, r)
 	if t := &c.tlp; t.active && t.retrans && r == t.end {
 		s.stats[StatDSACKTLPBytes] += uint64(r.Sub(l))
 		t.dsacked = true // the probe and what it probed both arrived
@@ -458,8 +459,11 @@ func (c *Conn) rackPipe() uint32 {
 // recovery and how much it may send, the retransmissions, and the timer.
 // delivered is what the ACK newly acknowledged or SACKed; dupNoSACK says it
 // was a duplicate ACK carrying no SACK information.
-func (c *Conn) rackOnAck(delivered uint32, dupNoSACK bool) {
+func (c *Conn) rackOnAck(delivered uint32, advanced, dupNoSACK bool) {
 	s := c.shard
+	if c.frto != frtoNone {
+		c.frtoAck(advanced)
+	}
 	if c.tlp.active && c.sndUna.GEQ(c.tlp.end) {
 		c.tlpAck(dupNoSACK)
 	}
@@ -518,12 +522,17 @@ func (c *Conn) rackEnterRecovery() {
 	s := c.shard
 	k := &c.rk.rack
 	if c.sndUna.GEQ(c.recover) {
+		c.startUndo()
 		c.ssthresh = c.cc.OnCongestion(c)
 		s.stats[StatSACKRecoveryEpisode]++
 	}
+	c.frto = frtoNone // losses: the timeout, if any, was real
 	c.recover = c.sndMax
 	c.inRecovery = true
 	c.tlp = tlpState{}
+	// After a timeout snd_nxt may have gone back (go-back-N): RACK now says
+	// what is lost and rackRetransmit resends it; output sends new data.
+	c.sndNxt = c.sndMax
 	k.prrDelivered, k.prrOut, k.rexmitBytes = 0, 0, 0
 	k.recoverFS = max(c.inFlight(), 1) // RecoverFS: the flight when it began
 }
@@ -741,4 +750,116 @@ func (c *Conn) ptoFor() time.Duration {
 		pto += wcDelAckT
 	}
 	return pto
+}
+
+// undoState is what a congestion window reduction took, kept so that it
+// can be given back when every retransmission it led to proves spurious
+// (Linux's undo; RFC 2883 and RFC 5682 say how that is seen).
+type undoState struct {
+	cwnd, ssthresh uint32   // before the reduction
+	marker         flow.Seq // snd_una when it began: D-SACKs at or above it count
+	retrans        uint16   // retransmissions since not yet reported twice by a D-SACK
+	on             bool
+}
+
+// startUndo notes a reduction about to be made (a recovery episode or a
+// timeout), before cwnd and ssthresh change.
+func (c *Conn) startUndo() {
+	c.undo = undoState{cwnd: c.cwnd, ssthresh: c.ssthresh, marker: c.sndUna, on: true}
+}
+
+// undoDSACK takes a D-SACK block [l, r) for the reduction's account: when
+// it reports the last of the episode's retransmissions as received twice,
+// none was needed and the reduction is taken back.
+func (c *Conn) undoDSACK(l, r flow.Seq) {
+	u := &c.undo
+	if !u.on || u.retrans == 0 || l.LT(u.marker) {
+		return
+	}
+	n := max(r.Sub(l)/uint32(max(c.segSize(), 1)), 1)
+	u.retrans -= uint16(min(n, uint32(u.retrans)))
+	if u.retrans == 0 {
+		c.undoReduction()
+	}
+}
+
+// undoReduction gives back the last reduction: cwnd and ssthresh as they
+// were before it, and recovery ends (nothing was lost).
+func (c *Conn) undoReduction() {
+	u := &c.undo
+	c.cwnd = max(c.cwnd, u.cwnd)
+	c.ssthresh = max(c.ssthresh, u.ssthresh)
+	u.on = false
+	c.shard.stats[StatCwndUndo]++
+	if c.inRecovery {
+		c.inRecovery = false
+		c.dupAcks = 0
+		if c.rk != nil {
+			m := &c.rk.txm
+			for i := 0; i < m.n && m.lost > 0; i++ {
+				if r := m.at(i); r.flags&txLost != 0 {
+					m.lost -= r.end.Sub(r.start)
+					r.flags &^= txLost
+				}
+			}
+		}
+	}
+}
+
+// F-RTO steps (Conn.frto).
+const (
+	frtoNone      uint8 = iota
+	frtoFirstAck        // the timeout's retransmission went: wait for the next new ACK
+	frtoSecondAck       // two new segments went: the next ACK tells
+)
+
+// frtoAck is RFC 5682's steps 2 and 3, run for each ACK after a timeout
+// while F-RTO is on: advanced says the ACK moved snd_una. A new ACK after
+// the retransmission sends two segments of new data instead of going back
+// to resend what may not be lost; if the ACK after them also acknowledges
+// new data, segments that were never sent again were delivered: the
+// timeout was spurious and its reduction is taken back. A duplicate ACK
+// there, or no new data to send, falls back to the conventional recovery.
+func (c *Conn) frtoAck(advanced bool) {
+	s := c.shard
+	switch c.frto {
+	case frtoFirstAck:
+		if !advanced {
+			return // wait for the new ACK
+		}
+		if c.sndUna.GEQ(c.recover) {
+			c.frto = frtoNone // everything outstanding at the timeout arrived
+			return
+		}
+		off := int(c.sndMax.Sub(c.sndUna))
+		if c.snd.n-off < c.segSize() || c.sndWnd < c.inFlight()+2*uint32(c.segSize()) {
+			c.frto = frtoNone // no new data to probe with: conventional
+			return
+		}
+		c.frto = frtoSecondAck
+		c.sndNxt = c.sndMax
+		for i := 0; i < 2; i++ {
+			n := c.segSize()
+			if !c.emit(c.sndMax, n, FlagACK) {
+				c.noFrame()
+				break
+			}
+			s.stats[StatSndPack]++
+			s.stats[StatSndByte] += uint64(n)
+			c.sndMax = c.sndMax.Add(uint32(n))
+			c.sndNxt = c.sndMax
+		}
+	case frtoSecondAck:
+		c.frto = frtoNone
+		if advanced {
+			s.stats[StatRexmtTimeoSpurious]++
+			c.rexmits = 0
+			c.undoReduction()
+			return
+		}
+		// A duplicate: the timeout was real. Back to go-back-N from snd_una
+		// with at most three segments' worth of window (RFC 5682 2.1 3a).
+		c.sndNxt = c.sndUna
+		c.cwnd = min(c.cwnd, 3*uint32(c.segSize()))
+	}
 }

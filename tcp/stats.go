@@ -88,6 +88,8 @@ const (
 	StatRackReorder         // connections that saw reordering (RACK widens its window)
 	StatRackReoTimeo        // RACK reordering timer expiries
 	StatTLPRecovered        // tail loss probes that repaired a loss (congestion control heard of it)
+	StatCwndUndo            // congestion window reductions taken back: every retransmission they led to was spurious
+	StatRexmtTimeoSpurious  // retransmission timeouts F-RTO found spurious
 	numStats
 )
 
@@ -118,7 +120,8 @@ var statNames = [numStats]string{
 	StatSACKRexmitBytes: "sack_rexmit_bytes", StatSACKLostRexmt: "sack_lostrexmt",
 	StatDSACKCount: "dsack_count", StatDSACKBytes: "dsack_bytes", StatDSACKTLPBytes: "dsack_tlp_bytes",
 	StatSndRexmitBad: "sndrexmitbad", StatDSACKSent: "dsack_sent", StatRackReorder: "rack_reorder",
-	StatRackReoTimeo: "rack_reotimeo", StatTLPRecovered: "tlp_recovered",
+	StatRackReoTimeo: "rack_reotimeo", StatTLPRecovered: "tlp_recovered", StatCwndUndo: "cwnd_undo",
+	StatRexmtTimeoSpurious: "rexmttimeo_spurious",
 }
 
 // twStats maps the tw table's counters to the shard's.

@@ -112,6 +112,7 @@ func init() {
 			c.FunctionsDefault = v
 			return nil
 		}})
+	flag("frto", "after a retransmission timeout, F-RTO (RFC 5682) finds a spurious one and takes its reduction back", func(c *Config) *bool { return &c.FRTO })
 	flag("rfc6675_pipe", "in recovery, the pipe is RFC 6675's (less what is SACKed or lost)", func(c *Config) *bool { return &c.RFC6675Pipe })
 	flag("do_prr", "Proportional Rate Reduction in recovery (RFC 6937)", func(c *Config) *bool { return &c.DoPRR })
 	flag("do_prr_conservative", "PRR's conservative bound instead of the slow start bound", func(c *Config) *bool { return &c.PRRConservative })
