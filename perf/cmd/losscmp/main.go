@@ -628,7 +628,7 @@ func printReport(w io.Writer, r *report) {
 	fmt.Fprintln(tw, "loss\tdelay\tdirection\tstack\tMbit/s\tRTOs\tretransmitted\tlongest stall\tvs kernel\t")
 	for _, c := range r.Cells {
 		if c.Skipped != "" {
-			fmt.Fprintf(tw, "%g\t%v\t%s\t-\t\t\t\t\tskipped: %s\t\n", c.Loss, c.Delay, c.Direction, firstLine(c.Skipped))
+			fmt.Fprintf(tw, "%g\t%v\t%s\t-\t\t\t\t\tskipped\t\n", c.Loss, c.Delay, c.Direction)
 			continue
 		}
 		k, kok := c.Median["kernel"]
@@ -647,6 +647,13 @@ func printReport(w io.Writer, r *report) {
 		}
 	}
 	tw.Flush()
+	skipped := map[string]bool{}
+	for _, c := range r.Cells {
+		if c.Skipped != "" && !skipped[c.Skipped] {
+			skipped[c.Skipped] = true
+			fmt.Fprintf(w, "skipped, delay %v: %s\n", c.Delay, firstLine(c.Skipped))
+		}
+	}
 	for _, c := range r.Cells {
 		for _, name := range slices.Sorted(maps.Keys(c.Failed)) {
 			fmt.Fprintf(w, "failures, loss %g delay %v %s %s: %s\n", c.Loss, c.Delay, c.Direction, name, firstLine(c.Failed[name][0]))
