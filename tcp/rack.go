@@ -56,6 +56,9 @@ const (
 	reoWndPersist = 16
 	// maxReoWndMult bounds the D-SACK growth of the reordering window.
 	maxReoWndMult = 255
+	// rexRecentLen is how many of the latest retransmissions a D-SACK is
+	// matched against.
+	rexRecentLen = 16
 )
 
 // txMap is the transmit map: a ring of records in sequence order, its
@@ -178,12 +181,12 @@ type rackState struct {
 	dsackRound bool          // a D-SACK grew the window this round
 	dsackEnd   flow.Seq      // RACK.dsack_round: snd_max when it did
 
-	prrDelivered uint32 // PRR: bytes delivered in this recovery
-	prrOut       uint32 // PRR: bytes sent in this recovery
-	recoverFS    uint32 // PRR: the flight when recovery began
-	rexmitBytes  uint32 // bytes retransmitted in this recovery (the legacy pipe)
-	rexLo, rexHi flow.Seq
-	rexSeen      bool // rexLo..rexHi holds what was sent again lately
+	prrDelivered uint32                 // PRR: bytes delivered in this recovery
+	prrOut       uint32                 // PRR: bytes sent in this recovery
+	recoverFS    uint32                 // PRR: the flight when recovery began
+	rexmitBytes  uint32                 // bytes retransmitted in this recovery (the legacy pipe)
+	rexRecent    [rexRecentLen]flow.Seq // where the latest retransmissions began
+	rexNext      uint8
 }
 
 // rackBlock returns the connection's block, taking one from the pool when
@@ -249,20 +252,29 @@ func (c *Conn) txSent(seq flow.Seq, n int) {
 		r.flags |= txRetrans
 		r.xmit = now
 	}
-	b.rack.rexmitted(seq, end.Min(tail))
+	b.rack.rexmitted(seq)
 	if end.GT(tail) {
 		m.push(tail, end, now)
 	}
 }
 
-// rexmitted widens the span of what was sent again lately, for telling a
-// spurious retransmission from a duplicate the network made.
-func (r *rackState) rexmitted(s, e flow.Seq) {
-	if !r.rexSeen {
-		r.rexLo, r.rexHi, r.rexSeen = s, e, true
-		return
+// rexmitted notes that a retransmission began at s, for telling a D-SACK
+// for it (a spurious retransmission) from one for a duplicate the network
+// made.
+func (r *rackState) rexmitted(s flow.Seq) {
+	r.rexRecent[r.rexNext%rexRecentLen] = s
+	r.rexNext++
+}
+
+// wasRexmitted reports whether one of the latest retransmissions began at s.
+func (r *rackState) wasRexmitted(s flow.Seq) bool {
+	n := min(int(r.rexNext), rexRecentLen)
+	for i := 0; i < n; i++ {
+		if r.rexRecent[i] == s {
+			return true
+		}
 	}
-	r.rexLo, r.rexHi = r.rexLo.Min(s), r.rexHi.Max(e)
+	return false
 }
 
 // txAcked drops the records below ack, taking a RACK sample from those the
@@ -370,7 +382,6 @@ func (c *Conn) rackDSACK(l, r flow.Seq) {
 	s := c.shard
 	s.stats[StatDSACKCount]++
 	s.stats[StatDSACKBytes] += uint64(r.Sub(l))
-	c.undoDSACK(l, r)
 	if t := &c.tlp; t.active && t.retrans && r == t.end {
 		s.stats[StatDSACKTLPBytes] += uint64(r.Sub(l))
 		t.dsacked = true // the probe and what it probed both arrived
@@ -379,10 +390,12 @@ func (c *Conn) rackDSACK(l, r flow.Seq) {
 		return // nothing in flight: nothing sent again lately either
 	}
 	k := &c.rk.rack
-	if k.rexSeen && l.GEQ(k.rexLo) && r.LEQ(k.rexHi) {
-		// The original was late, not lost: that is reordering.
+	if k.wasRexmitted(l) {
+		// A retransmission arrived after the original: it was not needed
+		// (the original was late, not lost: that is reordering).
 		s.stats[StatSndRexmitBad]++
 		c.reorderingSeen()
+		c.undoDSACK(l, r)
 	}
 	if k.dsackRound && c.sndUna.GEQ(k.dsackEnd) {
 		k.dsackRound = false
@@ -768,9 +781,10 @@ func (c *Conn) startUndo() {
 	c.undo = undoState{cwnd: c.cwnd, ssthresh: c.ssthresh, marker: c.sndUna, on: true}
 }
 
-// undoDSACK takes a D-SACK block [l, r) for the reduction's account: when
-// it reports the last of the episode's retransmissions as received twice,
-// none was needed and the reduction is taken back.
+// undoDSACK takes a D-SACK block [l, r) for a retransmission into the
+// reduction's account: when it reports the last of the episode's
+// retransmissions as received twice, none was needed and the reduction is
+// taken back.
 func (c *Conn) undoDSACK(l, r flow.Seq) {
 	u := &c.undo
 	if !u.on || u.retrans == 0 || l.LT(u.marker) {
