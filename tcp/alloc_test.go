@@ -93,4 +93,43 @@ func TestSteadyStateAllocs(t *testing.T) {
 			t.Fatalf("rcv_nxt %d (want %d), %d segments sent", v.RcvNxt, p.nxt, d.sent)
 		}
 	})
+
+	// Loss recovery: each round sends four segments, the first is lost,
+	// SACKs for the others make RACK mark it and PRR send it again, the
+	// cumulative ACK ends recovery; a duplicate from the peer draws a
+	// D-SACK. The transmit map, RACK, PRR and the D-SACK allocate nothing.
+	t.Run("SACK recovery with RACK and D-SACK", func(t *testing.T) {
+		p, c, d := setup(t)
+		seg := make([]byte, p.view().MSS-12)
+		allocs := testing.AllocsPerRun(runs, func() {
+			p.now += 1e6
+			p.s.SetNow(p.now)
+			una := viewOf(c).SndUna
+			for i := 0; i < 4; i++ {
+				c.Write(seg)
+			}
+			p.now += 1e6
+			for i := 2; i <= 4; i++ {
+				s := p.mk(FlagACK, p.nxt, una, nil)
+				s.Opts.NumSACK = 1
+				s.Opts.SACK[0] = SACKBlock{Left: una.Add(uint32(len(seg))), Right: una.Add(uint32(i * len(seg)))}
+				p.inject(&s)
+			}
+			p.now += 1e6
+			s := p.mk(FlagACK, p.nxt, viewOf(c).SndMax, nil)
+			p.inject(&s)
+			in := p.mk(FlagACK|FlagPSH, p.nxt, viewOf(c).SndMax, data[:10])
+			p.inject(&in)
+			p.inject(&in) // again: a duplicate
+			p.nxt = p.nxt.Add(10)
+			p.s.Tick(p.now)
+		})
+		if allocs != 0 {
+			t.Errorf("%.1f allocations per recovery", allocs)
+		}
+		st := p.s.Stats()
+		if st[StatSACKRecoveryEpisode] < runs || st[StatSACKRexmits] < runs || st[StatDSACKSent] < runs || d.sent < runs {
+			t.Fatalf("%d episodes, %d retransmissions, %d D-SACKs sent, %d segments", st[StatSACKRecoveryEpisode], st[StatSACKRexmits], st[StatDSACKSent], d.sent)
+		}
+	})
 }

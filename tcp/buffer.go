@@ -55,6 +55,50 @@ type chunkPool struct {
 
 	tables    map[int][][]*chunk // free slot tables by length
 	rangeSets []*rangeSet        // free reassembly and scoreboard storage
+	segRings  map[int][][]txSeg  // free transmit maps by length
+	racks     []*rackBlock       // free loss-recovery blocks
+}
+
+// getRack takes a cleared loss-recovery block whose map's storage comes
+// from this pool.
+func (p *chunkPool) getRack() *rackBlock {
+	if n := len(p.racks); n > 0 {
+		b := p.racks[n-1]
+		p.racks[n-1] = nil
+		p.racks = p.racks[:n-1]
+		return b
+	}
+	return &rackBlock{txm: txMap{pool: p}}
+}
+
+// putRack gives back a block whose map is empty.
+func (p *chunkPool) putRack(b *rackBlock) {
+	*b = rackBlock{txm: txMap{pool: p}}
+	if len(p.racks) < maxFreeRangeSets {
+		p.racks = append(p.racks, b)
+	}
+}
+
+// getSegs takes a transmit map's storage of k records.
+func (p *chunkPool) getSegs(k int) []txSeg {
+	if l := p.segRings[k]; len(l) > 0 {
+		t := l[len(l)-1]
+		l[len(l)-1] = nil
+		p.segRings[k] = l[:len(l)-1]
+		return t
+	}
+	return make([]txSeg, k)
+}
+
+// putSegs gives a transmit map's storage back; the free lists keep about
+// as many records of each size as 1024 of the smallest maps hold.
+func (p *chunkPool) putSegs(t []txSeg) {
+	if p.segRings == nil {
+		p.segRings = make(map[int][][]txSeg)
+	}
+	if l := p.segRings[len(t)]; len(l) < max(1, maxFreeRangeSets*minTxSegs/len(t)) {
+		p.segRings[len(t)] = append(l, t)
+	}
 }
 
 // getTable takes a slot table of k slots, all nil.
@@ -346,19 +390,21 @@ func (r *byteRing) read(p []byte) int {
 	return m
 }
 
-// seqRange is [start, end) in sequence space.
-type seqRange struct{ start, end flow.Seq }
+// seqRange is [start, end) in sequence space; stamp orders a reassembly
+// queue's ranges by when data last went into them (the scoreboard keeps 0).
+type seqRange struct {
+	start, end flow.Seq
+	stamp      uint32
+}
 
 // reassembly tracks the out-of-order data held in a receive buffer beyond
-// its in-order bytes: up to a fixed number of disjoint ranges, sorted, the
-// most recently changed one first in SACK order.
+// its in-order bytes: up to a fixed number of disjoint ranges, sorted, each
+// stamped with when data last went into it, for the SACK blocks' order.
 type reassembly struct {
 	ranges *rangeSet // from pool while n > 0
 	pool   *chunkPool
 	n      int
-	// recent is the index of the range the last segment went into, for the
-	// first SACK block (RFC 2018 4).
-	recent int
+	clock  uint32 // the last stamp given
 }
 
 // add records [s, e) and merges overlapping or adjacent ranges. It reports
@@ -378,9 +424,9 @@ func (q *reassembly) add(s, e flow.Seq, limit int) bool {
 			q.ranges = q.pool.getRanges()
 		}
 		copy(q.ranges[i+1:q.n+1], q.ranges[i:q.n])
-		q.ranges[i] = seqRange{s, e}
+		q.clock++
+		q.ranges[i] = seqRange{start: s, end: e, stamp: q.clock}
 		q.n++
-		q.recent = i
 		return true
 	}
 	// Merge into range i and any following ranges it now touches.
@@ -396,8 +442,20 @@ func (q *reassembly) add(s, e flow.Seq, limit int) bool {
 		copy(q.ranges[i+1:], q.ranges[j:q.n])
 		q.n -= j - i - 1
 	}
-	q.recent = i
+	q.clock++
+	r.stamp = q.clock
 	return true
+}
+
+// covers reports whether [s, e) is all held already (a duplicate).
+func (q *reassembly) covers(s, e flow.Seq) bool {
+	for i := 0; i < q.n; i++ {
+		r := q.ranges[i]
+		if r.start.LEQ(s) && e.LEQ(r.end) {
+			return true
+		}
+	}
+	return false
 }
 
 // advance removes what lies below next (now in order) and returns the new
@@ -411,7 +469,6 @@ func (q *reassembly) advance(next flow.Seq) flow.Seq {
 	if k > 0 {
 		copy(q.ranges[:], q.ranges[k:q.n])
 		q.n -= k
-		q.recent = 0
 		if q.n == 0 {
 			q.reset()
 		}
@@ -425,23 +482,28 @@ func (q *reassembly) reset() {
 		q.pool.putRanges(q.ranges)
 		q.ranges = nil
 	}
-	q.n, q.recent = 0, 0
+	q.n, q.clock = 0, 0
 }
 
-// sackBlocks writes up to len(out) blocks, the most recent range first, then
-// the others in order (RFC 2018 4), and returns how many.
+// sackBlocks writes up to len(out) blocks, most recently changed first
+// (RFC 2018 4: the first block holds the segment that triggered the ACK,
+// the others repeat the most recently reported ones), and returns how many.
 func (q *reassembly) sackBlocks(out []SACKBlock) int {
-	if q.n == 0 || len(out) == 0 {
-		return 0
-	}
-	r := q.ranges[q.recent]
-	out[0] = SACKBlock{Left: r.start, Right: r.end}
-	n := 1
-	for i := 0; i < q.n && n < len(out); i++ {
-		if i == q.recent {
-			continue
+	n := 0
+	var last uint32 = 1<<32 - 1
+	for n < len(out) && n < q.n {
+		best := -1
+		for i := 0; i < q.n; i++ {
+			if st := q.ranges[i].stamp; st < last && (best < 0 || st > q.ranges[best].stamp) {
+				best = i
+			}
 		}
-		out[n] = SACKBlock{Left: q.ranges[i].start, Right: q.ranges[i].end}
+		if best < 0 {
+			break
+		}
+		r := q.ranges[best]
+		out[n] = SACKBlock{Left: r.start, Right: r.end}
+		last = r.stamp
 		n++
 	}
 	return n

@@ -110,7 +110,41 @@ type Config struct {
 	// connections hold that much, receive windows open no further than
 	// already advertised (see chunkPool). 0 sets no limit.
 	BufferMemory int
+	// FunctionsDefault is functions_default, the stack that recovers a
+	// SACK connection's losses: "rack" (RACK-TLP, RFC 8985, with PRR) or
+	// "freebsd" (three duplicate ACKs or SACKed segments, RFC 6675, and a
+	// simpler tail loss probe).
+	FunctionsDefault string
+	// RFC6675Pipe is rfc6675_pipe: the bytes in flight in recovery are RFC
+	// 6675's pipe (what was sent less what is SACKed or deemed lost); off,
+	// the flight less the SACKed bytes plus what recovery sent again.
+	RFC6675Pipe bool
+	// DoPRR is do_prr: Proportional Rate Reduction (RFC 6937) sets how
+	// much recovery sends on each ACK; off, cwnd is ssthresh throughout.
+	DoPRR bool
+	// PRRConservative is do_prr_conservative: PRR's conservative bound
+	// (PRR-CRB) instead of the slow start bound (PRR-SSRB).
+	PRRConservative bool
+	// RackReorderThresh is rack.tlp.reorder_thresh: RACK's reordering
+	// window is min_RTT >> this (2: a quarter).
+	RackReorderThresh int
+	// RackTLPMinTO is rack.tlp.tlpminto (the tunable takes µs): the
+	// least probe timeout.
+	RackTLPMinTO time.Duration
+	// DSACK is sack.dsack: duplicate segments are reported in D-SACK
+	// blocks (RFC 2883).
+	DSACK bool
+	// FRTO is frto: with the rack stack, a retransmission timeout is
+	// followed by F-RTO (RFC 5682), which finds a spurious one and takes
+	// its reduction back.
+	FRTO bool
 }
+
+// The stacks functions_default names.
+const (
+	StackRACK    = "rack"
+	StackFreeBSD = "freebsd"
+)
 
 // DefaultConfig returns FreeBSD's defaults for a 1500-byte MTU.
 func DefaultConfig() Config {
@@ -123,7 +157,9 @@ func DefaultConfig() Config {
 		InitCwndSegments: DefaultInitCwndSegments, RFC1323: true, SACK: true, SynCookies: true, CCAlgorithm: "cubic", ICMPMayRST: true,
 		DropSynFin:       true,
 		ReassMaxQueueLen: DefaultReassMaxQueueLen, MTU: 1500, TSOffsetPerConn: true,
-		BufferMemory: DefaultBufferMemory,
+		BufferMemory:     DefaultBufferMemory,
+		FunctionsDefault: StackRACK, RFC6675Pipe: true, DoPRR: true, RackReorderThresh: 2,
+		RackTLPMinTO: 10 * time.Millisecond, DSACK: true, FRTO: true,
 	}
 }
 
@@ -206,6 +242,12 @@ func (cfg *Config) Validate() error {
 	case cfg.PortFirst != 0 && (cfg.PortFirst < 1024 || cfg.PortFirst > 65535) ||
 		cfg.PortLast != 0 && (cfg.PortLast < 1024 || cfg.PortLast > 65535):
 		return fmt.Errorf("tcp: portrange %d..%d: want ports 1024..65535 (0: %d..%d)", cfg.PortFirst, cfg.PortLast, PortFirstAuto, PortLastAuto)
+	case cfg.FunctionsDefault != StackRACK && cfg.FunctionsDefault != StackFreeBSD:
+		return fmt.Errorf("tcp: functions_default %q: want %s or %s", cfg.FunctionsDefault, StackRACK, StackFreeBSD)
+	case cfg.RackReorderThresh < 0 || cfg.RackReorderThresh > 16:
+		return fmt.Errorf("tcp: rack.tlp.reorder_thresh %d: want 0..16", cfg.RackReorderThresh)
+	case cfg.RackTLPMinTO < timerTick:
+		return fmt.Errorf("tcp: rack.tlp.tlpminto %v: want at least %v (the timers' tick)", cfg.RackTLPMinTO, timerTick)
 	case cfg.portFirst() > cfg.portLast():
 		return fmt.Errorf("tcp: portrange.first %d is above portrange.last %d", cfg.portFirst(), cfg.portLast())
 	}

@@ -83,6 +83,7 @@ type Conn struct {
 	irs    flow.Seq
 	rcvNxt flow.Seq
 	rcvAdv flow.Seq // right edge of the window last advertised
+	dsackL flow.Seq // a D-SACK block [dsackL, dsackL+dsackLen) (RFC 2883) goes first in the next ACK
 
 	// Options.
 	mss         int   // send MSS: the peer's, capped by ours
@@ -92,19 +93,20 @@ type Conn struct {
 	wsOK        bool
 	tsOK        bool
 	sackOK      bool
-	tsRecent    uint32
-	tsRecentAge mono.Time
-	tsOffset    uint32
 	noDelay     bool
 	noPush      bool // TCP_NOPUSH: hold partial segments until the buffer fills or the FIN
 	noOpt       bool // TCP_NOOPT: no options on our SYN
-	maxSeg      int  // TCP_MAXSEG: the most we send per segment (0: as negotiated)
+	tsRecent    uint32
+	tsOffset    uint32
+	tsRecentAge mono.Time
+	maxSeg      int // TCP_MAXSEG: the most we send per segment (0: as negotiated)
 
 	// Round-trip time (RFC 6298).
 	srtt         time.Duration
 	rttvar       time.Duration
 	rto          time.Duration
 	rtSeq        flow.Seq  // sequence number being timed (no timestamps)
+	highRxt      flow.Seq  // highest byte retransmitted in this recovery (the freebsd stack)
 	rtTime       mono.Time // when it was sent; 0 when not timing
 	rexmits      int       // consecutive retransmissions of the oldest segment
 	persistShift int
@@ -114,7 +116,9 @@ type Conn struct {
 	ssthresh    uint32
 	dupAcks     int
 	recover     flow.Seq
+	undo        undoState // with RACK: how to take back the last reduction if it proves spurious
 	inRecovery  bool
+	frto        uint8 // with RACK: the F-RTO step after a timeout (RFC 5682), 0 when none
 	cc          CongestionControl
 	cubicWMax   float64    // CUBIC: window (segments) at the last loss
 	cubicK      float64    // CUBIC: seconds to reach cubicWMax again
@@ -122,10 +126,14 @@ type Conn struct {
 	cubicWEst   float64    // CUBIC: Reno-friendly estimate (segments)
 	cubicFrac   float64    // CUBIC: growth not yet applied, bytes
 	sb          scoreboard // SACKed ranges above snd_una
-	highRxt     flow.Seq   // highest byte retransmitted in this recovery
 	lastAdvance mono.Time  // when snd_una last moved
-	tlpPending  bool       // the rexmt timer is a tail loss probe's
-	tlpDone     bool       // a probe was sent since snd_una last moved
+	rexmtMode   uint8      // what the rexmt timer runs: the RTO, a tail loss probe, RACK's reordering timer
+	tlpDone     bool       // a probe was sent since snd_una last moved (the freebsd stack)
+	rackOK      bool       // RACK-TLP and PRR recover this connection's losses (the rack stack, with SACK)
+	dsackLen    uint16     // 0: no D-SACK block pending
+	rk          *rackBlock // with RACK, while data is in flight (pool)
+	reo         rackReo    // what RACK learned of the path
+	tlp         tlpState   // with RACK, the tail loss probe's episode
 
 	// Buffers.
 	snd  byteRing // bytes from sndUna on

@@ -22,8 +22,8 @@ func (c *Conn) DebugString() string {
 		c.state, c.sndUna.Sub(c.iss), c.sndNxt.Sub(c.iss), c.sndMax.Sub(c.iss), c.sndWnd, c.cwnd, c.ssthresh)
 	fmt.Fprintf(&b, " rcv_nxt=%d rcv_adv=%d (irs+) rcv_wnd=%d unsent=%d unread=%d reas=%d",
 		c.rcvNxt.Sub(c.irs), c.rcvAdv.Sub(c.irs), c.rcvWindow(), c.snd.n, c.rcv.n, c.reas.n)
-	fmt.Fprintf(&b, " rto=%v srtt=%v rexmits=%d recovery=%v dupacks=%d sacked=%d tlp=%v/%v ackNow=%v fin=%v/%v",
-		c.rto, c.srtt, c.rexmits, c.inRecovery, c.dupAcks, c.sb.bytes, c.tlpPending, c.tlpDone, c.ackNow,
+	fmt.Fprintf(&b, " rto=%v srtt=%v rexmits=%d recovery=%v dupacks=%d sacked=%d rexmt_mode=%d tlp=%v ackNow=%v fin=%v/%v",
+		c.rto, c.srtt, c.rexmits, c.inRecovery, c.dupAcks, c.sb.bytes, c.rexmtMode, c.tlpDone || c.tlpOut(), c.ackNow,
 		c.finQueued, c.finRcvd)
 	now := c.shard.now
 	for k, t := range c.timers {

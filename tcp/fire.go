@@ -77,9 +77,17 @@ func (c *Conn) fire(k timerKind, now mono.Time) {
 	s := c.shard
 	switch k {
 	case timerRexmt:
-		if c.tlpPending {
-			c.tlpPending = false
-			c.tailLossProbe()
+		switch c.rexmtMode {
+		case rexmtTLP:
+			c.rexmtMode = rexmtRTO
+			if c.rackOK {
+				c.rackProbe()
+			} else {
+				c.tailLossProbe()
+			}
+			return
+		case rexmtReorder:
+			c.rackTimeout()
 			return
 		}
 		if c.sndUna == c.sndMax && (c.state.synchronized() || c.sndMax == c.iss) {
@@ -124,14 +132,30 @@ func (c *Conn) fire(k timerKind, now mono.Time) {
 		}
 		rto := c.rto
 		c.rto = min(c.rto*2, MaxRTO)
-		mss := uint32(c.mss)
+		if c.rackOK {
+			c.frto = frtoNone
+			if c.rexmits == 1 && !c.inRecovery && c.sndUna.GEQ(c.recover) {
+				// The first timeout of an episode: it may prove spurious
+				// (F-RTO, RFC 5682), and its reduction be taken back.
+				c.startUndo()
+				if s.cfg.FRTO {
+					c.frto = frtoFirstAck
+				}
+			}
+		}
 		if c.rexmits == 1 {
 			c.ssthresh = c.cc.OnCongestion(c)
 		}
-		c.cwnd = mss
+		// One segment (RFC 5681 3.1, the loss window): its payload, not
+		// the MSS, which would let a second segment of the bytes the
+		// options take follow it.
+		c.cwnd = uint32(c.segSize())
 		c.inRecovery = false
 		c.dupAcks = 0
 		c.sb.reset()
+		if c.rackOK {
+			c.rackRTO()
+		}
 		c.highRxt = c.sndUna
 		c.recover = c.sndMax
 		c.rtTime = 0

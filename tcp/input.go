@@ -81,6 +81,9 @@ func (c *Conn) input(seg *Segment) {
 			if len(payload) > 0 {
 				if seg.Seq.Add(uint32(len(payload))).LEQ(c.rcvNxt) {
 					s.stats[StatRcvDupPack]++
+					if c.state.synchronized() && int(c.rcvNxt.Sub(seg.Seq)) <= c.rcv.cap()+maxDSACKBack {
+						c.setDSACK(seg.Seq, seg.Seq.Add(uint32(len(payload))))
+					}
 				} else {
 					s.stats[StatRcvPackAfterWin]++
 				}
@@ -111,6 +114,10 @@ func (c *Conn) input(seg *Segment) {
 			flags &^= FlagSYN
 			d--
 			seg.Seq++
+		}
+		if d > 0 && len(payload) > 0 && c.state.synchronized() {
+			// Bytes we hold already: report them in a D-SACK block.
+			c.setDSACK(seg.Seq, seg.Seq.Add(min(d, uint32(len(payload)))))
 		}
 		if d > 0 {
 			if int(d) >= len(payload) {
@@ -383,6 +390,7 @@ func (c *Conn) negotiate(o *Options, passive bool) {
 		c.tsRecent, c.tsRecentAge = o.TSVal, c.shard.now
 	}
 	c.sackOK = cfg.SACK && !c.noOpt && o.SACKPermitted
+	c.rackOK = c.sackOK && cfg.FunctionsDefault != StackFreeBSD
 	c.cwnd = uint32(cfg.InitCwndSegments * c.mss)
 }
 
@@ -403,9 +411,11 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 		c.challengeACK()
 		return false
 	}
+	oldUna, sackedBefore, firstSACK := c.sndUna, c.rackSACKed(), 0
 	if c.sackOK && seg.Opts.NumSACK > 0 {
-		c.sackInput(&seg.Opts)
+		firstSACK = c.sackInput(&seg.Opts, ack)
 	}
+	dupNoSACK := false
 	if ack.LEQ(c.sndUna) {
 		// A duplicate ACK (RFC 5681 2): no data, no FIN, data outstanding,
 		// and the same window — or SACK blocks, which say the receiver holds
@@ -413,7 +423,13 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 		if ack == c.sndUna && dataLen == 0 && flags&FlagFIN == 0 && c.sndMax != c.sndUna &&
 			(uint32(seg.Window)<<c.sndScale == c.sndWnd || c.sackOK && seg.Opts.NumSACK > 0) {
 			s.stats[StatRcvDupAck]++
-			c.dupAck()
+			if c.rackOK {
+				// RACK, not a count of duplicates, detects losses.
+				c.dupAcks++
+				dupNoSACK = seg.Opts.NumSACK == 0
+			} else {
+				c.dupAck()
+			}
 		} else if ack == c.sndUna {
 			c.dupAcks = 0
 		}
@@ -430,6 +446,9 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 		}
 		c.snd.discard(int(data))
 		c.sb.trim(ack)
+		if c.rackOK {
+			c.txAcked(ack)
+		}
 		// The window is relative to snd_una, and this segment's may not be
 		// taken (below, only when it is newer than the last one taken):
 		// until it is, the right edge stays where the last window put it.
@@ -486,6 +505,13 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 			}
 		}
 	}
+	if c.rackOK && c.sndUna != c.iss {
+		if firstSACK < seg.Opts.NumSACK {
+			c.txSACKBlocks(&seg.Opts, firstSACK)
+		}
+		delivered := int64(c.sndUna.Sub(oldUna)) + int64(c.rackSACKed()) - int64(sackedBefore)
+		c.rackOnAck(uint32(max(delivered, 0)), c.sndUna != oldUna, dupNoSACK)
+	}
 	return true
 }
 
@@ -539,6 +565,17 @@ func (c *Conn) dupAck() {
 // newAck updates congestion control for acked bytes that advance snd_una to ack.
 func (c *Conn) newAck(ack flow.Seq, acked uint32) {
 	mss := uint32(c.mss)
+	if c.rackOK {
+		if c.inRecovery {
+			if ack.GEQ(c.recover) {
+				c.rackExitRecovery()
+			}
+			return // PRR sets cwnd (rackOnAck)
+		}
+		c.dupAcks = 0
+		c.cc.OnAck(c, acked)
+		return
+	}
 	if c.inRecovery && c.sackOK {
 		if ack.GEQ(c.recover) {
 			// Recovery is over (RFC 6675 5, step 4.4 ends).
@@ -667,6 +704,9 @@ func (c *Conn) receiveData(seq flow.Seq, p []byte) {
 	}
 	// Out of order: keep it where it belongs if the queue has room.
 	s.stats[StatRcvOOPack]++
+	if end := seq.Add(uint32(len(p))); c.reas.covers(seq, end) {
+		c.setDSACK(seq, end) // all of it held already
+	}
 	off := int(seq.Sub(c.rcvNxt)) + c.rcv.n
 	if off+len(p) <= c.rcv.cap() {
 		c.copyUnheld(seq, off, p)
@@ -675,6 +715,19 @@ func (c *Conn) receiveData(seq flow.Seq, p []byte) {
 		}
 	}
 	c.ackNow = true // a duplicate ACK, with SACK blocks, at once
+}
+
+// maxDSACKBack bounds how far below rcv_nxt a duplicate may start to be
+// reported: a segment older than a window and this much is no copy of
+// ours.
+const maxDSACKBack = 1 << 20
+
+// setDSACK notes a duplicate [l, r) for the next ACK's first SACK block
+// (RFC 2883), when the peer takes SACK.
+func (c *Conn) setDSACK(l, r flow.Seq) {
+	if c.sackOK && c.shard.cfg.DSACK {
+		c.dsackL, c.dsackLen = l, uint16(min(r.Sub(l), 0xffff))
+	}
 }
 
 // copyUnheld copies into the receive buffer (p goes at offset off, for

@@ -79,7 +79,8 @@ func (c *Conn) output() {
 			adv++
 			s.stats[StatSndCtrl]++
 		}
-		if c.rtTime == 0 && seq.GEQ(c.sndMax) {
+		fresh := seq.GEQ(c.sndMax)
+		if c.rtTime == 0 && fresh {
 			c.rtSeq, c.rtTime = seq, s.now
 		}
 		c.sndNxt = c.sndNxt.Add(adv)
@@ -91,6 +92,9 @@ func (c *Conn) output() {
 				c.lastAdvance = s.now
 			}
 			c.armRexmt()
+		} else if c.rackOK && n > 0 && fresh {
+			// New data sent: the probe timeout starts again (RFC 8985 7.2).
+			c.rearmPTO()
 		}
 		if fin {
 			break
@@ -131,14 +135,23 @@ func (c *Conn) segSize() int {
 	if c.tsOK {
 		n -= 12
 	}
-	if c.sackOK && c.reas.n > 0 {
-		b := min(c.reas.n, MaxSACKBlocks)
-		if c.tsOK {
-			b = min(b, 3)
+	if c.sackOK && (c.reas.n > 0 || c.dsackLen > 0) {
+		b := c.reas.n
+		if c.dsackLen > 0 {
+			b++
 		}
-		n -= 4 + 8*b
+		n -= 4 + 8*min(b, c.sackBlockRoom())
 	}
 	return max(n, 1)
+}
+
+// sackBlockRoom is how many SACK blocks fit beside the options every
+// segment carries: four, three with timestamps.
+func (c *Conn) sackBlockRoom() int {
+	if c.tsOK {
+		return 3
+	}
+	return MaxSACKBlocks
 }
 
 // limitedTransmit is the extra window RFC 3042 allows on the first two
@@ -202,17 +215,41 @@ func (c *Conn) emit(seq flow.Seq, n int, flags Flags) bool {
 		seg.Opts.TSVal = c.tsNow()
 		seg.Opts.TSEcr = c.tsRecent
 	}
-	if c.sackOK && c.reas.n > 0 && flags&FlagACK != 0 {
-		seg.Opts.NumSACK = c.reas.sackBlocks(seg.Opts.SACK[:])
+	if c.sackOK && (c.reas.n > 0 || c.dsackLen > 0) && flags&FlagACK != 0 {
+		k := 0
+		if c.dsackLen > 0 {
+			seg.Opts.SACK[0] = SACKBlock{Left: c.dsackL, Right: c.dsackL.Add(uint32(c.dsackLen))}
+			k = 1
+			s.stats[StatDSACKSent]++
+		}
+		seg.Opts.NumSACK = k + c.reas.sackBlocks(seg.Opts.SACK[k:c.sackBlockRoom()])
 	}
 	h := Write(buf, seg)
 	if n > 0 {
 		off := int(seq.Sub(c.sndUna))
 		c.snd.copyOut(off, buf[h:h+n])
 	}
+	if c.rackOK && (n > 0 || flags&FlagFIN != 0) && c.state.synchronized() {
+		l := n
+		if flags&FlagFIN != 0 {
+			l++ // the FIN has its record too, so that its loss is seen
+		}
+		c.txSent(seq, l)
+		if u := &c.undo; u.on && seq.LT(c.sndMax) && u.retrans < 0xffff {
+			u.retrans++
+		}
+		if c.inRecovery {
+			k := &c.rk.rack
+			k.prrOut += uint32(n)
+			if seq.LT(c.sndMax) {
+				k.rexmitBytes += uint32(n)
+			}
+		}
+	}
 	s.send.Send(&c.tuple, h+n)
 	s.stats[StatSndTotal]++
 	if flags&FlagACK != 0 {
+		c.dsackLen = 0
 		c.ackNow, c.ackBatch = false, false
 		c.delAcked = 0
 		if c.timers[timerDelAck] != 0 {

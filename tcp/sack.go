@@ -59,7 +59,7 @@ func (b *scoreboard) add(l, r, una, max flow.Seq) {
 			b.ranges = b.pool.getRanges()
 		}
 		copy(b.ranges[i+1:b.n+1], b.ranges[i:b.n])
-		b.ranges[i] = seqRange{l, r}
+		b.ranges[i] = seqRange{start: l, end: r}
 		b.n++
 	} else {
 		x := &b.ranges[i]
@@ -133,18 +133,53 @@ func (b *scoreboard) nextHole(from flow.Seq) (start, end flow.Seq, ok bool) {
 	return 0, 0, false
 }
 
-// sackInput records the SACK blocks of an ACK.
-func (c *Conn) sackInput(o *Options) {
-	for i := 0; i < o.NumSACK && i < MaxSACKBlocks; i++ {
+// sackInput records the SACK blocks of an ACK and returns the index of the
+// first block that reports data held above ack: a first block below ack,
+// or inside the second block, is a D-SACK (RFC 2883 4), reporting bytes the
+// receiver got twice, and is taken as such.
+func (c *Conn) sackInput(o *Options, ack flow.Seq) int {
+	first := 0
+	if b := o.SACK[0]; b.Left.LT(b.Right) && (b.Right.LEQ(ack) && ack.Sub(b.Left) <= MaxBufferSpace ||
+		o.NumSACK > 1 && o.SACK[1].Left.LEQ(b.Left) && b.Right.LEQ(o.SACK[1].Right)) {
+		first = 1
+		c.rackDSACK(b.Left, b.Right)
+	}
+	for i := first; i < o.NumSACK && i < MaxSACKBlocks; i++ {
 		blk := o.SACK[i]
 		c.sb.add(blk.Left, blk.Right, c.sndUna, c.sndMax)
 	}
+	return first
 }
 
-// pipe estimates the bytes in the network (RFC 6675 4): everything above
-// the highest SACKed byte, plus the holes below it that were retransmitted
-// (the others are presumed lost).
+// txSACKBlocks marks the transmit map's records the ACK's SACK blocks
+// (from first on) cover.
+func (c *Conn) txSACKBlocks(o *Options, first int) {
+	for i := first; i < o.NumSACK && i < MaxSACKBlocks; i++ {
+		l, r := o.SACK[i].Left, o.SACK[i].Right
+		if l.LT(c.sndUna) {
+			l = c.sndUna
+		}
+		if r.GT(c.sndMax) {
+			r = c.sndMax
+		}
+		if l.LT(r) {
+			c.txSACKed(l, r)
+		}
+	}
+}
+
+// pipe estimates the bytes in the network. With RACK see rackPipe; else
+// (RFC 6675 4) everything above the highest SACKed byte, plus the holes
+// below it that were retransmitted (the others are presumed lost), or with
+// rfc6675_pipe off the flight less the SACKed bytes.
 func (c *Conn) pipe() uint32 {
+	if c.rackOK {
+		return c.rackPipe()
+	}
+	if !c.shard.cfg.RFC6675Pipe {
+		f := c.inFlight()
+		return f - min(f, c.sb.bytes)
+	}
 	high, ok := c.sb.highest()
 	if !ok {
 		return c.sndMax.Sub(c.sndUna)
@@ -158,8 +193,6 @@ func (c *Conn) pipe() uint32 {
 }
 
 const (
-	// minPTO bounds the probe timeout from below.
-	minPTO = 10 * time.Millisecond
 	// wcDelAckT is the longest a receiver is assumed to delay an ACK
 	// (RFC 8985 7.2, WCDelAckT).
 	wcDelAckT = 200 * time.Millisecond
@@ -167,6 +200,7 @@ const (
 
 // sackEnterRecovery starts loss recovery (RFC 6675 5, steps 4.1-4.3).
 func (c *Conn) sackEnterRecovery() {
+	c.shard.stats[StatSACKRecoveryEpisode]++
 	c.ssthresh = c.cc.OnCongestion(c)
 	c.cwnd = c.ssthresh
 	c.recover = c.sndMax
@@ -211,24 +245,51 @@ func (c *Conn) sackRetransmit() {
 	}
 }
 
+// What the retransmission timer runs when it expires (Conn.rexmtMode).
+const (
+	rexmtRTO     uint8 = iota // the retransmission timeout
+	rexmtTLP                  // a tail loss probe (RFC 8985 7)
+	rexmtReorder              // RACK's reordering timer (RFC 8985 6.3)
+)
+
 // armRexmt arms the retransmission timer for outstanding data: at the RTO,
 // or earlier at the probe timeout of a tail loss probe (RFC 8985 7) when one
-// may be sent — after SACK was agreed, outside recovery, once per flight.
+// may be sent — after SACK was agreed, outside recovery, and with RACK while
+// no probe is out (the freebsd stack: once per flight).
 func (c *Conn) armRexmt() {
 	now := c.shard.now
-	c.tlpPending = false
-	if c.sackOK && c.srtt > 0 && !c.inRecovery && c.rexmits == 0 && !c.tlpDone && c.state.synchronized() {
-		pto := max(2*c.srtt, minPTO)
-		if c.inFlight() <= uint32(c.mss) {
-			pto += wcDelAckT // a lone segment may wait for a delayed ACK
-		}
-		if pto < c.rto {
-			c.tlpPending = true
+	c.rexmtMode = rexmtRTO
+	probe := !c.tlpDone
+	if c.rackOK {
+		probe = !c.tlpOut()
+	}
+	if c.sackOK && c.srtt > 0 && !c.inRecovery && c.rexmits == 0 && probe && c.state.synchronized() {
+		if pto := c.ptoFor(); pto < c.rto || c.rackOK {
+			// With RACK a probe later than the RTO goes at the RTO
+			// instead of it (RFC 8985 7.2: PTO = min(PTO, RTO)).
+			pto = min(pto, c.rto)
+			c.rexmtMode = rexmtTLP
 			c.armTimer(timerRexmt, now.Add(pto))
 			return
 		}
 	}
 	c.armTimer(timerRexmt, now.Add(c.rto))
+}
+
+// rearmPTO restarts the probe timeout after new data was sent, with RACK
+// (RFC 8985 7.2): a running probe timer starts again, and an RTO armed
+// when a lone segment was out (its probe timeout then includes the
+// receiver's ACK delay) gives way to a probe timer that now comes first.
+// The reordering timer stays.
+func (c *Conn) rearmPTO() {
+	if c.rexmtMode == rexmtReorder || c.inRecovery || c.rexmits != 0 || c.tlpOut() || c.srtt == 0 {
+		return
+	}
+	at := c.shard.now.Add(min(c.ptoFor(), c.rto))
+	if c.rexmtMode == rexmtTLP || at < c.timers[timerRexmt] {
+		c.rexmtMode = rexmtTLP
+		c.armTimer(timerRexmt, at)
+	}
 }
 
 // tailLossProbe runs when the probe timeout passes with data outstanding:

@@ -266,6 +266,7 @@ func (s *Shard) releaseBuffers(c *Conn) {
 	c.rcv.drop()
 	c.reas.reset()
 	c.sb.reset()
+	c.releaseRack()
 }
 
 // maxFreeConns bounds the control blocks a shard keeps for reuse; past it,

@@ -75,6 +75,21 @@ const (
 	StatSndNoFrame       // segments that found no frame, sent later (a timer, the RST queue, the next event)
 	StatNoFrameDrop      // segments dropped for want of a frame: answers to stray segments the peer sends again
 	StatLingerUnread     // connections that ended in order with bytes unread, kept for the application to read
+	// Loss recovery (RACK-TLP, PRR, D-SACK).
+	StatSACKRecoveryEpisode // recovery episodes begun (a congestion event found by SACK: RACK or three duplicates)
+	StatSACKRexmits         // segments retransmitted in SACK recovery
+	StatSACKRexmitBytes     // bytes retransmitted in SACK recovery
+	StatSACKLostRexmt       // retransmissions found lost again (RACK)
+	StatDSACKCount          // D-SACK blocks received
+	StatDSACKBytes          // bytes D-SACK blocks reported
+	StatDSACKTLPBytes       // bytes of tail loss probes D-SACK blocks reported
+	StatSndRexmitBad        // D-SACK blocks for bytes retransmitted lately: spurious retransmissions
+	StatDSACKSent           // D-SACK blocks sent
+	StatRackReorder         // connections that saw reordering (RACK widens its window)
+	StatRackReoTimeo        // RACK reordering timer expiries
+	StatTLPRecovered        // tail loss probes that repaired a loss (congestion control heard of it)
+	StatCwndUndo            // congestion window reductions taken back: every retransmission they led to was spurious
+	StatRexmtTimeoSpurious  // retransmission timeouts F-RTO found spurious
 	numStats
 )
 
@@ -100,7 +115,13 @@ var statNames = [numStats]string{
 	StatTWResponds: "tw_responds", StatTWOverflow: "tw_overflow", StatTWRateLimited: "tw_ratelimited",
 	StatTWNoLocal: "tw_nolocal", StatTWReused: "tw_reused", StatPortsExhausted: "ports_exhausted",
 	StatSocketsExhausted: "sockets_exhausted", StatSndNoFrame: "sndnoframe", StatNoFrameDrop: "noframedrop",
-	StatLingerUnread: "linger_unread",
+	StatLingerUnread:        "linger_unread",
+	StatSACKRecoveryEpisode: "sack_recovery_episode", StatSACKRexmits: "sack_rexmits",
+	StatSACKRexmitBytes: "sack_rexmit_bytes", StatSACKLostRexmt: "sack_lostrexmt",
+	StatDSACKCount: "dsack_count", StatDSACKBytes: "dsack_bytes", StatDSACKTLPBytes: "dsack_tlp_bytes",
+	StatSndRexmitBad: "sndrexmitbad", StatDSACKSent: "dsack_sent", StatRackReorder: "rack_reorder",
+	StatRackReoTimeo: "rack_reotimeo", StatTLPRecovered: "tlp_recovered", StatCwndUndo: "cwnd_undo",
+	StatRexmtTimeoSpurious: "rexmttimeo_spurious",
 }
 
 // twStats maps the tw table's counters to the shard's.

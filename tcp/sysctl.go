@@ -29,9 +29,9 @@ const maxMsec = 1<<31 - 1
 type Sysctl struct {
 	// Name is the full name, like net.inet.tcp.msl.
 	Name string
-	// Unit is the unit of its value: ms, s, bytes, segments, entries,
+	// Unit is the unit of its value: us, ms, s, bytes, segments, entries,
 	// sockets, probes, boolean (0 or 1), mode (a number from a list),
-	// port or name.
+	// shift (a power of two), port or name.
 	Unit string
 	// Default is the value of DefaultConfig, as Get shows it.
 	Default string
@@ -101,6 +101,26 @@ func init() {
 	num("buffer_memory", "bytes", "a core's connection buffers past which receive windows stop opening (0: no limit)", 0, 1<<40, func(c *Config) *int { return &c.BufferMemory })
 	flag("rfc1323", "window scaling and timestamps (RFC 7323)", func(c *Config) *bool { return &c.RFC1323 })
 	flag("sack.enable", "selective acknowledgements (RFC 2018, RFC 6675)", func(c *Config) *bool { return &c.SACK })
+	flag("sack.dsack", "report duplicate segments in D-SACK blocks (RFC 2883)", func(c *Config) *bool { return &c.DSACK })
+	addSysctl(&Sysctl{Name: "functions_default", Unit: "name",
+		Description: "loss recovery of SACK connections: rack (RACK-TLP and PRR) or freebsd (RFC 6675)",
+		get:         func(c *Config) string { return c.FunctionsDefault },
+		setS: func(c *Config, v string) error {
+			if v != StackRACK && v != StackFreeBSD {
+				return fmt.Errorf("%q is not one of %s, %s", v, StackFreeBSD, StackRACK)
+			}
+			c.FunctionsDefault = v
+			return nil
+		}})
+	flag("frto", "after a retransmission timeout, F-RTO (RFC 5682) finds a spurious one and takes its reduction back", func(c *Config) *bool { return &c.FRTO })
+	flag("rfc6675_pipe", "in recovery, the pipe is RFC 6675's (less what is SACKed or lost)", func(c *Config) *bool { return &c.RFC6675Pipe })
+	flag("do_prr", "Proportional Rate Reduction in recovery (RFC 6937)", func(c *Config) *bool { return &c.DoPRR })
+	flag("do_prr_conservative", "PRR's conservative bound instead of the slow start bound", func(c *Config) *bool { return &c.PRRConservative })
+	num("rack.tlp.reorder_thresh", "shift", "RACK's reordering window is min_RTT shifted right by this", 0, 16, func(c *Config) *int { return &c.RackReorderThresh })
+	addSysctl(&Sysctl{Name: "rack.tlp.tlpminto", Unit: "us", Min: 1000, Max: maxMsec,
+		Description: "least tail loss probe timeout",
+		get:         func(c *Config) string { return strconv.FormatInt(c.RackTLPMinTO.Microseconds(), 10) },
+		set:         func(c *Config, v int64) { c.RackTLPMinTO = time.Duration(v) * time.Microsecond }})
 	addSysctl(&Sysctl{Name: "ecn.enable", Unit: "mode", Min: 0, Max: 0,
 		Description: "explicit congestion notification: not implemented, only 0",
 		get:         func(c *Config) string { return strconv.Itoa(c.ECN) },
@@ -258,7 +278,7 @@ func Set(cfg *Config, name, value string) error {
 
 func unitSuffix(u string) string {
 	switch u {
-	case "ms", "s":
+	case "us", "ms", "s":
 		return " " + u
 	}
 	return ""

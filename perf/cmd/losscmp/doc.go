@@ -1,0 +1,32 @@
+// Command losscmp compares TCP under loss on one impaired test bed: for
+// each cell of a matrix (loss x delay x direction) it moves the same bytes
+// through one connection with pollstack at one end and with the Linux
+// kernel in its place, on the same path, and prints goodput, RTO count,
+// retransmitted segments and the longest stall for each.
+//
+//	sudo go run ./perf/cmd/losscmp [--loss 0.001,0.01,0.02,0.05] [--delay 0,10ms]
+//	    [--direction send,recv] [--bytes 16777216] [--rounds 3]
+//	    [--pollstack NAME=BIN ...] [--sysctl NAME=VALUE ...] [--json FILE]
+//
+// Direction send: the sender sits in NAME-a — pollstack's 'bench bulk'
+// over AF_XDP, or the kernel (a socket in NAME-a, with 198.18.0.1 on the
+// veth end while pollstack is not on it, TSO and GSO off so the kernel
+// sends frames the size pollstack sends) — and the receiver is a socket
+// of this program in NAME-b, which measures the goodput (bytes over the
+// time from accept to the end of the stream) and the longest gap between
+// two reads (the stall). RTOs and retransmissions are pollstack's own
+// counters (bench's report) and the kernel's TcpExtTCPTimeouts and
+// TcpRetransSegs (nstat in NAME-a).
+//
+// Direction recv: the kernel in NAME-b sends, to pollstack's 'serve --app
+// discard' or to a socket of this program in NAME-a; goodput is measured
+// by the sender (until the receiver closes after the end of the stream),
+// and the RTOs and retransmissions are the kernel sender's (nstat in
+// NAME-b). The stall is measured only where this program receives.
+//
+// Several pollstack builds (--pollstack before=BIN --pollstack after=BIN)
+// run side by side in the same rounds, each round in a rotated order. A
+// cell whose impairment the kernel cannot make (--delay needs the fq
+// qdisc) is reported as skipped. Run it from the repository's top
+// directory (without --pollstack it builds ./cmd/pollstack).
+package main
