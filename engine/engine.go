@@ -53,6 +53,11 @@ type Config struct {
 	// segments to each other core through (a power of two of at least
 	// cores.MinHandoffBytes); 0 means DefaultHandoffBytes.
 	HandoffBytes int
+	// SocketRing is the size of each of a connected socket's two rings,
+	// the bytes between its core and the application's goroutines (a
+	// power of two, MinSocketRing..MaxSocketRing; docs/sockets.md); 0
+	// means DefaultSocketRing.
+	SocketRing int
 }
 
 // ListenSpec is a port the engine listens on.
@@ -77,6 +82,7 @@ type Engine struct {
 
 	// The socket layer (socket.go, sockconn.go, sockio.go, sockopt.go).
 	ports    *portTable
+	rings    *ringPool
 	done     chan struct{} // closed when the engine stops
 	stopped  atomic.Bool
 	nextDial atomic.Uint32
@@ -92,6 +98,11 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 	}
 	e := &Engine{done: make(chan struct{})}
 	e.ports = newPortTable(e)
+	rp, err := newRingPool(cfg.SocketRing)
+	if err != nil {
+		return nil, err
+	}
+	e.rings = rp
 	var st *steering
 	if cfg.TCP != nil && len(links) > 1 {
 		var err error
