@@ -189,7 +189,8 @@ func (s *Socket) kickOnCore(now mono.Time) {
 	c.tcp.SetNow(now)
 	s.serviceTx()
 	s.serviceRx()
-	c.flush()
+	// No flush: the loop's next turn, which follows a turn that ran
+	// calls at once, sends what the turn's kicks queued in one batch.
 }
 
 // serviceRx moves what the connection has received into rx, as far as rx
