@@ -267,6 +267,14 @@ func (s *Socket) serviceTx() {
 	r := s.tx.Load()
 	if r != nil && r.used() > 0 {
 		c.SetNoDelay(s.noDelay.Load())
+		// Bytes that wrap around tx's end go to TCP in two writes: hold
+		// partial segments over the first (TCP_NOPUSH), so that the two
+		// pieces do not leave as two small segments.
+		held := false
+		if _, b := r.data(); len(b) > 0 && !c.Info().NoPush {
+			c.SetNoPush(true)
+			held = true
+		}
 		freed := false
 		for s.conn == c {
 			a, _ := r.data()
@@ -288,6 +296,9 @@ func (s *Socket) serviceTx() {
 			if n < len(a) {
 				break
 			}
+		}
+		if held && s.conn == c {
+			c.SetNoPush(false) // sends what was held
 		}
 		if freed {
 			s.wakeWriter()

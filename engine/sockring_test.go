@@ -458,3 +458,32 @@ func TestNetConnReadWriteAllocateNothing(t *testing.T) {
 		t.Fatalf("%v allocations per Write and Read", allocs)
 	}
 }
+
+// A small write that wraps around the send ring's end leaves in one
+// segment, not in two pieces, with Nagle off.
+func TestSocketRingWrappedWriteIsOneSegment(t *testing.T) {
+	p := newSockPairWith(t, nil, func(c *Config) { c.SocketRing = MinSocketRing })
+	c, sc := dialEchoed(t, p)
+	s := c.(*TCPConn).Socket()
+	sent := func() (n uint64) {
+		p.cli.onCore(s.core, func(c *Core) { n = c.tcp.Stats()[tcp.StatSndPack] })
+		return n
+	}
+	buf := make([]byte, MinSocketRing)
+	for _, n := range []int{MinSocketRing - 50, 100} { // the second wraps
+		before := sent()
+		pattern(buf[:n], 0)
+		if _, err := c.Write(buf[:n]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(sc, buf[:n]); err != nil {
+			t.Fatal(err)
+		}
+		checkPattern(t, buf[:n], 0)
+		if n == 100 {
+			if segs := sent() - before; segs != 1 {
+				t.Fatalf("a wrapped write of %d bytes left in %d segments", n, segs)
+			}
+		}
+	}
+}
