@@ -309,7 +309,7 @@ func (s *Socket) serviceTx() {
 	}
 	switch {
 	case s.closePending:
-		s.closePending = false
+		s.closePending, s.finPending = false, false
 		c.Close()
 		s.releaseRings()
 	case s.finPending:
