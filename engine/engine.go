@@ -80,7 +80,7 @@ type Engine struct {
 
 	sysctl sysctlState // the net.inet.tcp tunables (sysctl.go)
 
-	// The socket layer (socket.go, sockconn.go, sockio.go, sockopt.go).
+	// The socket layer (socket.go, sockconn.go, sockio.go, sockring.go, sockopt.go).
 	ports    *portTable
 	rings    *ringPool
 	done     chan struct{} // closed when the engine stops
