@@ -209,23 +209,29 @@ func (s *Socket) serviceRx() {
 			r = s.e.rings.get()
 			s.rx.Store(r)
 		}
-		a, b := r.space()
-		n := 0
-		if len(a) > 0 {
-			n = c.Read(a) // may end a lingering connection: Closed runs inside
-			if n == len(a) && len(b) > 0 && s.conn == c {
-				n += c.Read(b)
-			}
+		// Copy, publish, then consume: consuming the last bytes of a
+		// connection that ended may run Closed, which says the end, and
+		// the reader must see the bytes before it sees the end.
+		pa, pb := c.Peek()
+		sa, sb := r.space()
+		n, sa, sb := copyInto(sa, sb, pa)
+		if n == len(pa) {
+			m, _, _ := copyInto(sa, sb, pb)
+			n += m
 		}
 		if n > 0 {
 			r.produce(n)
 			moved = true
+			c.Consume(n)
 		}
 		if s.conn != c {
 			break // Closed ran (and woke the reader)
 		}
 		if c.Readable() == 0 {
 			break
+		}
+		if n > 0 && r.free() > 0 {
+			continue // Peek gave a first part of the bytes
 		}
 		// rx is full: wait for the reader, unless it made room since.
 		s.rxStalled.Store(true)
@@ -240,6 +246,14 @@ func (s *Socket) serviceRx() {
 	if moved {
 		s.wakeReader()
 	}
+}
+
+// copyInto copies src into a, then b, and returns how much and the room
+// left in each.
+func copyInto(a, b, src []byte) (int, []byte, []byte) {
+	n := copy(a, src)
+	m := copy(b, src[n:])
+	return n + m, a[n:], b[m:]
 }
 
 // wakeReader wakes a reader that sleeps on an empty rx: once per sleep.

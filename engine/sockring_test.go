@@ -487,3 +487,37 @@ func TestSocketRingWrappedWriteIsOneSegment(t *testing.T) {
 		}
 	}
 }
+
+// A connection that ends in order while its bytes still wait in TCP's
+// buffer (rx was full: the reader had not read) hands every byte over,
+// then io.EOF: the end is said only after the last bytes are in rx.
+func TestSocketRingBytesLeftWhenTheConnectionEnds(t *testing.T) {
+	p := smallRings(t)
+	c, sc := dialEchoed(t, p)
+	const total = 18 << 10 // more than rx holds, less than rx and TCP's buffer
+	buf := make([]byte, total)
+	pattern(buf, 0)
+	if _, err := sc.Write(buf); err != nil {
+		t.Fatal(err)
+	}
+	sc.Close()
+	if err := c.(*TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	s := c.(*TCPConn).Socket()
+	lingering := func() (n uint64) {
+		p.cli.onCore(s.core, func(c *Core) { n = c.tcp.Stats()[tcp.StatLingerUnread] })
+		return n
+	}
+	for deadline := time.Now().Add(10 * time.Second); lingering() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the connection did not end with unread bytes")
+		}
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(c)
+	if err != nil || len(got) != total {
+		t.Fatalf("read %d bytes (%v), want %d and io.EOF", len(got), err, total)
+	}
+	checkPattern(t, got, 0)
+}
