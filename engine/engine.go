@@ -60,6 +60,11 @@ type Config struct {
 	// segments to each other core through (a power of two of at least
 	// cores.MinHandoffBytes); 0 means DefaultHandoffBytes.
 	HandoffBytes int
+	// SocketRing is the size of each of a connected socket's two rings,
+	// the bytes between its core and the application's goroutines (a
+	// power of two, MinSocketRing..MaxSocketRing; docs/sockets.md); 0
+	// means DefaultSocketRing.
+	SocketRing int
 }
 
 // ListenSpec is a port the engine listens on.
@@ -86,8 +91,9 @@ type Engine struct {
 
 	sysctl sysctlState // the net.inet.tcp tunables (sysctl.go)
 
-	// The socket layer (socket.go, sockconn.go, sockio.go, sockopt.go).
+	// The socket layer (socket.go, sockconn.go, sockio.go, sockring.go, sockopt.go).
 	ports    *portTable
+	rings    *ringPool
 	done     chan struct{} // closed when the engine stops
 	stopped  atomic.Bool
 	nextDial atomic.Uint32
@@ -103,6 +109,11 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 	}
 	e := &Engine{done: make(chan struct{})}
 	e.ports = newPortTable(e)
+	rp, err := newRingPool(cfg.SocketRing)
+	if err != nil {
+		return nil, err
+	}
+	e.rings = rp
 	var st *steering
 	if cfg.TCP != nil && len(links) > 1 {
 		var err error

@@ -171,6 +171,7 @@ func (h *acceptHandler) Established(c *tcp.Conn) {
 	c.SetHandler(s)
 	s.everConn.Store(true)
 	s.setSt(sockConnected)
+	s.serviceRx() // bytes already received go into its ring
 	select {
 	case ls.queues[h.core] <- s:
 		poke(ls.wake)

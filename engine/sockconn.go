@@ -271,27 +271,21 @@ func (s *Socket) Shutdown(how int) error {
 	}
 	if how != SHUT_RD {
 		s.shutWr.Store(true)
+		// The FIN follows what the send ring still holds.
 		if err := s.onCore(func(c *Core) {
 			if s.conn != nil {
-				s.conn.CloseWrite()
+				s.finPending = true
+				s.serviceTx()
 			}
 		}); err != nil {
 			return err
 		}
+		s.wrWaiting.Store(false)
 		poke(s.wrWake)
 	}
 	if how != SHUT_WR {
-		s.shutRd.Store(true)
-		// A read parked on the core ends with io.EOF.
-		if err := s.onCore(func(*Core) {
-			if s.rdParked {
-				s.rdParked = false
-				s.rdN, s.rdEOF, s.rdErr = 0, true, nil
-				s.rd.done <- struct{}{}
-			}
-		}); err != nil {
-			return err
-		}
+		s.shutRd.Store(true) // a reader asleep on rx wakes to io.EOF
+		s.rdWaiting.Store(false)
 		poke(s.rdWake)
 	}
 	return nil
@@ -318,8 +312,18 @@ func (s *Socket) Close() error {
 	switch st {
 	case sockListening:
 		return s.lset.close()
-	case sockConnecting, sockConnected:
+	case sockConnecting, sockConnected, sockDisconnected:
 	default:
+		return nil
+	}
+	// A Send or Recv under way sees closedCh and returns; once we hold
+	// their locks none is left inside a ring, and none enters again.
+	s.rdMu.Lock()
+	s.wrMu.Lock()
+	rings := s.rx.Load() != nil || s.tx.Load() != nil
+	s.wrMu.Unlock()
+	s.rdMu.Unlock()
+	if st == sockDisconnected && !rings {
 		return nil
 	}
 	// Asynchronous entry: the close is posted, not waited for.
@@ -327,13 +331,7 @@ func (s *Socket) Close() error {
 		c := s.e.cores[s.core]
 		c.now = now
 		c.tcp.SetNow(now)
-		if s.conn != nil {
-			if linger == 0 {
-				s.conn.Abort()
-			} else {
-				s.conn.Close()
-			}
-		}
+		s.closeOnCore(linger)
 		c.flush()
 	})
 	if err != nil {

@@ -35,96 +35,77 @@ const (
 
 // Socket is a TCP endpoint with BSD socket semantics: its calls return
 // syscall.Errno values as tcp(4) and illumos' tcp_socket.c do. A connected
-// socket belongs to one core for life; every call on it enters that core's
-// squeue (the loop's mailbox): synchronously, the caller waiting for the
-// result (Recv, Send, Shutdown, options), or asynchronously (Close). Only
-// the owning core touches the connection. Safe for concurrent use.
+// socket belongs to one core for life, and only that core touches the
+// connection. The control calls (connect, shutdown, close, options) enter
+// the core's squeue (the loop's mailbox): synchronously, the caller waiting
+// for the result, or asynchronously (Close). The data calls do not: Send
+// and Recv copy bytes into and out of a ring per direction that the socket
+// shares with its core (sockring.go). Safe for concurrent use.
 //
 // The fields are grouped by who may touch them:
 //
-//   - Fixed when the socket is made: e, v6, the squeue entries rd and wr,
-//     rdCancelFn and the channels. core too for an accepted socket; an
-//     active open sets it under mu before the state becomes
-//     sockConnecting, and the calls that read it without mu look at the
-//     state first.
-//   - The owning core only: conn, leftover and rdParked, in the
-//     tcp.Handler callbacks and the functions posted to the squeue.
-//   - The reader, under rdMu (Recv; Accept on a listener): rdBuf, rdPark,
-//     rdTimer. rdN, rdEOF, rdErr and rdCancelled are the read's results:
-//     the core writes them, the reader reads them after rd.done (and
-//     clears rdCancelled before it posts the entry).
-//   - The writer, under wrMu (Send): wrBuf, wrTimer; wrN and wrErr are the
-//     results, handed back the same way through wr.done.
+//   - Fixed when the socket is made: e, v6, kickFn and the channels. core
+//     too for an accepted socket; an active open sets it under mu before
+//     the state becomes sockConnecting, and the calls that read it without
+//     mu look at the state first.
+//   - The owning core only: conn, appClosed, finPending, closePending, in
+//     the tcp.Handler callbacks and the functions posted to the squeue.
+//     leftover too, until the core stores sockDisconnected: from then on
+//     it is the reader's.
+//   - The reader, under rdMu (Recv; Accept on a listener): rdTimer, the
+//     consumer's side of rx, and leftover once disconnected.
+//   - The writer, under wrMu (Send): wrTimer, the producer's side of tx.
 //   - Any goroutine under mu (the control calls: bind, listen, connect,
 //     shutdown, close, options, the names): local, remote, opts, linger,
 //     bound, lset. lset is set before the state becomes sockListening:
 //     Accept and SetReadDeadline read it without mu once they see that
 //     state. A listener's cores read its opts from a copy in lset.
 //   - Atomics, for any goroutine and the core: state, closed, nonblock,
-//     noDelay, everConn, shutRd, shutWr, soErr and the deadlines. The
-//     wake channels hold one token: a poke never blocks, and a token left
-//     over only makes a waiter look again. Close closes closedCh under mu.
+//     noDelay, everConn, shutRd, shutWr, soErr, the deadlines, the ring
+//     pointers and the flags of the data path (rxEOF, rxStalled,
+//     kickPending, rdWaiting, wrWaiting). The wake channels hold one
+//     token: a poke never blocks, and a token left over only makes a
+//     waiter look again. Close closes closedCh under mu.
 //
-// The read buffer's hand-off. Recv puts the caller's buffer in rdBuf and
-// posts rd (recvOnCore); from the post until rd.done is signalled the
-// buffer and the result fields are the core's. recvOnCore copies what is
-// there: leftover bytes, the connection's, or the end with the pending
-// error. When there is nothing and the socket blocks (rdPark) it parks
-// the read instead: it sets rdParked and signals nothing. Readable (data)
-// and Closed (the connection ended) then fill the parked read
-// (fillParked), and Shutdown(SHUT_RD) ends it with io.EOF; each clears
-// rdParked and signals rd.done, so an entry is signalled exactly once and
-// the one-slot channel never blocks the core. A fill that found nothing
-// (a Readable with no bytes) hands Recv nothing: it waits on rdWake and
-// enters again.
+// The rings. rx is filled by the core (from the connection's receive
+// buffer, as far as rx has room) and drained by the reader; tx is filled
+// by the writer and drained by the core (into the connection's send
+// buffer, as far as it has room). Each side publishes only its own index.
+// The core takes a ring from the engine's pool when the first bytes come
+// (rx) and the writer when it first writes (tx); both go back to the pool
+// on the core once the application closed the socket (Close takes rdMu and
+// wrMu after setting closed, so no call is left inside a ring) and the
+// core has nothing more to move.
 //
-// The reader meanwhile waits on rd.done, its deadline, Close (closedCh),
-// rdWake (a deadline moved: the timer is set again) and the loop's end. At
-// the deadline or Close it does not take the buffer back: it posts the
-// cancel (cancelRecvOnCore) and waits for rd.done again. One goroutine's
-// posts keep their order in the mailbox, so the cancel runs after the
-// entry and finds the read either still parked, which it ends with
-// rdCancelled (Recv returns os.ErrDeadlineExceeded, or EBADF after Close),
-// or filled already, and then Recv returns the data: the fill and the
-// cancel race on the core, where only one of them can win. A deadline
-// extended after the cancel was posted does not save the read. When the
-// loop is stopping the cancel cannot be posted; the reader still waits
-// for rd.done or the loop's end, as the loop's last turn may fill the
-// read. So Recv returns only once the core has let go of the buffer.
-//
-// Send hands wrBuf over the same way, but its entry never parks: it
-// queues what fits and signals; a blocking Send then waits on wrWake
-// (Writable) and enters again.
+// Wake-ups happen on transitions only. A reader that finds rx empty sets
+// rdWaiting, looks again, and sleeps on rdWake; the core pokes it when it
+// moves bytes into rx (or the FIN, or the end) and finds rdWaiting set,
+// which it clears: one poke per sleep however many segments the turn
+// brings. A writer that finds tx full sleeps the same way on wrWaiting and
+// wrWake. The core learns of new bytes in tx, and of room in an rx it had
+// filled (rxStalled), through kick: a pre-built entry posted to the
+// mailbox without waiting, at most one pending per socket (kickPending).
 type Socket struct {
 	// Fixed when the socket is made.
-	e    *Engine
-	v6   bool
-	core int // the owning core once connected or accepted
+	e      *Engine
+	v6     bool
+	core   int // the owning core once connected or accepted
+	kickFn func(now mono.Time)
 
 	// Owned by the core.
-	conn     *tcp.Conn
-	leftover []byte // unread bytes saved when the connection ended
-	rdParked bool   // a read waits for data in rdBuf
+	conn         *tcp.Conn
+	leftover     []byte // unread bytes rx had no room for when the connection ended
+	appClosed    bool   // Close's entry ran: the application has let go
+	finPending   bool   // SHUT_WR: the FIN follows when tx drains
+	closePending bool   // Close: the close follows when tx drains
 
 	// The reader's, under rdMu.
-	rdMu        sync.Mutex
-	rd          sqCall
-	rdCancelFn  func(now mono.Time)
-	rdBuf       []byte
-	rdPark      bool // the entry may park (a blocking read)
-	rdTimer     *time.Timer
-	rdN         int // results: the core's until rd.done
-	rdEOF       bool
-	rdErr       error
-	rdCancelled bool
+	rdMu    sync.Mutex
+	rdTimer *time.Timer
 
 	// The writer's, under wrMu.
 	wrMu    sync.Mutex
-	wr      sqCall
-	wrBuf   []byte
 	wrTimer *time.Timer
-	wrN     int // results: the core's until wr.done
-	wrErr   error
 
 	// Any goroutine, under mu.
 	mu     sync.Mutex     // control calls: bind, listen, connect, options, close
@@ -150,6 +131,15 @@ type Socket struct {
 	rdWake     chan struct{}
 	wrWake     chan struct{}
 	connWake   chan struct{} // the connection was established or ended
+
+	// The data path (sockring.go).
+	rx          atomic.Pointer[byteRing] // core -> reader
+	tx          atomic.Pointer[byteRing] // writer -> core
+	rxEOF       atomic.Bool              // the peer's FIN is behind the bytes in rx
+	rxStalled   atomic.Bool              // the connection holds bytes rx had no room for
+	kickPending atomic.Bool              // a kick is in the mailbox
+	rdWaiting   atomic.Bool              // the reader sleeps on an empty rx
+	wrWaiting   atomic.Bool              // the writer sleeps on a full tx
 }
 
 // sqCall is a reusable squeue entry: fn runs on the core and signals done.
@@ -179,9 +169,7 @@ func (e *Engine) Socket(domain, typ, proto int) (*Socket, error) {
 func (e *Engine) newSocket(v6 bool, core int) *Socket {
 	s := &Socket{e: e, v6: v6, core: core, linger: -1, closedCh: make(chan struct{}),
 		rdWake: make(chan struct{}, 1), wrWake: make(chan struct{}, 1), connWake: make(chan struct{}, 1)}
-	s.rd = sqCall{fn: s.recvOnCore, done: make(chan struct{}, 1)}
-	s.rdCancelFn = s.cancelRecvOnCore
-	s.wr = sqCall{fn: s.sendOnCore, done: make(chan struct{}, 1)}
+	s.kickFn = s.kickOnCore
 	return s
 }
 
@@ -277,26 +265,36 @@ func (s *Socket) Established(c *tcp.Conn) {
 	s.setSt(sockConnected)
 	poke(s.connWake)
 	poke(s.wrWake)
+	s.serviceRx() // bytes that came with the handshake
 }
 
-// Readable implements tcp.Handler: a parked read is filled at once.
-func (s *Socket) Readable(c *tcp.Conn) {
-	if s.rdParked {
-		s.fillParked()
-		return
-	}
-	poke(s.rdWake)
-}
+// Readable implements tcp.Handler: the bytes go into rx at once.
+func (s *Socket) Readable(c *tcp.Conn) { s.serviceRx() }
 
-// Writable implements tcp.Handler.
-func (s *Socket) Writable(c *tcp.Conn) { poke(s.wrWake) }
+// Writable implements tcp.Handler: tx drains into the room that opened.
+func (s *Socket) Writable(c *tcp.Conn) { s.serviceTx() }
 
 // Closed implements tcp.Handler: the bytes the application has not read
-// yet are kept, so that a half-closed socket still reads them.
+// yet are kept (in rx, and what rx has no room for in leftover), so that a
+// half-closed socket still reads them.
 func (s *Socket) Closed(c *tcp.Conn, err error) {
-	if n := c.Readable(); n > 0 && !s.closed.Load() {
-		s.leftover = make([]byte, n)
-		c.Read(s.leftover)
+	if n := c.Readable(); n > 0 && !s.closed.Load() && !s.appClosed {
+		if r := s.rx.Load(); r != nil || n <= s.e.rings.size {
+			if r == nil {
+				r = s.e.rings.get()
+				s.rx.Store(r)
+			}
+			a, b := r.space()
+			m := c.Read(a)
+			if m == len(a) {
+				m += c.Read(b)
+			}
+			r.produce(m)
+		}
+		if n := c.Readable(); n > 0 {
+			s.leftover = make([]byte, n)
+			c.Read(s.leftover)
+		}
 	}
 	s.conn = nil
 	var errno syscall.Errno
@@ -304,11 +302,11 @@ func (s *Socket) Closed(c *tcp.Conn, err error) {
 		s.soErr.Store(uintptr(errno))
 	}
 	s.setSt(sockDisconnected)
-	if s.rdParked {
-		s.fillParked()
-	}
+	s.releaseRings()
 	poke(s.connWake)
+	s.rdWaiting.Store(false)
 	poke(s.rdWake)
+	s.wrWaiting.Store(false)
 	poke(s.wrWake)
 }
 

@@ -35,6 +35,12 @@ type sockPair struct {
 
 func newSockPair(t testing.TB, mod func(*tcp.Config)) *sockPair {
 	t.Helper()
+	return newSockPairWith(t, mod, nil)
+}
+
+// newSockPairWith is newSockPair with emod changing both engines' Config.
+func newSockPairWith(t testing.TB, mod func(*tcp.Config), emod func(*Config)) *sockPair {
+	t.Helper()
 	la, lb, err := rings.NewMemPair(rings.MemConfig{Frames: 4096})
 	if err != nil {
 		t.Fatal(err)
@@ -45,8 +51,12 @@ func newSockPair(t testing.TB, mod func(*tcp.Config)) *sockPair {
 	}
 	idle := cores.IdlePolicy{SleepAfter: 64, SleepFor: 200 * time.Microsecond}
 	mk := func(l rings.Link, mac net.HardwareAddr, a4, a6 string) *Engine {
-		e, err := New(Config{MAC: mac, CPUs: []int{0}, Idle: idle, TCP: &cfg,
-			Addrs: []netip.Prefix{netip.MustParsePrefix(a4), netip.MustParsePrefix(a6)}}, []rings.Link{l})
+		ec := Config{MAC: mac, CPUs: []int{0}, Idle: idle, TCP: &cfg,
+			Addrs: []netip.Prefix{netip.MustParsePrefix(a4), netip.MustParsePrefix(a6)}}
+		if emod != nil {
+			emod(&ec)
+		}
+		e, err := New(ec, []rings.Link{l})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,5 +1,5 @@
-// A socket's data calls: Send and Recv through their squeue entries, the
-// read parked on the core, waiting, deadlines and wake-ups.
+// A socket's data calls: Send and Recv through the socket's rings
+// (sockring.go), waiting, deadlines and wake-ups.
 
 package engine
 
@@ -9,13 +9,12 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/pollstack/pollstack/mono"
 )
 
-// Send queues p for sending (send(2)). A blocking socket waits for room in
-// the send buffer until all of p is queued; a non-blocking one queues what
-// fits and returns EAGAIN when nothing did.
+// Send queues p for sending (send(2)): it copies into the socket's send
+// ring, which the core drains into the connection. A blocking socket waits
+// for room until all of p is queued; a non-blocking one queues what fits
+// and returns EAGAIN when nothing did.
 func (s *Socket) Send(p []byte) (int, error) {
 	s.wrMu.Lock()
 	defer s.wrMu.Unlock()
@@ -24,27 +23,37 @@ func (s *Socket) Send(p []byte) (int, error) {
 		if s.closed.Load() {
 			return total, syscall.EBADF
 		}
-		switch s.st() {
+		st := s.st()
+		switch st {
 		case sockIdle, sockBound, sockListening, sockConnecting:
 			return total, syscall.ENOTCONN
 		}
 		if s.shutWr.Load() {
 			return total, syscall.EPIPE
 		}
+		if s.e.stopped.Load() {
+			return total, ErrEngineStopped
+		}
+		if st == sockDisconnected {
+			err := s.takeErr()
+			if err == nil {
+				err = syscall.EPIPE
+			}
+			return total, err
+		}
 		if err := s.wrDeadlinePassed(); err != nil {
 			return total, err
 		}
-		s.wrBuf = p
-		if err := s.enter(&s.wr); err != nil {
-			s.wrBuf = nil
-			return total, err
+		r := s.txRing()
+		if n := r.write(p); n > 0 {
+			total += n
+			p = p[n:]
+			if err := s.kick(); err != nil {
+				return total, err
+			}
 		}
-		s.wrBuf = nil
-		n, err := s.wrN, s.wrErr
-		total += n
-		p = p[n:]
-		if err != nil || len(p) == 0 {
-			return total, err
+		if len(p) == 0 {
+			return total, nil
 		}
 		if s.nonblock.Load() {
 			if total == 0 {
@@ -52,7 +61,14 @@ func (s *Socket) Send(p []byte) (int, error) {
 			}
 			return total, nil
 		}
+		// tx is full: sleep until the core drains some of it. The flag
+		// first, then a last look, so that a drain in between is seen.
+		s.wrWaiting.Store(true)
+		if r.free() > 0 {
+			continue
+		}
 		if err := s.wait(s.wrWake, &s.wrDeadline, &s.wrTimer); err != nil {
+			s.wrWaiting.Store(false)
 			return total, err
 		}
 	}
@@ -65,28 +81,10 @@ func (s *Socket) wrDeadlinePassed() error {
 	return nil
 }
 
-// sendOnCore is the send half of the squeue entry.
-func (s *Socket) sendOnCore(now mono.Time) {
-	s.wrN, s.wrErr = 0, nil
-	if s.conn == nil {
-		s.wrErr = s.takeErr()
-		if s.wrErr == nil {
-			s.wrErr = syscall.EPIPE
-		}
-	} else {
-		c := s.e.cores[s.core]
-		c.now = now
-		c.tcp.SetNow(now)
-		s.conn.SetNoDelay(s.noDelay.Load())
-		s.wrN, s.wrErr = s.conn.Write(s.wrBuf)
-		c.flush()
-	}
-	s.wr.done <- struct{}{}
-}
-
-// Recv reads received bytes into p (recv(2)): 0 and io.EOF once the peer
-// closed its side (or after SHUT_RD). A blocking socket waits for data; a
-// non-blocking one returns EAGAIN.
+// Recv reads received bytes into p (recv(2)) from the socket's receive
+// ring, which the core fills: 0 and io.EOF once the peer closed its side
+// and every byte was read (or after SHUT_RD). A blocking socket waits for
+// data; a non-blocking one returns EAGAIN.
 func (s *Socket) Recv(p []byte) (int, error) {
 	s.rdMu.Lock()
 	defer s.rdMu.Unlock()
@@ -101,140 +99,70 @@ func (s *Socket) Recv(p []byte) (int, error) {
 		if s.shutRd.Load() {
 			return 0, io.EOF
 		}
+		if s.e.stopped.Load() {
+			return 0, ErrEngineStopped
+		}
 		if d := s.rdDeadline.Load(); d != 0 && time.Now().UnixNano() >= d {
 			return 0, os.ErrDeadlineExceeded
 		}
 		if len(p) == 0 {
 			return 0, nil
 		}
-		if s.st() != sockConnecting {
-			n, err, done := s.recvEntry(p)
-			if done {
-				return n, err
-			}
+		if n, err, done := s.recvRing(p); done {
+			return n, err
 		}
 		if s.nonblock.Load() {
 			return 0, syscall.EAGAIN
 		}
+		// rx is empty: sleep until the core fills it. The flag first,
+		// then a last look, so that bytes published in between are seen.
+		s.rdWaiting.Store(true)
+		if s.rxReady() {
+			continue
+		}
 		if err := s.wait(s.rdWake, &s.rdDeadline, &s.rdTimer); err != nil {
+			s.rdWaiting.Store(false)
 			return 0, err
 		}
 	}
 }
 
-// recvEntry enters the squeue to read into p. A blocking socket's entry
-// parks on the core when there is nothing to read: the core fills p when
-// data, the FIN or an error arrives (one entry and one wake-up per read).
-// done is false when the caller should wait and try again.
-func (s *Socket) recvEntry(p []byte) (n int, err error, done bool) {
-	s.rdBuf, s.rdPark, s.rdCancelled = p, !s.nonblock.Load(), false
-	defer func() { s.rdBuf = nil }()
-	l := s.e.loops[s.core]
-	if err := s.post(s.rd.fn); err != nil {
-		return 0, err, true
-	}
-	for cancelled := false; ; {
-		var tc <-chan time.Time
-		if d := s.rdDeadline.Load(); d != 0 && !cancelled {
-			left := time.Duration(d - time.Now().UnixNano())
-			if left <= 0 {
-				left = 0
-			}
-			if s.rdTimer == nil {
-				s.rdTimer = time.NewTimer(left)
-			} else {
-				s.rdTimer.Reset(left)
-			}
-			tc = s.rdTimer.C
-		}
-		closed := s.closedCh
-		if cancelled {
-			closed = nil
-		}
-		select {
-		case <-s.rd.done:
-			switch {
-			case s.rdN > 0 || s.rdErr != nil:
-				return s.rdN, s.rdErr, true
-			case s.rdEOF:
-				return 0, io.EOF, true
-			case s.rdCancelled:
-				if s.closed.Load() {
-					return 0, syscall.EBADF, true
-				}
-				return 0, os.ErrDeadlineExceeded, true
-			}
-			return 0, nil, false
-		case <-s.rdWake:
-			// A new deadline, or a wake-up left from before: look again.
-		case <-tc:
-			if d := s.rdDeadline.Load(); d != 0 && time.Now().UnixNano() >= d {
-				cancelled = true
-				s.cancelRecv()
-			}
-		case <-closed:
-			cancelled = true
-			s.cancelRecv()
-		case <-l.Done():
-			return 0, ErrEngineStopped, true
+// recvRing reads what there is to read: bytes in rx, then the bytes kept
+// when the connection ended, then the end (io.EOF, or the pending error).
+// done is false when there is nothing yet.
+func (s *Socket) recvRing(p []byte) (n int, err error, done bool) {
+	// The end first: the core publishes bytes before it says the end.
+	st, eof := s.st(), s.rxEOF.Load()
+	if r := s.rx.Load(); r != nil {
+		if n := r.read(p); n > 0 {
+			s.consumed(r)
+			return n, nil, true
 		}
 	}
-}
-
-// cancelRecv posts the cancel of the parked read. When the loop is
-// stopping the post fails, but the loop may still fill the read in its
-// last turn: the reader waits for that or for the loop's end all the same,
-// so that the core never writes into a buffer the caller got back.
-func (s *Socket) cancelRecv() {
-	_ = s.post(s.rdCancelFn)
-}
-
-// cancelRecvOnCore ends a parked read with nothing (deadline or Close).
-func (s *Socket) cancelRecvOnCore(now mono.Time) {
-	if s.rdParked {
-		s.rdParked = false
-		s.rdN, s.rdEOF, s.rdErr, s.rdCancelled = 0, false, nil, true
-		s.rd.done <- struct{}{}
-	}
-}
-
-// fillParked completes a parked read on the core.
-func (s *Socket) fillParked() {
-	s.rdParked = false
-	s.readOnCore(s.e.cores[s.core].now)
-	s.rd.done <- struct{}{}
-}
-
-// recvOnCore is the receive half of the squeue entry: it reads, or parks
-// the read when a blocking socket has nothing to read yet.
-func (s *Socket) recvOnCore(now mono.Time) {
-	s.readOnCore(now)
-	if s.rdN == 0 && !s.rdEOF && s.rdErr == nil && s.rdPark {
-		s.rdParked = true // Readable or Closed completes it
-		return
-	}
-	s.rd.done <- struct{}{}
-}
-
-// readOnCore reads into rdBuf what is there: leftover bytes, the
-// connection's, or the end.
-func (s *Socket) readOnCore(now mono.Time) {
-	s.rdN, s.rdEOF, s.rdErr = 0, false, nil
 	switch {
-	case len(s.leftover) > 0:
-		s.rdN = copy(s.rdBuf, s.leftover)
-		s.leftover = s.leftover[s.rdN:]
-	case s.conn == nil:
-		s.rdErr = s.takeErr()
-		s.rdEOF = true
-	default:
-		c := s.e.cores[s.core]
-		c.now = now
-		c.tcp.SetNow(now)
-		s.rdN = s.conn.Read(s.rdBuf)
-		s.rdEOF = s.rdN == 0 && s.conn.EOF()
-		c.flush()
+	case st == sockDisconnected:
+		if len(s.leftover) > 0 {
+			n := copy(p, s.leftover)
+			s.leftover = s.leftover[n:]
+			return n, nil, true
+		}
+		if err := s.takeErr(); err != nil {
+			return 0, err, true
+		}
+		return 0, io.EOF, true
+	case eof:
+		return 0, io.EOF, true
 	}
+	return 0, nil, false
+}
+
+// rxReady reports whether Recv has something to return without waiting.
+func (s *Socket) rxReady() bool {
+	if s.st() == sockDisconnected || s.rxEOF.Load() || s.shutRd.Load() {
+		return true
+	}
+	r := s.rx.Load()
+	return r != nil && r.used() > 0
 }
 
 // wait blocks until wake fires, the deadline passes, the socket closes or
