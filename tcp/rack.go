@@ -853,7 +853,12 @@ func (c *Conn) frtoAck(advanced bool) {
 		c.frto = frtoSecondAck
 		c.sndNxt = c.sndMax
 		for i := 0; i < 2; i++ {
-			n := c.segSize()
+			// At most what the send buffer holds beyond snd_max: one
+			// segment of new data may be all there is.
+			n := min(c.segSize(), c.snd.n-int(c.sndMax.Sub(c.sndUna)))
+			if n <= 0 {
+				break
+			}
 			if !c.emit(c.sndMax, n, FlagACK) {
 				c.noFrame()
 				break

@@ -509,6 +509,19 @@ func TestRFC5682_FRTOSpuriousTimeoutUndo(t *testing.T) {
 	}
 }
 
+// F-RTO after a timeout with only one segment of new data left to send:
+// that one goes, nothing beyond the send buffer's end.
+func TestRFC5682_FRTOWithOneNewSegment(t *testing.T) {
+	p, c, size := rackPeer(t, DefaultConfig())
+	seg, _, max := rtoAfterProbe(t, p, c, size, 12)
+	s := p.mk(FlagACK, p.nxt, seg(2), nil)
+	p.inject(&s)
+	got := dataSegs(p.take())
+	if len(got) != 1 || got[0].Seq != max || len(got[0].Payload) != size {
+		t.Fatalf("after the first new ACK: %v, want the one new segment from %d", got, max)
+	}
+}
+
 // RFC 5682 2.1 step 3a: when a duplicate ACK follows the two new
 // segments, the timeout was real: what is missing is sent again, once
 // (here RACK, told by the SACK, finds it lost), and the reduction stays.
