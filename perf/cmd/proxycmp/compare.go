@@ -406,6 +406,9 @@ func (b *bench) turn(ctx context.Context, round int, px string) (t turn) {
 	}
 
 	if px == pxPollstack {
+		// The cores publish their proxy counters every 50 ms: wait for
+		// the copy that has the last requests.
+		time.Sleep(120 * time.Millisecond)
 		m, err := scrape(ctx, p.metrics)
 		if err != nil {
 			t.Error = "metrics: " + err.Error()
