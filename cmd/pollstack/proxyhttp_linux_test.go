@@ -281,7 +281,8 @@ func TestProxyHTTPAgainstKernelPeers(t *testing.T) {
 	m := scrape(t, p.metrics)
 	reqs := metricSum(m, "pollstack_proxy_server_http_requests_total") - metricSum(before, "pollstack_proxy_server_http_requests_total")
 	reused := metricSum(m, "pollstack_proxy_server_pool_reused_total") - metricSum(before, "pollstack_proxy_server_pool_reused_total")
-	t.Logf("wrk keep-alive: %.0f requests, %.0f on pooled connections (%.2f%%)", reqs, reused, 100*reused/reqs)
+	segs := metricSum(m, "pollstack_tcp_sndpack_total") - metricSum(before, "pollstack_tcp_sndpack_total")
+	t.Logf("wrk keep-alive: %.0f requests, %.0f on pooled connections (%.2f%%); %.2f data segments sent per request", reqs, reused, 100*reused/reqs, segs/reqs)
 	if reqs < 1000 || reused < 0.99*reqs {
 		t.Errorf("pool reuse %.0f of %.0f requests, want at least 99%%", reused, reqs)
 	}
