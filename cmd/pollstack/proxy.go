@@ -107,6 +107,12 @@ func runProxy(args []string, stdout, stderr io.Writer) error {
 		f.addrs = append(f.addrs, p.String())
 	}
 	f.sysctl.sets = append(append(listFlag{}, cfg.Sysctl...), f.sysctl.sets...)
+	// The file's routes, then the flags'; --gateway replaces the file's
+	// gateways.
+	f.routes = append(append(listFlag{}, cfg.Routes...), f.routes...)
+	if !flagGiven(fs, "gateway") {
+		f.gateways = append(listFlag{}, cfg.Gateways...)
+	}
 	if err := f.check(); err != nil {
 		return err
 	}

@@ -25,6 +25,11 @@ type Config struct {
 	// in the file's order; checked for form here, against the tunables by
 	// the command, which applies its --sysctl flags after them.
 	Sysctl []string
+	// Routes are static routes as PREFIX=NEXTHOP and Gateways default
+	// gateways (at most one per family), as the engine's --route and
+	// --gateway flags take them; checked for form here, against the
+	// addresses by the command.
+	Routes, Gateways []string
 
 	Listeners []Listener
 	Backends  []BackendGroup

@@ -155,6 +155,7 @@ func globalFields(c *Config) []field {
 	return []field{
 		{"iface", c.Iface}, {"netns", c.Netns}, {"addr", addrs}, {"cores", c.Cores},
 		{"metrics", c.Metrics}, {"drain", dur(c.Drain)}, {"sysctl", strings.Join(c.Sysctl, " ")},
+		{"route", strings.Join(c.Routes, " ")}, {"gateway", strings.Join(c.Gateways, " ")},
 	}
 }
 

@@ -38,6 +38,12 @@ func (c *Config) Format() string {
 	for _, s := range c.Sysctl {
 		line(true, "sysctl %s", s)
 	}
+	for _, r := range c.Routes {
+		line(true, "route %s", r)
+	}
+	for _, g := range c.Gateways {
+		line(true, "gateway %s", g)
+	}
 	for _, l := range c.Listeners {
 		b.WriteByte('\n')
 		line(false, "frontend %s", l.Name)

@@ -267,6 +267,8 @@ func init() {
 		})},
 		"addr":            {secGlobal, (*parser).addr},
 		"sysctl":          {secGlobal, (*parser).sysctl},
+		"route":           {secGlobal, (*parser).route},
+		"gateway":         {secGlobal, (*parser).gateway},
 		"mode":            {secDefaults | secProxies, (*parser).mode},
 		"balance":         {secDefaults | secGroups, (*parser).balance},
 		"maxconn":         {secDefaults | secListeners, intDirective(func(s *settings) *opt[int] { return &s.maxconn }, 0, MaxMaxConn)},
@@ -378,6 +380,45 @@ func (p *parser) sysctl(l []token) error {
 		return p.errAt(l[1], "sysctl %v", err)
 	}
 	p.cfg.Sysctl = append(p.cfg.Sysctl, l[1].s)
+	return nil
+}
+
+// route reads route PREFIX=NEXTHOP.
+func (p *parser) route(l []token) error {
+	if err := p.args(l, 1, 1, "PREFIX=NEXTHOP"); err != nil {
+		return err
+	}
+	pfx, hop, ok := strings.Cut(l[1].s, "=")
+	pp, err := netip.ParsePrefix(pfx)
+	if err == nil && pp != pp.Masked() {
+		err = fmt.Errorf("host bits set (want %v)", pp.Masked())
+	}
+	if !ok || err != nil {
+		return p.errAt(l[1], "route %q: want PREFIX=NEXTHOP, as 198.19.0.0/24=198.18.0.2", l[1].s)
+	}
+	h, err := netip.ParseAddr(hop)
+	if err != nil || h.Is4() != pp.Addr().Is4() {
+		return p.errAt(l[1], "route %q: the next hop must be an IP address of the prefix's family", l[1].s)
+	}
+	p.cfg.Routes = append(p.cfg.Routes, l[1].s)
+	return nil
+}
+
+// gateway reads gateway IP, at most one per family.
+func (p *parser) gateway(l []token) error {
+	if err := p.args(l, 1, 1, "IP"); err != nil {
+		return err
+	}
+	a, err := netip.ParseAddr(l[1].s)
+	if err != nil {
+		return p.errAt(l[1], "gateway %q: want an IP address", l[1].s)
+	}
+	for _, g := range p.cfg.Gateways {
+		if netip.MustParseAddr(g).Is4() == a.Is4() {
+			return p.errAt(l[1], "gateway %s: a second gateway of its family (gateway %s came first)", l[1].s, g)
+		}
+	}
+	p.cfg.Gateways = append(p.cfg.Gateways, l[1].s)
 	return nil
 }
 

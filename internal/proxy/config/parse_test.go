@@ -125,8 +125,11 @@ func TestParseHTTP(t *testing.T) {
 	if !reflect.DeepEqual(c, again) {
 		t.Fatalf("Format and Parse again:\n got %+v\nwant %+v", again, c)
 	}
-	c = parseString(t, "defaults\n mode http\nfrontend f\n bind :80\n use_backend api path /api/\n use_backend img host Img.Example\n default_backend web\nbackend web\n server a 198.18.0.2:80\nbackend api\n server a 198.18.0.2:81\nbackend img\n server a 198.18.0.2:82\n")
+	c = parseString(t, "global\n route 198.19.0.0/24=198.18.0.2\n gateway 2001:2::2\ndefaults\n mode http\nfrontend f\n bind :80\n use_backend api path /api/\n use_backend img host Img.Example\n default_backend web\nbackend web\n server a 198.18.0.2:80\nbackend api\n server a 198.18.0.2:81\nbackend img\n server a 198.18.0.2:82\n")
 	want := []Route{{Backend: "api", PathPrefix: "/api/"}, {Backend: "img", Host: "img.example"}}
+	if len(c.Routes) != 1 || c.Routes[0] != "198.19.0.0/24=198.18.0.2" || len(c.Gateways) != 1 || c.Gateways[0] != "2001:2::2" {
+		t.Fatalf("routes %q gateways %q", c.Routes, c.Gateways)
+	}
 	if !reflect.DeepEqual(c.Listeners[0].Routes, want) {
 		t.Fatalf("routes %+v, want %+v", c.Listeners[0].Routes, want)
 	}
@@ -281,6 +284,11 @@ func TestParseBad(t *testing.T) {
 		{"listen a\n health-check http GET health\n", "t.conf:2:24: health-check http wants [GET|HEAD|OPTIONS] /PATH"},
 		{"listen a\n health-check off now\n", `t.conf:2:19: health-check off: unexpected "now"`},
 		{"listen a\n queue 10\n bind :80\n" + srv, "t.conf:2:2: queue 10 in listen a, but no server has a maxconn: nothing would ever wait"},
+		{"global\n route 198.19.0.0/24\n", `t.conf:2:8: route "198.19.0.0/24": want PREFIX=NEXTHOP, as 198.19.0.0/24=198.18.0.2`},
+		{"global\n route 198.19.0.1/24=198.18.0.2\n", `t.conf:2:8: route "198.19.0.1/24=198.18.0.2": want PREFIX=NEXTHOP, as 198.19.0.0/24=198.18.0.2`},
+		{"global\n route 198.19.0.0/24=2001:2::2\n", `t.conf:2:8: route "198.19.0.0/24=2001:2::2": the next hop must be an IP address of the prefix's family`},
+		{"global\n gateway x\n", `t.conf:2:10: gateway "x": want an IP address`},
+		{"global\n gateway 198.18.0.2\n gateway 198.18.0.3\n", "t.conf:3:10: gateway 198.18.0.3: a second gateway of its family (gateway 198.18.0.2 came first)"},
 		{"listen a\n use_backend api if host_api\n", "t.conf:2:18: use_backend: HAProxy's ACL conditions are not supported; write use_backend NAME [host HOST] [path /PREFIX] (one of host and path at least)"},
 		{"listen a\n use_backend api\n", "t.conf:2:2: want use_backend NAME [host HOST] [path /PREFIX] (one of host and path at least)"},
 		{"listen a\n use_backend api path x\n", `t.conf:2:23: use_backend path "x": want a prefix beginning with / in printable ASCII`},
