@@ -161,9 +161,7 @@ func (h *clientLeg) Readable(c *tcp.Conn) {
 	case phaseForward:
 		a.pump(p, true)
 	case phaseHTTP:
-		x, y := corkLegs(c)
 		a.httpClientReadable(p)
-		uncork(x, y)
 	}
 }
 
@@ -176,9 +174,7 @@ func (h *clientLeg) Writable(c *tcp.Conn) {
 	case phaseForward:
 		(*App)(h).pump(p, false)
 	case phaseHTTP:
-		x, y := corkLegs(c)
 		(*App)(h).httpClientWritable(p)
-		uncork(x, y)
 	}
 }
 

@@ -103,12 +103,7 @@ func closePools(groups []*group) {
 // The backend connections.
 
 func (h *httpServer) Established(c *tcp.Conn) {
-	x, y := corkLegs(c)
-	(*App)(h).serverEstablished(c)
-	uncork(x, y)
-}
-
-func (a *App) serverEstablished(c *tcp.Conn) {
+	a := (*App)(h)
 	bc, ok := c.User.(*bconn)
 	if !ok {
 		return
@@ -126,12 +121,7 @@ func (a *App) serverEstablished(c *tcp.Conn) {
 }
 
 func (h *httpServer) Readable(c *tcp.Conn) {
-	x, y := corkLegs(c)
-	(*App)(h).serverReadable(c)
-	uncork(x, y)
-}
-
-func (a *App) serverReadable(c *tcp.Conn) {
+	a := (*App)(h)
 	bc, ok := c.User.(*bconn)
 	if !ok {
 		return
@@ -162,12 +152,7 @@ func (a *App) serverReadable(c *tcp.Conn) {
 }
 
 func (h *httpServer) Writable(c *tcp.Conn) {
-	x, y := corkLegs(c)
-	(*App)(h).serverWritable(c)
-	uncork(x, y)
-}
-
-func (a *App) serverWritable(c *tcp.Conn) {
+	a := (*App)(h)
 	bc, ok := c.User.(*bconn)
 	if !ok || bc.p == nil || bc.p.hs != hsExchange {
 		return
@@ -285,35 +270,5 @@ func (h *httpServer) AppTimer(c *tcp.Conn) {
 		} else {
 			a.httpReset(p)
 		}
-	}
-}
-
-// corkLegs holds back partial segments (TCP_NOPUSH) on c and on the other
-// leg of the exchange it carries, for the length of one handler: the
-// writes it makes (a head, chunk framing, body pieces) leave together in
-// full segments, and uncork sends the rest at its end.
-func corkLegs(c *tcp.Conn) (x, y *tcp.Conn) {
-	c.SetNoPush(true)
-	switch u := c.User.(type) {
-	case *bconn:
-		if u.p != nil {
-			y = u.p.cli
-		}
-	case *pair:
-		if u.bc != nil {
-			y = u.bc.c
-		}
-	}
-	if y != nil {
-		y.SetNoPush(true)
-	}
-	return c, y
-}
-
-// uncork sends what corkLegs held back.
-func uncork(x, y *tcp.Conn) {
-	x.SetNoPush(false)
-	if y != nil {
-		y.SetNoPush(false)
 	}
 }
