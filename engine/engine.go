@@ -65,6 +65,10 @@ type Config struct {
 	// power of two, MinSocketRing..MaxSocketRing; docs/sockets.md); 0
 	// means DefaultSocketRing.
 	SocketRing int
+	// Frag4 and Frag6 are each core's IP reassembly limits
+	// (net.inet.ip.maxfragpackets, maxfragsperpacket, fragttl and their
+	// net.inet6.ip6 twins); zero fields take the defaults (frag.go).
+	Frag4, Frag6 FragConfig
 }
 
 // ListenSpec is a port the engine listens on.
@@ -93,6 +97,7 @@ type Engine struct {
 
 	// The socket layer (socket.go, sockconn.go, sockio.go, sockring.go, sockopt.go).
 	ports    *portTable
+	udp      *udpTable
 	rings    *ringPool
 	done     chan struct{} // closed when the engine stops
 	stopped  atomic.Bool
@@ -109,13 +114,14 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 	}
 	e := &Engine{done: make(chan struct{})}
 	e.ports = newPortTable(e)
+	e.udp = &udpTable{}
 	rp, err := newRingPool(cfg.SocketRing)
 	if err != nil {
 		return nil, err
 	}
 	e.rings = rp
 	var st *steering
-	if cfg.TCP != nil && len(links) > 1 {
+	if len(links) > 1 && !cfg.Sink {
 		var err error
 		if st, err = newSteering(cfg.RSSKey, cfg.RSSTable, len(links)); err != nil {
 			return nil, err
@@ -147,7 +153,8 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 		return nil, errors.New("engine: listening needs TCP")
 	}
 	for i, l := range links {
-		c, err := NewCore(CoreConfig{ID: i, MAC: cfg.MAC, Addrs: cfg.Addrs, Sink: cfg.Sink, TCP: cfg.TCP, Routes: cfg.Routes, AcceptRA: cfg.AcceptRA}, l)
+		c, err := NewCore(CoreConfig{ID: i, MAC: cfg.MAC, Addrs: cfg.Addrs, Sink: cfg.Sink, TCP: cfg.TCP, Routes: cfg.Routes, AcceptRA: cfg.AcceptRA,
+			Frag4: cfg.Frag4, Frag6: cfg.Frag6}, l)
 		if err != nil {
 			return nil, err
 		}
@@ -160,7 +167,7 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 		e.loops = append(e.loops, cores.NewLoop(cfg.CPUs[i], cfg.Pin, c, cfg.Idle))
 	}
 	for _, c := range e.cores {
-		c.ports = e.ports
+		c.ports, c.udp = e.ports, e.udp
 	}
 	e.routes, e.acceptRA = e.cores[0].routes, cfg.AcceptRA
 	if st != nil {

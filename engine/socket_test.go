@@ -331,7 +331,8 @@ func TestSocketErrnoTable(t *testing.T) {
 	// socket(2) itself.
 	for _, c := range []struct{ d, ty, pr int }{
 		{syscall.AF_UNIX, syscall.SOCK_STREAM, 0},
-		{syscall.AF_INET, syscall.SOCK_DGRAM, 0},
+		{syscall.AF_INET, syscall.SOCK_RAW, 0},
+		{syscall.AF_INET, syscall.SOCK_DGRAM, IPPROTO_TCP},
 		{syscall.AF_INET6, syscall.SOCK_STREAM, 17},
 	} {
 		if _, err := p.cli.Socket(c.d, c.ty, c.pr); err != syscall.EPROTONOSUPPORT {
