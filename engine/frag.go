@@ -83,6 +83,7 @@ type fragRange struct{ off, end int }
 type reassEntry struct {
 	key     fragKey
 	used    bool
+	dead    bool   // dropped for a hostile fragment: the rest of it is dropped too, until it expires
 	buf     []byte // reassHeadroom + maxReassPayload, kept for the slot's next datagram
 	hdr     [60]byte
 	hdrLen  int
@@ -104,7 +105,8 @@ type reassCounters struct {
 type reassTable struct {
 	cfg      FragConfig
 	entries  []reassEntry
-	n        int
+	n        int // entries in use, dead included
+	dead     int
 	nextScan mono.Time
 	stats    *Counters
 	ctr      reassCounters
@@ -142,16 +144,20 @@ func (r *reassTable) add(f *ipFragment, now mono.Time) (pkt []byte, hdrLen int) 
 	r.stats[r.ctr.fragments]++
 	end := f.off + len(f.data)
 	e := r.lookup(&f.key)
+	if e != nil && e.dead {
+		r.stats[r.ctr.dropped]++
+		return nil, 0
+	}
 	if end > maxReassPayload-r.hdrMin {
 		r.stats[r.ctr.toolong]++
-		r.discard(e, 1)
+		r.discard(e, f, now)
 		return nil, 0
 	}
 	if len(f.data) == 0 || f.more && len(f.data)%8 != 0 || f.off == 0 && len(f.data) < 8 {
 		// Nothing, a non-last fragment not a multiple of 8 bytes, or a
 		// first fragment too short for the upper-layer header (RFC 7112,
 		// RFC 1858): the datagram is not one we reassemble.
-		r.discard(e, 1)
+		r.discard(e, f, now)
 		return nil, 0
 	}
 	if e == nil {
@@ -161,7 +167,7 @@ func (r *reassTable) add(f *ipFragment, now mono.Time) (pkt []byte, hdrLen int) 
 	// Where the datagram's end is known, nothing may pass it, and a
 	// second last fragment must agree.
 	if e.total >= 0 && (end > e.total || !f.more && end != e.total) || !f.more && e.got > 0 && e.maxEnd() > end {
-		r.discard(e, 1)
+		r.discard(e, f, now)
 		return nil, 0
 	}
 	// Keep the ranges sorted; an overlap drops the whole datagram.
@@ -174,11 +180,11 @@ func (r *reassTable) add(f *ipFragment, now mono.Time) (pkt []byte, hdrLen int) 
 			r.stats[r.ctr.dropped]++ // an exact duplicate: only it goes
 			return nil, 0
 		}
-		r.discard(e, 1)
+		r.discard(e, f, now)
 		return nil, 0
 	}
 	if len(e.ranges) == r.cfg.MaxFragsPerPacket {
-		r.discard(e, 1)
+		r.discard(e, f, now)
 		return nil, 0
 	}
 	e.ranges = e.ranges[:len(e.ranges)+1]
@@ -239,14 +245,17 @@ func (r *reassTable) alloc(now mono.Time) *reassEntry {
 		}
 	}
 	if victim.used {
-		r.discard(victim, 0)
+		if !victim.dead {
+			r.stats[r.ctr.dropped] += uint64(len(victim.ranges))
+		}
+		r.free(victim)
 	}
 	e := victim
 	if e.buf == nil {
 		e.buf = make([]byte, reassHeadroom+maxReassPayload)
 		e.ranges = make([]fragRange, 0, r.cfg.MaxFragsPerPacket)
 	}
-	e.used, e.got, e.total, e.hdrLen = true, 0, -1, 0
+	e.used, e.dead, e.got, e.total, e.hdrLen = true, false, 0, -1, 0
 	e.ranges = e.ranges[:0]
 	e.expires = now.Add(r.cfg.TTL)
 	if r.n == 0 || e.expires < r.nextScan {
@@ -256,19 +265,26 @@ func (r *reassTable) alloc(now mono.Time) *reassEntry {
 	return e
 }
 
-// discard drops the datagram e (nil: none) and the fragment that caused
-// it (extra: 1), counting them in fragdropped.
-func (r *reassTable) discard(e *reassEntry, extra int) {
-	n := extra
-	if e != nil {
-		n += len(e.ranges)
-		r.free(e)
+// discard drops the datagram e (nil: none yet) and the fragment f that
+// condemned it, counting them in fragdropped. The datagram's entry stays,
+// dead, until it expires: the fragments of it still to come are dropped
+// too (RFC 5722: "including those not yet received").
+func (r *reassTable) discard(e *reassEntry, f *ipFragment, now mono.Time) {
+	if e == nil {
+		e = r.alloc(now)
+		e.key = f.key
 	}
-	r.stats[r.ctr.dropped] += uint64(n)
+	r.stats[r.ctr.dropped] += uint64(len(e.ranges)) + 1
+	e.ranges = e.ranges[:0]
+	e.dead = true
+	r.dead++
 }
 
 func (r *reassTable) free(e *reassEntry) {
-	e.used = false
+	if e.dead {
+		r.dead--
+	}
+	e.used, e.dead = false, false
 	e.ranges = e.ranges[:0]
 	r.n--
 }
@@ -283,14 +299,16 @@ func (r *reassTable) expire(now mono.Time) {
 	for i := range r.entries {
 		e := &r.entries[i]
 		if e.used && e.expires <= now {
-			r.stats[r.ctr.timeout] += uint64(len(e.ranges))
+			if !e.dead {
+				r.stats[r.ctr.timeout] += uint64(len(e.ranges))
+			}
 			r.free(e)
 		}
 	}
 }
 
-// pending returns the datagrams waiting for fragments.
-func (r *reassTable) pending() int { return r.n }
+// pending returns the datagrams waiting for fragments (not the dead).
+func (r *reassTable) pending() int { return r.n - r.dead }
 
 // inputFragment4 takes an IPv4 fragment (p cut to its total length, ihl
 // its header's length) into the core's reassembly, and hands the datagram

@@ -151,7 +151,7 @@ func (c *Core) inputIPv4(d rings.Desc, b []byte, now mono.Time) {
 		c.drop(d, DropNotForUs)
 		return
 	}
-	p = p[:total] // strip Ethernet padding
+	p = p[:total]                // strip Ethernet padding
 	if be16(p[6:])&0x3fff != 0 { // MF set or a fragment offset
 		c.inputFragment4(d, p, ihl, now)
 		return

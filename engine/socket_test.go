@@ -491,8 +491,8 @@ func TestNetConnErrors(t *testing.T) {
 	if !errors.As(err, &oe) || !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("dial a closed port: %v", err)
 	}
-	if _, err := p.cli.DialContext(context.Background(), "udp", "198.18.0.1:81"); err == nil {
-		t.Fatal("dial udp succeeded")
+	if _, err := p.cli.DialContext(context.Background(), "sctp", "198.18.0.1:81"); err == nil {
+		t.Fatal("dial sctp succeeded")
 	}
 	if _, err := p.cli.DialContext(context.Background(), "tcp", "example.com:80"); err == nil {
 		t.Fatal("dial a host name succeeded")
