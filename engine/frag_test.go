@@ -494,5 +494,3 @@ func TestUDPEchoAllocatesNothing(t *testing.T) {
 		t.Fatalf("nothing reassembled: %d, %d", st[IPReassembled], st[IP6Reassembled])
 	}
 }
-
-
