@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -342,3 +343,53 @@ func TestUDPSocketErrnoTable(t *testing.T) {
 }
 
 func nativeUint32(b []byte) uint32 { return binary.NativeEndian.Uint32(b) }
+
+// On a two-core engine a datagram socket belongs to one core; datagrams
+// for it that arrive on the other core's queue (whole, or in fragments
+// reassembled there) are handed to it, and every one is received.
+func TestUDPDatagramsSteeredToTheSocketsCore(t *testing.T) {
+	b := newSteerBed(t, 0, nil)
+	if err := b.e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.e.Stop() })
+	pc, err := b.e.ListenUDP("udp", ":53")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	owner := pc.s.core
+	want := map[string]bool{}
+	for i := 0; i < 20; i++ {
+		v6 := i%4 >= 2
+		payload := []byte(fmt.Sprintf("datagram %d", i))
+		if i%5 == 0 {
+			payload = bytes.Repeat(payload, 300) // in fragments
+		}
+		want[string(payload)] = true
+		for _, f := range fragFrames(t, v6, 53, payload, 1024, uint32(i)) {
+			b.inject(t, i%2, f)
+		}
+	}
+	pc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 65536)
+	for len(want) > 0 {
+		n, _, err := pc.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatalf("%d datagrams not received: %v", len(want), err)
+		}
+		if !want[string(buf[:n])] {
+			t.Fatalf("unexpected datagram of %d bytes", n)
+		}
+		delete(want, string(buf[:n]))
+	}
+	for _, c := range b.e.cores {
+		b.e.onCore(c.id, func(*Core) { c.Publish(0) })
+	}
+	tot := b.e.Totals()
+	other := b.e.cores[1-owner].pub.Load()
+	if other[SteeredOut] != 10 || tot[SteeredIn] != 10 || other[IPReassembled]+other[IP6Reassembled] != 2 {
+		t.Fatalf("core %d (not the owner): steered out %d, reassembled %d+%d; steered in %d; want 10, 2, 10",
+			1-owner, other[SteeredOut], other[IPReassembled], other[IP6Reassembled], tot[SteeredIn])
+	}
+}
