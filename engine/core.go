@@ -60,6 +60,9 @@ type CoreConfig struct {
 	// Frag4 and Frag6 are the reassembly limits (frag.go); zero fields
 	// take the defaults.
 	Frag4, Frag6 FragConfig
+	// ICMPLim and ICMP6ErrPPSLimit are the port unreachables sent per
+	// second (Config's fields of the same names).
+	ICMPLim, ICMP6ErrPPSLimit int
 }
 
 type addr4 struct {
@@ -126,6 +129,8 @@ type Core struct {
 	mtu        int       // the link MTU our datagrams are fragmented to
 	fragID6    uint32    // identification of the IPv6 fragments we send
 	unreachLim rateLimit // port unreachables sent this second
+	icmpLim    int       // net.inet.icmp.icmplim
+	icmp6Lim   int       // net.inet6.icmp6.errppslimit
 	reass4     *reassTable
 	reass6     *reassTable
 	frag       ipFragment // scratch for the fragment being received
@@ -148,6 +153,14 @@ func NewCore(cfg CoreConfig, link rings.Link) (*Core, error) {
 	rand.Read(seed[:])
 	c.ipID = uint16(seed[0])<<8 | uint16(seed[1]) // unpredictable first identifications
 	c.fragID6 = uint32(seed[2])<<24 | uint32(seed[3])<<16 | uint32(seed[4])<<8 | uint32(seed[5])
+	for _, f := range []FragConfig{cfg.Frag4, cfg.Frag6} {
+		if f.MaxFragPackets < 0 || f.MaxFragPackets > MaxMaxFragPackets || f.MaxFragsPerPacket < 0 ||
+			f.MaxFragsPerPacket > MaxMaxFragsPerPacket || f.TTL < 0 {
+			return nil, fmt.Errorf("engine: reassembly limits %+v: want 0 (default) or 1..%d datagrams, 1..%d fragments, a TTL of 0 (default) or more",
+				f, MaxMaxFragPackets, MaxMaxFragsPerPacket)
+		}
+	}
+	c.icmpLim, c.icmp6Lim = icmpLimOr(cfg.ICMPLim, DefaultICMPLim), icmpLimOr(cfg.ICMP6ErrPPSLimit, DefaultICMP6ErrPPSLimit)
 	c.reass4 = newReassTable(cfg.Frag4, false, &c.stats, reassCounters{IPFragments, IPFragDropped, IPFragTimeout, IPReassembled, IPTooLong})
 	c.reass6 = newReassTable(cfg.Frag6, true, &c.stats, reassCounters{IP6Fragments, IP6FragDropped, IP6FragTimeout, IP6Reassembled, IP6TooLong})
 	// The pool's reserve (receive refills and control segments only) and the

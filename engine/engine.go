@@ -69,6 +69,10 @@ type Config struct {
 	// (net.inet.ip.maxfragpackets, maxfragsperpacket, fragttl and their
 	// net.inet6.ip6 twins); zero fields take the defaults (frag.go).
 	Frag4, Frag6 FragConfig
+	// ICMPLim and ICMP6ErrPPSLimit are net.inet.icmp.icmplim and
+	// net.inet6.icmp6.errppslimit: the port unreachables each core sends
+	// per second; 0 takes the default, a negative value sends none.
+	ICMPLim, ICMP6ErrPPSLimit int
 }
 
 // ListenSpec is a port the engine listens on.
@@ -154,7 +158,7 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 	}
 	for i, l := range links {
 		c, err := NewCore(CoreConfig{ID: i, MAC: cfg.MAC, Addrs: cfg.Addrs, Sink: cfg.Sink, TCP: cfg.TCP, Routes: cfg.Routes, AcceptRA: cfg.AcceptRA,
-			Frag4: cfg.Frag4, Frag6: cfg.Frag6}, l)
+			Frag4: cfg.Frag4, Frag6: cfg.Frag6, ICMPLim: cfg.ICMPLim, ICMP6ErrPPSLimit: cfg.ICMP6ErrPPSLimit}, l)
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -492,5 +493,46 @@ func TestUDPEchoAllocatesNothing(t *testing.T) {
 	}
 	if st := udpTotals(p.srv); st[IPReassembled] == 0 || st[IP6Reassembled] == 0 {
 		t.Fatalf("nothing reassembled: %d, %d", st[IPReassembled], st[IP6Reassembled])
+	}
+}
+
+// The IP-layer tunables set Config's fields by their FreeBSD names, refuse
+// what is out of their limits, and report the defaults when unset.
+func TestIPSysctls(t *testing.T) {
+	var cfg Config
+	for _, v := range IPSysctls(&cfg) {
+		want := map[string]string{"net.inet.ip.maxfragpackets": "64", "net.inet.ip.maxfragsperpacket": "64", "net.inet.ip.fragttl": "30",
+			"net.inet6.ip6.fragttl": "60", "net.inet.icmp.icmplim": "200", "net.inet6.icmp6.errppslimit": "100"}[v.Name]
+		if want != "" && v.Value != want {
+			t.Errorf("%s = %s, want %s", v.Name, v.Value, want)
+		}
+	}
+	for _, s := range [][2]string{{"net.inet.ip.maxfragpackets", "8"}, {"net.inet6.ip6.maxfragsperpacket", "3"},
+		{"net.inet.ip.fragttl", "5"}, {"net.inet.icmp.icmplim", "0"}, {"net.inet6.icmp6.errppslimit", "7"}} {
+		if err := SetIPSysctl(&cfg, s[0], s[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cfg.Frag4.MaxFragPackets != 8 || cfg.Frag6.MaxFragsPerPacket != 3 || cfg.Frag4.TTL != 5*time.Second || cfg.ICMPLim != -1 || cfg.ICMP6ErrPPSLimit != 7 {
+		t.Fatalf("settings not taken: %+v %+v %d %d", cfg.Frag4, cfg.Frag6, cfg.ICMPLim, cfg.ICMP6ErrPPSLimit)
+	}
+	for _, s := range [][2]string{{"net.inet.ip.maxfragpackets", "0"}, {"net.inet.ip.maxfragpackets", "x"},
+		{"net.inet.ip.maxfragsperpacket", "100000"}, {"net.inet.ip.nosuch", "1"}} {
+		if err := SetIPSysctl(&cfg, s[0], s[1]); err == nil {
+			t.Errorf("%s=%s taken", s[0], s[1])
+		}
+	}
+	// icmplim 0 sends none.
+	l := newFakeLink(t)
+	c, err := NewCore(CoreConfig{MAC: ourMAC, Addrs: []netip.Prefix{netip.MustParsePrefix("198.18.0.1/24")}, ICMPLim: cfg.ICMPLim}, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(c, l, 0, arpFrame(t, layers.ARPRequest, peerMAC, peerIP4, ourIP4))
+	if out := run(c, l, 1, udpFrame(t)); len(out) != 0 || c.stats[ICMPLimited] != 1 {
+		t.Fatalf("icmplim 0: sent %d, limited %d", len(out), c.stats[ICMPLimited])
+	}
+	if _, err := NewCore(CoreConfig{MAC: ourMAC, Frag4: FragConfig{MaxFragPackets: -1}}, l); err == nil {
+		t.Fatal("a negative maxfragpackets was taken")
 	}
 }

@@ -145,7 +145,7 @@ func (c *Core) portUnreachable(ip []byte, v6 bool, now mono.Time) {
 		if !ok {
 			return
 		}
-		if !c.unreachLim.allow(now, DefaultICMP6ErrPPSLimit) {
+		if !c.unreachLim.allow(now, c.icmp6Lim) {
 			c.stats[ICMPLimited]++
 			return
 		}
@@ -173,7 +173,7 @@ func (c *Core) portUnreachable(ip []byte, v6 bool, now mono.Time) {
 	if !ok {
 		return
 	}
-	if !c.unreachLim.allow(now, DefaultICMPLim) {
+	if !c.unreachLim.allow(now, c.icmpLim) {
 		c.stats[ICMPLimited]++
 		return
 	}
