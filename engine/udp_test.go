@@ -34,9 +34,10 @@ func serveUDPEcho(t testing.TB, pc *UDPConn) {
 	t.Cleanup(func() { pc.Close() })
 }
 
+// udpTotals publishes every core's counters, on its core, and sums them.
 func udpTotals(e *Engine) Counters {
 	for _, c := range e.cores {
-		c.Publish(0)
+		e.onCore(c.id, func(c *Core) { c.Publish(c.now) })
 	}
 	return e.Totals()
 }

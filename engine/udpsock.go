@@ -245,8 +245,12 @@ func (s *Socket) dgBindLocked(la netip.Addr, port uint16, remote netip.AddrPort)
 			b.remote = v4Mapped(remote.Addr().As4())
 		}
 	}
-	s.dg.rx = newByteRing(dgRingSize(int(s.dg.rcvbuf.Load())))
-	s.dg.tx = newByteRing(dgRingSize(int(s.dg.sndbuf.Load())))
+	if s.dg.rx == nil {
+		// Made once: a socket unbound and bound again keeps its rings,
+		// which a core may still hold from its last list of the port.
+		s.dg.rx = newByteRing(dgRingSize(int(s.dg.rcvbuf.Load())))
+		s.dg.tx = newByteRing(dgRingSize(int(s.dg.sndbuf.Load())))
+	}
 	cfg := s.e.tcpConfig()
 	first, last := cfg.PortRange()
 	e := s.e
