@@ -190,11 +190,10 @@ func TestReassemblyMemoryBound(t *testing.T) {
 		t.Fatalf("%d buffers, %d entries, fragdropped %d; want 8, 8, 992", bufs, len(r.entries), st[IPFragDropped])
 	}
 	// The newest survived.
-	pkt, hl := r.add(frag(999, 0, 8, true), 2000)
-	if pkt != nil {
+	if pkt, _ := r.add(frag(999, 0, 8, true), 2000); pkt != nil {
 		t.Fatal("incomplete datagram came out")
 	}
-	pkt, hl = r.add(frag(999, 16, 20, false), 2000)
+	pkt, hl := r.add(frag(999, 16, 20, false), 2000)
 	checkWhole(t, pkt, hl, 999, 20)
 }
 

@@ -29,7 +29,9 @@ func startUDPEcho(e *engine.Engine, port int) (func(), error) {
 				}
 				continue // an error reported by ICMP: the next datagram
 			}
-			pc.WriteToUDPAddrPort(buf[:n], from)
+			// A datagram that cannot be queued is lost, as UDP may lose
+			// it anywhere; the server goes on.
+			_, _ = pc.WriteToUDPAddrPort(buf[:n], from)
 		}
 	}()
 	return func() {
