@@ -62,7 +62,8 @@ func TestSysctlFlagsRefuseBadValues(t *testing.T) {
 	if err := f.check("serve"); err != nil {
 		t.Fatal(err)
 	}
-	cfg := engine.Config{}
+	tc := tcp.DefaultConfig()
+	cfg := engine.Config{TCP: &tc}
 	if err := f.apply(&cfg, "serve"); err != nil {
 		t.Fatal(err)
 	}
