@@ -77,3 +77,36 @@ func TestServeEchoesUDP(t *testing.T) {
 		metricValue(metrics, `pollstack_ip6_ofragments_total{core="0"}`))
 	s.stop(t)
 }
+
+// On two cores and two queues, the echo socket belongs to one core: the
+// kernel's datagrams that arrive on the other queue (in fragments too)
+// are handed to it, and every one is echoed.
+func TestServeEchoesUDPOnTwoCores(t *testing.T) {
+	bedtest.NeedTools(t, "socat")
+	bed := bedtest.ForTest(t, 2)
+	s := startServe(t, bed, "--cores", "0,1", "--app", "echo", "--port", "7")
+	for i := 0; i < 3; i++ {
+		for _, target := range []string{"UDP:198.18.0.1:7", "UDP6:[2001:2::1]:7"} {
+			for _, size := range []int{1000, 8192} {
+				in := make([]byte, size)
+				rand.Read(in)
+				out, stderr, err := socatUDP(t, bed, target, in)
+				if err != nil || !bytes.Equal(out, in) {
+					t.Fatalf("%s, %d bytes: echoed %d bytes (equal: %v), %v\n%s", target, size, len(out), bytes.Equal(out, in), err, stderr)
+				}
+			}
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // the counters' publication
+	metrics := scrape(t, s.metrics)
+	var in, steered float64
+	for _, core := range []string{"0", "1"} {
+		in += metricValue(metrics, `pollstack_udp_ipackets_total{core="`+core+`"}`)
+		steered += metricValue(metrics, `pollstack_steered_out_total{core="`+core+`"}`)
+	}
+	if in != 12 {
+		t.Fatalf("udp_ipackets %v over both cores, want 12", in)
+	}
+	t.Logf("12 datagrams echoed; %v hand-offs between the cores", steered)
+	s.stop(t)
+}
