@@ -394,3 +394,154 @@ func TestUDPDatagramsSteeredToTheSocketsCore(t *testing.T) {
 			1-owner, other[SteeredOut], other[IPReassembled], other[IP6Reassembled], tot[SteeredIn])
 	}
 }
+
+// The adapters' errors, as TestNetConnErrors checks TCP's: a
+// *net.OpError around the errno for every call of a ListenPacket conn and
+// a connected Dial("udp") conn that fails, net.ErrClosed after Close,
+// os.ErrDeadlineExceeded past a deadline.
+func TestUDPConnErrnoTable(t *testing.T) {
+	p := newSockPair(t, nil)
+	srv, err := p.srv.ListenUDP("udp", ":53")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveUDPEcho(t, srv)
+	listener := func(t *testing.T) *UDPConn {
+		c, err := p.cli.ListenUDP("udp4", "198.18.0.2:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	dialled := func(t *testing.T) *UDPConn {
+		c, err := p.cli.Dial("udp", "198.18.0.1:53")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c.(*UDPConn)
+	}
+	refused := func(t *testing.T) *UDPConn {
+		c, err := p.cli.Dial("udp6", "[2001:2::1]:54")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		u := c.(*UDPConn)
+		u.Write([]byte("x"))
+		for i := 0; u.s.soErr.Load() == 0; i++ {
+			if i == 5000 {
+				t.Fatal("no port unreachable")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		return u
+	}
+	closed := func(t *testing.T) *UDPConn {
+		c := dialled(t)
+		c.Close()
+		return c
+	}
+	srvAddr := &net.UDPAddr{IP: net.IPv4(198, 18, 0, 1), Port: 53}
+	buf := make([]byte, 64)
+	rows := []struct {
+		name string
+		conn func(*testing.T) *UDPConn
+		call func(*UDPConn) error
+		want error
+	}{
+		{"ListenPacket: Write, not connected", listener, func(c *UDPConn) error { _, err := c.Write(buf); return err }, syscall.ENOTCONN},
+		{"ListenPacket: WriteTo an IPv6 address on udp4", listener, func(c *UDPConn) error {
+			_, err := c.WriteTo(buf, &net.UDPAddr{IP: net.ParseIP("2001:2::1"), Port: 53})
+			return err
+		}, syscall.EAFNOSUPPORT},
+		{"ListenPacket: WriteTo port 0", listener, func(c *UDPConn) error { _, err := c.WriteTo(buf, &net.UDPAddr{IP: net.IPv4(198, 18, 0, 1)}); return err }, syscall.EINVAL},
+		{"ListenPacket: WriteTo nil", listener, func(c *UDPConn) error { _, err := c.WriteTo(buf, nil); return err }, syscall.EINVAL},
+		{"ListenPacket: WriteTo too large", listener, func(c *UDPConn) error { _, err := c.WriteTo(make([]byte, 70000), srvAddr); return err }, syscall.EMSGSIZE},
+		{"ListenPacket: WriteTo, ReadFrom echo", listener, func(c *UDPConn) error {
+			if _, err := c.WriteTo([]byte("hi"), srvAddr); err != nil {
+				return err
+			}
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			n, from, err := c.ReadFrom(buf)
+			if err == nil && (string(buf[:n]) != "hi" || from.String() != "198.18.0.1:53") {
+				return fmt.Errorf("read %q from %v", buf[:n], from)
+			}
+			return err
+		}, nil},
+		{"ListenPacket: ReadFrom past the deadline", listener, func(c *UDPConn) error {
+			c.SetDeadline(time.Now().Add(10 * time.Millisecond))
+			_, _, err := c.ReadFrom(buf)
+			return err
+		}, os.ErrDeadlineExceeded},
+		{"ListenPacket: SetReadBuffer 0", listener, func(c *UDPConn) error { return c.SetReadBuffer(0) }, syscall.EINVAL},
+		{"ListenPacket: SetWriteBuffer beyond maxsockbuf", listener, func(c *UDPConn) error { return c.SetWriteBuffer(MaxSockBuf + 1) }, syscall.ENOBUFS},
+		{"Dial: WriteTo on a connected conn", dialled, func(c *UDPConn) error { _, err := c.WriteTo(buf, srvAddr); return err }, syscall.EISCONN},
+		{"Dial: Write, Read echo", dialled, func(c *UDPConn) error {
+			if _, err := c.Write([]byte("hello")); err != nil {
+				return err
+			}
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			n, err := c.Read(buf)
+			if err == nil && string(buf[:n]) != "hello" {
+				return fmt.Errorf("read %q", buf[:n])
+			}
+			return err
+		}, nil},
+		{"Dial: Read cuts a long datagram", dialled, func(c *UDPConn) error {
+			c.Write(make([]byte, 100))
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			n, err := c.Read(buf[:10])
+			if err == nil && n != 10 {
+				return fmt.Errorf("read %d bytes, want 10", n)
+			}
+			return err
+		}, nil},
+		{"Dial: Read past the deadline", dialled, func(c *UDPConn) error {
+			c.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+			_, err := c.Read(buf)
+			return err
+		}, os.ErrDeadlineExceeded},
+		{"Dial: Read after a port unreachable", refused, func(c *UDPConn) error { _, err := c.Read(buf); return err }, syscall.ECONNREFUSED},
+		{"Dial: Write after a port unreachable", refused, func(c *UDPConn) error { _, err := c.Write(buf); return err }, syscall.ECONNREFUSED},
+		{"Dial: Read after Close", closed, func(c *UDPConn) error { _, err := c.Read(buf); return err }, net.ErrClosed},
+		{"Dial: Write after Close", closed, func(c *UDPConn) error { _, err := c.Write(buf); return err }, net.ErrClosed},
+		{"Dial: Close after Close", closed, func(c *UDPConn) error { return c.Close() }, net.ErrClosed},
+	}
+	for _, r := range rows {
+		t.Run(r.name, func(t *testing.T) {
+			err := r.call(r.conn(t))
+			if !errors.Is(err, r.want) {
+				t.Fatalf("got %v, want %v", err, r.want)
+			}
+			var oe *net.OpError
+			if err != nil && !errors.As(err, &oe) {
+				t.Fatalf("%v is not a *net.OpError", err)
+			}
+		})
+	}
+	// Dial and ListenPacket themselves.
+	for _, c := range []struct {
+		network, address string
+		want             error
+	}{
+		{"udp4", "[2001:2::1]:53", nil}, // an AddrError: wrong family
+		{"udp", "198.18.0.1:0", nil},     // missing port
+		{"udp", "name.example:53", nil},  // no resolution for UDP dials
+		{"udp", "198.19.0.1:53", syscall.ENETUNREACH},
+		{"udp", "224.0.0.1:53", syscall.EAFNOSUPPORT},
+	} {
+		_, err := p.cli.Dial(c.network, c.address)
+		var oe *net.OpError
+		if err == nil || !errors.As(err, &oe) || c.want != nil && !errors.Is(err, c.want) {
+			t.Errorf("Dial(%q, %q) = %v, want a *net.OpError (%v)", c.network, c.address, err, c.want)
+		}
+	}
+	if _, err := p.cli.ListenPacket("tcp", ":53"); err == nil {
+		t.Error("ListenPacket(tcp) succeeded")
+	}
+	if _, err := p.cli.Listen("udp", ":53"); err == nil {
+		t.Error("Listen(udp) succeeded")
+	}
+}
