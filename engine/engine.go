@@ -73,6 +73,9 @@ type Config struct {
 	// net.inet6.icmp6.errppslimit: the port unreachables each core sends
 	// per second; 0 takes the default, a negative value sends none.
 	ICMPLim, ICMP6ErrPPSLimit int
+	// DNS are the name servers Dial's resolver asks, over the engine's
+	// own UDP and TCP; nil means those of /etc/resolv.conf.
+	DNS []netip.AddrPort
 }
 
 // ListenSpec is a port the engine listens on.
@@ -102,6 +105,9 @@ type Engine struct {
 	// The socket layer (socket.go, sockconn.go, sockio.go, sockring.go, sockopt.go).
 	ports    *portTable
 	udp      *udpTable
+	resolver *net.Resolver // Dial's, over the engine (resolve.go)
+	dns      []netip.AddrPort
+	nextDNS  atomic.Uint32
 	rings    *ringPool
 	done     chan struct{} // closed when the engine stops
 	stopped  atomic.Bool
@@ -119,6 +125,7 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 	e := &Engine{done: make(chan struct{})}
 	e.ports = newPortTable(e)
 	e.udp = &udpTable{}
+	e.newResolver(cfg.DNS)
 	rp, err := newRingPool(cfg.SocketRing)
 	if err != nil {
 		return nil, err

@@ -44,10 +44,12 @@ func (e *Engine) Listen(network, address string) (net.Listener, error) {
 	return &TCPListener{s: s, network: network, addr: tcpAddr(s.local)}, nil
 }
 
-// Dial connects to address over the engine (net.Dial's contract; IP
-// literals only): network "tcp", "tcp4", "tcp6", or "udp", "udp4",
-// "udp6" for a connected datagram socket (*UDPConn). DialOn opens a
-// connection with an on-core handler instead.
+// Dial connects to address over the engine (net.Dial's contract):
+// network "tcp", "tcp4", "tcp6", or "udp", "udp4", "udp6" for a connected
+// datagram socket (*UDPConn). A host name is resolved by the engine's
+// Resolver, whose queries go over the engine itself (Config.DNS's servers,
+// else /etc/resolv.conf's), and its addresses are tried in turn. DialOn
+// opens a connection with an on-core handler instead.
 func (e *Engine) Dial(network, address string) (net.Conn, error) {
 	return e.DialContext(context.Background(), network, address)
 }
@@ -55,6 +57,11 @@ func (e *Engine) Dial(network, address string) (net.Conn, error) {
 // DialContext connects to address over the engine, giving up when ctx is
 // done. Its signature fits net/http.Transport's DialContext.
 func (e *Engine) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	if host, port, err := net.SplitHostPort(address); err == nil && host != "" && (isTCP(network) || isUDP(network)) {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return e.dialName(ctx, network, host, port)
+		}
+	}
 	if isUDP(network) {
 		return e.dialUDP(ctx, network, address)
 	}

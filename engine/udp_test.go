@@ -456,7 +456,10 @@ func TestUDPConnErrnoTable(t *testing.T) {
 			_, err := c.WriteTo(buf, &net.UDPAddr{IP: net.ParseIP("2001:2::1"), Port: 53})
 			return err
 		}, syscall.EAFNOSUPPORT},
-		{"ListenPacket: WriteTo port 0", listener, func(c *UDPConn) error { _, err := c.WriteTo(buf, &net.UDPAddr{IP: net.IPv4(198, 18, 0, 1)}); return err }, syscall.EINVAL},
+		{"ListenPacket: WriteTo port 0", listener, func(c *UDPConn) error {
+			_, err := c.WriteTo(buf, &net.UDPAddr{IP: net.IPv4(198, 18, 0, 1)})
+			return err
+		}, syscall.EINVAL},
 		{"ListenPacket: WriteTo nil", listener, func(c *UDPConn) error { _, err := c.WriteTo(buf, nil); return err }, syscall.EINVAL},
 		{"ListenPacket: WriteTo too large", listener, func(c *UDPConn) error { _, err := c.WriteTo(make([]byte, 70000), srvAddr); return err }, syscall.EMSGSIZE},
 		{"ListenPacket: WriteTo, ReadFrom echo", listener, func(c *UDPConn) error {
@@ -527,8 +530,8 @@ func TestUDPConnErrnoTable(t *testing.T) {
 		want             error
 	}{
 		{"udp4", "[2001:2::1]:53", nil}, // an AddrError: wrong family
-		{"udp", "198.18.0.1:0", nil},     // missing port
-		{"udp", "name.example:53", nil},  // no resolution for UDP dials
+		{"udp", "198.18.0.1:0", nil},    // missing port
+		{"udp", "name.example:53", nil}, // a name no server answers for
 		{"udp", "198.19.0.1:53", syscall.ENETUNREACH},
 		{"udp", "224.0.0.1:53", syscall.EAFNOSUPPORT},
 	} {
