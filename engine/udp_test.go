@@ -221,6 +221,37 @@ func TestUDPSocketErrnoTable(t *testing.T) {
 		{"connect/multicast", idle, func(s *Socket) error { return s.Connect(netip.MustParseAddrPort("224.0.0.1:53")) }, syscall.EAFNOSUPPORT},
 		{"connect/IPv6 peer on an IPv4 socket", idle, func(s *Socket) error { return s.Connect(netip.MustParseAddrPort("[2001:2::1]:53")) }, syscall.EAFNOSUPPORT},
 		{"connect/no route", idle, func(s *Socket) error { return s.Connect(netip.MustParseAddrPort("198.19.0.1:53")) }, syscall.ENETUNREACH},
+		{"connect/IPv4 peer, bound to an IPv6 address", func(t *testing.T) *Socket {
+			s := mk(t, true)
+			if err := s.Bind(netip.MustParseAddrPort("[2001:2::2]:0")); err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}, func(s *Socket) error { return s.Connect(srv) }, syscall.EAFNOSUPPORT},
+		{"sendto/IPv4 peer, bound to an IPv6 address", func(t *testing.T) *Socket {
+			s := mk(t, true)
+			if err := s.Bind(netip.MustParseAddrPort("[2001:2::2]:0")); err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}, func(s *Socket) error { _, err := s.SendTo(buf, srv); return err }, syscall.EAFNOSUPPORT},
+		{"sendto/IPv4 peer from an IPv6 socket bound to ::", func(t *testing.T) *Socket {
+			s := mk(t, true)
+			if err := s.Bind(netip.MustParseAddrPort("[::]:0")); err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}, func(s *Socket) error {
+			if _, err := s.SendTo([]byte("dual"), srv); err != nil {
+				return err
+			}
+			s.SetReadDeadline(time.Now().Add(5 * time.Second))
+			n, from, err := s.RecvFrom(buf)
+			if err == nil && (string(buf[:n]) != "dual" || from != srv) {
+				return fmt.Errorf("got %q from %v", buf[:n], from)
+			}
+			return err
+		}, nil},
 		{"connect/port 0", idle, func(s *Socket) error { return s.Connect(netip.AddrPortFrom(srvAddr4, 0)) }, syscall.EINVAL},
 		{"connect/connected: a new peer", connected, func(s *Socket) error { return s.Connect(netip.AddrPortFrom(srvAddr4, 54)) }, nil},
 		{"send/not connected", bound, func(s *Socket) error { _, err := s.Send(buf); return err }, syscall.ENOTCONN},

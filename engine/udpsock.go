@@ -309,6 +309,9 @@ func (s *Socket) dgConnect(a netip.AddrPort) error {
 		return err
 	}
 	la := s.local.Addr()
+	if la.IsValid() && !la.IsUnspecified() && la.Is4() != ra.Is4() {
+		return syscall.EAFNOSUPPORT // bound to an address of the other family
+	}
 	if !la.IsValid() || la.IsUnspecified() {
 		src, ok := s.e.Source(ra)
 		if !ok {
@@ -401,6 +404,9 @@ func (s *Socket) dgSend(p []byte, to netip.AddrPort) (int, error) {
 		return 0, syscall.EMSGSIZE
 	}
 	la := local.Addr()
+	if !la.IsUnspecified() && la.Is4() != dst.Addr().Is4() {
+		return 0, syscall.EAFNOSUPPORT // bound to an address of the other family
+	}
 	if la.IsUnspecified() {
 		src, ok := s.e.Source(dst.Addr())
 		if !ok {
