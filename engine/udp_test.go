@@ -579,3 +579,37 @@ func TestUDPConnErrnoTable(t *testing.T) {
 		t.Error("Listen(udp) succeeded")
 	}
 }
+
+// BenchmarkUDPEcho is a connected UDP socket's round trip through an echo
+// on the other engine over the in-memory link: 64-byte datagrams and
+// 8 KiB ones, fragmented and reassembled both ways.
+func BenchmarkUDPEcho(b *testing.B) {
+	for _, size := range []int{64, 8192} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			p := newSockPair(b, nil)
+			pc, err := p.srv.ListenUDP("udp", ":7")
+			if err != nil {
+				b.Fatal(err)
+			}
+			serveUDPEcho(b, pc)
+			c, err := p.cli.Dial("udp", "198.18.0.1:7")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(time.Minute))
+			msg, buf := make([]byte, size), make([]byte, size)
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := c.Write(msg); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(c, buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
