@@ -158,7 +158,7 @@ func parseAddr(op, network, address string, listen bool) (netip.AddrPort, bool, 
 		a, err = netip.ParseAddr(host)
 		if err != nil {
 			return netip.AddrPort{}, false, &net.OpError{Op: op, Net: network,
-				Err: &net.AddrError{Err: "pollstack takes IP literals only (no name resolution)", Addr: host}}
+				Err: &net.AddrError{Err: "an IP literal is needed here (only Dial resolves names)", Addr: host}}
 		}
 	}
 	a = a.Unmap()

@@ -22,7 +22,7 @@ const (
 	DropRingFull        // no frame in the pool or no room on the tx ring
 	DropUnknownProtocol // unknown EtherType or IP next header
 	DropNotForUs        // another host's MAC or IP address, ARP for another host
-	DropFragment        // IP fragments (not reassembled)
+	DropFragment        // IPv6 fragment headers cut short (fragments go to reassembly, frag.go)
 	DropUnresolved      // waited for a neighbour that did not answer, or the wait queue was full
 	DropNeighBudget     // waited for a neighbour, dropped oldest first: the core's budget of waiting frames was full
 	ICMPIgnored         // ICMP/ICMPv6 messages that need no answer
