@@ -63,6 +63,9 @@ type CoreConfig struct {
 	// ICMPLim and ICMP6ErrPPSLimit are the port unreachables sent per
 	// second (Config's fields of the same names).
 	ICMPLim, ICMP6ErrPPSLimit int
+	// SolicitRate bounds the ARP requests and neighbour solicitations the
+	// core sends a second (NeighSolicitRate when 0; no bound when negative).
+	SolicitRate int
 }
 
 type addr4 struct {
@@ -90,7 +93,8 @@ type Core struct {
 	v6     []addr6
 	routes *RouteTable // immutable: read without a lock
 	neigh  *neighTable
-	pend   pendQueue // frames waiting for a neighbour's address, at most the budget
+	pend   pendQueue     // frames waiting for a neighbour's address, at most the budget
+	solBud solicitBudget // solicitations this core may still send (CoreConfig.SolicitRate)
 
 	rx    [rings.IdealBatch]rings.Desc
 	tx    [rings.IdealBatch]rings.Desc
@@ -146,6 +150,7 @@ func NewCore(cfg CoreConfig, link rings.Link) (*Core, error) {
 		return nil, errors.New("engine: no link")
 	}
 	c := &Core{id: cfg.ID, sink: cfg.Sink, link: link, pool: link.Pool(), neigh: newNeighTable(), acceptRA: cfg.AcceptRA, mtu: 1500}
+	c.solBud.init(cfg.SolicitRate)
 	if cfg.TCP != nil {
 		c.mtu = cfg.TCP.MTU
 	}
@@ -439,6 +444,10 @@ func (c *Core) output(d rings.Desc, nexthop *[16]byte, now mono.Time) {
 		return
 	}
 	if e == nil {
+		if !c.solBud.takeNew(now) {
+			c.drop(d, DropSolicitLimit)
+			return
+		}
 		if e = c.neigh.insert(nexthop); e == nil && c.evictIncomplete(nexthop) {
 			e = c.neigh.insert(nexthop)
 		}
@@ -447,13 +456,25 @@ func (c *Core) output(d rings.Desc, nexthop *[16]byte, now mono.Time) {
 			return
 		}
 		e.state = neighIncomplete
-		c.solicitStart(e, now)
+		c.probeStart(e, now)
+		c.solicit(e) // its token is taken
 	}
 	c.queuePending(e, d)
 }
 
-// solicitStart sends the first solicitation for e and arms its retry.
+// solicitStart sends the first solicitation for e, when the budget allows
+// (else the scan sends it when it does), and arms its retry.
 func (c *Core) solicitStart(e *neighEntry, now mono.Time) {
+	c.probeStart(e, now)
+	if c.solBud.take(now) {
+		c.solicit(e)
+	} else {
+		e.expires = now // not sent: the next scan tries (one of its tries spent)
+	}
+}
+
+// probeStart counts e's first solicitation and arms its retry.
+func (c *Core) probeStart(e *neighEntry, now mono.Time) {
 	if e.probes == 0 {
 		c.neigh.probing++
 	}
@@ -462,7 +483,6 @@ func (c *Core) solicitStart(e *neighEntry, now mono.Time) {
 	if c.nextScan > e.expires || c.nextScan <= now {
 		c.nextScan = e.expires
 	}
-	c.solicit(e)
 }
 
 // confirm records that ip is at mac, and sends the frames that waited for it.
@@ -518,6 +538,9 @@ func (c *Core) neighScan(now mono.Time) {
 			t.remove(e)
 			i-- // a later entry may have shifted into slot i
 			continue
+		}
+		if !c.solBud.take(now) {
+			continue // the next scan tries again
 		}
 		e.probes++
 		e.expires = now.Add(NeighRetrans)

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pollstack/pollstack/cores"
 	"github.com/pollstack/pollstack/flow"
@@ -31,6 +32,10 @@ type Config struct {
 	// AcceptRA makes the engine learn IPv6 default routers from router
 	// advertisements, for destinations no route holds (ra.go).
 	AcceptRA bool
+	// SolicitRate bounds each core's ARP requests and neighbour
+	// solicitations a second (NeighSolicitRate when 0; no bound when
+	// negative): see CoreConfig.
+	SolicitRate int
 	// CPUs lists one CPU per link; the loop for links[i] runs on CPUs[i].
 	CPUs []int
 	// Pin pins each loop's thread to its CPU.
@@ -76,6 +81,10 @@ type Config struct {
 	// DNS are the name servers Dial's resolver asks, over the engine's
 	// own UDP and TCP; nil means those of /etc/resolv.conf.
 	DNS []netip.AddrPort
+	// MemoryReturn is how often the engine looks for free heap memory to
+	// give back to the system after the live heap shrank (memreturn.go);
+	// 0 means DefaultMemoryReturn, a negative value never.
+	MemoryReturn time.Duration
 }
 
 // ListenSpec is a port the engine listens on.
@@ -110,8 +119,11 @@ type Engine struct {
 	nextDNS  atomic.Uint32
 	rings    *ringPool
 	done     chan struct{} // closed when the engine stops
-	stopped  atomic.Bool
-	nextDial atomic.Uint32
+
+	memReturn  time.Duration // Config.MemoryReturn, defaulted
+	memReturns atomic.Uint64 // times free heap was given back (memreturn.go)
+	stopped    atomic.Bool
+	nextDial   atomic.Uint32
 }
 
 // New builds an engine with one core per link. It does not start it.
@@ -122,7 +134,10 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 	if len(cfg.CPUs) != len(links) {
 		return nil, fmt.Errorf("engine: %d CPUs for %d links", len(cfg.CPUs), len(links))
 	}
-	e := &Engine{done: make(chan struct{})}
+	e := &Engine{done: make(chan struct{}), memReturn: cfg.MemoryReturn}
+	if e.memReturn == 0 {
+		e.memReturn = DefaultMemoryReturn
+	}
 	e.ports = newPortTable(e)
 	e.udp = &udpTable{}
 	e.newResolver(cfg.DNS)
@@ -165,7 +180,7 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 	}
 	for i, l := range links {
 		c, err := NewCore(CoreConfig{ID: i, MAC: cfg.MAC, Addrs: cfg.Addrs, Sink: cfg.Sink, TCP: cfg.TCP, Routes: cfg.Routes, AcceptRA: cfg.AcceptRA,
-			Frag4: cfg.Frag4, Frag6: cfg.Frag6, ICMPLim: cfg.ICMPLim, ICMP6ErrPPSLimit: cfg.ICMP6ErrPPSLimit}, l)
+			SolicitRate: cfg.SolicitRate, Frag4: cfg.Frag4, Frag6: cfg.Frag6, ICMPLim: cfg.ICMPLim, ICMP6ErrPPSLimit: cfg.ICMP6ErrPPSLimit}, l)
 		if err != nil {
 			return nil, err
 		}
@@ -219,6 +234,9 @@ func (e *Engine) Start() error {
 		}
 	}
 	e.running = true
+	if e.memReturn > 0 {
+		go e.returnMemory(e.memReturn)
+	}
 	// A pinned loop busy-polls on its thread and holds its P for good:
 	// leave at least one P to the application's goroutines (sockets,
 	// metrics, the control socket).

@@ -62,6 +62,8 @@ type Handler interface {
 // concurrent use.
 type Conn struct {
 	shard   *Shard
+	slab    *connSlab // where the control block lives (connslab.go)
+	slot    uint8     // its index there
 	tuple   flow.Tuple
 	state   State
 	handler Handler
