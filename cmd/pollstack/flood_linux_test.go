@@ -180,7 +180,7 @@ func synFlood(t *testing.T, bed *testbed.Bed, frames [][]byte, pool string) {
 	halfOpen := metricValue(m, `pollstack_tcp_connections{core="0",state="SYN_RCVD"}`)
 	start := time.Now()
 	rssAfter := rssPeak
-	for time.Since(start) < 40*time.Second {
+	for time.Since(start) < 40*time.Second && !(raceEnabled && time.Since(start) > 15*time.Second) {
 		time.Sleep(time.Second)
 		if rssAfter = rssKiB(t, s.cmd.Process.Pid); rssAfter <= rssBefore*11/10 &&
 			metricValue(scrape(t, s.metrics), `pollstack_tcp_connections{core="0",state="SYN_RCVD"}`) == 0 {
@@ -194,7 +194,10 @@ func synFlood(t *testing.T, bed *testbed.Bed, frames [][]byte, pool string) {
 		metricValue(m, `pollstack_tcp_connections{core="0",state="SYN_RCVD"}`),
 		metricValue(m, "go_memstats_heap_inuse_bytes")/(1<<20), metricValue(m, "go_memstats_heap_idle_bytes")/(1<<20),
 		metricValue(m, "go_memstats_heap_released_bytes")/(1<<20), metricValue(m, "pollstack_memory_returns_total"), halfOpen)
-	if rssAfter > rssBefore*11/10 {
+	// The race detector's shadow memory grows with what the process
+	// touched and is not the engine's to give back: the bound holds
+	// without it (CI runs this test without it too).
+	if rssAfter > rssBefore*11/10 && !raceEnabled {
 		t.Errorf("resident memory %d KiB 40 s after the flood, more than 10%% over the %d KiB before it", rssAfter, rssBefore)
 	}
 }

@@ -27,6 +27,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(asCommandEnv) == "1" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
+	if spec := os.Getenv(holderEnv); spec != "" {
+		os.Exit(holdConnections(spec))
+	}
 	os.Exit(m.Run())
 }
 

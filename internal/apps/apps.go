@@ -155,10 +155,18 @@ func (h *HTTP) Writable(c *tcp.Conn) { h.pump(c) }
 
 func (h *HTTP) Closed(c *tcp.Conn, err error) {
 	if hc, ok := c.User.(*httpConn); ok {
-		h.free = append(h.free, hc)
+		if len(h.free) < maxFreeHTTPConns {
+			h.free = append(h.free, hc)
+		}
 		c.User = nil
 	}
 }
+
+// maxFreeHTTPConns bounds the connection states a core keeps for reuse
+// (about 1.2 KiB each): past it, a closed connection's goes to the
+// collector, so that the memory of a crowd of connections goes back once
+// they are gone.
+const maxFreeHTTPConns = 1024
 
 // AppTimer closes a connection whose request head (or body) or keep-alive
 // wait took too long.

@@ -1,0 +1,287 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pollstack/pollstack/internal/testbed"
+	"github.com/pollstack/pollstack/internal/testbed/bedtest"
+)
+
+// holderEnv makes the test binary a connection holder (holdConnections):
+// "SRC DST:PORT N" opens N idle TCP connections from SRC to DST:PORT.
+const holderEnv = "POLLSTACK_TEST_HOLDER"
+
+// holdConnections opens the connections spec asks for, 64 at a time,
+// prints "ready K" (K made) or "failed: ..." on stdout, and holds them until
+// stdin closes; then it closes them and exits. A process may hold at most
+// its open-file limit, so a bed test that holds many runs several.
+func holdConnections(spec string) int {
+	f := strings.Fields(spec)
+	if len(f) != 3 {
+		fmt.Printf("failed: %s=%q: want SRC DST:PORT N\n", holderEnv, spec)
+		return 2
+	}
+	src, err1 := netip.ParseAddr(f[0])
+	dst, err2 := netip.ParseAddrPort(f[1])
+	n, err3 := strconv.Atoi(f[2])
+	if err1 != nil || err2 != nil || err3 != nil {
+		fmt.Printf("failed: %s=%q: want SRC DST:PORT N\n", holderEnv, spec)
+		return 2
+	}
+	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0)), Timeout: 20 * time.Second}
+	conns := make([]net.Conn, n)
+	var next atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || firstErr.Load() != nil {
+					return
+				}
+				c, err := d.Dial("tcp", dst.String())
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				conns[i] = c
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		fmt.Printf("failed: %v\n", err)
+	} else {
+		fmt.Printf("ready %d\n", n)
+	}
+	io.Copy(io.Discard, os.Stdin)
+	for _, c := range conns {
+		if c != nil {
+			c.Close()
+		}
+	}
+	return 0
+}
+
+// holdSize is how many connections TestIdleConnectionsHeldOnTheBed holds
+// and for how long: 20,000 for 2 s, or what POLLSTACK_HOLD says
+// ("CONNS,SECONDS", e.g. 1000000,60 for the long run).
+func holdSize(t *testing.T) (conns, secs int) {
+	conns, secs = 20000, 2
+	if raceEnabled {
+		conns = 4000
+	}
+	if v := os.Getenv("POLLSTACK_HOLD"); v != "" {
+		c, s, ok := strings.Cut(v, ",")
+		var err1, err2 error
+		conns, err1 = strconv.Atoi(c)
+		secs, err2 = strconv.Atoi(s)
+		if !ok || err1 != nil || err2 != nil || conns < 1 || secs < 1 {
+			t.Fatalf("POLLSTACK_HOLD=%q: want CONNS,SECONDS", v)
+		}
+	}
+	return conns, secs
+}
+
+// Idle connections from kernel clients held against serve --app http: what
+// each costs serve (heap and resident memory), that a curl loop is still
+// answered quickly while they are held, and that serve's resident memory
+// comes back near where it started once they are gone. The clients are
+// several processes in the peer namespace (a process may hold only as many
+// as its open-file limit), each from an address of its own.
+func TestIdleConnectionsHeldOnTheBed(t *testing.T) {
+	bedtest.NeedTools(t, "curl")
+	n, secs := holdSize(t)
+	bed := bedtest.ForTest(t, 1)
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	perProc := min(15000, int(lim.Max)-200)
+	procs := (n + perProc - 1) / perProc
+	if procs > 200 {
+		t.Fatalf("%d connections need %d holder processes (open-file limit %d)", n, procs, perProc)
+	}
+	inNetns(t, bed.NsB, "sysctl", "-qw", "net.ipv4.ip_local_port_range=1024 65535")
+	s := startServe(t, bed, "--app", "http", "--port", "8080", "--http-header-timeout", "0", "--http-keepalive-timeout", "0")
+	defer s.stop(t)
+	if out := inNetns(t, bed.NsB, "curl", "-sS", "-m", "5", "http://198.18.0.1:8080/"); out != "hello\n" {
+		t.Fatalf("curl before: %q", out)
+	}
+	for range 3 { // a monitored server at rest: its scrapes are part of its steady state
+		scrape(t, s.metrics)
+		time.Sleep(300 * time.Millisecond)
+	}
+	pid := s.cmd.Process.Pid
+	if resp, err := http.Get("http://" + s.metrics + "/debug/pprof/heap?gc=1"); err == nil {
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	rssStart := rssKiB(t, pid)
+	heapStart := metricValue(scrape(t, s.metrics), "go_memstats_heap_inuse_bytes")
+
+	// The holders, each from its own address on the peer's end.
+	start := time.Now()
+	type holder struct {
+		cmd   *exec.Cmd
+		stdin io.WriteCloser
+		out   *bufio.Scanner
+	}
+	var hs []holder
+	defer func() {
+		for _, h := range hs {
+			h.stdin.Close()
+			h.cmd.Process.Kill()
+			h.cmd.Wait()
+		}
+	}()
+	for i := range procs {
+		src := netip.AddrFrom4([4]byte{198, 18, 0, byte(10 + i)})
+		inNetns(t, bed.NsB, "ip", "addr", "add", src.String()+"/24", "dev", bed.IfaceB)
+		k := min(perProc, n-i*perProc)
+		cmd := exec.Command("ip", "netns", "exec", bed.NsB, os.Args[0])
+		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %s %d", holderEnv, src, netip.AddrPortFrom(testbed.LocalIPv4, 8080), k))
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		hs = append(hs, holder{cmd, stdin, bufio.NewScanner(stdout)})
+	}
+	for i, h := range hs {
+		if !h.out.Scan() || !strings.HasPrefix(h.out.Text(), "ready ") {
+			t.Fatalf("holder %d: %q", i, h.out.Text())
+		}
+	}
+	opened := time.Since(start)
+	// The last handshakes' ACKs and the counters' publication may lag the
+	// clients' connect by a moment.
+	var m string
+	var est float64
+	for wait := time.Now(); ; time.Sleep(100 * time.Millisecond) {
+		m = scrape(t, s.metrics)
+		if est = metricValue(m, `pollstack_tcp_connections{core="0",state="ESTABLISHED"}`); est >= float64(n) || time.Since(wait) > 5*time.Second {
+			break
+		}
+	}
+	// A collection first, so that the heap in use is what lives.
+	if resp, err := http.Get("http://" + s.metrics + "/debug/pprof/heap?gc=1"); err == nil {
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		m = scrape(t, s.metrics)
+	}
+	rssHeld := rssKiB(t, pid)
+	heapHeld := metricValue(m, "go_memstats_heap_inuse_bytes")
+	t.Logf("%d connections from %d processes opened in %v (%.0f/s); serve holds %.0f established", n, procs, opened.Round(time.Millisecond), float64(n)/opened.Seconds(), est)
+	if est < float64(n) {
+		t.Errorf("serve holds %.0f established connections, want %d", est, n)
+	}
+	perConnRSS := float64(rssHeld-rssStart) * 1024 / float64(n)
+	perConnHeap := (heapHeld - heapStart) / float64(n)
+	t.Logf("serve's memory per idle connection: %.0f B resident, %.0f B of Go heap in use (resident %d -> %d KiB)", perConnRSS, perConnHeap, rssStart, rssHeld)
+	if perConnRSS > 4096 {
+		t.Errorf("an idle connection costs serve %.0f B of resident memory, want at most 4096", perConnRSS)
+	}
+
+	// Held: a curl loop is answered quickly.
+	script := `end=$((SECONDS+` + strconv.Itoa(secs) + `)); while [ $SECONDS -lt $end ]; do curl -s -o /dev/null -m 3 -w '%{http_code} %{time_total}\n' http://198.18.0.1:8080/; done; true`
+	out := inNetns(t, bed.NsB, "bash", "-c", script)
+	var times []float64
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 || f[0] != "200" {
+			t.Errorf("a curl while the connections were held: %q", line)
+			continue
+		}
+		v, _ := strconv.ParseFloat(f[1], 64)
+		times = append(times, v*1000)
+	}
+	if len(times) == 0 {
+		t.Fatal("no curl answered")
+	}
+	sort.Float64s(times)
+	p99 := times[len(times)*99/100]
+	t.Logf("%d curls while held %d s: median %.2f ms, p99 %.2f ms, worst %.2f ms", len(times), secs, times[len(times)/2], p99, times[len(times)-1])
+
+	// Gone: the clients close, serve's memory comes back.
+	closed := time.Now()
+	for _, h := range hs {
+		h.stdin.Close()
+	}
+	for _, h := range hs {
+		h.cmd.Wait()
+	}
+	hs = nil
+	rssEnd := rssKiB(t, pid)
+	for time.Since(closed) < 60*time.Second {
+		m = scrape(t, s.metrics)
+		if metricSum(m, "pollstack_tcp_connections")-metricValue(m, `pollstack_tcp_connections{core="0",state="LISTEN"}`) == 0 &&
+			rssEnd <= rssStart*12/10 {
+			break
+		}
+		time.Sleep(time.Second)
+		rssEnd = rssKiB(t, pid)
+	}
+	left := metricSum(m, "pollstack_tcp_connections") - metricValue(m, `pollstack_tcp_connections{core="0",state="LISTEN"}`)
+	t.Logf("after the clients closed: %.0f connections left, resident %d KiB (%+.1f%% of the start) %.0f s later; memory returns %.0f",
+		left, rssEnd, 100*float64(rssEnd-rssStart)/float64(rssStart), time.Since(closed).Seconds(), metricValue(m, "pollstack_memory_returns_total"))
+	if left != 0 {
+		t.Errorf("%.0f connections left after every client closed", left)
+	}
+	if os.Getenv("POLLSTACK_HOLD_PROFILE") != "" {
+		if resp, err := http.Get("http://" + s.metrics + "/debug/pprof/heap?gc=1"); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			os.WriteFile("/tmp/hold-heap.prof", b, 0o644)
+		}
+		m = scrape(t, s.metrics)
+		t.Logf("heap alloc %.1f MiB inuse %.1f idle %.1f released %.1f sys %.1f", metricValue(m, "go_memstats_heap_alloc_bytes")/(1<<20),
+			metricValue(m, "go_memstats_heap_inuse_bytes")/(1<<20), metricValue(m, "go_memstats_heap_idle_bytes")/(1<<20),
+			metricValue(m, "go_memstats_heap_released_bytes")/(1<<20), metricValue(m, "go_memstats_sys_bytes")/(1<<20))
+		logSmaps(t, pid)
+	}
+	if rssEnd > rssStart*12/10 && !raceEnabled {
+		t.Errorf("resident memory %d KiB after the clients closed, more than 20%% over the %d KiB at the start", rssEnd, rssStart)
+	}
+}
+
+func logSmaps(t *testing.T, pid int) {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid))
+	var hdr string
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 0 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":") {
+			hdr = l
+		}
+		if len(f) == 3 && f[0] == "Rss:" {
+			if n, _ := strconv.Atoi(f[1]); n > 512 {
+				t.Logf("%6d kB %s", n, hdr)
+			}
+		}
+	}
+}
