@@ -48,6 +48,7 @@ race:
 # duration expires).
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzInput$$' -fuzztime $$((20000 * $(FUZZ_SCALE)))x ./engine
+	$(GO) test -run '^$$' -fuzz '^FuzzReassembly$$' -fuzztime $$((20000 * $(FUZZ_SCALE)))x ./engine
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $$((20000 * $(FUZZ_SCALE)))x ./tcp
 	$(GO) test -run '^$$' -fuzz '^FuzzSegmentInEachState$$' -fuzztime $$((5000 * $(FUZZ_SCALE)))x ./tcp
 	$(GO) test -run '^$$' -fuzz '^FuzzFeed$$' -fuzztime $$((10000 * $(FUZZ_SCALE)))x ./internal/apps/httpapp

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -56,6 +57,12 @@ type CoreConfig struct {
 	// AcceptRA makes the core learn IPv6 default routers from router
 	// advertisements (ra.go); core 0 also solicits them at start.
 	AcceptRA bool
+	// Frag4 and Frag6 are the reassembly limits (frag.go); zero fields
+	// take the defaults.
+	Frag4, Frag6 FragConfig
+	// ICMPLim and ICMP6ErrPPSLimit are the port unreachables sent per
+	// second (Config's fields of the same names).
+	ICMPLim, ICMP6ErrPPSLimit int
 	// SolicitRate bounds the ARP requests and neighbour solicitations the
 	// core sends a second (NeighSolicitRate when 0; no bound when negative).
 	SolicitRate int
@@ -120,6 +127,18 @@ type Core struct {
 	routersPub     atomic.Pointer[[]LearnedRouter]
 	rsSent         int
 	nextRS         mono.Time
+
+	// UDP (udp.go) and fragments (frag.go).
+	udp        *udpTable // the engine's UDP sockets: read lock-free
+	mtu        int       // the link MTU our datagrams are fragmented to
+	fragID6    uint32    // identification of the IPv6 fragments we send
+	unreachLim rateLimit // port unreachables sent this second
+	icmpLim    int       // net.inet.icmp.icmplim
+	icmp6Lim   int       // net.inet6.icmp6.errppslimit
+	reass4     *reassTable
+	reass6     *reassTable
+	frag       ipFragment // scratch for the fragment being received
+	fragHdr6   [ipv6HeaderLen]byte
 }
 
 // NewCore returns the stack for one core, reading and writing through link.
@@ -130,8 +149,25 @@ func NewCore(cfg CoreConfig, link rings.Link) (*Core, error) {
 	if link == nil {
 		return nil, errors.New("engine: no link")
 	}
-	c := &Core{id: cfg.ID, sink: cfg.Sink, link: link, pool: link.Pool(), neigh: newNeighTable(), acceptRA: cfg.AcceptRA}
+	c := &Core{id: cfg.ID, sink: cfg.Sink, link: link, pool: link.Pool(), neigh: newNeighTable(), acceptRA: cfg.AcceptRA, mtu: 1500}
 	c.solBud.init(cfg.SolicitRate)
+	if cfg.TCP != nil {
+		c.mtu = cfg.TCP.MTU
+	}
+	var seed [6]byte
+	rand.Read(seed[:])
+	c.ipID = uint16(seed[0])<<8 | uint16(seed[1]) // unpredictable first identifications
+	c.fragID6 = uint32(seed[2])<<24 | uint32(seed[3])<<16 | uint32(seed[4])<<8 | uint32(seed[5])
+	for _, f := range []FragConfig{cfg.Frag4, cfg.Frag6} {
+		if f.MaxFragPackets < 0 || f.MaxFragPackets > MaxMaxFragPackets || f.MaxFragsPerPacket < 0 ||
+			f.MaxFragsPerPacket > MaxMaxFragsPerPacket || f.TTL < 0 {
+			return nil, fmt.Errorf("engine: reassembly limits %+v: want 0 (default) or 1..%d datagrams, 1..%d fragments, a TTL of 0 (default) or more",
+				f, MaxMaxFragPackets, MaxMaxFragsPerPacket)
+		}
+	}
+	c.icmpLim, c.icmp6Lim = icmpLimOr(cfg.ICMPLim, DefaultICMPLim), icmpLimOr(cfg.ICMP6ErrPPSLimit, DefaultICMP6ErrPPSLimit)
+	c.reass4 = newReassTable(cfg.Frag4, false, &c.stats, reassCounters{IPFragments, IPFragDropped, IPFragTimeout, IPReassembled, IPTooLong})
+	c.reass6 = newReassTable(cfg.Frag6, true, &c.stats, reassCounters{IP6Fragments, IP6FragDropped, IP6FragTimeout, IP6Reassembled, IP6TooLong})
 	// The pool's reserve (receive refills and control segments only) and the
 	// budget of frames waiting for neighbours: docs/tunables.md.
 	c.pool.SetReserve(rings.ReserveFrames(c.pool.Frames()))
@@ -250,6 +286,8 @@ func (c *Core) Timers(now mono.Time) {
 		c.solicitRouters(now)
 		c.flush()
 	}
+	c.reass4.expire(now)
+	c.reass6.expire(now)
 	if now.Sub(c.lastPublish) >= publishInterval {
 		c.Publish(now)
 	}

@@ -70,6 +70,17 @@ type Config struct {
 	// power of two, MinSocketRing..MaxSocketRing; docs/sockets.md); 0
 	// means DefaultSocketRing.
 	SocketRing int
+	// Frag4 and Frag6 are each core's IP reassembly limits
+	// (net.inet.ip.maxfragpackets, maxfragsperpacket, fragttl and their
+	// net.inet6.ip6 twins); zero fields take the defaults (frag.go).
+	Frag4, Frag6 FragConfig
+	// ICMPLim and ICMP6ErrPPSLimit are net.inet.icmp.icmplim and
+	// net.inet6.icmp6.errppslimit: the port unreachables each core sends
+	// per second; 0 takes the default, a negative value sends none.
+	ICMPLim, ICMP6ErrPPSLimit int
+	// DNS are the name servers Dial's resolver asks, over the engine's
+	// own UDP and TCP; nil means those of /etc/resolv.conf.
+	DNS []netip.AddrPort
 	// MemoryReturn is how often the engine looks for free heap memory to
 	// give back to the system after the live heap shrank (memreturn.go);
 	// 0 means DefaultMemoryReturn, a negative value never.
@@ -101,9 +112,13 @@ type Engine struct {
 	sysctl sysctlState // the net.inet.tcp tunables (sysctl.go)
 
 	// The socket layer (socket.go, sockconn.go, sockio.go, sockring.go, sockopt.go).
-	ports *portTable
-	rings *ringPool
-	done  chan struct{} // closed when the engine stops
+	ports    *portTable
+	udp      *udpTable
+	resolver *net.Resolver // Dial's, over the engine (resolve.go)
+	dns      []netip.AddrPort
+	nextDNS  atomic.Uint32
+	rings    *ringPool
+	done     chan struct{} // closed when the engine stops
 
 	memReturn  time.Duration // Config.MemoryReturn, defaulted
 	memReturns atomic.Uint64 // times free heap was given back (memreturn.go)
@@ -124,13 +139,15 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 		e.memReturn = DefaultMemoryReturn
 	}
 	e.ports = newPortTable(e)
+	e.udp = &udpTable{}
+	e.newResolver(cfg.DNS)
 	rp, err := newRingPool(cfg.SocketRing)
 	if err != nil {
 		return nil, err
 	}
 	e.rings = rp
 	var st *steering
-	if cfg.TCP != nil && len(links) > 1 {
+	if len(links) > 1 && !cfg.Sink {
 		var err error
 		if st, err = newSteering(cfg.RSSKey, cfg.RSSTable, len(links)); err != nil {
 			return nil, err
@@ -162,7 +179,8 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 		return nil, errors.New("engine: listening needs TCP")
 	}
 	for i, l := range links {
-		c, err := NewCore(CoreConfig{ID: i, MAC: cfg.MAC, Addrs: cfg.Addrs, Sink: cfg.Sink, TCP: cfg.TCP, Routes: cfg.Routes, AcceptRA: cfg.AcceptRA, SolicitRate: cfg.SolicitRate}, l)
+		c, err := NewCore(CoreConfig{ID: i, MAC: cfg.MAC, Addrs: cfg.Addrs, Sink: cfg.Sink, TCP: cfg.TCP, Routes: cfg.Routes, AcceptRA: cfg.AcceptRA,
+			SolicitRate: cfg.SolicitRate, Frag4: cfg.Frag4, Frag6: cfg.Frag6, ICMPLim: cfg.ICMPLim, ICMP6ErrPPSLimit: cfg.ICMP6ErrPPSLimit}, l)
 		if err != nil {
 			return nil, err
 		}
@@ -175,7 +193,7 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 		e.loops = append(e.loops, cores.NewLoop(cfg.CPUs[i], cfg.Pin, c, cfg.Idle))
 	}
 	for _, c := range e.cores {
-		c.ports = e.ports
+		c.ports, c.udp = e.ports, e.udp
 	}
 	e.routes, e.acceptRA = e.cores[0].routes, cfg.AcceptRA
 	if st != nil {

@@ -142,10 +142,6 @@ func (c *Core) inputIPv4(d rings.Desc, b []byte, now mono.Time) {
 		c.drop(d, DropChecksum)
 		return
 	}
-	if be16(p[6:])&0x3fff != 0 { // MF set or a fragment offset
-		c.drop(d, DropFragment)
-		return
-	}
 	src, dst := p[12:16], p[16:20]
 	if src[0] >= 224 || [4]byte(src) == [4]byte{} || src[0] == 127 {
 		c.drop(d, DropMalformed) // martian source
@@ -155,12 +151,19 @@ func (c *Core) inputIPv4(d rings.Desc, b []byte, now mono.Time) {
 		c.drop(d, DropNotForUs)
 		return
 	}
-	p = p[:total] // strip Ethernet padding
+	p = p[:total]                // strip Ethernet padding
+	if be16(p[6:])&0x3fff != 0 { // MF set or a fragment offset
+		c.inputFragment4(d, p, ihl, now)
+		return
+	}
 	switch p[9] {
 	case protoICMP:
 		c.inputICMP4(d, b, ihl, total, now)
 	case protoTCP:
 		c.inputTCP4(d, p, ihl, now)
+	case protoUDP:
+		c.inputUDP(p, ihl, false, false, now)
+		c.pool.Put(d.Addr)
 	default:
 		c.drop(d, DropUnknownProtocol)
 	}
@@ -241,6 +244,12 @@ func (c *Core) unreachable4(d rings.Desc, m []byte, now mono.Time) {
 		return
 	}
 	ihl := int(inner[0]&0x0f) * 4
+	if inner[9] == protoUDP && ihl >= ipv4MinHeader && len(inner) >= ihl+8 && c.ours4(inner[12:16]) {
+		c.tuple.LocalAddr = v4Mapped([4]byte(inner[12:16]))
+		c.tuple.RemoteAddr = v4Mapped([4]byte(inner[16:20]))
+		c.unreachableUDP(d, inner[ihl:], unreachErrno4(m[1]))
+		return
+	}
 	if ihl < ipv4MinHeader || len(inner) < ihl+8 || inner[9] != protoTCP || c.tcp == nil || !c.ours4(inner[12:16]) {
 		c.drop(d, ICMPIgnored)
 		return

@@ -123,8 +123,12 @@ func (c *Core) inputIPv6(d rings.Desc, b []byte, now mono.Time) {
 				return
 			}
 		case 44: // fragment: an atomic fragment (offset 0, M 0) is a whole packet (RFC 6946)
-			if off+8 > total || be16(p[off+2:])&0xfff9 != 0 {
+			if off+8 > total {
 				c.drop(d, DropFragment)
+				return
+			}
+			if be16(p[off+2:])&0xfff9 != 0 {
+				c.inputFragment6(d, p, off, now)
 				return
 			}
 		case 59: // no next header
@@ -135,6 +139,10 @@ func (c *Core) inputIPv6(d rings.Desc, b []byte, now mono.Time) {
 			return
 		case protoTCP:
 			c.inputTCP6(d, p, off, now)
+			return
+		case protoUDP:
+			c.inputUDP(p, off, true, dst[0] == 0xff, now)
+			c.pool.Put(d.Addr)
 			return
 		default:
 			c.drop(d, DropUnknownProtocol)
@@ -382,6 +390,12 @@ func (c *Core) unreachable6(d rings.Desc, m []byte, now mono.Time) {
 	inner := m[8:]
 	if len(inner) < ipv6HeaderLen+8 || inner[0]>>4 != 6 {
 		c.drop(d, DropMalformed)
+		return
+	}
+	if inner[6] == protoUDP && c.ours6(inner[8:24]) {
+		c.tuple.LocalAddr = [16]byte(inner[8:24])
+		c.tuple.RemoteAddr = [16]byte(inner[24:40])
+		c.unreachableUDP(d, inner[ipv6HeaderLen:], unreachErrno6(m[1]))
 		return
 	}
 	if inner[6] != protoTCP || c.tcp == nil || !c.ours6(inner[8:24]) {

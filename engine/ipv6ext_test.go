@@ -115,8 +115,8 @@ func TestIPv6RoutingHeaderSegmentsLeft0IsSkipped(t *testing.T) {
 }
 
 // RFC 6946: a fragment header with offset 0 and M 0 (an atomic fragment)
-// is processed as the whole packet it is; real fragments are still dropped
-// (no reassembly).
+// is processed as the whole packet it is; real fragments go to
+// reassembly (frag.go), which holds them until their datagram is whole.
 func TestIPv6AtomicFragmentIsProcessed(t *testing.T) {
 	echo := echo6Frame(t, peerIP6, ourIP6, []byte("payload"))
 	t.Run("atomic", func(t *testing.T) { checkEcho6(t, withExt6(echo, fragment(0, false)), true, 0) })
@@ -125,8 +125,21 @@ func TestIPv6AtomicFragmentIsProcessed(t *testing.T) {
 		f.body[1] = 0xff // reserved: ignored on receipt, not a length
 		checkEcho6(t, withExt6(echo, f), true, 0)
 	})
-	t.Run("first fragment", func(t *testing.T) { checkEcho6(t, withExt6(echo, fragment(0, true)), false, DropFragment) })
-	t.Run("last fragment", func(t *testing.T) { checkEcho6(t, withExt6(echo, fragment(1, false)), false, DropFragment) })
+	held := func(t *testing.T, f []byte) {
+		c, l := newTestCore(t)
+		free := c.pool.Free()
+		out := run(c, l, 0, f)
+		if c.stats[EchoRequestsIn] != 0 || c.stats[IP6Fragments] != 1 || c.stats.Drops() != 0 || len(out) != 0 || c.reass6.pending() != 1 {
+			t.Fatalf("echo requests %d, fragments %d, drops %d, sent %d, pending %d: want it held for reassembly",
+				c.stats[EchoRequestsIn], c.stats[IP6Fragments], c.stats.Drops(), len(out), c.reass6.pending())
+		}
+		if c.pool.Free() != free {
+			t.Fatalf("frame not returned to the pool: %d free, want %d", c.pool.Free(), free)
+		}
+	}
+	long := echo6Frame(t, peerIP6, ourIP6, []byte("payload!")) // 16 bytes: a multiple of 8
+	t.Run("first fragment", func(t *testing.T) { held(t, withExt6(long, fragment(0, true))) })
+	t.Run("last fragment", func(t *testing.T) { held(t, withExt6(echo, fragment(1, false))) })
 }
 
 // RFC 8200 4.1: Hop-by-Hop Options may only follow the IPv6 header. As

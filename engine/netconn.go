@@ -19,6 +19,9 @@ import (
 // families). A zero port picks an ephemeral one. The listener accepts on
 // every core.
 func (e *Engine) Listen(network, address string) (net.Listener, error) {
+	if !isTCP(network) {
+		return nil, &net.OpError{Op: "listen", Net: network, Err: net.UnknownNetworkError(network)}
+	}
 	la, v6, err := parseAddr("listen", network, address, true)
 	if err != nil {
 		return nil, err
@@ -41,9 +44,12 @@ func (e *Engine) Listen(network, address string) (net.Listener, error) {
 	return &TCPListener{s: s, network: network, addr: tcpAddr(s.local)}, nil
 }
 
-// Dial connects to address over the engine (net.Dial's contract; IP
-// literals only). DialOn opens a connection with an on-core handler
-// instead.
+// Dial connects to address over the engine (net.Dial's contract):
+// network "tcp", "tcp4", "tcp6", or "udp", "udp4", "udp6" for a connected
+// datagram socket (*UDPConn). A host name is resolved by the engine's
+// Resolver, whose queries go over the engine itself (Config.DNS's servers,
+// else /etc/resolv.conf's), and its addresses are tried in turn. DialOn
+// opens a connection with an on-core handler instead.
 func (e *Engine) Dial(network, address string) (net.Conn, error) {
 	return e.DialContext(context.Background(), network, address)
 }
@@ -51,6 +57,14 @@ func (e *Engine) Dial(network, address string) (net.Conn, error) {
 // DialContext connects to address over the engine, giving up when ctx is
 // done. Its signature fits net/http.Transport's DialContext.
 func (e *Engine) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	if host, port, err := net.SplitHostPort(address); err == nil && host != "" && (isTCP(network) || isUDP(network)) {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return e.dialName(ctx, network, host, port)
+		}
+	}
+	if isUDP(network) {
+		return e.dialUDP(ctx, network, address)
+	}
 	ra, v6, err := parseAddr("dial", network, address, false)
 	if err != nil {
 		return nil, err
@@ -105,11 +119,22 @@ func (e *Engine) socketFor(v6 bool) (*Socket, error) {
 	return e.Socket(d, syscall.SOCK_STREAM, 0)
 }
 
-// parseAddr parses a "HOST:PORT" for network. A listener's HOST may be
-// empty.
+func isTCP(network string) bool { return network == "tcp" || network == "tcp4" || network == "tcp6" }
+func isUDP(network string) bool { return network == "udp" || network == "udp4" || network == "udp6" }
+
+// parseNetAddr is parseAddr for UDP's networks.
+func parseNetAddr(op, network, address string, listen bool) (netip.AddrPort, bool, error) {
+	if !isUDP(network) {
+		return netip.AddrPort{}, false, &net.OpError{Op: op, Net: network, Err: net.UnknownNetworkError(network)}
+	}
+	return parseAddr(op, network, address, listen)
+}
+
+// parseAddr parses a "HOST:PORT" for network (TCP's or UDP's). A
+// listener's HOST may be empty.
 func parseAddr(op, network, address string, listen bool) (netip.AddrPort, bool, error) {
 	switch network {
-	case "tcp", "tcp4", "tcp6":
+	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6":
 	default:
 		return netip.AddrPort{}, false, &net.OpError{Op: op, Net: network, Err: net.UnknownNetworkError(network)}
 	}
@@ -126,18 +151,19 @@ func parseAddr(op, network, address string, listen bool) (netip.AddrPort, bool, 
 	switch {
 	case host == "" && listen:
 		a = netip.IPv6Unspecified()
-		if network == "tcp4" {
+		if network == "tcp4" || network == "udp4" {
 			a = netip.IPv4Unspecified()
 		}
 	default:
 		a, err = netip.ParseAddr(host)
 		if err != nil {
 			return netip.AddrPort{}, false, &net.OpError{Op: op, Net: network,
-				Err: &net.AddrError{Err: "pollstack takes IP literals only (no name resolution)", Addr: host}}
+				Err: &net.AddrError{Err: "an IP literal is needed here (only Dial resolves names)", Addr: host}}
 		}
 	}
 	a = a.Unmap()
-	if a.Is4() && network == "tcp6" || a.Is6() && network == "tcp4" {
+	four, six := network == "tcp4" || network == "udp4", network == "tcp6" || network == "udp6"
+	if a.Is4() && six || a.Is6() && four {
 		return netip.AddrPort{}, false, &net.OpError{Op: op, Net: network,
 			Err: &net.AddrError{Err: "address of the wrong family", Addr: address}}
 	}

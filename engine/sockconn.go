@@ -16,6 +16,9 @@ import (
 // Bind binds the socket to a local address (bind(2)). A zero port picks an
 // ephemeral one; an unspecified address binds every address of the family.
 func (s *Socket) Bind(a netip.AddrPort) error {
+	if s.dg != nil {
+		return s.dgBind(a)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
@@ -40,6 +43,9 @@ func (s *Socket) Bind(a netip.AddrPort) error {
 // Unbind undoes Bind (bind(2) with no address, as illumos allows); only a
 // socket that is not listening or connected may.
 func (s *Socket) Unbind() error {
+	if s.dg != nil {
+		return s.dgUnbind()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
@@ -80,6 +86,9 @@ func (s *Socket) checkLocal(a netip.Addr) error {
 // ephemeral port first when it is not bound. A second Listen changes only
 // the backlog.
 func (s *Socket) Listen(backlog int) error {
+	if s.dg != nil {
+		return syscall.EOPNOTSUPP
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
@@ -116,6 +125,9 @@ func (s *Socket) Listen(backlog int) error {
 // Accept takes a connection from the listener's per-core queues, fairly
 // (accept(2)). It blocks unless the socket is non-blocking (EAGAIN).
 func (s *Socket) Accept() (*Socket, netip.AddrPort, error) {
+	if s.dg != nil {
+		return nil, netip.AddrPort{}, syscall.EOPNOTSUPP
+	}
 	if s.closed.Load() {
 		return nil, netip.AddrPort{}, syscall.EBADF
 	}
@@ -143,6 +155,9 @@ func (s *Socket) Accept() (*Socket, netip.AddrPort, error) {
 // Connect opens a connection to a (connect(2)). A blocking socket waits
 // for the handshake; a non-blocking one returns EINPROGRESS.
 func (s *Socket) Connect(a netip.AddrPort) error {
+	if s.dg != nil {
+		return s.dgConnect(a)
+	}
 	s.mu.Lock()
 	if s.closed.Load() {
 		s.mu.Unlock()
@@ -257,6 +272,9 @@ func tupleAddr(a [16]byte) netip.Addr { return netip.AddrFrom16(a).Unmap() }
 // after the data already queued, SHUT_RD makes further receives return
 // io.EOF. ENOTCONN before a connection is under way.
 func (s *Socket) Shutdown(how int) error {
+	if s.dg != nil {
+		return s.dgShutdown(how)
+	}
 	if how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR {
 		return syscall.EINVAL
 	}
@@ -296,6 +314,9 @@ func (s *Socket) Shutdown(how int) error {
 // set to N seconds, Close waits up to N seconds for the close to finish.
 // A listener stops on every core and resets the connections not accepted.
 func (s *Socket) Close() error {
+	if s.dg != nil {
+		return s.dgClose()
+	}
 	s.mu.Lock()
 	if s.closed.Swap(true) {
 		s.mu.Unlock()

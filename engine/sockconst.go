@@ -11,6 +11,7 @@ import "encoding/binary"
 const (
 	SOL_SOCKET  = 0x1
 	IPPROTO_TCP = 0x6
+	IPPROTO_UDP = 0x11
 
 	SO_REUSEADDR  = 0x2
 	SO_TYPE       = 0x3 // read-only: SOCK_STREAM

@@ -91,6 +91,7 @@ type Socket struct {
 	v6     bool
 	core   int // the owning core once connected or accepted
 	kickFn func(now mono.Time)
+	dg     *dgram // a datagram (UDP) socket's own state; nil for TCP (udpsock.go)
 
 	// Owned by the core.
 	conn         *tcp.Conn
@@ -150,15 +151,22 @@ type sqCall struct {
 }
 
 // Socket creates a socket (socket(2)): domain syscall.AF_INET or AF_INET6,
-// typ syscall.SOCK_STREAM, proto 0 or IPPROTO_TCP; anything else is
-// EPROTONOSUPPORT.
+// typ syscall.SOCK_STREAM with proto 0 or IPPROTO_TCP, or
+// syscall.SOCK_DGRAM with proto 0 or IPPROTO_UDP (udpsock.go); anything
+// else is EPROTONOSUPPORT.
 func (e *Engine) Socket(domain, typ, proto int) (*Socket, error) {
-	if domain != syscall.AF_INET && domain != syscall.AF_INET6 || typ != syscall.SOCK_STREAM ||
-		proto != 0 && proto != IPPROTO_TCP {
+	if domain != syscall.AF_INET && domain != syscall.AF_INET6 {
+		return nil, syscall.EPROTONOSUPPORT
+	}
+	dgram := typ == syscall.SOCK_DGRAM && (proto == 0 || proto == IPPROTO_UDP)
+	if !dgram && (typ != syscall.SOCK_STREAM || proto != 0 && proto != IPPROTO_TCP) {
 		return nil, syscall.EPROTONOSUPPORT
 	}
 	if !e.running || e.stopped.Load() {
 		return nil, ErrEngineStopped
+	}
+	if dgram {
+		return e.newDgramSocket(domain == syscall.AF_INET6), nil
 	}
 	if e.cores[0].tcp == nil {
 		return nil, syscall.EPROTONOSUPPORT

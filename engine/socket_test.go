@@ -331,7 +331,8 @@ func TestSocketErrnoTable(t *testing.T) {
 	// socket(2) itself.
 	for _, c := range []struct{ d, ty, pr int }{
 		{syscall.AF_UNIX, syscall.SOCK_STREAM, 0},
-		{syscall.AF_INET, syscall.SOCK_DGRAM, 0},
+		{syscall.AF_INET, syscall.SOCK_RAW, 0},
+		{syscall.AF_INET, syscall.SOCK_DGRAM, IPPROTO_TCP},
 		{syscall.AF_INET6, syscall.SOCK_STREAM, 17},
 	} {
 		if _, err := p.cli.Socket(c.d, c.ty, c.pr); err != syscall.EPROTONOSUPPORT {
@@ -490,8 +491,8 @@ func TestNetConnErrors(t *testing.T) {
 	if !errors.As(err, &oe) || !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("dial a closed port: %v", err)
 	}
-	if _, err := p.cli.DialContext(context.Background(), "udp", "198.18.0.1:81"); err == nil {
-		t.Fatal("dial udp succeeded")
+	if _, err := p.cli.DialContext(context.Background(), "sctp", "198.18.0.1:81"); err == nil {
+		t.Fatal("dial sctp succeeded")
 	}
 	if _, err := p.cli.DialContext(context.Background(), "tcp", "example.com:80"); err == nil {
 		t.Fatal("dial a host name succeeded")

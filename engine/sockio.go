@@ -5,6 +5,7 @@ package engine
 
 import (
 	"io"
+	"net/netip"
 	"os"
 	"sync/atomic"
 	"syscall"
@@ -16,6 +17,9 @@ import (
 // for room until all of p is queued; a non-blocking one queues what fits
 // and returns EAGAIN when nothing did.
 func (s *Socket) Send(p []byte) (int, error) {
+	if s.dg != nil {
+		return s.dgSend(p, netip.AddrPort{})
+	}
 	s.wrMu.Lock()
 	defer s.wrMu.Unlock()
 	total := 0
@@ -86,6 +90,10 @@ func (s *Socket) wrDeadlinePassed() error {
 // and every byte was read (or after SHUT_RD). A blocking socket waits for
 // data; a non-blocking one returns EAGAIN.
 func (s *Socket) Recv(p []byte) (int, error) {
+	if s.dg != nil {
+		n, _, err := s.dgRecv(p)
+		return n, err
+	}
 	s.rdMu.Lock()
 	defer s.rdMu.Unlock()
 	for {

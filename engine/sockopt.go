@@ -18,6 +18,9 @@ import (
 // implement or a read-only one is ENOPROTOOPT, as on Linux; a wrong length
 // or value EINVAL, an unknown congestion control ENOENT.
 func (s *Socket) SetSockOpt(level, name int, val []byte) error {
+	if s.dg != nil {
+		return s.dgSetSockOpt(level, name, val)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
@@ -192,6 +195,9 @@ func trimNUL(b []byte) []byte {
 // Linux's struct tcp_info, cut to len(val) as Linux cuts it. SO_ERROR
 // clears the pending error.
 func (s *Socket) GetSockOpt(level, name int, val []byte) (int, error) {
+	if s.dg != nil {
+		return s.dgGetSockOpt(level, name, val)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {

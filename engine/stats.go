@@ -22,7 +22,7 @@ const (
 	DropRingFull        // no frame in the pool or no room on the tx ring
 	DropUnknownProtocol // unknown EtherType or IP next header
 	DropNotForUs        // another host's MAC or IP address, ARP for another host
-	DropFragment        // IP fragments (not reassembled)
+	DropFragment        // IPv6 fragment headers cut short (fragments go to reassembly, frag.go)
 	DropUnresolved      // waited for a neighbour that did not answer, or the wait queue was full
 	DropNeighBudget     // waited for a neighbour, dropped oldest first: the core's budget of waiting frames was full
 	DropSolicitLimit    // for a new neighbour, when the core's solicitation budget (NeighSolicitRate) was spent
@@ -66,6 +66,33 @@ const (
 	RouterAdvIn       // IPv6 router advertisements received
 	RouterAdvTaken    // of those, the ones taken in (--accept-ra, valid)
 	RouterSolOut      // IPv6 router solicitations sent (--accept-ra)
+	// udpstat (FreeBSD's names).
+	UDPIPackets    // UDP datagrams received (udps_ipackets)
+	UDPHdrOps      // shorter than a UDP header (udps_hdrops)
+	UDPBadSum      // bad UDP checksum (udps_badsum)
+	UDPNoSum       // IPv6 UDP datagrams without a checksum, dropped (udps_nosum, RFC 8200 8.1)
+	UDPBadLen      // UDP length beyond the packet or below 8 (udps_badlen)
+	UDPNoPort      // no socket on the port (udps_noport): answered with a port unreachable
+	UDPNoPortMcast // no socket on the port, to a multicast group: no answer (udps_noportmcast)
+	UDPFullSock    // the socket's receive queue (SO_RCVBUF) was full (udps_fullsock)
+	UDPOPackets    // UDP datagrams sent (udps_opackets)
+	ICMPUnreachOut // ICMP/ICMPv6 port unreachables sent
+	ICMPLimited    // port unreachables not sent: past icmplim (IPv4) or errppslimit (IPv6)
+	// ipstat and ip6stat: fragments and reassembly.
+	IPFragments    // IPv4 fragments received (ips_fragments)
+	IPFragDropped  // IPv4 fragments dropped: overlaps, limits, bad lengths (ips_fragdropped)
+	IPFragTimeout  // IPv4 fragments dropped when their datagram timed out (ips_fragtimeout)
+	IPReassembled  // IPv4 datagrams reassembled (ips_reassembled)
+	IPTooLong      // IPv4 fragments that would make a datagram over 65535 bytes (ips_toolong)
+	IPFragmented   // IPv4 datagrams we sent in fragments (ips_fragmented)
+	IPOFragments   // IPv4 fragments we sent (ips_ofragments)
+	IP6Fragments   // IPv6 fragments received (ip6s_fragments)
+	IP6FragDropped // IPv6 fragments dropped (ip6s_fragdropped)
+	IP6FragTimeout // IPv6 fragments dropped when their datagram timed out (ip6s_fragtimeout)
+	IP6Reassembled // IPv6 datagrams reassembled (ip6s_reassembled)
+	IP6TooLong     // IPv6 fragments that would make a payload over 65535 bytes (ip6s_toolong)
+	IP6Fragmented  // IPv6 datagrams we sent in fragments (ip6s_fragmented)
+	IP6OFragments  // IPv6 fragments we sent (ip6s_ofragments)
 	numCounters
 )
 
@@ -91,6 +118,13 @@ var counterNames = [numCounters]string{
 	PoolReserveUsed: "pool_reserve_used", PoolReserveDenied: "pool_reserve_denied", PoolEmpty: "pool_empty",
 	ParamProblemsOut: "icmp6_param_problems_out",
 	RouterAdvIn:      "nd_router_adverts_in", RouterAdvTaken: "nd_router_adverts_accepted", RouterSolOut: "nd_router_solicits_out",
+	UDPIPackets: "udp_ipackets", UDPHdrOps: "udp_hdrops", UDPBadSum: "udp_badsum", UDPNoSum: "udp_nosum",
+	UDPBadLen: "udp_badlen", UDPNoPort: "udp_noport", UDPNoPortMcast: "udp_noportmcast", UDPFullSock: "udp_fullsock",
+	UDPOPackets: "udp_opackets", ICMPUnreachOut: "icmp_unreach_out", ICMPLimited: "icmp_unreach_limited",
+	IPFragments: "ip_fragments", IPFragDropped: "ip_fragdropped", IPFragTimeout: "ip_fragtimeout",
+	IPReassembled: "ip_reassembled", IPTooLong: "ip_toolong", IPFragmented: "ip_fragmented", IPOFragments: "ip_ofragments",
+	IP6Fragments: "ip6_fragments", IP6FragDropped: "ip6_fragdropped", IP6FragTimeout: "ip6_fragtimeout",
+	IP6Reassembled: "ip6_reassembled", IP6TooLong: "ip6_toolong", IP6Fragmented: "ip6_fragmented", IP6OFragments: "ip6_ofragments",
 }
 
 // lastDrop is the last of the Drop* counters.

@@ -150,6 +150,7 @@ func wireSteering(cs []*Core, st *steering, ringBytes int) error {
 const (
 	steerKindSegment = 1
 	steerKindUnreach = 2
+	steerKindUDP     = 3 // a datagram for a socket of the receiving core
 	steerHdr         = 56
 )
 
@@ -249,6 +250,8 @@ func (c *Core) steerIn(b []byte, now mono.Time) {
 	case steerKindSegment:
 		c.tcp.Receive(t, b[steerHdr:], now)
 		c.stats[TCPSegmentsIn]++
+	case steerKindUDP:
+		c.steerInUDP(t, b[steerHdr:])
 	case steerKindUnreach:
 		c.tcp.Unreachable(t, flow.Seq(binary.LittleEndian.Uint32(b[4:])), b[1] != 0)
 		c.stats[ICMPUnreachIn]++

@@ -22,7 +22,8 @@ discovery and ICMP/ICMPv6 echo for its addresses (and RSTs TCP segments).
 Stops cleanly on SIGINT or SIGTERM and detaches its XDP program.
 
 Apps (TCP apps listen on --port on every core):
-  echo     send back what arrives; close after the peer half-closes
+  echo     send back what arrives; close after the peer half-closes; UDP
+           datagrams to --port are echoed too
   discard  read and drop everything
   http     a minimal HTTP/1.1 server: keep-alive, Connection: close, a body
            of ?size=N bytes (default "hello\n"); closes a connection whose
@@ -105,6 +106,12 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "pollstack: serving on %s (netns %q, MAC %s) with %d core(s) on CPU %s, addresses %v\n",
 		f.iface, f.netns, f.mac, len(f.cpus), f.cores, f.addrList)
 	stopHTTP := func() {}
+	if *app == "echo" {
+		if stopHTTP, err = startUDPEcho(e, *port); err != nil {
+			stopEngine(e, stderr)
+			return fmt.Errorf("serve: UDP echo: %w", err)
+		}
+	}
 	if *app == "gohttp" {
 		if stopHTTP, err = startGoHTTP(e, *port, cert); err != nil {
 			stopEngine(e, stderr)
@@ -116,7 +123,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		if cert != nil {
 			tlsNote = " (HTTPS: h2 and http/1.1 by ALPN)"
 		}
-		fmt.Fprintf(stderr, "pollstack: app %s on TCP port %d%s\n", *app, *port, tlsNote)
+		udpNote := ""
+		if *app == "echo" {
+			udpNote = " and UDP port " + fmt.Sprint(*port)
+		}
+		fmt.Fprintf(stderr, "pollstack: app %s on TCP port %d%s%s\n", *app, *port, udpNote, tlsNote)
 	}
 	if f.hasFaults {
 		fmt.Fprintf(stderr, "pollstack: injecting faults in both directions: %+v, seed %d\n", f.faults, f.faultSeed)

@@ -26,6 +26,13 @@ import (
 // changes.
 func openBedEngineWith(t *testing.T, bed *testbed.Bed, mod func(*tcp.Config)) *engine.Engine {
 	t.Helper()
+	return openBedEngineConfig(t, bed, mod, nil)
+}
+
+// openBedEngineConfig is openBedEngineWith with emod changing the
+// engine's Config too.
+func openBedEngineConfig(t *testing.T, bed *testbed.Bed, mod func(*tcp.Config), emod func(*engine.Config)) *engine.Engine {
+	t.Helper()
 	prog, err := rings.AttachXDP(bed.IfaceA, bed.NsA, bed.Queues)
 	if err != nil {
 		t.Fatal(err)
@@ -48,10 +55,14 @@ func openBedEngineWith(t *testing.T, bed *testbed.Bed, mod func(*tcp.Config)) *e
 	if mod != nil {
 		mod(&cfg)
 	}
-	e, err := engine.New(engine.Config{MAC: bed.LocalMAC, CPUs: cpus, Pin: true, TCP: &cfg,
+	ecfg := engine.Config{MAC: bed.LocalMAC, CPUs: cpus, Pin: true, TCP: &cfg,
 		Idle: cores.IdlePolicy{SleepAfter: 64},
 		Addrs: []netip.Prefix{netip.PrefixFrom(testbed.LocalIPv4, testbed.PrefixLenIPv4),
-			netip.PrefixFrom(testbed.LocalIPv6, testbed.PrefixLenIPv6)}}, links)
+			netip.PrefixFrom(testbed.LocalIPv6, testbed.PrefixLenIPv6)}}
+	if emod != nil {
+		emod(&ecfg)
+	}
+	e, err := engine.New(ecfg, links)
 	if err != nil {
 		t.Fatal(err)
 	}

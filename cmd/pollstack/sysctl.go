@@ -69,7 +69,14 @@ func (s *sysctlFlags) check(cmd string) error {
 		s.settings = append(s.settings, set)
 	}
 	cfg := tcp.DefaultConfig()
+	var ecfg engine.Config
 	for _, set := range s.settings {
+		if engine.IsIPSysctl(set.Name) {
+			if err := engine.SetIPSysctl(&ecfg, set.Name, set.Value); err != nil {
+				return usagef("%s: %v", cmd, err)
+			}
+			continue
+		}
 		if err := tcp.Set(&cfg, set.Name, set.Value); err != nil {
 			return usagef("%s: %v", cmd, err)
 		}
@@ -80,14 +87,24 @@ func (s *sysctlFlags) check(cmd string) error {
 // apply applies the settings to cfg's TCP configuration (a copy) and
 // sends log_in_vain's lines to stderr.
 func (s *sysctlFlags) apply(cfg *engine.Config, cmd string) error {
+	var tcpSets []engine.SysctlSetting
+	for _, set := range s.settings {
+		if !engine.IsIPSysctl(set.Name) {
+			tcpSets = append(tcpSets, set)
+			continue
+		}
+		if err := engine.SetIPSysctl(cfg, set.Name, set.Value); err != nil {
+			return usagef("%s: %v", cmd, err)
+		}
+	}
 	if cfg.TCP == nil {
-		if len(s.settings) > 0 {
+		if len(tcpSets) > 0 {
 			return usagef("%s: --sysctl and --config need TCP (not with a raw sink)", cmd)
 		}
 		return nil
 	}
 	t := *cfg.TCP
-	for _, set := range s.settings {
+	for _, set := range tcpSets {
 		if err := tcp.Set(&t, set.Name, set.Value); err != nil {
 			return usagef("%s: %v", cmd, err)
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pollstack/pollstack/engine"
 	"github.com/pollstack/pollstack/internal/testbed/bedtest"
 	"github.com/pollstack/pollstack/tcp"
 )
@@ -34,6 +35,9 @@ func TestSysctlFlagsRefuseBadValues(t *testing.T) {
 		{[]string{"serve", "--iface", "x", "--config", bad}, "net.inet.tcp.pcbcount: read-only"},
 		{[]string{"serve", "--iface", "x", "--config", filepath.Join(dir, "none")}, "--config: open"},
 		{[]string{"serve", "--iface", "x", "--config", good, "--sysctl", "keepcnt=0"}, "keepcnt: 0 is below the minimum 1"},
+		{[]string{"serve", "--iface", "x", "--sysctl", "net.inet.ip.maxfragpackets=0"}, "net.inet.ip.maxfragpackets: 0 is out of 1..4096"},
+		{[]string{"serve", "--iface", "x", "--sysctl", "net.inet6.ip6.fragttl=x"}, `net.inet6.ip6.fragttl: "x" is not a whole number`},
+		{[]string{"serve", "--iface", "x", "--sysctl", "net.inet.ip.nosuch=1"}, "net.inet.ip.nosuch: unknown IP tunable"},
 		{[]string{"sysctl", "--bogus"}, "flag provided but not defined"},
 		{[]string{"sysctl", "--control", "/nonexistent.sock", "msl", "keepcnt=3"}, "not both at once"},
 	} {
@@ -52,6 +56,19 @@ func TestSysctlFlagsRefuseBadValues(t *testing.T) {
 	}
 	if len(f.settings) != 3 || f.settings[0].Value != "5000" || f.settings[1].Name != "keepcnt" || f.settings[2].Value != "1000" {
 		t.Fatalf("settings %+v: want the file's lines, then --sysctl", f.settings)
+	}
+	// The IP layer's tunables reach the engine's Config.
+	f.sets = listFlag{"net.inet.ip.maxfragpackets=9", "net.inet6.icmp6.errppslimit=0"}
+	if err := f.check("serve"); err != nil {
+		t.Fatal(err)
+	}
+	tc := tcp.DefaultConfig()
+	cfg := engine.Config{TCP: &tc}
+	if err := f.apply(&cfg, "serve"); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Frag4.MaxFragPackets != 9 || cfg.ICMP6ErrPPSLimit != -1 {
+		t.Fatalf("IP tunables not applied: %+v, errppslimit %d", cfg.Frag4, cfg.ICMP6ErrPPSLimit)
 	}
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"sysctl", "--help"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "Usage: pollstack sysctl") {
