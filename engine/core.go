@@ -25,6 +25,8 @@ const (
 	etherTypeARP  = 0x0806
 	etherTypeIPv6 = 0x86dd
 
+	ipv4DF = 0x4000 // the IPv4 don't-fragment flag in the flags/offset field
+
 	protoICMP   = 1
 	protoTCP    = 6
 	protoUDP    = 17
