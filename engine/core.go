@@ -27,6 +27,11 @@ const (
 
 	ipv4DF = 0x4000 // the IPv4 don't-fragment flag in the flags/offset field
 
+	etherTypeVLAN = 0x8100 // an 802.1Q tag follows the source MAC
+	vlanTagLen    = 4
+	// MaxVLAN is the highest VLAN ID (4095 is reserved, 0 means priority only).
+	MaxVLAN = 4094
+
 	protoICMP   = 1
 	protoTCP    = 6
 	protoUDP    = 17
@@ -58,6 +63,10 @@ type CoreConfig struct {
 	// AcceptRA makes the core learn IPv6 default routers from router
 	// advertisements (ra.go); core 0 also solicits them at start.
 	AcceptRA bool
+	// VLAN, 1..MaxVLAN, makes the core an 802.1Q VLAN's host: it tags
+	// every frame it sends with this ID and takes only frames that carry
+	// it (vlan.go); 0 means untagged frames.
+	VLAN uint16
 }
 
 type addr4 struct {
@@ -81,6 +90,7 @@ type Core struct {
 	link   rings.Link
 	pool   *rings.Pool
 	mac    [6]byte
+	vlan   uint16 // 802.1Q VLAN ID, 0 for none (vlan.go)
 	v4     []addr4
 	v6     []addr6
 	routes *RouteTable // immutable: read without a lock
@@ -128,7 +138,10 @@ func NewCore(cfg CoreConfig, link rings.Link) (*Core, error) {
 	if link == nil {
 		return nil, errors.New("engine: no link")
 	}
-	c := &Core{id: cfg.ID, sink: cfg.Sink, link: link, pool: link.Pool(), neigh: newNeighTable(), acceptRA: cfg.AcceptRA}
+	if cfg.VLAN > MaxVLAN {
+		return nil, fmt.Errorf("engine: VLAN ID %d: want 1..%d (0: none)", cfg.VLAN, MaxVLAN)
+	}
+	c := &Core{id: cfg.ID, sink: cfg.Sink, link: link, pool: link.Pool(), neigh: newNeighTable(), acceptRA: cfg.AcceptRA, vlan: cfg.VLAN}
 	// The pool's reserve (receive refills and control segments only) and the
 	// budget of frames waiting for neighbours: docs/tunables.md.
 	c.pool.SetReserve(rings.ReserveFrames(c.pool.Frames()))
@@ -297,6 +310,12 @@ func (c *Core) input(d rings.Desc, now mono.Time) {
 		c.drop(d, DropNotForUs)
 		return
 	}
+	if be16(b[12:]) == etherTypeVLAN || c.vlan != 0 {
+		var ok bool
+		if d, b, ok = c.untag(d, b); !ok {
+			return
+		}
+	}
 	switch be16(b[12:]) {
 	case etherTypeIPv4:
 		c.inputIPv4(d, b, now)
@@ -342,6 +361,12 @@ func (c *Core) drop(d rings.Desc, why Counter) {
 
 // send queues a complete frame for transmission.
 func (c *Core) send(d rings.Desc) {
+	if c.vlan != 0 {
+		var ok bool
+		if d, ok = c.tag(d); !ok {
+			return
+		}
+	}
 	if c.ntx == len(c.tx) {
 		c.flush()
 	}
@@ -368,12 +393,16 @@ func (c *Core) flush() {
 }
 
 // newFrame takes a frame from the pool for a packet we originate; it
-// leaves the pool's reserve alone.
+// leaves the pool's reserve alone. On a VLAN the packet starts after
+// room for the tag, which send inserts without moving the packet.
 func (c *Core) newFrame() (rings.Desc, []byte, bool) {
 	addr, ok := c.pool.Get()
 	if !ok {
 		c.stats[DropRingFull]++
 		return rings.Desc{}, nil, false
+	}
+	if c.vlan != 0 {
+		addr += vlanTagLen
 	}
 	return rings.Desc{Addr: addr}, c.pool.Frame(addr), true
 }
@@ -385,6 +414,9 @@ func (c *Core) newControlFrame() (rings.Desc, []byte, bool) {
 	if !ok {
 		c.stats[DropRingFull]++
 		return rings.Desc{}, nil, false
+	}
+	if c.vlan != 0 {
+		addr += vlanTagLen
 	}
 	return rings.Desc{Addr: addr}, c.pool.Frame(addr), true
 }

@@ -31,6 +31,9 @@ type Config struct {
 	// AcceptRA makes the engine learn IPv6 default routers from router
 	// advertisements, for destinations no route holds (ra.go).
 	AcceptRA bool
+	// VLAN, 1..MaxVLAN, puts the engine on that 802.1Q VLAN: every frame
+	// it sends is tagged, and it takes only frames with that tag (vlan.go).
+	VLAN uint16
 	// CPUs lists one CPU per link; the loop for links[i] runs on CPUs[i].
 	CPUs []int
 	// Pin pins each loop's thread to its CPU.
@@ -147,7 +150,7 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 		return nil, errors.New("engine: listening needs TCP")
 	}
 	for i, l := range links {
-		c, err := NewCore(CoreConfig{ID: i, MAC: cfg.MAC, Addrs: cfg.Addrs, Sink: cfg.Sink, TCP: cfg.TCP, Routes: cfg.Routes, AcceptRA: cfg.AcceptRA}, l)
+		c, err := NewCore(CoreConfig{ID: i, MAC: cfg.MAC, Addrs: cfg.Addrs, Sink: cfg.Sink, TCP: cfg.TCP, Routes: cfg.Routes, AcceptRA: cfg.AcceptRA, VLAN: cfg.VLAN}, l)
 		if err != nil {
 			return nil, err
 		}

@@ -25,6 +25,8 @@ const (
 	DropFragment        // IP fragments (not reassembled)
 	DropUnresolved      // waited for a neighbour that did not answer, or the wait queue was full
 	DropNeighBudget     // waited for a neighbour, dropped oldest first: the core's budget of waiting frames was full
+	DropVLANMismatch    // 802.1Q frames of another VLAN than ours (or tagged frames without --vlan)
+	DropVLANUntagged    // untagged frames on a core that is on a VLAN
 	ICMPIgnored         // ICMP/ICMPv6 messages that need no answer
 	ARPRequestsIn
 	ARPRepliesIn
@@ -75,6 +77,7 @@ var counterNames = [numCounters]string{
 	DropMalformed: "malformed", DropChecksum: "checksum", DropNoRoute: "no_route",
 	DropRingFull: "ring_full", DropUnknownProtocol: "unknown_protocol",
 	DropNotForUs: "not_for_us", DropFragment: "fragment", DropUnresolved: "unresolved", DropNeighBudget: "neigh_budget",
+	DropVLANMismatch: "vlan_mismatch", DropVLANUntagged: "vlan_untagged",
 	ICMPIgnored:   "icmp_ignored",
 	ARPRequestsIn: "arp_requests_in", ARPRepliesIn: "arp_replies_in",
 	ARPRequestsOut: "arp_requests_out", ARPRepliesOut: "arp_replies_out",
@@ -111,7 +114,7 @@ func (c Counter) String() string {
 }
 
 // IsDrop reports whether c counts dropped frames.
-func (c Counter) IsDrop() bool { return c >= DropMalformed && c <= DropNeighBudget }
+func (c Counter) IsDrop() bool { return c >= DropMalformed && c <= DropVLANUntagged }
 
 // NumCounters is the number of counters.
 const NumCounters = int(numCounters)
@@ -122,7 +125,7 @@ type Counters [numCounters]uint64
 // Drops returns the number of frames dropped, all reasons together.
 func (c *Counters) Drops() uint64 {
 	var n uint64
-	for i := DropMalformed; i <= DropNeighBudget; i++ {
+	for i := DropMalformed; i <= DropVLANUntagged; i++ {
 		n += c[i]
 	}
 	return n
