@@ -122,6 +122,8 @@ func TestBadCommandLinesAreOneLine(t *testing.T) {
 		{[]string{"serve", "--iface", "x", "--cores", ""}, 2, "serve: --cores: empty CPU list"},
 
 		// Routes and gateways.
+		{[]string{"testbed", "up", "--router-mtu", "1400"}, 2, "testbed up: --router-mtu needs --routed"},
+		{[]string{"testbed", "up", "--routed", "--router-mtu", "1000"}, 2, "testbed up: --router-mtu 1000: want 1280..1500 (0: 1500)"},
 		{[]string{"serve", "--iface", "x", "--vlan", "4095"}, 2, "serve: --vlan 4095: want a VLAN ID in 1..4094 (0: untagged)"},
 		{[]string{"bench", "rps", "--iface", "x", "--vlan", "-1"}, 2, "--vlan -1: want a VLAN ID in 1..4094"},
 		{[]string{"serve", "--iface", "x", "--route", "198.19.0.0/24"}, 2, `serve: --route "198.19.0.0/24": want PREFIX=NEXTHOP`},

@@ -12,6 +12,12 @@ func Up(name string, queues int) (*Bed, error) { return nil, errNotLinux }
 // UpRouted builds a routed test bed; it needs Linux.
 func UpRouted(name string, queues int) (*Bed, error) { return nil, errNotLinux }
 
+// UpRoutedWith builds a routed test bed; it needs Linux.
+func UpRoutedWith(name string, queues int, cfg RoutedConfig) (*Bed, error) { return nil, errNotLinux }
+
+// BlockPMTUICMP drops a bed router's path MTU errors; it needs Linux.
+func BlockPMTUICMP(name string) error { return errNotLinux }
+
 // Down removes a test bed; it needs Linux.
 func Down(name string) error { return errNotLinux }
 
