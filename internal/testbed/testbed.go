@@ -82,6 +82,21 @@ type RoutedConfig struct {
 	RouterMTU int
 }
 
+// VLANPeer is what AddVLAN made on a bed's kernel end.
+type VLANPeer struct {
+	// Iface is the interface in NAME-b that holds the VLAN's addresses:
+	// the kernel's VLAN subinterface NAME-b.ID, or NAME-b itself when the
+	// kernel has no 802.1Q support and tc programs emulate it.
+	Iface string
+	// Emulated says the kernel lacks 802.1Q (CONFIG_VLAN_8021Q): NAME-b's
+	// own addresses plus a tc program on each of its hooks stand in for
+	// the subinterface. On egress it tags every frame the kernel sends
+	// from NAME-b's MAC that is not tagged yet; on ingress it takes the
+	// tag off frames of the VLAN and drops other VLANs' frames, as the
+	// kernel does for a VLAN it has no subinterface for.
+	Emulated bool
+}
+
 // MinRouterMTU is the smallest RouterMTU: IPv6's minimum link MTU.
 const MinRouterMTU = 1280
 
