@@ -42,7 +42,7 @@ const (
 	ParamProblemsOut   // ICMPv6 parameter problems sent
 	ICMPUnreachIn      // destination unreachable messages about our TCP segments
 	ICMPTooBigIn       // fragmentation needed (ICMP) and packet too big (ICMPv6) about our TCP segments, handed to TCP
-	ICMPTooBigBelowMin // of those, dropped first: the MTU offered is below the minimum (576, IPv6 1280)
+	ICMPTooBigBelowMin // fragmentation needed and packet too big dropped before TCP (not in ICMPTooBigIn): the MTU offered is below the minimum (576, IPv6 1280)
 	TCPSegmentsIn      // TCP segments handed to the shard (checksum good)
 	TCPSegmentsOut     // TCP segments the shard sent
 	PollBusy           // loop turns that found work

@@ -125,7 +125,7 @@ func TestBadCommandLinesAreOneLine(t *testing.T) {
 		{[]string{"testbed", "up", "--router-mtu", "1400"}, 2, "testbed up: --router-mtu needs --routed"},
 		{[]string{"testbed", "up", "--routed", "--router-mtu", "1000"}, 2, "testbed up: --router-mtu 1000: want 1280..1500 (0: 1500)"},
 		{[]string{"serve", "--iface", "x", "--vlan", "4095"}, 2, "serve: --vlan 4095: want a VLAN ID in 1..4094 (0: untagged)"},
-		{[]string{"bench", "rps", "--iface", "x", "--vlan", "-1"}, 2, "--vlan -1: want a VLAN ID in 1..4094"},
+		{with(rps, "--vlan", "-1"), 2, "bench rps: --vlan -1: want a VLAN ID in 1..4094"},
 		{[]string{"serve", "--iface", "x", "--route", "198.19.0.0/24"}, 2, `serve: --route "198.19.0.0/24": want PREFIX=NEXTHOP`},
 		{[]string{"serve", "--iface", "x", "--route", "198.19.0.0/24=router"}, 2, `serve: --route "198.19.0.0/24=router": want PREFIX=NEXTHOP`},
 		{[]string{"serve", "--iface", "x", "--route", "198.19.0.1/24=198.18.0.2"}, 2, "serve: --route 198.19.0.1/24=198.18.0.2: host bits set in 198.19.0.1/24 (the prefix is 198.19.0.0/24)"},
