@@ -78,7 +78,10 @@ type RoutedConfig struct {
 	// end of the link toward NAME-c; NAME-c's end keeps 1500. The router
 	// then answers what pollstack sends NAME-c in bigger packets with
 	// ICMP fragmentation needed or ICMPv6 packet too big (path MTU
-	// discovery). 0 leaves 1500.
+	// discovery). veth drops a frame bigger than its receiving end's MTU
+	// without an error, so NAME-c's own packets toward the router are held
+	// to RouterMTU too (a client's requests and ACKs are small). 0 leaves
+	// 1500.
 	RouterMTU int
 }
 
