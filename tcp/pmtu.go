@@ -165,8 +165,8 @@ func (c *Conn) pathMSS() {
 
 // PacketTooBig handles an ICMP "fragmentation needed" (type 3 code 4) or an
 // ICMPv6 Packet Too Big about the segment with sequence number seq that we
-// sent on t, offering mtu (at least MinPMTU4 or MinPMTU6: the engine drops
-// smaller ones). It reports whether the message was taken: a connection on
+// sent on t, offering mtu (an MTU below MinPMTU4 or MinPMTU6 is ignored;
+// the engine drops such messages before they get here). It reports whether the message was taken: a connection on
 // t has seq in flight (RFC 5927 5.2); anything else is ignored and counted
 // (pmtud_icmp_ignored), so that an off-path attacker who does not know the
 // window cannot shrink segments. A message taken lowers the path MTU of
@@ -178,8 +178,12 @@ func (s *Shard) PacketTooBig(t *flow.Tuple, seq flow.Seq, mtu int, now mono.Time
 	if !s.cfg.PathMTUDiscovery {
 		return false
 	}
+	least := MinPMTU4
+	if !t.IsIPv4() {
+		least = MinPMTU6
+	}
 	c := s.conns[*t]
-	if c == nil || c.state == Closed || !seq.InRange(c.sndUna, c.sndMax) {
+	if mtu < least || c == nil || c.state == Closed || !seq.InRange(c.sndUna, c.sndMax) {
 		s.stats[StatPMTUDICMPIgnored]++
 		return false
 	}

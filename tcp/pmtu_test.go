@@ -393,3 +393,43 @@ var (
 	addrA6 = [16]byte{0x20, 0x01, 0, 0x02, 15: 1}
 	addrB6 = [16]byte{0x20, 0x01, 0, 0x02, 15: 2}
 )
+
+// Whatever a packet too big says — any sequence number, any MTU, any
+// 4-tuple — the shard does not panic, the MSS stays within bounds, and
+// the connection and its data survive: the peer still gets every byte.
+func FuzzPacketTooBig(f *testing.F) {
+	f.Add(uint32(0), 1280, uint16(peerPort), false)
+	f.Add(uint32(1), 576, uint16(peerPort), true)
+	f.Add(uint32(1<<31), -5, uint16(1), false)
+	f.Add(uint32(3000), 70000, uint16(peerPort), false)
+	f.Fuzz(func(t *testing.T, off uint32, mtu int, port uint16, v6 bool) {
+		p := newPeer(t, DefaultConfig())
+		if v6 {
+			p.tuple.LocalAddr, p.tuple.RemoteAddr = addrA6, addrB6
+		}
+		c := p.open()
+		c.Write(make([]byte, 8000))
+		p.take()
+		tu := p.tuple
+		tu.RemotePort = port
+		p.s.PacketTooBig(&tu, p.view().SndUna.Add(off), mtu, p.now)
+		if m := p.view().MSS; m < 64 || m > 1460 {
+			t.Fatalf("MSS %d", m)
+		}
+		full := map[bool]int{false: 1460, true: 1440}[v6]
+		if least := map[bool]int{false: MinPMTU4, true: MinPMTU6}[v6]; mtu < least && p.view().MSS != full {
+			t.Fatalf("MSS %d after an MTU of %d, below the minimum %d", p.view().MSS, mtu, least)
+		}
+		for i := 0; p.view().SndUna != p.view().SndMax || p.view().SndQueued > 0; i++ {
+			if i > 100 {
+				t.Fatalf("the data does not get through: %+v", p.view())
+			}
+			p.take()
+			p.advance(rtt)
+			p.ack()
+		}
+		if c.State() != Established {
+			t.Fatalf("%v", c.State())
+		}
+	})
+}

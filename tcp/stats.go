@@ -92,7 +92,7 @@ const (
 	StatRexmtTimeoSpurious  // retransmission timeouts F-RTO found spurious
 	// Path MTU discovery (pmtu.go).
 	StatPMTUDICMPAccepted             // ICMP fragmentation needed / ICMPv6 packet too big matched to a segment in flight
-	StatPMTUDICMPIgnored              // of those, ignored: no connection, or the quoted sequence outside snd_una..snd_max (RFC 5927)
+	StatPMTUDICMPIgnored              // of those, ignored: no connection, the quoted sequence outside snd_una..snd_max (RFC 5927), or an MTU below the minimum
 	StatMTUResent                     // times a connection sent what was in flight again at a smaller MSS
 	StatPMTUDBlackholeActivated       // black-hole detection lowered an MSS to pmtud_blackhole_mss
 	StatPMTUDBlackholeActivatedMinMSS // black-hole detection lowered an MSS to mssdflt (IPv6: 1220)
