@@ -54,6 +54,12 @@ func AddVLAN(name string, vid uint16, addrs ...netip.Prefix) (VLANPeer, error) {
 	if err != nil {
 		return VLANPeer{}, err
 	}
+	if !peer.Emulated {
+		// The subinterface takes its offloads from NAME-b's, where TX
+		// checksum offload is off already; say so for it too (partial
+		// checksums must stay off the wire, as on NAME-b).
+		_ = run("ip", "netns", "exec", nsB, "ethtool", "-K", peer.Iface, "tx", "off")
+	}
 	for _, a := range addrs {
 		args := []string{"ip", "-n", nsB, "addr", "add", a.String(), "dev", peer.Iface}
 		if a.Addr().Is6() {
