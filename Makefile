@@ -51,6 +51,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReassembly$$' -fuzztime $$((20000 * $(FUZZ_SCALE)))x ./engine
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $$((20000 * $(FUZZ_SCALE)))x ./tcp
 	$(GO) test -run '^$$' -fuzz '^FuzzSegmentInEachState$$' -fuzztime $$((5000 * $(FUZZ_SCALE)))x ./tcp
+	$(GO) test -run '^$$' -fuzz '^FuzzPacketTooBig$$' -fuzztime $$((5000 * $(FUZZ_SCALE)))x ./tcp
 	$(GO) test -run '^$$' -fuzz '^FuzzFeed$$' -fuzztime $$((10000 * $(FUZZ_SCALE)))x ./internal/apps/httpapp
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $$((20000 * $(FUZZ_SCALE)))x ./internal/proxy/proxyproto
 	$(GO) test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime $$((5000 * $(FUZZ_SCALE)))x ./internal/proxy/h1

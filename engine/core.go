@@ -26,6 +26,13 @@ const (
 	etherTypeARP  = 0x0806
 	etherTypeIPv6 = 0x86dd
 
+	ipv4DF = 0x4000 // the IPv4 don't-fragment flag in the flags/offset field
+
+	etherTypeVLAN = 0x8100 // an 802.1Q tag follows the source MAC
+	vlanTagLen    = 4
+	// MaxVLAN is the highest VLAN ID (4095 is reserved, 0 means priority only).
+	MaxVLAN = 4094
+
 	protoICMP   = 1
 	protoTCP    = 6
 	protoUDP    = 17
@@ -66,6 +73,10 @@ type CoreConfig struct {
 	// SolicitRate bounds the ARP requests and neighbour solicitations the
 	// core sends a second (NeighSolicitRate when 0; no bound when negative).
 	SolicitRate int
+	// VLAN, 1..MaxVLAN, makes the core an 802.1Q VLAN's host: it tags
+	// every frame it sends with this ID and takes only frames that carry
+	// it (vlan.go); 0 means untagged frames.
+	VLAN uint16
 }
 
 type addr4 struct {
@@ -89,6 +100,7 @@ type Core struct {
 	link   rings.Link
 	pool   *rings.Pool
 	mac    [6]byte
+	vlan   uint16 // 802.1Q VLAN ID, 0 for none (vlan.go)
 	v4     []addr4
 	v6     []addr6
 	routes *RouteTable // immutable: read without a lock
@@ -149,7 +161,10 @@ func NewCore(cfg CoreConfig, link rings.Link) (*Core, error) {
 	if link == nil {
 		return nil, errors.New("engine: no link")
 	}
-	c := &Core{id: cfg.ID, sink: cfg.Sink, link: link, pool: link.Pool(), neigh: newNeighTable(), acceptRA: cfg.AcceptRA, mtu: 1500}
+	if cfg.VLAN > MaxVLAN {
+		return nil, fmt.Errorf("engine: VLAN ID %d: want 1..%d (0: none)", cfg.VLAN, MaxVLAN)
+	}
+	c := &Core{id: cfg.ID, sink: cfg.Sink, link: link, pool: link.Pool(), neigh: newNeighTable(), acceptRA: cfg.AcceptRA, mtu: 1500, vlan: cfg.VLAN}
 	c.solBud.init(cfg.SolicitRate)
 	if cfg.TCP != nil {
 		c.mtu = cfg.TCP.MTU
@@ -338,6 +353,12 @@ func (c *Core) input(d rings.Desc, now mono.Time) {
 		c.drop(d, DropNotForUs)
 		return
 	}
+	if be16(b[12:]) == etherTypeVLAN || c.vlan != 0 {
+		var ok bool
+		if d, b, ok = c.untag(d, b); !ok {
+			return
+		}
+	}
 	switch be16(b[12:]) {
 	case etherTypeIPv4:
 		c.inputIPv4(d, b, now)
@@ -383,6 +404,12 @@ func (c *Core) drop(d rings.Desc, why Counter) {
 
 // send queues a complete frame for transmission.
 func (c *Core) send(d rings.Desc) {
+	if c.vlan != 0 {
+		var ok bool
+		if d, ok = c.tag(d); !ok {
+			return
+		}
+	}
 	if c.ntx == len(c.tx) {
 		c.flush()
 	}
@@ -409,12 +436,16 @@ func (c *Core) flush() {
 }
 
 // newFrame takes a frame from the pool for a packet we originate; it
-// leaves the pool's reserve alone.
+// leaves the pool's reserve alone. On a VLAN the packet starts after
+// room for the tag, which send inserts without moving the packet.
 func (c *Core) newFrame() (rings.Desc, []byte, bool) {
 	addr, ok := c.pool.Get()
 	if !ok {
 		c.stats[DropRingFull]++
 		return rings.Desc{}, nil, false
+	}
+	if c.vlan != 0 {
+		addr += vlanTagLen
 	}
 	return rings.Desc{Addr: addr}, c.pool.Frame(addr), true
 }
@@ -426,6 +457,9 @@ func (c *Core) newControlFrame() (rings.Desc, []byte, bool) {
 	if !ok {
 		c.stats[DropRingFull]++
 		return rings.Desc{}, nil, false
+	}
+	if c.vlan != 0 {
+		addr += vlanTagLen
 	}
 	return rings.Desc{Addr: addr}, c.pool.Frame(addr), true
 }

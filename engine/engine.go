@@ -36,6 +36,9 @@ type Config struct {
 	// solicitations a second (NeighSolicitRate when 0; no bound when
 	// negative): see CoreConfig.
 	SolicitRate int
+	// VLAN, 1..MaxVLAN, puts the engine on that 802.1Q VLAN: every frame
+	// it sends is tagged, and it takes only frames with that tag (vlan.go).
+	VLAN uint16
 	// CPUs lists one CPU per link; the loop for links[i] runs on CPUs[i].
 	CPUs []int
 	// Pin pins each loop's thread to its CPU.
@@ -180,7 +183,7 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 	}
 	for i, l := range links {
 		c, err := NewCore(CoreConfig{ID: i, MAC: cfg.MAC, Addrs: cfg.Addrs, Sink: cfg.Sink, TCP: cfg.TCP, Routes: cfg.Routes, AcceptRA: cfg.AcceptRA,
-			SolicitRate: cfg.SolicitRate, Frag4: cfg.Frag4, Frag6: cfg.Frag6, ICMPLim: cfg.ICMPLim, ICMP6ErrPPSLimit: cfg.ICMP6ErrPPSLimit}, l)
+			SolicitRate: cfg.SolicitRate, Frag4: cfg.Frag4, Frag6: cfg.Frag6, ICMPLim: cfg.ICMPLim, ICMP6ErrPPSLimit: cfg.ICMP6ErrPPSLimit, VLAN: cfg.VLAN}, l)
 		if err != nil {
 			return nil, err
 		}

@@ -17,6 +17,10 @@ func FuzzInput(f *testing.F) {
 	f.Add(nsFrame(f, peerIP6, ourIP6))
 	f.Add(nsFrame(f, peerIP6, ourIP6)[:60])
 	f.Add(udpFrame(f))
+	for _, v6 := range []bool{false, true} {
+		_, _, _, syn, _ := pmtuCore(f, v6)
+		f.Add(tooBigFrame(f, syn, v6, 1280, 200, 0))
+	}
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		if len(frame) > 1500 {
 			frame = frame[:1500]

@@ -27,7 +27,7 @@ func TestHostileFramesAreCountedAndDropped(t *testing.T) {
 		{"empty frame", []byte{}, DropMalformed},
 		{"truncated Ethernet header", good4[:13], DropMalformed},
 		{"unknown EtherType", mod(good4, func(b []byte) []byte { put16(b[12:], 0x88b5); return b }), DropUnknownProtocol},
-		{"VLAN tag", mod(good4, func(b []byte) []byte { put16(b[12:], 0x8100); return b }), DropUnknownProtocol},
+		{"VLAN tag without --vlan", mod(good4, func(b []byte) []byte { put16(b[12:], 0x8100); return b }), DropVLANMismatch},
 		{"another host's MAC", mod(good4, func(b []byte) []byte { b[5] = 0x77; return b }), DropNotForUs},
 		{"truncated IPv4 header", good4[:ethHeaderLen+19], DropMalformed},
 		{"IPv4 version 5", mod(good4, func(b []byte) []byte { b[14] = 0x55; return b }), DropMalformed},

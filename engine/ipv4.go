@@ -6,6 +6,7 @@ import (
 	"github.com/pollstack/pollstack/flow"
 	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
+	"github.com/pollstack/pollstack/tcp"
 )
 
 const (
@@ -218,13 +219,17 @@ func (c *Core) inputICMP4(d rings.Desc, b []byte, ihl, total int, now mono.Time)
 	c.output(d, &nexthop, now)
 }
 
-// writeIPv4Header writes a 20-byte header with its checksum.
+// writeIPv4Header writes a 20-byte header with its checksum. TCP segments
+// carry DF while path MTU discovery is on (RFC 1191 3).
 func (c *Core) writeIPv4Header(h []byte, src, dst [4]byte, proto uint8, total int) {
 	h[0] = 0x45
 	h[1] = 0
 	put16(h[2:], uint16(total))
 	put16(h[4:], c.ipID)
 	put16(h[6:], 0)
+	if proto == protoTCP && c.tcp != nil && c.tcp.PMTUD() {
+		put16(h[6:], ipv4DF)
+	}
 	h[8] = DefaultTTL
 	h[9] = proto
 	put16(h[10:], 0)
@@ -256,9 +261,57 @@ func (c *Core) unreachable4(d rings.Desc, m []byte, now mono.Time) {
 	}
 	c.tuple.LocalAddr = v4Mapped([4]byte(inner[12:16]))
 	c.tuple.RemoteAddr = v4Mapped([4]byte(inner[16:20]))
-	// Codes 2, 3 and 4 (protocol, port unreachable, fragmentation needed
-	// with DF) are hard errors; the others are soft.
-	c.unreachableTCP(d, inner[ihl:], m[1] >= 2 && m[1] <= 4, now)
+	if m[1] == 4 {
+		// Fragmentation needed and DF set: the path MTU is smaller
+		// (RFC 1191), never an error for the connection. A router from
+		// before RFC 1191 leaves the MTU field 0: take the plateau below
+		// the packet's length (RFC 1191 7).
+		mtu := int(be16(m[6:]))
+		if mtu == 0 {
+			mtu = plateauBelow(int(be16(inner[2:])))
+		}
+		if mtu < tcp.MinPMTU4 {
+			c.drop(d, ICMPTooBigBelowMin)
+			return
+		}
+		c.tooBigTCP(d, inner[ihl:], mtu, now)
+		return
+	}
+	// Codes 2 and 3 (protocol, port unreachable) are hard errors; the
+	// others are soft.
+	c.unreachableTCP(d, inner[ihl:], m[1] == 2 || m[1] == 3, now)
+}
+
+// plateaus are RFC 1191 7's table of common MTUs, highest first.
+var plateaus = [...]int{65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68}
+
+// plateauBelow returns the highest plateau below n.
+func plateauBelow(n int) int {
+	for _, p := range plateaus {
+		if p < n {
+			return p
+		}
+	}
+	return 0
+}
+
+// tooBigTCP hands a "fragmentation needed" or Packet Too Big offering mtu,
+// about the TCP segment whose first 8 bytes are seg, sent from c.tuple's
+// addresses, to the shard that owns the connection.
+func (c *Core) tooBigTCP(d rings.Desc, seg []byte, mtu int, now mono.Time) {
+	t := &c.tuple
+	t.LocalPort, t.RemotePort = be16(seg[0:]), be16(seg[2:])
+	c.stats[ICMPTooBigIn]++
+	if c.steer != nil {
+		if o := c.steer.owner(t); o != c.id {
+			c.steerOut(o, steerKindTooBig, t, nil, flow.Seq(be32(seg[4:])), false, uint32(mtu))
+			c.pool.Put(d.Addr)
+			return
+		}
+	}
+	c.now = now
+	c.tcp.PacketTooBig(t, flow.Seq(be32(seg[4:])), mtu, now)
+	c.pool.Put(d.Addr)
 }
 
 // unreachableTCP hands an unreachable about the TCP segment whose first 8
@@ -268,7 +321,7 @@ func (c *Core) unreachableTCP(d rings.Desc, seg []byte, hard bool, now mono.Time
 	t.LocalPort, t.RemotePort = be16(seg[0:]), be16(seg[2:])
 	if c.steer != nil {
 		if o := c.steer.owner(t); o != c.id {
-			c.steerOut(o, steerKindUnreach, t, nil, flow.Seq(be32(seg[4:])), hard)
+			c.steerOut(o, steerKindUnreach, t, nil, flow.Seq(be32(seg[4:])), hard, 0)
 			c.pool.Put(d.Addr)
 			return
 		}

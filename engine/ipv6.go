@@ -6,6 +6,7 @@ import (
 
 	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
+	"github.com/pollstack/pollstack/tcp"
 )
 
 const (
@@ -15,6 +16,7 @@ const (
 	icmp6NA          = 136
 
 	icmp6ParamProblem = 4
+	icmp6PacketTooBig = 2
 	minMTU6           = 1280 // the IPv6 minimum link MTU (RFC 8200 5)
 
 	ndOptSourceLL = 1
@@ -186,6 +188,8 @@ func (c *Core) inputICMP6(d rings.Desc, b []byte, off int, now mono.Time) {
 		c.echoReply(d, netip.AddrFrom16([16]byte(ip[8:24])), m, now)
 	case 1: // destination unreachable (RFC 4443 3.1)
 		c.unreachable6(d, m, now)
+	case icmp6PacketTooBig:
+		c.tooBig6(d, m, now)
 	case icmp6NS:
 		c.stats[NDSolicitsIn]++
 		c.inputNS(d, b, m, now)
@@ -405,6 +409,33 @@ func (c *Core) unreachable6(d rings.Desc, m []byte, now mono.Time) {
 	c.tuple.LocalAddr = [16]byte(inner[8:24])
 	c.tuple.RemoteAddr = [16]byte(inner[24:40])
 	c.unreachableTCP(d, inner[ipv6HeaderLen:], m[1] == 1 || m[1] == 4, now)
+}
+
+// tooBig6 hands a Packet Too Big (RFC 4443 3.2) about one of our TCP
+// segments to the shard (RFC 8201); an MTU below the IPv6 minimum is
+// ignored.
+func (c *Core) tooBig6(d rings.Desc, m []byte, now mono.Time) {
+	if len(m) < 8 {
+		c.drop(d, DropMalformed)
+		return
+	}
+	inner := m[8:]
+	if len(inner) < ipv6HeaderLen+8 || inner[0]>>4 != 6 {
+		c.drop(d, DropMalformed)
+		return
+	}
+	if inner[6] != protoTCP || c.tcp == nil || !c.ours6(inner[8:24]) {
+		c.drop(d, ICMPIgnored)
+		return
+	}
+	mtu := be32(m[4:])
+	if mtu < tcp.MinPMTU6 {
+		c.drop(d, ICMPTooBigBelowMin)
+		return
+	}
+	c.tuple.LocalAddr = [16]byte(inner[8:24])
+	c.tuple.RemoteAddr = [16]byte(inner[24:40])
+	c.tooBigTCP(d, inner[ipv6HeaderLen:], int(min(mtu, 65535)), now)
 }
 
 // icmp6ErrorsPerSec bounds the ICMPv6 errors a core sends each second (RFC

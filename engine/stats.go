@@ -26,6 +26,8 @@ const (
 	DropUnresolved      // waited for a neighbour that did not answer, or the wait queue was full
 	DropNeighBudget     // waited for a neighbour, dropped oldest first: the core's budget of waiting frames was full
 	DropSolicitLimit    // for a new neighbour, when the core's solicitation budget (NeighSolicitRate) was spent
+	DropVLANMismatch    // 802.1Q frames of another VLAN than ours (or tagged frames without --vlan)
+	DropVLANUntagged    // untagged frames on a core that is on a VLAN
 	ICMPIgnored         // ICMP/ICMPv6 messages that need no answer
 	ARPRequestsIn
 	ARPRepliesIn
@@ -38,34 +40,36 @@ const (
 	EchoRequestsIn
 	EchoRepliesOut
 	EchoRepliesIn
-	ParamProblemsOut  // ICMPv6 parameter problems sent
-	ICMPUnreachIn     // destination unreachable messages about our TCP segments
-	TCPSegmentsIn     // TCP segments handed to the shard (checksum good)
-	TCPSegmentsOut    // TCP segments the shard sent
-	PollBusy          // loop turns that found work
-	PollIdle          // loop turns that found none
-	NeighEntries      // gauge
-	LinkRxRingEmpty   // link: receive polls that found nothing
-	LinkTxRingFull    // link: frames refused for lack of room on the tx ring
-	LinkFillRingEmpty // link: times the pool had no frame for the fill ring
-	KernelRxDropped   // AF_XDP: frames the kernel dropped (no fill frame, rx ring full)
-	KernelRxInvalid   // AF_XDP: invalid rx descriptors
-	KernelTxInvalid   // AF_XDP: invalid tx descriptors
-	SteeredOut        // TCP segments and unreachables handed to the flow's owner core
-	SteeredIn         // TCP segments and unreachables taken from other cores' hand-off rings
-	HandoffFull       // hand-offs (segments, unreachables, neighbour updates) dropped: the ring to the other core was full
-	DialledIn         // TCP segments received for flows whose local port is in the ephemeral range (connections the engine dialled), on engines of more than one core
-	DialledSteered    // of DialledIn, those that arrived on another core than their owner and were handed to it
-	PoolFree          // gauge: frames free in the core's pool
-	RxRingUsed        // gauge: descriptors waiting on the rx ring
-	TxRingUsed        // gauge: descriptors on the tx ring the kernel has not taken
-	FillRingUsed      // gauge: frames lent to the kernel on the fill ring
-	PoolReserveUsed   // frames receive refills and control segments took from the pool's reserve
-	PoolReserveDenied // frames refused to data and other packets: only the reserve was left
-	PoolEmpty         // frames refused with the pool empty, reserve and all
-	RouterAdvIn       // IPv6 router advertisements received
-	RouterAdvTaken    // of those, the ones taken in (--accept-ra, valid)
-	RouterSolOut      // IPv6 router solicitations sent (--accept-ra)
+	ParamProblemsOut   // ICMPv6 parameter problems sent
+	ICMPUnreachIn      // destination unreachable messages about our TCP segments
+	ICMPTooBigIn       // fragmentation needed (ICMP) and packet too big (ICMPv6) about our TCP segments, handed to TCP
+	ICMPTooBigBelowMin // fragmentation needed and packet too big dropped before TCP (not in ICMPTooBigIn): the MTU offered is below the minimum (576, IPv6 1280)
+	TCPSegmentsIn      // TCP segments handed to the shard (checksum good)
+	TCPSegmentsOut     // TCP segments the shard sent
+	PollBusy           // loop turns that found work
+	PollIdle           // loop turns that found none
+	NeighEntries       // gauge
+	LinkRxRingEmpty    // link: receive polls that found nothing
+	LinkTxRingFull     // link: frames refused for lack of room on the tx ring
+	LinkFillRingEmpty  // link: times the pool had no frame for the fill ring
+	KernelRxDropped    // AF_XDP: frames the kernel dropped (no fill frame, rx ring full)
+	KernelRxInvalid    // AF_XDP: invalid rx descriptors
+	KernelTxInvalid    // AF_XDP: invalid tx descriptors
+	SteeredOut         // TCP segments and unreachables handed to the flow's owner core
+	SteeredIn          // TCP segments and unreachables taken from other cores' hand-off rings
+	HandoffFull        // hand-offs (segments, unreachables, neighbour updates) dropped: the ring to the other core was full
+	DialledIn          // TCP segments received for flows whose local port is in the ephemeral range (connections the engine dialled), on engines of more than one core
+	DialledSteered     // of DialledIn, those that arrived on another core than their owner and were handed to it
+	PoolFree           // gauge: frames free in the core's pool
+	RxRingUsed         // gauge: descriptors waiting on the rx ring
+	TxRingUsed         // gauge: descriptors on the tx ring the kernel has not taken
+	FillRingUsed       // gauge: frames lent to the kernel on the fill ring
+	PoolReserveUsed    // frames receive refills and control segments took from the pool's reserve
+	PoolReserveDenied  // frames refused to data and other packets: only the reserve was left
+	PoolEmpty          // frames refused with the pool empty, reserve and all
+	RouterAdvIn        // IPv6 router advertisements received
+	RouterAdvTaken     // of those, the ones taken in (--accept-ra, valid)
+	RouterSolOut       // IPv6 router solicitations sent (--accept-ra)
 	// udpstat (FreeBSD's names).
 	UDPIPackets    // UDP datagrams received (udps_ipackets)
 	UDPHdrOps      // shorter than a UDP header (udps_hdrops)
@@ -101,14 +105,14 @@ var counterNames = [numCounters]string{
 	DropMalformed: "malformed", DropChecksum: "checksum", DropNoRoute: "no_route",
 	DropRingFull: "ring_full", DropUnknownProtocol: "unknown_protocol",
 	DropNotForUs: "not_for_us", DropFragment: "fragment", DropUnresolved: "unresolved", DropNeighBudget: "neigh_budget",
-	DropSolicitLimit: "solicit_limit",
-	ICMPIgnored:      "icmp_ignored",
-	ARPRequestsIn:    "arp_requests_in", ARPRepliesIn: "arp_replies_in",
+	DropSolicitLimit: "solicit_limit", DropVLANMismatch: "vlan_mismatch", DropVLANUntagged: "vlan_untagged",
+	ICMPIgnored:   "icmp_ignored",
+	ARPRequestsIn: "arp_requests_in", ARPRepliesIn: "arp_replies_in",
 	ARPRequestsOut: "arp_requests_out", ARPRepliesOut: "arp_replies_out",
 	NDSolicitsIn: "nd_solicits_in", NDAdvertsIn: "nd_adverts_in",
 	NDSolicitsOut: "nd_solicits_out", NDAdvertsOut: "nd_adverts_out",
 	EchoRequestsIn: "echo_requests_in", EchoRepliesOut: "echo_replies_out", EchoRepliesIn: "echo_replies_in",
-	ICMPUnreachIn: "icmp_unreach_in", TCPSegmentsIn: "tcp_segments_in", TCPSegmentsOut: "tcp_segments_out",
+	ICMPUnreachIn: "icmp_unreach_in", ICMPTooBigIn: "icmp_too_big_in", ICMPTooBigBelowMin: "icmp_too_big_below_min", TCPSegmentsIn: "tcp_segments_in", TCPSegmentsOut: "tcp_segments_out",
 	PollBusy: "poll_busy", PollIdle: "poll_idle", NeighEntries: "neighbour_entries",
 	LinkRxRingEmpty: "rx_ring_empty", LinkTxRingFull: "tx_ring_full", LinkFillRingEmpty: "fill_ring_empty",
 	KernelRxDropped: "kernel_rx_dropped", KernelRxInvalid: "kernel_rx_invalid", KernelTxInvalid: "kernel_tx_invalid",
@@ -128,7 +132,7 @@ var counterNames = [numCounters]string{
 }
 
 // lastDrop is the last of the Drop* counters.
-const lastDrop = DropSolicitLimit
+const lastDrop = DropVLANUntagged
 
 // IsGauge reports whether the counter is a level, not a running total.
 func (c Counter) IsGauge() bool {

@@ -145,19 +145,21 @@ func wireSteering(cs []*Core, st *steering, ringBytes int) error {
 
 // Hand-off record layout: kind, hard flag, 2 unused bytes, the sequence
 // number of an unreachable, the tuple (local, remote, local port, remote
-// port), then from steerHdr the TCP segment. With the ring's 8-byte header
+// port), the MTU of a packet too big, then from steerHdr the TCP segment. With the ring's 8-byte header
 // the segment starts on a cache line.
 const (
 	steerKindSegment = 1
 	steerKindUnreach = 2
 	steerKindUDP     = 3 // a datagram for a socket of the receiving core
+	steerKindTooBig  = 4
 	steerHdr         = 56
 )
 
 // steerOut copies what t's owner must process into the hand-off ring to
-// it: a TCP segment (kind steerKindSegment) or an unreachable about one of
-// our segments (seq, hard). It reports whether the ring took it.
-func (c *Core) steerOut(owner int, kind byte, t *flow.Tuple, seg []byte, seq flow.Seq, hard bool) bool {
+// it: a TCP segment (kind steerKindSegment), an unreachable about one of
+// our segments (seq, hard) or a packet too big (seq, mtu). It reports
+// whether the ring took it.
+func (c *Core) steerOut(owner int, kind byte, t *flow.Tuple, seg []byte, seq flow.Seq, hard bool, mtu uint32) bool {
 	r := c.steer.out[owner]
 	b := r.Reserve(steerHdr + len(seg))
 	if b == nil {
@@ -174,6 +176,7 @@ func (c *Core) steerOut(owner int, kind byte, t *flow.Tuple, seg []byte, seq flo
 	copy(b[24:40], t.RemoteAddr[:])
 	binary.LittleEndian.PutUint16(b[40:], t.LocalPort)
 	binary.LittleEndian.PutUint16(b[42:], t.RemotePort)
+	binary.LittleEndian.PutUint32(b[44:], mtu)
 	copy(b[steerHdr:], seg)
 	r.Commit()
 	c.steer.sent[owner] = true
@@ -255,6 +258,8 @@ func (c *Core) steerIn(b []byte, now mono.Time) {
 	case steerKindUnreach:
 		c.tcp.Unreachable(t, flow.Seq(binary.LittleEndian.Uint32(b[4:])), b[1] != 0)
 		c.stats[ICMPUnreachIn]++
+	case steerKindTooBig:
+		c.tcp.PacketTooBig(t, flow.Seq(binary.LittleEndian.Uint32(b[4:])), int(binary.LittleEndian.Uint32(b[44:])), now)
 	}
 }
 
@@ -306,6 +311,6 @@ func (c *Core) steerSegment(t *flow.Tuple, seg []byte) bool {
 	if o == c.id {
 		return false
 	}
-	c.steerOut(o, steerKindSegment, t, seg, 0, false)
+	c.steerOut(o, steerKindSegment, t, seg, 0, false, 0)
 	return true
 }

@@ -675,3 +675,42 @@ func TestBindSeesTimeWaitOnEveryCore(t *testing.T) {
 		t.Fatalf("bind with SO_REUSEADDR: %v", err)
 	}
 }
+
+// A packet too big about core 1's segment that arrives on core 0 is handed
+// to core 1, whose shard takes it: its host cache learns the MTU, core 0's
+// does not.
+func TestPacketTooBigSteeredToTheOwner(t *testing.T) {
+	b := newSteerBed(t, 0, nil)
+	now := mono.Time(1e9)
+	b.resolve(t, now)
+	b.taken(0)
+	b.taken(1)
+	_, tu, _ := b.e.dialTarget(1, netip.AddrPortFrom(ourIP4, 0), netip.AddrPortFrom(peerIP4, 9))
+	h := &closeRecorder{}
+	if _, err := b.e.cores[1].dial(tu, h, now); err != nil {
+		t.Fatal(err)
+	}
+	out := b.taken(1)
+	if len(out) != 1 {
+		t.Fatalf("core 1 sent %d frames, want its SYN", len(out))
+	}
+	b.inject(t, 0, tooBigFrame(t, out[0], false, 1400, 200, 0))
+	b.e.cores[0].Poll(now)
+	b.e.cores[1].Poll(now)
+	if h.closed {
+		t.Fatalf("the connection ended: %v", h.err)
+	}
+	s0, s1 := &b.e.cores[0].stats, &b.e.cores[1].stats
+	if s0[SteeredOut] != 1 || s1[SteeredIn] != 1 || s0[ICMPTooBigIn] != 1 {
+		t.Fatalf("steered out %d, in %d, too_big_in %d", s0[SteeredOut], s1[SteeredIn], s0[ICMPTooBigIn])
+	}
+	if got := b.e.cores[1].TCP().PathMTU(tu.RemoteAddr, now); got != 1400 {
+		t.Fatalf("core 1 cached %d", got)
+	}
+	if got := b.e.cores[0].TCP().PathMTU(tu.RemoteAddr, now); got != 0 {
+		t.Fatalf("core 0 cached %d", got)
+	}
+	if st := b.e.cores[1].TCP().Stats(); st[tcp.StatPMTUDICMPAccepted] != 1 {
+		t.Fatalf("core 1 accepted %d", st[tcp.StatPMTUDICMPAccepted])
+	}
+}

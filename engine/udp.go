@@ -100,7 +100,7 @@ func (c *Core) inputUDP(ip []byte, off int, v6, mcast bool, now mono.Time) {
 		return
 	}
 	if s.core != c.id && c.steer != nil {
-		c.steerOut(s.core, steerKindUDP, t, u[udpHeaderLen:], 0, false)
+		c.steerOut(s.core, steerKindUDP, t, u[udpHeaderLen:], 0, false, 0)
 		return
 	}
 	c.deliverUDP(s, t, u[udpHeaderLen:])

@@ -38,6 +38,18 @@ type Config struct {
 	SynCookies       bool          // syncookies: answer SYNs with cookies when a listen queue is full
 	CCAlgorithm      string        // cc.algorithm: newreno or cubic
 	ICMPMayRST       bool          // icmp_may_rst: hard ICMP unreachables abort connections in SYN_SENT
+	// PathMTUDiscovery is path_mtu_discovery: DF on IPv4 segments, and
+	// ICMP "fragmentation needed" and ICMPv6 Packet Too Big lower the
+	// path MTU (pmtu.go).
+	PathMTUDiscovery bool
+	// HostCacheExpire is hostcache.expire: how long a learned path MTU is kept.
+	HostCacheExpire time.Duration
+	// PMTUDBlackholeDetect is pmtud_blackhole_detection: 0 off, 1 for
+	// IPv4 and IPv6, 2 IPv6 only, 3 IPv4 only.
+	PMTUDBlackholeDetect int
+	// PMTUDBlackholeMSS and V6PMTUDBlackholeMSS are pmtud_blackhole_mss
+	// and v6pmtud_blackhole_mss: the MSS black-hole detection lowers to first.
+	PMTUDBlackholeMSS, V6PMTUDBlackholeMSS int
 	// MaxTCPTW is maxtcptw: the most TIME_WAIT entries, machine-wide;
 	// each of the Cores shards keeps its share (see TimeWaitLimit). 0
 	// sizes it as FreeBSD does: min(max(half the ephemeral port range,
@@ -160,6 +172,8 @@ func DefaultConfig() Config {
 		BufferMemory:     DefaultBufferMemory,
 		FunctionsDefault: StackRACK, RFC6675Pipe: true, DoPRR: true, RackReorderThresh: 2,
 		RackTLPMinTO: 10 * time.Millisecond, DSACK: true, FRTO: true,
+		PathMTUDiscovery: true, HostCacheExpire: DefaultHostCacheExpire, PMTUDBlackholeDetect: 1,
+		PMTUDBlackholeMSS: DefaultPMTUDBlackholeMSS, V6PMTUDBlackholeMSS: DefaultV6PMTUDBlackholeMSS,
 	}
 }
 
@@ -233,6 +247,12 @@ func (cfg *Config) Validate() error {
 		return fmt.Errorf("tcp: MTU %d: want 576..9216", cfg.MTU)
 	case cfg.ECN != 0:
 		return fmt.Errorf("tcp: ecn.enable %d: ECN is not implemented (only 0)", cfg.ECN)
+	case cfg.PMTUDBlackholeDetect < 0 || cfg.PMTUDBlackholeDetect > 3:
+		return fmt.Errorf("tcp: pmtud_blackhole_detection %d: want 0..3", cfg.PMTUDBlackholeDetect)
+	case cfg.PMTUDBlackholeMSS < 64 || cfg.PMTUDBlackholeMSS > 65495 || cfg.V6PMTUDBlackholeMSS < 64 || cfg.V6PMTUDBlackholeMSS > 65495:
+		return fmt.Errorf("tcp: pmtud_blackhole_mss %d, v6pmtud_blackhole_mss %d: want 64..65495", cfg.PMTUDBlackholeMSS, cfg.V6PMTUDBlackholeMSS)
+	case cfg.HostCacheExpire < time.Second:
+		return fmt.Errorf("tcp: hostcache.expire %v: want at least 1 s", cfg.HostCacheExpire)
 	case cfg.LogInVain < 0 || cfg.LogInVain > 2:
 		return fmt.Errorf("tcp: log_in_vain %d: want 0, 1 or 2", cfg.LogInVain)
 	case cfg.ISNReseedInterval < 0:

@@ -101,7 +101,9 @@ type Conn struct {
 	tsRecent    uint32
 	tsOffset    uint32
 	tsRecentAge mono.Time
-	maxSeg      int // TCP_MAXSEG: the most we send per segment (0: as negotiated)
+	maxSeg      int  // TCP_MAXSEG: the most we send per segment (0: as negotiated)
+	bhActive    bool // black-hole detection lowered the MSS (pmtu.go)
+	bhSavedMSS  int  // the MSS before it did
 
 	// Round-trip time (RFC 6298).
 	srtt         time.Duration

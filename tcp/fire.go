@@ -130,6 +130,7 @@ func (c *Conn) fire(k timerKind, now mono.Time) {
 			c.drop(c.timeoutErr())
 			return
 		}
+		c.blackholeDetect()
 		rto := c.rto
 		c.rto = min(c.rto*2, MaxRTO)
 		if c.rackOK {

@@ -378,6 +378,7 @@ func (c *Conn) negotiate(o *Options, passive bool) {
 	if c.mss < 64 {
 		c.mss = 64
 	}
+	c.pathMSS()
 	opts := cfg.RFC1323 && !c.noOpt
 	c.wsOK = opts && o.HasWScale
 	if c.wsOK {

@@ -51,6 +51,7 @@ type Shard struct {
 	partial    []*connSlab // slabs of control blocks with a free slot (connslab.go)
 	emptySlabs int         // slabs in partial with every slot free: at most 1
 	pool       chunkPool   // the chunks of the connections' buffers
+	hc         *hostCache  // path MTUs by destination (pmtu.go)
 
 	tw *tw.Table // TIME_WAIT: compressed entries, not connections
 
@@ -95,7 +96,7 @@ func NewShard(cfg Config, send Sender) (*Shard, error) {
 	// colliding keys cannot be worked out ahead (hash flooding). The
 	// TIME_WAIT index is keyed with maphash and a seed of its own (tw.Table).
 	sh := &Shard{cfg: cfg, send: send, conns: make(map[flow.Tuple]*Conn, TCBHashSize), cc: cc, tw: t,
-		listeners: make(map[uint16]*Listener), isn: isn, nextPort: PortFirstAuto}
+		listeners: make(map[uint16]*Listener), isn: isn, nextPort: PortFirstAuto, hc: new(hostCache)}
 	sh.ctl, _ = send.(ControlSender)
 	sh.pool.limit = cfg.BufferMemory >> chunkShift
 	return sh, nil
@@ -189,6 +190,7 @@ func (s *Shard) newConn(t flow.Tuple) *Conn {
 	c.sndUna, c.sndNxt, c.sndMax, c.recover = c.iss, c.iss, c.iss, c.iss
 	c.ourMSS = s.ourMSS(&t)
 	c.mss = min(c.ourMSS, s.cfg.MSSDflt)
+	c.pathMSS()
 	c.rto = s.cfg.RexmitInitial
 	c.ssthresh = MaxBufferSpace
 	c.cc = s.cc

@@ -90,6 +90,13 @@ const (
 	StatTLPRecovered        // tail loss probes that repaired a loss (congestion control heard of it)
 	StatCwndUndo            // congestion window reductions taken back: every retransmission they led to was spurious
 	StatRexmtTimeoSpurious  // retransmission timeouts F-RTO found spurious
+	// Path MTU discovery (pmtu.go).
+	StatPMTUDICMPAccepted             // ICMP fragmentation needed / ICMPv6 packet too big matched to a segment in flight
+	StatPMTUDICMPIgnored              // of those, ignored: no connection, the quoted sequence outside snd_una..snd_max (RFC 5927), or an MTU below the minimum
+	StatMTUResent                     // times a connection sent what was in flight again at a smaller MSS
+	StatPMTUDBlackholeActivated       // black-hole detection lowered an MSS to pmtud_blackhole_mss
+	StatPMTUDBlackholeActivatedMinMSS // black-hole detection lowered an MSS to mssdflt (IPv6: 1220)
+	StatPMTUDBlackholeFailed          // black-hole detection gave the old MSS back: the timeouts went on
 	numStats
 )
 
@@ -122,6 +129,9 @@ var statNames = [numStats]string{
 	StatSndRexmitBad: "sndrexmitbad", StatDSACKSent: "dsack_sent", StatRackReorder: "rack_reorder",
 	StatRackReoTimeo: "rack_reotimeo", StatTLPRecovered: "tlp_recovered", StatCwndUndo: "cwnd_undo",
 	StatRexmtTimeoSpurious: "rexmttimeo_spurious",
+	StatPMTUDICMPAccepted:  "pmtud_icmp_accepted", StatPMTUDICMPIgnored: "pmtud_icmp_ignored", StatMTUResent: "mturesent",
+	StatPMTUDBlackholeActivated: "pmtud_blackhole_activated", StatPMTUDBlackholeActivatedMinMSS: "pmtud_blackhole_activated_min_mss",
+	StatPMTUDBlackholeFailed: "pmtud_blackhole_failed",
 }
 
 // twStats maps the tw table's counters to the shard's.

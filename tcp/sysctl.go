@@ -137,6 +137,10 @@ func init() {
 		Description: "how often the ISN key is replaced (0: never)",
 		get:         func(c *Config) string { return strconv.FormatInt(int64(c.ISNReseedInterval/time.Second), 10) },
 		set:         func(c *Config, v int64) { c.ISNReseedInterval = time.Duration(v) * time.Second }})
+	addSysctl(&Sysctl{Name: "hostcache.expire", Unit: "s", Min: 1, Max: maxMsec,
+		Description: "how long a path MTU learned from ICMP is kept",
+		get:         func(c *Config) string { return strconv.FormatInt(int64(c.HostCacheExpire/time.Second), 10) },
+		set:         func(c *Config, v int64) { c.HostCacheExpire = time.Duration(v) * time.Second }})
 	addSysctl(&Sysctl{Name: "cc.algorithm", Unit: "name", Description: "congestion control of new connections: newreno or cubic",
 		get: func(c *Config) string { return c.CCAlgorithm },
 		setS: func(c *Config, v string) error {
@@ -167,6 +171,10 @@ func init() {
 	flag("insecure_rst", "RFC 793 RST rules instead of RFC 5961", func(c *Config) *bool { return &c.InsecureRST })
 	flag("insecure_syn", "RFC 793 SYN rules instead of RFC 5961", func(c *Config) *bool { return &c.InsecureSYN })
 	flag("drop_synfin", "drop SYN+FIN segments to listeners and TIME_WAIT entries", func(c *Config) *bool { return &c.DropSynFin })
+	flag("path_mtu_discovery", "DF on IPv4 segments; ICMP fragmentation needed and ICMPv6 packet too big lower the path MTU", func(c *Config) *bool { return &c.PathMTUDiscovery })
+	num("pmtud_blackhole_detection", "mode", "lower the MSS when full-sized segments keep timing out: 1 IPv4 and IPv6, 2 IPv6, 3 IPv4", 0, 3, func(c *Config) *int { return &c.PMTUDBlackholeDetect })
+	num("pmtud_blackhole_mss", "bytes", "the IPv4 MSS black-hole detection lowers to first", 64, 65495, func(c *Config) *int { return &c.PMTUDBlackholeMSS })
+	num("v6pmtud_blackhole_mss", "bytes", "the IPv6 MSS black-hole detection lowers to first", 64, 65495, func(c *Config) *int { return &c.V6PMTUDBlackholeMSS })
 	flag("icmp_may_rst", "a hard ICMP unreachable aborts a connection in SYN_SENT", func(c *Config) *bool { return &c.ICMPMayRST })
 	num("reass.maxqueuelen", "segments", "out-of-order ranges kept per connection", 1, DefaultReassMaxQueueLen, func(c *Config) *int { return &c.ReassMaxQueueLen })
 	num("tw_reuse", "boolean", "connect() may take a 4-tuple in TIME_WAIT (Linux's tcp_tw_reuse)", 0, 1, func(c *Config) *int { return &c.TWReuse })

@@ -16,7 +16,8 @@ func TestSysctlNames(t *testing.T) {
 		"keepcnt", "always_keepalive", "rexmit_initial", "rexmit_min", "rexmit_slop", "initcwnd_segments",
 		"syncookies", "blackhole", "insecure_rst", "insecure_syn", "drop_synfin", "icmp_may_rst", "reass.maxqueuelen", "tw_reuse",
 		"tcbhashsize", "pcbcount", "sack.dsack", "functions_default", "rfc6675_pipe", "do_prr", "do_prr_conservative",
-		"rack.tlp.reorder_thresh", "rack.tlp.tlpminto", "frto"}
+		"rack.tlp.reorder_thresh", "rack.tlp.tlpminto", "frto", "path_mtu_discovery", "hostcache.expire",
+		"pmtud_blackhole_detection", "pmtud_blackhole_mss", "v6pmtud_blackhole_mss"}
 	full := []string{"net.inet.ip.portrange.first", "net.inet.ip.portrange.last", "kern.ipc.maxsockets"}
 	if len(Sysctls()) != len(want)+len(full) {
 		t.Errorf("%d tunables registered, want %d", len(Sysctls()), len(want)+len(full))

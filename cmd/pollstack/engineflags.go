@@ -32,6 +32,7 @@ type engineFlags struct {
 	addrs                listFlag
 	routes, gateways     listFlag
 	acceptRA             bool
+	vlan                 int
 	sleepAfter, ringSize int
 	frames               int
 	statsEvery           time.Duration
@@ -68,6 +69,7 @@ func (f *engineFlags) register(fs *flag.FlagSet, cmd string) {
 	fs.Var(&f.routes, "route", "static route PREFIX=NEXTHOP, repeatable: send to PREFIX through the router NEXTHOP, an address on a connected prefix (or IPv6 link-local), e.g. 198.19.0.0/24=198.18.0.2 or 2001:2:0:1::/64=fe80::1; the longest prefix wins")
 	fs.BoolVar(&f.acceptRA, "accept-ra", false, "learn IPv6 default routers from router advertisements (solicited at start) for IPv6 destinations no connected prefix, --route or IPv6 --gateway holds; prefixes, MTU and addresses in them are not taken")
 	fs.Var(&f.gateways, "gateway", "default gateway IP (the route of 0.0.0.0/0 or ::/0), repeatable: at most one IPv4 and one IPv6; without one, only connected prefixes and --route destinations are reached (others: no_route)")
+	fs.IntVar(&f.vlan, "vlan", 0, "802.1Q VLAN ID (1..4094): tag every frame sent and take only frames with this tag; untagged frames and other VLANs' are dropped (counted as vlan_untagged, vlan_mismatch). 0: untagged")
 	fs.StringVar(&f.cores, "cores", "0", "CPU list, one loop and one interface queue per CPU, e.g. 0 or 0,1 or 0-3")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on HOST:PORT at /metrics, and the Go profiler at /debug/pprof/ (default off)")
 	fs.IntVar(&f.sleepAfter, "idle-sleep-after", 0, "sleep in poll(2) after this many empty polls (0: busy-poll)")
@@ -106,6 +108,9 @@ func (f *engineFlags) check() error {
 	}
 	if f.routeList, err = parseRoutes(f.cmd, f.addrList, f.routes, f.gateways); err != nil {
 		return err
+	}
+	if f.vlan < 0 || f.vlan > engine.MaxVLAN {
+		return usagef("%s: --vlan %d: want a VLAN ID in 1..%d (0: untagged)", f.cmd, f.vlan, engine.MaxVLAN)
 	}
 	if f.cpus, err = cores.ParseList(f.cores); err != nil {
 		return usagef("%s: --cores: %v", f.cmd, err)
@@ -225,6 +230,7 @@ func (f *engineFlags) open(cfg engine.Config) (*engine.Engine, error) {
 		links = append(links, l)
 	}
 	cfg.MAC, cfg.Addrs, cfg.Routes, cfg.AcceptRA, cfg.CPUs, cfg.Pin = f.mac, f.addrList, f.routeList, f.acceptRA, f.cpus, true
+	cfg.VLAN = uint16(f.vlan)
 	cfg.Idle = cores.IdlePolicy{SleepAfter: f.sleepAfter}
 	e, err := engine.New(cfg, links)
 	if err != nil {

@@ -122,6 +122,10 @@ func TestBadCommandLinesAreOneLine(t *testing.T) {
 		{[]string{"serve", "--iface", "x", "--cores", ""}, 2, "serve: --cores: empty CPU list"},
 
 		// Routes and gateways.
+		{[]string{"testbed", "up", "--router-mtu", "1400"}, 2, "testbed up: --router-mtu needs --routed"},
+		{[]string{"testbed", "up", "--routed", "--router-mtu", "1000"}, 2, "testbed up: --router-mtu 1000: want 1280..1500 (0: 1500)"},
+		{[]string{"serve", "--iface", "x", "--vlan", "4095"}, 2, "serve: --vlan 4095: want a VLAN ID in 1..4094 (0: untagged)"},
+		{with(rps, "--vlan", "-1"), 2, "bench rps: --vlan -1: want a VLAN ID in 1..4094"},
 		{[]string{"serve", "--iface", "x", "--route", "198.19.0.0/24"}, 2, `serve: --route "198.19.0.0/24": want PREFIX=NEXTHOP`},
 		{[]string{"serve", "--iface", "x", "--route", "198.19.0.0/24=router"}, 2, `serve: --route "198.19.0.0/24=router": want PREFIX=NEXTHOP`},
 		{[]string{"serve", "--iface", "x", "--route", "198.19.0.1/24=198.18.0.2"}, 2, "serve: --route 198.19.0.1/24=198.18.0.2: host bits set in 198.19.0.1/24 (the prefix is 198.19.0.0/24)"},
@@ -191,7 +195,7 @@ func TestHelpExplainsEveryFlag(t *testing.T) {
 		{[]string{"--help"}, []string{"Exit codes", "3 stat or sysctl found no running engine"}},
 		{[]string{"serve", "--help"}, []string{"-stats-interval", "at least 100ms (0: never)", "-fault-drop", "(0..1)", "-fault-delay", "at most 10s",
 			"-control", "PATH's directory must exist", "-port", "1..65535", "-drain", "-metrics", "-pcap", "-cores", "-addr", "-netns", "-iface",
-			"-route", "PREFIX=NEXTHOP", "-gateway", "one IPv4 and one IPv6", "-accept-ra", "router advertisements"}},
+			"-route", "PREFIX=NEXTHOP", "-gateway", "one IPv4 and one IPv6", "-accept-ra", "router advertisements", "-vlan", "1..4094"}},
 		{[]string{"bench", "pps", "--help"}, []string{"-rate", "up to 1e9", "-flows", "1..65535", "-duration", "(more than 0)", "-pcap"}},
 		{[]string{"bench", "rps", "--help"}, []string{"-route", "-gateway", "-rate", "-conns", "-duration", "-warmup", "-timeout", "-plot", "-size", "-fault-drop", "-stats-interval"}},
 		{[]string{"bench", "cps", "--help"}, []string{"-rate", "-conns", "-connect"}},

@@ -22,15 +22,16 @@ func runTestbed(args []string, stdout, stderr io.Writer) error {
 	}
 	verb := args[0]
 	synopsis := map[string]string{
-		"up":     " [--queues N] [--rss] [--routed] [--loss P] [--delay D] [--rate R]",
+		"up":     " [--queues N] [--rss] [--routed [--router-mtu N]] [--loss P] [--delay D] [--rate R]",
 		"down":   "",
 		"impair": " [--loss P] [--delay D] [--rate R]",
 	}[verb]
 	fs := newFlags("testbed "+verb, "testbed "+verb+" [--name NAME]"+synopsis, stdout)
 	name := fs.String("name", "pst", "bed name: namespaces and veth ends NAME-a and NAME-b (letters, digits, '-'; at most 12)")
-	var queues *int
+	var queues, routerMTU *int
 	var rss, routed *bool
 	if verb == "up" {
+		routerMTU = fs.Int("router-mtu", 0, fmt.Sprintf("with --routed: the MTU of NAME-r, the router's end of the link toward NAME-c (%d..1500; NAME-c keeps 1500), so that the router answers bigger packets from pollstack with ICMP fragmentation needed / packet too big (0: 1500)", testbed.MinRouterMTU))
 		routed = fs.Bool("routed", false, "add a third namespace NAME-c (198.19.0.2/24, 2001:2:0:1::2/64) behind NAME-b, which forwards between its two links: pollstack reaches it only through the gateway 198.18.0.2 / 2001:2::2 (serve --gateway)")
 		queues = fs.Int("queues", 1, "rx and tx queues on each veth end (1..64)")
 		rss = fs.Bool("rss", false, "steer the kernel's TCP and UDP frames as an RSS NIC with the engine's key and default table for N cores would: each flow arrives on pollstack's rx queue of its owner core, so serve/bench/proxy with --cores listing N CPUs steer nothing in software (needs --queues N, N >= 2)")
@@ -47,6 +48,14 @@ func runTestbed(args []string, stdout, stderr io.Writer) error {
 	}
 	if queues != nil && (*queues < 1 || *queues > 64) {
 		return usagef("testbed up: --queues %d: want 1..64", *queues)
+	}
+	if routerMTU != nil && *routerMTU != 0 {
+		if !*routed {
+			return usagef("testbed up: --router-mtu needs --routed (it is the MTU of the router's link toward NAME-c)")
+		}
+		if *routerMTU < testbed.MinRouterMTU || *routerMTU > 1500 {
+			return usagef("testbed up: --router-mtu %d: want %d..1500 (0: 1500)", *routerMTU, testbed.MinRouterMTU)
+		}
 	}
 	var steer *testbed.RSS
 	if rss != nil && *rss {
@@ -82,7 +91,9 @@ func runTestbed(args []string, stdout, stderr io.Writer) error {
 		}
 		up := testbed.Up
 		if *routed {
-			up = testbed.UpRouted
+			up = func(name string, queues int) (*testbed.Bed, error) {
+				return testbed.UpRoutedWith(name, queues, testbed.RoutedConfig{RouterMTU: *routerMTU})
+			}
 		}
 		bed, err := up(*name, *queues)
 		if err != nil {
@@ -149,7 +160,7 @@ func (f *impairFlags) impairment(cmd string) (testbed.Impairment, error) {
 }
 
 const testbedUsage = `Usage:
-  pollstack testbed up [--name NAME] [--queues N] [--rss] [--routed] [--loss P] [--delay D] [--rate R]
+  pollstack testbed up [--name NAME] [--queues N] [--rss] [--routed [--router-mtu N]] [--loss P] [--delay D] [--rate R]
   pollstack testbed impair [--name NAME] [--loss P] [--delay D] [--rate R]
   pollstack testbed down [--name NAME]
 

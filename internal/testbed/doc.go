@@ -12,10 +12,18 @@
 // behind a router: the kernel in NAME-b forwards between pollstack's link
 // and a second veth pair (NAME-r in NAME-b, NAME-c in NAME-c), so NAME-c is
 // reached from pollstack only through the gateway 198.18.0.2 / 2001:2::2.
+// UpRoutedWith can give the router's end of that link a smaller MTU
+// (RoutedConfig.RouterMTU), so that the router answers bigger packets with
+// ICMP fragmentation needed / packet too big; BlockPMTUICMP then drops
+// those errors on NAME-b's egress (a path MTU black hole).
+//
+// AddVLAN puts NAME-b on an 802.1Q VLAN: a VLAN subinterface NAME-b.ID, or
+// on a kernel without 802.1Q support tc programs on NAME-b that tag what
+// the kernel sends and untag what it receives.
 //
 // It is for tests, benchmarks and tools, never for the packet path. Up,
 // UpRouted and Down shell out to ip(8) and ethtool(8) and need root. Tests
-// use bedtest.ForTest (or ForTestRouted), which skips (or fails, with
+// use bedtest.ForTest (or ForTestRouted, ForTestRoutedWith), which skips (or fails, with
 // POLLSTACK_REQUIRE_PRIVILEGED=1) where the bed cannot be built and tears
 // the bed down when the test ends.
 package testbed

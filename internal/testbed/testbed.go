@@ -67,7 +67,41 @@ type Bed struct {
 	// NsC holds IfaceC (NAME-c), whose peer IfaceR (NAME-r) is in NsB.
 	// Empty in a bed of two namespaces.
 	NsC, IfaceC, IfaceR string
+	// RouterMTU is IfaceR's MTU when UpRoutedWith set one (0: 1500).
+	RouterMTU int
 }
+
+// RoutedConfig shapes a routed bed's link between the router and NAME-c
+// (UpRoutedWith); the zero value is UpRouted's bed.
+type RoutedConfig struct {
+	// RouterMTU, MinRouterMTU..1500, is the MTU of NAME-r, the router's
+	// end of the link toward NAME-c; NAME-c's end keeps 1500. The router
+	// then answers what pollstack sends NAME-c in bigger packets with
+	// ICMP fragmentation needed or ICMPv6 packet too big (path MTU
+	// discovery). veth drops a frame bigger than its receiving end's MTU
+	// without an error, so NAME-c's own packets toward the router are held
+	// to RouterMTU too (a client's requests and ACKs are small). 0 leaves
+	// 1500.
+	RouterMTU int
+}
+
+// VLANPeer is what AddVLAN made on a bed's kernel end.
+type VLANPeer struct {
+	// Iface is the interface in NAME-b that holds the VLAN's addresses:
+	// the kernel's VLAN subinterface NAME-b.ID, or NAME-b itself when the
+	// kernel has no 802.1Q support and tc programs emulate it.
+	Iface string
+	// Emulated says the kernel lacks 802.1Q (CONFIG_VLAN_8021Q): NAME-b's
+	// own addresses plus a tc program on each of its hooks stand in for
+	// the subinterface. On egress it tags every frame the kernel sends
+	// from NAME-b's MAC that is not tagged yet; on ingress it takes the
+	// tag off frames of the VLAN and drops other VLANs' frames, as the
+	// kernel does for a VLAN it has no subinterface for.
+	Emulated bool
+}
+
+// MinRouterMTU is the smallest RouterMTU: IPv6's minimum link MTU.
+const MinRouterMTU = 1280
 
 // Routed reports whether b has the third namespace behind NAME-b's router.
 func (b *Bed) Routed() bool { return b.NsC != "" }
@@ -81,6 +115,9 @@ func (b *Bed) String() string {
 		s += fmt.Sprintf("; netns %s forwards {%s %s/%d %s/%d} <-veth-> netns %s {%s %s/%d %s/%d, default via %s and %s}",
 			b.NsB, b.IfaceR, FarRouterIPv4, FarPrefixIPv4.Bits(), FarRouterIPv6, FarPrefixIPv6.Bits(),
 			b.NsC, b.IfaceC, FarIPv4, FarPrefixIPv4.Bits(), FarIPv6, FarPrefixIPv6.Bits(), FarRouterIPv4, FarRouterIPv6)
+		if b.RouterMTU != 0 {
+			s += fmt.Sprintf("; %s's MTU %d (%s's 1500)", b.IfaceR, b.RouterMTU, b.IfaceC)
+		}
 	}
 	return s
 }

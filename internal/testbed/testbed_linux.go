@@ -28,7 +28,7 @@ func routedNames(name string) (nsC, ifC, ifR string) {
 // Up builds the bed name with queues rx and tx queues on each veth end. A bed
 // of that name that already exists (whole or in part) is torn down first, so
 // Up always leaves a fresh bed.
-func Up(name string, queues int) (*Bed, error) { return upBed(name, queues, false) }
+func Up(name string, queues int) (*Bed, error) { return upBed(name, queues, nil) }
 
 // UpRouted is Up with a third namespace NAME-c behind a router: the kernel
 // in NAME-b forwards (net.ipv4.ip_forward and net.ipv6.conf.all.forwarding
@@ -36,9 +36,19 @@ func Up(name string, queues int) (*Bed, error) { return upBed(name, queues, fals
 // (FarRouterIPv4/6) and NAME-c in NAME-c (FarIPv4/6, default routes through
 // NAME-b). pollstack reaches NAME-c only through a gateway: PeerIPv4 and
 // PeerIPv6. TX checksum offload is off on both new ends, as on NAME-b.
-func UpRouted(name string, queues int) (*Bed, error) { return upBed(name, queues, true) }
+func UpRouted(name string, queues int) (*Bed, error) {
+	return upBed(name, queues, &RoutedConfig{})
+}
 
-func upBed(name string, queues int, routed bool) (*Bed, error) {
+// UpRoutedWith is UpRouted with the link to NAME-c shaped by cfg.
+func UpRoutedWith(name string, queues int, cfg RoutedConfig) (*Bed, error) {
+	if cfg.RouterMTU != 0 && (cfg.RouterMTU < MinRouterMTU || cfg.RouterMTU > 1500) {
+		return nil, fmt.Errorf("testbed: router MTU %d: want %d..1500 (0: 1500)", cfg.RouterMTU, MinRouterMTU)
+	}
+	return upBed(name, queues, &cfg)
+}
+
+func upBed(name string, queues int, routed *RoutedConfig) (*Bed, error) {
 	if os.Geteuid() != 0 {
 		return nil, ErrNotRoot
 	}
@@ -52,8 +62,8 @@ func upBed(name string, queues int, routed bool) (*Bed, error) {
 		return nil, fmt.Errorf("testbed: clear old bed %s: %w", name, err)
 	}
 	b, err := up(name, queues)
-	if err == nil && routed {
-		err = upRouted(b)
+	if err == nil && routed != nil {
+		err = upRouted(b, routed)
 	}
 	if err != nil {
 		if derr := Down(name); derr != nil {
@@ -131,7 +141,7 @@ func addQuietNetns(ns string) error {
 }
 
 // upRouted adds a routed bed's third namespace and router to b.
-func upRouted(b *Bed) error {
+func upRouted(b *Bed, cfg *RoutedConfig) error {
 	nsC, ifC, ifR := routedNames(b.Name)
 	if err := addQuietNetns(nsC); err != nil {
 		return err
@@ -167,6 +177,14 @@ func upRouted(b *Bed) error {
 		if err := run(s...); err != nil {
 			return err
 		}
+	}
+	if cfg.RouterMTU != 0 {
+		// Only the router's end: NAME-c keeps 1500 and offers MSS 1460,
+		// so what pollstack sends it must find the path MTU.
+		if err := run("ip", "-n", b.NsB, "link", "set", ifR, "mtu", fmt.Sprint(cfg.RouterMTU)); err != nil {
+			return err
+		}
+		b.RouterMTU = cfg.RouterMTU
 	}
 	return nil
 }

@@ -292,3 +292,52 @@ func requirePrivileged(t *testing.T) {
 	}
 	t.Skip(reason)
 }
+
+// UpRoutedWith's router MTU is NAME-r's alone (NAME-c keeps 1500): a ping
+// with DF from the router to NAME-c gets through at 1280 bytes, not at
+// 1300. BlockPMTUICMP puts its filter on NAME-b's egress. Out-of-range MTUs
+// are refused.
+func TestUpRoutedWithRouterMTU(t *testing.T) {
+	requirePrivileged(t)
+	for _, bad := range []int{1279, 1501, -1} {
+		if _, err := UpRoutedWith("trx", 1, RoutedConfig{RouterMTU: bad}); err == nil {
+			t.Errorf("router MTU %d accepted", bad)
+		}
+	}
+	name := Unique("tm")
+	t.Cleanup(func() { Down(name) })
+	b, err := UpRoutedWith(name, 1, RoutedConfig{RouterMTU: 1280})
+	if err != nil {
+		t.Fatalf("UpRoutedWith: %v", err)
+	}
+	t.Log(b)
+	if b.RouterMTU != 1280 || !strings.Contains(b.String(), "MTU 1280") {
+		t.Fatalf("bed = %+v", b)
+	}
+	show := func(ns, iface string) string {
+		out, err := exec.Command("ip", "-n", ns, "link", "show", iface).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ip link show %s: %v\n%s", iface, err, out)
+		}
+		return string(out)
+	}
+	if !strings.Contains(show(b.NsB, b.IfaceR), "mtu 1280 ") || !strings.Contains(show(b.NsC, b.IfaceC), "mtu 1500 ") {
+		t.Fatalf("MTUs: %s / %s", show(b.NsB, b.IfaceR), show(b.NsC, b.IfaceC))
+	}
+	ping := func(size int) error {
+		return exec.Command("ip", "netns", "exec", b.NsB, "ping", "-c", "1", "-W", "1", "-M", "do", "-s", fmt.Sprint(size-28), FarIPv4.String()).Run()
+	}
+	if err := ping(1280); err != nil {
+		t.Errorf("a 1280-byte ping with DF from the router to %s: %v", b.NsC, err)
+	}
+	if err := ping(1300); err == nil {
+		t.Errorf("a 1300-byte ping with DF from the router over its 1280-byte link got through")
+	}
+	if err := BlockPMTUICMP(name); err != nil {
+		t.Fatalf("BlockPMTUICMP: %v", err)
+	}
+	out, err := exec.Command("tc", "-n", b.NsB, "filter", "show", "dev", b.IfaceB, "egress").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "bed_pmtu_block") {
+		t.Fatalf("tc filter show: %v\n%s", err, out)
+	}
+}

@@ -2,7 +2,10 @@
 
 package testbed
 
-import "errors"
+import (
+	"errors"
+	"net/netip"
+)
 
 var errNotLinux = errors.New("testbed: network namespaces and AF_XDP need Linux")
 
@@ -11,6 +14,17 @@ func Up(name string, queues int) (*Bed, error) { return nil, errNotLinux }
 
 // UpRouted builds a routed test bed; it needs Linux.
 func UpRouted(name string, queues int) (*Bed, error) { return nil, errNotLinux }
+
+// UpRoutedWith builds a routed test bed; it needs Linux.
+func UpRoutedWith(name string, queues int, cfg RoutedConfig) (*Bed, error) { return nil, errNotLinux }
+
+// BlockPMTUICMP drops a bed router's path MTU errors; it needs Linux.
+func BlockPMTUICMP(name string) error { return errNotLinux }
+
+// AddVLAN puts a bed's kernel end on a VLAN; it needs Linux.
+func AddVLAN(name string, vid uint16, addrs ...netip.Prefix) (VLANPeer, error) {
+	return VLANPeer{}, errNotLinux
+}
 
 // Down removes a test bed; it needs Linux.
 func Down(name string) error { return errNotLinux }

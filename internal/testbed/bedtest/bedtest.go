@@ -26,6 +26,15 @@ func ForTestRouted(t testing.TB, queues int) *testbed.Bed {
 	return forTest(t, queues, testbed.UpRouted)
 }
 
+// ForTestRoutedWith is ForTestRouted with the router's link toward the
+// third namespace shaped by cfg (testbed.UpRoutedWith).
+func ForTestRoutedWith(t testing.TB, queues int, cfg testbed.RoutedConfig) *testbed.Bed {
+	t.Helper()
+	return forTest(t, queues, func(name string, queues int) (*testbed.Bed, error) {
+		return testbed.UpRoutedWith(name, queues, cfg)
+	})
+}
+
 func forTest(t testing.TB, queues int, up func(string, int) (*testbed.Bed, error)) *testbed.Bed {
 	t.Helper()
 	RequirePrivileged(t)
