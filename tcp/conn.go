@@ -109,6 +109,7 @@ type Conn struct {
 	highRxt      flow.Seq  // highest byte retransmitted in this recovery (the freebsd stack)
 	rtTime       mono.Time // when it was sent; 0 when not timing
 	rexmits      int       // consecutive retransmissions of the oldest segment
+	rexmitSegs   uint32    // segments retransmitted over the connection's life (its trace)
 	persistShift int
 
 	// Congestion control.
@@ -118,6 +119,7 @@ type Conn struct {
 	recover     flow.Seq
 	undo        undoState // with RACK: how to take back the last reduction if it proves spurious
 	inRecovery  bool
+	inLoss      bool  // a retransmission timeout, until snd_una reaches recover (the trace's loss state)
 	frto        uint8 // with RACK: the F-RTO step after a timeout (RFC 5682), 0 when none
 	cc          CongestionControl
 	cubicWMax   float64    // CUBIC: window (segments) at the last loss
@@ -386,6 +388,7 @@ func (c *Conn) setState(s State) {
 	c.shard.stateCount[c.state]--
 	c.state = s
 	c.shard.stateCount[s]++
+	c.trace(TraceState)
 }
 
 // drop ends the connection with err, sending a RST when it was synchronized.

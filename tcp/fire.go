@@ -151,6 +151,7 @@ func (c *Conn) fire(k timerKind, now mono.Time) {
 		// options take follow it.
 		c.cwnd = uint32(c.segSize())
 		c.inRecovery = false
+		c.inLoss = true
 		c.dupAcks = 0
 		c.sb.reset()
 		if c.rackOK {
@@ -172,6 +173,9 @@ func (c *Conn) fire(k timerKind, now mono.Time) {
 		}
 		if c.timers[timerRexmt] == 0 && c.sndUna != c.sndMax {
 			c.armTimer(timerRexmt, now.Add(c.rto))
+		}
+		if s.tracer != nil {
+			c.trace(TraceRTO)
 		}
 	case timerPersist:
 		s.stats[StatPersistTimeo]++

@@ -465,6 +465,9 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 		c.rexmits = 0
 		c.persistShift = 0
 		c.lastAdvance = s.now
+		if c.inLoss && c.sndUna.GEQ(c.recover) {
+			c.inLoss = false // what was in flight at the timeout arrived
+		}
 		c.tlpDone = false
 		if c.sndUna == c.sndMax {
 			c.armTimer(timerRexmt, 0)
@@ -511,6 +514,9 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 		}
 		delivered := int64(c.sndUna.Sub(oldUna)) + int64(c.rackSACKed()) - int64(sackedBefore)
 		c.rackOnAck(uint32(max(delivered, 0)), c.sndUna != oldUna, dupNoSACK)
+	}
+	if s.tracer != nil && c.state != Closed {
+		c.trace(TraceAck)
 	}
 	return true
 }

@@ -248,6 +248,9 @@ func (c *Conn) emit(seq flow.Seq, n int, flags Flags) bool {
 	}
 	s.send.Send(&c.tuple, h+n)
 	s.stats[StatSndTotal]++
+	if n > 0 && seq.LT(c.sndMax) {
+		c.rexmitSegs++
+	}
 	if flags&FlagACK != 0 {
 		c.dsackLen = 0
 		c.ackNow, c.ackBatch = false, false

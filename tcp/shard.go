@@ -65,6 +65,9 @@ type Shard struct {
 
 	ticker func(now mono.Time) // the application's periodic work (SetTicker)
 
+	tracer   Tracer      // per-connection tracing (SetTracer), nil when off
+	traceRec TraceRecord // the record handed to tracer
+
 	// A receive batch (BeginBatch..EndBatch): the connections owing an
 	// ACK by the every-second-segment rule, acknowledged once at its end.
 	batching bool

@@ -90,6 +90,9 @@ const (
 	StatTLPRecovered        // tail loss probes that repaired a loss (congestion control heard of it)
 	StatCwndUndo            // congestion window reductions taken back: every retransmission they led to was spurious
 	StatRexmtTimeoSpurious  // retransmission timeouts F-RTO found spurious
+	// Per-connection tracing (SetTracer).
+	StatTraceRecords // trace records handed to the tracer
+	StatTraceDropped // trace records the tracer could not keep (its ring was full)
 	numStats
 )
 
@@ -122,6 +125,7 @@ var statNames = [numStats]string{
 	StatSndRexmitBad: "sndrexmitbad", StatDSACKSent: "dsack_sent", StatRackReorder: "rack_reorder",
 	StatRackReoTimeo: "rack_reotimeo", StatTLPRecovered: "tlp_recovered", StatCwndUndo: "cwnd_undo",
 	StatRexmtTimeoSpurious: "rexmttimeo_spurious",
+	StatTraceRecords:       "trace_records", StatTraceDropped: "trace_dropped",
 }
 
 // twStats maps the tw table's counters to the shard's.
