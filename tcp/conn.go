@@ -119,7 +119,18 @@ type Conn struct {
 	recover     flow.Seq
 	undo        undoState // with RACK: how to take back the last reduction if it proves spurious
 	inRecovery  bool
-	inLoss      bool  // a retransmission timeout, until snd_una reaches recover (the trace's loss state)
+	inLoss      bool // a retransmission timeout, until snd_una reaches recover (the trace's loss state)
+	inCWR       bool // the window was reduced for an ECN echo, until snd_una reaches cwrEnd
+	cwrEnd      flow.Seq
+	ecnOK       bool   // ECN agreed (RFC 3168)
+	ecnSYN      bool   // our SYN or SYN-ACK asked for ECN (passive: the peer's SYN did, until we give up)
+	ecnEcho     bool   // ECE goes on our ACKs
+	ecnSendCWR  bool   // CWR goes on the next new data segment
+	noECT       bool   // the segment being sent is a window probe: not ECT
+	dctcpAlpha  uint16 // DCTCP: the estimate of the fraction of bytes marked, of 1024
+	dctcpAcked  uint32 // DCTCP: bytes acknowledged in this observation window
+	dctcpMarked uint32 // DCTCP: of those, acknowledged with ECE
+	dctcpEnd    flow.Seq
 	frto        uint8 // with RACK: the F-RTO step after a timeout (RFC 5682), 0 when none
 	cc          CongestionControl
 	cubicWMax   float64    // CUBIC: window (segments) at the last loss

@@ -12,7 +12,14 @@ import (
 // the checksum already verified; t names the connection from our side
 // (local = the packet's destination).
 func (s *Shard) Receive(t *flow.Tuple, b []byte, now mono.Time) {
+	s.ReceiveECN(t, b, ECNNotECT, now)
+}
+
+// ReceiveECN is Receive for a segment whose IP header carried the ECN
+// codepoint ecn (ECNNotECT..ECNCE).
+func (s *Shard) ReceiveECN(t *flow.Tuple, b []byte, ecn uint8, now mono.Time) {
 	s.now = now
+	s.rxECN = ecn & 3
 	if s.nRST > 0 {
 		s.flushRSTs()
 	}

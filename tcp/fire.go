@@ -202,7 +202,9 @@ func (c *Conn) fire(k timerKind, now mono.Time) {
 		off := int(c.sndNxt.Sub(c.sndUna))
 		var sent bool
 		if off < c.snd.n {
+			c.noECT = true // a window probe is not ECT (RFC 3168 6.1.6)
 			sent = c.emit(c.sndNxt, 1, FlagACK)
+			c.noECT = false
 		} else {
 			sent = c.emit(c.sndNxt-1, 0, FlagACK)
 		}

@@ -90,6 +90,13 @@ const (
 	StatTLPRecovered        // tail loss probes that repaired a loss (congestion control heard of it)
 	StatCwndUndo            // congestion window reductions taken back: every retransmission they led to was spurious
 	StatRexmtTimeoSpurious  // retransmission timeouts F-RTO found spurious
+	// ECN (RFC 3168): FreeBSD counts the codepoints of segments received.
+	StatECNCE      // segments received with CE on connections that agreed on ECN
+	StatECNECT0    // segments received ECT(0) on connections that agreed on ECN
+	StatECNECT1    // segments received ECT(1) on connections that agreed on ECN
+	StatECNShs     // handshakes that agreed on ECN
+	StatECNRcwnd   // window reductions for an ECN echo
+	StatECNSndECT0 // segments sent ECT(0)
 	// Per-connection tracing (SetTracer).
 	StatTraceRecords // trace records handed to the tracer
 	StatTraceDropped // trace records the tracer could not keep (its ring was full)
@@ -125,7 +132,9 @@ var statNames = [numStats]string{
 	StatSndRexmitBad: "sndrexmitbad", StatDSACKSent: "dsack_sent", StatRackReorder: "rack_reorder",
 	StatRackReoTimeo: "rack_reotimeo", StatTLPRecovered: "tlp_recovered", StatCwndUndo: "cwnd_undo",
 	StatRexmtTimeoSpurious: "rexmttimeo_spurious",
-	StatTraceRecords:       "trace_records", StatTraceDropped: "trace_dropped",
+	StatECNCE:              "ecn_ce", StatECNECT0: "ecn_ect0", StatECNECT1: "ecn_ect1", StatECNShs: "ecn_shs",
+	StatECNRcwnd: "ecn_rcwnd", StatECNSndECT0: "ecn_sndect0",
+	StatTraceRecords: "trace_records", StatTraceDropped: "trace_dropped",
 }
 
 // twStats maps the tw table's counters to the shard's.

@@ -124,6 +124,9 @@ func (c *Conn) trace(ev TraceEvent) {
 	if c.tsOK {
 		r.Flags |= TraceTS
 	}
+	if c.ecnOK {
+		r.Flags |= TraceECN
+	}
 	if s.tracer.Trace(r) {
 		s.stats[StatTraceRecords]++
 	} else {
@@ -138,6 +141,8 @@ func (c *Conn) ccState() CCState {
 		return CCRecovery
 	case c.inLoss:
 		return CCLoss
+	case c.inCWR:
+		return CCCWR
 	case c.dupAcks > 0 || c.rackSACKed() > 0 || c.sb.bytes > 0:
 		return CCDisorder
 	}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pollstack/pollstack/internal/netns"
+	"github.com/pollstack/pollstack/internal/tcptrace"
+	"github.com/pollstack/pollstack/internal/testbed/bedtest"
+	"github.com/pollstack/pollstack/tcp"
+)
+
+// The kernel with net.ipv4.tcp_ecn=1 (set inside its namespace) asks for
+// ECN when it connects to serve, whose default ecn.enable 2 accepts it: the
+// kernel's ss -tei shows the connection "ecn" (agreed) and "ecnseen" (it
+// received ECT segments from pollstack), over IPv4 and IPv6; serve counts
+// the handshakes (ecn_shs), the ECT(0) segments it received (ecn_ect0) and
+// sent (ecn_sndect0), and its trace marks the connections ECN.
+func TestServeNegotiatesECNWithTheKernel(t *testing.T) {
+	bedtest.NeedTools(t, "ss", "sysctl")
+	bed := bedtest.ForTest(t, 1)
+	file := filepath.Join(t.TempDir(), "ecn.trace")
+	s := startServe(t, bed, "--app", "echo", "--trace", file)
+	if out, err := exec.Command("ip", "netns", "exec", bed.NsB, "sysctl", "-w", "net.ipv4.tcp_ecn=1").CombinedOutput(); err != nil {
+		t.Fatalf("sysctl -w net.ipv4.tcp_ecn=1 in %s: %v\n%s", bed.NsB, err, out)
+	}
+	for _, addr := range []string{"198.18.0.1:8080", "[2001:2::1]:8080"} {
+		var c net.Conn
+		if err := netns.Do(bed.NsB, func() (err error) {
+			c, err = net.DialTimeout("tcp", addr, 5*time.Second)
+			return err
+		}); err != nil {
+			t.Fatalf("dial %s: %v", addr, err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		const n = 256 << 10
+		go c.Write(make([]byte, n))
+		if got, err := io.CopyN(io.Discard, c, n); err != nil || got != n {
+			t.Fatalf("%s: echo %d of %d bytes: %v", addr, got, n, err)
+		}
+		local := c.LocalAddr().(*net.TCPAddr)
+		out, err := exec.Command("ip", "netns", "exec", bed.NsB, "ss", "-tein", "state", "established",
+			"sport", "= :"+strconv.Itoa(local.Port)).CombinedOutput()
+		c.Close()
+		if err != nil {
+			t.Fatalf("ss: %v\n%s", err, out)
+		}
+		t.Logf("%s: ss -tein:\n%s", addr, strings.TrimSpace(string(out)))
+		if !regexp.MustCompile(`\becn\b`).Match(out) || !strings.Contains(string(out), "ecnseen") {
+			t.Fatalf("%s: the kernel's connection did not agree on ECN or saw no ECT segment:\n%s", addr, out)
+		}
+	}
+	var shs, ect0, sndect0 float64
+	for i := 0; i < 50; i++ { // counters are published every few milliseconds
+		m := scrape(t, s.metrics)
+		shs = metricValue(m, `pollstack_tcp_ecn_shs_total{core="0"}`)
+		ect0 = metricValue(m, `pollstack_tcp_ecn_ect0_total{core="0"}`)
+		sndect0 = metricValue(m, `pollstack_tcp_ecn_sndect0_total{core="0"}`)
+		if shs >= 2 && ect0 > 0 && sndect0 > 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("ecn_shs %v, ecn_ect0 %v, ecn_sndect0 %v", shs, ect0, sndect0)
+	if shs != 2 || ect0 == 0 || sndect0 == 0 {
+		t.Fatalf("ecn_shs %v (want 2), ecn_ect0 %v, ecn_sndect0 %v", shs, ect0, sndect0)
+	}
+	s.stop(t)
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := tcptrace.ReadAll(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := tcptrace.Conns(recs)
+	if len(conns) != 2 {
+		t.Fatalf("%d connections in the trace, want 2", len(conns))
+	}
+	for _, c := range conns {
+		last := c.Records[len(c.Records)-1]
+		ecn := false
+		for _, r := range c.Records {
+			ecn = ecn || r.Flags&tcp.TraceECN != 0
+		}
+		if !ecn {
+			t.Fatalf("%s: no record says ECN (last %+v)", tcptrace.ConnName(c.Tuple), last)
+		}
+	}
+}
