@@ -98,3 +98,47 @@ func TestServeNegotiatesECNWithTheKernel(t *testing.T) {
 		}
 	}
 }
+
+// testbed impair --rate R --ecn-mark-above N marks CE instead of queueing:
+// the kernel (net.ipv4.tcp_ecn=1) sending to serve's echo app through the
+// tbf at R gets its frames marked (serve's ecn_ce), and serve sending a
+// download faster than R gets its frames marked on the way in, which the
+// kernel echoes: serve's window is reduced (ecn_rcwnd), with dctcp here.
+func TestImpairECNMarkAbove(t *testing.T) {
+	bedtest.NeedTools(t, "tc", "curl", "sysctl")
+	bed := bedtest.ForTest(t, 1)
+	if out, err := exec.Command("ip", "netns", "exec", bed.NsB, "sysctl", "-w", "net.ipv4.tcp_ecn=1").CombinedOutput(); err != nil {
+		t.Fatalf("sysctl -w net.ipv4.tcp_ecn=1 in %s: %v\n%s", bed.NsB, err, out)
+	}
+	impairBed(t, bed, true, "--rate", "50mbit", "--ecn-mark-above", "30000")
+
+	s := startServe(t, bed, "--app", "echo")
+	echoTransfer(t, bed.NsB, 4<<20)
+	var ce float64
+	for i := 0; i < 50 && ce == 0; i++ {
+		ce = metricValue(scrape(t, s.metrics), `pollstack_tcp_ecn_ce_total{core="0"}`)
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("kernel -> pollstack: ecn_ce %v", ce)
+	if ce == 0 {
+		t.Fatal("the kernel's frames through the rate cap were never marked CE")
+	}
+	s.stop(t)
+
+	s = startServe(t, bed, "--app", "http", "--port", "8080", "--sysctl", "cc.algorithm=dctcp")
+	if out := inNetns(t, bed.NsB, "curl", "-sS", "-m", "30", "http://198.18.0.1:8080/?size=8388608"); len(out) != 8<<20 {
+		t.Fatalf("download: %d bytes", len(out))
+	}
+	var rcwnd, shs float64
+	for i := 0; i < 50 && rcwnd == 0; i++ {
+		m := scrape(t, s.metrics)
+		rcwnd = metricValue(m, `pollstack_tcp_ecn_rcwnd_total{core="0"}`)
+		shs = metricValue(m, `pollstack_tcp_ecn_shs_total{core="0"}`)
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("pollstack -> kernel: ecn_shs %v, ecn_rcwnd %v", shs, rcwnd)
+	if shs != 1 || rcwnd == 0 {
+		t.Fatalf("ecn_shs %v, ecn_rcwnd %v: the download's marks were not echoed and acted on", shs, rcwnd)
+	}
+	impairBed(t, bed, true) // clears it
+}

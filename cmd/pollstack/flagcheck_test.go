@@ -177,6 +177,8 @@ func TestBadCommandLinesAreOneLine(t *testing.T) {
 		{[]string{"sysctl", "--iface", "a/b"}, 2, `sysctl: --iface "a/b": not an interface name`},
 		{[]string{"sysctl", "--control", "/nonexistent.sock", "=5"}, 2, `sysctl: "=5": want NAME=VALUE`},
 		{[]string{"testbed", "up", "--name", ""}, 2, "want 1 to 12 characters"},
+		{[]string{"testbed", "impair", "--ecn-mark-above", "30000"}, 2, "testbed impair: testbed: ECN marking above 30000 bytes needs a rate"},
+		{[]string{"testbed", "up", "--rate", "1mbit", "--ecn-mark-above", "2000000000"}, 2, "want at most 1073741824"},
 		{with(rps, "--path", ""), 2, `bench rps: --path "": want /...`},
 		{[]string{"demo", "--path", ""}, 2, `demo: --path "": want a request target`},
 	}
