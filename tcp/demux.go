@@ -102,7 +102,7 @@ func (s *Shard) Unreachable(t *flow.Tuple, seq flow.Seq, hard bool) {
 		c.finish(syscall.ECONNREFUSED)
 		return
 	}
-	c.softErr = syscall.EHOSTUNREACH
+	c.softUnreach = true
 }
 
 // CountBadSum counts a segment the IP layer dropped for its checksum.

@@ -10,8 +10,8 @@ import (
 // timeoutErr is the error a connection that timed out reports: the last
 // ICMP soft error if there was one, else ETIMEDOUT.
 func (c *Conn) timeoutErr() error {
-	if c.softErr != nil {
-		return c.softErr
+	if c.softUnreach {
+		return syscall.EHOSTUNREACH
 	}
 	return syscall.ETIMEDOUT
 }
