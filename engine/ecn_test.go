@@ -163,3 +163,47 @@ func TestECNBetweenTwoCores(t *testing.T) {
 		})
 	}
 }
+
+// A segment that arrives on the core that does not own its connection
+// keeps its ECN codepoint across the hand-off: every ECT(0) data segment
+// the peer sends is counted ECT(0) by the owner's shard.
+func TestSteeredSegmentKeepsItsECNCodepoint(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		b := newSteerBed(t, 0, nil)
+		cfg := b.peer.TCP().Config()
+		cfg.ECN = tcp.ECNOn
+		if err := b.peer.TCP().Reconfigure(cfg); err != nil {
+			t.Fatal(err)
+		}
+		now := mono.Time(1e9)
+		b.peer.now = now
+		ours, peer := family(v6)
+		var clients []*sinkHandler
+		for i := range 8 {
+			tu := flow.Tuple{LocalAddr: peer.As16(), RemoteAddr: ours.As16(), LocalPort: uint16(40000 + i), RemotePort: 80}
+			h := &sinkHandler{}
+			if _, err := b.peer.TCP().Dial(tu, h, now); err != nil {
+				t.Fatal(err)
+			}
+			clients = append(clients, h)
+		}
+		b.peer.Flush()
+		b.pump(now, 20)
+		for _, h := range clients {
+			if h.conn == nil {
+				t.Fatalf("v6=%v: a client did not connect", v6)
+			}
+			h.conn.Write(make([]byte, 3000))
+		}
+		b.pump(now, 20)
+		sent := b.peer.TCP().Stats()[tcp.StatECNSndECT0]
+		var got, shs uint64
+		for _, c := range b.e.cores {
+			got += c.TCP().Stats()[tcp.StatECNECT0]
+			shs += c.TCP().Stats()[tcp.StatECNShs]
+		}
+		if shs != 8 || sent == 0 || got != sent || b.e.cores[0].stats[SteeredIn]+b.e.cores[1].stats[SteeredIn] == 0 {
+			t.Fatalf("v6=%v: ecn_shs %d, peer sent %d ECT(0), the owners counted %d", v6, shs, sent, got)
+		}
+	}
+}

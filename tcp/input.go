@@ -345,6 +345,7 @@ func (c *Conn) synSentInput(seg *Segment) {
 		// Simultaneous open (RFC 9293 3.5, figure 8; 3.10.7.3 sets the
 		// send window from the SYN).
 		c.sndWnd, c.sndWl1, c.sndWl2 = uint32(seg.Window), seg.Seq, c.iss
+		c.ecnSYN = false // no ECN on a simultaneous open
 		c.setState(SynReceived)
 		c.sendSYN()
 		return
