@@ -25,13 +25,11 @@ import (
 // the handshakes (ecn_shs), the ECT(0) segments it received (ecn_ect0) and
 // sent (ecn_sndect0), and its trace marks the connections ECN.
 func TestServeNegotiatesECNWithTheKernel(t *testing.T) {
-	bedtest.NeedTools(t, "ss", "sysctl")
+	bedtest.NeedTools(t, "ss")
 	bed := bedtest.ForTest(t, 1)
 	file := filepath.Join(t.TempDir(), "ecn.trace")
 	s := startServe(t, bed, "--app", "echo", "--trace", file)
-	if out, err := exec.Command("ip", "netns", "exec", bed.NsB, "sysctl", "-w", "net.ipv4.tcp_ecn=1").CombinedOutput(); err != nil {
-		t.Fatalf("sysctl -w net.ipv4.tcp_ecn=1 in %s: %v\n%s", bed.NsB, err, out)
-	}
+	kernelECN(t, bed.NsB)
 	for _, addr := range []string{"198.18.0.1:8080", "[2001:2::1]:8080"} {
 		var c net.Conn
 		if err := netns.Do(bed.NsB, func() (err error) {
@@ -105,11 +103,9 @@ func TestServeNegotiatesECNWithTheKernel(t *testing.T) {
 // download faster than R gets its frames marked on the way in, which the
 // kernel echoes: serve's window is reduced (ecn_rcwnd), with dctcp here.
 func TestImpairECNMarkAbove(t *testing.T) {
-	bedtest.NeedTools(t, "tc", "curl", "sysctl")
+	bedtest.NeedTools(t, "tc", "curl")
 	bed := bedtest.ForTest(t, 1)
-	if out, err := exec.Command("ip", "netns", "exec", bed.NsB, "sysctl", "-w", "net.ipv4.tcp_ecn=1").CombinedOutput(); err != nil {
-		t.Fatalf("sysctl -w net.ipv4.tcp_ecn=1 in %s: %v\n%s", bed.NsB, err, out)
-	}
+	kernelECN(t, bed.NsB)
 	impairBed(t, bed, true, "--rate", "50mbit", "--ecn-mark-above", "30000")
 
 	s := startServe(t, bed, "--app", "echo")
@@ -141,4 +137,18 @@ func TestImpairECNMarkAbove(t *testing.T) {
 		t.Fatalf("ecn_shs %v, ecn_rcwnd %v: the download's marks were not echoed and acted on", shs, rcwnd)
 	}
 	impairBed(t, bed, true) // clears it
+}
+
+// kernelECN sets net.ipv4.tcp_ecn=1 (ask for ECN on connect, IPv6 too) in
+// the namespace ns, which goes with it.
+func kernelECN(t *testing.T, ns string) {
+	t.Helper()
+	if err := netns.Do(ns, func() error {
+		return os.WriteFile("/proc/sys/net/ipv4/tcp_ecn", []byte("1\n"), 0o644)
+	}); err != nil {
+		t.Fatalf("net.ipv4.tcp_ecn=1 in %s: %v", ns, err)
+	}
+	if out, err := exec.Command("ip", "netns", "exec", ns, "cat", "/proc/sys/net/ipv4/tcp_ecn").Output(); err != nil || strings.TrimSpace(string(out)) != "1" {
+		t.Fatalf("net.ipv4.tcp_ecn in %s reads %q (%v)", ns, out, err)
+	}
 }
