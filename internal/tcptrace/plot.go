@@ -122,7 +122,7 @@ func legend(w *bufio.Writer) {
 func panel(w *bufio.Writer, i int, c *Conn, top float64) {
 	recs := c.Records
 	t0 := recs[0].Time
-	span := max(float64(recs[len(recs)-1].Time-t0)/1e9, 1e-6)
+	span := niceCeil(max(float64(recs[len(recs)-1].Time-t0)/1e9, 1e-6))
 	var ymax, smax float64
 	for _, r := range recs {
 		ymax = max(ymax, float64(r.Cwnd), float64(r.Pipe))
@@ -179,7 +179,7 @@ func panel(w *bufio.Writer, i int, c *Conn, top float64) {
 		fmt.Fprintf(w, `<text x="%.0f" y="%.1f" text-anchor="end">%s</text>`, x0-4, y+4, bytesLabel(ymax*f))
 		fmt.Fprintf(w, `<text x="%.0f" y="%.1f" fill="%s">%s</text>`+"\n", x1+4, y+4, colSRTT, trim(smax*f)+"ms")
 		x := x0 + (x1-x0)*f
-		fmt.Fprintf(w, `<text x="%.1f" y="%.0f" text-anchor="middle">%ss</text>`+"\n", x, y1+14, trim(span*f))
+		fmt.Fprintf(w, `<text x="%.1f" y="%.0f" text-anchor="middle">%s</text>`+"\n", x, y1+14, timeLabel(span*f, span))
 	}
 
 	// The series.
@@ -260,12 +260,27 @@ func niceCeil(v float64) float64 {
 
 func trim(v float64) string { return strings.TrimSuffix(fmt.Sprintf("%.4g", v), ".0") }
 
+// bytesLabel writes a byte count with a decimal prefix (the axis is cut
+// in decimal steps).
 func bytesLabel(v float64) string {
 	switch {
-	case v >= 1<<20:
-		return trim(v/(1<<20)) + "M"
-	case v >= 1<<10:
-		return trim(v/(1<<10)) + "K"
+	case v >= 1e9:
+		return trim(v/1e9) + "G"
+	case v >= 1e6:
+		return trim(v/1e6) + "M"
+	case v >= 1e3:
+		return trim(v/1e3) + "k"
 	}
 	return trim(v)
+}
+
+// timeLabel writes seconds in s, ms or µs as the span asks.
+func timeLabel(v, span float64) string {
+	switch {
+	case span >= 1:
+		return trim(v) + "s"
+	case span >= 1e-3:
+		return trim(v*1e3) + "ms"
+	}
+	return trim(v*1e6) + "µs"
 }
