@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pollstack/pollstack/internal/tcptrace"
 	"github.com/pollstack/pollstack/internal/testbed/bedtest"
@@ -93,5 +96,59 @@ func TestServeTraceUnderLoss(t *testing.T) {
 	}
 	if got := bytes.Count(b, []byte(`<g class="panel"`)); got != n {
 		t.Fatalf("%d panels, want %d", got, n)
+	}
+}
+
+// bench bulk --trace traces the client's connection: pollstack sends 8 MiB
+// to socat in the kernel's namespace through its own fault link (1% of
+// frames dropped each way); the trace holds the one connection, in
+// recovery at times, and its last record's retransmission count is the
+// one bench reports.
+func TestBenchBulkTrace(t *testing.T) {
+	bedtest.NeedTools(t, "socat")
+	bed := bedtest.ForTest(t, 1)
+	srv := exec.Command("ip", "netns", "exec", bed.NsB, "socat", "-u", "TCP-LISTEN:9000,reuseaddr", "OPEN:/dev/null")
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	time.Sleep(300 * time.Millisecond)
+	file := filepath.Join(t.TempDir(), "bulk.trace")
+	res, err := command(context.Background(), "bench", "bulk", "--iface", bed.IfaceA, "--netns", bed.NsA,
+		"--connect", "198.18.0.2:9000", "--bytes", "8388608", "--json", "--idle-sleep-after", "64", "--stats-interval", "0",
+		"--timeout", "2m", "--fault-drop", "0.01", "--trace", file).Output()
+	if err != nil {
+		t.Fatalf("bench bulk: %v\n%s", err, res)
+	}
+	var r struct {
+		Bytes       int64 `json:"bytes"`
+		Retransmits int64 `json:"retransmitted_segments"`
+	}
+	if err := json.Unmarshal(res, &r); err != nil || r.Bytes != 8<<20 {
+		t.Fatalf("bench bulk output %q: %v", res, err)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := tcptrace.ReadAll(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := tcptrace.Conns(recs)
+	if len(conns) != 1 || conns[0].Tuple.RemotePort != 9000 {
+		t.Fatalf("%d connections in the trace", len(conns))
+	}
+	recovery := 0
+	for _, rec := range conns[0].Records {
+		if rec.CC == tcp.CCRecovery {
+			recovery++
+		}
+	}
+	last := conns[0].Records[len(conns[0].Records)-1]
+	t.Logf("%d records, %d in recovery, %d retransmissions (bench: %d), last state %v", len(recs), recovery, last.Rexmit, r.Retransmits, last.State)
+	if recovery == 0 || int64(last.Rexmit) != r.Retransmits || r.Retransmits == 0 {
+		t.Fatalf("%d records in recovery; the trace's retransmissions %d, bench's %d", recovery, last.Rexmit, r.Retransmits)
 	}
 }
