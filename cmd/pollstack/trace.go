@@ -103,9 +103,13 @@ func runTrace(args []string, stdout, stderr io.Writer) error {
 	}
 	defer in.Close()
 	if verb == "dump" {
-		_, err := tcptrace.Dump(stdout, in, *csv)
+		n, err := tcptrace.Dump(stdout, in, *csv)
 		if errors.Is(err, tcptrace.ErrNotTrace) {
 			return usagef("trace dump: %s: %v", files[0], err)
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			cutShort(stderr, "trace dump", files[0], n)
+			return nil
 		}
 		return err
 	}
@@ -122,7 +126,9 @@ func runTrace(args []string, stdout, stderr io.Writer) error {
 	if errors.Is(err, tcptrace.ErrNotTrace) {
 		return usagef("trace plot: %s: %v", files[0], err)
 	}
-	if err != nil {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		cutShort(stderr, "trace plot", files[0], len(recs))
+	} else if err != nil {
 		return fmt.Errorf("trace plot: %s: %v", files[0], err)
 	}
 	if dst == "-" {
@@ -139,4 +145,10 @@ func runTrace(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "pollstack: trace plot: %d records, %d connections: %s\n", len(recs), n, dst)
 	return nil
+}
+
+// cutShort says that a trace ends in the middle of a record (its writer
+// was killed before it flushed): the n whole records before it were read.
+func cutShort(w io.Writer, cmd, file string, n int) {
+	fmt.Fprintf(w, "pollstack: %s: %s ends in the middle of a record (its writer stopped short); read the %d before it\n", cmd, file, n)
 }

@@ -62,3 +62,39 @@ func TestTraceDumpAndPlot(t *testing.T) {
 		t.Fatalf("%d panels", n)
 	}
 }
+
+// A trace whose writer was killed ends in the middle of a record: dump and
+// plot read the whole records before it and say so on stderr.
+func TestTraceCutShort(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "cut.trace")
+	var buf bytes.Buffer
+	w, err := tcptrace.NewWriter(&buf, 1, tcptrace.MinRingRecords)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		r := tcp.TraceRecord{Event: tcp.TraceAck, State: tcp.Established, Cwnd: 1000, Time: 1000}
+		r.Tuple.LocalPort, r.Tuple.RemotePort = 80, 50000
+		w.Ring(0).Trace(&r)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, buf.Bytes()[:buf.Len()-tcptrace.RecordSize/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"trace", "dump", file}, &stdout, &stderr); code != 0 {
+		t.Fatalf("trace dump: exit %d: %s", code, stderr.String())
+	}
+	if n := strings.Count(stdout.String(), "\n"); n != 5 || !strings.Contains(stderr.String(), "ends in the middle of a record") ||
+		!strings.Contains(stderr.String(), "read the 4 before it") {
+		t.Fatalf("trace dump: %d lines; stderr %q", n, stderr.String())
+	}
+	stderr.Reset()
+	if code := run([]string{"trace", "plot", file}, &stdout, &stderr); code != 0 ||
+		!strings.Contains(stderr.String(), "4 records, 1 connections") {
+		t.Fatalf("trace plot: exit %d: %s", code, stderr.String())
+	}
+}

@@ -62,7 +62,9 @@ func Dump(out io.Writer, in io.Reader, csv bool) (int, error) {
 			break
 		}
 		if err != nil {
-			w.Flush()
+			if ferr := w.Flush(); ferr != nil {
+				return n, ferr
+			}
 			return n, fmt.Errorf("after %d records: %w", n, err)
 		}
 		n++
