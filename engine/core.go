@@ -122,6 +122,7 @@ type Core struct {
 	tcp      *tcp.Shard
 	tuple    flow.Tuple // scratch for the segment being received
 	tcpFrame rings.Desc // the frame the shard is writing a segment into
+	rxECN    uint8      // the ECN codepoint of the TCP segment being received
 	now      mono.Time  // time of the current batch or timer run
 	tcpPub   tcpPublished
 

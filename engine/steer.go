@@ -143,7 +143,8 @@ func wireSteering(cs []*Core, st *steering, ringBytes int) error {
 	return nil
 }
 
-// Hand-off record layout: kind, hard flag, 2 unused bytes, the sequence
+// Hand-off record layout: kind, hard flag, the segment's ECN codepoint, an
+// unused byte, the sequence
 // number of an unreachable, the tuple (local, remote, local port, remote
 // port), the MTU of a packet too big, then from steerHdr the TCP segment. With the ring's 8-byte header
 // the segment starts on a cache line.
@@ -167,9 +168,12 @@ func (c *Core) steerOut(owner int, kind byte, t *flow.Tuple, seg []byte, seq flo
 		return false
 	}
 	b[0] = kind
-	b[1] = 0
+	b[1], b[2] = 0, 0
 	if hard {
 		b[1] = 1
+	}
+	if kind == steerKindSegment {
+		b[2] = c.rxECN
 	}
 	binary.LittleEndian.PutUint32(b[4:], uint32(seq))
 	copy(b[8:24], t.LocalAddr[:])
@@ -251,7 +255,7 @@ func (c *Core) steerIn(b []byte, now mono.Time) {
 	c.stats[SteeredIn]++
 	switch b[0] {
 	case steerKindSegment:
-		c.tcp.Receive(t, b[steerHdr:], now)
+		c.tcp.ReceiveECN(t, b[steerHdr:], b[2], now)
 		c.stats[TCPSegmentsIn]++
 	case steerKindUDP:
 		c.steerInUDP(t, b[steerHdr:])

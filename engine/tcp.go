@@ -19,6 +19,7 @@ func (c *Core) inputTCP4(d rings.Desc, p []byte, ihl int, now mono.Time) {
 	}
 	c.tuple.LocalAddr = v4Mapped([4]byte(p[16:20]))
 	c.tuple.RemoteAddr = v4Mapped([4]byte(p[12:16]))
+	c.rxECN = p[1] & 3 // the TOS byte's ECN field
 	c.receiveTCP(d, seg, now)
 }
 
@@ -34,6 +35,7 @@ func (c *Core) inputTCP6(d rings.Desc, p []byte, off int, now mono.Time) {
 	}
 	c.tuple.LocalAddr = [16]byte(p[24:40])
 	c.tuple.RemoteAddr = [16]byte(p[8:24])
+	c.rxECN = p[1] >> 4 & 3 // the traffic class's ECN field
 	c.receiveTCP(d, seg, now)
 }
 
@@ -77,7 +79,7 @@ func (c *Core) receiveTCP(d rings.Desc, seg []byte, now mono.Time) {
 			return
 		}
 	}
-	c.tcp.Receive(t, seg, now)
+	c.tcp.ReceiveECN(t, seg, c.rxECN, now)
 	c.stats[TCPSegmentsIn]++
 	c.pool.Put(d.Addr)
 }
@@ -116,7 +118,11 @@ func (s *tcpSender) room(t *flow.Tuple, d rings.Desc, f []byte, ok bool) []byte 
 
 // Send implements tcp.Sender: it adds the checksum and the IP and Ethernet
 // headers to the segment in the frame Buffer returned, and sends it.
-func (s *tcpSender) Send(t *flow.Tuple, n int) {
+func (s *tcpSender) Send(t *flow.Tuple, n int) { s.SendTOS(t, n, 0) }
+
+// SendTOS implements tcp.TOSSender: Send with tos in the IPv4 header's TOS
+// byte or the IPv6 header's traffic class (ECN's ECT(0)).
+func (s *tcpSender) SendTOS(t *flow.Tuple, n int, tos uint8) {
 	c := (*Core)(s)
 	d := c.tcpFrame
 	f := c.pool.Frame(d.Addr)
@@ -130,6 +136,11 @@ func (s *tcpSender) Send(t *flow.Tuple, n int) {
 		put16(seg[16:], Checksum(seg, pseudoSum4(src[:], dst[:], protoTCP, n)))
 		c.ipID++
 		c.writeIPv4Header(h, src, dst, protoTCP, ipv4MinHeader+n)
+		if tos != 0 {
+			h[1] = tos
+			put16(h[10:], 0)
+			put16(h[10:], Checksum(h[:ipv4MinHeader], 0))
+		}
 		put16(f[12:], etherTypeIPv4)
 		d.Len = uint32(ethHeaderLen + ipv4MinHeader + n)
 		nexthop, ok := c.route4(dst)
@@ -145,6 +156,9 @@ func (s *tcpSender) Send(t *flow.Tuple, n int) {
 	put16(seg[16:], 0)
 	put16(seg[16:], Checksum(seg, pseudoSum6(t.LocalAddr[:], t.RemoteAddr[:], protoTCP, n)))
 	writeIPv6Header(h, &t.LocalAddr, &t.RemoteAddr, protoTCP, n, DefaultTTL)
+	if tos != 0 {
+		h[0], h[1] = 0x60|tos>>4, tos<<4 // version 6, the traffic class, a zero flow label
+	}
 	put16(f[12:], etherTypeIPv6)
 	d.Len = uint32(ethHeaderLen + ipv6HeaderLen + n)
 	nexthop, ok := c.route6(&t.RemoteAddr)

@@ -112,3 +112,56 @@ func (Cubic) OnCongestion(c *Conn) uint32 {
 	c.cubicFrac = 0
 	return max(uint32(float64(c.cwnd)*cubicBeta), 2*uint32(c.mss))
 }
+
+// DCTCPMaxAlpha is DCTCP's alpha for a fraction of 1: alpha is kept in
+// 1024ths, as FreeBSD's cc_dctcp keeps it.
+const DCTCPMaxAlpha = 1024
+
+// DCTCP is Data Center TCP (RFC 8257): NewReno's growth and loss response,
+// and on an ECN echo a reduction in proportion to alpha, the moving
+// average of the fraction of bytes acknowledged with ECE, updated once per
+// window of data (the observation window) with gain 1/2^shift_g. Without
+// ECN agreed it is NewReno.
+type DCTCP struct{}
+
+func (DCTCP) Name() string { return "dctcp" }
+
+func (DCTCP) OnAck(c *Conn, acked uint32) { NewReno{}.OnAck(c, acked) }
+
+func (DCTCP) OnCongestion(c *Conn) uint32 { return NewReno{}.OnCongestion(c) }
+
+// OnECNAck is RFC 8257 3.3 steps 1 to 8: count the bytes acknowledged and
+// those with ECE; at the end of the observation window (an ACK past
+// snd_nxt as it was when the window began) fold their ratio into alpha
+// and begin the next.
+func (DCTCP) OnECNAck(c *Conn, acked uint32, ece bool) {
+	c.dctcpAcked += acked
+	if ece {
+		c.dctcpMarked += acked
+	}
+	if c.sndUna.LEQ(c.dctcpEnd) {
+		return
+	}
+	g := uint(c.shard.cfg.DCTCPShiftG)
+	var frac uint64
+	if c.dctcpAcked > 0 {
+		frac = uint64(c.dctcpMarked) * DCTCPMaxAlpha / uint64(c.dctcpAcked)
+	}
+	// alpha = (1 - g) * alpha + g * F, with g = 2^-shift_g.
+	a := uint64(c.dctcpAlpha)
+	a = a - a>>g + frac>>g
+	c.dctcpAlpha = uint16(min(a, DCTCPMaxAlpha))
+	c.dctcpEnd = c.sndMax
+	c.dctcpAcked, c.dctcpMarked = 0, 0
+}
+
+// OnECE is RFC 8257 3.3 step 9: cwnd = cwnd * (1 - alpha/2), at least two
+// segments; with cc.dctcp.slowstart an echo in slow start halves it.
+func (DCTCP) OnECE(c *Conn) uint32 {
+	mss := uint32(c.mss)
+	if c.shard.cfg.DCTCPSlowStart && c.cwnd < c.ssthresh {
+		return max(c.cwnd/2, 2*mss)
+	}
+	cut := uint64(c.cwnd) * uint64(c.dctcpAlpha) / (2 * DCTCPMaxAlpha)
+	return max(c.cwnd-uint32(cut), 2*mss)
+}

@@ -36,7 +36,7 @@ type Config struct {
 	InsecureSYN      bool          // insecure_syn: RFC 793 SYN rules instead of RFC 5961
 	DropSynFin       bool          // drop_synfin: drop SYN+FIN segments to listeners and TIME_WAIT entries
 	SynCookies       bool          // syncookies: answer SYNs with cookies when a listen queue is full
-	CCAlgorithm      string        // cc.algorithm: newreno or cubic
+	CCAlgorithm      string        // cc.algorithm: newreno, cubic or dctcp
 	ICMPMayRST       bool          // icmp_may_rst: hard ICMP unreachables abort connections in SYN_SENT
 	// PathMTUDiscovery is path_mtu_discovery: DF on IPv4 segments, and
 	// ICMP "fragmentation needed" and ICMPv6 Packet Too Big lower the
@@ -90,8 +90,21 @@ type Config struct {
 	// our FIN was acknowledged. Off (FreeBSD's default), it stays while
 	// the peer was heard from within keepcnt*keepintvl (TP_MAXIDLE).
 	FastFinWait2Recycle bool
-	// ECN is ecn.enable; ECN is not implemented and only 0 is accepted.
+	// ECN is ecn.enable (RFC 3168): 0 off, 1 ask for it on active opens
+	// and accept it on passive ones, 2 accept it only (FreeBSD's default).
 	ECN int
+	// ECNMaxRetries is ecn.maxretries: how many times a SYN or SYN-ACK is
+	// sent again with its ECN bits before it goes without them.
+	ECNMaxRetries int
+	// DCTCPAlpha is cc.dctcp.alpha: DCTCP's first estimate of the marked
+	// fraction, of 1024 (1024: the first window with a CE halves cwnd).
+	DCTCPAlpha int
+	// DCTCPShiftG is cc.dctcp.shift_g: DCTCP's estimation gain is
+	// 1/2^shift_g.
+	DCTCPShiftG int
+	// DCTCPSlowStart is cc.dctcp.slowstart: an ECN echo in slow start
+	// halves cwnd whatever alpha says.
+	DCTCPSlowStart bool
 	// LogInVain is log_in_vain: 1 logs SYNs to closed ports, 2 every
 	// segment to a closed port, through Log (a few lines per second).
 	LogInVain int
@@ -174,6 +187,7 @@ func DefaultConfig() Config {
 		RackTLPMinTO: 10 * time.Millisecond, DSACK: true, FRTO: true,
 		PathMTUDiscovery: true, HostCacheExpire: DefaultHostCacheExpire, PMTUDBlackholeDetect: 1,
 		PMTUDBlackholeMSS: DefaultPMTUDBlackholeMSS, V6PMTUDBlackholeMSS: DefaultV6PMTUDBlackholeMSS,
+		ECN: ECNAccept, ECNMaxRetries: 1, DCTCPAlpha: DCTCPMaxAlpha, DCTCPShiftG: 4,
 	}
 }
 
@@ -245,8 +259,14 @@ func (cfg *Config) Validate() error {
 		return fmt.Errorf("tcp: reass.maxqueuelen %d: want 1..%d", cfg.ReassMaxQueueLen, DefaultReassMaxQueueLen)
 	case cfg.MTU < 576 || cfg.MTU > 9216:
 		return fmt.Errorf("tcp: MTU %d: want 576..9216", cfg.MTU)
-	case cfg.ECN != 0:
-		return fmt.Errorf("tcp: ecn.enable %d: ECN is not implemented (only 0)", cfg.ECN)
+	case cfg.ECN < ECNOff || cfg.ECN > ECNAccept:
+		return fmt.Errorf("tcp: ecn.enable %d: want 0 (off), 1 (on) or 2 (accept only)", cfg.ECN)
+	case cfg.ECNMaxRetries < 0 || cfg.ECNMaxRetries > MaxSynRexmits:
+		return fmt.Errorf("tcp: ecn.maxretries %d: want 0..%d", cfg.ECNMaxRetries, MaxSynRexmits)
+	case cfg.DCTCPAlpha < 0 || cfg.DCTCPAlpha > DCTCPMaxAlpha:
+		return fmt.Errorf("tcp: cc.dctcp.alpha %d: want 0..%d", cfg.DCTCPAlpha, DCTCPMaxAlpha)
+	case cfg.DCTCPShiftG < 0 || cfg.DCTCPShiftG > 10:
+		return fmt.Errorf("tcp: cc.dctcp.shift_g %d: want 0..10", cfg.DCTCPShiftG)
 	case cfg.PMTUDBlackholeDetect < 0 || cfg.PMTUDBlackholeDetect > 3:
 		return fmt.Errorf("tcp: pmtud_blackhole_detection %d: want 0..3", cfg.PMTUDBlackholeDetect)
 	case cfg.PMTUDBlackholeMSS < 64 || cfg.PMTUDBlackholeMSS > 65495 || cfg.V6PMTUDBlackholeMSS < 64 || cfg.V6PMTUDBlackholeMSS > 65495:
@@ -275,13 +295,13 @@ func (cfg *Config) Validate() error {
 }
 
 // CongestionControls lists the algorithms by name.
-var CongestionControls = map[string]CongestionControl{"newreno": NewReno{}, "cubic": Cubic{}}
+var CongestionControls = map[string]CongestionControl{"newreno": NewReno{}, "cubic": Cubic{}, "dctcp": DCTCP{}}
 
 // LookupCongestionControl returns the algorithm called name.
 func LookupCongestionControl(name string) (CongestionControl, error) {
 	cc, ok := CongestionControls[name]
 	if !ok {
-		return nil, fmt.Errorf("tcp: unknown congestion control %q (newreno, cubic)", name)
+		return nil, fmt.Errorf("tcp: unknown congestion control %q (newreno, cubic, dctcp)", name)
 	}
 	return cc, nil
 }

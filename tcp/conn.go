@@ -106,23 +106,31 @@ type Conn struct {
 	bhSavedMSS  int  // the MSS before it did
 
 	// Round-trip time (RFC 6298).
-	srtt         time.Duration
-	rttvar       time.Duration
-	rto          time.Duration
-	rtSeq        flow.Seq  // sequence number being timed (no timestamps)
-	highRxt      flow.Seq  // highest byte retransmitted in this recovery (the freebsd stack)
-	rtTime       mono.Time // when it was sent; 0 when not timing
-	rexmits      int       // consecutive retransmissions of the oldest segment
-	persistShift int
+	srtt    time.Duration
+	rttvar  time.Duration
+	rto     time.Duration
+	rtSeq   flow.Seq  // sequence number being timed (no timestamps)
+	highRxt flow.Seq  // highest byte retransmitted in this recovery (the freebsd stack)
+	rtTime  mono.Time // when it was sent; 0 when not timing
+	rexmits int       // consecutive retransmissions of the oldest segment
 
 	// Congestion control.
-	cwnd        uint32
-	ssthresh    uint32
-	dupAcks     int
-	recover     flow.Seq
-	undo        undoState // with RACK: how to take back the last reduction if it proves spurious
-	inRecovery  bool
-	frto        uint8 // with RACK: the F-RTO step after a timeout (RFC 5682), 0 when none
+	cwnd       uint32
+	ssthresh   uint32
+	dupAcks    int
+	recover    flow.Seq
+	undo       undoState // with RACK: how to take back the last reduction if it proves spurious
+	inRecovery bool
+	inLoss     bool     // a retransmission timeout, until snd_una reaches recover (the trace's loss state)
+	inCWR      bool     // the window was reduced for an ECN echo, until snd_una reaches cwrEnd
+	frto       uint8    // with RACK: the F-RTO step after a timeout (RFC 5682), 0 when none
+	rexmitSegs uint32   // segments retransmitted over the connection's life (its trace)
+	cwrEnd     flow.Seq // snd_max when the window was reduced for an ECN echo
+	// ECN (RFC 3168) and DCTCP (RFC 8257), ecn.go.
+	dctcpAcked  uint32   // DCTCP: bytes acknowledged in this observation window
+	dctcpMarked uint32   // DCTCP: of those, acknowledged with ECE
+	dctcpEnd    flow.Seq // DCTCP: the observation window ends past it
+	dctcpAlpha  uint16   // DCTCP: the estimate of the fraction of bytes marked, of 1024 (the flags are below)
 	cc          CongestionControl
 	cubicWMax   float64    // CUBIC: window (segments) at the last loss
 	cubicK      float64    // CUBIC: seconds to reach cubicWMax again
@@ -158,16 +166,23 @@ type Conn struct {
 	notified    bool // Closed was delivered
 	lingering   bool // ended in order with unread bytes: kept for the application (release)
 	keepalive   bool
-	reuseAddr   bool  // SO_REUSEADDR, kept in TIME_WAIT for bind()
-	reusePort   bool  // SO_REUSEPORT, kept in TIME_WAIT for bind()
-	softErr     error // the last ICMP soft error, reported on a timeout
-	keepProbes  int
-	keepInit    time.Duration // TCP_KEEPINIT (keepinit by default)
-	keepIdle    time.Duration // TCP_KEEPIDLE
-	keepIntvl   time.Duration // TCP_KEEPINTVL
-	keepCnt     int           // TCP_KEEPCNT
-	lastRecv    mono.Time     // when the last acceptable segment arrived
-	err         error
+	reuseAddr   bool // SO_REUSEADDR, kept in TIME_WAIT for bind()
+	reusePort   bool // SO_REUSEPORT, kept in TIME_WAIT for bind()
+	softUnreach bool // an ICMP unreachable (a soft error) came: a timeout reports EHOSTUNREACH
+	// ECN (ecn.go); the flags fill what alignment leaves here.
+	ecnOK        bool  // ECN agreed (RFC 3168)
+	ecnSYN       bool  // our SYN or SYN-ACK asked for ECN (passive: the peer's SYN did, until we give up)
+	ecnEcho      bool  // ECE goes on our ACKs
+	ecnSendCWR   bool  // CWR goes on the next new data segment
+	noECT        bool  // the segment being sent is a window probe: not ECT
+	persistShift uint8 // the persist timer's backoff
+	keepProbes   int
+	keepInit     time.Duration // TCP_KEEPINIT (keepinit by default)
+	keepIdle     time.Duration // TCP_KEEPIDLE
+	keepIntvl    time.Duration // TCP_KEEPINTVL
+	keepCnt      int           // TCP_KEEPCNT
+	lastRecv     mono.Time     // when the last acceptable segment arrived
+	err          error
 
 	timers [numTimers]mono.Time
 	// Wheel links.
@@ -413,6 +428,7 @@ func (c *Conn) setState(s State) {
 	c.shard.stateCount[c.state]--
 	c.state = s
 	c.shard.stateCount[s]++
+	c.trace(TraceState)
 }
 
 // drop ends the connection with err, sending a RST when it was synchronized.

@@ -12,7 +12,14 @@ import (
 // the checksum already verified; t names the connection from our side
 // (local = the packet's destination).
 func (s *Shard) Receive(t *flow.Tuple, b []byte, now mono.Time) {
+	s.ReceiveECN(t, b, ECNNotECT, now)
+}
+
+// ReceiveECN is Receive for a segment whose IP header carried the ECN
+// codepoint ecn (ECNNotECT..ECNCE).
+func (s *Shard) ReceiveECN(t *flow.Tuple, b []byte, ecn uint8, now mono.Time) {
 	s.now = now
+	s.rxECN = ecn & 3
 	if s.nRST > 0 {
 		s.flushRSTs()
 	}
@@ -95,7 +102,7 @@ func (s *Shard) Unreachable(t *flow.Tuple, seq flow.Seq, hard bool) {
 		c.finish(syscall.ECONNREFUSED)
 		return
 	}
-	c.softErr = syscall.EHOSTUNREACH
+	c.softUnreach = true
 }
 
 // CountBadSum counts a segment the IP layer dropped for its checksum.

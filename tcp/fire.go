@@ -10,8 +10,8 @@ import (
 // timeoutErr is the error a connection that timed out reports: the last
 // ICMP soft error if there was one, else ETIMEDOUT.
 func (c *Conn) timeoutErr() error {
-	if c.softErr != nil {
-		return c.softErr
+	if c.softUnreach {
+		return syscall.EHOSTUNREACH
 	}
 	return syscall.ETIMEDOUT
 }
@@ -152,6 +152,7 @@ func (c *Conn) fire(k timerKind, now mono.Time) {
 		// options take follow it.
 		c.cwnd = uint32(c.segSize())
 		c.inRecovery = false
+		c.inLoss = true
 		c.dupAcks = 0
 		c.sb.reset()
 		if c.rackOK {
@@ -173,6 +174,9 @@ func (c *Conn) fire(k timerKind, now mono.Time) {
 		}
 		if c.timers[timerRexmt] == 0 && c.sndUna != c.sndMax {
 			c.armTimer(timerRexmt, now.Add(c.rto))
+		}
+		if s.tracer != nil {
+			c.trace(TraceRTO)
 		}
 	case timerPersist:
 		s.stats[StatPersistTimeo]++
@@ -199,7 +203,9 @@ func (c *Conn) fire(k timerKind, now mono.Time) {
 		off := int(c.sndNxt.Sub(c.sndUna))
 		var sent bool
 		if off < c.snd.n {
+			c.noECT = true // a window probe is not ECT (RFC 3168 6.1.6)
 			sent = c.emit(c.sndNxt, 1, FlagACK)
+			c.noECT = false
 		} else {
 			sent = c.emit(c.sndNxt-1, 0, FlagACK)
 		}

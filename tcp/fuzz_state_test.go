@@ -41,6 +41,8 @@ func FuzzSegmentInEachState(f *testing.F) {
 		oSACKOK = 1 << 2
 		oTS     = 1 << 3
 		oSACK   = 1 << 4
+		oECN    = 1 << 5 // the connection agreed on ECN; wscale's top two bits are the segment's IP ECN codepoint
+		oDCTCP  = 1 << 6 // with oECN: dctcp
 		oSmall  = 1 << 7 // small buffers
 	)
 	var seeds []seed
@@ -62,6 +64,8 @@ func FuzzSegmentInEachState(f *testing.F) {
 			seed{st, FlagACK, -3, 0, 65535, oTS, "overlapping start"},
 			seed{st, FlagACK, 0, 0, 65535, oTS | oSmall, string(make([]byte, 9000))}, // beyond the window
 			seed{st, FlagACK, 0, 0, 65535, oTS, ""},
+			seed{st, FlagACK | FlagECE | FlagCWR, 0, 1000, 65535, oTS | oECN, "ce"},
+			seed{st, FlagACK | FlagECE, 0, 1000, 65535, oTS | oECN | oDCTCP, "ce"},
 		)
 	}
 	for i, s := range seeds {
@@ -69,7 +73,11 @@ func FuzzSegmentInEachState(f *testing.F) {
 		if i%16 == 15 {
 			tsOff = -5000 // an old timestamp (PAWS)
 		}
-		f.Add(uint8(s.st), uint8(s.flags), s.seqOff, s.ackOff, s.win, s.opts, uint16(1460), uint8(7), tsOff,
+		wscale := uint8(7)
+		if s.opts&oECN != 0 {
+			wscale |= 3 << 6 // CE
+		}
+		f.Add(uint8(s.st), uint8(s.flags), s.seqOff, s.ackOff, s.win, s.opts, uint16(1460), wscale, tsOff,
 			int32(100), uint16(500), []byte(s.payload))
 	}
 	f.Fuzz(func(t *testing.T, st, flags uint8, seqOff, ackOff int32, win uint16, opts uint8,
@@ -81,8 +89,17 @@ func FuzzSegmentInEachState(f *testing.F) {
 		if opts&oSmall != 0 {
 			cfg.SendSpace, cfg.RecvSpace = 4096, 4096
 		}
+		if opts&oECN != 0 && opts&oDCTCP != 0 {
+			cfg.CCAlgorithm = "dctcp"
+		}
 		state := Listen + State(st)%(NumStates-Listen)
 		p, app := fuzzSetup(t, cfg, state)
+		if opts&oECN != 0 {
+			p.s.tos = tosCapture{p.out}
+			if p.c != nil && state.synchronized() {
+				p.c.ecnOK = true
+			}
+		}
 		seqBase, ackBase := p.nxt, flow.Seq(0)
 		if p.c != nil {
 			ackBase = viewOf(p.c).SndUna
@@ -116,7 +133,7 @@ func FuzzSegmentInEachState(f *testing.F) {
 			seg.Opts.NumSACK = 1
 			seg.Opts.SACK[0] = SACKBlock{Left: l, Right: l.Add(uint32(sackLen))}
 		}
-		p.inject(&seg)
+		p.injectECN(&seg, wscale>>6)
 		check("after the segment")
 
 		// Timers for a while, the peer silent.

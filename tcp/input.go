@@ -175,6 +175,7 @@ func (c *Conn) input(seg *Segment) {
 		c.rttSample(now, seg)
 		c.rexmits = 0
 		c.armTimer(timerRexmt, 0)
+		c.ecnOK = c.ecnSYN && c.lst != nil // our SYN-ACK said ECE
 		c.establish(seg)
 		if c.state == Closed {
 			return
@@ -182,6 +183,12 @@ func (c *Conn) input(seg *Segment) {
 	}
 	if !c.processACK(seg, uint32(len(payload)), flags) {
 		return
+	}
+	if c.ecnOK {
+		c.ecnSegment(flags, len(payload))
+		if c.state == Closed {
+			return
+		}
 	}
 
 	// 7. Segment text.
@@ -291,6 +298,10 @@ func (c *Conn) establish(seg *Segment) {
 		c.setState(FinWait1) // closed during the handshake
 	}
 	s.stats[StatConnects]++
+	if c.ecnOK {
+		s.stats[StatECNShs]++
+		c.dctcpEnd = c.sndMax // DCTCP's first observation window (RFC 8257 3.3)
+	}
 	c.armTimer(timerKeep, 0)
 	c.armKeep(s.now)
 	if c.lst != nil {
@@ -334,6 +345,7 @@ func (c *Conn) synSentInput(seg *Segment) {
 		// Simultaneous open (RFC 9293 3.5, figure 8; 3.10.7.3 sets the
 		// send window from the SYN).
 		c.sndWnd, c.sndWl1, c.sndWl2 = uint32(seg.Window), seg.Seq, c.iss
+		c.ecnSYN = false // no ECN on a simultaneous open
 		c.setState(SynReceived)
 		c.sendSYN()
 		return
@@ -342,6 +354,8 @@ func (c *Conn) synSentInput(seg *Segment) {
 	c.rttSample(s.now, seg)
 	c.rexmits = 0
 	c.armTimer(timerRexmt, 0)
+	// An ECN-setup SYN-ACK has ECE and not CWR (RFC 3168 6.1.1).
+	c.ecnOK = c.ecnSYN && flags&(FlagECE|FlagCWR) == FlagECE
 	c.establish(seg)
 	if c.state == Closed {
 		return
@@ -466,6 +480,12 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 		c.rexmits = 0
 		c.persistShift = 0
 		c.lastAdvance = s.now
+		if c.inLoss && c.sndUna.GEQ(c.recover) {
+			c.inLoss = false // what was in flight at the timeout arrived
+		}
+		if c.inCWR && c.sndUna.GEQ(c.cwrEnd) {
+			c.inCWR = false // the window of the ECN reduction is over
+		}
 		c.tlpDone = false
 		if c.sndUna == c.sndMax {
 			c.armTimer(timerRexmt, 0)
@@ -513,6 +533,12 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 		delivered := int64(c.sndUna.Sub(oldUna)) + int64(c.rackSACKed()) - int64(sackedBefore)
 		c.rackOnAck(uint32(max(delivered, 0)), c.sndUna != oldUna, dupNoSACK)
 	}
+	if c.ecnOK && flags&FlagSYN == 0 {
+		c.ecnAck(c.sndUna.Sub(oldUna), flags&FlagECE != 0)
+	}
+	if s.tracer != nil && c.state != Closed {
+		c.trace(TraceAck)
+	}
 	return true
 }
 
@@ -554,7 +580,7 @@ func (c *Conn) dupAck() {
 			// Still in the window of an earlier recovery (RFC 6582 4.1 step 2).
 			return
 		}
-		c.ssthresh = c.cc.OnCongestion(c)
+		c.ssthresh = c.lossSsthresh()
 		c.recover = c.sndMax
 		c.inRecovery = true
 		c.retransmitFirst()
@@ -574,7 +600,9 @@ func (c *Conn) newAck(ack flow.Seq, acked uint32) {
 			return // PRR sets cwnd (rackOnAck)
 		}
 		c.dupAcks = 0
-		c.cc.OnAck(c, acked)
+		if !c.inCWR {
+			c.cc.OnAck(c, acked)
+		}
 		return
 	}
 	if c.inRecovery && c.sackOK {
@@ -613,7 +641,9 @@ func (c *Conn) newAck(ack flow.Seq, acked uint32) {
 		return
 	}
 	c.dupAcks = 0
-	c.cc.OnAck(c, acked)
+	if !c.inCWR {
+		c.cc.OnAck(c, acked) // not while the window is reduced for ECN
+	}
 }
 
 // retransmitFirst resends the first unacknowledged segment.

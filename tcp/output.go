@@ -204,6 +204,7 @@ func (c *Conn) emit(seq flow.Seq, n int, flags Flags) bool {
 	if buf == nil {
 		return false
 	}
+	flags, tos := c.ecnOut(seq, n, flags)
 	seg := &s.outSeg
 	*seg = Segment{SrcPort: c.tuple.LocalPort, DstPort: c.tuple.RemotePort, Seq: seq, Flags: flags}
 	if flags&FlagACK != 0 {
@@ -246,8 +247,11 @@ func (c *Conn) emit(seq flow.Seq, n int, flags Flags) bool {
 			}
 		}
 	}
-	s.send.Send(&c.tuple, h+n)
+	s.sendSeg(&c.tuple, h+n, tos)
 	s.stats[StatSndTotal]++
+	if n > 0 && seq.LT(c.sndMax) {
+		c.rexmitSegs++
+	}
 	if flags&FlagACK != 0 {
 		c.dsackLen = 0
 		c.ackNow, c.ackBatch = false, false
@@ -299,6 +303,11 @@ func (c *Conn) sendSYN() {
 	} else if c.state == SynReceived {
 		seg.Flags |= FlagACK
 		seg.Ack = c.rcvNxt
+		if c.ecnSYN && c.rexmits <= s.cfg.ECNMaxRetries {
+			seg.Flags |= FlagECE // ECN-setup SYN-ACK (RFC 3168 6.1.1)
+		} else {
+			c.ecnSYN = false
+		}
 		if c.wsOK {
 			seg.Opts.HasWScale, seg.Opts.WScale = true, c.rcvScale
 		}
@@ -312,6 +321,14 @@ func (c *Conn) sendSYN() {
 		seg.Opts.SACKPermitted = s.cfg.SACK
 	} else {
 		seg.Opts.SACKPermitted = s.cfg.SACK
+	}
+	if c.state == SynSent {
+		// ECN-setup SYN (RFC 3168 6.1.1), until ecn.maxretries tries went
+		// unanswered.
+		c.ecnSYN = s.cfg.ECN == ECNOn && c.rexmits <= s.cfg.ECNMaxRetries
+		if c.ecnSYN {
+			seg.Flags |= FlagECE | FlagCWR
+		}
 	}
 	// The window in a SYN is never scaled (RFC 7323 2.2).
 	w := min(c.rcvWindow(), 0xffff)

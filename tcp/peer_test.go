@@ -20,6 +20,7 @@ import (
 type sentSeg struct {
 	at    mono.Time
 	tuple flow.Tuple // as the shard names the connection
+	tos   uint8      // the IP TOS byte asked for (tcp.TOSSender), 0 otherwise
 	Segment
 }
 

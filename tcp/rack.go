@@ -521,7 +521,7 @@ func (c *Conn) tlpAck(dup bool) {
 	case c.sndUna.GT(t.end):
 		*t = tlpState{}
 		c.shard.stats[StatTLPRecovered]++
-		if !c.inRecovery && c.sndUna.GEQ(c.recover) {
+		if !c.inRecovery && !c.inCWR && c.sndUna.GEQ(c.recover) {
 			c.ssthresh = c.cc.OnCongestion(c)
 			c.cwnd = c.ssthresh
 			c.recover = c.sndMax
@@ -536,7 +536,7 @@ func (c *Conn) rackEnterRecovery() {
 	k := &c.rk.rack
 	if c.sndUna.GEQ(c.recover) {
 		c.startUndo()
-		c.ssthresh = c.cc.OnCongestion(c)
+		c.ssthresh = c.lossSsthresh()
 		s.stats[StatSACKRecoveryEpisode]++
 	}
 	c.frto = frtoNone // losses: the timeout, if any, was real

@@ -131,9 +131,9 @@ func TestReconfigureCCAndRefusals(t *testing.T) {
 		t.Fatal("a new ISN key was accepted")
 	}
 	bad := cfg
-	bad.ECN = 1
-	if err := p.s.Reconfigure(bad); err == nil || !strings.Contains(err.Error(), "ECN is not implemented") {
-		t.Fatalf("ecn.enable 1: %v", err)
+	bad.ECN = 3
+	if err := p.s.Reconfigure(bad); err == nil || !strings.Contains(err.Error(), "ecn.enable 3: want 0 (off), 1 (on) or 2 (accept only)") {
+		t.Fatalf("ecn.enable 3: %v", err)
 	}
 }
 

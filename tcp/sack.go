@@ -201,7 +201,7 @@ const (
 // sackEnterRecovery starts loss recovery (RFC 6675 5, steps 4.1-4.3).
 func (c *Conn) sackEnterRecovery() {
 	c.shard.stats[StatSACKRecoveryEpisode]++
-	c.ssthresh = c.cc.OnCongestion(c)
+	c.ssthresh = c.lossSsthresh()
 	c.cwnd = c.ssthresh
 	c.recover = c.sndMax
 	c.highRxt = c.sndUna

@@ -39,6 +39,8 @@ type Shard struct {
 	cfg        Config
 	send       Sender
 	ctl        ControlSender // send, when it keeps frames for control segments
+	tos        TOSSender     // send, when it sets the IP TOS byte (ECN)
+	rxECN      uint8         // the ECN codepoint of the segment being processed
 	conns      map[flow.Tuple]*Conn
 	listeners  map[uint16]*Listener
 	wheel      timerWheel
@@ -66,6 +68,9 @@ type Shard struct {
 	nRST int
 
 	ticker func(now mono.Time) // the application's periodic work (SetTicker)
+
+	tracer   Tracer      // per-connection tracing (SetTracer), nil when off
+	traceRec TraceRecord // the record handed to tracer
 
 	// A receive batch (BeginBatch..EndBatch): the connections owing an
 	// ACK by the every-second-segment rule, acknowledged once at its end.
@@ -98,6 +103,7 @@ func NewShard(cfg Config, send Sender) (*Shard, error) {
 	sh := &Shard{cfg: cfg, send: send, conns: make(map[flow.Tuple]*Conn, TCBHashSize), cc: cc, tw: t,
 		listeners: make(map[uint16]*Listener), isn: isn, nextPort: PortFirstAuto, hc: new(hostCache)}
 	sh.ctl, _ = send.(ControlSender)
+	sh.tos, _ = send.(TOSSender)
 	sh.pool.limit = cfg.BufferMemory >> chunkShift
 	return sh, nil
 }
@@ -195,6 +201,7 @@ func (s *Shard) newConn(t flow.Tuple) *Conn {
 	c.ssthresh = MaxBufferSpace
 	c.cc = s.cc
 	c.cwnd = uint32(s.cfg.InitCwndSegments * c.mss)
+	c.dctcpAlpha = uint16(s.cfg.DCTCPAlpha)
 	c.tsOffset = s.tsOffset(&t)
 	c.keepInit, c.keepIdle, c.keepIntvl, c.keepCnt = s.cfg.KeepInit, s.cfg.KeepIdle, s.cfg.KeepIntvl, s.cfg.KeepCnt
 	return c

@@ -97,6 +97,16 @@ const (
 	StatPMTUDBlackholeActivated       // black-hole detection lowered an MSS to pmtud_blackhole_mss
 	StatPMTUDBlackholeActivatedMinMSS // black-hole detection lowered an MSS to mssdflt (IPv6: 1220)
 	StatPMTUDBlackholeFailed          // black-hole detection gave the old MSS back: the timeouts went on
+	// ECN (RFC 3168): FreeBSD counts the codepoints of segments received.
+	StatECNCE      // segments received with CE on connections that agreed on ECN
+	StatECNECT0    // segments received ECT(0) on connections that agreed on ECN
+	StatECNECT1    // segments received ECT(1) on connections that agreed on ECN
+	StatECNShs     // handshakes that agreed on ECN
+	StatECNRcwnd   // window reductions for an ECN echo
+	StatECNSndECT0 // segments sent ECT(0)
+	// Per-connection tracing (SetTracer).
+	StatTraceRecords // trace records handed to the tracer
+	StatTraceDropped // trace records the tracer could not keep (its ring was full)
 	numStats
 )
 
@@ -132,6 +142,9 @@ var statNames = [numStats]string{
 	StatPMTUDICMPAccepted:  "pmtud_icmp_accepted", StatPMTUDICMPIgnored: "pmtud_icmp_ignored", StatMTUResent: "mturesent",
 	StatPMTUDBlackholeActivated: "pmtud_blackhole_activated", StatPMTUDBlackholeActivatedMinMSS: "pmtud_blackhole_activated_min_mss",
 	StatPMTUDBlackholeFailed: "pmtud_blackhole_failed",
+	StatECNCE:                "ecn_ce", StatECNECT0: "ecn_ect0", StatECNECT1: "ecn_ect1", StatECNShs: "ecn_shs",
+	StatECNRcwnd: "ecn_rcwnd", StatECNSndECT0: "ecn_sndect0",
+	StatTraceRecords: "trace_records", StatTraceDropped: "trace_dropped",
 }
 
 // twStats maps the tw table's counters to the shard's.

@@ -121,16 +121,11 @@ func init() {
 		Description: "least tail loss probe timeout",
 		get:         func(c *Config) string { return strconv.FormatInt(c.RackTLPMinTO.Microseconds(), 10) },
 		set:         func(c *Config, v int64) { c.RackTLPMinTO = time.Duration(v) * time.Microsecond }})
-	addSysctl(&Sysctl{Name: "ecn.enable", Unit: "mode", Min: 0, Max: 0,
-		Description: "explicit congestion notification: not implemented, only 0",
-		get:         func(c *Config) string { return strconv.Itoa(c.ECN) },
-		set:         func(c *Config, v int64) { c.ECN = int(v) },
-		check: func(c *Config, v int64) error {
-			if v != 0 {
-				return fmt.Errorf("%d: ECN is not implemented (only 0 is accepted)", v)
-			}
-			return nil
-		}})
+	num("ecn.enable", "mode", "explicit congestion notification (RFC 3168): 0 off, 1 ask and accept, 2 accept only", 0, 2, func(c *Config) *int { return &c.ECN })
+	num("ecn.maxretries", "segments", "SYNs and SYN-ACKs sent again with their ECN bits before they go without", 0, MaxSynRexmits, func(c *Config) *int { return &c.ECNMaxRetries })
+	num("cc.dctcp.alpha", "mode", "DCTCP's first estimate of the fraction of bytes marked CE, of 1024", 0, DCTCPMaxAlpha, func(c *Config) *int { return &c.DCTCPAlpha })
+	num("cc.dctcp.shift_g", "shift", "DCTCP's estimation gain is 1/2^shift_g", 0, 10, func(c *Config) *int { return &c.DCTCPShiftG })
+	flag("cc.dctcp.slowstart", "DCTCP: an ECN echo in slow start halves cwnd whatever alpha says", func(c *Config) *bool { return &c.DCTCPSlowStart })
 	num("log_in_vain", "mode", "log segments to closed ports: 1 SYNs, 2 all", 0, 2, func(c *Config) *int { return &c.LogInVain })
 	flag("ts_offset_per_conn", "a random timestamp offset per connection (0: offset 0)", func(c *Config) *bool { return &c.TSOffsetPerConn })
 	addSysctl(&Sysctl{Name: "isn_reseed_interval", Unit: "s", Min: 0, Max: maxMsec,
@@ -141,7 +136,7 @@ func init() {
 		Description: "how long a path MTU learned from ICMP is kept",
 		get:         func(c *Config) string { return strconv.FormatInt(int64(c.HostCacheExpire/time.Second), 10) },
 		set:         func(c *Config, v int64) { c.HostCacheExpire = time.Duration(v) * time.Second }})
-	addSysctl(&Sysctl{Name: "cc.algorithm", Unit: "name", Description: "congestion control of new connections: newreno or cubic",
+	addSysctl(&Sysctl{Name: "cc.algorithm", Unit: "name", Description: "congestion control of new connections: newreno, cubic or dctcp",
 		get: func(c *Config) string { return c.CCAlgorithm },
 		setS: func(c *Config, v string) error {
 			if _, err := LookupCongestionControl(v); err != nil {

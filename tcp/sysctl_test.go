@@ -17,7 +17,8 @@ func TestSysctlNames(t *testing.T) {
 		"syncookies", "blackhole", "insecure_rst", "insecure_syn", "drop_synfin", "icmp_may_rst", "reass.maxqueuelen", "tw_reuse",
 		"tcbhashsize", "pcbcount", "sack.dsack", "functions_default", "rfc6675_pipe", "do_prr", "do_prr_conservative",
 		"rack.tlp.reorder_thresh", "rack.tlp.tlpminto", "frto", "path_mtu_discovery", "hostcache.expire",
-		"pmtud_blackhole_detection", "pmtud_blackhole_mss", "v6pmtud_blackhole_mss"}
+		"pmtud_blackhole_detection", "pmtud_blackhole_mss", "v6pmtud_blackhole_mss", "ecn.maxretries", "cc.dctcp.alpha", "cc.dctcp.shift_g",
+		"cc.dctcp.slowstart"}
 	full := []string{"net.inet.ip.portrange.first", "net.inet.ip.portrange.last", "kern.ipc.maxsockets"}
 	if len(Sysctls()) != len(want)+len(full) {
 		t.Errorf("%d tunables registered, want %d", len(Sysctls()), len(want)+len(full))
@@ -89,9 +90,6 @@ func TestSysctlTable(t *testing.T) {
 			want string
 		}{{s.Min - 1, "is below the minimum " + strconv.FormatInt(s.Min, 10)},
 			{s.Max + 1, "is above the maximum " + strconv.FormatInt(s.Max, 10)}} {
-			if s.Name == SysctlPrefix+"ecn.enable" {
-				c.want = "ECN is not implemented"
-			}
 			cfg := DefaultConfig()
 			err := Set(&cfg, s.Name, strconv.FormatInt(c.v, 10))
 			if err == nil || !strings.HasPrefix(err.Error(), s.Name+": ") || !strings.Contains(err.Error(), c.want) ||
@@ -121,8 +119,9 @@ func TestSysctlMessages(t *testing.T) {
 		{"net.inet.tcp.maxtcptw", "10", "net.inet.tcp.maxtcptw: 10 is below the minimum 32 (0 means automatic)"},
 		{"net.inet.tcp.msl", "0", "net.inet.tcp.msl: 0 is below the minimum 1 ms"},
 		{"net.inet.tcp.msl", "86400001", "net.inet.tcp.msl: 86400001 is above the maximum 86400000 ms"},
-		{"net.inet.tcp.ecn.enable", "1", "net.inet.tcp.ecn.enable: 1: ECN is not implemented (only 0 is accepted)"},
-		{"net.inet.tcp.cc.algorithm", "vegas", `net.inet.tcp.cc.algorithm: "vegas" is not one of cubic, newreno`},
+		{"net.inet.tcp.ecn.enable", "3", "net.inet.tcp.ecn.enable: 3 is above the maximum 2"},
+		{"net.inet.tcp.cc.dctcp.shift_g", "11", "net.inet.tcp.cc.dctcp.shift_g: 11 is above the maximum 10"},
+		{"net.inet.tcp.cc.algorithm", "vegas", `net.inet.tcp.cc.algorithm: "vegas" is not one of cubic, dctcp, newreno`},
 		{"net.inet.tcp.pcbcount", "3", "net.inet.tcp.pcbcount: read-only"},
 		{"net.inet.tcp.nosuch", "1", "net.inet.tcp.nosuch: no such tunable"},
 		{"net.inet.tcp.keepcnt", "1.5", `net.inet.tcp.keepcnt: "1.5" is not a whole number (probes)`},

@@ -19,6 +19,7 @@ import (
 
 	"github.com/pollstack/pollstack/cores"
 	"github.com/pollstack/pollstack/engine"
+	"github.com/pollstack/pollstack/internal/tcptrace"
 	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/rings"
 )
@@ -40,6 +41,8 @@ type engineFlags struct {
 	faultSeed            uint64
 	sysctl               sysctlFlags
 	pcap                 string
+	trace                string
+	traceRing            int
 
 	// Set by the command before open: wrap wraps each queue's link
 	// (outermost); log receives the capture's summary.
@@ -88,6 +91,8 @@ func (f *engineFlags) register(fs *flag.FlagSet, cmd string) {
 		f.sysctl.register(fs)
 	}
 	fs.StringVar(&f.pcap, "pcap", "", "write every frame received and sent to this pcap file (frames the writer cannot keep up with are left out and counted)")
+	fs.StringVar(&f.trace, "trace", "", "write a record of every TCP connection's congestion state at each ACK, state change and RTO to this file (siftr-like; read it with 'pollstack trace dump|plot')")
+	fs.IntVar(&f.traceRing, "trace-ring", tcptrace.DefaultRingRecords, "records each core buffers for --trace's writer, a power of two in 64..4194304 (records that find it full are dropped and counted)")
 }
 
 // check validates the flags, needs root, and looks the interface up; it
@@ -150,6 +155,12 @@ func (f *engineFlags) check() error {
 	}
 	if err := checkOutputFile(f.cmd, "pcap", f.pcap); err != nil {
 		return err
+	}
+	if err := checkOutputFile(f.cmd, "trace", f.trace); err != nil {
+		return err
+	}
+	if err := tcptrace.CheckRingRecords(f.traceRing); err != nil {
+		return usagef("%s: --trace-ring %d: %v", f.cmd, f.traceRing, err)
 	}
 	if err := f.sysctl.check(f.cmd); err != nil {
 		return err
@@ -243,6 +254,19 @@ func (f *engineFlags) open(cfg engine.Config) (*engine.Engine, error) {
 	e.AddCloser(prog)
 	if capture != nil {
 		e.AddCloser(capture) // after the loops: every frame is handed over
+	}
+	if f.trace != "" {
+		tf, err := createTrace(f.trace, len(e.Cores()), f.traceRing, f.log)
+		if err != nil {
+			stopEngine(e, io.Discard)
+			return nil, err
+		}
+		for i, c := range e.Cores() {
+			if c.TCP() != nil {
+				c.TCP().SetTracer(tf.w.Ring(i)) // before Start: the loops have not run
+			}
+		}
+		e.AddCloser(tf) // after the loops: every record is in a ring
 	}
 	return e, nil
 }

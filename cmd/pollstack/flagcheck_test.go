@@ -154,6 +154,16 @@ func TestBadCommandLinesAreOneLine(t *testing.T) {
 		{[]string{"serve", "--iface", "x", "--pcap", "/nonexistent/x.pcap"}, 2, "serve: --pcap /nonexistent/x.pcap: directory /nonexistent does not exist"},
 		{[]string{"serve", "--iface", "x", "--pcap", dir}, 2, "is a directory"},
 		{[]string{"bench", "pps", "--iface", "x", "--pcap", "/nonexistent/x.pcap"}, 2, "bench pps: --pcap /nonexistent/x.pcap: directory"},
+		{[]string{"serve", "--iface", "x", "--trace", "/nonexistent/x.trace"}, 2, "serve: --trace /nonexistent/x.trace: directory /nonexistent does not exist"},
+		{[]string{"proxy", "--iface", "x", "--listen", "80", "--backend", "198.18.0.2:80", "--trace", dir}, 2, "is a directory"},
+		{[]string{"serve", "--iface", "x", "--trace-ring", "1000"}, 2, "serve: --trace-ring 1000: want a power of two in 64..4194304"},
+		{[]string{"bench", "bulk", "--iface", "x", "--connect", "198.18.0.2:9000", "--trace-ring", "32"}, 2, "bench bulk: --trace-ring 32"},
+		{[]string{"trace"}, 2, "trace: want 'trace dump FILE' or 'trace plot FILE'"},
+		{[]string{"trace", "dump"}, 2, "trace dump: want one trace FILE"},
+		{[]string{"trace", "dump", "/nonexistent/x.trace"}, 2, "trace dump: open /nonexistent/x.trace"},
+		{[]string{"trace", "dump", file}, 2, "not a pollstack trace"},
+		{[]string{"trace", "plot", file, "-o", "/nonexistent/x.svg"}, 2, "trace plot: --o /nonexistent/x.svg: directory /nonexistent does not exist"},
+		{[]string{"trace", "plot", file, "--bogus"}, 2, "trace plot: flag provided but not defined: -bogus"},
 		{[]string{"bench", "pps", "--iface", "x/y"}, 2, "bench pps: --iface \"x/y\": not an interface name"},
 		{[]string{"bench", "pps", "--iface", "x", "--netns", ".."}, 2, "bench pps: --netns \"..\""},
 		{[]string{"bench", "pps", "--iface", "x", "--src-ip", "fe80::1%eth0", "--dst-ip", "fe80::2"}, 2, "want two addresses of one family"},
@@ -171,6 +181,8 @@ func TestBadCommandLinesAreOneLine(t *testing.T) {
 		{[]string{"sysctl", "--iface", "a/b"}, 2, `sysctl: --iface "a/b": not an interface name`},
 		{[]string{"sysctl", "--control", "/nonexistent.sock", "=5"}, 2, `sysctl: "=5": want NAME=VALUE`},
 		{[]string{"testbed", "up", "--name", ""}, 2, "want 1 to 12 characters"},
+		{[]string{"testbed", "impair", "--ecn-mark-above", "30000"}, 2, "testbed impair: testbed: ECN marking above 30000 bytes needs a rate"},
+		{[]string{"testbed", "up", "--rate", "1mbit", "--ecn-mark-above", "2000000000"}, 2, "want at most 1073741824"},
 		{with(rps, "--path", ""), 2, `bench rps: --path "": want /...`},
 		{[]string{"demo", "--path", ""}, 2, `demo: --path "": want a request target`},
 	}
@@ -204,6 +216,8 @@ func TestHelpExplainsEveryFlag(t *testing.T) {
 		{[]string{"stat", "--help"}, []string{"-watch", "at least 100ms", "-count", "exits 3", "nobody listens on", "removed"}},
 		{[]string{"sysctl", "--help"}, []string{"-control", "-iface", "exits 3"}},
 		{[]string{"testbed", "up", "--help"}, []string{"-name", "-queues", "-rss", "owner core"}},
+		{[]string{"trace", "plot", "--help"}, []string{"-o", "FILE.svg"}},
+		{[]string{"trace", "dump", "--help"}, []string{"-csv"}},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(tc.args, &stdout, &stderr); code != 0 || stderr.Len() != 0 {

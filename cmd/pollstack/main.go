@@ -23,6 +23,7 @@ Commands:
   stat      show a running engine's rates, connections and drops
   sysctl    read or set a running engine's TCP tunables (net.inet.tcp.*)
   testbed   build or remove the two-namespace veth test bed (testbed up|down|impair)
+  trace     read a --trace file: trace dump (text, CSV) or trace plot (SVG)
 
 Run 'pollstack <command> --help' for a command's flags.
 
@@ -87,8 +88,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runStat(rest, stdout, stderr)
 	case "sysctl":
 		err = runSysctl(rest, stdout, stderr)
+	case "trace":
+		err = runTrace(rest, stdout, stderr)
 	default:
-		err = usagef("unknown command %q (commands: demo, serve, proxy, bench, stat, sysctl, testbed)", cmd)
+		err = usagef("unknown command %q (commands: demo, serve, proxy, bench, stat, sysctl, testbed, trace)", cmd)
 	}
 	return report(err, stderr)
 }

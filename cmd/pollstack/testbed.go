@@ -22,9 +22,9 @@ func runTestbed(args []string, stdout, stderr io.Writer) error {
 	}
 	verb := args[0]
 	synopsis := map[string]string{
-		"up":     " [--queues N] [--rss] [--routed [--router-mtu N]] [--loss P] [--delay D] [--rate R]",
+		"up":     " [--queues N] [--rss] [--routed [--router-mtu N]] [--loss P] [--delay D] [--rate R] [--ecn-mark-above BYTES]",
 		"down":   "",
-		"impair": " [--loss P] [--delay D] [--rate R]",
+		"impair": " [--loss P] [--delay D] [--rate R] [--ecn-mark-above BYTES]",
 	}[verb]
 	fs := newFlags("testbed "+verb, "testbed "+verb+" [--name NAME]"+synopsis, stdout)
 	name := fs.String("name", "pst", "bed name: namespaces and veth ends NAME-a and NAME-b (letters, digits, '-'; at most 12)")
@@ -127,13 +127,16 @@ type impairFlags struct {
 	loss  *float64
 	delay *time.Duration
 	rate  *string
+	// ecnMark is --ecn-mark-above (bytes; 0 off).
+	ecnMark *uint64
 }
 
 func addImpairFlags(fs *flag.FlagSet) *impairFlags {
 	return &impairFlags{
-		loss:  fs.Float64("loss", 0, "probability 0..1 that a frame is dropped, in both directions"),
-		delay: fs.Duration("delay", 0, "delay added to the kernel's frames (kernel -> pollstack; once per round trip), 0..5s; needs the fq qdisc"),
-		rate:  fs.String("rate", "0", "cap on the kernel's sending (kernel -> pollstack): 100mbit, 1gbit (bits/s), 500kbps (bytes/s, tc's spelling) or bytes/s; 0: none"),
+		loss:    fs.Float64("loss", 0, "probability 0..1 that a frame is dropped, in both directions"),
+		delay:   fs.Duration("delay", 0, "delay added to the kernel's frames (kernel -> pollstack; once per round trip), 0..5s; needs the fq qdisc"),
+		rate:    fs.String("rate", "0", "cap on the kernel's sending (kernel -> pollstack): 100mbit, 1gbit (bits/s), 500kbps (bytes/s, tc's spelling) or bytes/s; 0: none"),
+		ecnMark: fs.Uint64("ecn-mark-above", 0, "mark ECN-capable frames CE, both ways, while a phantom queue draining at --rate holds more than this many bytes (a tc BPF program per direction; needs --rate; 0: off)"),
 	}
 }
 
@@ -152,7 +155,7 @@ func (f *impairFlags) impairment(cmd string) (testbed.Impairment, error) {
 	if err != nil {
 		return im, usagef("%s: --rate %q: want 0, or a number with bit, kbit, mbit, gbit (bits/s) or bps, kbps, mbps, gbps (bytes/s), or bytes/s", cmd, *f.rate)
 	}
-	im = testbed.Impairment{Loss: *f.loss, Delay: *f.delay, Rate: rate}
+	im = testbed.Impairment{Loss: *f.loss, Delay: *f.delay, Rate: rate, ECNMarkAbove: *f.ecnMark}
 	if err := im.Validate(); err != nil {
 		return im, &usageError{cmd + ": " + err.Error()}
 	}
@@ -160,8 +163,8 @@ func (f *impairFlags) impairment(cmd string) (testbed.Impairment, error) {
 }
 
 const testbedUsage = `Usage:
-  pollstack testbed up [--name NAME] [--queues N] [--rss] [--routed [--router-mtu N]] [--loss P] [--delay D] [--rate R]
-  pollstack testbed impair [--name NAME] [--loss P] [--delay D] [--rate R]
+  pollstack testbed up [--name NAME] [--queues N] [--rss] [--routed [--router-mtu N]] [--loss P] [--delay D] [--rate R] [--ecn-mark-above BYTES]
+  pollstack testbed impair [--name NAME] [--loss P] [--delay D] [--rate R] [--ecn-mark-above BYTES]
   pollstack testbed down [--name NAME]
 
 up makes two network namespaces NAME-a and NAME-b joined by a veth pair whose
@@ -202,4 +205,14 @@ so whichever stack is on NAME-a faces the same path:
   --rate R   cap what the kernel sends at R: a token bucket (tbf) at NAME-b's
              root, or with --delay fq's per-flow maxrate. R is 100mbit, 1gbit
              (bits/s), 500kbps (bytes/s, as tc spells it) or bytes/s
+  --ecn-mark-above BYTES
+             mark ECN-capable (ECT) IPv4 and IPv6 frames CE instead of
+             letting a queue build, both directions, as a switch's ECN
+             threshold does (DCTCP's K). Needs --rate. This kernel has no
+             marking qdisc and a tc program cannot see a qdisc's backlog, so
+             a tc BPF program on each hook keeps a phantom queue: each frame
+             adds its length, it drains at R, and a frame that finds more
+             than BYTES in it is marked. Kernel -> pollstack it follows the
+             tbf's queue; pollstack -> kernel (not shaped) it marks what
+             pollstack sends faster than R. Nothing is dropped
 `

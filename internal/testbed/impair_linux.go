@@ -106,6 +106,7 @@ func bedExists(name string) error {
 func clearImpairment(nsB, ifB string) {
 	for _, hook := range []string{"ingress", "egress"} {
 		_ = run("tc", "-n", nsB, "filter", "del", "dev", ifB, hook, "pref", strconv.Itoa(impairPref))
+		_ = run("tc", "-n", nsB, "filter", "del", "dev", ifB, hook, "pref", strconv.Itoa(ecnPref))
 	}
 	_ = run("tc", "-n", nsB, "qdisc", "del", "dev", ifB, "root") // fails on noqueue: nothing to remove
 	dropEmptyClsact(nsB, ifB)
@@ -161,11 +162,21 @@ func impair(nsB, ifB string, im Impairment) error {
 			return err
 		}
 	}
-	if im.Loss == 0 && im.Delay == 0 {
+	if im.Loss == 0 && im.Delay == 0 && im.ECNMarkAbove == 0 {
 		return nil
 	}
 	if err := ensureClsact(nsB, ifB); err != nil {
 		return err
+	}
+	if im.ECNMarkAbove > 0 {
+		for _, hook := range []string{"ingress", "egress"} {
+			if err := attachECNMark(nsB, ifB, hook, im.Rate, im.ECNMarkAbove); err != nil {
+				return err
+			}
+		}
+	}
+	if im.Loss == 0 && im.Delay == 0 {
+		return nil
 	}
 	if err := attach(nsB, ifB, "egress", impairPref, "bed_egress", impairProg(im.Loss, im.Delay.Nanoseconds(), tcActStolen)); err != nil {
 		return err

@@ -169,6 +169,18 @@ type Impairment struct {
 	// with a token bucket (tbf) as NAME-b's root qdisc; 0 is no cap. With
 	// Delay, fq's maxrate paces each flow at Rate instead.
 	Rate uint64
+	// ECNMarkAbove, in bytes, marks frames CE instead of letting a queue
+	// build, as a switch's ECN threshold (DCTCP's K) does; 0 is off, and it
+	// needs Rate. This kernel has no qdisc that marks, and a tc program
+	// cannot see a qdisc's backlog, so a tc BPF program on each of NAME-b's
+	// hooks keeps a phantom queue: every frame adds its length, it drains
+	// at Rate, and while it holds more than ECNMarkAbove bytes each
+	// ECN-capable (ECT) IPv4 or IPv6 frame is marked CE; nothing is
+	// dropped. Kernel -> pollstack the phantom queue follows the tbf that
+	// Rate puts there (it fills when the kernel sends faster than Rate);
+	// pollstack -> kernel, where nothing is shaped, it marks what pollstack
+	// sends faster than Rate.
+	ECNMarkAbove uint64
 }
 
 // MaxDelay is the longest Delay: fq drops frames whose departure time is
@@ -189,6 +201,12 @@ func (im Impairment) Validate() error {
 	if im.Rate != 0 && im.Rate < minRate {
 		return fmt.Errorf("testbed: rate %d bytes/s: want 0 (no cap) or at least %d bytes/s (8kbit)", im.Rate, minRate)
 	}
+	if im.ECNMarkAbove != 0 && im.Rate == 0 {
+		return fmt.Errorf("testbed: ECN marking above %d bytes needs a rate (the phantom queue drains at it)", im.ECNMarkAbove)
+	}
+	if im.ECNMarkAbove > MaxECNMarkAbove {
+		return fmt.Errorf("testbed: ECN marking above %d bytes: want at most %d", im.ECNMarkAbove, uint64(MaxECNMarkAbove))
+	}
 	return nil
 }
 
@@ -197,8 +215,15 @@ func (im Impairment) String() string {
 	if im.Zero() {
 		return "clean path"
 	}
-	return fmt.Sprintf("loss %g both ways, delay %v and rate %s kernel -> pollstack", im.Loss, im.Delay, FormatRate(im.Rate))
+	s := fmt.Sprintf("loss %g both ways, delay %v and rate %s kernel -> pollstack", im.Loss, im.Delay, FormatRate(im.Rate))
+	if im.ECNMarkAbove > 0 {
+		s += fmt.Sprintf(", CE on ECT frames while a phantom queue draining at %s holds more than %d bytes, both ways", FormatRate(im.Rate), im.ECNMarkAbove)
+	}
+	return s
 }
+
+// MaxECNMarkAbove bounds Impairment.ECNMarkAbove (1 GiB).
+const MaxECNMarkAbove = 1 << 30
 
 const minRate = 1000 // bytes/s
 
