@@ -469,7 +469,9 @@ func (c *Core) solicitStart(e *neighEntry, now mono.Time) {
 	if c.solBud.take(now) {
 		c.solicit(e)
 	} else {
-		e.expires = now // not sent: the next scan tries (one of its tries spent)
+		// Not sent: the next scan tries (one of its tries spent).
+		e.expires = now
+		c.nextScan = now
 	}
 }
 
