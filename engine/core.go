@@ -102,6 +102,11 @@ type Core struct {
 	now      mono.Time  // time of the current batch or timer run
 	tcpPub   tcpPublished
 
+	// Sockets that hold a ring, swept for idle ones (sockring.go).
+	ringSocks     []*Socket
+	nextRingSweep mono.Time
+	ringSweep     time.Duration // < 0: none
+
 	steer *coreSteer // flow steering between cores; nil with one core
 	ports *portTable // the engine's bound ports, kept out of ephemeral picks
 
@@ -126,7 +131,8 @@ func NewCore(cfg CoreConfig, link rings.Link) (*Core, error) {
 	if link == nil {
 		return nil, errors.New("engine: no link")
 	}
-	c := &Core{id: cfg.ID, sink: cfg.Sink, link: link, pool: link.Pool(), neigh: newNeighTable(), acceptRA: cfg.AcceptRA}
+	c := &Core{id: cfg.ID, sink: cfg.Sink, link: link, pool: link.Pool(), neigh: newNeighTable(), acceptRA: cfg.AcceptRA,
+		ringSweep: ringSweepInterval}
 	// The pool's reserve (receive refills and control segments only) and the
 	// budget of frames waiting for neighbours: docs/tunables.md.
 	c.pool.SetReserve(rings.ReserveFrames(c.pool.Frames()))
@@ -235,6 +241,9 @@ func (c *Core) Timers(now mono.Time) {
 	if c.tcp != nil {
 		c.tcp.Tick(now)
 		c.flush()
+	}
+	if len(c.ringSocks) > 0 && now >= c.nextRingSweep && c.ringSweep >= 0 {
+		c.sweepRings(now)
 	}
 	if c.neigh.probing > 0 && now >= c.nextScan {
 		c.nextScan = now.Add(neighScanInterval)

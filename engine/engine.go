@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pollstack/pollstack/cores"
 	"github.com/pollstack/pollstack/flow"
@@ -65,6 +66,10 @@ type Config struct {
 	// power of two, MinSocketRing..MaxSocketRing; docs/sockets.md); 0
 	// means DefaultSocketRing.
 	SocketRing int
+
+	// ringSweep replaces ringSweepInterval (tests); below zero, the cores
+	// do not sweep idle rings.
+	ringSweep time.Duration
 }
 
 // ListenSpec is a port the engine listens on.
@@ -148,6 +153,9 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 	}
 	for i, l := range links {
 		c, err := NewCore(CoreConfig{ID: i, MAC: cfg.MAC, Addrs: cfg.Addrs, Sink: cfg.Sink, TCP: cfg.TCP, Routes: cfg.Routes, AcceptRA: cfg.AcceptRA}, l)
+		if err == nil && cfg.ringSweep != 0 {
+			c.ringSweep = cfg.ringSweep
+		}
 		if err != nil {
 			return nil, err
 		}

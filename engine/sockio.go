@@ -44,27 +44,39 @@ func (s *Socket) Send(p []byte) (int, error) {
 		if err := s.wrDeadlinePassed(); err != nil {
 			return total, err
 		}
-		r := s.txRing()
-		if n := r.write(p); n > 0 {
-			total += n
-			p = p[n:]
-			if err := s.kick(); err != nil {
-				return total, err
-			}
-		}
 		if len(p) == 0 {
 			return total, nil
 		}
-		if s.nonblock.Load() {
+		enterRing(&s.wrIn)
+		r := s.txRing()
+		n := r.write(p)
+		if n > 0 {
+			total += n
+			p = p[n:]
+		}
+		if len(p) == 0 || s.nonblock.Load() {
+			leaveRing(&s.wrIn)
+			if n > 0 {
+				if err := s.kick(); err != nil {
+					return total, err
+				}
+			}
 			if total == 0 {
-				return 0, syscall.EAGAIN
+				return 0, syscall.EAGAIN // non-blocking, tx full
 			}
 			return total, nil
 		}
 		// tx is full: sleep until the core drains some of it. The flag
 		// first, then a last look, so that a drain in between is seen.
 		s.wrWaiting.Store(true)
-		if r.free() > 0 {
+		room := r.free() > 0
+		leaveRing(&s.wrIn)
+		if n > 0 {
+			if err := s.kick(); err != nil {
+				return total, err
+			}
+		}
+		if room {
 			continue
 		}
 		if err := s.wait(s.wrWake, &s.wrDeadline, &s.wrTimer); err != nil {
@@ -108,16 +120,21 @@ func (s *Socket) Recv(p []byte) (int, error) {
 		if len(p) == 0 {
 			return 0, nil
 		}
-		if n, err, done := s.recvRing(p); done {
+		enterRing(&s.rdIn)
+		n, err, done := s.recvRing(p)
+		if done || s.nonblock.Load() {
+			leaveRing(&s.rdIn)
+			if !done {
+				return 0, syscall.EAGAIN
+			}
 			return n, err
-		}
-		if s.nonblock.Load() {
-			return 0, syscall.EAGAIN
 		}
 		// rx is empty: sleep until the core fills it. The flag first,
 		// then a last look, so that bytes published in between are seen.
 		s.rdWaiting.Store(true)
-		if s.rxReady() {
+		ready := s.rxReady()
+		leaveRing(&s.rdIn)
+		if ready {
 			continue
 		}
 		if err := s.wait(s.rdWake, &s.rdDeadline, &s.rdTimer); err != nil {
@@ -129,7 +146,7 @@ func (s *Socket) Recv(p []byte) (int, error) {
 
 // recvRing reads what there is to read: bytes in rx, then the bytes kept
 // when the connection ended, then the end (io.EOF, or the pending error).
-// done is false when there is nothing yet.
+// done is false when there is nothing yet. Inside rdIn.
 func (s *Socket) recvRing(p []byte) (n int, err error, done bool) {
 	// The end first: the core publishes bytes before it says the end.
 	st, eof := s.st(), s.rxEOF.Load()
@@ -157,6 +174,7 @@ func (s *Socket) recvRing(p []byte) (n int, err error, done bool) {
 }
 
 // rxReady reports whether Recv has something to return without waiting.
+// Inside rdIn.
 func (s *Socket) rxReady() bool {
 	if s.st() == sockDisconnected || s.rxEOF.Load() || s.shutRd.Load() {
 		return true
