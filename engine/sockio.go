@@ -20,28 +20,7 @@ func (s *Socket) Send(p []byte) (int, error) {
 	defer s.wrMu.Unlock()
 	total := 0
 	for {
-		if s.closed.Load() {
-			return total, syscall.EBADF
-		}
-		st := s.st()
-		switch st {
-		case sockIdle, sockBound, sockListening, sockConnecting:
-			return total, syscall.ENOTCONN
-		}
-		if s.shutWr.Load() {
-			return total, syscall.EPIPE
-		}
-		if s.e.stopped.Load() {
-			return total, ErrEngineStopped
-		}
-		if st == sockDisconnected {
-			err := s.takeErr()
-			if err == nil {
-				err = syscall.EPIPE
-			}
-			return total, err
-		}
-		if err := s.wrDeadlinePassed(); err != nil {
+		if err := s.sendCheck(); err != nil {
 			return total, err
 		}
 		if len(p) == 0 {
@@ -86,6 +65,31 @@ func (s *Socket) Send(p []byte) (int, error) {
 	}
 }
 
+// sendCheck returns why the writer cannot go on, or nil. Under wrMu.
+func (s *Socket) sendCheck() error {
+	if s.closed.Load() {
+		return syscall.EBADF
+	}
+	st := s.st()
+	switch st {
+	case sockIdle, sockBound, sockListening, sockConnecting:
+		return syscall.ENOTCONN
+	}
+	if s.shutWr.Load() {
+		return syscall.EPIPE
+	}
+	if s.e.stopped.Load() {
+		return ErrEngineStopped
+	}
+	if st == sockDisconnected {
+		if err := s.takeErr(); err != nil {
+			return err
+		}
+		return syscall.EPIPE
+	}
+	return s.wrDeadlinePassed()
+}
+
 func (s *Socket) wrDeadlinePassed() error {
 	if d := s.wrDeadline.Load(); d != 0 && time.Now().UnixNano() >= d {
 		return os.ErrDeadlineExceeded
@@ -101,21 +105,8 @@ func (s *Socket) Recv(p []byte) (int, error) {
 	s.rdMu.Lock()
 	defer s.rdMu.Unlock()
 	for {
-		if s.closed.Load() {
-			return 0, syscall.EBADF
-		}
-		switch s.st() {
-		case sockIdle, sockBound, sockListening:
-			return 0, syscall.ENOTCONN
-		}
-		if s.shutRd.Load() {
-			return 0, io.EOF
-		}
-		if s.e.stopped.Load() {
-			return 0, ErrEngineStopped
-		}
-		if d := s.rdDeadline.Load(); d != 0 && time.Now().UnixNano() >= d {
-			return 0, os.ErrDeadlineExceeded
+		if err := s.recvCheck(); err != nil {
+			return 0, err
 		}
 		if len(p) == 0 {
 			return 0, nil
@@ -142,6 +133,28 @@ func (s *Socket) Recv(p []byte) (int, error) {
 			return 0, err
 		}
 	}
+}
+
+// recvCheck returns why the reader cannot go on (io.EOF after SHUT_RD),
+// or nil. Under rdMu.
+func (s *Socket) recvCheck() error {
+	if s.closed.Load() {
+		return syscall.EBADF
+	}
+	switch s.st() {
+	case sockIdle, sockBound, sockListening:
+		return syscall.ENOTCONN
+	}
+	if s.shutRd.Load() {
+		return io.EOF
+	}
+	if s.e.stopped.Load() {
+		return ErrEngineStopped
+	}
+	if d := s.rdDeadline.Load(); d != 0 && time.Now().UnixNano() >= d {
+		return os.ErrDeadlineExceeded
+	}
+	return nil
 }
 
 // recvRing reads what there is to read: bytes in rx, then the bytes kept
