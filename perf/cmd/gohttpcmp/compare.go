@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -43,7 +45,11 @@ type runResult struct {
 	Server   string      `json:"server"`
 	Workload string      `json:"workload"`
 	Wrk      harness.Wrk `json:"wrk"`
-	Err      string      `json:"error,omitempty"`
+	// CPUUsPerReq is the server process's CPU time (user and system,
+	// /proc/PID/stat) over the run divided by the requests; for the
+	// kernel it leaves out the softirq work done on wrk's CPU.
+	CPUUsPerReq float64 `json:"cpu_us_per_req"`
+	Err         string  `json:"error,omitempty"`
 }
 
 // row sums a workload over the rounds.
@@ -51,7 +57,9 @@ type row struct {
 	Workload        string  `json:"workload"`
 	Pollstack       float64 `json:"pollstack_rps"` // median requests/s
 	Kernel          float64 `json:"kernel_rps"`
-	Ratio           float64 `json:"ratio"` // pollstack / kernel
+	Ratio           float64 `json:"ratio"`                    // pollstack / kernel
+	PollstackCPU    float64 `json:"pollstack_cpu_us_per_req"` // medians
+	KernelCPU       float64 `json:"kernel_cpu_us_per_req"`
 	PollstackErrors uint64  `json:"pollstack_errors"`
 	KernelErrors    uint64  `json:"kernel_errors"`
 	Failed          int     `json:"failed_runs"` // runs without a figure
@@ -142,9 +150,14 @@ func (b *bench) turn(ctx context.Context, round int, srv string) ([]runResult, e
 	var runs []runResult
 	for _, w := range workloads {
 		rr := runResult{Round: round + 1, Server: srv, Workload: w.Name}
+		t0, terr := procTicks(p.PID())
 		out, err := nsproc.Run(ctx, b.wrkArgs(w)...)
+		t1, terr1 := procTicks(p.PID())
 		if err == nil {
 			rr.Wrk, err = harness.ParseWrk(out)
+		}
+		if err == nil && terr == nil && terr1 == nil && rr.Wrk.Requests > 0 {
+			rr.CPUUsPerReq = float64(t1-t0) * 1e6 / clockTicks / float64(rr.Wrk.Requests)
 		}
 		if err == nil {
 			err = rr.Wrk.Check()
@@ -152,7 +165,8 @@ func (b *bench) turn(ctx context.Context, round int, srv string) ([]runResult, e
 		if err != nil {
 			rr.Err = err.Error()
 		}
-		fmt.Fprintf(b.log, "gohttpcmp: round %d %-9s %-34s %10.0f req/s  %s\n", round+1, srv, w.Name, rr.Wrk.Rate, rr.Err)
+		fmt.Fprintf(b.log, "gohttpcmp: round %d %-9s %-34s %10.0f req/s %7.1f µs CPU/req  %s\n", round+1, srv, w.Name,
+			rr.Wrk.Rate, rr.CPUUsPerReq, rr.Err)
 		runs = append(runs, rr)
 		if ctx.Err() != nil {
 			break
@@ -241,12 +255,36 @@ func (b *bench) start(ctx context.Context, srv string) (*nsproc.Proc, error) {
 	return nil, last
 }
 
+// clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat's times.
+const clockTicks = 100
+
+// procTicks returns a process's user and system time in clock ticks.
+func procTicks(pid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command's closing parenthesis: state is the
+	// first (field 3 of proc(5)), utime the 12th (14), stime the 13th (15).
+	i := bytes.LastIndexByte(b, ')')
+	f := strings.Fields(string(b[i+1:]))
+	if i < 0 || len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, b)
+	}
+	u, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, b)
+	}
+	return u + st, nil
+}
+
 // summarize takes each workload's medians over the runs with a figure.
 func summarize(runs []runResult) []row {
 	var rows []row
 	for _, w := range workloads {
 		r := row{Workload: w.Name}
-		var ps, k []float64
+		var ps, k, psCPU, kCPU []float64
 		for _, rr := range runs {
 			if rr.Workload != w.Name {
 				continue
@@ -259,19 +297,21 @@ func summarize(runs []runResult) []row {
 				r.PollstackErrors += rr.errors()
 				if rr.Err == "" {
 					ps = append(ps, rr.Wrk.Rate)
+					psCPU = append(psCPU, rr.CPUUsPerReq)
 				}
 			case srvKernel:
 				r.KernelErrors += rr.errors()
 				if rr.Err == "" {
 					k = append(k, rr.Wrk.Rate)
+					kCPU = append(kCPU, rr.CPUUsPerReq)
 				}
 			}
 		}
 		if len(ps) > 0 {
-			r.Pollstack = harness.Median(ps)
+			r.Pollstack, r.PollstackCPU = harness.Median(ps), harness.Median(psCPU)
 		}
 		if len(k) > 0 {
-			r.Kernel = harness.Median(k)
+			r.Kernel, r.KernelCPU = harness.Median(k), harness.Median(kCPU)
 		}
 		r.Ratio = harness.Ratio(r.Pollstack, r.Kernel)
 		rows = append(rows, r)
@@ -283,10 +323,10 @@ func printReport(w io.Writer, rep *report) {
 	fmt.Fprintf(w, "gohttpcmp: net/http on pollstack against the kernel, bed %s, %d round(s) of %s, load average %.2f before, %.2f after\n",
 		rep.Bed, rep.Rounds, rep.Duration, rep.LoadAvg[0], rep.LoadAvg[1])
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tpollstack req/s\tkernel req/s\tpollstack/kernel\terrors (pollstack, kernel)\tfailed runs\t")
+	fmt.Fprintln(tw, "workload\tpollstack req/s\tkernel req/s\tpollstack/kernel\tCPU µs/req (pollstack, kernel)\terrors (pollstack, kernel)\tfailed runs\t")
 	for _, r := range rep.Rows {
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.2fx\t%d, %d\t%d\t\n", r.Workload, r.Pollstack, r.Kernel, r.Ratio,
-			r.PollstackErrors, r.KernelErrors, r.Failed)
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.2fx\t%.1f, %.1f\t%d, %d\t%d\t\n", r.Workload, r.Pollstack, r.Kernel, r.Ratio,
+			r.PollstackCPU, r.KernelCPU, r.PollstackErrors, r.KernelErrors, r.Failed)
 	}
 	tw.Flush()
 	for _, c := range rep.Commands {

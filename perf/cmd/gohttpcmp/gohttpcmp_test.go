@@ -24,6 +24,22 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+func TestProcTicks(t *testing.T) {
+	a, err := procTicks(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(100 * time.Millisecond); time.Now().Before(end); { // burn some CPU
+	}
+	b, err := procTicks(os.Getpid())
+	if err != nil || b <= a {
+		t.Fatalf("ticks %d then %d, %v", a, b, err)
+	}
+	if _, err := procTicks(-1); err == nil {
+		t.Fatal("no error for a process that is not there")
+	}
+}
+
 func TestParseFlags(t *testing.T) {
 	o, err := parseFlags(nil, io.Discard)
 	if err != nil || o != (options{Rounds: 3, Duration: 5 * time.Second, ServerCPU: 0, WrkCPU: 1}) {
@@ -71,7 +87,7 @@ func TestGoHTTPCmpOnBed(t *testing.T) {
 		t.Fatalf("%d runs, %d rows\n%s", len(rep.Runs), len(rep.Rows), log.String())
 	}
 	for _, r := range rep.Rows {
-		if r.Pollstack <= 0 || r.Kernel <= 0 || r.Ratio <= 0 || r.Failed != 0 || r.PollstackErrors != 0 || r.KernelErrors != 0 {
+		if r.Pollstack <= 0 || r.Kernel <= 0 || r.Ratio <= 0 || r.PollstackCPU <= 0 || r.KernelCPU <= 0 || r.Failed != 0 || r.PollstackErrors != 0 || r.KernelErrors != 0 {
 			t.Errorf("%+v\n%s", r, log.String())
 		}
 	}
