@@ -106,6 +106,7 @@ type Core struct {
 	ringSocks     []*Socket
 	nextRingSweep mono.Time
 	ringSweep     time.Duration // < 0: none
+	ringsSwept    uint64        // rings the sweeps gave back (tests)
 
 	steer *coreSteer // flow steering between cores; nil with one core
 	ports *portTable // the engine's bound ports, kept out of ephemeral picks

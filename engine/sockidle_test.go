@@ -209,4 +209,12 @@ func TestRingsSweptUnderTraffic(t *testing.T) {
 	for range conns {
 		<-done
 	}
+	var swept uint64
+	for _, e := range []*Engine{p.srv, p.cli} {
+		_ = e.onCore(0, func(c *Core) { swept += c.ringsSwept })
+	}
+	t.Logf("%d rings given back and taken again", swept)
+	if swept == 0 {
+		t.Fatal("no ring was given back: the test proves nothing")
+	}
 }

@@ -188,8 +188,12 @@ func (c *Core) sweepRings(now mono.Time) {
 	c.nextRingSweep = now.Add(c.ringSweep)
 	keep := c.ringSocks[:0]
 	for _, s := range c.ringSocks {
-		s.idleRing(&s.rx, &s.rdIn, &s.rxSeen)
-		s.idleRing(&s.tx, &s.wrIn, &s.txSeen)
+		if s.idleRing(&s.rx, &s.rdIn, &s.rxSeen) {
+			c.ringsSwept++
+		}
+		if s.idleRing(&s.tx, &s.wrIn, &s.txSeen) {
+			c.ringsSwept++
+		}
 		if s.rx.Load() == nil && s.tx.Load() == nil {
 			s.ringListed = false
 			continue
@@ -201,25 +205,28 @@ func (c *Core) sweepRings(now mono.Time) {
 }
 
 // idleRing gives the ring in p back when it is empty, its head has not
-// moved since the last sweep (seen), and no call is inside it.
-func (s *Socket) idleRing(p *atomic.Pointer[byteRing], in *atomic.Uint32, seen *uint64) {
+// moved since the last sweep (seen), and no call is inside it. It reports
+// whether it did.
+func (s *Socket) idleRing(p *atomic.Pointer[byteRing], in *atomic.Uint32, seen *uint64) bool {
 	r := p.Load()
 	if r == nil {
-		return
+		return false
 	}
 	if h := r.head.Load(); h != *seen || h != r.tail.Load() {
 		*seen = h
-		return
+		return false
 	}
 	if !in.CompareAndSwap(ringFree, ringTaking) {
-		return // a call is inside: next time
+		return false // a call is inside: next time
 	}
-	if r.used() == 0 { // a call may have come and gone since the look above
+	gone := r.used() == 0 // a call may have come and gone since the look above
+	if gone {
 		p.Store(nil)
 		s.e.rings.put(r)
 		*seen = 0 // a fresh ring starts at 0
 	}
 	in.Store(ringFree)
+	return gone
 }
 
 // The application's side of the rings: the reader (under rdMu) consumes
