@@ -56,6 +56,9 @@ type CoreConfig struct {
 	// AcceptRA makes the core learn IPv6 default routers from router
 	// advertisements (ra.go); core 0 also solicits them at start.
 	AcceptRA bool
+	// SolicitRate bounds the ARP requests and neighbour solicitations the
+	// core sends a second (NeighSolicitRate when 0; no bound when negative).
+	SolicitRate int
 }
 
 type addr4 struct {
@@ -83,7 +86,8 @@ type Core struct {
 	v6     []addr6
 	routes *RouteTable // immutable: read without a lock
 	neigh  *neighTable
-	pend   pendQueue // frames waiting for a neighbour's address, at most the budget
+	pend   pendQueue     // frames waiting for a neighbour's address, at most the budget
+	solBud solicitBudget // solicitations this core may still send (CoreConfig.SolicitRate)
 
 	rx    [rings.IdealBatch]rings.Desc
 	tx    [rings.IdealBatch]rings.Desc
@@ -134,6 +138,7 @@ func NewCore(cfg CoreConfig, link rings.Link) (*Core, error) {
 	}
 	c := &Core{id: cfg.ID, sink: cfg.Sink, link: link, pool: link.Pool(), neigh: newNeighTable(), acceptRA: cfg.AcceptRA,
 		ringSweep: ringSweepInterval}
+	c.solBud.init(cfg.SolicitRate)
 	// The pool's reserve (receive refills and control segments only) and the
 	// budget of frames waiting for neighbours: docs/tunables.md.
 	c.pool.SetReserve(rings.ReserveFrames(c.pool.Frames()))
@@ -411,6 +416,10 @@ func (c *Core) output(d rings.Desc, nexthop *[16]byte, now mono.Time) {
 		return
 	}
 	if e == nil {
+		if !c.solBud.takeNew(now) {
+			c.drop(d, DropSolicitLimit)
+			return
+		}
 		if e = c.neigh.insert(nexthop); e == nil && c.evictIncomplete(nexthop) {
 			e = c.neigh.insert(nexthop)
 		}
@@ -419,13 +428,25 @@ func (c *Core) output(d rings.Desc, nexthop *[16]byte, now mono.Time) {
 			return
 		}
 		e.state = neighIncomplete
-		c.solicitStart(e, now)
+		c.probeStart(e, now)
+		c.solicit(e) // its token is taken
 	}
 	c.queuePending(e, d)
 }
 
-// solicitStart sends the first solicitation for e and arms its retry.
+// solicitStart sends the first solicitation for e, when the budget allows
+// (else the scan sends it when it does), and arms its retry.
 func (c *Core) solicitStart(e *neighEntry, now mono.Time) {
+	c.probeStart(e, now)
+	if c.solBud.take(now) {
+		c.solicit(e)
+	} else {
+		e.expires = now // not sent: the next scan tries (one of its tries spent)
+	}
+}
+
+// probeStart counts e's first solicitation and arms its retry.
+func (c *Core) probeStart(e *neighEntry, now mono.Time) {
 	if e.probes == 0 {
 		c.neigh.probing++
 	}
@@ -434,7 +455,6 @@ func (c *Core) solicitStart(e *neighEntry, now mono.Time) {
 	if c.nextScan > e.expires || c.nextScan <= now {
 		c.nextScan = e.expires
 	}
-	c.solicit(e)
 }
 
 // confirm records that ip is at mac, and sends the frames that waited for it.
@@ -490,6 +510,9 @@ func (c *Core) neighScan(now mono.Time) {
 			t.remove(e)
 			i-- // a later entry may have shifted into slot i
 			continue
+		}
+		if !c.solBud.take(now) {
+			continue // the next scan tries again
 		}
 		e.probes++
 		e.expires = now.Add(NeighRetrans)

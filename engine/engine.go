@@ -32,6 +32,10 @@ type Config struct {
 	// AcceptRA makes the engine learn IPv6 default routers from router
 	// advertisements, for destinations no route holds (ra.go).
 	AcceptRA bool
+	// SolicitRate bounds each core's ARP requests and neighbour
+	// solicitations a second (NeighSolicitRate when 0; no bound when
+	// negative): see CoreConfig.
+	SolicitRate int
 	// CPUs lists one CPU per link; the loop for links[i] runs on CPUs[i].
 	CPUs []int
 	// Pin pins each loop's thread to its CPU.
@@ -66,6 +70,10 @@ type Config struct {
 	// power of two, MinSocketRing..MaxSocketRing; docs/sockets.md); 0
 	// means DefaultSocketRing.
 	SocketRing int
+	// MemoryReturn is how often the engine looks for free heap memory to
+	// give back to the system after the live heap shrank (memreturn.go);
+	// 0 means DefaultMemoryReturn, a negative value never.
+	MemoryReturn time.Duration
 
 	// ringSweep replaces ringSweepInterval (tests); below zero, the cores
 	// do not sweep idle rings.
@@ -97,11 +105,14 @@ type Engine struct {
 	sysctl sysctlState // the net.inet.tcp tunables (sysctl.go)
 
 	// The socket layer (socket.go, sockconn.go, sockio.go, sockring.go, sockopt.go).
-	ports    *portTable
-	rings    *ringPool
-	done     chan struct{} // closed when the engine stops
-	stopped  atomic.Bool
-	nextDial atomic.Uint32
+	ports *portTable
+	rings *ringPool
+	done  chan struct{} // closed when the engine stops
+
+	memReturn  time.Duration // Config.MemoryReturn, defaulted
+	memReturns atomic.Uint64 // times free heap was given back (memreturn.go)
+	stopped    atomic.Bool
+	nextDial   atomic.Uint32
 }
 
 // New builds an engine with one core per link. It does not start it.
@@ -112,7 +123,10 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 	if len(cfg.CPUs) != len(links) {
 		return nil, fmt.Errorf("engine: %d CPUs for %d links", len(cfg.CPUs), len(links))
 	}
-	e := &Engine{done: make(chan struct{})}
+	e := &Engine{done: make(chan struct{}), memReturn: cfg.MemoryReturn}
+	if e.memReturn == 0 {
+		e.memReturn = DefaultMemoryReturn
+	}
 	e.ports = newPortTable(e)
 	rp, err := newRingPool(cfg.SocketRing)
 	if err != nil {
@@ -152,7 +166,7 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 		return nil, errors.New("engine: listening needs TCP")
 	}
 	for i, l := range links {
-		c, err := NewCore(CoreConfig{ID: i, MAC: cfg.MAC, Addrs: cfg.Addrs, Sink: cfg.Sink, TCP: cfg.TCP, Routes: cfg.Routes, AcceptRA: cfg.AcceptRA}, l)
+		c, err := NewCore(CoreConfig{ID: i, MAC: cfg.MAC, Addrs: cfg.Addrs, Sink: cfg.Sink, TCP: cfg.TCP, Routes: cfg.Routes, AcceptRA: cfg.AcceptRA, SolicitRate: cfg.SolicitRate}, l)
 		if err == nil && cfg.ringSweep != 0 {
 			c.ringSweep = cfg.ringSweep
 		}
@@ -209,6 +223,9 @@ func (e *Engine) Start() error {
 		}
 	}
 	e.running = true
+	if e.memReturn > 0 {
+		go e.returnMemory(e.memReturn)
+	}
 	// A pinned loop busy-polls on its thread and holds its P for good:
 	// leave at least one P to the application's goroutines (sockets,
 	// metrics, the control socket).

@@ -16,6 +16,7 @@ type Collector struct {
 	drops  *prometheus.Desc
 	tcp    [tcp.NumStats]*prometheus.Desc
 	states *prometheus.Desc
+	memRet *prometheus.Desc
 }
 
 // NewCollector returns a collector for e.
@@ -34,6 +35,7 @@ func NewCollector(e *Engine) *Collector {
 		col.tcp[i] = prometheus.NewDesc(tcpMetricName(i), "TCP "+i.String()+" (FreeBSD tcpstat), per core.", []string{"core"}, nil)
 	}
 	col.states = prometheus.NewDesc("pollstack_tcp_connections", "TCP connections by state (LISTEN counts listeners), per core.", []string{"core", "state"}, nil)
+	col.memRet = prometheus.NewDesc("pollstack_memory_returns_total", "Times the engine gave free heap memory back to the system after its connections or its heap shrank.", nil, nil)
 	return col
 }
 
@@ -100,6 +102,7 @@ func metricName(c Counter) (name, help string) {
 func (col *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- col.drops
 	ch <- col.states
+	ch <- col.memRet
 	for _, d := range col.descs {
 		if d != nil {
 			ch <- d
@@ -112,6 +115,7 @@ func (col *Collector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (col *Collector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(col.memRet, prometheus.CounterValue, float64(col.e.MemoryReturns()))
 	for _, c := range col.e.cores {
 		v := c.pub.Load()
 		core := strconv.Itoa(c.id)

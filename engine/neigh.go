@@ -21,7 +21,70 @@ const (
 	NeighMaxProbes = 3
 	// NeighReachable is how long a confirmed entry is used without asking again.
 	NeighReachable = 30 * time.Second
+	// NeighSolicitRate is the default bound on the ARP requests and
+	// neighbour solicitations a core sends a second
+	// (CoreConfig.SolicitRate), in bursts of a tenth of a second's worth.
+	// Each frame sent to an unknown on-link address costs a broadcast (or
+	// multicast) to the whole link: without a bound, a flood from forged
+	// on-link sources turns every packet into a solicitation, which costs
+	// the core a transmit and every host on the link a receive. A frame for
+	// a new neighbour that finds the budget spent is dropped and counted
+	// (solicit_limit); its sender's retransmission tries again. New
+	// neighbours may not take the last quarter of a burst, so the retries
+	// and checks of neighbours already in the table go on.
+	NeighSolicitRate = 1000
 )
+
+// solicitBudget is a core's token bucket for solicitations.
+type solicitBudget struct {
+	every  time.Duration // one token is earned every this long; 0: no bound
+	burst  int
+	tokens int
+	at     mono.Time // the instant tokens were last counted up to
+}
+
+// init sets the budget to rate a second (NeighSolicitRate when 0, no
+// bound when negative), full.
+func (b *solicitBudget) init(rate int) {
+	if rate == 0 {
+		rate = NeighSolicitRate
+	}
+	if rate < 0 {
+		*b = solicitBudget{}
+		return
+	}
+	b.every = time.Second / time.Duration(rate)
+	b.burst = max(4, rate/10)
+	b.tokens = b.burst
+}
+
+// take spends a token for a solicitation of a neighbour already in the
+// table, counting up the ones earned since the last call first.
+func (b *solicitBudget) take(now mono.Time) bool { return b.takeAbove(now, 0) }
+
+// takeNew is take for a new neighbour: it leaves the last quarter of the
+// burst.
+func (b *solicitBudget) takeNew(now mono.Time) bool { return b.takeAbove(now, b.burst/4) }
+
+func (b *solicitBudget) takeAbove(now mono.Time, keep int) bool {
+	if b.every == 0 {
+		return true
+	}
+	if now > b.at {
+		if n := int(now.Sub(b.at) / b.every); n > 0 {
+			b.tokens = min(b.burst, b.tokens+n)
+			b.at = b.at.Add(time.Duration(n) * b.every)
+			if b.tokens == b.burst {
+				b.at = now
+			}
+		}
+	}
+	if b.tokens <= keep {
+		return false
+	}
+	b.tokens--
+	return true
+}
 
 type neighState uint8
 

@@ -175,6 +175,9 @@ func TestFloodLeavesReserveForSYNACKAndRefills(t *testing.T) {
 	for _, v6 := range []bool{false, true} {
 		l := &holdLink{fakeLink: newFakeLink(t)}
 		c := tcpTestCore(t, l)
+		// Solicitations unbounded: the reserve must hold even when every
+		// forged source is asked for (TestSolicitBudget bounds them).
+		c.solBud.init(-1)
 		peer := peerIP4
 		learn := arpFrame(t, layers.ARPRequest, peerMAC, peerIP4, ourIP4)
 		if v6 {
@@ -306,6 +309,7 @@ func TestPendingPathAllocatesNothing(t *testing.T) {
 func TestFullNeighbourTableMakesRoomForAnnouncedPeer(t *testing.T) {
 	for _, v6 := range []bool{false, true} {
 		c, l := newTestCore(t)
+		c.solBud.init(-1) // the table's room, not the solicitation budget
 		var flood [][]byte
 		for i := 0; i < NeighMaxEntries+10; i++ {
 			src := netip.AddrFrom4([4]byte{198, 18, 0, byte(3 + i%250)})

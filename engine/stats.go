@@ -25,6 +25,7 @@ const (
 	DropFragment        // IP fragments (not reassembled)
 	DropUnresolved      // waited for a neighbour that did not answer, or the wait queue was full
 	DropNeighBudget     // waited for a neighbour, dropped oldest first: the core's budget of waiting frames was full
+	DropSolicitLimit    // for a new neighbour, when the core's solicitation budget (NeighSolicitRate) was spent
 	ICMPIgnored         // ICMP/ICMPv6 messages that need no answer
 	ARPRequestsIn
 	ARPRepliesIn
@@ -73,8 +74,9 @@ var counterNames = [numCounters]string{
 	DropMalformed: "malformed", DropChecksum: "checksum", DropNoRoute: "no_route",
 	DropRingFull: "ring_full", DropUnknownProtocol: "unknown_protocol",
 	DropNotForUs: "not_for_us", DropFragment: "fragment", DropUnresolved: "unresolved", DropNeighBudget: "neigh_budget",
-	ICMPIgnored:   "icmp_ignored",
-	ARPRequestsIn: "arp_requests_in", ARPRepliesIn: "arp_replies_in",
+	DropSolicitLimit: "solicit_limit",
+	ICMPIgnored:      "icmp_ignored",
+	ARPRequestsIn:    "arp_requests_in", ARPRepliesIn: "arp_replies_in",
 	ARPRequestsOut: "arp_requests_out", ARPRepliesOut: "arp_replies_out",
 	NDSolicitsIn: "nd_solicits_in", NDAdvertsIn: "nd_adverts_in",
 	NDSolicitsOut: "nd_solicits_out", NDAdvertsOut: "nd_adverts_out",
@@ -90,6 +92,9 @@ var counterNames = [numCounters]string{
 	ParamProblemsOut: "icmp6_param_problems_out",
 	RouterAdvIn:      "nd_router_adverts_in", RouterAdvTaken: "nd_router_adverts_accepted", RouterSolOut: "nd_router_solicits_out",
 }
+
+// lastDrop is the last of the Drop* counters.
+const lastDrop = DropSolicitLimit
 
 // IsGauge reports whether the counter is a level, not a running total.
 func (c Counter) IsGauge() bool {
@@ -109,7 +114,7 @@ func (c Counter) String() string {
 }
 
 // IsDrop reports whether c counts dropped frames.
-func (c Counter) IsDrop() bool { return c >= DropMalformed && c <= DropNeighBudget }
+func (c Counter) IsDrop() bool { return c >= DropMalformed && c <= lastDrop }
 
 // NumCounters is the number of counters.
 const NumCounters = int(numCounters)
@@ -120,7 +125,7 @@ type Counters [numCounters]uint64
 // Drops returns the number of frames dropped, all reasons together.
 func (c *Counters) Drops() uint64 {
 	var n uint64
-	for i := DropMalformed; i <= DropNeighBudget; i++ {
+	for i := DropMalformed; i <= lastDrop; i++ {
 		n += c[i]
 	}
 	return n

@@ -287,9 +287,9 @@ func (c *Core) owns(t *flow.Tuple) bool { return c.steer == nil || c.steer.owner
 
 // AcceptPort implements tcp.PortFilter: an ephemeral port is good when the
 // replies of the connection hash to this core and no socket has bound it.
-func (s *tcpSender) AcceptPort(t *flow.Tuple) bool {
+func (s *tcpSender) AcceptPort(t flow.Tuple) bool {
 	c := (*Core)(s)
-	return c.owns(t) && (c.ports == nil || !c.ports.Held(t.LocalPort))
+	return c.owns(&t) && (c.ports == nil || !c.ports.Held(t.LocalPort))
 }
 
 // Owns implements tcp.Owner, for the pollstackdebug assertion.

@@ -469,3 +469,52 @@ func TestOutOfOrderAllocatesNothing(t *testing.T) {
 		t.Fatalf("all read, the connection holds %d chunks, %d slot tables, %d range sets", k, tb, rs)
 	}
 }
+
+// Under memory pressure a connection queues at most pressureSndQueue bytes
+// to send; each ACK of them lets its writer write again, and once the
+// pressure ends the whole send buffer is its again.
+func TestBufferMemoryPressureBoundsWrites(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.BufferMemory = 8 * chunkSize
+	p := newPeer(t, cfg)
+	p.srv.onReadable = func(*Conn) {} // keep what arrives: it makes the pressure
+	c := p.open()
+	for range 40 {
+		p.data(make([]byte, 1460))
+	}
+	if !p.s.pool.pressure() {
+		t.Fatalf("%d chunks in use, no pressure", p.s.pool.inUse)
+	}
+	if w := c.Writable(); w != pressureSndQueue {
+		t.Fatalf("Writable %d under pressure with nothing queued, want %d", w, pressureSndQueue)
+	}
+	n, err := c.Write(make([]byte, 64<<10))
+	if err != nil || n != pressureSndQueue {
+		t.Fatalf("Write under pressure took %d (%v), want %d", n, err, pressureSndQueue)
+	}
+	if w := c.Writable(); w != 0 {
+		t.Fatalf("Writable %d with the pressure's queue full", w)
+	}
+	if n, _ := c.Write(make([]byte, 100)); n != 0 {
+		t.Fatalf("Write took %d more with the pressure's queue full", n)
+	}
+	// The peer acknowledges what went: the writer hears Writable and may
+	// queue again.
+	writable := 0
+	p.h.onWritable = func(*Conn) { writable++ }
+	p.take()
+	p.hi = c.sndMax
+	p.ack()
+	if writable == 0 || c.Writable() == 0 {
+		t.Fatalf("after an ACK under pressure: %d Writable calls, room %d", writable, c.Writable())
+	}
+	// The application reads what it kept: the pressure ends, the room is
+	// the whole send buffer's.
+	c.Consume(c.Readable())
+	if p.s.pool.pressure() {
+		t.Fatalf("%d chunks still in use", p.s.pool.inUse)
+	}
+	if w, full := c.Writable(), c.snd.cap()-c.snd.n; w != full {
+		t.Fatalf("Writable %d after the pressure, want %d", w, full)
+	}
+}

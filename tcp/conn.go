@@ -62,6 +62,8 @@ type Handler interface {
 // concurrent use.
 type Conn struct {
 	shard   *Shard
+	slab    *connSlab // where the control block lives (connslab.go)
+	slot    uint8     // its index there
 	tuple   flow.Tuple
 	state   State
 	handler Handler
@@ -219,12 +221,31 @@ func (c *Conn) Readable() int { return c.rcvReady() }
 // EOF reports whether the peer has closed its side and every byte was read.
 func (c *Conn) EOF() bool { return c.finRcvd && c.rcvReady() == 0 }
 
-// Writable returns the room in the send buffer.
+// Writable returns the room in the send buffer. Under memory pressure it
+// is what keeps the bytes queued within pressureSndQueue.
 func (c *Conn) Writable() int {
 	if c.finQueued || c.state == Closed || c.state == TimeWait {
 		return 0
 	}
-	return c.snd.free()
+	return c.sndRoom()
+}
+
+// pressureSndQueue bounds the bytes a connection may queue to send while
+// its shard's buffer memory is under pressure: one chunk, as Linux shrinks
+// a socket's send buffer towards SOCK_MIN_SNDBUF under tcp_memory_pressure.
+// A connection holding less always has room, and each ACK of its data
+// tells its writer (Writable), so no writer stalls; one holding more
+// writes again once its queue drained below it.
+const pressureSndQueue = chunkSize
+
+// sndRoom is the room Write takes: the send buffer's, bounded by
+// pressureSndQueue under memory pressure.
+func (c *Conn) sndRoom() int {
+	room := c.snd.free()
+	if c.snd.pool != nil && c.snd.pool.pressure() {
+		room = min(room, max(0, pressureSndQueue-c.snd.n))
+	}
+	return room
 }
 
 // Unsent returns the bytes written but not yet acknowledged.
@@ -268,7 +289,8 @@ func (c *Conn) windowOpened() {
 	}
 }
 
-// Write queues p for sending and returns how much of it fit.
+// Write queues p for sending and returns how much of it fit (under memory
+// pressure, at most what keeps pressureSndQueue queued).
 func (c *Conn) Write(p []byte) (int, error) {
 	switch {
 	case c.finQueued || c.state >= FinWait1 && c.state != CloseWait:
@@ -280,6 +302,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 		return 0, syscall.EPIPE
 	case c.state < SynSent:
 		return 0, syscall.ENOTCONN
+	}
+	if room := c.sndRoom(); room < len(p) {
+		p = p[:room]
 	}
 	n := c.snd.write(p)
 	if c.state.synchronized() {

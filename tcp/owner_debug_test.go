@@ -15,10 +15,10 @@ type ownerSender struct {
 	own func(t *flow.Tuple) bool
 }
 
-func (s *ownerSender) Buffer(*flow.Tuple) []byte   { return s.buf[:] }
-func (s *ownerSender) Send(*flow.Tuple, int)       {}
-func (s *ownerSender) Owns(t *flow.Tuple) bool     { return s.own(t) }
-func (s *ownerSender) AcceptPort(*flow.Tuple) bool { return true }
+func (s *ownerSender) Buffer(*flow.Tuple) []byte  { return s.buf[:] }
+func (s *ownerSender) Send(*flow.Tuple, int)      {}
+func (s *ownerSender) Owns(t *flow.Tuple) bool    { return s.own(t) }
+func (s *ownerSender) AcceptPort(flow.Tuple) bool { return true }
 
 // Under pollstackdebug a state change on a shard that does not own the
 // connection's 4-tuple panics, naming the connection; on the owner it does

@@ -8,7 +8,7 @@ import "github.com/pollstack/pollstack/flow"
 // the candidate as its LocalPort. The engine uses it so that the replies of
 // a connection hash (RSS) to the core that dialled it.
 type PortFilter interface {
-	AcceptPort(t *flow.Tuple) bool
+	AcceptPort(t flow.Tuple) bool
 }
 
 // Owner is an optional interface of a Sender: Owns reports whether the
@@ -22,5 +22,5 @@ type Owner interface {
 // portAllowed reports whether the shard's port filter, if any, accepts t.
 func (s *Shard) portAllowed(t *flow.Tuple) bool {
 	f, ok := s.send.(PortFilter)
-	return !ok || f.AcceptPort(t)
+	return !ok || f.AcceptPort(*t)
 }

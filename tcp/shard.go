@@ -48,8 +48,9 @@ type Shard struct {
 	now        mono.Time
 	outSeg     Segment
 	inSeg      Segment
-	free       []*Conn
-	pool       chunkPool // the chunks of the connections' buffers
+	partial    []*connSlab // slabs of control blocks with a free slot (connslab.go)
+	emptySlabs int         // slabs in partial with every slot free: at most 1
+	pool       chunkPool   // the chunks of the connections' buffers
 
 	tw *tw.Table // TIME_WAIT: compressed entries, not connections
 
@@ -173,17 +174,10 @@ func (s *Shard) ourMSS(t *flow.Tuple) int {
 	return s.cfg.MTU - 60
 }
 
-// newConn takes a control block from the free list or makes one; its
-// buffers hold no memory until data comes.
+// newConn takes a control block from the shard's slabs; its buffers hold
+// no memory until data comes.
 func (s *Shard) newConn(t flow.Tuple) *Conn {
-	var c *Conn
-	if n := len(s.free); n > 0 {
-		c = s.free[n-1]
-		s.free = s.free[:n-1]
-		*c = Conn{}
-	} else {
-		c = &Conn{}
-	}
+	c := s.allocConn()
 	c.snd.init(&s.pool, s.cfg.SendSpace)
 	c.rcv.init(&s.pool, s.cfg.RecvSpace)
 	c.reas.pool, c.sb.pool = &s.pool, &s.pool
@@ -243,7 +237,7 @@ func (s *Shard) unlink(c *Conn) {
 	}
 }
 
-// freeConn puts a closed connection on the free list.
+// freeConn gives a closed connection's control block back to its slab.
 func (s *Shard) freeConn(c *Conn) {
 	if c.shard == nil {
 		return
@@ -253,9 +247,7 @@ func (s *Shard) freeConn(c *Conn) {
 	c.shard = nil
 	c.handler = nil
 	c.User = nil
-	if len(s.free) < maxFreeConns {
-		s.free = append(s.free, c)
-	}
+	s.releaseConn(c)
 }
 
 // releaseBuffers gives the chunks of the connection's send and receive
@@ -268,7 +260,3 @@ func (s *Shard) releaseBuffers(c *Conn) {
 	c.sb.reset()
 	c.releaseRack()
 }
-
-// maxFreeConns bounds the control blocks a shard keeps for reuse; past it,
-// closed connections are left to the garbage collector.
-const maxFreeConns = 4096

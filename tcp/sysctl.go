@@ -98,7 +98,7 @@ func init() {
 	num("mssdflt", "bytes", "MSS assumed when the peer's SYN carries none", 64, 65495, func(c *Config) *int { return &c.MSSDflt })
 	num("sendspace", "bytes", "send buffer of a connection", 1024, MaxBufferSpace, func(c *Config) *int { return &c.SendSpace })
 	num("recvspace", "bytes", "receive buffer of a connection; sets the window scale offered", 1024, MaxBufferSpace, func(c *Config) *int { return &c.RecvSpace })
-	num("buffer_memory", "bytes", "a core's connection buffers past which receive windows stop opening (0: no limit)", 0, 1<<40, func(c *Config) *int { return &c.BufferMemory })
+	num("buffer_memory", "bytes", "a core's connection buffers past which receive windows stop opening and writes queue at most 4 KiB a connection (0: no limit)", 0, 1<<40, func(c *Config) *int { return &c.BufferMemory })
 	flag("rfc1323", "window scaling and timestamps (RFC 7323)", func(c *Config) *bool { return &c.RFC1323 })
 	flag("sack.enable", "selective acknowledgements (RFC 2018, RFC 6675)", func(c *Config) *bool { return &c.SACK })
 	flag("sack.dsack", "report duplicate segments in D-SACK blocks (RFC 2883)", func(c *Config) *bool { return &c.DSACK })

@@ -1,0 +1,93 @@
+package engine
+
+import (
+	"runtime/debug"
+	"runtime/metrics"
+	"time"
+
+	"github.com/pollstack/pollstack/tcp"
+)
+
+// Giving memory back to the system. Connection buffers and control blocks
+// go back to their per-core pools as connections drain and close, and the
+// pools give what they do not use to the garbage collector (tcp's chunk
+// pool trims after 10 s, control blocks' slabs when a second one is free).
+// The Go runtime then keeps freed heap pages for reuse, returning them to
+// the system only slowly, and never below about twice the live heap; after
+// a flood, or once a million connections have closed, the process would
+// stay at its peak for minutes. So the engine looks every
+// DefaultMemoryReturn and returns the free pages at once
+// (debug.FreeOSMemory: a collection, then every free page given back) when
+// either
+//
+//   - the connections of all cores fell to less than half their peak since
+//     the last return, by at least memReturnConns (a flood's half-open
+//     connections timed out, a million clients went away): their memory is
+//     garbage now, though the collector may not have run since; or
+//   - the free heap is at least memReturnFloor and more than twice the live
+//     heap (the heap shrank to less than a third of its size, which a
+//     steady heap never does: the collector lets it grow only to twice the
+//     live heap).
+//
+// Neither holds in a steady state, so a server at a constant load never
+// pays for a forced collection.
+
+// DefaultMemoryReturn is how often the engine checks for free heap to give
+// back (Config.MemoryReturn).
+const DefaultMemoryReturn = 10 * time.Second
+
+// memReturnFloor is the least free heap worth a forced collection.
+const memReturnFloor = 8 << 20
+
+// memReturnConns is the least fall in connections worth a forced collection.
+const memReturnConns = 256
+
+// returnMemory runs until the engine stops, checking every every.
+func (e *Engine) returnMemory(every time.Duration) {
+	// The connections are sampled every second (a flood's half-open
+	// connections may come and go between two checks); the check runs
+	// every every.
+	t := time.NewTicker(min(every, time.Second))
+	defer t.Stop()
+	s := []metrics.Sample{{Name: "/memory/classes/heap/free:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}}
+	var peak int64
+	next := time.Now().Add(every)
+	for {
+		select {
+		case <-e.done:
+			return
+		case <-t.C:
+		}
+		conns := e.connections()
+		peak = max(peak, conns)
+		if time.Now().Before(next) {
+			continue
+		}
+		next = time.Now().Add(every)
+		metrics.Read(s)
+		free, live := s[0].Value.Uint64(), s[1].Value.Uint64()
+		if peak-conns >= memReturnConns && conns < peak/2 || free >= memReturnFloor && free > 2*live {
+			debug.FreeOSMemory()
+			e.memReturns.Add(1)
+			peak = conns
+		}
+	}
+}
+
+// connections returns the TCP connections of every core as last
+// published (listeners not counted).
+func (e *Engine) connections() int64 {
+	var n int64
+	for _, c := range e.cores {
+		for st := range c.tcpPub.states {
+			if tcp.State(st) != tcp.Listen {
+				n += c.tcpPub.states[st].Load()
+			}
+		}
+	}
+	return n
+}
+
+// MemoryReturns reports how many times the engine gave free heap back to
+// the system.
+func (e *Engine) MemoryReturns() uint64 { return e.memReturns.Load() }

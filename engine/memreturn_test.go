@@ -1,0 +1,97 @@
+package engine
+
+import (
+	"net/netip"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"testing"
+	"time"
+
+	"github.com/pollstack/pollstack/rings"
+	"github.com/pollstack/pollstack/tcp"
+)
+
+var memHold [][]byte
+
+func heapFree() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/free:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// A heap that shrank is given back to the system within a period or two;
+// a heap that holds what it has is left alone.
+func TestEngineGivesBackAShrunkHeap(t *testing.T) {
+	e, err := New(Config{MAC: ourMAC, CPUs: []int{0}, Addrs: []netip.Prefix{netip.MustParsePrefix("198.18.0.1/24")},
+		MemoryReturn: 20 * time.Millisecond}, []rings.Link{newFakeLink(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	debug.FreeOSMemory() // what earlier tests left
+	// Steady: 64 MiB live, nothing freed.
+	for range 64 {
+		memHold = append(memHold, make([]byte, 1<<20))
+	}
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop()
+	time.Sleep(200 * time.Millisecond)
+	if n := e.MemoryReturns(); n != 0 {
+		t.Fatalf("a steady heap was given back %d times", n)
+	}
+	// Shrunk: the 64 MiB dropped, and collected.
+	memHold = nil
+	runtime.GC()
+	if f := heapFree(); f < memReturnFloor {
+		t.Fatalf("only %d bytes free after dropping 64 MiB", f)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for e.MemoryReturns() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if e.MemoryReturns() == 0 {
+		t.Fatalf("64 MiB freed and never given back (%d bytes free)", heapFree())
+	}
+	if f := heapFree(); f >= memReturnFloor {
+		t.Fatalf("%d bytes still free after giving back", f)
+	}
+}
+
+// Connections that fell to less than half their peak are given back too,
+// though no collection has run since they went.
+func TestEngineGivesBackAfterConnectionsWent(t *testing.T) {
+	e, err := New(Config{MAC: ourMAC, CPUs: []int{0}, Addrs: []netip.Prefix{netip.MustParsePrefix("198.18.0.1/24")},
+		MemoryReturn: 20 * time.Millisecond}, []rings.Link{newFakeLink(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	debug.FreeOSMemory()
+	// No TCP shard publishes here: the test sets the counts.
+	states := &e.cores[0].tcpPub.states
+	states[tcp.Established].Store(5000)
+	states[tcp.Listen].Store(1)
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop()
+	time.Sleep(100 * time.Millisecond)
+	states[tcp.Established].Store(3000) // down by 2000, not by half
+	time.Sleep(100 * time.Millisecond)
+	if n := e.MemoryReturns(); n != 0 {
+		t.Fatalf("given back %d times with the connections above half their peak", n)
+	}
+	states[tcp.Established].Store(2000)
+	deadline := time.Now().Add(5 * time.Second)
+	for e.MemoryReturns() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := e.MemoryReturns(); n != 1 {
+		t.Fatalf("given back %d times after the connections fell to 2000 of 5000, want once", n)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := e.MemoryReturns(); n != 1 {
+		t.Fatalf("given back %d times: the peak should start again from 2000", n)
+	}
+}
