@@ -329,13 +329,11 @@ func (s *Socket) Close() error {
 	default:
 		return nil
 	}
-	// A Send or Recv under way sees closedCh and returns; once we hold
-	// their locks none is left inside a ring, and none enters again.
-	s.rdMu.Lock()
-	s.wrMu.Lock()
+	// A Send or Recv asleep sees closedCh and returns; one that sees
+	// closed enters no ring again. Close does not wait for the calls
+	// (a ReadFrom may be waiting in its reader for ever): the core gives
+	// a ring back only when no call is inside it (rdIn, wrIn).
 	rings := s.rx.Load() != nil || s.tx.Load() != nil
-	s.wrMu.Unlock()
-	s.rdMu.Unlock()
 	if st == sockDisconnected && !rings {
 		return nil
 	}

@@ -219,3 +219,58 @@ func TestReadFromWriteToAllocateNothing(t *testing.T) {
 		t.Errorf("io.Copy through a buffer allocated nothing: the test above proves nothing")
 	}
 }
+
+// Close returns at once while a ReadFrom waits in its reader's Read and a
+// WriteTo in its writer's Write (as an io.Copy from or to a kernel socket
+// would); both return when their other side lets go, and the rings they
+// held go back to the pool then.
+func TestCloseDoesNotWaitForACopy(t *testing.T) {
+	p := newSockPairWith(t, nil, func(c *Config) { c.ringSweep = time.Millisecond })
+	c, sc := dialEchoed(t, p)
+	pr, pw := io.Pipe() // a reader that blocks until written to
+	readFrom := make(chan error, 1)
+	go func() {
+		_, err := c.(*TCPConn).ReadFrom(pr)
+		readFrom <- err
+	}()
+	pw.Write([]byte("x")) // ReadFrom is in its loop, then waits in pr.Read again
+	release := make(chan struct{})
+	writeTo := make(chan error, 1)
+	go func() {
+		_, err := sc.(*TCPConn).WriteTo(blockingWriter{release})
+		writeTo <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // both calls inside their rings
+	for _, x := range []net.Conn{c, sc} {
+		closed := make(chan struct{})
+		go func() { x.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Close waits for the copy")
+		}
+	}
+	pw.CloseWithError(errors.New("reader gone"))
+	close(release)
+	if err := <-readFrom; err == nil || err.Error() != "reader gone" {
+		t.Fatalf("ReadFrom: %v", err)
+	}
+	if err := <-writeTo; err != nil && !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("WriteTo: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for ringsHeld(p.srv)+ringsHeld(p.cli) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("rings still held after the close: server %d, client %d", ringsHeld(p.srv), ringsHeld(p.cli))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// blockingWriter takes nothing until released, then everything.
+type blockingWriter struct{ release chan struct{} }
+
+func (w blockingWriter) Write(p []byte) (int, error) {
+	<-w.release
+	return len(p), nil
+}

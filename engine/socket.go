@@ -73,13 +73,16 @@ const (
 // buffer, as far as it has room). Each side publishes only its own index.
 // The core takes a ring from the engine's pool when the first bytes come
 // (rx) and the writer when it first writes (tx); both go back to the pool
-// on the core once the application closed the socket (Close takes rdMu and
-// wrMu after setting closed, so no call is left inside a ring) and the
-// core has nothing more to move, and before that whenever a ring has been
-// empty and untouched for a sweep interval (ringSweepInterval): the
-// reader and the writer mark their time inside a ring in rdIn and wrIn,
-// and the core gives a ring back only after it took that word from free,
-// so no call is inside; the next call, or the core, takes a fresh one.
+// on the core once the application closed the socket and the core has
+// nothing more to move, and before that whenever a ring has been empty
+// and untouched for a sweep interval (ringSweepInterval). Either way the
+// core gives a ring back only after it took the ring's word (rdIn, wrIn)
+// from free: the reader and the writer mark their time inside a ring
+// there, so no call is inside. A call still inside at the close (Close
+// does not wait: a ReadFrom may wait in its reader for ever) keeps the
+// ring until it leaves, and the sweep gives it back then (ringsDoomed).
+// After an idle ring went back the next call, or the core, takes a fresh
+// one.
 //
 // Wake-ups happen on transitions only. A reader that finds rx empty sets
 // rdWaiting, looks again, and sleeps on rdWake; the core pokes it when it
@@ -103,6 +106,7 @@ type Socket struct {
 	finPending   bool   // SHUT_WR: the FIN follows when tx drains
 	closePending bool   // Close: the close follows when tx drains
 	ringListed   bool   // on the core's list of sockets holding rings
+	ringsDoomed  bool   // closed: rings go back as soon as no call is inside
 	rxSeen       uint64 // rx's head at the core's last sweep
 	txSeen       uint64 // tx's head at the core's last sweep
 

@@ -188,11 +188,16 @@ func (c *Core) sweepRings(now mono.Time) {
 	c.nextRingSweep = now.Add(c.ringSweep)
 	keep := c.ringSocks[:0]
 	for _, s := range c.ringSocks {
-		if s.idleRing(&s.rx, &s.rdIn, &s.rxSeen) {
-			c.ringsSwept++
-		}
-		if s.idleRing(&s.tx, &s.wrIn, &s.txSeen) {
-			c.ringsSwept++
+		if s.ringsDoomed { // closed: the rings go as soon as no call is inside
+			s.dropRing(&s.rx, &s.rdIn)
+			s.dropRing(&s.tx, &s.wrIn)
+		} else {
+			if s.idleRing(&s.rx, &s.rdIn, &s.rxSeen) {
+				c.ringsSwept++
+			}
+			if s.idleRing(&s.tx, &s.wrIn, &s.txSeen) {
+				c.ringsSwept++
+			}
 		}
 		if s.rx.Load() == nil && s.tx.Load() == nil {
 			s.ringListed = false
@@ -424,8 +429,8 @@ func (s *Socket) serviceTx() {
 	}
 }
 
-// closeOnCore is Close's entry: the application has let go of the rings
-// (Close held rdMu and wrMu after closing the socket). Unread bytes,
+// closeOnCore is Close's entry: the application has closed the socket
+// (a call still inside a ring keeps it until it leaves). Unread bytes,
 // in rx or in the connection, make it a reset, as in Linux; otherwise
 // the FIN follows what tx still holds.
 func (s *Socket) closeOnCore(linger int32) {
@@ -444,16 +449,31 @@ func (s *Socket) closeOnCore(linger int32) {
 	s.serviceTx() // closes now when tx is empty, else when it drains
 }
 
-// releaseRings gives the rings back once neither side uses them: the
-// application closed the socket and the core has nothing more to move.
+// releaseRings gives the rings back once the application closed the
+// socket and the core has nothing more to move. A call still inside a ring
+// (a ReadFrom waiting in its reader's Read, a WriteTo in its writer's
+// Write: Close does not wait for them) keeps it until it leaves; the
+// sweep then gives it back (ringsDoomed).
 func (s *Socket) releaseRings() {
 	if !s.appClosed {
 		return
 	}
-	if r := s.rx.Swap(nil); r != nil {
-		s.e.rings.put(r)
+	s.ringsDoomed = true
+	s.dropRing(&s.rx, &s.rdIn)
+	s.dropRing(&s.tx, &s.wrIn)
+	if s.rx.Load() != nil || s.tx.Load() != nil {
+		s.trackRings()
 	}
-	if r := s.tx.Swap(nil); r != nil {
-		s.e.rings.put(r)
+}
+
+// dropRing gives the ring in p back, full or not, unless a call is inside
+// it. It reports whether it did.
+func (s *Socket) dropRing(p *atomic.Pointer[byteRing], in *atomic.Uint32) bool {
+	if p.Load() == nil || !in.CompareAndSwap(ringFree, ringTaking) {
+		return false
 	}
+	r := p.Swap(nil)
+	s.e.rings.put(r)
+	in.Store(ringFree)
+	return true
 }
