@@ -126,6 +126,12 @@ type Core struct {
 	now      mono.Time  // time of the current batch or timer run
 	tcpPub   tcpPublished
 
+	// Sockets that hold a ring, swept for idle ones (sockring.go).
+	ringSocks     []*Socket
+	nextRingSweep mono.Time
+	ringSweep     time.Duration // < 0: none
+	ringsSwept    uint64        // rings the sweeps gave back (tests)
+
 	steer *coreSteer // flow steering between cores; nil with one core
 	ports *portTable // the engine's bound ports, kept out of ephemeral picks
 
@@ -165,7 +171,8 @@ func NewCore(cfg CoreConfig, link rings.Link) (*Core, error) {
 	if cfg.VLAN > MaxVLAN {
 		return nil, fmt.Errorf("engine: VLAN ID %d: want 1..%d (0: none)", cfg.VLAN, MaxVLAN)
 	}
-	c := &Core{id: cfg.ID, sink: cfg.Sink, link: link, pool: link.Pool(), neigh: newNeighTable(), acceptRA: cfg.AcceptRA, mtu: 1500, vlan: cfg.VLAN}
+	c := &Core{id: cfg.ID, sink: cfg.Sink, link: link, pool: link.Pool(), neigh: newNeighTable(), acceptRA: cfg.AcceptRA, mtu: 1500, vlan: cfg.VLAN,
+		ringSweep: ringSweepInterval}
 	c.solBud.init(cfg.SolicitRate)
 	if cfg.TCP != nil {
 		c.mtu = cfg.TCP.MTU
@@ -292,6 +299,9 @@ func (c *Core) Timers(now mono.Time) {
 	if c.tcp != nil {
 		c.tcp.Tick(now)
 		c.flush()
+	}
+	if len(c.ringSocks) > 0 && now >= c.nextRingSweep && c.ringSweep >= 0 {
+		c.sweepRings(now)
 	}
 	if c.neigh.probing > 0 && now >= c.nextScan {
 		c.nextScan = now.Add(neighScanInterval)

@@ -23,10 +23,14 @@
 //
 // Socket is a TCP endpoint with BSD semantics (syscall.Errno results, the
 // options of tcp(4)) for ordinary goroutines, after illumos' tcp_socket.c:
-// a connection stays on its core, and each call on it enters that core's
-// squeue, the loop's mailbox, running there between batches. A blocking
-// read parks its buffer on the core, which fills it when data arrives. A
-// listening socket has a listener and an accept queue on every core;
+// a connection stays on its core, and its control calls (connect,
+// shutdown, close, options) enter that core's squeue, the loop's mailbox,
+// running there between batches. Its data calls do not: Send and Recv
+// (and TCPConn's Read, Write, ReadFrom and WriteTo) copy into and out of a
+// single-producer single-consumer byte ring per direction that the core
+// drains and fills on its turn; rings left empty and untouched go back to
+// a pool until the next byte. A listening socket has a listener and a
+// lock-free accept ring on every core;
 // bind and listen go through one machine-wide port table that sees the
 // connections and TIME_WAIT entries of every core. TCPConn and TCPListener
 // adapt sockets to net.Conn and net.Listener (Engine.Listen, Dial,

@@ -88,6 +88,10 @@ type Config struct {
 	// give back to the system after the live heap shrank (memreturn.go);
 	// 0 means DefaultMemoryReturn, a negative value never.
 	MemoryReturn time.Duration
+
+	// ringSweep replaces ringSweepInterval (tests); below zero, the cores
+	// do not sweep idle rings.
+	ringSweep time.Duration
 }
 
 // ListenSpec is a port the engine listens on.
@@ -184,6 +188,9 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 	for i, l := range links {
 		c, err := NewCore(CoreConfig{ID: i, MAC: cfg.MAC, Addrs: cfg.Addrs, Sink: cfg.Sink, TCP: cfg.TCP, Routes: cfg.Routes, AcceptRA: cfg.AcceptRA,
 			SolicitRate: cfg.SolicitRate, Frag4: cfg.Frag4, Frag6: cfg.Frag6, ICMPLim: cfg.ICMPLim, ICMP6ErrPPSLimit: cfg.ICMP6ErrPPSLimit, VLAN: cfg.VLAN}, l)
+		if err == nil && cfg.ringSweep != 0 {
+			c.ringSweep = cfg.ringSweep
+		}
 		if err != nil {
 			return nil, err
 		}

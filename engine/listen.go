@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"math/bits"
 	"net/netip"
 	"sync/atomic"
 
+	"github.com/pollstack/pollstack/rings"
 	"github.com/pollstack/pollstack/tcp"
 )
 
@@ -15,16 +17,26 @@ const DefaultAcceptBacklog = 1024
 // and an accept queue per core. A core puts the connections it establishes
 // on its own queue; Accept takes from the queues in turn, so that no
 // core's connections wait behind another's.
+//
+// Each queue is a lock-free single-producer single-consumer ring: the
+// producer is the core, the consumer whoever holds the listening socket's
+// rdMu (Accept, and close once Accept has let go). A connection costs the
+// core one store of the ring's index, and no squeue entry, channel or
+// lock; the core wakes Accept only when it is asleep (waiting set:
+// the queues were all empty when it looked), once per sleep.
 type listenSet struct {
 	e       *Engine
 	s       *Socket
 	port    uint16
-	lst     []*tcp.Listener  // owned by each core
-	queues  []chan *Socket   // per core: established, not yet accepted
-	wake    chan struct{}    // a queue got a connection
-	next    atomic.Uint32    // the queue Accept looks at first
-	dropped atomic.Uint64    // connections reset: their queue was full
-	hands   []*acceptHandler // per core
+	lst     []*tcp.Listener        // owned by each core
+	queues  []*rings.SPSC[*Socket] // per core: established, not yet accepted
+	limit   atomic.Int64           // connections a queue holds (the backlog, at most its size)
+	wake    chan struct{}          // Accept, asleep, has something to look at
+	waiting atomic.Bool            // Accept sleeps on empty queues
+	out     [1]*Socket             // the consumer's scratch, under the socket's rdMu
+	next    uint32                 // the queue Accept looks at first, under rdMu
+	dropped atomic.Uint64          // connections reset: their queue was full
+	hands   []*acceptHandler       // per core
 	closed  atomic.Bool
 	// opts are the listening socket's options, which the cores copy into
 	// the sockets they make: a copy stored under the socket's mu, as the
@@ -37,6 +49,7 @@ type listenSet struct {
 type acceptHandler struct {
 	ls   *listenSet
 	core int
+	one  [1]*Socket // the producer's scratch
 }
 
 // listen starts s listening on every core.
@@ -46,14 +59,20 @@ func (e *Engine) listen(s *Socket, backlog int) (*listenSet, error) {
 	}
 	n := len(e.cores)
 	ls := &listenSet{e: e, s: s, port: s.local.Port(), lst: make([]*tcp.Listener, n),
-		queues: make([]chan *Socket, n), wake: make(chan struct{}, 1), hands: make([]*acceptHandler, n)}
+		queues: make([]*rings.SPSC[*Socket], n), wake: make(chan struct{}, 1), hands: make([]*acceptHandler, n)}
 	ls.setOpts(&s.opts)
 	opts := s.opts
 	opts.NoDelay = s.noDelay.Load()
+	size := max(2, 1<<bits.Len(uint(backlog-1))) // a power of two, at least the backlog
 	for i := range e.cores {
-		ls.queues[i] = make(chan *Socket, backlog)
+		q, err := rings.NewSPSC[*Socket](size)
+		if err != nil {
+			return nil, err
+		}
+		ls.queues[i] = q
 		ls.hands[i] = &acceptHandler{ls: ls, core: i}
 	}
+	ls.limit.Store(int64(backlog))
 	for i := range e.cores {
 		var err error
 		if cerr := e.onCore(i, func(c *Core) {
@@ -81,14 +100,15 @@ func (ls *listenSet) setOpts(o *tcp.SockOptions) {
 	ls.opts.Store(&c)
 }
 
-// setBacklog changes the accept queues' size for connections to come.
+// setBacklog changes the accept queues' limit for connections to come,
+// up to the size the queues were made with (the first listen's backlog
+// rounded up to a power of two), and each core's SYN_RCVD limit.
 // Connections already queued stay.
 func (ls *listenSet) setBacklog(backlog int) {
-	// The queues are channels of fixed size: a new backlog takes effect
-	// on the SYN_RCVD limit of each core's listener only.
 	if backlog <= 0 {
 		backlog = DefaultAcceptBacklog
 	}
+	ls.limit.Store(int64(min(backlog, ls.queues[0].Cap())))
 	for i := range ls.lst {
 		// A stopped engine has no listener left to change.
 		_ = ls.e.onCore(i, func(c *Core) {
@@ -100,22 +120,15 @@ func (ls *listenSet) setBacklog(backlog int) {
 }
 
 // take returns an established connection from the next non-empty queue,
-// or nil.
+// or nil. The consumer's: under the listening socket's rdMu.
 func (ls *listenSet) take() *Socket {
 	n := uint32(len(ls.queues))
-	start := ls.next.Add(1)
+	ls.next++
 	for i := uint32(0); i < n; i++ {
-		select {
-		case s := <-ls.queues[(start+i)%n]:
-			// Others may be waiting for what is left.
-			for _, q := range ls.queues {
-				if len(q) > 0 {
-					poke(ls.wake)
-					break
-				}
-			}
+		if ls.queues[(ls.next+i)%n].Dequeue(ls.out[:]) == 1 {
+			s := ls.out[0]
+			ls.out[0] = nil
 			return s
-		default:
 		}
 	}
 	return nil
@@ -134,21 +147,18 @@ func (ls *listenSet) stop() {
 	}
 }
 
-// close stops listening and resets the connections never accepted.
+// close stops listening and resets the connections never accepted. The
+// socket is closed already: Accept returns, and close takes its place as
+// the queues' consumer under rdMu; the cores queue nothing more once
+// stop has run on each.
 func (ls *listenSet) close() error {
 	ls.closed.Store(true)
 	ls.stop()
-	for _, q := range ls.queues {
-		for {
-			select {
-			case s := <-q:
-				s.linger = 0
-				s.Close()
-				continue
-			default:
-			}
-			break
-		}
+	ls.s.rdMu.Lock()
+	defer ls.s.rdMu.Unlock()
+	for s := ls.take(); s != nil; s = ls.take() {
+		s.linger = 0
+		s.Close()
 	}
 	return nil
 }
@@ -172,12 +182,17 @@ func (h *acceptHandler) Established(c *tcp.Conn) {
 	s.everConn.Store(true)
 	s.setSt(sockConnected)
 	s.serviceRx() // bytes already received go into its ring
-	select {
-	case ls.queues[h.core] <- s:
-		poke(ls.wake)
-	default:
+	q := ls.queues[h.core]
+	h.one[0] = s
+	if q.Len() >= int(ls.limit.Load()) || q.Enqueue(h.one[:]) == 0 {
+		h.one[0] = nil
 		ls.dropped.Add(1)
 		c.Abort()
+		return
+	}
+	h.one[0] = nil
+	if ls.waiting.Load() && ls.waiting.Swap(false) {
+		poke(ls.wake) // Accept sleeps on empty queues: once per sleep
 	}
 }
 

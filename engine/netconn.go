@@ -219,6 +219,36 @@ func (c *TCPConn) Write(p []byte) (int, error) {
 	return n, c.err("write", err)
 }
 
+var (
+	_ io.ReaderFrom = (*TCPConn)(nil)
+	_ io.WriterTo   = (*TCPConn)(nil)
+)
+
+// ReadFrom implements io.ReaderFrom: r reads straight into the
+// connection's send ring, so io.Copy(c, r) needs no buffer. Errors of the
+// connection are *net.OpError ("readfrom"); r's come back as r gave them.
+func (c *TCPConn) ReadFrom(r io.Reader) (int64, error) {
+	n, rerr, werr := c.s.readFrom(r)
+	if werr != nil {
+		return n, c.err("readfrom", werr)
+	}
+	return n, rerr
+}
+
+// WriteTo implements io.WriterTo: w gets the received bytes where they lie
+// in the connection's receive ring, so io.Copy(w, c) needs no buffer, and
+// between two pollstack connections the bytes go from one's receive ring
+// to the other's send ring in one copy. It returns at the peer's end with
+// a nil error. Errors of the connection are *net.OpError ("writeto"); w's
+// come back as w gave them.
+func (c *TCPConn) WriteTo(w io.Writer) (int64, error) {
+	n, rerr, werr := c.s.writeTo(w)
+	if rerr != nil {
+		return n, c.err("writeto", rerr)
+	}
+	return n, werr
+}
+
 func (c *TCPConn) err(op string, err error) error {
 	if err == nil || err == io.EOF {
 		return err

@@ -139,14 +139,27 @@ func (s *Socket) Accept() (*Socket, netip.AddrPort, error) {
 	// only one would see it fire).
 	s.rdMu.Lock()
 	defer s.rdMu.Unlock()
+	ls := s.lset
 	for {
-		if c := s.lset.take(); c != nil {
+		if s.closed.Load() {
+			return nil, netip.AddrPort{}, syscall.EBADF // close drains the queues now
+		}
+		if c := ls.take(); c != nil {
 			return c, c.remote, nil
 		}
 		if s.nonblock.Load() {
 			return nil, netip.AddrPort{}, syscall.EAGAIN
 		}
-		if err := s.wait(s.lset.wake, &s.rdDeadline, &s.rdTimer); err != nil {
+		// The queues are empty: sleep until a core queues a connection.
+		// The flag first, then a last look, so that one queued in
+		// between is seen.
+		ls.waiting.Store(true)
+		if c := ls.take(); c != nil {
+			ls.waiting.Store(false)
+			return c, c.remote, nil
+		}
+		if err := s.wait(ls.wake, &s.rdDeadline, &s.rdTimer); err != nil {
+			ls.waiting.Store(false)
 			return nil, netip.AddrPort{}, err
 		}
 	}
@@ -337,13 +350,11 @@ func (s *Socket) Close() error {
 	default:
 		return nil
 	}
-	// A Send or Recv under way sees closedCh and returns; once we hold
-	// their locks none is left inside a ring, and none enters again.
-	s.rdMu.Lock()
-	s.wrMu.Lock()
+	// A Send or Recv asleep sees closedCh and returns; one that sees
+	// closed enters no ring again. Close does not wait for the calls
+	// (a ReadFrom may be waiting in its reader for ever): the core gives
+	// a ring back only when no call is inside it (rdIn, wrIn).
 	rings := s.rx.Load() != nil || s.tx.Load() != nil
-	s.wrMu.Unlock()
-	s.rdMu.Unlock()
 	if st == sockDisconnected && !rings {
 		return nil
 	}

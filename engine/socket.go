@@ -73,9 +73,16 @@ const (
 // buffer, as far as it has room). Each side publishes only its own index.
 // The core takes a ring from the engine's pool when the first bytes come
 // (rx) and the writer when it first writes (tx); both go back to the pool
-// on the core once the application closed the socket (Close takes rdMu and
-// wrMu after setting closed, so no call is left inside a ring) and the
-// core has nothing more to move.
+// on the core once the application closed the socket and the core has
+// nothing more to move, and before that whenever a ring has been empty
+// and untouched for a sweep interval (ringSweepInterval). Either way the
+// core gives a ring back only after it took the ring's word (rdIn, wrIn)
+// from free: the reader and the writer mark their time inside a ring
+// there, so no call is inside. A call still inside at the close (Close
+// does not wait: a ReadFrom may wait in its reader for ever) keeps the
+// ring until it leaves, and the sweep gives it back then (ringsDoomed).
+// After an idle ring went back the next call, or the core, takes a fresh
+// one.
 //
 // Wake-ups happen on transitions only. A reader that finds rx empty sets
 // rdWaiting, looks again, and sleeps on rdWake; the core pokes it when it
@@ -99,6 +106,10 @@ type Socket struct {
 	appClosed    bool   // Close's entry ran: the application has let go
 	finPending   bool   // SHUT_WR: the FIN follows when tx drains
 	closePending bool   // Close: the close follows when tx drains
+	ringListed   bool   // on the core's list of sockets holding rings
+	ringsDoomed  bool   // closed: rings go back as soon as no call is inside
+	rxSeen       uint64 // rx's head at the core's last sweep
+	txSeen       uint64 // tx's head at the core's last sweep
 
 	// The reader's, under rdMu.
 	rdMu    sync.Mutex
@@ -141,6 +152,8 @@ type Socket struct {
 	kickPending atomic.Bool              // a kick is in the mailbox
 	rdWaiting   atomic.Bool              // the reader sleeps on an empty rx
 	wrWaiting   atomic.Bool              // the writer sleeps on a full tx
+	rdIn        atomic.Uint32            // ringFree, ringInUse (the reader), ringTaking (the core)
+	wrIn        atomic.Uint32            // the same for the writer and tx
 }
 
 // sqCall is a reusable squeue entry: fn runs on the core and signals done.
@@ -291,6 +304,7 @@ func (s *Socket) Closed(c *tcp.Conn, err error) {
 			if r == nil {
 				r = s.e.rings.get()
 				s.rx.Store(r)
+				s.trackRings()
 			}
 			a, b := r.space()
 			m := c.Read(a)

@@ -24,51 +24,42 @@ func (s *Socket) Send(p []byte) (int, error) {
 	defer s.wrMu.Unlock()
 	total := 0
 	for {
-		if s.closed.Load() {
-			return total, syscall.EBADF
-		}
-		st := s.st()
-		switch st {
-		case sockIdle, sockBound, sockListening, sockConnecting:
-			return total, syscall.ENOTCONN
-		}
-		if s.shutWr.Load() {
-			return total, syscall.EPIPE
-		}
-		if s.e.stopped.Load() {
-			return total, ErrEngineStopped
-		}
-		if st == sockDisconnected {
-			err := s.takeErr()
-			if err == nil {
-				err = syscall.EPIPE
-			}
+		if err := s.sendCheck(); err != nil {
 			return total, err
-		}
-		if err := s.wrDeadlinePassed(); err != nil {
-			return total, err
-		}
-		r := s.txRing()
-		if n := r.write(p); n > 0 {
-			total += n
-			p = p[n:]
-			if err := s.kick(); err != nil {
-				return total, err
-			}
 		}
 		if len(p) == 0 {
 			return total, nil
 		}
-		if s.nonblock.Load() {
+		enterRing(&s.wrIn)
+		r := s.txRing()
+		n := r.write(p)
+		if n > 0 {
+			total += n
+			p = p[n:]
+		}
+		if len(p) == 0 || s.nonblock.Load() {
+			leaveRing(&s.wrIn)
+			if n > 0 {
+				if err := s.kick(); err != nil {
+					return total, err
+				}
+			}
 			if total == 0 {
-				return 0, syscall.EAGAIN
+				return 0, syscall.EAGAIN // non-blocking, tx full
 			}
 			return total, nil
 		}
 		// tx is full: sleep until the core drains some of it. The flag
 		// first, then a last look, so that a drain in between is seen.
 		s.wrWaiting.Store(true)
-		if r.free() > 0 {
+		room := r.free() > 0
+		leaveRing(&s.wrIn)
+		if n > 0 {
+			if err := s.kick(); err != nil {
+				return total, err
+			}
+		}
+		if room {
 			continue
 		}
 		if err := s.wait(s.wrWake, &s.wrDeadline, &s.wrTimer); err != nil {
@@ -76,6 +67,31 @@ func (s *Socket) Send(p []byte) (int, error) {
 			return total, err
 		}
 	}
+}
+
+// sendCheck returns why the writer cannot go on, or nil. Under wrMu.
+func (s *Socket) sendCheck() error {
+	if s.closed.Load() {
+		return syscall.EBADF
+	}
+	st := s.st()
+	switch st {
+	case sockIdle, sockBound, sockListening, sockConnecting:
+		return syscall.ENOTCONN
+	}
+	if s.shutWr.Load() {
+		return syscall.EPIPE
+	}
+	if s.e.stopped.Load() {
+		return ErrEngineStopped
+	}
+	if st == sockDisconnected {
+		if err := s.takeErr(); err != nil {
+			return err
+		}
+		return syscall.EPIPE
+	}
+	return s.wrDeadlinePassed()
 }
 
 func (s *Socket) wrDeadlinePassed() error {
@@ -97,35 +113,27 @@ func (s *Socket) Recv(p []byte) (int, error) {
 	s.rdMu.Lock()
 	defer s.rdMu.Unlock()
 	for {
-		if s.closed.Load() {
-			return 0, syscall.EBADF
-		}
-		switch s.st() {
-		case sockIdle, sockBound, sockListening:
-			return 0, syscall.ENOTCONN
-		}
-		if s.shutRd.Load() {
-			return 0, io.EOF
-		}
-		if s.e.stopped.Load() {
-			return 0, ErrEngineStopped
-		}
-		if d := s.rdDeadline.Load(); d != 0 && time.Now().UnixNano() >= d {
-			return 0, os.ErrDeadlineExceeded
+		if err := s.recvCheck(); err != nil {
+			return 0, err
 		}
 		if len(p) == 0 {
 			return 0, nil
 		}
-		if n, err, done := s.recvRing(p); done {
+		enterRing(&s.rdIn)
+		n, err, done := s.recvRing(p)
+		if done || s.nonblock.Load() {
+			leaveRing(&s.rdIn)
+			if !done {
+				return 0, syscall.EAGAIN
+			}
 			return n, err
-		}
-		if s.nonblock.Load() {
-			return 0, syscall.EAGAIN
 		}
 		// rx is empty: sleep until the core fills it. The flag first,
 		// then a last look, so that bytes published in between are seen.
 		s.rdWaiting.Store(true)
-		if s.rxReady() {
+		ready := s.rxReady()
+		leaveRing(&s.rdIn)
+		if ready {
 			continue
 		}
 		if err := s.wait(s.rdWake, &s.rdDeadline, &s.rdTimer); err != nil {
@@ -135,9 +143,31 @@ func (s *Socket) Recv(p []byte) (int, error) {
 	}
 }
 
+// recvCheck returns why the reader cannot go on (io.EOF after SHUT_RD),
+// or nil. Under rdMu.
+func (s *Socket) recvCheck() error {
+	if s.closed.Load() {
+		return syscall.EBADF
+	}
+	switch s.st() {
+	case sockIdle, sockBound, sockListening:
+		return syscall.ENOTCONN
+	}
+	if s.shutRd.Load() {
+		return io.EOF
+	}
+	if s.e.stopped.Load() {
+		return ErrEngineStopped
+	}
+	if d := s.rdDeadline.Load(); d != 0 && time.Now().UnixNano() >= d {
+		return os.ErrDeadlineExceeded
+	}
+	return nil
+}
+
 // recvRing reads what there is to read: bytes in rx, then the bytes kept
 // when the connection ended, then the end (io.EOF, or the pending error).
-// done is false when there is nothing yet.
+// done is false when there is nothing yet. Inside rdIn.
 func (s *Socket) recvRing(p []byte) (n int, err error, done bool) {
 	// The end first: the core publishes bytes before it says the end.
 	st, eof := s.st(), s.rxEOF.Load()
@@ -165,6 +195,7 @@ func (s *Socket) recvRing(p []byte) (n int, err error, done bool) {
 }
 
 // rxReady reports whether Recv has something to return without waiting.
+// Inside rdIn.
 func (s *Socket) rxReady() bool {
 	if s.st() == sockDisconnected || s.rxEOF.Load() || s.shutRd.Load() {
 		return true

@@ -8,8 +8,10 @@ package engine
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pollstack/pollstack/mono"
 )
@@ -142,6 +144,96 @@ func (p *ringPool) get() *byteRing {
 
 func (p *ringPool) put(r *byteRing) { p.pool.Put(r) }
 
+// Idle rings go back to the pool. A socket's rdIn (rx) and wrIn (tx) say
+// who may hold the ring's pointer: the reader or the writer marks its time
+// inside (ringInUse) and waits out the core, which takes the word from free
+// (ringTaking) for the few instructions that give an empty ring back. So
+// the core never takes a ring from under a call, and a call that comes
+// after finds no ring and takes a fresh one (the writer), or finds none and
+// waits for bytes (the reader; the core takes a fresh rx when bytes come).
+const (
+	ringFree   = 0
+	ringInUse  = 1
+	ringTaking = 2
+)
+
+// ringSweepInterval is how often a core looks for idle rings: a ring empty
+// and untouched from one sweep to the next goes back to the pool, so an
+// idle connection holds its rings between one and two intervals.
+const ringSweepInterval = time.Second
+
+// enterRing marks the reader's or the writer's entry into its ring.
+func enterRing(w *atomic.Uint32) {
+	for !w.CompareAndSwap(ringFree, ringInUse) {
+		runtime.Gosched() // the core is giving the ring back: a few instructions
+	}
+}
+
+// leaveRing marks its exit.
+func leaveRing(w *atomic.Uint32) { w.Store(ringFree) }
+
+// trackRings puts the socket on its core's list of sockets that hold a
+// ring, which the core sweeps. On the socket's core.
+func (s *Socket) trackRings() {
+	if !s.ringListed {
+		s.ringListed = true
+		c := s.e.cores[s.core]
+		c.ringSocks = append(c.ringSocks, s)
+	}
+}
+
+// sweepRings gives back the rings that stayed empty and untouched since
+// the last sweep, and drops the sockets that hold none from the list.
+func (c *Core) sweepRings(now mono.Time) {
+	c.nextRingSweep = now.Add(c.ringSweep)
+	keep := c.ringSocks[:0]
+	for _, s := range c.ringSocks {
+		if s.ringsDoomed { // closed: the rings go as soon as no call is inside
+			s.dropRing(&s.rx, &s.rdIn)
+			s.dropRing(&s.tx, &s.wrIn)
+		} else {
+			if s.idleRing(&s.rx, &s.rdIn, &s.rxSeen) {
+				c.ringsSwept++
+			}
+			if s.idleRing(&s.tx, &s.wrIn, &s.txSeen) {
+				c.ringsSwept++
+			}
+		}
+		if s.rx.Load() == nil && s.tx.Load() == nil {
+			s.ringListed = false
+			continue
+		}
+		keep = append(keep, s)
+	}
+	clear(c.ringSocks[len(keep):])
+	c.ringSocks = keep
+}
+
+// idleRing gives the ring in p back when it is empty, its head has not
+// moved since the last sweep (seen), and no call is inside it. It reports
+// whether it did.
+func (s *Socket) idleRing(p *atomic.Pointer[byteRing], in *atomic.Uint32, seen *uint64) bool {
+	r := p.Load()
+	if r == nil {
+		return false
+	}
+	if h := r.head.Load(); h != *seen || h != r.tail.Load() {
+		*seen = h
+		return false
+	}
+	if !in.CompareAndSwap(ringFree, ringTaking) {
+		return false // a call is inside: next time
+	}
+	gone := r.used() == 0 // a call may have come and gone since the look above
+	if gone {
+		p.Store(nil)
+		s.e.rings.put(r)
+		*seen = 0 // a fresh ring starts at 0
+	}
+	in.Store(ringFree)
+	return gone
+}
+
 // The application's side of the rings: the reader (under rdMu) consumes
 // rx and the writer (under wrMu) produces into tx. They tell the core what
 // it cannot see by itself through kick.
@@ -156,8 +248,9 @@ func (s *Socket) kick() error {
 	return s.post(s.kickFn)
 }
 
-// txRing returns the send ring, taking one from the pool on first use.
-// The writer's, under wrMu.
+// txRing returns the send ring, taking one from the pool on first use
+// (and after the core gave an idle one back). The writer's, under wrMu
+// and inside wrIn.
 func (s *Socket) txRing() *byteRing {
 	r := s.tx.Load()
 	if r == nil {
@@ -184,6 +277,9 @@ func (s *Socket) kickOnCore(now mono.Time) {
 	if s.conn == nil {
 		return
 	}
+	if s.tx.Load() != nil {
+		s.trackRings()
+	}
 	c := s.e.cores[s.core]
 	c.now = now
 	c.tcp.SetNow(now)
@@ -208,6 +304,7 @@ func (s *Socket) serviceRx() {
 		if r == nil {
 			r = s.e.rings.get()
 			s.rx.Store(r)
+			s.trackRings()
 		}
 		// Copy, publish, then consume: consuming the last bytes of a
 		// connection that ended may run Closed, which says the end, and
@@ -332,8 +429,8 @@ func (s *Socket) serviceTx() {
 	}
 }
 
-// closeOnCore is Close's entry: the application has let go of the rings
-// (Close held rdMu and wrMu after closing the socket). Unread bytes,
+// closeOnCore is Close's entry: the application has closed the socket
+// (a call still inside a ring keeps it until it leaves). Unread bytes,
 // in rx or in the connection, make it a reset, as in Linux; otherwise
 // the FIN follows what tx still holds.
 func (s *Socket) closeOnCore(linger int32) {
@@ -352,16 +449,31 @@ func (s *Socket) closeOnCore(linger int32) {
 	s.serviceTx() // closes now when tx is empty, else when it drains
 }
 
-// releaseRings gives the rings back once neither side uses them: the
-// application closed the socket and the core has nothing more to move.
+// releaseRings gives the rings back once the application closed the
+// socket and the core has nothing more to move. A call still inside a ring
+// (a ReadFrom waiting in its reader's Read, a WriteTo in its writer's
+// Write: Close does not wait for them) keeps it until it leaves; the
+// sweep then gives it back (ringsDoomed).
 func (s *Socket) releaseRings() {
 	if !s.appClosed {
 		return
 	}
-	if r := s.rx.Swap(nil); r != nil {
-		s.e.rings.put(r)
+	s.ringsDoomed = true
+	s.dropRing(&s.rx, &s.rdIn)
+	s.dropRing(&s.tx, &s.wrIn)
+	if s.rx.Load() != nil || s.tx.Load() != nil {
+		s.trackRings()
 	}
-	if r := s.tx.Swap(nil); r != nil {
-		s.e.rings.put(r)
+}
+
+// dropRing gives the ring in p back, full or not, unless a call is inside
+// it. It reports whether it did.
+func (s *Socket) dropRing(p *atomic.Pointer[byteRing], in *atomic.Uint32) bool {
+	if p.Load() == nil || !in.CompareAndSwap(ringFree, ringTaking) {
+		return false
 	}
+	r := p.Swap(nil)
+	s.e.rings.put(r)
+	in.Store(ringFree)
+	return true
 }

@@ -4,54 +4,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/pollstack/pollstack/engine"
+	"github.com/pollstack/pollstack/internal/gohttp"
 )
-
-// maxGoHTTPBody bounds ?size=N in the gohttp app.
-const maxGoHTTPBody = 64 << 20
-
-// goHTTPHandler answers like the on-core http app: "hello\n", or N bytes
-// with ?size=N.
-func goHTTPHandler() http.Handler {
-	hello := []byte("hello\n")
-	chunk := make([]byte, 32<<10)
-	for i := range chunk {
-		chunk[i] = 'a' + byte(i%26)
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body != nil {
-			_, _ = io.Copy(io.Discard, r.Body) // a body cut short changes nothing here
-		}
-		q := r.URL.Query().Get("size")
-		if q == "" {
-			w.Header().Set("Content-Type", "text/plain")
-			w.Header().Set("Content-Length", "6")
-			_, _ = w.Write(hello) // the client has gone if this fails
-			return
-		}
-		n, err := strconv.Atoi(q)
-		if err != nil || n < 0 || n > maxGoHTTPBody {
-			http.Error(w, fmt.Sprintf("size: want 0..%d", maxGoHTTPBody), http.StatusBadRequest)
-			return
-		}
-		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("Content-Length", strconv.Itoa(n))
-		for n > 0 {
-			k, err := w.Write(chunk[:min(n, len(chunk))])
-			if err != nil {
-				return
-			}
-			n -= k
-		}
-	})
-}
 
 // defaultTLSPort is serve's --port when --tls-cert and --tls-key are given
 // and --port is not.
@@ -106,7 +66,7 @@ func startGoHTTP(e *engine.Engine, port int, cert *tls.Certificate) (func(), err
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: goHTTPHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
+	srv := gohttp.Server()
 	serve := func() error { return srv.Serve(l) }
 	if cert != nil {
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}

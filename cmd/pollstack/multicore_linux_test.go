@@ -93,6 +93,21 @@ func openBedEngine(t *testing.T, bed *testbed.Bed) *engine.Engine {
 	return openBedEngineWith(t, bed, nil)
 }
 
+// net/http on a listener of two cores: each core pushes the connections
+// it establishes into its own accept ring, and the one Accept loop takes
+// from both: wrk with Connection: close (a connection a request) and
+// keep-alive gets every answer.
+func TestMulticoreGoHTTPAcceptsFromEveryCore(t *testing.T) {
+	bedtest.NeedTools(t, "wrk")
+	bed := bedtest.ForTest(t, 2)
+	s := startServe(t, bed, "--cores", "0,1", "--app", "gohttp", "--port", "8080")
+	for _, closeHdr := range []bool{true, false} {
+		out := wrkClean(t, bed.NsB, closeHdr, "-t2", "-c64", "-d2s", "http://198.18.0.1:8080/")
+		t.Logf("wrk -t2 -c64 close=%v: %s", closeHdr, lastLines(out, 2))
+	}
+	s.stop(t)
+}
+
 // Active opens from two cores to a kernel server: every connection
 // completes, and the test reports how many of the kernel's segments
 // arrived on the queue of the core that owns (dialled) the flow and how
