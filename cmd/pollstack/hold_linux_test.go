@@ -51,7 +51,7 @@ func holdConnections(spec string) int {
 	}
 	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0)), Timeout: 20 * time.Second}
 	conns := make([]net.Conn, n)
-	var next atomic.Int64
+	var next, failed atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	for range 16 {
@@ -60,7 +60,7 @@ func holdConnections(spec string) int {
 			defer wg.Done()
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= n || firstErr.Load() != nil {
+				if i >= n {
 					return
 				}
 				var c net.Conn
@@ -71,18 +71,20 @@ func holdConnections(spec string) int {
 					}
 				}
 				if err != nil {
+					failed.Add(1)
 					firstErr.CompareAndSwap(nil, err)
-					return
+					continue
 				}
 				conns[i] = c
 			}
 		}()
 	}
 	wg.Wait()
+	// "ready HELD FAILED [first error]"
 	if err, _ := firstErr.Load().(error); err != nil {
-		fmt.Printf("failed: %v\n", err)
+		fmt.Printf("ready %d %d %v\n", int64(n)-failed.Load(), failed.Load(), err)
 	} else {
-		fmt.Printf("ready %d\n", n)
+		fmt.Printf("ready %d 0\n", n)
 	}
 	io.Copy(io.Discard, os.Stdin)
 	const tick = 10 * time.Millisecond
@@ -196,22 +198,36 @@ func TestIdleConnectionsHeldOnTheBed(t *testing.T) {
 		}
 		hs = append(hs, holder{cmd, stdin, bufio.NewScanner(stdout)})
 	}
+	held, failedDials := 0, 0
 	for i, h := range hs {
-		if !h.out.Scan() || !strings.HasPrefix(h.out.Text(), "ready ") {
-			m := scrape(t, s.metrics)
-			t.Fatalf("holder %d: %q; serve: %.0f established, listendrop %.0f, syn cookies sent %.0f, kernel_rx_dropped %.0f", i, h.out.Text(),
-				metricValue(m, `pollstack_tcp_connections{core="0",state="ESTABLISHED"}`), metricValue(m, `pollstack_tcp_listendrop_total{core="0"}`),
-				metricValue(m, `pollstack_tcp_sc_sendcookie_total{core="0"}`), metricValue(m, `pollstack_kernel_rx_dropped_total{core="0"}`))
+		var k, f int
+		if h.out.Scan() {
+			if _, err := fmt.Sscanf(h.out.Text(), "ready %d %d", &k, &f); err == nil {
+				held, failedDials = held+k, failedDials+f
+				if f > 0 {
+					t.Logf("holder %d: %s", i, h.out.Text())
+				}
+				continue
+			}
 		}
+		m := scrape(t, s.metrics)
+		t.Fatalf("holder %d: %q; serve: %.0f established, listendrop %.0f, syn cookies sent %.0f, kernel_rx_dropped %.0f", i, h.out.Text(),
+			metricValue(m, `pollstack_tcp_connections{core="0",state="ESTABLISHED"}`), metricValue(m, `pollstack_tcp_listendrop_total{core="0"}`),
+			metricValue(m, `pollstack_tcp_sc_sendcookie_total{core="0"}`), metricValue(m, `pollstack_kernel_rx_dropped_total{core="0"}`))
 	}
 	opened := time.Since(start)
+	// A connect that failed three times (its SYNs lost in the bursts of
+	// a thousand holders) is counted; at most one in a thousand may.
+	if failedDials*1000 > n {
+		t.Errorf("%d of %d connects failed", failedDials, n)
+	}
 	// The last handshakes' ACKs and the counters' publication may lag the
 	// clients' connect by a moment.
 	var m string
 	var est float64
 	for wait := time.Now(); ; time.Sleep(100 * time.Millisecond) {
 		m = scrape(t, s.metrics)
-		if est = metricValue(m, `pollstack_tcp_connections{core="0",state="ESTABLISHED"}`); est >= float64(n) || time.Since(wait) > 5*time.Second {
+		if est = metricValue(m, `pollstack_tcp_connections{core="0",state="ESTABLISHED"}`); est >= float64(held) || time.Since(wait) > 5*time.Second {
 			break
 		}
 	}
@@ -223,12 +239,12 @@ func TestIdleConnectionsHeldOnTheBed(t *testing.T) {
 	}
 	rssHeld := rssKiB(t, pid)
 	heapHeld := metricValue(m, "go_memstats_heap_inuse_bytes")
-	t.Logf("%d connections from %d processes opened in %v (%.0f/s); serve holds %.0f established", n, procs, opened.Round(time.Millisecond), float64(n)/opened.Seconds(), est)
-	if est < float64(n) {
-		t.Errorf("serve holds %.0f established connections, want %d", est, n)
+	t.Logf("%d connections from %d processes opened in %v (%.0f/s; %d connects failed); serve holds %.0f established", held, procs, opened.Round(time.Millisecond), float64(held)/opened.Seconds(), failedDials, est)
+	if est < float64(held) {
+		t.Errorf("serve holds %.0f established connections, want %d", est, held)
 	}
-	perConnRSS := float64(rssHeld-rssStart) * 1024 / float64(n)
-	perConnHeap := (heapHeld - heapStart) / float64(n)
+	perConnRSS := float64(rssHeld-rssStart) * 1024 / float64(held)
+	perConnHeap := (heapHeld - heapStart) / float64(held)
 	t.Logf("serve's memory per idle connection: %.0f B resident, %.0f B of Go heap in use (resident %d -> %d KiB)", perConnRSS, perConnHeap, rssStart, rssHeld)
 	if perConnHeap > 4096 {
 		t.Errorf("an idle connection costs serve %.0f B of Go heap, want at most 4096", perConnHeap)
