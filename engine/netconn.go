@@ -178,20 +178,26 @@ func tcpAddr(a netip.AddrPort) *net.TCPAddr { return net.TCPAddrFromAddrPort(a) 
 
 // opErr wraps err as net does; io.EOF and nil pass through.
 func opErr(op, network string, src *net.TCPAddr, dst netip.AddrPort, err error) error {
+	var s, d net.Addr // nil interfaces, not typed nils, when there is none
+	if src != nil {
+		s = src
+	}
+	if dst.IsValid() {
+		d = tcpAddr(dst)
+	}
+	return netOpErr(op, network, s, d, err)
+}
+
+// netOpErr wraps err as package net does, for TCP and UDP alike: nil and
+// io.EOF pass unwrapped, EBADF (a closed socket) becomes net.ErrClosed.
+func netOpErr(op, network string, src, dst net.Addr, err error) error {
 	if err == nil || err == io.EOF {
 		return err
 	}
 	if err == syscall.EBADF {
 		err = net.ErrClosed
 	}
-	oe := &net.OpError{Op: op, Net: network, Err: err}
-	if src != nil {
-		oe.Source = src
-	}
-	if dst.IsValid() {
-		oe.Addr = tcpAddr(dst)
-	}
-	return oe
+	return &net.OpError{Op: op, Net: network, Source: src, Addr: dst, Err: err}
 }
 
 // TCPConn is a connection of the engine as a net.Conn, as *net.TCPConn is

@@ -29,11 +29,11 @@ func (e *Engine) ListenUDP(network, address string) (*UDPConn, error) {
 	}
 	s, err := e.dgramFor(network, v6)
 	if err != nil {
-		return nil, udpOpErr("listen", network, nil, la, err)
+		return nil, udpOpErr("listen", network, la, err)
 	}
 	if err := s.Bind(la); err != nil {
 		s.Close()
-		return nil, udpOpErr("listen", network, nil, la, err)
+		return nil, udpOpErr("listen", network, la, err)
 	}
 	return &UDPConn{s: s, network: network, laddr: udpAddr(s.local)}, nil
 }
@@ -57,33 +57,27 @@ func (e *Engine) dialUDP(ctx context.Context, network, address string) (net.Conn
 		if err == context.DeadlineExceeded {
 			err = os.ErrDeadlineExceeded
 		}
-		return nil, udpOpErr("dial", network, nil, ra, err)
+		return nil, udpOpErr("dial", network, ra, err)
 	}
 	s, err := e.dgramFor(network, v6 || ra.Addr().Is6())
 	if err != nil {
-		return nil, udpOpErr("dial", network, nil, ra, err)
+		return nil, udpOpErr("dial", network, ra, err)
 	}
 	if err := s.Connect(ra); err != nil {
 		s.Close()
-		return nil, udpOpErr("dial", network, nil, ra, err)
+		return nil, udpOpErr("dial", network, ra, err)
 	}
 	return &UDPConn{s: s, network: network, laddr: udpAddr(s.local), raddr: udpAddr(s.remote)}, nil
 }
 
 func udpAddr(a netip.AddrPort) *net.UDPAddr { return net.UDPAddrFromAddrPort(a) }
 
-func udpOpErr(op, network string, src *net.UDPAddr, dst netip.AddrPort, err error) error {
-	if err == syscall.EBADF {
-		err = net.ErrClosed
-	}
-	oe := &net.OpError{Op: op, Net: network, Err: err}
-	if src != nil {
-		oe.Source = src
-	}
+func udpOpErr(op, network string, dst netip.AddrPort, err error) error {
+	var d net.Addr
 	if dst.IsValid() {
-		oe.Addr = udpAddr(dst)
+		d = udpAddr(dst)
 	}
-	return oe
+	return netOpErr(op, network, nil, d, err)
 }
 
 // UDPConn is a datagram socket of the engine as a net.PacketConn and, once

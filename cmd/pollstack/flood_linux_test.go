@@ -210,16 +210,24 @@ func floodSize(t *testing.T) (rate, secs int) {
 	if raceEnabled {
 		rate = 1000
 	}
-	if v := os.Getenv("POLLSTACK_FLOOD"); v != "" {
-		r, s, ok := strings.Cut(v, ",")
-		var err1, err2 error
-		rate, err1 = strconv.Atoi(r)
-		secs, err2 = strconv.Atoi(s)
-		if !ok || err1 != nil || err2 != nil || rate < 1 || secs < 1 {
-			t.Fatalf("POLLSTACK_FLOOD=%q: want RATE,SECONDS", v)
-		}
+	return envPair(t, "POLLSTACK_FLOOD", "RATE,SECONDS", rate, secs)
+}
+
+// envPair reads "A,B" (two positive integers) from the environment
+// variable name, or returns a and b when it is not set.
+func envPair(t *testing.T, name, form string, a, b int) (int, int) {
+	v := os.Getenv(name)
+	if v == "" {
+		return a, b
 	}
-	return rate, secs
+	x, y, ok := strings.Cut(v, ",")
+	var err1, err2 error
+	a, err1 = strconv.Atoi(x)
+	b, err2 = strconv.Atoi(y)
+	if !ok || err1 != nil || err2 != nil || a < 1 || b < 1 {
+		t.Fatalf("%s=%q: want %s", name, v, form)
+	}
+	return a, b
 }
 
 // rssKiB reads a process's resident set from /proc.

@@ -111,16 +111,7 @@ func holdSize(t *testing.T) (conns, secs int) {
 	if raceEnabled {
 		conns = 4000
 	}
-	if v := os.Getenv("POLLSTACK_HOLD"); v != "" {
-		c, s, ok := strings.Cut(v, ",")
-		var err1, err2 error
-		conns, err1 = strconv.Atoi(c)
-		secs, err2 = strconv.Atoi(s)
-		if !ok || err1 != nil || err2 != nil || conns < 1 || secs < 1 {
-			t.Fatalf("POLLSTACK_HOLD=%q: want CONNS,SECONDS", v)
-		}
-	}
-	return conns, secs
+	return envPair(t, "POLLSTACK_HOLD", "CONNS,SECONDS", conns, secs)
 }
 
 // Idle connections from kernel clients held against serve --app http: what
