@@ -123,8 +123,13 @@ type Core struct {
 	tuple    flow.Tuple // scratch for the segment being received
 	tcpFrame rings.Desc // the frame the shard is writing a segment into
 	rxECN    uint8      // the ECN codepoint of the TCP segment being received
-	now      mono.Time  // time of the current batch or timer run
-	tcpPub   tcpPublished
+	// The frame being received: its IP source (IPv4-mapped; zero between
+	// frames) and Ethernet source. A reply to it that finds no neighbour
+	// entry and no solicitation budget goes to that MAC (see output).
+	rxFrom [16]byte
+	rxMAC  [6]byte
+	now    mono.Time // time of the current batch or timer run
+	tcpPub tcpPublished
 
 	// Sockets that hold a ring, swept for idle ones (sockring.go).
 	ringSocks     []*Socket
@@ -370,6 +375,7 @@ func (c *Core) input(d rings.Desc, now mono.Time) {
 			return
 		}
 	}
+	c.rxMAC = [6]byte(b[6:12])
 	switch be16(b[12:]) {
 	case etherTypeIPv4:
 		c.inputIPv4(d, b, now)
@@ -380,6 +386,7 @@ func (c *Core) input(d rings.Desc, now mono.Time) {
 	default:
 		c.drop(d, DropUnknownProtocol)
 	}
+	c.rxFrom = [16]byte{}
 }
 
 // acceptMAC reports whether a frame to dst is ours: our address, broadcast,
@@ -490,7 +497,7 @@ func (c *Core) output(d rings.Desc, nexthop *[16]byte, now mono.Time) {
 	}
 	if e == nil {
 		if !c.solBud.takeNew(now) {
-			c.drop(d, DropSolicitLimit)
+			c.sendToSender(d, nexthop)
 			return
 		}
 		if e = c.neigh.insert(nexthop); e == nil && c.evictIncomplete(nexthop) {
@@ -505,6 +512,24 @@ func (c *Core) output(d rings.Desc, nexthop *[16]byte, now mono.Time) {
 		c.solicit(e) // its token is taken
 	}
 	c.queuePending(e, d)
+}
+
+// sendToSender sends d, for a new neighbour the solicitation budget has
+// no room for, to the Ethernet source of the frame being received when d
+// answers it (nexthop is that frame's IP source, so it came from the
+// neighbour itself, not through a router); else it drops d. It keeps no
+// entry: a flood of forged on-link sources gets its answers where its
+// frames came from, without a solicitation or a frame waiting for each,
+// and a real client new to us is answered at once instead of after its
+// retransmission. It never answers a group address.
+func (c *Core) sendToSender(d rings.Desc, nexthop *[16]byte) {
+	if *nexthop != c.rxFrom || c.rxMAC[0]&1 != 0 {
+		c.drop(d, DropSolicitLimit)
+		return
+	}
+	copy(c.pool.Bytes(d)[0:6], c.rxMAC[:])
+	c.stats[NeighSentToSender]++
+	c.send(d)
 }
 
 // solicitStart sends the first solicitation for e, when the budget allows

@@ -152,6 +152,7 @@ func (c *Core) inputIPv4(d rings.Desc, b []byte, now mono.Time) {
 		c.drop(d, DropNotForUs)
 		return
 	}
+	c.rxFrom = v4Mapped([4]byte(src))
 	p = p[:total]                // strip Ethernet padding
 	if be16(p[6:])&0x3fff != 0 { // MF set or a fragment offset
 		c.inputFragment4(d, p, ihl, now)

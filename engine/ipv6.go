@@ -102,6 +102,7 @@ func (c *Core) inputIPv6(d rings.Desc, b []byte, now mono.Time) {
 		c.drop(d, DropNotForUs)
 		return
 	}
+	c.rxFrom = [16]byte(src)
 	next, off, nhOff := p[6], ipv6HeaderLen, 6
 	for i := 0; ; i++ {
 		switch next {

@@ -26,20 +26,43 @@ func countSolicits(t *testing.T, out [][]byte) int {
 	return n
 }
 
+// forgedMAC is the Ethernet source of forged frame i.
+func forgedMAC(i int) [6]byte { return [6]byte{0x02, 0xf1, byte(i >> 16), byte(i >> 8), byte(i), 0} }
+
+// forgedEcho is an echo request from a new on-link address for each i,
+// each from a MAC of its own.
+func forgedEcho(t *testing.T, i int) []byte {
+	var f []byte
+	if i < 250 {
+		f = echo4Frame(t, netip.AddrFrom4([4]byte{198, 18, 0, byte(3 + i)}), ourIP4, []byte("f"))
+	} else {
+		src := netip.AddrFrom16([16]byte{0x20, 0x01, 0, 2, 8: 0xf1, 12: byte(i >> 24), 13: byte(i >> 16), 14: byte(i >> 8), 15: byte(i)})
+		f = echo6Frame(t, src, ourIP6, []byte("f"))
+	}
+	mac := forgedMAC(i)
+	copy(f[6:12], mac[:])
+	return f
+}
+
+// countSentToSender counts the frames in out addressed to a forged MAC.
+func countSentToSender(out [][]byte) int {
+	n := 0
+	for _, f := range out {
+		if f[0] == 0x02 && f[1] == 0xf1 {
+			n++
+		}
+	}
+	return n
+}
+
 // Echo requests from forged on-link sources, each needing a solicitation
 // before its reply: at one instant, new neighbours take a burst less its
-// last quarter and the rest are dropped as solicit_limit; over two seconds
-// of a steady flood the core sends no more than the rate allows.
+// last quarter, and the replies to the rest go to the MACs their requests
+// came from, without an entry; over two seconds of a steady flood the core
+// sends no more solicitations than the rate allows.
 func TestSolicitBudget(t *testing.T) {
 	c, l := newTestCore(t)
 	burst := NeighSolicitRate / 10
-	forged := func(i int) []byte { // a new address for each i
-		if i < 250 {
-			return echo4Frame(t, netip.AddrFrom4([4]byte{198, 18, 0, byte(3 + i)}), ourIP4, []byte("f"))
-		}
-		src := netip.AddrFrom16([16]byte{0x20, 0x01, 0, 2, 8: 0xf1, 12: byte(i >> 24), 13: byte(i >> 16), 14: byte(i >> 8), 15: byte(i)})
-		return echo6Frame(t, src, ourIP6, []byte("f"))
-	}
 	// A neighbour we ask for first: it is in the table when the flood comes.
 	peer := netip.AddrFrom4([4]byte{198, 18, 0, 2})
 	if out := run(c, l, 0, echo4Frame(t, peer, ourIP4, []byte("p"))); countSolicits(t, out) != 1 {
@@ -47,21 +70,28 @@ func TestSolicitBudget(t *testing.T) {
 	}
 	var flood [][]byte
 	for i := range 1000 {
-		flood = append(flood, forged(i))
+		flood = append(flood, forgedEcho(t, i))
 	}
-	sent := countSolicits(t, run(c, l, 0, flood...))
+	out := run(c, l, 0, flood...)
+	sent := countSolicits(t, out)
 	if want := burst - 1 - burst/4; sent != want {
 		t.Fatalf("1000 new neighbours at one instant drew %d solicitations, want %d (a burst of %d less the first one's and its last quarter)", sent, want, burst)
 	}
-	if got := c.stats[DropSolicitLimit]; got != uint64(1000-sent) {
-		t.Fatalf("solicit_limit %d, want %d", got, 1000-sent)
+	if got, want := countSentToSender(out), 1000-sent; got != want || c.stats[NeighSentToSender] != uint64(want) {
+		t.Fatalf("%d replies to their senders' MACs (neigh_sent_to_sender %d), want %d", got, c.stats[NeighSentToSender], want)
+	}
+	if got := c.stats[DropSolicitLimit]; got != 0 {
+		t.Fatalf("solicit_limit %d, want 0: every frame refused a solicitation was a reply", got)
+	}
+	if c.neigh.n != 1+sent {
+		t.Fatalf("%d neighbour entries, want %d: replies sent to their senders make none", c.neigh.n, 1+sent)
 	}
 	// Two seconds of 10,000 new sources a second, 1 ms apart.
 	total := 0
 	for ms := 1; ms <= 2000; ms++ {
 		var fs [][]byte
 		for k := range 10 {
-			fs = append(fs, forged(1000+ms*10+k))
+			fs = append(fs, forgedEcho(t, 1000+ms*10+k))
 		}
 		now := mono.Time(0).Add(time.Duration(ms) * time.Millisecond)
 		total += countSolicits(t, run(c, l, now, fs...))
@@ -71,6 +101,39 @@ func TestSolicitBudget(t *testing.T) {
 	}
 	if total < NeighSolicitRate {
 		t.Fatalf("only %d solicitations in 2 s of flood: the budget should allow about %d", total, 2*NeighSolicitRate)
+	}
+}
+
+// With the budget spent, what does not answer the frame in hand from the
+// neighbour itself is dropped as solicit_limit: a reply to a sender behind
+// a router (the next hop is the router, not the sender), and a reply whose
+// sender's Ethernet source is a group address.
+func TestSolicitBudgetSendsOnlyRepliesToTheirSender(t *testing.T) {
+	l := newFakeLink(t)
+	c, err := NewCore(CoreConfig{MAC: ourMAC, Addrs: testAddrs, Routes: mustRoutes(t, "198.19.0.0/16=198.18.0.3")}, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c.solBud.takeNew(0) {
+	}
+	routed := echo4Frame(t, netip.AddrFrom4([4]byte{198, 19, 0, 9}), ourIP4, []byte("r"))
+	mac := forgedMAC(1)
+	copy(routed[6:12], mac[:])
+	group := forgedEcho(t, 2)
+	group[6] |= 1
+	out := run(c, l, 0, routed, group)
+	if n := countSentToSender(out); n != 0 || c.stats[NeighSentToSender] != 0 {
+		t.Fatalf("%d frames to a sender's MAC (neigh_sent_to_sender %d), want none", n, c.stats[NeighSentToSender])
+	}
+	if got := c.stats[DropSolicitLimit]; got != 2 {
+		t.Fatalf("solicit_limit %d, want 2", got)
+	}
+	// A frame the core originates (no frame in hand) is not sent to the
+	// last sender either.
+	c.SendEcho(netip.AddrFrom4([4]byte{198, 18, 0, 4}), 1, 1, nil, 0)
+	c.Flush()
+	if n := countSentToSender(l.take()); n != 0 || c.stats[DropSolicitLimit] != 3 {
+		t.Fatalf("an echo we originate: %d frames to a sender's MAC, solicit_limit %d (want 0 and 3)", n, c.stats[DropSolicitLimit])
 	}
 }
 

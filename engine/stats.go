@@ -25,7 +25,7 @@ const (
 	DropFragment        // IPv6 fragment headers cut short (fragments go to reassembly, frag.go)
 	DropUnresolved      // waited for a neighbour that did not answer, or the wait queue was full
 	DropNeighBudget     // waited for a neighbour, dropped oldest first: the core's budget of waiting frames was full
-	DropSolicitLimit    // for a new neighbour, when the core's solicitation budget (NeighSolicitRate) was spent
+	DropSolicitLimit    // for a new neighbour, when the core's solicitation budget (NeighSolicitRate) was spent and the frame was no reply to its sender's frame
 	DropVLANMismatch    // 802.1Q frames of another VLAN than ours (or tagged frames without --vlan)
 	DropVLANUntagged    // untagged frames on a core that is on a VLAN
 	ICMPIgnored         // ICMP/ICMPv6 messages that need no answer
@@ -49,6 +49,7 @@ const (
 	PollBusy           // loop turns that found work
 	PollIdle           // loop turns that found none
 	NeighEntries       // gauge
+	NeighSentToSender  // replies for a new neighbour sent to the Ethernet source of the frame they answer: the solicitation budget was spent
 	LinkRxRingEmpty    // link: receive polls that found nothing
 	LinkTxRingFull     // link: frames refused for lack of room on the tx ring
 	LinkFillRingEmpty  // link: times the pool had no frame for the fill ring
@@ -113,7 +114,7 @@ var counterNames = [numCounters]string{
 	NDSolicitsOut: "nd_solicits_out", NDAdvertsOut: "nd_adverts_out",
 	EchoRequestsIn: "echo_requests_in", EchoRepliesOut: "echo_replies_out", EchoRepliesIn: "echo_replies_in",
 	ICMPUnreachIn: "icmp_unreach_in", ICMPTooBigIn: "icmp_too_big_in", ICMPTooBigBelowMin: "icmp_too_big_below_min", TCPSegmentsIn: "tcp_segments_in", TCPSegmentsOut: "tcp_segments_out",
-	PollBusy: "poll_busy", PollIdle: "poll_idle", NeighEntries: "neighbour_entries",
+	PollBusy: "poll_busy", PollIdle: "poll_idle", NeighEntries: "neighbour_entries", NeighSentToSender: "neigh_sent_to_sender",
 	LinkRxRingEmpty: "rx_ring_empty", LinkTxRingFull: "tx_ring_full", LinkFillRingEmpty: "fill_ring_empty",
 	KernelRxDropped: "kernel_rx_dropped", KernelRxInvalid: "kernel_rx_invalid", KernelTxInvalid: "kernel_tx_invalid",
 	SteeredOut: "steered_out", SteeredIn: "steered_in", HandoffFull: "handoff_full",
