@@ -6,7 +6,7 @@
 //
 //	sudo go run ./perf/cmd/losscmp [--loss 0.001,0.01,0.02,0.05] [--delay 0,10ms]
 //	    [--direction send,recv] [--bytes 16777216] [--rounds 3]
-//	    [--pollstack NAME=BIN ...] [--sysctl NAME=VALUE ...] [--json FILE]
+//	    [--pollstack NAME=BIN ...] [--sysctl NAME=VALUE ...] [--kernel-cc cubic] [--json FILE]
 //
 // Direction send: the sender sits in NAME-a — pollstack's 'bench bulk'
 // over AF_XDP, or the kernel (a socket in NAME-a, with 198.18.0.1 on the
@@ -23,6 +23,11 @@
 // by the sender (until the receiver closes after the end of the stream),
 // and the RTOs and retransmissions are the kernel sender's (nstat in
 // NAME-b). The stall is measured only where this program receives.
+//
+// Both stacks run the same congestion control: pollstack's cc.algorithm
+// (cubic by default) and the kernel's --kernel-cc (cubic by default, set in
+// both namespaces; a namespace otherwise inherits the host's default, which
+// may be bbr, and bbr hardly slows for random loss at all).
 //
 // Several pollstack builds (--pollstack before=BIN --pollstack after=BIN)
 // run side by side in the same rounds, each round in a rotated order. A

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,10 +41,11 @@ type options struct {
 	Timeout   time.Duration
 	JSON      string
 	Direction string // as given, for the report
+	KernelCC  string // the kernel's congestion control in both namespaces
 }
 
 const usageText = `usage: losscmp [--loss LIST] [--delay LIST] [--direction send,recv] [--bytes N] [--rounds N]
-       [--pollstack NAME=BIN ...] [--sysctl NAME=VALUE ...] [--timeout D] [--json FILE]
+       [--pollstack NAME=BIN ...] [--sysctl NAME=VALUE ...] [--kernel-cc NAME] [--timeout D] [--json FILE]
 
 On one impaired test bed, moves --bytes through one TCP connection with
 pollstack at one end and with the Linux kernel in its place, for every
@@ -113,6 +115,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.Rounds, "rounds", 3, "rounds; each runs every stack once, in a rotated order")
 	fs.Var(&builds, "pollstack", "NAME=BIN: a pollstack program to measure (repeatable, side by side); default: ./cmd/pollstack built now, named pollstack")
 	fs.Var(&sysctls, "sysctl", "NAME=VALUE passed to every pollstack run (repeatable)")
+	fs.StringVar(&o.KernelCC, "kernel-cc", "cubic", "the kernel's congestion control in both namespaces (net.ipv4.tcp_congestion_control; added to the host's tcp_allowed_congestion_control for the run when missing); pollstack's is its cc.algorithm (cubic unless --sysctl says otherwise)")
 	fs.DurationVar(&o.Timeout, "timeout", 2*time.Minute, "give up a transfer after this long")
 	fs.StringVar(&o.JSON, "json", "", "also write the report as JSON to FILE")
 	if err := fs.Parse(args); err != nil {
@@ -145,8 +148,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o.Sysctl = sysctls
 	return o, harness.Check(fs, harness.NoArgs(fs.Args()), bad, harness.Rounds(o.Rounds),
 		harness.Want(o.Bytes >= 1<<16, "--bytes %d: want at least 65536", o.Bytes),
-		harness.Want(o.Timeout > 0, "--timeout %v: want a positive duration", o.Timeout))
+		harness.Want(o.Timeout > 0, "--timeout %v: want a positive duration", o.Timeout),
+		harness.Want(ccName.MatchString(o.KernelCC), "--kernel-cc %q: want a congestion control's name (letters, digits, _)", o.KernelCC))
 }
+
+var ccName = regexp.MustCompile(`^[a-z0-9_]{1,15}$`)
 
 func main() { harness.Main(parseFlags, run) }
 
@@ -171,14 +177,16 @@ type cell struct {
 }
 
 type report struct {
-	Command string        `json:"command"`
-	Bytes   int64         `json:"bytes"`
-	Rounds  int           `json:"rounds"`
-	Stacks  []string      `json:"stacks"`
-	Sysctl  []string      `json:"sysctl,omitempty"`
-	Bed     string        `json:"bed"`
-	Cells   []*cell       `json:"cells"`
-	Elapsed time.Duration `json:"elapsed_ns"`
+	Command string   `json:"command"`
+	Bytes   int64    `json:"bytes"`
+	Rounds  int      `json:"rounds"`
+	Stacks  []string `json:"stacks"`
+	Sysctl  []string `json:"sysctl,omitempty"`
+	// KernelCC is the kernel's congestion control in both namespaces.
+	KernelCC string        `json:"kernel_cc"`
+	Bed      string        `json:"bed"`
+	Cells    []*cell       `json:"cells"`
+	Elapsed  time.Duration `json:"elapsed_ns"`
 }
 
 func run(o options) int {
@@ -231,6 +239,11 @@ func measure(ctx context.Context, o options) (rep *report, err error) {
 	b := &bedInfo{name: bed.Name, nsA: bed.NsA, ifA: bed.IfaceA, nsB: bed.NsB, port: 9100}
 	// Per-frame loss: the kernel must hand the veth whole frames, not
 	// 64 KiB GSO batches that the loss program would drop as one.
+	restore, err := kernelCC(ctx, o.KernelCC, bed.NsA, bed.NsB)
+	if err != nil {
+		return nil, err
+	}
+	defer restore()
 	for _, c := range [][]string{
 		nsproc.NetnsArgs(bed.NsA, "ethtool", "-K", bed.IfaceA, "tso", "off", "gso", "off"),
 		nsproc.NetnsArgs(bed.NsB, "ethtool", "-K", bed.IfaceB, "tso", "off", "gso", "off"),
@@ -245,7 +258,7 @@ func measure(ctx context.Context, o options) (rep *report, err error) {
 	}
 	stacks = append(stacks, "kernel")
 	rep = &report{Command: "losscmp " + harness.Quote(os.Args[1:]), Bytes: o.Bytes, Rounds: o.Rounds, Stacks: stacks,
-		Sysctl: o.Sysctl, Bed: bed.String() + "; tso and gso off on both ends"}
+		Sysctl: o.Sysctl, KernelCC: o.KernelCC, Bed: bed.String() + "; tso and gso off on both ends"}
 	defer func() { rep.Elapsed = time.Since(start) }()
 	for _, delay := range o.Delay {
 		for _, loss := range o.Loss {
@@ -286,6 +299,42 @@ func measure(ctx context.Context, o options) (rep *report, err error) {
 		return rep, err
 	}
 	return rep, nil
+}
+
+// allowedCC is the host's list of congestion controls a namespace other
+// than the first may choose.
+const allowedCC = "/proc/sys/net/ipv4/tcp_allowed_congestion_control"
+
+// kernelCC makes cc the kernel's congestion control in the namespaces.
+// Outside the host's own namespace the kernel lets only the algorithms in
+// tcp_allowed_congestion_control be chosen (and a namespace inherits the
+// host's default, which may be bbr: a comparison under loss against bbr
+// measures bbr's disregard of loss, not recovery); cc is added to that
+// list for the run, and restore puts the list back.
+func kernelCC(ctx context.Context, cc string, nss ...string) (restore func(), err error) {
+	restore = func() {}
+	old, err := os.ReadFile(allowedCC)
+	if err != nil {
+		return restore, err
+	}
+	list := strings.Fields(string(old))
+	if !slices.Contains(list, cc) {
+		if err := os.WriteFile(allowedCC, []byte(strings.Join(append(list, cc), " ")), 0); err != nil {
+			return restore, fmt.Errorf("allowing %s in %s: %w (is the module loaded? see tcp_available_congestion_control)", cc, allowedCC, err)
+		}
+		restore = func() {
+			if err := os.WriteFile(allowedCC, old, 0); err != nil {
+				fmt.Fprintf(os.Stderr, "%s: restoring %s: %v\n", tool, allowedCC, err)
+			}
+		}
+	}
+	for _, ns := range nss {
+		if _, err := nsproc.Run(ctx, nsproc.NetnsArgs(ns, "sysctl", "-qw", "net.ipv4.tcp_congestion_control="+cc)...); err != nil {
+			restore()
+			return func() {}, fmt.Errorf("congestion control %s in %s: %w", cc, ns, err)
+		}
+	}
+	return restore, nil
 }
 
 // median takes each figure's median over the rounds.
@@ -619,7 +668,7 @@ func stallString(d time.Duration) string {
 
 // printReport writes the table: one line per cell and stack.
 func printReport(w io.Writer, r *report) {
-	fmt.Fprintf(w, "%s\n%s; %d bytes per connection, medians of %d rounds", r.Command, r.Bed, r.Bytes, r.Rounds)
+	fmt.Fprintf(w, "%s\n%s; the kernel's congestion control %s; %d bytes per connection, medians of %d rounds", r.Command, r.Bed, r.KernelCC, r.Bytes, r.Rounds)
 	if len(r.Sysctl) > 0 {
 		fmt.Fprintf(w, "; pollstack with %s", strings.Join(r.Sysctl, " "))
 	}

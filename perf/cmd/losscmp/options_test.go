@@ -15,7 +15,7 @@ func TestParseFlags(t *testing.T) {
 	o, err := parseFlags(nil, io.Discard)
 	if err != nil || !slices.Equal(o.Loss, []float64{0.001, 0.01, 0.02, 0.05}) ||
 		!slices.Equal(o.Delay, []time.Duration{0, 10 * time.Millisecond}) || !slices.Equal(o.Dirs, []string{"send", "recv"}) ||
-		o.Bytes != 16<<20 || o.Rounds != 3 || len(o.Builds) != 0 {
+		o.Bytes != 16<<20 || o.Rounds != 3 || len(o.Builds) != 0 || o.KernelCC != "cubic" {
 		t.Errorf("defaults %+v, %v", o, err)
 	}
 	o, err = parseFlags([]string{"--loss", "0.01,0.05", "--delay", "0", "--direction", "send", "--rounds", "5",
@@ -29,7 +29,8 @@ func TestParseFlags(t *testing.T) {
 		t.Errorf("-h: %v", err)
 	}
 	for _, bad := range [][]string{{"--nope"}, {"--loss", "1"}, {"--loss", "x"}, {"--delay", "6s"}, {"--direction", "up"},
-		{"--pollstack", "kernel=/a"}, {"--pollstack", "/a"}, {"--sysctl", "x"}, {"--bytes", "10"}, {"--rounds", "0"}, {"x"}} {
+		{"--pollstack", "kernel=/a"}, {"--pollstack", "/a"}, {"--sysctl", "x"}, {"--bytes", "10"}, {"--rounds", "0"}, {"x"},
+		{"--kernel-cc", ""}, {"--kernel-cc", "../bbr"}} {
 		var out bytes.Buffer
 		if _, err := parseFlags(bad, &out); err == nil || errors.Is(err, flag.ErrHelp) {
 			t.Errorf("%q accepted: %v", bad, err)
