@@ -103,6 +103,7 @@ type Conn struct {
 	tsRecentAge mono.Time
 	maxSeg      int  // TCP_MAXSEG: the most we send per segment (0: as negotiated)
 	bhActive    bool // black-hole detection lowered the MSS (pmtu.go)
+	bhPassed    bool // a full segment sent after snd_una's got through in this timeout streak: no black hole
 	bhSavedMSS  int  // the MSS before it did
 
 	// Round-trip time (RFC 6298).

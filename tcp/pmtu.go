@@ -30,6 +30,16 @@ import (
 // IPv6 the MSS of the minimum MTU, 1280); if the sixth timeout comes too,
 // the path is not a black hole after all and the MSS the connection had is
 // restored (FreeBSD's tcp_timer_rexmt).
+//
+// Unlike FreeBSD, a streak of timeouts is taken for a black hole only if
+// nothing says full-sized segments pass: when, at any timeout of the
+// streak, the receiver has SACKed a full segment's worth of contiguous
+// data above snd_una (data sent after the segment that keeps timing out
+// got through), the losses are not the path's MTU and the MSS stays. On a
+// path with random loss a lost segment whose retransmission is lost too
+// makes two timeouts in a row often enough (at 5% loss, a few times per
+// 16 MiB), and FreeBSD's rule then cut the MSS to 1200 and to 536 for the
+// rest of the connection, doubling the segments and the losses.
 
 // Path MTU bounds and defaults.
 const (
@@ -227,6 +237,18 @@ func (c *Conn) resendAll() {
 	c.sndNxt = c.sndUna
 }
 
+// fullSegmentSACKed reports whether the receiver holds a SACKed range of at
+// least one segment above snd_una.
+func (c *Conn) fullSegmentSACKed() bool {
+	seg := uint32(c.segSize())
+	for i := 0; i < c.sb.n; i++ {
+		if r := c.sb.ranges[i]; r.end.Sub(r.start) >= seg {
+			return true
+		}
+	}
+	return false
+}
+
 // blackholeDetect is run by a retransmission timeout of data (c.rexmits
 // counted already): on the second and fourth consecutive timeouts of a
 // full-sized segment it lowers the MSS, on the sixth it gives the old one
@@ -241,6 +263,13 @@ func (c *Conn) blackholeDetect() {
 	switch c.state {
 	case Established, CloseWait, FinWait1, LastAck, Closing:
 	default:
+		return
+	}
+	if c.rexmits == 1 {
+		c.bhPassed = false // a new streak
+	}
+	c.bhPassed = c.bhPassed || c.fullSegmentSACKed()
+	if c.bhPassed {
 		return
 	}
 	if c.rexmits >= 2 && c.rexmits < 6 && c.rexmits%2 == 0 && c.sndMax.Sub(c.sndUna) > uint32(c.segSize()) {

@@ -362,6 +362,44 @@ func TestPMTUDBlackholeFailedRestores(t *testing.T) {
 		StatPMTUDBlackholeActivatedMinMSS: 1, StatPMTUDBlackholeFailed: 1})
 }
 
+// Random loss is no black hole: the first segment and every copy of it
+// are lost while the receiver SACKs the full segments sent after it, so
+// the timeouts that follow (up to the fourth, where FreeBSD's rule would
+// have cut the MSS twice) leave the MSS alone. A streak without such SACKs
+// is still taken for a black hole (TestPMTUDBlackholeFallback).
+func TestPMTUDBlackholeNotOnRandomLoss(t *testing.T) {
+	p := newPeer(t, DefaultConfig())
+	c := p.open()
+	c.Write(make([]byte, 10*1448))
+	sent := dataSegs(p.take())
+	if len(sent) < 3 {
+		t.Fatalf("%d segments sent", len(sent))
+	}
+	last := sent[len(sent)-1]
+	p.advance(rtt)
+	p.sackACK(sent[0].Seq, sent[1].Seq, last.Seq.Add(uint32(len(last.Payload))))
+	before := *p.s.Stats()
+	for i := 0; p.s.Stats()[StatRexmtTimeo]-before[StatRexmtTimeo] < 4; i++ {
+		if i > 100 {
+			t.Fatal("no fourth timeout")
+		}
+		at, _ := p.s.NextTimer()
+		p.advance(at.Sub(p.now))
+		if mss := p.view().MSS; mss != 1460 {
+			t.Fatalf("after %d timeouts: MSS %d, want 1460", p.s.Stats()[StatRexmtTimeo]-before[StatRexmtTimeo], mss)
+		}
+		for _, s := range dataSegs(p.take()) {
+			if s.Seq == sent[0].Seq && len(s.Payload) != len(sent[0].Payload) {
+				t.Fatalf("the first segment went again at %d bytes, want %d", len(s.Payload), len(sent[0].Payload))
+			}
+		}
+	}
+	statsDelta(t, p.s, before, map[Stat]uint64{StatPMTUDBlackholeActivated: 0, StatPMTUDBlackholeActivatedMinMSS: 0})
+	if c.State() != Established {
+		t.Fatalf("state %v", c.State())
+	}
+}
+
 // The ICMP error path allocates nothing: taken, ignored, and the resend.
 func TestPacketTooBigAllocatesNothing(t *testing.T) {
 	p := newPeer(t, DefaultConfig())
