@@ -158,14 +158,15 @@ type Conn struct {
 	finSeq      flow.Seq // the FIN's sequence number, once queued
 	finRcvd     bool     // the peer's FIN is in order
 	ackNow      bool
-	forceData   bool // the persist timer overrides silly window avoidance
-	delAcked    int  // full segments received since the last ACK
-	ackBatch    bool // an ACK owed by the every-second-segment rule, sent at the end of the receive batch (Shard.EndBatch)
-	outBatch    bool // data written within the receive batch, sent at its end (Shard.EndBatch)
-	inAckList   bool // on the shard's list of batch ACKs
-	closedByApp bool // Close was called: nothing more will be read
-	notified    bool // Closed was delivered
-	lingering   bool // ended in order with unread bytes: kept for the application (release)
+	forceData   bool  // the persist timer overrides silly window avoidance
+	delAcked    int   // full segments received since the last ACK
+	ackBatch    bool  // an ACK owed by the every-second-segment rule, sent at the end of the receive batch (Shard.EndBatch)
+	quickAcks   uint8 // in-order segments still to acknowledge at once, after a loss was seen (input.go)
+	outBatch    bool  // data written within the receive batch, sent at its end (Shard.EndBatch)
+	inAckList   bool  // on the shard's list of batch ACKs
+	closedByApp bool  // Close was called: nothing more will be read
+	notified    bool  // Closed was delivered
+	lingering   bool  // ended in order with unread bytes: kept for the application (release)
 	keepalive   bool
 	reuseAddr   bool // SO_REUSEADDR, kept in TIME_WAIT for bind()
 	reusePort   bool // SO_REUSEPORT, kept in TIME_WAIT for bind()

@@ -125,7 +125,10 @@ func (c *Conn) input(seg *Segment) {
 					s.stats[StatRcvDupPack]++
 				}
 				d = uint32(len(payload))
-				c.ackNow = c.ackNow || len(payload) > 0
+				if len(payload) > 0 {
+					c.ackNow = true
+					c.quickAcks = quickAckSegs // the sender retransmits: it is recovering
+				}
 			} else {
 				s.stats[StatRcvPartDupPack]++
 			}
@@ -718,11 +721,15 @@ func (c *Conn) receiveData(seq flow.Seq, p []byte) {
 			c.rcv.n += int(next.Sub(c.rcvNxt))
 			c.rcvNxt = next
 			c.ackNow = true // a hole filled: ACK at once (RFC 5681 4.2)
+			c.quickAcks = quickAckSegs
 			return
 		}
 		c.delAcked++
 		switch {
 		case !s.cfg.DelayedAck:
+			c.ackNow = true
+		case c.quickAcks > 0:
+			c.quickAcks--
 			c.ackNow = true
 		case c.delAcked >= 2 && s.batching:
 			c.deferAck()
@@ -746,7 +753,19 @@ func (c *Conn) receiveData(seq flow.Seq, p []byte) {
 		}
 	}
 	c.ackNow = true // a duplicate ACK, with SACK blocks, at once
+	c.quickAcks = quickAckSegs
 }
+
+// quickAckSegs is how many in-order segments a receiver acknowledges one
+// by one after it saw a loss (data out of order, a hole filled, or a
+// segment it held already), instead of every second one with a delayed
+// ACK for a lone one. A sender recovering from a loss has a small window
+// (PRR sends about a segment per ACK, one after a timeout): a delayed ACK
+// then holds its next segment back for up to delacktime (40 ms), a
+// round trip hundreds of times the bed's. Linux's receiver does the same
+// (its quick-ACK mode, TCP_MAX_QUICKACKS segments); FreeBSD's ACKs at once
+// only while its reassembly queue is not empty.
+const quickAckSegs = 16
 
 // maxDSACKBack bounds how far below rcv_nxt a duplicate may start to be
 // reported: a segment older than a window and this much is no copy of

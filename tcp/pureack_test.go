@@ -32,3 +32,57 @@ func TestPureACKCarriesSndMaxAfterRTO(t *testing.T) {
 		t.Fatalf("pure ACK with seq %d, want snd_max %d (snd_nxt %d)", a.Seq, v.SndMax, v.SndNxt)
 	}
 }
+
+// After a loss the receiver acknowledges each in-order segment at once, for
+// quickAckSegs segments, then goes back to every second segment with a
+// delayed ACK for a lone one. Before any loss a lone segment waits.
+func TestQuickACKsAfterLoss(t *testing.T) {
+	p := newPeer(t, DefaultConfig())
+	p.open()
+	p.take()
+	b := make([]byte, 1000)
+	acks := func() int {
+		n := 0
+		for _, s := range p.take() {
+			if s.Flags&FlagACK != 0 && len(s.Payload) == 0 {
+				n++
+			}
+		}
+		return n
+	}
+	p.data(b)
+	if n := acks(); n != 0 {
+		t.Fatalf("a lone segment before any loss drew %d ACKs at once, want 0 (delayed)", n)
+	}
+	p.advance(DefaultConfig().DelAckTime)
+	if n := acks(); n != 1 {
+		t.Fatalf("the delayed ACK: %d ACKs", n)
+	}
+	// A loss: the second segment comes before the first.
+	hole := p.nxt
+	p.nxt = hole.Add(uint32(len(b)))
+	p.data(b)
+	if n := acks(); n != 1 {
+		t.Fatalf("a segment out of order drew %d ACKs at once, want 1", n)
+	}
+	p.nxt = hole
+	p.data(b)
+	if n := acks(); n != 1 {
+		t.Fatalf("the hole filled drew %d ACKs at once, want 1", n)
+	}
+	p.nxt = hole.Add(uint32(2 * len(b)))
+	for i := 0; i < quickAckSegs; i++ {
+		p.data(b)
+		if n := acks(); n != 1 {
+			t.Fatalf("in-order segment %d after the loss drew %d ACKs at once, want 1", i+1, n)
+		}
+	}
+	p.data(b)
+	if n := acks(); n != 0 {
+		t.Fatalf("segment %d after the loss drew %d ACKs at once, want 0 (quick ACKs are over)", quickAckSegs+1, n)
+	}
+	p.data(b)
+	if n := acks(); n != 1 {
+		t.Fatalf("the second segment of a pair drew %d ACKs, want 1", n)
+	}
+}
