@@ -30,6 +30,8 @@ import (
 // By default a few small runs; POLLSTACK_SOAK=1 runs the full soak (50 runs
 // of 64 MiB). The runs wait mostly on retransmission timers, not on the
 // CPU, so soakParallel of them go at once, each with its own two engines.
+// POLLSTACK_SOAK=gib runs two of 1 GiB each way with, besides the 5% loss,
+// 1% of the frames reordered and 0.1% duplicated each way.
 
 const (
 	soakStall    = 10 * time.Second
@@ -38,9 +40,14 @@ const (
 
 func TestSoakLossyEchoIsByteExact(t *testing.T) {
 	runs, size := 5, 4<<20
-	if os.Getenv("POLLSTACK_SOAK") == "1" {
+	faults := soakFaults
+	switch {
+	case os.Getenv("POLLSTACK_SOAK") == "1":
 		runs, size = 50, 64<<20
-	} else if testing.Short() {
+	case os.Getenv("POLLSTACK_SOAK") == "gib":
+		runs, size = 2, 1<<30
+		faults.Reorder, faults.Duplicate = 0.01, 0.001
+	case testing.Short():
 		runs, size = 2, 1<<20
 	}
 	start := time.Now()
@@ -52,7 +59,7 @@ func TestSoakLossyEchoIsByteExact(t *testing.T) {
 		go func(seed uint64) {
 			defer func() { <-sem; wg.Done() }()
 			t0 := time.Now()
-			st, err := soakRun(seed, size, 4096, 0)
+			st, err := soakRun(seed, size, 4096, faults)
 			if err != nil {
 				t.Errorf("seed %d: %v", seed, err)
 				return
@@ -74,7 +81,9 @@ func TestSoakEchoWithFewFramesIsByteExact(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			st, err := soakRun(seed, 1<<20, 16, 2*time.Millisecond)
+			f := soakFaults
+			f.Delay = 2 * time.Millisecond
+			st, err := soakRun(seed, 1<<20, 16, f)
 			if err != nil {
 				t.Errorf("seed %d: %v", seed, err)
 				return
@@ -197,12 +206,14 @@ func soakEngine(link rings.Link, mac net.HardwareAddr, addr string, listen []Lis
 // soakRun runs one echo of size bytes with faults seeded by seed, each end
 // with a pool of frames frames and its transmissions delayed by delay (the
 // link holds their frames meanwhile).
-func soakRun(seed uint64, size, frames int, delay time.Duration) (soakStats, error) {
+// soakFaults are the soak's faults on each end's transmissions.
+var soakFaults = rings.Faults{Drop: 0.05}
+
+func soakRun(seed uint64, size, frames int, loss rings.Faults) (soakStats, error) {
 	la, lb, err := rings.NewMemPair(rings.MemConfig{Frames: frames})
 	if err != nil {
 		return soakStats{}, err
 	}
-	loss := rings.Faults{Drop: 0.05, Delay: delay}
 	fa := rings.NewFaulty(la, rings.FaultConfig{Tx: loss, Seed: seed})
 	fb := rings.NewFaulty(lb, rings.FaultConfig{Tx: loss, Seed: seed ^ 0x9e3779b97f4a7c15})
 	echo := &soakEcho{}
