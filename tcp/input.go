@@ -811,9 +811,15 @@ func (c *Conn) copyUnheld(seq flow.Seq, off int, p []byte) {
 func (c *Conn) receiveFIN() {
 	c.rcvNxt++
 	c.finRcvd = true
+	switch c.state {
+	case Established:
+		c.setState(CloseWait)
+		c.delayFINAck()
+		return
+	}
 	c.ackNow = true
 	switch c.state {
-	case SynReceived, Established:
+	case SynReceived:
 		c.setState(CloseWait)
 	case FinWait1:
 		if c.sndUna == c.sndMax && c.finQueued {
@@ -825,6 +831,23 @@ func (c *Conn) receiveFIN() {
 	case FinWait2:
 		c.emit(c.sndNxt, 0, FlagACK)
 		c.setState(TimeWait)
+	}
+}
+
+// delayFINAck owes the ACK of a FIN that moved the connection to
+// CLOSE_WAIT as a delayed ACK, so that the application, which most often
+// closes its side as soon as it sees the end, sends it with its own FIN:
+// one segment instead of two, as Linux does (it enters its delayed-ACK
+// "ping-pong" mode on a FIN). FreeBSD acknowledges the FIN at once. The
+// delayed-ACK timer (delacktime) bounds the wait, far below the peer's
+// retransmission timeout; after a loss (quick ACKs) or with delayed ACKs
+// off it goes at once.
+func (c *Conn) delayFINAck() {
+	switch {
+	case !c.shard.cfg.DelayedAck || c.quickAcks > 0:
+		c.ackNow = true
+	case c.timers[timerDelAck] == 0:
+		c.armTimer(timerDelAck, c.shard.now.Add(c.shard.cfg.DelAckTime))
 	}
 }
 

@@ -459,7 +459,8 @@ func TestFreeBSD_tcp_timer_2msl_FinWait2Timeout(t *testing.T) {
 
 // RFC 9293 3.6 (case 2): the remote closes first. ESTABLISHED -> CLOSE_WAIT
 // (FIN received, ACKed), CLOSE_WAIT -> LAST_ACK (CLOSE, FIN sent), LAST_ACK
-// -> CLOSED (ACK of FIN).
+// -> CLOSED (ACK of FIN). The FIN's ACK is a delayed ACK (delayFINAck):
+// here the application closes later than delacktime, so it goes alone.
 func TestRFC9293_3_6_PassiveClose(t *testing.T) {
 	p := newPeer(t, DefaultConfig())
 	c := p.open()
@@ -473,6 +474,8 @@ func TestRFC9293_3_6_PassiveClose(t *testing.T) {
 	if !eof {
 		t.Fatal("Readable did not report EOF")
 	}
+	p.expectNone("the FIN's ACK waits for the application's close or delacktime")
+	p.advance(DefaultConfig().DelAckTime)
 	ack := p.expect("ACK of FIN", func(s sentSeg) bool { return s.Flags == FlagACK })
 	if ack.Ack != p.nxt {
 		t.Fatalf("ACK %v, want ack %d", ack, p.nxt)
@@ -499,6 +502,43 @@ func TestRFC9293_3_6_PassiveClose(t *testing.T) {
 	p.expectNone("the last ACK needs no answer")
 	stateCountsMatch(t, p.s)
 	statsDelta(t, p.s, before, map[Stat]uint64{StatClosed: 1, StatDrops: 0, StatSndCtrl: 1})
+}
+
+// An application that closes as soon as it sees the peer's FIN sends its
+// FIN with the ACK of the peer's, in one segment (Linux's behaviour; FreeBSD
+// sends two). After a loss the FIN is acknowledged at once.
+func TestFINAckRidesOnOurFIN(t *testing.T) {
+	p := newPeer(t, DefaultConfig())
+	c := p.open()
+	p.h.onReadable = func(c *Conn) {
+		if c.EOF() {
+			c.Close()
+		}
+	}
+	p.fin()
+	segs := p.take()
+	if len(segs) != 1 || segs[0].Flags != FlagFIN|FlagACK || segs[0].Ack != p.nxt {
+		t.Fatalf("sent %v, want one FIN|ACK acknowledging the peer's FIN (ack %d)", segs, p.nxt)
+	}
+	if c.State() != LastAck {
+		t.Fatalf("state %v, want LAST_ACK", c.State())
+	}
+
+	// After a segment out of order, the FIN is acknowledged at once.
+	p = newPeer(t, DefaultConfig())
+	c = p.open()
+	hole := p.nxt
+	p.nxt = hole.Add(10)
+	p.data(make([]byte, 10))
+	p.nxt = hole
+	p.data(make([]byte, 10))
+	p.nxt = hole.Add(20)
+	p.take()
+	p.fin()
+	p.expect("ACK of FIN at once after a loss", func(s sentSeg) bool { return s.Flags == FlagACK && s.Ack == p.nxt })
+	if c.State() != CloseWait {
+		t.Fatalf("state %v", c.State())
+	}
 }
 
 // RFC 9293 3.6 (case 3, figure 13): simultaneous close. FIN_WAIT_1 ->
