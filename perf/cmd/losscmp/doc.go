@@ -6,7 +6,8 @@
 //
 //	sudo go run ./perf/cmd/losscmp [--loss 0.001,0.01,0.02,0.05] [--delay 0,10ms]
 //	    [--direction send,recv] [--bytes 16777216] [--rounds 3]
-//	    [--pollstack NAME=BIN ...] [--sysctl NAME=VALUE ...] [--kernel-cc cubic] [--json FILE]
+//	    [--pollstack NAME=BIN ...] [--sysctl NAME=VALUE ...] [--kernel-cc cubic]
+//	    [--stack-cpu 0] [--peer-cpu 1] [--json FILE]
 //
 // Direction send: the sender sits in NAME-a — pollstack's 'bench bulk'
 // over AF_XDP, or the kernel (a socket in NAME-a, with 198.18.0.1 on the
@@ -23,6 +24,13 @@
 // by the sender (until the receiver closes after the end of the stream),
 // and the RTOs and retransmissions are the kernel sender's (nstat in
 // NAME-b). The stall is measured only where this program receives.
+//
+// The end under test (pollstack's process, or the kernel socket's thread
+// in its place) runs on --stack-cpu (0) and the kernel's end in NAME-b on
+// --peer-cpu (1). Left to the scheduler on a 2-CPU machine, the peer's
+// program shared a CPU with pollstack's busy-polling loop, read late, and
+// the Linux receiver, whose ACK waits for the reader or its 40 ms timer,
+// stalled pollstack's sends for 40-50 ms at a time.
 //
 // Both stacks run the same congestion control: pollstack's cc.algorithm
 // (cubic by default) and the kernel's --kernel-cc (cubic by default, set in

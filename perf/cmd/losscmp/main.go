@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,10 +43,13 @@ type options struct {
 	JSON      string
 	Direction string // as given, for the report
 	KernelCC  string // the kernel's congestion control in both namespaces
+	StackCPU  int    // where the end under test runs (NAME-a): pollstack, or the kernel socket in its place
+	PeerCPU   int    // where the kernel's end in NAME-b runs
 }
 
 const usageText = `usage: losscmp [--loss LIST] [--delay LIST] [--direction send,recv] [--bytes N] [--rounds N]
-       [--pollstack NAME=BIN ...] [--sysctl NAME=VALUE ...] [--kernel-cc NAME] [--timeout D] [--json FILE]
+       [--pollstack NAME=BIN ...] [--sysctl NAME=VALUE ...] [--kernel-cc NAME] [--stack-cpu N] [--peer-cpu N]
+       [--timeout D] [--json FILE]
 
 On one impaired test bed, moves --bytes through one TCP connection with
 pollstack at one end and with the Linux kernel in its place, for every
@@ -116,6 +120,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Var(&builds, "pollstack", "NAME=BIN: a pollstack program to measure (repeatable, side by side); default: ./cmd/pollstack built now, named pollstack")
 	fs.Var(&sysctls, "sysctl", "NAME=VALUE passed to every pollstack run (repeatable)")
 	fs.StringVar(&o.KernelCC, "kernel-cc", "cubic", "the kernel's congestion control in both namespaces (net.ipv4.tcp_congestion_control; added to the host's tcp_allowed_congestion_control for the run when missing); pollstack's is its cc.algorithm (cubic unless --sysctl says otherwise)")
+	fs.IntVar(&o.StackCPU, "stack-cpu", 0, "the CPU the end under test runs on: pollstack's process (its loop too), or the kernel socket's thread in its place; -1: anywhere")
+	fs.IntVar(&o.PeerCPU, "peer-cpu", 1, "the CPU the kernel's end in NAME-b runs on (its socket's thread); -1: anywhere. Apart from --stack-cpu, so that a busy-polling pollstack does not take the CPU its peer needs to read and acknowledge")
 	fs.DurationVar(&o.Timeout, "timeout", 2*time.Minute, "give up a transfer after this long")
 	fs.StringVar(&o.JSON, "json", "", "also write the report as JSON to FILE")
 	if err := fs.Parse(args); err != nil {
@@ -149,6 +155,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	return o, harness.Check(fs, harness.NoArgs(fs.Args()), bad, harness.Rounds(o.Rounds),
 		harness.Want(o.Bytes >= 1<<16, "--bytes %d: want at least 65536", o.Bytes),
 		harness.Want(o.Timeout > 0, "--timeout %v: want a positive duration", o.Timeout),
+		harness.Want(o.StackCPU >= -1 && o.StackCPU < runtime.NumCPU(), "--stack-cpu %d: want -1 or a CPU below %d", o.StackCPU, runtime.NumCPU()),
+		harness.Want(o.PeerCPU >= -1 && o.PeerCPU < runtime.NumCPU(), "--peer-cpu %d: want -1 or a CPU below %d", o.PeerCPU, runtime.NumCPU()),
 		harness.Want(ccName.MatchString(o.KernelCC), "--kernel-cc %q: want a congestion control's name (letters, digits, _)", o.KernelCC))
 }
 
@@ -383,7 +391,7 @@ type received struct {
 
 // listen opens a listener in namespace ns and receives one connection on
 // it to the end, closing it then; the result comes on the channel.
-func listen(ctx context.Context, ns, addr string) (<-chan received, error) {
+func listen(ctx context.Context, ns, addr string, cpu int) (<-chan received, error) {
 	var l net.Listener
 	if err := netns.Do(ns, func() (err error) {
 		l, err = net.Listen("tcp4", addr)
@@ -393,14 +401,25 @@ func listen(ctx context.Context, ns, addr string) (<-chan received, error) {
 	}
 	ch := make(chan received, 1)
 	go func() {
+		var r received
+		if err := harness.OnCPU(cpu, func() error { r = receive(ctx, l); return nil }); err != nil {
+			r.err = err
+		}
+		ch <- r
+	}()
+	return ch, nil
+}
+
+// receive accepts one connection on l and reads it to its end.
+func receive(ctx context.Context, l net.Listener) (r received) {
+	{
 		defer l.Close()
 		if dl, ok := ctx.Deadline(); ok {
 			_ = l.(*net.TCPListener).SetDeadline(dl) // a listener's deadline cannot fail
 		}
 		c, err := l.Accept()
 		if err != nil {
-			ch <- received{err: err}
-			return
+			return received{err: err}
 		}
 		defer c.Close()
 		if dl, ok := ctx.Deadline(); ok {
@@ -408,7 +427,6 @@ func listen(ctx context.Context, ns, addr string) (<-chan received, error) {
 		}
 		start := time.Now()
 		last := start
-		var r received
 		buf := make([]byte, 256<<10)
 		for {
 			n, err := c.Read(buf)
@@ -427,9 +445,8 @@ func listen(ctx context.Context, ns, addr string) (<-chan received, error) {
 			}
 		}
 		r.dur = last.Sub(start)
-		ch <- r
-	}()
-	return ch, nil
+		return r
+	}
 }
 
 // wait takes the receiver's result and checks that it got everything.
@@ -450,7 +467,7 @@ func wait(ctx context.Context, ch <-chan received, want int64) (received, error)
 
 // sendPollstack: pollstack's bench bulk in NAME-a sends to a socket in NAME-b.
 func sendPollstack(ctx context.Context, o options, b *bedInfo, bin string) (result, error) {
-	ch, err := listen(ctx, b.nsB, fmt.Sprintf("%s:%d", peerIP, b.port))
+	ch, err := listen(ctx, b.nsB, fmt.Sprintf("%s:%d", peerIP, b.port), o.PeerCPU)
 	if err != nil {
 		return result{}, err
 	}
@@ -459,6 +476,7 @@ func sendPollstack(ctx context.Context, o options, b *bedInfo, bin string) (resu
 	for _, s := range o.Sysctl {
 		args = append(args, "--sysctl", s)
 	}
+	args = onCPUArgs(o.StackCPU, args)
 	out, err := exec.CommandContext(ctx, args[0], args[1:]...).Output()
 	if err != nil {
 		var ee *exec.ExitError
@@ -498,7 +516,7 @@ func withKernelAddr(ctx context.Context, b *bedInfo, fn func() (result, error)) 
 // sendKernel: a kernel socket in NAME-a sends to a socket in NAME-b.
 func sendKernel(ctx context.Context, o options, b *bedInfo) (result, error) {
 	return withKernelAddr(ctx, b, func() (result, error) {
-		ch, err := listen(ctx, b.nsB, fmt.Sprintf("%s:%d", peerIP, b.port))
+		ch, err := listen(ctx, b.nsB, fmt.Sprintf("%s:%d", peerIP, b.port), o.PeerCPU)
 		if err != nil {
 			return result{}, err
 		}
@@ -506,7 +524,7 @@ func sendKernel(ctx context.Context, o options, b *bedInfo) (result, error) {
 		if err != nil {
 			return result{}, err
 		}
-		if _, err := kernelSend(ctx, b.nsA, localIP, fmt.Sprintf("%s:%d", peerIP, b.port), o.Bytes); err != nil {
+		if _, err := kernelSend(ctx, b.nsA, localIP, fmt.Sprintf("%s:%d", peerIP, b.port), o.Bytes, o.StackCPU); err != nil {
 			return result{}, err
 		}
 		r, err := wait(ctx, ch, o.Bytes)
@@ -528,7 +546,7 @@ func recvPollstack(ctx context.Context, o options, b *bedInfo, bin string) (res 
 	for _, s := range o.Sysctl {
 		args = append(args, "--sysctl", s)
 	}
-	p, err := nsproc.Start(args, "app discard on TCP port")
+	p, err := nsproc.Start(onCPUArgs(o.StackCPU, args), "app discard on TCP port")
 	if err != nil {
 		return result{}, err
 	}
@@ -546,7 +564,7 @@ func recvPollstack(ctx context.Context, o options, b *bedInfo, bin string) (res 
 // recvKernel: the kernel in NAME-b sends to a socket in NAME-a.
 func recvKernel(ctx context.Context, o options, b *bedInfo) (result, error) {
 	return withKernelAddr(ctx, b, func() (result, error) {
-		ch, err := listen(ctx, b.nsA, fmt.Sprintf("%s:%d", localIP, b.port))
+		ch, err := listen(ctx, b.nsA, fmt.Sprintf("%s:%d", localIP, b.port), o.StackCPU)
 		if err != nil {
 			return result{}, err
 		}
@@ -570,7 +588,7 @@ func kernelSender(ctx context.Context, o options, b *bedInfo) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	d, err := kernelSend(ctx, b.nsB, peerIP, fmt.Sprintf("%s:%d", localIP, b.port), o.Bytes)
+	d, err := kernelSend(ctx, b.nsB, peerIP, fmt.Sprintf("%s:%d", localIP, b.port), o.Bytes, o.PeerCPU)
 	if err != nil {
 		return result{}, err
 	}
@@ -585,7 +603,25 @@ func kernelSender(ctx context.Context, o options, b *bedInfo) (result, error) {
 // kernelSend connects from a kernel socket in ns (bound to src) to dst,
 // writes n bytes, shuts its side and waits for the peer to close. It
 // returns the time from the connect to the peer's close.
-func kernelSend(ctx context.Context, ns, src, dst string, n int64) (time.Duration, error) {
+func kernelSend(ctx context.Context, ns, src, dst string, n int64, cpu int) (d time.Duration, err error) {
+	err = harness.OnCPU(cpu, func() (err error) {
+		d, err = kernelSendHere(ctx, ns, src, dst, n)
+		return err
+	})
+	return d, err
+}
+
+// onCPUArgs runs the pollstack command args under taskset on cpu, its
+// loop pinned there too (--cores), or as it is for -1.
+func onCPUArgs(cpu int, args []string) []string {
+	if cpu < 0 {
+		return args
+	}
+	return append([]string{"taskset", "-c", strconv.Itoa(cpu)}, append(args, "--cores", strconv.Itoa(cpu))...)
+}
+
+// kernelSendHere is kernelSend on the calling thread.
+func kernelSendHere(ctx context.Context, ns, src, dst string, n int64) (time.Duration, error) {
 	var c net.Conn
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
 	start := time.Now()
