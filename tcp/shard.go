@@ -57,6 +57,11 @@ type Shard struct {
 
 	tw *tw.Table // TIME_WAIT: compressed entries, not connections
 
+	// closing holds the connections CloseAll has still to close.
+	closing []*Conn
+	// closeAll is set once CloseAll has begun.
+	closeAll bool
+
 	challengeSec   int64
 	challengeCount int
 	nextPort       uint16
