@@ -1,6 +1,7 @@
 package tcp
 
 import (
+	"reflect"
 	"testing"
 )
 
@@ -85,5 +86,47 @@ func TestCloseAllWithoutABoundClosesAll(t *testing.T) {
 		if c.State() != FinWait1 {
 			t.Errorf("connection %d: %v, want FIN_WAIT_1", i, c.State())
 		}
+	}
+}
+
+// Once most connections are gone the shard moves the rest to a new table
+// (a Go map keeps the room it grew to), and every one left is still
+// found: a segment reaches it.
+func TestConnectionTableShrinksOnceMostConnectionsAreGone(t *testing.T) {
+	defer func(peak int) { connsShrinkPeak = peak }(connsShrinkPeak)
+	connsShrinkPeak = 1024
+	p := newPeer(t, DefaultConfig())
+	const n, keep = 1100, 10
+	var conns []*Conn
+	for i := range n {
+		p.tuple.RemotePort, p.hiSet = uint16(1024+i), false // a connection of its own
+		conns = append(conns, p.open())
+	}
+	p.s.Tick(p.now) // the shard sees its peak
+	table := reflect.ValueOf(p.s.conns).Pointer()
+	for _, c := range conns[keep:] {
+		p.tuple = c.Tuple()
+		p.nxt = p.iss + 1
+		p.send(FlagRST, nil)
+	}
+	p.take()
+	if len(p.s.conns) != keep {
+		t.Fatalf("%d connections in the table, want %d", len(p.s.conns), keep)
+	}
+	p.s.Tick(p.now)
+	if reflect.ValueOf(p.s.conns).Pointer() == table {
+		t.Fatal("the table was not made anew")
+	}
+	for i, c := range conns[:keep] {
+		if tableConn(p.s, c.Tuple()) != c {
+			t.Fatalf("connection %d is not in the new table", i)
+		}
+	}
+	// A segment still finds its connection: the peer's data arrives.
+	p.tuple, p.c, p.hi, p.hiSet = conns[0].Tuple(), conns[0], conns[0].sndNxt, true
+	p.nxt = p.iss + 1
+	p.data([]byte("after"))
+	if got := p.srv.data.String(); got != "after" {
+		t.Fatalf("the application read %q, want %q", got, "after")
 	}
 }
