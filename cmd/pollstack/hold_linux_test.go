@@ -284,6 +284,7 @@ func TestIdleConnectionsHeldOnTheBed(t *testing.T) {
 	t.Logf("%d curls while held %d s: median %.2f ms, p99 %.2f ms, worst %.2f ms", len(times), secs, times[len(times)/2], p99, times[len(times)-1])
 
 	// Gone: the clients close, serve's memory comes back.
+	t.Logf("before the close, the clients' kernel: %s", clientAborts(bed.NsB))
 	closed := time.Now()
 	phase("close")
 	// POLLSTACK_HOLD_TRACE=PATH writes a Go execution trace of serve's
@@ -345,16 +346,7 @@ func TestIdleConnectionsHeldOnTheBed(t *testing.T) {
 		t.Errorf("%.0f connections left after every client closed: %s; kernel_rx_dropped %.0f", left, strings.Join(states, ", "),
 			metricValue(m, `pollstack_kernel_rx_dropped_total{core="0"}`))
 		t.Logf("the clients' sockets: %v", socketStates(bed.NsB))
-		// How the clients' kernel ended connections other than in order.
-		if out, err := exec.Command("ip", "netns", "exec", bed.NsB, "nstat", "-az").Output(); err == nil {
-			var abort []string
-			for _, line := range strings.Split(string(out), "\n") {
-				if f := strings.Fields(line); len(f) >= 2 && f[1] != "0" && (strings.Contains(f[0], "Abort") || strings.Contains(f[0], "Overflow") || strings.Contains(f[0], "Orphan") || strings.Contains(f[0], "RST") || strings.Contains(f[0], "Rst")) {
-					abort = append(abort, f[0]+" "+f[1])
-				}
-			}
-			t.Logf("the clients' kernel: %s", strings.Join(abort, ", "))
-		}
+		t.Logf("the clients' kernel: %s", clientAborts(bed.NsB))
 	}
 	if os.Getenv("POLLSTACK_HOLD_PROFILE") != "" {
 		if resp, err := http.Get("http://" + s.metrics + "/debug/pprof/heap?gc=1"); err == nil {
@@ -425,6 +417,23 @@ func watchServe(t *testing.T, bed *testbed.Bed, metrics string) (phase func(name
 		mu.Unlock()
 	}
 	return phase, func() { close(done); <-finished }
+}
+
+// clientAborts returns the counters of the namespace ns's kernel that
+// say how it ended connections other than in order (nstat).
+func clientAborts(ns string) string {
+	out, err := exec.Command("ip", "netns", "exec", ns, "nstat", "-az").Output()
+	if err != nil {
+		return err.Error()
+	}
+	var abort []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[1] != "0" && (strings.Contains(f[0], "Abort") ||
+			strings.Contains(f[0], "Overflow") || strings.Contains(f[0], "Rsts")) {
+			abort = append(abort, f[0]+" "+f[1])
+		}
+	}
+	return strings.Join(abort, ", ")
 }
 
 // socketStates counts the TCP sockets of the namespace ns by state.
