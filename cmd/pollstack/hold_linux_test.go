@@ -137,12 +137,12 @@ func TestIdleConnectionsHeldOnTheBed(t *testing.T) {
 	// The clients close 20,000 connections a second in all (see
 	// holdConnections).
 	const closeRate = 20000
-	// The holders are as many processes as a thousand connections need,
-	// and the kernel puts some of them on serve's CPU: at an equal share
-	// with them serve's loop waits for its CPU most of the time while they
-	// close, and the kernel drops what arrives meanwhile (docs/benchmarks.md).
-	// --loop-nice gives it its CPU first, as the kernel's own receive
-	// path has it.
+	// The holders are one process per 15,000 connections, and the kernel
+	// puts some of them on serve's CPU: at an equal share with them (and
+	// with whatever else runs there) serve's loop waited for its CPU most
+	// of the time while they closed, and the kernel dropped what arrived
+	// meanwhile (docs/benchmarks.md). --loop-nice gives it its CPU first,
+	// as the kernel's own receive path has it.
 	args := []string{"--app", "http", "--port", "8080", "--http-header-timeout", "0", "--http-keepalive-timeout", "0", "--loop-nice", "-20"}
 	// POLLSTACK_HOLD_SERVE_FLAGS adds flags to serve's (after the bed's
 	// and these, so "--idle-sleep-after 0" busy-polls and "--loop-nice 0"
