@@ -86,8 +86,9 @@ func NewLoop(cpu int, pin bool, w Worker, idle IdlePolicy) *Loop {
 // CPU with every other thread the kernel puts there: at the same nice
 // value it gets an equal share, so ten busy processes on its CPU leave it
 // a tenth, and while it waits its rx ring fills and the kernel drops what
-// arrives. A lower nice value gives it the weight of the kernel's own
-// receive path, which runs before any process (docs/architecture.md).
+// arrives. A lower nice value gives it more of its CPU, nearly all of it
+// at -20, as the kernel's own receive path (softirq, before any process)
+// has (docs/architecture.md).
 func (l *Loop) SetNice(n int) { l.nice = n }
 
 // Pinned reports whether the loop is pinned to its CPU.
