@@ -7,6 +7,12 @@ import "runtime"
 // Pin is a no-op where the OS has no affinity call we use.
 func Pin(cpu int) error { return nil }
 
+// SetNice is a no-op where the OS has no per-thread priority call we use.
+func SetNice(n int) error { return nil }
+
+// Nice returns 0 where SetNice does nothing.
+func Nice() (int, error) { return 0, nil }
+
 // Online returns CPUs 0..NumCPU-1.
 func Online() ([]int, error) {
 	cpus := make([]int, runtime.NumCPU())

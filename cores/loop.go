@@ -57,6 +57,7 @@ func Now() mono.Time { return mono.Time(time.Since(epoch)) }
 type Loop struct {
 	cpu    int
 	pin    bool
+	nice   int // the pinned thread's nice value; 0 leaves it
 	worker Worker
 	idle   IdlePolicy
 	mail   chan func(now mono.Time)
@@ -78,6 +79,17 @@ func NewLoop(cpu int, pin bool, w Worker, idle IdlePolicy) *Loop {
 	return &Loop{cpu: cpu, pin: pin, worker: w, idle: idle,
 		mail: make(chan func(now mono.Time), MailboxSize), done: make(chan struct{})}
 }
+
+// SetNice gives the loop's thread the nice value n (-20..19; lower runs
+// first) once it is pinned; 0, the default, leaves the thread's. Call it
+// before Start; an unpinned loop ignores it. A pinned loop competes for its
+// CPU with every other thread the kernel puts there: at the same nice
+// value it gets an equal share, so ten busy processes on its CPU leave it
+// a tenth, and while it waits its rx ring fills and the kernel drops what
+// arrives. A lower nice value gives it more of its CPU, nearly all of it
+// at -20, as the kernel's own receive path (softirq, before any process)
+// has (docs/architecture.md).
+func (l *Loop) SetNice(n int) { l.nice = n }
 
 // Pinned reports whether the loop is pinned to its CPU.
 func (l *Loop) Pinned() bool { return l.pin }
@@ -161,7 +173,11 @@ func (l *Loop) run(started chan<- error) {
 		// in-memory link, tests) stays an ordinary goroutine: waking a
 		// goroutine locked to a thread costs a thread switch each time.
 		runtime.LockOSThread()
-		if err := Pin(l.cpu); err != nil {
+		err := Pin(l.cpu)
+		if err == nil && l.nice != 0 {
+			err = SetNice(l.nice)
+		}
+		if err != nil {
 			l.err = err
 			l.stop.Store(true)
 			started <- err

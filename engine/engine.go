@@ -43,6 +43,9 @@ type Config struct {
 	CPUs []int
 	// Pin pins each loop's thread to its CPU.
 	Pin bool
+	// LoopNice, when not 0, is the nice value of each pinned loop's
+	// thread (cores.Loop.SetNice; -20..19, lower runs first).
+	LoopNice int
 	// Idle is the loops' idle policy.
 	Idle cores.IdlePolicy
 	// Sink makes every core count and drop what it receives (a raw sink).
@@ -200,7 +203,9 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 			}
 		}
 		e.cores = append(e.cores, c)
-		e.loops = append(e.loops, cores.NewLoop(cfg.CPUs[i], cfg.Pin, c, cfg.Idle))
+		l := cores.NewLoop(cfg.CPUs[i], cfg.Pin, c, cfg.Idle)
+		l.SetNice(cfg.LoopNice)
+		e.loops = append(e.loops, l)
 	}
 	for _, c := range e.cores {
 		c.ports, c.udp = e.ports, e.udp

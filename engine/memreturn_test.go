@@ -12,7 +12,7 @@ import (
 	"github.com/pollstack/pollstack/tcp"
 )
 
-var memHold [][]byte
+var memHold, memGarbage [][]byte
 
 func heapFree() uint64 {
 	s := []metrics.Sample{{Name: "/memory/classes/heap/free:bytes"}}
@@ -93,5 +93,59 @@ func TestEngineGivesBackAfterConnectionsWent(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if n := e.MemoryReturns(); n != 1 {
 		t.Fatalf("given back %d times: the peak should start again from 2000", n)
+	}
+}
+
+// What the connections leave to the collector after the return their fall
+// made (pools trimmed later) is given back at the next checks, even while
+// the heap keeps more than twice as much live; past those checks, free heap
+// that small is left alone again.
+func TestEngineGivesBackWhatGoneConnectionsLeaveLater(t *testing.T) {
+	e, err := New(Config{MAC: ourMAC, CPUs: []int{0}, Addrs: []netip.Prefix{netip.MustParsePrefix("198.18.0.1/24")},
+		MemoryReturn: 50 * time.Millisecond}, []rings.Link{newFakeLink(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	debug.FreeOSMemory()
+	for range 64 { // live, so that 16 MiB free is less than twice the live heap
+		memHold = append(memHold, make([]byte, 1<<20))
+	}
+	defer func() { memHold = nil }()
+	states := &e.cores[0].tcpPub.states
+	states[tcp.Established].Store(5000)
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop()
+	time.Sleep(100 * time.Millisecond)
+	states[tcp.Established].Store(0)
+	waitReturns := func(want uint64, within time.Duration) uint64 {
+		deadline := time.Now().Add(within)
+		for e.MemoryReturns() < want && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		return e.MemoryReturns()
+	}
+	if n := waitReturns(1, 5*time.Second); n != 1 {
+		t.Fatalf("given back %d times after the connections went, want once", n)
+	}
+	garbage := func() {
+		for range 16 {
+			memGarbage = append(memGarbage, make([]byte, 1<<20))
+		}
+		memGarbage = nil
+		runtime.GC()
+	}
+	garbage() // what the connections left, collected after the first return
+	if n := waitReturns(2, 5*time.Second); n != 2 {
+		t.Fatalf("given back %d times; the 16 MiB the connections left later were not (%d bytes free)", n, heapFree())
+	}
+	// Past the follow-up checks (3 of 50 ms) a steady heap is left alone.
+	time.Sleep(300 * time.Millisecond)
+	before := e.MemoryReturns()
+	garbage()
+	time.Sleep(300 * time.Millisecond)
+	if n := e.MemoryReturns(); n != before {
+		t.Fatalf("given back %d times more with no fall of the connections and 16 MiB free of 80", n-before)
 	}
 }

@@ -25,6 +25,7 @@ func (s *Shard) Tick(now mono.Time) {
 	}
 	s.wheel.advance(now, fireTimers)
 	s.pool.trim(now)
+	s.shrinkConns()
 	if n := s.tw.Expire(now); n > 0 {
 		s.stats[StatClosed] += uint64(n)
 	}

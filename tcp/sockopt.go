@@ -197,12 +197,37 @@ func (l *Listener) SetBacklog(n int) {
 // CloseAll closes every listener and every connection of the shard as the
 // application would (a FIN after the data already written), for an
 // orderly stop: the connections then finish their close, into TIME_WAIT
-// where they closed first.
-func (s *Shard) CloseAll() {
-	for _, l := range s.listeners {
-		l.Close()
+// where they closed first. It closes at most max connections a call
+// (every one when max <= 0) and reports whether it has closed all that
+// the shard had when the first call came; the caller calls it again, from
+// later turns of the core's loop, until it has. Each close sends a FIN:
+// a million of them in one turn would keep the core from receiving, and
+// its caller from stopping, for seconds.
+func (s *Shard) CloseAll(max int) (done bool) {
+	if !s.closeAll {
+		s.closeAll = true
+		for _, l := range s.listeners {
+			l.Close()
+		}
+		s.closing = make([]*Conn, 0, len(s.conns))
+		for _, c := range s.conns {
+			s.closing = append(s.closing, c)
+		}
 	}
-	for _, c := range s.conns {
-		c.Close()
+	n := len(s.closing)
+	if max > 0 {
+		n = min(n, max)
 	}
+	for i, c := range s.closing[:n] {
+		if c.shard == s { // not freed since: a freed block may serve another connection
+			c.Close()
+		}
+		s.closing[i] = nil
+	}
+	s.closing = s.closing[n:]
+	if len(s.closing) == 0 {
+		s.closing = nil
+		return true
+	}
+	return false
 }

@@ -35,6 +35,7 @@ type engineFlags struct {
 	acceptRA             bool
 	vlan                 int
 	sleepAfter, ringSize int
+	loopNice             int
 	frames               int
 	statsEvery           time.Duration
 	faults               rings.Faults
@@ -76,6 +77,7 @@ func (f *engineFlags) register(fs *flag.FlagSet, cmd string) {
 	fs.StringVar(&f.cores, "cores", "0", "CPU list, one loop and one interface queue per CPU, e.g. 0 or 0,1 or 0-3")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on HOST:PORT at /metrics, and the Go profiler at /debug/pprof/ (default off)")
 	fs.IntVar(&f.sleepAfter, "idle-sleep-after", 0, "sleep in poll(2) after this many empty polls (0: busy-poll)")
+	fs.IntVar(&f.loopNice, "loop-nice", 0, "nice value of each core's loop thread, -20..19 (lower runs first; 0: left as it is): below the other processes on its CPU, the loop gets its CPU before them instead of an equal share, so they do not leave its rx ring to overflow")
 	fs.IntVar(&f.ringSize, "ring-size", rings.DefaultXDPRingSize, "descriptors in each AF_XDP ring (power of two)")
 	fs.IntVar(&f.frames, "frames", 0, "UMEM frames per core (0: from --ring-size, docs/tunables.md)")
 	fs.DurationVar(&f.statsEvery, "stats-interval", 10*time.Second, "print per-core rates this often on stderr, at least 100ms (0: never)")
@@ -131,6 +133,9 @@ func (f *engineFlags) check() error {
 	}
 	if f.sleepAfter < 0 {
 		return usagef("%s: --idle-sleep-after %d: want 0 or more", f.cmd, f.sleepAfter)
+	}
+	if f.loopNice < -20 || f.loopNice > 19 {
+		return usagef("%s: --loop-nice %d: want -20..19", f.cmd, f.loopNice)
 	}
 	if err := checkDuration(f.cmd, "stats-interval", f.statsEvery, true, 100*time.Millisecond, "0 (never) or at least 100ms"); err != nil {
 		return err
@@ -241,6 +246,7 @@ func (f *engineFlags) open(cfg engine.Config) (*engine.Engine, error) {
 		links = append(links, l)
 	}
 	cfg.MAC, cfg.Addrs, cfg.Routes, cfg.AcceptRA, cfg.CPUs, cfg.Pin = f.mac, f.addrList, f.routeList, f.acceptRA, f.cpus, true
+	cfg.LoopNice = f.loopNice
 	cfg.VLAN = uint16(f.vlan)
 	cfg.Idle = cores.IdlePolicy{SleepAfter: f.sleepAfter}
 	e, err := engine.New(cfg, links)

@@ -94,6 +94,8 @@ func TestBadCommandLinesAreOneLine(t *testing.T) {
 
 		// Counts.
 		{[]string{"serve", "--iface", "x", "--idle-sleep-after", "-1"}, 2, "--idle-sleep-after -1"},
+		{[]string{"serve", "--iface", "x", "--loop-nice", "20"}, 2, "--loop-nice 20: want -20..19"},
+		{[]string{"proxy", "--iface", "x", "--listen", "80", "--backend", "198.18.0.2:80", "--loop-nice", "-21"}, 2, "--loop-nice -21: want -20..19"},
 		{[]string{"serve", "--iface", "x", "--frames", "-5"}, 2, "--frames -5"},
 		{[]string{"serve", "--iface", "x", "--frames", "2000"}, 2, "serve: --frames 2000: want 2677..1048576 frames per core with rings of 2048"},
 		{[]string{"serve", "--iface", "x", "--ring-size", "64", "--frames", "234"}, 2, "serve: --frames 234: want 235..1048576 frames per core with rings of 64"},
