@@ -22,15 +22,16 @@ func runTestbed(args []string, stdout, stderr io.Writer) error {
 	}
 	verb := args[0]
 	synopsis := map[string]string{
-		"up":     " [--queues N] [--rss] [--routed [--router-mtu N]] [--loss P] [--delay D] [--rate R] [--ecn-mark-above BYTES]",
+		"up":     " [--queues N] [--rss] [--routed [--router-mtu N]] [--relay] [--loss P] [--delay D [--jitter J]] [--rate R] [--ecn-mark-above BYTES]",
 		"down":   "",
-		"impair": " [--loss P] [--delay D] [--rate R] [--ecn-mark-above BYTES]",
+		"impair": " [--loss P] [--delay D [--jitter J]] [--rate R] [--ecn-mark-above BYTES]",
 	}[verb]
 	fs := newFlags("testbed "+verb, "testbed "+verb+" [--name NAME]"+synopsis, stdout)
 	name := fs.String("name", "pst", "bed name: namespaces and veth ends NAME-a and NAME-b (letters, digits, '-'; at most 12)")
 	var queues, routerMTU *int
-	var rss, routed *bool
+	var rss, routed, relay *bool
 	if verb == "up" {
+		relay = fs.Bool("relay", false, "put a middle namespace NAME-d between NAME-a and NAME-b with a relay process that passes every frame unchanged, so that 'testbed impair --delay' can delay them later (--delay implies it)")
 		routerMTU = fs.Int("router-mtu", 0, fmt.Sprintf("with --routed: the MTU of NAME-r, the router's end of the link toward NAME-c (%d..1500; NAME-c keeps 1500), so that the router answers bigger packets from pollstack with ICMP fragmentation needed / packet too big (0: 1500)", testbed.MinRouterMTU))
 		routed = fs.Bool("routed", false, "add a third namespace NAME-c (198.19.0.2/24, 2001:2:0:1::2/64) behind NAME-b, which forwards between its two links: pollstack reaches it only through the gateway 198.18.0.2 / 2001:2::2 (serve --gateway)")
 		queues = fs.Int("queues", 1, "rx and tx queues on each veth end (1..64)")
@@ -77,10 +78,13 @@ func runTestbed(args []string, stdout, stderr io.Writer) error {
 	err := func() error {
 		switch verb {
 		case "down":
+			if stats, err := testbed.RelayStats(*name); err == nil {
+				fmt.Fprintf(stdout, "testbed %s: %s\n", *name, stats)
+			}
 			if err := testbed.Down(*name); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "testbed %s: removed (netns %s-a, %s-b, %s-c if routed, and the veth pairs)\n", *name, *name, *name, *name)
+			fmt.Fprintf(stdout, "testbed %s: removed (netns %s-a, %s-b, %s-c if routed, %s-d and its relay if relayed, and the veth pairs)\n", *name, *name, *name, *name, *name)
 			return nil
 		case "impair":
 			if err := testbed.Impair(*name, im); err != nil {
@@ -89,13 +93,12 @@ func runTestbed(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "testbed %s: %v\n", *name, im)
 			return nil
 		}
-		up := testbed.Up
+		var opt testbed.Options
 		if *routed {
-			up = func(name string, queues int) (*testbed.Bed, error) {
-				return testbed.UpRoutedWith(name, queues, testbed.RoutedConfig{RouterMTU: *routerMTU})
-			}
+			opt.Routed = &testbed.RoutedConfig{RouterMTU: *routerMTU}
 		}
-		bed, err := up(*name, *queues)
+		opt.Relay = *relay || im.Delay > 0
+		bed, err := testbed.UpWith(*name, *queues, opt)
 		if err != nil {
 			return err
 		}
@@ -124,9 +127,10 @@ func runTestbed(args []string, stdout, stderr io.Writer) error {
 
 // impairFlags are the flags of an impaired bed (testbed up and impair).
 type impairFlags struct {
-	loss  *float64
-	delay *time.Duration
-	rate  *string
+	loss   *float64
+	delay  *time.Duration
+	jitter *time.Duration
+	rate   *string
 	// ecnMark is --ecn-mark-above (bytes; 0 off).
 	ecnMark *uint64
 }
@@ -134,7 +138,8 @@ type impairFlags struct {
 func addImpairFlags(fs *flag.FlagSet) *impairFlags {
 	return &impairFlags{
 		loss:    fs.Float64("loss", 0, "probability 0..1 that a frame is dropped, in both directions"),
-		delay:   fs.Duration("delay", 0, "delay added to the kernel's frames (kernel -> pollstack; once per round trip), 0..5s; needs the fq qdisc"),
+		delay:   fs.Duration("delay", 0, "delay added to the round trip, 0..5s: the relay in NAME-d holds every frame D/2 in each direction (needs a relayed bed: testbed up --delay or --relay)"),
+		jitter:  fs.Duration("jitter", 0, "with --delay: spread each frame's hold over D/2 ± J/2, uniform, never sending a frame before the one ahead of it (0..D)"),
 		rate:    fs.String("rate", "0", "cap on the kernel's sending (kernel -> pollstack): 100mbit, 1gbit (bits/s), 500kbps (bytes/s, tc's spelling) or bytes/s; 0: none"),
 		ecnMark: fs.Uint64("ecn-mark-above", 0, "mark ECN-capable frames CE, both ways, while a phantom queue draining at --rate holds more than this many bytes (a tc BPF program per direction; needs --rate; 0: off)"),
 	}
@@ -151,11 +156,14 @@ func (f *impairFlags) impairment(cmd string) (testbed.Impairment, error) {
 	if *f.delay > testbed.MaxDelay {
 		return im, usagef("%s: --delay %v: want 0..%v", cmd, *f.delay, testbed.MaxDelay)
 	}
+	if *f.jitter < 0 || *f.jitter > *f.delay {
+		return im, usagef("%s: --jitter %v: want 0..the delay (%v)", cmd, *f.jitter, *f.delay)
+	}
 	rate, err := testbed.ParseRate(*f.rate)
 	if err != nil {
 		return im, usagef("%s: --rate %q: want 0, or a number with bit, kbit, mbit, gbit (bits/s) or bps, kbps, mbps, gbps (bytes/s), or bytes/s", cmd, *f.rate)
 	}
-	im = testbed.Impairment{Loss: *f.loss, Delay: *f.delay, Rate: rate, ECNMarkAbove: *f.ecnMark}
+	im = testbed.Impairment{Loss: *f.loss, Delay: *f.delay, Jitter: *f.jitter, Rate: rate, ECNMarkAbove: *f.ecnMark}
 	if err := im.Validate(); err != nil {
 		return im, &usageError{cmd + ": " + err.Error()}
 	}
