@@ -70,12 +70,13 @@ func Impair(name string, im Impairment) error {
 	if err := bedExists(name); err != nil {
 		return err
 	}
+	_, ifB, _, nsB := names(name)
 	relayed := hasRelay(name)
 	if im.Delay > 0 && !relayed {
+		clearImpairment(nsB, ifB)
 		nsD, _, _ := relayNames(name)
 		return fmt.Errorf("testbed: bed %s has no relay (netns %s) to delay frames with (this kernel has neither netem nor fq): make it with 'testbed up --relay' or 'testbed up --delay D'", name, nsD)
 	}
-	_, ifB, _, nsB := names(name)
 	clearImpairment(nsB, ifB)
 	err := impair(nsB, ifB, im)
 	if err == nil && relayed {
