@@ -171,14 +171,24 @@ func (f *impairFlags) impairment(cmd string) (testbed.Impairment, error) {
 }
 
 const testbedUsage = `Usage:
-  pollstack testbed up [--name NAME] [--queues N] [--rss] [--routed [--router-mtu N]] [--loss P] [--delay D] [--rate R] [--ecn-mark-above BYTES]
-  pollstack testbed impair [--name NAME] [--loss P] [--delay D] [--rate R] [--ecn-mark-above BYTES]
+  pollstack testbed up [--name NAME] [--queues N] [--rss] [--routed [--router-mtu N]] [--relay] [--loss P] [--delay D [--jitter J]] [--rate R] [--ecn-mark-above BYTES]
+  pollstack testbed impair [--name NAME] [--loss P] [--delay D [--jitter J]] [--rate R] [--ecn-mark-above BYTES]
   pollstack testbed down [--name NAME]
 
 up makes two network namespaces NAME-a and NAME-b joined by a veth pair whose
 ends are NAME-a (in NAME-a, no kernel address: pollstack owns it) and NAME-b
 (in NAME-b, with 198.18.0.2/24 and 2001:2::2/64, TX checksum offload off).
 down removes all of it. Both are idempotent. NAME defaults to pst.
+
+up --relay (and up --delay D, which implies it) puts a middle namespace
+NAME-d between the ends: NAME-a's and NAME-b's veth peers, NAME-da and
+NAME-db, are both in NAME-d, where a relay process (started by up, stopped
+by down, pidfile and log in /run/pollstack/testbed/NAME/) copies every frame
+unchanged from one to the other (MACs, ARP/ND, VLAN tags), held for the
+delay. TSO, GSO and UDP segmentation are off on NAME-a and NAME-b, so that
+frames stay within the MTU. down prints the relay's counters: frames
+passed, dropped (its ring of 4096 frames per direction full), too big,
+refused by the other end, and how late they left against their due time.
 
 up --routed adds a third namespace NAME-c behind a router: the kernel in
 NAME-b forwards (net.ipv4.ip_forward, net.ipv6.conf.all.forwarding) between
@@ -201,18 +211,19 @@ first); other frames go where the kernel puts them. impair leaves it alone.
 
 impair replaces the impairment of a running bed (a flag left out is 0;
 --loss 0 --delay 0 --rate 0 clears it); up's impairment flags do the same on
-the new bed. All of it is the kernel's own parts on NAME-b, the kernel's end,
-so whichever stack is on NAME-a faces the same path:
+the new bed. Loss, rate and marks are the kernel's own parts on NAME-b, the
+kernel's end, and delay the relay, so whichever stack is on NAME-a faces the
+same path:
   --loss P   drop each frame with probability P (0..1), both directions:
              tc BPF programs on NAME-b's clsact ingress and egress
-  --delay D  hold each frame the kernel sends for D (0..5s): the egress
-             program sets its departure time and the fq qdisc keeps it; the
-             round trip grows by D once, frames from NAME-a are not delayed.
-             Needs fq (CONFIG_NET_SCH_FQ); where the kernel lacks it impair
-             says so and leaves the path clean
+  --delay D  grow the round trip by D (0..5s): the relay holds each frame
+             D/2 in each direction, in arrival order. Needs a relayed bed;
+             on a bed without NAME-d impair says so and leaves the path clean
+  --jitter J with --delay: each frame's hold is D/2 ± J/2 (uniform, J <= D),
+             never before the frame that arrived ahead of it (no reordering)
   --rate R   cap what the kernel sends at R: a token bucket (tbf) at NAME-b's
-             root, or with --delay fq's per-flow maxrate. R is 100mbit, 1gbit
-             (bits/s), 500kbps (bytes/s, as tc spells it) or bytes/s
+             root. R is 100mbit, 1gbit (bits/s), 500kbps (bytes/s, as tc
+             spells it) or bytes/s
   --ecn-mark-above BYTES
              mark ECN-capable (ECT) IPv4 and IPv6 frames CE instead of
              letting a queue build, both directions, as a switch's ECN

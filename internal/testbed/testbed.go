@@ -90,7 +90,9 @@ type Options struct {
 	// so that the two ends still share one link. Only a relayed bed can
 	// have Impairment.Delay: the relay holds the frames (this kernel has
 	// neither netem nor fq). TSO, GSO and UDP segmentation are off on NAME-a
-	// and NAME-b, so that every frame the relay reads fits the MTU.
+	// and NAME-b, so that every frame the relay reads fits the MTU, and TX
+	// checksum offload on NAME-a too (as on NAME-b), so that a kernel there
+	// sends whole checksums: the relay copies bytes.
 	Relay bool
 }
 
@@ -142,7 +144,7 @@ func (b *Bed) String() string {
 		b.Name, b.NsA, b.IfaceA, b.LocalMAC, b.Queues, link,
 		b.NsB, b.IfaceB, b.PeerMAC, b.Queues, PeerIPv4, PrefixLenIPv4, PeerIPv6, PrefixLenIPv6)
 	if b.Relayed() {
-		s += fmt.Sprintf("; TSO, GSO and UDP segmentation off on %s and %s", b.IfaceA, b.IfaceB)
+		s += fmt.Sprintf("; TSO, GSO and UDP segmentation off on %s and %s, tx checksum offload off on %s", b.IfaceA, b.IfaceB, b.IfaceA)
 	}
 	if b.Routed() {
 		s += fmt.Sprintf("; netns %s forwards {%s %s/%d %s/%d} <-veth-> netns %s {%s %s/%d %s/%d, default via %s and %s}",

@@ -134,7 +134,10 @@ func up(name string, queues int, relay bool) (*Bed, error) {
 			[]string{"ip", "-n", nsD, "link", "set", ifDB, "up"},
 			// Whole frames of at most the MTU onto the relay's ends: a
 			// kernel on either end segments before the veth.
-			[]string{"ip", "netns", "exec", nsA, "ethtool", "-K", ifA, "tso", "off", "gso", "off", "tx-udp-segmentation", "off"},
+			// A kernel on NAME-a (a comparison) must checksum its frames
+			// itself, as on NAME-b: the relay copies bytes, and a
+			// partial checksum is completed by no one on its way.
+			[]string{"ip", "netns", "exec", nsA, "ethtool", "-K", ifA, "tx", "off", "tso", "off", "gso", "off", "tx-udp-segmentation", "off"},
 			[]string{"ip", "netns", "exec", nsB, "ethtool", "-K", ifB, "tso", "off", "gso", "off", "tx-udp-segmentation", "off"},
 			[]string{"ip", "netns", "exec", nsD, "ethtool", "-K", ifDA, "gro", "off"},
 			[]string{"ip", "netns", "exec", nsD, "ethtool", "-K", ifDB, "gro", "off"},
