@@ -234,6 +234,8 @@ type relayEnd struct {
 	late  lateness    // of the frames q sent out of the other end
 
 	oversize, txDrop uint64
+	// runt counts frames shorter than an Ethernet header, dropped.
+	runt uint64
 	// partial counts frames read with a checksum left to the device
 	// (TP_STATUS_CSUMNOTREADY): passed on as they are, they arrive with
 	// a wrong one. A bed's ends have TX checksum offload off.
@@ -411,6 +413,8 @@ func (r *relay) read(e *relayEnd, now mono.Time) error {
 			e.q.Drop()
 		case n > len(buf) || tagged && n+vlanRoom > len(buf):
 			e.oversize++
+		case n < 14:
+			e.runt++
 		default:
 			if e.csumPartial {
 				e.partial++
@@ -432,10 +436,10 @@ func (r *relay) send(q *frameQueue, out *relayEnd, late *lateness, now mono.Time
 		switch err {
 		case nil:
 			late.add(r.now().Sub(due))
-		case unix.EAGAIN, unix.ENOBUFS, unix.EINTR:
-			out.txDrop++
+		case unix.ENXIO, unix.ENODEV, unix.ENETDOWN, unix.EBADF:
+			return fmt.Errorf("%s: send: %w", out.iface, err) // the end is gone
 		default:
-			return fmt.Errorf("%s: send: %w", out.iface, err)
+			out.txDrop++ // a full queue there, or a frame the kernel refuses
 		}
 		q.Pop()
 	}
@@ -456,8 +460,8 @@ func (r *relay) logStats() {
 		if sent > 0 {
 			mean = l.sum / time.Duration(sent)
 		}
-		fmt.Fprintf(&b, " %s->%s passed %d dropped(full) %d oversize %d txdrop %d csum-partial %d late: <=100µs %.2f%% <=1ms %.2f%% mean %v max %v;",
-			e.iface, out.iface, e.q.Passed, e.q.Dropped, e.oversize, out.txDrop, e.partial, 100*l.within(2), 100*l.within(5), mean, l.max)
+		fmt.Fprintf(&b, " %s->%s passed %d dropped(full) %d oversize %d runt %d txdrop %d csum-partial %d late: <=100µs %.2f%% <=1ms %.2f%% mean %v max %v;",
+			e.iface, out.iface, e.q.Passed, e.q.Dropped, e.oversize, e.runt, out.txDrop, e.partial, 100*l.within(2), 100*l.within(5), mean, l.max)
 	}
 	fmt.Println(strings.TrimSuffix(b.String(), ";"))
 }

@@ -91,7 +91,7 @@ func TestRelayDelaysBothWays(t *testing.T) {
 		t.Fatalf("RelayStats: %v", err)
 	}
 	t.Log(stats)
-	if strings.Contains(stats, "passed 0 ") || !strings.Contains(stats, "dropped(full) 0 oversize 0 txdrop 0 csum-partial 0") {
+	if strings.Contains(stats, "passed 0 ") || !strings.Contains(stats, "dropped(full) 0 oversize 0 runt 0 txdrop 0 csum-partial 0") {
 		t.Errorf("relay stats %q: want frames passed both ways and none dropped", stats)
 	}
 
