@@ -72,6 +72,9 @@ func (q *frameQueue) Len() int { return int(q.tail - q.head) }
 // Full reports whether every slot is taken.
 func (q *frameQueue) Full() bool { return q.tail-q.head > q.mask }
 
+// Free is how many slots are free.
+func (q *frameQueue) Free() int { return len(q.n) - q.Len() }
+
 // Slot is the free slot to read the next frame into, vlanRoom bytes after
 // the slot's start (the headroom stays free). It is nil when the queue is
 // full: the caller drops the frame and calls Drop.
@@ -79,8 +82,14 @@ func (q *frameQueue) Slot() []byte {
 	if q.Full() {
 		return nil
 	}
-	i := q.tail & q.mask
-	return q.buf[int(i)*RelaySlotSize+vlanRoom : int(i+1)*RelaySlotSize]
+	return q.SlotAt(0)
+}
+
+// SlotAt is the free slot i places after Slot's (i < Free), to read a
+// batch of frames into at once: Commit takes them in order.
+func (q *frameQueue) SlotAt(i int) []byte {
+	j := int((q.tail + uint64(i)) & q.mask)
+	return q.buf[j*RelaySlotSize+vlanRoom : (j+1)*RelaySlotSize]
 }
 
 // Drop counts a frame that found the queue full.
@@ -131,11 +140,17 @@ func (q *frameQueue) Due() (due mono.Time, ok bool) {
 
 // Front is the oldest frame; the queue must not be empty. It stays valid
 // until Pop.
-func (q *frameQueue) Front() []byte {
-	i := int(q.head & q.mask)
+func (q *frameQueue) Front() []byte { return q.At(0) }
+
+// At is the frame k places behind the oldest (k < Len).
+func (q *frameQueue) At(k int) []byte {
+	i := int((q.head + uint64(k)) & q.mask)
 	base := i*RelaySlotSize + int(q.off[i])
 	return q.buf[base : base+int(q.n[i])]
 }
+
+// DueAt is the due time of the frame k places behind the oldest (k < Len).
+func (q *frameQueue) DueAt(k int) mono.Time { return q.due[(q.head+uint64(k))&q.mask] }
 
 // Pop removes the oldest frame.
 func (q *frameQueue) Pop() {

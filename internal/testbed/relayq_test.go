@@ -146,3 +146,27 @@ func TestLateness(t *testing.T) {
 		t.Errorf("max %v", l.max)
 	}
 }
+
+// A batch read into SlotAt's slots is committed in order, and At and DueAt
+// see the frames behind the oldest; the ring wraps.
+func TestFrameQueueBatch(t *testing.T) {
+	q := newFrameQueue(4, time.Millisecond, 0, 1)
+	put(t, q, []byte{0}, 0)
+	put(t, q, []byte{1}, 0)
+	q.Pop()
+	q.Pop() // head and tail at 2: a batch of 4 wraps
+	if q.Free() != 4 {
+		t.Fatalf("free %d, want 4", q.Free())
+	}
+	for i := 0; i < 4; i++ {
+		q.SlotAt(i)[0] = byte(10 + i)
+	}
+	for i := 0; i < 4; i++ {
+		q.Commit(1, mono.Time(i), false, 0, 0)
+	}
+	for k := 0; k < 4; k++ {
+		if f, due := q.At(k), q.DueAt(k); len(f) != 1 || f[0] != byte(10+k) || due != mono.Time(k).Add(time.Millisecond) {
+			t.Errorf("At(%d) = %v due %v", k, f, due)
+		}
+	}
+}
