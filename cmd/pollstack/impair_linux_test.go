@@ -152,8 +152,10 @@ func TestImpairDelay(t *testing.T) {
 
 	impairBed(t, bed, true, "--delay", "20ms", "--jitter", "10ms")
 	got, min, avg := pingStats(t, bed.NsB, "-c", "20", "-i", "0.05", "-W", "2", "198.18.0.1")
-	if got != 20 || min < 10*time.Millisecond || avg > 40*time.Millisecond {
-		t.Errorf("ping with delay 20ms jitter 10ms: %d/20, rtt min %v avg %v; want 20/20, 10ms <= min, avg <= 40ms", got, min, avg)
+	// 20 ms ± 10 ms: at least 10 ms; the average generous, as serve's
+	// own answer is late now and then on a busy machine.
+	if got != 20 || min < 10*time.Millisecond || avg > 50*time.Millisecond {
+		t.Errorf("ping with delay 20ms jitter 10ms: %d/20, rtt min %v avg %v; want 20/20, 10ms <= min, avg <= 50ms", got, min, avg)
 	}
 	s.stop(t)
 
