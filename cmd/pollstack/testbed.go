@@ -107,8 +107,12 @@ func runTestbed(args []string, stdout, stderr io.Writer) error {
 			if err := testbed.SetRSS(*name, cores.SymmetricRSSKey[:], engine.DefaultRSSTable(*queues), *queues); err != nil {
 				return errors.Join(err, testbed.Down(*name))
 			}
+			on := bed.IfaceB
+			if bed.Relayed() {
+				on = bed.IfaceDA // the relay sends what the kernel sent
+			}
 			fmt.Fprintf(stdout, "testbed %s: RSS on %s's egress: %v; each flow the kernel sends arrives on %s's rx queue of its owner core in an engine with --cores listing %d CPUs\n",
-				*name, bed.IfaceB, steer, bed.IfaceA, *queues)
+				*name, on, steer, bed.IfaceA, *queues)
 		}
 		if im.Zero() {
 			return nil
@@ -208,6 +212,8 @@ the kernel send the frame on that queue, so it arrives on NAME-a's rx queue
 of the flow's owner core: serve, bench and proxy with --cores listing N CPUs
 then hand nothing from core to core. It clears XPS on NAME-b (XPS would pick
 first); other frames go where the kernel puts them. impair leaves it alone.
+In a relayed bed the program and the XPS clearing are on NAME-da, the
+relay's end toward NAME-a, instead.
 
 impair replaces the impairment of a running bed (a flag left out is 0;
 --loss 0 --delay 0 --rate 0 clears it); up's impairment flags do the same on
