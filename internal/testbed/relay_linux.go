@@ -241,7 +241,9 @@ type relayEnd struct {
 	// a wrong one. A bed's ends have TX checksum offload off.
 	partial uint64
 
-	csumPartial bool // of the frame recv read last
+	csumPartial bool     // of the frame recv read last
+	rxTime      int64    // its arrival (SO_TIMESTAMPNS), CLOCK_REALTIME ns; 0: none
+	lag         lateness // how long frames waited in the socket before the relay read them
 
 	msg unix.Msghdr
 	iov unix.Iovec
@@ -251,7 +253,7 @@ type relayEnd struct {
 	// from the frames of the other end's queue that are due.
 	rmsgs [relayBatch]unix.Mmsghdr
 	riovs [relayBatch]unix.Iovec
-	roobs [relayBatch][64]byte
+	roobs [relayBatch][128]byte
 	rbufs [relayBatch][]byte
 	smsgs [relayBatch]unix.Mmsghdr
 	siovs [relayBatch]unix.Iovec
@@ -273,6 +275,7 @@ func openRelayEnd(iface string, q *frameQueue) (*relayEnd, error) {
 	for _, o := range []struct{ level, opt, val int }{
 		{unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1},
 		{unix.SOL_PACKET, unix.PACKET_AUXDATA, 1},
+		{unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1},
 		{unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 16 << 20},
 		{unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 16 << 20},
 	} {
@@ -315,7 +318,7 @@ func (e *relayEnd) recv(buf []byte) (n int, tagged bool, tpid, tci uint16, err e
 // auxdata reads the VLAN tag the kernel took off a frame, and whether its
 // checksum was left to the device, from its control messages.
 func (e *relayEnd) auxdata(ctl []byte) (tagged bool, tpid, tci uint16) {
-	e.csumPartial = false
+	e.csumPartial, e.rxTime = false, 0
 	for len(ctl) >= unix.SizeofCmsghdr {
 		h := (*unix.Cmsghdr)(unsafe.Pointer(&ctl[0]))
 		if int(h.Len) < unix.SizeofCmsghdr || int(h.Len) > len(ctl) {
@@ -330,6 +333,10 @@ func (e *relayEnd) auxdata(ctl []byte) (tagged bool, tpid, tci uint16) {
 					tpid = aux.Vlan_tpid
 				}
 			}
+		}
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SO_TIMESTAMPNS && int(h.Len) >= unix.CmsgLen(int(unsafe.Sizeof(unix.Timespec{}))) {
+			ts := (*unix.Timespec)(unsafe.Pointer(&ctl[unix.CmsgLen(0)]))
+			e.rxTime = ts.Nano()
 		}
 		l := unix.CmsgSpace(int(h.Len) - unix.CmsgLen(0))
 		if l > len(ctl) {
@@ -346,10 +353,13 @@ type relay struct {
 	ends    [2]*relayEnd
 	scratch []byte
 	epoch   time.Time
-	wake    int // eventfd: a signal arrived
-	stop    atomic.Bool
-	ts      unix.Timespec
-	fds     [3]unix.PollFd
+	// wallEpoch is epoch on the wall clock (ns), to turn the kernel's
+	// arrival stamps into the relay's clock.
+	wallEpoch int64
+	wake      int // eventfd: a signal arrived
+	stop      atomic.Bool
+	ts        unix.Timespec
+	fds       [3]unix.PollFd
 }
 
 func (r *relay) now() mono.Time { return mono.Time(time.Since(r.epoch)) }
@@ -465,12 +475,22 @@ func (r *relay) read(e *relayEnd, now mono.Time) error {
 		if e.csumPartial {
 			e.partial++
 		}
+		// The frame is due its hold after it arrived, not after the
+		// relay read it. The arrival is the wall clock's: one far off
+		// (the clock stepped) counts as now.
+		at := now
+		if e.rxTime != 0 {
+			if a := mono.Time(e.rxTime - r.wallEpoch); a <= now && now.Sub(a) < time.Second {
+				at = a
+			}
+		}
+		e.lag.add(now.Sub(at))
 		// After a frame left out, the next ones move up a slot: the
 		// queue's slots stay in arrival order with no holes.
 		if dst := e.q.Slot(); &dst[0] != &buf[0] {
 			copy(dst, buf[:n])
 		}
-		e.q.Commit(n, now, tagged, tpid, tci)
+		e.q.Commit(n, at, tagged, tpid, tci)
 	}
 	return nil
 }
@@ -526,8 +546,12 @@ func (r *relay) logStats() {
 		if sent > 0 {
 			mean = l.sum / time.Duration(sent)
 		}
-		fmt.Fprintf(&b, " %s->%s passed %d dropped(full) %d oversize %d runt %d txdrop %d csum-partial %d late: <=100µs %.2f%% <=1ms %.2f%% mean %v max %v;",
-			e.iface, out.iface, e.q.Passed, e.q.Dropped, e.oversize, e.runt, out.txDrop, e.partial, 100*l.within(2), 100*l.within(5), mean, l.max)
+		lagMean := time.Duration(0)
+		if n := e.q.Passed + uint64(e.q.Len()); n > 0 {
+			lagMean = e.lag.sum / time.Duration(n)
+		}
+		fmt.Fprintf(&b, " %s->%s passed %d dropped(full) %d oversize %d runt %d txdrop %d csum-partial %d late: <=100µs %.2f%% <=1ms %.2f%% mean %v max %v, read lag mean %v max %v;",
+			e.iface, out.iface, e.q.Passed, e.q.Dropped, e.oversize, e.runt, out.txDrop, e.partial, 100*l.within(2), 100*l.within(5), mean, l.max, lagMean, e.lag.max)
 	}
 	fmt.Println(strings.TrimSuffix(b.String(), ";"))
 }
@@ -567,6 +591,7 @@ func relayMain(name, oneWayArg, jitterArg string) error {
 	}
 	seed := uint64(time.Now().UnixNano())
 	r := &relay{scratch: make([]byte, RelaySlotSize), epoch: time.Now()}
+	r.wallEpoch = r.epoch.UnixNano()
 	for i, iface := range []string{ifDA, ifDB} {
 		if r.ends[i], err = openRelayEnd(iface, newFrameQueue(RelaySlots, time.Duration(ow), time.Duration(j), seed+uint64(i))); err != nil {
 			return err
