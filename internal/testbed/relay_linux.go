@@ -271,7 +271,7 @@ func openRelayEnd(iface string, q *frameQueue) (*relayEnd, error) {
 	if err != nil {
 		return nil, fmt.Errorf("packet socket: %w", err)
 	}
-	e := &relayEnd{iface: iface, fd: fd, q: q}
+	e := newRelayEnd(iface, fd, q)
 	for _, o := range []struct{ level, opt, val int }{
 		{unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1},
 		{unix.SOL_PACKET, unix.PACKET_AUXDATA, 1},
@@ -288,13 +288,20 @@ func openRelayEnd(iface string, q *frameQueue) (*relayEnd, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("%s: bind: %w", iface, err)
 	}
+	return e, nil
+}
+
+// newRelayEnd makes the relay's end of the socket fd (named iface), whose
+// frames go into q.
+func newRelayEnd(iface string, fd int, q *frameQueue) *relayEnd {
+	e := &relayEnd{iface: iface, fd: fd, q: q}
 	e.msg.Iov = &e.iov
 	e.msg.Iovlen = 1
 	for i := range relayBatch {
 		e.rmsgs[i].Hdr.Iov, e.rmsgs[i].Hdr.Iovlen = &e.riovs[i], 1
 		e.smsgs[i].Hdr.Iov, e.smsgs[i].Hdr.Iovlen = &e.siovs[i], 1
 	}
-	return e, nil
+	return e
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
@@ -360,6 +367,12 @@ type relay struct {
 	stop      atomic.Bool
 	ts        unix.Timespec
 	fds       [3]unix.PollFd
+}
+
+func newRelay() *relay {
+	r := &relay{scratch: make([]byte, RelaySlotSize), epoch: time.Now()}
+	r.wallEpoch = r.epoch.UnixNano()
+	return r
 }
 
 func (r *relay) now() mono.Time { return mono.Time(time.Since(r.epoch)) }
@@ -590,8 +603,7 @@ func relayMain(name, oneWayArg, jitterArg string) error {
 		_ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), -20)
 	}
 	seed := uint64(time.Now().UnixNano())
-	r := &relay{scratch: make([]byte, RelaySlotSize), epoch: time.Now()}
-	r.wallEpoch = r.epoch.UnixNano()
+	r := newRelay()
 	for i, iface := range []string{ifDA, ifDB} {
 		if r.ends[i], err = openRelayEnd(iface, newFrameQueue(RelaySlots, time.Duration(ow), time.Duration(j), seed+uint64(i))); err != nil {
 			return err
