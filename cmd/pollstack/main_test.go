@@ -38,6 +38,8 @@ func TestUsageErrorsAreOneLineExitTwo(t *testing.T) {
 		{[]string{"testbed", "up", "--loss", "-0.1"}, "--loss -0.1"},
 		{[]string{"testbed", "impair", "--delay", "-1ms"}, "--delay -1ms: want 0..5s"},
 		{[]string{"testbed", "up", "--delay", "6s"}, "--delay 6s: want 0..5s"},
+		{[]string{"testbed", "impair", "--delay", "10ms", "--jitter", "20ms"}, "--jitter 20ms: want 0..the delay (10ms)"},
+		{[]string{"testbed", "up", "--jitter", "1ms"}, "--jitter 1ms: want 0..the delay (0s)"},
 		{[]string{"testbed", "impair", "--rate", "10furlongs"}, `--rate "10furlongs"`},
 		{[]string{"testbed", "impair", "--rate", "-1mbit"}, `--rate "-1mbit"`},
 		{[]string{"testbed", "impair", "--rate", "10bit"}, "at least 1000 bytes/s"},

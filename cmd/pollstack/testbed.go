@@ -22,15 +22,16 @@ func runTestbed(args []string, stdout, stderr io.Writer) error {
 	}
 	verb := args[0]
 	synopsis := map[string]string{
-		"up":     " [--queues N] [--rss] [--routed [--router-mtu N]] [--loss P] [--delay D] [--rate R] [--ecn-mark-above BYTES]",
+		"up":     " [--queues N] [--rss] [--routed [--router-mtu N]] [--relay] [--loss P] [--delay D [--jitter J]] [--rate R] [--ecn-mark-above BYTES]",
 		"down":   "",
-		"impair": " [--loss P] [--delay D] [--rate R] [--ecn-mark-above BYTES]",
+		"impair": " [--loss P] [--delay D [--jitter J]] [--rate R] [--ecn-mark-above BYTES]",
 	}[verb]
 	fs := newFlags("testbed "+verb, "testbed "+verb+" [--name NAME]"+synopsis, stdout)
 	name := fs.String("name", "pst", "bed name: namespaces and veth ends NAME-a and NAME-b (letters, digits, '-'; at most 12)")
 	var queues, routerMTU *int
-	var rss, routed *bool
+	var rss, routed, relay *bool
 	if verb == "up" {
+		relay = fs.Bool("relay", false, "put a middle namespace NAME-d between NAME-a and NAME-b with a relay process that passes every frame unchanged, so that 'testbed impair --delay' can delay them later (--delay implies it)")
 		routerMTU = fs.Int("router-mtu", 0, fmt.Sprintf("with --routed: the MTU of NAME-r, the router's end of the link toward NAME-c (%d..1500; NAME-c keeps 1500), so that the router answers bigger packets from pollstack with ICMP fragmentation needed / packet too big (0: 1500)", testbed.MinRouterMTU))
 		routed = fs.Bool("routed", false, "add a third namespace NAME-c (198.19.0.2/24, 2001:2:0:1::2/64) behind NAME-b, which forwards between its two links: pollstack reaches it only through the gateway 198.18.0.2 / 2001:2::2 (serve --gateway)")
 		queues = fs.Int("queues", 1, "rx and tx queues on each veth end (1..64)")
@@ -77,10 +78,13 @@ func runTestbed(args []string, stdout, stderr io.Writer) error {
 	err := func() error {
 		switch verb {
 		case "down":
+			if stats, err := testbed.RelayStats(*name); err == nil {
+				fmt.Fprintf(stdout, "testbed %s: %s\n", *name, stats)
+			}
 			if err := testbed.Down(*name); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "testbed %s: removed (netns %s-a, %s-b, %s-c if routed, and the veth pairs)\n", *name, *name, *name, *name)
+			fmt.Fprintf(stdout, "testbed %s: removed (netns %s-a, %s-b, %s-c if routed, %s-d and its relay if relayed, and the veth pairs)\n", *name, *name, *name, *name, *name)
 			return nil
 		case "impair":
 			if err := testbed.Impair(*name, im); err != nil {
@@ -89,13 +93,12 @@ func runTestbed(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "testbed %s: %v\n", *name, im)
 			return nil
 		}
-		up := testbed.Up
+		var opt testbed.Options
 		if *routed {
-			up = func(name string, queues int) (*testbed.Bed, error) {
-				return testbed.UpRoutedWith(name, queues, testbed.RoutedConfig{RouterMTU: *routerMTU})
-			}
+			opt.Routed = &testbed.RoutedConfig{RouterMTU: *routerMTU}
 		}
-		bed, err := up(*name, *queues)
+		opt.Relay = *relay || im.Delay > 0
+		bed, err := testbed.UpWith(*name, *queues, opt)
 		if err != nil {
 			return err
 		}
@@ -104,8 +107,12 @@ func runTestbed(args []string, stdout, stderr io.Writer) error {
 			if err := testbed.SetRSS(*name, cores.SymmetricRSSKey[:], engine.DefaultRSSTable(*queues), *queues); err != nil {
 				return errors.Join(err, testbed.Down(*name))
 			}
+			on := bed.IfaceB
+			if bed.Relayed() {
+				on = bed.IfaceDA // the relay sends what the kernel sent
+			}
 			fmt.Fprintf(stdout, "testbed %s: RSS on %s's egress: %v; each flow the kernel sends arrives on %s's rx queue of its owner core in an engine with --cores listing %d CPUs\n",
-				*name, bed.IfaceB, steer, bed.IfaceA, *queues)
+				*name, on, steer, bed.IfaceA, *queues)
 		}
 		if im.Zero() {
 			return nil
@@ -124,9 +131,10 @@ func runTestbed(args []string, stdout, stderr io.Writer) error {
 
 // impairFlags are the flags of an impaired bed (testbed up and impair).
 type impairFlags struct {
-	loss  *float64
-	delay *time.Duration
-	rate  *string
+	loss   *float64
+	delay  *time.Duration
+	jitter *time.Duration
+	rate   *string
 	// ecnMark is --ecn-mark-above (bytes; 0 off).
 	ecnMark *uint64
 }
@@ -134,7 +142,8 @@ type impairFlags struct {
 func addImpairFlags(fs *flag.FlagSet) *impairFlags {
 	return &impairFlags{
 		loss:    fs.Float64("loss", 0, "probability 0..1 that a frame is dropped, in both directions"),
-		delay:   fs.Duration("delay", 0, "delay added to the kernel's frames (kernel -> pollstack; once per round trip), 0..5s; needs the fq qdisc"),
+		delay:   fs.Duration("delay", 0, "delay added to the round trip, 0..5s: the relay in NAME-d holds every frame D/2 in each direction (needs a relayed bed: testbed up --delay or --relay)"),
+		jitter:  fs.Duration("jitter", 0, "with --delay: spread each frame's hold over D/2 ± J/2, uniform, never sending a frame before the one ahead of it (0..D)"),
 		rate:    fs.String("rate", "0", "cap on the kernel's sending (kernel -> pollstack): 100mbit, 1gbit (bits/s), 500kbps (bytes/s, tc's spelling) or bytes/s; 0: none"),
 		ecnMark: fs.Uint64("ecn-mark-above", 0, "mark ECN-capable frames CE, both ways, while a phantom queue draining at --rate holds more than this many bytes (a tc BPF program per direction; needs --rate; 0: off)"),
 	}
@@ -151,11 +160,14 @@ func (f *impairFlags) impairment(cmd string) (testbed.Impairment, error) {
 	if *f.delay > testbed.MaxDelay {
 		return im, usagef("%s: --delay %v: want 0..%v", cmd, *f.delay, testbed.MaxDelay)
 	}
+	if *f.jitter < 0 || *f.jitter > *f.delay {
+		return im, usagef("%s: --jitter %v: want 0..the delay (%v)", cmd, *f.jitter, *f.delay)
+	}
 	rate, err := testbed.ParseRate(*f.rate)
 	if err != nil {
 		return im, usagef("%s: --rate %q: want 0, or a number with bit, kbit, mbit, gbit (bits/s) or bps, kbps, mbps, gbps (bytes/s), or bytes/s", cmd, *f.rate)
 	}
-	im = testbed.Impairment{Loss: *f.loss, Delay: *f.delay, Rate: rate, ECNMarkAbove: *f.ecnMark}
+	im = testbed.Impairment{Loss: *f.loss, Delay: *f.delay, Jitter: *f.jitter, Rate: rate, ECNMarkAbove: *f.ecnMark}
 	if err := im.Validate(); err != nil {
 		return im, &usageError{cmd + ": " + err.Error()}
 	}
@@ -163,14 +175,24 @@ func (f *impairFlags) impairment(cmd string) (testbed.Impairment, error) {
 }
 
 const testbedUsage = `Usage:
-  pollstack testbed up [--name NAME] [--queues N] [--rss] [--routed [--router-mtu N]] [--loss P] [--delay D] [--rate R] [--ecn-mark-above BYTES]
-  pollstack testbed impair [--name NAME] [--loss P] [--delay D] [--rate R] [--ecn-mark-above BYTES]
+  pollstack testbed up [--name NAME] [--queues N] [--rss] [--routed [--router-mtu N]] [--relay] [--loss P] [--delay D [--jitter J]] [--rate R] [--ecn-mark-above BYTES]
+  pollstack testbed impair [--name NAME] [--loss P] [--delay D [--jitter J]] [--rate R] [--ecn-mark-above BYTES]
   pollstack testbed down [--name NAME]
 
 up makes two network namespaces NAME-a and NAME-b joined by a veth pair whose
 ends are NAME-a (in NAME-a, no kernel address: pollstack owns it) and NAME-b
 (in NAME-b, with 198.18.0.2/24 and 2001:2::2/64, TX checksum offload off).
 down removes all of it. Both are idempotent. NAME defaults to pst.
+
+up --relay (and up --delay D, which implies it) puts a middle namespace
+NAME-d between the ends: NAME-a's and NAME-b's veth peers, NAME-da and
+NAME-db, are both in NAME-d, where a relay process (started by up, stopped
+by down, pidfile and log in /run/pollstack/testbed/NAME/) copies every frame
+unchanged from one to the other (MACs, ARP/ND, VLAN tags), held for the
+delay. TSO, GSO and UDP segmentation are off on NAME-a and NAME-b, so that
+frames stay within the MTU. down prints the relay's counters: frames
+passed, dropped (its ring of 4096 frames per direction full), too big,
+refused by the other end, and how late they left against their due time.
 
 up --routed adds a third namespace NAME-c behind a router: the kernel in
 NAME-b forwards (net.ipv4.ip_forward, net.ipv6.conf.all.forwarding) between
@@ -190,21 +212,24 @@ the kernel send the frame on that queue, so it arrives on NAME-a's rx queue
 of the flow's owner core: serve, bench and proxy with --cores listing N CPUs
 then hand nothing from core to core. It clears XPS on NAME-b (XPS would pick
 first); other frames go where the kernel puts them. impair leaves it alone.
+In a relayed bed the program and the XPS clearing are on NAME-da, the
+relay's end toward NAME-a, instead.
 
 impair replaces the impairment of a running bed (a flag left out is 0;
 --loss 0 --delay 0 --rate 0 clears it); up's impairment flags do the same on
-the new bed. All of it is the kernel's own parts on NAME-b, the kernel's end,
-so whichever stack is on NAME-a faces the same path:
+the new bed. Loss, rate and marks are the kernel's own parts on NAME-b, the
+kernel's end, and delay the relay, so whichever stack is on NAME-a faces the
+same path:
   --loss P   drop each frame with probability P (0..1), both directions:
              tc BPF programs on NAME-b's clsact ingress and egress
-  --delay D  hold each frame the kernel sends for D (0..5s): the egress
-             program sets its departure time and the fq qdisc keeps it; the
-             round trip grows by D once, frames from NAME-a are not delayed.
-             Needs fq (CONFIG_NET_SCH_FQ); where the kernel lacks it impair
-             says so and leaves the path clean
+  --delay D  grow the round trip by D (0..5s): the relay holds each frame
+             D/2 in each direction, in arrival order. Needs a relayed bed;
+             on a bed without NAME-d impair says so and leaves the path clean
+  --jitter J with --delay: each frame's hold is D/2 ± J/2 (uniform, J <= D),
+             never before the frame that arrived ahead of it (no reordering)
   --rate R   cap what the kernel sends at R: a token bucket (tbf) at NAME-b's
-             root, or with --delay fq's per-flow maxrate. R is 100mbit, 1gbit
-             (bits/s), 500kbps (bytes/s, as tc spells it) or bytes/s
+             root. R is 100mbit, 1gbit (bits/s), 500kbps (bytes/s, as tc
+             spells it) or bytes/s
   --ecn-mark-above BYTES
              mark ECN-capable (ECT) IPv4 and IPv6 frames CE instead of
              letting a queue build, both directions, as a switch's ECN

@@ -1,6 +1,7 @@
 package testbed
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -8,16 +9,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/pollstack/pollstack/internal/netns"
 	"golang.org/x/sys/unix"
 )
-
-// Offset of tstamp in struct __sk_buff (linux/bpf.h): the earliest
-// departure time, CLOCK_MONOTONIC nanoseconds, that fq honours.
-const skbTstampOff = 152
 
 // tc direct-action verdicts.
 const (
@@ -27,12 +25,11 @@ const (
 )
 
 // impairProg builds a tc (SchedCLS, direct-action) program that drops a
-// frame with probability loss and otherwise, when delay > 0, sets its
-// departure time to now + delay. It drops with drop: on egress
+// frame with probability loss. It drops with drop: on egress
 // TC_ACT_STOLEN, which the sender takes for a frame sent, as on a real path
 // (TC_ACT_SHOT there, like an iptables DROP in OUTPUT, fails the send with
 // ENOBUFS, and ping and TCP send again at once); on ingress TC_ACT_SHOT.
-func impairProg(loss float64, delayNS int64, drop int32) asm.Instructions {
+func impairProg(loss float64, drop int32) asm.Instructions {
 	insns := asm.Instructions{asm.Mov.Reg(asm.R6, asm.R1)}
 	if loss > 0 {
 		// A frame is dropped when a random u32 is below loss * 2^32
@@ -44,14 +41,6 @@ func impairProg(loss float64, delayNS int64, drop int32) asm.Instructions {
 			asm.JLT.Reg(asm.R0, asm.R1, "drop"),
 		)
 	}
-	if delayNS > 0 {
-		insns = append(insns,
-			asm.FnKtimeGetNs.Call(), // CLOCK_MONOTONIC, fq's clock
-			asm.LoadImm(asm.R1, delayNS, asm.DWord),
-			asm.Add.Reg(asm.R0, asm.R1),
-			asm.StoreMem(asm.R6, skbTstampOff, asm.R0, asm.DWord),
-		)
-	}
 	return append(insns,
 		asm.Mov.Imm(asm.R0, tcActOK),
 		asm.Return(),
@@ -61,11 +50,13 @@ func impairProg(loss float64, delayNS int64, drop int32) asm.Instructions {
 }
 
 // Impair sets the impairment of the bed name to im, replacing what was
-// there; the zero Impairment clears it. Everything lives on the kernel's
-// veth end NAME-b, in netns NAME-b (see Impairment for what goes where), and
-// goes with the bed. Its BPF filters have preference 20 on the clsact hooks,
-// after RSS's (SetRSS), which it leaves alone. On error the path is left
-// clean.
+// there; the zero Impairment clears it. Loss, rate and ECN marks live on
+// the kernel's veth end NAME-b, in netns NAME-b (see Impairment for what
+// goes where), and go with the bed. Its BPF filters have preference 20 on
+// the clsact hooks, after RSS's (SetRSS), which it leaves alone. A relayed
+// bed's relay is started again with the new delay and jitter when they
+// change (the frames it held are lost); a bed without the relay refuses a
+// delay. On error the path is left clean.
 func Impair(name string, im Impairment) error {
 	if os.Geteuid() != 0 {
 		return ErrNotRoot
@@ -80,12 +71,37 @@ func Impair(name string, im Impairment) error {
 		return err
 	}
 	_, ifB, _, nsB := names(name)
-	clearImpairment(nsB, ifB)
-	if err := impair(nsB, ifB, im); err != nil {
+	relayed := hasRelay(name)
+	if im.Delay > 0 && !relayed {
 		clearImpairment(nsB, ifB)
+		nsD, _, _ := relayNames(name)
+		return fmt.Errorf("testbed: bed %s has no relay (netns %s) to delay frames with (this kernel has neither netem nor fq): make it with 'testbed up --relay' or 'testbed up --delay D'", name, nsD)
+	}
+	clearImpairment(nsB, ifB)
+	err := impair(nsB, ifB, im)
+	if err == nil && relayed {
+		err = setRelay(name, im.Delay/2, im.Jitter/2)
+	}
+	if err != nil {
+		clearImpairment(nsB, ifB)
+		if relayed {
+			err = errors.Join(err, setRelay(name, 0, 0))
+		}
 		return err
 	}
 	return nil
+}
+
+// setRelay makes the bed name's relay hold frames oneWay ± jitter each
+// way, starting it again unless it already does.
+func setRelay(name string, oneWay, jitter time.Duration) error {
+	if pid, ow, j := runningRelay(name); pid != 0 && ow == oneWay && j == jitter {
+		return nil
+	}
+	if err := stopRelay(name); err != nil {
+		return err
+	}
+	return startRelay(name, oneWay, jitter)
 }
 
 // bedExists says whether the bed name's kernel end is there.
@@ -137,22 +153,7 @@ func dropEmptyClsact(nsB, ifB string) {
 }
 
 func impair(nsB, ifB string, im Impairment) error {
-	switch {
-	case im.Delay > 0:
-		// fq holds each frame until its skb->tstamp; maxrate paces each
-		// flow. Room for a long delay at a high rate: flows may queue far
-		// more than fq's default 100 frames.
-		args := []string{"tc", "-n", nsB, "qdisc", "replace", "dev", ifB, "root", "fq", "limit", "100000", "flow_limit", "100000"}
-		if im.Rate > 0 {
-			args = append(args, "maxrate", FormatRate(im.Rate))
-		}
-		if err := run(args...); err != nil {
-			if strings.Contains(err.Error(), "unknown") {
-				return fmt.Errorf("testbed: delay needs the fq qdisc, which this kernel lacks (CONFIG_NET_SCH_FQ): %w", err)
-			}
-			return err
-		}
-	case im.Rate > 0:
+	if im.Rate > 0 {
 		// The bucket holds 5 ms at the rate (at least 4 KiB, above one
 		// frame); the queue 100 ms (at least 64 KiB).
 		burst := max(im.Rate/200, 4096)
@@ -162,7 +163,7 @@ func impair(nsB, ifB string, im Impairment) error {
 			return err
 		}
 	}
-	if im.Loss == 0 && im.Delay == 0 && im.ECNMarkAbove == 0 {
+	if im.Loss == 0 && im.ECNMarkAbove == 0 {
 		return nil
 	}
 	if err := ensureClsact(nsB, ifB); err != nil {
@@ -175,16 +176,13 @@ func impair(nsB, ifB string, im Impairment) error {
 			}
 		}
 	}
-	if im.Loss == 0 && im.Delay == 0 {
+	if im.Loss == 0 {
 		return nil
 	}
-	if err := attach(nsB, ifB, "egress", impairPref, "bed_egress", impairProg(im.Loss, im.Delay.Nanoseconds(), tcActStolen)); err != nil {
+	if err := attach(nsB, ifB, "egress", impairPref, "bed_egress", impairProg(im.Loss, tcActStolen)); err != nil {
 		return err
 	}
-	if im.Loss > 0 {
-		return attach(nsB, ifB, "ingress", impairPref, "bed_ingress", impairProg(im.Loss, 0, tcActShot))
-	}
-	return nil
+	return attach(nsB, ifB, "ingress", impairPref, "bed_ingress", impairProg(im.Loss, tcActShot))
 }
 
 // attach loads insns as the program name and makes it ifB's direct-action

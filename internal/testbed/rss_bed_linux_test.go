@@ -226,8 +226,9 @@ func arrivals(t *testing.T, m *ebpf.Map, fs []flow, wait time.Duration) []int {
 // pollstack, IPv4 and IPv6, arrives on the receive queue the engine's
 // steering names as its owner: on 2 queues with the engine's key and
 // default table (what `testbed up --queues 2 --rss` sets), and on 4 queues
-// with Microsoft's key and a random table. Without RSS the kernel's own
-// pick is logged, not asserted (it is random per socket).
+// with Microsoft's key and a random table, and on a relayed bed with a
+// delay, where the program sits on the relay's end NAME-da. Without RSS the
+// kernel's own pick is logged, not asserted (it is random per socket).
 func TestRSSBedSteersToOwnerQueue(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	random := make([]int, 64)
@@ -239,12 +240,19 @@ func TestRSSBedSteersToOwnerQueue(t *testing.T) {
 		queues int
 		key    []byte
 		table  []int
+		relay  bool
 	}{
-		{"engine default", 2, cores.SymmetricRSSKey[:], engine.DefaultRSSTable(2)},
-		{"microsoft key random table", 4, cores.MicrosoftRSSKey[:], random},
+		{"engine default", 2, cores.SymmetricRSSKey[:], engine.DefaultRSSTable(2), false},
+		{"microsoft key random table", 4, cores.MicrosoftRSSKey[:], random, false},
+		{"relayed with delay", 2, cores.SymmetricRSSKey[:], engine.DefaultRSSTable(2), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := bedtest.ForTest(t, tc.queues)
+			b := bedtest.ForTestWith(t, tc.queues, testbed.Options{Relay: tc.relay})
+			if tc.relay {
+				if err := testbed.Impair(b.Name, testbed.Impairment{Delay: 2 * time.Millisecond}); err != nil {
+					t.Fatalf("Impair delay: %v", err)
+				}
+			}
 			m := queueRecorder(t, b)
 			rss, err := testbed.NewRSS(tc.key, tc.table, tc.queues)
 			if err != nil {

@@ -204,6 +204,11 @@ func newRSSMap(r *RSS) (*ebpf.Map, error) {
 // TCP socket caches its queue, so connections open before SetRSS move only
 // when next idle; set RSS before traffic.
 //
+// In a relayed bed (Options.Relay) the program sits on the relay's end
+// NAME-da instead, whose transmit queue is the receive queue pollstack
+// finds the frame on; the relay's sends go through its egress as the
+// kernel's go through NAME-b's.
+//
 // It replaces an RSS that was there and leaves the impairment (Impair)
 // alone; the two run one after the other. On error the bed has no RSS.
 func SetRSS(name string, key []byte, table []int, queues int) error {
@@ -217,10 +222,10 @@ func SetRSS(name string, key []byte, table []int, queues int) error {
 	if err != nil {
 		return err
 	}
-	_, ifB, _, nsB := names(name)
 	if err := bedExists(name); err != nil {
 		return err
 	}
+	nsB, ifB := rssTarget(name)
 	clearRSS(nsB, ifB)
 	if err := setRSS(nsB, ifB, r); err != nil {
 		clearRSS(nsB, ifB)
@@ -241,9 +246,21 @@ func ClearRSS(name string) error {
 	if err := bedExists(name); err != nil {
 		return err
 	}
-	_, ifB, _, nsB := names(name)
+	nsB, ifB := rssTarget(name)
 	clearRSS(nsB, ifB)
 	return nil
+}
+
+// rssTarget is the interface whose egress steers frames onto pollstack's
+// receive queues: NAME-b, or in a relayed bed the relay's end NAME-da,
+// where the relay sends what the kernel sent.
+func rssTarget(name string) (ns, iface string) {
+	if hasRelay(name) {
+		nsD, ifDA, _ := relayNames(name)
+		return nsD, ifDA
+	}
+	_, ifB, _, nsB := names(name)
+	return nsB, ifB
 }
 
 // xpsOff clears XPS on every transmit queue of the interface $1 and prints

@@ -69,6 +69,31 @@ type Bed struct {
 	NsC, IfaceC, IfaceR string
 	// RouterMTU is IfaceR's MTU when UpRoutedWith set one (0: 1500).
 	RouterMTU int
+
+	// A relayed bed's (Options.Relay) middle namespace NsD holds IfaceDA,
+	// the peer of IfaceA, and IfaceDB, the peer of IfaceB; a relay process
+	// there passes every frame from one to the other, held for the
+	// impairment's delay. Empty in a bed whose ends are one veth pair.
+	NsD, IfaceDA, IfaceDB string
+}
+
+// Options shape a bed beyond its queues (UpWith); the zero value is Up's
+// bed.
+type Options struct {
+	// Routed, when not nil, adds the third namespace NAME-c behind NAME-b's
+	// router, its link shaped as the RoutedConfig says (UpRoutedWith).
+	Routed *RoutedConfig
+	// Relay puts a middle namespace NAME-d between the two ends: NAME-a and
+	// NAME-b are each one end of a veth pair whose other end (NAME-da,
+	// NAME-db) is in NAME-d, where a relay process copies every frame
+	// between NAME-da and NAME-db unchanged (MACs, ARP and ND, VLAN tags),
+	// so that the two ends still share one link. Only a relayed bed can
+	// have Impairment.Delay: the relay holds the frames (this kernel has
+	// neither netem nor fq). TSO, GSO and UDP segmentation are off on NAME-a
+	// and NAME-b, so that every frame the relay reads fits the MTU, and TX
+	// checksum offload on NAME-a too (as on NAME-b), so that a kernel there
+	// sends whole checksums: the relay copies bytes.
+	Relay bool
 }
 
 // RoutedConfig shapes a routed bed's link between the router and NAME-c
@@ -106,11 +131,21 @@ const MinRouterMTU = 1280
 // Routed reports whether b has the third namespace behind NAME-b's router.
 func (b *Bed) Routed() bool { return b.NsC != "" }
 
+// Relayed reports whether b has the middle namespace and its relay.
+func (b *Bed) Relayed() bool { return b.NsD != "" }
+
 // String summarises what Up made.
 func (b *Bed) String() string {
-	s := fmt.Sprintf("testbed %s: netns %s {%s %s, %d queues, no address} <-veth-> netns %s {%s %s, %d queues, %s/%d %s/%d, tx checksum offload off}",
-		b.Name, b.NsA, b.IfaceA, b.LocalMAC, b.Queues,
+	link := "<-veth->"
+	if b.Relayed() {
+		link = fmt.Sprintf("<-veth-> netns %s {%s <-relay-> %s} <-veth->", b.NsD, b.IfaceDA, b.IfaceDB)
+	}
+	s := fmt.Sprintf("testbed %s: netns %s {%s %s, %d queues, no address} %s netns %s {%s %s, %d queues, %s/%d %s/%d, tx checksum offload off}",
+		b.Name, b.NsA, b.IfaceA, b.LocalMAC, b.Queues, link,
 		b.NsB, b.IfaceB, b.PeerMAC, b.Queues, PeerIPv4, PrefixLenIPv4, PeerIPv6, PrefixLenIPv6)
+	if b.Relayed() {
+		s += fmt.Sprintf("; TSO, GSO and UDP segmentation off on %s and %s, tx checksum offload off on %s", b.IfaceA, b.IfaceB, b.IfaceA)
+	}
 	if b.Routed() {
 		s += fmt.Sprintf("; netns %s forwards {%s %s/%d %s/%d} <-veth-> netns %s {%s %s/%d %s/%d, default via %s and %s}",
 			b.NsB, b.IfaceR, FarRouterIPv4, FarPrefixIPv4.Bits(), FarRouterIPv6, FarPrefixIPv6.Bits(),
@@ -150,24 +185,28 @@ func Unique(prefix string) string {
 	return prefix + hex.EncodeToString(b[:])
 }
 
-// Impairment is what Impair puts on a bed's path, on the kernel's veth end
-// NAME-b, with the kernel's own parts (tc BPF and qdiscs; no netem). The
-// zero Impairment is a clean path.
+// Impairment is what Impair puts on a bed's path: loss, rate and ECN
+// marks with the kernel's own parts (tc BPF and qdiscs) on the kernel's
+// veth end NAME-b, delay in a relayed bed's relay (Options.Relay). The zero
+// Impairment is a clean path.
 type Impairment struct {
 	// Loss is the probability, 0..1, that a frame is dropped, each frame
 	// drawn on its own, in both directions: a tc BPF program on NAME-b's
 	// clsact ingress (pollstack -> kernel) and another on its egress
 	// (kernel -> pollstack) drop with bpf_get_prandom_u32.
 	Loss float64
-	// Delay is added to every frame the kernel sends (kernel -> pollstack)
-	// and so once to the round trip: the egress BPF program sets the
-	// frame's departure time (skb->tstamp) to now+Delay and the fq qdisc
-	// holds it until then. Frames from pollstack are not delayed. It needs
-	// the fq qdisc in the kernel (CONFIG_NET_SCH_FQ).
+	// Delay is added to the round trip, as netem's delay on one end
+	// would: the relay in NAME-d holds every frame Delay/2 in each
+	// direction, so that a ping's round trip grows by Delay and data and
+	// ACKs wait alike. It needs a relayed bed (Options.Relay); on a bed
+	// without the relay Impair refuses it.
 	Delay time.Duration
+	// Jitter, at most Delay, spreads each frame's hold in each direction
+	// over Delay/2 ± Jitter/2 (uniform), without ever sending a frame
+	// before the one that came ahead of it: the relay does not reorder.
+	Jitter time.Duration
 	// Rate caps the kernel's sending (kernel -> pollstack) at Rate bytes/s
-	// with a token bucket (tbf) as NAME-b's root qdisc; 0 is no cap. With
-	// Delay, fq's maxrate paces each flow at Rate instead.
+	// with a token bucket (tbf) as NAME-b's root qdisc; 0 is no cap.
 	Rate uint64
 	// ECNMarkAbove, in bytes, marks frames CE instead of letting a queue
 	// build, as a switch's ECN threshold (DCTCP's K) does; 0 is off, and it
@@ -183,8 +222,7 @@ type Impairment struct {
 	ECNMarkAbove uint64
 }
 
-// MaxDelay is the longest Delay: fq drops frames whose departure time is
-// more than its horizon (10 s) ahead.
+// MaxDelay is the longest Delay.
 const MaxDelay = 5 * time.Second
 
 // Zero reports whether im leaves the path clean.
@@ -197,6 +235,9 @@ func (im Impairment) Validate() error {
 	}
 	if im.Delay < 0 || im.Delay > MaxDelay {
 		return fmt.Errorf("testbed: delay %v: want 0..%v", im.Delay, MaxDelay)
+	}
+	if im.Jitter < 0 || im.Jitter > im.Delay {
+		return fmt.Errorf("testbed: jitter %v: want 0..the delay (%v)", im.Jitter, im.Delay)
 	}
 	if im.Rate != 0 && im.Rate < minRate {
 		return fmt.Errorf("testbed: rate %d bytes/s: want 0 (no cap) or at least %d bytes/s (8kbit)", im.Rate, minRate)
@@ -215,7 +256,11 @@ func (im Impairment) String() string {
 	if im.Zero() {
 		return "clean path"
 	}
-	s := fmt.Sprintf("loss %g both ways, delay %v and rate %s kernel -> pollstack", im.Loss, im.Delay, FormatRate(im.Rate))
+	s := fmt.Sprintf("loss %g both ways, delay %v (the relay holds frames %v", im.Loss, im.Delay, im.Delay/2)
+	if im.Jitter > 0 {
+		s += fmt.Sprintf(" ± %v", im.Jitter/2)
+	}
+	s += fmt.Sprintf(" each way), rate %s kernel -> pollstack", FormatRate(im.Rate))
 	if im.ECNMarkAbove > 0 {
 		s += fmt.Sprintf(", CE on ECT frames while a phantom queue draining at %s holds more than %d bytes, both ways", FormatRate(im.Rate), im.ECNMarkAbove)
 	}

@@ -28,7 +28,16 @@ func routedNames(name string) (nsC, ifC, ifR string) {
 // Up builds the bed name with queues rx and tx queues on each veth end. A bed
 // of that name that already exists (whole or in part) is torn down first, so
 // Up always leaves a fresh bed.
-func Up(name string, queues int) (*Bed, error) { return upBed(name, queues, nil) }
+func Up(name string, queues int) (*Bed, error) { return UpWith(name, queues, Options{}) }
+
+// UpWith is Up with the bed shaped by o: a routed bed, a relayed one, or
+// both.
+func UpWith(name string, queues int, o Options) (*Bed, error) {
+	if o.Routed != nil && o.Routed.RouterMTU != 0 && (o.Routed.RouterMTU < MinRouterMTU || o.Routed.RouterMTU > 1500) {
+		return nil, fmt.Errorf("testbed: router MTU %d: want %d..1500 (0: 1500)", o.Routed.RouterMTU, MinRouterMTU)
+	}
+	return upBed(name, queues, o)
+}
 
 // UpRouted is Up with a third namespace NAME-c behind a router: the kernel
 // in NAME-b forwards (net.ipv4.ip_forward and net.ipv6.conf.all.forwarding
@@ -37,18 +46,15 @@ func Up(name string, queues int) (*Bed, error) { return upBed(name, queues, nil)
 // NAME-b). pollstack reaches NAME-c only through a gateway: PeerIPv4 and
 // PeerIPv6. TX checksum offload is off on both new ends, as on NAME-b.
 func UpRouted(name string, queues int) (*Bed, error) {
-	return upBed(name, queues, &RoutedConfig{})
+	return UpWith(name, queues, Options{Routed: &RoutedConfig{}})
 }
 
 // UpRoutedWith is UpRouted with the link to NAME-c shaped by cfg.
 func UpRoutedWith(name string, queues int, cfg RoutedConfig) (*Bed, error) {
-	if cfg.RouterMTU != 0 && (cfg.RouterMTU < MinRouterMTU || cfg.RouterMTU > 1500) {
-		return nil, fmt.Errorf("testbed: router MTU %d: want %d..1500 (0: 1500)", cfg.RouterMTU, MinRouterMTU)
-	}
-	return upBed(name, queues, &cfg)
+	return UpWith(name, queues, Options{Routed: &cfg})
 }
 
-func upBed(name string, queues int, routed *RoutedConfig) (*Bed, error) {
+func upBed(name string, queues int, o Options) (*Bed, error) {
 	if os.Geteuid() != 0 {
 		return nil, ErrNotRoot
 	}
@@ -61,9 +67,9 @@ func upBed(name string, queues int, routed *RoutedConfig) (*Bed, error) {
 	if err := Down(name); err != nil {
 		return nil, fmt.Errorf("testbed: clear old bed %s: %w", name, err)
 	}
-	b, err := up(name, queues)
-	if err == nil && routed != nil {
-		err = upRouted(b, routed)
+	b, err := up(name, queues, o.Relay)
+	if err == nil && o.Routed != nil {
+		err = upRouted(b, o.Routed)
 	}
 	if err != nil {
 		if derr := Down(name); derr != nil {
@@ -74,17 +80,34 @@ func upBed(name string, queues int, routed *RoutedConfig) (*Bed, error) {
 	return b, nil
 }
 
-func up(name string, queues int) (*Bed, error) {
+func up(name string, queues int, relay bool) (*Bed, error) {
 	ifA, ifB, nsA, nsB := names(name)
+	nsD, ifDA, ifDB := relayNames(name)
 	q := fmt.Sprint(queues)
-	for _, ns := range []string{nsA, nsB} {
+	nss := []string{nsA, nsB}
+	if relay {
+		nss = append(nss, nsD)
+	}
+	for _, ns := range nss {
 		if err := addQuietNetns(ns); err != nil {
 			return nil, err
 		}
 	}
-	if err := run("ip", "link", "add", ifA, "netns", nsA, "numtxqueues", q, "numrxqueues", q,
-		"type", "veth", "peer", "name", ifB, "netns", nsB, "numtxqueues", q, "numrxqueues", q); err != nil {
-		return nil, err
+	veth := func(ifX, nsX, ifY, nsY string) error {
+		return run("ip", "link", "add", ifX, "netns", nsX, "numtxqueues", q, "numrxqueues", q,
+			"type", "veth", "peer", "name", ifY, "netns", nsY, "numtxqueues", q, "numrxqueues", q)
+	}
+	if !relay {
+		if err := veth(ifA, nsA, ifB, nsB); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := veth(ifA, nsA, ifDA, nsD); err != nil {
+			return nil, err
+		}
+		if err := veth(ifB, nsB, ifDB, nsD); err != nil {
+			return nil, err
+		}
 	}
 	steps := [][]string{
 		// NAME-a: pollstack's. No kernel address at all, not even a
@@ -100,12 +123,38 @@ func up(name string, queues int) (*Bed, error) {
 		// Otherwise the kernel hands veth segments with partial checksums.
 		{"ip", "netns", "exec", nsB, "ethtool", "-K", ifB, "tx", "off"},
 	}
+	if relay {
+		// The kernel in NAME-d stays silent: no IPv6 (no link-local
+		// address, no MLD), no IPv4 address (no ARP).
+		if err := netns.Do(nsD, func() error { return sysctl("net/ipv6/conf/all/disable_ipv6", "1") }); err != nil {
+			return nil, err
+		}
+		steps = append(steps,
+			[]string{"ip", "-n", nsD, "link", "set", ifDA, "up"},
+			[]string{"ip", "-n", nsD, "link", "set", ifDB, "up"},
+			// Whole frames of at most the MTU onto the relay's ends: a
+			// kernel on either end segments before the veth.
+			// A kernel on NAME-a (a comparison) must checksum its frames
+			// itself, as on NAME-b: the relay copies bytes, and a
+			// partial checksum is completed by no one on its way.
+			[]string{"ip", "netns", "exec", nsA, "ethtool", "-K", ifA, "tx", "off", "tso", "off", "gso", "off", "tx-udp-segmentation", "off"},
+			[]string{"ip", "netns", "exec", nsB, "ethtool", "-K", ifB, "tso", "off", "gso", "off", "tx-udp-segmentation", "off"},
+			[]string{"ip", "netns", "exec", nsD, "ethtool", "-K", ifDA, "gro", "off"},
+			[]string{"ip", "netns", "exec", nsD, "ethtool", "-K", ifDB, "gro", "off"},
+		)
+	}
 	for _, s := range steps {
 		if err := run(s...); err != nil {
 			return nil, err
 		}
 	}
 	b := &Bed{Name: name, Queues: queues, IfaceA: ifA, IfaceB: ifB, NsA: nsA, NsB: nsB}
+	if relay {
+		b.NsD, b.IfaceDA, b.IfaceDB = nsD, ifDA, ifDB
+		if err := startRelay(name, 0, 0); err != nil {
+			return nil, err
+		}
+	}
 	var err error
 	if b.LocalMAC, err = mac(nsA, ifA); err != nil {
 		return nil, err
@@ -189,9 +238,10 @@ func upRouted(b *Bed, cfg *RoutedConfig) error {
 	return nil
 }
 
-// Down removes the bed name: its veth pairs and namespaces (a routed bed's
-// third one too). Removing a bed that does not exist, or exists in part,
-// succeeds.
+// Down removes the bed name: a relayed bed's relay process, the veth pairs
+// and namespaces (a routed bed's third one and a relayed bed's middle one
+// too), and its state directory. Removing a bed that does not exist, or
+// exists in part, succeeds.
 func Down(name string) error {
 	if os.Geteuid() != 0 {
 		return ErrNotRoot
@@ -201,11 +251,18 @@ func Down(name string) error {
 	}
 	ifA, ifB, nsA, nsB := names(name)
 	nsC, ifC, _ := routedNames(name)
+	nsD, ifDA, _ := relayNames(name)
 	var errs []error
+	if err := stopRelay(name); err != nil {
+		errs = append(errs, err)
+	}
+	if err := os.RemoveAll(filepath.Join(StateDir, name)); err != nil {
+		errs = append(errs, err)
+	}
 	// NAME-c first: deleting its link deletes NAME-r in NAME-b at once,
 	// where deleting NAME-b's namespace would leave it to the kernel's
 	// namespace cleanup, racing the delete of NAME-c.
-	for _, x := range []struct{ ns, iface string }{{nsC, ifC}, {nsA, ifA}, {nsB, ifB}} {
+	for _, x := range []struct{ ns, iface string }{{nsC, ifC}, {nsA, ifA}, {nsB, ifB}, {nsD, ifDA}} {
 		if _, err := os.Stat(filepath.Join(netns.Dir, x.ns)); errors.Is(err, os.ErrNotExist) {
 			continue
 		}

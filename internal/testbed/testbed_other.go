@@ -12,6 +12,12 @@ var errNotLinux = errors.New("testbed: network namespaces and AF_XDP need Linux"
 // Up builds a test bed; it needs Linux.
 func Up(name string, queues int) (*Bed, error) { return nil, errNotLinux }
 
+// UpWith builds a shaped test bed; it needs Linux.
+func UpWith(name string, queues int, o Options) (*Bed, error) { return nil, errNotLinux }
+
+// RelayStats reports a relayed bed's counters; it needs Linux.
+func RelayStats(name string) (string, error) { return "", errNotLinux }
+
 // UpRouted builds a routed test bed; it needs Linux.
 func UpRouted(name string, queues int) (*Bed, error) { return nil, errNotLinux }
 

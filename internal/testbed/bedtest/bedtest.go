@@ -35,6 +35,16 @@ func ForTestRoutedWith(t testing.TB, queues int, cfg testbed.RoutedConfig) *test
 	})
 }
 
+// ForTestWith is ForTest for a bed shaped by o (testbed.UpWith): routed,
+// relayed (its relay process stopped when t ends, as the bed goes), or
+// both.
+func ForTestWith(t testing.TB, queues int, o testbed.Options) *testbed.Bed {
+	t.Helper()
+	return forTest(t, queues, func(name string, queues int) (*testbed.Bed, error) {
+		return testbed.UpWith(name, queues, o)
+	})
+}
+
 func forTest(t testing.TB, queues int, up func(string, int) (*testbed.Bed, error)) *testbed.Bed {
 	t.Helper()
 	RequirePrivileged(t)

@@ -1,9 +1,14 @@
 package bedtest
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
+
+	"github.com/pollstack/pollstack/internal/testbed"
 )
 
 // fakeTB records what ForTest registers and turns Fatal into a panic, so a
@@ -57,6 +62,22 @@ func TestForTestCleansUp(t *testing.T) {
 	}
 	checkGone(t, b.Name)
 
+	// A relayed bed's middle namespace, its relay process and its state
+	// go too.
+	f = &fakeTB{TB: t}
+	b = ForTestWith(f, 1, testbed.Options{Relay: true})
+	if f.fatal != "" || len(f.cleanups) != 1 || !b.Relayed() {
+		t.Fatalf("ForTestWith relay: fatal %q, %d cleanups, relayed %v", f.fatal, len(f.cleanups), b.Relayed())
+	}
+	if pids := relayPids(t, b.Name); len(pids) != 1 {
+		t.Errorf("relayed bed %s: relay processes %v, want one", b.Name, pids)
+	}
+	f.runCleanups()
+	if f.fatal != "" {
+		t.Errorf("cleanup: %s", f.fatal)
+	}
+	checkGone(t, b.Name)
+
 	// A failing Up still has its cleanup registered.
 	f = &fakeTB{TB: t}
 	func() {
@@ -76,7 +97,13 @@ func TestForTestCleansUp(t *testing.T) {
 // checkGone reports a namespace or link of bed name still present.
 func checkGone(t *testing.T, name string) {
 	t.Helper()
-	for _, n := range []string{name + "-a", name + "-b", name + "-c"} {
+	if pids := relayPids(t, name); len(pids) != 0 {
+		t.Errorf("relay processes of %s left behind: %v", name, pids)
+	}
+	if _, err := os.Stat(filepath.Join(testbed.StateDir, name)); err == nil {
+		t.Errorf("state directory of %s left behind", name)
+	}
+	for _, n := range []string{name + "-a", name + "-b", name + "-c", name + "-d", name + "-da", name + "-db"} {
 		if out, err := exec.Command("ip", "netns", "exec", n, "true").CombinedOutput(); err == nil {
 			t.Errorf("namespace %s left behind: %s", n, out)
 		}
@@ -84,4 +111,22 @@ func checkGone(t *testing.T, name string) {
 			t.Errorf("link %s left behind in this namespace: %s", n, out)
 		}
 	}
+}
+
+// relayPids lists the processes whose command line is the relay of bed
+// name (argv "pollstack-testbed-relay NAME ...").
+func relayPids(t *testing.T, name string) []string {
+	t.Helper()
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []string
+	for _, d := range dirs {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
+		if err == nil && bytes.HasPrefix(cmdline, []byte("pollstack-testbed-relay\x00"+name+"\x00")) {
+			pids = append(pids, d.Name())
+		}
+	}
+	return pids
 }

@@ -38,8 +38,11 @@
 // may be bbr, and bbr hardly slows for random loss at all).
 //
 // Several pollstack builds (--pollstack before=BIN --pollstack after=BIN)
-// run side by side in the same rounds, each round in a rotated order. A
-// cell whose impairment the kernel cannot make (--delay needs the fq
-// qdisc) is reported as skipped. Run it from the repository's top
-// directory (without --pollstack it builds ./cmd/pollstack).
+// run side by side in the same rounds, each round in a rotated order. Each
+// delay has a bed of its own: a delay's cells run on a relayed bed (the
+// relay in NAME-d holds every frame half the delay each way, so the round
+// trip grows by the delay), delay 0's on a bed of one veth pair. A cell
+// whose impairment cannot be made is reported as skipped. Run it from the
+// repository's top directory (without --pollstack it builds
+// ./cmd/pollstack).
 package main

@@ -113,7 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}, vals: []string{"send", "recv"}}
 	var builds, sysctls repeated
 	fs.Var(loss, "loss", "comma-separated loss probabilities, each way (tc BPF on the kernel's veth end)")
-	fs.Var(delay, "delay", "comma-separated delays added to the kernel's frames (needs the fq qdisc; cells it cannot make are skipped)")
+	fs.Var(delay, "delay", "comma-separated delays added to the round trip (a relayed bed's relay holds each frame half of it each way; 0 runs on a bed without the relay)")
 	fs.Var(dir, "direction", "send (pollstack or the kernel sends to a kernel socket), recv (the kernel sends to pollstack or to a kernel socket), or both")
 	fs.Int64Var(&o.Bytes, "bytes", 16<<20, "bytes through each connection")
 	fs.IntVar(&o.Rounds, "rounds", 3, "rounds; each runs every stack once, in a rotated order")
@@ -239,74 +239,102 @@ func measure(ctx context.Context, o options) (rep *report, err error) {
 		}
 		builds = []build{{"pollstack", bin}}
 	}
-	bed, down, err := harness.UpBed(tool, 1, os.Stderr)
-	defer down(&err)
-	if err != nil {
-		return nil, err
-	}
-	b := &bedInfo{name: bed.Name, nsA: bed.NsA, ifA: bed.IfaceA, nsB: bed.NsB, port: 9100}
-	// Per-frame loss: the kernel must hand the veth whole frames, not
-	// 64 KiB GSO batches that the loss program would drop as one.
-	restore, err := kernelCC(ctx, o.KernelCC, bed.NsA, bed.NsB)
+	// The host lets the namespaces choose o.KernelCC for the whole run.
+	restore, err := kernelCC(ctx, o.KernelCC)
 	if err != nil {
 		return nil, err
 	}
 	defer restore()
-	for _, c := range [][]string{
-		nsproc.NetnsArgs(bed.NsA, "ethtool", "-K", bed.IfaceA, "tso", "off", "gso", "off"),
-		nsproc.NetnsArgs(bed.NsB, "ethtool", "-K", bed.IfaceB, "tso", "off", "gso", "off"),
-	} {
-		if _, err := nsproc.Run(ctx, c...); err != nil {
-			return nil, err
-		}
-	}
 	stacks := []string{}
 	for _, bl := range builds {
 		stacks = append(stacks, bl.Name)
 	}
 	stacks = append(stacks, "kernel")
 	rep = &report{Command: "losscmp " + harness.Quote(os.Args[1:]), Bytes: o.Bytes, Rounds: o.Rounds, Stacks: stacks,
-		Sysctl: o.Sysctl, KernelCC: o.KernelCC, Bed: bed.String() + "; tso and gso off on both ends"}
+		Sysctl: o.Sysctl, KernelCC: o.KernelCC}
 	defer func() { rep.Elapsed = time.Since(start) }()
 	for _, delay := range o.Delay {
-		for _, loss := range o.Loss {
-			ierr := testbed.Impair(b.name, testbed.Impairment{Loss: loss, Delay: delay})
-			for _, dir := range o.Dirs {
-				c := &cell{Loss: loss, Delay: delay, Direction: dir, order: stacks}
-				rep.Cells = append(rep.Cells, c)
-				if ierr != nil {
-					c.Skipped = ierr.Error()
-					continue
-				}
-				c.Rounds, c.Failed = map[string][]result{}, map[string][]string{}
-				for r := 0; r < o.Rounds; r++ {
-					for i := range stacks {
-						name := stacks[(i+r)%len(stacks)]
-						if ctx.Err() != nil {
-							return rep, ctx.Err()
-						}
-						res, err := transfer(ctx, o, b, builds, name, dir)
-						if err != nil {
-							c.Failed[name] = append(c.Failed[name], err.Error())
-							fmt.Fprintf(os.Stderr, "%s: loss %g delay %v %s %s round %d: %v\n", tool, loss, delay, dir, name, r+1, err)
-							continue
-						}
-						c.Rounds[name] = append(c.Rounds[name], res)
-						fmt.Fprintf(os.Stderr, "%s: loss %g delay %v %s %-10s round %d: %.1f Mbit/s, %d RTOs, %d retransmitted, stall %s\n",
-							tool, loss, delay, dir, name, r+1, res.MbitPerSec, res.RTOs, res.Rexmit, stallString(res.Stall))
+		// A bed per delay: a delay needs the relay of a relayed bed
+		// (NAME-d), and the cells without one run on a bed of one veth
+		// pair, as before the relay.
+		if err := measureDelay(ctx, o, rep, builds, stacks, delay); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// measureDelay runs the cells of one delay on a bed of their own.
+func measureDelay(ctx context.Context, o options, rep *report, builds []build, stacks []string, delay time.Duration) (err error) {
+	name := testbed.Unique(tool)
+	defer func() {
+		if derr := testbed.Down(name); derr != nil {
+			err = errors.Join(err, fmt.Errorf("remove bed %s: %w", name, derr))
+		}
+	}()
+	bed, err := testbed.UpWith(name, 1, testbed.Options{Relay: delay > 0})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "%s: %v\n", tool, bed)
+	b := &bedInfo{name: bed.Name, nsA: bed.NsA, ifA: bed.IfaceA, nsB: bed.NsB, port: 9100}
+	// Per-frame loss: the kernel must hand the veth whole frames, not
+	// 64 KiB GSO batches that the loss program would drop as one. (The
+	// relay in NAME-d has no TCP: its congestion control is not set.)
+	if _, err := kernelCC(ctx, o.KernelCC, bed.NsA, bed.NsB); err != nil {
+		return err
+	}
+	for _, c := range [][]string{
+		nsproc.NetnsArgs(bed.NsA, "ethtool", "-K", bed.IfaceA, "tso", "off", "gso", "off"),
+		nsproc.NetnsArgs(bed.NsB, "ethtool", "-K", bed.IfaceB, "tso", "off", "gso", "off"),
+	} {
+		if _, err := nsproc.Run(ctx, c...); err != nil {
+			return err
+		}
+	}
+	if rep.Bed != "" {
+		rep.Bed += " | "
+	}
+	rep.Bed += fmt.Sprintf("delay %v: %v; tso and gso off on both ends", delay, bed)
+	for _, loss := range o.Loss {
+		ierr := testbed.Impair(b.name, testbed.Impairment{Loss: loss, Delay: delay})
+		for _, dir := range o.Dirs {
+			c := &cell{Loss: loss, Delay: delay, Direction: dir, order: stacks}
+			rep.Cells = append(rep.Cells, c)
+			if ierr != nil {
+				c.Skipped = ierr.Error()
+				continue
+			}
+			c.Rounds, c.Failed = map[string][]result{}, map[string][]string{}
+			for r := 0; r < o.Rounds; r++ {
+				for i := range stacks {
+					name := stacks[(i+r)%len(stacks)]
+					if ctx.Err() != nil {
+						return ctx.Err()
 					}
+					res, err := transfer(ctx, o, b, builds, name, dir)
+					if err != nil {
+						c.Failed[name] = append(c.Failed[name], err.Error())
+						fmt.Fprintf(os.Stderr, "%s: loss %g delay %v %s %s round %d: %v\n", tool, loss, delay, dir, name, r+1, err)
+						continue
+					}
+					c.Rounds[name] = append(c.Rounds[name], res)
+					fmt.Fprintf(os.Stderr, "%s: loss %g delay %v %s %-10s round %d: %.1f Mbit/s, %d RTOs, %d retransmitted, stall %s\n",
+						tool, loss, delay, dir, name, r+1, res.MbitPerSec, res.RTOs, res.Rexmit, stallString(res.Stall))
 				}
-				c.Median = map[string]result{}
-				for name, rs := range c.Rounds {
-					c.Median[name] = median(rs)
-				}
+			}
+			c.Median = map[string]result{}
+			for name, rs := range c.Rounds {
+				c.Median[name] = median(rs)
 			}
 		}
 	}
-	if err := testbed.Impair(b.name, testbed.Impairment{}); err != nil {
-		return rep, err
+	if bed.Relayed() {
+		if stats, err := testbed.RelayStats(name); err == nil {
+			fmt.Fprintf(os.Stderr, "%s: delay %v: %s\n", tool, delay, stats)
+		}
 	}
-	return rep, nil
+	return nil
 }
 
 // allowedCC is the host's list of congestion controls a namespace other

@@ -1,0 +1,202 @@
+package testbed
+
+import (
+	"time"
+
+	"github.com/pollstack/pollstack/mono"
+)
+
+// Bounds of the relay's queue of one direction (see Relay in Bed).
+const (
+	// RelaySlots is how many frames the relay holds in one direction; a
+	// frame that finds them all taken is dropped and counted. 4096 full
+	// frames held for 5 ms (one way of a 10 ms delay) is 9.9 Gbit/s, far
+	// above what the relay moves.
+	RelaySlots = 4096
+	// RelaySlotSize is the room for one frame: an Ethernet frame of MTU
+	// 1500 with a VLAN tag put back (1518 bytes) and headroom.
+	RelaySlotSize = 2048
+)
+
+// vlanRoom is the headroom before each frame in a slot, where the relay
+// moves the MAC addresses to put back a VLAN tag the kernel took off.
+const vlanRoom = 4
+
+// frameQueue holds the frames of one direction for their delay, in arrival
+// order: a ring of fixed slots, filled by Slot and Commit and emptied by
+// Front and Pop, with nothing allocated after newFrameQueue. Each frame is
+// due delay after it arrived, plus a draw of the jitter in
+// [-jitter, +jitter] that never makes it due before the frame ahead of it:
+// the queue does not reorder. Owned by the relay's loop; not safe for
+// concurrent use.
+type frameQueue struct {
+	buf  []byte      // slots of slotSize bytes, vlanRoom of headroom each
+	off  []uint16    // where each slot's frame starts (0 or vlanRoom)
+	n    []uint16    // each slot's frame length
+	due  []mono.Time // each slot's due time
+	mask uint64
+	head uint64 // the oldest frame's index (mod len)
+	tail uint64 // the next free slot's index
+
+	delay, jitter time.Duration
+	rng           uint64    // xorshift64 state for the jitter
+	lastDue       mono.Time // due time of the newest frame
+
+	// Dropped counts frames that found every slot taken, Passed the
+	// frames popped.
+	Dropped, Passed uint64
+}
+
+// newFrameQueue returns a queue of slots frames (a power of 2) for delay,
+// with the jitter drawn from seed.
+func newFrameQueue(slots int, delay, jitter time.Duration, seed uint64) *frameQueue {
+	if slots <= 0 || slots&(slots-1) != 0 {
+		panic("testbed: frame queue slots must be a power of 2")
+	}
+	if seed == 0 {
+		seed = 0x9e3779b97f4a7c15
+	}
+	return &frameQueue{
+		buf:   make([]byte, slots*RelaySlotSize),
+		off:   make([]uint16, slots),
+		n:     make([]uint16, slots),
+		due:   make([]mono.Time, slots),
+		mask:  uint64(slots - 1),
+		delay: delay, jitter: jitter, rng: seed,
+	}
+}
+
+// Len is how many frames the queue holds.
+func (q *frameQueue) Len() int { return int(q.tail - q.head) }
+
+// Full reports whether every slot is taken.
+func (q *frameQueue) Full() bool { return q.tail-q.head > q.mask }
+
+// Free is how many slots are free.
+func (q *frameQueue) Free() int { return len(q.n) - q.Len() }
+
+// Slot is the free slot to read the next frame into, vlanRoom bytes after
+// the slot's start (the headroom stays free). It is nil when the queue is
+// full: the caller drops the frame and calls Drop.
+func (q *frameQueue) Slot() []byte {
+	if q.Full() {
+		return nil
+	}
+	return q.SlotAt(0)
+}
+
+// SlotAt is the free slot i places after Slot's (i < Free), to read a
+// batch of frames into at once: Commit takes them in order.
+func (q *frameQueue) SlotAt(i int) []byte {
+	j := int((q.tail + uint64(i)) & q.mask)
+	return q.buf[j*RelaySlotSize+vlanRoom : (j+1)*RelaySlotSize]
+}
+
+// Drop counts a frame that found the queue full.
+func (q *frameQueue) Drop() { q.Dropped++ }
+
+// Commit queues the n bytes read into Slot as a frame that arrived at now.
+// With tagged, the frame had its VLAN tag (tpid, tci) taken off by the
+// kernel, and Commit puts it back after the MAC addresses.
+func (q *frameQueue) Commit(n int, now mono.Time, tagged bool, tpid, tci uint16) {
+	i := int(q.tail & q.mask)
+	base := i * RelaySlotSize
+	off := vlanRoom
+	if tagged && n >= 12 {
+		s := q.buf[base : base+vlanRoom+n]
+		copy(s[0:12], s[vlanRoom:vlanRoom+12])
+		s[12], s[13] = byte(tpid>>8), byte(tpid)
+		s[14], s[15] = byte(tci>>8), byte(tci)
+		off, n = 0, n+vlanRoom
+	}
+	due := now.Add(q.delay)
+	if q.jitter > 0 {
+		due = due.Add(q.draw())
+	}
+	if due.Before(q.lastDue) {
+		due = q.lastDue // never ahead of the frame before it
+	}
+	q.off[i], q.n[i], q.due[i] = uint16(off), uint16(n), due
+	q.lastDue = due
+	q.tail++
+}
+
+// draw returns a uniform draw from [-jitter, +jitter].
+func (q *frameQueue) draw() time.Duration {
+	q.rng ^= q.rng << 13
+	q.rng ^= q.rng >> 7
+	q.rng ^= q.rng << 17
+	span := uint64(2*q.jitter) + 1
+	return time.Duration(q.rng%span) - q.jitter
+}
+
+// Due is the oldest frame's due time; ok is false when the queue is empty.
+func (q *frameQueue) Due() (due mono.Time, ok bool) {
+	if q.head == q.tail {
+		return 0, false
+	}
+	return q.due[q.head&q.mask], true
+}
+
+// Front is the oldest frame; the queue must not be empty. It stays valid
+// until Pop.
+func (q *frameQueue) Front() []byte { return q.At(0) }
+
+// At is the frame k places behind the oldest (k < Len).
+func (q *frameQueue) At(k int) []byte {
+	i := int((q.head + uint64(k)) & q.mask)
+	base := i*RelaySlotSize + int(q.off[i])
+	return q.buf[base : base+int(q.n[i])]
+}
+
+// DueAt is the due time of the frame k places behind the oldest (k < Len).
+func (q *frameQueue) DueAt(k int) mono.Time { return q.due[(q.head+uint64(k))&q.mask] }
+
+// Pop removes the oldest frame.
+func (q *frameQueue) Pop() {
+	q.head++
+	q.Passed++
+}
+
+// Lateness buckets of the relay: how long after its due time a frame left,
+// the upper bound of each bucket (the last holds the rest).
+var latenessBounds = [...]time.Duration{
+	10 * time.Microsecond, 50 * time.Microsecond, 100 * time.Microsecond,
+	200 * time.Microsecond, 500 * time.Microsecond, time.Millisecond, 10 * time.Millisecond,
+}
+
+// lateness is a histogram of how late frames left; the zero value is
+// empty.
+type lateness struct {
+	count [len(latenessBounds) + 1]uint64
+	max   time.Duration
+	sum   time.Duration
+}
+
+func (l *lateness) add(d time.Duration) {
+	if d < 0 {
+		d = 0
+	}
+	i := 0
+	for i < len(latenessBounds) && d > latenessBounds[i] {
+		i++
+	}
+	l.count[i]++
+	l.sum += d
+	l.max = max(l.max, d)
+}
+
+// within is the share of frames no later than latenessBounds[b].
+func (l *lateness) within(b int) float64 {
+	var in, all uint64
+	for i, c := range l.count {
+		all += c
+		if i <= b {
+			in += c
+		}
+	}
+	if all == 0 {
+		return 1
+	}
+	return float64(in) / float64(all)
+}
