@@ -129,6 +129,12 @@ func (l *Loop) Post(fn func(now mono.Time)) error {
 	}
 }
 
+// TurnEnder is implemented by workers that have work to finish at the end
+// of every loop turn, after the mailbox's calls and before a sleep.
+type TurnEnder interface {
+	EndTurn()
+}
+
 // Waker is implemented by workers whose Wait another goroutine can cut
 // short.
 type Waker interface {
@@ -185,12 +191,16 @@ func (l *Loop) run(started chan<- error) {
 		}
 	}
 	started <- nil
+	ender, _ := l.worker.(TurnEnder)
 	empty := 0
 	for !l.stop.Load() {
 		now := Now()
 		n := l.worker.Poll(now)
 		l.worker.Timers(now)
 		calls := l.drain(now)
+		if ender != nil {
+			ender.EndTurn()
+		}
 		if n > 0 || calls > 0 {
 			empty = 0
 			continue
@@ -208,6 +218,9 @@ func (l *Loop) run(started chan<- error) {
 	}
 	// Run what was posted before the stop.
 	l.drain(Now())
+	if ender != nil {
+		ender.EndTurn()
+	}
 }
 
 func (l *Loop) drain(now mono.Time) int {

@@ -128,6 +128,9 @@ type Core struct {
 	// entry and no solicitation budget goes to that MAC (see output).
 	rxFrom [16]byte
 	rxMAC  [6]byte
+	// wq queues the goroutines the core wakes until the end of its turn
+	// (wakeq.go); nil before the engine starts, and for cores run alone.
+	wq     *wakeQueue
 	now    mono.Time // time of the current batch or timer run
 	tcpPub tcpPublished
 
@@ -351,6 +354,25 @@ func (c *Core) Publish(now mono.Time) {
 
 // Wait sleeps until frames may be ready or timeout passes.
 func (c *Core) Wait(timeout time.Duration) { c.link.Wait(timeout) }
+
+// EndTurn implements cores.TurnEnder: the goroutines the turn woke are
+// told, with one write for all of them.
+func (c *Core) EndTurn() {
+	if c.wq != nil {
+		c.wq.flush()
+	}
+}
+
+// wake wakes the goroutine waiting on ch (a buffered channel of one, as
+// poke takes): through the wake queue when the core has one, at the end of
+// its turn. On the core only.
+func (c *Core) wake(ch chan struct{}) {
+	if c.wq != nil {
+		c.wq.add(ch)
+		return
+	}
+	poke(ch)
+}
 
 // Flush transmits frames queued for sending. Poll and Timers do it themselves.
 func (c *Core) Flush() { c.flush() }

@@ -240,10 +240,25 @@ func (e *Engine) Loops() []*cores.Loop { return e.loops }
 
 // Start starts every loop. On error the loops already started are stopped.
 func (e *Engine) Start() error {
+	for i, c := range e.cores {
+		q, err := newWakeQueue()
+		if err != nil {
+			for _, d := range e.cores[:i] {
+				d.wq.close()
+				d.wq = nil
+			}
+			return fmt.Errorf("engine: core %d's wake queue: %w", i, err)
+		}
+		c.wq = q
+	}
 	for i, l := range e.loops {
 		if err := l.Start(); err != nil {
 			for _, s := range e.loops[:i] {
 				s.Stop()
+			}
+			for _, c := range e.cores {
+				c.wq.close()
+				c.wq = nil
 			}
 			return err
 		}
@@ -283,6 +298,11 @@ func (e *Engine) Stop() error {
 		if e.running {
 			for _, l := range e.loops {
 				l.Stop()
+			}
+		}
+		for _, c := range e.cores {
+			if c.wq != nil {
+				c.wq.close()
 			}
 		}
 		for _, c := range e.cores {

@@ -192,7 +192,7 @@ func (h *acceptHandler) Established(c *tcp.Conn) {
 	}
 	h.one[0] = nil
 	if ls.waiting.Load() && ls.waiting.Swap(false) {
-		poke(ls.wake) // Accept sleeps on empty queues: once per sleep
+		ls.e.cores[h.core].wake(ls.wake) // Accept sleeps on empty queues: once per sleep
 	}
 }
 

@@ -255,7 +255,7 @@ func (s *Socket) onCore(fn func(c *Core)) error {
 		c.tcp.SetNow(now)
 		fn(c)
 		c.flush()
-		call.done <- struct{}{}
+		c.wake(call.done)
 	}
 	return s.enter(call)
 }
@@ -284,8 +284,9 @@ func (s *Socket) onConn(fn func(c *tcp.Conn)) error {
 func (s *Socket) Established(c *tcp.Conn) {
 	s.everConn.Store(true)
 	s.setSt(sockConnected)
-	poke(s.connWake)
-	poke(s.wrWake)
+	c2 := s.e.cores[s.core]
+	c2.wake(s.connWake)
+	c2.wake(s.wrWake)
 	s.serviceRx() // bytes that came with the handshake
 }
 
@@ -325,11 +326,12 @@ func (s *Socket) Closed(c *tcp.Conn, err error) {
 	}
 	s.setSt(sockDisconnected)
 	s.releaseRings()
-	poke(s.connWake)
+	core := s.e.cores[s.core]
+	core.wake(s.connWake)
 	s.rdWaiting.Store(false)
-	poke(s.rdWake)
+	core.wake(s.rdWake)
 	s.wrWaiting.Store(false)
-	poke(s.wrWake)
+	core.wake(s.wrWake)
 }
 
 // takeErr returns and clears the pending error (SO_ERROR semantics).
