@@ -241,11 +241,18 @@ func (e *Engine) Loops() []*cores.Loop { return e.loops }
 // Start starts every loop. On error the loops already started are stopped.
 func (e *Engine) Start() error {
 	for i, c := range e.cores {
+		if !e.loops[i].Pinned() {
+			// An unpinned loop is an ordinary goroutine that sleeps as
+			// soon as it idles: what it readies runs on its P then.
+			continue
+		}
 		q, err := newWakeQueue()
 		if err != nil {
 			for _, d := range e.cores[:i] {
-				d.wq.close()
-				d.wq = nil
+				if d.wq != nil {
+					d.wq.close()
+					d.wq = nil
+				}
 			}
 			return fmt.Errorf("engine: core %d's wake queue: %w", i, err)
 		}
@@ -257,8 +264,10 @@ func (e *Engine) Start() error {
 				s.Stop()
 			}
 			for _, c := range e.cores {
-				c.wq.close()
-				c.wq = nil
+				if c.wq != nil {
+					c.wq.close()
+					c.wq = nil
+				}
 			}
 			return err
 		}
