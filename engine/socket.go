@@ -197,6 +197,9 @@ func (e *Engine) newSocket(v6 bool, core int) *Socket {
 func (s *Socket) st() sockState      { return sockState(s.state.Load()) }
 func (s *Socket) setSt(st sockState) { s.state.Store(uint32(st)) }
 
+// wake wakes the goroutine waiting on ch, from the socket's core (Core.wake).
+func (s *Socket) wake(ch chan struct{}) { s.e.cores[s.core].wake(ch) }
+
 func poke(ch chan struct{}) {
 	select {
 	case ch <- struct{}{}:
@@ -284,9 +287,8 @@ func (s *Socket) onConn(fn func(c *tcp.Conn)) error {
 func (s *Socket) Established(c *tcp.Conn) {
 	s.everConn.Store(true)
 	s.setSt(sockConnected)
-	c2 := s.e.cores[s.core]
-	c2.wake(s.connWake)
-	c2.wake(s.wrWake)
+	s.wake(s.connWake)
+	s.wake(s.wrWake)
 	s.serviceRx() // bytes that came with the handshake
 }
 
@@ -326,12 +328,11 @@ func (s *Socket) Closed(c *tcp.Conn, err error) {
 	}
 	s.setSt(sockDisconnected)
 	s.releaseRings()
-	core := s.e.cores[s.core]
-	core.wake(s.connWake)
+	s.wake(s.connWake)
 	s.rdWaiting.Store(false)
-	core.wake(s.rdWake)
+	s.wake(s.rdWake)
 	s.wrWaiting.Store(false)
-	core.wake(s.wrWake)
+	s.wake(s.wrWake)
 }
 
 // takeErr returns and clears the pending error (SO_ERROR semantics).

@@ -356,14 +356,14 @@ func copyInto(a, b, src []byte) (int, []byte, []byte) {
 // wakeReader wakes a reader that sleeps on an empty rx: once per sleep.
 func (s *Socket) wakeReader() {
 	if s.rdWaiting.Load() && s.rdWaiting.Swap(false) {
-		s.e.cores[s.core].wake(s.rdWake)
+		s.wake(s.rdWake)
 	}
 }
 
 // wakeWriter wakes a writer that sleeps on a full tx: once per sleep.
 func (s *Socket) wakeWriter() {
 	if s.wrWaiting.Load() && s.wrWaiting.Swap(false) {
-		s.e.cores[s.core].wake(s.wrWake)
+		s.wake(s.wrWake)
 	}
 }
 
