@@ -234,6 +234,32 @@ func (r *byteRing) emptied() {
 	r.head, r.n, r.end = 0, 0, 0
 }
 
+// grow raises the ring's size to size bytes, keeping what it holds. The
+// chunks move to a larger slot table in their order from head's, so every
+// offset keeps its byte; an empty ring only changes its size.
+func (r *byteRing) grow(size int) {
+	if size <= r.size {
+		return
+	}
+	r.size = size
+	if r.slots == nil {
+		return
+	}
+	k := (size+chunkMask)>>chunkShift + 1
+	if k <= len(r.slots) {
+		return
+	}
+	t := r.pool.getTable(k)
+	hs := r.head >> chunkShift
+	for i := range r.slots {
+		t[i] = r.slots[(hs+i)%len(r.slots)]
+		r.slots[(hs+i)%len(r.slots)] = nil
+	}
+	r.pool.putTable(r.slots)
+	r.slots = t
+	r.head &= chunkMask
+}
+
 func (r *byteRing) cap() int  { return r.size }
 func (r *byteRing) free() int { return r.size - r.n }
 

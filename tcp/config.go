@@ -12,9 +12,26 @@ import (
 // names. Durations are time.Duration; the sysctl layer keeps FreeBSD's
 // units (ms, s) on the outside.
 type Config struct {
-	MSSDflt          int           // mssdflt
-	SendSpace        int           // sendspace, bytes
-	RecvSpace        int           // recvspace, bytes
+	MSSDflt   int // mssdflt
+	SendSpace int // sendspace, bytes
+	RecvSpace int // recvspace, bytes
+	// RecvBufAuto is recvbuf_auto: a connection's receive buffer grows
+	// from RecvSpace, doubling, up to RecvBufMax while its reader takes
+	// more than half of it in a round trip (autosize.go); SO_RCVBUF turns
+	// it off for the socket.
+	RecvBufAuto bool
+	RecvBufMax  int // recvbuf_max, bytes
+	// SendBufAuto is sendbuf_auto: a full send buffer grows from
+	// SendSpace, doubling, up to SendBufMax while it holds less than two
+	// congestion windows (autosize.go); SO_SNDBUF turns it off.
+	SendBufAuto bool
+	SendBufMax  int // sendbuf_max, bytes
+	// AckWarTimeWindow and AckWarCnt are ack_war_timewindow and
+	// ack_war_cnt: a connection sends at most AckWarCnt ACKs for dropped
+	// segments (out of window, or acknowledging data never sent) per
+	// AckWarTimeWindow; 0 in either: no limit.
+	AckWarTimeWindow time.Duration
+	AckWarCnt        int
 	MSL              time.Duration // msl; TIME_WAIT lasts 2*MSL (a change applies to entries made after it)
 	RexmitInitial    time.Duration // rexmit_initial
 	RexmitMin        time.Duration // rexmit_min
@@ -175,6 +192,8 @@ const (
 func DefaultConfig() Config {
 	return Config{
 		MSSDflt: DefaultMSSDflt, SendSpace: DefaultSendSpace, RecvSpace: DefaultRecvSpace,
+		RecvBufAuto: true, RecvBufMax: DefaultRecvBufMax, SendBufAuto: true, SendBufMax: DefaultSendBufMax,
+		AckWarTimeWindow: time.Second, AckWarCnt: 5,
 		MSL: DefaultMSL, RexmitInitial: DefaultRexmitInitial, RexmitMin: DefaultRexmitMin,
 		RexmitSlop: DefaultRexmitSlop, DelayedAck: true, DelAckTime: DefaultDelAckTime,
 		KeepInit: DefaultKeepInit, KeepIdle: DefaultKeepIdle, KeepIntvl: DefaultKeepIntvl,
@@ -230,6 +249,12 @@ func (cfg *Config) Validate() error {
 		return fmt.Errorf("tcp: buffer memory %d: want 0 or more", cfg.BufferMemory)
 	case cfg.RecvSpace < 1024 || cfg.RecvSpace > MaxBufferSpace:
 		return fmt.Errorf("tcp: recvspace %d: want 1024..%d", cfg.RecvSpace, MaxBufferSpace)
+	case cfg.RecvBufMax < 1024 || cfg.RecvBufMax > MaxBufferSpace:
+		return fmt.Errorf("tcp: recvbuf_max %d: want 1024..%d", cfg.RecvBufMax, MaxBufferSpace)
+	case cfg.SendBufMax < 1024 || cfg.SendBufMax > MaxBufferSpace:
+		return fmt.Errorf("tcp: sendbuf_max %d: want 1024..%d", cfg.SendBufMax, MaxBufferSpace)
+	case cfg.AckWarTimeWindow < 0 || cfg.AckWarTimeWindow > time.Hour || cfg.AckWarCnt < 0 || cfg.AckWarCnt > 255:
+		return fmt.Errorf("tcp: ack_war_timewindow %v, ack_war_cnt %d: want 0..1h and 0..255", cfg.AckWarTimeWindow, cfg.AckWarCnt)
 	case cfg.MSL < timerTick || cfg.MSL > MaxMSL:
 		return fmt.Errorf("tcp: msl %v: want %v..%v (one day)", cfg.MSL, timerTick, MaxMSL)
 	case cfg.MaxTCPTW != 0 && cfg.MaxTCPTW < MinMaxTCPTW:

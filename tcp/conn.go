@@ -101,10 +101,12 @@ type Conn struct {
 	tsRecent    uint32
 	tsOffset    uint32
 	tsRecentAge mono.Time
-	maxSeg      int  // TCP_MAXSEG: the most we send per segment (0: as negotiated)
-	bhActive    bool // black-hole detection lowered the MSS (pmtu.go)
-	bhPassed    bool // a full segment sent after snd_una's got through in this timeout streak: no black hole
-	bhSavedMSS  int  // the MSS before it did
+	maxSeg      int    // TCP_MAXSEG: the most we send per segment (0: as negotiated)
+	bhActive    bool   // black-hole detection lowered the MSS (pmtu.go)
+	bhPassed    bool   // a full segment sent after snd_una's got through in this timeout streak: no black hole
+	ackWarCnt   uint8  // ACKs sent for dropped segments since ackWarStart (dropAfterAck)
+	ackWarStart uint32 // ms of the shard's clock
+	bhSavedMSS  int    // the MSS before it did
 
 	// Round-trip time (RFC 6298).
 	srtt    time.Duration
@@ -154,19 +156,19 @@ type Conn struct {
 	reas reassembly
 
 	// Flags.
-	finQueued   bool     // the application shut the send side: FIN follows the data
-	finSeq      flow.Seq // the FIN's sequence number, once queued
-	finRcvd     bool     // the peer's FIN is in order
+	finQueued   bool // the application shut the send side: FIN follows the data
+	finRcvd     bool // the peer's FIN is in order
 	ackNow      bool
-	forceData   bool  // the persist timer overrides silly window avoidance
-	delAcked    int   // full segments received since the last ACK
-	ackBatch    bool  // an ACK owed by the every-second-segment rule, sent at the end of the receive batch (Shard.EndBatch)
-	quickAcks   uint8 // in-order segments still to acknowledge at once, after a loss was seen (input.go)
-	outBatch    bool  // data written within the receive batch, sent at its end (Shard.EndBatch)
-	inAckList   bool  // on the shard's list of batch ACKs
-	closedByApp bool  // Close was called: nothing more will be read
-	notified    bool  // Closed was delivered
-	lingering   bool  // ended in order with unread bytes: kept for the application (release)
+	forceData   bool     // the persist timer overrides silly window avoidance
+	finSeq      flow.Seq // the FIN's sequence number, once queued
+	delAcked    int32    // full segments received since the last ACK
+	ackBatch    bool     // an ACK owed by the every-second-segment rule, sent at the end of the receive batch (Shard.EndBatch)
+	quickAcks   uint8    // in-order segments still to acknowledge at once, after a loss was seen (input.go)
+	outBatch    bool     // data written within the receive batch, sent at its end (Shard.EndBatch)
+	inAckList   bool     // on the shard's list of batch ACKs
+	closedByApp bool     // Close was called: nothing more will be read
+	notified    bool     // Closed was delivered
+	lingering   bool     // ended in order with unread bytes: kept for the application (release)
 	keepalive   bool
 	reuseAddr   bool // SO_REUSEADDR, kept in TIME_WAIT for bind()
 	reusePort   bool // SO_REUSEPORT, kept in TIME_WAIT for bind()
@@ -178,13 +180,18 @@ type Conn struct {
 	ecnSendCWR   bool  // CWR goes on the next new data segment
 	noECT        bool  // the segment being sent is a window probe: not ECT
 	persistShift uint8 // the persist timer's backoff
-	keepProbes   int
-	keepInit     time.Duration // TCP_KEEPINIT (keepinit by default)
-	keepIdle     time.Duration // TCP_KEEPIDLE
-	keepIntvl    time.Duration // TCP_KEEPINTVL
-	keepCnt      int           // TCP_KEEPCNT
-	lastRecv     mono.Time     // when the last acceptable segment arrived
-	err          error
+	// Buffer autosizing (autosize.go).
+	rcvAuto    bool      // recvbuf_auto applies: SO_RCVBUF was not set
+	sndAuto    bool      // sendbuf_auto applies: SO_SNDBUF was not set
+	rfCnt      uint32    // bytes the application took since rfStart
+	rfStart    mono.Time // when this measure of the reading rate began; 0: none yet
+	keepProbes int
+	keepInit   time.Duration // TCP_KEEPINIT (keepinit by default)
+	keepIdle   time.Duration // TCP_KEEPIDLE
+	keepIntvl  time.Duration // TCP_KEEPINTVL
+	keepCnt    int           // TCP_KEEPCNT
+	lastRecv   mono.Time     // when the last acceptable segment arrived
+	err        error
 
 	timers [numTimers]mono.Time
 	// Wheel links.
@@ -260,6 +267,9 @@ const pressureSndQueue = chunkSize
 // sndRoom is the room Write takes: the send buffer's, bounded by
 // pressureSndQueue under memory pressure.
 func (c *Conn) sndRoom() int {
+	if c.sndAuto {
+		c.sndAutoSize()
+	}
 	room := c.snd.free()
 	if c.snd.pool != nil && c.snd.pool.pressure() {
 		room = min(room, max(0, pressureSndQueue-c.snd.n))
@@ -283,19 +293,33 @@ func (c *Conn) Read(p []byte) int {
 		c.lingerDrained()
 		return n
 	}
+	c.rcvAutoSize(n)
 	c.windowOpened()
 	return n
 }
 
 // windowOpened sends a window update when reading moved the window's right
-// edge two segments or half the buffer beyond what was advertised (RFC 9293
-// 3.8.6.2.2, receiver SWS avoidance).
+// edge far enough beyond what was advertised (RFC 9293 3.8.6.2.2, receiver
+// SWS avoidance), with FreeBSD's rule for when it is worth a segment: two
+// segments or half the buffer, and either a quarter of the buffer or a
+// peer that has at most an eighth of it left to send into (or a buffer of
+// eight segments or less); or half the buffer whatever the peer has left.
+// A sender the window holds back hears of two segments of room at once;
+// one with room to spare is not sent an ACK per two segments read.
 func (c *Conn) windowOpened() {
 	if !c.state.synchronized() || c.finRcvd {
 		return
 	}
 	edge := c.rcvNxt.Add(c.rcvWindow())
-	if edge.GT(c.rcvAdv) && edge.Sub(c.rcvAdv) >= uint32(min(2*c.ourMSS, c.rcv.cap()/2)) {
+	if !edge.GT(c.rcvAdv) {
+		return
+	}
+	opened, size := int(edge.Sub(c.rcvAdv)), c.rcv.cap()
+	left := 0
+	if c.rcvAdv.GT(c.rcvNxt) {
+		left = int(c.rcvAdv.Sub(c.rcvNxt))
+	}
+	if opened >= min(2*c.ourMSS, size/2) && (opened >= size/4 || left <= size/8 || size <= 8*c.ourMSS) || 2*opened >= size {
 		if c.shard.batching {
 			// Read within a receive batch (an app that consumes as data
 			// arrives): the batch's ACK at its end carries the window.
@@ -554,6 +578,7 @@ func (c *Conn) Consume(n int) {
 		c.lingerDrained()
 		return
 	}
+	c.rcvAutoSize(n)
 	c.windowOpened()
 }
 

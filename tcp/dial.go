@@ -56,7 +56,7 @@ func (s *Shard) dial(t flow.Tuple, h Handler, o *SockOptions) (*Conn, error) {
 	if o != nil {
 		c.apply(o)
 	}
-	c.rcvScale = s.wscaleFor(c.rcv.cap())
+	c.rcvScale = s.offerScale(c)
 	c.setState(SynSent)
 	s.conns[t] = c
 	s.stats[StatConnAttempt]++

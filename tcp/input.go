@@ -88,8 +88,14 @@ func (c *Conn) input(seg *Segment) {
 					s.stats[StatRcvPackAfterWin]++
 				}
 			}
-			c.ackNow = true
-			c.output()
+			if len(payload) > 0 && seg.Seq.Add(uint32(len(payload))).LEQ(c.rcvNxt) {
+				// Data held already: its ACK (and D-SACK block) tells a
+				// sender that retransmitted spuriously.
+				c.ackNow = true
+				c.output()
+			} else {
+				c.dropAfterAck()
+			}
 			if !c.state.synchronized() {
 				c.emit(c.sndNxt, 0, FlagACK)
 			}
@@ -266,6 +272,28 @@ func (c *Conn) challengeACK() {
 	}
 }
 
+// dropAfterAck answers a segment dropped for its sequence number or for
+// acknowledging data never sent with an ACK that states ours (RFC 9293
+// 3.10.7.4), at most ack_war_cnt times per ack_war_timewindow per
+// connection, as FreeBSD does: two ends that each find the other's ACKs
+// unacceptable would otherwise answer each other for ever.
+func (c *Conn) dropAfterAck() {
+	s := c.shard
+	if win, most := s.cfg.AckWarTimeWindow, s.cfg.AckWarCnt; win > 0 && most > 0 {
+		now := uint32(int64(s.now) / int64(time.Millisecond))
+		if now-c.ackWarStart >= uint32(win.Milliseconds()) || c.ackWarCnt == 0 {
+			c.ackWarStart, c.ackWarCnt = now, 0
+		}
+		if int(c.ackWarCnt) >= most {
+			s.stats[StatAckWarSuppressed]++
+			return
+		}
+		c.ackWarCnt++
+	}
+	c.ackNow = true
+	c.output()
+}
+
 // resetReceived handles an acceptable RST.
 func (c *Conn) resetReceived() {
 	s := c.shard
@@ -418,10 +446,15 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 	s := c.shard
 	ack := seg.Ack
 	s.stats[StatRcvAckTotal]++
+	if ack == c.sndMax.Add(1) && c.timers[timerPersist] != 0 && c.sndNxt == c.sndMax && int(c.sndMax.Sub(c.sndUna)) < c.snd.n {
+		// The byte of our window probe (fire.go), which a receiver with
+		// room under its rounded-down window takes, as FreeBSD's does:
+		// it was sent, so its ACK is no ACK of unsent data.
+		c.sndNxt, c.sndMax = ack, ack
+	}
 	if ack.GT(c.sndMax) {
 		s.stats[StatRcvAckTooMuch]++
-		c.ackNow = true
-		c.output()
+		c.dropAfterAck()
 		return false
 	}
 	// RFC 5961 5.2: an ACK far below snd_una is dropped with an ACK.

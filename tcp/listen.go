@@ -98,7 +98,7 @@ func (s *Shard) listenInput(l *Listener, t *flow.Tuple, seg *Segment, after *flo
 	c.irs = seg.Seq
 	c.rcvNxt = seg.Seq + 1
 	c.sndWnd, c.sndWl1, c.sndWl2 = uint32(seg.Window), seg.Seq, c.iss // a SYN's window is not scaled
-	c.rcvScale = s.wscaleFor(c.rcv.cap())
+	c.rcvScale = s.offerScale(c)
 	c.negotiate(&seg.Opts, true)
 	c.ecnSYN = s.cfg.ECN != ECNOff && seg.Flags&(FlagECE|FlagCWR) == FlagECE|FlagCWR
 	c.setState(SynReceived)

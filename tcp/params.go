@@ -15,6 +15,12 @@ const (
 	DefaultSendSpace = 32768
 	// DefaultRecvSpace is recvspace: the receive buffer in bytes.
 	DefaultRecvSpace = 65536
+	// DefaultRecvBufMax is recvbuf_max: the most a receive buffer grows to
+	// by itself (FreeBSD's default).
+	DefaultRecvBufMax = 2 << 20
+	// DefaultSendBufMax is sendbuf_max: the most a send buffer grows to by
+	// itself (FreeBSD's default).
+	DefaultSendBufMax = 2 << 20
 	// MaxBufferSpace bounds sendspace and recvspace (window scale 14 allows 1 GiB).
 	MaxBufferSpace = 1 << 30
 	// DefaultBufferMemory is a shard's buffer memory pressure point.

@@ -166,8 +166,23 @@ func (s *Shard) InTimeWait(t *flow.Tuple) bool {
 // timers (application calls on the core).
 func (s *Shard) SetNow(now mono.Time) { s.now = now }
 
-// wscale is the window scale that lets recvspace be advertised.
-func (s *Shard) wscale() uint8 { return s.wscaleFor(s.cfg.RecvSpace) }
+// wscale is the window scale that lets recvspace be advertised, or
+// recvbuf_max when receive buffers grow.
+func (s *Shard) wscale() uint8 {
+	if s.cfg.RecvBufAuto {
+		return s.wscaleFor(max(s.cfg.RecvSpace, s.cfg.RecvBufMax))
+	}
+	return s.wscaleFor(s.cfg.RecvSpace)
+}
+
+// offerScale is the window scale c offers: enough for its receive buffer,
+// or for recvbuf_max when the buffer may grow.
+func (s *Shard) offerScale(c *Conn) uint8 {
+	if c.rcvAuto {
+		return s.wscaleFor(max(c.rcv.cap(), s.cfg.RecvBufMax))
+	}
+	return s.wscaleFor(c.rcv.cap())
+}
 
 // wscaleFor is the window scale that lets a receive buffer of size bytes
 // be advertised.
@@ -196,6 +211,7 @@ func (s *Shard) newConn(t flow.Tuple) *Conn {
 	c := s.allocConn()
 	c.snd.init(&s.pool, s.cfg.SendSpace)
 	c.rcv.init(&s.pool, s.cfg.RecvSpace)
+	c.sndAuto, c.rcvAuto = s.cfg.SendBufAuto, s.cfg.RecvBufAuto
 	c.reas.pool, c.sb.pool = &s.pool, &s.pool
 	c.shard = s
 	c.tuple = t

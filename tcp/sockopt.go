@@ -59,11 +59,17 @@ func (c *Conn) apply(o *SockOptions) {
 	}
 	// The buffers are still empty: a size other than the shard's is a slot
 	// table of its own.
-	if o.SendSpace > 0 && o.SendSpace != c.snd.cap() {
-		c.snd.init(c.snd.pool, o.SendSpace)
+	if o.SendSpace > 0 {
+		c.sndAuto = false
+		if o.SendSpace != c.snd.cap() {
+			c.snd.init(c.snd.pool, o.SendSpace)
+		}
 	}
-	if o.RecvSpace > 0 && o.RecvSpace != c.rcv.cap() {
-		c.rcv.init(c.rcv.pool, o.RecvSpace)
+	if o.RecvSpace > 0 {
+		c.rcvAuto = false
+		if o.RecvSpace != c.rcv.cap() {
+			c.rcv.init(c.rcv.pool, o.RecvSpace)
+		}
 	}
 }
 
@@ -131,6 +137,8 @@ type Info struct {
 	InFlight    uint32
 	Unsent      int // bytes written and not yet acknowledged
 	Unread      int // bytes received and not yet read
+	SndSpace    int // the send buffer's size (sendbuf_auto grows it)
+	RcvSpace    int // the receive buffer's size (recvbuf_auto grows it)
 	WScale      bool
 	SndScale    uint8
 	RcvScale    uint8
@@ -154,7 +162,7 @@ func (c *Conn) Info() Info {
 	i := Info{State: c.state, RTT: c.srtt, RTTVar: c.rttvar, RTO: c.rto,
 		SndCwnd: c.cwnd, SndSsthresh: c.ssthresh, SndWnd: c.sndWnd, RcvWnd: c.rcvWindow(),
 		SndMSS: c.mss, RcvMSS: c.ourMSS, Retransmits: c.rexmits, InFlight: c.inFlight(),
-		Unsent: c.snd.n, Unread: c.rcv.n, WScale: c.wsOK, Timestamps: c.tsOK, SACK: c.sackOK,
+		Unsent: c.snd.n, Unread: c.rcv.n, SndSpace: c.snd.cap(), RcvSpace: c.rcv.cap(), WScale: c.wsOK, Timestamps: c.tsOK, SACK: c.sackOK,
 		KeepIdle: c.keepIdle, KeepIntvl: c.keepIntvl, KeepCnt: c.keepCnt, KeepInit: c.keepInit,
 		Keepalive: c.keepalive, NoDelay: c.noDelay, NoPush: c.noPush, NoOpt: c.noOpt,
 		ReuseAddr: c.reuseAddr, ReusePort: c.reusePort}

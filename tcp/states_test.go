@@ -26,8 +26,8 @@ func TestRFC9293_3_5_ActiveOpen(t *testing.T) {
 		t.Fatalf("SYN seq %d; iss %d snd_una %d snd_nxt %d", syn.Seq, v.ISS, v.SndUna, v.SndNxt)
 	}
 	o := syn.Opts
-	if !o.HasMSS || o.MSS != 1460 || !o.HasWScale || o.WScale != 1 || !o.HasTS || !o.SACKPermitted {
-		t.Fatalf("SYN options %+v: want MSS 1460, wscale 1, timestamps, SACK permitted", o)
+	if !o.HasMSS || o.MSS != 1460 || !o.HasWScale || o.WScale != 6 || !o.HasTS || !o.SACKPermitted {
+		t.Fatalf("SYN options %+v: want MSS 1460, wscale 6 (room for recvbuf_max), timestamps, SACK permitted", o)
 	}
 	stateCountsMatch(t, p.s)
 
@@ -47,7 +47,7 @@ func TestRFC9293_3_5_ActiveOpen(t *testing.T) {
 		t.Fatalf("Established called %d times", p.h.established)
 	}
 	v = p.view()
-	if v.RcvNxt != p.iss+1 || v.SndUna != syn.Seq+1 || !v.TSOK || v.SndScale != 0 || v.RcvScale != 1 {
+	if v.RcvNxt != p.iss+1 || v.SndUna != syn.Seq+1 || !v.TSOK || v.SndScale != 0 || v.RcvScale != 6 {
 		t.Fatalf("after the handshake: %+v", v)
 	}
 	stateCountsMatch(t, p.s)
@@ -68,7 +68,7 @@ func TestRFC9293_3_5_PassiveOpen(t *testing.T) {
 	}
 	sa := p.expect("SYN-ACK", func(s sentSeg) bool { return s.Flags == FlagSYN|FlagACK })
 	o := sa.Opts
-	if sa.Ack != p.iss+1 || !o.HasMSS || o.MSS != 1460 || !o.HasWScale || o.WScale != 1 ||
+	if sa.Ack != p.iss+1 || !o.HasMSS || o.MSS != 1460 || !o.HasWScale || o.WScale != 6 ||
 		!o.HasTS || o.TSEcr != p.tsVal() || !o.SACKPermitted {
 		t.Fatalf("SYN-ACK %v options %+v", sa, o)
 	}

@@ -98,12 +98,16 @@ const (
 	StatPMTUDBlackholeActivatedMinMSS // black-hole detection lowered an MSS to mssdflt (IPv6: 1220)
 	StatPMTUDBlackholeFailed          // black-hole detection gave the old MSS back: the timeouts went on
 	// ECN (RFC 3168): FreeBSD counts the codepoints of segments received.
-	StatECNCE      // segments received with CE on connections that agreed on ECN
-	StatECNECT0    // segments received ECT(0) on connections that agreed on ECN
-	StatECNECT1    // segments received ECT(1) on connections that agreed on ECN
-	StatECNShs     // handshakes that agreed on ECN
-	StatECNRcwnd   // window reductions for an ECN echo
-	StatECNSndECT0 // segments sent ECT(0)
+	StatECNCE            // segments received with CE on connections that agreed on ECN
+	StatECNECT0          // segments received ECT(0) on connections that agreed on ECN
+	StatECNECT1          // segments received ECT(1) on connections that agreed on ECN
+	StatECNShs           // handshakes that agreed on ECN
+	StatECNRcwnd         // window reductions for an ECN echo
+	StatECNSndECT0       // segments sent ECT(0)
+	StatAckWarSuppressed // ACKs for dropped segments not sent: over ack_war_cnt in ack_war_timewindow
+	// Buffer autosizing (autosize.go).
+	StatRcvBufAutoGrow // receive buffers grown: the reader took more than half of one in a round trip (recvbuf_auto)
+	StatSndBufAutoGrow // send buffers grown: a full one held less than two windows (sendbuf_auto)
 	// Per-connection tracing (SetTracer).
 	StatTraceRecords // trace records handed to the tracer
 	StatTraceDropped // trace records the tracer could not keep (its ring was full)
@@ -132,7 +136,8 @@ var statNames = [numStats]string{
 	StatTWResponds: "tw_responds", StatTWOverflow: "tw_overflow", StatTWRateLimited: "tw_ratelimited",
 	StatTWNoLocal: "tw_nolocal", StatTWReused: "tw_reused", StatPortsExhausted: "ports_exhausted",
 	StatSocketsExhausted: "sockets_exhausted", StatSndNoFrame: "sndnoframe", StatNoFrameDrop: "noframedrop",
-	StatLingerUnread:        "linger_unread",
+	StatLingerUnread:   "linger_unread",
+	StatRcvBufAutoGrow: "rcvbuf_autogrow", StatSndBufAutoGrow: "sndbuf_autogrow",
 	StatSACKRecoveryEpisode: "sack_recovery_episode", StatSACKRexmits: "sack_rexmits",
 	StatSACKRexmitBytes: "sack_rexmit_bytes", StatSACKLostRexmt: "sack_lostrexmt",
 	StatDSACKCount: "dsack_count", StatDSACKBytes: "dsack_bytes", StatDSACKTLPBytes: "dsack_tlp_bytes",

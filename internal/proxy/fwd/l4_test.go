@@ -395,7 +395,9 @@ func TestAcceptProxyRefusesBadHeaders(t *testing.T) {
 
 // A backend that does not read closes the window back to the client:
 // the proxy holds no more than its legs' buffers, whatever the client
-// writes.
+// writes, and stops taking bytes once they are full (autosizing may have
+// grown them while bytes still flowed, never past recvbuf_max and
+// sendbuf_max).
 func TestSlowBackendBoundsMemory(t *testing.T) {
 	n := newTestNet(t)
 	cl := n.host(addrClient, tcp.DefaultConfig())
@@ -410,13 +412,25 @@ func TestSlowBackendBoundsMemory(t *testing.T) {
 	n.dial(cl, s)
 	n.run(20*time.Second, nil)
 	cfg := tcp.DefaultConfig()
-	limit := 2 * (cfg.SendSpace + cfg.RecvSpace) // both legs' buffers
-	if got := psh.BufferBytes(); got > limit+8<<10 {
-		t.Fatalf("proxy holds %d bytes of buffers, want at most the legs' %d", got, limit)
+	limit := 2 * (cfg.SendBufMax + cfg.RecvBufMax) // both legs' buffers at their largest
+	held, sent := psh.BufferBytes(), s.sent
+	if held > limit+8<<10 {
+		t.Fatalf("proxy holds %d bytes of buffers, want at most the legs' %d", held, limit)
 	}
 	if s.sent >= len(s.out) || s.sent > 4*limit {
 		t.Fatalf("client wrote %d of %d bytes to a backend that reads nothing", s.sent, len(s.out))
 	}
+	acks := psh.Stats()[tcp.StatSndAcks]
+	n.run(20*time.Second, nil)
+	// The legs' persist probes are answered, no more (no storm of ACKs).
+	if d := psh.Stats()[tcp.StatSndAcks] - acks; d > 100 {
+		t.Errorf("the proxy sent %d ACKs in 20 s of stalled legs", d)
+	}
+	if psh.BufferBytes() > held || s.sent > sent+4<<10 {
+		t.Fatalf("with the backend still reading nothing, the proxy's buffers went from %d to %d bytes and the client wrote %d more",
+			held, psh.BufferBytes(), s.sent-sent)
+	}
+	t.Logf("proxy holds %d bytes; client wrote %d", held, s.sent)
 	// Let it read: everything arrives, in order.
 	stall.read = true
 	stall.Readable(backConn)

@@ -13,7 +13,11 @@ import (
 // connection open across it keeps its server and runs to its end intact.
 func TestReloadKeepsOpenConnections(t *testing.T) {
 	n := newTestNet(t)
-	cl := n.host(addrClient, tcp.DefaultConfig())
+	// Fixed buffers at the client, so the first stream is still under way
+	// when the reload comes.
+	fixed := tcp.DefaultConfig()
+	fixed.RecvBufAuto, fixed.SendBufAuto = false, false
+	cl := n.host(addrClient, fixed)
 	b1, b2 := n.host(addrBack, tcp.DefaultConfig()), n.host(addrBack2, tcp.DefaultConfig())
 	e1, e2 := &echo{}, &echo{}
 	if _, err := b1.Listen(7, 0, e1); err != nil {
