@@ -227,9 +227,25 @@ func (s *Socket) GetSockOpt(level, name int, val []byte) (int, error) {
 		return put(b2i(s.opts.ReusePort))
 	case SOL_SOCKET<<16 | SO_KEEPALIVE:
 		return put(b2i(s.opts.Keepalive))
-	case SOL_SOCKET<<16 | SO_SNDBUF:
-		return put(orDefault(s.opts.SendSpace, cfg.SendSpace))
-	case SOL_SOCKET<<16 | SO_RCVBUF:
+	case SOL_SOCKET<<16 | SO_SNDBUF, SOL_SOCKET<<16 | SO_RCVBUF:
+		// A connection's buffers may have grown (sendbuf_auto,
+		// recvbuf_auto): its size now, as Linux reports sk_sndbuf and
+		// sk_rcvbuf.
+		if st := s.st(); st == sockConnecting || st == sockConnected {
+			info, err := s.info()
+			if err != nil {
+				return 0, err
+			}
+			if name == SO_SNDBUF && info.SndSpace > 0 {
+				return put(info.SndSpace)
+			}
+			if name == SO_RCVBUF && info.RcvSpace > 0 {
+				return put(info.RcvSpace)
+			}
+		}
+		if name == SO_SNDBUF {
+			return put(orDefault(s.opts.SendSpace, cfg.SendSpace))
+		}
 		return put(orDefault(s.opts.RecvSpace, cfg.RecvSpace))
 	case SOL_SOCKET<<16 | SO_TYPE:
 		return put(syscall.SOCK_STREAM)
