@@ -101,10 +101,10 @@ type Conn struct {
 	tsRecent    uint32
 	tsOffset    uint32
 	tsRecentAge mono.Time
-	maxSeg      int  // TCP_MAXSEG: the most we send per segment (0: as negotiated)
-	bhActive    bool // black-hole detection lowered the MSS (pmtu.go)
-	bhPassed    bool // a full segment sent after snd_una's got through in this timeout streak: no black hole
-	bhSavedMSS  int  // the MSS before it did
+	maxSeg      int   // TCP_MAXSEG: the most we send per segment (0: as negotiated)
+	bhActive    bool  // black-hole detection lowered the MSS (pmtu.go)
+	bhPassed    bool  // a full segment sent after snd_una's got through in this timeout streak: no black hole
+	bhSavedMSS  int32 // the MSS before it did
 
 	// Round-trip time (RFC 6298).
 	srtt    time.Duration
@@ -132,6 +132,7 @@ type Conn struct {
 	dctcpMarked uint32   // DCTCP: of those, acknowledged with ECE
 	dctcpEnd    flow.Seq // DCTCP: the observation window ends past it
 	dctcpAlpha  uint16   // DCTCP: the estimate of the fraction of bytes marked, of 1024 (the flags are below)
+	hs          hystart  // HyStart++ (RFC 9406) in the first slow start (hystart.go)
 	cc          CongestionControl
 	cubicWMax   float64    // CUBIC: window (segments) at the last loss
 	cubicK      float64    // CUBIC: seconds to reach cubicWMax again
@@ -159,7 +160,7 @@ type Conn struct {
 	finRcvd     bool     // the peer's FIN is in order
 	ackNow      bool
 	forceData   bool  // the persist timer overrides silly window avoidance
-	delAcked    int   // full segments received since the last ACK
+	delAcked    int32 // full segments received since the last ACK
 	ackBatch    bool  // an ACK owed by the every-second-segment rule, sent at the end of the receive batch (Shard.EndBatch)
 	quickAcks   uint8 // in-order segments still to acknowledge at once, after a loss was seen (input.go)
 	outBatch    bool  // data written within the receive batch, sent at its end (Shard.EndBatch)
@@ -178,7 +179,7 @@ type Conn struct {
 	ecnSendCWR   bool  // CWR goes on the next new data segment
 	noECT        bool  // the segment being sent is a window probe: not ECT
 	persistShift uint8 // the persist timer's backoff
-	keepProbes   int
+	keepProbes   int32
 	keepInit     time.Duration // TCP_KEEPINIT (keepinit by default)
 	keepIdle     time.Duration // TCP_KEEPIDLE
 	keepIntvl    time.Duration // TCP_KEEPINTVL

@@ -104,6 +104,12 @@ const (
 	StatECNShs     // handshakes that agreed on ECN
 	StatECNRcwnd   // window reductions for an ECN echo
 	StatECNSndECT0 // segments sent ECT(0)
+	// HyStart++ (RFC 9406, hystart.go).
+	StatHyStartCSSEntries  // slow starts turned conservative: a round's least RTT rose by the threshold
+	StatHyStartCSSSpurious // of those, back to slow start: the RTT fell below CSS's baseline
+	StatHyStartCSSExits    // slow starts ended by CSS running its rounds (ssthresh = cwnd, no loss)
+	StatHyStartCSSLoss     // slow starts ended by a loss or ECN echo in CSS
+	StatHyStartSSLoss      // slow starts ended by a loss or ECN echo before CSS
 	// Per-connection tracing (SetTracer).
 	StatTraceRecords // trace records handed to the tracer
 	StatTraceDropped // trace records the tracer could not keep (its ring was full)
@@ -144,6 +150,8 @@ var statNames = [numStats]string{
 	StatPMTUDBlackholeFailed: "pmtud_blackhole_failed",
 	StatECNCE:                "ecn_ce", StatECNECT0: "ecn_ect0", StatECNECT1: "ecn_ect1", StatECNShs: "ecn_shs",
 	StatECNRcwnd: "ecn_rcwnd", StatECNSndECT0: "ecn_sndect0",
+	StatHyStartCSSEntries: "hystart_css_entries", StatHyStartCSSSpurious: "hystart_css_spurious",
+	StatHyStartCSSExits: "hystart_css_exits", StatHyStartCSSLoss: "hystart_css_loss", StatHyStartSSLoss: "hystart_ss_loss",
 	StatTraceRecords: "trace_records", StatTraceDropped: "trace_dropped",
 }
 
