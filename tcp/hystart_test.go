@@ -74,9 +74,8 @@ func TestHyStartRoundDetection(t *testing.T) {
 	}
 	// The rest of the round: the minimum and the count follow the samples,
 	// the round does not end before windowEnd is acknowledged.
-	rtts := []time.Duration{11, 13, 10, 14, 12, 12, 15, 16}
-	for _, r := range rtts {
-		hsAck(c, r*time.Millisecond)
+	for _, ms := range []int{11, 13, 10, 14, 12, 12, 15, 16} {
+		hsAck(c, time.Duration(ms)*time.Millisecond)
 	}
 	if c.sndUna.Add(hsMSS) != first {
 		t.Fatalf("test set-up: snd_una %d, want one segment below windowEnd %d", c.sndUna, first)
