@@ -15,17 +15,21 @@ type CongestionControl interface {
 	// OnAck grows cwnd for acked new bytes outside loss recovery.
 	OnAck(c *Conn, acked uint32)
 	// OnCongestion returns the ssthresh to use when loss is detected
-	// (fast retransmit or RTO), and notes the event.
+	// (fast retransmit or RTO), and notes the event (which ends HyStart++,
+	// hystartCongestion).
 	OnCongestion(c *Conn) uint32
 }
 
 // slowStart grows cwnd by the acked bytes, at most two segments per ACK
-// (RFC 3465, L = 2); it reports false when cwnd is at or above ssthresh.
+// (RFC 3465, L = 2), and by a css_growth_div-th of that in HyStart++'s
+// Conservative Slow Start (hystart.go); it reports false when cwnd is at
+// or above ssthresh.
 func slowStart(c *Conn, acked uint32) bool {
 	if c.cwnd >= c.ssthresh {
 		return false
 	}
-	c.cwnd = min(c.cwnd+min(acked, 2*uint32(c.mss)), MaxBufferSpace)
+	inc := min(acked, 2*uint32(c.mss)) / c.hystartDivisor()
+	c.cwnd = min(c.cwnd+inc, MaxBufferSpace)
 	return true
 }
 
@@ -43,6 +47,7 @@ func (NewReno) OnAck(c *Conn, acked uint32) {
 }
 
 func (NewReno) OnCongestion(c *Conn) uint32 {
+	c.hystartCongestion()
 	return max(c.inFlight()/2, 2*uint32(c.mss))
 }
 
@@ -100,6 +105,7 @@ func (Cubic) OnAck(c *Conn, acked uint32) {
 }
 
 func (Cubic) OnCongestion(c *Conn) uint32 {
+	c.hystartCongestion()
 	mss := float64(c.mss)
 	cwnd := float64(c.cwnd) / mss
 	// Fast convergence (RFC 9438 4.7).
@@ -158,6 +164,7 @@ func (DCTCP) OnECNAck(c *Conn, acked uint32, ece bool) {
 // OnECE is RFC 8257 3.3 step 9: cwnd = cwnd * (1 - alpha/2), at least two
 // segments; with cc.dctcp.slowstart an echo in slow start halves it.
 func (DCTCP) OnECE(c *Conn) uint32 {
+	c.hystartCongestion()
 	mss := uint32(c.mss)
 	if c.shard.cfg.DCTCPSlowStart && c.cwnd < c.ssthresh {
 		return max(c.cwnd/2, 2*mss)

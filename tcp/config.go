@@ -122,6 +122,27 @@ type Config struct {
 	// DCTCPSlowStart is cc.dctcp.slowstart: an ECN echo in slow start
 	// halves cwnd whatever alpha says.
 	DCTCPSlowStart bool
+	// HyStartPlusPlus is cc.hystartplusplus.enable: HyStart++ (RFC 9406,
+	// hystart.go) in the first slow start of every algorithm.
+	HyStartPlusPlus bool
+	// HyStartMinRTTThresh and HyStartMaxRTTThresh are
+	// cc.hystartplusplus.minrtt_thresh and maxrtt_thresh (the tunables
+	// take µs): the RTT increase that ends slow start is the last round's
+	// least RTT / HyStartMinRTTDivisor, clamped to them (RFC 9406's
+	// max(MIN_RTT_THRESH, min(x, MAX_RTT_THRESH)): a minimum above the
+	// maximum wins, so the two may be set in either order).
+	HyStartMinRTTThresh, HyStartMaxRTTThresh time.Duration
+	// HyStartMinRTTDivisor is cc.hystartplusplus.minrtt_divisor.
+	HyStartMinRTTDivisor int
+	// HyStartNRTTSamples is cc.hystartplusplus.n_rttsamples: the RTT
+	// samples a round needs before its least RTT is compared.
+	HyStartNRTTSamples int
+	// HyStartCSSGrowthDiv is cc.hystartplusplus.css_growth_div: slow
+	// start's growth is divided by it in Conservative Slow Start.
+	HyStartCSSGrowthDiv int
+	// HyStartCSSRounds is cc.hystartplusplus.css_rounds: the rounds of
+	// Conservative Slow Start before slow start ends (0: at once).
+	HyStartCSSRounds int
 	// LogInVain is log_in_vain: 1 logs SYNs to closed ports, 2 every
 	// segment to a closed port, through Log (a few lines per second).
 	LogInVain int
@@ -207,6 +228,9 @@ func DefaultConfig() Config {
 		PathMTUDiscovery: true, HostCacheExpire: DefaultHostCacheExpire, PMTUDBlackholeDetect: 1,
 		PMTUDBlackholeMSS: DefaultPMTUDBlackholeMSS, V6PMTUDBlackholeMSS: DefaultV6PMTUDBlackholeMSS,
 		ECN: ECNAccept, ECNMaxRetries: 1, DCTCPAlpha: DCTCPMaxAlpha, DCTCPShiftG: 4,
+		HyStartPlusPlus: true, HyStartMinRTTThresh: DefaultHyStartMinRTTThresh, HyStartMaxRTTThresh: DefaultHyStartMaxRTTThresh,
+		HyStartMinRTTDivisor: DefaultHyStartMinRTTDivisor, HyStartNRTTSamples: DefaultHyStartNRTTSamples,
+		HyStartCSSGrowthDiv: DefaultHyStartCSSGrowthDiv, HyStartCSSRounds: DefaultHyStartCSSRounds,
 	}
 }
 
@@ -292,6 +316,18 @@ func (cfg *Config) Validate() error {
 		return fmt.Errorf("tcp: cc.dctcp.alpha %d: want 0..%d", cfg.DCTCPAlpha, DCTCPMaxAlpha)
 	case cfg.DCTCPShiftG < 0 || cfg.DCTCPShiftG > 10:
 		return fmt.Errorf("tcp: cc.dctcp.shift_g %d: want 0..10", cfg.DCTCPShiftG)
+	case cfg.HyStartMinRTTThresh < time.Microsecond || cfg.HyStartMinRTTThresh > MaxHyStartRTTThresh ||
+		cfg.HyStartMaxRTTThresh < time.Microsecond || cfg.HyStartMaxRTTThresh > MaxHyStartRTTThresh:
+		return fmt.Errorf("tcp: cc.hystartplusplus.minrtt_thresh %v, maxrtt_thresh %v: want each 1 µs..%v",
+			cfg.HyStartMinRTTThresh, cfg.HyStartMaxRTTThresh, MaxHyStartRTTThresh)
+	case cfg.HyStartMinRTTDivisor < 1 || cfg.HyStartMinRTTDivisor > 1024:
+		return fmt.Errorf("tcp: cc.hystartplusplus.minrtt_divisor %d: want 1..1024", cfg.HyStartMinRTTDivisor)
+	case cfg.HyStartNRTTSamples < 1 || cfg.HyStartNRTTSamples > MaxHyStartNRTTSamples:
+		return fmt.Errorf("tcp: cc.hystartplusplus.n_rttsamples %d: want 1..%d", cfg.HyStartNRTTSamples, MaxHyStartNRTTSamples)
+	case cfg.HyStartCSSGrowthDiv < 1 || cfg.HyStartCSSGrowthDiv > MaxHyStartCSSGrowthDiv:
+		return fmt.Errorf("tcp: cc.hystartplusplus.css_growth_div %d: want 1..%d", cfg.HyStartCSSGrowthDiv, MaxHyStartCSSGrowthDiv)
+	case cfg.HyStartCSSRounds < 0 || cfg.HyStartCSSRounds > MaxHyStartCSSRounds:
+		return fmt.Errorf("tcp: cc.hystartplusplus.css_rounds %d: want 0..%d", cfg.HyStartCSSRounds, MaxHyStartCSSRounds)
 	case cfg.PMTUDBlackholeDetect < 0 || cfg.PMTUDBlackholeDetect > 3:
 		return fmt.Errorf("tcp: pmtud_blackhole_detection %d: want 0..3", cfg.PMTUDBlackholeDetect)
 	case cfg.PMTUDBlackholeMSS < 64 || cfg.PMTUDBlackholeMSS > 65495 || cfg.V6PMTUDBlackholeMSS < 64 || cfg.V6PMTUDBlackholeMSS > 65495:

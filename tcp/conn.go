@@ -106,7 +106,8 @@ type Conn struct {
 	bhPassed    bool   // a full segment sent after snd_una's got through in this timeout streak: no black hole
 	ackWarCnt   uint8  // ACKs sent for dropped segments since ackWarStart (dropAfterAck)
 	ackWarStart uint32 // ms of the shard's clock
-	bhSavedMSS  int    // the MSS before it did
+	bhSavedMSS  int32  // the MSS before it did
+	rfCnt       uint32 // bytes the application took since rfStart (autosize.go)
 
 	// Round-trip time (RFC 6298).
 	srtt    time.Duration
@@ -115,12 +116,11 @@ type Conn struct {
 	rtSeq   flow.Seq  // sequence number being timed (no timestamps)
 	highRxt flow.Seq  // highest byte retransmitted in this recovery (the freebsd stack)
 	rtTime  mono.Time // when it was sent; 0 when not timing
-	rexmits int       // consecutive retransmissions of the oldest segment
+	dupAcks int32
 
 	// Congestion control.
 	cwnd       uint32
 	ssthresh   uint32
-	dupAcks    int
 	recover    flow.Seq
 	undo       undoState // with RACK: how to take back the last reduction if it proves spurious
 	inRecovery bool
@@ -134,6 +134,7 @@ type Conn struct {
 	dctcpMarked uint32   // DCTCP: of those, acknowledged with ECE
 	dctcpEnd    flow.Seq // DCTCP: the observation window ends past it
 	dctcpAlpha  uint16   // DCTCP: the estimate of the fraction of bytes marked, of 1024 (the flags are below)
+	hs          hystart  // HyStart++ (RFC 9406) in the first slow start (hystart.go)
 	cc          CongestionControl
 	cubicWMax   float64    // CUBIC: window (segments) at the last loss
 	cubicK      float64    // CUBIC: seconds to reach cubicWMax again
@@ -183,9 +184,9 @@ type Conn struct {
 	// Buffer autosizing (autosize.go).
 	rcvAuto    bool      // recvbuf_auto applies: SO_RCVBUF was not set
 	sndAuto    bool      // sendbuf_auto applies: SO_SNDBUF was not set
-	rfCnt      uint32    // bytes the application took since rfStart
 	rfStart    mono.Time // when this measure of the reading rate began; 0: none yet
-	keepProbes int
+	keepProbes int32
+	rexmits    int32         // consecutive retransmissions of the oldest segment
 	keepInit   time.Duration // TCP_KEEPINIT (keepinit by default)
 	keepIdle   time.Duration // TCP_KEEPIDLE
 	keepIntvl  time.Duration // TCP_KEEPINTVL

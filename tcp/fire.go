@@ -228,7 +228,7 @@ func (c *Conn) fire(k timerKind, now mono.Time) {
 		if !(c.keepalive || s.cfg.AlwaysKeepalive) || c.state >= FinWait2 && c.state != CloseWait {
 			return
 		}
-		if c.keepProbes >= c.keepCnt {
+		if int(c.keepProbes) >= c.keepCnt {
 			s.stats[StatKeepDrops]++
 			c.drop(syscall.ETIMEDOUT)
 			return

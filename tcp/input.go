@@ -463,6 +463,7 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 		return false
 	}
 	oldUna, sackedBefore, firstSACK := c.sndUna, c.rackSACKed(), 0
+	rackXmit := c.rackXmit() // for HyStart++'s sample: did this ACK move RACK.xmit_ts?
 	if c.sackOK && seg.Opts.NumSACK > 0 {
 		firstSACK = c.sackInput(&seg.Opts, ack)
 	}
@@ -486,7 +487,7 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 		}
 	} else {
 		acked := ack.Sub(c.sndUna)
-		c.rttSample(s.now, seg)
+		rtt := c.rttSample(s.now, seg)
 		finAcked := c.finQueued && ack.GT(c.finSeq)
 		data := acked
 		if finAcked {
@@ -508,6 +509,9 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 		// drops our ACKs too (their sequence number lies beyond it), and
 		// both ends wait for good.
 		c.sndWnd -= min(c.sndWnd, acked)
+		if c.hs.phase != hsDone {
+			c.hystartAck(ack, c.hystartRTT(rackXmit, rtt))
+		}
 		c.newAck(ack, acked)
 		c.sndUna = ack
 		if c.sndNxt.LT(c.sndUna) {
@@ -704,8 +708,9 @@ func (c *Conn) retransmitFirst() {
 // rttSample takes an RTT sample when the ACK covers the segment being timed
 // with the shard's clock, or else from the timestamp echo (RFC 6298, RFC
 // 7323 4.1). The timed segment is preferred: the timestamp clock ticks in
-// milliseconds, coarser than the round trip of a local link.
-func (c *Conn) rttSample(now mono.Time, seg *Segment) {
+// milliseconds, coarser than the round trip of a local link. It returns
+// the sample, negative when it took none.
+func (c *Conn) rttSample(now mono.Time, seg *Segment) time.Duration {
 	var r time.Duration = -1
 	if c.rtTime != 0 && seg.Ack.GT(c.rtSeq) {
 		r = now.Sub(c.rtTime)
@@ -718,7 +723,7 @@ func (c *Conn) rttSample(now mono.Time, seg *Segment) {
 		}
 	}
 	if r < 0 {
-		return
+		return r
 	}
 	if c.srtt == 0 {
 		c.srtt = max(r, 1)
@@ -736,6 +741,7 @@ func (c *Conn) rttSample(now mono.Time, seg *Segment) {
 	}
 	cfg := &c.shard.cfg
 	c.rto = min(max(c.srtt+4*c.rttvar+cfg.RexmitSlop, cfg.RexmitMin), MaxRTO)
+	return r
 }
 
 // receiveData places in-window data in the receive buffer (in order, or

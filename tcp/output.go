@@ -160,7 +160,7 @@ func (c *Conn) limitedTransmit() uint32 {
 	if c.inRecovery || c.dupAcks == 0 || c.dupAcks > 2 {
 		return 0
 	}
-	return uint32(c.dupAcks * c.mss)
+	return uint32(int(c.dupAcks) * c.mss)
 }
 
 // armPersist arms the persist timer with the current backoff.
@@ -303,7 +303,7 @@ func (c *Conn) sendSYN() {
 	} else if c.state == SynReceived {
 		seg.Flags |= FlagACK
 		seg.Ack = c.rcvNxt
-		if c.ecnSYN && c.rexmits <= s.cfg.ECNMaxRetries {
+		if c.ecnSYN && int(c.rexmits) <= s.cfg.ECNMaxRetries {
 			seg.Flags |= FlagECE // ECN-setup SYN-ACK (RFC 3168 6.1.1)
 		} else {
 			c.ecnSYN = false
@@ -325,7 +325,7 @@ func (c *Conn) sendSYN() {
 	if c.state == SynSent {
 		// ECN-setup SYN (RFC 3168 6.1.1), until ecn.maxretries tries went
 		// unanswered.
-		c.ecnSYN = s.cfg.ECN == ECNOn && c.rexmits <= s.cfg.ECNMaxRetries
+		c.ecnSYN = s.cfg.ECN == ECNOn && int(c.rexmits) <= s.cfg.ECNMaxRetries
 		if c.ecnSYN {
 			seg.Flags |= FlagECE | FlagCWR
 		}

@@ -210,7 +210,7 @@ func (s *Shard) PacketTooBig(t *flow.Tuple, seq flow.Seq, mtu int, now mono.Time
 	if c.bhActive {
 		// The path answered: what black-hole detection would restore
 		// is no better than what the path says.
-		c.bhSavedMSS = min(c.bhSavedMSS, c.mss)
+		c.bhSavedMSS = min(c.bhSavedMSS, int32(c.mss))
 	}
 	if c.state.synchronized() && c.sndUna != c.sndMax {
 		s.stats[StatMTUResent]++
@@ -289,14 +289,14 @@ func (c *Conn) blackholeDetect() {
 			return
 		}
 		if !c.bhActive {
-			c.bhActive, c.bhSavedMSS = true, c.mss
+			c.bhActive, c.bhSavedMSS = true, int32(c.mss)
 		}
 		c.mss = next
 		return
 	}
 	if c.bhActive && c.rexmits >= 6 {
 		c.bhActive = false
-		c.mss = c.bhSavedMSS
+		c.mss = int(c.bhSavedMSS)
 		s.stats[StatPMTUDBlackholeFailed]++
 	}
 }

@@ -161,7 +161,7 @@ type Info struct {
 func (c *Conn) Info() Info {
 	i := Info{State: c.state, RTT: c.srtt, RTTVar: c.rttvar, RTO: c.rto,
 		SndCwnd: c.cwnd, SndSsthresh: c.ssthresh, SndWnd: c.sndWnd, RcvWnd: c.rcvWindow(),
-		SndMSS: c.mss, RcvMSS: c.ourMSS, Retransmits: c.rexmits, InFlight: c.inFlight(),
+		SndMSS: c.mss, RcvMSS: c.ourMSS, Retransmits: int(c.rexmits), InFlight: c.inFlight(),
 		Unsent: c.snd.n, Unread: c.rcv.n, SndSpace: c.snd.cap(), RcvSpace: c.rcv.cap(), WScale: c.wsOK, Timestamps: c.tsOK, SACK: c.sackOK,
 		KeepIdle: c.keepIdle, KeepIntvl: c.keepIntvl, KeepCnt: c.keepCnt, KeepInit: c.keepInit,
 		Keepalive: c.keepalive, NoDelay: c.noDelay, NoPush: c.noPush, NoOpt: c.noOpt,

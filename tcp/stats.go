@@ -108,6 +108,12 @@ const (
 	// Buffer autosizing (autosize.go).
 	StatRcvBufAutoGrow // receive buffers grown: the reader took more than half of one in a round trip (recvbuf_auto)
 	StatSndBufAutoGrow // send buffers grown: a full one held less than two windows (sendbuf_auto)
+	// HyStart++ (RFC 9406, hystart.go).
+	StatHyStartCSSEntries  // slow starts turned conservative: a round's least RTT rose by the threshold
+	StatHyStartCSSSpurious // of those, back to slow start: the RTT fell below CSS's baseline
+	StatHyStartCSSExits    // slow starts ended by CSS running its rounds (ssthresh = cwnd, no loss)
+	StatHyStartCSSLoss     // slow starts ended by a loss or ECN echo in CSS
+	StatHyStartSSLoss      // slow starts ended by a loss or ECN echo before CSS
 	// Per-connection tracing (SetTracer).
 	StatTraceRecords // trace records handed to the tracer
 	StatTraceDropped // trace records the tracer could not keep (its ring was full)
@@ -150,6 +156,8 @@ var statNames = [numStats]string{
 	StatPMTUDBlackholeFailed: "pmtud_blackhole_failed",
 	StatECNCE:                "ecn_ce", StatECNECT0: "ecn_ect0", StatECNECT1: "ecn_ect1", StatECNShs: "ecn_shs",
 	StatECNRcwnd: "ecn_rcwnd", StatECNSndECT0: "ecn_sndect0",
+	StatHyStartCSSEntries: "hystart_css_entries", StatHyStartCSSSpurious: "hystart_css_spurious",
+	StatHyStartCSSExits: "hystart_css_exits", StatHyStartCSSLoss: "hystart_css_loss", StatHyStartSSLoss: "hystart_ss_loss",
 	StatTraceRecords: "trace_records", StatTraceDropped: "trace_dropped",
 }
 

@@ -132,6 +132,18 @@ func init() {
 	num("cc.dctcp.alpha", "mode", "DCTCP's first estimate of the fraction of bytes marked CE, of 1024", 0, DCTCPMaxAlpha, func(c *Config) *int { return &c.DCTCPAlpha })
 	num("cc.dctcp.shift_g", "shift", "DCTCP's estimation gain is 1/2^shift_g", 0, 10, func(c *Config) *int { return &c.DCTCPShiftG })
 	flag("cc.dctcp.slowstart", "DCTCP: an ECN echo in slow start halves cwnd whatever alpha says", func(c *Config) *bool { return &c.DCTCPSlowStart })
+	flag("cc.hystartplusplus.enable", "HyStart++ (RFC 9406) ends the first slow start on a rise of the RTT, before a loss", func(c *Config) *bool { return &c.HyStartPlusPlus })
+	us := func(name, desc string, f func(*Config) *time.Duration) {
+		addSysctl(&Sysctl{Name: name, Unit: "us", Min: 1, Max: MaxHyStartRTTThresh.Microseconds(), Description: desc,
+			get: func(c *Config) string { return strconv.FormatInt(f(c).Microseconds(), 10) },
+			set: func(c *Config, v int64) { *f(c) = time.Duration(v) * time.Microsecond }})
+	}
+	us("cc.hystartplusplus.minrtt_thresh", "HyStart++: the least RTT rise that ends slow start (MIN_RTT_THRESH)", func(c *Config) *time.Duration { return &c.HyStartMinRTTThresh })
+	us("cc.hystartplusplus.maxrtt_thresh", "HyStart++: the most RTT rise needed to end slow start (MAX_RTT_THRESH)", func(c *Config) *time.Duration { return &c.HyStartMaxRTTThresh })
+	num("cc.hystartplusplus.minrtt_divisor", "mode", "HyStart++: the RTT rise that ends slow start is the last round's least RTT over this, clamped (MIN_RTT_DIVISOR)", 1, 1024, func(c *Config) *int { return &c.HyStartMinRTTDivisor })
+	num("cc.hystartplusplus.n_rttsamples", "mode", "HyStart++: RTT samples a round needs before its least RTT counts (N_RTT_SAMPLE)", 1, MaxHyStartNRTTSamples, func(c *Config) *int { return &c.HyStartNRTTSamples })
+	num("cc.hystartplusplus.css_growth_div", "mode", "HyStart++: slow start's growth is divided by this in Conservative Slow Start (CSS_GROWTH_DIVISOR)", 1, MaxHyStartCSSGrowthDiv, func(c *Config) *int { return &c.HyStartCSSGrowthDiv })
+	num("cc.hystartplusplus.css_rounds", "mode", "HyStart++: rounds of Conservative Slow Start before slow start ends (CSS_ROUNDS)", 0, MaxHyStartCSSRounds, func(c *Config) *int { return &c.HyStartCSSRounds })
 	num("log_in_vain", "mode", "log segments to closed ports: 1 SYNs, 2 all", 0, 2, func(c *Config) *int { return &c.LogInVain })
 	flag("ts_offset_per_conn", "a random timestamp offset per connection (0: offset 0)", func(c *Config) *bool { return &c.TSOffsetPerConn })
 	addSysctl(&Sysctl{Name: "isn_reseed_interval", Unit: "s", Min: 0, Max: maxMsec,

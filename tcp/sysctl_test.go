@@ -18,7 +18,9 @@ func TestSysctlNames(t *testing.T) {
 		"tcbhashsize", "pcbcount", "sack.dsack", "functions_default", "rfc6675_pipe", "do_prr", "do_prr_conservative",
 		"rack.tlp.reorder_thresh", "rack.tlp.tlpminto", "frto", "path_mtu_discovery", "hostcache.expire",
 		"pmtud_blackhole_detection", "pmtud_blackhole_mss", "v6pmtud_blackhole_mss", "ecn.maxretries", "cc.dctcp.alpha", "cc.dctcp.shift_g",
-		"cc.dctcp.slowstart"}
+		"cc.dctcp.slowstart", "cc.hystartplusplus.enable", "cc.hystartplusplus.minrtt_thresh", "cc.hystartplusplus.maxrtt_thresh",
+		"cc.hystartplusplus.minrtt_divisor", "cc.hystartplusplus.n_rttsamples", "cc.hystartplusplus.css_growth_div",
+		"cc.hystartplusplus.css_rounds"}
 	full := []string{"net.inet.ip.portrange.first", "net.inet.ip.portrange.last", "kern.ipc.maxsockets"}
 	if len(Sysctls()) != len(want)+len(full) {
 		t.Errorf("%d tunables registered, want %d", len(Sysctls()), len(want)+len(full))
