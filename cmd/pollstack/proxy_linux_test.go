@@ -259,8 +259,16 @@ func TestProxyByteExactToSocatBackends(t *testing.T) {
 			name = "faults"
 		}
 		t.Run(name, func(t *testing.T) {
+			// --loop-nice -20: the proxy's loop shares this machine's CPUs
+			// with the clients, two socat and cat processes per stream and
+			// the kernel's TCP for all of them; at an equal share it takes
+			// frames slower than they come, the kernel drops them before its
+			// ring (a fifth to a third of them at the full size), and the
+			// clients' and socat's BBR takes such loss for a policer and
+			// paces some streams at a few kbit/s (docs/proxy.md, "Many bulk
+			// streams at once"). A deployment gives the loop its CPU.
 			args := append([]string{"--listen", "8080", "--backend", testbed.PeerIPv4.String() + ":9000",
-				"--backend", testbed.PeerIPv4.String() + ":9001"}, faults...)
+				"--backend", testbed.PeerIPv4.String() + ":9001", "--loop-nice", "-20"}, faults...)
 			// POLLSTACK_PROXY_FLAGS adds flags to the proxy's (after the
 			// bed's and these, so they can override them).
 			args = append(args, strings.Fields(os.Getenv("POLLSTACK_PROXY_FLAGS"))...)
