@@ -419,10 +419,17 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 	ack := seg.Ack
 	s.stats[StatRcvAckTotal]++
 	if ack.GT(c.sndMax) {
-		s.stats[StatRcvAckTooMuch]++
-		c.ackNow = true
-		c.output()
-		return false
+		if ack != c.sndMax.Add(1) || c.timers[timerPersist] == 0 || c.snd.n <= int(c.sndMax.Sub(c.sndUna)) {
+			s.stats[StatRcvAckTooMuch]++
+			c.ackNow = true
+			c.output()
+			return false
+		}
+		// The byte of a window probe, sent at snd_max (fire.go), and taken:
+		// the peer's window had opened and its update was lost or crossed
+		// the probe. The byte was sent; dropping this ACK, and every
+		// segment after it that carries it, would stop both directions.
+		c.sndMax = ack
 	}
 	// RFC 5961 5.2: an ACK far below snd_una is dropped with an ACK.
 	if ack.LT(c.sndUna.Add(-c.maxSndWnd)) && ack.LT(c.sndUna) {
