@@ -335,6 +335,9 @@ func (c *Core) Publish(now mono.Time) {
 	c.stats[LinkRxRingEmpty] = ls.RxRingEmpty
 	c.stats[LinkTxRingFull] = ls.TxRingFull
 	c.stats[LinkFillRingEmpty] = ls.FillRingEmpty
+	if ls.KernelRxDropped != c.stats[KernelRxDropped] && c.tcp != nil {
+		c.tcp.RxDropped(now) // tcp/pmtu.go: timeouts now may be our own drops
+	}
 	c.stats[KernelRxDropped] = ls.KernelRxDropped
 	c.stats[KernelRxInvalid] = ls.KernelRxInvalid
 	c.stats[KernelTxInvalid] = ls.KernelTxInvalid

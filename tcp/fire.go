@@ -41,6 +41,13 @@ func (s *Shard) Tick(now mono.Time) {
 // loop, so fn should cost a comparison when nothing is due. nil removes it.
 func (s *Shard) SetTicker(fn func(now mono.Time)) { s.ticker = fn }
 
+// RxDropped tells the shard that its link dropped received frames before
+// they reached it (the kernel's AF_XDP ring overflowing), as of now: a
+// retransmission timeout then may be the acknowledgements' loss at our own
+// ring, and black-hole detection does not take it for a black hole
+// (pmtu.go).
+func (s *Shard) RxDropped(now mono.Time) { s.lastRxDrop = now }
+
 // NextTimer returns the earliest armed deadline (a connection's timer or
 // the end of the oldest TIME_WAIT entry's 2MSL), for tests and idle loops;
 // ok is false when none is armed.

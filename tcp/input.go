@@ -448,8 +448,11 @@ func (c *Conn) processACK(seg *Segment, dataLen uint32, flags Flags) bool {
 	s.stats[StatRcvAckTotal]++
 	if ack == c.sndMax.Add(1) && c.timers[timerPersist] != 0 && c.sndNxt == c.sndMax && int(c.sndMax.Sub(c.sndUna)) < c.snd.n {
 		// The byte of our window probe (fire.go), which a receiver with
-		// room under its rounded-down window takes, as FreeBSD's does:
-		// it was sent, so its ACK is no ACK of unsent data.
+		// room under its rounded-down window takes, as FreeBSD's does, or
+		// one whose window had opened with the update lost or crossing the
+		// probe: it was sent, so its ACK is no ACK of unsent data. Dropping
+		// it, and every segment after it that carries it, would stop both
+		// directions.
 		c.sndNxt, c.sndMax = ack, ack
 	}
 	if ack.GT(c.sndMax) {

@@ -268,7 +268,11 @@ func (c *Conn) blackholeDetect() {
 	if c.rexmits == 1 {
 		c.bhPassed = false // a new streak
 	}
-	c.bhPassed = c.bhPassed || c.fullSegmentSACKed()
+	// A streak is no black hole when full segments sent after the stuck one
+	// got through (random loss), or when our own receive ring dropped frames
+	// since the timer that just expired was armed: the ACKs may have been
+	// among them.
+	c.bhPassed = c.bhPassed || c.fullSegmentSACKed() || s.lastRxDrop != 0 && s.now.Sub(s.lastRxDrop) <= c.rto
 	if c.bhPassed {
 		return
 	}

@@ -400,6 +400,54 @@ func TestPMTUDBlackholeNotOnRandomLoss(t *testing.T) {
 	}
 }
 
+// A timeout streak while our own receive ring drops frames is no black
+// hole: the ACKs may be what was lost, at our ring, so the MSS stays
+// through four timeouts. A drop before the expired timer was armed does
+// not count: that streak still lowers the MSS.
+func TestPMTUDBlackholeNotWhileOurRingDrops(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		drop func(p *peer)   // when the link reports drops
+		want map[uint64]int  // MSS after each timeout
+		acts map[Stat]uint64 // counters
+	}{
+		{"drops during the streak", func(p *peer) { p.s.RxDropped(p.now) },
+			map[uint64]int{1: 1460, 2: 1460, 3: 1460, 4: 1460},
+			map[Stat]uint64{StatPMTUDBlackholeActivated: 0, StatPMTUDBlackholeActivatedMinMSS: 0}},
+		{"drops long before", nil,
+			map[uint64]int{1: 1460, 2: 1200, 3: 1200, 4: DefaultMSSDflt},
+			map[Stat]uint64{StatPMTUDBlackholeActivated: 1, StatPMTUDBlackholeActivatedMinMSS: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPeer(t, DefaultConfig())
+			c := p.open()
+			p.s.RxDropped(p.now) // before the data: long before the timeouts
+			c.Write(make([]byte, 20*1448))
+			p.take()
+			before := *p.s.Stats()
+			mss := map[uint64]int{}
+			for i := 0; p.s.Stats()[StatRexmtTimeo]-before[StatRexmtTimeo] < 4; i++ {
+				if i > 100 {
+					t.Fatal("no fourth timeout")
+				}
+				at, _ := p.s.NextTimer()
+				p.advance(at.Sub(p.now) - 1)
+				if tc.drop != nil {
+					tc.drop(p) // just before each timer expires
+				}
+				p.advance(1)
+				mss[p.s.Stats()[StatRexmtTimeo]-before[StatRexmtTimeo]] = p.view().MSS
+			}
+			for k, w := range tc.want {
+				if mss[k] != w {
+					t.Fatalf("after timeout %d: MSS %d, want %d (%v)", k, mss[k], w, mss)
+				}
+			}
+			statsDelta(t, p.s, before, tc.acts)
+		})
+	}
+}
+
 // The ICMP error path allocates nothing: taken, ignored, and the resend.
 func TestPacketTooBigAllocatesNothing(t *testing.T) {
 	p := newPeer(t, DefaultConfig())

@@ -78,6 +78,8 @@ type Shard struct {
 
 	ticker func(now mono.Time) // the application's periodic work (SetTicker)
 
+	lastRxDrop mono.Time // when the link last said it dropped received frames (RxDropped)
+
 	tracer   Tracer      // per-connection tracing (SetTracer), nil when off
 	traceRec TraceRecord // the record handed to tracer
 

@@ -2,6 +2,7 @@ package tcp
 
 import (
 	"errors"
+	"fmt"
 	"syscall"
 	"testing"
 	"time"
@@ -454,4 +455,78 @@ func TestRFC9293_3_8_6_1_RetransmissionAfterZeroWindow(t *testing.T) {
 				v.State, v.RexmtArmed, v.PersistArmed)
 		}
 	})
+}
+
+// A window probe's byte is data the peer may take: when its window opened
+// and the update was lost (or crossed the probe), the peer keeps the byte
+// and acknowledges it. That ACK, one past snd_max, is the probe's, not one
+// for data never sent: dropping it, and every segment after it that
+// carries it, data included, would stop the connection both ways for good.
+func TestRFC9293_3_8_6_1_ProbeByteTaken(t *testing.T) {
+	for _, wndAfter := range []uint16{65535, 0} {
+		t.Run(fmt.Sprintf("window %d after", wndAfter), func(t *testing.T) {
+			p := newPeer(t, DefaultConfig())
+			p.wnd = 0
+			c := p.open()
+			v := p.view()
+			una := v.SndUna
+			payload := make([]byte, 1000)
+			for i := range payload {
+				payload[i] = byte(i)
+			}
+			c.Write(payload)
+			before := *p.s.Stats()
+			p.advance(min(max(v.RTO, MinPersist), MaxPersist))
+			probe := p.expect("probe", func(s sentSeg) bool { return len(s.Payload) == 1 })
+			if probe.Seq != una {
+				t.Fatalf("probe %v, want one byte at %d", probe, una)
+			}
+			// The peer's window had opened (the update lost): it takes the
+			// byte and acknowledges it, with its own data.
+			p.advance(rtt)
+			p.wnd = wndAfter
+			a := p.mk(FlagACK|FlagPSH, p.nxt, una+1, []byte("from the peer"))
+			p.inject(&a)
+			p.nxt = p.nxt.Add(uint32(len(a.Payload)))
+			if v := p.view(); v.SndUna != una+1 {
+				t.Fatalf("snd_una %d after the probe's byte was acknowledged, want %d (rcvacktoomuch %d)",
+					v.SndUna, una+1, p.s.Stats()[StatRcvAckTooMuch]-before[StatRcvAckTooMuch])
+			}
+			if got := p.srv.data.String(); got != "from the peer" {
+				t.Fatalf("the peer's data with that ACK: %q taken", got)
+			}
+			if wndAfter == 0 {
+				// Still shut: probing goes on from the next byte.
+				p.take()
+				p.advance(MaxPersist)
+				var probes []sentSeg
+				for _, s := range p.take() {
+					if len(s.Payload) > 0 {
+						probes = append(probes, s)
+					}
+				}
+				if len(probes) == 0 || probes[0].Seq != una+1 || len(probes[0].Payload) != 1 || probes[0].Payload[0] != payload[1] {
+					t.Fatalf("next probes %v, want payload[1] at %d", probes, una+1)
+				}
+				p.wnd = 65535
+				a := p.mk(FlagACK, p.nxt, una+1, nil)
+				p.inject(&a)
+			}
+			var rest []byte
+			for _, s := range p.take() {
+				if len(s.Payload) > 1 && s.Seq == una+1 {
+					rest = s.Payload
+				}
+			}
+			if string(rest) != string(payload[1:]) {
+				t.Fatalf("after the probe's byte: sent %d bytes from %d, want the other %d", len(rest), una+1, len(payload)-1)
+			}
+			p.advance(rtt)
+			p.ack()
+			if v := p.view(); v.SndUna != una+1000 || v.SndQueued != 0 || p.s.Stats()[StatRcvAckTooMuch] != before[StatRcvAckTooMuch] {
+				t.Fatalf("at the end: snd_una %d (want %d), %d queued, rcvacktoomuch +%d", v.SndUna, una+1000, v.SndQueued,
+					p.s.Stats()[StatRcvAckTooMuch]-before[StatRcvAckTooMuch])
+			}
+		})
+	}
 }

@@ -138,7 +138,9 @@ func runProxy(args []string, stdout, stderr io.Writer) error {
 	apps := make([]*fwd.App, len(e.Cores()))
 	now := cores.Now()
 	for i, c := range e.Cores() {
-		a, err := fwd.New(c.TCP(), cfg, fwd.Options{Core: i, Cores: len(e.Cores()), Source: e.Source, Addrs: addrs, Now: now})
+		// Read on the core: its own counters, refreshed as it publishes.
+		dropped := func() uint64 { return c.Counters()[engine.KernelRxDropped] }
+		a, err := fwd.New(c.TCP(), cfg, fwd.Options{Core: i, Cores: len(e.Cores()), Source: e.Source, Addrs: addrs, Now: now, RxDropped: dropped})
 		if err != nil {
 			stopEngine(e, stderr)
 			f.closeListener()

@@ -212,7 +212,8 @@ func proxyStream(addr string, seed uint64, size int, deadline time.Time) error {
 
 // proxyScale is how many streams and how large (POLLSTACK_PROXY=N,MAXBYTES
 // for the acceptance run's 1000 streams of up to 8 MiB, all at once, given
-// 30 minutes: 8 GB through socat's and cat's processes on two CPUs).
+// 30 minutes: 8 GB through socat's and cat's processes on two CPUs; a third
+// field, a duration, gives another limit).
 func proxyScale(t *testing.T) (streams, maxBytes int, limit time.Duration) {
 	streams, maxBytes, limit = 200, 1<<20, 2*time.Minute
 	if raceEnabled {
@@ -224,13 +225,19 @@ func proxyScale(t *testing.T) (streams, maxBytes int, limit time.Duration) {
 		streams, maxBytes = 60, 512<<10
 	}
 	if v := os.Getenv("POLLSTACK_PROXY"); v != "" {
+		// STREAMS,MAXBYTES[,LIMIT]: LIMIT (a duration) for shorter looks.
 		limit = 30 * time.Minute
-		a, b, ok := strings.Cut(v, ",")
-		var err1, err2 error
-		streams, err1 = strconv.Atoi(a)
-		maxBytes, err2 = strconv.Atoi(b)
-		if !ok || err1 != nil || err2 != nil || streams < 1 || maxBytes < 1 {
-			t.Fatalf("POLLSTACK_PROXY=%q: want STREAMS,MAXBYTES", v)
+		f := strings.Split(v, ",")
+		var err1, err2, err3 error
+		if len(f) == 2 || len(f) == 3 {
+			streams, err1 = strconv.Atoi(f[0])
+			maxBytes, err2 = strconv.Atoi(f[1])
+			if len(f) == 3 {
+				limit, err3 = time.ParseDuration(f[2])
+			}
+		}
+		if len(f) < 2 || len(f) > 3 || err1 != nil || err2 != nil || err3 != nil || streams < 1 || maxBytes < 1 || limit <= 0 {
+			t.Fatalf("POLLSTACK_PROXY=%q: want STREAMS,MAXBYTES[,LIMIT]", v)
 		}
 	}
 	return streams, maxBytes, limit
@@ -252,8 +259,19 @@ func TestProxyByteExactToSocatBackends(t *testing.T) {
 			name = "faults"
 		}
 		t.Run(name, func(t *testing.T) {
+			// --loop-nice -20: the proxy's loop shares this machine's CPUs
+			// with the clients, two socat and cat processes per stream and
+			// the kernel's TCP for all of them; at an equal share it takes
+			// frames slower than they come, the kernel drops them before its
+			// ring (a fifth to a third of them at the full size), and the
+			// clients' and socat's BBR takes such loss for a policer and
+			// paces some streams at a few kbit/s (docs/proxy.md, "Many bulk
+			// streams at once"). A deployment gives the loop its CPU.
 			args := append([]string{"--listen", "8080", "--backend", testbed.PeerIPv4.String() + ":9000",
-				"--backend", testbed.PeerIPv4.String() + ":9001"}, faults...)
+				"--backend", testbed.PeerIPv4.String() + ":9001", "--loop-nice", "-20"}, faults...)
+			// POLLSTACK_PROXY_FLAGS adds flags to the proxy's (after the
+			// bed's and these, so they can override them).
+			args = append(args, strings.Fields(os.Getenv("POLLSTACK_PROXY_FLAGS"))...)
 			p := startProxy(t, bed, args...)
 			addr := net.JoinHostPort(testbed.LocalIPv4.String(), "8080")
 			var wg sync.WaitGroup
@@ -299,6 +317,14 @@ func TestProxyByteExactToSocatBackends(t *testing.T) {
 			if bad > 0 {
 				t.Errorf("failures by kind: %v", kinds)
 			}
+			m := scrape(t, p.metrics)
+			var counts []string
+			for _, name := range []string{"kernel_rx_dropped_total", "tcp_drops_total", "tcp_rexmttimeo_total",
+				"tcp_persisttimeo_total", "tcp_pmtud_blackhole_activated_total", "proxy_listener_idle_timeouts_total",
+				"proxy_server_connect_timeout_total", "proxy_server_retries_total", "proxy_listener_accepted_total"} {
+				counts = append(counts, fmt.Sprintf("%s %.0f", name, metricSum(m, "pollstack_"+name)))
+			}
+			t.Logf("after %v: %s", time.Since(start).Round(time.Second), strings.Join(counts, ", "))
 			out := p.stop(t)
 			if bad > 0 {
 				t.Fatalf("%d of %d streams wrong; proxy:\n%s", bad, streams, lastLines(out, 10))

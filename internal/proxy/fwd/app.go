@@ -27,6 +27,11 @@ type Options struct {
 	Now mono.Time
 	// Backlog is the listeners' SYN backlog (0: the shard's default).
 	Backlog int
+	// RxDropped returns the core's count of frames the kernel dropped
+	// before its receive ring (engine's kernel_rx_dropped), read on the
+	// core; nil: none known. While it grows, silence on a pair may be the
+	// core's own drops, and the idle timeout waits (see idleCheck).
+	RxDropped func() uint64
 }
 
 // App is one core's proxy. It is owned by the core's loop.
@@ -53,6 +58,10 @@ type App struct {
 	pub       atomic.Pointer[Published]
 	lastPub   mono.Time
 	pairsLive int
+
+	rxDropped func() uint64 // Options.RxDropped
+	dropsSeen uint64        // its value at the last tick
+	lastDrop  mono.Time     // the tick that last saw it grow
 }
 
 // A listener is one configured listener on this core.
@@ -82,7 +91,10 @@ func New(sh *tcp.Shard, cfg *config.Config, o Options) (*App, error) {
 	if o.Cores < 1 {
 		o.Cores = 1
 	}
-	a := &App{sh: sh, core: o.Core, hdr: make([]byte, 0, 256), out: make([]byte, 0, 2*h1.MaxHeadLimit), now: o.Now, ports: map[uint16]*tcp.Listener{}}
+	a := &App{sh: sh, core: o.Core, hdr: make([]byte, 0, 256), out: make([]byte, 0, 2*h1.MaxHeadLimit), now: o.Now, ports: map[uint16]*tcp.Listener{}, rxDropped: o.RxDropped}
+	if a.rxDropped != nil {
+		a.dropsSeen = a.rxDropped()
+	}
 	if err := a.configure(cfg, o); err != nil {
 		for _, l := range a.ports {
 			l.Close()
@@ -227,6 +239,11 @@ func (a *App) listenerFor(t *flow.Tuple) *listener {
 // counters.
 func (a *App) tick(now mono.Time) {
 	a.now = now
+	if a.rxDropped != nil {
+		if d := a.rxDropped(); d != a.dropsSeen {
+			a.dropsSeen, a.lastDrop = d, now
+		}
+	}
 	for _, g := range a.groups {
 		if g.chk != nil {
 			g.runChecks(now)

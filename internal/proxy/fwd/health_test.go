@@ -243,3 +243,54 @@ func TestIdleMeansNoBytesMoved(t *testing.T) {
 			s.done, app.Published().Listeners[0].Counters[LstIdleTimeouts].Load())
 	}
 }
+
+// Silence while the core's receive ring drops frames is not held against
+// the peer: the idle timeout runs from the last drop, and at the latest
+// from four timeouts after the last activity.
+func TestIdleTimeoutWaitsOutTheCoresDrops(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		dropUntil time.Duration // the ring drops frames until then (from the start)
+		min, max  time.Duration // the pair is reset within these (from the start)
+	}{
+		{"no drops", 0, 5 * time.Second, 6 * time.Second},
+		{"drops for 12 s", 12 * time.Second, 17 * time.Second, 18 * time.Second},
+		{"drops for good", time.Hour, 20 * time.Second, 21 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newTestNet(t)
+			cl := n.host(addrClient, tcp.DefaultConfig())
+			bk := n.host(addrBack, tcp.DefaultConfig())
+			if _, err := bk.Listen(7, 0, &echo{}); err != nil {
+				t.Fatal(err)
+			}
+			cfg := proxyCfg(netip.AddrPortFrom(addrBack, 7))
+			cfg.Listeners[0].ClientTimeout = 5 * time.Second
+			start := n.now
+			dropped := func() uint64 {
+				// One more frame dropped every 100 ms until dropUntil.
+				return uint64(min(n.now.Sub(start), tc.dropUntil) / (100 * time.Millisecond))
+			}
+			app, _ := n.proxyWith(cfg, Options{RxDropped: dropped})
+			s := &stream{out: []byte("a"), noShut: true}
+			n.dial(cl, s)
+			n.run(time.Second, func() bool { return s.got.Len() == 1 })
+			if s.got.Len() != 1 {
+				t.Fatal("no echo")
+			}
+			n.run(tc.min-n.now.Sub(start), nil)
+			if s.done {
+				t.Fatalf("reset after %v, want not before %v", n.now.Sub(start), tc.min)
+			}
+			n.run(tc.max-n.now.Sub(start), func() bool { return s.done })
+			app.pub.Load().store(app)
+			lc := &app.Published().Listeners[0].Counters
+			if !s.done || lc[LstIdleTimeouts].Load() != 1 {
+				t.Fatalf("done %v after %v, idle_timeouts %d: want reset by %v", s.done, n.now.Sub(start), lc[LstIdleTimeouts].Load(), tc.max)
+			}
+			if put := lc[LstIdleOverloaded].Load(); (tc.dropUntil == 0) != (put == 0) {
+				t.Fatalf("idle_overloaded %d with drops until %v", put, tc.dropUntil)
+			}
+		})
+	}
+}

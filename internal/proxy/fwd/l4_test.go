@@ -455,3 +455,59 @@ func (h *stallHandler) Readable(c *tcp.Conn) {
 }
 func (h *stallHandler) Writable(*tcp.Conn)      {}
 func (h *stallHandler) Closed(*tcp.Conn, error) {}
+
+// A connect that times out while the core's receive ring drops frames is
+// tried again, up to three more times, before the client is reset; with
+// no drops the client is reset after the usual two tries. A server that
+// answers late (its SYN-ACK among the drops) is reached.
+func TestConnectTimeoutUnderOverload(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		drops bool
+		tries uint64
+	}{{"no drops", false, 2}, {"ring dropping", true, 5}} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newTestNet(t)
+			cl := n.host(addrClient, tcp.DefaultConfig())
+			// No host at the server's address: its SYNs vanish.
+			cfg := proxyCfg(netip.AddrPortFrom(addrBack, 7))
+			cfg.Backends[0].ConnectTimeout = time.Second
+			var o Options
+			if tc.drops {
+				start := n.now
+				o.RxDropped = func() uint64 { return uint64(n.now.Sub(start) / (100 * time.Millisecond)) }
+			}
+			app, _ := n.proxyWith(cfg, o)
+			s := &stream{out: []byte("x")}
+			n.dial(cl, s)
+			if !n.run(30*time.Second, func() bool { return s.done }) {
+				t.Fatal("client not closed")
+			}
+			app.pub.Load().store(app)
+			srv := &app.Published().Groups[0].Servers[0].Counters
+			if got := srv[SrvConnections].Load(); got != tc.tries || srv[SrvConnectTimeout].Load() != tc.tries || s.err == nil {
+				t.Fatalf("connects %d, timeouts %d, client error %v: want %d timed out and the client reset",
+					got, srv[SrvConnectTimeout].Load(), s.err, tc.tries)
+			}
+		})
+	}
+	t.Run("late server", func(t *testing.T) {
+		n := newTestNet(t)
+		cl := n.host(addrClient, tcp.DefaultConfig())
+		cfg := proxyCfg(netip.AddrPortFrom(addrBack, 7))
+		cfg.Backends[0].ConnectTimeout = time.Second
+		start := n.now
+		n.proxyWith(cfg, Options{RxDropped: func() uint64 { return uint64(n.now.Sub(start) / (100 * time.Millisecond)) }})
+		s := &stream{out: []byte("late")}
+		n.dial(cl, s)
+		n.run(3500*time.Millisecond, nil) // three connects have timed out
+		bk := n.host(addrBack, tcp.DefaultConfig())
+		if _, err := bk.Listen(7, 0, &echo{}); err != nil {
+			t.Fatal(err)
+		}
+		n.run(10*time.Second, func() bool { return s.done })
+		if !s.done || s.err != nil || s.got.String() != "late" {
+			t.Fatalf("done %v err %v got %q", s.done, s.err, s.got.String())
+		}
+	})
+}

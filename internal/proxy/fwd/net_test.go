@@ -154,8 +154,14 @@ func proxyCfg(servers ...netip.AddrPort) *config.Config {
 
 func (n *testNet) proxy(cfg *config.Config) (*App, *tcp.Shard) {
 	n.t.Helper()
+	return n.proxyWith(cfg, Options{})
+}
+
+// proxyWith is proxy with o's RxDropped.
+func (n *testNet) proxyWith(cfg *config.Config, o Options) (*App, *tcp.Shard) {
+	n.t.Helper()
 	sh := n.host(addrProxy, tcp.DefaultConfig())
-	a, err := New(sh, cfg, Options{Core: 0, Cores: 1, Addrs: []netip.Addr{addrProxy}, Now: n.now})
+	a, err := New(sh, cfg, Options{Core: 0, Cores: 1, Addrs: []netip.Addr{addrProxy}, Now: n.now, RxDropped: o.RxDropped})
 	if err != nil {
 		n.t.Fatal(err)
 	}

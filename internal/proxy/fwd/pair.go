@@ -13,23 +13,25 @@ import (
 // A pair is one proxied connection: its client leg and, once dialled, its
 // backend leg, both on this core. It is each leg's tcp.Conn.User.
 type pair struct {
-	lst      *listener
-	grp      *group
-	cli, srv *tcp.Conn
-	server   int // the server srv goes to, -1 before the first dial
-	failed   int // the server whose connect failed, -1: none
-	phase    uint8
-	tries    uint8
-	queued   bool
-	live     bool
-	timedOut bool // srv is being aborted by a timeout (its Closed says so)
-	aborting bool // the proxy is resetting both legs itself (reset)
-	cliFin   bool // the client's FIN was passed to the server
-	srvFin   bool // the server's FIN was passed to the client
-	last     mono.Time
-	parser   *parserBox
-	orig     proxyproto.Header // the client's addresses, for --send-proxy
-	hasOrig  bool
+	lst       *listener
+	grp       *group
+	cli, srv  *tcp.Conn
+	server    int // the server srv goes to, -1 before the first dial
+	failed    int // the server whose connect failed, -1: none
+	phase     uint8
+	tries     uint8
+	overTries uint8     // connects retried because they timed out while the core's ring dropped frames
+	dialAt    mono.Time // when the backend leg's SYN went
+	queued    bool
+	live      bool
+	timedOut  bool // srv is being aborted by a timeout (its Closed says so)
+	aborting  bool // the proxy is resetting both legs itself (reset)
+	cliFin    bool // the client's FIN was passed to the server
+	srvFin    bool // the server's FIN was passed to the client
+	last      mono.Time
+	parser    *parserBox
+	orig      proxyproto.Header // the client's addresses, for --send-proxy
+	hasOrig   bool
 
 	// HTTP mode (http.go).
 	http      bool
@@ -291,7 +293,7 @@ func (a *App) connect(p *pair) {
 		return
 	}
 	p.tries++
-	p.server, p.srv, p.phase = i, srv, phaseConnecting
+	p.server, p.srv, p.phase, p.dialAt = i, srv, phaseConnecting, now
 	srv.User = p
 	srv.SetNoDelay(true)
 	s := g.servers[i]
@@ -391,7 +393,9 @@ func (h *serverLeg) Closed(c *tcp.Conn, err error) {
 
 // connectFailed handles a backend leg that ended before it was
 // established: counted by kind, told to the health checker, retried once
-// on another server, else the client is reset.
+// on another server, else the client is reset. A timeout while the core's
+// receive ring dropped frames is retried without either (at most
+// overloadConnectRetries times).
 func (a *App) connectFailed(p *pair, s *server, err error, now mono.Time) {
 	g := p.grp
 	if p.cli == nil {
@@ -406,6 +410,18 @@ func (a *App) connectFailed(p *pair, s *server, err error, now mono.Time) {
 		s.stats[SrvConnectTimeout]++
 	default:
 		s.stats[SrvConnectReset]++
+	}
+	if why == failTimeout && a.lastDrop > p.dialAt && p.overTries < overloadConnectRetries {
+		// The core's receive ring dropped frames while the SYN was out:
+		// the server's answers may be among them. Overload slows the
+		// connect down; it neither uses up the client's tries nor counts
+		// against the server's health.
+		p.overTries++
+		p.tries--
+		s.stats[SrvRetries]++
+		p.failed = p.server
+		a.connect(p)
+		return
 	}
 	if g.chk != nil {
 		g.chk.Passive(p.server, false, now)
@@ -571,12 +587,27 @@ func (a *App) armIdle(p *pair) {
 }
 
 // idleCheck closes p when it has been idle its timeout, else re-arms.
+//
+// The idle clock runs from the later of p's last activity and the last
+// time the core's receive ring dropped frames: silence while the core is
+// overloaded may be its own doing (the peer's segments, or its
+// retransmissions backed off to many seconds, dropped before the ring),
+// and the peer is not to blame for it. Overload only slows a pair's
+// timeout down: it is reset at the latest overloadIdleFactor timeouts
+// after its last activity.
 func (a *App) idleCheck(p *pair, now mono.Time) {
 	d := p.idleTimeout()
 	if d == 0 {
 		return
 	}
-	if due := p.last.Add(timeDuration(d)); now < due {
+	due := p.last.Add(timeDuration(d))
+	if now >= due && a.lastDrop > p.last {
+		due = min(a.lastDrop, p.last.Add(timeDuration((overloadIdleFactor-1)*d))).Add(timeDuration(d))
+		if now < due {
+			p.lst.current().stats[LstIdleOverloaded]++
+		}
+	}
+	if now < due {
 		if p.cli != nil {
 			p.cli.SetAppTimer(due)
 		}
@@ -585,3 +616,11 @@ func (a *App) idleCheck(p *pair, now mono.Time) {
 	p.lst.current().stats[LstIdleTimeouts]++
 	a.reset(p)
 }
+
+// overloadConnectRetries bounds the connects of a pair retried for a
+// timeout under overload (connectFailed), beyond its two tries.
+const overloadConnectRetries = 3
+
+// overloadIdleFactor bounds how far the receive ring's drops put off an
+// idle timeout: at most this many timeouts after the pair's last activity.
+const overloadIdleFactor = 4

@@ -19,6 +19,7 @@ const (
 	LstHTTP502                      // HTTP: requests answered 502 by the proxy (server refused, reset, closed or sent garbage)
 	LstHTTP503                      // HTTP: requests answered 503 (no server, queue full or queue timeout, no source port)
 	LstHTTP504                      // HTTP: requests answered 504 (connect or server timeout before the response)
+	LstIdleOverloaded               // idle timeouts put off: the core's receive ring dropped frames since the pair's last activity
 	numListenerCounters
 )
 
@@ -28,6 +29,7 @@ var ListenerCounterNames = [numListenerCounters]string{
 	LstProxyTimeouts: "proxy_header_timeouts", LstIdleTimeouts: "idle_timeouts", LstClientResets: "client_resets",
 	LstHTTPRequests: "http_requests", LstHTTPRefused: "http_refused", LstHTTPRequestTimeouts: "http_request_timeouts",
 	LstHTTPKeepAliveTimeouts: "http_keepalive_timeouts", LstHTTP502: "http_502", LstHTTP503: "http_503", LstHTTP504: "http_504",
+	LstIdleOverloaded: "idle_overloaded",
 }
 
 // Counters of a server on one core.
