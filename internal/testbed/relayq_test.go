@@ -117,6 +117,7 @@ func TestFrameQueueVLANTag(t *testing.T) {
 // Queueing and sending a frame allocates nothing.
 func TestFrameQueueNoAlloc(t *testing.T) {
 	q := newFrameQueue(64, time.Millisecond, 100*time.Microsecond, 7)
+	q.setShuffle(0.3, 0.3) // swaps and copies too
 	frame := make([]byte, 1514)
 	var lat lateness
 	var now mono.Time
@@ -169,4 +170,160 @@ func TestFrameQueueBatch(t *testing.T) {
 			t.Errorf("At(%d) = %v due %v", k, f, due)
 		}
 	}
+}
+
+// drain sends what is due by now as the relay's send does, each copy of a
+// frame, and appends the first byte of each sent frame to out. It checks
+// that due times never go back along the queue.
+func drain(t *testing.T, q *frameQueue, now mono.Time, out []byte) []byte {
+	t.Helper()
+	for k := 1; k < q.Len(); k++ {
+		if q.DueAt(k).Before(q.DueAt(k - 1)) {
+			t.Fatalf("frame %d due %v before the one ahead of it (%v)", k, q.DueAt(k), q.DueAt(k-1))
+		}
+	}
+	for q.Len() > 0 {
+		if due, _ := q.Due(); due.After(now) {
+			break
+		}
+		out = append(out, q.Front()[0])
+		q.Sent()
+	}
+	return out
+}
+
+// With reorder 1 every frame is held behind the next one, which is not
+// drawn itself: pairs leave swapped, both at the follower's due time.
+func TestFrameQueueReorderBehindNext(t *testing.T) {
+	const d = time.Millisecond
+	q := newFrameQueue(16, d, 0, 1)
+	q.setShuffle(1, 0)
+	var out []byte
+	for i := range 6 {
+		now := mono.Time(i) * mono.Time(10*time.Microsecond)
+		put(t, q, []byte{byte(i), 0xee}, now)
+		if i%2 == 0 {
+			// The held frame waits for a follower past its own due time.
+			if due, _ := q.Due(); due != now.Add(d+ReorderWait) {
+				t.Fatalf("held frame %d due %v, want %v", i, due, now.Add(d+ReorderWait))
+			}
+		} else if due0, due1 := q.DueAt(0), q.DueAt(1); due0 != now.Add(d) || due1 != due0 {
+			t.Fatalf("pair %d: due %v and %v, want both %v", i, due0, due1, now.Add(d))
+		}
+		out = drain(t, q, now.Add(d), out)
+	}
+	if want := []byte{1, 0, 3, 2, 5, 4}; !bytes.Equal(out, want) {
+		t.Fatalf("order %v, want %v", out, want)
+	}
+	if q.Reordered != 3 || q.HeldAlone != 0 || q.Passed != 6 {
+		t.Fatalf("reordered %d held-alone %d passed %d; want 3, 0, 6", q.Reordered, q.HeldAlone, q.Passed)
+	}
+}
+
+// A held frame no frame follows in time leaves alone ReorderWait after its
+// due time; the next frame is then queued behind nothing and drawn itself.
+func TestFrameQueueReorderHeldAlone(t *testing.T) {
+	q := newFrameQueue(4, 0, 0, 1)
+	q.setShuffle(1, 0)
+	put(t, q, []byte{7}, 100)
+	if out := drain(t, q, 100, nil); len(out) != 0 {
+		t.Fatalf("held frame left at once: %v", out)
+	}
+	if out := drain(t, q, mono.Time(100).Add(ReorderWait), nil); !bytes.Equal(out, []byte{7}) {
+		t.Fatalf("held frame after the wait: %v, want [7]", out)
+	}
+	if q.HeldAlone != 1 || q.Reordered != 0 {
+		t.Fatalf("held-alone %d reordered %d; want 1, 0", q.HeldAlone, q.Reordered)
+	}
+	put(t, q, []byte{8}, 200+mono.Time(ReorderWait))
+	if due, _ := q.Due(); due != mono.Time(200).Add(2*ReorderWait) {
+		t.Fatalf("next frame due %v, want held itself", due)
+	}
+}
+
+// With duplicate 1 every frame leaves twice, the copy right behind it.
+func TestFrameQueueDuplicate(t *testing.T) {
+	q := newFrameQueue(8, 0, 0, 1)
+	q.setShuffle(0, 1)
+	var out []byte
+	for i := range 3 {
+		put(t, q, []byte{byte(i)}, mono.Time(i))
+		if q.CopiesAt(q.Len()-1) != 2 {
+			t.Fatalf("frame %d: %d copies, want 2", i, q.CopiesAt(q.Len()-1))
+		}
+	}
+	out = drain(t, q, 10, out)
+	if want := []byte{0, 0, 1, 1, 2, 2}; !bytes.Equal(out, want) {
+		t.Fatalf("sent %v, want %v", out, want)
+	}
+	if q.Duplicated != 3 || q.Passed != 3 {
+		t.Fatalf("duplicated %d passed %d; want 3, 3", q.Duplicated, q.Passed)
+	}
+}
+
+// Seeded draws: the same seed shuffles the same frames the same way; the
+// shares are about what was asked (a frame that overtook a held one is not
+// drawn, so p/(1+p) of the frames are reordered on a busy path); each frame
+// leaves once or twice, at most one place from where it came, and the
+// queue's due times never go back.
+func TestFrameQueueShuffleSeeded(t *testing.T) {
+	const n, reorder, dup = 100000, 0.1, 0.05
+	run := func(seed uint64) ([]byte, *frameQueue) {
+		q := newFrameQueue(64, 200*time.Microsecond, 50*time.Microsecond, seed)
+		q.setShuffle(reorder, dup)
+		var out []byte
+		var seq []int
+		send := func(now mono.Time) {
+			for q.Len() > 0 {
+				if due, _ := q.Due(); due.After(now) {
+					return
+				}
+				f := q.Front()
+				id := int(f[0]) | int(f[1])<<8 | int(f[2])<<16
+				if len(seq) == 0 || seq[len(seq)-1] != id { // a copy is no new place
+					seq = append(seq, id)
+				}
+				out = append(out, f...)
+				q.Sent()
+			}
+		}
+		for i := range n {
+			now := mono.Time(i) * mono.Time(5*time.Microsecond)
+			frame := []byte{byte(i), byte(i >> 8), byte(i >> 16)}
+			if !put(t, q, frame, now) {
+				t.Fatalf("queue full at frame %d", i)
+			}
+			send(now)
+		}
+		send(mono.Time(1 << 62))
+		if len(seq) != n {
+			t.Fatalf("%d distinct frames left, want %d", len(seq), n)
+		}
+		for j, id := range seq {
+			if id < j-1 || id > j+1 {
+				t.Fatalf("frame %d left in place %d", id, j)
+			}
+		}
+		return out, q
+	}
+	a, qa := run(42)
+	b, _ := run(42)
+	c, _ := run(43)
+	if !bytes.Equal(a, b) {
+		t.Fatal("the same seed gave another order")
+	}
+	if bytes.Equal(a, c) {
+		t.Fatal("another seed gave the same order")
+	}
+	wantR := float64(n) * reorder / (1 + reorder)
+	if r := float64(qa.Reordered); r < 0.9*wantR || r > 1.1*wantR {
+		t.Errorf("reordered %v of %d, want about %.0f", r, n, wantR)
+	}
+	if d := float64(qa.Duplicated); d < 0.9*n*dup || d > 1.1*n*dup {
+		t.Errorf("duplicated %v of %d, want about %.0f", d, n, n*dup)
+	}
+	if len(a) != 3*(n+int(qa.Duplicated)) || qa.Passed != n {
+		t.Errorf("sent %d frames, passed %d; want %d and %d", len(a)/3, qa.Passed, n+int(qa.Duplicated), n)
+	}
+	t.Logf("%d frames: reordered %d, held alone %d, duplicated %d", n, qa.Reordered, qa.HeldAlone, qa.Duplicated)
 }

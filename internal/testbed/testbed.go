@@ -203,8 +203,26 @@ type Impairment struct {
 	Delay time.Duration
 	// Jitter, at most Delay, spreads each frame's hold in each direction
 	// over Delay/2 ± Jitter/2 (uniform), without ever sending a frame
-	// before the one that came ahead of it: the relay does not reorder.
+	// before the one that came ahead of it: jitter does not reorder
+	// (Reorder does).
 	Jitter time.Duration
+	// Reorder is the probability, 0..1, that the relay holds a frame back
+	// behind the next frame of its direction, in both directions: the
+	// frame leaves right after its follower (displaced by one), or alone
+	// ReorderWait after its due time when no frame follows by then. A
+	// frame that overtook a held one is not drawn itself. Like Delay it
+	// needs a relayed bed.
+	Reorder float64
+	// Duplicate is the probability, 0..1, that the relay sends a frame
+	// twice, the copy right behind it, in both directions. It needs a
+	// relayed bed.
+	Duplicate float64
+	// Seed seeds the relay's draws (jitter, reordering, duplication; one
+	// stream per direction), so that a run sees the same choices for the
+	// same sequence of frames; 0 takes one from the clock, which the
+	// relay writes to its log. Loss is drawn by tc BPF programs from the
+	// kernel's own generator and cannot be seeded.
+	Seed uint64
 	// Rate caps the kernel's sending (kernel -> pollstack) at Rate bytes/s
 	// with a token bucket (tbf) as NAME-b's root qdisc; 0 is no cap.
 	Rate uint64
@@ -225,13 +243,35 @@ type Impairment struct {
 // MaxDelay is the longest Delay.
 const MaxDelay = 5 * time.Second
 
+// ReorderWait is the longest a frame drawn for reordering (Reorder) waits
+// past its due time for a frame to follow it; with none by then it leaves
+// alone, late but in order.
+const ReorderWait = time.Millisecond
+
 // Zero reports whether im leaves the path clean.
-func (im Impairment) Zero() bool { return im == Impairment{} }
+func (im Impairment) Zero() bool { return im.withoutSeed() == Impairment{} }
+
+func (im Impairment) withoutSeed() Impairment {
+	im.Seed = 0
+	return im
+}
+
+// NeedsRelay reports whether im has a part only a relayed bed's relay can
+// do: delay, reordering or duplication.
+func (im Impairment) NeedsRelay() bool {
+	return im.Delay > 0 || im.Reorder > 0 || im.Duplicate > 0
+}
 
 // Validate says what is wrong with im, if anything.
 func (im Impairment) Validate() error {
 	if math.IsNaN(im.Loss) || im.Loss < 0 || im.Loss > 1 {
 		return fmt.Errorf("testbed: loss %v: want a probability in 0..1", im.Loss)
+	}
+	if math.IsNaN(im.Reorder) || im.Reorder < 0 || im.Reorder > 1 {
+		return fmt.Errorf("testbed: reorder %v: want a probability in 0..1", im.Reorder)
+	}
+	if math.IsNaN(im.Duplicate) || im.Duplicate < 0 || im.Duplicate > 1 {
+		return fmt.Errorf("testbed: duplicate %v: want a probability in 0..1", im.Duplicate)
 	}
 	if im.Delay < 0 || im.Delay > MaxDelay {
 		return fmt.Errorf("testbed: delay %v: want 0..%v", im.Delay, MaxDelay)
@@ -260,7 +300,17 @@ func (im Impairment) String() string {
 	if im.Jitter > 0 {
 		s += fmt.Sprintf(" ± %v", im.Jitter/2)
 	}
-	s += fmt.Sprintf(" each way), rate %s kernel -> pollstack", FormatRate(im.Rate))
+	s += " each way)"
+	if im.Reorder > 0 {
+		s += fmt.Sprintf(", reorder %g both ways (the relay holds a frame back behind the next one of its direction, at most %v past its time)", im.Reorder, ReorderWait)
+	}
+	if im.Duplicate > 0 {
+		s += fmt.Sprintf(", duplicate %g both ways (the relay sends the frame twice)", im.Duplicate)
+	}
+	if im.Seed != 0 {
+		s += fmt.Sprintf(", relay seed %d", im.Seed)
+	}
+	s += fmt.Sprintf(", rate %s kernel -> pollstack", FormatRate(im.Rate))
 	if im.ECNMarkAbove > 0 {
 		s += fmt.Sprintf(", CE on ECT frames while a phantom queue draining at %s holds more than %d bytes, both ways", FormatRate(im.Rate), im.ECNMarkAbove)
 	}
