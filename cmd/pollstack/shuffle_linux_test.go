@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -44,8 +45,9 @@ func (g *streamGen) Read(p []byte) (int, error) {
 // echoExact sends size bytes of a seeded stream from the kernel in ns to
 // serve's echo app at addr (HOST:PORT) and checks that what comes back is
 // the same stream, byte for byte. It fails t when no byte moves for stall.
-// It returns how long the transfer took.
-func echoExact(t *testing.T, ns, addr string, size int64, stall time.Duration) time.Duration {
+// It returns how long the transfer took. diag, when not nil, is called
+// before a failure, to log the state of what is under test.
+func echoExact(t *testing.T, ns, addr string, size int64, stall time.Duration, diag func()) time.Duration {
 	t.Helper()
 	var c net.Conn
 	if err := netns.Do(ns, func() (err error) {
@@ -99,6 +101,9 @@ func echoExact(t *testing.T, ns, addr string, size int64, stall time.Duration) t
 			break
 		}
 		if err != nil {
+			if diag != nil {
+				diag()
+			}
 			t.Fatalf("echo: after %d of %d bytes back: %v", off, size, err)
 		}
 	}
@@ -181,7 +186,7 @@ func TestImpairReorderDuplicate(t *testing.T) {
 	}
 	s := startServe(t, bed, "--app", "echo")
 	const size = 4 << 20
-	took := echoExact(t, bed.NsB, "198.18.0.1:8080", size, 10*time.Second)
+	took := echoExact(t, bed.NsB, "198.18.0.1:8080", size, 10*time.Second, nil)
 	line, reordered, duplicated := relayCounts(t, bed.Name)
 	t.Logf("%d bytes echoed byte-exact in %v; %s", size, took.Round(time.Millisecond), line)
 	for i, dir := range []string{"pollstack -> kernel", "kernel -> pollstack"} {
@@ -234,9 +239,23 @@ func TestBedLossyEchoByteExact(t *testing.T) {
 	size := bedSize(t)
 	bed := bedtest.ForTestWith(t, 1, testbed.Options{Relay: true})
 	impairBed(t, bed, true, "--loss", "0.05", "--reorder", "0.01", "--duplicate", "0.001")
-	s := startServe(t, bed, "--app", "echo")
+	trace := t.TempDir() + "/serve.trace"
+	s := startServe(t, bed, "--app", "echo", "--trace", trace)
 	stall := 30 * time.Second // a run of timeouts at 5% loss, with backoff
-	took := echoExact(t, bed.NsB, "198.18.0.1:8080", size, stall)
+	diag := func() {
+		out, _ := exec.Command("ip", "netns", "exec", bed.NsB, "ss", "-tino").CombinedOutput()
+		t.Logf("the kernel's socket: %s", out)
+		if line, err := testbed.RelayStats(bed.Name); err == nil {
+			t.Logf("%s", line)
+		}
+		out, _ = command(context.Background(), "stat", "--iface", bed.IfaceA, "--netns", bed.NsA).CombinedOutput()
+		t.Logf("pollstack stat: %s", out)
+		out, _ = command(context.Background(), "trace", "dump", trace).CombinedOutput()
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		t.Logf("serve's trace: %d lines; the first and the last 40:\n%s\n...\n%s", len(lines), lines[0],
+			strings.Join(lines[max(len(lines)-40, 1):], "\n"))
+	}
+	took := echoExact(t, bed.NsB, "198.18.0.1:8080", size, stall, diag)
 	line, reordered, duplicated := relayCounts(t, bed.Name)
 	names := []string{"sndrexmitpack", "rexmttimeo", "rexmttimeo_spurious", "sack_rexmits", "rcvoopack", "rcvduppack"}
 	var ps []string
@@ -244,7 +263,9 @@ func TestBedLossyEchoByteExact(t *testing.T) {
 		ps = append(ps, fmt.Sprintf("%s %v", n, tcpCounter(t, s, n, 0)))
 	}
 	k := kernelStats(t, bed.NsB, "TcpRetransSegs", "TcpExtTCPTimeouts", "TcpExtTCPLossProbes", "TcpExtTCPOFOQueue", "TcpExtTCPDSACKOldSent")
-	t.Logf("%d bytes each way, byte-exact, in %v (%.1f Mbit/s each way)", size, took.Round(time.Millisecond), float64(size)*8/took.Seconds()/1e6)
+	cc, _ := exec.Command("ip", "netns", "exec", bed.NsB, "sysctl", "-n", "net.ipv4.tcp_congestion_control").Output()
+	t.Logf("%d bytes each way, byte-exact, in %v (%.1f Mbit/s each way; the kernel's congestion control %s)",
+		size, took.Round(time.Millisecond), float64(size)*8/took.Seconds()/1e6, strings.TrimSpace(string(cc)))
 	t.Logf("pollstack (sends %d bytes to the kernel): %s", size, strings.Join(ps, ", "))
 	t.Logf("kernel (sends %d bytes to pollstack): TcpRetransSegs %v, TcpExtTCPTimeouts %v, TcpExtTCPLossProbes %v, TcpExtTCPOFOQueue %v, TcpExtTCPDSACKOldSent %v",
 		size, k["TcpRetransSegs"], k["TcpExtTCPTimeouts"], k["TcpExtTCPLossProbes"], k["TcpExtTCPOFOQueue"], k["TcpExtTCPDSACKOldSent"])

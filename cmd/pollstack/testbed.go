@@ -22,9 +22,9 @@ func runTestbed(args []string, stdout, stderr io.Writer) error {
 	}
 	verb := args[0]
 	synopsis := map[string]string{
-		"up":     " [--queues N] [--rss] [--routed [--router-mtu N]] [--relay] [--loss P] [--delay D [--jitter J]] [--reorder P] [--duplicate P] [--seed N] [--rate R] [--ecn-mark-above BYTES]",
+		"up":     " [--queues N] [--rss] [--routed [--router-mtu N]] [--relay] [--loss P] [--delay D [--jitter J]] [--reorder P] [--duplicate P] [--seed N] [--rate R] [--ecn-mark-above BYTES] [--relay-rate R [--relay-ecn-mark-above BYTES]]",
 		"down":   "",
-		"impair": " [--loss P] [--delay D [--jitter J]] [--reorder P] [--duplicate P] [--seed N] [--rate R] [--ecn-mark-above BYTES]",
+		"impair": " [--loss P] [--delay D [--jitter J]] [--reorder P] [--duplicate P] [--seed N] [--rate R] [--ecn-mark-above BYTES] [--relay-rate R [--relay-ecn-mark-above BYTES]]",
 	}[verb]
 	fs := newFlags("testbed "+verb, "testbed "+verb+" [--name NAME]"+synopsis, stdout)
 	name := fs.String("name", "pst", "bed name: namespaces and veth ends NAME-a and NAME-b (letters, digits, '-'; at most 12)")
@@ -140,6 +140,9 @@ type impairFlags struct {
 	seed               *uint64
 	// ecnMark is --ecn-mark-above (bytes; 0 off).
 	ecnMark *uint64
+	// relayRate and relayMark are the relay's bottleneck.
+	relayRate *string
+	relayMark *uint64
 }
 
 func addImpairFlags(fs *flag.FlagSet) *impairFlags {
@@ -152,6 +155,8 @@ func addImpairFlags(fs *flag.FlagSet) *impairFlags {
 		seed:      fs.Uint64("seed", 0, "seed of the relay's draws (jitter, reordering, duplication), so that the same frames meet the same choices; 0: from the clock (written to the relay's log). Loss is drawn by the kernel and not seeded"),
 		rate:      fs.String("rate", "0", "cap on the kernel's sending (kernel -> pollstack): 100mbit, 1gbit (bits/s), 500kbps (bytes/s, tc's spelling) or bytes/s; 0: none"),
 		ecnMark:   fs.Uint64("ecn-mark-above", 0, "mark ECN-capable frames CE, both ways, while a phantom queue draining at --rate holds more than this many bytes (a tc BPF program per direction; needs --rate; 0: off)"),
+		relayRate: fs.String("relay-rate", "0", "a bottleneck link in the relay, each direction, whichever stack sends: frames wait in its queue and leave at this rate (same units as --rate), a frame that finds 100 ms of the rate queued (at least 64 KiB) is dropped; 0: none (needs a relayed bed: testbed up --relay-rate or --relay)"),
+		relayMark: fs.Uint64("relay-ecn-mark-above", 0, "with --relay-rate: mark an ECN-capable frame CE when it finds more than this many bytes in the relay's bottleneck queue (a switch's ECN threshold, DCTCP's K); 0: off"),
 	}
 }
 
@@ -179,8 +184,12 @@ func (f *impairFlags) impairment(cmd string) (testbed.Impairment, error) {
 	if err != nil {
 		return im, usagef("%s: --rate %q: want 0, or a number with bit, kbit, mbit, gbit (bits/s) or bps, kbps, mbps, gbps (bytes/s), or bytes/s", cmd, *f.rate)
 	}
+	relayRate, err := testbed.ParseRate(*f.relayRate)
+	if err != nil {
+		return im, usagef("%s: --relay-rate %q: want 0, or a number with bit, kbit, mbit, gbit (bits/s) or bps, kbps, mbps, gbps (bytes/s), or bytes/s", cmd, *f.relayRate)
+	}
 	im = testbed.Impairment{Loss: *f.loss, Delay: *f.delay, Jitter: *f.jitter, Reorder: *f.reorder, Duplicate: *f.duplicate,
-		Seed: *f.seed, Rate: rate, ECNMarkAbove: *f.ecnMark}
+		Seed: *f.seed, Rate: rate, ECNMarkAbove: *f.ecnMark, RelayRate: relayRate, RelayECNMarkAbove: *f.relayMark}
 	if err := im.Validate(); err != nil {
 		return im, &usageError{cmd + ": " + err.Error()}
 	}
@@ -188,8 +197,8 @@ func (f *impairFlags) impairment(cmd string) (testbed.Impairment, error) {
 }
 
 const testbedUsage = `Usage:
-  pollstack testbed up [--name NAME] [--queues N] [--rss] [--routed [--router-mtu N]] [--relay] [--loss P] [--delay D [--jitter J]] [--reorder P] [--duplicate P] [--seed N] [--rate R] [--ecn-mark-above BYTES]
-  pollstack testbed impair [--name NAME] [--loss P] [--delay D [--jitter J]] [--reorder P] [--duplicate P] [--seed N] [--rate R] [--ecn-mark-above BYTES]
+  pollstack testbed up [--name NAME] [--queues N] [--rss] [--routed [--router-mtu N]] [--relay] [--loss P] [--delay D [--jitter J]] [--reorder P] [--duplicate P] [--seed N] [--rate R] [--ecn-mark-above BYTES] [--relay-rate R [--relay-ecn-mark-above BYTES]]
+  pollstack testbed impair [--name NAME] [--loss P] [--delay D [--jitter J]] [--reorder P] [--duplicate P] [--seed N] [--rate R] [--ecn-mark-above BYTES] [--relay-rate R [--relay-ecn-mark-above BYTES]]
   pollstack testbed down [--name NAME]
 
 up makes two network namespaces NAME-a and NAME-b joined by a veth pair whose
@@ -197,8 +206,8 @@ ends are NAME-a (in NAME-a, no kernel address: pollstack owns it) and NAME-b
 (in NAME-b, with 198.18.0.2/24 and 2001:2::2/64, TX checksum offload off).
 down removes all of it. Both are idempotent. NAME defaults to pst.
 
-up --relay (and up --delay D, --reorder P or --duplicate P, which imply
-it) puts a middle namespace
+up --relay (and up --delay D, --reorder P, --duplicate P or --relay-rate
+R, which imply it) puts a middle namespace
 NAME-d between the ends: NAME-a's and NAME-b's veth peers, NAME-da and
 NAME-db, are both in NAME-d, where a relay process (started by up, stopped
 by down, pidfile and log in /run/pollstack/testbed/NAME/) copies every frame
@@ -270,4 +279,17 @@ stack is on NAME-a faces the same path:
              than BYTES in it is marked. Kernel -> pollstack it follows the
              tbf's queue; pollstack -> kernel (not shaped) it marks what
              pollstack sends faster than R. Nothing is dropped
+  --relay-rate R [--relay-ecn-mark-above BYTES]
+             a bottleneck in the relay (a relayed bed; up --relay-rate
+             implies it), each direction: every frame waits until those
+             ahead of it have left at R (its length over R each), then
+             the delay; a frame that finds more than 100 ms of R queued
+             (at least 64 KiB) is dropped. Unlike --rate it holds what
+             either stack sends, so two pollstacks (AF_XDP on NAME-a and
+             on NAME-b) meet it too. With --relay-ecn-mark-above an
+             ECN-capable IPv4 or IPv6 frame that finds more than BYTES
+             queued is marked CE (a switch's ECN threshold, DCTCP's K).
+             The relay writes the queue of each direction to its log
+             every 100 ms ("relay queue:" lines: backlog now, mean and max
+             found by the frames since the last line, marked, dropped)
 `

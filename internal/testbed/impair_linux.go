@@ -74,7 +74,7 @@ func Impair(name string, im Impairment) error {
 	if im.NeedsRelay() && !relayed {
 		clearImpairment(nsB, ifB)
 		nsD, _, _ := relayNames(name)
-		return fmt.Errorf("testbed: bed %s has no relay (netns %s) to delay, reorder or duplicate frames with (this kernel has neither netem nor fq): make it with 'testbed up --relay' (or up with --delay, --reorder or --duplicate)", name, nsD)
+		return fmt.Errorf("testbed: bed %s has no relay (netns %s) to delay, reorder, duplicate or queue frames with (this kernel has neither netem nor fq): make it with 'testbed up --relay' (or up with --delay, --reorder, --duplicate or --relay-rate)", name, nsD)
 	}
 	clearImpairment(nsB, ifB)
 	err := impair(nsB, ifB, im)

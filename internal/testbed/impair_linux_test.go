@@ -62,6 +62,10 @@ func TestImpairmentValidate(t *testing.T) {
 		{Impairment{Duplicate: -0.01}, false},
 		{Impairment{Duplicate: 1.01}, false},
 		{Impairment{Duplicate: math.NaN()}, false},
+		{Impairment{RelayRate: minRate, RelayECNMarkAbove: 1}, true},
+		{Impairment{RelayRate: minRate - 1}, false},
+		{Impairment{RelayECNMarkAbove: 1000}, false},
+		{Impairment{RelayRate: 1e6, RelayECNMarkAbove: MaxECNMarkAbove + 1}, false},
 	} {
 		if err := tc.im.Validate(); (err == nil) != tc.ok {
 			t.Errorf("%+v.Validate() = %v, want ok=%v", tc.im, err, tc.ok)
@@ -126,7 +130,7 @@ func TestImpairInstallsAndClears(t *testing.T) {
 		t.Errorf("refused delay left\n%s\nwant\n%s", q, clean)
 	}
 	// So do reordering and duplication, the relay's too.
-	for _, im := range []Impairment{{Reorder: 0.01}, {Duplicate: 0.01, Loss: 0.1}} {
+	for _, im := range []Impairment{{Reorder: 0.01}, {Duplicate: 0.01, Loss: 0.1}, {RelayRate: 1e6}} {
 		if err := Impair(name, im); err == nil || !strings.Contains(err.Error(), "no relay") {
 			t.Errorf("Impair %+v on a bed without a relay: %v, want a refusal naming the relay", im, err)
 		}

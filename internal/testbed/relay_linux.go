@@ -71,22 +71,26 @@ type relaySettings struct {
 	oneWay, jitter     time.Duration
 	reorder, duplicate float64
 	seed               uint64
+	// rate and markAbove: the bottleneck (Impairment.RelayRate,
+	// RelayECNMarkAbove).
+	rate, markAbove uint64
 }
 
 // relayFields is how many fields relaySettings has in the relay's argv and
 // pidfile.
-const relayFields = 5
+const relayFields = 7
 
 // settingsFor is the relay's part of im.
 func settingsFor(im Impairment) relaySettings {
-	return relaySettings{oneWay: im.Delay / 2, jitter: im.Jitter / 2, reorder: im.Reorder, duplicate: im.Duplicate, seed: im.Seed}
+	return relaySettings{oneWay: im.Delay / 2, jitter: im.Jitter / 2, reorder: im.Reorder, duplicate: im.Duplicate, seed: im.Seed,
+		rate: im.RelayRate, markAbove: im.RelayECNMarkAbove}
 }
 
 // fields writes rs as relayFields words.
 func (rs relaySettings) fields() []string {
 	return []string{strconv.FormatInt(int64(rs.oneWay), 10), strconv.FormatInt(int64(rs.jitter), 10),
 		strconv.FormatFloat(rs.reorder, 'g', -1, 64), strconv.FormatFloat(rs.duplicate, 'g', -1, 64),
-		strconv.FormatUint(rs.seed, 10)}
+		strconv.FormatUint(rs.seed, 10), strconv.FormatUint(rs.rate, 10), strconv.FormatUint(rs.markAbove, 10)}
 }
 
 // parseRelaySettings reads what fields wrote.
@@ -99,8 +103,10 @@ func parseRelaySettings(f []string) (relaySettings, error) {
 	ro, err3 := strconv.ParseFloat(f[2], 64)
 	du, err4 := strconv.ParseFloat(f[3], 64)
 	seed, err5 := strconv.ParseUint(f[4], 10, 64)
-	rs := relaySettings{oneWay: time.Duration(ow), jitter: time.Duration(j), reorder: ro, duplicate: du, seed: seed}
-	if err := errors.Join(err1, err2, err3, err4, err5); err != nil || ow < 0 || j < 0 || !(ro >= 0 && ro <= 1) || !(du >= 0 && du <= 1) {
+	rate, err6 := strconv.ParseUint(f[5], 10, 64)
+	mark, err7 := strconv.ParseUint(f[6], 10, 64)
+	rs := relaySettings{oneWay: time.Duration(ow), jitter: time.Duration(j), reorder: ro, duplicate: du, seed: seed, rate: rate, markAbove: mark}
+	if err := errors.Join(err1, err2, err3, err4, err5, err6, err7); err != nil || ow < 0 || j < 0 || !(ro >= 0 && ro <= 1) || !(du >= 0 && du <= 1) {
 		return relaySettings{}, fmt.Errorf("bad relay settings %q", f)
 	}
 	return rs, nil
@@ -409,6 +415,10 @@ type relay struct {
 	wallEpoch int64
 	wake      int // eventfd: a signal arrived
 	stop      atomic.Bool
+	// queueEvery, when not 0, is how often the relay writes its
+	// bottleneck's queue to its log (logQueue); nextQueue is when next.
+	queueEvery time.Duration
+	nextQueue  mono.Time
 	ts        unix.Timespec
 	fds       [3]unix.PollFd
 }
@@ -447,12 +457,24 @@ func (r *relay) run() error {
 				next, pending = due, true
 			}
 		}
-		tsp := (*unix.Timespec)(nil)
+		if r.queueEvery > 0 && !now.Before(r.nextQueue) {
+			r.logQueue()
+			r.nextQueue = now.Add(r.queueEvery)
+		}
+		wait := time.Duration(-1) // none: until a frame or a signal comes
 		if pending {
 			// Sleep until relaySpin before the frame is due, then poll
 			// without sleeping.
-			wait := next.Sub(r.now()) - relaySpin
-			r.ts = unix.NsecToTimespec(int64(max(wait, 0)))
+			wait = max(next.Sub(r.now())-relaySpin, 0)
+		}
+		if r.queueEvery > 0 {
+			if q := max(r.nextQueue.Sub(r.now()), 0); wait < 0 || q < wait {
+				wait = q
+			}
+		}
+		tsp := (*unix.Timespec)(nil)
+		if wait >= 0 {
+			r.ts = unix.NsecToTimespec(int64(wait))
 			tsp = &r.ts
 		}
 		_, err := unix.Ppoll(r.fds[:], tsp, nil)
@@ -592,6 +614,27 @@ func (r *relay) send(q *frameQueue, out *relayEnd, late *lateness, now mono.Time
 	}
 }
 
+// relayQueueEvery is how often a relay with a bottleneck writes its queue
+// to its log.
+const relayQueueEvery = 100 * time.Millisecond
+
+// logQueue writes one line of the bottleneck's queue in each direction to
+// the log: the wall clock (Unix seconds), then per direction the backlog
+// now and the mean and largest backlog the frames since the last line
+// found (bytes), with the frames marked and dropped so far.
+func (r *relay) logQueue() {
+	var b strings.Builder
+	now := r.now()
+	fmt.Fprintf(&b, "relay queue: %.3f", float64(r.wallEpoch+int64(now))/1e9)
+	for i, e := range r.ends {
+		q := &e.q.window
+		fmt.Fprintf(&b, " %s->%s backlog %d mean %d max %d frames %d marked %d dropped %d;",
+			e.iface, r.ends[1-i].iface, e.q.Backlog(now), q.mean(), q.max, q.n, e.q.Marked, e.q.LinkDropped)
+		*q = depthStats{}
+	}
+	fmt.Println(strings.TrimSuffix(b.String(), ";"))
+}
+
 // logStats writes the relay's counters as one line to its log (stdout).
 func (r *relay) logStats() {
 	var b strings.Builder
@@ -611,8 +654,12 @@ func (r *relay) logStats() {
 		if n := e.q.Passed + uint64(e.q.Len()); n > 0 {
 			lagMean = e.lag.sum / time.Duration(n)
 		}
-		fmt.Fprintf(&b, " %s->%s passed %d dropped(full) %d oversize %d runt %d txdrop %d csum-partial %d reordered %d held-alone %d duplicated %d late: <=100µs %.2f%% <=1ms %.2f%% mean %v max %v, read lag mean %v max %v;",
-			e.iface, out.iface, e.q.Passed, e.q.Dropped, e.oversize, e.runt, out.txDrop, e.partial, e.q.Reordered, e.q.HeldAlone, e.q.Duplicated,
+		fmt.Fprintf(&b, " %s->%s passed %d dropped(full) %d oversize %d runt %d txdrop %d csum-partial %d reordered %d held-alone %d duplicated %d",
+			e.iface, out.iface, e.q.Passed, e.q.Dropped, e.oversize, e.runt, out.txDrop, e.partial, e.q.Reordered, e.q.HeldAlone, e.q.Duplicated)
+		if e.q.rate > 0 {
+			fmt.Fprintf(&b, " bottleneck: marked %d dropped(limit) %d queue mean %d max %d bytes", e.q.Marked, e.q.LinkDropped, e.q.depth.mean(), e.q.depth.max)
+		}
+		fmt.Fprintf(&b, " late: <=100µs %.2f%% <=1ms %.2f%% mean %v max %v, read lag mean %v max %v;",
 			100*l.within(2), 100*l.within(5), mean, l.max, lagMean, e.lag.max)
 	}
 	fmt.Println(strings.TrimSuffix(b.String(), ";"))
@@ -660,6 +707,9 @@ func relayMain(name string, args []string) error {
 		// seed, NAME-db's from seed+1.
 		q := newFrameQueue(RelaySlots, rs.oneWay, rs.jitter, seed+uint64(i))
 		q.setShuffle(rs.reorder, rs.duplicate)
+		if rs.rate > 0 {
+			q.setBottleneck(rs.rate, rs.markAbove, relayLimit(rs.rate))
+		}
 		if r.ends[i], err = openRelayEnd(iface, q); err != nil {
 			return err
 		}
@@ -678,8 +728,12 @@ func relayMain(name string, args []string) error {
 			_, _ = unix.Write(r.wake, one)
 		}
 	}()
-	fmt.Printf("%s relay: %s <-> %s in netns %s, each frame held %v ± %v each way, reorder %g, duplicate %g, seed %d, %d frames per direction, %s\n",
-		time.Now().UTC().Format(time.RFC3339), ifDA, ifDB, nsD, rs.oneWay, rs.jitter, rs.reorder, rs.duplicate, seed, RelaySlots, sched)
+	fmt.Printf("%s relay: %s <-> %s in netns %s, each frame held %v ± %v each way, reorder %g, duplicate %g, seed %d, bottleneck %s mark above %d limit %d, %d frames per direction, %s\n",
+		time.Now().UTC().Format(time.RFC3339), ifDA, ifDB, nsD, rs.oneWay, rs.jitter, rs.reorder, rs.duplicate, seed,
+		FormatRate(rs.rate), rs.markAbove, relayLimit(rs.rate), RelaySlots, sched)
+	if rs.rate > 0 {
+		r.queueEvery = relayQueueEvery
+	}
 	ready := os.NewFile(3, "ready")
 	_, _ = ready.WriteString("ready\n")
 	ready.Close()

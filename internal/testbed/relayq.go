@@ -61,6 +61,16 @@ type frameQueue struct {
 	// frames sent twice.
 	Dropped, Passed                  uint64
 	Reordered, HeldAlone, Duplicated uint64
+
+	// The bottleneck (setBottleneck): rate bytes/s, 0 for none; the
+	// queue's limit and ECN threshold in bytes; when the link is done
+	// with the frames queued so far. Marked counts frames marked CE,
+	// LinkDropped frames the full queue refused; depth the backlog each
+	// frame found (window: since the last report).
+	rate, markAbove, limit uint64
+	linkFree               mono.Time
+	Marked, LinkDropped    uint64
+	depth, window          depthStats
 }
 
 // newFrameQueue returns a queue of slots frames (a power of 2) for delay,
@@ -142,10 +152,30 @@ func (q *frameQueue) Drop() { q.Dropped++ }
 
 // Commit queues the n bytes read into Slot as a frame that arrived at now.
 // With tagged, the frame had its VLAN tag (tpid, tci) taken off by the
-// kernel, and Commit puts it back after the MAC addresses.
-func (q *frameQueue) Commit(n int, now mono.Time, tagged bool, tpid, tci uint16) {
+// kernel, and Commit puts it back after the MAC addresses. Behind a
+// bottleneck (setBottleneck) a frame that finds the link's queue at its
+// limit is not queued: Commit counts it and reports false.
+func (q *frameQueue) Commit(n int, now mono.Time, tagged bool, tpid, tci uint16) bool {
 	i := int(q.tail & q.mask)
 	base := i * RelaySlotSize
+	var linkDone mono.Time // when the bottleneck has sent the frame
+	if q.rate > 0 {
+		backlog := q.Backlog(now)
+		q.depth.add(backlog)
+		q.window.add(backlog)
+		if backlog+uint64(n) > q.limit {
+			q.LinkDropped++
+			return false
+		}
+		if q.markAbove > 0 && backlog > q.markAbove {
+			if markCE(q.buf[base+vlanRoom : base+vlanRoom+n]) {
+				q.Marked++
+			}
+		}
+		start := max(now, q.linkFree)
+		q.linkFree = start.Add(time.Duration(uint64(n) * uint64(time.Second) / q.rate))
+		linkDone = q.linkFree
+	}
 	off := vlanRoom
 	if tagged && n >= 12 {
 		s := q.buf[base : base+vlanRoom+n]
@@ -154,7 +184,7 @@ func (q *frameQueue) Commit(n int, now mono.Time, tagged bool, tpid, tci uint16)
 		s[14], s[15] = byte(tci>>8), byte(tci)
 		off, n = 0, n+vlanRoom
 	}
-	due := now.Add(q.delay)
+	due := max(now, linkDone).Add(q.delay)
 	if q.jitter > 0 {
 		due = due.Add(q.draw())
 	}
@@ -179,6 +209,81 @@ func (q *frameQueue) Commit(n int, now mono.Time, tagged bool, tpid, tci uint16)
 		q.holding, q.held = true, q.tail
 	}
 	q.tail++
+	return true
+}
+
+// setBottleneck puts a link of rate bytes/s in front of the delay: each
+// frame waits until the frames ahead of it have been sent at the rate,
+// the queue holds at most limit bytes (more are dropped, LinkDropped),
+// and an ECN-capable frame that finds more than markAbove bytes queued
+// (0: never) is marked CE.
+func (q *frameQueue) setBottleneck(rate, markAbove, limit uint64) {
+	q.rate, q.markAbove, q.limit = rate, markAbove, limit
+}
+
+// Backlog is how many bytes the bottleneck has still to send at now.
+func (q *frameQueue) Backlog(now mono.Time) uint64 {
+	if q.rate == 0 || !q.linkFree.After(now) {
+		return 0
+	}
+	return uint64(q.linkFree.Sub(now)) * q.rate / uint64(time.Second)
+}
+
+// markCE sets CE on an Ethernet frame (one VLAN tag at most) carrying an
+// ECN-capable (ECT(0) or ECT(1)) IPv4 or IPv6 packet, the IPv4 header
+// checksum updated; it reports whether it did.
+func markCE(f []byte) bool {
+	if len(f) < 14 {
+		return false
+	}
+	et, ip := uint16(f[12])<<8|uint16(f[13]), 14
+	if (et == 0x8100 || et == 0x88a8) && len(f) >= 18 {
+		et, ip = uint16(f[16])<<8|uint16(f[17]), 18
+	}
+	switch {
+	case et == 0x0800 && len(f) >= ip+20 && f[ip]>>4 == 4:
+		tos := f[ip+1]
+		if e := tos & 3; e != 1 && e != 2 {
+			return false
+		}
+		// RFC 1624: HC' = ~(~HC + ~m + m') over the word holding the TOS.
+		old := uint32(f[ip])<<8 | uint32(tos)
+		neu := old | 3
+		sum := uint32(^(uint16(f[ip+10])<<8 | uint16(f[ip+11])))
+		sum += uint32(^uint16(old)) + neu
+		for sum>>16 != 0 {
+			sum = sum&0xffff + sum>>16
+		}
+		c := ^uint16(sum)
+		f[ip+1] = tos | 3
+		f[ip+10], f[ip+11] = byte(c>>8), byte(c)
+		return true
+	case et == 0x86dd && len(f) >= ip+40 && f[ip]>>4 == 6:
+		if e := f[ip+1] >> 4 & 3; e != 1 && e != 2 {
+			return false
+		}
+		f[ip+1] |= 0x30
+		return true
+	}
+	return false
+}
+
+// depthStats sums the bottleneck's backlog as each frame found it.
+type depthStats struct {
+	n, sum, max uint64
+}
+
+func (d *depthStats) add(b uint64) {
+	d.n++
+	d.sum += b
+	d.max = max(d.max, b)
+}
+
+func (d *depthStats) mean() uint64 {
+	if d.n == 0 {
+		return 0
+	}
+	return d.sum / d.n
 }
 
 // swapSlots swaps the frames in slots i and j (their due times stay).

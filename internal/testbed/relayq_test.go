@@ -2,6 +2,7 @@ package testbed
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 	"time"
 
@@ -117,8 +118,9 @@ func TestFrameQueueVLANTag(t *testing.T) {
 // Queueing and sending a frame allocates nothing.
 func TestFrameQueueNoAlloc(t *testing.T) {
 	q := newFrameQueue(64, time.Millisecond, 100*time.Microsecond, 7)
-	q.setShuffle(0.3, 0.3) // swaps and copies too
-	frame := make([]byte, 1514)
+	q.setShuffle(0.3, 0.3)            // swaps and copies too
+	q.setBottleneck(1e9, 1000, 1<<20) // and marks
+	frame := ipv4Frame(0x02, 1514)
 	var lat lateness
 	var now mono.Time
 	allocs := testing.AllocsPerRun(1000, func() {
@@ -326,4 +328,123 @@ func TestFrameQueueShuffleSeeded(t *testing.T) {
 		t.Errorf("sent %d frames, passed %d; want %d and %d", len(a)/3, qa.Passed, n+int(qa.Duplicated), n)
 	}
 	t.Logf("%d frames: reordered %d, held alone %d, duplicated %d", n, qa.Reordered, qa.HeldAlone, qa.Duplicated)
+}
+
+// ipv4Frame is an Ethernet frame with an IPv4 header of TOS tos and a
+// correct header checksum, padded to n bytes.
+func ipv4Frame(tos byte, n int) []byte {
+	f := make([]byte, n)
+	f[12], f[13] = 0x08, 0x00
+	h := f[14:34]
+	h[0], h[1] = 0x45, tos
+	h[2], h[3] = byte((n-14)>>8), byte(n-14)
+	h[8], h[9] = 64, 6
+	copy(h[12:], []byte{198, 18, 0, 1, 198, 18, 0, 2})
+	var sum uint32
+	for i := 0; i < 20; i += 2 {
+		sum += uint32(h[i])<<8 | uint32(h[i+1])
+	}
+	for sum>>16 != 0 {
+		sum = sum&0xffff + sum>>16
+	}
+	c := ^uint16(sum)
+	h[10], h[11] = byte(c>>8), byte(c)
+	return f
+}
+
+// ipv4HeaderOK reports whether the IPv4 header of f sums to 0xffff.
+func ipv4HeaderOK(f []byte) bool {
+	var sum uint32
+	for i := 14; i < 34; i += 2 {
+		sum += uint32(f[i])<<8 | uint32(f[i+1])
+	}
+	for sum>>16 != 0 {
+		sum = sum&0xffff + sum>>16
+	}
+	return sum == 0xffff
+}
+
+// markCE sets CE on ECT(0) and ECT(1) IPv4 and IPv6 packets (behind a VLAN
+// tag too), keeps the IPv4 header checksum right, and leaves Not-ECT, CE
+// and other frames alone.
+func TestMarkCE(t *testing.T) {
+	for _, tc := range []struct {
+		tos  byte
+		mark bool
+	}{{0x02, true}, {0x01, true}, {0xb8 | 0x02, true}, {0x00, false}, {0x03, false}, {0xfe, true}} {
+		f := ipv4Frame(tc.tos, 60)
+		if got := markCE(f); got != tc.mark || (tc.mark && f[15] != tc.tos|3) || !ipv4HeaderOK(f) {
+			t.Errorf("IPv4 TOS %#x: marked %v, TOS now %#x, checksum ok %v; want marked %v", tc.tos, got, f[15], ipv4HeaderOK(f), tc.mark)
+		}
+	}
+	tagged := ipv4Frame(0x02, 64)
+	tagged = append(append(append([]byte{}, tagged[:12]...), 0x81, 0x00, 0x00, 0x05), tagged[12:]...)
+	if !markCE(tagged) || tagged[19] != 0x03 {
+		t.Errorf("tagged IPv4 ECT(0) not marked: TOS %#x", tagged[19])
+	}
+	v6 := make([]byte, 54)
+	v6[12], v6[13] = 0x86, 0xdd
+	v6[14], v6[15] = 0x60, 0x20 // traffic class 0x02: ECT(0)
+	if !markCE(v6) || v6[14] != 0x60 || v6[15] != 0x30 {
+		t.Errorf("IPv6 ECT(0): % x", v6[14:16])
+	}
+	v6[15] = 0x00
+	if markCE(v6) {
+		t.Error("IPv6 Not-ECT marked")
+	}
+	arp := make([]byte, 42)
+	arp[12], arp[13] = 0x08, 0x06
+	if markCE(arp) || markCE(arp[:10]) {
+		t.Error("a frame that is not IP marked")
+	}
+}
+
+// Behind a bottleneck each frame leaves when the frames ahead of it have
+// been sent at the rate, plus the delay; ECT frames that find more than the
+// threshold queued are marked, and the queue drops at its limit.
+func TestFrameQueueBottleneck(t *testing.T) {
+	const rate = 1_000_000 // bytes/s: 1000 bytes take 1 ms
+	const d = 5 * time.Millisecond
+	q := newFrameQueue(64, d, 0, 1)
+	q.setBottleneck(rate, 2500, 6000)
+	var now mono.Time = 1000
+	var marked []bool
+	for i := range 8 { // a burst of eight 1000-byte frames at once
+		f := ipv4Frame(0x02, 1000)
+		s := q.Slot()
+		ok := q.Commit(copy(s, f), now, false, 0, 0)
+		if want := i < 6; ok != want {
+			t.Fatalf("frame %d queued %v, want %v (limit 6000 bytes)", i, ok, want)
+		}
+		if ok {
+			marked = append(marked, q.At(q.Len() - 1)[15] == 0x03)
+			if due, want := q.DueAt(q.Len()-1), now.Add(time.Duration(i+1)*time.Millisecond+d); due != want {
+				t.Errorf("frame %d due %v, want %v", i, due.Sub(now), want.Sub(now))
+			}
+		}
+	}
+	// Frames 0..2 found 0, 1000, 2000 bytes queued; 3..5 more than 2500.
+	if want := []bool{false, false, false, true, true, true}; fmt.Sprint(marked) != fmt.Sprint(want) {
+		t.Errorf("marked %v, want %v", marked, want)
+	}
+	if q.Marked != 3 || q.LinkDropped != 2 {
+		t.Errorf("marked %d dropped %d, want 3 and 2", q.Marked, q.LinkDropped)
+	}
+	if b := q.Backlog(now.Add(2 * time.Millisecond)); b != 4000 {
+		t.Errorf("backlog 2 ms later %d, want 4000", b)
+	}
+	if b := q.Backlog(now.Add(time.Second)); b != 0 {
+		t.Errorf("backlog 1 s later %d, want 0", b)
+	}
+	// After the link has drained, a frame waits for nothing but the delay.
+	later := now.Add(time.Second)
+	if !q.Commit(copy(q.Slot(), ipv4Frame(0x02, 1000)), later, false, 0, 0) {
+		t.Fatal("frame after the drain dropped")
+	}
+	if due := q.DueAt(q.Len() - 1); due != later.Add(time.Millisecond+d) {
+		t.Errorf("frame after the drain due %v, want %v", due.Sub(later), time.Millisecond+d)
+	}
+	if q.depth.max != 6000 || q.depth.n != 9 { // the dropped frames found 6000
+		t.Errorf("depth max %d over %d frames, want 6000 over 9", q.depth.max, q.depth.n)
+	}
 }

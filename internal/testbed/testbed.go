@@ -217,6 +217,19 @@ type Impairment struct {
 	// twice, the copy right behind it, in both directions. It needs a
 	// relayed bed.
 	Duplicate float64
+	// RelayRate, bytes/s, puts a bottleneck link in the relay, in each
+	// direction, in front of the delay: a frame waits in the relay until
+	// the frames ahead of it have been sent at RelayRate (its length over
+	// the rate each), and one that finds the queue at its limit (100 ms
+	// at the rate, at least 64 KiB) is dropped. Unlike Rate it holds
+	// whatever either end sends, so a pollstack on each end meets it too.
+	// 0 is none; it needs a relayed bed.
+	RelayRate uint64
+	// RelayECNMarkAbove, bytes, marks an ECN-capable IPv4 or IPv6 frame CE
+	// when it finds more than this queued at the relay's bottleneck (a
+	// switch's ECN threshold, DCTCP's K); 0 is off, and it needs
+	// RelayRate.
+	RelayECNMarkAbove uint64
 	// Seed seeds the relay's draws (jitter, reordering, duplication; one
 	// stream per direction), so that a run sees the same choices for the
 	// same sequence of frames; 0 takes one from the clock, which the
@@ -259,8 +272,11 @@ func (im Impairment) withoutSeed() Impairment {
 // NeedsRelay reports whether im has a part only a relayed bed's relay can
 // do: delay, reordering or duplication.
 func (im Impairment) NeedsRelay() bool {
-	return im.Delay > 0 || im.Reorder > 0 || im.Duplicate > 0
+	return im.Delay > 0 || im.Reorder > 0 || im.Duplicate > 0 || im.RelayRate > 0
 }
+
+// relayLimit is the byte limit of the relay's bottleneck queue at rate.
+func relayLimit(rate uint64) uint64 { return max(rate/10, 64<<10) }
 
 // Validate says what is wrong with im, if anything.
 func (im Impairment) Validate() error {
@@ -281,6 +297,15 @@ func (im Impairment) Validate() error {
 	}
 	if im.Rate != 0 && im.Rate < minRate {
 		return fmt.Errorf("testbed: rate %d bytes/s: want 0 (no cap) or at least %d bytes/s (8kbit)", im.Rate, minRate)
+	}
+	if im.RelayRate != 0 && im.RelayRate < minRate {
+		return fmt.Errorf("testbed: relay rate %d bytes/s: want 0 (none) or at least %d bytes/s (8kbit)", im.RelayRate, minRate)
+	}
+	if im.RelayECNMarkAbove != 0 && im.RelayRate == 0 {
+		return fmt.Errorf("testbed: relay ECN marking above %d bytes needs a relay rate (it marks the relay's bottleneck queue)", im.RelayECNMarkAbove)
+	}
+	if im.RelayECNMarkAbove > MaxECNMarkAbove {
+		return fmt.Errorf("testbed: relay ECN marking above %d bytes: want at most %d", im.RelayECNMarkAbove, uint64(MaxECNMarkAbove))
 	}
 	if im.ECNMarkAbove != 0 && im.Rate == 0 {
 		return fmt.Errorf("testbed: ECN marking above %d bytes needs a rate (the phantom queue drains at it)", im.ECNMarkAbove)
@@ -306,6 +331,13 @@ func (im Impairment) String() string {
 	}
 	if im.Duplicate > 0 {
 		s += fmt.Sprintf(", duplicate %g both ways (the relay sends the frame twice)", im.Duplicate)
+	}
+	if im.RelayRate > 0 {
+		s += fmt.Sprintf(", a bottleneck of %s both ways in the relay (queue limit %d bytes", FormatRate(im.RelayRate), relayLimit(im.RelayRate))
+		if im.RelayECNMarkAbove > 0 {
+			s += fmt.Sprintf(", CE on ECT frames that find more than %d bytes queued", im.RelayECNMarkAbove)
+		}
+		s += ")"
 	}
 	if im.Seed != 0 {
 		s += fmt.Sprintf(", relay seed %d", im.Seed)
