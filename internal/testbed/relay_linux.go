@@ -419,8 +419,8 @@ type relay struct {
 	// bottleneck's queue to its log (logQueue); nextQueue is when next.
 	queueEvery time.Duration
 	nextQueue  mono.Time
-	ts        unix.Timespec
-	fds       [3]unix.PollFd
+	ts         unix.Timespec
+	fds        [3]unix.PollFd
 }
 
 func newRelay() *relay {
