@@ -88,8 +88,8 @@ type Options struct {
 	// NAME-db) is in NAME-d, where a relay process copies every frame
 	// between NAME-da and NAME-db unchanged (MACs, ARP and ND, VLAN tags),
 	// so that the two ends still share one link. Only a relayed bed can
-	// have Impairment.Delay: the relay holds the frames (this kernel has
-	// neither netem nor fq). TSO, GSO and UDP segmentation are off on NAME-a
+	// have Impairment.Delay, Reorder, Duplicate and RelayRate: the relay
+	// holds the frames (this kernel has neither netem nor fq). TSO, GSO and UDP segmentation are off on NAME-a
 	// and NAME-b, so that every frame the relay reads fits the MTU, and TX
 	// checksum offload on NAME-a too (as on NAME-b), so that a kernel there
 	// sends whole checksums: the relay copies bytes.
@@ -187,8 +187,9 @@ func Unique(prefix string) string {
 
 // Impairment is what Impair puts on a bed's path: loss, rate and ECN
 // marks with the kernel's own parts (tc BPF and qdiscs) on the kernel's
-// veth end NAME-b, delay in a relayed bed's relay (Options.Relay). The zero
-// Impairment is a clean path.
+// veth end NAME-b; delay, reordering, duplication and a marking bottleneck
+// in a relayed bed's relay (Options.Relay). The zero Impairment is a clean
+// path.
 type Impairment struct {
 	// Loss is the probability, 0..1, that a frame is dropped, each frame
 	// drawn on its own, in both directions: a tc BPF program on NAME-b's
