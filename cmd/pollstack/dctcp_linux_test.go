@@ -39,7 +39,7 @@ func traceGoodput(t *testing.T, file string, port int) (bytesPerSec float64, min
 		}
 	}
 	var t0, t1 float64
-	var una0, acked uint64
+	var acked uint64
 	var prev uint32
 	var n int
 	var sum float64
@@ -52,7 +52,7 @@ func traceGoodput(t *testing.T, file string, port int) (bytesPerSec float64, min
 		una, _ := strconv.ParseUint(r[col["snd_una"]], 10, 32)
 		srtt, _ := strconv.ParseFloat(r[col["srtt_us"]], 64)
 		if n == 0 {
-			t0, prev, una0 = ts, uint32(una), una
+			t0, prev = ts, uint32(una)
 		}
 		acked += uint64(uint32(una) - prev) // modulo 2^32
 		prev = uint32(una)
@@ -63,7 +63,6 @@ func traceGoodput(t *testing.T, file string, port int) (bytesPerSec float64, min
 			minSRTT = srtt
 		}
 	}
-	_ = una0
 	if n < 2 || t1 <= t0 {
 		t.Fatalf("trace %s: %d ACK records to port %d", file, n, port)
 	}
@@ -119,7 +118,7 @@ func relayBottleneck(t *testing.T, name, from string) (marked, dropped, mean, ma
 	return v[0], v[1], v[2], v[3]
 }
 
-// dctcpBed is the size of each transfer of TestRelayBottleneckDCTCP
+// dctcpBytes is the size of each transfer of TestRelayBottleneckDCTCP
 // (POLLSTACK_DCTCP=BYTES; a few MiB in CI).
 func dctcpBytes(t *testing.T) int {
 	if raceEnabled {
@@ -202,7 +201,7 @@ func TestRelayBottleneckDCTCP(t *testing.T) {
 	if marked == 0 || dropped != 0 || mean > 3*k {
 		t.Errorf("dctcp: %d marked, %d dropped at the limit, queue mean %d bytes; want marks, no drops, a mean within 3 K (%d)", marked, dropped, mean, 3*k)
 	}
-	marked, dropped, mean, _ = run("cubic-noecn", "cc.algorithm=cubic", "ecn.enable=0")
+	marked, _, mean, _ = run("cubic-noecn", "cc.algorithm=cubic", "ecn.enable=0")
 	if marked != 0 || mean <= 3*k {
 		t.Errorf("cubic without ECN: %d marked, queue mean %d bytes; want no marks and a mean above 3 K (%d): a queue that fills", marked, mean, 3*k)
 	}
