@@ -142,7 +142,7 @@ func dctcpBytes(t *testing.T) int {
 func TestRelayBottleneckDCTCP(t *testing.T) {
 	bedtest.NeedTools(t, "tc")
 	bed := bedtest.ForTestWith(t, 1, testbed.Options{Relay: true})
-	const k = 30000 // bytes
+	const k = 30000               // bytes
 	rate, mbit := 12_500_000, 100 // bytes/s
 	if raceEnabled {
 		// The race detector slows both stacks several times: a lower
