@@ -31,8 +31,9 @@ const vlanRoom = 4
 // behind the next frame: when that one is committed the two swap slots
 // (the follower leaves first, the held frame right after it), and a held
 // frame no frame follows leaves ReorderWait after its due time. With
-// duplicate, a frame drawn for it is sent twice (Copies). Owned by the
-// relay's loop; not safe for concurrent use.
+// duplicate, a frame drawn for it is sent twice (Copies). Behind a
+// bottleneck (setBottleneck) a frame is due delay after the link has sent
+// it. Owned by the relay's loop; not safe for concurrent use.
 type frameQueue struct {
 	buf    []byte      // slots of slotSize bytes, vlanRoom of headroom each
 	off    []uint16    // where each slot's frame starts (0 or vlanRoom)
@@ -184,7 +185,10 @@ func (q *frameQueue) Commit(n int, now mono.Time, tagged bool, tpid, tci uint16)
 		s[14], s[15] = byte(tci>>8), byte(tci)
 		off, n = 0, n+vlanRoom
 	}
-	due := max(now, linkDone).Add(q.delay)
+	due := now.Add(q.delay)
+	if q.rate > 0 {
+		due = linkDone.Add(q.delay)
+	}
 	if q.jitter > 0 {
 		due = due.Add(q.draw())
 	}
