@@ -185,6 +185,9 @@ func TestBadCommandLinesAreOneLine(t *testing.T) {
 		{[]string{"testbed", "up", "--name", ""}, 2, "want 1 to 12 characters"},
 		{[]string{"testbed", "impair", "--ecn-mark-above", "30000"}, 2, "testbed impair: testbed: ECN marking above 30000 bytes needs a rate"},
 		{[]string{"testbed", "up", "--rate", "1mbit", "--ecn-mark-above", "2000000000"}, 2, "want at most 1073741824"},
+		{[]string{"testbed", "impair", "--reorder", "2"}, 2, "testbed impair: --reorder 2: want a probability in 0..1"},
+		{[]string{"testbed", "up", "--duplicate", "NaN"}, 2, "testbed up: --duplicate NaN: want a probability in 0..1"},
+		{[]string{"testbed", "up", "--seed", "x"}, 2, `invalid value "x" for flag -seed`},
 		{with(rps, "--path", ""), 2, `bench rps: --path "": want /...`},
 		{[]string{"demo", "--path", ""}, 2, `demo: --path "": want a request target`},
 	}

@@ -4,11 +4,13 @@
 // which has no kernel address; the Linux kernel in NAME-b, with 198.18.0.2/24
 // and 2001:2::2/64, is the real peer. Impair loses and paces frames on
 // that path with the kernel's own parts on NAME-b (tc BPF programs, the tbf
-// qdisc), whichever stack is on NAME-a, and delays them in a relayed bed
-// (UpWith, Options.Relay): there a middle namespace NAME-d holds both ends'
-// veth peers, and a relay process, the calling program started again
-// (relay_linux.go), copies frames between them through AF_PACKET sockets,
-// each held in a bounded ring for the delay. SetRSS makes NAME-b
+// qdisc), whichever stack is on NAME-a, and delays, reorders and
+// duplicates them in a relayed bed (UpWith, Options.Relay): there a middle
+// namespace NAME-d holds both ends' veth peers, and a relay process, the
+// calling program started again (relay_linux.go), copies frames between
+// them through AF_PACKET sockets, each held in a bounded ring for the delay
+// (relayq.go), a frame drawn for it held back behind the next one, another
+// sent twice. SetRSS makes NAME-b
 // steer what the kernel sends as an RSS NIC would: each TCP or UDP flow
 // arrives on pollstack's receive queue of the engine's owner core.
 //

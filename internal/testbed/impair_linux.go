@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -54,9 +53,9 @@ func impairProg(loss float64, drop int32) asm.Instructions {
 // the kernel's veth end NAME-b, in netns NAME-b (see Impairment for what
 // goes where), and go with the bed. Its BPF filters have preference 20 on
 // the clsact hooks, after RSS's (SetRSS), which it leaves alone. A relayed
-// bed's relay is started again with the new delay and jitter when they
-// change (the frames it held are lost); a bed without the relay refuses a
-// delay. On error the path is left clean.
+// bed's relay is started again with the new delay, jitter, reordering,
+// duplication and seed when they change (the frames it held are lost); a
+// bed without the relay refuses them. On error the path is left clean.
 func Impair(name string, im Impairment) error {
 	if os.Geteuid() != 0 {
 		return ErrNotRoot
@@ -72,36 +71,36 @@ func Impair(name string, im Impairment) error {
 	}
 	_, ifB, _, nsB := names(name)
 	relayed := hasRelay(name)
-	if im.Delay > 0 && !relayed {
+	if im.NeedsRelay() && !relayed {
 		clearImpairment(nsB, ifB)
 		nsD, _, _ := relayNames(name)
-		return fmt.Errorf("testbed: bed %s has no relay (netns %s) to delay frames with (this kernel has neither netem nor fq): make it with 'testbed up --relay' or 'testbed up --delay D'", name, nsD)
+		return fmt.Errorf("testbed: bed %s has no relay (netns %s) to delay, reorder, duplicate or queue frames with (this kernel has neither netem nor fq): make it with 'testbed up --relay' (or up with --delay, --reorder, --duplicate or --relay-rate)", name, nsD)
 	}
 	clearImpairment(nsB, ifB)
 	err := impair(nsB, ifB, im)
 	if err == nil && relayed {
-		err = setRelay(name, im.Delay/2, im.Jitter/2)
+		err = setRelay(name, settingsFor(im))
 	}
 	if err != nil {
 		clearImpairment(nsB, ifB)
 		if relayed {
-			err = errors.Join(err, setRelay(name, 0, 0))
+			err = errors.Join(err, setRelay(name, relaySettings{}))
 		}
 		return err
 	}
 	return nil
 }
 
-// setRelay makes the bed name's relay hold frames oneWay ± jitter each
-// way, starting it again unless it already does.
-func setRelay(name string, oneWay, jitter time.Duration) error {
-	if pid, ow, j := runningRelay(name); pid != 0 && ow == oneWay && j == jitter {
+// setRelay gives the bed name's relay the settings rs, starting it again
+// unless it already has them.
+func setRelay(name string, rs relaySettings) error {
+	if pid, now := runningRelay(name); pid != 0 && now == rs {
 		return nil
 	}
 	if err := stopRelay(name); err != nil {
 		return err
 	}
-	return startRelay(name, oneWay, jitter)
+	return startRelay(name, rs)
 }
 
 // bedExists says whether the bed name's kernel end is there.

@@ -1,6 +1,7 @@
 package testbed
 
 import (
+	"math"
 	"os/exec"
 	"strings"
 	"testing"
@@ -54,6 +55,17 @@ func TestImpairmentValidate(t *testing.T) {
 		{Impairment{Delay: time.Millisecond, Jitter: 2 * time.Millisecond}, false},
 		{Impairment{Jitter: -1}, false},
 		{Impairment{Rate: minRate - 1}, false},
+		{Impairment{Reorder: 1, Duplicate: 1, Seed: 7}, true},
+		{Impairment{Reorder: -0.01}, false},
+		{Impairment{Reorder: 1.01}, false},
+		{Impairment{Reorder: math.NaN()}, false},
+		{Impairment{Duplicate: -0.01}, false},
+		{Impairment{Duplicate: 1.01}, false},
+		{Impairment{Duplicate: math.NaN()}, false},
+		{Impairment{RelayRate: minRate, RelayECNMarkAbove: 1}, true},
+		{Impairment{RelayRate: minRate - 1}, false},
+		{Impairment{RelayECNMarkAbove: 1000}, false},
+		{Impairment{RelayRate: 1e6, RelayECNMarkAbove: MaxECNMarkAbove + 1}, false},
 	} {
 		if err := tc.im.Validate(); (err == nil) != tc.ok {
 			t.Errorf("%+v.Validate() = %v, want ok=%v", tc.im, err, tc.ok)
@@ -116,6 +128,15 @@ func TestImpairInstallsAndClears(t *testing.T) {
 	}
 	if q := tcShow(t, b, "qdisc", "show"); q != clean {
 		t.Errorf("refused delay left\n%s\nwant\n%s", q, clean)
+	}
+	// So do reordering and duplication, the relay's too.
+	for _, im := range []Impairment{{Reorder: 0.01}, {Duplicate: 0.01, Loss: 0.1}, {RelayRate: 1e6}} {
+		if err := Impair(name, im); err == nil || !strings.Contains(err.Error(), "no relay") {
+			t.Errorf("Impair %+v on a bed without a relay: %v, want a refusal naming the relay", im, err)
+		}
+		if q := tcShow(t, b, "qdisc", "show"); q != clean {
+			t.Errorf("refused %+v left\n%s\nwant\n%s", im, q, clean)
+		}
 	}
 
 	if err := Impair(name, Impairment{}); err != nil {

@@ -38,10 +38,10 @@ const (
 const StateDir = "/run/pollstack/testbed"
 
 func init() {
-	if os.Getenv(relayEnv) != "1" || len(os.Args) != 4 || os.Args[0] != relayArg0 {
+	if os.Getenv(relayEnv) != "1" || len(os.Args) != 2+relayFields || os.Args[0] != relayArg0 {
 		return
 	}
-	if err := relayMain(os.Args[1], os.Args[2], os.Args[3]); err != nil {
+	if err := relayMain(os.Args[1], os.Args[2:]); err != nil {
 		fmt.Fprintf(os.Stderr, "%s %s: %v\n", relayArg0, os.Args[1], err)
 		os.Exit(1)
 	}
@@ -63,10 +63,59 @@ func hasRelay(name string) bool {
 	return err == nil
 }
 
-// startRelay starts the relay of the bed name, holding each frame oneWay ±
-// jitter in each direction, and returns once it has opened its sockets.
-// The relay writes its pid, oneWay and jitter to relay.pid.
-func startRelay(name string, oneWay, jitter time.Duration) error {
+// relaySettings are what a relay does to the frames of each direction:
+// hold them oneWay ± jitter, hold one back behind the next with
+// probability reorder, send one twice with probability duplicate, each
+// draw from seed (0: the clock's).
+type relaySettings struct {
+	oneWay, jitter     time.Duration
+	reorder, duplicate float64
+	seed               uint64
+	// rate and markAbove: the bottleneck (Impairment.RelayRate,
+	// RelayECNMarkAbove).
+	rate, markAbove uint64
+}
+
+// relayFields is how many fields relaySettings has in the relay's argv and
+// pidfile.
+const relayFields = 7
+
+// settingsFor is the relay's part of im.
+func settingsFor(im Impairment) relaySettings {
+	return relaySettings{oneWay: im.Delay / 2, jitter: im.Jitter / 2, reorder: im.Reorder, duplicate: im.Duplicate, seed: im.Seed,
+		rate: im.RelayRate, markAbove: im.RelayECNMarkAbove}
+}
+
+// fields writes rs as relayFields words.
+func (rs relaySettings) fields() []string {
+	return []string{strconv.FormatInt(int64(rs.oneWay), 10), strconv.FormatInt(int64(rs.jitter), 10),
+		strconv.FormatFloat(rs.reorder, 'g', -1, 64), strconv.FormatFloat(rs.duplicate, 'g', -1, 64),
+		strconv.FormatUint(rs.seed, 10), strconv.FormatUint(rs.rate, 10), strconv.FormatUint(rs.markAbove, 10)}
+}
+
+// parseRelaySettings reads what fields wrote.
+func parseRelaySettings(f []string) (relaySettings, error) {
+	if len(f) != relayFields {
+		return relaySettings{}, fmt.Errorf("want %d relay settings, have %d", relayFields, len(f))
+	}
+	ow, err1 := strconv.ParseInt(f[0], 10, 64)
+	j, err2 := strconv.ParseInt(f[1], 10, 64)
+	ro, err3 := strconv.ParseFloat(f[2], 64)
+	du, err4 := strconv.ParseFloat(f[3], 64)
+	seed, err5 := strconv.ParseUint(f[4], 10, 64)
+	rate, err6 := strconv.ParseUint(f[5], 10, 64)
+	mark, err7 := strconv.ParseUint(f[6], 10, 64)
+	rs := relaySettings{oneWay: time.Duration(ow), jitter: time.Duration(j), reorder: ro, duplicate: du, seed: seed, rate: rate, markAbove: mark}
+	if err := errors.Join(err1, err2, err3, err4, err5, err6, err7); err != nil || ow < 0 || j < 0 || !(ro >= 0 && ro <= 1) || !(du >= 0 && du <= 1) {
+		return relaySettings{}, fmt.Errorf("bad relay settings %q", f)
+	}
+	return rs, nil
+}
+
+// startRelay starts the relay of the bed name with the settings rs and
+// returns once it has opened its sockets. The relay's pid and settings go
+// to relay.pid.
+func startRelay(name string, rs relaySettings) error {
 	dir := filepath.Join(StateDir, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("testbed: relay state: %w", err)
@@ -87,7 +136,7 @@ func startRelay(name string, oneWay, jitter time.Duration) error {
 	defer rd.Close()
 	cmd := &exec.Cmd{
 		Path:       exe,
-		Args:       []string{relayArg0, name, strconv.FormatInt(int64(oneWay), 10), strconv.FormatInt(int64(jitter), 10)},
+		Args:       append([]string{relayArg0, name}, rs.fields()...),
 		Env:        append(os.Environ(), relayEnv+"=1"),
 		Stdout:     logf,
 		Stderr:     logf,
@@ -119,7 +168,7 @@ func startRelay(name string, oneWay, jitter time.Duration) error {
 		_ = cmd.Process.Kill()
 		return errors.New("testbed: the relay did not start within 10s")
 	}
-	pid := fmt.Sprintf("%d %d %d\n", cmd.Process.Pid, oneWay, jitter)
+	pid := fmt.Sprintf("%d %s\n", cmd.Process.Pid, strings.Join(rs.fields(), " "))
 	if err := os.WriteFile(statePath(name, "relay.pid"), []byte(pid), 0o644); err != nil {
 		_ = cmd.Process.Kill()
 		return fmt.Errorf("testbed: relay pidfile: %w", err)
@@ -137,29 +186,30 @@ func lastLines(path string, n int) string {
 	return strings.Join(lines, "; ")
 }
 
-// runningRelay returns the pid of the bed name's relay and what it holds
-// frames for, or pid 0 when none runs. A pid whose process is not that
-// bed's relay (the pid was reused) counts as none.
-func runningRelay(name string) (pid int, oneWay, jitter time.Duration) {
+// runningRelay returns the pid of the bed name's relay and its settings,
+// or pid 0 when none runs. A pid whose process is not that bed's relay
+// (the pid was reused) counts as none.
+func runningRelay(name string) (pid int, rs relaySettings) {
 	b, err := os.ReadFile(statePath(name, "relay.pid"))
 	if err != nil {
-		return 0, 0, 0
+		return 0, relaySettings{}
 	}
 	f := strings.Fields(string(b))
-	if len(f) != 3 {
-		return 0, 0, 0
+	if len(f) != 1+relayFields {
+		return 0, relaySettings{}
 	}
 	pid, _ = strconv.Atoi(f[0])
-	ow, _ := strconv.ParseInt(f[1], 10, 64)
-	j, _ := strconv.ParseInt(f[2], 10, 64)
+	if rs, err = parseRelaySettings(f[1:]); err != nil {
+		return 0, relaySettings{}
+	}
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	if err != nil || !bytes.HasPrefix(cmdline, []byte(relayArg0+"\x00"+name+"\x00")) {
-		return 0, 0, 0
+		return 0, relaySettings{}
 	}
 	if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && zombie(st) {
-		return 0, 0, 0
+		return 0, relaySettings{}
 	}
-	return pid, time.Duration(ow), time.Duration(j)
+	return pid, rs
 }
 
 // zombie reports whether a /proc/PID/stat says the process has ended.
@@ -171,7 +221,7 @@ func zombie(stat []byte) bool {
 // stopRelay ends the bed name's relay, if one runs: SIGTERM, then SIGKILL
 // after 3 s. It waits until the process has gone.
 func stopRelay(name string) error {
-	pid, _, _ := runningRelay(name)
+	pid, _ := runningRelay(name)
 	defer os.Remove(statePath(name, "relay.pid"))
 	if pid == 0 {
 		return nil
@@ -199,7 +249,7 @@ func stopRelay(name string) error {
 // passed, dropped for a full queue, too big and refused by the other end,
 // and how late frames left against their due time.
 func RelayStats(name string) (string, error) {
-	pid, _, _ := runningRelay(name)
+	pid, _ := runningRelay(name)
 	if pid == 0 {
 		return "", fmt.Errorf("testbed: bed %s has no relay running", name)
 	}
@@ -365,8 +415,12 @@ type relay struct {
 	wallEpoch int64
 	wake      int // eventfd: a signal arrived
 	stop      atomic.Bool
-	ts        unix.Timespec
-	fds       [3]unix.PollFd
+	// queueEvery, when not 0, is how often the relay writes its
+	// bottleneck's queue to its log (logQueue); nextQueue is when next.
+	queueEvery time.Duration
+	nextQueue  mono.Time
+	ts         unix.Timespec
+	fds        [3]unix.PollFd
 }
 
 func newRelay() *relay {
@@ -403,12 +457,24 @@ func (r *relay) run() error {
 				next, pending = due, true
 			}
 		}
-		tsp := (*unix.Timespec)(nil)
+		if r.queueEvery > 0 && !now.Before(r.nextQueue) {
+			r.logQueue()
+			r.nextQueue = now.Add(r.queueEvery)
+		}
+		wait := time.Duration(-1) // none: until a frame or a signal comes
 		if pending {
 			// Sleep until relaySpin before the frame is due, then poll
 			// without sleeping.
-			wait := next.Sub(r.now()) - relaySpin
-			r.ts = unix.NsecToTimespec(int64(max(wait, 0)))
+			wait = max(next.Sub(r.now())-relaySpin, 0)
+		}
+		if r.queueEvery > 0 {
+			if q := max(r.nextQueue.Sub(r.now()), 0); wait < 0 || q < wait {
+				wait = q
+			}
+		}
+		tsp := (*unix.Timespec)(nil)
+		if wait >= 0 {
+			r.ts = unix.NsecToTimespec(int64(wait))
 			tsp = &r.ts
 		}
 		_, err := unix.Ppoll(r.fds[:], tsp, nil)
@@ -509,28 +575,32 @@ func (r *relay) read(e *relayEnd, now mono.Time) error {
 }
 
 // send writes the frames of q that are due by now to out, up to
-// relayBatch at a time with sendmmsg.
+// relayBatch at a time with sendmmsg; a duplicated frame takes two
+// messages, its copy right behind it.
 func (r *relay) send(q *frameQueue, out *relayEnd, late *lateness, now mono.Time) error {
 	for {
-		k := 0
-		for k < relayBatch && k < q.Len() && !q.DueAt(k).After(now) {
+		m := 0
+		for k := 0; m < relayBatch && k < q.Len() && !q.DueAt(k).After(now); k++ {
 			f := q.At(k)
-			out.siovs[k].Base = &f[0]
-			out.siovs[k].SetLen(len(f))
-			k++
+			for c := q.CopiesAt(k); c > 0 && m < relayBatch; c-- {
+				out.siovs[m].Base = &f[0]
+				out.siovs[m].SetLen(len(f))
+				m++
+			}
 		}
-		if k == 0 {
+		if m == 0 {
 			return nil
 		}
-		sent, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(out.fd), uintptr(unsafe.Pointer(&out.smsgs[0])), uintptr(k),
+		sent, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(out.fd), uintptr(unsafe.Pointer(&out.smsgs[0])), uintptr(m),
 			unix.MSG_DONTWAIT, 0, 0)
 		switch {
 		case errno == 0 && sent > 0:
 			t := r.now()
 			for range int(sent) {
 				due, _ := q.Due()
-				late.add(t.Sub(due))
-				q.Pop()
+				if q.Sent() {
+					late.add(t.Sub(due))
+				}
 			}
 		case errno == unix.ENXIO || errno == unix.ENODEV || errno == unix.ENETDOWN || errno == unix.EBADF:
 			return fmt.Errorf("%s: sendmmsg: %w", out.iface, errno) // the end is gone
@@ -542,6 +612,27 @@ func (r *relay) send(q *frameQueue, out *relayEnd, late *lateness, now mono.Time
 			q.Pop()
 		}
 	}
+}
+
+// relayQueueEvery is how often a relay with a bottleneck writes its queue
+// to its log.
+const relayQueueEvery = 100 * time.Millisecond
+
+// logQueue writes one line of the bottleneck's queue in each direction to
+// the log: the wall clock (Unix seconds), then per direction the backlog
+// now and the mean and largest backlog the frames since the last line
+// found (bytes), with the frames marked and dropped so far.
+func (r *relay) logQueue() {
+	var b strings.Builder
+	now := r.now()
+	fmt.Fprintf(&b, "relay queue: %.3f", float64(r.wallEpoch+int64(now))/1e9)
+	for i, e := range r.ends {
+		q := &e.q.window
+		fmt.Fprintf(&b, " %s->%s backlog %d mean %d max %d frames %d marked %d dropped %d;",
+			e.iface, r.ends[1-i].iface, e.q.Backlog(now), q.mean(), q.max, q.n, e.q.Marked, e.q.LinkDropped)
+		*q = depthStats{}
+	}
+	fmt.Println(strings.TrimSuffix(b.String(), ";"))
 }
 
 // logStats writes the relay's counters as one line to its log (stdout).
@@ -563,21 +654,25 @@ func (r *relay) logStats() {
 		if n := e.q.Passed + uint64(e.q.Len()); n > 0 {
 			lagMean = e.lag.sum / time.Duration(n)
 		}
-		fmt.Fprintf(&b, " %s->%s passed %d dropped(full) %d oversize %d runt %d txdrop %d csum-partial %d late: <=100µs %.2f%% <=1ms %.2f%% mean %v max %v, read lag mean %v max %v;",
-			e.iface, out.iface, e.q.Passed, e.q.Dropped, e.oversize, e.runt, out.txDrop, e.partial, 100*l.within(2), 100*l.within(5), mean, l.max, lagMean, e.lag.max)
+		fmt.Fprintf(&b, " %s->%s passed %d dropped(full) %d oversize %d runt %d txdrop %d csum-partial %d reordered %d held-alone %d duplicated %d",
+			e.iface, out.iface, e.q.Passed, e.q.Dropped, e.oversize, e.runt, out.txDrop, e.partial, e.q.Reordered, e.q.HeldAlone, e.q.Duplicated)
+		if e.q.rate > 0 {
+			fmt.Fprintf(&b, " bottleneck: marked %d dropped(limit) %d queue mean %d max %d bytes", e.q.Marked, e.q.LinkDropped, e.q.depth.mean(), e.q.depth.max)
+		}
+		fmt.Fprintf(&b, " late: <=100µs %.2f%% <=1ms %.2f%% mean %v max %v, read lag mean %v max %v;",
+			100*l.within(2), 100*l.within(5), mean, l.max, lagMean, e.lag.max)
 	}
 	fmt.Println(strings.TrimSuffix(b.String(), ";"))
 }
 
 // relayMain is the relay process: it enters NAME-d, opens a packet socket
-// on each of its veth ends and relays frames between them, each held for
-// oneWay ± jitter, until SIGTERM or an end goes away.
-func relayMain(name, oneWayArg, jitterArg string) error {
+// on each of its veth ends and relays frames between them as the settings
+// in args (relaySettings.fields) say, until SIGTERM or an end goes away.
+func relayMain(name string, args []string) error {
 	runtime.LockOSThread() // the namespace and the loop stay on this thread
-	ow, err1 := strconv.ParseInt(oneWayArg, 10, 64)
-	j, err2 := strconv.ParseInt(jitterArg, 10, 64)
-	if err := errors.Join(err1, err2); err != nil || ow < 0 || j < 0 {
-		return fmt.Errorf("bad arguments %q %q", oneWayArg, jitterArg)
+	rs, err := parseRelaySettings(args)
+	if err != nil {
+		return err
 	}
 	nsD, ifDA, ifDB := relayNames(name)
 	h, err := unix.Open(filepath.Join(netns.Dir, nsD), unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -602,10 +697,20 @@ func relayMain(name, oneWayArg, jitterArg string) error {
 		sched = fmt.Sprintf("nice -20 (SCHED_FIFO: %v)", err)
 		_ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), -20)
 	}
-	seed := uint64(time.Now().UnixNano())
+	seed := rs.seed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
 	r := newRelay()
 	for i, iface := range []string{ifDA, ifDB} {
-		if r.ends[i], err = openRelayEnd(iface, newFrameQueue(RelaySlots, time.Duration(ow), time.Duration(j), seed+uint64(i))); err != nil {
+		// One stream of draws per direction: NAME-da's frames from
+		// seed, NAME-db's from seed+1.
+		q := newFrameQueue(RelaySlots, rs.oneWay, rs.jitter, seed+uint64(i))
+		q.setShuffle(rs.reorder, rs.duplicate)
+		if rs.rate > 0 {
+			q.setBottleneck(rs.rate, rs.markAbove, relayLimit(rs.rate))
+		}
+		if r.ends[i], err = openRelayEnd(iface, q); err != nil {
 			return err
 		}
 	}
@@ -623,8 +728,12 @@ func relayMain(name, oneWayArg, jitterArg string) error {
 			_, _ = unix.Write(r.wake, one)
 		}
 	}()
-	fmt.Printf("%s relay: %s <-> %s in netns %s, each frame held %v ± %v each way, %d frames per direction, %s\n",
-		time.Now().UTC().Format(time.RFC3339), ifDA, ifDB, nsD, time.Duration(ow), time.Duration(j), RelaySlots, sched)
+	fmt.Printf("%s relay: %s <-> %s in netns %s, each frame held %v ± %v each way, reorder %g, duplicate %g, seed %d, bottleneck %s mark above %d limit %d, %d frames per direction, %s\n",
+		time.Now().UTC().Format(time.RFC3339), ifDA, ifDB, nsD, rs.oneWay, rs.jitter, rs.reorder, rs.duplicate, seed,
+		FormatRate(rs.rate), rs.markAbove, relayLimit(rs.rate), RelaySlots, sched)
+	if rs.rate > 0 {
+		r.queueEvery = relayQueueEvery
+	}
 	ready := os.NewFile(3, "ready")
 	_, _ = ready.WriteString("ready\n")
 	ready.Close()

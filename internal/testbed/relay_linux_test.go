@@ -1,6 +1,7 @@
 package testbed
 
 import (
+	"bytes"
 	"net"
 	"os"
 	"os/exec"
@@ -68,13 +69,14 @@ func TestRelayDelaysBothWays(t *testing.T) {
 	if got, _, avg := pingRTT(t, b.NsB, "-c", "20", "-i", "0.01", "-W", "2", "198.18.0.1"); got != 20 || avg > 5*time.Millisecond {
 		t.Errorf("relay without delay: %d/20, rtt avg %v; want 20/20 under 5ms", got, avg)
 	}
-	pid, _, _ := runningRelay(name)
+	pid, _ := runningRelay(name)
 
 	const d = 10 * time.Millisecond
 	if err := Impair(name, Impairment{Delay: d}); err != nil {
 		t.Fatalf("Impair delay %v: %v", d, err)
 	}
-	pid2, ow, _ := runningRelay(name)
+	pid2, rs := runningRelay(name)
+	ow := rs.oneWay
 	if pid2 == 0 || pid2 == pid || ow != d/2 {
 		t.Errorf("after delay %v: relay pid %d (was %d), holding %v; want a new relay holding %v", d, pid2, pid, ow, d/2)
 	}
@@ -99,7 +101,7 @@ func TestRelayDelaysBothWays(t *testing.T) {
 	if err := Impair(name, Impairment{Delay: d, Loss: 0.01}); err != nil {
 		t.Fatalf("Impair loss with the same delay: %v", err)
 	}
-	if pid3, _, _ := runningRelay(name); pid3 != pid2 {
+	if pid3, _ := runningRelay(name); pid3 != pid2 {
 		t.Errorf("same delay: relay %d, want %d kept", pid3, pid2)
 	}
 
@@ -110,7 +112,7 @@ func TestRelayDelaysBothWays(t *testing.T) {
 	checkVLANThrough(t, b)
 
 	// Down ends the relay and removes its state.
-	pid4, _, _ := runningRelay(name)
+	pid4, _ := runningRelay(name)
 	if err := Down(name); err != nil {
 		t.Fatalf("Down: %v", err)
 	}
@@ -257,5 +259,65 @@ func TestRelayReadSendNoAlloc(t *testing.T) {
 	// 102 batches: the first step, AllocsPerRun's warm-up and its 100.
 	if e := r.ends[0]; e.q.Passed != 306 || e.q.Dropped != 0 || e.runt != 0 || e.oversize != 0 {
 		t.Errorf("passed %d dropped %d runt %d oversize %d; want 306 passed, nothing dropped", e.q.Passed, e.q.Dropped, e.runt, e.oversize)
+	}
+}
+
+// The relay's send writes a duplicated frame twice, the copy right behind
+// it, and a reordered pair swapped, over socket pairs standing in for the
+// veth ends.
+func TestRelaySendShuffled(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fds[0]); unix.Close(fds[1]) })
+	r := newRelay()
+	q := newFrameQueue(64, 0, 0, 1)
+	out := newRelayEnd("out", fds[1], nil)
+	var late lateness
+	read := func() []byte {
+		var got []byte
+		buf := make([]byte, 64)
+		for {
+			n, err := unix.Read(fds[0], buf)
+			if err != nil {
+				return got
+			}
+			got = append(got, buf[:n]...)
+		}
+	}
+	commit := func(b byte) { q.Commit(copy(q.Slot(), []byte{b}), r.now(), false, 0, 0) }
+
+	q.setShuffle(0, 1)
+	for i := range relayBatch { // a batch of 64 frames is 128 messages
+		commit(byte(i))
+	}
+	if err := r.send(q, out, &late, r.now()); err != nil {
+		t.Fatal(err)
+	}
+	got := read()
+	if len(got) != 2*relayBatch || q.Len() != 0 {
+		t.Fatalf("%d frames sent, %d left; want %d and none", len(got), q.Len(), 2*relayBatch)
+	}
+	for i := range relayBatch {
+		if got[2*i] != byte(i) || got[2*i+1] != byte(i) {
+			t.Fatalf("sent %v: frame %d not twice in a row", got, i)
+		}
+	}
+
+	q.setShuffle(1, 0)
+	commit(1)
+	if err := r.send(q, out, &late, r.now()); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); len(got) != 0 {
+		t.Fatalf("held frame sent before its follower: %v", got)
+	}
+	commit(2)
+	if err := r.send(q, out, &late, r.now()); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); !bytes.Equal(got, []byte{2, 1}) {
+		t.Fatalf("sent %v, want [2 1]", got)
 	}
 }

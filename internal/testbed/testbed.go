@@ -88,8 +88,8 @@ type Options struct {
 	// NAME-db) is in NAME-d, where a relay process copies every frame
 	// between NAME-da and NAME-db unchanged (MACs, ARP and ND, VLAN tags),
 	// so that the two ends still share one link. Only a relayed bed can
-	// have Impairment.Delay: the relay holds the frames (this kernel has
-	// neither netem nor fq). TSO, GSO and UDP segmentation are off on NAME-a
+	// have Impairment.Delay, Reorder, Duplicate and RelayRate: the relay
+	// holds the frames (this kernel has neither netem nor fq). TSO, GSO and UDP segmentation are off on NAME-a
 	// and NAME-b, so that every frame the relay reads fits the MTU, and TX
 	// checksum offload on NAME-a too (as on NAME-b), so that a kernel there
 	// sends whole checksums: the relay copies bytes.
@@ -187,8 +187,9 @@ func Unique(prefix string) string {
 
 // Impairment is what Impair puts on a bed's path: loss, rate and ECN
 // marks with the kernel's own parts (tc BPF and qdiscs) on the kernel's
-// veth end NAME-b, delay in a relayed bed's relay (Options.Relay). The zero
-// Impairment is a clean path.
+// veth end NAME-b; delay, reordering, duplication and a marking bottleneck
+// in a relayed bed's relay (Options.Relay). The zero Impairment is a clean
+// path.
 type Impairment struct {
 	// Loss is the probability, 0..1, that a frame is dropped, each frame
 	// drawn on its own, in both directions: a tc BPF program on NAME-b's
@@ -203,8 +204,39 @@ type Impairment struct {
 	Delay time.Duration
 	// Jitter, at most Delay, spreads each frame's hold in each direction
 	// over Delay/2 ± Jitter/2 (uniform), without ever sending a frame
-	// before the one that came ahead of it: the relay does not reorder.
+	// before the one that came ahead of it: jitter does not reorder
+	// (Reorder does).
 	Jitter time.Duration
+	// Reorder is the probability, 0..1, that the relay holds a frame back
+	// behind the next frame of its direction, in both directions: the
+	// frame leaves right after its follower (displaced by one), or alone
+	// ReorderWait after its due time when no frame follows by then. A
+	// frame that overtook a held one is not drawn itself. Like Delay it
+	// needs a relayed bed.
+	Reorder float64
+	// Duplicate is the probability, 0..1, that the relay sends a frame
+	// twice, the copy right behind it, in both directions. It needs a
+	// relayed bed.
+	Duplicate float64
+	// RelayRate, bytes/s, puts a bottleneck link in the relay, in each
+	// direction, in front of the delay: a frame waits in the relay until
+	// the frames ahead of it have been sent at RelayRate (its length over
+	// the rate each), and one that finds the queue at its limit (100 ms
+	// at the rate, at least 64 KiB) is dropped. Unlike Rate it holds
+	// whatever either end sends, so a pollstack on each end meets it too.
+	// 0 is none; it needs a relayed bed.
+	RelayRate uint64
+	// RelayECNMarkAbove, bytes, marks an ECN-capable IPv4 or IPv6 frame CE
+	// when it finds more than this queued at the relay's bottleneck (a
+	// switch's ECN threshold, DCTCP's K); 0 is off, and it needs
+	// RelayRate.
+	RelayECNMarkAbove uint64
+	// Seed seeds the relay's draws (jitter, reordering, duplication; one
+	// stream per direction), so that a run sees the same choices for the
+	// same sequence of frames; 0 takes one from the clock, which the
+	// relay writes to its log. Loss is drawn by tc BPF programs from the
+	// kernel's own generator and cannot be seeded.
+	Seed uint64
 	// Rate caps the kernel's sending (kernel -> pollstack) at Rate bytes/s
 	// with a token bucket (tbf) as NAME-b's root qdisc; 0 is no cap.
 	Rate uint64
@@ -225,13 +257,38 @@ type Impairment struct {
 // MaxDelay is the longest Delay.
 const MaxDelay = 5 * time.Second
 
+// ReorderWait is the longest a frame drawn for reordering (Reorder) waits
+// past its due time for a frame to follow it; with none by then it leaves
+// alone, late but in order.
+const ReorderWait = time.Millisecond
+
 // Zero reports whether im leaves the path clean.
-func (im Impairment) Zero() bool { return im == Impairment{} }
+func (im Impairment) Zero() bool { return im.withoutSeed() == Impairment{} }
+
+func (im Impairment) withoutSeed() Impairment {
+	im.Seed = 0
+	return im
+}
+
+// NeedsRelay reports whether im has a part only a relayed bed's relay can
+// do: delay, reordering or duplication.
+func (im Impairment) NeedsRelay() bool {
+	return im.Delay > 0 || im.Reorder > 0 || im.Duplicate > 0 || im.RelayRate > 0
+}
+
+// relayLimit is the byte limit of the relay's bottleneck queue at rate.
+func relayLimit(rate uint64) uint64 { return max(rate/10, 64<<10) }
 
 // Validate says what is wrong with im, if anything.
 func (im Impairment) Validate() error {
 	if math.IsNaN(im.Loss) || im.Loss < 0 || im.Loss > 1 {
 		return fmt.Errorf("testbed: loss %v: want a probability in 0..1", im.Loss)
+	}
+	if math.IsNaN(im.Reorder) || im.Reorder < 0 || im.Reorder > 1 {
+		return fmt.Errorf("testbed: reorder %v: want a probability in 0..1", im.Reorder)
+	}
+	if math.IsNaN(im.Duplicate) || im.Duplicate < 0 || im.Duplicate > 1 {
+		return fmt.Errorf("testbed: duplicate %v: want a probability in 0..1", im.Duplicate)
 	}
 	if im.Delay < 0 || im.Delay > MaxDelay {
 		return fmt.Errorf("testbed: delay %v: want 0..%v", im.Delay, MaxDelay)
@@ -241,6 +298,15 @@ func (im Impairment) Validate() error {
 	}
 	if im.Rate != 0 && im.Rate < minRate {
 		return fmt.Errorf("testbed: rate %d bytes/s: want 0 (no cap) or at least %d bytes/s (8kbit)", im.Rate, minRate)
+	}
+	if im.RelayRate != 0 && im.RelayRate < minRate {
+		return fmt.Errorf("testbed: relay rate %d bytes/s: want 0 (none) or at least %d bytes/s (8kbit)", im.RelayRate, minRate)
+	}
+	if im.RelayECNMarkAbove != 0 && im.RelayRate == 0 {
+		return fmt.Errorf("testbed: relay ECN marking above %d bytes needs a relay rate (it marks the relay's bottleneck queue)", im.RelayECNMarkAbove)
+	}
+	if im.RelayECNMarkAbove > MaxECNMarkAbove {
+		return fmt.Errorf("testbed: relay ECN marking above %d bytes: want at most %d", im.RelayECNMarkAbove, uint64(MaxECNMarkAbove))
 	}
 	if im.ECNMarkAbove != 0 && im.Rate == 0 {
 		return fmt.Errorf("testbed: ECN marking above %d bytes needs a rate (the phantom queue drains at it)", im.ECNMarkAbove)
@@ -260,7 +326,24 @@ func (im Impairment) String() string {
 	if im.Jitter > 0 {
 		s += fmt.Sprintf(" ± %v", im.Jitter/2)
 	}
-	s += fmt.Sprintf(" each way), rate %s kernel -> pollstack", FormatRate(im.Rate))
+	s += " each way)"
+	if im.Reorder > 0 {
+		s += fmt.Sprintf(", reorder %g both ways (the relay holds a frame back behind the next one of its direction, at most %v past its time)", im.Reorder, ReorderWait)
+	}
+	if im.Duplicate > 0 {
+		s += fmt.Sprintf(", duplicate %g both ways (the relay sends the frame twice)", im.Duplicate)
+	}
+	if im.RelayRate > 0 {
+		s += fmt.Sprintf(", a bottleneck of %s both ways in the relay (queue limit %d bytes", FormatRate(im.RelayRate), relayLimit(im.RelayRate))
+		if im.RelayECNMarkAbove > 0 {
+			s += fmt.Sprintf(", CE on ECT frames that find more than %d bytes queued", im.RelayECNMarkAbove)
+		}
+		s += ")"
+	}
+	if im.Seed != 0 {
+		s += fmt.Sprintf(", relay seed %d", im.Seed)
+	}
+	s += fmt.Sprintf(", rate %s kernel -> pollstack", FormatRate(im.Rate))
 	if im.ECNMarkAbove > 0 {
 		s += fmt.Sprintf(", CE on ECT frames while a phantom queue draining at %s holds more than %d bytes, both ways", FormatRate(im.Rate), im.ECNMarkAbove)
 	}

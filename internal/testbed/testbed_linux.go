@@ -151,7 +151,7 @@ func up(name string, queues int, relay bool) (*Bed, error) {
 	b := &Bed{Name: name, Queues: queues, IfaceA: ifA, IfaceB: ifB, NsA: nsA, NsB: nsB}
 	if relay {
 		b.NsD, b.IfaceDA, b.IfaceDB = nsD, ifDA, ifDB
-		if err := startRelay(name, 0, 0); err != nil {
+		if err := startRelay(name, relaySettings{}); err != nil {
 			return nil, err
 		}
 	}
