@@ -55,7 +55,8 @@ func (c *Conn) rcvAutoSize(n int) {
 	if elapsed < c.srtt && c.rfCnt < 1<<31 {
 		return
 	}
-	perRTT := int(int64(c.rfCnt) * int64(c.srtt) / int64(max(elapsed, c.srtt)))
+	// In float: 2^31 bytes times an SRTT of seconds in ns passes int64.
+	perRTT := int(float64(c.rfCnt) * float64(c.srtt) / float64(max(elapsed, c.srtt)))
 	c.rfStart, c.rfCnt = now, 0
 	size, limit := c.rcv.cap(), c.shard.cfg.RecvBufMax
 	if !c.wsOK {
