@@ -228,6 +228,10 @@ func (s *Socket) GetSockOpt(level, name int, val []byte) (int, error) {
 	case SOL_SOCKET<<16 | SO_KEEPALIVE:
 		return put(b2i(s.opts.Keepalive))
 	case SOL_SOCKET<<16 | SO_SNDBUF, SOL_SOCKET<<16 | SO_RCVBUF:
+		set, dflt := s.opts.SendSpace, cfg.SendSpace
+		if name == SO_RCVBUF {
+			set, dflt = s.opts.RecvSpace, cfg.RecvSpace
+		}
 		// A connection's buffers may have grown (sendbuf_auto,
 		// recvbuf_auto): its size now, as Linux reports sk_sndbuf and
 		// sk_rcvbuf.
@@ -236,17 +240,15 @@ func (s *Socket) GetSockOpt(level, name int, val []byte) (int, error) {
 			if err != nil {
 				return 0, err
 			}
-			if name == SO_SNDBUF && info.SndSpace > 0 {
-				return put(info.SndSpace)
+			now := info.SndSpace
+			if name == SO_RCVBUF {
+				now = info.RcvSpace
 			}
-			if name == SO_RCVBUF && info.RcvSpace > 0 {
-				return put(info.RcvSpace)
+			if now > 0 {
+				return put(now)
 			}
 		}
-		if name == SO_SNDBUF {
-			return put(orDefault(s.opts.SendSpace, cfg.SendSpace))
-		}
-		return put(orDefault(s.opts.RecvSpace, cfg.RecvSpace))
+		return put(orDefault(set, dflt))
 	case SOL_SOCKET<<16 | SO_TYPE:
 		return put(syscall.SOCK_STREAM)
 	case SOL_SOCKET<<16 | SO_PROTOCOL:
