@@ -49,7 +49,11 @@ func holdConnections(spec string) int {
 		fmt.Printf("failed: %s=%q: want SRC DST:PORT N RATE\n", holderEnv, spec)
 		return 2
 	}
-	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0)), Timeout: 20 * time.Second}
+	// KeepAlive -1: Go's dialer would turn TCP keepalive on (a probe
+	// every 15 s per connection, 66,000 a second to serve at a million),
+	// and these connections are to be idle, as a kernel socket is unless
+	// it asks for keepalive.
+	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0)), Timeout: 20 * time.Second, KeepAlive: -1}
 	conns := make([]net.Conn, n)
 	var next, failed atomic.Int64
 	var firstErr atomic.Value
@@ -168,6 +172,9 @@ func TestIdleConnectionsHeldOnTheBed(t *testing.T) {
 		resp.Body.Close()
 	}
 	rssStart := rssKiB(t, pid)
+	if os.Getenv("POLLSTACK_HOLD_PROFILE") != "" {
+		logMemory(t, scrape(t, s.metrics), pid)
+	}
 	heapStart := metricValue(scrape(t, s.metrics), "go_memstats_heap_inuse_bytes")
 
 	// The holders, each from its own address on the peer's end.
@@ -358,10 +365,7 @@ func TestIdleConnectionsHeldOnTheBed(t *testing.T) {
 			os.WriteFile("/tmp/hold-heap.prof", b, 0o644)
 		}
 		m = scrape(t, s.metrics)
-		t.Logf("heap alloc %.1f MiB inuse %.1f idle %.1f released %.1f sys %.1f", metricValue(m, "go_memstats_heap_alloc_bytes")/(1<<20),
-			metricValue(m, "go_memstats_heap_inuse_bytes")/(1<<20), metricValue(m, "go_memstats_heap_idle_bytes")/(1<<20),
-			metricValue(m, "go_memstats_heap_released_bytes")/(1<<20), metricValue(m, "go_memstats_sys_bytes")/(1<<20))
-		logSmaps(t, pid)
+		logMemory(t, m, pid)
 	}
 	if rssEnd > rssStart*12/10 && !raceEnabled {
 		t.Errorf("resident memory %d KiB after the clients closed, more than 20%% over the %d KiB at the start", rssEnd, rssStart)
@@ -452,6 +456,18 @@ func socketStates(ns string) map[string]int {
 		}
 	}
 	return count
+}
+
+// logMemory logs serve's Go memory by class (from its metrics m) and the
+// resident part of each of its larger mappings.
+func logMemory(t *testing.T, m string, pid int) {
+	mib := func(name string) float64 { return metricValue(m, name) / (1 << 20) }
+	t.Logf("heap alloc %.1f MiB inuse %.1f idle %.1f released %.1f sys %.1f; mspan inuse %.1f sys %.1f; gc sys %.1f; other sys %.1f; stack sys %.1f; mcache sys %.1f; buckhash sys %.1f",
+		mib("go_memstats_heap_alloc_bytes"), mib("go_memstats_heap_inuse_bytes"), mib("go_memstats_heap_idle_bytes"),
+		mib("go_memstats_heap_released_bytes"), mib("go_memstats_sys_bytes"), mib("go_memstats_mspan_inuse_bytes"),
+		mib("go_memstats_mspan_sys_bytes"), mib("go_memstats_gc_sys_bytes"), mib("go_memstats_other_sys_bytes"),
+		mib("go_memstats_stack_sys_bytes"), mib("go_memstats_mcache_sys_bytes"), mib("go_memstats_buck_hash_sys_bytes"))
+	logSmaps(t, pid)
 }
 
 func logSmaps(t *testing.T, pid int) {

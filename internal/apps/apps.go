@@ -83,7 +83,12 @@ const (
 )
 
 // HTTP answers HTTP/1.1 requests with httpapp's responder, one per
-// connection, recycled through a free list.
+// connection while it has a request in hand, recycled through a free list.
+// A connection that waits for a request with nothing in flight (a new one
+// before its first byte, a keep-alive one between requests) holds no
+// responder, only a few words of state, as nginx frees an idle connection's
+// header buffer: an idle connection costs its control block and little
+// more, and a crowd of idle ones leaves few spans behind once it is gone.
 //
 // Its timeouts use the connection's application timer (tcp.Conn.SetAppTimer),
 // so they cost no goroutine, no clock read and no allocation per request:
@@ -111,15 +116,26 @@ type HTTP struct {
 	// closed (on this core; read them on it).
 	HeaderTimeouts, KeepaliveTimeouts uint64
 
-	free    []*httpConn
+	free    []*httpConn          // connection states for reuse
+	rfree   []*httpapp.Responder // responders for reuse
+	made    uint64               // responders made (for tests)
 	scratch []byte
 }
 
 // httpConn is the app's state of one connection (tcp.Conn.User).
 type httpConn struct {
-	r     *httpapp.Responder
+	r     *httpapp.Responder // nil while the connection is idle
 	phase uint8
-	reqs  uint64 // r.Requests() when the phase's deadline was set
+	reqs  uint64 // requests answered when the phase's deadline was set
+	done  uint64 // requests answered by responders given back
+}
+
+// requests returns the requests answered on the connection.
+func (hc *httpConn) requests() uint64 {
+	if hc.r == nil {
+		return hc.done
+	}
+	return hc.done + hc.r.Requests()
 }
 
 // A connection's phase, which says which timeout runs.
@@ -141,11 +157,10 @@ func (h *HTTP) Established(c *tcp.Conn) {
 	if n := len(h.free); n > 0 {
 		hc = h.free[n-1]
 		h.free = h.free[:n-1]
-		hc.r.Reset()
 	} else {
-		hc = &httpConn{r: httpapp.New(h.cfg)}
+		hc = &httpConn{}
 	}
-	hc.phase, hc.reqs = phaseHead, 0
+	*hc = httpConn{phase: phaseHead}
 	c.User = hc
 	h.setTimer(c, h.HeaderTimeout)
 }
@@ -155,6 +170,7 @@ func (h *HTTP) Writable(c *tcp.Conn) { h.pump(c) }
 
 func (h *HTTP) Closed(c *tcp.Conn, err error) {
 	if hc, ok := c.User.(*httpConn); ok {
+		h.release(hc)
 		if len(h.free) < maxFreeHTTPConns {
 			h.free = append(h.free, hc)
 		}
@@ -162,11 +178,35 @@ func (h *HTTP) Closed(c *tcp.Conn, err error) {
 	}
 }
 
-// maxFreeHTTPConns bounds the connection states a core keeps for reuse
-// (about 1.2 KiB each): past it, a closed connection's goes to the
-// collector, so that the memory of a crowd of connections goes back once
-// they are gone.
+// maxFreeHTTPConns bounds the connection states and the responders (about
+// 1.2 KiB each) a core keeps for reuse: past it, a closed connection's go
+// to the collector, so that the memory of a crowd of connections goes back
+// once they are gone.
 const maxFreeHTTPConns = 1024
+
+// acquire gives hc a responder, from the free list when it has one.
+func (h *HTTP) acquire(hc *httpConn) {
+	if n := len(h.rfree); n > 0 {
+		hc.r = h.rfree[n-1]
+		h.rfree = h.rfree[:n-1]
+		hc.r.Reset()
+		return
+	}
+	hc.r = httpapp.New(h.cfg)
+	h.made++
+}
+
+// release takes hc's responder back, keeping its count of requests.
+func (h *HTTP) release(hc *httpConn) {
+	if hc.r == nil {
+		return
+	}
+	hc.done += hc.r.Requests()
+	if len(h.rfree) < maxFreeHTTPConns {
+		h.rfree = append(h.rfree, hc.r)
+	}
+	hc.r = nil
+}
 
 // AppTimer closes a connection whose request head (or body) or keep-alive
 // wait took too long.
@@ -199,6 +239,7 @@ func (h *HTTP) setTimer(c *tcp.Conn, d time.Duration) {
 // whether bytes were consumed.
 func (h *HTTP) arm(c *tcp.Conn, hc *httpConn, fed bool) {
 	r := hc.r
+	reqs := hc.requests()
 	switch {
 	case r.Pending() > 0:
 		if hc.phase != phaseWrite {
@@ -211,16 +252,21 @@ func (h *HTTP) arm(c *tcp.Conn, hc *httpConn, fed bool) {
 			h.setTimer(c, h.HeaderTimeout)
 		}
 	case r.InHead():
-		if hc.phase != phaseHead || hc.reqs != r.Requests() {
-			hc.phase, hc.reqs = phaseHead, r.Requests()
+		if hc.phase != phaseHead || hc.reqs != reqs {
+			hc.phase, hc.reqs = phaseHead, reqs
 			h.setTimer(c, h.HeaderTimeout)
 		}
-	case r.Requests() == 0:
+		return
+	case reqs == 0:
 		// Nothing of the first request yet: its head deadline runs from
 		// the establishment.
-	case hc.phase != phaseIdle || hc.reqs != r.Requests():
-		hc.phase, hc.reqs = phaseIdle, r.Requests()
+	case hc.phase != phaseIdle || hc.reqs != reqs:
+		hc.phase, hc.reqs = phaseIdle, reqs
 		h.setTimer(c, h.KeepaliveTimeout)
+	}
+	// Between requests with nothing in flight: the responder goes back.
+	if r.Pending() == 0 && !r.InBody() && !r.Done() {
+		h.release(hc)
 	}
 }
 
@@ -231,6 +277,15 @@ func (h *HTTP) pump(c *tcp.Conn) {
 	hc, ok := c.User.(*httpConn)
 	if !ok {
 		return
+	}
+	if hc.r == nil {
+		if c.Readable() == 0 {
+			if c.EOF() {
+				c.Close()
+			}
+			return
+		}
+		h.acquire(hc)
 	}
 	r := hc.r
 	fed := false

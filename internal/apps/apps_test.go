@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/pollstack/pollstack/flow"
+	"github.com/pollstack/pollstack/internal/apps/httpapp"
 	"github.com/pollstack/pollstack/mono"
 	"github.com/pollstack/pollstack/tcp"
 )
@@ -165,5 +166,76 @@ func TestHTTPKeepAliveThenClose(t *testing.T) {
 func TestUnknownApp(t *testing.T) {
 	if _, err := New("gopher"); err == nil {
 		t.Fatal("unknown app accepted")
+	}
+}
+
+// talker is a client whose writes the test makes as it goes.
+type talker struct {
+	client
+	conn *tcp.Conn
+}
+
+func (c *talker) Established(conn *tcp.Conn) { c.conn = conn }
+
+func (c *talker) say(s string) {
+	if n, err := c.conn.Write([]byte(s)); n != len(s) || err != nil {
+		panic("talker: short write")
+	}
+}
+
+// An HTTP connection holds a responder only while a request is in hand: a
+// new one before its first byte and a keep-alive one between requests
+// hold none, and the next request takes one from the free list again.
+func TestHTTPIdleConnectionHoldsNoResponder(t *testing.T) {
+	w := &wire{now: 1e9}
+	var a, b *tcp.Shard
+	var err error
+	if a, err = tcp.NewShard(tcp.DefaultConfig(), &sender{w: w, peer: &b}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = tcp.NewShard(tcp.DefaultConfig(), &sender{w: w, peer: &a}); err != nil {
+		t.Fatal(err)
+	}
+	h := NewHTTP(httpapp.Config{})
+	if _, err := a.Listen(80, 0, h); err != nil {
+		t.Fatal(err)
+	}
+	c := &talker{}
+	if _, err := b.Dial(flow.Tuple{LocalAddr: addrB, RemoteAddr: addrA, RemotePort: 80}, c, w.now); err != nil {
+		t.Fatal(err)
+	}
+	w.run(a, b, 300) // past the delayed ACK that Nagle waits for
+	if c.conn == nil || len(h.free) != 0 {
+		t.Fatalf("not established (conn %v, free states %d)", c.conn, len(h.free))
+	}
+	held := func() int { // responders out of the free list (one made per miss)
+		return int(h.made) - len(h.rfree)
+	}
+	if held() != 0 {
+		t.Fatalf("a connection before its first byte holds %d responders", held())
+	}
+	c.say("GET / HTTP/1.1\r\nHo")
+	w.run(a, b, 300)
+	if held() != 1 {
+		t.Fatalf("a connection in the middle of a head holds %d responders, want 1", held())
+	}
+	c.say("st: x\r\n\r\n")
+	w.run(a, b, 300)
+	if n := strings.Count(c.got.String(), "HTTP/1.1 200 OK"); n != 1 || held() != 0 || len(h.rfree) != 1 {
+		t.Fatalf("after one request: %d responses, %d responders held, %d free; got %q", n, held(), len(h.rfree), c.got.String())
+	}
+	c.say("GET /?size=100000 HTTP/1.1\r\nHost: x\r\n\r\n")
+	w.run(a, b, 1000)
+	if n := strings.Count(c.got.String(), "HTTP/1.1 200 OK"); n != 2 || held() != 0 || h.made != 1 {
+		t.Fatalf("after a second request: %d responses, %d responders held, %d made", n, held(), h.made)
+	}
+	c.say("GET /?size=3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	w.run(a, b, 100)
+	got := c.got.String()
+	if n := strings.Count(got, "HTTP/1.1 200 OK"); n != 3 || !c.closed || !strings.HasSuffix(got, "\r\n\r\nABC") {
+		t.Fatalf("after the closing request: %d responses, closed %v, tail %q", n, c.closed, got[max(0, len(got)-40):])
+	}
+	if held() != 0 || len(h.free) != 1 {
+		t.Fatalf("after the close: %d responders held, %d connection states free", held(), len(h.free))
 	}
 }
