@@ -130,3 +130,47 @@ func TestConnectionTableShrinksOnceMostConnectionsAreGone(t *testing.T) {
 		t.Fatalf("the application read %q, want %q", got, "after")
 	}
 }
+
+// The table shrinks again when the connections fall further: the room it
+// was made with counts as its peak (one move after a million left a table
+// for 31,250 for good).
+func TestConnectionTableShrinksAgain(t *testing.T) {
+	defer func(peak int) { connsShrinkPeak = peak }(connsShrinkPeak)
+	connsShrinkPeak = 64
+	p := newPeer(t, DefaultConfig())
+	const n = 1100
+	var conns []*Conn
+	for i := range n {
+		p.tuple.RemotePort, p.hiSet = uint16(1024+i), false
+		conns = append(conns, p.open())
+	}
+	p.s.Tick(p.now)
+	reset := func(cs []*Conn) {
+		for _, c := range cs {
+			p.tuple = c.Tuple()
+			p.nxt = p.iss + 1
+			p.send(FlagRST, nil)
+		}
+		p.take()
+		p.s.Tick(p.now)
+	}
+	first := reflect.ValueOf(p.s.conns).Pointer()
+	reset(conns[n/connsShrinkFactor:]) // 17 left: the first move, into a table for TCBHashSize
+	second := reflect.ValueOf(p.s.conns).Pointer()
+	if second == first || len(p.s.conns) != n/connsShrinkFactor {
+		t.Fatalf("after the first fall: %d connections, table made anew %v", len(p.s.conns), second != first)
+	}
+	reset(conns[TCBHashSize/connsShrinkFactor+1 : n/connsShrinkFactor]) // 9 left: still more than 512/64
+	if reflect.ValueOf(p.s.conns).Pointer() != second {
+		t.Fatal("the table was made anew with more than 1/64 of its room in use")
+	}
+	reset(conns[TCBHashSize/connsShrinkFactor : TCBHashSize/connsShrinkFactor+1]) // 8 left
+	if reflect.ValueOf(p.s.conns).Pointer() == second {
+		t.Fatal("the table was not made anew a second time")
+	}
+	for i, c := range conns[:TCBHashSize/connsShrinkFactor] {
+		if tableConn(p.s, c.Tuple()) != c {
+			t.Fatalf("connection %d is not in the new table", i)
+		}
+	}
+}
