@@ -1,14 +1,35 @@
 package engine
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // csumAdd adds b to the ones'-complement running sum s (not folded).
+//
+// The body is summed eight bytes at a time as little-endian words with
+// end-around carry (ADC on amd64 and arm64): the Internet checksum does
+// not depend on byte order (RFC 1071, section 2(B)), so that sum, folded
+// to 16 bits and byte-swapped, is the big-endian one. The tail of fewer
+// than eight bytes is added in big-endian order, as before; as before, only
+// the last piece of a checksummed range may have an odd length.
 func csumAdd(s uint64, b []byte) uint64 {
-	for len(b) >= 8 {
-		v := binary.BigEndian.Uint64(b)
-		s += v >> 32
-		s += v & 0xffffffff
-		b = b[8:]
+	if len(b) >= 8 {
+		var acc, c uint64
+		for len(b) >= 32 {
+			acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b), c)
+			acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b[8:]), c)
+			acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b[16:]), c)
+			acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b[24:]), c)
+			b = b[32:]
+		}
+		for len(b) >= 8 {
+			acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b), c)
+			b = b[8:]
+		}
+		acc, c = bits.Add64(acc, 0, c)
+		acc += c // c was 1 only if acc wrapped to 0: no carry out now
+		s += uint64(bits.ReverseBytes16(csumFold(acc)))
 	}
 	if len(b) >= 4 {
 		s += uint64(binary.BigEndian.Uint32(b))
