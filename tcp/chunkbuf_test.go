@@ -518,3 +518,74 @@ func TestBufferMemoryPressureBoundsWrites(t *testing.T) {
 		t.Fatalf("Writable %d after the pressure, want %d", w, full)
 	}
 }
+
+// While the link drops received frames, the receive windows of a shard's
+// connections promise at most rxdrop_window in all, shared among them (two
+// segments at least): what was advertised stays, and room opens again only
+// up to the share. RxDropHold after the last drop they open in full again;
+// a lone connection keeps the whole budget.
+func TestRxDropWindowSharesTheBudget(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.RxDropWindow = 64 * 1024
+	p := newPeer(t, cfg)
+	p.srv.onReadable = func(*Conn) {} // keep what arrives
+	c := p.open()
+	full := uint32(cfg.RecvSpace)
+	p.s.RxDropped(p.now)
+	if w := c.rcvWindow(); w != full || p.s.Stats()[StatRxDropWindow] != 1 {
+		t.Fatalf("a lone connection under drops: window %d, want %d (the whole budget); episodes %d", w, full, p.s.Stats()[StatRxDropWindow])
+	}
+	// Fifteen more: the share is 64 KiB / 16 = 4096 bytes.
+	peers := []*peer{p}
+	for i := range 15 {
+		q := newPeer(t, cfg)
+		q.s, q.srv, q.now = p.s, p.srv, p.now
+		q.tuple.RemotePort += uint16(1 + i)
+		setSender(p.s, q.out)
+		q.open()
+		peers = append(peers, q)
+	}
+	share := cfg.RxDropWindow / 16
+	for i, q := range peers {
+		setSender(p.s, q.out)
+		k := q.c
+		// What was advertised stays promised, and data within it is taken.
+		promised := k.rcvAdv.Sub(k.rcvNxt)
+		if w := k.rcvWindow(); w != promised || promised < uint32(share) {
+			t.Fatalf("connection %d: window %d, promised %d", i, w, promised)
+		}
+		for left := int(promised); left > 0; left -= 1460 {
+			q.data(make([]byte, min(left, 1460)))
+		}
+		if k.rcv.n != int(promised) {
+			t.Fatalf("connection %d: %d unread of the %d promised", i, k.rcv.n, promised)
+		}
+		// Read, the window opens to the share only.
+		k.Consume(k.Readable())
+		if w := k.rcvWindow(); w != uint32(max(share, 2*k.ourMSS)) {
+			t.Fatalf("connection %d, read under drops: window %d, want %d", i, w, max(share, 2*k.ourMSS))
+		}
+	}
+	setSender(p.s, p.out)
+	// Drops again within the hold: no new episode. Past the hold, full
+	// windows.
+	p.now = p.now.Add(RxDropHold / 2)
+	p.s.Tick(p.now)
+	p.s.RxDropped(p.now)
+	if n := p.s.Stats()[StatRxDropWindow]; n != 1 {
+		t.Fatalf("%d episodes, want 1", n)
+	}
+	p.now = p.now.Add(RxDropHold)
+	p.s.Tick(p.now)
+	if w := c.rcvWindow(); w != full || peers[9].c.rcvWindow() != full {
+		t.Fatalf("after the hold: windows %d and %d, want %d", w, peers[9].c.rcvWindow(), full)
+	}
+	// Off: no limit under drops.
+	cfg.RxDropWindow = 0
+	q := newPeer(t, cfg)
+	k := q.open()
+	q.s.RxDropped(q.now)
+	if w := k.rcvWindow(); w != full || q.s.Stats()[StatRxDropWindow] != 0 {
+		t.Fatalf("rxdrop_window 0: window %d, episodes %d", w, q.s.Stats()[StatRxDropWindow])
+	}
+}

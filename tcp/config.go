@@ -32,6 +32,12 @@ type Config struct {
 	// AckWarTimeWindow; 0 in either: no limit.
 	AckWarTimeWindow time.Duration
 	AckWarCnt        int
+	// RxDropWindow is rxdrop_window: while the core's link drops received
+	// frames (Shard.RxDropped, and RxDropHold after), the receive windows
+	// of its connections promise at most this many bytes in all, shared
+	// among the connections that receive (each at least two segments).
+	// 0 turns it off.
+	RxDropWindow     int
 	MSL              time.Duration // msl; TIME_WAIT lasts 2*MSL (a change applies to entries made after it)
 	RexmitInitial    time.Duration // rexmit_initial
 	RexmitMin        time.Duration // rexmit_min
@@ -214,7 +220,7 @@ func DefaultConfig() Config {
 	return Config{
 		MSSDflt: DefaultMSSDflt, SendSpace: DefaultSendSpace, RecvSpace: DefaultRecvSpace,
 		RecvBufAuto: true, RecvBufMax: DefaultRecvBufMax, SendBufAuto: true, SendBufMax: DefaultSendBufMax,
-		AckWarTimeWindow: time.Second, AckWarCnt: 5,
+		AckWarTimeWindow: time.Second, AckWarCnt: 5, RxDropWindow: DefaultRxDropWindow,
 		MSL: DefaultMSL, RexmitInitial: DefaultRexmitInitial, RexmitMin: DefaultRexmitMin,
 		RexmitSlop: DefaultRexmitSlop, DelayedAck: true, DelAckTime: DefaultDelAckTime,
 		KeepInit: DefaultKeepInit, KeepIdle: DefaultKeepIdle, KeepIntvl: DefaultKeepIntvl,
@@ -279,6 +285,8 @@ func (cfg *Config) Validate() error {
 		return fmt.Errorf("tcp: sendbuf_max %d: want 1024..%d", cfg.SendBufMax, MaxBufferSpace)
 	case cfg.AckWarTimeWindow < 0 || cfg.AckWarTimeWindow > time.Hour || cfg.AckWarCnt < 0 || cfg.AckWarCnt > 255:
 		return fmt.Errorf("tcp: ack_war_timewindow %v, ack_war_cnt %d: want 0..1h and 0..255", cfg.AckWarTimeWindow, cfg.AckWarCnt)
+	case cfg.RxDropWindow < 0 || cfg.RxDropWindow > MaxRxDropWindow:
+		return fmt.Errorf("tcp: rxdrop_window %d: want 0..%d", cfg.RxDropWindow, MaxRxDropWindow)
 	case cfg.MSL < timerTick || cfg.MSL > MaxMSL:
 		return fmt.Errorf("tcp: msl %v: want %v..%v (one day)", cfg.MSL, timerTick, MaxMSL)
 	case cfg.MaxTCPTW != 0 && cfg.MaxTCPTW < MinMaxTCPTW:

@@ -545,15 +545,24 @@ func (c *Conn) armKeep(now mono.Time) {
 
 // rcvWindow is the room in the receive buffer past the unread bytes. Under
 // memory pressure it opens no further than advertised, or than two segments
-// in all for a connection holding less (see chunkPool).
+// in all for a connection holding less (see chunkPool); while the link
+// drops received frames, no further than advertised or than the
+// connection's share of rxdrop_window (Shard.rxDropShare). A window
+// already advertised is never taken back.
 func (c *Conn) rcvWindow() uint32 {
 	w := c.rcv.free()
+	limit := -1
 	if c.rcv.pool != nil && c.rcv.pool.pressure() {
+		limit = 2 * c.ourMSS
+	} else if share := c.shard.rxDropShare(); share > 0 {
+		limit = max(share, 2*c.ourMSS)
+	}
+	if limit >= 0 {
 		promised := 0
 		if c.rcvAdv.GT(c.rcvNxt) {
 			promised = int(c.rcvAdv.Sub(c.rcvNxt))
 		}
-		w = min(w, max(promised, 2*c.ourMSS-c.rcv.n))
+		w = min(w, max(promised, limit-c.rcv.n))
 	}
 	return uint32(w)
 }

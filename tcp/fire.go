@@ -46,7 +46,33 @@ func (s *Shard) SetTicker(fn func(now mono.Time)) { s.ticker = fn }
 // retransmission timeout then may be the acknowledgements' loss at our own
 // ring, and black-hole detection does not take it for a black hole
 // (pmtu.go).
-func (s *Shard) RxDropped(now mono.Time) { s.lastRxDrop = now }
+//
+// While the drops last, and RxDropHold after the last, the receive
+// windows are held to rxdrop_window in all (rxDropShare).
+func (s *Shard) RxDropped(now mono.Time) {
+	if s.cfg.RxDropWindow > 0 && (s.lastRxDrop == 0 || now.Sub(s.lastRxDrop) >= RxDropHold) {
+		s.stats[StatRxDropWindow]++
+	}
+	s.lastRxDrop = now
+}
+
+// rxDropShare is what one connection's receive window may promise (with
+// what it holds unread) while the link drops received frames: the
+// rxdrop_window budget over the connections that receive, at least two
+// segments; 0 when the link has not dropped within RxDropHold (or the
+// budget is off). Peers then cannot have much more in flight toward the
+// core than its receive ring holds, however many they are, and a ring
+// that overflowed for want of CPU does not go on losing a fifth of what
+// comes (which BBR peers take for a policer and answer by sending at the
+// rate they saw in the loss, for many round trips). A lone connection
+// keeps the whole budget.
+func (s *Shard) rxDropShare() int {
+	if s.cfg.RxDropWindow == 0 || s.lastRxDrop == 0 || s.now.Sub(s.lastRxDrop) >= RxDropHold {
+		return 0
+	}
+	n := s.stateCount[Established] + s.stateCount[FinWait1] + s.stateCount[FinWait2]
+	return s.cfg.RxDropWindow / max(1, n)
+}
 
 // NextTimer returns the earliest armed deadline (a connection's timer or
 // the end of the oldest TIME_WAIT entry's 2MSL), for tests and idle loops;

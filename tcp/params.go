@@ -25,6 +25,15 @@ const (
 	MaxBufferSpace = 1 << 30
 	// DefaultBufferMemory is a shard's buffer memory pressure point.
 	DefaultBufferMemory = 256 << 20
+	// DefaultRxDropWindow is rxdrop_window: about half the frames of a
+	// default receive ring (2048) in full segments, 1 MiB, what a core's
+	// receive windows promise in all while its link drops received frames.
+	DefaultRxDropWindow = 1 << 20
+	// MaxRxDropWindow bounds rxdrop_window.
+	MaxRxDropWindow = MaxBufferSpace
+	// RxDropHold is how long after the link's last drop the receive
+	// windows stay held to rxdrop_window.
+	RxDropHold = time.Second
 	// DefaultMSL is msl: the maximum segment lifetime (30 s); TIME_WAIT lasts 2*msl.
 	DefaultMSL = 30 * time.Second
 	// MaxMSL bounds msl (one day; tw.MaxMSL).

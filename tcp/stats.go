@@ -105,6 +105,7 @@ const (
 	StatECNRcwnd         // window reductions for an ECN echo
 	StatECNSndECT0       // segments sent ECT(0)
 	StatAckWarSuppressed // ACKs for dropped segments not sent: over ack_war_cnt in ack_war_timewindow
+	StatRxDropWindow     // times the link's drops began to hold the receive windows to rxdrop_window
 	// Buffer autosizing (autosize.go).
 	StatRcvBufAutoGrow // receive buffers grown: the reader took more than half of one in a round trip (recvbuf_auto)
 	StatSndBufAutoGrow // send buffers grown: a full one held less than two windows (sendbuf_auto)
@@ -143,8 +144,8 @@ var statNames = [numStats]string{
 	StatTWNoLocal: "tw_nolocal", StatTWReused: "tw_reused", StatPortsExhausted: "ports_exhausted",
 	StatSocketsExhausted: "sockets_exhausted", StatSndNoFrame: "sndnoframe", StatNoFrameDrop: "noframedrop",
 	StatLingerUnread:     "linger_unread",
-	StatAckWarSuppressed: "ack_war_suppressed",
-	StatRcvBufAutoGrow:   "rcvbuf_autogrow", StatSndBufAutoGrow: "sndbuf_autogrow",
+	StatAckWarSuppressed: "ack_war_suppressed", StatRxDropWindow: "rxdrop_window",
+	StatRcvBufAutoGrow: "rcvbuf_autogrow", StatSndBufAutoGrow: "sndbuf_autogrow",
 	StatSACKRecoveryEpisode: "sack_recovery_episode", StatSACKRexmits: "sack_rexmits",
 	StatSACKRexmitBytes: "sack_rexmit_bytes", StatSACKLostRexmt: "sack_lostrexmt",
 	StatDSACKCount: "dsack_count", StatDSACKBytes: "dsack_bytes", StatDSACKTLPBytes: "dsack_tlp_bytes",

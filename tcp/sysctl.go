@@ -103,6 +103,7 @@ func init() {
 	flag("sendbuf_auto", "a full send buffer grows, doubling from sendspace up to sendbuf_max, while it holds less than two congestion windows", func(c *Config) *bool { return &c.SendBufAuto })
 	num("sendbuf_max", "bytes", "the most a send buffer grows to by itself", 1024, MaxBufferSpace, func(c *Config) *int { return &c.SendBufMax })
 	ms("ack_war_timewindow", "the period over which ack_war_cnt counts (0: no limit)", 0, 3600000, func(c *Config) *time.Duration { return &c.AckWarTimeWindow })
+	num("rxdrop_window", "bytes", "while the link drops received frames, the most the receive windows of a core promise in all, shared among its receiving connections (0: off)", 0, MaxRxDropWindow, func(c *Config) *int { return &c.RxDropWindow })
 	num("ack_war_cnt", "ACKs", "most ACKs a connection sends per ack_war_timewindow for segments it drops as out of window or acknowledging unsent data (0: no limit)", 0, 255, func(c *Config) *int { return &c.AckWarCnt })
 	num("buffer_memory", "bytes", "a core's connection buffers past which receive windows stop opening and writes queue at most 4 KiB a connection (0: no limit)", 0, 1<<40, func(c *Config) *int { return &c.BufferMemory })
 	flag("rfc1323", "window scaling and timestamps (RFC 7323)", func(c *Config) *bool { return &c.RFC1323 })

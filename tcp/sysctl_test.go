@@ -11,7 +11,7 @@ import (
 // net.inet.tcp., with a unit and a description.
 func TestSysctlNames(t *testing.T) {
 	want := []string{"msl", "maxtcptw", "nolocaltimewait", "finwait2_timeout", "fast_finwait2_recycle", "mssdflt",
-		"sendspace", "recvspace", "recvbuf_auto", "recvbuf_max", "sendbuf_auto", "sendbuf_max", "ack_war_timewindow", "ack_war_cnt", "buffer_memory", "rfc1323", "sack.enable", "ecn.enable", "log_in_vain", "ts_offset_per_conn",
+		"sendspace", "recvspace", "recvbuf_auto", "recvbuf_max", "sendbuf_auto", "sendbuf_max", "ack_war_timewindow", "ack_war_cnt", "rxdrop_window", "buffer_memory", "rfc1323", "sack.enable", "ecn.enable", "log_in_vain", "ts_offset_per_conn",
 		"isn_reseed_interval", "cc.algorithm", "delayed_ack", "delacktime", "keepinit", "keepidle", "keepintvl",
 		"keepcnt", "always_keepalive", "rexmit_initial", "rexmit_min", "rexmit_slop", "initcwnd_segments",
 		"syncookies", "blackhole", "insecure_rst", "insecure_syn", "drop_synfin", "icmp_may_rst", "reass.maxqueuelen", "tw_reuse",
