@@ -20,13 +20,16 @@ import (
 
 	"github.com/pollstack/pollstack/internal/testbed"
 	"github.com/pollstack/pollstack/internal/testbed/bedtest"
-	"golang.org/x/sys/unix"
 )
 
 // holderEnv makes the test binary a connection holder (holdConnections):
 // "SRC DST:PORT N RATE" opens N idle TCP connections from SRC to DST:PORT
 // and closes them at RATE a second.
 const holderEnv = "POLLSTACK_TEST_HOLDER"
+
+// ipBindAddressNoPort is Linux's IP_BIND_ADDRESS_NO_PORT (linux/in.h),
+// which package syscall does not name.
+const ipBindAddressNoPort = 24
 
 // holdConnections opens the connections spec asks for, 16 at a time,
 // prints "ready K" (K made) or "failed: ..." on stdout, and holds them until
@@ -65,7 +68,7 @@ func holdConnections(spec string) int {
 		Control: func(_, _ string, rc syscall.RawConn) error {
 			var serr error
 			if err := rc.Control(func(fd uintptr) {
-				serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
+				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, ipBindAddressNoPort, 1)
 			}); err != nil {
 				return err
 			}
