@@ -321,7 +321,8 @@ func TestProxyByteExactToSocatBackends(t *testing.T) {
 			var counts []string
 			for _, name := range []string{"kernel_rx_dropped_total", "tcp_drops_total", "tcp_rexmttimeo_total",
 				"tcp_persisttimeo_total", "tcp_pmtud_blackhole_activated_total", "proxy_listener_idle_timeouts_total",
-				"proxy_server_connect_timeout_total", "proxy_server_retries_total", "proxy_listener_accepted_total"} {
+				"proxy_listener_idle_timeouts_peer_window_closed_total", "proxy_listener_idle_timeouts_own_window_closed_total",
+				"tcp_rxdrop_window_total", "proxy_server_connect_timeout_total", "proxy_server_retries_total", "proxy_listener_accepted_total"} {
 				counts = append(counts, fmt.Sprintf("%s %.0f", name, metricSum(m, "pollstack_"+name)))
 			}
 			t.Logf("after %v: %s", time.Since(start).Round(time.Second), strings.Join(counts, ", "))

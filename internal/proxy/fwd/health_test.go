@@ -190,6 +190,9 @@ func TestIdleTimeout(t *testing.T) {
 	if !s.done || app.Published().Listeners[0].Counters[LstIdleTimeouts].Load() != 1 {
 		t.Fatalf("done %v, idle_timeouts %d: want closed by the client timeout", s.done, app.Published().Listeners[0].Counters[LstIdleTimeouts].Load())
 	}
+	if lc := &app.Published().Listeners[0].Counters; lc[LstIdlePeerWindowClosed].Load() != 0 || lc[LstIdleOwnWindowClosed].Load() != 0 {
+		t.Fatalf("an idle pair with open windows counted as zero-window: peer %d, own %d", lc[LstIdlePeerWindowClosed].Load(), lc[LstIdleOwnWindowClosed].Load())
+	}
 }
 
 // A client that resets while its backend connect is under way does not
@@ -241,6 +244,11 @@ func TestIdleMeansNoBytesMoved(t *testing.T) {
 	if !s.done || app.Published().Listeners[0].Counters[LstIdleTimeouts].Load() != 1 {
 		t.Fatalf("done %v after 30 s of a stalled backend, idle_timeouts %d: want the pair reset after 5 s without progress",
 			s.done, app.Published().Listeners[0].Counters[LstIdleTimeouts].Load())
+	}
+	// The backend leg held bytes against the stalled backend's zero
+	// window, and the client leg's window had closed behind it.
+	if lc := &app.Published().Listeners[0].Counters; lc[LstIdlePeerWindowClosed].Load() != 1 || lc[LstIdleOwnWindowClosed].Load() != 1 {
+		t.Fatalf("a flow-controlled pair: peer_window_closed %d, own_window_closed %d, want 1 and 1", lc[LstIdlePeerWindowClosed].Load(), lc[LstIdleOwnWindowClosed].Load())
 	}
 }
 

@@ -613,7 +613,26 @@ func (a *App) idleCheck(p *pair, now mono.Time) {
 		}
 		return
 	}
-	p.lst.current().stats[LstIdleTimeouts]++
+	st := &p.lst.current().stats
+	st[LstIdleTimeouts]++
+	// What the pair was waiting on, for the counters: a flow-controlled
+	// pair whose window update or probe was lost looks idle too. A window
+	// under one segment is closed (SWS avoidance sends nothing into it).
+	var peerZero, ownZero bool
+	for _, c := range [2]*tcp.Conn{p.cli, p.srv} {
+		if c == nil {
+			continue
+		}
+		in := c.Info()
+		peerZero = peerZero || in.Unsent > 0 && in.InFlight == 0 && int(in.SndWnd) < in.SndMSS
+		ownZero = ownZero || int(in.RcvWnd) < in.RcvMSS
+	}
+	if peerZero {
+		st[LstIdlePeerWindowClosed]++
+	}
+	if ownZero {
+		st[LstIdleOwnWindowClosed]++
+	}
 	a.reset(p)
 }
 

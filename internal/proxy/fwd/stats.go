@@ -20,6 +20,8 @@ const (
 	LstHTTP503                      // HTTP: requests answered 503 (no server, queue full or queue timeout, no source port)
 	LstHTTP504                      // HTTP: requests answered 504 (connect or server timeout before the response)
 	LstIdleOverloaded               // idle timeouts put off: the core's receive ring dropped frames since the pair's last activity
+	LstIdlePeerWindowClosed         // of the idle timeouts, pairs with a leg holding unsent bytes, none in flight, against a peer's window under one segment
+	LstIdleOwnWindowClosed          // of the idle timeouts, pairs with a leg whose own receive window was under one segment
 	numListenerCounters
 )
 
@@ -29,7 +31,8 @@ var ListenerCounterNames = [numListenerCounters]string{
 	LstProxyTimeouts: "proxy_header_timeouts", LstIdleTimeouts: "idle_timeouts", LstClientResets: "client_resets",
 	LstHTTPRequests: "http_requests", LstHTTPRefused: "http_refused", LstHTTPRequestTimeouts: "http_request_timeouts",
 	LstHTTPKeepAliveTimeouts: "http_keepalive_timeouts", LstHTTP502: "http_502", LstHTTP503: "http_503", LstHTTP504: "http_504",
-	LstIdleOverloaded: "idle_overloaded",
+	LstIdleOverloaded: "idle_overloaded", LstIdlePeerWindowClosed: "idle_timeouts_peer_window_closed",
+	LstIdleOwnWindowClosed: "idle_timeouts_own_window_closed",
 }
 
 // Counters of a server on one core.
