@@ -50,23 +50,11 @@ func (w *wire) run(a, b *tcp.Shard, steps int) {
 
 func pair(t *testing.T, app string) (*wire, *tcp.Shard, *tcp.Shard) {
 	t.Helper()
-	w := &wire{now: 1e9}
-	var a, b *tcp.Shard
-	var err error
-	if a, err = tcp.NewShard(tcp.DefaultConfig(), &sender{w: w, peer: &b}); err != nil {
-		t.Fatal(err)
-	}
-	if b, err = tcp.NewShard(tcp.DefaultConfig(), &sender{w: w, peer: &a}); err != nil {
-		t.Fatal(err)
-	}
 	h, err := New(app)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Listen(80, 0, h); err != nil {
-		t.Fatal(err)
-	}
-	return w, a, b
+	return servedPair(t, h)
 }
 
 // client writes what it is given, half-closes when told, collects the reply.
@@ -187,19 +175,8 @@ func (c *talker) say(s string) {
 // new one before its first byte and a keep-alive one between requests
 // hold none, and the next request takes one from the free list again.
 func TestHTTPIdleConnectionHoldsNoResponder(t *testing.T) {
-	w := &wire{now: 1e9}
-	var a, b *tcp.Shard
-	var err error
-	if a, err = tcp.NewShard(tcp.DefaultConfig(), &sender{w: w, peer: &b}); err != nil {
-		t.Fatal(err)
-	}
-	if b, err = tcp.NewShard(tcp.DefaultConfig(), &sender{w: w, peer: &a}); err != nil {
-		t.Fatal(err)
-	}
 	h := NewHTTP(httpapp.Config{})
-	if _, err := a.Listen(80, 0, h); err != nil {
-		t.Fatal(err)
-	}
+	w, a, b := servedPair(t, h)
 	c := &talker{}
 	if _, err := b.Dial(flow.Tuple{LocalAddr: addrB, RemoteAddr: addrA, RemotePort: 80}, c, w.now); err != nil {
 		t.Fatal(err)

@@ -21,8 +21,8 @@ const (
 	testKeepaliveTimeout = 3 * time.Second
 )
 
-// httpPair is a server shard running h on port 80 and a client shard.
-func httpPair(t *testing.T, h *HTTP) (*wire, *tcp.Shard, *tcp.Shard) {
+// servedPair is a server shard running h on port 80 and a client shard.
+func servedPair(t *testing.T, h tcp.Handler) (*wire, *tcp.Shard, *tcp.Shard) {
 	t.Helper()
 	w := &wire{now: 1e9}
 	var a, b *tcp.Shard
@@ -106,7 +106,7 @@ const getReq = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 // sends its request at once on another connection is answered.
 func TestHTTPHeaderTimeoutClosesSlowloris(t *testing.T) {
 	h := testHTTP()
-	w, a, b := httpPair(t, h)
+	w, a, b := servedPair(t, h)
 	slow := dialSlow(t, w, a, b)
 	for i := 0; slow.gone == 0 && i < 20; i++ {
 		slow.write(t, getReq[i:i+1])
@@ -142,7 +142,7 @@ func TestHTTPHeaderTimeoutClosesSlowloris(t *testing.T) {
 // A connection that never sends a byte is closed at the header timeout.
 func TestHTTPHeaderTimeoutCoversTheWaitForTheFirstByte(t *testing.T) {
 	h := testHTTP()
-	w, a, b := httpPair(t, h)
+	w, a, b := servedPair(t, h)
 	c := dialSlow(t, w, a, b)
 	w.runFor(a, b, testHeaderTimeout-10*time.Millisecond)
 	if c.gone != 0 {
@@ -160,7 +160,7 @@ func TestHTTPHeaderTimeoutCoversTheWaitForTheFirstByte(t *testing.T) {
 // establishment, so a head sent slowly but within it is answered.
 func TestHTTPKeepaliveTimeout(t *testing.T) {
 	h := testHTTP()
-	w, a, b := httpPair(t, h)
+	w, a, b := servedPair(t, h)
 	c := dialSlow(t, w, a, b)
 	c.write(t, getReq)
 	w.run(a, b, 10)
@@ -197,7 +197,7 @@ func TestHTTPKeepaliveTimeout(t *testing.T) {
 // within the header timeout of the last; a body that stops is closed.
 func TestHTTPBodyTimeout(t *testing.T) {
 	h := testHTTP()
-	w, a, b := httpPair(t, h)
+	w, a, b := servedPair(t, h)
 	c := dialSlow(t, w, a, b)
 	c.write(t, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n")
 	for i := 0; i < 4; i++ {
@@ -219,7 +219,7 @@ func TestHTTPBodyTimeout(t *testing.T) {
 func TestHTTPTimeoutsOff(t *testing.T) {
 	h := testHTTP()
 	h.HeaderTimeout, h.KeepaliveTimeout = 0, 0
-	w, a, b := httpPair(t, h)
+	w, a, b := servedPair(t, h)
 	c := dialSlow(t, w, a, b)
 	c.write(t, getReq)
 	w.runFor(a, b, 10*time.Second)
