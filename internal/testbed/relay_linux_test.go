@@ -213,7 +213,10 @@ func TestRelayReadSendNoAlloc(t *testing.T) {
 		return fds
 	}
 	in, out := pair(), pair()
-	const d = time.Millisecond
+	// The delay is long enough that no frame can come due before the first
+	// send, however long the test is descheduled (1 ms failed under -race
+	// on a loaded machine); the second send is told the time is d later.
+	const d = 10 * time.Second
 	r := newRelay()
 	r.ends[0] = newRelayEnd("in", in[1], newFrameQueue(64, d, 0, 1))
 	r.ends[1] = newRelayEnd("out", out[1], newFrameQueue(64, d, 0, 2))
