@@ -58,4 +58,9 @@ type XDPConfig struct {
 	// RingSize is the number of descriptors in each ring, a power of
 	// two; 0 means DefaultXDPRingSize.
 	RingSize int
+	// Netpoller makes Wait park the calling goroutine in Go's netpoller
+	// instead of blocking its thread in poll(2): for a loop that is an
+	// ordinary goroutine (not pinned), so that the goroutines it wakes
+	// run on its P while it waits, with no thread switch either way.
+	Netpoller bool
 }

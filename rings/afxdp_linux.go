@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math/bits"
 	"net"
+	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -166,6 +168,7 @@ type XDPLink struct {
 
 	pfd   [2]unix.PollFd // the socket, and the eventfd Wake writes
 	wake  int            // eventfd; -1 when none
+	np    *netpollWait   // Wait through Go's netpoller (XDPConfig.Netpoller); nil: poll(2)
 	stats LinkStats
 	// kickErrors counts sendto/recvfrom wake-ups that failed with an
 	// errno other than the transient EAGAIN, EBUSY and ENOBUFS.
@@ -298,7 +301,81 @@ func (l *XDPLink) open(cfg XDPConfig) error {
 	} else {
 		l.pfd[1] = unix.PollFd{Fd: -1} // poll(2) ignores it
 	}
+	if cfg.Netpoller {
+		if l.wake < 0 {
+			return errors.New("netpoller wait: no eventfd for wake-ups")
+		}
+		np, err := newNetpollWait(l.rxPending, l.fd, l.wake)
+		if err != nil {
+			return fmt.Errorf("netpoller wait: %w", err)
+		}
+		l.np = np
+	}
 	return nil
+}
+
+// netpollWait lets a loop goroutine wait for its socket and its eventfd in
+// Go's netpoller. The two are in an epoll instance of their own, and that
+// instance, readable while either is, sits in the runtime's poller: the
+// goroutine parks in RawConn.Read until the runtime reports it readable or
+// the deadline passes, and its P runs other goroutines meanwhile (those the
+// loop woke, typically). Whether to park is decided without a system call,
+// from the rx ring's indices and the kicked flag that Wake sets before it
+// writes the eventfd; the runtime's poller is edge triggered, and every
+// wake-up of the socket or the eventfd reaches the instance's own waiters
+// again, so what arrives between that look and the park wakes the park.
+// The eventfd is never read in this mode: its count only has to change.
+type netpollWait struct {
+	f      *os.File // the epoll instance, registered in the runtime's poller
+	rc     syscall.RawConn
+	kicked atomic.Bool           // set by Wake, taken by ready
+	ready  func(fd uintptr) bool // made once: RawConn.Read takes it without allocating
+}
+
+func newNetpollWait(rxPending func() bool, fds ...int) (*netpollWait, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	for _, fd := range fds {
+		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
+			unix.Close(epfd)
+			return nil, err
+		}
+	}
+	// Non-blocking, so that os.NewFile puts it in the runtime's poller
+	// (and deadlines work on it).
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		return nil, err
+	}
+	w := &netpollWait{f: os.NewFile(uintptr(epfd), "xsk-epoll")}
+	if err := w.f.SetReadDeadline(time.Time{}); err != nil {
+		w.f.Close()
+		return nil, fmt.Errorf("epoll instance not pollable by the runtime: %w", err)
+	}
+	if w.rc, err = w.f.SyscallConn(); err != nil {
+		w.f.Close()
+		return nil, err
+	}
+	w.ready = func(uintptr) bool { return w.kicked.Swap(false) || rxPending() }
+	return w, nil
+}
+
+// wait parks the goroutine until the rx ring has frames or Wake was called,
+// or for timeout; like poll(2) with no time, it does not park when timeout
+// is not positive.
+func (w *netpollWait) wait(timeout time.Duration) {
+	if timeout <= 0 {
+		return
+	}
+	_ = w.f.SetReadDeadline(time.Now().Add(timeout))
+	_ = w.rc.Read(w.ready) // a passed deadline or a closed file both mean: go look
+}
+
+// rxPending reports whether frames wait on the rx ring.
+func (l *XDPLink) rxPending() bool {
+	return l.rx.producer != nil && atomic.LoadUint32(l.rx.producer) != l.rx.cons
 }
 
 // Occupancy implements Occupier: what waits on the rx ring, what the
@@ -316,6 +393,9 @@ func (l *XDPLink) Occupancy() Occupancy {
 
 // Wake implements Waker: it makes the loop's poll(2) in Wait return.
 func (l *XDPLink) Wake() {
+	if l.np != nil && l.np.kicked.Swap(true) {
+		return // an earlier kick is still to be taken: its write wakes the wait
+	}
 	if l.wake >= 0 {
 		one := [8]byte{1}
 		_, _ = unix.Write(l.wake, one[:]) // EAGAIN: the counter is already non-zero, the loop will wake
@@ -447,8 +527,10 @@ func transientKickErr(e unix.Errno) bool {
 	return false
 }
 
-// Wait blocks in poll(2) until the rx ring has frames or timeout passes. It
-// first wakes the kernel if the fill ring asks for it.
+// Wait blocks in poll(2) until the rx ring has frames, Wake is called or
+// timeout passes; with XDPConfig.Netpoller it parks the goroutine in Go's
+// netpoller instead (netpollWait). It first wakes the kernel if the fill
+// ring asks for it.
 func (l *XDPLink) Wait(timeout time.Duration) {
 	if l.fd < 0 {
 		return
@@ -458,6 +540,10 @@ func (l *XDPLink) Wait(timeout time.Duration) {
 		if !transientKickErr(e) {
 			l.kickErrors++
 		}
+	}
+	if l.np != nil {
+		l.np.wait(timeout)
+		return
 	}
 	ms := 0
 	if timeout > 0 {
@@ -538,6 +624,10 @@ func (l *XDPLink) disown(addr uint64) {
 // socket only when both its descriptor and its mappings are gone.
 func (l *XDPLink) release() error {
 	var errs []error
+	if l.np != nil {
+		errs = append(errs, l.np.f.Close()) // out of the runtime's poller before its members close
+		l.np = nil
+	}
 	for _, m := range []*[]byte{&l.fill.mem, &l.comp.mem, &l.rx.mem, &l.tx.mem} {
 		if *m != nil {
 			errs = append(errs, unix.Munmap(*m))

@@ -580,3 +580,99 @@ func TestXDPTwoQueues(t *testing.T) {
 	}
 	t.Logf("datagrams per queue: %v", perQueue)
 }
+
+// A link that waits in Go's netpoller: a frame from the kernel peer and a
+// Wake from another goroutine each end a wait long before its timeout, a
+// wait with nothing to wake it lasts its timeout, and waiting allocates
+// nothing.
+func TestXDPNetpollerWait(t *testing.T) {
+	bed := bedtest.ForTest(t, 1)
+	prog, err := AttachXDP(bed.IfaceA, bed.NsA, bed.Queues)
+	if err != nil {
+		t.Fatalf("AttachXDP: %v", err)
+	}
+	t.Cleanup(func() { prog.Close() })
+	pool, err := NewPool(1024, DefaultFrameSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := OpenXDP(XDPConfig{Iface: bed.IfaceA, Netns: bed.NsA, Queue: 0, Program: prog, Pool: pool, RingSize: 256, Netpoller: true})
+	if err != nil {
+		t.Fatalf("OpenXDP: %v", err)
+	}
+	defer l.Close()
+	if l.np == nil {
+		t.Fatal("Netpoller asked for, and the link waits in poll(2)")
+	}
+	descs := make([]Desc, IdealBatch)
+	drain := func() int {
+		n := l.Receive(descs)
+		for _, d := range descs[:n] {
+			pool.Put(d.Addr)
+		}
+		return n
+	}
+	for drain() > 0 { // router solicitations and the like from the bed's set-up
+	}
+
+	// Nothing comes: the wait lasts its timeout.
+	start := time.Now()
+	l.Wait(50 * time.Millisecond)
+	if d := time.Since(start); d < 45*time.Millisecond {
+		t.Errorf("a wait with nothing to wake it returned after %v, want its 50ms", d)
+	}
+
+	// A Wake from another goroutine ends the wait.
+	woke := make(chan struct{})
+	go func() {
+		defer close(woke)
+		time.Sleep(20 * time.Millisecond)
+		l.Wake()
+	}()
+	start = time.Now()
+	l.Wait(5 * time.Second)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Wake did not end the wait: it lasted %v", d)
+	}
+	<-woke
+
+	// A frame from the kernel peer ends the wait.
+	ip(t, "-n", bed.NsB, "neigh", "replace", testbed.LocalIPv4.String(), "lladdr", bed.LocalMAC.String(), "dev", bed.IfaceB, "nud", "permanent")
+	var conn *net.UDPConn
+	inNs(t, bed.NsB, func() (err error) {
+		conn, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(testbed.LocalIPv4, 9999)))
+		return err
+	})
+	defer conn.Close()
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		conn.Write([]byte("wake the wait"))
+	}()
+	start = time.Now()
+	l.Wait(5 * time.Second)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("a frame did not end the wait: it lasted %v", d)
+	}
+	if n := drain(); n == 0 {
+		t.Error("the wait ended and no frame was on the rx ring")
+	}
+
+	// Waiting allocates nothing (a wait cut short by a Wake, and one that
+	// times out); the race detector's instrumentation of the runtime's
+	// poller allocates, so the counts are taken without it.
+	if underRace {
+		return
+	}
+	if a := testing.AllocsPerRun(20, func() { l.Wake(); l.Wait(time.Second) }); a != 0 {
+		t.Errorf("Wait after Wake: %v allocations per call", a)
+	}
+	if a := testing.AllocsPerRun(5, func() { l.Wait(time.Millisecond) }); a != 0 {
+		t.Errorf("Wait to its timeout: %v allocations per call", a)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if l.np != nil {
+		t.Error("Close left the epoll instance open")
+	}
+}

@@ -35,6 +35,8 @@ type engineFlags struct {
 	acceptRA             bool
 	vlan                 int
 	sleepAfter, ringSize int
+	pin                  bool
+	fs                   *flag.FlagSet // the command's, for flagGiven
 	loopNice             int
 	frames               int
 	statsEvery           time.Duration
@@ -66,7 +68,7 @@ type engineFlags struct {
 }
 
 func (f *engineFlags) register(fs *flag.FlagSet, cmd string) {
-	f.cmd = cmd
+	f.cmd, f.fs = cmd, fs
 	fs.StringVar(&f.iface, "iface", "", "interface to run on (required)")
 	fs.StringVar(&f.netns, "netns", "", "named network namespace that holds the interface (/run/netns/NS)")
 	fs.Var(&f.addrs, "addr", "address in CIDR form, repeatable (default 198.18.0.1/24 and 2001:2::1/64); each one's prefix is a connected route")
@@ -76,7 +78,8 @@ func (f *engineFlags) register(fs *flag.FlagSet, cmd string) {
 	fs.IntVar(&f.vlan, "vlan", 0, "802.1Q VLAN ID (1..4094): tag every frame sent and take only frames with this tag; untagged frames and other VLANs' are dropped (counted as vlan_untagged, vlan_mismatch). 0: untagged")
 	fs.StringVar(&f.cores, "cores", "0", "CPU list, one loop and one interface queue per CPU, e.g. 0 or 0,1 or 0-3")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on HOST:PORT at /metrics, and the Go profiler at /debug/pprof/ (default off)")
-	fs.IntVar(&f.sleepAfter, "idle-sleep-after", 0, "sleep in poll(2) after this many empty polls (0: busy-poll)")
+	fs.IntVar(&f.sleepAfter, "idle-sleep-after", 0, "sleep in poll(2) after this many empty polls (0: busy-poll; with --pin=false the default is 1)")
+	fs.BoolVar(&f.pin, "pin", true, "run each core's loop on a thread of its own pinned to its CPU; --pin=false runs each loop as an ordinary goroutine that waits for frames in Go's netpoller, so that goroutines sharing its CPU (a Go server's) run in its place with no thread switch; serve --app gohttp runs unpinned unless --pin is given (docs/sockets.md)")
 	fs.IntVar(&f.loopNice, "loop-nice", 0, "nice value of each core's loop thread, -20..19 (lower runs first; 0: left as it is): below the other processes on its CPU, the loop gets its CPU before them instead of an equal share, so they do not leave its rx ring to overflow")
 	fs.IntVar(&f.ringSize, "ring-size", rings.DefaultXDPRingSize, "descriptors in each AF_XDP ring (power of two)")
 	fs.IntVar(&f.frames, "frames", 0, "UMEM frames per core (0: from --ring-size, docs/tunables.md)")
@@ -136,6 +139,12 @@ func (f *engineFlags) check() error {
 	}
 	if f.loopNice < -20 || f.loopNice > 19 {
 		return usagef("%s: --loop-nice %d: want -20..19", f.cmd, f.loopNice)
+	}
+	if !f.pin && !flagGiven(f.fs, "idle-sleep-after") {
+		f.sleepAfter = 1 // a loop that busy-polls on a P keeps its goroutines waiting
+	}
+	if !f.pin && f.loopNice != 0 {
+		return usagef("%s: --loop-nice needs loops on threads of their own: it does not go with --pin=false", f.cmd)
 	}
 	if err := checkDuration(f.cmd, "stats-interval", f.statsEvery, true, 100*time.Millisecond, "0 (never) or at least 100ms"); err != nil {
 		return err
@@ -228,7 +237,7 @@ func (f *engineFlags) open(cfg engine.Config) (*engine.Engine, error) {
 			closeAll()
 			return nil, err
 		}
-		xl, err := rings.OpenXDP(rings.XDPConfig{Iface: f.iface, Netns: f.netns, Queue: q, Program: prog, Pool: pool, RingSize: f.ringSize})
+		xl, err := rings.OpenXDP(rings.XDPConfig{Iface: f.iface, Netns: f.netns, Queue: q, Program: prog, Pool: pool, RingSize: f.ringSize, Netpoller: !f.pin})
 		if err != nil {
 			closeAll()
 			return nil, err
@@ -245,7 +254,7 @@ func (f *engineFlags) open(cfg engine.Config) (*engine.Engine, error) {
 		}
 		links = append(links, l)
 	}
-	cfg.MAC, cfg.Addrs, cfg.Routes, cfg.AcceptRA, cfg.CPUs, cfg.Pin = f.mac, f.addrList, f.routeList, f.acceptRA, f.cpus, true
+	cfg.MAC, cfg.Addrs, cfg.Routes, cfg.AcceptRA, cfg.CPUs, cfg.Pin = f.mac, f.addrList, f.routeList, f.acceptRA, f.cpus, f.pin
 	cfg.LoopNice = f.loopNice
 	cfg.VLAN = uint16(f.vlan)
 	cfg.Idle = cores.IdlePolicy{SleepAfter: f.sleepAfter}

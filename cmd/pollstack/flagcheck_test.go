@@ -95,6 +95,9 @@ func TestBadCommandLinesAreOneLine(t *testing.T) {
 		// Counts.
 		{[]string{"serve", "--iface", "x", "--idle-sleep-after", "-1"}, 2, "--idle-sleep-after -1"},
 		{[]string{"serve", "--iface", "x", "--loop-nice", "20"}, 2, "--loop-nice 20: want -20..19"},
+		{[]string{"serve", "--iface", "x", "--pin=false", "--loop-nice", "-5"}, 2, "--loop-nice needs loops on threads of their own: it does not go with --pin=false"},
+		{[]string{"serve", "--iface", "x", "--app", "gohttp", "--loop-nice", "-5"}, 2, "it does not go with --pin=false"},
+		{[]string{"serve", "--iface", "x", "--pin=maybe"}, 2, "invalid boolean value \"maybe\" for -pin"},
 		{[]string{"proxy", "--iface", "x", "--listen", "80", "--backend", "198.18.0.2:80", "--loop-nice", "-21"}, 2, "--loop-nice -21: want -20..19"},
 		{[]string{"serve", "--iface", "x", "--frames", "-5"}, 2, "--frames -5"},
 		{[]string{"serve", "--iface", "x", "--frames", "2000"}, 2, "serve: --frames 2000: want 2677..1048576 frames per core with rings of 2048"},

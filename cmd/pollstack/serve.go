@@ -80,6 +80,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if err := checkControlFlag("serve", *control); err != nil {
 		return err
 	}
+	if *app == "gohttp" && !flagGiven(fs, "pin") {
+		// net/http's goroutines share the loops' CPUs: a loop that waits
+		// in the netpoller lets them run in its place (docs/sockets.md).
+		f.pin = false
+	}
 	if err := f.check(); err != nil {
 		return err
 	}
@@ -103,8 +108,12 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "pollstack: serving on %s (netns %q, MAC %s) with %d core(s) on CPU %s, addresses %v\n",
-		f.iface, f.netns, f.mac, len(f.cpus), f.cores, f.addrList)
+	where := "on CPU " + f.cores
+	if !f.pin {
+		where = "unpinned (loops wait in Go's netpoller)"
+	}
+	fmt.Fprintf(stderr, "pollstack: serving on %s (netns %q, MAC %s) with %d core(s) %s, addresses %v\n",
+		f.iface, f.netns, f.mac, len(f.cpus), where, f.addrList)
 	stopHTTP := func() {}
 	if *app == "echo" {
 		if stopHTTP, err = startUDPEcho(e, *port); err != nil {

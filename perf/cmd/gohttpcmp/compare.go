@@ -25,18 +25,30 @@ const (
 
 const port = 8080
 
-// workload is one wrk run's shape.
+// workload is one generator run's shape: wrk's over plain HTTP, or
+// h2load's over TLS.
 type workload struct {
 	Name  string `json:"name"`
 	Conns int    `json:"conns"`
 	Close bool   `json:"close"` // Connection: close on every request
+	H2    bool   `json:"h2"`    // HTTPS with HTTP/2, h2load with h2Streams streams a connection
 }
 
-var workloads = []workload{
-	{"keep-alive, 1 connection", 1, false},
-	{"keep-alive, 64 connections", 64, false},
-	{"Connection: close, 1 connection", 1, true},
-	{"Connection: close, 64 connections", 64, true},
+var plainWorkloads = []workload{
+	{Name: "keep-alive, 1 connection", Conns: 1},
+	{Name: "keep-alive, 64 connections", Conns: 64},
+	{Name: "Connection: close, 1 connection", Conns: 1, Close: true},
+	{Name: "Connection: close, 64 connections", Conns: 64, Close: true},
+}
+
+var h2Workload = workload{Name: fmt.Sprintf("HTTPS h2, %d connections x %d streams", h2Conns, h2Streams), Conns: h2Conns, H2: true}
+
+// workloadsFor lists what a run with o measures.
+func workloadsFor(o options) []workload {
+	if o.NoH2 {
+		return plainWorkloads
+	}
+	return append(append([]workload(nil), plainWorkloads...), h2Workload)
 }
 
 // runResult is one wrk run against one server.
@@ -85,12 +97,14 @@ func (r runResult) errors() uint64 {
 }
 
 type bench struct {
-	o    options
-	bed  *testbed.Bed
-	bin  string // pollstack
-	self string // this command, for the kernel's server
-	log  io.Writer
-	url  string
+	o         options
+	bed       *testbed.Bed
+	bin       string // pollstack
+	self      string // this command, for the kernel's server
+	log       io.Writer
+	url, tURL string // plain HTTP's, HTTPS's
+	cert, key string // the TLS servers' PEM files
+	workloads []workload
 }
 
 func compare(ctx context.Context, o options, log io.Writer) (rep *report, err error) {
@@ -112,13 +126,22 @@ func compare(ctx context.Context, o options, log io.Writer) (rep *report, err er
 	if err != nil {
 		return nil, err
 	}
-	b := &bench{o: o, bed: bed, bin: bin, self: self, log: log,
-		url: fmt.Sprintf("http://%s:%d/", testbed.LocalIPv4, port)}
+	b := &bench{o: o, bed: bed, bin: bin, self: self, log: log, workloads: workloadsFor(o),
+		url:  fmt.Sprintf("http://%s:%d/", testbed.LocalIPv4, port),
+		tURL: fmt.Sprintf("https://%s:%d/", testbed.LocalIPv4, tlsPort)}
+	if !o.NoH2 {
+		if b.cert, b.key, err = writeSelfSigned(dir, testbed.LocalIPv4.AsSlice()); err != nil {
+			return nil, err
+		}
+	}
 	rep = &report{Bed: bed.Name, Rounds: o.Rounds, Duration: o.Duration.String()}
 	rep.LoadAvg[0] = harness.LoadAvg()
-	rep.Commands = append(rep.Commands, harness.Quote(b.serverArgs(srvPollstack)), harness.Quote(b.serverArgs(srvKernel)))
-	for _, w := range workloads {
-		rep.Commands = append(rep.Commands, harness.Quote(b.wrkArgs(w)))
+	rep.Commands = append(rep.Commands, harness.Quote(b.serverArgs(srvPollstack, false)), harness.Quote(b.serverArgs(srvKernel, false)))
+	if !o.NoH2 {
+		rep.Commands = append(rep.Commands, harness.Quote(b.serverArgs(srvPollstack, true)), harness.Quote(b.serverArgs(srvKernel, true)))
+	}
+	for _, w := range b.workloads {
+		rep.Commands = append(rep.Commands, harness.Quote(b.loadArgs(w)))
 	}
 	for r := range o.Rounds {
 		order := []string{srvPollstack, srvKernel}
@@ -134,27 +157,54 @@ func compare(ctx context.Context, o options, log io.Writer) (rep *report, err er
 		}
 	}
 	rep.LoadAvg[1] = harness.LoadAvg()
-	rep.Rows = summarize(rep.Runs)
+	rep.Rows = summarize(b.workloads, rep.Runs)
 	return rep, nil
 }
 
-// turn starts srv, runs every workload against it and stops it.
+// turn runs every workload against srv: the plain ones against its HTTP
+// server, then the TLS one against its HTTPS server.
 func (b *bench) turn(ctx context.Context, round int, srv string) ([]runResult, error) {
+	var runs []runResult
+	for _, tls := range []bool{false, true} {
+		var ws []workload
+		for _, w := range b.workloads {
+			if w.H2 == tls {
+				ws = append(ws, w)
+			}
+		}
+		if len(ws) == 0 {
+			continue
+		}
+		rs, err := b.serverTurn(ctx, round, srv, tls, ws)
+		runs = append(runs, rs...)
+		if err != nil {
+			return runs, err
+		}
+	}
+	return runs, nil
+}
+
+// serverTurn starts srv (over TLS or not), runs ws against it and stops it.
+func (b *bench) serverTurn(ctx context.Context, round int, srv string, tls bool, ws []workload) ([]runResult, error) {
 	if err := b.prepare(ctx, srv); err != nil {
 		return nil, err
 	}
-	p, err := b.start(ctx, srv)
+	p, err := b.start(ctx, srv, tls)
 	if err != nil {
 		return nil, err
 	}
 	var runs []runResult
-	for _, w := range workloads {
+	for _, w := range ws {
 		rr := runResult{Round: round + 1, Server: srv, Workload: w.Name}
 		t0, terr := procTicks(p.PID())
-		out, err := nsproc.Run(ctx, b.wrkArgs(w)...)
+		out, err := nsproc.Run(ctx, b.loadArgs(w)...)
 		t1, terr1 := procTicks(p.PID())
 		if err == nil {
-			rr.Wrk, err = harness.ParseWrk(out)
+			if w.H2 {
+				rr.Wrk, err = parseH2load(out)
+			} else {
+				rr.Wrk, err = harness.ParseWrk(out)
+			}
 		}
 		if err == nil && terr == nil && terr1 == nil && rr.Wrk.Requests > 0 {
 			rr.CPUUsPerReq = float64(t1-t0) * 1e6 / clockTicks / float64(rr.Wrk.Requests)
@@ -203,21 +253,40 @@ func (b *bench) prepare(ctx context.Context, srv string) error {
 	return err
 }
 
-func (b *bench) serverArgs(srv string) []string {
+func (b *bench) serverArgs(srv string, tls bool) []string {
 	cpu := strconv.Itoa(b.o.ServerCPU)
 	if srv == srvKernel {
+		if tls {
+			return nsproc.NetnsArgs(b.bed.NsA, "taskset", "-c", cpu, b.self, "--kernel-server",
+				fmt.Sprintf("%s:%d", testbed.LocalIPv4, tlsPort), "--kernel-tls-cert", b.cert, "--kernel-tls-key", b.key)
+		}
 		return nsproc.NetnsArgs(b.bed.NsA, "taskset", "-c", cpu, b.self, "--kernel-server",
 			fmt.Sprintf("%s:%d", testbed.LocalIPv4, port))
 	}
-	return []string{"taskset", "-c", cpu, b.bin, "serve", "--iface", b.bed.IfaceA, "--netns", b.bed.NsA,
-		"--cores", cpu, "--app", "gohttp", "--port", strconv.Itoa(port),
+	p := port
+	if tls {
+		p = tlsPort
+	}
+	args := []string{"taskset", "-c", cpu, b.bin, "serve", "--iface", b.bed.IfaceA, "--netns", b.bed.NsA,
+		"--cores", cpu, "--app", "gohttp", "--port", strconv.Itoa(p),
 		"--addr", fmt.Sprintf("%s/%d", testbed.LocalIPv4, testbed.PrefixLenIPv4),
-		"--stats-interval", "0", "--idle-sleep-after", "64"}
+		"--stats-interval", "0"}
+	if tls {
+		args = append(args, "--tls-cert", b.cert, "--tls-key", b.key)
+	}
+	return args
 }
 
-func (b *bench) wrkArgs(w workload) []string {
+// loadArgs is the generator's command line for w: wrk, or h2load for the
+// HTTPS workload.
+func (b *bench) loadArgs(w workload) []string {
+	secs := strconv.Itoa(max(1, int(b.o.Duration.Round(time.Second)/time.Second)))
+	if w.H2 {
+		return nsproc.NetnsArgs(b.bed.NsB, "taskset", "-c", strconv.Itoa(b.o.WrkCPU), "h2load",
+			"-c", strconv.Itoa(w.Conns), "-m", strconv.Itoa(h2Streams), "-D", secs, b.tURL)
+	}
 	args := []string{"taskset", "-c", strconv.Itoa(b.o.WrkCPU), "wrk", "-t1", "-c" + strconv.Itoa(w.Conns),
-		fmt.Sprintf("-d%ds", max(1, int(b.o.Duration.Round(time.Second)/time.Second)))}
+		"-d" + secs + "s"}
 	if w.Close {
 		args = append(args, "-H", "Connection: close")
 	}
@@ -227,21 +296,25 @@ func (b *bench) wrkArgs(w workload) []string {
 // start starts srv and waits until it answers curl from NAME-b. The
 // kernel may hold the previous AF_XDP sockets for a moment after their
 // process exited: a pollstack that fails to come up is tried again.
-func (b *bench) start(ctx context.Context, srv string) (*nsproc.Proc, error) {
+func (b *bench) start(ctx context.Context, srv string, tls bool) (*nsproc.Proc, error) {
+	url, curl := b.url, []string{"curl", "-sS", "-m", "1"}
+	if tls {
+		url, curl = b.tURL, append(curl, "--cacert", b.cert)
+	}
 	var last error
 	for attempt := 1; attempt <= 3; attempt++ {
-		p, err := nsproc.Start(b.serverArgs(srv), "")
+		p, err := nsproc.Start(b.serverArgs(srv, tls), "")
 		if err != nil {
 			return nil, err
 		}
 		deadline := time.Now().Add(20 * time.Second)
 		for {
-			out, err := nsproc.Run(ctx, nsproc.NetnsArgs(b.bed.NsB, "curl", "-sS", "-m", "1", b.url)...)
+			out, err := nsproc.Run(ctx, nsproc.NetnsArgs(b.bed.NsB, append(curl, url)...)...)
 			if err == nil && out == "hello\n" {
 				return p, nil
 			}
 			if p.Exited() || ctx.Err() != nil || time.Now().After(deadline) {
-				last = fmt.Errorf("%s does not answer %s: %q %v\n%s", srv, b.url, out, err, p.Output())
+				last = fmt.Errorf("%s does not answer %s: %q %v\n%s", srv, url, out, err, p.Output())
 				break
 			}
 			time.Sleep(100 * time.Millisecond)
@@ -280,7 +353,7 @@ func procTicks(pid int) (uint64, error) {
 }
 
 // summarize takes each workload's medians over the runs with a figure.
-func summarize(runs []runResult) []row {
+func summarize(workloads []workload, runs []runResult) []row {
 	var rows []row
 	for _, w := range workloads {
 		r := row{Workload: w.Name}
