@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -166,10 +167,13 @@ type XDPLink struct {
 	owned      []uint64
 	frameShift uint
 
-	pfd   [2]unix.PollFd // the socket, and the eventfd Wake writes
-	wake  int            // eventfd; -1 when none
-	np    *netpollWait   // Wait through Go's netpoller (XDPConfig.Netpoller); nil: poll(2)
-	stats LinkStats
+	pfd  [2]unix.PollFd // the socket, and the eventfd Wake writes
+	wake int            // eventfd; -1 when none
+	// wakeMu guards wake and np between Wake, which any goroutine may
+	// call, and release.
+	wakeMu sync.RWMutex
+	np     *netpollWait // Wait through Go's netpoller (XDPConfig.Netpoller); nil: poll(2)
+	stats  LinkStats
 	// kickErrors counts sendto/recvfrom wake-ups that failed with an
 	// errno other than the transient EAGAIN, EBUSY and ENOBUFS.
 	kickErrors uint64
@@ -392,7 +396,13 @@ func (l *XDPLink) Occupancy() Occupancy {
 }
 
 // Wake implements Waker: it makes the loop's poll(2) in Wait return.
+//
+// Another goroutine may call it while the link closes (a post that passed
+// the loop's stop check as the engine stopped): wakeMu keeps the eventfd
+// open, and its number not yet reused, until the write is done.
 func (l *XDPLink) Wake() {
+	l.wakeMu.RLock()
+	defer l.wakeMu.RUnlock()
 	if l.np != nil && l.np.kicked.Swap(true) {
 		return // an earlier kick is still to be taken: its write wakes the wait
 	}
@@ -624,6 +634,8 @@ func (l *XDPLink) disown(addr uint64) {
 // socket only when both its descriptor and its mappings are gone.
 func (l *XDPLink) release() error {
 	var errs []error
+	l.wakeMu.Lock()
+	defer l.wakeMu.Unlock()
 	if l.np != nil {
 		errs = append(errs, l.np.f.Close()) // out of the runtime's poller before its members close
 		l.np = nil

@@ -28,6 +28,13 @@ type xdpBed struct {
 
 func newXDPBed(t *testing.T) *xdpBed {
 	t.Helper()
+	return newXDPBedWith(t, false)
+}
+
+// newXDPBedWith is newXDPBed with the link's wait in Go's netpoller when
+// netpoller is set (XDPConfig.Netpoller).
+func newXDPBedWith(t *testing.T, netpoller bool) *xdpBed {
+	t.Helper()
 	bed := bedtest.ForTest(t, 1)
 	prog, err := AttachXDP(bed.IfaceA, bed.NsA, bed.Queues)
 	if err != nil {
@@ -38,7 +45,7 @@ func newXDPBed(t *testing.T) *xdpBed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := OpenXDP(XDPConfig{Iface: bed.IfaceA, Netns: bed.NsA, Queue: 0, Program: prog, Pool: pool, RingSize: 256})
+	l, err := OpenXDP(XDPConfig{Iface: bed.IfaceA, Netns: bed.NsA, Queue: 0, Program: prog, Pool: pool, RingSize: 256, Netpoller: netpoller})
 	if err != nil {
 		t.Fatalf("OpenXDP: %v", err)
 	}
@@ -674,5 +681,38 @@ func TestXDPNetpollerWait(t *testing.T) {
 	}
 	if l.np != nil {
 		t.Error("Close left the epoll instance open")
+	}
+}
+
+// Wake may come from any goroutine while the link closes (a post that got
+// past the loop's stop check as the engine stopped): under the race
+// detector this found Wake reading the eventfd and the netpoller state
+// that Close was tearing down.
+func TestXDPWakeWhileClosing(t *testing.T) {
+	for _, np := range []bool{false, true} {
+		l := newXDPBedWith(t, np).link
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					l.Wake()
+				}
+			}
+		}()
+		time.Sleep(10 * time.Millisecond)
+		if err := l.Close(); err != nil {
+			t.Errorf("netpoller %v: Close: %v", np, err)
+		}
+		if l.np != nil || l.wake >= 0 {
+			t.Errorf("netpoller %v: Close left the wake-up descriptors open", np)
+		}
+		time.Sleep(5 * time.Millisecond) // Wake after Close: a no-op
+		close(stop)
+		<-done
 	}
 }
