@@ -87,12 +87,17 @@ func TestEngineGivesBackAfterConnectionsWent(t *testing.T) {
 	for e.MemoryReturns() == 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if n := e.MemoryReturns(); n != 1 {
-		t.Fatalf("given back %d times after the connections fell to 2000 of 5000, want once", n)
+	if n := e.MemoryReturns(); n == 0 {
+		t.Fatal("not given back after the connections fell to 2000 of 5000")
 	}
+	// The follow-up checks (3, of 20 ms) may give back what the race
+	// detector's own garbage left; past them, a peak still at 5000 would
+	// make every check a fall and a return.
+	time.Sleep(150 * time.Millisecond)
+	before := e.MemoryReturns()
 	time.Sleep(100 * time.Millisecond)
-	if n := e.MemoryReturns(); n != 1 {
-		t.Fatalf("given back %d times: the peak should start again from 2000", n)
+	if n := e.MemoryReturns(); n != before {
+		t.Fatalf("given back %d times more with the connections steady at 2000: the peak should start again from 2000", n-before)
 	}
 }
 
@@ -126,9 +131,10 @@ func TestEngineGivesBackWhatGoneConnectionsLeaveLater(t *testing.T) {
 		}
 		return e.MemoryReturns()
 	}
-	if n := waitReturns(1, 5*time.Second); n != 1 {
-		t.Fatalf("given back %d times after the connections went, want once", n)
+	if n := waitReturns(1, 5*time.Second); n == 0 {
+		t.Fatal("not given back after the connections went")
 	}
+	first := e.MemoryReturns()
 	garbage := func(mib int) {
 		for range mib {
 			memGarbage = append(memGarbage, make([]byte, 1<<20))
@@ -138,9 +144,10 @@ func TestEngineGivesBackWhatGoneConnectionsLeaveLater(t *testing.T) {
 	}
 	// What the connections left, collected after the first return: 2 MiB,
 	// under the floor of the other checks but not the follow-ups'.
+	// The first follow-up check comes 50 ms after the first return.
 	garbage(2)
-	if n := waitReturns(2, 5*time.Second); n != 2 {
-		t.Fatalf("given back %d times; the 2 MiB the connections left later were not (%d bytes free)", n, heapFree())
+	if n := waitReturns(first+1, 5*time.Second); n <= first {
+		t.Fatalf("the 2 MiB the connections left later were not given back (%d bytes free)", heapFree())
 	}
 	// Past the follow-up checks (3 of 50 ms) a steady heap is left alone.
 	time.Sleep(300 * time.Millisecond)

@@ -496,18 +496,23 @@ func logMemory(t *testing.T, m string, pid int) {
 	logSmaps(t, pid)
 }
 
+// logSmaps logs serve's mappings with more than 512 kB resident, with the
+// part of it in transparent huge pages (the Go runtime puts its heap index
+// and page-allocator index on huge pages once the heap goal passes 1 GiB).
 func logSmaps(t *testing.T, pid int) {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid))
 	var hdr string
+	rss := 0
 	for _, l := range strings.Split(string(b), "\n") {
 		f := strings.Fields(l)
 		if len(f) > 0 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":") {
-			hdr = l
+			hdr, rss = l, 0
 		}
 		if len(f) == 3 && f[0] == "Rss:" {
-			if n, _ := strconv.Atoi(f[1]); n > 512 {
-				t.Logf("%6d kB %s", n, hdr)
-			}
+			rss, _ = strconv.Atoi(f[1])
+		}
+		if len(f) == 3 && f[0] == "AnonHugePages:" && rss > 512 {
+			t.Logf("%6d kB (%s kB in huge pages) %s", rss, f[1], hdr)
 		}
 	}
 }
