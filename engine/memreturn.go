@@ -33,7 +33,7 @@ import (
 // pays for a forced collection. After a fall of the connections the engine
 // also gives back, for memReturnFollowUps more checks, any free heap of at
 // least memReturnFollowUpFloor: what the connections left goes to the collector
-// over the next seconds (tcp's chunk pool trims after 10 s, the old
+// over the next minute (tcp's chunk pool trims after 10 s, the old
 // connection table once the new one is made), after the first return;
 // 100,000 connections gone left 15 MiB free and kept without it.
 
@@ -49,7 +49,7 @@ const memReturnConns = 256
 
 // memReturnFollowUps is how many checks after a fall of the connections
 // give back any free heap of at least memReturnFollowUpFloor.
-const memReturnFollowUps = 3
+const memReturnFollowUps = 6
 
 // memReturnFollowUpFloor is the least free heap a follow-up check gives
 // back: after a million connections went, 7.6 MiB free stayed resident

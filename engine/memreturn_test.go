@@ -90,10 +90,10 @@ func TestEngineGivesBackAfterConnectionsWent(t *testing.T) {
 	if n := e.MemoryReturns(); n == 0 {
 		t.Fatal("not given back after the connections fell to 2000 of 5000")
 	}
-	// The follow-up checks (3, of 20 ms) may give back what the race
-	// detector's own garbage left; past them, a peak still at 5000 would
-	// make every check a fall and a return.
-	time.Sleep(150 * time.Millisecond)
+	// The follow-up checks (memReturnFollowUps, of 20 ms) may give back
+	// what the race detector's own garbage left; past them, a peak still
+	// at 5000 would make every check a fall and a return.
+	time.Sleep(time.Duration(memReturnFollowUps+3) * 20 * time.Millisecond)
 	before := e.MemoryReturns()
 	time.Sleep(100 * time.Millisecond)
 	if n := e.MemoryReturns(); n != before {
@@ -149,8 +149,9 @@ func TestEngineGivesBackWhatGoneConnectionsLeaveLater(t *testing.T) {
 	if n := waitReturns(first+1, 5*time.Second); n <= first {
 		t.Fatalf("the 2 MiB the connections left later were not given back (%d bytes free)", heapFree())
 	}
-	// Past the follow-up checks (3 of 50 ms) a steady heap is left alone.
-	time.Sleep(300 * time.Millisecond)
+	// Past the follow-up checks (memReturnFollowUps of 50 ms) a steady
+	// heap is left alone.
+	time.Sleep(time.Duration(memReturnFollowUps+3) * 50 * time.Millisecond)
 	before := e.MemoryReturns()
 	garbage(16)
 	time.Sleep(300 * time.Millisecond)

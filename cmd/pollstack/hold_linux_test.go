@@ -291,22 +291,28 @@ func TestIdleConnectionsHeldOnTheBed(t *testing.T) {
 	phase, stopWatch := watchServe(t, bed, s.metrics)
 	defer stopWatch()
 	// Held: a curl loop is answered quickly.
-	script := `end=$((SECONDS+` + strconv.Itoa(secs) + `)); while [ $SECONDS -lt $end ]; do curl -s -o /dev/null -m 3 -w '%{http_code} %{time_total} %{time_connect} %{time_starttransfer}\n' http://198.18.0.1:8080/; done; true`
+	// Each line: the curl's start (bash's EPOCHREALTIME), its status and
+	// its times; a slow one is logged with its start from the hold's, to
+	// set beside watchServe's lines (the runtime's collections among them).
+	script := `end=$((SECONDS+` + strconv.Itoa(secs) + `)); while [ $SECONDS -lt $end ]; do printf '%s ' "$EPOCHREALTIME"; curl -s -o /dev/null -m 3 -w '%{http_code} %{time_total} %{time_connect} %{time_starttransfer}\n' http://198.18.0.1:8080/; done; true`
+	heldAt := time.Now()
 	out := inNetns(t, bed.NsB, "bash", "-c", script)
 	var times []float64
 	var slow []string
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		f := strings.Fields(line)
-		if len(f) != 4 || f[0] != "200" {
+		if len(f) != 5 || f[1] != "200" {
 			t.Errorf("a curl while the connections were held: %q", line)
 			continue
 		}
-		v, _ := strconv.ParseFloat(f[1], 64)
+		v, _ := strconv.ParseFloat(f[2], 64)
 		times = append(times, v*1000)
 		if v > 0.010 { // connect and first byte, from the start
-			conn, _ := strconv.ParseFloat(f[2], 64)
-			first, _ := strconv.ParseFloat(f[3], 64)
-			slow = append(slow, fmt.Sprintf("%.1f (connect %.1f, first byte %.1f)", v*1000, conn*1000, first*1000))
+			at, _ := strconv.ParseFloat(f[0], 64)
+			conn, _ := strconv.ParseFloat(f[3], 64)
+			first, _ := strconv.ParseFloat(f[4], 64)
+			slow = append(slow, fmt.Sprintf("%.1f at +%.1fs (connect %.1f, first byte %.1f)", v*1000,
+				at-float64(heldAt.UnixNano())/1e9, conn*1000, first*1000))
 		}
 	}
 	if len(times) == 0 {
@@ -435,13 +441,13 @@ func watchServe(t *testing.T, bed *testbed.Bed, metrics string) (phase func(name
 			mu.Lock()
 			n, at := name, time.Since(since).Seconds()
 			mu.Unlock()
-			t.Logf("%s +%2.0fs: %.0f connections (%.0f ESTABLISHED, %.0f LAST_ACK); pool free %.0f, fill ring %.0f, rx ring %.0f; dropped: kernel_rx %.0f, veth rx %s; fill_ring_empty %.0f, poll busy %.0f idle %.0f",
+			t.Logf("%s +%2.0fs: %.0f connections (%.0f ESTABLISHED, %.0f LAST_ACK); pool free %.0f, fill ring %.0f, rx ring %.0f; dropped: kernel_rx %.0f, veth rx %s; fill_ring_empty %.0f, poll busy %.0f idle %.0f; collections %.0f",
 				n, at, conns,
 				metricValue(m, `pollstack_tcp_connections{core="0",state="ESTABLISHED"}`),
 				metricValue(m, `pollstack_tcp_connections{core="0",state="LAST_ACK"}`),
 				v("pollstack_pool_free_frames"), v("pollstack_fill_ring_used"), v("pollstack_rx_ring_used"),
 				v("pollstack_kernel_rx_dropped_total"), strings.TrimSpace(string(veth)), v("pollstack_fill_ring_empty_total"),
-				v("pollstack_poll_busy_total"), v("pollstack_poll_idle_total"))
+				v("pollstack_poll_busy_total"), v("pollstack_poll_idle_total"), metricValue(m, "go_gc_duration_seconds_count"))
 		}
 	}()
 	phase = func(n string) {
