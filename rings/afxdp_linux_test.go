@@ -593,21 +593,8 @@ func TestXDPTwoQueues(t *testing.T) {
 // wait with nothing to wake it lasts its timeout, and waiting allocates
 // nothing.
 func TestXDPNetpollerWait(t *testing.T) {
-	bed := bedtest.ForTest(t, 1)
-	prog, err := AttachXDP(bed.IfaceA, bed.NsA, bed.Queues)
-	if err != nil {
-		t.Fatalf("AttachXDP: %v", err)
-	}
-	t.Cleanup(func() { prog.Close() })
-	pool, err := NewPool(1024, DefaultFrameSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := OpenXDP(XDPConfig{Iface: bed.IfaceA, Netns: bed.NsA, Queue: 0, Program: prog, Pool: pool, RingSize: 256, Netpoller: true})
-	if err != nil {
-		t.Fatalf("OpenXDP: %v", err)
-	}
-	defer l.Close()
+	x := newXDPBedWith(t, true)
+	bed, l, pool := x.bed, x.link, x.pool
 	if l.np == nil {
 		t.Fatal("Netpoller asked for, and the link waits in poll(2)")
 	}
