@@ -132,6 +132,7 @@ type Engine struct {
 
 	memReturn  time.Duration // Config.MemoryReturn, defaulted
 	memReturns atomic.Uint64 // times free heap was given back (memreturn.go)
+	memChecks  atomic.Uint64 // checks made by returnMemory (memreturn.go)
 	stopped    atomic.Bool
 	nextDial   atomic.Uint32
 }

@@ -61,7 +61,8 @@ func (e *Engine) returnMemory(every time.Duration) {
 	// The connections are sampled every second (a flood's half-open
 	// connections may come and go between two checks); the check runs
 	// every every.
-	t := time.NewTicker(min(every, time.Second))
+	tick := min(every, time.Second)
+	t := time.NewTicker(tick)
 	defer t.Stop()
 	s := []metrics.Sample{{Name: "/memory/classes/heap/free:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}}
 	var peak int64
@@ -75,10 +76,13 @@ func (e *Engine) returnMemory(every time.Duration) {
 		}
 		conns := e.connections()
 		peak = max(peak, conns)
-		if time.Now().Before(next) {
+		// Half a tick of slack: a tick that comes a little early is the
+		// check's, or checks would come every other tick.
+		now := time.Now()
+		if now.Add(tick / 2).Before(next) {
 			continue
 		}
-		next = time.Now().Add(every)
+		next = now.Add(every)
 		metrics.Read(s)
 		free, live := s[0].Value.Uint64(), s[1].Value.Uint64()
 		fell := peak-conns >= memReturnConns && conns < peak/2
@@ -92,6 +96,7 @@ func (e *Engine) returnMemory(every time.Duration) {
 		} else if followUps > 0 {
 			followUps--
 		}
+		e.memChecks.Add(1)
 	}
 }
 

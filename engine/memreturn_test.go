@@ -14,6 +14,20 @@ import (
 
 var memHold, memGarbage [][]byte
 
+// waitChecks waits until the engine has made n more memory checks than
+// it had made when called, and fails the test if it does not within 10 s.
+func waitChecks(t *testing.T, e *Engine, n uint64) {
+	t.Helper()
+	want := e.memChecks.Load() + n
+	deadline := time.Now().Add(10 * time.Second)
+	for e.memChecks.Load() < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d memory checks in 10 s, want %d", e.memChecks.Load(), want)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
 func heapFree() uint64 {
 	s := []metrics.Sample{{Name: "/memory/classes/heap/free:bytes"}}
 	metrics.Read(s)
@@ -90,12 +104,12 @@ func TestEngineGivesBackAfterConnectionsWent(t *testing.T) {
 	if n := e.MemoryReturns(); n == 0 {
 		t.Fatal("not given back after the connections fell to 2000 of 5000")
 	}
-	// The follow-up checks (memReturnFollowUps, of 20 ms) may give back
-	// what the race detector's own garbage left; past them, a peak still
-	// at 5000 would make every check a fall and a return.
-	time.Sleep(time.Duration(memReturnFollowUps+3) * 20 * time.Millisecond)
+	// The follow-up checks (memReturnFollowUps) may give back what the
+	// race detector's own garbage left; past them, a peak still at 5000
+	// would make every check a fall and a return.
+	waitChecks(t, e, memReturnFollowUps+1)
 	before := e.MemoryReturns()
-	time.Sleep(100 * time.Millisecond)
+	waitChecks(t, e, 5)
 	if n := e.MemoryReturns(); n != before {
 		t.Fatalf("given back %d times more with the connections steady at 2000: the peak should start again from 2000", n-before)
 	}
@@ -149,12 +163,11 @@ func TestEngineGivesBackWhatGoneConnectionsLeaveLater(t *testing.T) {
 	if n := waitReturns(first+1, 5*time.Second); n <= first {
 		t.Fatalf("the 2 MiB the connections left later were not given back (%d bytes free)", heapFree())
 	}
-	// Past the follow-up checks (memReturnFollowUps of 50 ms) a steady
-	// heap is left alone.
-	time.Sleep(time.Duration(memReturnFollowUps+3) * 50 * time.Millisecond)
+	// Past the follow-up checks a steady heap is left alone.
+	waitChecks(t, e, memReturnFollowUps+1)
 	before := e.MemoryReturns()
 	garbage(16)
-	time.Sleep(300 * time.Millisecond)
+	waitChecks(t, e, 5)
 	if n := e.MemoryReturns(); n != before {
 		t.Fatalf("given back %d times more with no fall of the connections and 16 MiB free of 80", n-before)
 	}
