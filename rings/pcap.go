@@ -2,15 +2,12 @@ package rings
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"io"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
 )
 
 // Pcap capture defaults.
@@ -39,8 +36,8 @@ type PcapConfig struct {
 // counted in Dropped.
 type PcapWriter struct {
 	cfg   PcapConfig
-	w     *pcapgo.Writer
 	bw    *bufio.Writer
+	rec   [16]byte // a record's header, writer goroutine only
 	links []*PcapLink
 	mu    sync.Mutex // links, while the writer runs
 	stop  chan struct{}
@@ -78,11 +75,47 @@ func newPcapWriter(w io.Writer, cfg PcapConfig) (*PcapWriter, error) {
 		cfg.Clock = time.Now
 	}
 	p := &PcapWriter{cfg: cfg, bw: bufio.NewWriterSize(w, 1<<20), stop: make(chan struct{}), done: make(chan struct{})}
-	p.w = pcapgo.NewWriter(p.bw)
-	if err := p.w.WriteFileHeader(uint32(cfg.SnapLen), layers.LinkTypeEthernet); err != nil {
+	if err := p.writeFileHeader(); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// The pcap file format (draft-ietf-opsawg-pcap): a 24-byte file header,
+// then per frame a 16-byte record header and the bytes kept. Fields are in
+// the writer's byte order, little-endian here; readers tell it by the
+// magic number, whose value also says the timestamps' fraction is in
+// microseconds.
+const (
+	pcapMagicMicros = 0xa1b2c3d4
+	pcapLinkEther   = 1 // LINKTYPE_ETHERNET
+)
+
+// writeFileHeader writes the file header: version 2.4, no time zone
+// offset, the snap length and Ethernet link type.
+func (p *PcapWriter) writeFileHeader() error {
+	var h [24]byte
+	binary.LittleEndian.PutUint32(h[0:], pcapMagicMicros)
+	binary.LittleEndian.PutUint16(h[4:], 2)
+	binary.LittleEndian.PutUint16(h[6:], 4)
+	binary.LittleEndian.PutUint32(h[16:], uint32(p.cfg.SnapLen))
+	binary.LittleEndian.PutUint32(h[20:], pcapLinkEther)
+	_, err := p.bw.Write(h[:])
+	return err
+}
+
+// writeRecord writes one frame's record: stamp in Unix nanoseconds, the
+// bytes kept and the frame's length on the wire.
+func (p *PcapWriter) writeRecord(stamp int64, data []byte, wireLen uint32) error {
+	binary.LittleEndian.PutUint32(p.rec[0:], uint32(stamp/1e9))
+	binary.LittleEndian.PutUint32(p.rec[4:], uint32(stamp%1e9/1e3))
+	binary.LittleEndian.PutUint32(p.rec[8:], uint32(len(data)))
+	binary.LittleEndian.PutUint32(p.rec[12:], wireLen)
+	if _, err := p.bw.Write(p.rec[:]); err != nil {
+		return err
+	}
+	_, err := p.bw.Write(data)
+	return err
 }
 
 // Wrap returns l with every frame it receives and transmits captured.
@@ -257,9 +290,8 @@ func (l *PcapLink) drainTo(p *PcapWriter) int {
 	t := l.tail.Load()
 	for i := h; i < t; i++ {
 		s := i & l.mask
-		ci := gopacket.CaptureInfo{Timestamp: time.Unix(0, l.stamps[s]), CaptureLength: int(l.caps[s]), Length: int(l.lens[s])}
 		off := int(s) * l.snap
-		if err := p.w.WritePacket(ci, l.data[off:off+int(l.caps[s])]); err != nil && p.err == nil {
+		if err := p.writeRecord(l.stamps[s], l.data[off:off+int(l.caps[s])], l.lens[s]); err != nil && p.err == nil {
 			p.err = err
 		}
 		p.written.Add(1)

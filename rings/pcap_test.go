@@ -51,8 +51,8 @@ func readPcap(t *testing.T, r io.Reader) []pcapFrame {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pr.LinkType() != layers.LinkTypeEthernet {
-		t.Fatalf("link type %v", pr.LinkType())
+	if pr.LinkType() != layers.LinkTypeEthernet || pr.Snaplen() != 100 && pr.Snaplen() != DefaultPcapSnapLen {
+		t.Fatalf("link type %v, snap length %d", pr.LinkType(), pr.Snaplen())
 	}
 	var out []pcapFrame
 	for {
