@@ -193,6 +193,14 @@ func (l *Loop) run(started chan<- error) {
 	started <- nil
 	ender, _ := l.worker.(TurnEnder)
 	empty := 0
+	// An unpinned loop yields its P once before it sleeps, after a turn
+	// that did work: the goroutines that work woke (handlers whose data
+	// came) run first, and what they hand the loop back finds it awake,
+	// so their kicks cost no eventfd write and the loop no trip through
+	// the poller. The runtime puts a yielding goroutine on its global
+	// queue, which it looks at before the poller once the P's own queue
+	// is empty: every woken goroutine runs before the loop's next turn.
+	yielded := true
 	for !l.stop.Load() {
 		now := Now()
 		n := l.worker.Poll(now)
@@ -203,10 +211,16 @@ func (l *Loop) run(started chan<- error) {
 		}
 		if n > 0 || calls > 0 {
 			empty = 0
+			yielded = false
 			continue
 		}
 		empty++
 		if l.idle.SleepAfter > 0 && empty >= l.idle.SleepAfter {
+			if !l.pin && !yielded {
+				yielded = true
+				runtime.Gosched()
+				continue
+			}
 			// Announce the sleep, then look at the mailbox again: a Post
 			// either lands before this look or sees sleeping and wakes us.
 			l.sleeping.Store(true)

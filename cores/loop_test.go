@@ -2,6 +2,7 @@ package cores
 
 import (
 	"errors"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -260,5 +261,56 @@ func TestMonotonicBaseIsStable(t *testing.T) {
 	b := best()
 	if d := b - a; d < -10*time.Millisecond || d > 10*time.Millisecond {
 		t.Fatalf("MonotonicBase moved by %v between two readings", d)
+	}
+}
+
+// handoffWorker hands each frame of work to a goroutine, as a core hands
+// a request to the handler that waits for it.
+type handoffWorker struct {
+	wakeWorker
+	ready chan struct{}
+}
+
+func (w *handoffWorker) Poll(now mono.Time) int {
+	if w.countingWorker.Poll(now) == 0 {
+		return 0
+	}
+	w.ready <- struct{}{} // the handler waits for it: a hand-off that readies it
+	return 1
+}
+
+// An unpinned loop lets the goroutines its turn woke run before it
+// sleeps, so that what they hand back (a kick) finds it awake and costs
+// no wake-up. With one P the order is the scheduler's, not chance's.
+// (Without the yield the goroutine finds it asleep every time.)
+func TestUnpinnedLoopYieldsBeforeItSleeps(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	w := &handoffWorker{wakeWorker: wakeWorker{wake: make(chan struct{}, 1)}, ready: make(chan struct{}, 1)}
+	l := NewLoop(0, false, w, IdlePolicy{SleepAfter: 1, SleepFor: time.Hour})
+	ran := make(chan bool)
+	go func() {
+		for range w.ready {
+			ran <- l.sleeping.Load()
+		}
+	}()
+	if err := l.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		l.Stop()
+		close(w.ready)
+	}()
+	asleep := 0
+	for range 100 {
+		w.work.Store(1)
+		l.Wake()
+		if <-ran {
+			asleep++
+		}
+	}
+	// One schedule in 61 the runtime takes its global queue first (for
+	// fairness), and the loop runs before the goroutine it woke.
+	if asleep > 10 {
+		t.Fatalf("the woken goroutine found the loop asleep %d times of 100", asleep)
 	}
 }
