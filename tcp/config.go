@@ -200,6 +200,12 @@ type Config struct {
 	// RackTLPMinTO is rack.tlp.tlpminto (the tunable takes µs): the
 	// least probe timeout.
 	RackTLPMinTO time.Duration
+	// RackTLPInRecovery is rack.tlp.tlpinrecovery (the freebsd rack
+	// stack's, on there by default too): the probe timeout also runs in
+	// fast recovery, so that a retransmission lost with nothing sent
+	// after it, or the one ACK a receiver that compresses its SACKs sends
+	// for it, costs a probe timeout instead of the RTO.
+	RackTLPInRecovery bool
 	// DSACK is sack.dsack: duplicate segments are reported in D-SACK
 	// blocks (RFC 2883).
 	DSACK bool
@@ -230,7 +236,7 @@ func DefaultConfig() Config {
 		ReassMaxQueueLen: DefaultReassMaxQueueLen, MTU: 1500, TSOffsetPerConn: true,
 		BufferMemory:     DefaultBufferMemory,
 		FunctionsDefault: StackRACK, RFC6675Pipe: true, DoPRR: true, RackReorderThresh: 2,
-		RackTLPMinTO: 10 * time.Millisecond, DSACK: true, FRTO: true,
+		RackTLPMinTO: 10 * time.Millisecond, RackTLPInRecovery: true, DSACK: true, FRTO: true,
 		PathMTUDiscovery: true, HostCacheExpire: DefaultHostCacheExpire, PMTUDBlackholeDetect: 1,
 		PMTUDBlackholeMSS: DefaultPMTUDBlackholeMSS, V6PMTUDBlackholeMSS: DefaultV6PMTUDBlackholeMSS,
 		ECN: ECNAccept, ECNMaxRetries: 1, DCTCPAlpha: DCTCPMaxAlpha, DCTCPShiftG: 4,

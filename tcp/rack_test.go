@@ -705,3 +705,71 @@ func TestRACKTransmitMapUnderLossReorderAndDuplication(t *testing.T) {
 			seed, n.now.Sub(1e9), st[StatSndRexmitPack], st[StatRexmtTimeo], st[StatDSACKCount], st[StatSndRexmitBad], st[StatCwndUndo], st[StatRackReorder])
 	}
 }
+
+// The freebsd rack stack's tlpinrecovery: in fast recovery, when the
+// retransmission is lost and nothing sent after it is heard of either (the
+// receiver's one compressed SACK for them lost), the probe timeout still
+// runs. Its probe (new data) is SACKed, RACK sees what was sent before it
+// as lost, the retransmission among them, and sends it again: no RTO.
+// With the tunable off, the RTO does it.
+func TestRACKProbeInRecoveryFindsALostRetransmission(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		cfg := DefaultConfig()
+		cfg.RackTLPInRecovery = on
+		p, c, size := rackPeer(t, cfg)
+		// One segment SACKed after the hole: the reordering timer finds
+		// the hole lost (RFC 8985 6.3), and recovery starts from it.
+		sent, seg := flight(t, p, c, size, 2)
+		p.advance(rtt)
+		p.sackACK(seg(0), seg(1), seg(2))
+		c.Write(make([]byte, 8*size)) // goes out now, and is lost
+		if n := len(dataSegs(p.take())); n != 8 {
+			t.Fatalf("sent %d new segments, want 8", n)
+		}
+		p.advance(3 * time.Millisecond)
+		out := dataSegs(p.take())
+		if len(out) == 0 || out[0].Seq != seg(0) {
+			t.Fatalf("after the reordering window: %v, want the retransmission first", out)
+		}
+		r1 := out[0]
+		// The retransmission is lost too, and nothing more is heard; new
+		// data waits (PRR lets none out without ACKs).
+		c.Write(make([]byte, 4*size))
+		p.take()
+		end := p.view().SndMax
+		if !on {
+			p.advance(p.view().RTO)
+			r := p.expect("RTO retransmission", func(s sentSeg) bool { return s.Seq == seg(0) })
+			if st := p.s.Stats(); st[StatRexmtTimeo] != 1 || st[StatTLP] != 0 {
+				t.Fatalf("tlpinrecovery off: rexmttimeo %d, tlp %d; want the RTO (%v after the first send)", st[StatRexmtTimeo], st[StatTLP], r.at.Sub(sent[0].at))
+			}
+			continue
+		}
+		p.advance(cfg.RackTLPMinTO - time.Millisecond)
+		p.expectNone("before the probe timeout")
+		p.advance(2 * rtt)
+		probe := p.expect("probe in recovery", func(s sentSeg) bool { return len(s.Payload) > 0 })
+		if probe.Seq != end || len(probe.Payload) != size {
+			t.Fatalf("probe %v, want one segment of new data at %d", probe, end)
+		}
+		p.advance(rtt)
+		p.sackACK(seg(0), seg(1), seg(2), probe.Seq, probe.end())
+		r2 := p.expect("second retransmission", func(s sentSeg) bool { return s.Seq == seg(0) })
+		st := p.s.Stats()
+		if st[StatRexmtTimeo] != 0 || st[StatTLP] != 1 || st[StatSACKLostRexmt] != 1 {
+			t.Fatalf("rexmttimeo %d, tlp %d, sack_lostrexmt %d: want 0, 1, 1", st[StatRexmtTimeo], st[StatTLP], st[StatSACKLostRexmt])
+		}
+		if d := r2.at.Sub(r1.at); d >= p.view().RTO/4 {
+			t.Fatalf("sent again %v after the first retransmission: not well before the RTO", d)
+		}
+		// Everything is acknowledged in the end: recovery leaves nothing.
+		for i := 0; i < 8 && p.view().SndUna != p.view().SndMax; i++ {
+			p.take()
+			p.advance(rtt)
+			p.ack()
+		}
+		if v := p.view(); v.SndUna != v.SndMax || p.s.Stats()[StatRexmtTimeo] != 0 {
+			t.Fatalf("snd_una %d, snd_max %d, rexmttimeo %d after the ACKs", v.SndUna, v.SndMax, p.s.Stats()[StatRexmtTimeo])
+		}
+	}
+}

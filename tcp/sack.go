@@ -254,16 +254,19 @@ const (
 
 // armRexmt arms the retransmission timer for outstanding data: at the RTO,
 // or earlier at the probe timeout of a tail loss probe (RFC 8985 7) when one
-// may be sent — after SACK was agreed, outside recovery, and with RACK while
+// may be sent — after SACK was agreed, outside recovery (with RACK, in
+// recovery too unless rack.tlp.tlpinrecovery is off), and with RACK while
 // no probe is out (the freebsd stack: once per flight).
 func (c *Conn) armRexmt() {
 	now := c.shard.now
 	c.rexmtMode = rexmtRTO
 	probe := !c.tlpDone
+	recoveryOK := !c.inRecovery
 	if c.rackOK {
 		probe = !c.tlpOut()
+		recoveryOK = recoveryOK || c.shard.cfg.RackTLPInRecovery
 	}
-	if c.sackOK && c.srtt > 0 && !c.inRecovery && c.rexmits == 0 && probe && c.state.synchronized() {
+	if c.sackOK && c.srtt > 0 && recoveryOK && c.rexmits == 0 && probe && c.state.synchronized() {
 		if pto := c.ptoFor(); pto < c.rto || c.rackOK {
 			// With RACK a probe later than the RTO goes at the RTO
 			// instead of it (RFC 8985 7.2: PTO = min(PTO, RTO)).
