@@ -206,6 +206,13 @@ type Config struct {
 	// after it, or the one ACK a receiver that compresses its SACKs sends
 	// for it, costs a probe timeout instead of the RTO.
 	RackTLPInRecovery bool
+	// RackTLPProbeRexmit is rack.tlp.probe_rexmit (pollstack's own): the
+	// probe sends the last segment again even when new data could go. A
+	// receiver answers a duplicate at once, where it may hold its ACK of
+	// one new in-order segment for its delayed-ACK time (Linux's about 40
+	// ms), which then stalls the sender after every probe. RFC 8985 7.3
+	// prefers new data; off by default.
+	RackTLPProbeRexmit bool
 	// DSACK is sack.dsack: duplicate segments are reported in D-SACK
 	// blocks (RFC 2883).
 	DSACK bool

@@ -688,14 +688,14 @@ func (c *Conn) rackTimeout() {
 }
 
 // rackProbe is the probe timeout's expiry with RACK (RFC 8985 7.3): one
-// segment of new data if the windows allow it, else the last segment sent
-// again; then the RTO.
+// segment of new data if the windows allow it (and rack.tlp.probe_rexmit
+// is off), else the last segment sent again; then the RTO.
 func (c *Conn) rackProbe() {
 	s := c.shard
 	seg := c.segSize()
 	off := int(c.sndMax.Sub(c.sndUna))
 	sent, retrans := false, false
-	if avail := c.snd.n - off; avail > 0 && c.sndNxt == c.sndMax && c.sndWnd > c.inFlight() {
+	if avail := c.snd.n - off; avail > 0 && c.sndNxt == c.sndMax && c.sndWnd > c.inFlight() && !(s.cfg.RackTLPProbeRexmit && c.rk != nil && c.rk.txm.n > 0) {
 		n := min(avail, seg, int(c.sndWnd-c.inFlight()))
 		flags := FlagACK
 		if n == avail {

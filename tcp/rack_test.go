@@ -773,3 +773,38 @@ func TestRACKProbeInRecoveryFindsALostRetransmission(t *testing.T) {
 		}
 	}
 }
+
+// rack.tlp.probe_rexmit: the probe sends the last segment again though new
+// data waits, so that the receiver answers at once (a duplicate) instead
+// of perhaps after its delayed-ACK time (one new in-order segment); its
+// D-SACK then shows the flight arrived, and no RTO follows.
+func TestRACKProbeRexmitSendsTheLastSegmentAgain(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.RackTLPProbeRexmit = true
+	p, c, size := rackPeer(t, cfg)
+	c.Write(make([]byte, 12*size)) // the initial window takes ten
+	sent := dataSegs(p.take())
+	if len(sent) != cfg.InitCwndSegments {
+		t.Fatalf("sent %d segments", len(sent))
+	}
+	last := sent[len(sent)-1]
+	p.advance(2 * rtt)
+	probe := p.expect("probe", func(s sentSeg) bool { return len(s.Payload) > 0 })
+	if probe.Seq != last.Seq || len(probe.Payload) != size {
+		t.Fatalf("probe %v, want the last segment %v again", probe, last)
+	}
+	st := p.s.Stats()
+	if st[StatTLP] != 1 || st[StatSndRexmitPack] != 1 {
+		t.Fatalf("tlp %d, sndrexmitpack %d: want 1, 1", st[StatTLP], st[StatSndRexmitPack])
+	}
+	// The receiver had it all: its ACK covers the flight and reports the
+	// probe's copy as a duplicate. The two segments that waited go next.
+	p.advance(rtt)
+	p.sackACK(last.end(), last.Seq, last.end())
+	if st := p.s.Stats(); st[StatTLPRecovered] != 0 || st[StatRexmtTimeo] != 0 {
+		t.Fatalf("tlp_recovered %d, rexmttimeo %d: want 0, 0", st[StatTLPRecovered], st[StatRexmtTimeo])
+	}
+	if n := len(dataSegs(p.take())); n != 2 {
+		t.Fatalf("%d segments after the ACK, want the 2 that waited", n)
+	}
+}

@@ -16,7 +16,7 @@ func TestSysctlNames(t *testing.T) {
 		"keepcnt", "always_keepalive", "rexmit_initial", "rexmit_min", "rexmit_slop", "initcwnd_segments",
 		"syncookies", "blackhole", "insecure_rst", "insecure_syn", "drop_synfin", "icmp_may_rst", "reass.maxqueuelen", "tw_reuse",
 		"tcbhashsize", "pcbcount", "sack.dsack", "functions_default", "rfc6675_pipe", "do_prr", "do_prr_conservative",
-		"rack.tlp.reorder_thresh", "rack.tlp.tlpminto", "rack.tlp.tlpinrecovery", "frto", "path_mtu_discovery", "hostcache.expire",
+		"rack.tlp.reorder_thresh", "rack.tlp.tlpminto", "rack.tlp.tlpinrecovery", "rack.tlp.probe_rexmit", "frto", "path_mtu_discovery", "hostcache.expire",
 		"pmtud_blackhole_detection", "pmtud_blackhole_mss", "v6pmtud_blackhole_mss", "ecn.maxretries", "cc.dctcp.alpha", "cc.dctcp.shift_g",
 		"cc.dctcp.slowstart", "cc.hystartplusplus.enable", "cc.hystartplusplus.minrtt_thresh", "cc.hystartplusplus.maxrtt_thresh",
 		"cc.hystartplusplus.minrtt_divisor", "cc.hystartplusplus.n_rttsamples", "cc.hystartplusplus.css_growth_div",
