@@ -206,12 +206,12 @@ type Config struct {
 	// after it, or the one ACK a receiver that compresses its SACKs sends
 	// for it, costs a probe timeout instead of the RTO.
 	RackTLPInRecovery bool
-	// RackTLPProbeRexmit is rack.tlp.probe_rexmit (pollstack's own): the
-	// probe sends the last segment again even when new data could go. A
-	// receiver answers a duplicate at once, where it may hold its ACK of
-	// one new in-order segment for its delayed-ACK time (Linux's about 40
-	// ms), which then stalls the sender after every probe. RFC 8985 7.3
-	// prefers new data; off by default.
+	// RackTLPProbeRexmit is rack.tlp.probe_rexmit (pollstack's own, on by
+	// default): the probe sends the last segment again even when new data
+	// could go. A receiver answers a duplicate at once,
+	// where it may hold its ACK of one new in-order segment for its
+	// delayed-ACK time (Linux's about 40 ms), which then stalls the sender
+	// after every probe. RFC 8985 7.3 prefers new data (0).
 	RackTLPProbeRexmit bool
 	// DSACK is sack.dsack: duplicate segments are reported in D-SACK
 	// blocks (RFC 2883).
@@ -243,7 +243,7 @@ func DefaultConfig() Config {
 		ReassMaxQueueLen: DefaultReassMaxQueueLen, MTU: 1500, TSOffsetPerConn: true,
 		BufferMemory:     DefaultBufferMemory,
 		FunctionsDefault: StackRACK, RFC6675Pipe: true, DoPRR: true, RackReorderThresh: 2,
-		RackTLPMinTO: 10 * time.Millisecond, RackTLPInRecovery: true, DSACK: true, FRTO: true,
+		RackTLPMinTO: 10 * time.Millisecond, RackTLPInRecovery: true, RackTLPProbeRexmit: true, DSACK: true, FRTO: true,
 		PathMTUDiscovery: true, HostCacheExpire: DefaultHostCacheExpire, PMTUDBlackholeDetect: 1,
 		PMTUDBlackholeMSS: DefaultPMTUDBlackholeMSS, V6PMTUDBlackholeMSS: DefaultV6PMTUDBlackholeMSS,
 		ECN: ECNAccept, ECNMaxRetries: 1, DCTCPAlpha: DCTCPMaxAlpha, DCTCPShiftG: 4,

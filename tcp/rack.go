@@ -687,15 +687,26 @@ func (c *Conn) rackTimeout() {
 	}
 }
 
+// probeRexmit reports whether a probe sends the last segment again though
+// new data could go (rack.tlp.probe_rexmit): a receiver answers a
+// duplicate at once, where it may hold its ACK of one new in-order
+// segment for its delayed-ACK time. (Keeping new data for probes in
+// recovery, whose SACK would show a lost retransmission, measured slower:
+// docs/benchmarks.md.)
+func (c *Conn) probeRexmit() bool {
+	return c.shard.cfg.RackTLPProbeRexmit && c.rk != nil && c.rk.txm.n > 0
+}
+
 // rackProbe is the probe timeout's expiry with RACK (RFC 8985 7.3): one
-// segment of new data if the windows allow it (and rack.tlp.probe_rexmit
-// is off), else the last segment sent again; then the RTO.
+// segment of new data if the windows allow it (only with
+// rack.tlp.probe_rexmit off), else the last segment sent again; then the
+// RTO.
 func (c *Conn) rackProbe() {
 	s := c.shard
 	seg := c.segSize()
 	off := int(c.sndMax.Sub(c.sndUna))
 	sent, retrans := false, false
-	if avail := c.snd.n - off; avail > 0 && c.sndNxt == c.sndMax && c.sndWnd > c.inFlight() && !(s.cfg.RackTLPProbeRexmit && c.rk != nil && c.rk.txm.n > 0) {
+	if avail := c.snd.n - off; avail > 0 && c.sndNxt == c.sndMax && c.sndWnd > c.inFlight() && !c.probeRexmit() {
 		n := min(avail, seg, int(c.sndWnd-c.inFlight()))
 		flags := FlagACK
 		if n == avail {

@@ -190,6 +190,7 @@ func TestRFC6675_LostRetransmissionWaitsForRTO(t *testing.T) {
 // windows allow it, and only one per episode; the RTO follows it.
 func TestRFC8985_TLPSendsNewData(t *testing.T) {
 	cfg := DefaultConfig()
+	cfg.RackTLPProbeRexmit = false // RFC 8985 7.3's choice
 	p, c, size := rackPeer(t, cfg)
 	c.Write(make([]byte, 12*size)) // the initial window takes ten
 	sent := dataSegs(p.take())
@@ -462,6 +463,14 @@ func TestRACKStateFollowsData(t *testing.T) {
 	}
 }
 
+// newDataProbeConfig is the default with RFC 8985 7.3's probe: new data
+// when it can go (rack.tlp.probe_rexmit off).
+func newDataProbeConfig() Config {
+	cfg := DefaultConfig()
+	cfg.RackTLPProbeRexmit = false
+	return cfg
+}
+
 // rtoAfterProbe writes n segments (the first ten go), lets the probe and
 // then the RTO go unanswered, and returns the sequence number of segment
 // i, the cwnd before the timeout and snd_max at it.
@@ -487,7 +496,7 @@ func rtoAfterProbe(t *testing.T, p *peer, c *Conn, size, n int) (func(int) flow.
 // acknowledges segments that were never sent again, the timeout was
 // spurious (the ACKs were only late) and its reduction is taken back.
 func TestRFC5682_FRTOSpuriousTimeoutUndo(t *testing.T) {
-	p, c, size := rackPeer(t, DefaultConfig())
+	p, c, size := rackPeer(t, newDataProbeConfig())
 	seg, cwnd, max := rtoAfterProbe(t, p, c, size, 16)
 	// The late ACKs of the first flight arrive.
 	s := p.mk(FlagACK, p.nxt, seg(2), nil)
@@ -512,7 +521,7 @@ func TestRFC5682_FRTOSpuriousTimeoutUndo(t *testing.T) {
 // F-RTO after a timeout with only one segment of new data left to send:
 // that one goes, nothing beyond the send buffer's end.
 func TestRFC5682_FRTOWithOneNewSegment(t *testing.T) {
-	p, c, size := rackPeer(t, DefaultConfig())
+	p, c, size := rackPeer(t, newDataProbeConfig())
 	seg, _, max := rtoAfterProbe(t, p, c, size, 12)
 	s := p.mk(FlagACK, p.nxt, seg(2), nil)
 	p.inject(&s)
@@ -526,7 +535,7 @@ func TestRFC5682_FRTOWithOneNewSegment(t *testing.T) {
 // segments, the timeout was real: what is missing is sent again, once
 // (here RACK, told by the SACK, finds it lost), and the reduction stays.
 func TestRFC5682_FRTOGenuineTimeout(t *testing.T) {
-	p, c, size := rackPeer(t, DefaultConfig())
+	p, c, size := rackPeer(t, newDataProbeConfig())
 	seg, cwnd, max := rtoAfterProbe(t, p, c, size, 16)
 	// Only the retransmission arrived: the ACK moves to segment 1.
 	s := p.mk(FlagACK, p.nxt, seg(1), nil)
@@ -714,7 +723,7 @@ func TestRACKTransmitMapUnderLossReorderAndDuplication(t *testing.T) {
 // With the tunable off, the RTO does it.
 func TestRACKProbeInRecoveryFindsALostRetransmission(t *testing.T) {
 	for _, on := range []bool{true, false} {
-		cfg := DefaultConfig()
+		cfg := newDataProbeConfig() // the probe whose SACK shows the loss
 		cfg.RackTLPInRecovery = on
 		p, c, size := rackPeer(t, cfg)
 		// One segment SACKed after the hole: the reordering timer finds
@@ -774,13 +783,12 @@ func TestRACKProbeInRecoveryFindsALostRetransmission(t *testing.T) {
 	}
 }
 
-// rack.tlp.probe_rexmit: the probe sends the last segment again though new
-// data waits, so that the receiver answers at once (a duplicate) instead
+// rack.tlp.probe_rexmit (on by default): the probe sends the last segment
+// again though new data waits, so that the receiver answers at once (a duplicate) instead
 // of perhaps after its delayed-ACK time (one new in-order segment); its
 // D-SACK then shows the flight arrived, and no RTO follows.
 func TestRACKProbeRexmitSendsTheLastSegmentAgain(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.RackTLPProbeRexmit = true
 	p, c, size := rackPeer(t, cfg)
 	c.Write(make([]byte, 12*size)) // the initial window takes ten
 	sent := dataSegs(p.take())

@@ -129,7 +129,7 @@ func init() {
 		get:         func(c *Config) string { return strconv.FormatInt(c.RackTLPMinTO.Microseconds(), 10) },
 		set:         func(c *Config, v int64) { c.RackTLPMinTO = time.Duration(v) * time.Microsecond }})
 	flag("rack.tlp.tlpinrecovery", "with RACK, a tail loss probe may also go in fast recovery (a lost retransmission with nothing sent after it costs a probe timeout, not the RTO)", func(c *Config) *bool { return &c.RackTLPInRecovery })
-	flag("rack.tlp.probe_rexmit", "with RACK, a tail loss probe sends the last segment again even when new data could go (a receiver acknowledges a duplicate at once, one new segment perhaps after its delayed-ACK time)", func(c *Config) *bool { return &c.RackTLPProbeRexmit })
+	flag("rack.tlp.probe_rexmit", "with RACK, a tail loss probe sends the last segment again even when new data could go (a receiver acknowledges a duplicate at once, one new in-order segment perhaps after its delayed-ACK time)", func(c *Config) *bool { return &c.RackTLPProbeRexmit })
 	num("ecn.enable", "mode", "explicit congestion notification (RFC 3168): 0 off, 1 ask and accept, 2 accept only", 0, 2, func(c *Config) *int { return &c.ECN })
 	num("ecn.maxretries", "segments", "SYNs and SYN-ACKs sent again with their ECN bits before they go without", 0, MaxSynRexmits, func(c *Config) *int { return &c.ECNMaxRetries })
 	num("cc.dctcp.alpha", "mode", "DCTCP's first estimate of the fraction of bytes marked CE, of 1024", 0, DCTCPMaxAlpha, func(c *Config) *int { return &c.DCTCPAlpha })
