@@ -45,13 +45,13 @@ type pcapFrame struct {
 	ts     time.Time
 }
 
-func readPcap(t *testing.T, r io.Reader) []pcapFrame {
+func readPcap(t *testing.T, r io.Reader, snapLen int) []pcapFrame {
 	t.Helper()
 	pr, err := pcapgo.NewReader(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pr.LinkType() != layers.LinkTypeEthernet || pr.Snaplen() != 100 && pr.Snaplen() != DefaultPcapSnapLen {
+	if pr.LinkType() != layers.LinkTypeEthernet || pr.Snaplen() != uint32(snapLen) {
 		t.Fatalf("link type %v, snap length %d", pr.LinkType(), pr.Snaplen())
 	}
 	var out []pcapFrame
@@ -109,7 +109,7 @@ func TestPcapCapturesBothDirections(t *testing.T) {
 	if err := pw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	got := readPcap(t, &buf.b)
+	got := readPcap(t, &buf.b, 100)
 	if len(got) != len(want)+1 {
 		t.Fatalf("%d frames in the capture, want %d", len(got), len(want)+1)
 	}
@@ -153,7 +153,7 @@ func TestPcapDropsWhenFull(t *testing.T) {
 	if err := pw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	got := readPcap(t, &buf)
+	got := readPcap(t, &buf, DefaultPcapSnapLen)
 	var names []string
 	for _, f := range got {
 		names = append(names, f.data[:2])

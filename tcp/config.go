@@ -208,10 +208,10 @@ type Config struct {
 	RackTLPInRecovery bool
 	// RackTLPProbeRexmit is rack.tlp.probe_rexmit (pollstack's own, on by
 	// default): the probe sends the last segment again even when new data
-	// could go. A receiver answers a duplicate at once,
-	// where it may hold its ACK of one new in-order segment for its
-	// delayed-ACK time (Linux's about 40 ms), which then stalls the sender
-	// after every probe. RFC 8985 7.3 prefers new data (0).
+	// could go. A receiver answers a duplicate at once, where it may hold
+	// its ACK of one new in-order segment for its delayed-ACK time
+	// (Linux's about 40 ms), which then stalls the sender after every
+	// probe. RFC 8985 7.3 prefers new data (0).
 	RackTLPProbeRexmit bool
 	// DSACK is sack.dsack: duplicate segments are reported in D-SACK
 	// blocks (RFC 2883).

@@ -189,8 +189,7 @@ func TestRFC6675_LostRetransmissionWaitsForRTO(t *testing.T) {
 // heard, a probe goes at PTO = 2 SRTT: one segment of new data when the
 // windows allow it, and only one per episode; the RTO follows it.
 func TestRFC8985_TLPSendsNewData(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.RackTLPProbeRexmit = false // RFC 8985 7.3's choice
+	cfg := newDataProbeConfig() // RFC 8985 7.3's choice
 	p, c, size := rackPeer(t, cfg)
 	c.Write(make([]byte, 12*size)) // the initial window takes ten
 	sent := dataSegs(p.take())
@@ -784,9 +783,10 @@ func TestRACKProbeInRecoveryFindsALostRetransmission(t *testing.T) {
 }
 
 // rack.tlp.probe_rexmit (on by default): the probe sends the last segment
-// again though new data waits, so that the receiver answers at once (a duplicate) instead
-// of perhaps after its delayed-ACK time (one new in-order segment); its
-// D-SACK then shows the flight arrived, and no RTO follows.
+// again though new data waits, so that the receiver answers at once (a
+// duplicate) instead of perhaps after its delayed-ACK time (one new
+// in-order segment); its D-SACK then shows the flight arrived, and no RTO
+// follows.
 func TestRACKProbeRexmitSendsTheLastSegmentAgain(t *testing.T) {
 	cfg := DefaultConfig()
 	p, c, size := rackPeer(t, cfg)
