@@ -139,6 +139,7 @@ func (c *Conn) fire(k timerKind, now mono.Time) {
 		c.rexmits++
 		if c.state == SynSent || c.state == SynReceived {
 			if c.rexmits > MaxSynRexmits {
+				s.stats[StatTimeoutDrop]++
 				c.drop(c.timeoutErr())
 				return
 			}
@@ -161,6 +162,7 @@ func (c *Conn) fire(k timerKind, now mono.Time) {
 			return
 		}
 		if c.rexmits > MaxRexmits {
+			s.stats[StatTimeoutDrop]++
 			c.drop(c.timeoutErr())
 			return
 		}

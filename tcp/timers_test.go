@@ -72,6 +72,7 @@ func TestRFC6298_5_5_RTOBackoff(t *testing.T) {
 				StatRexmtTimeo: MaxRexmits + 1, StatSndRexmitPack: MaxRexmits + uint64(tlp),
 				StatSndRexmitByte: (MaxRexmits + uint64(tlp)) * uint64(len(payload)),
 				StatSndPack:       1, StatDrops: 1, StatClosed: 1, StatConnDrops: 0, StatTLP: uint64(tlp),
+				StatTimeoutDrop: 1,
 			})
 		})
 	}
@@ -93,7 +94,7 @@ func TestRFC6298_5_7_SYNRetransmission(t *testing.T) {
 	}
 	statsDelta(t, p.s, before, map[Stat]uint64{
 		StatConnAttempt: 1, StatRexmtTimeo: MaxSynRexmits + 1, StatSndCtrl: MaxSynRexmits + 1,
-		StatConnDrops: 1, StatClosed: 1, StatDrops: 0, StatKeepDrops: 0,
+		StatConnDrops: 1, StatClosed: 1, StatDrops: 0, StatKeepDrops: 0, StatTimeoutDrop: 1,
 	})
 }
 
@@ -113,7 +114,7 @@ func TestRFC6298_5_7_SYNACKRetransmission(t *testing.T) {
 	}
 	statsDelta(t, p.s, before, map[Stat]uint64{
 		StatRexmtTimeo: MaxSynRexmits + 1, StatSndCtrl: MaxSynRexmits + 1,
-		StatConnDrops: 1, StatClosed: 1, StatDrops: 0, StatAccepts: 0,
+		StatConnDrops: 1, StatClosed: 1, StatDrops: 0, StatAccepts: 0, StatTimeoutDrop: 1,
 	})
 }
 
