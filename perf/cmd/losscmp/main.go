@@ -240,11 +240,15 @@ func measure(ctx context.Context, o options) (rep *report, err error) {
 		builds = []build{{"pollstack", bin}}
 	}
 	// The host lets the namespaces choose o.KernelCC for the whole run.
-	restore, err := kernelCC(ctx, o.KernelCC)
+	restore, err := nsproc.KernelCC(ctx, o.KernelCC)
 	if err != nil {
 		return nil, err
 	}
-	defer restore()
+	defer func() {
+		if err := restore(); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", tool, err)
+		}
+	}()
 	stacks := []string{}
 	for _, bl := range builds {
 		stacks = append(stacks, bl.Name)
@@ -281,7 +285,7 @@ func measureDelay(ctx context.Context, o options, rep *report, builds []build, s
 	// Per-frame loss: the kernel must hand the veth whole frames, not
 	// 64 KiB GSO batches that the loss program would drop as one. (The
 	// relay in NAME-d has no TCP: its congestion control is not set.)
-	if _, err := kernelCC(ctx, o.KernelCC, bed.NsA, bed.NsB); err != nil {
+	if _, err := nsproc.KernelCC(ctx, o.KernelCC, bed.NsA, bed.NsB); err != nil {
 		return err
 	}
 	for _, c := range [][]string{
@@ -335,42 +339,6 @@ func measureDelay(ctx context.Context, o options, rep *report, builds []build, s
 		}
 	}
 	return nil
-}
-
-// allowedCC is the host's list of congestion controls a namespace other
-// than the first may choose.
-const allowedCC = "/proc/sys/net/ipv4/tcp_allowed_congestion_control"
-
-// kernelCC makes cc the kernel's congestion control in the namespaces.
-// Outside the host's own namespace the kernel lets only the algorithms in
-// tcp_allowed_congestion_control be chosen (and a namespace inherits the
-// host's default, which may be bbr: a comparison under loss against bbr
-// measures bbr's disregard of loss, not recovery); cc is added to that
-// list for the run, and restore puts the list back.
-func kernelCC(ctx context.Context, cc string, nss ...string) (restore func(), err error) {
-	restore = func() {}
-	old, err := os.ReadFile(allowedCC)
-	if err != nil {
-		return restore, err
-	}
-	list := strings.Fields(string(old))
-	if !slices.Contains(list, cc) {
-		if err := os.WriteFile(allowedCC, []byte(strings.Join(append(list, cc), " ")), 0); err != nil {
-			return restore, fmt.Errorf("allowing %s in %s: %w (is the module loaded? see tcp_available_congestion_control)", cc, allowedCC, err)
-		}
-		restore = func() {
-			if err := os.WriteFile(allowedCC, old, 0); err != nil {
-				fmt.Fprintf(os.Stderr, "%s: restoring %s: %v\n", tool, allowedCC, err)
-			}
-		}
-	}
-	for _, ns := range nss {
-		if _, err := nsproc.Run(ctx, nsproc.NetnsArgs(ns, "sysctl", "-qw", "net.ipv4.tcp_congestion_control="+cc)...); err != nil {
-			restore()
-			return func() {}, fmt.Errorf("congestion control %s in %s: %w", cc, ns, err)
-		}
-	}
-	return restore, nil
 }
 
 // median takes each figure's median over the rounds.
