@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -250,6 +252,20 @@ func TestProxyByteExactToSocatBackends(t *testing.T) {
 	bedtest.NeedTools(t, "socat", "ss")
 	bed := bedtest.ForTest(t, 1)
 	testbedNs = bed.NsB
+	// POLLSTACK_PROXY_PEER_CC sets the kernel peers' congestion control
+	// (clients and backends; the host's default otherwise, which may be
+	// bbr: docs/proxy.md, "Many bulk streams at once").
+	if cc := os.Getenv("POLLSTACK_PROXY_PEER_CC"); cc != "" {
+		restore, err := nsproc.KernelCC(context.Background(), cc, bed.NsB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := restore(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
 	socatEcho(t, bed, 9000)
 	socatEcho(t, bed, 9001)
 	streams, maxBytes, limit := proxyScale(t)
@@ -322,10 +338,14 @@ func TestProxyByteExactToSocatBackends(t *testing.T) {
 			for _, name := range []string{"kernel_rx_dropped_total", "tcp_drops_total", "tcp_rexmttimeo_total",
 				"tcp_persisttimeo_total", "tcp_pmtud_blackhole_activated_total", "proxy_listener_idle_timeouts_total",
 				"proxy_listener_idle_timeouts_peer_window_closed_total", "proxy_listener_idle_timeouts_own_window_closed_total",
-				"tcp_rxdrop_window_total", "proxy_server_connect_timeout_total", "proxy_server_retries_total", "proxy_listener_accepted_total"} {
+				"tcp_rxdrop_window_total", "tcp_winup_resent_total", "tcp_timeoutdrop_total",
+				"proxy_server_connect_timeout_total", "proxy_server_retries_total", "proxy_listener_accepted_total"} {
 				counts = append(counts, fmt.Sprintf("%s %.0f", name, metricSum(m, "pollstack_"+name)))
 			}
 			t.Logf("after %v: %s", time.Since(start).Round(time.Second), strings.Join(counts, ", "))
+			if bad > 0 {
+				t.Logf("every TCP and proxy counter that is not 0: %s", nonZeroCounters(m, "pollstack_tcp_", "pollstack_proxy_"))
+			}
 			out := p.stop(t)
 			if bad > 0 {
 				t.Fatalf("%d of %d streams wrong; proxy:\n%s", bad, streams, lastLines(out, 10))
@@ -557,6 +577,40 @@ func metricSum(metrics, name string) float64 {
 		return -1
 	}
 	return sum
+}
+
+// nonZeroCounters lists the counters (metrics ending in _total) under the
+// given prefixes whose sum over their labels is not 0, as "name value"
+// without the "pollstack_" prefix and the "_total" suffix, sorted by name.
+func nonZeroCounters(metrics string, prefixes ...string) string {
+	sums := map[string]float64{}
+	for _, line := range strings.Split(metrics, "\n") {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		sp := strings.LastIndexByte(line, ' ')
+		if sp < 0 {
+			continue
+		}
+		name, value := line[:sp], line[sp+1:]
+		if i := strings.IndexByte(name, '{'); i >= 0 {
+			name = name[:i]
+		}
+		if !strings.HasSuffix(name, "_total") || !slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(name, p) }) {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(value, &v); err == nil {
+			sums[name] += v
+		}
+	}
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(sums)) {
+		if sums[name] != 0 {
+			out = append(out, fmt.Sprintf("%s %.0f", strings.TrimSuffix(strings.TrimPrefix(name, "pollstack_"), "_total"), sums[name]))
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // envCount is the count in the environment variable name (a full-size
