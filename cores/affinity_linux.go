@@ -27,6 +27,33 @@ func SetNice(n int) error {
 	return nil
 }
 
+// SetRTPriority puts the calling OS thread in the real-time class
+// SCHED_FIFO at priority prio (1..99; needs CAP_SYS_NICE). Such a thread
+// runs before every thread of the normal class on its CPU for as long as
+// it is runnable, up to the kernel's real-time throttle
+// (kernel.sched_rt_runtime_us of sched_rt_period_us, 95% by default). The
+// caller must hold runtime.LockOSThread.
+func SetRTPriority(prio int) error {
+	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: uint32(prio)}
+	if err := unix.SchedSetAttr(0, &attr, 0); err != nil {
+		return fmt.Errorf("cores: put the loop thread in SCHED_FIFO at priority %d: %w", prio, err)
+	}
+	return nil
+}
+
+// RTPriority returns the calling OS thread's SCHED_FIFO priority, or 0
+// when it is in another scheduling class.
+func RTPriority() (int, error) {
+	attr, err := unix.SchedGetAttr(0, 0)
+	if err != nil {
+		return 0, fmt.Errorf("cores: read the thread's scheduling class: %w", err)
+	}
+	if attr.Policy != unix.SCHED_FIFO {
+		return 0, nil
+	}
+	return int(attr.Priority), nil
+}
+
 // Nice returns the calling OS thread's nice value.
 func Nice() (int, error) {
 	// The raw getpriority syscall returns 20 - nice, never negative.

@@ -10,6 +10,12 @@ func Pin(cpu int) error { return nil }
 // SetNice is a no-op where the OS has no per-thread priority call we use.
 func SetNice(n int) error { return nil }
 
+// SetRTPriority is a no-op where the OS has no real-time class call we use.
+func SetRTPriority(prio int) error { return nil }
+
+// RTPriority returns 0 where SetRTPriority does nothing.
+func RTPriority() (int, error) { return 0, nil }
+
 // Nice returns 0 where SetNice does nothing.
 func Nice() (int, error) { return 0, nil }
 

@@ -58,6 +58,7 @@ type Loop struct {
 	cpu    int
 	pin    bool
 	nice   int // the pinned thread's nice value; 0 leaves it
+	rtprio int // the pinned thread's SCHED_FIFO priority; 0 leaves its class
 	worker Worker
 	idle   IdlePolicy
 	mail   chan func(now mono.Time)
@@ -86,10 +87,20 @@ func NewLoop(cpu int, pin bool, w Worker, idle IdlePolicy) *Loop {
 // CPU with every other thread the kernel puts there: at the same nice
 // value it gets an equal share, so ten busy processes on its CPU leave it
 // a tenth, and while it waits its rx ring fills and the kernel drops what
-// arrives. A lower nice value gives it more of its CPU, nearly all of it
-// at -20, as the kernel's own receive path (softirq, before any process)
-// has (docs/architecture.md).
+// arrives. A lower nice value weighs more: at -20 a thread counts as about
+// 87 threads at 0, which gives it nearly all of its CPU against a few busy
+// processes, but only a twelfth against a thousand (SetRTPriority then).
 func (l *Loop) SetNice(n int) { l.nice = n }
+
+// SetRTPriority puts the loop's thread in the real-time class SCHED_FIFO
+// at priority prio (1..99) once it is pinned; 0, the default, leaves it in
+// the normal class. Call it before Start; an unpinned loop ignores it. The
+// thread then runs before every normal thread on its CPU however many
+// there are, as the kernel's own receive path (softirq) does, and leaves
+// the CPU only when it sleeps (IdlePolicy) or the kernel's real-time
+// throttle stops it. A loop that never sleeps keeps its CPU from every
+// normal thread but for that throttle's share (5% by default).
+func (l *Loop) SetRTPriority(prio int) { l.rtprio = prio }
 
 // Pinned reports whether the loop is pinned to its CPU.
 func (l *Loop) Pinned() bool { return l.pin }
@@ -182,6 +193,9 @@ func (l *Loop) run(started chan<- error) {
 		err := Pin(l.cpu)
 		if err == nil && l.nice != 0 {
 			err = SetNice(l.nice)
+		}
+		if err == nil && l.rtprio != 0 {
+			err = SetRTPriority(l.rtprio)
 		}
 		if err != nil {
 			l.err = err

@@ -1,6 +1,9 @@
 package cores
 
 import (
+	"errors"
+	"os"
+	"syscall"
 	"testing"
 
 	"github.com/pollstack/pollstack/mono"
@@ -36,5 +39,40 @@ func TestPinnedLoopRunsAtItsNiceValue(t *testing.T) {
 	}
 	if now, _ := Nice(); now != before {
 		t.Errorf("the test's thread is at nice %d after the loop started, want %d as before", now, before)
+	}
+}
+
+// A pinned loop's thread runs in SCHED_FIFO at the priority SetRTPriority
+// gave it, and only that thread does. It needs CAP_SYS_NICE: without it the
+// loop does not start and says why.
+func TestPinnedLoopRunsAtItsRTPriority(t *testing.T) {
+	if before, err := RTPriority(); err != nil || before != 0 {
+		t.Fatalf("the test's thread: SCHED_FIFO priority %d, %v; want 0 (normal class)", before, err)
+	}
+	l := NewLoop(0, true, &countingWorker{}, IdlePolicy{})
+	l.SetRTPriority(7)
+	if err := l.Start(); err != nil {
+		if os.Geteuid() != 0 && errors.Is(err, syscall.EPERM) {
+			if os.Getenv("POLLSTACK_REQUIRE_PRIVILEGED") == "1" {
+				t.Fatalf("needs CAP_SYS_NICE: %v", err)
+			}
+			t.Skipf("needs CAP_SYS_NICE: %v", err)
+		}
+		t.Fatal(err)
+	}
+	defer l.Stop()
+	var got int
+	var gotErr error
+	if err := l.Call(func(now mono.Time) { got, gotErr = RTPriority() }); err != nil {
+		t.Fatal(err)
+	}
+	if gotErr != nil {
+		t.Fatal(gotErr)
+	}
+	if got != 7 {
+		t.Errorf("the loop's thread runs at SCHED_FIFO priority %d, want 7", got)
+	}
+	if now, _ := RTPriority(); now != 0 {
+		t.Errorf("the test's thread is at SCHED_FIFO priority %d after the loop started, want the normal class as before", now)
 	}
 }

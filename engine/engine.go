@@ -46,6 +46,9 @@ type Config struct {
 	// LoopNice, when not 0, is the nice value of each pinned loop's
 	// thread (cores.Loop.SetNice; -20..19, lower runs first).
 	LoopNice int
+	// LoopRTPriority, when not 0, puts each pinned loop's thread in
+	// SCHED_FIFO at that priority (cores.Loop.SetRTPriority; 1..99).
+	LoopRTPriority int
 	// Idle is the loops' idle policy.
 	Idle cores.IdlePolicy
 	// Sink makes every core count and drop what it receives (a raw sink).
@@ -206,6 +209,7 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 		e.cores = append(e.cores, c)
 		l := cores.NewLoop(cfg.CPUs[i], cfg.Pin, c, cfg.Idle)
 		l.SetNice(cfg.LoopNice)
+		l.SetRTPriority(cfg.LoopRTPriority)
 		e.loops = append(e.loops, l)
 	}
 	for _, c := range e.cores {

@@ -38,6 +38,7 @@ type engineFlags struct {
 	pin                  bool
 	fs                   *flag.FlagSet // the command's, for flagGiven
 	loopNice             int
+	loopRTPrio           int
 	frames               int
 	statsEvery           time.Duration
 	faults               rings.Faults
@@ -80,6 +81,7 @@ func (f *engineFlags) register(fs *flag.FlagSet, cmd string) {
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on HOST:PORT at /metrics, and the Go profiler at /debug/pprof/ (default off)")
 	fs.IntVar(&f.sleepAfter, "idle-sleep-after", 0, "sleep in poll(2) after this many empty polls (0: busy-poll; with --pin=false the default is 1)")
 	fs.BoolVar(&f.pin, "pin", true, "run each core's loop on a thread of its own pinned to its CPU; --pin=false runs each loop as an ordinary goroutine that waits for frames in Go's netpoller, so that goroutines sharing its CPU (a Go server's) run in its place with no thread switch; serve --app gohttp runs unpinned unless --pin is given (docs/sockets.md)")
+	fs.IntVar(&f.loopRTPrio, "loop-rtprio", 0, "run each core's loop thread in the real-time class SCHED_FIFO at this priority, 1..99 (0: the normal class): it then runs before every normal process on its CPU however many there are, as the kernel's own receive path does, and leaves the CPU only when it sleeps (--idle-sleep-after) or the kernel's real-time throttle (95% of each second by default) stops it; with --idle-sleep-after 0 it keeps its CPU from all others but that throttle's share. For a CPU shared with many busy processes, where --loop-nice -20 is not enough")
 	fs.IntVar(&f.loopNice, "loop-nice", 0, "nice value of each core's loop thread, -20..19 (lower runs first; 0: left as it is): below the other processes on its CPU, the loop gets its CPU before them instead of an equal share, so they do not leave its rx ring to overflow")
 	fs.IntVar(&f.ringSize, "ring-size", rings.DefaultXDPRingSize, "descriptors in each AF_XDP ring (power of two)")
 	fs.IntVar(&f.frames, "frames", 0, "UMEM frames per core (0: from --ring-size, docs/tunables.md)")
@@ -145,6 +147,15 @@ func (f *engineFlags) check() error {
 	}
 	if !f.pin && f.loopNice != 0 {
 		return usagef("%s: --loop-nice needs loops on threads of their own: it does not go with --pin=false", f.cmd)
+	}
+	if f.loopRTPrio < 0 || f.loopRTPrio > 99 {
+		return usagef("%s: --loop-rtprio %d: want 1..99, or 0 for the normal class", f.cmd, f.loopRTPrio)
+	}
+	if !f.pin && f.loopRTPrio != 0 {
+		return usagef("%s: --loop-rtprio needs loops on threads of their own: it does not go with --pin=false", f.cmd)
+	}
+	if f.loopRTPrio != 0 && f.loopNice != 0 {
+		return usagef("%s: --loop-rtprio and --loop-nice: a real-time thread has no nice value, give one of them", f.cmd)
 	}
 	if err := checkDuration(f.cmd, "stats-interval", f.statsEvery, true, 100*time.Millisecond, "0 (never) or at least 100ms"); err != nil {
 		return err
@@ -255,7 +266,7 @@ func (f *engineFlags) open(cfg engine.Config) (*engine.Engine, error) {
 		links = append(links, l)
 	}
 	cfg.MAC, cfg.Addrs, cfg.Routes, cfg.AcceptRA, cfg.CPUs, cfg.Pin = f.mac, f.addrList, f.routeList, f.acceptRA, f.cpus, f.pin
-	cfg.LoopNice = f.loopNice
+	cfg.LoopNice, cfg.LoopRTPriority = f.loopNice, f.loopRTPrio
 	cfg.VLAN = uint16(f.vlan)
 	cfg.Idle = cores.IdlePolicy{SleepAfter: f.sleepAfter}
 	e, err := engine.New(cfg, links)
