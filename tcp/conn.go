@@ -182,8 +182,12 @@ type Conn struct {
 	noECT        bool  // the segment being sent is a window probe: not ECT
 	persistShift uint8 // the persist timer's backoff
 	// Buffer autosizing (autosize.go).
-	rcvAuto    bool      // recvbuf_auto applies: SO_RCVBUF was not set
-	sndAuto    bool      // sendbuf_auto applies: SO_SNDBUF was not set
+	rcvAuto bool // recvbuf_auto applies: SO_RCVBUF was not set
+	sndAuto bool // sendbuf_auto applies: SO_SNDBUF was not set
+	// winUpOwed is set when an ACK opened a window the peer could not
+	// send a segment into, and holds 1 + the times it was sent again
+	// since; 0 once the peer is heard from (winup.go).
+	winUpOwed  uint8
 	rfStart    mono.Time // when this measure of the reading rate began; 0: none yet
 	keepProbes int32
 	rexmits    int32         // consecutive retransmissions of the oldest segment

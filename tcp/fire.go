@@ -276,6 +276,10 @@ func (c *Conn) fire(k timerKind, now mono.Time) {
 		c.keepProbes++
 		s.stats[StatKeepProbe]++
 	case timerDelAck:
+		if c.winUpOwed != 0 && !c.ackNow {
+			c.resendWindowUpdate()
+			return
+		}
 		c.ackNow = true
 		c.output()
 		if !c.ackNow {

@@ -172,6 +172,9 @@ func (c *Conn) input(seg *Segment) {
 	}
 	c.keepProbes = 0
 	c.lastRecv = now
+	if c.winUpOwed != 0 {
+		c.windowUpdateHeard()
+	}
 	if c.timers[timerKeep] != 0 && c.state.synchronized() {
 		c.armKeep(now)
 	}

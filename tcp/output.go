@@ -210,7 +210,11 @@ func (c *Conn) emit(seq flow.Seq, n int, flags Flags) bool {
 	if flags&FlagACK != 0 {
 		seg.Ack = c.rcvNxt
 	}
+	shut := c.rcvShut()
 	seg.Window = c.advertise()
+	if shut && !c.rcvShut() && flags&FlagACK != 0 && c.winUpOwed == 0 && !c.finRcvd {
+		c.winUpOwed = 1
+	}
 	if c.tsOK {
 		seg.Opts.HasTS = true
 		seg.Opts.TSVal = c.tsNow()
@@ -258,6 +262,9 @@ func (c *Conn) emit(seq flow.Seq, n int, flags Flags) bool {
 		c.delAcked = 0
 		if c.timers[timerDelAck] != 0 {
 			c.armTimer(timerDelAck, 0)
+		}
+		if c.winUpOwed != 0 {
+			c.armTimer(timerDelAck, s.now.Add(c.winUpWait()))
 		}
 	}
 	return true
