@@ -9,8 +9,8 @@ import "time"
 // two minutes, FreeBSD to a minute). Behind a proxy whose other leg was
 // slow that is a pair silent long enough for the idle timeout to end it.
 // So when an ACK opens a window the peer could not send a segment into,
-// and nothing comes from the peer, the ACK goes again: after the RTO (at
-// most a second), then twice as long each time, winUpTries times, until
+// and nothing comes from the peer, the ACK goes again: after the RTO (200
+// ms to a second), then twice as long each time, winUpTries times, until
 // any segment from the peer arrives. The delayed-ACK timer, idle while no
 // segment comes, times it.
 
@@ -26,10 +26,15 @@ func (c *Conn) rcvShut() bool {
 	return !c.rcvAdv.GT(c.rcvNxt) || c.rcvAdv.Sub(c.rcvNxt) < uint32(c.ourMSS)
 }
 
+// winUpMinWait is the least wait before the first: Linux's least RTO, so
+// that a path whose RTO is shorter (rexmit_min and rexmit_slop set low)
+// does not send updates again faster than a busy peer answers.
+const winUpMinWait = 200 * time.Millisecond
+
 // winUpWait is how long to wait for the peer before the next window
-// update: the RTO (at most a second), doubled for each one sent again.
+// update: the RTO (200 ms to a second), doubled for each one sent again.
 func (c *Conn) winUpWait() time.Duration {
-	return min(min(c.rto, time.Second)<<(c.winUpOwed-1), winUpMaxWait)
+	return min(min(max(c.rto, winUpMinWait), time.Second)<<(c.winUpOwed-1), winUpMaxWait)
 }
 
 // resendWindowUpdate sends the window update again (delayed-ACK timer,
