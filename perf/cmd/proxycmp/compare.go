@@ -397,6 +397,13 @@ func (b *bench) turn(ctx context.Context, round int, px string) (t turn) {
 		if ctx.Err() != nil {
 			return t
 		}
+		if px == pxPollstack && t.CPS != nil {
+			// The counters so far are the cps workload's alone.
+			time.Sleep(120 * time.Millisecond) // the cores publish every 50 ms
+			if m, err := scrape(ctx, p.metrics); err == nil {
+				t.CPS.SegsOut, t.CPS.SegsIn = segmentsPerConn(m)
+			}
+		}
 		b.progress(round, px, "cps", t.CPS, nil, t.CPSError)
 		t.Bulk, t.BulkError = b.bulk(ctx, p)
 		if ctx.Err() != nil {

@@ -51,6 +51,16 @@ func proxyCounters(m map[string]float64) map[string]float64 {
 	return out
 }
 
+// segmentsPerConn is pollstack's TCP segments sent and received (both
+// legs) per client connection its listeners accepted; 0, 0 before any.
+func segmentsPerConn(m map[string]float64) (out, in float64) {
+	n := m["pollstack_proxy_listener_accepted_total"]
+	if n <= 0 {
+		return 0, 0
+	}
+	return m["pollstack_tcp_sndtotal_total"] / n, m["pollstack_tcp_rcvtotal_total"] / n
+}
+
 // pollstackFailures are pollstack proxy's counters of connections that
 // failed on its side (internal/proxy/fwd's counters): any of them is an
 // error of the turn. Client resets are not among them: wrk ends each run

@@ -97,7 +97,11 @@
 //     could drive, a lower bound of the proxy's: compare the CPU time per
 //     connection instead.
 //   - for pollstack, the share of its polls that found work
-//     (pollstack_poll_busy_total against pollstack_poll_idle_total).
+//     (pollstack_poll_busy_total against pollstack_poll_idle_total), and
+//     after the cps workload its TCP segments sent and received per
+//     proxied connection, both legs (pollstack_tcp_sndtotal_total and
+//     pollstack_tcp_rcvtotal_total over the listeners' accepted
+//     connections).
 //
 // What these numbers include: the kernel accounts CPU time by ticks
 // (CONFIG_TICK_CPU_ACCOUNTING, no IRQ time accounting here), so softirq

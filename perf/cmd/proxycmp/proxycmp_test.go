@@ -358,3 +358,22 @@ func TestPinSelf(t *testing.T) {
 		t.Errorf("restored %v, was %v", got, before)
 	}
 }
+
+// Segments per proxied connection come from the TCP totals over the
+// listeners' accepted connections, summed over their labels.
+func TestSegmentsPerConn(t *testing.T) {
+	m := parseMetrics(`# HELP x
+pollstack_proxy_listener_accepted_total{core="0",listener="cps"} 600
+pollstack_proxy_listener_accepted_total{core="1",listener="cps"} 400
+pollstack_tcp_sndtotal_total{core="0"} 3600
+pollstack_tcp_sndtotal_total{core="1"} 2400
+pollstack_tcp_rcvtotal_total{core="0"} 5400
+pollstack_tcp_rcvtotal_total{core="1"} 3600
+`)
+	if out, in := segmentsPerConn(m); out != 6 || in != 9 {
+		t.Errorf("segments per connection %v sent, %v received; want 6 and 9", out, in)
+	}
+	if out, in := segmentsPerConn(map[string]float64{"pollstack_tcp_sndtotal_total": 10}); out != 0 || in != 0 {
+		t.Errorf("with no connection accepted: %v, %v; want 0, 0", out, in)
+	}
+}

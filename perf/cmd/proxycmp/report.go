@@ -64,6 +64,10 @@ type cpsRun struct {
 	Window         window      `json:"window"`
 	ProxyUsPerConn float64     `json:"proxy_cpu_us_per_conn"`  // the proxy's processes' CPU time / connections
 	CoreUsPerConn  float64     `json:"proxy_core_us_per_conn"` // the proxy CPU's busy time (anything on it) / connections
+	// pollstack only: TCP segments sent and received, both legs, per
+	// client connection accepted, over the workload (warm-up included).
+	SegsOut float64 `json:"pollstack_segments_out_per_conn,omitempty"`
+	SegsIn  float64 `json:"pollstack_segments_in_per_conn,omitempty"`
 }
 
 // bulkRun is one bulk stream through a proxy.
@@ -327,6 +331,9 @@ func printReport(w io.Writer, r *report) {
 		}
 		fmt.Fprintf(w, "\npollstack round %d: polls that found work: cps %.1f%%, bulk %.1f%%; XDP program detached on exit: %s\n",
 			t.Round, pollWork(t.CPS), pollWorkBulk(t.Bulk), yesNo(t.XDPDetached))
+		if c := t.CPS; c != nil && c.SegsOut > 0 {
+			fmt.Fprintf(w, "  cps: %.2f TCP segments sent and %.2f received per proxied connection (both legs)\n", c.SegsOut, c.SegsIn)
+		}
 		var parts []string
 		for _, k := range sortedKeys(t.Counters) {
 			if strings.HasPrefix(k, "pollstack_proxy_") || isTCPAnomaly(k) {
