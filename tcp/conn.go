@@ -130,26 +130,27 @@ type Conn struct {
 	rexmitSegs uint32   // segments retransmitted over the connection's life (its trace)
 	cwrEnd     flow.Seq // snd_max when the window was reduced for an ECN echo
 	// ECN (RFC 3168) and DCTCP (RFC 8257), ecn.go.
-	dctcpAcked  uint32   // DCTCP: bytes acknowledged in this observation window
-	dctcpMarked uint32   // DCTCP: of those, acknowledged with ECE
-	dctcpEnd    flow.Seq // DCTCP: the observation window ends past it
-	dctcpAlpha  uint16   // DCTCP: the estimate of the fraction of bytes marked, of 1024 (the flags are below)
-	hs          hystart  // HyStart++ (RFC 9406) in the first slow start (hystart.go)
-	cc          CongestionControl
-	cubicWMax   float64    // CUBIC: window (segments) at the last loss
-	cubicK      float64    // CUBIC: seconds to reach cubicWMax again
-	cubicEpoch  mono.Time  // CUBIC: start of the current epoch, 0 when none
-	cubicWEst   float64    // CUBIC: Reno-friendly estimate (segments)
-	cubicFrac   float64    // CUBIC: growth not yet applied, bytes
-	sb          scoreboard // SACKed ranges above snd_una
-	lastAdvance mono.Time  // when snd_una last moved
-	rexmtMode   uint8      // what the rexmt timer runs: the RTO, a tail loss probe, RACK's reordering timer
-	tlpDone     bool       // a probe was sent since snd_una last moved (the freebsd stack)
-	rackOK      bool       // RACK-TLP and PRR recover this connection's losses (the rack stack, with SACK)
-	dsackLen    uint16     // 0: no D-SACK block pending
-	rk          *rackBlock // with RACK, while data is in flight (pool)
-	reo         rackReo    // what RACK learned of the path
-	tlp         tlpState   // with RACK, the tail loss probe's episode
+	dctcpAcked   uint32   // DCTCP: bytes acknowledged in this observation window
+	dctcpMarked  uint32   // DCTCP: of those, acknowledged with ECE
+	dctcpEnd     flow.Seq // DCTCP: the observation window ends past it
+	dctcpAlpha   uint16   // DCTCP: the estimate of the fraction of bytes marked, of 1024 (the flags are below)
+	hs           hystart  // HyStart++ (RFC 9406) in the first slow start (hystart.go)
+	cc           CongestionControl
+	cubicWMax    float64    // CUBIC: window (segments) at the last loss
+	cubicK       float64    // CUBIC: seconds to reach cubicWMax again
+	cubicEpoch   mono.Time  // CUBIC: start of the current epoch, 0 when none
+	cubicWEst    float64    // CUBIC: Reno-friendly estimate (segments)
+	cubicFrac    float64    // CUBIC: growth not yet applied, bytes
+	sb           scoreboard // SACKed ranges above snd_una
+	lastAdvance  mono.Time  // when snd_una last moved
+	rexmtMode    uint8      // what the rexmt timer runs: the RTO, a tail loss probe, RACK's reordering timer
+	tlpDone      bool       // a probe was sent since snd_una last moved (the freebsd stack)
+	rackOK       bool       // RACK-TLP and PRR recover this connection's losses (the rack stack, with SACK)
+	deferConnAck bool       // SYN_SENT: the handshake's last ACK waits for the first data (SetDeferHandshakeACK)
+	dsackLen     uint16     // 0: no D-SACK block pending
+	rk           *rackBlock // with RACK, while data is in flight (pool)
+	reo          rackReo    // what RACK learned of the path
+	tlp          tlpState   // with RACK, the tail loss probe's episode
 
 	// Buffers.
 	snd  byteRing // bytes from sndUna on
@@ -237,6 +238,18 @@ func (c *Conn) SetReusePort(on bool) { c.reusePort = on }
 
 // SetNoDelay turns Nagle's algorithm off (true) or on.
 func (c *Conn) SetNoDelay(on bool) { c.noDelay = on }
+
+// SetDeferHandshakeACK asks a connection that has not been answered yet
+// (SYN_SENT) to let its first data carry the last ACK of the handshake:
+// when the SYN-ACK comes with nothing queued to send, the ACK waits up to
+// delacktime for the application's first write, and then goes with it.
+// That is one segment fewer per connection, and the peer's server gets
+// its connection and the first data together. Linux does the same for a
+// socket that connects with TCP_QUICKACK off, which is how HAProxy's
+// option tcp-smart-connect works. It suits protocols where the client
+// speaks first; a server that speaks first waits for the timer. It has no
+// effect on a connection past SYN_SENT.
+func (c *Conn) SetDeferHandshakeACK(on bool) { c.deferConnAck = on }
 
 // SetKeepalive turns keepalive probes on or off (SO_KEEPALIVE).
 func (c *Conn) SetKeepalive(on bool) {

@@ -402,6 +402,13 @@ func (c *Conn) synSentInput(seg *Segment) {
 	if flags&FlagFIN != 0 && (seg.Seq+1).Add(uint32(len(payload))) == c.rcvNxt {
 		c.receiveFIN()
 	}
+	if c.deferConnAck && len(payload) == 0 && flags&FlagFIN == 0 && c.snd.n == 0 && !c.finQueued && c.state == Established {
+		// SetDeferHandshakeACK: the first data carries it (emit ends the
+		// wait), or the delayed-ACK timer sends it alone.
+		c.ackNow = false
+		c.armTimer(timerDelAck, s.now.Add(s.cfg.DelAckTime))
+		s.stats[StatConnAckDeferred]++
+	}
 	c.output()
 	if c.handler != nil && c.state != Closed && (len(payload) > 0 || flags&FlagFIN != 0) {
 		c.handler.Readable(c)

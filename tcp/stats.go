@@ -58,6 +58,7 @@ const (
 	StatPersistDrops                // connections dropped while persisting (the peer went silent)
 	StatTimeoutDrop                 // connections dropped when their retransmissions ran out (MaxRexmits, MaxSynRexmits)
 	StatWinUpResent                 // window updates sent again: the peer, shut out before them, was not heard from (winup.go)
+	StatConnAckDeferred             // handshakes whose last ACK waited for the first data (SetDeferHandshakeACK)
 	StatICMPUnreach                 // ICMP unreachables matched to a connection
 	// The shard's TIME_WAIT table's counters (tw.Stats), copied in by
 	// Shard.Stats; tw_reopened above is the table's too.
@@ -139,7 +140,7 @@ var statNames = [numStats]string{
 	StatPAWSDrop: "pawsdrop", StatPredAck: "predack", StatPredDat: "preddat",
 	StatSCSendCookie: "sc_sendcookie", StatSCRecvCookie: "sc_recvcookie", StatBadSyn: "badsyn",
 	StatListenDrop: "listendrop", StatChallengeAck: "challengeack", StatRSTSent: "rstsent",
-	StatNoPort: "noport", StatTWReopened: "tw_reopened", StatTLP: "tlp", StatPersistDrops: "persistdrop", StatTimeoutDrop: "timeoutdrop", StatWinUpResent: "winup_resent", StatICMPUnreach: "icmp_unreach",
+	StatNoPort: "noport", StatTWReopened: "tw_reopened", StatTLP: "tlp", StatPersistDrops: "persistdrop", StatTimeoutDrop: "timeoutdrop", StatWinUpResent: "winup_resent", StatConnAckDeferred: "connack_deferred", StatICMPUnreach: "icmp_unreach",
 	StatTWCreated: "tw_created", StatTWExpired: "tw_expired", StatTWRecycled: "tw_recycled",
 	StatTWRSTIgnored: "tw_rst_ignored", StatTWPAWSDropped: "tw_paws_dropped", StatTWFINRearmed: "tw_fin_rearmed",
 	StatTWResponds: "tw_responds", StatTWOverflow: "tw_overflow", StatTWRateLimited: "tw_ratelimited",

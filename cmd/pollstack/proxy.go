@@ -62,6 +62,7 @@ func runProxy(args []string, stdout, stderr io.Writer) error {
 	healthCheck := fs.Duration("health-check", 0, "check every server with a TCP connect this often (rise 2, fall 3, timeout the interval; HAProxy's defaults); 0: no checks, servers are taken as up")
 	sendProxy := fs.String("send-proxy", "", "begin each backend connection with a PROXY protocol header carrying the client's addresses: v1 (text) or v2 (binary)")
 	acceptProxy := fs.Bool("accept-proxy", false, "each client connection begins with a PROXY protocol header (v1 or v2, from a balancer in front); malformed or missing within 3s: the connection is reset")
+	smartConnect := fs.Bool("smart-connect", false, "let each backend connection's first data carry the last ACK of its handshake, which waits up to the delayed-ACK time (tcp.delacktime) for the client's first bytes: one segment fewer per connection (HAProxy's option tcp-smart-connect); for protocols where the client speaks first, since a server that speaks first waits that long")
 	maxconn := fs.Int("maxconn", 0, "the most client connections open at once (split evenly among the cores); 0: no limit")
 	cfgFile := fs.String("config", "", "read the proxy's configuration from FILE (docs/proxy.md); excludes the proxy flags")
 	control := fs.String("control", "", "control socket for 'pollstack stat' and 'pollstack sysctl' (default /run/pollstack/[NS@]IF.sock, /run/pollstack made if missing; PATH's directory must exist; \"none\" for none)")
@@ -82,7 +83,7 @@ func runProxy(args []string, stdout, stderr io.Writer) error {
 		return usagef("proxy: --maxconn %d: want 0 (no limit) or more", *maxconn)
 	}
 	flags := config.Flags{Listen: *listen, Backends: backends, Mode: *mode, Balance: *bal,
-		HealthCheck: *healthCheck, SendProxy: *sendProxy, AcceptProxy: *acceptProxy, MaxConn: *maxconn,
+		HealthCheck: *healthCheck, SendProxy: *sendProxy, AcceptProxy: *acceptProxy, MaxConn: *maxconn, SmartConnect: *smartConnect,
 		Config: *cfgFile, Iface: f.iface, Netns: f.netns, Addrs: f.addrs}
 	if flagGiven(fs, "cores") {
 		flags.Cores = f.cores

@@ -155,6 +155,12 @@ type BackendGroup struct {
 	// MaxConn (0: none wait, they are refused), each for QueueTimeout.
 	Queue        int
 	QueueTimeout time.Duration
+	// SmartConnect lets the first data to a server carry the last ACK
+	// of the handshake with it (smart-connect on): the ACK waits for the
+	// client's first bytes up to delacktime, as HAProxy's option
+	// tcp-smart-connect makes Linux do. For protocols where the client
+	// speaks first.
+	SmartConnect bool
 	// ConnectTimeout bounds a connection to a server; ServerTimeout closes
 	// a server connection idle that long (0: never), ServerFinTimeout one
 	// the server has half-closed.

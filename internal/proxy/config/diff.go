@@ -195,7 +195,7 @@ func groupFields(g BackendGroup) []field {
 	}
 	return []field{
 		{"mode", g.Mode}, {"balance", g.Balance}, {"health-check", h},
-		{"send-proxy", dstr(g.SendProxy)}, {"queue", strconv.Itoa(g.Queue)},
+		{"send-proxy", dstr(g.SendProxy)}, {"smart-connect", onOff(g.SmartConnect)}, {"queue", strconv.Itoa(g.Queue)},
 		{"timeout queue", dur(g.QueueTimeout)}, {"timeout connect", dur(g.ConnectTimeout)},
 		{"timeout server", dur(g.ServerTimeout)}, {"timeout server-fin", dur(g.ServerFinTimeout)},
 		{"pool-max-idle", strconv.Itoa(g.PoolMaxIdle)}, {"timeout pool-idle", dur(g.PoolIdleTimeout)},

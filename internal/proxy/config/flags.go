@@ -27,6 +27,8 @@ type Flags struct {
 	SendProxy   string        // "", "v1" or "v2"
 	AcceptProxy bool
 	MaxConn     int
+	// SmartConnect is --smart-connect.
+	SmartConnect bool
 
 	// Config is --config FILE.
 	Config string
@@ -84,6 +86,7 @@ func (f Flags) proxyFlags() []string {
 	add(f.SendProxy != "", "--send-proxy")
 	add(f.AcceptProxy, "--accept-proxy")
 	add(f.MaxConn != 0, "--maxconn")
+	add(f.SmartConnect, "--smart-connect")
 	return s
 }
 
@@ -166,6 +169,7 @@ func (f Flags) proxy() (*Config, error) {
 		return nil, fmt.Errorf("--maxconn %d: want 0 (no limit) .. %d", f.MaxConn, MaxMaxConn)
 	}
 	l.MaxConn = f.MaxConn
+	g.SmartConnect = f.SmartConnect
 	if f.AcceptProxy {
 		l.AcceptProxy, l.AcceptProxyTimeout = true, DefaultAcceptProxyTimeout
 	}

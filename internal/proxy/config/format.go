@@ -78,6 +78,7 @@ func (c *Config) Format() string {
 		line(true, "timeout queue %s", dur(g.QueueTimeout))
 		line(true, "queue %d", g.Queue)
 		line(true, "send-proxy %s", g.SendProxy)
+		line(true, "smart-connect %s", onOff(g.SmartConnect))
 		if g.Mode == ModeHTTP {
 			line(true, "pool-max-idle %d", g.PoolMaxIdle)
 			line(true, "timeout pool-idle %s", dur(g.PoolIdleTimeout))
@@ -142,4 +143,11 @@ func (l Listener) forwardWords() string {
 		s += " replace"
 	}
 	return s
+}
+
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
 }

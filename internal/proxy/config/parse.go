@@ -102,6 +102,7 @@ type settings struct {
 	forwardFor                             opt[forwardFor]
 	health                                 opt[Health]
 	sendProxy                              opt[ProxyVersion]
+	smartConnect                           opt[bool]
 	acceptProxy                            opt[time.Duration] // set: accept; v: its timeout (0: default)
 	dfltWeight, dfltMaxconn                opt[int]
 	dfltSendProxy                          opt[ProxyVersion]
@@ -276,6 +277,7 @@ func init() {
 		"timeout":         {secDefaults | secProxies, (*parser).timeout},
 		"accept-proxy":    {secDefaults | secListeners, (*parser).acceptProxy},
 		"send-proxy":      {secDefaults | secGroups, (*parser).sendProxy},
+		"smart-connect":   {secDefaults | secGroups, (*parser).smartConnect},
 		"health-check":    {secDefaults | secGroups, (*parser).healthCheck},
 		"default-server":  {secDefaults | secGroups, (*parser).defaultServer},
 		"server":          {secGroups, (*parser).server},
@@ -290,7 +292,7 @@ func init() {
 // haproxyHints answer HAProxy directives that pollstack writes otherwise
 // or does not have yet.
 var haproxyHints = map[string]string{
-	"option":          "HAProxy's options are not supported (for option httpchk, write health-check http GET /path expect 200)",
+	"option":          "HAProxy's options are not supported (for option httpchk, write health-check http GET /path expect 200; for option tcp-smart-connect, smart-connect on)",
 	"log":             "logging is not configurable yet",
 	"acl":             "ACLs are not supported yet",
 	"http-request":    "HTTP rules are not supported yet",
@@ -571,6 +573,28 @@ func (p *parser) sendProxy(l []token) error {
 		return p.errAt(l[1], "send-proxy %v", err)
 	}
 	return setOpt(p, &p.sec.s.sendProxy, l[0], v)
+}
+
+func (p *parser) smartConnect(l []token) error {
+	if err := p.args(l, 1, 1, "on or off"); err != nil {
+		return err
+	}
+	on, err := parseOnOff(l[1].s)
+	if err != nil {
+		return p.errAt(l[1], "smart-connect %v", err)
+	}
+	return setOpt(p, &p.sec.s.smartConnect, l[0], on)
+}
+
+// parseOnOff reads on or off.
+func parseOnOff(s string) (bool, error) {
+	switch s {
+	case "on":
+		return true, nil
+	case "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q: want on or off", s)
 }
 
 // healthCheck reads health-check [off | tcp | http [METHOD] PATH [expect
@@ -1003,6 +1027,7 @@ func (p *parser) group(s *section) (BackendGroup, error) {
 		Balance:        val(set.balance, BalanceRoundRobin),
 		Health:         val(set.health, Health{}),
 		SendProxy:      val(set.sendProxy, ProxyNone),
+		SmartConnect:   val(set.smartConnect, false),
 		Queue:          val(set.queue, 0),
 		ConnectTimeout: val(set.tConnect, DefaultConnectTimeout),
 		ServerTimeout:  val(set.tServer, DefaultServerTimeout),

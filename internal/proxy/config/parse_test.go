@@ -30,7 +30,7 @@ func exampleConfig() *Config {
 			ClientTimeout: 60 * time.Second, ClientFinTimeout: 10 * time.Second,
 		}},
 		Backends: []BackendGroup{{
-			Name: "web", Mode: "tcp", Balance: "roundrobin",
+			Name: "web", Mode: "tcp", Balance: "roundrobin", SmartConnect: true,
 			Health:         Health{Type: "tcp", Inter: 2 * time.Second, Timeout: 2 * time.Second, Rise: 2, Fall: 3},
 			ConnectTimeout: 5 * time.Second, QueueTimeout: 5 * time.Second,
 			ServerTimeout: 60 * time.Second, ServerFinTimeout: 10 * time.Second,
@@ -175,6 +175,8 @@ func TestParseGood(t *testing.T) {
 		{"CRLF, tabs, comments", "# c\r\nlisten\tweb # trailing\r\n\tbind :80\r\n\tserver a 198.18.0.2:80#not-a-comment-here\r\n",
 			nil},
 		{"named defaults", "defaults base\nlisten a\n bind :1\n server s 198.18.0.2:1\n", nil},
+		{"smart-connect from defaults, off in one backend", "defaults\n smart-connect on\nbackend b\n server s 198.18.0.2:1\nbackend c\n smart-connect off\n server s 198.18.0.2:1\nfrontend f\n bind :1\n default_backend b\n",
+			func(c *Config) bool { return c.Backends[0].SmartConnect && !c.Backends[1].SmartConnect }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := Parse("t.conf", strings.NewReader(tc.text))
@@ -206,7 +208,7 @@ func TestParseBad(t *testing.T) {
 		{"listen web\n  servr a 1.2.3.4:80\n", "t.conf:2:3: unknown directive servr (did you mean server?)"},
 		{"listen web\n  frobnicate\n", "t.conf:2:3: unknown directive frobnicate"},
 		{"listn web\n", "t.conf:1:1: unknown directive listn (did you mean listen?)"},
-		{"listen web\n option httpchk\n", "t.conf:2:2: unknown directive option: HAProxy's options are not supported (for option httpchk, write health-check http GET /path expect 200)"},
+		{"listen web\n option httpchk\n", "t.conf:2:2: unknown directive option: HAProxy's options are not supported (for option httpchk, write health-check http GET /path expect 200; for option tcp-smart-connect, smart-connect on)"},
 		{"listen web\n bind :0\n", `t.conf:2:7: bind ":0": port 0: want 1..65535`},
 		{"listen web\n bind :65536\n", `t.conf:2:7: bind ":65536": port 65536: want 1..65535`},
 		{"listen web\n bind 80\n", `t.conf:2:7: bind "80": want [ADDR]:PORT, as :80, 198.18.0.1:80 or [2001:2::1]:80`},
@@ -275,6 +277,10 @@ func TestParseBad(t *testing.T) {
 		{"listen a\n accept-proxy timeout\n", "t.conf:2:15: accept-proxy timeout wants a duration"},
 		{"listen a\n accept-proxy v2\n", `t.conf:2:15: accept-proxy: unexpected "v2" (want accept-proxy [timeout DURATION])`},
 		{"listen a\n send-proxy\n", "t.conf:2:2: send-proxy wants v1, v2 or none"},
+		{"listen a\n smart-connect yes\n", `t.conf:2:16: smart-connect "yes": want on or off`},
+		{"listen a\n smart-connect\n", "t.conf:2:2: smart-connect wants on or off"},
+		{"listen a\n smart-connect on\n smart-connect off\n", "t.conf:3:2: smart-connect given twice in this section (first at line 2)"},
+		{"frontend f\n smart-connect on\n", "t.conf:2:2: smart-connect is not allowed in a frontend section (it belongs in defaults, backend or listen sections)"},
 		{"listen a\n health-check inter 50ms\n", "t.conf:2:21: health-check inter 50ms: want at least 100ms"},
 		{"listen a\n health-check rise 0\n", "t.conf:2:20: health-check rise 0: want 1..100"},
 		{"listen a\n health-check fall\n", "t.conf:2:15: health-check fall wants a value"},

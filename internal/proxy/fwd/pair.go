@@ -296,6 +296,7 @@ func (a *App) connect(p *pair) {
 	p.server, p.srv, p.phase, p.dialAt = i, srv, phaseConnecting, now
 	srv.User = p
 	srv.SetNoDelay(true)
+	srv.SetDeferHandshakeACK(g.cfg.SmartConnect)
 	s := g.servers[i]
 	s.active++
 	s.stats[SrvConnections]++

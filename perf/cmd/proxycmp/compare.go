@@ -223,8 +223,8 @@ func (b *bench) setup(ctx context.Context) error {
 	}
 	files := map[string]string{
 		filepath.Join(b.dir, "backends", "nginx.conf"): backendConf(filepath.Join(b.dir, "backends"), b.o.GenCPU),
-		b.confPath(pxPollstack):                        pollstackConf(),
-		b.confPath(pxHAProxy):                          haproxyConf(b.o.ProxyCPU),
+		b.confPath(pxPollstack):                        pollstackConf(b.o.SmartConnect),
+		b.confPath(pxHAProxy):                          haproxyConf(b.o.ProxyCPU, b.o.SmartConnect),
 		b.confPath(pxNginx):                            nginxStreamConf(filepath.Dir(b.confPath(pxNginx)), b.o.ProxyCPU),
 	}
 	if b.o.Mode == modeHTTP {

@@ -88,7 +88,7 @@ func affinityMask(cpu int) string {
 
 // pollstackConf is pollstack proxy's --config: the engine's settings are
 // on its command line, the file has the two listeners and their backends.
-func pollstackConf() string {
+func pollstackConf(smart bool) string {
 	p := portsOf(pxPollstack)
 	return fmt.Sprintf(`# proxycmp: pollstack proxy --config
 defaults
@@ -96,6 +96,7 @@ defaults
     timeout connect 5s
     timeout client 60s
     timeout server 60s
+    smart-connect %s
 
 frontend cps
     bind :%d
@@ -112,14 +113,18 @@ backend cps
 
 backend bulk
     server sink %s
-`, p.CPS, p.Bulk, p.httpAddr(0), p.httpAddr(1), p.sinkAddr())
+`, map[bool]string{true: "on", false: "off"}[smart], p.CPS, p.Bulk, p.httpAddr(0), p.httpAddr(1), p.sinkAddr())
 }
 
 // haproxyConf is HAProxy's configuration: the same listeners, backends and
 // timeouts as pollstack's, one thread on cpu. Sessions that end abnormally
 // (tcplog with dontlog-normal) are logged on stderr, one line each.
-func haproxyConf(cpu int) string {
+func haproxyConf(cpu int, smart bool) string {
 	p := portsOf(pxHAProxy)
+	opt := "no option tcp-smart-connect"
+	if smart {
+		opt = "option tcp-smart-connect"
+	}
 	return fmt.Sprintf(`# proxycmp: haproxy -db -f
 global
     nbthread 1
@@ -132,6 +137,7 @@ defaults
     log global
     option tcplog
     option dontlog-normal
+    %s
     timeout connect 5s
     timeout client 60s
     timeout server 60s
@@ -151,7 +157,7 @@ backend cps
 
 backend bulk
     server sink %s
-`, cpu, netip.AddrPortFrom(proxyAddr, uint16(p.CPS)), p.bulkAddr(), p.httpAddr(0), p.httpAddr(1), p.sinkAddr())
+`, cpu, opt, netip.AddrPortFrom(proxyAddr, uint16(p.CPS)), p.bulkAddr(), p.httpAddr(0), p.httpAddr(1), p.sinkAddr())
 }
 
 // nginxStreamConf is nginx's stream proxy: one worker on cpu, round robin

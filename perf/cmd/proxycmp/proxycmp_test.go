@@ -28,7 +28,7 @@ func TestParseFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := options{Mode: "tcp", Rate: 5000, Rounds: 3, Duration: 10 * time.Second, Warmup: time.Second, Connections: 32,
-		Proxies: []string{"pollstack", "haproxy", "nginx"}, ProxyCPU: 0, GenCPU: 1, SleepAt: 64, GRO: true, Offload: true}
+		Proxies: []string{"pollstack", "haproxy", "nginx"}, ProxyCPU: 0, GenCPU: 1, SleepAt: 64, GRO: true, Offload: true, SmartConnect: true}
 	if !reflect.DeepEqual(o, want) {
 		t.Errorf("defaults %+v, want %+v", o, want)
 	}
@@ -204,8 +204,8 @@ func TestSaturated(t *testing.T) {
 // The configurations: pollstack's parses, every proxy has ports of its
 // own, and the backends listen on all of them.
 func TestConfigs(t *testing.T) {
-	if _, err := config.Parse("pollstack-proxy.conf", strings.NewReader("global\n    iface x-a\n"+pollstackConf())); err != nil {
-		t.Errorf("pollstack's configuration: %v\n%s", err, pollstackConf())
+	if _, err := config.Parse("pollstack-proxy.conf", strings.NewReader("global\n    iface x-a\n"+pollstackConf(true))); err != nil {
+		t.Errorf("pollstack's configuration: %v\n%s", err, pollstackConf(true))
 	}
 	seen := map[int]string{}
 	be := backendConf("/d", 1)
@@ -223,13 +223,13 @@ func TestConfigs(t *testing.T) {
 			}
 		}
 	}
-	for name, c := range map[string]string{"backends": be, "haproxy": haproxyConf(0), "nginx": nginxStreamConf("/d", 3)} {
+	for name, c := range map[string]string{"backends": be, "haproxy": haproxyConf(0, true), "nginx": nginxStreamConf("/d", 3)} {
 		if strings.Count(c, "{") != strings.Count(c, "}") {
 			t.Errorf("%s: unbalanced braces:\n%s", name, c)
 		}
 	}
-	for _, want := range []string{"nbthread 1", "cpu-map 1/1 0", "mode tcp", "bind 198.18.0.1:8081", "server h1 198.18.0.2:8182", "server sink 198.18.0.2:9181"} {
-		if !strings.Contains(haproxyConf(0), want) {
+	for _, want := range []string{"nbthread 1", "cpu-map 1/1 0", "mode tcp", "bind 198.18.0.1:8081", "server h1 198.18.0.2:8182", "server sink 198.18.0.2:9181", "option tcp-smart-connect"} {
+		if !strings.Contains(haproxyConf(0, true), want) {
 			t.Errorf("haproxy lacks %q", want)
 		}
 	}
