@@ -95,12 +95,17 @@ const MaxAddrs = 8
 
 // Core is one core's stack. Owned by its core's loop; not safe for concurrent use.
 type Core struct {
-	id     int
-	sink   bool
-	link   rings.Link
-	pool   *rings.Pool
-	mac    [6]byte
-	vlan   uint16 // 802.1Q VLAN ID, 0 for none (vlan.go)
+	id   int
+	sink bool
+	link rings.Link
+	pool *rings.Pool
+	mac  [6]byte
+	vlan uint16 // 802.1Q VLAN ID, 0 for none (vlan.go)
+	// txRoom is the room the link wants before every transmitted frame
+	// (its transmit metadata); txCsum says the link completes TCP
+	// checksums that a frame's metadata asks for (rings.TxOffloads).
+	txRoom uint64
+	txCsum bool
 	v4     []addr4
 	v6     []addr6
 	routes *RouteTable // immutable: read without a lock
@@ -181,6 +186,10 @@ func NewCore(cfg CoreConfig, link rings.Link) (*Core, error) {
 	}
 	c := &Core{id: cfg.ID, sink: cfg.Sink, link: link, pool: link.Pool(), neigh: newNeighTable(), acceptRA: cfg.AcceptRA, mtu: 1500, vlan: cfg.VLAN,
 		ringSweep: ringSweepInterval}
+	off := rings.TxOffloadsOf(link)
+	// With a VLAN, send moves the frame to make room for the tag, and
+	// its metadata would stay behind: the core computes the checksums.
+	c.txRoom, c.txCsum = uint64(off.Room), off.Checksum && cfg.VLAN == 0
 	c.solBud.init(cfg.SolicitRate)
 	if cfg.TCP != nil {
 		c.mtu = cfg.TCP.MTU
@@ -453,11 +462,33 @@ func (c *Core) send(d rings.Desc) {
 			return
 		}
 	}
+	if c.txRoom != 0 && d.Addr&uint64(c.pool.FrameSize()-1) < c.txRoom {
+		var ok bool
+		if d, ok = c.makeTxRoom(d); !ok {
+			return
+		}
+	}
 	if c.ntx == len(c.tx) {
 		c.flush()
 	}
 	c.tx[c.ntx] = d
 	c.ntx++
+}
+
+// makeTxRoom moves the packet in d, which starts too early in its frame
+// for the link's transmit metadata (a received frame sent back, which the
+// kernel put near the frame's start), to just past that room.
+func (c *Core) makeTxRoom(d rings.Desc) (rings.Desc, bool) {
+	base := d.Addr &^ uint64(c.pool.FrameSize()-1)
+	f := c.pool.Frame(base)
+	if c.txRoom+uint64(d.Len) > uint64(len(f)) {
+		c.drop(d, DropMalformed)
+		return d, false
+	}
+	off := d.Addr - base
+	copy(f[c.txRoom:c.txRoom+uint64(d.Len)], f[off:off+uint64(d.Len)])
+	d.Addr = base + c.txRoom
+	return d, true
 }
 
 // flush hands queued frames to the link; what it refuses is dropped.
@@ -487,6 +518,7 @@ func (c *Core) newFrame() (rings.Desc, []byte, bool) {
 		c.stats[DropRingFull]++
 		return rings.Desc{}, nil, false
 	}
+	addr += c.txRoom
 	if c.vlan != 0 {
 		addr += vlanTagLen
 	}
@@ -501,6 +533,7 @@ func (c *Core) newControlFrame() (rings.Desc, []byte, bool) {
 		c.stats[DropRingFull]++
 		return rings.Desc{}, nil, false
 	}
+	addr += c.txRoom
 	if c.vlan != 0 {
 		addr += vlanTagLen
 	}

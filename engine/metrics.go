@@ -68,6 +68,7 @@ var counterHelp = map[Counter]string{
 	ICMPTooBigBelowMin: "ICMP fragmentation needed and ICMPv6 packet too big messages ignored: the MTU offered is below the minimum.",
 	TCPSegmentsIn:      "TCP segments with a good checksum handed to the core's TCP shard.",
 	TCPSegmentsOut:     "TCP segments the core's TCP shard sent.",
+	TCPChecksumOffload: "TCP segments sent whose checksum the link (the kernel, or the NIC) completes: --tx-checksum offload.",
 	PollBusy:           "Loop turns that received frames.",
 	PollIdle:           "Loop turns that received none.",
 	NeighEntries:       "Entries in the core's neighbour cache.",

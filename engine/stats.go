@@ -46,6 +46,7 @@ const (
 	ICMPTooBigBelowMin // fragmentation needed and packet too big dropped before TCP (not in ICMPTooBigIn): the MTU offered is below the minimum (576, IPv6 1280)
 	TCPSegmentsIn      // TCP segments handed to the shard (checksum good)
 	TCPSegmentsOut     // TCP segments the shard sent
+	TCPChecksumOffload // of those, segments whose checksum the link completes (--tx-checksum offload)
 	PollBusy           // loop turns that found work
 	PollIdle           // loop turns that found none
 	NeighEntries       // gauge
@@ -113,7 +114,7 @@ var counterNames = [numCounters]string{
 	NDSolicitsIn: "nd_solicits_in", NDAdvertsIn: "nd_adverts_in",
 	NDSolicitsOut: "nd_solicits_out", NDAdvertsOut: "nd_adverts_out",
 	EchoRequestsIn: "echo_requests_in", EchoRepliesOut: "echo_replies_out", EchoRepliesIn: "echo_replies_in",
-	ICMPUnreachIn: "icmp_unreach_in", ICMPTooBigIn: "icmp_too_big_in", ICMPTooBigBelowMin: "icmp_too_big_below_min", TCPSegmentsIn: "tcp_segments_in", TCPSegmentsOut: "tcp_segments_out",
+	ICMPUnreachIn: "icmp_unreach_in", ICMPTooBigIn: "icmp_too_big_in", ICMPTooBigBelowMin: "icmp_too_big_below_min", TCPSegmentsIn: "tcp_segments_in", TCPSegmentsOut: "tcp_segments_out", TCPChecksumOffload: "tcp_checksum_offloaded",
 	PollBusy: "poll_busy", PollIdle: "poll_idle", NeighEntries: "neighbour_entries", NeighSentToSender: "neigh_sent_to_sender",
 	LinkRxRingEmpty: "rx_ring_empty", LinkTxRingFull: "tx_ring_full", LinkFillRingEmpty: "fill_ring_empty",
 	KernelRxDropped: "kernel_rx_dropped", KernelRxInvalid: "kernel_rx_invalid", KernelTxInvalid: "kernel_tx_invalid",

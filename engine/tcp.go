@@ -132,8 +132,16 @@ func (s *tcpSender) SendTOS(t *flow.Tuple, n int, tos uint8) {
 		h := f[ethHeaderLen:]
 		seg := h[ipv4MinHeader : ipv4MinHeader+n]
 		src, dst := [4]byte(t.LocalAddr[12:]), [4]byte(t.RemoteAddr[12:])
-		put16(seg[16:], 0)
-		put16(seg[16:], Checksum(seg, pseudoSum4(src[:], dst[:], protoTCP, n)))
+		if c.txCsum {
+			// The link completes it: the field holds the pseudo-header's
+			// sum, as CHECKSUM_PARTIAL wants.
+			put16(seg[16:], csumFold(pseudoSum4(src[:], dst[:], protoTCP, n)))
+			c.pool.SetTxChecksum(&d, ethHeaderLen+ipv4MinHeader, 16)
+			c.stats[TCPChecksumOffload]++
+		} else {
+			put16(seg[16:], 0)
+			put16(seg[16:], Checksum(seg, pseudoSum4(src[:], dst[:], protoTCP, n)))
+		}
 		c.ipID++
 		c.writeIPv4Header(h, src, dst, protoTCP, ipv4MinHeader+n)
 		if tos != 0 {
@@ -153,8 +161,14 @@ func (s *tcpSender) SendTOS(t *flow.Tuple, n int, tos uint8) {
 	}
 	h := f[ethHeaderLen:]
 	seg := h[ipv6HeaderLen : ipv6HeaderLen+n]
-	put16(seg[16:], 0)
-	put16(seg[16:], Checksum(seg, pseudoSum6(t.LocalAddr[:], t.RemoteAddr[:], protoTCP, n)))
+	if c.txCsum {
+		put16(seg[16:], csumFold(pseudoSum6(t.LocalAddr[:], t.RemoteAddr[:], protoTCP, n)))
+		c.pool.SetTxChecksum(&d, ethHeaderLen+ipv6HeaderLen, 16)
+		c.stats[TCPChecksumOffload]++
+	} else {
+		put16(seg[16:], 0)
+		put16(seg[16:], Checksum(seg, pseudoSum6(t.LocalAddr[:], t.RemoteAddr[:], protoTCP, n)))
+	}
 	writeIPv6Header(h, &t.LocalAddr, &t.RemoteAddr, protoTCP, n, DefaultTTL)
 	if tos != 0 {
 		h[0], h[1] = 0x60|tos>>4, tos<<4 // version 6, the traffic class, a zero flow label

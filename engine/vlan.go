@@ -47,7 +47,7 @@ func (c *Core) tag(d rings.Desc) (rings.Desc, bool) {
 		c.drop(d, DropMalformed)
 		return d, false
 	}
-	if d.Addr&uint64(c.pool.FrameSize()-1) >= vlanTagLen {
+	if d.Addr&uint64(c.pool.FrameSize()-1) >= vlanTagLen+c.txRoom {
 		d.Addr -= vlanTagLen
 		d.Len += vlanTagLen
 		f := c.pool.Bytes(d)

@@ -63,4 +63,7 @@ type XDPConfig struct {
 	// ordinary goroutine (not pinned), so that the goroutines it wakes
 	// run on its P while it waits, with no thread switch either way.
 	Netpoller bool
+	// TxChecksum says who computes transmitted frames' TCP checksums; the
+	// zero value, TxChecksumEngine, registers no transmit metadata.
+	TxChecksum TxChecksum
 }

@@ -155,6 +155,11 @@ type XDPLink struct {
 	prog  *XDPProgram
 	queue int
 	zc    bool
+	// txRoom is the transmit metadata's room before each frame (0 when
+	// none was registered); txCsum says the kernel completes checksums
+	// (TxOffloads).
+	txRoom int
+	txCsum bool
 
 	fill xskProdRing[uint64]
 	comp xskConsRing[uint64]
@@ -254,9 +259,26 @@ func (l *XDPLink) open(cfg XDPConfig) error {
 		Len:  uint64(len(mem)),
 		Size: uint32(cfg.Pool.FrameSize()),
 	}
-	if err := setsockopt(l.fd, unix.XDP_UMEM_REG, unsafe.Pointer(&reg), unsafe.Sizeof(reg)); err != nil {
+	if cfg.TxChecksum != TxChecksumEngine {
+		reg.Flags, reg.Tx_metadata_len = unix.XDP_UMEM_TX_METADATA_LEN, TxMetaLen
+		if cfg.TxChecksum == TxChecksumKernelSoftware {
+			reg.Flags |= unix.XDP_UMEM_TX_SW_CSUM
+		}
+	}
+	err = setsockopt(l.fd, unix.XDP_UMEM_REG, unsafe.Pointer(&reg), unsafe.Sizeof(reg))
+	if errors.Is(err, unix.EINVAL) && reg.Flags != 0 {
+		// A kernel before 6.11 knows no transmit metadata (or not its
+		// flag): the engine computes the checksums.
+		if cfg.TxChecksum == TxChecksumKernelSoftware {
+			return fmt.Errorf("register UMEM with transmit metadata (tx checksum %s, Linux 6.11 or later): %w", cfg.TxChecksum, err)
+		}
+		reg.Flags, reg.Tx_metadata_len = 0, 0
+		err = setsockopt(l.fd, unix.XDP_UMEM_REG, unsafe.Pointer(&reg), unsafe.Sizeof(reg))
+	}
+	if err != nil {
 		return fmt.Errorf("register UMEM of %d bytes: %w", len(mem), err)
 	}
+	l.txRoom = int(reg.Tx_metadata_len)
 	size := uint32(cfg.RingSize)
 	opts := []int{unix.XDP_UMEM_FILL_RING, unix.XDP_UMEM_COMPLETION_RING, unix.XDP_TX_RING}
 	if cfg.Program != nil {
@@ -297,6 +319,9 @@ func (l *XDPLink) open(cfg XDPConfig) error {
 		uintptr(unsafe.Pointer(&xo)), uintptr(unsafe.Pointer(&xoLen)), 0); e == 0 {
 		l.zc = xo&unix.XDP_OPTIONS_ZEROCOPY != 0
 	}
+	// In zero-copy mode the driver reads the metadata, and whether it
+	// completes checksums is not known here: the engine computes them.
+	l.txCsum = l.txRoom > 0 && (!l.zc || cfg.TxChecksum == TxChecksumKernelSoftware)
 	l.pfd[0] = unix.PollFd{Fd: int32(l.fd), Events: unix.POLLIN}
 	l.wake = -1
 	if fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err == nil {
@@ -422,6 +447,10 @@ func (l *XDPLink) FD() int { return l.fd }
 
 // ZeroCopy reports whether the kernel bound the socket in zero-copy mode.
 func (l *XDPLink) ZeroCopy() bool { return l.zc }
+
+// TxOffloads implements TxOffloader: the room XDPConfig.TxChecksum
+// registered, and whether the kernel completes checksums.
+func (l *XDPLink) TxOffloads() TxOffloads { return TxOffloads{Room: l.txRoom, Checksum: l.txCsum} }
 
 // Receive first gives the kernel as many free frames from the pool as the
 // fill ring has room for, then takes up to len(descs) received frames off

@@ -44,5 +44,6 @@ func (l *XDPLink) Stats() LinkStats           { return LinkStats{} }
 func (l *XDPLink) Close() error               { return nil }
 func (l *XDPLink) FD() int                    { return -1 }
 func (l *XDPLink) ZeroCopy() bool             { return false }
+func (l *XDPLink) TxOffloads() TxOffloads     { return TxOffloads{} }
 
 var _ Link = (*XDPLink)(nil)

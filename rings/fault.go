@@ -175,6 +175,15 @@ func (p *faultDir) init(f Faults, seed uint64, pool *Pool, delayQueue int) {
 // Pool returns the inner link's pool.
 func (f *Faulty) Pool() *Pool { return f.pool }
 
+// TxOffloads implements TxOffloader: the inner link's room, and its
+// checksums unless frames may be corrupted on their way out (the kernel
+// would checksum the corrupted bytes, and the receiver take them).
+func (f *Faulty) TxOffloads() TxOffloads {
+	o := TxOffloadsOf(f.inner)
+	o.Checksum = o.Checksum && f.tx.f.Corrupt == 0
+	return o
+}
+
 // Inner returns the wrapped link.
 func (f *Faulty) Inner() Link { return f.inner }
 
@@ -349,8 +358,11 @@ func (p *faultDir) push(d Desc, now mono.Time) {
 	if p.f.Duplicate > 0 && p.rng.float() < p.f.Duplicate {
 		if addr, ok := p.pool.Get(); ok {
 			p.counts.Duplicated++
-			n := copy(p.pool.Frame(addr), p.pool.Bytes(d))
-			c := Desc{Addr: addr, Len: uint32(n), Options: d.Options}
+			// The copy keeps the frame's place in its pool frame and
+			// what lies before it (transmit metadata).
+			off := d.Addr & (p.pool.frameSize - 1)
+			n := copy(p.pool.Frame(addr), p.pool.Frame(d.Addr - off)[:off+uint64(d.Len)])
+			c := Desc{Addr: addr + off, Len: uint32(n) - uint32(off), Options: d.Options}
 			p.reorder(d, now)
 			p.reorder(c, now)
 			return

@@ -221,6 +221,13 @@ type PcapLink struct {
 	dropped atomic.Uint64
 }
 
+// TxOffloads implements TxOffloader: the inner link's room, but no
+// checksums completed after the capture, so that it holds the frames as
+// they go out.
+func (l *PcapLink) TxOffloads() TxOffloads {
+	return TxOffloads{Room: TxOffloadsOf(l.Link).Room}
+}
+
 // Receive receives from the wrapped link and captures what arrived.
 // Wake implements Waker when the inner link does.
 func (l *PcapLink) Wake() { WakeLink(l.Link) }

@@ -39,6 +39,7 @@ type engineFlags struct {
 	fs                   *flag.FlagSet // the command's, for flagGiven
 	loopNice             int
 	loopRTPrio           int
+	txChecksum           string
 	frames               int
 	statsEvery           time.Duration
 	faults               rings.Faults
@@ -81,6 +82,7 @@ func (f *engineFlags) register(fs *flag.FlagSet, cmd string) {
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on HOST:PORT at /metrics, and the Go profiler at /debug/pprof/ (default off)")
 	fs.IntVar(&f.sleepAfter, "idle-sleep-after", 0, "sleep in poll(2) after this many empty polls (0: busy-poll; with --pin=false the default is 1)")
 	fs.BoolVar(&f.pin, "pin", true, "run each core's loop on a thread of its own pinned to its CPU; --pin=false runs each loop as an ordinary goroutine that waits for frames in Go's netpoller, so that goroutines sharing its CPU (a Go server's) run in its place with no thread switch; serve --app gohttp runs unpinned unless --pin is given (docs/sockets.md)")
+	fs.StringVar(&f.txChecksum, "tx-checksum", "engine", "who computes the TCP checksums of the segments the engine sends: engine (the engine, always: the default), offload (the kernel, through AF_XDP transmit metadata, as for its own TCP: the NIC completes them, or on veth the receiving kernel takes them as checked; Linux 6.11 or later, in copy mode, else the engine does; not for a veth whose other end is AF_XDP too, which would see the partial checksums), or kernel-sw (the kernel computes them in software as it takes each frame: a check of the offload's requests, for tests). With --pcap or --fault-corrupt the engine computes them, so that the capture and the corruption are what goes out")
 	fs.IntVar(&f.loopRTPrio, "loop-rtprio", 0, "run each core's loop thread in the real-time class SCHED_FIFO at this priority, 1..99 (0: the normal class): it then runs before every normal process on its CPU however many there are, as the kernel's own receive path does, and leaves the CPU only when it sleeps (--idle-sleep-after) or the kernel's real-time throttle (95% of each second by default) stops it; with --idle-sleep-after 0 it keeps its CPU from all others but that throttle's share. For a CPU shared with many busy processes, where --loop-nice -20 is not enough")
 	fs.IntVar(&f.loopNice, "loop-nice", 0, "nice value of each core's loop thread, -20..19 (lower runs first; 0: left as it is): below the other processes on its CPU, the loop gets its CPU before them instead of an equal share, so they do not leave its rx ring to overflow")
 	fs.IntVar(&f.ringSize, "ring-size", rings.DefaultXDPRingSize, "descriptors in each AF_XDP ring (power of two)")
@@ -147,6 +149,9 @@ func (f *engineFlags) check() error {
 	}
 	if !f.pin && f.loopNice != 0 {
 		return usagef("%s: --loop-nice needs loops on threads of their own: it does not go with --pin=false", f.cmd)
+	}
+	if _, err := rings.ParseTxChecksum(f.txChecksum); err != nil {
+		return usagef("%s: --tx-checksum %v", f.cmd, err)
 	}
 	if f.loopRTPrio < 0 || f.loopRTPrio > 99 {
 		return usagef("%s: --loop-rtprio %d: want 1..99, or 0 for the normal class", f.cmd, f.loopRTPrio)
@@ -248,7 +253,8 @@ func (f *engineFlags) open(cfg engine.Config) (*engine.Engine, error) {
 			closeAll()
 			return nil, err
 		}
-		xl, err := rings.OpenXDP(rings.XDPConfig{Iface: f.iface, Netns: f.netns, Queue: q, Program: prog, Pool: pool, RingSize: f.ringSize, Netpoller: !f.pin})
+		csum, _ := rings.ParseTxChecksum(f.txChecksum) // check vetted it
+		xl, err := rings.OpenXDP(rings.XDPConfig{Iface: f.iface, Netns: f.netns, Queue: q, Program: prog, Pool: pool, RingSize: f.ringSize, Netpoller: !f.pin, TxChecksum: csum})
 		if err != nil {
 			closeAll()
 			return nil, err
@@ -264,6 +270,11 @@ func (f *engineFlags) open(cfg engine.Config) (*engine.Engine, error) {
 			l = f.wrap(q, l)
 		}
 		links = append(links, l)
+		if got, want := rings.TxOffloadsOf(l).Room, xl.TxOffloads().Room; got != want {
+			// A wrapper that hides the room would have every frame refused.
+			closeAll()
+			return nil, fmt.Errorf("%s: link wrapper %T leaves %d bytes before each frame, the AF_XDP socket wants %d", f.cmd, l, got, want)
+		}
 	}
 	cfg.MAC, cfg.Addrs, cfg.Routes, cfg.AcceptRA, cfg.CPUs, cfg.Pin = f.mac, f.addrList, f.routeList, f.acceptRA, f.cpus, f.pin
 	cfg.LoopNice, cfg.LoopRTPriority = f.loopNice, f.loopRTPrio

@@ -36,3 +36,6 @@ func (h *HookLink) Receive(descs []rings.Desc) int {
 	}
 	return h.Link.Receive(descs)
 }
+
+// TxOffloads forwards the wrapped link's (rings.TxOffloader).
+func (h *HookLink) TxOffloads() rings.TxOffloads { return rings.TxOffloadsOf(h.Link) }
