@@ -94,6 +94,10 @@ type Config struct {
 	// give back to the system after the live heap shrank (memreturn.go);
 	// 0 means DefaultMemoryReturn, a negative value never.
 	MemoryReturn time.Duration
+	// THP is what the engine does about transparent huge pages for the
+	// whole process when it starts (thp.go); the zero value, THPAuto,
+	// turns them off where the system's mode is madvise.
+	THP THPPolicy
 
 	// ringSweep replaces ringSweepInterval (tests); below zero, the cores
 	// do not sweep idle rings.
@@ -151,6 +155,9 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 	e := &Engine{done: make(chan struct{}), memReturn: cfg.MemoryReturn}
 	if e.memReturn == 0 {
 		e.memReturn = DefaultMemoryReturn
+	}
+	if _, err := applyTHP(cfg.THP); err != nil {
+		return nil, fmt.Errorf("engine: transparent huge pages off (--thp %v): %w", cfg.THP, err)
 	}
 	e.ports = newPortTable(e)
 	e.udp = &udpTable{}

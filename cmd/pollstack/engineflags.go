@@ -40,6 +40,7 @@ type engineFlags struct {
 	loopNice             int
 	loopRTPrio           int
 	txChecksum           string
+	thp                  string
 	frames               int
 	statsEvery           time.Duration
 	faults               rings.Faults
@@ -82,6 +83,7 @@ func (f *engineFlags) register(fs *flag.FlagSet, cmd string) {
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on HOST:PORT at /metrics, and the Go profiler at /debug/pprof/ (default off)")
 	fs.IntVar(&f.sleepAfter, "idle-sleep-after", 0, "sleep in poll(2) after this many empty polls (0: busy-poll; with --pin=false the default is 1)")
 	fs.BoolVar(&f.pin, "pin", true, "run each core's loop on a thread of its own pinned to its CPU; --pin=false runs each loop as an ordinary goroutine that waits for frames in Go's netpoller, so that goroutines sharing its CPU (a Go server's) run in its place with no thread switch; serve --app gohttp runs unpinned unless --pin is given (docs/sockets.md)")
+	fs.StringVar(&f.thp, "thp", "auto", "transparent huge pages for the process: auto (off where the system's mode is madvise, where only the Go runtime asks for them, for its heap indexes once the heap passed 1 GiB, and keeps them resident after the connections are gone; as the system says otherwise), system (as the system says) or off (prctl PR_SET_THP_DISABLE)")
 	fs.StringVar(&f.txChecksum, "tx-checksum", "engine", "who computes the TCP checksums of the segments the engine sends: engine (the engine, always: the default), offload (the kernel, through AF_XDP transmit metadata, as for its own TCP: the NIC completes them, or on veth the receiving kernel takes them as checked; Linux 6.11 or later, in copy mode, else the engine does; not for a veth whose other end is AF_XDP too, which would see the partial checksums), or kernel-sw (the kernel computes them in software as it takes each frame: a check of the offload's requests, for tests). With --pcap or --fault-corrupt the engine computes them, so that the capture and the corruption are what goes out")
 	fs.IntVar(&f.loopRTPrio, "loop-rtprio", 0, "run each core's loop thread in the real-time class SCHED_FIFO at this priority, 1..99 (0: the normal class): it then runs before every normal process on its CPU however many there are, as the kernel's own receive path does, and leaves the CPU only when it sleeps (--idle-sleep-after) or the kernel's real-time throttle (95% of each second by default) stops it; with --idle-sleep-after 0 it keeps its CPU from all others but that throttle's share. For a CPU shared with many busy processes, where --loop-nice -20 is not enough")
 	fs.IntVar(&f.loopNice, "loop-nice", 0, "nice value of each core's loop thread, -20..19 (lower runs first; 0: left as it is): below the other processes on its CPU, the loop gets its CPU before them instead of an equal share, so they do not leave its rx ring to overflow")
@@ -149,6 +151,9 @@ func (f *engineFlags) check() error {
 	}
 	if !f.pin && f.loopNice != 0 {
 		return usagef("%s: --loop-nice needs loops on threads of their own: it does not go with --pin=false", f.cmd)
+	}
+	if _, err := engine.ParseTHPPolicy(f.thp); err != nil {
+		return usagef("%s: --thp %v", f.cmd, err)
 	}
 	if _, err := rings.ParseTxChecksum(f.txChecksum); err != nil {
 		return usagef("%s: --tx-checksum %v", f.cmd, err)
@@ -278,6 +283,7 @@ func (f *engineFlags) open(cfg engine.Config) (*engine.Engine, error) {
 	}
 	cfg.MAC, cfg.Addrs, cfg.Routes, cfg.AcceptRA, cfg.CPUs, cfg.Pin = f.mac, f.addrList, f.routeList, f.acceptRA, f.cpus, f.pin
 	cfg.LoopNice, cfg.LoopRTPriority = f.loopNice, f.loopRTPrio
+	cfg.THP, _ = engine.ParseTHPPolicy(f.thp) // check vetted it
 	cfg.VLAN = uint16(f.vlan)
 	cfg.Idle = cores.IdlePolicy{SleepAfter: f.sleepAfter}
 	e, err := engine.New(cfg, links)

@@ -100,6 +100,7 @@ func TestBadCommandLinesAreOneLine(t *testing.T) {
 		{[]string{"serve", "--iface", "x", "--pin=maybe"}, 2, "invalid boolean value \"maybe\" for -pin"},
 		{[]string{"proxy", "--iface", "x", "--listen", "80", "--backend", "198.18.0.2:80", "--loop-nice", "-21"}, 2, "--loop-nice -21: want -20..19"},
 		{[]string{"serve", "--iface", "x", "--loop-rtprio", "100"}, 2, "--loop-rtprio 100: want 1..99, or 0 for the normal class"},
+		{[]string{"serve", "--iface", "x", "--thp", "never"}, 2, `--thp "never": want auto, system or off`},
 		{[]string{"serve", "--iface", "x", "--tx-checksum", "nic"}, 2, `--tx-checksum "nic": want offload, engine or kernel-sw`},
 		{[]string{"proxy", "--iface", "x", "--listen", "80", "--backend", "198.18.0.2:80", "--tx-checksum", "hw"}, 2, `--tx-checksum "hw": want offload, engine or kernel-sw`},
 		{[]string{"serve", "--iface", "x", "--loop-rtprio", "-1"}, 2, "--loop-rtprio -1: want 1..99"},
