@@ -53,19 +53,62 @@ type chunkPool struct {
 	low     int // the fewest free chunks since the last trim
 	trimmed mono.Time
 
-	tables    map[int][][]*chunk // free slot tables by length
-	rangeSets []*rangeSet        // free reassembly and scoreboard storage
-	segRings  map[int][][]txSeg  // free transmit maps by length
-	racks     []*rackBlock       // free loss-recovery blocks
+	tables    map[int]*freeList[[]*chunk] // free slot tables by length
+	rangeSets freeList[*rangeSet]         // free reassembly and scoreboard storage
+	segRings  map[int]*freeList[[]txSeg]  // free transmit maps by length
+	racks     freeList[*rackBlock]        // free loss-recovery blocks
+}
+
+// freeList is a bounded stack of free pieces of storage that remembers the
+// fewest it held since it was last trimmed (low), as the chunks' free list
+// does: what no connection took over a whole trim interval goes to the
+// garbage collector, down to freeFloor.
+type freeList[T any] struct {
+	items []T
+	low   int
+}
+
+// freeFloor is how many pieces of each kind a pool keeps however long they
+// go unused.
+const freeFloor = 64
+
+func (f *freeList[T]) get() (T, bool) {
+	n := len(f.items)
+	if n == 0 {
+		f.low = 0
+		var zero T
+		return zero, false
+	}
+	x := f.items[n-1]
+	var zero T
+	f.items[n-1] = zero
+	f.items = f.items[:n-1]
+	f.low = min(f.low, n-1)
+	return x, true
+}
+
+// put keeps x unless the list holds limit already.
+func (f *freeList[T]) put(x T, limit int) {
+	if len(f.items) < limit {
+		f.items = append(f.items, x)
+	}
+}
+
+// trim drops the pieces beyond the floor that stayed unused since the last
+// trim, and starts the next interval.
+func (f *freeList[T]) trim() {
+	if drop := min(f.low, len(f.items)-freeFloor); drop > 0 {
+		n := len(f.items) - drop
+		clear(f.items[n:])
+		f.items = f.items[:n:n]
+	}
+	f.low = len(f.items)
 }
 
 // getRack takes a cleared loss-recovery block whose map's storage comes
 // from this pool.
 func (p *chunkPool) getRack() *rackBlock {
-	if n := len(p.racks); n > 0 {
-		b := p.racks[n-1]
-		p.racks[n-1] = nil
-		p.racks = p.racks[:n-1]
+	if b, ok := p.racks.get(); ok {
 		return b
 	}
 	return &rackBlock{txm: txMap{pool: p}}
@@ -74,18 +117,15 @@ func (p *chunkPool) getRack() *rackBlock {
 // putRack gives back a block whose map is empty.
 func (p *chunkPool) putRack(b *rackBlock) {
 	*b = rackBlock{txm: txMap{pool: p}}
-	if len(p.racks) < maxFreeRangeSets {
-		p.racks = append(p.racks, b)
-	}
+	p.racks.put(b, maxFreeRangeSets)
 }
 
 // getSegs takes a transmit map's storage of k records.
 func (p *chunkPool) getSegs(k int) []txSeg {
-	if l := p.segRings[k]; len(l) > 0 {
-		t := l[len(l)-1]
-		l[len(l)-1] = nil
-		p.segRings[k] = l[:len(l)-1]
-		return t
+	if l := p.segRings[k]; l != nil {
+		if t, ok := l.get(); ok {
+			return t
+		}
 	}
 	return make([]txSeg, k)
 }
@@ -94,20 +134,22 @@ func (p *chunkPool) getSegs(k int) []txSeg {
 // as many records of each size as 1024 of the smallest maps hold.
 func (p *chunkPool) putSegs(t []txSeg) {
 	if p.segRings == nil {
-		p.segRings = make(map[int][][]txSeg)
+		p.segRings = make(map[int]*freeList[[]txSeg])
 	}
-	if l := p.segRings[len(t)]; len(l) < max(1, maxFreeRangeSets*minTxSegs/len(t)) {
-		p.segRings[len(t)] = append(l, t)
+	l := p.segRings[len(t)]
+	if l == nil {
+		l = new(freeList[[]txSeg])
+		p.segRings[len(t)] = l
 	}
+	l.put(t, max(1, maxFreeRangeSets*minTxSegs/len(t)))
 }
 
 // getTable takes a slot table of k slots, all nil.
 func (p *chunkPool) getTable(k int) []*chunk {
-	if l := p.tables[k]; len(l) > 0 {
-		t := l[len(l)-1]
-		l[len(l)-1] = nil
-		p.tables[k] = l[:len(l)-1]
-		return t
+	if l := p.tables[k]; l != nil {
+		if t, ok := l.get(); ok {
+			return t
+		}
 	}
 	return make([]*chunk, k)
 }
@@ -115,11 +157,14 @@ func (p *chunkPool) getTable(k int) []*chunk {
 // putTable gives back an all-nil slot table.
 func (p *chunkPool) putTable(t []*chunk) {
 	if p.tables == nil {
-		p.tables = make(map[int][][]*chunk)
+		p.tables = make(map[int]*freeList[[]*chunk])
 	}
-	if l := p.tables[len(t)]; len(l) < maxFreeTables {
-		p.tables[len(t)] = append(l, t)
+	l := p.tables[len(t)]
+	if l == nil {
+		l = new(freeList[[]*chunk])
+		p.tables[len(t)] = l
 	}
+	l.put(t, maxFreeTables)
 }
 
 // rangeSet is the storage of a reassembly queue or a SACK scoreboard,
@@ -127,18 +172,15 @@ func (p *chunkPool) putTable(t []*chunk) {
 type rangeSet = [DefaultReassMaxQueueLen]seqRange
 
 func (p *chunkPool) getRanges() *rangeSet {
-	if n := len(p.rangeSets); n > 0 {
-		r := p.rangeSets[n-1]
-		p.rangeSets[n-1] = nil
-		p.rangeSets = p.rangeSets[:n-1]
+	if r, ok := p.rangeSets.get(); ok {
 		return r
 	}
 	return new(rangeSet)
 }
 
 func (p *chunkPool) putRanges(r *rangeSet) {
-	if r != nil && len(p.rangeSets) < maxFreeRangeSets {
-		p.rangeSets = append(p.rangeSets, r)
+	if r != nil {
+		p.rangeSets.put(r, maxFreeRangeSets)
 	}
 }
 
@@ -184,6 +226,15 @@ func (p *chunkPool) trim(now mono.Time) {
 		p.free = p.free[:n]
 	}
 	p.trimmed, p.low = now, len(p.free)
+	// The storage connections take beside their chunks goes the same way.
+	for _, l := range p.tables {
+		l.trim()
+	}
+	for _, l := range p.segRings {
+		l.trim()
+	}
+	p.rangeSets.trim()
+	p.racks.trim()
 }
 
 // byteRing is a circular buffer of up to size bytes: n in-order bytes from

@@ -431,8 +431,8 @@ func TestScoreboardStorageReturned(t *testing.T) {
 	if c.Unsent() != 0 {
 		t.Fatalf("%d unacknowledged: una %d max %d", c.Unsent(), c.sndUna, c.sndMax)
 	}
-	if k, tb, rs := heldMemory(c); k+tb+rs != 0 || len(p.s.pool.rangeSets) != 1 {
-		t.Fatalf("all acknowledged: %d chunks, %d slot tables, %d range sets held; %d range sets free", k, tb, rs, len(p.s.pool.rangeSets))
+	if k, tb, rs := heldMemory(c); k+tb+rs != 0 || len(p.s.pool.rangeSets.items) != 1 {
+		t.Fatalf("all acknowledged: %d chunks, %d slot tables, %d range sets held; %d range sets free", k, tb, rs, len(p.s.pool.rangeSets.items))
 	}
 }
 
