@@ -151,6 +151,18 @@ func (r *Handoff) Peek() []byte {
 	}
 }
 
+// Waiting reports whether the producer has published a record the
+// consumer has not taken: the look an owner makes after it announced its
+// sleep (Loop), so that a record published before the producer could see
+// that announcement is not left for the sleep's end. Consumer only.
+func (r *Handoff) Waiting() bool {
+	if r.chead != r.cachedTail {
+		return true
+	}
+	r.cachedTail = r.tail.Load()
+	return r.chead != r.cachedTail
+}
+
 // Release frees the record Peek returned. Consumer only.
 func (r *Handoff) Release() {
 	r.chead += r.peeked

@@ -146,6 +146,15 @@ type TurnEnder interface {
 	EndTurn()
 }
 
+// Pender is implemented by workers that get work other than through their
+// link or the mailbox, from producers that wake them with Loop.Wake (a
+// hand-off ring). Pending, called on the loop after it announced a sleep,
+// reports whether such work is there: a producer that published it before
+// it could see the announcement did not wake the loop.
+type Pender interface {
+	Pending() bool
+}
+
 // Waker is implemented by workers whose Wait another goroutine can cut
 // short.
 type Waker interface {
@@ -206,6 +215,7 @@ func (l *Loop) run(started chan<- error) {
 	}
 	started <- nil
 	ender, _ := l.worker.(TurnEnder)
+	pender, _ := l.worker.(Pender)
 	empty := 0
 	// An unpinned loop yields its P once before it sleeps, after a turn
 	// that did work: the goroutines that work woke (handlers whose data
@@ -235,10 +245,12 @@ func (l *Loop) run(started chan<- error) {
 				runtime.Gosched()
 				continue
 			}
-			// Announce the sleep, then look at the mailbox again: a Post
-			// either lands before this look or sees sleeping and wakes us.
+			// Announce the sleep, then look at the mailbox and the
+			// worker's other sources again: a Post, or a hand-off and its
+			// Wake, either lands before this look or sees sleeping and
+			// wakes us.
 			l.sleeping.Store(true)
-			if len(l.mail) == 0 && !l.stop.Load() {
+			if len(l.mail) == 0 && !l.stop.Load() && (pender == nil || !pender.Pending()) {
 				l.worker.Wait(l.idle.SleepFor)
 			}
 			l.sleeping.Store(false)

@@ -314,3 +314,67 @@ func TestUnpinnedLoopYieldsBeforeItSleeps(t *testing.T) {
 		t.Fatalf("the woken goroutine found the loop asleep %d times of 100", asleep)
 	}
 }
+
+// ringWorker gets work through a hand-off ring whose producer publishes a
+// record, then wakes the loop, in the worst order: between the loop's
+// last empty Poll and its announcement of the sleep, so that Wake finds
+// the loop not yet sleeping and does nothing.
+type ringWorker struct {
+	wakeWorker
+	r        *Handoff
+	l        *Loop
+	produce  atomic.Bool // the next empty Poll publishes a record first
+	consumed atomic.Int64
+}
+
+func (w *ringWorker) Poll(now mono.Time) int {
+	n := 0
+	for b := w.r.Peek(); b != nil; b = w.r.Peek() {
+		w.r.Release()
+		n++
+	}
+	w.r.Done()
+	w.consumed.Add(int64(n))
+	if n == 0 && w.produce.CompareAndSwap(true, false) {
+		// The producer's side, as another core runs it: publish, then
+		// wake the owner, which is not asleep yet.
+		if b := w.r.Reserve(8); b != nil {
+			w.r.Commit()
+			w.r.Publish()
+		}
+		w.l.Wake()
+	}
+	return n
+}
+
+func (w *ringWorker) Pending() bool { return w.r.Waiting() }
+
+// A record handed off just before the owner announced its sleep, with the
+// producer's Wake coming too early to wake it, is taken at once: the loop
+// looks at the worker's hand-off rings after the announcement (Pender),
+// not an hour later.
+func TestHandoffJustBeforeTheSleepIsNotLeftForItsEnd(t *testing.T) {
+	r, err := NewHandoff(MinHandoffBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &ringWorker{wakeWorker: wakeWorker{wake: make(chan struct{}, 1)}, r: r}
+	l := NewLoop(0, false, w, IdlePolicy{SleepAfter: 1, SleepFor: time.Hour})
+	w.l = l
+	w.produce.Store(true)
+	if err := l.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		l.stop.Store(true)
+		w.Wake()
+		<-l.Done()
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for w.consumed.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the record handed off before the sleep is still waiting 10 s later (the sleep is an hour)")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

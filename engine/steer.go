@@ -188,6 +188,20 @@ func (c *Core) steerOut(owner int, kind byte, t *flow.Tuple, seg []byte, seq flo
 	return true
 }
 
+// Pending implements cores.Pender: a hand-off ring holds a record this
+// core has not taken.
+func (c *Core) Pending() bool {
+	if c.steer == nil {
+		return false
+	}
+	for _, r := range c.steer.in {
+		if r != nil && r.Waiting() {
+			return true
+		}
+	}
+	return false
+}
+
 // steerPoll publishes what this core handed off during the batch, then
 // processes what the other cores handed to it. It returns the number of
 // records it processed.

@@ -27,6 +27,7 @@ type bench struct {
 	pollstack string // binary
 	log       io.Writer
 	sinks     map[string]*sink
+	napiPIDs  []int // --napi-threads: the veth ends' NAPI threads
 }
 
 // proc is a running proxy.
@@ -213,6 +214,14 @@ func (b *bench) setup(ctx context.Context) error {
 	for _, end := range [][2]string{{b.bed.NsA, b.bed.IfaceA}, {b.bed.NsB, b.bed.IfaceB}} {
 		onOff := map[bool]string{true: "on", false: "off"}[b.o.GRO]
 		if _, err := nsproc.Run(ctx, nsproc.NetnsArgs(end[0], "ethtool", "-K", end[1], "gro", onOff)...); err != nil {
+			return err
+		}
+	}
+	if b.o.NAPIThreads {
+		if !b.o.GRO {
+			return fmt.Errorf("--napi-threads needs --gro: veth polls with NAPI only with GRO on (or an XDP program)")
+		}
+		if err := b.napiThreads(ctx); err != nil {
 			return err
 		}
 	}

@@ -50,11 +50,14 @@ type options struct {
 	Offload     bool          `json:"offload"`          // TSO/GSO left on on NAME-a for the kernel proxies
 	// SmartConnect: smart-connect on in pollstack's configuration and
 	// option tcp-smart-connect in HAProxy's (--mode tcp).
-	SmartConnect bool   `json:"smart_connect"`
-	Pollstack    string `json:"pollstack"` // binary; "" builds one
-	KeepBed      bool   `json:"keep_bed"`
-	JSON         bool   `json:"-"`
-	Verbose      bool   `json:"-"`
+	SmartConnect bool `json:"smart_connect"`
+	// NAPIThreads: each veth end's receive processing in a kernel thread
+	// pinned to its side's CPU (napi.go).
+	NAPIThreads bool   `json:"napi_threads"`
+	Pollstack   string `json:"pollstack"` // binary; "" builds one
+	KeepBed     bool   `json:"keep_bed"`
+	JSON        bool   `json:"-"`
+	Verbose     bool   `json:"-"`
 }
 
 const usageText = `usage: sudo proxycmp [--mode tcp|http] [flags]
@@ -140,6 +143,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.GRO, "gro", true, "turn GRO on on both veth ends (ethtool -K IF gro on), as on a NIC: the kernel's receive then coalesces the frames of a bulk stream (veth has it off by default)")
 	fs.BoolVar(&o.Offload, "offload", true, "leave TSO and GSO on on NAME-a (veth's default), so the kernel proxies hand the veth 64 KiB segments that reach NAME-b unsplit; false turns them off (ethtool -K NAME-a tso off gso off) and the kernel proxies send MTU-sized frames, as pollstack does over AF_XDP")
 	fs.BoolVar(&o.SmartConnect, "smart-connect", true, "--mode tcp: let the request carry the last ACK of each backend handshake: smart-connect on for pollstack, option tcp-smart-connect for HAProxy (nginx stream has no such setting); false leaves both at their default, off")
+	fs.BoolVar(&o.NAPIThreads, "napi-threads", false, "give each veth end's receive processing a kernel thread of its own (threaded NAPI), NAME-a's pinned to --proxy-cpu and NAME-b's to --gen-cpu, so each side's input runs on its own CPU as with peers on other machines; without it the kernel runs the receiving side's input in the sender's system call, and the proxy's CPU pays for the peers' input of what it sends")
 	fs.StringVar(&o.Pollstack, "pollstack", "", "pollstack binary to run (default: go build ./cmd/pollstack into a temporary directory; run from inside the module)")
 	fs.BoolVar(&o.KeepBed, "keep-bed", false, "leave the bed's namespaces and the configuration files in place at the end (the processes are stopped all the same); it prints how to remove them")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON on stdout instead of the table")
