@@ -27,7 +27,6 @@ type bench struct {
 	pollstack string // binary
 	log       io.Writer
 	sinks     map[string]*sink
-	napiPIDs  []int // --napi-threads: the veth ends' NAPI threads
 }
 
 // proc is a running proxy.
@@ -221,8 +220,8 @@ func (b *bench) setup(ctx context.Context) error {
 		if !b.o.GRO {
 			return fmt.Errorf("--napi-threads needs --gro: veth polls with NAPI only with GRO on (or an XDP program)")
 		}
-		if err := b.napiThreads(ctx); err != nil {
-			return err
+		if err := b.setNAPIThreads(ctx, false); err != nil {
+			return err // the file is there to write: turned on for each window that wants it
 		}
 	}
 	if !b.o.Offload {
@@ -397,6 +396,13 @@ func (b *bench) turn(ctx context.Context, round int, px string) (t turn) {
 		}
 	}()
 
+	// --napi-threads: for every workload but bulk (below).
+	if b.o.NAPIThreads {
+		if err := b.setNAPIThreads(ctx, true); err != nil {
+			t.Error = err.Error()
+			return t
+		}
+	}
 	if b.o.Mode == modeHTTP {
 		if !b.httpWorkloads(ctx, round, p, &t) {
 			return t
@@ -414,6 +420,17 @@ func (b *bench) turn(ctx context.Context, round int, px string) (t turn) {
 			}
 		}
 		b.progress(round, px, "cps", t.CPS, nil, t.CPSError)
+		if b.o.NAPIThreads {
+			// With the threads HAProxy's one bulk stream fell to 1.2
+			// Gbit/s with both CPUs three quarters idle: something
+			// latency-bound (the wake-ups of the other CPU's thread, for
+			// each of its 64 KiB segments, is the likely part) that a
+			// NIC would not add. Bulk runs in the softirqs.
+			if err := b.setNAPIThreads(ctx, false); err != nil {
+				t.Error = err.Error()
+				return t
+			}
+		}
 		t.Bulk, t.BulkError = b.bulk(ctx, p)
 		if ctx.Err() != nil {
 			return t

@@ -118,6 +118,18 @@
 // on this VM: in a trial HAProxy's connections/s fell from 10,000 to
 // 3,400.)
 //
+// With --napi-threads each veth end's receive processing runs in a kernel
+// thread of its own (threaded NAPI, which veth has with GRO on), NAME-a's
+// pinned to the proxy's CPU and NAME-b's to the generator's, for every
+// workload but bulk: each side's input then runs on its own CPU, as with
+// peers on other machines. The proxy's CPU holds the proxy and its own
+// input (a kernel proxy's TCP input; for pollstack the XDP program and the
+// copy into its UMEM), and nothing of the peers'; "CPU µs/conn" is then
+// the proxy's whole cost per connection and "proxy µs/conn" its processes'
+// part of it. Bulk runs without the threads: with them HAProxy's one
+// stream fell to 1.2 Gbit/s with both CPUs three quarters idle, a latency
+// that a NIC would not add.
+//
 // pollstack busy-polls: a polling core counts 100% busy whether or not it
 // finds work. With --idle-sleep-after N (64 here) its core sleeps in
 // poll(2) after N empty polls, so an idle proxy is not counted busy; under

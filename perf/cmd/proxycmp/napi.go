@@ -14,22 +14,26 @@ import (
 	"github.com/pollstack/pollstack/internal/nsproc"
 )
 
-// napiThreads gives each veth end's receive processing (its NAPI poll:
+// setNAPIThreads gives each veth end's receive processing (its NAPI poll:
 // GRO, and the kernel's input of what arrives, or the XDP program and the
 // copy into pollstack's UMEM) a kernel thread of its own, pinned to that
 // side's CPU: NAME-a's to the proxy's, NAME-b's to the generator's
-// (--napi-threads). Without it veth runs the receiving side's input in the
-// sender's context, so the proxy's CPU pays for the peers' input of what it
-// sends, and the generator's CPU for the proxy's input of what they send.
-func (b *bench) napiThreads(ctx context.Context) error {
+// (--napi-threads); off, it puts the processing back in the softirqs.
+// Without the threads veth runs the receiving side's input in the sender's
+// context, so the proxy's CPU pays for the peers' input of what it sends,
+// and the generator's CPU for the proxy's input of what they send.
+func (b *bench) setNAPIThreads(ctx context.Context, on bool) error {
 	for _, end := range []struct {
 		ns, ifc string
 		cpu     int
 	}{{b.bed.NsA, b.bed.IfaceA, b.o.ProxyCPU}, {b.bed.NsB, b.bed.IfaceB, b.o.GenCPU}} {
 		before := napiKthreads()
 		path := "/sys/class/net/" + end.ifc + "/threaded"
-		if _, err := nsproc.Run(ctx, nsproc.NetnsArgs(end.ns, "sh", "-c", "echo 1 > "+path)...); err != nil {
+		if _, err := nsproc.Run(ctx, nsproc.NetnsArgs(end.ns, "sh", "-c", "echo "+map[bool]string{true: "1", false: "0"}[on]+" > "+path)...); err != nil {
 			return fmt.Errorf("threaded NAPI on %s: %w", end.ifc, err)
+		}
+		if !on {
+			continue
 		}
 		var pids []int
 		for deadline := time.Now().Add(2 * time.Second); len(pids) == 0 && time.Now().Before(deadline); {
@@ -50,7 +54,6 @@ func (b *bench) napiThreads(ctx context.Context) error {
 				return fmt.Errorf("pin %s's NAPI thread %d to CPU %d: %w", end.ifc, pid, end.cpu, err)
 			}
 		}
-		b.napiPIDs = append(b.napiPIDs, pids...)
 	}
 	return nil
 }
