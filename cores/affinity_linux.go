@@ -78,3 +78,31 @@ func Online() ([]int, error) {
 	}
 	return cpus, nil
 }
+
+// PinThread binds thread (or process) tid, which may be another
+// process's or a kernel thread, to cpu.
+func PinThread(tid, cpu int) error {
+	var set unix.CPUSet
+	set.Set(cpu)
+	if err := unix.SchedSetaffinity(tid, &set); err != nil {
+		return fmt.Errorf("cores: pin thread %d to CPU %d: %w", tid, cpu, err)
+	}
+	return nil
+}
+
+// DisableTHP turns transparent huge pages off for the whole process
+// (prctl PR_SET_THP_DISABLE): memory it faults in from now on comes in
+// base pages, whatever madvise(MADV_HUGEPAGE) asks.
+func DisableTHP() error {
+	if err := unix.Prctl(unix.PR_SET_THP_DISABLE, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("cores: transparent huge pages off: %w", err)
+	}
+	return nil
+}
+
+// THPDisabled reports whether transparent huge pages are off for the
+// process (PR_GET_THP_DISABLE).
+func THPDisabled() bool {
+	r, err := unix.PrctlRetInt(unix.PR_GET_THP_DISABLE, 0, 0, 0, 0)
+	return err == nil && r&1 != 0
+}

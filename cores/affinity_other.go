@@ -27,3 +27,12 @@ func Online() ([]int, error) {
 	}
 	return cpus, nil
 }
+
+// PinThread is a no-op where the OS has no affinity call we use.
+func PinThread(tid, cpu int) error { return nil }
+
+// DisableTHP does nothing: transparent huge pages are Linux's.
+func DisableTHP() error { return nil }
+
+// THPDisabled reports false: transparent huge pages are Linux's.
+func THPDisabled() bool { return false }

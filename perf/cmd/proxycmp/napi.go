@@ -9,8 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/pollstack/pollstack/cores"
 	"github.com/pollstack/pollstack/internal/nsproc"
 )
 
@@ -47,11 +46,9 @@ func (b *bench) setNAPIThreads(ctx context.Context, on bool) error {
 		if len(pids) == 0 {
 			return fmt.Errorf("threaded NAPI on %s: no napi/ kernel thread appeared (is GRO on? veth has NAPI only with GRO or XDP)", end.ifc)
 		}
-		var set unix.CPUSet
-		set.Set(end.cpu)
 		for _, pid := range pids {
-			if err := unix.SchedSetaffinity(pid, &set); err != nil {
-				return fmt.Errorf("pin %s's NAPI thread %d to CPU %d: %w", end.ifc, pid, end.cpu, err)
+			if err := cores.PinThread(pid, end.cpu); err != nil {
+				return fmt.Errorf("%s's NAPI thread: %w", end.ifc, err)
 			}
 		}
 	}

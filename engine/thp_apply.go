@@ -1,6 +1,6 @@
 package engine
 
-import "golang.org/x/sys/unix"
+import "github.com/pollstack/pollstack/cores"
 
 // applyTHP applies p to the process; it reports whether huge pages are
 // off for it now.
@@ -8,15 +8,12 @@ func applyTHP(p THPPolicy) (bool, error) {
 	if !thpDisable(p, thpMode()) {
 		return false, nil
 	}
-	if err := unix.Prctl(unix.PR_SET_THP_DISABLE, 1, 0, 0, 0); err != nil {
+	if err := cores.DisableTHP(); err != nil {
 		return false, err
 	}
 	return true, nil
 }
 
 // thpDisabled reports whether transparent huge pages are off for the
-// process (PR_GET_THP_DISABLE).
-func thpDisabled() bool {
-	r, err := unix.PrctlRetInt(unix.PR_GET_THP_DISABLE, 0, 0, 0, 0)
-	return err == nil && r&1 != 0
-}
+// process.
+func thpDisabled() bool { return cores.THPDisabled() }
