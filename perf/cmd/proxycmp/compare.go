@@ -396,12 +396,18 @@ func (b *bench) turn(ctx context.Context, round int, px string) (t turn) {
 		}
 	}()
 
-	// --napi-threads: for every workload but bulk (below).
+	// --napi-threads: for every workload but bulk (below); off again
+	// after the turn.
 	if b.o.NAPIThreads {
 		if err := b.setNAPIThreads(ctx, true); err != nil {
 			t.Error = err.Error()
 			return t
 		}
+		defer func() {
+			if err := b.setNAPIThreads(ctx, false); err != nil && t.Error == "" {
+				t.Error = err.Error()
+			}
+		}()
 	}
 	if b.o.Mode == modeHTTP {
 		if !b.httpWorkloads(ctx, round, p, &t) {

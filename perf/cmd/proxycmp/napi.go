@@ -26,13 +26,18 @@ func (b *bench) setNAPIThreads(ctx context.Context, on bool) error {
 		ns, ifc string
 		cpu     int
 	}{{b.bed.NsA, b.bed.IfaceA, b.o.ProxyCPU}, {b.bed.NsB, b.bed.IfaceB, b.o.GenCPU}} {
-		before := napiKthreads()
 		path := "/sys/class/net/" + end.ifc + "/threaded"
-		if _, err := nsproc.Run(ctx, nsproc.NetnsArgs(end.ns, "sh", "-c", "echo "+map[bool]string{true: "1", false: "0"}[on]+" > "+path)...); err != nil {
-			return fmt.Errorf("threaded NAPI on %s: %w", end.ifc, err)
+		// Off first: turned on again, the threads are made anew, and the
+		// new ones are the end's.
+		if _, err := nsproc.Run(ctx, nsproc.NetnsArgs(end.ns, "sh", "-c", "echo 0 > "+path)...); err != nil {
+			return fmt.Errorf("threaded NAPI off on %s: %w", end.ifc, err)
 		}
 		if !on {
 			continue
+		}
+		before := napiKthreads()
+		if _, err := nsproc.Run(ctx, nsproc.NetnsArgs(end.ns, "sh", "-c", "echo 1 > "+path)...); err != nil {
+			return fmt.Errorf("threaded NAPI on %s: %w", end.ifc, err)
 		}
 		var pids []int
 		for deadline := time.Now().Add(2 * time.Second); len(pids) == 0 && time.Now().Before(deadline); {
