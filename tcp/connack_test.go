@@ -12,18 +12,6 @@ import (
 // and without the option the ACK goes at once, as before.
 func TestDeferredHandshakeACKRidesOnTheFirstData(t *testing.T) {
 	cfg := DefaultConfig()
-	synAck := func(p *peer) {
-		p.t.Helper()
-		p.expect("SYN", func(s sentSeg) bool { return s.Flags == FlagSYN })
-		p.advance(rtt)
-		s := p.mk(FlagSYN|FlagACK, p.iss, p.hi, nil)
-		p.synOpts(&s)
-		p.inject(&s)
-		p.nxt = p.iss + 1
-		if st := p.c.State(); st != Established {
-			p.t.Fatalf("after the SYN-ACK: %v", st)
-		}
-	}
 	isData := func(n int, ack func() bool) func(sentSeg) bool {
 		return func(s sentSeg) bool { return s.Flags&FlagACK != 0 && len(s.Payload) == n && ack() }
 	}
@@ -33,7 +21,7 @@ func TestDeferredHandshakeACKRidesOnTheFirstData(t *testing.T) {
 		c := p.dial()
 		c.SetDeferHandshakeACK(true)
 		before := *p.s.Stats()
-		synAck(p)
+		p.answerSYN()
 		p.advance(cfg.DelAckTime / 2)
 		p.expectNone("the handshake's ACK waits for data")
 		c.Write(make([]byte, 300))
@@ -52,7 +40,7 @@ func TestDeferredHandshakeACKRidesOnTheFirstData(t *testing.T) {
 		p := newPeer(t, cfg)
 		c := p.dial()
 		c.SetDeferHandshakeACK(true)
-		synAck(p)
+		p.answerSYN()
 		at := p.now
 		p.advance(cfg.DelAckTime - timerTick)
 		p.expectNone("the handshake's ACK before delacktime")
@@ -72,7 +60,7 @@ func TestDeferredHandshakeACKRidesOnTheFirstData(t *testing.T) {
 		c.SetDeferHandshakeACK(true)
 		c.Write(make([]byte, 40)) // a PROXY protocol header, say
 		before := *p.s.Stats()
-		synAck(p)
+		p.answerSYN()
 		p.expect("the queued data with the ACK", isData(40, func() bool { return true }))
 		statsDelta(t, p.s, before, map[Stat]uint64{StatConnAckDeferred: 0})
 	})
@@ -81,7 +69,7 @@ func TestDeferredHandshakeACKRidesOnTheFirstData(t *testing.T) {
 		p := newPeer(t, cfg)
 		p.dial()
 		before := *p.s.Stats()
-		synAck(p)
+		p.answerSYN()
 		p.expect("the handshake's ACK", func(s sentSeg) bool { return s.Flags == FlagACK && len(s.Payload) == 0 })
 		statsDelta(t, p.s, before, map[Stat]uint64{StatConnAckDeferred: 0})
 	})

@@ -231,17 +231,25 @@ func (p *peer) dial() *Conn {
 func (p *peer) connect() *Conn {
 	p.t.Helper()
 	c := p.dial()
+	p.answerSYN()
+	p.take()
+	return c
+}
+
+// answerSYN takes the shard's SYN and answers it with a SYN-ACK one round
+// trip later; the connection must be established then. What the shard
+// sends in answer stays captured.
+func (p *peer) answerSYN() {
+	p.t.Helper()
 	p.expect("SYN", func(s sentSeg) bool { return s.Flags == FlagSYN })
 	p.advance(rtt)
 	s := p.mk(FlagSYN|FlagACK, p.iss, p.hi, nil)
 	p.synOpts(&s)
 	p.inject(&s)
 	p.nxt = p.iss + 1
-	if c.State() != Established {
-		p.t.Fatalf("active open: %v", c.State())
+	if st := p.c.State(); st != Established {
+		p.t.Fatalf("active open: %v", st)
 	}
-	p.take()
-	return c
 }
 
 // advance moves the clock by d, firing every timer at its deadline.
