@@ -5,7 +5,7 @@ import (
 	"unsafe"
 )
 
-// An idle connection is mostly its control block, 64 to a slab
+// An idle connection is mostly its control block, 256 to a slab
 // (connslab.go): every byte of it is a megabyte at a million connections.
 // A field added past the budget needs a hole filled or a field narrowed
 // first (the ECN flags sit where the flags' alignment left room).

@@ -2,26 +2,54 @@ package tcp
 
 import "math/bits"
 
-// Control blocks are allocated 64 at a time, in slabs. A connection is
+// Control blocks are allocated 256 at a time, in slabs. A connection is
 // about 800 bytes: allocated one by one, a million of them take some
-// 200,000 of the runtime's small-object spans, whose descriptors the Go
-// runtime keeps for good once the connections are gone (36 MiB of resident
-// memory that never goes back to the system, measured at a million
-// connections). A slab is one large object with one span.
+// 110,000 of the runtime's small-object spans, and the Go runtime keeps
+// the descriptor of every span it ever made, and the GC's bitmaps sized
+// for them, once the connections are gone (36 MiB of resident memory that
+// never goes back to the system, measured at a million connections). A
+// slab is one large object with one span. At 64 a slab a million
+// connections still left 3.9 MiB of descriptors; at 256 (a slab is 200 KiB)
+// they leave 1.5 MiB (docs/benchmarks.md).
 //
 // The shard keeps the slabs that have a free slot; a slab all of whose
 // slots are free is dropped when another one is free too, and the
 // collector then gives its memory back. So a shard's spare control blocks
 // are at most one slab more than the holes the live ones leave.
-const slabConns = 64
+const (
+	slabWords = 4
+	slabConns = slabWords * 64
+)
+
+// Conn.slot, a uint8, names a block in its slab.
+var _ [256 - slabConns]struct{}
+
+// slabMask has bit i set when conns[i] is free.
+type slabMask [slabWords]uint64
+
+var slabAllFree = slabMask{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
+
+func (m *slabMask) full() bool { return *m == slabMask{} }
+
+// take clears and returns the lowest set bit; the mask must not be full.
+func (m *slabMask) take() int {
+	for w := range m {
+		if m[w] != 0 {
+			i := bits.TrailingZeros64(m[w])
+			m[w] &^= 1 << i
+			return w*64 + i
+		}
+	}
+	panic("tcp: take from a full slab")
+}
+
+func (m *slabMask) give(i int) { m[i/64] |= 1 << (i % 64) }
 
 type connSlab struct {
 	conns [slabConns]Conn
-	free  uint64 // bit i set: conns[i] is free
-	pos   int    // index in Shard.partial; -1 while the slab is full
+	free  slabMask
+	pos   int // index in Shard.partial; -1 while the slab is full
 }
-
-const slabAllFree = ^uint64(0)
 
 // allocConn takes a zeroed control block.
 func (s *Shard) allocConn() *Conn {
@@ -33,9 +61,8 @@ func (s *Shard) allocConn() *Conn {
 	if sl.free == slabAllFree {
 		s.emptySlabs--
 	}
-	i := bits.TrailingZeros64(sl.free)
-	sl.free &^= 1 << i
-	if sl.free == 0 {
+	i := sl.free.take()
+	if sl.free.full() {
 		s.partial = s.partial[:len(s.partial)-1]
 		sl.pos = -1
 	}
@@ -49,11 +76,11 @@ func (s *Shard) allocConn() *Conn {
 // state) until it is taken again.
 func (s *Shard) releaseConn(c *Conn) {
 	sl := c.slab
-	if sl.free == 0 {
+	if sl.free.full() {
 		sl.pos = len(s.partial)
 		s.partial = append(s.partial, sl)
 	}
-	sl.free |= 1 << c.slot
+	sl.free.give(int(c.slot))
 	if sl.free != slabAllFree {
 		return
 	}

@@ -11,7 +11,7 @@ func checkSlabs(t *testing.T, s *Shard) {
 	t.Helper()
 	empty := 0
 	for i, sl := range s.partial {
-		if sl.free == 0 {
+		if sl.free.full() {
 			t.Fatalf("slab %d is listed with no free slot", i)
 		}
 		if sl.pos != i {

@@ -277,6 +277,14 @@ func TestIdleConnectionsHeldOnTheBed(t *testing.T) {
 	}
 	rssHeld := rssKiB(t, pid)
 	heapHeld := metricValue(m, "go_memstats_heap_inuse_bytes")
+	if os.Getenv("POLLSTACK_HOLD_PROFILE") != "" {
+		if resp, err := http.Get("http://" + s.metrics + "/debug/pprof/heap"); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			os.WriteFile("/tmp/hold-heap-held.prof", b, 0o644)
+		}
+		logMemory(t, m, pid)
+	}
 	t.Logf("%d connections from %d processes opened in %v (%.0f/s; %d connects failed); serve holds %.0f established", held, procs, opened.Round(time.Millisecond), float64(held)/opened.Seconds(), failedDials, est)
 	if est < float64(held) {
 		t.Errorf("serve holds %.0f established connections, want %d", est, held)

@@ -119,6 +119,7 @@ type HTTP struct {
 	free    []*httpConn          // connection states for reuse
 	rfree   []*httpapp.Responder // responders for reuse
 	made    uint64               // responders made (for tests)
+	states  uint64               // connection states made (for tests)
 	scratch []byte
 }
 
@@ -152,17 +153,30 @@ func NewHTTP(cfg httpapp.Config) *HTTP {
 		HeaderTimeout: DefaultHTTPHeaderTimeout, KeepaliveTimeout: DefaultHTTPKeepaliveTimeout}
 }
 
+// Established arms the first request's head deadline. The connection gets
+// its state (httpConn) with its first bytes: until then c.User is nil, and
+// a connection that is opened and left idle costs the app nothing.
 func (h *HTTP) Established(c *tcp.Conn) {
+	c.User = nil
+	h.setTimer(c, h.HeaderTimeout)
+}
+
+// state returns the connection's state, made when its first bytes came.
+func (h *HTTP) state(c *tcp.Conn) *httpConn {
+	if hc, ok := c.User.(*httpConn); ok {
+		return hc
+	}
 	var hc *httpConn
 	if n := len(h.free); n > 0 {
 		hc = h.free[n-1]
 		h.free = h.free[:n-1]
 	} else {
 		hc = &httpConn{}
+		h.states++
 	}
 	*hc = httpConn{phase: phaseHead}
 	c.User = hc
-	h.setTimer(c, h.HeaderTimeout)
+	return hc
 }
 
 func (h *HTTP) Readable(c *tcp.Conn) { h.pump(c) }
@@ -211,11 +225,11 @@ func (h *HTTP) release(hc *httpConn) {
 // AppTimer closes a connection whose request head (or body) or keep-alive
 // wait took too long.
 func (h *HTTP) AppTimer(c *tcp.Conn) {
-	hc, ok := c.User.(*httpConn)
-	if !ok {
-		return
+	phase := uint8(phaseHead) // nothing came yet
+	if hc, ok := c.User.(*httpConn); ok {
+		phase = hc.phase
 	}
-	switch hc.phase {
+	switch phase {
 	case phaseHead, phaseBody:
 		h.HeaderTimeouts++
 	case phaseIdle:
@@ -274,16 +288,16 @@ func (h *HTTP) arm(c *tcp.Conn, hc *httpConn, fed bool) {
 // the send buffer has room, then sets the timeout of where the connection
 // stands.
 func (h *HTTP) pump(c *tcp.Conn) {
-	hc, ok := c.User.(*httpConn)
-	if !ok {
-		return
-	}
-	if hc.r == nil {
+	hc, _ := c.User.(*httpConn)
+	if hc == nil || hc.r == nil {
 		if c.Readable() == 0 {
 			if c.EOF() {
 				c.Close()
 			}
 			return
+		}
+		if hc == nil {
+			hc = h.state(c)
 		}
 		h.acquire(hc)
 	}

@@ -173,7 +173,8 @@ func (c *talker) say(s string) {
 
 // An HTTP connection holds a responder only while a request is in hand: a
 // new one before its first byte and a keep-alive one between requests
-// hold none, and the next request takes one from the free list again.
+// hold none, and the next request takes one from the free list again. A
+// new one holds no state of the app's either until its first byte.
 func TestHTTPIdleConnectionHoldsNoResponder(t *testing.T) {
 	h := NewHTTP(httpapp.Config{})
 	w, a, b := servedPair(t, h)
@@ -188,8 +189,8 @@ func TestHTTPIdleConnectionHoldsNoResponder(t *testing.T) {
 	held := func() int { // responders out of the free list (one made per miss)
 		return int(h.made) - len(h.rfree)
 	}
-	if held() != 0 {
-		t.Fatalf("a connection before its first byte holds %d responders", held())
+	if held() != 0 || h.states != 0 {
+		t.Fatalf("a connection before its first byte holds %d responders and %d states", held(), h.states)
 	}
 	c.say("GET / HTTP/1.1\r\nHo")
 	w.run(a, b, 300)
