@@ -1,7 +1,10 @@
 package cores
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -55,14 +58,7 @@ func RTPriority() (int, error) {
 }
 
 // Nice returns the calling OS thread's nice value.
-func Nice() (int, error) {
-	// The raw getpriority syscall returns 20 - nice, never negative.
-	r, _, e := unix.Syscall(unix.SYS_GETPRIORITY, unix.PRIO_PROCESS, uintptr(unix.Gettid()), 0)
-	if e != 0 {
-		return 0, fmt.Errorf("cores: read the thread's nice value: %w", e)
-	}
-	return 20 - int(r), nil
-}
+func Nice() (int, error) { return ThreadNice(unix.Gettid()) }
 
 // Online returns the CPUs this process may run on.
 func Online() ([]int, error) {
@@ -105,4 +101,45 @@ func DisableTHP() error {
 func THPDisabled() bool {
 	r, err := unix.PrctlRetInt(unix.PR_GET_THP_DISABLE, 0, 0, 0, 0)
 	return err == nil && r&1 != 0
+}
+
+// ThreadID returns the calling OS thread's id.
+func ThreadID() int { return unix.Gettid() }
+
+// SetThreadsNice gives every thread of the process but those skip names
+// the nice value n (below the current one needs CAP_SYS_NICE), and returns
+// how many it set. A thread takes its nice value from the thread that
+// made it, so the Go runtime's threads made later take n too (it makes
+// them from threads of its own, never from a locked one such as a pinned
+// loop's). A thread that ends meanwhile is passed over.
+func SetThreadsNice(n int, skip func(tid int) bool) (int, error) {
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return 0, fmt.Errorf("cores: list the process's threads: %w", err)
+	}
+	set := 0
+	for _, e := range ents {
+		tid, err := strconv.Atoi(e.Name())
+		if err != nil || skip(tid) {
+			continue
+		}
+		if err := unix.Setpriority(unix.PRIO_PROCESS, tid, n); err != nil {
+			if errors.Is(err, unix.ESRCH) {
+				continue
+			}
+			return set, fmt.Errorf("cores: set thread %d's nice value to %d: %w", tid, n, err)
+		}
+		set++
+	}
+	return set, nil
+}
+
+// ThreadNice returns thread tid's nice value.
+func ThreadNice(tid int) (int, error) {
+	// The raw getpriority syscall returns 20 - nice, never negative.
+	r, _, e := unix.Syscall(unix.SYS_GETPRIORITY, unix.PRIO_PROCESS, uintptr(tid), 0)
+	if e != 0 {
+		return 0, fmt.Errorf("cores: read thread %d's nice value: %w", tid, e)
+	}
+	return 20 - int(r), nil
 }

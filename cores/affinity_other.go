@@ -36,3 +36,12 @@ func DisableTHP() error { return nil }
 
 // THPDisabled reports false: transparent huge pages are Linux's.
 func THPDisabled() bool { return false }
+
+// ThreadID returns 0 where threads have no id we use.
+func ThreadID() int { return 0 }
+
+// SetThreadsNice does nothing where SetNice does nothing.
+func SetThreadsNice(n int, skip func(tid int) bool) (int, error) { return 0, nil }
+
+// ThreadNice returns 0 where SetNice does nothing.
+func ThreadNice(tid int) (int, error) { return 0, nil }

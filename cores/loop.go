@@ -69,6 +69,7 @@ type Loop struct {
 	done     chan struct{}
 	start    sync.Once
 	err      error
+	tid      atomic.Int64 // the pinned thread's id, once it runs; 0 before
 }
 
 // NewLoop returns a loop that will run w pinned to cpu (pin false: not pinned,
@@ -91,6 +92,10 @@ func NewLoop(cpu int, pin bool, w Worker, idle IdlePolicy) *Loop {
 // 87 threads at 0, which gives it nearly all of its CPU against a few busy
 // processes, but only a twelfth against a thousand (SetRTPriority then).
 func (l *Loop) SetNice(n int) { l.nice = n }
+
+// ThreadID returns the id of a pinned loop's thread once Start returned;
+// 0 for a loop that is not pinned.
+func (l *Loop) ThreadID() int { return int(l.tid.Load()) }
 
 // SetRTPriority puts the loop's thread in the real-time class SCHED_FIFO
 // at priority prio (1..99) once it is pinned; 0, the default, leaves it in
@@ -199,6 +204,7 @@ func (l *Loop) run(started chan<- error) {
 		// in-memory link, tests) stays an ordinary goroutine: waking a
 		// goroutine locked to a thread costs a thread switch each time.
 		runtime.LockOSThread()
+		l.tid.Store(int64(ThreadID()))
 		err := Pin(l.cpu)
 		if err == nil && l.nice != 0 {
 			err = SetNice(l.nice)

@@ -3,6 +3,7 @@ package cores
 import (
 	"errors"
 	"os"
+	"runtime"
 	"syscall"
 	"testing"
 
@@ -74,5 +75,80 @@ func TestPinnedLoopRunsAtItsRTPriority(t *testing.T) {
 	}
 	if now, _ := RTPriority(); now != 0 {
 		t.Errorf("the test's thread is at SCHED_FIFO priority %d after the loop started, want the normal class as before", now)
+	}
+}
+
+// SetThreadsNice sets every thread of the process but the ones it is told
+// to pass over, and a thread the runtime makes afterwards takes the value
+// too.
+func TestSetThreadsNicePassesOverTheLoops(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("POLLSTACK_REQUIRE_PRIVILEGED") == "1" {
+			t.Fatal("needs CAP_SYS_NICE (a negative nice value)")
+		}
+		t.Skip("needs CAP_SYS_NICE (a negative nice value)")
+	}
+	loopTID := make(chan int)
+	release := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		loopTID <- ThreadID()
+		<-release
+	}()
+	loop := <-loopTID
+	defer close(release)
+	before, err := ThreadNice(loop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer SetThreadsNice(0, func(int) bool { return false })
+	n, err := SetThreadsNice(-7, func(tid int) bool { return tid == loop })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Fatal("no thread set")
+	}
+	if got, _ := ThreadNice(loop); got != before {
+		t.Errorf("the passed-over thread is at nice %d, want %d", got, before)
+	}
+	runtime.LockOSThread()
+	self := ThreadID()
+	got, _ := ThreadNice(self)
+	runtime.UnlockOSThread()
+	if self != loop && got != -7 {
+		t.Errorf("thread %d is at nice %d, want -7", self, got)
+	}
+	// A thread made now (a goroutine locked to a new thread while the
+	// others are busy) takes -7 from the runtime's thread that made it.
+	newTID := make(chan int)
+	var extra []chan struct{}
+	for range runtime.GOMAXPROCS(0) + 2 {
+		c := make(chan struct{})
+		extra = append(extra, c)
+		go func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			newTID <- ThreadID()
+			<-c
+		}()
+	}
+	seen := 0
+	for range extra {
+		tid := <-newTID
+		if tid == loop {
+			continue
+		}
+		if got, _ := ThreadNice(tid); got != -7 {
+			t.Errorf("thread %d, made after, is at nice %d, want -7", tid, got)
+		}
+		seen++
+	}
+	for _, c := range extra {
+		close(c)
+	}
+	if seen == 0 {
+		t.Fatal("no other thread seen")
 	}
 }

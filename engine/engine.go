@@ -115,13 +115,16 @@ type ListenSpec struct {
 
 // Engine is a running set of cores over one interface.
 type Engine struct {
-	cores   []*Core
-	loops   []*cores.Loop
-	closers []io.Closer // closed after the loops stop, in order
-	stop    sync.Once
-	running bool
-	steer   *steering // nil with one core or without TCP
-	routes  *RouteTable
+	cores []*Core
+	loops []*cores.Loop
+	// helperNice, when not 0, is the nice value Start gives the process's
+	// threads other than the loops' (helperNiceFor).
+	helperNice int
+	closers    []io.Closer // closed after the loops stop, in order
+	stop       sync.Once
+	running    bool
+	steer      *steering // nil with one core or without TCP
+	routes     *RouteTable
 	// acceptRA: an IPv6 destination the table lacks may still have a
 	// learned router, so it is not refused as unreachable.
 	acceptRA bool
@@ -219,6 +222,9 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 		l.SetRTPriority(cfg.LoopRTPriority)
 		e.loops = append(e.loops, l)
 	}
+	if cfg.Pin {
+		e.helperNice = helperNiceFor(cfg.LoopNice, cfg.LoopRTPriority)
+	}
 	for _, c := range e.cores {
 		c.ports, c.udp = e.ports, e.udp
 	}
@@ -284,19 +290,60 @@ func (e *Engine) Start() error {
 			return err
 		}
 	}
+	if e.helperNice != 0 {
+		loopThread := map[int]bool{}
+		for _, l := range e.loops {
+			loopThread[l.ThreadID()] = true
+		}
+		if _, err := cores.SetThreadsNice(e.helperNice, func(tid int) bool { return loopThread[tid] }); err != nil {
+			for _, l := range e.loops {
+				l.Stop()
+			}
+			for _, c := range e.cores {
+				if c.wq != nil {
+					c.wq.close()
+					c.wq = nil
+				}
+			}
+			return fmt.Errorf("engine: the runtime's threads beside the loops: %w", err)
+		}
+	}
 	e.running = true
 	if e.memReturn > 0 {
 		go e.returnMemory(e.memReturn)
 	}
-	// A pinned loop busy-polls on its thread and holds its P for good:
-	// leave at least one P to the application's goroutines (sockets,
-	// metrics, the control socket).
+	// A pinned loop holds its P for good (it busy-polls, and sleeps in a
+	// raw system call): the application's goroutines (sockets, metrics,
+	// the control socket) keep as many Ps as there are CPUs beside the
+	// loops'. A loop that the runtime preempts (after 10 ms on its P)
+	// then finds an idle P to steal what it woke, instead of waiting
+	// behind it on its own P (docs/architecture.md, "Idle policy").
 	if len(e.loops) > 0 && e.loops[0].Pinned() {
-		if need := len(e.loops) + 1; runtime.GOMAXPROCS(0) < need {
+		if need := runtime.NumCPU() + len(e.loops); runtime.GOMAXPROCS(0) < need {
 			runtime.GOMAXPROCS(need)
 		}
 	}
 	return nil
+}
+
+// helperNiceFor returns the nice value of the process's threads other
+// than the pinned loops', given the loops' nice value and SCHED_FIFO
+// priority: the loops' own nice value when it is negative, -20 when they
+// are real-time, else 0 (leave them). The Go runtime preempts a goroutine
+// that kept its P 10 ms, a loop too, and a loop locked to its thread then
+// waits for another of the runtime's threads to take its P and hand it
+// back. At nice 0 that thread queued behind the other work of the CPU
+// for up to 19 ms (a million held connections, a curl loop beside them:
+// docs/architecture.md, "Idle policy"), longer than the loop's priority
+// is meant to allow.
+func helperNiceFor(loopNice, loopRT int) int {
+	switch {
+	case loopNice < 0:
+		return loopNice
+	case loopRT != 0:
+		return -20
+	}
+	return 0
 }
 
 // localAddrs returns a function that reports whether an address (IPv4 as

@@ -173,6 +173,7 @@ type XDPLink struct {
 	frameShift uint
 
 	pfd  [2]unix.PollFd // the socket, and the eventfd Wake writes
+	pts  unix.Timespec  // ppoll's timeout, here so that it does not escape
 	wake int            // eventfd; -1 when none
 	// wakeMu guards wake and np between Wake, which any goroutine may
 	// call, and release.
@@ -571,6 +572,10 @@ func (l *XDPLink) kickTx() {
 	}
 }
 
+// maxRawWait is the longest Wait made as a raw system call (a loop's
+// sleep is at most cores.DefaultSleepFor unless told otherwise).
+const maxRawWait = 2 * time.Millisecond
+
 func transientKickErr(e unix.Errno) bool {
 	switch e {
 	case 0, unix.EAGAIN, unix.EBUSY, unix.ENOBUFS, unix.EINTR:
@@ -598,12 +603,23 @@ func (l *XDPLink) Wait(timeout time.Duration) {
 		l.np.wait(timeout)
 		return
 	}
-	ms := 0
-	if timeout > 0 {
-		ms = int((timeout + time.Millisecond - 1) / time.Millisecond)
-	}
 	l.pfd[0].Revents, l.pfd[1].Revents = 0, 0
-	_, _ = unix.Poll(l.pfd[:], ms) // EINTR or a timeout both mean: go look
+	if timeout <= maxRawWait {
+		// A loop's short sleep, as a raw system call: the goroutine keeps
+		// its P. Through the runtime's syscall path, a sleep longer than
+		// sysmon's 20 µs may cost the P, to a goroutine the loop woke:
+		// then the loop, woken by a frame, waits for a P until that
+		// goroutine stops or is preempted, up to 10 ms (measured at a
+		// million held connections: docs/architecture.md, "Idle policy").
+		// A signal (the collector's preemption among them) ends ppoll(2)
+		// at once, so the world is not held up.
+		l.pts = unix.NsecToTimespec(max(timeout, 0).Nanoseconds())
+		_, _, _ = unix.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&l.pfd[0])), uintptr(len(l.pfd)),
+			uintptr(unsafe.Pointer(&l.pts)), 0, 0, 0) // EINTR or a timeout both mean: go look
+	} else {
+		ms := int((timeout + time.Millisecond - 1) / time.Millisecond)
+		_, _ = unix.Poll(l.pfd[:], ms)
+	}
 	if l.pfd[1].Revents&unix.POLLIN != 0 {
 		var b [8]byte
 		_, _ = unix.Read(l.wake, b[:]) // consume the wake-up

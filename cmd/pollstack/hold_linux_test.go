@@ -308,7 +308,26 @@ func TestIdleConnectionsHeldOnTheBed(t *testing.T) {
 	// set beside watchServe's lines (the runtime's collections among them).
 	script := `end=$((SECONDS+` + strconv.Itoa(secs) + `)); while [ $SECONDS -lt $end ]; do printf '%s ' "$EPOCHREALTIME"; curl -s -o /dev/null -m 3 -w '%{http_code} %{time_total} %{time_connect} %{time_starttransfer}\n' http://198.18.0.1:8080/; done; true`
 	heldAt := time.Now()
+	// POLLSTACK_HOLD_HELD_TRACE=PATH writes a Go execution trace of serve
+	// while the connections are held (go tool trace PATH).
+	heldTraced := make(chan struct{})
+	if path := os.Getenv("POLLSTACK_HOLD_HELD_TRACE"); path != "" {
+		go func() {
+			defer close(heldTraced)
+			resp, err := http.Get("http://" + s.metrics + "/debug/pprof/trace?seconds=" + strconv.Itoa(secs))
+			if err != nil {
+				t.Logf("trace: %v", err)
+				return
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			os.WriteFile(path, b, 0o644)
+		}()
+	} else {
+		close(heldTraced)
+	}
 	out := inNetns(t, bed.NsB, "bash", "-c", script)
+	<-heldTraced
 	var times []float64
 	var slow []string
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
