@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -107,12 +108,16 @@ func THPDisabled() bool {
 func ThreadID() int { return unix.Gettid() }
 
 // SetThreadsNice gives every thread of the process but those skip names
-// the nice value n (below the current one needs CAP_SYS_NICE), and returns
-// how many it set. A thread takes its nice value from the thread that
-// made it, so the Go runtime's threads made later take n too (it makes
-// them from threads of its own, never from a locked one such as a pinned
-// loop's). A thread that ends meanwhile is passed over.
-func SetThreadsNice(n int, skip func(tid int) bool) (int, error) {
+// the nice value n (below the current one needs CAP_SYS_NICE) and, where
+// the kernel has it (Linux 6.12 and later), the scheduler slice slice
+// (sched_setattr's sched_runtime for the normal class): a thread that
+// wakes with a shorter slice than the one running may take the CPU at
+// once, where otherwise it waits for the running one's slice to end. It
+// returns how many threads it set. A thread takes both from the thread
+// that made it, so the Go runtime's threads made later take them too (it
+// makes them from threads of its own, never from a locked one such as a
+// pinned loop's). A thread that ends meanwhile is passed over.
+func SetThreadsNice(n int, slice time.Duration, skip func(tid int) bool) (int, error) {
 	ents, err := os.ReadDir("/proc/self/task")
 	if err != nil {
 		return 0, fmt.Errorf("cores: list the process's threads: %w", err)
@@ -123,15 +128,32 @@ func SetThreadsNice(n int, skip func(tid int) bool) (int, error) {
 		if err != nil || skip(tid) {
 			continue
 		}
-		if err := unix.Setpriority(unix.PRIO_PROCESS, tid, n); err != nil {
-			if errors.Is(err, unix.ESRCH) {
-				continue
-			}
+		attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL, Nice: int32(n), Runtime: uint64(max(slice, 0))}
+		err = unix.SchedSetAttr(tid, &attr, 0)
+		if errors.Is(err, unix.EINVAL) && attr.Runtime != 0 {
+			attr.Runtime = 0 // a kernel without slices of the normal class
+			err = unix.SchedSetAttr(tid, &attr, 0)
+		}
+		if errors.Is(err, unix.ESRCH) {
+			continue
+		}
+		if err != nil {
 			return set, fmt.Errorf("cores: set thread %d's nice value to %d: %w", tid, n, err)
 		}
 		set++
 	}
 	return set, nil
+}
+
+// ThreadSlice returns thread tid's scheduler slice, as sched_getattr
+// reports it (the kernel's default where none was set; 0 on a kernel
+// without slices of the normal class).
+func ThreadSlice(tid int) (time.Duration, error) {
+	attr, err := unix.SchedGetAttr(tid, 0)
+	if err != nil {
+		return 0, fmt.Errorf("cores: read thread %d's scheduling attributes: %w", tid, err)
+	}
+	return time.Duration(attr.Runtime), nil
 }
 
 // ThreadNice returns thread tid's nice value.

@@ -2,7 +2,10 @@
 
 package cores
 
-import "runtime"
+import (
+	"runtime"
+	"time"
+)
 
 // Pin is a no-op where the OS has no affinity call we use.
 func Pin(cpu int) error { return nil }
@@ -41,7 +44,12 @@ func THPDisabled() bool { return false }
 func ThreadID() int { return 0 }
 
 // SetThreadsNice does nothing where SetNice does nothing.
-func SetThreadsNice(n int, skip func(tid int) bool) (int, error) { return 0, nil }
+func SetThreadsNice(n int, slice time.Duration, skip func(tid int) bool) (int, error) {
+	return 0, nil
+}
+
+// ThreadSlice returns 0 where SetThreadsNice does nothing.
+func ThreadSlice(tid int) (time.Duration, error) { return 0, nil }
 
 // ThreadNice returns 0 where SetNice does nothing.
 func ThreadNice(tid int) (int, error) { return 0, nil }

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/pollstack/pollstack/mono"
 )
@@ -79,8 +80,8 @@ func TestPinnedLoopRunsAtItsRTPriority(t *testing.T) {
 }
 
 // SetThreadsNice sets every thread of the process but the ones it is told
-// to pass over, and a thread the runtime makes afterwards takes the value
-// too.
+// to pass over, and a thread the runtime makes afterwards takes the nice
+// value and the slice too.
 func TestSetThreadsNicePassesOverTheLoops(t *testing.T) {
 	if os.Geteuid() != 0 {
 		if os.Getenv("POLLSTACK_REQUIRE_PRIVILEGED") == "1" {
@@ -102,8 +103,12 @@ func TestSetThreadsNicePassesOverTheLoops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer SetThreadsNice(0, func(int) bool { return false })
-	n, err := SetThreadsNice(-7, func(tid int) bool { return tid == loop })
+	sliceBefore, err := ThreadSlice(loop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer SetThreadsNice(0, 0, func(int) bool { return false })
+	n, err := SetThreadsNice(-7, 200*time.Microsecond, func(tid int) bool { return tid == loop })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,6 +117,9 @@ func TestSetThreadsNicePassesOverTheLoops(t *testing.T) {
 	}
 	if got, _ := ThreadNice(loop); got != before {
 		t.Errorf("the passed-over thread is at nice %d, want %d", got, before)
+	}
+	if got, _ := ThreadSlice(loop); got != sliceBefore {
+		t.Errorf("the passed-over thread has a slice of %v, want %v as before", got, sliceBefore)
 	}
 	runtime.LockOSThread()
 	self := ThreadID()
@@ -142,6 +150,9 @@ func TestSetThreadsNicePassesOverTheLoops(t *testing.T) {
 		}
 		if got, _ := ThreadNice(tid); got != -7 {
 			t.Errorf("thread %d, made after, is at nice %d, want -7", tid, got)
+		}
+		if got, _ := ThreadSlice(tid); got != 200*time.Microsecond {
+			t.Errorf("thread %d, made after, has a slice of %v, want 200µs", tid, got)
 		}
 		seen++
 	}
