@@ -313,13 +313,12 @@ func (e *Engine) Start() error {
 		go e.returnMemory(e.memReturn)
 	}
 	// A pinned loop holds its P for good (it busy-polls, and sleeps in a
-	// raw system call): the application's goroutines (sockets, metrics,
-	// the control socket) keep as many Ps as there are CPUs beside the
-	// loops'. A loop that the runtime preempts (after 10 ms on its P)
-	// then finds an idle P to steal what it woke, instead of waiting
-	// behind it on its own P (docs/architecture.md, "Idle policy").
+	// raw system call): leave at least one P to the application's
+	// goroutines (sockets, metrics, the control socket). Not more: a P
+	// beyond the CPUs the loops leave would put an application thread on
+	// a loop's CPU, to share it with a busy-polling loop.
 	if len(e.loops) > 0 && e.loops[0].Pinned() {
-		if need := runtime.NumCPU() + len(e.loops); runtime.GOMAXPROCS(0) < need {
+		if need := len(e.loops) + 1; runtime.GOMAXPROCS(0) < need {
 			runtime.GOMAXPROCS(need)
 		}
 	}
