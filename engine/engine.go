@@ -266,27 +266,14 @@ func (e *Engine) Start() error {
 		}
 		q, err := newWakeQueue()
 		if err != nil {
-			for _, d := range e.cores[:i] {
-				if d.wq != nil {
-					d.wq.close()
-					d.wq = nil
-				}
-			}
+			e.undoStart(nil)
 			return fmt.Errorf("engine: core %d's wake queue: %w", i, err)
 		}
 		c.wq = q
 	}
 	for i, l := range e.loops {
 		if err := l.Start(); err != nil {
-			for _, s := range e.loops[:i] {
-				s.Stop()
-			}
-			for _, c := range e.cores {
-				if c.wq != nil {
-					c.wq.close()
-					c.wq = nil
-				}
-			}
+			e.undoStart(e.loops[:i])
 			return err
 		}
 	}
@@ -296,15 +283,7 @@ func (e *Engine) Start() error {
 			loopThread[l.ThreadID()] = true
 		}
 		if _, err := cores.SetThreadsNice(e.helperNice, helperSlice, func(tid int) bool { return loopThread[tid] }); err != nil {
-			for _, l := range e.loops {
-				l.Stop()
-			}
-			for _, c := range e.cores {
-				if c.wq != nil {
-					c.wq.close()
-					c.wq = nil
-				}
-			}
+			e.undoStart(e.loops)
 			return fmt.Errorf("engine: the runtime's threads beside the loops: %w", err)
 		}
 	}
@@ -323,6 +302,20 @@ func (e *Engine) Start() error {
 		}
 	}
 	return nil
+}
+
+// undoStart stops the loops Start started and closes the wake queues it
+// made.
+func (e *Engine) undoStart(started []*cores.Loop) {
+	for _, l := range started {
+		l.Stop()
+	}
+	for _, c := range e.cores {
+		if c.wq != nil {
+			c.wq.close()
+			c.wq = nil
+		}
+	}
 }
 
 // helperNiceFor returns the nice value of the process's threads other

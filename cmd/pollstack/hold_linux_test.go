@@ -191,10 +191,7 @@ func TestIdleConnectionsHeldOnTheBed(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 	}
 	pid := s.cmd.Process.Pid
-	if resp, err := http.Get("http://" + s.metrics + "/debug/pprof/heap?gc=1"); err == nil {
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-	}
+	fetchPprof(t, s.metrics, "heap?gc=1", "")
 	rssStart := rssKiB(t, pid)
 	if os.Getenv("POLLSTACK_HOLD_PROFILE") != "" {
 		logMemory(t, scrape(t, s.metrics), pid)
@@ -270,19 +267,13 @@ func TestIdleConnectionsHeldOnTheBed(t *testing.T) {
 		}
 	}
 	// A collection first, so that the heap in use is what lives.
-	if resp, err := http.Get("http://" + s.metrics + "/debug/pprof/heap?gc=1"); err == nil {
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+	if fetchPprof(t, s.metrics, "heap?gc=1", "") {
 		m = scrape(t, s.metrics)
 	}
 	rssHeld := rssKiB(t, pid)
 	heapHeld := metricValue(m, "go_memstats_heap_inuse_bytes")
 	if os.Getenv("POLLSTACK_HOLD_PROFILE") != "" {
-		if resp, err := http.Get("http://" + s.metrics + "/debug/pprof/heap"); err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			os.WriteFile("/tmp/hold-heap-held.prof", b, 0o644)
-		}
+		fetchPprof(t, s.metrics, "heap", "/tmp/hold-heap-held.prof")
 		logMemory(t, m, pid)
 	}
 	t.Logf("%d connections from %d processes opened in %v (%.0f/s; %d connects failed); serve holds %.0f established", held, procs, opened.Round(time.Millisecond), float64(held)/opened.Seconds(), failedDials, est)
@@ -310,24 +301,9 @@ func TestIdleConnectionsHeldOnTheBed(t *testing.T) {
 	heldAt := time.Now()
 	// POLLSTACK_HOLD_HELD_TRACE=PATH writes a Go execution trace of serve
 	// while the connections are held (go tool trace PATH).
-	heldTraced := make(chan struct{})
-	if path := os.Getenv("POLLSTACK_HOLD_HELD_TRACE"); path != "" {
-		go func() {
-			defer close(heldTraced)
-			resp, err := http.Get("http://" + s.metrics + "/debug/pprof/trace?seconds=" + strconv.Itoa(secs))
-			if err != nil {
-				t.Logf("trace: %v", err)
-				return
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			os.WriteFile(path, b, 0o644)
-		}()
-	} else {
-		close(heldTraced)
-	}
+	heldTraced := traceServe(t, s.metrics, "POLLSTACK_HOLD_HELD_TRACE", secs)
 	out := inNetns(t, bed.NsB, "bash", "-c", script)
-	<-heldTraced
+	heldTraced()
 	var times []float64
 	var slow []string
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
@@ -359,24 +335,7 @@ func TestIdleConnectionsHeldOnTheBed(t *testing.T) {
 	phase("close")
 	// POLLSTACK_HOLD_TRACE=PATH writes a Go execution trace of serve's
 	// first 5 s of the close to PATH (go tool trace PATH).
-	traced := make(chan struct{})
-	if path := os.Getenv("POLLSTACK_HOLD_TRACE"); path != "" {
-		go func() {
-			defer close(traced)
-			resp, err := http.Get("http://" + s.metrics + "/debug/pprof/trace?seconds=5")
-			if err != nil {
-				t.Logf("trace: %v", err)
-				return
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			if err := os.WriteFile(path, b, 0o644); err != nil {
-				t.Logf("trace: %v", err)
-			}
-		}()
-	} else {
-		close(traced)
-	}
+	traced := traceServe(t, s.metrics, "POLLSTACK_HOLD_TRACE", 5)
 	for _, h := range hs {
 		h.stdin.Close()
 	}
@@ -405,7 +364,7 @@ func TestIdleConnectionsHeldOnTheBed(t *testing.T) {
 		time.Sleep(time.Second)
 		rssEnd = rssKiB(t, pid)
 	}
-	<-traced
+	traced()
 	left := metricSum(m, "pollstack_tcp_connections") - metricValue(m, `pollstack_tcp_connections{core="0",state="LISTEN"}`)
 	t.Logf("after the clients closed: %.0f connections left, resident %d KiB (%+.1f%% of the start) %.0f s after they began; memory returns %.0f",
 		left, rssEnd, 100*float64(rssEnd-rssStart)/float64(rssStart), time.Since(closed).Seconds(), metricValue(m, "pollstack_memory_returns_total"))
@@ -422,11 +381,7 @@ func TestIdleConnectionsHeldOnTheBed(t *testing.T) {
 		t.Logf("the clients' kernel: %s", clientAborts(bed.NsB))
 	}
 	if os.Getenv("POLLSTACK_HOLD_PROFILE") != "" {
-		if resp, err := http.Get("http://" + s.metrics + "/debug/pprof/heap?gc=1"); err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			os.WriteFile("/tmp/hold-heap.prof", b, 0o644)
-		}
+		fetchPprof(t, s.metrics, "heap?gc=1", "/tmp/hold-heap.prof")
 		m = scrape(t, s.metrics)
 		logMemory(t, m, pid)
 	}
@@ -519,6 +474,46 @@ func socketStates(ns string) map[string]int {
 		}
 	}
 	return count
+}
+
+// fetchPprof gets serve's /debug/pprof/QUERY and writes it to path (""
+// reads and drops it: "heap?gc=1" to run a collection); it reports whether
+// the request went through.
+func fetchPprof(t *testing.T, metrics, query, path string) bool {
+	resp, err := http.Get("http://" + metrics + "/debug/pprof/" + query)
+	if err != nil {
+		t.Logf("pprof %s: %v", query, err)
+		return false
+	}
+	defer resp.Body.Close()
+	if path == "" {
+		io.Copy(io.Discard, resp.Body)
+		return true
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err == nil {
+		err = os.WriteFile(path, b, 0o644)
+	}
+	if err != nil {
+		t.Logf("pprof %s: %v", query, err)
+	}
+	return true
+}
+
+// traceServe writes a Go execution trace of serve's next secs seconds to
+// the path the environment variable env names, when it names one; the
+// returned function waits for the trace to end.
+func traceServe(t *testing.T, metrics, env string, secs int) (wait func()) {
+	path := os.Getenv(env)
+	if path == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fetchPprof(t, metrics, "trace?seconds="+strconv.Itoa(secs), path)
+	}()
+	return func() { <-done }
 }
 
 // logMemory logs serve's Go memory by class (from its metrics m) and the

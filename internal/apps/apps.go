@@ -161,11 +161,8 @@ func (h *HTTP) Established(c *tcp.Conn) {
 	h.setTimer(c, h.HeaderTimeout)
 }
 
-// state returns the connection's state, made when its first bytes came.
-func (h *HTTP) state(c *tcp.Conn) *httpConn {
-	if hc, ok := c.User.(*httpConn); ok {
-		return hc
-	}
+// newState gives the connection its state, when its first bytes came.
+func (h *HTTP) newState(c *tcp.Conn) *httpConn {
 	var hc *httpConn
 	if n := len(h.free); n > 0 {
 		hc = h.free[n-1]
@@ -297,7 +294,7 @@ func (h *HTTP) pump(c *tcp.Conn) {
 			return
 		}
 		if hc == nil {
-			hc = h.state(c)
+			hc = h.newState(c)
 		}
 		h.acquire(hc)
 	}
