@@ -47,10 +47,14 @@ func SetRTPriority(prio int) error {
 
 // RTPriority returns the calling OS thread's SCHED_FIFO priority, or 0
 // when it is in another scheduling class.
-func RTPriority() (int, error) {
-	attr, err := unix.SchedGetAttr(0, 0)
+func RTPriority() (int, error) { return ThreadRTPriority(0) }
+
+// ThreadRTPriority returns thread tid's SCHED_FIFO priority, or 0 when
+// it is in another scheduling class.
+func ThreadRTPriority(tid int) (int, error) {
+	attr, err := unix.SchedGetAttr(tid, 0)
 	if err != nil {
-		return 0, fmt.Errorf("cores: read the thread's scheduling class: %w", err)
+		return 0, fmt.Errorf("cores: read thread %d's scheduling class: %w", tid, err)
 	}
 	if attr.Policy != unix.SCHED_FIFO {
 		return 0, nil
@@ -61,20 +65,8 @@ func RTPriority() (int, error) {
 // Nice returns the calling OS thread's nice value.
 func Nice() (int, error) { return ThreadNice(unix.Gettid()) }
 
-// Online returns the CPUs this process may run on.
-func Online() ([]int, error) {
-	var set unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &set); err != nil {
-		return nil, fmt.Errorf("cores: read affinity: %w", err)
-	}
-	var cpus []int
-	for i := 0; i < 1024; i++ {
-		if set.IsSet(i) {
-			cpus = append(cpus, i)
-		}
-	}
-	return cpus, nil
-}
+// Online returns the CPUs the calling thread may run on.
+func Online() ([]int, error) { return ThreadCPUs(0) }
 
 // PinThread binds thread (or process) tid, which may be another
 // process's or a kernel thread, to cpu.
@@ -107,42 +99,104 @@ func THPDisabled() bool {
 // ThreadID returns the calling OS thread's id.
 func ThreadID() int { return unix.Gettid() }
 
-// SetThreadsNice gives every thread of the process but those skip names
-// the nice value n (below the current one needs CAP_SYS_NICE) and, where
-// the kernel has it (Linux 6.12 and later), the scheduler slice slice
-// (sched_setattr's sched_runtime for the normal class): a thread that
-// wakes with a shorter slice than the one running may take the CPU at
-// once, where otherwise it waits for the running one's slice to end. It
-// returns how many threads it set. A thread takes both from the thread
-// that made it, so the Go runtime's threads made later take them too (it
-// makes them from threads of its own, never from a locked one such as a
-// pinned loop's). A thread that ends meanwhile is passed over.
-func SetThreadsNice(n int, slice time.Duration, skip func(tid int) bool) (int, error) {
+// ThreadSettings is what SetThreads gives threads.
+type ThreadSettings struct {
+	// Renice has SetThreads give the nice value Nice (below the current
+	// one needs CAP_SYS_NICE) and, where the kernel has it (Linux 6.12
+	// and later), the scheduler slice Slice (sched_setattr's
+	// sched_runtime for the normal class; 0: the kernel's default). A
+	// thread that wakes with a shorter slice than the one running may
+	// take the CPU at once, where otherwise it waits for the running
+	// one's slice to end.
+	Renice bool
+	Nice   int
+	Slice  time.Duration
+	// RTPriority, when not 0, puts the threads in SCHED_FIFO at this
+	// priority (1..99) instead; it goes without Renice.
+	RTPriority int
+	// CPUs, when not empty, are the CPUs the threads may run on.
+	CPUs []int
+}
+
+// SetThreads gives every thread of the process but those skip names the
+// settings s. It returns how many threads it set. A thread takes its nice
+// value, slice and CPUs from the thread that made it, so the Go runtime's
+// threads made later take them too (it makes them from threads of its
+// own, never from a locked one such as a pinned loop's). A thread that
+// ends meanwhile is passed over.
+func SetThreads(s ThreadSettings, skip func(tid int) bool) (int, error) {
+	if !s.Renice && s.RTPriority == 0 && len(s.CPUs) == 0 {
+		return 0, nil
+	}
+	if s.Renice && s.RTPriority != 0 {
+		return 0, errors.New("cores: a real-time thread has no nice value: Renice and RTPriority together")
+	}
+	var set unix.CPUSet
+	for _, c := range s.CPUs {
+		set.Set(c)
+	}
 	ents, err := os.ReadDir("/proc/self/task")
 	if err != nil {
 		return 0, fmt.Errorf("cores: list the process's threads: %w", err)
 	}
-	set := 0
+	n := 0
 	for _, e := range ents {
 		tid, err := strconv.Atoi(e.Name())
 		if err != nil || skip(tid) {
 			continue
 		}
-		attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL, Nice: int32(n), Runtime: uint64(max(slice, 0))}
-		err = unix.SchedSetAttr(tid, &attr, 0)
-		if errors.Is(err, unix.EINVAL) && attr.Runtime != 0 {
-			attr.Runtime = 0 // a kernel without slices of the normal class
-			err = unix.SchedSetAttr(tid, &attr, 0)
-		}
+		err = setThread(tid, s, &set)
 		if errors.Is(err, unix.ESRCH) {
 			continue
 		}
 		if err != nil {
-			return set, fmt.Errorf("cores: set thread %d's nice value to %d: %w", tid, n, err)
+			return n, err
 		}
-		set++
+		n++
 	}
-	return set, nil
+	return n, nil
+}
+
+// setThread gives thread tid the settings s, with s.CPUs as set.
+func setThread(tid int, s ThreadSettings, set *unix.CPUSet) error {
+	if s.RTPriority != 0 {
+		attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: uint32(s.RTPriority)}
+		if err := unix.SchedSetAttr(tid, &attr, 0); err != nil {
+			return fmt.Errorf("cores: put thread %d in SCHED_FIFO at priority %d: %w", tid, s.RTPriority, err)
+		}
+	}
+	if s.Renice {
+		attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL, Nice: int32(s.Nice), Runtime: uint64(max(s.Slice, 0))}
+		err := unix.SchedSetAttr(tid, &attr, 0)
+		if errors.Is(err, unix.EINVAL) && attr.Runtime != 0 {
+			attr.Runtime = 0 // a kernel without slices of the normal class
+			err = unix.SchedSetAttr(tid, &attr, 0)
+		}
+		if err != nil {
+			return fmt.Errorf("cores: set thread %d's nice value to %d: %w", tid, s.Nice, err)
+		}
+	}
+	if len(s.CPUs) > 0 {
+		if err := unix.SchedSetaffinity(tid, set); err != nil {
+			return fmt.Errorf("cores: put thread %d on CPUs %s: %w", tid, FormatList(s.CPUs), err)
+		}
+	}
+	return nil
+}
+
+// ThreadCPUs returns the CPUs thread tid may run on.
+func ThreadCPUs(tid int) ([]int, error) {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(tid, &set); err != nil {
+		return nil, fmt.Errorf("cores: read thread %d's CPUs: %w", tid, err)
+	}
+	var cpus []int
+	for i := 0; i < 1024; i++ {
+		if set.IsSet(i) {
+			cpus = append(cpus, i)
+		}
+	}
+	return cpus, nil
 }
 
 // ThreadSlice returns thread tid's scheduler slice, as sched_getattr

@@ -43,12 +43,25 @@ func THPDisabled() bool { return false }
 // ThreadID returns 0 where threads have no id we use.
 func ThreadID() int { return 0 }
 
-// SetThreadsNice does nothing where SetNice does nothing.
-func SetThreadsNice(n int, slice time.Duration, skip func(tid int) bool) (int, error) {
-	return 0, nil
+// ThreadSettings is what SetThreads gives threads.
+type ThreadSettings struct {
+	Renice     bool
+	Nice       int
+	Slice      time.Duration
+	RTPriority int
+	CPUs       []int
 }
 
-// ThreadSlice returns 0 where SetThreadsNice does nothing.
+// ThreadRTPriority returns 0 where SetRTPriority does nothing.
+func ThreadRTPriority(tid int) (int, error) { return 0, nil }
+
+// SetThreads does nothing where SetNice and Pin do nothing.
+func SetThreads(s ThreadSettings, skip func(tid int) bool) (int, error) { return 0, nil }
+
+// ThreadCPUs returns Online's answer where threads have no CPUs of their own.
+func ThreadCPUs(tid int) ([]int, error) { return Online() }
+
+// ThreadSlice returns 0 where SetThreads does nothing.
 func ThreadSlice(tid int) (time.Duration, error) { return 0, nil }
 
 // ThreadNice returns 0 where SetNice does nothing.

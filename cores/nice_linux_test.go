@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"runtime"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -79,10 +80,10 @@ func TestPinnedLoopRunsAtItsRTPriority(t *testing.T) {
 	}
 }
 
-// SetThreadsNice sets every thread of the process but the ones it is told
-// to pass over, and a thread the runtime makes afterwards takes the nice
-// value and the slice too.
-func TestSetThreadsNicePassesOverTheLoops(t *testing.T) {
+// SetThreads sets every thread of the process but the ones it is told to
+// pass over, and a thread the runtime makes afterwards takes the nice
+// value, the slice and the CPUs too.
+func TestSetThreadsPassesOverTheLoops(t *testing.T) {
 	if os.Geteuid() != 0 {
 		if os.Getenv("POLLSTACK_REQUIRE_PRIVILEGED") == "1" {
 			t.Fatal("needs CAP_SYS_NICE (a negative nice value)")
@@ -107,8 +108,14 @@ func TestSetThreadsNicePassesOverTheLoops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer SetThreadsNice(0, 0, func(int) bool { return false })
-	n, err := SetThreadsNice(-7, 200*time.Microsecond, func(tid int) bool { return tid == loop })
+	cpusBefore, err := Online()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The loop's thread keeps all its CPUs; the others get the last one.
+	one := cpusBefore[len(cpusBefore)-1:]
+	defer SetThreads(ThreadSettings{Renice: true, CPUs: cpusBefore}, func(int) bool { return false })
+	n, err := SetThreads(ThreadSettings{Renice: true, Nice: -7, Slice: 200 * time.Microsecond, CPUs: one}, func(tid int) bool { return tid == loop })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,12 +128,16 @@ func TestSetThreadsNicePassesOverTheLoops(t *testing.T) {
 	if got, _ := ThreadSlice(loop); got != sliceBefore {
 		t.Errorf("the passed-over thread has a slice of %v, want %v as before", got, sliceBefore)
 	}
+	if got, _ := ThreadCPUs(loop); !slices.Equal(got, cpusBefore) {
+		t.Errorf("the passed-over thread is on CPUs %v, want %v as before", got, cpusBefore)
+	}
 	runtime.LockOSThread()
 	self := ThreadID()
 	got, _ := ThreadNice(self)
+	cpus, _ := ThreadCPUs(self)
 	runtime.UnlockOSThread()
-	if self != loop && got != -7 {
-		t.Errorf("thread %d is at nice %d, want -7", self, got)
+	if self != loop && (got != -7 || !slices.Equal(cpus, one)) {
+		t.Errorf("thread %d is at nice %d on CPUs %v, want -7 on %v", self, got, cpus, one)
 	}
 	// A thread made now (a goroutine locked to a new thread while the
 	// others are busy) takes -7 from the runtime's thread that made it.
@@ -153,6 +164,9 @@ func TestSetThreadsNicePassesOverTheLoops(t *testing.T) {
 		}
 		if got, _ := ThreadSlice(tid); got != 200*time.Microsecond {
 			t.Errorf("thread %d, made after, has a slice of %v, want 200µs", tid, got)
+		}
+		if got, _ := ThreadCPUs(tid); !slices.Equal(got, one) {
+			t.Errorf("thread %d, made after, is on CPUs %v, want %v", tid, got, one)
 		}
 		seen++
 	}

@@ -49,6 +49,23 @@ type Config struct {
 	// LoopRTPriority, when not 0, puts each pinned loop's thread in
 	// SCHED_FIFO at that priority (cores.Loop.SetRTPriority; 1..99).
 	LoopRTPriority int
+	// RuntimeCPUs, when not empty, are the CPUs Start puts the process's
+	// threads other than the pinned loops' on (the Go runtime's: the
+	// scheduler's helpers, the collector's workers, and those of the
+	// application's goroutines); Stop puts them back. For a machine that
+	// keeps CPUs for the loops and others for housekeeping. On a loop's
+	// own CPU they queue behind each other and the loop: the hand-back of
+	// a preempted loop's P (helperNiceFor) then waited longer, not less
+	// (docs/architecture.md, "Idle policy"). Needs Pin.
+	RuntimeCPUs []int
+	// RuntimeRTPriority, when not 0, puts the process's threads other
+	// than the pinned loops' in SCHED_FIFO at this priority, below
+	// LoopRTPriority (which it needs), in place of helperNiceFor's nice
+	// value: the thread that hands a preempted loop its P back then takes
+	// its CPU from any thread of the normal class at once, whatever their
+	// nice values and cgroups. Every goroutine but the loops' then runs
+	// real-time, the application's too.
+	RuntimeRTPriority int
 	// Idle is the loops' idle policy.
 	Idle cores.IdlePolicy
 	// Sink makes every core count and drop what it receives (a raw sink).
@@ -117,14 +134,15 @@ type ListenSpec struct {
 type Engine struct {
 	cores []*Core
 	loops []*cores.Loop
-	// helperNice, when not 0, is the nice value Start gives the process's
-	// threads other than the loops' (helperNiceFor).
-	helperNice int
-	closers    []io.Closer // closed after the loops stop, in order
-	stop       sync.Once
-	running    bool
-	steer      *steering // nil with one core or without TCP
-	routes     *RouteTable
+	// helpers is what Start gives the process's threads other than the
+	// loops' (helperNiceFor, Config.RuntimeRTPriority and RuntimeCPUs),
+	// and unhelp what Stop gives them back.
+	helpers, unhelp cores.ThreadSettings
+	closers         []io.Closer // closed after the loops stop, in order
+	stop            sync.Once
+	running         bool
+	steer           *steering // nil with one core or without TCP
+	routes          *RouteTable
 	// acceptRA: an IPv6 destination the table lacks may still have a
 	// learned router, so it is not refused as unreachable.
 	acceptRA bool
@@ -222,8 +240,19 @@ func New(cfg Config, links []rings.Link) (*Engine, error) {
 		l.SetRTPriority(cfg.LoopRTPriority)
 		e.loops = append(e.loops, l)
 	}
+	if len(cfg.RuntimeCPUs) > 0 && !cfg.Pin {
+		return nil, errors.New("engine: RuntimeCPUs needs pinned loops")
+	}
+	if cfg.RuntimeRTPriority != 0 && (!cfg.Pin || cfg.RuntimeRTPriority < 1 || cfg.RuntimeRTPriority >= cfg.LoopRTPriority) {
+		return nil, fmt.Errorf("engine: RuntimeRTPriority %d needs pinned loops at a higher LoopRTPriority (%d)", cfg.RuntimeRTPriority, cfg.LoopRTPriority)
+	}
 	if cfg.Pin {
-		e.helperNice = helperNiceFor(cfg.LoopNice, cfg.LoopRTPriority)
+		if cfg.RuntimeRTPriority != 0 {
+			e.helpers = cores.ThreadSettings{RTPriority: cfg.RuntimeRTPriority}
+		} else if n := helperNiceFor(cfg.LoopNice, cfg.LoopRTPriority); n != 0 {
+			e.helpers = cores.ThreadSettings{Renice: true, Nice: n, Slice: helperSlice}
+		}
+		e.helpers.CPUs = cfg.RuntimeCPUs
 	}
 	for _, c := range e.cores {
 		c.ports, c.udp = e.ports, e.udp
@@ -277,12 +306,8 @@ func (e *Engine) Start() error {
 			return err
 		}
 	}
-	if e.helperNice != 0 {
-		loopThread := map[int]bool{}
-		for _, l := range e.loops {
-			loopThread[l.ThreadID()] = true
-		}
-		if _, err := cores.SetThreadsNice(e.helperNice, helperSlice, func(tid int) bool { return loopThread[tid] }); err != nil {
+	if e.helpers.Renice || e.helpers.RTPriority != 0 || len(e.helpers.CPUs) > 0 {
+		if err := e.setHelpers(); err != nil {
 			e.undoStart(e.loops)
 			return fmt.Errorf("engine: the runtime's threads beside the loops: %w", err)
 		}
@@ -304,18 +329,65 @@ func (e *Engine) Start() error {
 	return nil
 }
 
-// undoStart stops the loops Start started and closes the wake queues it
-// made.
+// setHelpers gives the process's threads other than the loops' what
+// e.helpers says, after noting in e.unhelp what the calling thread, one
+// of them, has now.
+func (e *Engine) setHelpers() error {
+	tid := cores.ThreadID()
+	if e.helpers.Renice || e.helpers.RTPriority != 0 {
+		// Back to the normal class, at the nice value and slice found.
+		n, err := cores.ThreadNice(tid)
+		if err != nil {
+			return err
+		}
+		slice, err := cores.ThreadSlice(tid)
+		if err != nil {
+			return err
+		}
+		e.unhelp.Renice, e.unhelp.Nice, e.unhelp.Slice = true, n, slice
+	}
+	if len(e.helpers.CPUs) > 0 {
+		cpus, err := cores.ThreadCPUs(tid)
+		if err != nil {
+			return err
+		}
+		e.unhelp.CPUs = cpus
+	}
+	_, err := cores.SetThreads(e.helpers, e.loopThread)
+	return err
+}
+
+// loopThread reports whether tid is a loop's thread.
+func (e *Engine) loopThread(tid int) bool {
+	for _, l := range e.loops {
+		if l.ThreadID() == tid {
+			return true
+		}
+	}
+	return false
+}
+
+// undoStart stops the loops Start started, gives the other threads back
+// what they had, and closes the wake queues it made.
 func (e *Engine) undoStart(started []*cores.Loop) {
 	for _, l := range started {
 		l.Stop()
 	}
+	e.unsetHelpers()
 	for _, c := range e.cores {
 		if c.wq != nil {
 			c.wq.close()
 			c.wq = nil
 		}
 	}
+}
+
+// unsetHelpers gives the process's threads other than the loops' back
+// what setHelpers found. Best effort: a thread it cannot set keeps the
+// helpers' settings.
+func (e *Engine) unsetHelpers() {
+	cores.SetThreads(e.unhelp, e.loopThread) //nolint:errcheck // best effort, see above
+	e.unhelp = cores.ThreadSettings{}
 }
 
 // helperNiceFor returns the nice value of the process's threads other
@@ -367,6 +439,7 @@ func (e *Engine) Stop() error {
 			for _, l := range e.loops {
 				l.Stop()
 			}
+			e.unsetHelpers()
 		}
 		for _, c := range e.cores {
 			if c.wq != nil {

@@ -39,6 +39,8 @@ type engineFlags struct {
 	fs                   *flag.FlagSet // the command's, for flagGiven
 	loopNice             int
 	loopRTPrio           int
+	runtimeRTPrio        int
+	runtimeCPUs          string
 	txChecksum           string
 	thp                  string
 	frames               int
@@ -61,13 +63,14 @@ type engineFlags struct {
 	proxyStat func() []proxyStat
 
 	// Set by check.
-	cpus      []int
-	addrList  []netip.Prefix
-	routeList []engine.Route
-	mac       net.HardwareAddr
-	queues    int
-	listener  net.Listener
-	hasFaults bool
+	cpus           []int
+	runtimeCPUList []int
+	addrList       []netip.Prefix
+	routeList      []engine.Route
+	mac            net.HardwareAddr
+	queues         int
+	listener       net.Listener
+	hasFaults      bool
 }
 
 func (f *engineFlags) register(fs *flag.FlagSet, cmd string) {
@@ -87,6 +90,8 @@ func (f *engineFlags) register(fs *flag.FlagSet, cmd string) {
 	fs.StringVar(&f.txChecksum, "tx-checksum", "engine", "who computes the TCP checksums of the segments the engine sends: engine (the engine, always: the default), offload (the kernel, through AF_XDP transmit metadata, as for its own TCP: the NIC completes them, or on veth the receiving kernel takes them as checked; Linux 6.11 or later, in copy mode, else the engine does; not for a veth whose other end is AF_XDP too, which would see the partial checksums), or kernel-sw (the kernel computes them in software as it takes each frame: a check of the offload's requests, for tests). With --pcap or --fault-corrupt the engine computes them, so that the capture and the corruption are what goes out")
 	fs.IntVar(&f.loopRTPrio, "loop-rtprio", 0, "run each core's loop thread in the real-time class SCHED_FIFO at this priority, 1..99 (0: the normal class): it then runs before every normal process on its CPU however many there are, as the kernel's own receive path does, and leaves the CPU only when it sleeps (--idle-sleep-after) or the kernel's real-time throttle (95% of each second by default) stops it; with --idle-sleep-after 0 it keeps its CPU from all others but that throttle's share. For a CPU shared with many busy processes, where --loop-nice -20 is not enough. The process's other threads then run at nice -20, so that the Go runtime hands a loop it preempted its P back at once")
 	fs.IntVar(&f.loopNice, "loop-nice", 0, "nice value of each core's loop thread, -20..19 (lower runs first; 0: left as it is): below the other processes on its CPU, the loop gets its CPU before them instead of an equal share, so they do not leave its rx ring to overflow. A negative value is given to the process's other threads too, so that the Go runtime hands a loop it preempted its P back at once")
+	fs.StringVar(&f.runtimeCPUs, "runtime-cpus", "", "CPU list for the process's threads other than the loops' (the Go runtime's helpers and collector, the metrics and control servers, and application goroutines; default: any CPU the process may use): keeps them off the loops' CPUs, for a machine with CPUs set aside for housekeeping. Not the loops' own CPUs: there they queue behind each other and the loop, and a loop the Go runtime preempted waits longer for its P back (docs/architecture.md). Needs --pin")
+	fs.IntVar(&f.runtimeRTPrio, "runtime-rtprio", 0, "run the process's threads other than the loops' in SCHED_FIFO at this priority, 1..98 and below --loop-rtprio (which it needs), instead of at nice -20 (0: the normal class): the thread that hands a loop the Go runtime preempted its P back then takes its CPU from any normal process at once, where at nice -20 it may wait for another cgroup's thread for milliseconds. Every goroutine but the loops' then runs real-time, the application's too, and one that computes for long keeps others off its CPU up to the kernel's real-time throttle")
 	fs.IntVar(&f.ringSize, "ring-size", rings.DefaultXDPRingSize, "descriptors in each AF_XDP ring (power of two)")
 	fs.IntVar(&f.frames, "frames", 0, "UMEM frames per core (0: from --ring-size, docs/tunables.md)")
 	fs.DurationVar(&f.statsEvery, "stats-interval", 10*time.Second, "print per-core rates this often on stderr, at least 100ms (0: never)")
@@ -131,6 +136,11 @@ func (f *engineFlags) check() error {
 	if f.cpus, err = cores.ParseList(f.cores); err != nil {
 		return usagef("%s: --cores: %v", f.cmd, err)
 	}
+	if f.runtimeCPUs != "" {
+		if f.runtimeCPUList, err = cores.ParseList(f.runtimeCPUs); err != nil {
+			return usagef("%s: --runtime-cpus: %v", f.cmd, err)
+		}
+	}
 	if f.ringSize < 64 || f.ringSize > rings.MaxXDPRingSize || f.ringSize&(f.ringSize-1) != 0 {
 		return usagef("%s: --ring-size %d: want a power of two in 64..%d", f.cmd, f.ringSize, rings.MaxXDPRingSize)
 	}
@@ -160,6 +170,15 @@ func (f *engineFlags) check() error {
 	}
 	if f.loopRTPrio < 0 || f.loopRTPrio > 99 {
 		return usagef("%s: --loop-rtprio %d: want 1..99, or 0 for the normal class", f.cmd, f.loopRTPrio)
+	}
+	if f.runtimeRTPrio != 0 && (f.runtimeRTPrio < 1 || f.runtimeRTPrio > 98) {
+		return usagef("%s: --runtime-rtprio %d: want 1..98, or 0 for the normal class", f.cmd, f.runtimeRTPrio)
+	}
+	if f.runtimeRTPrio != 0 && f.runtimeRTPrio >= f.loopRTPrio {
+		return usagef("%s: --runtime-rtprio %d needs loops at a higher real-time priority: give --loop-rtprio above it", f.cmd, f.runtimeRTPrio)
+	}
+	if !f.pin && f.runtimeCPUs != "" {
+		return usagef("%s: --runtime-cpus needs loops on threads of their own: it does not go with --pin=false", f.cmd)
 	}
 	if !f.pin && f.loopRTPrio != 0 {
 		return usagef("%s: --loop-rtprio needs loops on threads of their own: it does not go with --pin=false", f.cmd)
@@ -282,7 +301,7 @@ func (f *engineFlags) open(cfg engine.Config) (*engine.Engine, error) {
 		}
 	}
 	cfg.MAC, cfg.Addrs, cfg.Routes, cfg.AcceptRA, cfg.CPUs, cfg.Pin = f.mac, f.addrList, f.routeList, f.acceptRA, f.cpus, f.pin
-	cfg.LoopNice, cfg.LoopRTPriority = f.loopNice, f.loopRTPrio
+	cfg.LoopNice, cfg.LoopRTPriority, cfg.RuntimeCPUs, cfg.RuntimeRTPriority = f.loopNice, f.loopRTPrio, f.runtimeCPUList, f.runtimeRTPrio
 	cfg.THP, _ = engine.ParseTHPPolicy(f.thp) // check vetted it
 	cfg.VLAN = uint16(f.vlan)
 	cfg.Idle = cores.IdlePolicy{SleepAfter: f.sleepAfter}

@@ -148,19 +148,8 @@ func TestIdleConnectionsHeldOnTheBed(t *testing.T) {
 	bedtest.NeedTools(t, "curl")
 	n, secs := holdSize(t)
 	bed := bedtest.ForTest(t, 1)
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	perProc := min(15000, int(lim.Max)-200)
-	procs := (n + perProc - 1) / perProc
-	if procs > 200 {
-		t.Fatalf("%d connections need %d holder processes (open-file limit %d)", n, procs, perProc)
-	}
+	perProc := holdersPerProc(t, n)
 	inNetns(t, bed.NsB, "sysctl", "-qw", "net.ipv4.ip_local_port_range=1024 65535")
-	// The clients close 20,000 connections a second in all (see
-	// holdConnections).
-	const closeRate = 20000
 	// The holders are one process per 15,000 connections, and the kernel
 	// puts some of them on serve's CPU: at an equal share with them (and
 	// with whatever else runs there) serve's loop waited for its CPU most
@@ -171,7 +160,13 @@ func TestIdleConnectionsHeldOnTheBed(t *testing.T) {
 	// it left 0, 0 and 2 curls over 10 ms in three runs (p99 1.7-4.0 ms),
 	// against 1 in one run at nice -20 (p99 3.5 ms) and 1 to 9 a run in
 	// earlier ones (docs/benchmarks.md).
-	args := []string{"--app", "http", "--port", "8080", "--http-header-timeout", "0", "--http-keepalive-timeout", "0", "--loop-rtprio", "10"}
+	// --runtime-rtprio puts the runtime's other threads in SCHED_FIFO
+	// too, below the loop: the Go runtime preempts the loop every 10 ms of
+	// running, and the thread that hands it its P back then runs at once.
+	// At nice -20 that thread waited up to 23 ms behind another cgroup's
+	// thread on a minute's trace, with curls over 10 ms at those times;
+	// real-time, the loop waited at most 0.96 ms (docs/architecture.md).
+	args := []string{"--app", "http", "--port", "8080", "--http-header-timeout", "0", "--http-keepalive-timeout", "0", "--loop-rtprio", "10", "--runtime-rtprio", "1"}
 	// POLLSTACK_HOLD_SERVE_FLAGS adds flags to serve's (after the bed's
 	// and these, so "--idle-sleep-after 0" busy-polls and "--loop-rtprio 0"
 	// leaves the loop at the holders' priority).
@@ -192,7 +187,7 @@ func TestIdleConnectionsHeldOnTheBed(t *testing.T) {
 	}
 	pid := s.cmd.Process.Pid
 	fetchPprof(t, s.metrics, "heap?gc=1", "")
-	rssStart := rssKiB(t, pid)
+	rssStart, slabStart := rssKiB(t, pid), slabKiB(t)
 	if os.Getenv("POLLSTACK_HOLD_PROFILE") != "" {
 		logMemory(t, scrape(t, s.metrics), pid)
 	}
@@ -200,53 +195,12 @@ func TestIdleConnectionsHeldOnTheBed(t *testing.T) {
 
 	// The holders, each from its own address on the peer's end.
 	start := time.Now()
-	type holder struct {
-		cmd   *exec.Cmd
-		stdin io.WriteCloser
-		out   *bufio.Scanner
-	}
-	var hs []holder
-	defer func() {
-		for _, h := range hs {
-			h.stdin.Close()
-			h.cmd.Process.Kill()
-			h.cmd.Wait()
-		}
-	}()
-	for i := range procs {
-		src := netip.AddrFrom4([4]byte{198, 18, 0, byte(10 + i)})
-		inNetns(t, bed.NsB, "ip", "addr", "add", src.String()+"/24", "dev", bed.IfaceB)
-		k := min(perProc, n-i*perProc)
-		cmd := exec.Command("ip", "netns", "exec", bed.NsB, os.Args[0])
-		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %s %d %d", holderEnv, src, netip.AddrPortFrom(testbed.LocalIPv4, 8080), k, max(1, closeRate/procs)))
-		stdin, err := cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		hs = append(hs, holder{cmd, stdin, bufio.NewScanner(stdout)})
-	}
-	held, failedDials := 0, 0
-	for i, h := range hs {
-		var k, f int
-		if h.out.Scan() {
-			if _, err := fmt.Sscanf(h.out.Text(), "ready %d %d", &k, &f); err == nil {
-				held, failedDials = held+k, failedDials+f
-				if f > 0 {
-					t.Logf("holder %d: %s", i, h.out.Text())
-				}
-				continue
-			}
-		}
+	hs := startHolders(t, bed, n, perProc, holdCloseRate, netip.AddrPortFrom(testbed.LocalIPv4, 8080))
+	defer func() { hs.kill() }() // those close has not ended
+	held, failedDials, err := hs.ready(t)
+	if err != nil {
 		m := scrape(t, s.metrics)
-		t.Fatalf("holder %d: %q; serve: %.0f established, listendrop %.0f, syn cookies sent %.0f, kernel_rx_dropped %.0f", i, h.out.Text(),
+		t.Fatalf("%v; serve: %.0f established, listendrop %.0f, syn cookies sent %.0f, kernel_rx_dropped %.0f", err,
 			metricValue(m, `pollstack_tcp_connections{core="0",state="ESTABLISHED"}`), metricValue(m, `pollstack_tcp_listendrop_total{core="0"}`),
 			metricValue(m, `pollstack_tcp_sc_sendcookie_total{core="0"}`), metricValue(m, `pollstack_kernel_rx_dropped_total{core="0"}`))
 	}
@@ -270,19 +224,20 @@ func TestIdleConnectionsHeldOnTheBed(t *testing.T) {
 	if fetchPprof(t, s.metrics, "heap?gc=1", "") {
 		m = scrape(t, s.metrics)
 	}
-	rssHeld := rssKiB(t, pid)
+	rssHeld, slabHeld := rssKiB(t, pid), slabKiB(t)
 	heapHeld := metricValue(m, "go_memstats_heap_inuse_bytes")
 	if os.Getenv("POLLSTACK_HOLD_PROFILE") != "" {
 		fetchPprof(t, s.metrics, "heap", "/tmp/hold-heap-held.prof")
 		logMemory(t, m, pid)
 	}
-	t.Logf("%d connections from %d processes opened in %v (%.0f/s; %d connects failed); serve holds %.0f established", held, procs, opened.Round(time.Millisecond), float64(held)/opened.Seconds(), failedDials, est)
+	t.Logf("%d connections from %d processes opened in %v (%.0f/s; %d connects failed); serve holds %.0f established", held, len(hs), opened.Round(time.Millisecond), float64(held)/opened.Seconds(), failedDials, est)
 	if est < float64(held) {
 		t.Errorf("serve holds %.0f established connections, want %d", est, held)
 	}
 	perConnRSS := float64(rssHeld-rssStart) * 1024 / float64(held)
 	perConnHeap := (heapHeld - heapStart) / float64(held)
-	t.Logf("serve's memory per idle connection: %.0f B resident, %.0f B of Go heap in use (resident %d -> %d KiB)", perConnRSS, perConnHeap, rssStart, rssHeld)
+	t.Logf("serve's memory per idle connection: %.0f B resident, %.0f B of Go heap in use (resident %d -> %d KiB); the kernel's slab, the clients' ends: %.0f B (%d -> %d KiB)",
+		perConnRSS, perConnHeap, rssStart, rssHeld, float64(slabHeld-slabStart)*1024/float64(held), slabStart, slabHeld)
 	if perConnHeap > 4096 {
 		t.Errorf("an idle connection costs serve %.0f B of Go heap, want at most 4096", perConnHeap)
 	}
@@ -294,40 +249,12 @@ func TestIdleConnectionsHeldOnTheBed(t *testing.T) {
 	phase, stopWatch := watchServe(t, bed, s.metrics)
 	defer stopWatch()
 	// Held: a curl loop is answered quickly.
-	// Each line: the curl's start (bash's EPOCHREALTIME), its status and
-	// its times; a slow one is logged with its start from the hold's, to
-	// set beside watchServe's lines (the runtime's collections among them).
-	script := `end=$((SECONDS+` + strconv.Itoa(secs) + `)); while [ $SECONDS -lt $end ]; do printf '%s ' "$EPOCHREALTIME"; curl -s -o /dev/null -m 3 -w '%{http_code} %{time_total} %{time_connect} %{time_starttransfer}\n' http://198.18.0.1:8080/; done; true`
 	heldAt := time.Now()
 	// POLLSTACK_HOLD_HELD_TRACE=PATH writes a Go execution trace of serve
 	// while the connections are held (go tool trace PATH).
 	heldTraced := traceServe(t, s.metrics, "POLLSTACK_HOLD_HELD_TRACE", secs)
-	out := inNetns(t, bed.NsB, "bash", "-c", script)
+	curlWhileHeld(t, bed, "http://198.18.0.1:8080/", secs, heldAt)
 	heldTraced()
-	var times []float64
-	var slow []string
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) != 5 || f[1] != "200" {
-			t.Errorf("a curl while the connections were held: %q", line)
-			continue
-		}
-		v, _ := strconv.ParseFloat(f[2], 64)
-		times = append(times, v*1000)
-		if v > 0.010 { // connect and first byte, from the start
-			at, _ := strconv.ParseFloat(f[0], 64)
-			conn, _ := strconv.ParseFloat(f[3], 64)
-			first, _ := strconv.ParseFloat(f[4], 64)
-			slow = append(slow, fmt.Sprintf("%.1f at +%.1fs (connect %.1f, first byte %.1f)", v*1000,
-				at-float64(heldAt.UnixNano())/1e9, conn*1000, first*1000))
-		}
-	}
-	if len(times) == 0 {
-		t.Fatal("no curl answered")
-	}
-	sort.Float64s(times)
-	p99 := times[len(times)*99/100]
-	t.Logf("%d curls while held %d s: median %.2f ms, p99 %.2f ms, worst %.2f ms; over 10 ms, in order: %d %v", len(times), secs, times[len(times)/2], p99, times[len(times)-1], len(slow), slow)
 
 	// Gone: the clients close, serve's memory comes back.
 	t.Logf("before the close, the clients' kernel: %s", clientAborts(bed.NsB))
@@ -336,16 +263,7 @@ func TestIdleConnectionsHeldOnTheBed(t *testing.T) {
 	// POLLSTACK_HOLD_TRACE=PATH writes a Go execution trace of serve's
 	// first 5 s of the close to PATH (go tool trace PATH).
 	traced := traceServe(t, s.metrics, "POLLSTACK_HOLD_TRACE", 5)
-	for _, h := range hs {
-		h.stdin.Close()
-	}
-	for i, h := range hs {
-		if !h.out.Scan() || h.out.Text() != "closed" {
-			t.Errorf("holder %d: %q", i, h.out.Text())
-		}
-		h.cmd.Wait()
-	}
-	hs = nil
+	hs.close(t)
 	t.Logf("the clients closed their connections in %v", time.Since(closed).Round(time.Millisecond))
 	rssEnd := rssKiB(t, pid)
 	// serve is given 60 s from the last client's close (not from the
@@ -547,4 +465,146 @@ func logSmaps(t *testing.T, pid int) {
 			t.Logf("%6d kB (%s kB in huge pages) %s", rss, f[1], hdr)
 		}
 	}
+}
+
+// holdCloseRate is how many connections a second the holders close in
+// all (see holdConnections).
+const holdCloseRate = 20000
+
+// holdersPerProc returns how many connections each holder process opens
+// for n: 15,000, or fewer if the open-file limit is lower.
+func holdersPerProc(t *testing.T, n int) int {
+	t.Helper()
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	perProc := min(15000, int(lim.Max)-200)
+	if procs := (n + perProc - 1) / perProc; procs > 200 {
+		t.Fatalf("%d connections need %d holder processes (open-file limit %d)", n, procs, perProc)
+	}
+	return perProc
+}
+
+// holders are the processes of a hold test that hold its idle
+// connections (holdConnections).
+type holders []holder
+
+type holder struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *bufio.Scanner
+}
+
+// startHolders starts the processes that open n connections to dst from
+// bed's peer namespace, perProc each, each from an address of its own
+// (198.18.0.10 on), which close theirs at closeRate a second in all.
+func startHolders(t *testing.T, bed *testbed.Bed, n, perProc, closeRate int, dst netip.AddrPort) holders {
+	t.Helper()
+	procs := (n + perProc - 1) / perProc
+	var hs holders
+	for i := range procs {
+		src := netip.AddrFrom4([4]byte{198, 18, 0, byte(10 + i)})
+		inNetns(t, bed.NsB, "ip", "addr", "add", src.String()+"/24", "dev", bed.IfaceB)
+		k := min(perProc, n-i*perProc)
+		cmd := exec.Command("ip", "netns", "exec", bed.NsB, os.Args[0])
+		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %s %d %d", holderEnv, src, dst, k, max(1, closeRate/procs)))
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			hs.kill()
+			t.Fatal(err)
+		}
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			hs.kill()
+			t.Fatal(err)
+		}
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			hs.kill()
+			t.Fatal(err)
+		}
+		hs = append(hs, holder{cmd, stdin, bufio.NewScanner(stdout)})
+	}
+	return hs
+}
+
+// ready waits until every holder has opened its connections and returns
+// how many are open and how many connects failed; the error names a
+// holder that did not open its connections.
+func (hs holders) ready(t *testing.T) (held, failed int, err error) {
+	t.Helper()
+	for i, h := range hs {
+		var k, f int
+		if h.out.Scan() {
+			if _, err := fmt.Sscanf(h.out.Text(), "ready %d %d", &k, &f); err == nil {
+				held, failed = held+k, failed+f
+				if f > 0 {
+					t.Logf("holder %d: %s", i, h.out.Text())
+				}
+				continue
+			}
+		}
+		return held, failed, fmt.Errorf("holder %d: %q", i, h.out.Text())
+	}
+	return held, failed, nil
+}
+
+// close has every holder close its connections, and waits until they have.
+func (hs *holders) close(t *testing.T) {
+	t.Helper()
+	for _, h := range *hs {
+		h.stdin.Close()
+	}
+	for i, h := range *hs {
+		if !h.out.Scan() || h.out.Text() != "closed" {
+			t.Errorf("holder %d: %q", i, h.out.Text())
+		}
+		h.cmd.Wait()
+	}
+	*hs = nil
+}
+
+// kill ends the holders that close has not ended.
+func (hs holders) kill() {
+	for _, h := range hs {
+		h.stdin.Close()
+		h.cmd.Process.Kill()
+		h.cmd.Wait()
+	}
+}
+
+// curlWhileHeld runs curl against url in a loop from bed's peer namespace
+// for secs seconds and logs how long they took; every curl must get 200.
+// Each line: the curl's start (bash's EPOCHREALTIME), its status and its
+// times; a slow one is logged with its start from heldAt, to set beside
+// watchServe's lines (the runtime's collections among them).
+func curlWhileHeld(t *testing.T, bed *testbed.Bed, url string, secs int, heldAt time.Time) {
+	t.Helper()
+	script := `end=$((SECONDS+` + strconv.Itoa(secs) + `)); while [ $SECONDS -lt $end ]; do printf '%s ' "$EPOCHREALTIME"; curl -s -o /dev/null -m 3 -w '%{http_code} %{time_total} %{time_connect} %{time_starttransfer}\n' ` + url + `; done; true`
+	out := inNetns(t, bed.NsB, "bash", "-c", script)
+	var times []float64
+	var slow []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 5 || f[1] != "200" {
+			t.Errorf("a curl while the connections were held: %q", line)
+			continue
+		}
+		v, _ := strconv.ParseFloat(f[2], 64)
+		times = append(times, v*1000)
+		if v > 0.010 { // connect and first byte, from the start
+			at, _ := strconv.ParseFloat(f[0], 64)
+			conn, _ := strconv.ParseFloat(f[3], 64)
+			first, _ := strconv.ParseFloat(f[4], 64)
+			slow = append(slow, fmt.Sprintf("%.1f at +%.1fs (connect %.1f, first byte %.1f)", v*1000,
+				at-float64(heldAt.UnixNano())/1e9, conn*1000, first*1000))
+		}
+	}
+	if len(times) == 0 {
+		t.Fatal("no curl answered")
+	}
+	sort.Float64s(times)
+	p99 := times[len(times)*99/100]
+	t.Logf("%d curls while held %d s: median %.2f ms, p99 %.2f ms, worst %.2f ms; over 10 ms, in order: %d %v", len(times), secs, times[len(times)/2], p99, times[len(times)-1], len(slow), slow)
 }
