@@ -133,6 +133,9 @@ type Core struct {
 	// entry and no solicitation budget goes to that MAC (see output).
 	rxFrom [16]byte
 	rxMAC  [6]byte
+	// senders keeps the Ethernet sources of on-link peers heard from
+	// while new neighbours are refused a solicitation (senderCache).
+	senders senderCache
 	// wq queues the goroutines the core wakes until the end of its turn
 	// (wakeq.go); nil before the engine starts, and for cores run alone.
 	wq     *wakeQueue
@@ -555,7 +558,7 @@ func (c *Core) output(d rings.Desc, nexthop *[16]byte, now mono.Time) {
 	}
 	if e == nil {
 		if !c.solBud.takeNew(now) {
-			c.sendToSender(d, nexthop)
+			c.sendToSender(d, nexthop, now)
 			return
 		}
 		if e = c.neigh.insert(nexthop); e == nil && c.evictIncomplete(nexthop) {
@@ -575,19 +578,75 @@ func (c *Core) output(d rings.Desc, nexthop *[16]byte, now mono.Time) {
 // sendToSender sends d, for a new neighbour the solicitation budget has
 // no room for, to the Ethernet source of the frame being received when d
 // answers it (nexthop is that frame's IP source, so it came from the
-// neighbour itself, not through a router); else it drops d. It keeps no
-// entry: a flood of forged on-link sources gets its answers where its
-// frames came from, without a solicitation or a frame waiting for each,
-// and a real client new to us is answered at once instead of after its
-// retransmission. It never answers a group address.
-func (c *Core) sendToSender(d rings.Desc, nexthop *[16]byte) {
-	if *nexthop != c.rxFrom || c.rxMAC[0]&1 != 0 {
+// neighbour itself, not through a router), or to the one senders learned
+// for nexthop; else it drops d. It keeps no entry: a flood of forged
+// on-link sources gets its answers where its frames came from, without a
+// solicitation or a frame waiting for each, and a real client new to us
+// is answered at once instead of after its retransmission. It never
+// answers a group address.
+func (c *Core) sendToSender(d rings.Desc, nexthop *[16]byte, now mono.Time) {
+	c.senders.refusing = now.Add(senderLearnFor)
+	mac, ok := c.rxMAC, *nexthop == c.rxFrom && c.rxMAC[0]&1 == 0
+	if !ok {
+		mac, ok = c.senders.lookup(nexthop)
+	}
+	if !ok {
 		c.drop(d, DropSolicitLimit)
 		return
 	}
-	copy(c.pool.Bytes(d)[0:6], c.rxMAC[:])
+	copy(c.pool.Bytes(d)[0:6], mac[:])
 	c.stats[NeighSentToSender]++
 	c.send(d)
+}
+
+// senderLearnFor is how long after a reply went to its sender's MAC (new
+// neighbours being refused a solicitation) the core keeps learning
+// senders (senderCache).
+const senderLearnFor = 10 * time.Second
+
+// senderCache remembers, while the solicitation budget refuses new
+// neighbours, the Ethernet source of on-link peers whose TCP segments
+// without SYN arrive (a handshake's last ACK, data): what the core sends
+// them outside the frame it answers (a segment sent at the end of the
+// receive batch, a retransmission, a response written later) goes there,
+// where sendToSender alone could only drop it until the flood ends. A
+// SYN flood from forged sources sends no such segments and does not
+// displace them. Direct-mapped by the address, a few KiB a core; on the
+// core only.
+type senderCache struct {
+	refusing mono.Time // learn until then (sendToSender sets it)
+	slots    [senderSlots]struct {
+		ip  [16]byte
+		mac [6]byte
+		ok  bool
+	}
+}
+
+const senderSlots = 256
+
+// learn records that ip's frames come from mac, while new neighbours are
+// being refused.
+func (s *senderCache) learn(ip *[16]byte, mac [6]byte, now mono.Time) {
+	if now >= s.refusing || mac[0]&1 != 0 {
+		return
+	}
+	e := &s.slots[senderSlot(ip)]
+	e.ip, e.mac, e.ok = *ip, mac, true
+}
+
+// lookup returns the MAC learned for ip.
+func (s *senderCache) lookup(ip *[16]byte) ([6]byte, bool) {
+	e := &s.slots[senderSlot(ip)]
+	return e.mac, e.ok && e.ip == *ip
+}
+
+// senderSlot hashes ip to a slot: the address's last eight bytes (an
+// IPv4 address in its last four) folded.
+func senderSlot(ip *[16]byte) int {
+	x := uint64(ip[8])<<56 | uint64(ip[9])<<48 | uint64(ip[10])<<40 | uint64(ip[11])<<32 |
+		uint64(ip[12])<<24 | uint64(ip[13])<<16 | uint64(ip[14])<<8 | uint64(ip[15])
+	x *= 0x9e3779b97f4a7c15
+	return int(x >> (64 - 8))
 }
 
 // solicitStart sends the first solicitation for e, when the budget allows

@@ -72,7 +72,7 @@ var counterHelp = map[Counter]string{
 	PollBusy:           "Loop turns that received frames.",
 	PollIdle:           "Loop turns that received none.",
 	NeighEntries:       "Entries in the core's neighbour cache.",
-	NeighSentToSender:  "Replies for an on-link address without a neighbour entry sent to the Ethernet source of the frame they answer: the solicitation budget was spent.",
+	NeighSentToSender:  "Frames for an on-link address without a neighbour entry sent to the Ethernet source of the frame they answer, or to the one its TCP segments without SYN came from: the solicitation budget was spent.",
 	LinkRxRingEmpty:    "Receive polls that found the rx ring empty.",
 	LinkTxRingFull:     "Frames the tx ring had no room for.",
 	LinkFillRingEmpty:  "Times the frame pool had nothing to give the fill ring.",

@@ -178,3 +178,86 @@ func TestSolicitBudgetUnbounded(t *testing.T) {
 		t.Fatal("no token after 100 ms")
 	}
 }
+
+// A client new to the core while the budget refuses new neighbours: its
+// SYN-ACK goes to the MAC its SYN came from, and so does what the core
+// sends it later, outside the frame it answers (a retransmission from the
+// timers), since the client's handshake ACK taught the core its MAC.
+func TestSolicitBudgetLearnsSendersThatCompleteAHandshake(t *testing.T) {
+	for _, client := range []netip.Addr{netip.MustParseAddr("198.18.0.7"), netip.MustParseAddr("2001:2::7")} {
+		t.Run(client.String(), func(t *testing.T) {
+			l := newFakeLink(t)
+			c := tcpTestCore(t, l)
+			h := &sinkHandler{}
+			if _, err := c.TCP().Listen(81, 16, h); err != nil {
+				t.Fatal(err)
+			}
+			for c.solBud.takeNew(0) {
+			}
+			mac := forgedMAC(7)
+			var synack *layers.TCP
+			for _, f := range run(c, l, 0, tcpSegFrame(t, client, mac, &layers.TCP{SrcPort: 40000, DstPort: 81, Seq: 1000, SYN: true, Window: 65535})) {
+				if [6]byte(f[0:6]) == mac {
+					synack, _ = decode(t, f).Layer(layers.LayerTypeTCP).(*layers.TCP)
+				}
+			}
+			if synack == nil || !synack.SYN || !synack.ACK {
+				t.Fatal("no SYN-ACK to the client's MAC")
+			}
+			key := client.As16()
+			if _, ok := c.senders.lookup(&key); ok {
+				t.Fatal("a SYN taught the core its sender's MAC: a flood's forged SYNs would displace real clients")
+			}
+			now := mono.Time(0).Add(time.Millisecond)
+			for c.solBud.takeNew(now) {
+			}
+			run(c, l, now, tcpSegFrame(t, client, mac, &layers.TCP{SrcPort: 40000, DstPort: 81, Seq: 1001, Ack: synack.Seq + 1, ACK: true, Window: 65535}))
+			if h.conn == nil {
+				t.Fatal("not established")
+			}
+			// Data the client does not acknowledge: the timers resend it,
+			// with no frame from the client in hand.
+			if n, err := h.conn.Write([]byte("hello")); n != 5 || err != nil {
+				t.Fatalf("Write = %d, %v", n, err)
+			}
+			c.Flush()
+			l.take()
+			drops := c.stats[DropSolicitLimit]
+			resent := 0
+			for ms := 2; ms < 5000 && resent == 0; ms += 10 {
+				now = mono.Time(0).Add(time.Duration(ms) * time.Millisecond)
+				for c.solBud.takeNew(now) {
+				}
+				for _, f := range run(c, l, now) {
+					if [6]byte(f[0:6]) == mac {
+						resent++
+					}
+				}
+			}
+			if resent == 0 || c.stats[DropSolicitLimit] != drops {
+				t.Fatalf("retransmissions to the client's MAC: %d; solicit_limit drops %d (want some, and none)", resent, c.stats[DropSolicitLimit]-drops)
+			}
+		})
+	}
+}
+
+// tcpSegFrame is seg from src, Ethernet source mac, to the core's address
+// of src's family.
+func tcpSegFrame(t *testing.T, src netip.Addr, mac [6]byte, seg *layers.TCP) []byte {
+	t.Helper()
+	e := eth(ourMAC, layers.EthernetTypeIPv4)
+	e.SrcMAC = mac[:]
+	if src.Is4() {
+		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src.AsSlice(), DstIP: ourIP4.AsSlice()}
+		if err := seg.SetNetworkLayerForChecksum(ip); err != nil {
+			t.Fatal(err)
+		}
+		return serialize(t, e, ip, seg)
+	}
+	e.EthernetType = layers.EthernetTypeIPv6
+	ip := &layers.IPv6{Version: 6, NextHeader: layers.IPProtocolTCP, HopLimit: 64, SrcIP: src.AsSlice(), DstIP: ourIP6.AsSlice()}
+	if err := seg.SetNetworkLayerForChecksum(ip); err != nil {
+		t.Fatal(err)
+	}
+	return serialize(t, e, ip, seg)
+}

@@ -50,7 +50,7 @@ const (
 	PollBusy           // loop turns that found work
 	PollIdle           // loop turns that found none
 	NeighEntries       // gauge
-	NeighSentToSender  // replies for a new neighbour sent to the Ethernet source of the frame they answer: the solicitation budget was spent
+	NeighSentToSender  // frames for a new neighbour sent to the Ethernet source of the frame they answer, or of its TCP segments without SYN: the solicitation budget was spent
 	LinkRxRingEmpty    // link: receive polls that found nothing
 	LinkTxRingFull     // link: frames refused for lack of room on the tx ring
 	LinkFillRingEmpty  // link: times the pool had no frame for the fill ring

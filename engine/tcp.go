@@ -20,8 +20,17 @@ func (c *Core) inputTCP4(d rings.Desc, p []byte, ihl int, now mono.Time) {
 	c.tuple.LocalAddr = v4Mapped([4]byte(p[16:20]))
 	c.tuple.RemoteAddr = v4Mapped([4]byte(p[12:16]))
 	c.rxECN = p[1] & 3 // the TOS byte's ECN field
+	if now < c.senders.refusing && len(seg) > tcpFlagsOff && seg[tcpFlagsOff]&tcpFlagSYN == 0 {
+		c.senders.learn(&c.rxFrom, c.rxMAC, now)
+	}
 	c.receiveTCP(d, seg, now)
 }
+
+// The TCP header's flags byte and its SYN bit.
+const (
+	tcpFlagsOff = 13
+	tcpFlagSYN  = 0x02
+)
 
 // inputTCP6 is inputTCP4 for IPv6; off is the segment's offset in p.
 func (c *Core) inputTCP6(d rings.Desc, p []byte, off int, now mono.Time) {
@@ -36,6 +45,9 @@ func (c *Core) inputTCP6(d rings.Desc, p []byte, off int, now mono.Time) {
 	c.tuple.LocalAddr = [16]byte(p[24:40])
 	c.tuple.RemoteAddr = [16]byte(p[8:24])
 	c.rxECN = p[1] >> 4 & 3 // the traffic class's ECN field
+	if now < c.senders.refusing && len(seg) > tcpFlagsOff && seg[tcpFlagsOff]&tcpFlagSYN == 0 {
+		c.senders.learn(&c.rxFrom, c.rxMAC, now)
+	}
 	c.receiveTCP(d, seg, now)
 }
 
