@@ -609,11 +609,23 @@ func TestXDPNetpollerWait(t *testing.T) {
 	for drain() > 0 { // router solicitations and the like from the bed's set-up
 	}
 
-	// Nothing comes: the wait lasts its timeout.
-	start := time.Now()
-	l.Wait(50 * time.Millisecond)
-	if d := time.Since(start); d < 45*time.Millisecond {
+	// Nothing comes: the wait lasts its timeout. A frame from the bed's
+	// set-up that comes meanwhile (an IPv6 router solicitation or listener
+	// report, which the kernel repeats) ends it, as it should: then the
+	// wait is tried again.
+	for try := 0; ; try++ {
+		start := time.Now()
+		l.Wait(50 * time.Millisecond)
+		d := time.Since(start)
+		if d >= 45*time.Millisecond {
+			break
+		}
+		if n := drain(); n > 0 && try < 5 {
+			t.Logf("a wait ended after %v by %d frame(s) from the bed: again", d, n)
+			continue
+		}
 		t.Errorf("a wait with nothing to wake it returned after %v, want its 50ms", d)
+		break
 	}
 
 	// A Wake from another goroutine ends the wait.
@@ -623,7 +635,7 @@ func TestXDPNetpollerWait(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 		l.Wake()
 	}()
-	start = time.Now()
+	start := time.Now()
 	l.Wait(5 * time.Second)
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("Wake did not end the wait: it lasted %v", d)
