@@ -119,11 +119,11 @@ type ThreadSettings struct {
 }
 
 // SetThreads gives every thread of the process but those skip names the
-// settings s. It returns how many threads it set. A thread takes its nice
-// value, slice and CPUs from the thread that made it, so the Go runtime's
-// threads made later take them too (it makes them from threads of its
-// own, never from a locked one such as a pinned loop's). A thread that
-// ends meanwhile is passed over.
+// settings s. It returns how many threads it set. A thread takes its
+// scheduling class, nice value, slice and CPUs from the thread that made
+// it, so the Go runtime's threads made later take them too (it makes them
+// from threads of its own, never from a locked one such as a pinned
+// loop's). A thread that ends meanwhile is passed over.
 func SetThreads(s ThreadSettings, skip func(tid int) bool) (int, error) {
 	if !s.Renice && s.RTPriority == 0 && len(s.CPUs) == 0 {
 		return 0, nil
