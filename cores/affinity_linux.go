@@ -135,27 +135,46 @@ func SetThreads(s ThreadSettings, skip func(tid int) bool) (int, error) {
 	for _, c := range s.CPUs {
 		set.Set(c)
 	}
-	ents, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return 0, fmt.Errorf("cores: list the process's threads: %w", err)
-	}
+	// A thread not yet set may make a thread meanwhile, which then takes
+	// the old settings: look again until a look finds no thread not seen.
+	seen := map[int]bool{}
 	n := 0
-	for _, e := range ents {
-		tid, err := strconv.Atoi(e.Name())
-		if err != nil || skip(tid) {
-			continue
-		}
-		err = setThread(tid, s, &set)
-		if errors.Is(err, unix.ESRCH) {
-			continue
-		}
+	for pass := 0; ; pass++ {
+		ents, err := os.ReadDir("/proc/self/task")
 		if err != nil {
-			return n, err
+			return n, fmt.Errorf("cores: list the process's threads: %w", err)
 		}
-		n++
+		fresh := 0
+		for _, e := range ents {
+			tid, err := strconv.Atoi(e.Name())
+			if err != nil || seen[tid] {
+				continue
+			}
+			seen[tid] = true
+			fresh++
+			if skip(tid) {
+				continue
+			}
+			err = setThread(tid, s, &set)
+			if errors.Is(err, unix.ESRCH) {
+				continue
+			}
+			if err != nil {
+				return n, err
+			}
+			n++
+		}
+		if fresh == 0 {
+			return n, nil
+		}
+		if pass == maxThreadPasses {
+			return n, fmt.Errorf("cores: the process keeps making threads: %d new ones in pass %d", fresh, pass)
+		}
 	}
-	return n, nil
 }
+
+// maxThreadPasses bounds SetThreads's looks at the thread list.
+const maxThreadPasses = 100
 
 // setThread gives thread tid the settings s, with s.CPUs as set.
 func setThread(tid int, s ThreadSettings, set *unix.CPUSet) error {
