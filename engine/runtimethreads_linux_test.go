@@ -19,20 +19,8 @@ func TestRuntimeCPUsHoldTheOtherThreads(t *testing.T) {
 		t.Fatal(err)
 	}
 	loopCPU, runtimeCPUs := online[0], online[len(online)-1:]
-	e, err := New(Config{MAC: ourMAC, CPUs: []int{loopCPU}, Pin: true, RuntimeCPUs: runtimeCPUs,
-		Addrs: []netip.Prefix{netip.MustParsePrefix("198.18.0.1/24")}}, []rings.Link{newFakeLink(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			e.Stop()
-		}
-	}()
+	e, stop := startEngine(t, Config{MAC: ourMAC, CPUs: []int{loopCPU}, Pin: true, RuntimeCPUs: runtimeCPUs,
+		Addrs: []netip.Prefix{netip.MustParsePrefix("198.18.0.1/24")}})
 	loop := e.Loops()[0].ThreadID()
 	if got, _ := cores.ThreadCPUs(loop); !slices.Equal(got, []int{loopCPU}) {
 		t.Errorf("the loop's thread is on CPUs %v, want [%d]", got, loopCPU)
@@ -50,8 +38,7 @@ func TestRuntimeCPUsHoldTheOtherThreads(t *testing.T) {
 	if others == 0 {
 		t.Fatal("no thread beside the loop's")
 	}
-	stopped = true
-	if err := e.Stop(); err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	for _, tid := range threads(t) {
@@ -68,6 +55,21 @@ func TestRuntimeCPUsNeedPinnedLoops(t *testing.T) {
 	if err == nil {
 		t.Fatal("New took RuntimeCPUs with unpinned loops")
 	}
+}
+
+// startEngine makes and starts an engine on a fake link with cfg. stop
+// stops it; the test's clean-up stops it if the test did not.
+func startEngine(t *testing.T, cfg Config) (e *Engine, stop func() error) {
+	t.Helper()
+	e, err := New(cfg, []rings.Link{newFakeLink(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Stop() })
+	return e, e.Stop
 }
 
 // threads lists the process's threads.
@@ -103,20 +105,7 @@ func TestRuntimeRTPriorityBelowTheLoops(t *testing.T) {
 			t.Errorf("New took RuntimeRTPriority %d with loops at %d", c.runtime, c.loop)
 		}
 	}
-	e, err := New(Config{MAC: ourMAC, CPUs: []int{0}, Pin: true, LoopRTPriority: 10, RuntimeRTPriority: 3, Addrs: addrs},
-		[]rings.Link{newFakeLink(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			e.Stop()
-		}
-	}()
+	e, stop := startEngine(t, Config{MAC: ourMAC, CPUs: []int{0}, Pin: true, LoopRTPriority: 10, RuntimeRTPriority: 3, Addrs: addrs})
 	loop := e.Loops()[0].ThreadID()
 	if got, _ := cores.ThreadRTPriority(loop); got != 10 {
 		t.Errorf("the loop's thread is at SCHED_FIFO %d, want 10", got)
@@ -126,8 +115,7 @@ func TestRuntimeRTPriorityBelowTheLoops(t *testing.T) {
 			t.Errorf("thread %d is at SCHED_FIFO %d while the engine runs, want 3", tid, got)
 		}
 	}
-	stopped = true
-	if err := e.Stop(); err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	for _, tid := range threads(t) {

@@ -251,20 +251,25 @@ func envPair(t *testing.T, name, form string, a, b int) (int, int) {
 
 // rssKiB reads a process's resident set from /proc.
 func rssKiB(t *testing.T, pid int) int {
+	return procKiB(t, fmt.Sprintf("/proc/%d/status", pid), "VmRSS:")
+}
+
+// procKiB reads the "FIELD: N kB" line of a /proc file.
+func procKiB(t *testing.T, path, field string) int {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
 			if err != nil {
-				t.Fatalf("VmRSS %q: %v", v, err)
+				t.Fatalf("%s %s %q: %v", path, field, v, err)
 			}
 			return n
 		}
 	}
-	t.Fatalf("no VmRSS in /proc/%d/status", pid)
+	t.Fatalf("no %s in %s", field, path)
 	return 0
 }

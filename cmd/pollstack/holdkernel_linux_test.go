@@ -133,17 +133,12 @@ http {
   client_header_timeout 1h;
   keepalive_timeout 1h;
   keepalive_requests 1000000;
-  client_body_temp_path %[1]s;
-  proxy_temp_path %[1]s;
-  fastcgi_temp_path %[1]s;
-  uwsgi_temp_path %[1]s;
-  scgi_temp_path %[1]s;
-  server {
+%[6]s  server {
     listen %[3]s backlog=65535 reuseport;
     location / { return 200 "hello\n"; }
   }
 }
-`, dir, workers, netip.AddrPortFrom(testbed.LocalIPv4, 8080), holdNginxConns+100, holdNginxConns)
+`, dir, workers, netip.AddrPortFrom(testbed.LocalIPv4, 8080), holdNginxConns+100, holdNginxConns, nsproc.NginxTempPaths(dir))
 }
 
 // nginxPIDs returns nginx's master pid and its children's (the worker).
@@ -197,24 +192,7 @@ func kernelEstablished(t *testing.T, ns string) int {
 }
 
 // slabKiB returns the kernel's slab memory (/proc/meminfo's Slab).
-func slabKiB(t *testing.T) int {
-	t.Helper()
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "Slab:"); ok {
-			n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-			if err != nil {
-				t.Fatalf("Slab %q: %v", v, err)
-			}
-			return n
-		}
-	}
-	t.Fatal("no Slab in /proc/meminfo")
-	return 0
-}
+func slabKiB(t *testing.T) int { return procKiB(t, "/proc/meminfo", "Slab:") }
 
 // readFile returns the file's content, or the error reading it.
 func readFile(path string) string {

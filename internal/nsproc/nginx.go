@@ -25,13 +25,8 @@ events { worker_connections 4096; }
 http {
   access_log off;
   keepalive_requests 1000000;
-  client_body_temp_path %[1]s;
-  proxy_temp_path %[1]s;
-  fastcgi_temp_path %[1]s;
-  uwsgi_temp_path %[1]s;
-  scgi_temp_path %[1]s;
-  server {
-`, dir)
+%[2]s  server {
+`, dir, NginxTempPaths(dir))
 	for _, a := range listen {
 		fmt.Fprintf(&b, "    listen %s backlog=4096;\n", netip.AddrPortFrom(a, 80))
 	}
@@ -39,6 +34,16 @@ http {
   }
 }
 `)
+	return b.String()
+}
+
+// NginxTempPaths returns the http block's lines that put every
+// temporary file of nginx's in dir, not in the system's directories.
+func NginxTempPaths(dir string) string {
+	var b strings.Builder
+	for _, k := range []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi"} {
+		fmt.Fprintf(&b, "  %s_temp_path %s;\n", k, dir)
+	}
 	return b.String()
 }
 
