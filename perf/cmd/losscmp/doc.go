@@ -32,6 +32,21 @@
 // the Linux receiver, whose ACK waits for the reader or its 40 ms timer,
 // stalled pollstack's sends for 40-50 ms at a time.
 //
+// The kernel's ends (the receiver in NAME-b, the kernel sender in either
+// namespace) read and write with blocking system calls on their pinned
+// threads, as socat or iperf3 would (harness.Blocking): a Go connection
+// that would block is woken through the runtime's network poller, whose
+// thread may have to wait for the CPU a busy-polling pollstack keeps.
+//
+// With loss 0 in --loss, the table gains two columns: each stack's goodput
+// in a lossy cell as a share of its own in the loss-0 cell of the same
+// delay and direction ("of its clean"), and pollstack's share over the
+// kernel's ("kept vs kernel"). The bed charges each stack a different
+// cost per frame on a clean path (AF_XDP in copy mode builds an skb for
+// every frame pollstack sends; the kernel's TCP hands the veth segments it
+// cut from 64 KiB in one pass), and the share takes that out, leaving
+// what loss costs each.
+//
 // Both stacks run the same congestion control: pollstack's cc.algorithm
 // (cubic by default) and the kernel's --kernel-cc (cubic by default, set in
 // both namespaces; a namespace otherwise inherits the host's default, which

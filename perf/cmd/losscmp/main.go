@@ -418,14 +418,16 @@ func receive(ctx context.Context, l net.Listener) (r received) {
 			return received{err: err}
 		}
 		defer c.Close()
-		if dl, ok := ctx.Deadline(); ok {
-			_ = c.SetDeadline(dl) // on an open connection this cannot fail
+		dl, _ := ctx.Deadline()
+		bc, err := harness.NewBlocking(c, dl)
+		if err != nil {
+			return received{err: err}
 		}
 		start := time.Now()
 		last := start
 		buf := make([]byte, 256<<10)
 		for {
-			n, err := c.Read(buf)
+			n, err := bc.Read(buf)
 			if n > 0 {
 				now := time.Now()
 				r.stall = max(r.stall, now.Sub(last))
@@ -636,24 +638,26 @@ func kernelSendHere(ctx context.Context, ns, src, dst string, n int64) (time.Dur
 		return 0, fmt.Errorf("connect %s from %s in %s: %w", dst, src, ns, err)
 	}
 	defer c.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.SetDeadline(dl) // on an open connection this cannot fail
+	dl, _ := ctx.Deadline()
+	bc, err := harness.NewBlocking(c, dl)
+	if err != nil {
+		return 0, err
 	}
 	buf := make([]byte, 64<<10)
 	for i := range buf {
 		buf[i] = byte(i * 7)
 	}
 	for left := n; left > 0; {
-		k, err := c.Write(buf[:min(int64(len(buf)), left)])
+		k, err := bc.Write(buf[:min(int64(len(buf)), left)])
 		if err != nil {
 			return 0, fmt.Errorf("write to %s: %w", dst, err)
 		}
 		left -= int64(k)
 	}
-	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+	if err := bc.CloseWrite(); err != nil {
 		return 0, err
 	}
-	if _, err := io.Copy(io.Discard, c); err != nil {
+	if _, err := io.Copy(io.Discard, bc); err != nil {
 		return 0, fmt.Errorf("wait for %s to close: %w", dst, err)
 	}
 	return time.Since(start), nil
@@ -705,14 +709,20 @@ func printReport(w io.Writer, r *report) {
 		fmt.Fprintf(w, "; pollstack with %s", strings.Join(r.Sysctl, " "))
 	}
 	fmt.Fprintf(w, "; %.0f s\n\n", r.Elapsed.Seconds())
+	clean := cleanRates(r)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "loss\tdelay\tdirection\tstack\tMbit/s\tRTOs\tretransmitted\tlongest stall\tvs kernel\t")
+	fmt.Fprint(tw, "loss\tdelay\tdirection\tstack\tMbit/s\tRTOs\tretransmitted\tlongest stall\tvs kernel\t")
+	if len(clean) > 0 {
+		fmt.Fprint(tw, "of its clean\tkept vs kernel\t")
+	}
+	fmt.Fprintln(tw)
 	for _, c := range r.Cells {
 		if c.Skipped != "" {
 			fmt.Fprintf(tw, "%g\t%v\t%s\t-\t\t\t\t\tskipped\t\n", c.Loss, c.Delay, c.Direction)
 			continue
 		}
 		k, kok := c.Median["kernel"]
+		kKept, kKeptOK := kept(clean, c, "kernel")
 		for _, name := range c.order {
 			m, ok := c.Median[name]
 			if !ok {
@@ -723,11 +733,26 @@ func printReport(w io.Writer, r *report) {
 			if kok && name != "kernel" && k.MbitPerSec > 0 {
 				vs = fmt.Sprintf("%.2fx", m.MbitPerSec/k.MbitPerSec)
 			}
-			fmt.Fprintf(tw, "%g\t%v\t%s\t%s\t%.1f\t%d\t%d\t%s\t%s\t\n", c.Loss, c.Delay, c.Direction, name, m.MbitPerSec,
+			fmt.Fprintf(tw, "%g\t%v\t%s\t%s\t%.1f\t%d\t%d\t%s\t%s\t", c.Loss, c.Delay, c.Direction, name, m.MbitPerSec,
 				m.RTOs, m.Rexmit, stallString(m.Stall), vs)
+			if len(clean) > 0 {
+				share, keptVs := "", ""
+				if f, ok := kept(clean, c, name); ok {
+					share = fmt.Sprintf("%.1f%%", 100*f)
+					if name != "kernel" && kKeptOK && kKept > 0 {
+						keptVs = fmt.Sprintf("%.2fx", f/kKept)
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%s\t", share, keptVs)
+			}
+			fmt.Fprintln(tw)
 		}
 	}
 	tw.Flush()
+	if len(clean) > 0 {
+		fmt.Fprintln(w, "\nof its clean: the stack's goodput as a share of its own on the same bed without loss (the loss 0 cell of the same delay and direction);")
+		fmt.Fprintln(w, "kept vs kernel: that share over the kernel's, which takes out what the bed costs each stack per frame on a clean path")
+	}
 	skipped := map[string]bool{}
 	for _, c := range r.Cells {
 		if c.Skipped != "" && !skipped[c.Skipped] {
@@ -740,6 +765,40 @@ func printReport(w io.Writer, r *report) {
 			fmt.Fprintf(w, "failures, loss %g delay %v %s %s: %s\n", c.Loss, c.Delay, c.Direction, name, firstLine(c.Failed[name][0]))
 		}
 	}
+}
+
+// cleanKey names the loss-0 cell a lossy cell is measured against.
+type cleanKey struct {
+	delay     time.Duration
+	direction string
+	stack     string
+}
+
+// cleanRates is each stack's median goodput in the run's loss-0 cells.
+func cleanRates(r *report) map[cleanKey]float64 {
+	clean := map[cleanKey]float64{}
+	for _, c := range r.Cells {
+		if c.Loss != 0 || c.Skipped != "" {
+			continue
+		}
+		for name, m := range c.Median {
+			if m.MbitPerSec > 0 {
+				clean[cleanKey{c.Delay, c.Direction, name}] = m.MbitPerSec
+			}
+		}
+	}
+	return clean
+}
+
+// kept is the share of its clean-path goodput that stack name keeps in
+// cell c.
+func kept(clean map[cleanKey]float64, c *cell, name string) (float64, bool) {
+	m, ok := c.Median[name]
+	base := clean[cleanKey{c.Delay, c.Direction, name}]
+	if !ok || base == 0 {
+		return 0, false
+	}
+	return m.MbitPerSec / base, true
 }
 
 func firstLine(s string) string {
