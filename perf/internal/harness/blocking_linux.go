@@ -27,7 +27,9 @@ type Blocking struct {
 
 // NewBlocking switches c's socket to blocking mode. Reads and writes time
 // out at deadline (SO_RCVTIMEO and SO_SNDTIMEO; none if it is zero) with
-// os.ErrDeadlineExceeded. The caller closes c when done.
+// os.ErrDeadlineExceeded. The caller closes c when done, and uses the
+// Blocking no more after that: it holds c's descriptor, which a close
+// frees for reuse.
 func NewBlocking(c net.Conn, deadline time.Time) (*Blocking, error) {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
