@@ -185,3 +185,29 @@ func TestResponseReframe(t *testing.T) {
 		t.Errorf("%q\nwant\n%q", out, want)
 	}
 }
+
+// A server that ends a body with a stray CRLF leaves an empty line before
+// the next status line; the parser skips it as it does before a request
+// line (RFC 9112 2.2), counts it in HeadLen and leaves it out of Head.
+func TestResponseSkipsEmptyLinesBeforeTheStatusLine(t *testing.T) {
+	const head = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+	for _, pre := range []string{"\r\n", "\n", "\r\n\r\n"} {
+		in := pre + head
+		for _, cut := range []int{len(in), 1, len(pre)} {
+			var p ResponseParser
+			p.SetRequest(MethodGET, false)
+			n, done, why := p.Feed([]byte(in[:cut]))
+			if cut < len(in) {
+				m, d, w := p.Feed([]byte(in[n:]))
+				n, done, why = n+m, d, w
+			}
+			if why != OK || !done || n != len(in) {
+				t.Fatalf("%q cut at %d: n %d done %v %v", in, cut, n, done, why)
+			}
+			r := p.Response()
+			if r.Status != 200 || r.HeadLen != len(in) || string(p.Head()) != head {
+				t.Errorf("%q cut at %d: status %d, head len %d, head %q", in, cut, r.Status, r.HeadLen, p.Head())
+			}
+		}
+	}
+}
