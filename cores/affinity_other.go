@@ -43,15 +43,6 @@ func THPDisabled() bool { return false }
 // ThreadID returns 0 where threads have no id we use.
 func ThreadID() int { return 0 }
 
-// ThreadSettings is what SetThreads gives threads.
-type ThreadSettings struct {
-	Renice     bool
-	Nice       int
-	Slice      time.Duration
-	RTPriority int
-	CPUs       []int
-}
-
 // ThreadRTPriority returns 0 where SetRTPriority does nothing.
 func ThreadRTPriority(tid int) (int, error) { return 0, nil }
 
